@@ -1,0 +1,165 @@
+"""The build orchestrator: inputs → evaluation → notebook → HTML → PDF → atomic publish.
+
+Reads like the pipeline; each stage lives in its own module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from . import export, publish
+from .context import PackContext, prepare_context, render_charts
+from .errors import ReviewkitError
+from .execute import Kernel, execute_notebook, read_notebook
+from .summary import manifest_of, summary_of
+
+Progress = Callable[[str], None]
+
+NOTEBOOKS = {
+    "weekly": "weekly_operational.ipynb",
+    "monthly": "monthly_business.ipynb",
+    "quarterly": "quarterly_strategic.ipynb",
+}
+
+
+@dataclass
+class BuildResult:
+    """Where a finished pack is, and how long each stage took."""
+
+    folder: Path
+    context: PackContext
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def pdf(self) -> Path:
+        return self.folder / "pack.pdf"
+
+
+def notebook_for(cadence: str, custom: Path | None = None) -> Path:
+    """The built-in notebook of a cadence, unless the params file names its own."""
+    if custom is not None:
+        return custom
+    path = Path(str(resources.files("reviewkit") / "notebooks" / NOTEBOOKS[cadence]))
+    if not path.is_file():
+        raise ReviewkitError(f"the {cadence} notebook is not installed at {path}")
+    return path
+
+
+class _Stages:
+    def __init__(self, progress: Progress | None, total: int) -> None:
+        self.progress = progress
+        self.total = total
+        self.done = 0
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        self.done += 1
+        if self.progress:
+            self.progress(f"[{self.done}/{self.total}] {name} …")
+        start = time.perf_counter()
+        yield
+        self.timings[name] = time.perf_counter() - start
+
+
+def build_pack(
+    cadence: str,
+    params_file: str | Path,
+    *,
+    period: str | dt.date | None = None,
+    out_dir: str | Path = "outputs",
+    progress: Progress | None = None,
+) -> BuildResult:
+    """Build one pack and publish it to ``out_dir/<cadence>/<label>/``, whole or not at all."""
+    stages = _Stages(progress, total=6)
+    started = time.perf_counter()
+    with stages.stage("load and validate inputs"):
+        context = prepare_context(cadence, params_file, period, with_charts=False)
+        notebook_path = notebook_for(cadence, _custom_notebook(context))
+        notebook = read_notebook(notebook_path)
+    final = Path(out_dir) / cadence / context.period.label
+    staging = publish.staging_dir(final)
+    try:
+        # The kernel boots in its own process while this one draws the charts.
+        with Kernel(cwd=notebook_path.parent) as kernel, tempfile.TemporaryDirectory(
+            prefix="reviewkit-"
+        ) as scratch:
+            with stages.stage("evaluate and draw charts"):
+                render_charts(context)
+                context_file = Path(scratch) / "context.pickle"
+                context.save(context_file)
+            with stages.stage("execute notebook"):
+                notebook.metadata["reviewkit"] = notebook_metadata(context)
+                executed = execute_notebook(
+                    notebook,
+                    {
+                        "cadence": cadence,
+                        "params_file": context.params_path,
+                        "period_end": context.period.end.isoformat(),
+                        "context_file": str(context_file),
+                    },
+                    cwd=notebook_path.parent,
+                    output_path=staging / "pack.ipynb",
+                    kernel=kernel,
+                    failed_copy=final.parent / f"failed-{context.period.label}.ipynb",
+                )
+        with stages.stage("export HTML"):
+            html = export.to_html(executed)
+            (staging / "pack.html").write_text(html, encoding="utf-8")
+        with stages.stage("render PDF"):
+            export.to_pdf(html, staging / "pack.pdf", base_url=notebook_path.parent)
+        with stages.stage("publish"):
+            _write_json(staging / "summary.json", summary_of(context))
+            stages.timings["total"] = time.perf_counter() - started
+            outputs = [staging / name for name in ("pack.pdf", "pack.html", "pack.ipynb",
+                                                   "summary.json")]
+            manifest = manifest_of(context, timings=stages.timings, outputs=outputs,
+                                   notebook=notebook_path)
+            _write_json(staging / "manifest.json", manifest)
+            publish.commit(staging, final)
+    except BaseException:
+        publish.discard(staging)
+        raise
+    stages.timings["total"] = time.perf_counter() - started
+    return BuildResult(folder=final, context=context, timings=stages.timings)
+
+
+def _custom_notebook(context: PackContext) -> Path | None:
+    value = context.parameters.get("notebook")
+    if not value:
+        return None
+    return (Path(context.params_path).parent / str(value)).resolve()
+
+
+def notebook_metadata(context: PackContext) -> dict[str, Any]:
+    """What the HTML template needs besides cell outputs: running header, page size, contents."""
+    from .notebook import Pack
+
+    return {
+        "version": context.versions.get("reviewkit", ""),
+        "organisation": context.organisation,
+        "title": context.title,
+        "cadence": context.cadence,
+        "period_label": context.period.label,
+        "running_header": f"{context.organisation} · {context.title} · {context.period.long_label}",
+        "classification": context.classification,
+        "page_size": context.page_size,
+        "state": context.state,
+        "perspectives": [
+            {"id": Pack.perspective_anchor(name), "title": name}
+            for name in Pack(context).by_perspective()
+        ],
+    }
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

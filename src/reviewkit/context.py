@@ -1,0 +1,218 @@
+"""The pack context: validated inputs plus their evaluation, ready for the notebook to show.
+
+``reviewkit build`` prepares it once in the orchestrator and hands it to the notebook as a file,
+so the kernel only lays out results; a notebook run by hand prepares the same context itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import pickle
+import platform
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .catalog import Catalog, Kpi, load_catalog
+from .errors import InputError, UsageError
+from .evaluate import Evaluation, evaluate
+from .measurements import Measurements, load_measurements
+from .params import CADENCES, LoadedParams, load_params
+from .periods import Period, period_containing
+
+#: Packages whose versions every pack records in its provenance appendix.
+RECORDED_PACKAGES = (
+    "reviewkit",
+    "papermill",
+    "nbconvert",
+    "nbformat",
+    "weasyprint",
+    "matplotlib",
+    "pandas",
+    "pydantic",
+    "jinja2",
+)
+DEFAULT_HEADLINE_COUNT = 6
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """An input file as used for a pack, with its fingerprint for provenance."""
+
+    role: str
+    path: str
+    sha256: str
+    size_bytes: int
+    rows: int | None = None
+
+
+@dataclass
+class PackContext:
+    """Everything the notebook needs to lay out one pack."""
+
+    cadence: str
+    organisation: str
+    title: str
+    classification: str
+    page_size: str
+    period: Period
+    params_path: str
+    parameters: dict[str, Any]
+    catalog: Catalog
+    evaluation: Evaluation
+    headline: list[str]
+    inputs: list[InputFile]
+    versions: dict[str, str]
+    generated_at: dt.datetime
+    charts: dict[str, str] = field(default_factory=dict)
+    state: str = "draft"
+
+    @property
+    def kpis(self) -> list[Kpi]:
+        return [result.kpi for result in self.evaluation.results]
+
+    def save(self, path: Path) -> None:
+        path.write_bytes(pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL))
+
+    @staticmethod
+    def load(path: str | Path) -> PackContext:
+        # The file is one the orchestrator wrote moments ago into its private build folder.
+        context = pickle.loads(Path(path).read_bytes())  # noqa: S301
+        if not isinstance(context, PackContext):
+            raise TypeError(f"{path} does not hold a pack context")
+        return context
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in RECORDED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def parse_period(text: str | dt.date | None) -> dt.date | None:
+    """A ``--period`` value as a date; a clear usage error when it is not one."""
+    if text is None or isinstance(text, dt.date):
+        return text
+    try:
+        return dt.date.fromisoformat(str(text))
+    except ValueError:
+        raise UsageError(f"--period {text!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+def resolve_period(
+    cadence: str, params: LoadedParams, catalog: Catalog, measurements: Measurements,
+    period_end: dt.date | None,
+) -> Period:
+    """``--period`` wins over the params file, which wins over the latest date in the data."""
+    day = period_end or params.values.period_end
+    if day is None:
+        ids = {kpi.id for kpi in catalog.for_cadence(cadence)}
+        day = measurements.latest_date(ids)
+        if day is None:
+            raise InputError(
+                measurements.path,
+                f"no measurements for any {cadence} KPI, so there is no latest period; "
+                "add data or set period_end in the params file",
+            )
+    return period_containing(cadence, day)
+
+
+def choose_headline(cadence: str, params: LoadedParams, catalog: Catalog) -> list[str]:
+    """Headline KPIs: the params file's list, else the catalog's ``headline: true``, else the first."""
+    in_cadence = [kpi.id for kpi in catalog.for_cadence(cadence)]
+    chosen = params.values.headline
+    if chosen is not None:
+        for kpi_id in chosen:
+            if kpi_id not in catalog.by_id():
+                raise InputError(
+                    params.path, f"unknown KPI id '{kpi_id}' in the headline list",
+                    field="headline",
+                )
+        return [kpi_id for kpi_id in chosen if kpi_id in in_cadence]
+    flagged = [kpi.id for kpi in catalog.for_cadence(cadence) if kpi.headline]
+    return flagged or in_cadence[:DEFAULT_HEADLINE_COUNT]
+
+
+def load_inputs(params_file: str | Path) -> tuple[LoadedParams, Catalog, Measurements]:
+    """Load and validate every input a pack needs (the ``validate`` command stops here)."""
+    params = load_params(params_file)
+    catalog = load_catalog(params.values.catalog)
+    measurements = load_measurements(params.values.measurements)
+    return params, catalog, measurements
+
+
+def prepare_context(
+    cadence: str,
+    params_file: str | Path,
+    period_end: str | dt.date | None = None,
+    *,
+    with_charts: bool = True,
+    now: dt.datetime | None = None,
+) -> PackContext:
+    """Load, validate and evaluate the inputs of one pack; render its charts."""
+    if cadence not in CADENCES:
+        raise UsageError(f"unknown cadence {cadence!r}; use one of {', '.join(CADENCES)}")
+    day = parse_period(period_end)
+    params, catalog, measurements = load_inputs(params_file)
+    period = resolve_period(cadence, params, catalog, measurements, day)
+    headline = choose_headline(cadence, params, catalog)
+    evaluation = evaluate(
+        catalog.kpis,
+        measurements.series,
+        period,
+        history_length=params.values.history,
+        stale_after=params.values.stale_after,
+        ignored_columns=measurements.ignored_columns,
+    )
+    inputs = [
+        _input_file("params", params.path, None),
+        _input_file("catalog", catalog.path, len(catalog.kpis)),
+        _input_file("measurements", measurements.path, measurements.row_count),
+    ]
+    effective = dict(params.raw)
+    effective["cadence"] = cadence
+    effective["period_end"] = period.end.isoformat()
+    context = PackContext(
+        cadence=cadence,
+        organisation=params.values.organisation,
+        title=params.title_for(cadence),
+        classification=params.values.classification,
+        page_size=params.values.page_size,
+        period=period,
+        params_path=str(params.path),
+        parameters=effective,
+        catalog=catalog,
+        evaluation=evaluation,
+        headline=headline,
+        inputs=inputs,
+        versions=package_versions(),
+        generated_at=(now or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0),
+    )
+    if with_charts:
+        render_charts(context)
+    return context
+
+
+def render_charts(context: PackContext) -> None:
+    from .charts import kpi_chart_svg
+
+    for result in context.evaluation.results:
+        context.charts[result.kpi.id] = kpi_chart_svg(result)
+
+
+def _input_file(role: str, path: Path, rows: int | None) -> InputFile:
+    return InputFile(role, str(path), sha256_of(path), path.stat().st_size, rows)

@@ -1,0 +1,100 @@
+"""Helpers the pack notebooks call: each returns one section of the pack as displayable HTML.
+
+A notebook cell is one call, e.g. ``pack.summary()``; the layout lives in the templates under
+``templates/pack``, the logic in the tested modules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import OrderedDict
+from pathlib import Path
+
+from .charts import sparkline
+from .context import PackContext, prepare_context
+from .evaluate import KpiResult
+from .render import render
+
+
+class Fragment:
+    """An HTML section of the pack; Jupyter shows it through ``_repr_html_``."""
+
+    def __init__(self, name: str, html: str) -> None:
+        self.name = name
+        self.html = html
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return f"<reviewkit {self.name}>"
+
+
+class Pack:
+    """One pack's sections, built from a :class:`PackContext`."""
+
+    def __init__(self, context: PackContext) -> None:
+        self.context = context
+
+    # -- sections, in reading order -------------------------------------------------------
+    def cover(self) -> Fragment:
+        return self._fragment("cover")
+
+    def summary(self) -> Fragment:
+        return self._fragment("summary")
+
+    def perspectives(self) -> Fragment:
+        return self._fragment("perspectives")
+
+    def data_quality(self) -> Fragment:
+        return self._fragment("data_quality")
+
+    def provenance(self) -> Fragment:
+        return self._fragment("provenance")
+
+    # -- data the templates use -----------------------------------------------------------
+    def headline_results(self) -> list[KpiResult]:
+        evaluation = self.context.evaluation
+        return [evaluation.result(kpi_id) for kpi_id in self.context.headline]
+
+    def by_perspective(self) -> OrderedDict[str, list[KpiResult]]:
+        groups: OrderedDict[str, list[KpiResult]] = OrderedDict()
+        for result in self.context.evaluation.results:
+            groups.setdefault(result.kpi.perspective, []).append(result)
+        return groups
+
+    def exceptions_by_kpi(self) -> OrderedDict[str, list[str]]:
+        grouped: OrderedDict[str, list[str]] = OrderedDict()
+        for item in self.context.evaluation.exceptions:
+            grouped.setdefault(item.kpi_id, []).append(item.reason)
+        return grouped
+
+    @staticmethod
+    def perspective_anchor(name: str) -> str:
+        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+        return f"persp-{slug or 'other'}"
+
+    def _fragment(self, name: str) -> Fragment:
+        context = self.context
+        html = render(
+            f"{name}.html.j2",
+            pack=self,
+            ctx=context,
+            evaluation=context.evaluation,
+            period=context.period,
+            sparkline=sparkline,
+        )
+        return Fragment(name, html)
+
+
+def open_pack(
+    cadence: str,
+    params_file: str | Path,
+    period_end: str | dt.date | None = None,
+    context_file: str | Path | None = None,
+) -> Pack:
+    """The notebook's entry point: the prepared context when given, else prepare it here."""
+    if context_file:
+        return Pack(PackContext.load(context_file))
+    return Pack(prepare_context(cadence, params_file, period_end))

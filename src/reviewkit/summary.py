@@ -1,0 +1,85 @@
+"""summary.json and manifest.json: the machine-readable face of a pack."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from .context import PackContext
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def summary_of(context: PackContext) -> dict[str, Any]:
+    """The contract's summary: one entry per KPI and the exceptions list."""
+    evaluation = context.evaluation
+    return {
+        "cadence": context.cadence,
+        "period_end": context.period.end.isoformat(),
+        "period_start": context.period.start.isoformat(),
+        "label": context.period.label,
+        "organisation": context.organisation,
+        "title": context.title,
+        "state": context.state,
+        "generated_at": context.generated_at.isoformat(),
+        "status_counts": evaluation.status_counts(),
+        "headline": list(context.headline),
+        "kpis": [
+            {
+                "id": result.kpi.id,
+                "name": result.kpi.name,
+                "perspective": result.kpi.perspective,
+                "kind": result.kpi.kind,
+                "value": _round(result.value),
+                "target": _round(result.current.target),
+                "amber": _round(result.current.amber),
+                "status": result.status,
+                "previous_status": result.previous.status,
+                "direction": result.kpi.direction,
+                "owner": result.kpi.owner,
+                "trend": result.trend,
+                "streak": result.streak,
+                "change": _round(result.change),
+                "variance": _round(result.variance),
+                "unit": result.kpi.unit,
+            }
+            for result in evaluation.results
+        ],
+        "exceptions": [
+            {"kpi_id": item.kpi_id, "reason": item.reason, "detail": item.detail}
+            for item in evaluation.exceptions
+        ],
+    }
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def manifest_of(
+    context: PackContext,
+    *,
+    timings: dict[str, float],
+    outputs: list[Path],
+    notebook: Path,
+) -> dict[str, Any]:
+    """Provenance of a pack: parameters, input hashes, versions, timings and output hashes."""
+    return {
+        "cadence": context.cadence,
+        "label": context.period.label,
+        "state": context.state,
+        "generated_at": context.generated_at.isoformat(),
+        "notebook": str(notebook),
+        "parameters": context.parameters,
+        "inputs": [
+            {"role": item.role, "path": item.path, "sha256": item.sha256,
+             "size_bytes": item.size_bytes, "rows": item.rows}
+            for item in context.inputs
+        ],
+        "versions": context.versions,
+        "timings_seconds": {stage: round(seconds, 3) for stage, seconds in timings.items()},
+        "outputs": {path.name: file_sha256(path) for path in outputs},
+    }
