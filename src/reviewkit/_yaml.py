@@ -58,8 +58,20 @@ def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LineLis
     return result
 
 
+def _construct_timestamp(loader: _LineLoader, node: yaml.ScalarNode) -> Any:
+    # Why: PyYAML resolves anything shaped like a date (e.g. 2026-13-01) as a timestamp and then
+    # raises a bare ValueError for an impossible one, which escaped as a traceback. Keeping the
+    # text lets the field's own validation report it with the file, line and field name (and a
+    # free-text field that merely looks like a date keeps its text).
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 def load_yaml_mapping(path: Path, what: str) -> LineDict:

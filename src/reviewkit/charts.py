@@ -25,14 +25,14 @@ def kpi_chart_svg(result: KpiResult, *, width_in: float = 6.6, height_in: float 
     """History of one KPI with its target line and amber band, as an SVG string."""
     import matplotlib as mpl
     from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
 
     history = result.history
     xs = list(range(len(history)))
     ys = [pv.value if pv.value is not None else math.nan for pv in history]
     with mpl.rc_context(fname=str(_STYLE)):
         fig = Figure(figsize=(width_in, height_in))
+        # Fixed margins instead of bbox="tight": tight bounding boxes draw every chart twice.
+        fig.subplots_adjust(left=0.075, right=0.905, top=0.96, bottom=0.14)
         ax = fig.add_subplot()
         _band(ax, xs, history)
         ax.step(
@@ -68,28 +68,13 @@ def kpi_chart_svg(result: KpiResult, *, width_in: float = 6.6, height_in: float 
                 fontsize=8,
                 fontweight="bold",
                 color="#111111",
+                annotation_clip=False,  # the label sits in the right margin, outside the axes
             )
         ticks = _tick_positions(len(history))
         ax.set_xticks(ticks, [_tick_label(history[i]) for i in ticks])
-        ax.set_xlim(-0.5, xs[-1] + 1.6)
+        ax.set_xlim(-0.5, xs[-1] + 0.5)
         if result.kpi.unit:
             ax.set_ylabel(result.kpi.unit)
-        handles = [
-            Line2D([], [], color=LINE_COLOUR, linewidth=1.4, label="Actual"),
-            Line2D([], [], color="#111111", linestyle=(0, (4, 2)), linewidth=1.0, label="Target"),
-        ]
-        if current.amber is not None:
-            handles.append(
-                Patch(facecolor="#fbe3b0", edgecolor="#c58a00", hatch="////", label="Amber band")
-            )
-        for status, word in (("green", "On track"), ("amber", "At risk"), ("red", "Off track")):
-            handles.append(
-                Line2D([], [], linestyle="", marker=STATUS_MARKERS[status], markersize=5,
-                       color=STATUS_COLOURS[status], markeredgecolor="#222222",
-                       markeredgewidth=0.5, label=word)
-            )
-        ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=len(handles),
-                  handlelength=1.8, columnspacing=1.2, borderaxespad=0.2)
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     return _strip_xml_header(buffer.getvalue())

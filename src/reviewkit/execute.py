@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,12 +37,26 @@ class Kernel:
         from jupyter_client.utils import run_sync
 
         self._run_sync = run_sync
+        # The kernel's own chatter (e.g. its TCP notice) goes to a log, not the user's terminal;
+        # ExecutionError quotes its tail when the kernel dies.
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in shutdown()
+            prefix="reviewkit-kernel-", suffix=".log", delete=False
+        )
         self.manager: AsyncKernelManager = AsyncKernelManager(kernel_name=KERNEL_NAME)
-        run_sync(self.manager.start_kernel)(cwd=str(cwd))
+        run_sync(self.manager.start_kernel)(cwd=str(cwd), stderr=self.log, stdout=self.log)
+
+    def log_tail(self, lines: int = 5) -> str:
+        self.log.flush()
+        text = Path(self.log.name).read_text(encoding="utf-8", errors="replace")
+        return " | ".join(text.strip().splitlines()[-lines:])
 
     def shutdown(self) -> None:
-        if self.manager.has_kernel:
-            self._run_sync(self.manager.shutdown_kernel)(now=True)
+        try:
+            if self.manager.has_kernel:
+                self._run_sync(self.manager.shutdown_kernel)(now=True)
+        finally:
+            self.log.close()
+            Path(self.log.name).unlink(missing_ok=True)
 
     def __enter__(self) -> Kernel:
         return self
@@ -87,7 +102,10 @@ def execute_notebook(
             f"notebook cell {exc.exec_count} failed: {exc.ename}: {exc.evalue}", notebook=saved
         ) from exc
     except Exception as exc:
-        raise ExecutionError(f"could not execute the notebook: {type(exc).__name__}: {exc}") from exc
+        detail = f" (kernel said: {kernel.log_tail()})" if kernel is not None else ""
+        raise ExecutionError(
+            f"could not execute the notebook: {type(exc).__name__}: {exc}{detail}"
+        ) from exc
     return executed
 
 
