@@ -61,7 +61,9 @@ def _threshold_for(threshold: Threshold | None, cadence: str) -> float | None:
     if threshold is None:
         return None
     if isinstance(threshold, dict):
-        return threshold.get(cadence)  # type: ignore[call-overload]
+        # Typed through a variable: the ignored overload returns Any, which mypy --strict rejects.
+        found: float | None = threshold.get(cadence)  # type: ignore[call-overload]
+        return found
     return float(threshold)
 
 
@@ -118,13 +120,28 @@ def _validate_kpi(path: Path, item: LineDict) -> Kpi:
             raise InputError(
                 path, f"required field{label} is missing", line=item.line, field=required
             )
-    if not isinstance(kpi_id, str) or not _ID_PATTERN.match(kpi_id):
+    # Why fullmatch: with re.match, '$' also matches before a trailing newline, so an id such as
+    # "availability\n" (a YAML block scalar) slipped through the [a-z0-9_]+ rule.
+    if not isinstance(kpi_id, str) or not _ID_PATTERN.fullmatch(kpi_id):
         raise InputError(
             path,
             f"KPI id {kpi_id!r} must use only lower-case letters, digits and underscores",
             line=item.line_of("id"),
             field="id",
         )
+    for name in ("target", "amber"):
+        # Why: pydantic's lax float accepts booleans, so `target: yes` (YAML for true) silently
+        # became a target of 1.0; the contract asks for a number.
+        value = item.get(name)
+        parts = value.values() if isinstance(value, dict) else [value]
+        if any(isinstance(part, bool) for part in parts):
+            raise InputError(
+                path,
+                f"KPI '{kpi_id}': {value!r} is not a number (YAML reads yes/no/true/false as "
+                "booleans)",
+                line=item.line_of(name),
+                field=name,
+            )
     try:
         kpi = Kpi.model_validate(dict(item))
     except ValidationError as exc:
@@ -189,4 +206,7 @@ def _as_input_error(path: Path, item: LineDict, kpi_id: Any, exc: ValidationErro
         )
     else:
         message = f"{label}{error['msg']}"
-    return InputError(path, message, line=item.line_of(field), field=".".join(location))
+    # Why: for the float-or-mapping union pydantic appends the member tried ('target.float'),
+    # which is noise to a user; name the catalog field itself.
+    name = field if field in ("target", "amber") else ".".join(location)
+    return InputError(path, message, line=item.line_of(field), field=name)

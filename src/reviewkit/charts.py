@@ -45,11 +45,15 @@ def kpi_chart_svg(result: KpiResult, *, width_in: float = 6.6, height_in: float 
         )
         ax.plot(xs, ys, color=LINE_COLOUR, linewidth=1.4)
         for status, marker in STATUS_MARKERS.items():
-            points = [(x, pv.value) for x, pv in zip(xs, history, strict=True) if pv.status == status]
+            points = [
+                (x, pv.value)
+                for x, pv in zip(xs, history, strict=True)
+                if pv.status == status and pv.value is not None
+            ]
             if points:
                 ax.scatter(
-                    [p[0] for p in points],
-                    [p[1] for p in points],
+                    [point[0] for point in points],
+                    [point[1] for point in points],
                     marker=marker,
                     s=18 if status == "green" else 26,
                     color=STATUS_COLOURS[status],
@@ -139,7 +143,9 @@ class Sparkline:
     status: str
 
 
-def sparkline(result: KpiResult, *, periods: int = 13, width: int = 120, height: int = 28) -> Sparkline:
+def sparkline(
+    result: KpiResult, *, periods: int = 13, width: int = 120, height: int = 28
+) -> Sparkline:
     """Geometry of a small line of the last ``periods`` values, with the target as a rule."""
     recent = result.history[-periods:]
     values = [pv.value for pv in recent]

@@ -79,7 +79,7 @@ class PackContext:
     @staticmethod
     def load(path: str | Path) -> PackContext:
         # The file is one the orchestrator wrote moments ago into its private build folder.
-        context = pickle.loads(Path(path).read_bytes())  # noqa: S301
+        context = pickle.loads(Path(path).read_bytes())
         if not isinstance(context, PackContext):
             raise TypeError(f"{path} does not hold a pack context")
         return context
@@ -132,7 +132,8 @@ def resolve_period(
 
 
 def choose_headline(cadence: str, params: LoadedParams, catalog: Catalog) -> list[str]:
-    """Headline KPIs: the params file's list, else the catalog's ``headline: true``, else the first."""
+    """Headline KPIs: the params file's list, else the catalog's ``headline: true`` ones, else
+    the first few in catalog order."""
     in_cadence = [kpi.id for kpi in catalog.for_cadence(cadence)]
     chosen = params.values.headline
     if chosen is not None:
@@ -200,7 +201,7 @@ def prepare_context(
         headline=headline,
         inputs=inputs,
         versions=package_versions(),
-        generated_at=(now or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0),
+        generated_at=(now or dt.datetime.now(dt.UTC)).replace(microsecond=0),
     )
     if with_charts:
         render_charts(context)

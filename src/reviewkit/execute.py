@@ -20,7 +20,8 @@ def read_notebook(path: Path) -> NotebookNode:
     import nbformat
 
     try:
-        return nbformat.read(path, as_version=4)
+        notebook: NotebookNode = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+        return notebook
     except Exception as exc:  # nbformat raises several types for broken files
         raise ExecutionError(f"cannot read notebook {path}: {exc}") from exc
 
@@ -34,7 +35,7 @@ class Kernel:
 
     def __init__(self, cwd: Path) -> None:
         from jupyter_client.manager import AsyncKernelManager
-        from jupyter_client.utils import run_sync
+        from jupyter_client.utils import run_sync  # type: ignore[attr-defined]
 
         self._run_sync = run_sync
         # The kernel's own chatter (e.g. its TCP notice) goes to a log, not the user's terminal;

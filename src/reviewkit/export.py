@@ -33,7 +33,7 @@ def to_html(notebook: NotebookNode) -> str:
     from nbconvert import HTMLExporter
 
     try:
-        exporter = HTMLExporter(
+        exporter = HTMLExporter(  # type: ignore[no-untyped-call]
             template_name="reviewkit",
             extra_template_basedirs=[str(_TEMPLATES / "nbconvert")],
             exclude_input=True,

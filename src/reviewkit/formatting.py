@@ -42,7 +42,7 @@ def format_value(value: float | None, kpi: Kpi, *, decimals: int | None = None) 
 
 
 def format_change(change: float | None, kpi: Kpi) -> str:
-    """A signed change, e.g. '+0.4 pts' for percentages, '−2' for counts."""
+    """A signed change, e.g. '+0.4 pts' for percentages, '-2' for counts."""
     if change is None:
         return "—"
     if change == 0:
@@ -51,7 +51,7 @@ def format_change(change: float | None, kpi: Kpi) -> str:
     if abs(change) >= 100 or float(change).is_integer():
         places = 0
     text = f"{abs(change):,.{places}f}"
-    sign = "+" if change > 0 else "−"
+    sign = "+" if change > 0 else "\u2212"  # a true minus sign
     if kpi.unit == "%":
         return f"{sign}{text} pts"
     if not kpi.unit or kpi.unit == "count":
