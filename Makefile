@@ -15,7 +15,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
+# The demo replays three weeks of meeting minutes into the action store, builds the previous
+# week's pack (so "what changed since the last review" has something to compare with), then
+# builds the current one. Safe to re-run: imports are idempotent and packs are replaced whole.
 demo: $(STAMP)
+	@for f in data/demo/minutes/weekly-*.yaml; do \
+	  $(BIN)/reviewkit minutes import $$f --params params/weekly.yaml --by demo || exit $$?; done
+	$(BIN)/reviewkit build weekly --params params/weekly.yaml --period 2026-11-13 -q >/dev/null
 	$(BIN)/reviewkit build weekly --params params/weekly.yaml
 
 test: $(STAMP)

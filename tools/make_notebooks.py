@@ -62,8 +62,11 @@ def notebook(cadence: str, title: str, noun: str) -> nbformat.NotebookNode:
         section("pack.cover()", "cover", "Cover", toc=False),
         section("pack.summary()", "summary", "Summary: headline KPIs and what needs attention"),
         narrative("summary", f"What happened this {noun}, why, and what you ask of leaders."),
+        section("pack.changes()", "changes", "What changed since the last review"),
         section("pack.perspectives()", "perspectives", "Scorecard and KPIs by perspective"),
         narrative("kpis", "What moved, why, and what the owners are doing about it."),
+        section("pack.actions()", "actions", "Action log and decisions"),
+        narrative("actions", "Which actions need a decision: re-plan, escalate or close."),
         section("pack.data_quality()", "data_quality", "Appendix A: data quality"),
         section("pack.provenance()", "provenance", "Appendix B: provenance"),
     ]

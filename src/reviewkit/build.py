@@ -20,7 +20,7 @@ from . import export, publish
 from .context import PackContext, prepare_context, render_charts
 from .errors import ReviewkitError
 from .execute import Kernel, execute_notebook, read_notebook
-from .summary import manifest_of, summary_of
+from .summary import manifest_of, summary_of, write_action_csvs
 
 Progress = Callable[[str], None]
 
@@ -118,19 +118,33 @@ def build_pack(
         with stages.stage("render PDF"):
             export.to_pdf(html, staging / "pack.pdf", base_url=notebook_path.parent)
         with stages.stage("publish"):
-            _write_json(staging / "summary.json", summary_of(context))
+            summary = summary_of(context)
+            _write_json(staging / "summary.json", summary)
+            csvs = write_action_csvs(context, staging)
             stages.timings["total"] = time.perf_counter() - started
             outputs = [staging / name for name in ("pack.pdf", "pack.html", "pack.ipynb",
-                                                   "summary.json")]
+                                                   "summary.json")] + csvs
             manifest = manifest_of(context, timings=stages.timings, outputs=outputs,
                                    notebook=notebook_path)
             _write_json(staging / "manifest.json", manifest)
             publish.commit(staging, final)
+            # Recorded only once the pack is in place: the next pack compares against it.
+            _record(context, summary)
     except BaseException:
         publish.discard(staging)
         raise
     stages.timings["total"] = time.perf_counter() - started
     return BuildResult(folder=final, context=context, timings=stages.timings)
+
+
+def _record(context: PackContext, summary: dict[str, Any]) -> None:
+    from .store import Store
+
+    store = Store.open(context.store_location)
+    try:
+        store.record_pack(context.cadence, context.period.label, context.period.end, summary)
+    finally:
+        store.dispose()
 
 
 def _custom_notebook(context: PackContext) -> Path | None:

@@ -39,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check all inputs; build nothing")
     validate.add_argument("--params", required=True, type=Path, metavar="FILE")
+
+    from .cli_actions import add_parsers
+
+    add_parsers(commands)
     return parser
 
 
@@ -51,11 +55,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _build(args)
         if args.command == "validate":
             return _validate(args)
+        from . import cli_actions
+
+        if args.command == "actions":
+            return cli_actions.run_actions(args)
+        if args.command == "decisions":
+            return cli_actions.run_decisions(args)
+        if args.command == "minutes":
+            return cli_actions.run_minutes(args)
     except ReviewkitError as exc:
         if debug:
             raise
         print(f"reviewkit: error: {exc.one_line()}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away; that is not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("reviewkit: interrupted; nothing was published", file=sys.stderr)
         return 130

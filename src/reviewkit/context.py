@@ -15,9 +15,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from .actions import ActionLog, action_log, red_without_action
 from .catalog import Catalog, Kpi, load_catalog
+from .changes import ChangeReport, compare
 from .errors import InputError, UsageError
-from .evaluate import Evaluation, evaluate
+from .evaluate import Evaluation, evaluate, sort_exceptions
 from .measurements import Measurements, load_measurements
 from .params import CADENCES, LoadedParams, load_params
 from .periods import Period, period_containing
@@ -66,6 +68,9 @@ class PackContext:
     inputs: list[InputFile]
     versions: dict[str, str]
     generated_at: dt.datetime
+    action_log: ActionLog | None = None
+    changes: ChangeReport | None = None
+    store_location: str = ""
     charts: dict[str, str] = field(default_factory=dict)
     state: str = "draft"
 
@@ -184,6 +189,7 @@ def prepare_context(
         _input_file("catalog", catalog.path, len(catalog.kpis)),
         _input_file("measurements", measurements.path, measurements.row_count),
     ]
+    log, changes = _accountability(cadence, params, evaluation, measurements, period)
     effective = dict(params.raw)
     effective["cadence"] = cadence
     effective["period_end"] = period.end.isoformat()
@@ -202,6 +208,9 @@ def prepare_context(
         inputs=inputs,
         versions=package_versions(),
         generated_at=(now or dt.datetime.now(dt.UTC)).replace(microsecond=0),
+        action_log=log,
+        changes=changes,
+        store_location=params.store_location,
     )
     if with_charts:
         render_charts(context)
@@ -217,3 +226,32 @@ def render_charts(context: PackContext) -> None:
 
 def _input_file(role: str, path: Path, rows: int | None) -> InputFile:
     return InputFile(role, str(path), sha256_of(path), path.stat().st_size, rows)
+
+
+def _accountability(
+    cadence: str,
+    params: LoadedParams,
+    evaluation: Evaluation,
+    measurements: Measurements,
+    period: Period,
+) -> tuple[ActionLog, ChangeReport]:
+    """Action log as of the period end, the escalation rule, and changes since the last pack."""
+    from .store import Store
+
+    store = Store.open(params.store_location)
+    try:
+        events = store.events()
+        earlier = [pack for pack in store.packs(cadence) if pack.period_end < period.end]
+    finally:
+        store.dispose()
+    previous = earlier[-1] if earlier else None
+    since = previous.period_end if previous else period.previous().end
+    log = action_log(
+        events, period, since=since, previous_label=previous.label if previous else None,
+        results=evaluation.results, series=measurements.series,
+    )
+    evaluation.exceptions = sort_exceptions(
+        [*evaluation.exceptions, *red_without_action(evaluation.results, log)],
+        [result.kpi.id for result in evaluation.results],
+    )
+    return log, compare(evaluation.results, evaluation.exceptions, earlier)

@@ -219,7 +219,9 @@ def trend_of(kpi: Kpi, history: Sequence[PeriodValue]) -> Trend:
     else:
         scale = abs(current.target) or abs(mean_y) or 1.0
         tolerance = FLAT_SHARE_OF_TARGET * scale
-    if abs(change) < tolerance:
+    # Why <=: docs/evaluation.md says movement must *exceed* the tolerance; a change exactly at
+    # half the band (or 5% of target) is flat.
+    if abs(change) <= tolerance:
         return "flat"
     better = change > 0 if kpi.higher_is_better else change < 0
     return "improving" if better else "worsening"
@@ -286,7 +288,7 @@ def exceptions_for(result: KpiResult) -> list[ExceptionItem]:
     kpi, current = result.kpi, result.current
     items: list[ExceptionItem] = []
     if current.status == "red":
-        nth = f"{_ordinal(result.streak)} {_period_noun(current.period)} off track"
+        nth = f"{_ordinal(result.streak)} {_period_noun(current.period)} in a row"
         items.append(ExceptionItem(kpi.id, "red", nth))
     if is_worse(current.status, result.previous.status):
         items.append(

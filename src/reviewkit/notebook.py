@@ -13,8 +13,13 @@ from pathlib import Path
 
 from .charts import sparkline
 from .context import PackContext, prepare_context
+from .errors import ReviewkitError
 from .evaluate import KpiResult
 from .render import render
+
+
+class SectionError(ReviewkitError):
+    """A pack section could not be laid out (a template or data problem)."""
 
 
 class Fragment:
@@ -43,6 +48,12 @@ class Pack:
 
     def summary(self) -> Fragment:
         return self._fragment("summary")
+
+    def changes(self) -> Fragment:
+        return self._fragment("changes")
+
+    def actions(self) -> Fragment:
+        return self._fragment("actions")
 
     def perspectives(self) -> Fragment:
         return self._fragment("perspectives")
@@ -77,14 +88,19 @@ class Pack:
 
     def _fragment(self, name: str) -> Fragment:
         context = self.context
-        html = render(
-            f"{name}.html.j2",
-            pack=self,
-            ctx=context,
-            evaluation=context.evaluation,
-            period=context.period,
-            sparkline=sparkline,
-        )
+        try:
+            html = render(
+                f"{name}.html.j2",
+                pack=self,
+                ctx=context,
+                evaluation=context.evaluation,
+                period=context.period,
+                sparkline=sparkline,
+            )
+        except Exception as exc:
+            # Re-raised without the template frames: IPython cannot format Jinja's compiled
+            # frames and would otherwise print "Unexpected exception formatting exception".
+            raise SectionError(f"the {name} section failed: {type(exc).__name__}: {exc}") from None
         return Fragment(name, html)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ def summary_of(context: PackContext) -> dict[str, Any]:
             {"kpi_id": item.kpi_id, "reason": item.reason, "detail": item.detail}
             for item in evaluation.exceptions
         ],
+        "actions": context.action_log.summary() if context.action_log else None,
     }
 
 
@@ -83,3 +85,34 @@ def manifest_of(
         "timings_seconds": {stage: round(seconds, 3) for stage, seconds in timings.items()},
         "outputs": {path.name: file_sha256(path) for path in outputs},
     }
+
+
+ACTION_COLUMNS = (
+    "id", "title", "owner", "due", "status", "kpi_id", "raised_in", "days_overdue",
+    "due_date_changes", "age_days", "raised_on", "closed_on", "kpi_status", "decision_id", "note",
+)
+DECISION_COLUMNS = ("id", "decided_on", "review", "text", "rationale", "kpis", "actions")
+
+
+def write_action_csvs(context: PackContext, folder: Path) -> list[Path]:
+    """actions.csv and decisions.csv: the log as of the pack's period end."""
+    log = context.action_log
+    actions_path, decisions_path = folder / "actions.csv", folder / "decisions.csv"
+    with actions_path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(ACTION_COLUMNS)
+        for view in log.actions if log else []:
+            a = view.action
+            writer.writerow([
+                a.id, a.title, a.owner, a.due.isoformat(), a.status, a.kpi_id or "",
+                a.raised_in or "", view.days_overdue, view.due_changes, view.age_days,
+                a.raised_on.isoformat(), view.closed_on.isoformat() if view.closed_on else "",
+                view.kpi_status or "", a.decision_id or "", a.note,
+            ])
+    with decisions_path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(DECISION_COLUMNS)
+        for d in log.decisions if log else []:
+            writer.writerow([d.id, d.decided_on.isoformat(), d.review or "", d.text, d.rationale,
+                             " ".join(d.kpis), " ".join(d.actions)])
+    return [actions_path, decisions_path]

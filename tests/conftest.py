@@ -1,0 +1,64 @@
+"""Shared input fixtures: small files written into tmp_path and KPIs built in code."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reviewkit.catalog import Kpi
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "inputs"
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write dedented text to ``tmp_path/name`` and return the path."""
+
+    def _write(name: str, text: str) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+
+    return _write
+
+
+@pytest.fixture
+def make_kpi() -> Callable[..., Kpi]:
+    """A valid KPI with sensible defaults; keyword arguments override any field."""
+
+    def _make(**fields: Any) -> Kpi:
+        values: dict[str, Any] = {
+            "id": "availability",
+            "name": "Availability",
+            "perspective": "Reliability",
+            "direction": "higher_is_better",
+            "target": 99.0,
+            "amber": 98.0,
+            "owner": "Head of Infrastructure",
+            "cadences": ["weekly", "monthly", "quarterly"],
+        }
+        values.update(fields)
+        return Kpi.model_validate(values)
+
+    return _make
+
+
+@pytest.fixture(scope="session")
+def demo_params(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """params/weekly.yaml copied into a fresh folder with its data paths made absolute.
+
+    A pack reads its action store from beside the params file, so a copy keeps tests off the
+    repo's own store (and whatever actions people have recorded there).
+    """
+    text = (REPO / "params" / "weekly.yaml").read_text(encoding="utf-8")
+    absolute = text.replace("../data/demo/", f"{REPO / 'data' / 'demo'}/")
+    assert absolute.count(str(REPO)) == 2, "params/weekly.yaml no longer points at data/demo"
+    path = tmp_path_factory.mktemp("demo") / "weekly.yaml"
+    path.write_text(absolute, encoding="utf-8")
+    return path
