@@ -6,6 +6,7 @@ Reads like the pipeline; each stage lives in its own module.
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import json
 import tempfile
 import time
@@ -14,13 +15,24 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import export, publish
+from . import export, gate, publish
 from .context import PackContext, prepare_context, render_charts
-from .errors import ReviewkitError
+from .errors import ReviewkitError, UsageError
 from .execute import Kernel, execute_notebook, read_notebook
+from .narrative import (
+    NarrativeCell,
+    apply_to_notebook,
+    collect_edits,
+    for_export,
+    plan_cells,
+    section_keys,
+)
 from .summary import manifest_of, summary_of, write_action_csvs
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 Progress = Callable[[str], None]
 
@@ -78,25 +90,38 @@ def build_pack(
     period: str | dt.date | None = None,
     out_dir: str | Path = "outputs",
     progress: Progress | None = None,
+    approver: str | None = None,
+    force: bool = False,
+    prefer: str | None = None,
+    by: str | None = None,
 ) -> BuildResult:
-    """Build one pack and publish it to ``out_dir/<cadence>/<label>/``, whole or not at all."""
+    """Build one pack and put it at ``out_dir/<cadence>/<label>/``, whole or not at all.
+
+    With an ``approver`` the pack is published: the publish gate runs first (``force``
+    overrides it and records why) and the pack is marked final. Narrative edits made in the
+    previous ``pack.ipynb`` of the same pack are saved to the store before anything else.
+    """
     stages = _Stages(progress, total=6)
     started = time.perf_counter()
+    author = by or getpass.getuser()
     with stages.stage("load and validate inputs"):
         context = prepare_context(cadence, params_file, period, with_charts=False)
         notebook_path = notebook_for(cadence, _custom_notebook(context))
         notebook = read_notebook(notebook_path)
-    final = Path(out_dir) / cadence / context.period.label
-    staging = publish.staging_dir(final)
-    try:
-        # The kernel boots in its own process while this one draws the charts.
-        with Kernel(cwd=notebook_path.parent) as kernel, tempfile.TemporaryDirectory(
-            prefix="reviewkit-"
-        ) as scratch:
-            with stages.stage("evaluate and draw charts"):
-                render_charts(context)
-                context_file = Path(scratch) / "context.pickle"
-                context.save(context_file)
+        final = Path(out_dir) / cadence / context.period.label
+    # The kernel boots in its own process while this one settles the narrative and draws charts.
+    with Kernel(cwd=notebook_path.parent) as kernel, tempfile.TemporaryDirectory(
+        prefix="reviewkit-"
+    ) as scratch:
+        with stages.stage("narrative, gate and charts"):
+            cells = _settle_narrative(context, notebook, final / "pack.ipynb", prefer, author)
+            if approver is not None:
+                _apply_gate(context, cells, approver, force)
+            render_charts(context)
+            context_file = Path(scratch) / "context.pickle"
+            context.save(context_file)
+        staging = publish.staging_dir(final)
+        try:
             with stages.stage("execute notebook"):
                 notebook.metadata["reviewkit"] = notebook_metadata(context)
                 executed = execute_notebook(
@@ -112,8 +137,12 @@ def build_pack(
                     kernel=kernel,
                     failed_copy=final.parent / f"failed-{context.period.label}.ipynb",
                 )
+        except BaseException:
+            publish.discard(staging)
+            raise
+    try:
         with stages.stage("export HTML"):
-            html = export.to_html(executed)
+            html = export.to_html(for_export(executed, context))
             (staging / "pack.html").write_text(html, encoding="utf-8")
         with stages.stage("render PDF"):
             export.to_pdf(html, staging / "pack.pdf", base_url=notebook_path.parent)
@@ -135,6 +164,38 @@ def build_pack(
         raise
     stages.timings["total"] = time.perf_counter() - started
     return BuildResult(folder=final, context=context, timings=stages.timings)
+
+
+def _settle_narrative(context: PackContext, notebook: NotebookNode, previous: Path,
+                      prefer: str | None, by: str) -> list[NarrativeCell]:
+    """Save edits from the previous pack.ipynb, then plan every narrative cell of this pack."""
+    from .store import Store
+
+    store = Store.open(context.store_location)
+    try:
+        collect_edits(previous, store, context, by=by, prefer=prefer)
+        stored = store.narratives(context.cadence, context.period.label)
+        context.actions_now = store.actions()
+    finally:
+        store.dispose()
+    cells = plan_cells(context, section_keys(notebook), stored)
+    apply_to_notebook(notebook, cells)
+    context.narrative = cells
+    return cells
+
+
+def _apply_gate(context: PackContext, cells: list[NarrativeCell], approver: str,
+                force: bool) -> None:
+    if not approver.strip():
+        raise UsageError("--approver must name a person")
+    rules = dict(context.parameters.get("publish_gate") or {})
+    reasons = gate.check(context, cells, context.actions_now, rules)
+    if reasons and not force:
+        raise gate.PublishRefused(reasons)
+    context.overrides = reasons
+    context.state = "final"
+    context.approver = approver.strip()
+    context.published_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 def _record(context: PackContext, summary: dict[str, Any]) -> None:

@@ -36,6 +36,45 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--out", type=Path, default=Path("outputs"), metavar="DIR",
                        help="output folder (default: outputs/)")
     build.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    build.add_argument("--prefer", choices=("notebook", "store"),
+                       help="which narrative wins when a cell was edited in both places")
+
+    draft = commands.add_parser(
+        "draft", help="build a draft pack and print its notebook for the analyst to edit"
+    )
+    for name, sub in (("draft", draft),):
+        sub.add_argument("cadence", choices=CADENCE_CHOICES)
+        sub.add_argument("--params", required=True, type=Path, metavar="FILE")
+        sub.add_argument("--period", metavar="YYYY-MM-DD")
+        sub.add_argument("--out", type=Path, default=Path("outputs"), metavar="DIR")
+        sub.add_argument("-q", "--quiet", action="store_true")
+        sub.add_argument("--prefer", choices=("notebook", "store"))
+        del name
+    publish = commands.add_parser("publish", help="apply the publish gate and write the final pack")
+    publish.add_argument("cadence", choices=CADENCE_CHOICES)
+    publish.add_argument("--params", required=True, type=Path, metavar="FILE")
+    publish.add_argument("--period", metavar="YYYY-MM-DD")
+    publish.add_argument("--out", type=Path, default=Path("outputs"), metavar="DIR")
+    publish.add_argument("--approver", required=True, metavar="NAME",
+                         help="who approves the pack (printed on the cover)")
+    publish.add_argument("--force", action="store_true",
+                         help="publish despite the gate; the reasons are recorded in the pack")
+    publish.add_argument("-q", "--quiet", action="store_true")
+    publish.add_argument("--prefer", choices=("notebook", "store"))
+
+    narrative = commands.add_parser("narrative", help="narrative as a Markdown file")
+    nsub = narrative.add_subparsers(dest="narrative_command", required=True, metavar="COMMAND")
+    for verb, text in (("export", "write the narrative of a pack as Markdown"),
+                       ("import", "read an edited Markdown file back into the store")):
+        sub = nsub.add_parser(verb, help=text)
+        sub.add_argument("cadence", choices=CADENCE_CHOICES)
+        sub.add_argument("--params", required=True, type=Path, metavar="FILE")
+        sub.add_argument("--period", metavar="YYYY-MM-DD")
+        sub.add_argument("--by", help="who edits (default: your user name)")
+        if verb == "export":
+            sub.add_argument("--output", type=Path, metavar="FILE", help="default: stdout")
+        else:
+            sub.add_argument("file", type=Path)
 
     validate = commands.add_parser("validate", help="check all inputs; build nothing")
     validate.add_argument("--params", required=True, type=Path, metavar="FILE")
@@ -51,8 +90,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     debug = args.debug or bool(os.environ.get("REVIEWKIT_DEBUG"))
     try:
-        if args.command == "build":
+        if args.command in ("build", "draft", "publish"):
             return _build(args)
+        if args.command == "narrative":
+            from .cli_narrative import run_narrative
+
+            return run_narrative(args)
         if args.command == "validate":
             return _validate(args)
         from . import cli_actions
@@ -67,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         print(f"reviewkit: error: {exc.one_line()}", file=sys.stderr)
+        for reason in getattr(exc, "reasons", []):
+            print(reason, file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
         # The reader (e.g. `| head`) went away; that is not an error of ours.
@@ -87,12 +132,16 @@ def _build(args: argparse.Namespace) -> int:
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
+    publishing = args.command == "publish"
     result = build_pack(
         args.cadence,
         args.params,
         period=args.period,
         out_dir=args.out,
         progress=None if args.quiet else progress,
+        approver=args.approver if publishing else None,
+        force=publishing and args.force,
+        prefer=args.prefer,
     )
     if not args.quiet:
         total = result.timings.get("total", 0.0)
@@ -103,7 +152,12 @@ def _build(args: argparse.Namespace) -> int:
             f"{counts['no_data']} no data",
             file=sys.stderr,
         )
-    print(result.pdf)
+    if publishing and result.context.overrides and not args.quiet:
+        print(f"published with {len(result.context.overrides)} gate reasons overridden "
+              "(recorded in the pack):", file=sys.stderr)
+        for reason in result.context.overrides:
+            print(f"  {reason}", file=sys.stderr)
+    print(result.folder / "pack.ipynb" if args.command == "draft" else result.pdf)
     return 0
 
 

@@ -73,6 +73,11 @@ class PackContext:
     store_location: str = ""
     charts: dict[str, str] = field(default_factory=dict)
     state: str = "draft"
+    approver: str | None = None
+    published_at: dt.datetime | None = None
+    overrides: list[str] = field(default_factory=list)
+    narrative: list[Any] = field(default_factory=list)  # NarrativeCell, planned by the build
+    actions_now: list[Any] = field(default_factory=list)  # store.Action, current state
 
     @property
     def kpis(self) -> list[Kpi]:
@@ -218,10 +223,10 @@ def prepare_context(
 
 
 def render_charts(context: PackContext) -> None:
-    from .charts import kpi_chart_svg
+    from .charts import kpi_chart_png
 
     for result in context.evaluation.results:
-        context.charts[result.kpi.id] = kpi_chart_svg(result)
+        context.charts[result.kpi.id] = kpi_chart_png(result)
 
 
 def _input_file(role: str, path: Path, rows: int | None) -> InputFile:

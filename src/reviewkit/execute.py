@@ -43,7 +43,7 @@ class Kernel:
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in shutdown()
             prefix="reviewkit-kernel-", suffix=".log", delete=False
         )
-        self.manager: AsyncKernelManager = AsyncKernelManager(kernel_name=KERNEL_NAME)
+        self.manager: AsyncKernelManager = _tracking_manager()(kernel_name=KERNEL_NAME)
         run_sync(self.manager.start_kernel)(cwd=str(cwd), stderr=self.log, stdout=self.log)
 
     def log_tail(self, lines: int = 5) -> str:
@@ -53,6 +53,9 @@ class Kernel:
 
     def shutdown(self) -> None:
         try:
+            # nbclient leaves the client of a kernel it does not own connected; close it.
+            for client in getattr(self.manager, "clients", []):
+                client.stop_channels()
             if self.manager.has_kernel:
                 self._run_sync(self.manager.shutdown_kernel)(now=True)
         finally:
@@ -64,6 +67,22 @@ class Kernel:
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
+
+
+def _tracking_manager() -> type[AsyncKernelManager]:
+    from jupyter_client.manager import AsyncKernelManager
+
+    class TrackingKernelManager(AsyncKernelManager):  # type: ignore[misc]
+        """Remembers the clients it hands out, so they can be closed with the kernel."""
+
+        clients: list[Any]
+
+        def client(self, **kwargs: Any) -> Any:
+            client = super().client(**kwargs)
+            self.__dict__.setdefault("clients", []).append(client)
+            return client
+
+    return TrackingKernelManager
 
 
 def execute_notebook(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import ExportError
 
@@ -24,6 +24,20 @@ def css_string(text: object) -> str:
 
 
 @functools.cache
+def _safe_markdown() -> Any:
+    import mistune
+
+    # escape=True turns raw HTML (and so <script>) into text; mistune also refuses
+    # javascript:/vbscript:/data: links. Lists, emphasis, links and tables still render.
+    return mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])
+
+
+def narrative_html(text: str) -> str:
+    """Analysts' Markdown as HTML with any raw HTML neutralised."""
+    return str(_safe_markdown()(text))
+
+
+@functools.cache
 def pack_css() -> str:
     return (_TEMPLATES / "pack.css").read_text(encoding="utf-8")
 
@@ -39,7 +53,7 @@ def to_html(notebook: NotebookNode) -> str:
             exclude_input=True,
             exclude_input_prompt=True,
             exclude_output_prompt=True,
-            filters={"css_string": css_string},
+            filters={"css_string": css_string, "narrative_html": narrative_html},
         )
         body, _ = exporter.from_notebook_node(notebook, resources={"reviewkit_css": pack_css()})
     except Exception as exc:  # nbconvert and Jinja raise many types

@@ -56,6 +56,35 @@ class PackParams(BaseModel):
     notebook: Path | None = Field(
         default=None, description="A custom notebook to run instead of the built-in one."
     )
+    initiatives: Path | None = Field(
+        default=None,
+        description="Initiatives (.csv or .xlsx) for the monthly and quarterly portfolio sections.",
+    )
+    benefits: Path | None = Field(
+        default=None, description="Benefits the initiatives promise (.csv or .xlsx)."
+    )
+    spend: Path | None = Field(
+        default=None, description="Monthly spend against budget by category (.csv or .xlsx)."
+    )
+    priorities: Path | None = Field(
+        default=None, description="Strategic priorities, objectives and key results (YAML)."
+    )
+    publish_gate: dict[str, bool] = Field(
+        default_factory=dict,
+        description="Publish-gate rules to turn on or off, e.g. {narrative_final: false}.",
+    )
+
+    @field_validator("publish_gate")
+    @classmethod
+    def _known_gate_rules(cls, value: dict[str, bool]) -> dict[str, bool]:
+        from .gate import RULES
+
+        for name in value:
+            if name not in RULES:
+                raise ValueError(
+                    f"unknown publish-gate rule '{name}'; rules: {', '.join(RULES)}"
+                )
+        return value
 
     @field_validator("organisation", "classification")
     @classmethod
@@ -94,7 +123,9 @@ class LoadedParams(BaseModel):
         return str((self.path.parent / store).resolve())
 
 
-_PATH_FIELDS = ("catalog", "measurements", "notebook")
+_PATH_FIELDS = (
+    "catalog", "measurements", "notebook", "initiatives", "benefits", "spend", "priorities"
+)
 
 
 def load_params(path: str | Path) -> LoadedParams:
@@ -115,7 +146,7 @@ def load_params(path: str | Path) -> LoadedParams:
         if value is not None:
             resolved[name] = (path.parent / value).resolve()
     values = values.model_copy(update=resolved)
-    for name in ("catalog", "measurements", "notebook"):
+    for name in _PATH_FIELDS:
         target = getattr(values, name)
         if target is not None and not target.is_file():
             raise InputError(

@@ -18,15 +18,25 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from .errors import UsageError
+
 _RENAME_EXCHANGE = 2  # linux/fs.h
 
 
 def staging_dir(final: Path) -> Path:
     """A fresh folder next to ``final`` (same filesystem, so the final rename is atomic)."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    clean_abandoned(final)
-    staging = final.parent / f".{final.name}.staging-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        clean_abandoned(final)
+        staging = final.parent / f".{final.name}.staging-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        staging.mkdir()
+    except OSError as exc:
+        # Why: an output folder that cannot be created (a path through a file, no permission, a
+        # read-only disk) is a bad --out, not a crash: it used to end in a raw traceback.
+        raise UsageError(
+            f"cannot write the pack under {final.parent}: {exc.strerror or exc}; "
+            "choose another output folder (--out)"
+        ) from exc
     return staging
 
 

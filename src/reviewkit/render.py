@@ -6,7 +6,6 @@ import functools
 from typing import Any
 
 import jinja2
-from markupsafe import Markup
 
 from . import formatting
 from .evaluate import STATUS_WORDS
@@ -37,7 +36,6 @@ def environment() -> jinja2.Environment:
         status_word=lambda status: STATUS_WORDS.get(status, status),
         trend_word=lambda trend: formatting.TREND_WORDS.get(trend, trend),
         reason_word=lambda reason: REASON_WORDS.get(reason, reason.replace("_", " ")),
-        svg=lambda text: Markup(text),  # charts are our own matplotlib output, not user text
     )
     return env
 

@@ -25,6 +25,8 @@ def summary_of(context: PackContext) -> dict[str, Any]:
         "organisation": context.organisation,
         "title": context.title,
         "state": context.state,
+        **({"approver": context.approver} if context.approver else {}),
+        **({"published_at": context.published_at.isoformat()} if context.published_at else {}),
         "generated_at": context.generated_at.isoformat(),
         "status_counts": evaluation.status_counts(),
         "headline": list(context.headline),
@@ -73,6 +75,13 @@ def manifest_of(
         "cadence": context.cadence,
         "label": context.period.label,
         "state": context.state,
+        "approver": context.approver,
+        "published_at": context.published_at.isoformat() if context.published_at else None,
+        "gate_overrides": context.overrides,
+        "narrative": [
+            {"key": cell.key, "draft": cell.draft, "stale": cell.stale, "revision": cell.revision}
+            for cell in context.narrative
+        ],
         "generated_at": context.generated_at.isoformat(),
         "notebook": str(notebook),
         "parameters": context.parameters,
