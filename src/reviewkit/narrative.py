@@ -9,6 +9,7 @@ build can tell an edit from the text it wrote itself and save only real edits.
 from __future__ import annotations
 
 import copy
+import json
 import math
 import re
 from collections.abc import Sequence
@@ -313,30 +314,50 @@ def section_keys(notebook: NotebookNode) -> list[tuple[str, str]]:
     return keys
 
 
+def _label_cell(planned: NarrativeCell) -> NotebookNode:
+    """A heading above a narrative cell for the analyst in Jupyter; the pack leaves it out."""
+    from nbformat.v4 import new_markdown_cell
+
+    state = ("draft generated from the data: rewrite it, or set `reviewkit.draft` to false in "
+             "the cell metadata to accept it" if planned.draft else "your text, kept across "
+             "rebuilds")
+    if planned.stale:
+        state = f"STALE: {planned.stale_detail}"
+    label = new_markdown_cell(f"##### ✎ Commentary: {planned.title}\n"
+                              f"<small>cell `{planned.key}`; {state}</small>")
+    label.metadata["tags"] = ["remove-cell", "narrative-label"]
+    return label
+
+
 def apply_to_notebook(notebook: NotebookNode, cells: Sequence[NarrativeCell]) -> None:
-    """Put the planned text into the section cells and add a cell per KPI after the summary's."""
+    """Put the planned text into the section cells and add a cell per KPI after the summary's.
+
+    Each narrative cell gets a label cell above it (tagged ``remove-cell``) so the analyst sees
+    in Jupyter which cell is which.
+    """
     from nbformat.v4 import new_markdown_cell
 
     by_key = {cell.key: cell for cell in cells}
-    anchor = None
-    for index, nb_cell in enumerate(notebook.cells):
+    result = []
+    for nb_cell in notebook.cells:
         if not is_narrative(nb_cell):
+            result.append(nb_cell)
             continue
-        key = nb_cell.metadata.get("reviewkit", {}).get("key")
-        planned = by_key.get(str(key))
+        key = str(nb_cell.metadata.get("reviewkit", {}).get("key"))
+        planned = by_key.get(key)
         if planned is None:
+            result.append(nb_cell)
             continue
         nb_cell.source = planned.text
         nb_cell.metadata["reviewkit"] = planned.metadata()
+        result += [_label_cell(planned), nb_cell]
         if key == "summary":
-            anchor = index
-    kpi_cells = [cell for cell in cells if cell.kpi_id]
-    insert_at = (anchor + 1) if anchor is not None else len(notebook.cells)
-    for offset, planned in enumerate(kpi_cells):
-        new = new_markdown_cell(planned.text)
-        new.metadata["tags"] = [NARRATIVE_TAG]
-        new.metadata["reviewkit"] = planned.metadata()
-        notebook.cells.insert(insert_at + offset, new)
+            for kpi_cell in (cell for cell in cells if cell.kpi_id):
+                new = new_markdown_cell(kpi_cell.text)
+                new.metadata["tags"] = [NARRATIVE_TAG]
+                new.metadata["reviewkit"] = kpi_cell.metadata()
+                result += [_label_cell(kpi_cell), new]
+    notebook.cells = result
 
 
 def for_export(notebook: NotebookNode, context: PackContext) -> NotebookNode:
@@ -366,23 +387,25 @@ def collect_edits(
     result = CollectResult()
     if not pack_notebook.is_file():
         return result
-    import nbformat
-
     try:
-        notebook = nbformat.read(pack_notebook, as_version=4)  # type: ignore[no-untyped-call]
-    except Exception as exc:  # nbformat raises several types
+        # Plain JSON, not nbformat: only markdown cells matter here, and validating a notebook
+        # full of chart images against the schema costs more than the rest of this step.
+        notebook = json.loads(pack_notebook.read_text(encoding="utf-8"))
+        cells = list(notebook["cells"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise NarrativeError(f"cannot read the edited notebook {pack_notebook}: {exc}; fix or "
                              "delete it (its narrative would be lost)") from exc
     stored = store.narratives(context.cadence, context.period.label)
-    for cell in notebook.cells:
-        if not is_narrative(cell):
+    for cell in cells:
+        if not isinstance(cell, dict) or not is_narrative(cell):
             continue
-        meta = cell.metadata.get("reviewkit", {})
+        meta = cell.get("metadata", {}).get("reviewkit", {})
         key = meta.get("key")
         origin = meta.get("origin")
         if not key or origin is None:
             continue
-        text = _normalise(cell.source)
+        source = cell.get("source", "")
+        text = _normalise("".join(source) if isinstance(source, list) else str(source))
         # A draft is accepted as it stands by setting its `draft` flag to false in Jupyter.
         accepted = meta.get("draft") is False and int(meta.get("revision", 0)) == 0
         if text == _normalise(str(origin)) and not accepted:
