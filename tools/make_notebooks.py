@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 PACKS = {
     "weekly": ("weekly_operational.ipynb", "Weekly operational review", "week"),
+    "monthly": ("monthly_business.ipynb", "Monthly business review", "month"),
+    "quarterly": ("quarterly_strategic.ipynb", "Quarterly strategic review", "quarter"),
 }
 
 NARRATIVE_PLACEHOLDER = "*No commentary yet.*"
@@ -31,6 +33,65 @@ def narrative(key: str, prompt: str) -> nbformat.NotebookNode:
     cell.metadata["tags"] = ["narrative"]
     cell.metadata["reviewkit"] = {"key": key, "prompt": prompt}
     return cell
+
+
+def _weekly(noun: str) -> list[nbformat.NotebookNode]:
+    return [
+        section("pack.cover()", "cover", "Cover", toc=False),
+        section("pack.summary()", "summary", "Summary: headline KPIs and what needs attention"),
+        narrative("summary", f"What happened this {noun}, why, and what you ask of leaders."),
+        section("pack.changes()", "changes", "What changed since the last review"),
+        section("pack.perspectives()", "perspectives", "Scorecard and KPIs by perspective"),
+        narrative("kpis", "What moved, why, and what the owners are doing about it."),
+        section("pack.actions()", "actions", "Action log and decisions"),
+        narrative("actions", "Which actions need a decision: re-plan, escalate or close."),
+        section("pack.data_quality()", "data_quality", "Appendix A: data quality"),
+        section("pack.provenance()", "provenance", "Appendix B: provenance"),
+    ]
+
+
+def _monthly(noun: str) -> list[nbformat.NotebookNode]:
+    return [
+        section("pack.cover()", "cover", "Cover", toc=False),
+        section("pack.summary()", "summary", "Summary: headline KPIs and what needs attention"),
+        narrative("summary", f"What happened this {noun}, why, and what you ask of leaders."),
+        section("pack.changes()", "changes", "What changed since the last review"),
+        section("pack.portfolio()", "portfolio", "Delivery: the initiative portfolio"),
+        narrative("delivery", "Which initiatives need help, and what you ask for."),
+        section("pack.spend()", "spend", "Cost discipline: spend against budget"),
+        narrative("cost", "Where spend is off plan, why, and the recovery."),
+        section("pack.benefits()", "benefits", "Benefits realization"),
+        section("pack.leading_lagging()", "leading_lagging", "Leading and lagging indicators"),
+        section("pack.perspectives()", "perspectives", "Scorecard and KPIs by perspective"),
+        narrative("kpis", "What moved, why, and what the owners are doing about it."),
+        section("pack.actions()", "actions", "Action log and decisions"),
+        narrative("actions", "Which actions need a decision: re-plan, escalate or close."),
+        section("pack.data_quality()", "data_quality", "Appendix A: data quality"),
+        section("pack.provenance()", "provenance", "Appendix B: provenance"),
+    ]
+
+
+def _quarterly(noun: str) -> list[nbformat.NotebookNode]:
+    return [
+        section("pack.cover()", "cover", "Cover", toc=False),
+        section("pack.balanced_scorecard()", "balanced_scorecard", "Balanced scorecard"),
+        narrative("summary", f"The {noun} in three sentences for the board."),
+        section("pack.board_decisions()", "board_decisions", "Decisions requested of the board"),
+        section("pack.priorities()", "priorities", "Strategic priorities"),
+        narrative("priorities", "Which priorities are behind, and what would bring them back."),
+        section("pack.outlook()", "outlook", "Outlook: the next four quarters"),
+        section("pack.benefits()", "benefits", "Benefits realization"),
+        section("pack.portfolio()", "portfolio", "The initiative portfolio"),
+        section("pack.spend()", "spend", "Spend against budget"),
+        section("pack.changes()", "changes", "What changed since the last review"),
+        section("pack.perspectives()", "perspectives", "Scorecard and KPIs by perspective"),
+        section("pack.actions()", "actions", "Action log and decisions"),
+        section("pack.data_quality()", "data_quality", "Appendix A: data quality"),
+        section("pack.provenance()", "provenance", "Appendix B: provenance"),
+    ]
+
+
+SECTIONS = {"weekly": _weekly, "monthly": _monthly, "quarterly": _quarterly}
 
 
 def notebook(cadence: str, title: str, noun: str) -> nbformat.NotebookNode:
@@ -55,21 +116,9 @@ def notebook(cadence: str, title: str, noun: str) -> nbformat.NotebookNode:
         "import reviewkit.notebook as rk\n\n"
         "pack = rk.open_pack(cadence, params_file, period_end, context_file)"
     )
-    cells = [
-        intro,
-        params,
-        setup,
-        section("pack.cover()", "cover", "Cover", toc=False),
-        section("pack.summary()", "summary", "Summary: headline KPIs and what needs attention"),
-        narrative("summary", f"What happened this {noun}, why, and what you ask of leaders."),
-        section("pack.changes()", "changes", "What changed since the last review"),
-        section("pack.perspectives()", "perspectives", "Scorecard and KPIs by perspective"),
-        narrative("kpis", "What moved, why, and what the owners are doing about it."),
-        section("pack.actions()", "actions", "Action log and decisions"),
-        narrative("actions", "Which actions need a decision: re-plan, escalate or close."),
-        section("pack.data_quality()", "data_quality", "Appendix A: data quality"),
-        section("pack.provenance()", "provenance", "Appendix B: provenance"),
-    ]
+    cells = [intro, params, setup, *SECTIONS[cadence](noun)]
+    for index, cell in enumerate(cells):
+        cell.id = f"{cadence}-{index:02d}"  # stable ids keep the committed notebooks diff-free
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}

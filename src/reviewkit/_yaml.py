@@ -83,7 +83,7 @@ def load_yaml_mapping(path: Path, what: str) -> LineDict:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(path, f"cannot read {what} file: {exc}") from exc
     try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+        data = yaml.load(text, Loader=_LineLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 from .evaluate import KpiResult, PeriodValue
 
@@ -182,3 +183,100 @@ def sparkline(
     if current:
         segments.append(" ".join(current))
     return Sparkline(width, height, segments, last_x, last_y, y_of(target), result.status)
+
+
+def _png(fig: object) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=CHART_DPI, metadata={"Software": None})  # type: ignore[attr-defined]
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+SCHEDULE_COLOURS = {"on_time": STATUS_COLOURS["green"], "at_risk": STATUS_COLOURS["amber"],
+                    "late": STATUS_COLOURS["red"], "cancelled": STATUS_COLOURS["no_data"]}
+SCHEDULE_HATCH = {"on_time": "", "at_risk": "////", "late": "xxxx", "cancelled": "...."}
+
+
+def timeline_png(initiatives: Sequence[Any], as_of: Any) -> str:
+    """Initiatives as bars from start to planned finish, with the slip to the forecast hatched."""
+    import datetime as dt
+
+    import matplotlib as mpl
+    from matplotlib.dates import DateFormatter, date2num
+    from matplotlib.figure import Figure
+
+    rows = list(reversed(initiatives))
+    with mpl.rc_context(fname=str(_STYLE)):
+        fig = Figure(figsize=(6.6, 0.32 * len(rows) + 0.8))
+        fig.subplots_adjust(left=0.3, right=0.97, top=0.95, bottom=0.35 / (0.32 * len(rows) + 0.8))
+        ax = fig.add_subplot()
+        for y, initiative in enumerate(rows):
+            state = initiative.schedule_state_on(as_of)
+            start = initiative.start or (initiative.planned_finish - dt.timedelta(days=180))
+            planned = date2num(initiative.planned_finish)
+            forecast = date2num(initiative.forecast_finish)
+            ax.barh(y, planned - date2num(start), left=date2num(start), height=0.55,
+                    color=SCHEDULE_COLOURS[state], edgecolor="#222222", linewidth=0.5)
+            if forecast > planned:
+                ax.barh(y, forecast - planned, left=planned, height=0.55, color="white",
+                        edgecolor=SCHEDULE_COLOURS[state], hatch="////", linewidth=0.8)
+            ax.plot([forecast], [y], marker="|", color="#111111", markersize=9)
+        ax.axvline(date2num(as_of), color="#111111", linestyle=(0, (3, 2)), linewidth=0.9)
+        ax.text(date2num(as_of), len(rows) - 0.4, " today", fontsize=7, va="bottom")
+        ax.set_yticks(range(len(rows)), [i.name for i in rows], fontsize=7)
+        ax.xaxis.set_major_formatter(DateFormatter("%b %y"))
+        ax.grid(axis="x", color="#dde1e6", linewidth=0.5)
+        ax.grid(axis="y", visible=False)
+        return _png(fig)
+
+
+def spend_png(summary: Any) -> str:
+    """Year-to-date budget against actual per category, with the full-year forecast beside."""
+    import matplotlib as mpl
+    from matplotlib.figure import Figure
+
+    cats = summary.categories
+    names = [c.category for c in cats]
+    with mpl.rc_context(fname=str(_STYLE)):
+        fig = Figure(figsize=(6.6, 2.2))
+        fig.subplots_adjust(left=0.09, right=0.99, top=0.88, bottom=0.14)
+        ax = fig.add_subplot()
+        xs = list(range(len(cats)))
+        ax.bar([x - 0.2 for x in xs], [c.ytd.budget or 0 for c in cats], width=0.38,
+               color="#dfe5ec", edgecolor="#4a5561", linewidth=0.6, label="Budget to date")
+        ax.bar([x + 0.2 for x in xs], [c.ytd.actual or 0 for c in cats], width=0.38,
+               color=[STATUS_COLOURS.get(c.ytd.status, "#8a939c") for c in cats],
+               edgecolor="#222222", linewidth=0.6, label="Actual to date",
+               hatch=["" if c.ytd.status == "green" else "////" for c in cats])
+        ax.set_xticks(xs, names, fontsize=7)
+        ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, borderaxespad=0.2)
+        return _png(fig)
+
+
+def outlook_png(kpi: Any, series: Sequence[Any], forecast: Any) -> str:
+    """Monthly history, the forecast with its interval, and the target line."""
+    import matplotlib as mpl
+    from matplotlib.figure import Figure
+
+    history = [(p, v) for p, v in series if v is not None][-24:]
+    with mpl.rc_context(fname=str(_STYLE)):
+        fig = Figure(figsize=(3.2, 1.55))
+        fig.subplots_adjust(left=0.15, right=0.98, top=0.95, bottom=0.2)
+        ax = fig.add_subplot()
+        n = len(history)
+        ax.plot(range(n), [v for _, v in history], color=LINE_COLOUR, linewidth=1.3)
+        if forecast.points:
+            xs = list(range(n - 1, n + len(forecast.points)))
+            last = history[-1][1] if history else forecast.points[0].mean
+            ax.fill_between(xs, [last] + [p.lower for p in forecast.points],
+                            [last] + [p.upper for p in forecast.points],
+                            color="#c9d6e6", edgecolor="#7d93b0", hatch="....", linewidth=0.4)
+            ax.plot(xs, [last] + [p.mean for p in forecast.points], color=LINE_COLOUR,
+                    linestyle=(0, (2, 1.5)), linewidth=1.3)
+        if forecast.target is not None:
+            ax.axhline(forecast.target, color="#111111", linestyle=(0, (4, 2)), linewidth=0.9)
+        labels = [p.label for p, _ in history] + [p.period.label for p in forecast.points]
+        ticks = list(range(0, len(labels), 6))
+        ax.set_xticks(ticks, [labels[i] for i in ticks], fontsize=6)
+        if kpi.unit:
+            ax.set_ylabel(kpi.unit, fontsize=7)
+        return _png(fig)

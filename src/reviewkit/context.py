@@ -76,6 +76,9 @@ class PackContext:
     approver: str | None = None
     published_at: dt.datetime | None = None
     overrides: list[str] = field(default_factory=list)
+    series: dict[str, Any] = field(default_factory=dict)  # measurements by KPI (for charts)
+    as_of: dt.date | None = None  # the day the data runs to (before period end: in progress)
+    strategy: Any = None  # strategy.Strategy: initiatives, benefits, spend, priorities, outlook
     narrative: list[Any] = field(default_factory=list)  # NarrativeCell, planned by the build
     actions_now: list[Any] = field(default_factory=list)  # store.Action, current state
 
@@ -180,6 +183,9 @@ def prepare_context(
     day = parse_period(period_end)
     params, catalog, measurements = load_inputs(params_file)
     period = resolve_period(cadence, params, catalog, measurements, day)
+    # The day the data runs to: a quarter or month may still be in progress.
+    latest = measurements.latest_date({kpi.id for kpi in catalog.for_cadence(cadence)})
+    as_of = min(d for d in (period.end, day or params.values.period_end or latest, latest) if d)
     headline = choose_headline(cadence, params, catalog)
     evaluation = evaluate(
         catalog.kpis,
@@ -195,6 +201,10 @@ def prepare_context(
         _input_file("measurements", measurements.path, measurements.row_count),
     ]
     log, changes = _accountability(cadence, params, evaluation, measurements, period)
+    from .strategy import prepare_strategy
+
+    strategy = prepare_strategy(cadence, params, catalog, measurements, evaluation, period,
+                                headline, as_of)
     effective = dict(params.raw)
     effective["cadence"] = cadence
     effective["period_end"] = period.end.isoformat()
@@ -215,6 +225,9 @@ def prepare_context(
         generated_at=(now or dt.datetime.now(dt.UTC)).replace(microsecond=0),
         action_log=log,
         changes=changes,
+        strategy=strategy,
+        as_of=as_of,
+        series=measurements.series if cadence == "quarterly" else {},
         store_location=params.store_location,
     )
     if with_charts:
@@ -223,10 +236,27 @@ def prepare_context(
 
 
 def render_charts(context: PackContext) -> None:
-    from .charts import kpi_chart_png
+    from .charts import kpi_chart_png, outlook_png, spend_png, timeline_png
 
     for result in context.evaluation.results:
         context.charts[result.kpi.id] = kpi_chart_png(result)
+    strategy = context.strategy
+    if strategy is None or context.cadence == "weekly":
+        return
+    if strategy.initiatives:
+        context.charts["timeline"] = timeline_png(strategy.initiatives, context.period.end)
+    if strategy.spend is not None and strategy.spend.categories:
+        context.charts["spend"] = spend_png(strategy.spend)
+    if strategy.forecasts:
+        from .forecast import monthly_series
+        from .strategy import last_complete_month
+
+        kpis = context.catalog.by_id()
+        start = last_complete_month(context.as_of or context.period.end)
+        for forecast in strategy.forecasts:
+            kpi = kpis[forecast.kpi_id]
+            series = monthly_series(kpi, context.series.get(kpi.id, []), start)
+            context.charts[f"outlook-{kpi.id}"] = outlook_png(kpi, series, forecast)
 
 
 def _input_file(role: str, path: Path, rows: int | None) -> InputFile:

@@ -34,7 +34,6 @@ class Kernel:
     """
 
     def __init__(self, cwd: Path) -> None:
-        from jupyter_client.manager import AsyncKernelManager
         from jupyter_client.utils import run_sync  # type: ignore[attr-defined]
 
         self._run_sync = run_sync

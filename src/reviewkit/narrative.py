@@ -39,6 +39,9 @@ SECTION_TITLES = {
     "summary": "Summary",
     "kpis": "KPIs by perspective",
     "actions": "Action log",
+    "delivery": "Delivery",
+    "cost": "Cost discipline",
+    "priorities": "Strategic priorities",
 }
 
 

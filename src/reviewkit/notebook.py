@@ -9,12 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
+from .catalog import Kpi
 from .charts import sparkline
 from .context import PackContext, prepare_context
 from .errors import ReviewkitError
-from .evaluate import KpiResult
+from .evaluate import KpiResult, PeriodValue
 from .render import render
 
 
@@ -36,6 +38,15 @@ class Fragment:
         return f"<reviewkit {self.name}>"
 
 
+@dataclass(frozen=True)
+class BoardAsk:
+    kpi: Kpi
+    result: KpiResult
+    reasons: list[str]
+    recommendation: str
+    from_narrative: bool
+
+
 class Pack:
     """One pack's sections, built from a :class:`PackContext`."""
 
@@ -54,6 +65,30 @@ class Pack:
 
     def actions(self) -> Fragment:
         return self._fragment("actions")
+
+    def portfolio(self) -> Fragment:
+        return self._fragment("portfolio")
+
+    def spend(self) -> Fragment:
+        return self._fragment("spend")
+
+    def benefits(self) -> Fragment:
+        return self._fragment("benefits")
+
+    def leading_lagging(self) -> Fragment:
+        return self._fragment("leading_lagging")
+
+    def balanced_scorecard(self) -> Fragment:
+        return self._fragment("balanced_scorecard")
+
+    def priorities(self) -> Fragment:
+        return self._fragment("priorities")
+
+    def outlook(self) -> Fragment:
+        return self._fragment("outlook")
+
+    def board_decisions(self) -> Fragment:
+        return self._fragment("board_decisions")
 
     def perspectives(self) -> Fragment:
         return self._fragment("perspectives")
@@ -80,6 +115,40 @@ class Pack:
         for item in self.context.evaluation.exceptions:
             grouped.setdefault(item.kpi_id, []).append(item.reason)
         return grouped
+
+    @staticmethod
+    def perspective_status(results: list[KpiResult]) -> str:
+        from .rollup import perspective_status
+
+        return perspective_status(results)
+
+    def year_ago(self, result: KpiResult) -> PeriodValue | None:
+        from .rollup import year_ago
+
+        return year_ago(result)
+
+    def board_asks(self) -> list[BoardAsk]:
+        """KPIs that need a decision, with the owner's recommendation: the commentary an
+        analyst wrote for the KPI when there is one, else the catalog's expected action."""
+        from .narrative import fill
+
+        reasons = self.exceptions_by_kpi()
+        written = {cell.kpi_id: cell for cell in self.context.narrative
+                   if cell.kpi_id and not cell.draft}
+        asks = []
+        for kpi_id, kpi_reasons in reasons.items():
+            decisive = [r for r in kpi_reasons if r in ("red", "red_no_action", "worsened")]
+            if not decisive:
+                continue
+            result = self.context.evaluation.result(kpi_id)
+            cell = written.get(kpi_id)
+            if cell is not None:
+                text, from_narrative = fill(cell.text, self.context), True
+            else:
+                text = result.kpi.action_if_off_track or "No recommendation recorded."
+                from_narrative = False
+            asks.append(BoardAsk(result.kpi, result, decisive, text, from_narrative))
+        return asks
 
     @staticmethod
     def perspective_anchor(name: str) -> str:

@@ -1,0 +1,292 @@
+"""Shared fixtures for the CLI and build tests: the demo pack, built once per session.
+
+Loaded with ``pytest_plugins = ["conftest_build"]`` from tests/test_cli.py and tests/test_build.py.
+A full build takes about 15-20 s, so the demo pack is built once (through the ``reviewkit``
+console script, quietly) and every test that only reads a pack shares it. The two builds that
+need a finished pack to replace (a second build of the same period, and one that fails half-way)
+then run side by side in the background, each on its own copy, while other tests run.
+
+The test modules also import helpers from here before pytest registers it as a plugin, so it
+opts out of assertion rewriting (it asserts nothing): PYTEST_DONT_REWRITE.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_PARAMS = REPO / "params" / "weekly.yaml"
+DEMO_DATA = REPO / "data" / "demo"
+DEMO_LABEL = "2026-11-20"
+PACK_FILES = ("pack.pdf", "pack.html", "pack.ipynb", "summary.json", "manifest.json")
+BIN = Path(sys.executable).parent
+BUILD_TIMEOUT = 240
+
+
+def child_env() -> dict[str, str]:
+    """The environment for a child process: as a user runs reviewkit (no debug switches)."""
+    env = dict(os.environ)
+    for name in ("REVIEWKIT_DEBUG", "REVIEWKIT_NO_SPEEDUPS"):
+        env.pop(name, None)
+    return env
+
+
+def run_cli(
+    args: Sequence[str | Path], *, module: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run the command line in a child process: the console script, or ``python -m``."""
+    command: list[str] = (
+        [sys.executable, "-m", "reviewkit.cli"] if module else [str(BIN / "reviewkit")]
+    )
+    command += [str(arg) for arg in args]
+    return subprocess.run(
+        command, capture_output=True, text=True, cwd=REPO, env=child_env(), timeout=BUILD_TIMEOUT,
+        check=False,
+    )
+
+
+def staging_leftovers(out: Path) -> list[Path]:
+    """Anything a build leaves behind besides finished packs and lock files."""
+    return [
+        path for path in out.rglob("*")
+        if "staging" in path.name or ".previous-" in path.name
+    ]
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file below ``folder`` (relative name → bytes)."""
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*")) if path.is_file()
+    }
+
+
+def copy_demo_inputs(root: Path) -> Path:
+    """Copy the demo params, catalog and CSV under ``root`` as laid out in the repository.
+
+    Builds then keep their action store (``reviewkit.sqlite`` beside the params file) out of
+    the working tree and away from other tests. Returns the params file.
+    """
+    params = root / "params" / "weekly.yaml"
+    params.parent.mkdir(parents=True)
+    shutil.copy2(DEMO_PARAMS, params)
+    data = root / "data" / "demo"
+    data.mkdir(parents=True)
+    for name in ("kpis.yaml", "measurements.csv"):
+        shutil.copy2(DEMO_DATA / name, data / name)
+    return params
+
+
+@dataclasses.dataclass(frozen=True)
+class BuiltPack:
+    """A pack built by the command line, with what the command printed."""
+
+    params: Path
+    out: Path
+    folder: Path
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+def _build_command(params: Path, out: Path, *extra: str) -> list[str]:
+    return [str(BIN / "reviewkit"), "build", "weekly", "--params", str(params), "--out", str(out),
+            *extra]
+
+
+class Background:
+    """A child process started now and awaited when a test first needs what it did.
+
+    Output goes to files, not pipes, so a chatty child never blocks on a full pipe.
+    """
+
+    def __init__(self, command: Sequence[str], logs: Path) -> None:
+        logs.mkdir(parents=True, exist_ok=True)
+        self._stdout_path, self._stderr_path = logs / "stdout.txt", logs / "stderr.txt"
+        self._start = time.perf_counter()
+        with self._stdout_path.open("w") as stdout, self._stderr_path.open("w") as stderr:
+            self._proc = subprocess.Popen(command, stdout=stdout, stderr=stderr, cwd=REPO,
+                                          env=child_env())
+        self._seconds: float | None = None
+
+    def wait(self) -> tuple[int, str, str, float]:
+        """Exit code, stdout, stderr and wall seconds (from start to first being awaited)."""
+        returncode = self._proc.wait(timeout=BUILD_TIMEOUT)
+        if self._seconds is None:
+            self._seconds = time.perf_counter() - self._start
+        return (returncode, self._stdout_path.read_text(), self._stderr_path.read_text(),
+                self._seconds)
+
+    def stop(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+
+
+@dataclasses.dataclass(frozen=True)
+class Rebuild:
+    """A second build of the same period over an existing pack, with the state before it."""
+
+    before_inode: int
+    before_files: dict[str, bytes]
+    before_mtimes: dict[str, int]
+    child: Background
+    params: Path
+    out: Path
+
+    @property
+    def built(self) -> BuiltPack:
+        returncode, stdout, stderr, seconds = self.child.wait()
+        return BuiltPack(self.params, self.out, self.out / "weekly" / DEMO_LABEL, returncode,
+                         stdout, stderr, seconds)
+
+
+#: A build that fails while rendering the PDF, run in a child process so it overlaps the rebuild.
+#: It records every warning the build raises (the suite turns warnings into errors) and prints a
+#: JSON report as its last line.
+_FAILING_BUILD = """
+import gc, json, sys, warnings
+from pathlib import Path
+
+from reviewkit import build, export
+from reviewkit.errors import ExportError
+
+params, out = sys.argv[1], sys.argv[2]
+pdf_targets = []
+
+
+def broken_pdf(html, target, *, base_url):
+    pdf_targets.append(str(target))
+    Path(target).write_bytes(b"%PDF-1.7 half written")
+    raise ExportError("PDF rendering failed: simulated")
+
+
+export.to_pdf = broken_pdf
+error = ""
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    try:
+        build.build_pack("weekly", params, out_dir=out)
+    except ExportError as exc:
+        error = str(exc)
+    gc.collect()  # so what the build left open reports now, while recorded
+    found = [f"{item.category.__name__}: {item.message}" for item in caught]
+print(json.dumps({"error": error, "pdf_targets": pdf_targets, "warnings": found}))
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class FailedBuild:
+    """A build over a copy of the demo pack that fails while rendering the PDF."""
+
+    before: dict[str, bytes]
+    child: Background
+    out: Path
+
+    def report(self) -> dict[str, Any]:
+        returncode, stdout, stderr, _ = self.child.wait()
+        if returncode != 0 or not stdout.strip():
+            raise AssertionError(f"the failing-build script itself failed:\n{stderr}")
+        data: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
+        return data
+
+
+@dataclasses.dataclass
+class _Session:
+    demo: BuiltPack | None = None
+    rebuild: Rebuild | None = None
+    failed: FailedBuild | None = None
+
+
+def _start_followups(demo: BuiltPack, root: Path) -> tuple[Rebuild, FailedBuild]:
+    """Start the rebuild and the failing build, each on its own copy of the demo pack.
+
+    Each copy also gets its own copy of the inputs (with the action store the demo build
+    wrote), so the two children never share a store.
+    """
+    copies: list[tuple[Path, Path]] = []
+    for name in ("rebuild", "failing"):
+        shutil.copytree(demo.params.parent.parent, root / name / "inputs")
+        shutil.copytree(demo.out, root / name / "out")
+        copies.append((root / name / "inputs" / "params" / "weekly.yaml", root / name / "out"))
+    (params, out), (failing_params, failing_out) = copies
+
+    folder = out / "weekly" / DEMO_LABEL
+    (folder / "left-from-old-pack.txt").write_text("old pack\n", encoding="utf-8")
+    before_files = snapshot(folder)
+    before_mtimes = {name: (folder / name).stat().st_mtime_ns for name in PACK_FILES}
+    before_inode = folder.stat().st_ino
+    time.sleep(1.1)  # generated_at has one-second resolution
+    rebuild = Rebuild(before_inode, before_files, before_mtimes,
+                      Background(_build_command(params, out), root / "rebuild" / "logs"),
+                      params, out)
+    failed = FailedBuild(
+        snapshot(failing_out / "weekly" / DEMO_LABEL),
+        Background([sys.executable, "-c", _FAILING_BUILD, str(failing_params), str(failing_out)],
+                   root / "failing" / "logs"),
+        failing_out,
+    )
+    return rebuild, failed
+
+
+@pytest.fixture(scope="session")
+def _demo_session() -> Iterator[_Session]:
+    session = _Session()
+    yield session
+    for child in (session.rebuild, session.failed):
+        if child is not None:
+            child.child.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_pack(_demo_session: _Session, tmp_path_factory: pytest.TempPathFactory) -> BuiltPack:
+    """The demo weekly pack, built once per session with ``reviewkit build weekly -q``.
+
+    Read-only for tests. As soon as it is built, a second build of the same period (over a
+    copy) and a build that fails half-way (over another copy) start in the background; the
+    ``demo_rebuild`` and ``failed_build`` fixtures wait for them.
+    """
+    root = tmp_path_factory.mktemp("demo")
+    params = copy_demo_inputs(root / "inputs")
+    start = time.perf_counter()
+    proc = run_cli(["build", "weekly", "--params", params, "--out", root / "out", "-q"])
+    built = BuiltPack(params, root / "out", root / "out" / "weekly" / DEMO_LABEL,
+                      proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - start)
+    if built.returncode != 0:
+        pytest.fail(f"the demo build failed ({built.returncode}):\n{built.stderr}")
+    _demo_session.demo = built
+    _demo_session.rebuild, _demo_session.failed = _start_followups(
+        built, tmp_path_factory.mktemp("followups")
+    )
+    return built
+
+
+@pytest.fixture(scope="session")
+def demo_rebuild(demo_pack: BuiltPack, _demo_session: _Session) -> Rebuild:
+    """The demo period built again (not quiet) over a copy of the demo pack.
+
+    A marker file was added to the old pack first: a pack replaced whole loses it.
+    """
+    assert _demo_session.rebuild is not None
+    _demo_session.rebuild.child.wait()
+    return _demo_session.rebuild
+
+
+@pytest.fixture(scope="session")
+def failed_build(demo_pack: BuiltPack, _demo_session: _Session) -> FailedBuild:
+    """A build (in-process, in a child) over a copy of the demo pack, failing at the PDF."""
+    assert _demo_session.failed is not None
+    _demo_session.failed.child.wait()
+    return _demo_session.failed

@@ -1,0 +1,290 @@
+"""The command line: exit codes, what goes to stdout and stderr, and no half-built packs.
+
+Bad-input cases run in-process through ``reviewkit.cli.main`` (fast) and, where the real process
+matters (no traceback, the console script, ``python -m``), in a child process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest_build import (
+    DEMO_LABEL,
+    DEMO_PARAMS,
+    BuiltPack,
+    Rebuild,
+    copy_demo_inputs,
+    run_cli,
+    staging_leftovers,
+)
+
+from reviewkit.cli import main
+
+pytest_plugins = ["conftest_build"]
+
+
+@pytest.fixture(autouse=True)
+def _plain_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No debug tracebacks; and in-process ``build`` leaves ``sys.modules`` as it found it."""
+    monkeypatch.delenv("REVIEWKIT_DEBUG", raising=False)
+    monkeypatch.setenv("REVIEWKIT_NO_SPEEDUPS", "1")
+
+
+@dataclasses.dataclass(frozen=True)
+class Inputs:
+    """A private copy of the demo inputs, laid out like the repository (params/, data/demo/)."""
+
+    params: Path
+    catalog: Path
+    measurements: Path
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> Inputs:
+    params = copy_demo_inputs(tmp_path / "inputs")
+    data = params.parent.parent / "data" / "demo"
+    return Inputs(params, data / "kpis.yaml", data / "measurements.csv")
+
+
+def _replace_line(path: Path, find: Callable[[str], bool], new: Callable[[str], str]) -> int:
+    """Rewrite the first line for which ``find`` is true; return its 1-based number."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    for index, line in enumerate(lines):
+        if find(line):
+            lines[index] = new(line)
+            path.write_text("".join(lines), encoding="utf-8")
+            return index + 1
+    raise AssertionError(f"no matching line in {path}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Expected:
+    """What the one-line error must name: the file and the field and/or line."""
+
+    file: str
+    mentions: tuple[str, ...]
+
+
+def _unknown_params_key(inputs: Inputs) -> Expected:
+    line = len(inputs.params.read_text(encoding="utf-8").splitlines()) + 1
+    with inputs.params.open("a", encoding="utf-8") as handle:
+        handle.write("titel: Weekly pack\n")
+    return Expected("weekly.yaml", ("'titel'", f"line {line}", "did you mean 'title'"))
+
+
+def _missing_catalog_file(inputs: Inputs) -> Expected:
+    inputs.catalog.unlink()
+    return Expected("weekly.yaml", ("'catalog'", "kpis.yaml"))
+
+
+def _catalog_amber_wrong_side(inputs: Inputs) -> Expected:
+    # change_success_rate is higher_is_better with target 95: amber 97 is on the good side.
+    line = _replace_line(
+        inputs.catalog, lambda text: text.strip() == "amber: 90",
+        lambda text: text.replace("90", "97"),
+    )
+    return Expected("kpis.yaml", (f"line {line}", "'amber'", "change_success_rate"))
+
+
+def _measurement_not_a_number(inputs: Inputs) -> Expected:
+    line = _replace_line(
+        inputs.measurements, lambda text: text.startswith("ehr_availability,2026-"),
+        lambda text: text.replace(",99.", ",ninety-nine.", 1),
+    )
+    return Expected("measurements.csv", (f"line {line}", "'value'"))
+
+
+BAD_INPUTS: dict[str, Callable[[Inputs], Expected]] = {
+    "unknown_params_key": _unknown_params_key,
+    "missing_catalog_file": _missing_catalog_file,
+    "catalog_amber_wrong_side": _catalog_amber_wrong_side,
+    "measurement_not_a_number": _measurement_not_a_number,
+}
+
+
+def _assert_one_line_error(stderr: str, expected: Expected) -> None:
+    assert "Traceback" not in stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("reviewkit: error: ")
+    assert expected.file in lines[0]
+    for mention in expected.mentions:
+        assert mention in lines[0]
+
+
+def _assert_no_pack_left(out: Path) -> None:
+    assert not (out / "weekly" / DEMO_LABEL).exists()
+    assert staging_leftovers(out) == []
+
+
+# --- build success: the shared demo build (first, so the follow-up builds start early) ------
+
+
+def test_build_quiet_prints_only_the_pdf_path(demo_pack: BuiltPack) -> None:
+    assert demo_pack.returncode == 0
+    assert demo_pack.stdout.splitlines() == [str(demo_pack.folder / "pack.pdf")]
+
+
+def test_build_quiet_prints_nothing_to_stderr(demo_pack: BuiltPack) -> None:
+    assert demo_pack.stderr == ""
+
+
+# --- validate -------------------------------------------------------------------------------
+
+
+def test_validate_demo_exits_0_and_reports_ok(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--params", str(DEMO_PARAMS)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("ok: weekly.yaml")
+    assert "16 KPIs" in captured.out
+    assert captured.err == ""
+
+
+def test_validate_demo_exits_0_via_python_m() -> None:
+    proc = run_cli(["validate", "--params", DEMO_PARAMS], module=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("ok: ")
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_validate_bad_input_exits_2_with_one_line_naming_file_and_place(
+    case: str, inputs: Inputs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    expected = BAD_INPUTS[case](inputs)
+    assert main(["validate", "--params", str(inputs.params)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    _assert_one_line_error(captured.err, expected)
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_validate_bad_input_in_a_real_process_has_no_traceback(case: str, inputs: Inputs) -> None:
+    expected = BAD_INPUTS[case](inputs)
+    proc = run_cli(["validate", "--params", inputs.params])
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    _assert_one_line_error(proc.stderr, expected)
+
+
+# --- build with bad input ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_build_bad_input_exits_2_and_leaves_no_pack(
+    case: str, inputs: Inputs, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    expected = BAD_INPUTS[case](inputs)
+    out = tmp_path / "out"
+    code = main(["build", "weekly", "--params", str(inputs.params), "--out", str(out), "-q"])
+    assert code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    _assert_one_line_error(captured.err, expected)
+    _assert_no_pack_left(out)
+
+
+def test_build_bad_input_in_a_real_process_exits_2_and_leaves_no_pack(
+    inputs: Inputs, tmp_path: Path
+) -> None:
+    expected = _measurement_not_a_number(inputs)
+    out = tmp_path / "out"
+    proc = run_cli(["build", "weekly", "--params", inputs.params, "--out", out])
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    # Progress may precede the error when not quiet; the error itself is the one last line.
+    errors = [line for line in proc.stderr.splitlines() if "error" in line]
+    _assert_one_line_error(errors[-1] if errors else "", expected)
+    assert "Traceback" not in proc.stderr
+    _assert_no_pack_left(out)
+
+
+def test_build_unusable_out_folder_exits_2_with_one_line_and_no_traceback(
+    inputs: Inputs, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n", encoding="utf-8")
+    out = blocker / "out"
+    code = main(["build", "weekly", "--params", str(inputs.params), "--out", str(out), "-q"])
+    assert code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    _assert_one_line_error(captured.err, Expected(str(out / "weekly"), ("--out",)))
+    assert blocker.read_text(encoding="utf-8") == "not a folder\n"
+
+
+@pytest.mark.parametrize("period", ["2026-13-45", "last friday", "20/11/2026"])
+def test_build_bad_period_exits_2_naming_the_option(
+    period: str, inputs: Inputs, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    argv = ["build", "weekly", "--params", str(inputs.params), "--period", period,
+            "--out", str(out), "-q"]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    _assert_one_line_error(captured.err, Expected("--period", (repr(period), "YYYY-MM-DD")))
+    _assert_no_pack_left(out)
+
+
+def test_build_bad_period_in_a_real_process_has_no_traceback(
+    inputs: Inputs, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    proc = run_cli(["build", "weekly", "--params", inputs.params, "--period", "2026-02-30",
+                    "--out", out, "-q"])
+    assert proc.returncode == 2
+    _assert_one_line_error(proc.stderr, Expected("--period", ("'2026-02-30'",)))
+    _assert_no_pack_left(out)
+
+
+def test_build_unknown_cadence_is_a_usage_error_exit_2(
+    inputs: Inputs, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["build", "yearly", "--params", str(inputs.params), "--out", str(out)])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    # argparse prints its usage, then exactly one error line naming the argument and value.
+    errors = [line for line in captured.err.splitlines() if "error:" in line]
+    assert len(errors) == 1
+    assert "cadence" in errors[0]
+    assert "'yearly'" in errors[0]
+    assert not out.exists()
+
+
+def test_build_unknown_cadence_in_a_real_process_has_no_traceback(
+    inputs: Inputs, tmp_path: Path
+) -> None:
+    proc = run_cli(["build", "yearly", "--params", inputs.params, "--out", tmp_path / "out"])
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "invalid choice: 'yearly'" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+# --- build success: a second, not quiet build of the demo period -----------------------------
+
+
+def test_build_prints_pdf_path_as_last_stdout_line(demo_rebuild: Rebuild) -> None:
+    built = demo_rebuild.built
+    assert built.returncode == 0, built.stderr
+    last = built.stdout.strip().splitlines()[-1]
+    assert Path(last).resolve() == (built.folder / "pack.pdf").resolve()
+    assert Path(last).is_file()
+
+
+def test_build_reports_progress_and_result_on_stderr_when_not_quiet(
+    demo_rebuild: Rebuild,
+) -> None:
+    stderr = demo_rebuild.built.stderr
+    assert re.search(r"^\[1/\d+\] ", stderr, re.M)  # progress, one line per stage
+    assert f"built weekly pack {DEMO_LABEL}" in stderr
+    assert "3 off track" in stderr
+    assert "Traceback" not in stderr
