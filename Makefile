@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench notebooks clean
+.PHONY: demo demo-all test lint bench notebooks clean
 
 $(STAMP): pyproject.toml
 	@sh tools/ensure_system_deps.sh
@@ -23,6 +23,10 @@ demo: $(STAMP)
 	  $(BIN)/reviewkit minutes import $$f --params params/weekly.yaml --by demo || exit $$?; done
 	$(BIN)/reviewkit build weekly --params params/weekly.yaml --period 2026-11-13 -q >/dev/null
 	$(BIN)/reviewkit build weekly --params params/weekly.yaml
+
+demo-all: demo
+	$(BIN)/reviewkit build monthly --params params/monthly.yaml
+	$(BIN)/reviewkit build quarterly --params params/quarterly.yaml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
