@@ -120,7 +120,9 @@ def notebook(cadence: str, title: str, noun: str) -> nbformat.NotebookNode:
     for index, cell in enumerate(cells):
         cell.id = f"{cadence}-{index:02d}"  # stable ids keep the committed notebooks diff-free
     nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3", "display_name": "Python 3", "language": "python"
+    }
     nb.metadata["language_info"] = {"name": "python"}
     return nb
 

@@ -155,8 +155,14 @@ def replay(events: Sequence[Event], before: dt.date) -> tuple[dict[str, Action],
                 closed_on.pop(event.entity_id, None)
             else:
                 closed_on[event.entity_id] = event.effective
-        elif event.field in ("title", "owner", "kpi_id", "note"):
-            actions[event.entity_id] = replace(current, **{event.field: event.new})
+        elif event.field == "title":
+            actions[event.entity_id] = replace(current, title=event.new)
+        elif event.field == "owner":
+            actions[event.entity_id] = replace(current, owner=event.new)
+        elif event.field == "kpi_id":
+            actions[event.entity_id] = replace(current, kpi_id=event.new)
+        elif event.field == "note":
+            actions[event.entity_id] = replace(current, note=event.new)
     return actions, closed_on, due_changes, decisions
 
 

@@ -204,6 +204,10 @@ def timeline_png(initiatives: Sequence[Any], as_of: Any) -> str:
     from matplotlib.dates import DateFormatter, date2num
     from matplotlib.figure import Figure
 
+    def to_num(day: dt.date) -> float:
+        value: float = date2num(day)  # type: ignore[no-untyped-call]
+        return value
+
     rows = list(reversed(initiatives))
     with mpl.rc_context(fname=str(_STYLE)):
         fig = Figure(figsize=(6.6, 0.32 * len(rows) + 0.8))
@@ -212,18 +216,18 @@ def timeline_png(initiatives: Sequence[Any], as_of: Any) -> str:
         for y, initiative in enumerate(rows):
             state = initiative.schedule_state_on(as_of)
             start = initiative.start or (initiative.planned_finish - dt.timedelta(days=180))
-            planned = date2num(initiative.planned_finish)
-            forecast = date2num(initiative.forecast_finish)
-            ax.barh(y, planned - date2num(start), left=date2num(start), height=0.55,
+            planned = to_num(initiative.planned_finish)
+            forecast = to_num(initiative.forecast_finish)
+            ax.barh(y, planned - to_num(start), left=to_num(start), height=0.55,
                     color=SCHEDULE_COLOURS[state], edgecolor="#222222", linewidth=0.5)
             if forecast > planned:
                 ax.barh(y, forecast - planned, left=planned, height=0.55, color="white",
                         edgecolor=SCHEDULE_COLOURS[state], hatch="////", linewidth=0.8)
             ax.plot([forecast], [y], marker="|", color="#111111", markersize=9)
-        ax.axvline(date2num(as_of), color="#111111", linestyle=(0, (3, 2)), linewidth=0.9)
-        ax.text(date2num(as_of), len(rows) - 0.4, " today", fontsize=7, va="bottom")
+        ax.axvline(to_num(as_of), color="#111111", linestyle=(0, (3, 2)), linewidth=0.9)
+        ax.text(to_num(as_of), len(rows) - 0.4, " today", fontsize=7, va="bottom")
         ax.set_yticks(range(len(rows)), [i.name for i in rows], fontsize=7)
-        ax.xaxis.set_major_formatter(DateFormatter("%b %y"))
+        ax.xaxis.set_major_formatter(DateFormatter("%b %y"))  # type: ignore[no-untyped-call]
         ax.grid(axis="x", color="#dde1e6", linewidth=0.5)
         ax.grid(axis="y", visible=False)
         return _png(fig)

@@ -163,14 +163,17 @@ def _build(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from .context import load_inputs
+    from .strategy import load_optional_inputs
 
     params, catalog, measurements = load_inputs(args.params)
+    optional = load_optional_inputs(params, catalog)
     cadences = sorted({c for kpi in catalog.kpis for c in kpi.cadences},
                       key=CADENCE_CHOICES.index)
+    extra = "; " + ", ".join(optional.describe()) if optional.describe() else ""
     print(
         f"ok: {params.path.name}: catalog {catalog.path.name} ({len(catalog.kpis)} KPIs; "
         f"{', '.join(cadences)}), measurements {measurements.path.name} "
-        f"({measurements.row_count} rows)"
+        f"({measurements.row_count} rows){extra}"
     )
     return 0
 

@@ -115,7 +115,7 @@ def _kpi_arg(value: str | None, known: set[str], params: Path) -> str | None:
 
 
 def _context(args: argparse.Namespace) -> dict[str, Any]:
-    review, review_date = _review_arg(getattr(args, "review", None))
+    _, review_date = _review_arg(getattr(args, "review", None))
     effective = _date_arg(getattr(args, "date", None), "--date") or review_date or dt.date.today()
     return {"effective": effective, "by": args.by or getpass.getuser(),
             "source": "command line"}

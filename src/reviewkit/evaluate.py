@@ -169,7 +169,9 @@ class DataQuality:
         )
 
 
-def _period_target(kpi: Kpi, cadence: str, rows: Iterable[Observation]) -> tuple[float, float | None]:
+def _period_target(
+    kpi: Kpi, cadence: str, rows: Iterable[Observation]
+) -> tuple[float, float | None]:
     """Target and amber for a period: the latest row override wins, keeping the band's width."""
     target = kpi.target_for(cadence)
     amber = kpi.amber_for(cadence)
@@ -321,20 +323,23 @@ def _period_noun(period: Period) -> str:
 
 
 def _ordinal(n: int) -> str:
-    if 10 <= n % 100 <= 20:
-        suffix = "th"
-    else:
-        suffix = {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
 
 
-def sort_exceptions(items: Iterable[ExceptionItem], kpi_order: Sequence[str]) -> list[ExceptionItem]:
+def sort_exceptions(
+    items: Iterable[ExceptionItem], kpi_order: Sequence[str]
+) -> list[ExceptionItem]:
     """Reasons in order of urgency, then KPIs in catalog order."""
     position = {kpi_id: i for i, kpi_id in enumerate(kpi_order)}
     return sorted(
         items,
         key=lambda e: (
-            EXCEPTION_ORDER.index(e.reason) if e.reason in EXCEPTION_ORDER else len(EXCEPTION_ORDER),
+            (
+                EXCEPTION_ORDER.index(e.reason)
+                if e.reason in EXCEPTION_ORDER
+                else len(EXCEPTION_ORDER)
+            ),
             position.get(e.kpi_id, len(position)),
         ),
     )
@@ -408,7 +413,9 @@ def _data_quality(
         ]
         if missing:
             quality.missing_values[kpi_id] = missing
-        overrides = sum(1 for obs in rows if obs.target is not None and obs.period_end <= period.end)
+        overrides = sum(
+            1 for obs in rows if obs.target is not None and obs.period_end <= period.end
+        )
         if overrides:
             quality.target_overrides[kpi_id] = overrides
         if result.last_seen is None:

@@ -71,7 +71,7 @@ class Kernel:
 def _tracking_manager() -> type[AsyncKernelManager]:
     from jupyter_client.manager import AsyncKernelManager
 
-    class TrackingKernelManager(AsyncKernelManager):  # type: ignore[misc]
+    class TrackingKernelManager(AsyncKernelManager):
         """Remembers the clients it hands out, so they can be closed with the kernel."""
 
         clients: list[Any]

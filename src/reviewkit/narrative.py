@@ -156,7 +156,11 @@ def draft_for_kpi(result: KpiResult, context: PackContext) -> str:
     kpi, current, previous = result.kpi, result.current, result.previous
     noun = _noun(context)
     if current.value is None:
-        last = f"last measured {result.last_seen.isoformat()}" if result.last_seen else "never measured"
+        last = (
+            f"last measured {result.last_seen.isoformat()}"
+            if result.last_seen
+            else "never measured"
+        )
         text = (f"{kpi.name} has no data this {noun} ({last}); "
                 f"owner: {kpi.owner}.")
     else:
@@ -326,8 +330,10 @@ def _label_cell(planned: NarrativeCell) -> NotebookNode:
              "rebuilds")
     if planned.stale:
         state = f"STALE: {planned.stale_detail}"
-    label = new_markdown_cell(f"##### ✎ Commentary: {planned.title}\n"
-                              f"<small>cell `{planned.key}`; {state}</small>")
+    label: NotebookNode = new_markdown_cell(  # type: ignore[no-untyped-call]
+        f"##### ✎ Commentary: {planned.title}\n"
+        f"<small>cell `{planned.key}`; {state}</small>"
+    )
     label.metadata["tags"] = ["remove-cell", "narrative-label"]
     return label
 
@@ -356,7 +362,7 @@ def apply_to_notebook(notebook: NotebookNode, cells: Sequence[NarrativeCell]) ->
         result += [_label_cell(planned), nb_cell]
         if key == "summary":
             for kpi_cell in (cell for cell in cells if cell.kpi_id):
-                new = new_markdown_cell(kpi_cell.text)
+                new = new_markdown_cell(kpi_cell.text)  # type: ignore[no-untyped-call]
                 new.metadata["tags"] = [NARRATIVE_TAG]
                 new.metadata["reviewkit"] = kpi_cell.metadata()
                 result += [_label_cell(kpi_cell), new]

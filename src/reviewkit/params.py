@@ -159,7 +159,10 @@ def load_params(path: str | Path) -> LoadedParams:
 
 
 def _plain(data: LineDict) -> dict[str, Any]:
-    return {key: (str(value) if isinstance(value, dt.date) else value) for key, value in data.items()}
+    return {
+        key: (str(value) if isinstance(value, dt.date) else value)
+        for key, value in data.items()
+    }
 
 
 def _as_input_error(path: Path, data: LineDict, exc: ValidationError) -> InputError:

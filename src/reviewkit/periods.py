@@ -51,7 +51,9 @@ class Period:
         if self.cadence == "weekly":
             return (self.end - day).days // 7
         months = (self.end.year - day.year) * 12 + (self.end.month - day.month)
-        return months if self.cadence == "monthly" else _quarter_index(self.end) - _quarter_index(day)
+        if self.cadence == "monthly":
+            return months
+        return _quarter_index(self.end) - _quarter_index(day)
 
     def history(self, count: int) -> list[Period]:
         """The ``count`` periods ending with this one, oldest first."""
@@ -77,7 +79,9 @@ def period_containing(cadence: str, day: dt.date) -> Period:
         return weekly_period(day)
     if cadence == "monthly":
         last = calendar.monthrange(day.year, day.month)[1]
-        return Period("monthly", dt.date(day.year, day.month, 1), dt.date(day.year, day.month, last))
+        return Period(
+            "monthly", dt.date(day.year, day.month, 1), dt.date(day.year, day.month, last)
+        )
     if cadence == "quarterly":
         first_month = (day.month - 1) // 3 * 3 + 1
         last_month = first_month + 2

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .params import LoadedParams
     from .portfolio import Benefit, BenefitAssessment, Initiative
     from .priorities import PriorityProgress, StrategicPriority
-    from .spend import SpendSummary
+    from .spend import SpendLine, SpendSummary
 
 
 @dataclass
@@ -81,6 +81,47 @@ def last_complete_month(as_of: dt.date) -> Period:
     return month if month.end <= as_of else month.previous()
 
 
+@dataclass
+class OptionalInputs:
+    """The monthly and quarterly inputs a params file names, loaded and cross-checked."""
+
+    initiatives: list[Initiative] | None = None
+    benefits: list[Benefit] | None = None
+    spend: list[SpendLine] | None = None
+    priorities: list[StrategicPriority] | None = None
+
+    def describe(self) -> list[str]:
+        return [f"{name} ({len(items)})" for name, items in (
+            ("initiatives", self.initiatives), ("benefits", self.benefits),
+            ("spend rows", self.spend), ("priorities", self.priorities)) if items is not None]
+
+
+def load_optional_inputs(params: LoadedParams, catalog: Catalog) -> OptionalInputs:
+    """Load every optional input named in the params file and check their references."""
+    from .portfolio import check_benefits, check_initiatives, load_benefits, load_initiatives
+
+    values = params.values
+    kpi_ids = {kpi.id for kpi in catalog.kpis}
+    inputs = OptionalInputs()
+    if values.priorities is not None:
+        from .priorities import load_priorities
+
+        inputs.priorities = load_priorities(values.priorities, kpi_ids)
+    if values.initiatives is not None:
+        inputs.initiatives = load_initiatives(values.initiatives)
+        priority_ids = ({p.id for p in inputs.priorities} if inputs.priorities is not None
+                        else None)
+        check_initiatives(inputs.initiatives, kpi_ids, priority_ids)
+    if values.benefits is not None:
+        inputs.benefits = load_benefits(values.benefits)
+        check_benefits(inputs.benefits, inputs.initiatives, kpi_ids)
+    if values.spend is not None:
+        from .spend import load_spend
+
+        inputs.spend = load_spend(values.spend)
+    return inputs
+
+
 def prepare_strategy(
     cadence: str,
     params: LoadedParams,
@@ -92,30 +133,15 @@ def prepare_strategy(
     as_of: dt.date,
 ) -> Strategy:
     """Load the optional inputs (checked against the catalog and each other) and evaluate them."""
-    from .portfolio import (
-        assess_benefit,
-        check_benefits,
-        check_initiatives,
-        load_benefits,
-        load_initiatives,
-    )
+    from .portfolio import assess_benefit
 
-    values = params.values
-    kpi_ids = {kpi.id for kpi in catalog.kpis}
     strategy = Strategy(as_of=as_of)
-    priorities = None
-    if values.priorities is not None:
-        from .priorities import load_priorities
-
-        priorities = load_priorities(values.priorities, kpi_ids)
-    if values.initiatives is not None:
-        strategy.initiatives = load_initiatives(values.initiatives)
-        check_initiatives(strategy.initiatives, kpi_ids,
-                          {p.id for p in priorities} if priorities is not None else None)
+    inputs = load_optional_inputs(params, catalog)
+    priorities = inputs.priorities
+    strategy.initiatives = inputs.initiatives
     latest = _latest_values(evaluation, measurements, as_of)
-    if values.benefits is not None:
-        benefits = load_benefits(values.benefits)
-        check_benefits(benefits, strategy.initiatives, kpi_ids)
+    if inputs.benefits is not None:
+        benefits = inputs.benefits
         by_id = {i.id: i for i in strategy.initiatives or []}
         names = {kpi.id: kpi.name for kpi in catalog.kpis}
         strategy.benefits = []
@@ -125,10 +151,10 @@ def prepare_strategy(
             strategy.benefits.append(BenefitView(benefit, assessment,
                                                  by_id.get(benefit.initiative_id),
                                                  names.get(benefit.kpi_id or "")))
-    if values.spend is not None:
-        from .spend import load_spend, summarise_spend
+    if inputs.spend is not None:
+        from .spend import summarise_spend
 
-        strategy.spend = summarise_spend(load_spend(values.spend), as_of)
+        strategy.spend = summarise_spend(inputs.spend, as_of)
     if priorities is not None:
         from .priorities import priority_progress
 
@@ -143,9 +169,9 @@ def prepare_strategy(
         from .forecast import forecast_kpi, monthly_series
 
         start = last_complete_month(as_of)
-        by_id = {kpi.id: kpi for kpi in catalog.kpis}
+        kpis_by_id = {kpi.id: kpi for kpi in catalog.kpis}
         for kpi_id in headline:
-            kpi = by_id[kpi_id]
+            kpi = kpis_by_id[kpi_id]
             series = monthly_series(kpi, measurements.series.get(kpi_id, []), start)
             strategy.forecasts.append(forecast_kpi(kpi, series))
     return strategy
