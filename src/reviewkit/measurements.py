@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -58,18 +60,51 @@ def load_measurements(path: str | Path) -> Measurements:
         raise InputError(
             path, f"unsupported measurements format '{suffix}'; use .csv, .parquet or .xlsx"
         )
+    if suffix == ".csv":
+        columns, data, lines = _read_csv(path)
+        return _validate(path, columns, data, "line", lines, _plain_text)
     frame, row_label, first_row = _read_frame(path, suffix)
-    return _validate(path, frame, row_label, first_row)
+    columns = [str(column).strip() for column in frame.columns]
+    data = {column: frame[original].tolist()
+            for column, original in zip(columns, frame.columns, strict=True)}
+    numbers = list(range(first_row, first_row + len(frame)))
+    return _validate(path, columns, data, row_label, numbers, _text)
+
+
+def _read_csv(path: Path) -> tuple[list[str], dict[str, list[object]], list[int]]:
+    """Read a CSV as text with the standard library: pandas would cost a second to import,
+    and the csv reader knows the line each record ends on, even across quoted newlines."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None:
+                raise InputError(path, "the file is empty; the first line must be the header "
+                                 + ", ".join(REQUIRED_COLUMNS), line=1)
+            columns = [column.strip() for column in header]
+            data: dict[str, list[object]] = {column: [] for column in columns}
+            lines: list[int] = []
+            for record in reader:
+                lines.append(reader.line_num)
+                record = record + [""] * (len(columns) - len(record))
+                for column, cell in zip(columns, record, strict=False):
+                    data[column].append(cell)
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"cannot read measurements: not UTF-8 text ({exc.reason}); "
+                         "save the file as UTF-8 CSV") from exc
+    except csv.Error as exc:
+        raise InputError(path, f"cannot read measurements: {exc}") from exc
+    return columns, data, lines
+
+
+def _plain_text(value: object) -> str:
+    return "" if value is None else str(value).strip()
 
 
 def _read_frame(path: Path, suffix: str) -> tuple[pd.DataFrame, str, int]:
     import pandas as pd  # deferred: pandas costs a second to import and most commands skip it
 
     try:
-        if suffix == ".csv":
-            # Everything as text: we validate types ourselves so errors can name the line.
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
-            return frame, "line", 2
         if suffix == ".xlsx":
             frame = pd.read_excel(path, dtype=object, engine="openpyxl")
             return frame, "row", 2
@@ -104,9 +139,14 @@ def _number(text: str) -> float | None:
     return number
 
 
-def _validate(path: Path, frame: pd.DataFrame, row_label: str, first_row: int) -> Measurements:
-    columns = [str(column).strip() for column in frame.columns]
-    frame.columns = columns
+def _validate(
+    path: Path,
+    columns: list[str],
+    data: dict[str, list[object]],
+    row_label: str,
+    numbers: list[int],
+    text: Callable[[object], str],
+) -> Measurements:
     for required in REQUIRED_COLUMNS:
         if required not in columns:
             raise InputError(
@@ -123,17 +163,16 @@ def _validate(path: Path, frame: pd.DataFrame, row_label: str, first_row: int) -
 
     series: dict[str, list[Observation]] = defaultdict(list)
     seen: dict[tuple[str, dt.date, str], int] = {}
-    kpi_ids = frame["kpi_id"].tolist()
-    dates = frame["period_end"].tolist()
-    values = frame["value"].tolist()
-    targets = frame["target"].tolist() if has_target else [None] * len(frame)
-    segments = frame["segment"].tolist() if has_segment else [None] * len(frame)
+    kpi_ids = data["kpi_id"]
+    dates = data["period_end"]
+    values = data["value"]
+    targets = data["target"] if has_target else [None] * len(numbers)
+    segments = data["segment"] if has_segment else [None] * len(numbers)
     rows = 0
-    for index, (raw_id, raw_date, raw_value, raw_target, raw_segment) in enumerate(
-        zip(kpi_ids, dates, values, targets, segments, strict=True)
+    for line, raw_id, raw_date, raw_value, raw_target, raw_segment in zip(
+        numbers, kpi_ids, dates, values, targets, segments, strict=True
     ):
-        line = index + first_row
-        kpi_id, date_text, value_text = _text(raw_id), _text(raw_date), _text(raw_value)
+        kpi_id, date_text, value_text = text(raw_id), text(raw_date), text(raw_value)
         if kpi_id == "" and date_text == "" and value_text == "":
             continue  # a blank line is not a row
         if kpi_id == "":
@@ -159,7 +198,7 @@ def _validate(path: Path, frame: pd.DataFrame, row_label: str, first_row: int) -
                 field="value",
                 row_label=row_label,
             ) from None
-        target_text = _text(raw_target)
+        target_text = text(raw_target)
         try:
             target = _number(target_text)
         except ValueError:
@@ -170,7 +209,7 @@ def _validate(path: Path, frame: pd.DataFrame, row_label: str, first_row: int) -
                 field="target",
                 row_label=row_label,
             ) from None
-        segment = _text(raw_segment)
+        segment = text(raw_segment)
         key = (kpi_id, period_end, segment)
         if key in seen:
             where = f" segment '{segment}'" if segment else ""
