@@ -242,6 +242,25 @@ def streak_of(history: Sequence[PeriodValue]) -> int:
     return count
 
 
+def _full_streak(
+    kpi: Kpi, period: Period, observations: Sequence[Observation], history: Sequence[PeriodValue]
+) -> int:
+    """The streak, counted past the charted history when it runs that far back."""
+    streak = streak_of(history)
+    if streak < len(history) or not observations:
+        return streak
+    first = min(obs.period_end for obs in observations)
+    status = history[-1].status
+    earlier = period.shift(-len(history))
+    while earlier.end >= first:
+        rows = [obs for obs in observations if earlier.contains(obs.period_end)]
+        if period_value(kpi, earlier, rows).status != status:
+            break
+        streak += 1
+        earlier = earlier.previous()
+    return streak
+
+
 def evaluate_kpi(
     kpi: Kpi,
     period: Period,
@@ -278,7 +297,7 @@ def evaluate_kpi(
         previous=history[-2],
         history=history,
         trend=trend_of(kpi, history),
-        streak=streak_of(history),
+        streak=_full_streak(kpi, period, observations, history),
         last_seen=last_seen,
         periods_without_data=without,
         stale=stale,

@@ -217,7 +217,13 @@ def import_minutes(store: Store, minutes: Minutes, *, by: str) -> ImportResult:
         for action in minutes.actions:
             _add_action(tx, action, minutes, by, source, result)
         for update in minutes.updates:
-            changed = tx.update_action(update.id, update.changes, effective=minutes.date, by=by,
+            # An entry applied by an earlier import of these minutes (same change, same
+            # meeting date) is skipped, so re-importing an edited file cannot undo later changes.
+            fresh = {
+                name: value for name, value in update.changes.items()
+                if not tx.has_event(update.id, name, _as_text(value), minutes.date)
+            }
+            changed = tx.update_action(update.id, fresh, effective=minutes.date, by=by,
                                        source=source)
             if changed:
                 result.updated.setdefault(update.id, []).extend(changed)
@@ -239,3 +245,7 @@ def _add_action(tx: Transaction, action: NewAction, minutes: Minutes, by: str, s
     )
     result.created_actions.append(action_id)
     return action_id
+
+
+def _as_text(value: Any) -> str:
+    return value.isoformat() if isinstance(value, dt.date) else str(value)

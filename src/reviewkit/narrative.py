@@ -422,6 +422,8 @@ def collect_edits(
         check_placeholders(text, context, str(key))
         revision = int(meta.get("revision", 0))
         current = stored.get(str(key))
+        if current is not None and _normalise(current.text) == text:
+            continue  # saved already (e.g. by a publish the gate then refused)
         if current is not None and current.revision != revision:
             if prefer == "store":
                 continue

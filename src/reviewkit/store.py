@@ -606,6 +606,15 @@ class Transaction:
         )
         return revision
 
+    def has_event(self, entity_id: str, field_name: str, new: str, effective: dt.date) -> bool:
+        """Whether this exact change (field to value, effective that day) was recorded before."""
+        return self.connection.execute(
+            sa.select(events_table.c.seq).where(
+                (events_table.c.entity_id == entity_id) & (events_table.c.field == field_name)
+                & (events_table.c.new == new) & (events_table.c.effective == effective.isoformat())
+            )
+        ).first() is not None
+
     def imported(self, sha256: str) -> bool:
         return self.connection.execute(
             sa.select(imports_table.c.sha256).where(imports_table.c.sha256 == sha256)

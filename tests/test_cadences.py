@@ -1,0 +1,331 @@
+"""The monthly and quarterly packs of the demo, built once each through the command line.
+
+Each build runs on a copy of params/monthly.yaml or params/quarterly.yaml (data paths made
+absolute) so its action store stays in a temporary folder. A third build, a quarterly pack
+without the optional inputs, shows each strategy section says it is left out. Bad optional
+inputs fail before any notebook runs, so those tests are fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import functools
+import io
+import json
+import math
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import REPO
+from pypdf import PdfReader
+
+from reviewkit.cli import main
+
+DEMO = REPO / "data" / "demo"
+OPTIONAL_INPUTS = ("initiatives", "benefits", "spend", "priorities")
+PACK_FILES = ("pack.pdf", "pack.html", "pack.ipynb", "summary.json")
+#: Text that would only be in a pack if notebook code leaked into it.
+CODE_MARKERS = ("open_pack", "pack.cover()", "import reviewkit", "context_file", "params_file",
+                "rk.open_pack", "In [")
+
+
+@dataclass(frozen=True)
+class Built:
+    params: Path
+    out: Path
+    folder: Path
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.folder / "summary.json").read_text("utf-8"))
+        return data
+
+    @functools.cached_property
+    def _pages(self) -> tuple[str, ...]:
+        reader = PdfReader(self.folder / "pack.pdf")
+        return tuple(page.extract_text() or "" for page in reader.pages)
+
+    def pages(self) -> list[str]:
+        return list(self._pages)
+
+    def text(self) -> str:
+        """The PDF's text with whitespace (including line wraps) collapsed to single spaces."""
+        return " ".join(" ".join(self._pages).split())
+
+
+def copy_params(cadence: str, folder: Path) -> Path:
+    """params/<cadence>.yaml in ``folder`` with its ../data/demo/ paths made absolute."""
+    text = (REPO / "params" / f"{cadence}.yaml").read_text(encoding="utf-8")
+    absolute = text.replace("../data/demo/", f"{DEMO}/")
+    assert "../" not in absolute
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{cadence}.yaml"
+    path.write_text(absolute, encoding="utf-8")
+    return path
+
+
+def run(args: list[str]) -> tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main(args)
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+def build(cadence: str, params: Path, out: Path, label: str) -> Built:
+    code, stdout, stderr = run(["build", cadence, "--params", str(params), "--out", str(out),
+                                "-q"])
+    if code != 0:
+        pytest.fail(f"the {cadence} build failed ({code}):\n{stderr}")
+    return Built(params, out, out / cadence / label, code, stdout, stderr)
+
+
+@pytest.fixture(scope="module")
+def monthly(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    root = tmp_path_factory.mktemp("monthly")
+    return build("monthly", copy_params("monthly", root / "params"), root / "out", "2026-10")
+
+
+@pytest.fixture(scope="module")
+def quarterly(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    root = tmp_path_factory.mktemp("quarterly")
+    return build("quarterly", copy_params("quarterly", root / "params"), root / "out", "2026-Q4")
+
+
+@pytest.fixture(scope="module")
+def bare_quarterly(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """The quarterly pack from a params file without initiatives, benefits, spend, priorities."""
+    root = tmp_path_factory.mktemp("bare")
+    params = copy_params("quarterly", root / "params")
+    kept = [line for line in params.read_text(encoding="utf-8").splitlines()
+            if not line.startswith(OPTIONAL_INPUTS)]
+    params.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    assert not any(f"{key}:" in params.read_text(encoding="utf-8") for key in OPTIONAL_INPUTS)
+    return build("quarterly", params, root / "out", "2026-Q4")
+
+
+def demo_catalog() -> list[dict[str, Any]]:
+    data = yaml.safe_load((DEMO / "kpis.yaml").read_text(encoding="utf-8"))
+    kpis: list[dict[str, Any]] = data["kpis"]
+    return kpis
+
+
+def rollup(kpi: dict[str, Any], start: dt.date, end: dt.date) -> float | None:
+    """A KPI's value over [start, end] worked out from measurements.csv by its rule."""
+    with (DEMO / "measurements.csv").open(encoding="utf-8", newline="") as handle:
+        rows = sorted(
+            (row for row in csv.DictReader(handle)
+             if row["kpi_id"] == kpi["id"] and row["value"].strip()
+             and start <= dt.date.fromisoformat(row["period_end"]) <= end),
+            key=lambda row: row["period_end"],
+        )
+    values = [float(row["value"]) for row in rows]
+    if not values:
+        return None
+    rule = kpi.get("aggregation", "mean")
+    reducers: dict[str, Callable[[list[float]], float]] = {
+        "mean": lambda v: math.fsum(v) / len(v), "sum": math.fsum, "last": lambda v: v[-1],
+        "min": min, "max": max,
+    }
+    return reducers[rule](values)
+
+
+def expected_status(kpi: dict[str, Any], cadence: str, value: float | None) -> str:
+    def pick(threshold: Any) -> float | None:
+        return threshold.get(cadence) if isinstance(threshold, dict) else threshold
+
+    if value is None:
+        return "no_data"
+    target, amber = pick(kpi["target"]), pick(kpi.get("amber"))
+    sign = 1 if kpi["direction"] == "higher_is_better" else -1
+    if sign * value >= sign * target:
+        return "green"
+    return "amber" if amber is not None and sign * value >= sign * amber else "red"
+
+
+# -- folders and summary.json ---------------------------------------------------------------
+
+@pytest.mark.parametrize(("fixture", "cadence", "label", "period_end"), [
+    ("monthly", "monthly", "2026-10", "2026-10-31"),
+    ("quarterly", "quarterly", "2026-Q4", "2026-12-31"),
+])
+def test_pack_folder_is_named_by_the_period_label(
+    request: pytest.FixtureRequest, fixture: str, cadence: str, label: str, period_end: str
+) -> None:
+    built: Built = request.getfixturevalue(fixture)
+    assert re.fullmatch(r"\d{4}-(\d{2}|Q[1-4])", label)
+    assert built.folder == built.out / cadence / label
+    # Only the pack (and the build's hidden lock file) in the cadence folder.
+    assert [p.name for p in (built.out / cadence).iterdir() if not p.name.startswith(".")] == [
+        label
+    ]
+    for name in PACK_FILES:
+        assert (built.folder / name).is_file(), name
+    assert built.stdout.strip().splitlines()[-1] == str(built.folder / "pack.pdf")
+    summary = built.summary
+    assert (summary["cadence"], summary["label"], summary["period_end"]) == (
+        cadence, label, period_end
+    )
+    assert summary["organisation"] == "Northwind IT"
+
+
+@pytest.mark.parametrize(("fixture", "cadence", "start", "end"), [
+    ("monthly", "monthly", dt.date(2026, 10, 1), dt.date(2026, 10, 31)),
+    ("quarterly", "quarterly", dt.date(2026, 10, 1), dt.date(2026, 12, 31)),
+])
+def test_summary_lists_the_cadence_kpis_with_values_rolled_up_from_the_data(
+    request: pytest.FixtureRequest, fixture: str, cadence: str, start: dt.date, end: dt.date
+) -> None:
+    built: Built = request.getfixturevalue(fixture)
+    catalog = demo_catalog()
+    kpis = {k["id"]: k for k in built.summary["kpis"]}
+    assert list(kpis) == [k["id"] for k in catalog if cadence in k["cadences"]]
+    assert {"phishing_click_rate", "opex_variance", "clinician_satisfaction"} <= set(kpis)
+    for kpi in catalog:
+        value = rollup(kpi, start, end)
+        entry = kpis[kpi["id"]]
+        if value is None:
+            assert entry["value"] is None, kpi["id"]
+        else:
+            assert math.isclose(entry["value"], value, rel_tol=1e-9, abs_tol=1e-6), kpi["id"]
+        assert entry["status"] == expected_status(kpi, cadence, value), kpi["id"]
+        target = kpi["target"]
+        assert entry["target"] == (target[cadence] if isinstance(target, dict) else target)
+
+
+def test_monthly_summary_tells_the_october_story(monthly: Built) -> None:
+    """data/demo/README.md: in October 2026 opex variance is red at 2.3%, phishing green at
+    4.4% and clinician satisfaction green at 7.7; P1 incidents sum to the month's count."""
+    kpis = {k["id"]: k for k in monthly.summary["kpis"]}
+    assert (kpis["opex_variance"]["status"], kpis["opex_variance"]["value"]) == ("red", 2.3)
+    assert (kpis["phishing_click_rate"]["status"], kpis["phishing_click_rate"]["value"]) == (
+        "green", 4.4)
+    assert (kpis["clinician_satisfaction"]["status"],
+            kpis["clinician_satisfaction"]["value"]) == ("green", 7.7)
+    assert kpis["p1_incidents"]["target"] == 4
+
+
+# -- the PDFs --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("fixture", "header"), [
+    ("monthly", "Northwind IT · Monthly Business Review · October 2026"),
+    ("quarterly", "Northwind IT · Quarterly Strategic Review · Q4 2026"),
+])
+def test_pdf_pages_carry_the_running_header_and_page_numbers(
+    request: pytest.FixtureRequest, fixture: str, header: str
+) -> None:
+    built: Built = request.getfixturevalue(fixture)
+    pages = built.pages()
+    count = len(pages)
+    assert count > 5
+    assert all(header in page for page in pages[1:]), "running header missing after the cover"
+    assert "Page 1 of" in pages[0]
+    for number, page in enumerate(pages, start=1):
+        assert f"Page {number} of {count}" in page
+
+
+def test_monthly_pdf_has_its_sections(monthly: Built) -> None:
+    text = monthly.text()
+    for title in ("Delivery: the initiative portfolio", "Cost discipline",
+                  "Benefits realization", "Leading and lagging"):
+        assert title in text, title
+
+
+def test_quarterly_pdf_has_its_sections(quarterly: Built) -> None:
+    text = quarterly.text()
+    for title in ("Balanced scorecard", "Decisions requested of the board",
+                  "Strategic priorities", "Outlook"):
+        assert title in text, title
+
+
+def test_monthly_pdf_names_every_initiative(monthly: Built) -> None:
+    text = monthly.text()
+    with (DEMO / "initiatives.csv").open(encoding="utf-8", newline="") as handle:
+        names = [row["name"] for row in csv.DictReader(handle)]
+    assert len(names) == 10
+    assert [name for name in names if name not in text] == []
+
+
+@pytest.mark.parametrize("fixture", ["monthly", "quarterly"])
+def test_pack_shows_no_code(request: pytest.FixtureRequest, fixture: str) -> None:
+    built: Built = request.getfixturevalue(fixture)
+    text = built.text()
+    html = (built.folder / "pack.html").read_text(encoding="utf-8")
+    assert [marker for marker in CODE_MARKERS if marker in text] == []
+    assert [marker for marker in CODE_MARKERS if marker in html] == []
+
+
+def test_pack_without_optional_inputs_builds_and_says_each_section_is_left_out(
+    bare_quarterly: Built,
+) -> None:
+    text = bare_quarterly.text()
+    for what in ("initiatives", "benefits", "spend", "strategic priorities"):
+        assert f"No {what} file is configured for this pack, so this section is left out" in text
+    assert "Balanced scorecard" in text
+    summary = bare_quarterly.summary
+    assert summary["label"] == "2026-Q4"
+    assert len(summary["kpis"]) == 16
+
+
+# -- bad optional inputs ----------------------------------------------------------------------
+
+#: (file, how to break it, line, field): each a mistake a user makes in one of the inputs.
+BAD_INPUTS = {
+    "initiative-finish-not-a-date": (
+        "initiatives.csv", ("2026-03-02,2026-12-18,", "2026-03-02,end of Q4,"), 2,
+        "planned_finish"),
+    "initiative-unknown-kpi": (
+        "initiatives.csv", ("change_success_rate ehr_availability",
+                            "change_success_rate ehr_uptime"), 2, "kpis"),
+    "benefit-unknown-initiative": (
+        "benefits.csv", ("faster_restores,network_supplier_transition",
+                         "faster_restores,network_supplier_move"), 3, "initiative_id"),
+    "spend-not-a-number": (
+        "spend.csv", ("2026-01,Cloud,177.1,176.1", "2026-01,Cloud,177.1,lots"), 3, "actual"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_optional_input_exits_2_naming_file_line_and_field_without_a_pack(
+    tmp_path: Path, case: str
+) -> None:
+    name, (old, new), line, field = BAD_INPUTS[case]
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    for key in ("initiatives", "benefits", "spend"):
+        shutil.copy2(DEMO / f"{key}.csv", inputs / f"{key}.csv")
+    broken = inputs / name
+    text = broken.read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    broken.write_text(text.replace(old, new), encoding="utf-8")
+    params = copy_params("monthly", tmp_path / "params")
+    params.write_text(
+        params.read_text(encoding="utf-8").replace(f"{DEMO}/initiatives.csv", "../inputs/"
+                                                   "initiatives.csv")
+        .replace(f"{DEMO}/benefits.csv", "../inputs/benefits.csv")
+        .replace(f"{DEMO}/spend.csv", "../inputs/spend.csv"),
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    code, stdout, stderr = run(["build", "monthly", "--params", str(params), "--out", str(out),
+                                "-q"])
+    assert code == 2
+    assert stdout == ""
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert str(broken.resolve()) in lines[0]
+    assert f"line {line}, field '{field}'" in lines[0]
+    assert "Traceback" not in stderr
+    assert not (out / "monthly" / "2026-10").exists()
+    leftovers = [p for p in out.rglob("*") if p.is_file()] if out.exists() else []
+    assert leftovers == []

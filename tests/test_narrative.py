@@ -1,0 +1,656 @@
+"""Narrative units: placeholders, drafts, planning cells, collecting notebook edits, the Markdown
+round trip, safe HTML for analysts' Markdown, and the publish gate's rules.
+
+Fast: one weekly pack context (2026-11-20, demo data, demo minutes imported) shared by the
+module; every test that writes narrative uses a store of its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import REPO
+from nbformat.v4 import new_markdown_cell, new_notebook
+
+from reviewkit import gate
+from reviewkit.catalog import load_catalog
+from reviewkit.context import PackContext, prepare_context
+from reviewkit.errors import InputError
+from reviewkit.export import narrative_html
+from reviewkit.minutes import import_minutes, load_minutes
+from reviewkit.narrative import (
+    NarrativeCell,
+    NarrativeError,
+    apply_to_notebook,
+    check_placeholders,
+    collect_edits,
+    draft_for_kpi,
+    draft_for_section,
+    fill,
+    parse_markdown,
+    plan_cells,
+    section_keys,
+    to_markdown,
+)
+from reviewkit.store import Action, Store, StoredNarrative
+
+DEMO = REPO / "data" / "demo"
+SECTIONS = [("summary", ""), ("kpis", ""), ("actions", "")]
+NOW = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)
+
+
+@dataclasses.dataclass(frozen=True)
+class Demo:
+    context: PackContext
+    actions_now: list[Action]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    root = tmp_path_factory.mktemp("narrative")
+    params = root / "weekly.yaml"
+    params.write_text(
+        "organisation: Northwind IT\n"
+        f"catalog: {DEMO / 'kpis.yaml'}\n"
+        f"measurements: {DEMO / 'measurements.csv'}\n",
+        encoding="utf-8",
+    )
+    known = {kpi.id for kpi in load_catalog(DEMO / "kpis.yaml").kpis}
+    store = Store.open(str(root / "reviewkit.sqlite"))
+    try:
+        for minutes in sorted((DEMO / "minutes").glob("weekly-*.yaml")):
+            import_minutes(store, load_minutes(minutes, known), by="secretary")
+        actions = store.actions()
+    finally:
+        store.dispose()
+    context = prepare_context("weekly", params, "2026-11-20", with_charts=False, now=NOW)
+    return Demo(context, actions)
+
+
+@pytest.fixture
+def context(demo: Demo) -> PackContext:
+    return demo.context
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """An empty store for narrative of this test only."""
+    opened = Store.open(str(tmp_path / "narrative.sqlite"))
+    yield opened
+    opened.dispose()
+
+
+def stored(key: str, text: str, basis: dict[str, dict[str, object]], revision: int = 1,
+           kpi_id: str | None = None) -> StoredNarrative:
+    return StoredNarrative(key=key, kpi_id=kpi_id, text=text, basis=basis, revision=revision,
+                           updated_at="2026-11-21T09:00:00+00:00", updated_by="analyst")
+
+
+# -- placeholders ----------------------------------------------------------------------------
+
+def test_fill_replaces_kpi_placeholders_with_formatted_values(context: PackContext) -> None:
+    text = ("{{ kpi.change_success_rate.value }} vs {{kpi.change_success_rate.target}} "
+            "({{ kpi.change_success_rate.status }}, {{ kpi.change_success_rate.status_word }}); "
+            "change {{ kpi.change_success_rate.change }}, "
+            "variance {{ kpi.change_success_rate.variance }}; "
+            "streak {{ kpi.change_success_rate.streak }}; "
+            "owner {{ kpi.change_success_rate.owner }}; "
+            "{{ kpi.change_success_rate.name }} in {{ kpi.change_success_rate.unit }}; "
+            "amber {{ kpi.change_success_rate.amber }}; {{ kpi.cloud_spend.value }}")
+    assert fill(text, context) == (
+        "88.1% vs 95% (red, Off track); change \u22123.20 pts, variance \u22126.90 pts; "
+        "streak 1; owner Change Manager; Change success rate in %; amber 90%; £44.6k"
+    )
+
+
+def test_fill_replaces_period_placeholders(context: PackContext) -> None:
+    text = "{{ period.label }} | {{ period.long_label }} | {{ period.start }} | {{ period.end }}"
+    assert fill(text, context) == "2026-11-20 | week ending 20 Nov 2026 | 2026-11-14 | 2026-11-20"
+
+
+def test_fill_leaves_text_without_placeholders_alone(context: PackContext) -> None:
+    text = "Plain words, a {single} brace and **bold**."
+    assert fill(text, context) == text
+
+
+def test_check_placeholders_returns_the_kpis_a_text_discusses(context: PackContext) -> None:
+    text = "{{ kpi.mttr_p1.value }} and {{ kpi.cloud_spend.status }} in {{ period.long_label }}"
+    assert check_placeholders(text, context, "summary") == {"mttr_p1", "cloud_spend"}
+    assert check_placeholders("no numbers", context, "summary") == set()
+
+
+@pytest.mark.parametrize(
+    ("placeholder", "hint"),
+    [
+        ("kpi.phishing_click_rate.value", "KPI 'phishing_click_rate' is not in this pack"),
+        ("kpi.no_such_kpi.value", "KPI 'no_such_kpi' is not in this pack"),
+        ("kpi.mttr_p1.colour", "use kpi.<id>.<value|"),
+        ("period.quarter", "period.<label|start|end|long_label>"),
+        ("period", "use kpi.<id>"),
+        ("organisation", "use kpi.<id>"),
+    ],
+)
+def test_unknown_placeholder_is_an_error_naming_it_and_the_cell(
+    context: PackContext, placeholder: str, hint: str
+) -> None:
+    text = f"Fine {{{{ kpi.mttr_p1.value }}}} then {{{{ {placeholder} }}}}."
+    with pytest.raises(NarrativeError) as caught:
+        check_placeholders(text, context, "kpi-mttr_p1")
+    message = str(caught.value)
+    assert "narrative cell 'kpi-mttr_p1'" in message
+    assert f"'{{{{ {placeholder} }}}}'" in message
+    assert hint in message
+    assert caught.value.exit_code == 2
+
+
+# -- drafts ----------------------------------------------------------------------------------
+
+def test_draft_for_red_kpi_names_the_change_the_streak_and_open_actions(
+    context: PackContext,
+) -> None:
+    text = draft_for_kpi(context.evaluation.result("change_success_rate"), context)
+    assert text.startswith(
+        "Change success rate fell to 88.1% (at risk → off track), the 1st week below target "
+        "(target 95%); owner: Change Manager. Open actions: A-0005 Root-cause the failed "
+        "integration-engine releases (due 2026-11-27). Expected action: Require Change "
+        "Advisory Board sign-off"
+    )
+
+
+def test_draft_for_red_kpi_without_an_open_action_says_so(context: PackContext) -> None:
+    text = draft_for_kpi(context.evaluation.result("open_critical_vulns"), context)
+    assert text.startswith("Open critical vulnerabilities rose to 29, the 6th week above target "
+                           "(target 15); owner: CISO. No open action is linked to it.")
+    assert "Expected action: Give each open critical vulnerability a named owner" in text
+
+
+def test_draft_for_amber_kpi_says_below_or_above_target_and_expected_action(
+    context: PackContext,
+) -> None:
+    ehr = draft_for_kpi(context.evaluation.result("ehr_availability"), context)
+    assert ehr.startswith("EHR availability rose to 99.78%, the 3rd week below target "
+                          "(target 99.90%); owner: Head of Infrastructure.")
+    assert "Expected action: Freeze non-urgent EHR changes" in ehr
+    cloud = draft_for_kpi(context.evaluation.result("cloud_spend"), context)
+    assert cloud.startswith("Cloud spend run-rate rose to £44.6k (on track → at risk), the 1st "
+                            "week above target (target £42k); owner: Finance Business Partner. "
+                            "Open actions: A-0006 Switch off idle non-production cloud workloads "
+                            "(due 2026-11-18).")
+
+
+def test_draft_for_green_kpi_counts_weeks_on_target_without_expected_action(
+    context: PackContext,
+) -> None:
+    result = context.evaluation.result("critical_patch_compliance")
+    text = draft_for_kpi(result, context)
+    assert text == (f"Critical patch compliance rose to 96.1%, on target for the "
+                    f"{result.streak}nd week in a row (target 95%); owner: CISO.")
+    assert result.streak == 2
+    assert "Expected action" not in text
+
+
+def test_draft_streak_counts_every_week_in_the_status_not_only_the_charted_ones(
+    context: PackContext,
+) -> None:
+    """Security incidents were last above target on 2026-02-27 (4 against 3); the 38 weeks
+    from 6 Mar to 20 Nov 2026 are all on target. docs/evaluation.md: the streak is how many
+    periods in a row, ending now, the KPI has had its status - not capped at the 26 weeks the
+    weekly charts show."""
+    result = context.evaluation.result("security_incidents")
+    assert result.status == "green"
+    text = draft_for_kpi(result, context)
+    assert "on target for the 38th week in a row" in text
+    assert result.streak == 38
+
+
+def test_draft_for_kpi_without_data_says_when_it_was_last_measured(
+    context: PackContext,
+) -> None:
+    text = draft_for_kpi(context.evaluation.result("backup_success_rate"), context)
+    assert text == ("Backup success rate has no data this week (last measured 2026-10-30); "
+                    "owner: Head of Infrastructure. Open actions: A-0004 Restore the backup "
+                    "reporting feed after the platform migration (due 2026-11-13).")
+
+
+def test_section_drafts_summarise_counts_status_changes_and_overdue_actions(
+    context: PackContext,
+) -> None:
+    assert draft_for_section("summary", context) == (
+        "This week: 3 KPIs off track (Change success rate, Mean time to restore (P1/P2), "
+        "Open critical vulnerabilities), 3 at risk, 6 on track. Worse than last week: Change "
+        "success rate, Cloud spend run-rate. 3 actions are overdue."
+    )
+    assert draft_for_section("kpis", context) == (
+        "Status changes since last week: Change success rate at risk → off track; "
+        "Cloud spend run-rate on track → at risk."
+    )
+    actions = draft_for_section("actions", context)
+    assert actions.startswith("Overdue: A-0004 Restore the backup reporting feed")
+    assert actions.index("A-0004") < actions.index("A-0002") < actions.index("A-0006")
+
+
+# -- planning cells --------------------------------------------------------------------------
+
+def test_plan_cells_drafts_every_cell_when_nothing_is_stored(context: PackContext) -> None:
+    cells = plan_cells(context, SECTIONS, {})
+    keys = [cell.key for cell in cells]
+    assert keys[:3] == ["summary", "kpis", "actions"]
+    # A cell per headline KPI and per KPI with an exception, in catalog order.
+    assert keys[3:] == [f"kpi-{k}" for k in (
+        "change_success_rate", "ehr_availability", "p1_incidents", "mttr_p1",
+        "backup_success_rate", "critical_patch_compliance", "open_critical_vulns",
+        "cloud_spend", "service_desk_csat")]
+    assert all(cell.draft and cell.revision == 0 and not cell.stale for cell in cells)
+    mttr = cells[keys.index("kpi-mttr_p1")]
+    assert mttr.kpi_id == "mttr_p1"
+    assert mttr.values == {"mttr_p1": {"value": 7.2, "status": "red"}}
+    assert mttr.text == draft_for_kpi(context.evaluation.result("mttr_p1"), context)
+    assert mttr.metadata()["draft"] is True and mttr.metadata()["kpi"] == "mttr_p1"
+
+
+def test_plan_cells_stored_text_wins_over_the_draft(context: PackContext) -> None:
+    saved = {
+        "summary": stored("summary", "Restores: {{ kpi.mttr_p1.value }}.",
+                          {"mttr_p1": {"value": 7.2, "status": "red"}}, revision=3),
+        "kpi-cloud_spend": stored("kpi-cloud_spend", "The imaging archive reservation lapsed.",
+                                  {"cloud_spend": {"value": 44.6, "status": "amber"}},
+                                  kpi_id="cloud_spend"),
+    }
+    cells = {cell.key: cell for cell in plan_cells(context, SECTIONS, saved)}
+    summary = cells["summary"]
+    assert (summary.text, summary.draft, summary.revision) == ("Restores: {{ kpi.mttr_p1.value }}.",
+                                                               False, 3)
+    assert summary.values == {"mttr_p1": {"value": 7.2, "status": "red"}}
+    assert not summary.stale and summary.stale_detail == ""
+    cloud = cells["kpi-cloud_spend"]
+    assert (cloud.text, cloud.draft, cloud.stale) == ("The imaging archive reservation lapsed.",
+                                                      False, False)
+    assert cells["kpis"].draft and cells["kpi-mttr_p1"].draft
+
+
+def test_plan_cells_flags_stored_text_stale_when_its_number_changed(
+    context: PackContext,
+) -> None:
+    saved = {"kpi-change_success_rate": stored(
+        "kpi-change_success_rate", "Releases keep failing.",
+        {"change_success_rate": {"value": 91.3, "status": "amber"}}, kpi_id="change_success_rate",
+    )}
+    cells = {cell.key: cell for cell in plan_cells(context, SECTIONS, saved)}
+    cell = cells["kpi-change_success_rate"]
+    assert cell.stale and not cell.draft
+    assert cell.stale_detail == ("Change success rate was 91.3% when this was written; it is now "
+                                 "88.1%")
+    assert cell.metadata()["stale"] is True
+    assert cell.values == {"change_success_rate": {"value": 88.1, "status": "red"}}
+
+
+def test_plan_cells_flags_stale_when_a_placeholder_kpi_changed(context: PackContext) -> None:
+    saved = {"summary": stored("summary", "Spend at {{ kpi.cloud_spend.value }}.",
+                               {"cloud_spend": {"value": 41.2, "status": "green"}})}
+    [summary] = [c for c in plan_cells(context, SECTIONS, saved) if c.key == "summary"]
+    assert summary.stale
+    assert summary.stale_detail.startswith("Cloud spend run-rate was £41.2k")
+
+
+def test_plan_cells_refuses_stored_text_with_an_unknown_placeholder(
+    context: PackContext,
+) -> None:
+    saved = {"kpis": stored("kpis", "See {{ kpi.legacy_backup_jobs.value }}", {})}
+    with pytest.raises(NarrativeError, match=r"narrative cell 'kpis'.*legacy_backup_jobs"):
+        plan_cells(context, SECTIONS, saved)
+
+
+# -- collecting notebook edits ---------------------------------------------------------------
+
+def write_pack_notebook(path: Path, context: PackContext,
+                        saved: dict[str, StoredNarrative]) -> list[NarrativeCell]:
+    """A pack.ipynb with the narrative cells a build would put there."""
+    notebook = new_notebook()
+    for key, _ in SECTIONS:
+        cell = new_markdown_cell("*No commentary yet.*")
+        cell.metadata["tags"] = ["narrative"]
+        cell.metadata["reviewkit"] = {"key": key}
+        notebook.cells.append(cell)
+    cells = plan_cells(context, section_keys(notebook), saved)
+    apply_to_notebook(notebook, cells)
+    nbformat.write(notebook, path)
+    return cells
+
+
+def edit_notebook(path: Path, texts: dict[str, str], accept: tuple[str, ...] = ()) -> None:
+    """Change cells as Jupyter does on save."""
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if "narrative" not in cell.metadata.get("tags", []):
+            continue
+        key = cell.metadata["reviewkit"]["key"]
+        if key in texts:
+            cell.source = texts[key]
+        if key in accept:
+            cell.metadata["reviewkit"]["draft"] = False
+    nbformat.write(notebook, path)
+
+
+def test_apply_to_notebook_puts_kpi_cells_after_the_summary_with_labels(
+    context: PackContext, tmp_path: Path
+) -> None:
+    path = tmp_path / "pack.ipynb"
+    write_pack_notebook(path, context, {})
+    notebook = nbformat.read(path, as_version=4)
+    narrative = [c.metadata["reviewkit"]["key"] for c in notebook.cells
+                 if "narrative" in c.metadata.get("tags", [])]
+    assert narrative[0] == "summary" and narrative[1] == "kpi-change_success_rate"
+    assert narrative[-2:] == ["kpis", "actions"]
+    labels = [c for c in notebook.cells if "narrative-label" in c.metadata.get("tags", [])]
+    assert len(labels) == len(narrative)
+    assert all("remove-cell" in c.metadata["tags"] for c in labels)
+
+
+def test_collect_edits_saves_edited_cells_and_skips_untouched_ones(
+    context: PackContext, store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "pack.ipynb"
+    write_pack_notebook(path, context, {})
+    edit_notebook(path, {"kpi-mttr_p1": "Supplier restores are slow; {{ kpi.mttr_p1.value }}.\n"})
+    result = collect_edits(path, store, context, by="analyst")
+    assert result.saved == ["kpi-mttr_p1"]
+    saved = store.narratives("weekly", "2026-11-20")
+    assert set(saved) == {"kpi-mttr_p1"}
+    entry = saved["kpi-mttr_p1"]
+    assert entry.text == "Supplier restores are slow; {{ kpi.mttr_p1.value }}."
+    assert (entry.revision, entry.kpi_id, entry.updated_by) == (1, "mttr_p1", "analyst")
+    assert entry.basis == {"mttr_p1": {"value": 7.2, "status": "red"}}
+
+
+def test_collect_edits_saves_a_draft_accepted_through_its_metadata(
+    context: PackContext, store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "pack.ipynb"
+    cells = {c.key: c for c in write_pack_notebook(path, context, {})}
+    edit_notebook(path, {}, accept=("kpis",))
+    assert collect_edits(path, store, context, by="analyst").saved == ["kpis"]
+    assert store.narratives("weekly", "2026-11-20")["kpis"].text == cells["kpis"].text
+    replanned = {c.key: c for c in plan_cells(context, SECTIONS,
+                                              store.narratives("weekly", "2026-11-20"))}
+    assert not replanned["kpis"].draft and replanned["summary"].draft
+
+
+def test_collect_edits_without_a_notebook_saves_nothing(
+    context: PackContext, store: Store, tmp_path: Path
+) -> None:
+    assert collect_edits(tmp_path / "pack.ipynb", store, context, by="analyst").saved == []
+    assert store.narratives("weekly", "2026-11-20") == {}
+
+
+def test_collect_edits_refuses_an_edit_with_an_unknown_placeholder(
+    context: PackContext, store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "pack.ipynb"
+    write_pack_notebook(path, context, {})
+    edit_notebook(path, {"summary": "{{ kpi.mttr_p1.valeu }}"})
+    with pytest.raises(NarrativeError, match=r"narrative cell 'summary'.*valeu"):
+        collect_edits(path, store, context, by="analyst")
+    assert store.narratives("weekly", "2026-11-20") == {}
+
+
+def _conflict_setup(context: PackContext, store: Store, path: Path) -> None:
+    """The notebook was written from revision 0; since then a colleague's Markdown import
+    stored revision 1 of 'summary'; now the analyst edits 'summary' in the notebook too."""
+    write_pack_notebook(path, context, {})
+    store.save_narrative(cadence="weekly", label="2026-11-20", key="summary", kpi_id=None,
+                         text="Colleague's words.", basis={}, expected_revision=0,
+                         by="colleague", source="markdown narrative.md")
+    edit_notebook(path, {"summary": "Analyst's words."})
+
+
+def test_collect_edits_stops_on_a_conflict_naming_the_cell_and_keeps_both(
+    context: PackContext, store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "pack.ipynb"
+    _conflict_setup(context, store, path)
+    with pytest.raises(NarrativeError) as caught:
+        collect_edits(path, store, context, by="analyst")
+    message = str(caught.value)
+    assert "narrative cell 'summary'" in message
+    assert "--prefer notebook" in message and "--prefer store" in message
+    assert store.narratives("weekly", "2026-11-20")["summary"].text == "Colleague's words."
+    assert "Analyst's words." in path.read_text(encoding="utf-8")
+
+
+def test_collect_edits_prefer_notebook_saves_over_the_store(
+    context: PackContext, store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "pack.ipynb"
+    _conflict_setup(context, store, path)
+    result = collect_edits(path, store, context, by="analyst", prefer="notebook")
+    assert result.saved == ["summary"]
+    entry = store.narratives("weekly", "2026-11-20")["summary"]
+    assert (entry.text, entry.revision) == ("Analyst's words.", 2)
+    history = store.narrative_history("weekly", "2026-11-20", "summary")
+    assert [h.text for h in history] == ["Colleague's words.", "Analyst's words."]
+
+
+def test_collect_edits_prefer_store_keeps_the_stored_text(
+    context: PackContext, store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "pack.ipynb"
+    _conflict_setup(context, store, path)
+    assert collect_edits(path, store, context, by="analyst", prefer="store").saved == []
+    entry = store.narratives("weekly", "2026-11-20")["summary"]
+    assert (entry.text, entry.revision) == ("Colleague's words.", 1)
+
+
+def test_collect_edits_detects_a_conflict_when_the_store_revision_moved_on(
+    context: PackContext, store: Store, tmp_path: Path
+) -> None:
+    store.save_narrative(cadence="weekly", label="2026-11-20", key="kpis", kpi_id=None,
+                         text="First words.", basis={}, expected_revision=0, by="analyst",
+                         source="test")
+    path = tmp_path / "pack.ipynb"
+    write_pack_notebook(path, context, store.narratives("weekly", "2026-11-20"))
+    store.save_narrative(cadence="weekly", label="2026-11-20", key="kpis", kpi_id=None,
+                         text="Colleague's second words.", basis={}, expected_revision=1,
+                         by="colleague", source="markdown")
+    edit_notebook(path, {"kpis": "Analyst's second words."})
+    with pytest.raises(NarrativeError, match=r"'kpis'.*revision 1 → 2"):
+        collect_edits(path, store, context, by="analyst")
+
+
+def test_collecting_the_same_edits_again_is_not_a_conflict(
+    context: PackContext, store: Store, tmp_path: Path
+) -> None:
+    """A build saves the notebook's edits first; when it then stops (the publish gate refuses,
+    the PDF fails) pack.ipynb is left as it was, so the next build collects the same edits
+    again. The store holds exactly that text: nothing to save and nothing in conflict."""
+    path = tmp_path / "pack.ipynb"
+    write_pack_notebook(path, context, {})
+    edit_notebook(path, {"kpi-mttr_p1": "Supplier restores are slow."})
+    assert collect_edits(path, store, context, by="analyst").saved == ["kpi-mttr_p1"]
+    assert collect_edits(path, store, context, by="analyst").saved == []
+    assert store.narratives("weekly", "2026-11-20")["kpi-mttr_p1"].revision == 1
+
+
+# -- Markdown round trip ---------------------------------------------------------------------
+
+def test_markdown_export_and_parse_round_trip(context: PackContext, tmp_path: Path) -> None:
+    saved = {
+        "summary": stored("summary", "Three reds:\n\n- change success\n- **MTTR**\n\n"
+                                     "| KPI | now |\n|---|---|\n| MTTR | {{ kpi.mttr_p1.value }} |",
+                          {"mttr_p1": {"value": 7.2, "status": "red"}}, revision=4),
+        "kpi-change_success_rate": stored("kpi-change_success_rate", "Stale words.",
+                                          {"change_success_rate": {"value": 91.3,
+                                                                   "status": "amber"}},
+                                          kpi_id="change_success_rate"),
+    }
+    cells = plan_cells(context, SECTIONS, saved)
+    text = to_markdown(context, cells)
+    assert text.startswith("# Narrative: Weekly Operational Review, week ending 20 Nov 2026")
+    assert "## summary — Summary\n<!-- reviewkit: revision 4 -->" in text
+    assert "<!-- reviewkit: revision 0, draft -->" in text
+    assert "<!-- reviewkit: revision 1, stale -->" in text
+    sections = parse_markdown(text, tmp_path / "narrative.md")
+    assert [(s.key, s.revision, s.text, s.draft) for s in sections] == [
+        (c.key, c.revision, c.text.strip(), c.draft) for c in cells
+    ]
+
+
+def test_markdown_without_the_draft_marker_accepts_the_draft(
+    context: PackContext, tmp_path: Path
+) -> None:
+    cells = plan_cells(context, SECTIONS, {})
+    text = to_markdown(context, cells).replace(
+        "## kpis — KPIs by perspective\n<!-- reviewkit: revision 0, draft -->",
+        "## kpis — KPIs by perspective\n<!-- reviewkit: revision 0 -->",
+    )
+    sections = {s.key: s for s in parse_markdown(text, tmp_path / "narrative.md")}
+    assert not sections["kpis"].draft
+    assert sections["summary"].draft
+
+
+def test_markdown_with_a_key_twice_is_an_error_naming_the_line(tmp_path: Path) -> None:
+    text = ("# Narrative\n\n## summary — Summary\n<!-- reviewkit: revision 0 -->\n\nOne.\n\n"
+            "## summary — Summary\n<!-- reviewkit: revision 0 -->\n\nTwo.\n")
+    with pytest.raises(InputError) as caught:
+        parse_markdown(text, tmp_path / "narrative.md")
+    assert caught.value.line == 8
+    assert "narrative 'summary' appears twice" in str(caught.value)
+    assert "narrative.md" in str(caught.value)
+
+
+def test_markdown_without_sections_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no '## key' sections found"):
+        parse_markdown("# Narrative\n\nJust some text.\n", tmp_path / "narrative.md")
+
+
+# -- analysts' Markdown as HTML --------------------------------------------------------------
+
+def test_narrative_html_shows_scripts_and_raw_html_as_text() -> None:
+    html = narrative_html("Hi <script>alert(1)</script> <img src=x onerror=alert(1)> "
+                          "<b onclick=steal()>x</b>")
+    assert "<script" not in html and "<img" not in html and "<b " not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+@pytest.mark.parametrize("link", [
+    "[click](javascript:alert(1))",
+    "[click](JavaScript:alert(1))",
+    "[click](java&#x73;cript:alert(1))",
+    "<javascript:alert(1)>",
+    "[click][ref]\n\n[ref]: javascript:alert(1)",
+    "[click](vbscript:msgbox(1))",
+    "[click](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    "![chart](javascript:alert(1))",
+])
+def test_narrative_html_neutralises_script_links(link: str) -> None:
+    html = narrative_html(link)
+    targets = re.findall(r'(?:href|src)\s*=\s*"([^"]*)"', html, flags=re.I)
+    assert targets == ["#harmful-link"]
+    assert "<script" not in html.lower()
+
+
+def test_narrative_html_renders_lists_bold_links_and_tables() -> None:
+    html = narrative_html("**Bold** and *italic* and [docs](https://example.org/x).\n\n"
+                          "- one\n- two\n\n1. first\n\n"
+                          "| KPI | now |\n|---|---|\n| MTTR | 7.2 h |\n")
+    assert "<strong>Bold</strong>" in html and "<em>italic</em>" in html
+    assert '<a href="https://example.org/x">docs</a>' in html
+    assert "<ul>\n<li>one</li>\n<li>two</li>\n</ul>" in html
+    assert "<ol>" in html
+    assert "<table>" in html and "<th>KPI</th>" in html and "<td>7.2 h</td>" in html
+
+
+# -- the publish gate ------------------------------------------------------------------------
+
+def written(cells: list[NarrativeCell], *keys: str) -> list[NarrativeCell]:
+    """The cells with the given keys accepted (no longer drafts)."""
+    return [dataclasses.replace(c, draft=False) if c.key in keys or "*" in keys else c
+            for c in cells]
+
+
+def test_gate_lists_every_reason_in_rule_order(demo: Demo) -> None:
+    context = demo.context
+    cells = plan_cells(context, SECTIONS, {})
+    reasons = gate.check(context, cells, demo.actions_now, {})
+    drafts = [r for r in reasons if "is still the generated draft" in r]
+    assert len(drafts) == len(cells)
+    assert drafts[0].startswith("narrative 'summary' (Summary) is still the generated draft")
+    others = reasons[len(drafts):]
+    assert others == [
+        "red KPI 'open_critical_vulns' (Open critical vulnerabilities) has neither commentary "
+        "nor an open action",
+        *[r for r in others if r.startswith("action ")],
+    ]
+    overdue = [r for r in others if r.startswith("action ")]
+    assert [r.split()[1] for r in overdue] == ["A-0004", "A-0002", "A-0006"]
+    assert "is 7 days overdue with no new due date" in overdue[0]
+
+
+def test_gate_narrative_rule_refuses_stale_text(demo: Demo) -> None:
+    saved = {"kpi-change_success_rate": stored(
+        "kpi-change_success_rate", "Releases keep failing.",
+        {"change_success_rate": {"value": 91.3, "status": "amber"}}, kpi_id="change_success_rate",
+    )}
+    cells = written(plan_cells(demo.context, SECTIONS, saved), "*")
+    reasons = gate.check(demo.context, cells, demo.actions_now,
+                         {"overdue_actions_rescheduled": False})
+    assert reasons == [
+        "narrative 'kpi-change_success_rate' (Change success rate) is stale: Change success rate "
+        "was 91.3% when this was written; it is now 88.1%"
+    ]
+
+
+def test_gate_red_rule_is_satisfied_by_commentary_or_an_open_action(demo: Demo) -> None:
+    cells = plan_cells(demo.context, SECTIONS, {})
+    rules = {"narrative_final": False, "overdue_actions_rescheduled": False}
+    assert gate.check(demo.context, cells, demo.actions_now, rules) == [
+        "red KPI 'open_critical_vulns' (Open critical vulnerabilities) has neither commentary "
+        "nor an open action"
+    ]
+    explained = written(cells, "kpi-open_critical_vulns")
+    assert gate.check(demo.context, explained, demo.actions_now, rules) == []
+
+
+def test_gate_overdue_rule_accepts_a_new_due_date_set_after_the_period_end(demo: Demo) -> None:
+    cells = written(plan_cells(demo.context, SECTIONS, {}), "*")
+    moved = [dataclasses.replace(a, due=dt.date(2026, 12, 4)) if a.id == "A-0002" else a
+             for a in demo.actions_now]
+    closed = [dataclasses.replace(a, status="done") if a.id == "A-0004" else a for a in moved]
+    reasons = gate.check(demo.context, cells, closed, {})
+    assert [r.split()[1] for r in reasons] == ["A-0006"]
+
+
+def test_gate_headline_rule_refuses_a_headline_kpi_without_data(demo: Demo) -> None:
+    context = dataclasses.replace(demo.context,
+                                  headline=[*demo.context.headline, "backup_success_rate"])
+    cells = written(plan_cells(context, SECTIONS, {}), "*")
+    rules = {"overdue_actions_rescheduled": False, "red_kpis_explained": False}
+    assert gate.check(context, cells, demo.actions_now, rules) == [
+        "headline KPI 'backup_success_rate' (Backup success rate) has no data for 2026-11-20"
+    ]
+    assert gate.check(context, cells, demo.actions_now,
+                      {**rules, "headline_data_current": False}) == []
+
+
+@pytest.mark.parametrize("rule", sorted(gate.RULES))
+def test_gate_rule_turned_off_drops_only_its_reasons(demo: Demo, rule: str) -> None:
+    context = dataclasses.replace(demo.context,
+                                  headline=[*demo.context.headline, "backup_success_rate"])
+    cells = plan_cells(context, SECTIONS, {})
+    every = gate.check(context, cells, demo.actions_now, {})
+    markers = {
+        "narrative_final": "is still the generated draft",
+        "red_kpis_explained": "has neither commentary nor an open action",
+        "overdue_actions_rescheduled": "overdue with no new due date",
+        "headline_data_current": "has no data for",
+    }
+    assert all(any(marker in r for r in every) for marker in markers.values())
+    without = gate.check(context, cells, demo.actions_now, {rule: False})
+    assert without == [r for r in every if markers[rule] not in r]
+    assert gate.check(context, cells, demo.actions_now, dict.fromkeys(gate.RULES, False)) == []

@@ -1,0 +1,180 @@
+"""Roll-up reconciliation on the demo data: a KPI's quarterly value equals the roll-up of its
+monthly values, which equals the roll-up of its weekly values, by the same aggregation rule.
+
+Every value here comes from reviewkit.evaluate (the code the packs use); the test only combines
+the finer periods' results and compares them with the coarser period's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO
+
+from reviewkit.catalog import Catalog, Kpi, load_catalog
+from reviewkit.evaluate import PeriodValue, evaluate, evaluate_kpi
+from reviewkit.measurements import Measurements, load_measurements
+from reviewkit.periods import Period, period_containing, weekly_period
+
+DEMO = REPO / "data" / "demo"
+#: Every quarter of 2025 and the first three of 2026 (the demo's fully reported quarters).
+QUARTERS = [(2025, 1), (2025, 2), (2025, 3), (2025, 4), (2026, 1), (2026, 2), (2026, 3)]
+FRIDAY = 4  # dt.date.weekday(): the demo's weekly rows are dated on Fridays
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog(DEMO / "kpis.yaml")
+
+
+@pytest.fixture(scope="module")
+def measurements() -> Measurements:
+    return load_measurements(DEMO / "measurements.csv")
+
+
+def quarter(year: int, number: int) -> Period:
+    return period_containing("quarterly", dt.date(year, number * 3, 1))
+
+
+def months_of(q: Period) -> list[Period]:
+    return [period_containing("monthly", dt.date(q.start.year, q.start.month + i, 1))
+            for i in range(3)]
+
+
+def fridays_in(period: Period) -> list[dt.date]:
+    """The Friday grid of the data: every Friday dated inside ``period``."""
+    day = period.start + dt.timedelta(days=(FRIDAY - period.start.weekday()) % 7)
+    days = []
+    while day <= period.end:
+        days.append(day)
+        day += dt.timedelta(days=7)
+    return days
+
+
+def value_of(kpi: Kpi, period: Period, measurements: Measurements) -> PeriodValue:
+    """The KPI's value for one period, as a pack of that cadence evaluates it."""
+    result = evaluate_kpi(kpi, period, measurements.series.get(kpi.id, []), history_length=2)
+    assert result.current.period == period
+    return result.current
+
+
+def combine(values: Sequence[PeriodValue], rule: str) -> float | None:
+    """Roll finer periods' values up by a KPI's rule (mean weighted by measurement counts)."""
+    present = [pv for pv in values if pv.value is not None]
+    if not present:
+        return None
+    numbers = [pv.value for pv in present if pv.value is not None]
+    if rule == "sum":
+        return math.fsum(numbers)
+    if rule == "min":
+        return min(numbers)
+    if rule == "max":
+        return max(numbers)
+    if rule == "last":
+        return numbers[-1]  # periods are in date order
+    assert rule == "mean"
+    count = sum(pv.count for pv in present)
+    return math.fsum(pv.value * pv.count for pv in present if pv.value is not None) / count
+
+
+def close(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def test_demo_catalog_uses_every_aggregation_rule(catalog: Catalog) -> None:
+    """The reconciliation below covers each rule on real KPIs."""
+    rules = {kpi.aggregation for kpi in catalog.kpis}
+    assert {"mean", "sum", "last", "max"} <= rules
+    assert {kpi.id for kpi in catalog.kpis if "weekly" not in kpi.cadences} == {
+        "phishing_click_rate", "opex_variance", "clinician_satisfaction"
+    }
+
+
+@pytest.mark.parametrize(("year", "number"), QUARTERS, ids=[f"{y}-Q{n}" for y, n in QUARTERS])
+def test_quarter_value_equals_rollup_of_its_months(
+    catalog: Catalog, measurements: Measurements, year: int, number: int
+) -> None:
+    q = quarter(year, number)
+    evaluation = evaluate(catalog.kpis, measurements.series, q)
+    quarterly = {r.kpi.id: r.current for r in evaluation.results}
+    assert set(quarterly) == {kpi.id for kpi in catalog.kpis}
+    mismatches = []
+    for kpi in catalog.kpis:
+        months = [value_of(kpi, month, measurements) for month in months_of(q)]
+        whole = quarterly[kpi.id]
+        assert whole.value is not None, f"{kpi.id} has no data in {q.label}"
+        assert whole.count == sum(pv.count for pv in months)
+        rolled = combine(months, kpi.aggregation)
+        if not close(whole.value, rolled):
+            mismatches.append((kpi.id, kpi.aggregation, whole.value, rolled))
+    assert mismatches == []
+
+
+@pytest.mark.parametrize(("year", "number"), QUARTERS, ids=[f"{y}-Q{n}" for y, n in QUARTERS])
+def test_month_and_quarter_values_equal_rollup_of_their_weeks(
+    catalog: Catalog, measurements: Measurements, year: int, number: int
+) -> None:
+    q = quarter(year, number)
+    weekly_kpis = [kpi for kpi in catalog.kpis if "weekly" in kpi.cadences]
+    assert len(weekly_kpis) == 13
+    mismatches = []
+    for kpi in weekly_kpis:
+        for period in [q, *months_of(q)]:
+            weeks = [value_of(kpi, weekly_period(day), measurements) for day in fridays_in(period)]
+            assert 4 <= len(weeks) <= 14
+            # One measurement per week: every weekly period holds at most one value.
+            assert all(pv.count <= 1 for pv in weeks)
+            whole = value_of(kpi, period, measurements)
+            assert whole.count == sum(pv.count for pv in weeks)
+            rolled = combine(weeks, kpi.aggregation)
+            if kpi.aggregation == "mean":
+                # With one measurement a week, the weighted mean is the plain mean of the weeks.
+                plain = [pv.value for pv in weeks if pv.value is not None]
+                assert close(rolled, math.fsum(plain) / len(plain))
+            if not close(whole.value, rolled):
+                mismatches.append((kpi.id, period.label, whole.value, rolled))
+    assert mismatches == []
+
+
+def test_mean_kpi_with_a_missing_week_rolls_up_by_measurement_count(
+    catalog: Catalog, measurements: Measurements
+) -> None:
+    """change_lead_time has an empty value on 2025-03-14: March counts three measurements, not
+    four, and the quarter's mean weights each month by its count, so a plain mean of the monthly
+    means would be wrong."""
+    kpi = catalog.by_id()["change_lead_time"]
+    q = quarter(2025, 1)
+    months = [value_of(kpi, month, measurements) for month in months_of(q)]
+    assert [pv.count for pv in months] == [5, 4, 3]  # Fridays: 5, 4 and 4, less the empty one
+    whole = value_of(kpi, q, measurements)
+    assert whole.count == 12
+    assert close(whole.value, combine(months, "mean"))
+    unweighted = math.fsum(pv.value for pv in months if pv.value is not None) / 3
+    assert not close(whole.value, unweighted)
+
+
+def test_sum_kpis_take_each_cadence_target_from_the_catalog_mapping(
+    catalog: Catalog, measurements: Measurements
+) -> None:
+    raw = yaml.safe_load(Path(DEMO / "kpis.yaml").read_text(encoding="utf-8"))["kpis"]
+    mappings = {item["id"]: item for item in raw if item.get("aggregation") == "sum"}
+    assert set(mappings) == {"p1_incidents", "security_incidents"}
+    for kpi_id, item in mappings.items():
+        kpi = catalog.by_id()[kpi_id]
+        assert isinstance(item["target"], dict) and isinstance(item["amber"], dict)
+        q = quarter(2026, 3)
+        for cadence, period in (("quarterly", q), ("monthly", months_of(q)[1]),
+                                ("weekly", weekly_period(fridays_in(q)[5]))):
+            pv = value_of(kpi, period, measurements)
+            assert pv.target == item["target"][cadence], (kpi_id, cadence)
+            assert pv.amber == item["amber"][cadence], (kpi_id, cadence)
+    p1 = catalog.by_id()["p1_incidents"]
+    assert [p1.target_for(c) for c in ("weekly", "monthly", "quarterly")] == [1, 4, 12]
+    assert [p1.amber_for(c) for c in ("weekly", "monthly", "quarterly")] == [2, 8, 24]
