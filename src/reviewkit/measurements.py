@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._cells import cell_text
 from .errors import InputError
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def load_measurements(path: str | Path) -> Measurements:
     data = {column: frame[original].tolist()
             for column, original in zip(columns, frame.columns, strict=True)}
     numbers = list(range(first_row, first_row + len(frame)))
-    return _validate(path, columns, data, row_label, numbers, _text)
+    return _validate(path, columns, data, row_label, numbers, cell_text)
 
 
 def _read_csv(path: Path) -> tuple[list[str], dict[str, list[object]], list[int]]:
@@ -115,19 +116,6 @@ def _read_frame(path: Path, suffix: str) -> tuple[pd.DataFrame, str, int]:
     except Exception as exc:  # pandas raises many types for unreadable files
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise InputError(path, f"cannot read measurements: {reason}") from exc
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and math.isnan(value):
-        return ""
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    text = str(value).strip()
-    return "" if text in ("NaT", "nan", "None", "<NA>") else text
 
 
 def _number(text: str) -> float | None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ._cells import cell_text
 from ._yaml import did_you_mean
 from .errors import InputError
 
@@ -181,20 +182,6 @@ def _read_frame(path: Path, suffix: str, what: str) -> tuple[pd.DataFrame, str]:
     except Exception as exc:  # pandas raises many types for unreadable files
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise InputError(path, f"cannot read {what}: {reason}") from exc
-
-
-def cell_text(value: object) -> str:
-    """A cell as trimmed text; Excel dates become ISO dates and missing cells ''."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and math.isnan(value):
-        return ""
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    text = str(value).strip()
-    return "" if text in ("NaT", "nan", "None", "<NA>") else text
 
 
 def parse_text(table: Table, row: TableRow, column: str, *, required: bool = True) -> str:
