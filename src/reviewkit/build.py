@@ -9,6 +9,7 @@ import datetime as dt
 import getpass
 import json
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,12 +30,17 @@ from .narrative import (
     plan_cells,
     section_keys,
 )
+from .params import load_params
 from .summary import manifest_of, summary_of, write_action_csvs
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
 Progress = Callable[[str], None]
+
+#: Run silently in the kernel as soon as it is up, so the notebook's first cell finds the
+#: helpers imported and the templates compiled.
+KERNEL_WARM_UP = "import reviewkit.notebook\nreviewkit.notebook.warm_up()\ndel reviewkit"
 
 NOTEBOOKS = {
     "weekly": "weekly_operational.ipynb",
@@ -105,14 +111,18 @@ def build_pack(
     started = time.perf_counter()
     author = by or getpass.getuser()
     with stages.stage("load and validate inputs"):
-        context = prepare_context(cadence, params_file, period, with_charts=False)
-        notebook_path = notebook_for(cadence, _custom_notebook(context))
-        notebook = read_notebook(notebook_path)
+        notebook_path = notebook_for(cadence, load_params(params_file).values.notebook)
+        # The kernel boots (and imports the notebook helpers) in its own process while this
+        # one loads and evaluates the inputs and draws the charts.
+        kernel = Kernel(cwd=notebook_path.parent, warm_up=KERNEL_WARM_UP)
+        try:
+            context = prepare_context(cadence, params_file, period, with_charts=False)
+            notebook = read_notebook(notebook_path)
+        except BaseException:
+            kernel.shutdown()
+            raise
         final = Path(out_dir) / cadence / context.period.label
-    # The kernel boots in its own process while this one settles the narrative and draws charts.
-    with Kernel(cwd=notebook_path.parent) as kernel, tempfile.TemporaryDirectory(
-        prefix="reviewkit-"
-    ) as scratch:
+    with kernel, tempfile.TemporaryDirectory(prefix="reviewkit-") as scratch:
         with stages.stage("narrative, gate and charts"):
             cells = _settle_narrative(context, notebook, final / "pack.ipynb", prefer, author)
             if approver is not None:
@@ -123,6 +133,8 @@ def build_pack(
         staging = publish.staging_dir(final)
         try:
             with stages.stage("execute notebook"):
+                # This process mostly waits on the kernel now: import the exporters meanwhile.
+                threading.Thread(target=export.preload, daemon=True).start()
                 notebook.metadata["reviewkit"] = notebook_metadata(context)
                 executed = execute_notebook(
                     notebook,
@@ -206,13 +218,6 @@ def _record(context: PackContext, summary: dict[str, Any]) -> None:
         store.record_pack(context.cadence, context.period.label, context.period.end, summary)
     finally:
         store.dispose()
-
-
-def _custom_notebook(context: PackContext) -> Path | None:
-    value = context.parameters.get("notebook")
-    if not value:
-        return None
-    return (Path(context.params_path).parent / str(value)).resolve()
 
 
 def notebook_metadata(context: PackContext) -> dict[str, Any]:

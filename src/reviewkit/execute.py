@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +35,7 @@ class Kernel:
     it in parallel with chart rendering takes that second off the build.
     """
 
-    def __init__(self, cwd: Path) -> None:
+    def __init__(self, cwd: Path, warm_up: str | None = None) -> None:
         from jupyter_client.utils import run_sync  # type: ignore[attr-defined]
 
         self._run_sync = run_sync
@@ -44,6 +46,32 @@ class Kernel:
         )
         self.manager: AsyncKernelManager = _tracking_manager()(kernel_name=KERNEL_NAME)
         run_sync(self.manager.start_kernel)(cwd=str(cwd), stderr=self.log, stdout=self.log)
+        self._warm: threading.Thread | None = None
+        if warm_up:
+            self._warm = threading.Thread(target=self._warm_up, args=(warm_up,), daemon=True)
+            self._warm.start()
+
+    def _warm_up(self, code: str) -> None:
+        """Run ``code`` silently on a client of our own (no trace in the notebook)."""
+        from jupyter_client.blocking import BlockingKernelClient  # type: ignore[attr-defined]
+
+        client = BlockingKernelClient()
+        try:
+            client.load_connection_info(self.manager.get_connection_info())
+            client.start_channels()
+            client.wait_for_ready(timeout=60)
+            client.execute_interactive(code, silent=True, store_history=False, timeout=60)
+        except Exception as exc:  # a failed warm-up only costs time; the run will show errors
+            with contextlib.suppress(ValueError, OSError):
+                self.log.write(f"reviewkit: kernel warm-up failed: {exc}\n".encode())
+                self.log.flush()
+        finally:
+            client.stop_channels()
+            _close_thread_loop()
+
+    def wait_warm(self) -> None:
+        if self._warm is not None:
+            self._warm.join(timeout=120)
 
     def log_tail(self, lines: int = 5) -> str:
         self.log.flush()
@@ -58,6 +86,10 @@ class Kernel:
             if self.manager.has_kernel:
                 self._run_sync(self.manager.shutdown_kernel)(now=True)
         finally:
+            # The warm-up thread ends once the kernel is gone; wait for it before closing the
+            # log it may still write to.
+            if self._warm is not None:
+                self._warm.join(timeout=30)
             self.log.close()
             Path(self.log.name).unlink(missing_ok=True)
 
@@ -66,6 +98,21 @@ class Kernel:
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
+
+
+def _close_thread_loop() -> None:
+    """Close the event loop jupyter_client's blocking wrappers left on this thread."""
+    import asyncio
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+        except RuntimeError:
+            return
+    if not loop.is_running():
+        loop.close()
 
 
 def _tracking_manager() -> type[AsyncKernelManager]:
@@ -103,6 +150,7 @@ def execute_notebook(
 
     engine_kwargs: dict[str, Any] = {}
     if kernel is not None:
+        kernel.wait_warm()
         engine_kwargs["km"] = kernel.manager
     try:
         executed: NotebookNode = papermill.execute_notebook(

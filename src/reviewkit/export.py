@@ -15,6 +15,12 @@ if TYPE_CHECKING:
 _TEMPLATES = resources.files("reviewkit") / "templates"
 
 
+def preload() -> None:
+    """Import the exporters ahead of use (from a thread, while the kernel runs the notebook)."""
+    import nbconvert  # noqa: F401
+    import weasyprint  # noqa: F401
+
+
 def css_string(text: object) -> str:
     """Escape text for a CSS string literal (running headers come from user-supplied names)."""
     value = str(text)

@@ -173,6 +173,18 @@ class Pack:
         return Fragment(name, html)
 
 
+def warm_up() -> None:
+    """Compile every section template (the build runs this in the kernel while it starts)."""
+    from importlib import resources
+
+    from .render import environment
+
+    folder = resources.files("reviewkit") / "templates" / "pack"
+    for entry in folder.iterdir():
+        if entry.name.endswith(".html.j2"):
+            environment().get_template(entry.name)
+
+
 def open_pack(
     cadence: str,
     params_file: str | Path,
