@@ -36,7 +36,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python bench/weekly.py
+	$(BIN)/python bench/packs.py --cadence all
 
 notebooks: $(STAMP)
 	$(BIN)/python tools/make_notebooks.py
