@@ -42,14 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     draft = commands.add_parser(
         "draft", help="build a draft pack and print its notebook for the analyst to edit"
     )
-    for name, sub in (("draft", draft),):
-        sub.add_argument("cadence", choices=CADENCE_CHOICES)
-        sub.add_argument("--params", required=True, type=Path, metavar="FILE")
-        sub.add_argument("--period", metavar="YYYY-MM-DD")
-        sub.add_argument("--out", type=Path, default=Path("outputs"), metavar="DIR")
-        sub.add_argument("-q", "--quiet", action="store_true")
-        sub.add_argument("--prefer", choices=("notebook", "store"))
-        del name
+    draft.add_argument("cadence", choices=CADENCE_CHOICES)
+    draft.add_argument("--params", required=True, type=Path, metavar="FILE")
+    draft.add_argument("--period", metavar="YYYY-MM-DD")
+    draft.add_argument("--out", type=Path, default=Path("outputs"), metavar="DIR")
+    draft.add_argument("-q", "--quiet", action="store_true")
+    draft.add_argument("--prefer", choices=("notebook", "store"))
     publish = commands.add_parser("publish", help="apply the publish gate and write the final pack")
     publish.add_argument("cadence", choices=CADENCE_CHOICES)
     publish.add_argument("--params", required=True, type=Path, metavar="FILE")
