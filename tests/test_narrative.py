@@ -654,3 +654,29 @@ def test_gate_rule_turned_off_drops_only_its_reasons(demo: Demo, rule: str) -> N
     without = gate.check(context, cells, demo.actions_now, {rule: False})
     assert without == [r for r in every if markers[rule] not in r]
     assert gate.check(context, cells, demo.actions_now, dict.fromkeys(gate.RULES, False)) == []
+
+
+def test_section_drafts_for_the_board_sections_summarise_portfolio_spend_and_priorities(
+    tmp_path: Path,
+) -> None:
+    from reviewkit.context import prepare_context
+    from reviewkit.narrative import draft_for_section
+
+    demo = Path(__file__).resolve().parents[1] / "data" / "demo"
+    params = tmp_path / "quarterly.yaml"
+    params.write_text(
+        "organisation: Northwind IT\n"
+        f"catalog: {demo / 'kpis.yaml'}\nmeasurements: {demo / 'measurements.csv'}\n"
+        f"initiatives: {demo / 'initiatives.csv'}\nspend: {demo / 'spend.csv'}\n"
+        f"priorities: {demo / 'priorities.yaml'}\nperiod_end: 2026-11-20\n",
+        encoding="utf-8",
+    )
+    context = prepare_context("quarterly", params, with_charts=False)
+    delivery = draft_for_section("delivery", context)
+    assert delivery.startswith("4 initiatives late (")
+    assert "Network supplier transition" in delivery and "2 at risk" in delivery
+    cost = draft_for_section("cost", context)
+    assert cost.startswith("Year to date £") and "Over budget to date: Hardware" in cost
+    priorities = draft_for_section("priorities", context)
+    assert priorities.startswith("Progress: Reliable clinical systems ")
+    assert priorities.count("%") == 4

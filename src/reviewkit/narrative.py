@@ -230,6 +230,33 @@ def draft_for_section(key: str, context: PackContext) -> str:
             f"{v.id} {v.action.title} ({v.action.owner}, {v.days_overdue} days)"
             for v in log.overdue
         ) + ". For each: re-plan with a new due date, escalate, or close."
+    strategy = context.strategy
+    if key == "delivery" and strategy is not None and strategy.initiatives is not None:
+        states = {i.name: i.schedule_state_on(strategy.as_of) for i in strategy.initiatives}
+        late = [name for name, state in states.items() if state == "late"]
+        risky = [name for name, state in states.items() if state == "at_risk"]
+        over = [i.name for i in strategy.initiatives if i.over_budget]
+        text = (f"{len(late)} initiatives late" + (f" ({', '.join(late)})" if late else "")
+                + f", {len(risky)} at risk" + (f" ({', '.join(risky)})" if risky else "") + ".")
+        if over:
+            text += f" Over budget: {', '.join(over)}."
+        return text
+    if key == "cost" and strategy is not None and strategy.spend is not None:
+        total = strategy.spend.total
+        over = [c for c in strategy.spend.categories if c.ytd.status in ("amber", "red")]
+        year = total.full_year
+        text = (f"Year to date £{total.ytd.actual or 0:,.0f}k against a budget of "
+                f"£{total.ytd.budget or 0:,.0f}k; full-year forecast "
+                f"£{year.actual or 0:,.0f}k against £{year.budget or 0:,.0f}k.")
+        if over:
+            text += " Over budget to date: " + ", ".join(
+                f"{c.category} (+£{c.ytd.variance or 0:,.0f}k)" for c in over) + "."
+        return text
+    if key == "priorities" and strategy is not None and strategy.priorities is not None:
+        return "Progress: " + "; ".join(
+            f"{priority.title} {progress.progress:.0f}%" if progress.progress is not None
+            else f"{priority.title} unknown" for priority, progress in strategy.priorities
+        ) + "."
     return f"Commentary on {SECTION_TITLES.get(key, key)}."
 
 
