@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .catalog import Kpi
+from .formatting import ordinal
 from .measurements import Observation
 from .periods import Period
 
@@ -309,7 +310,7 @@ def exceptions_for(result: KpiResult) -> list[ExceptionItem]:
     kpi, current = result.kpi, result.current
     items: list[ExceptionItem] = []
     if current.status == "red":
-        nth = f"{_ordinal(result.streak)} {_period_noun(current.period)} in a row"
+        nth = f"{ordinal(result.streak)} {current.period.noun} in a row"
         items.append(ExceptionItem(kpi.id, "red", nth))
     if is_worse(current.status, result.previous.status):
         items.append(
@@ -331,19 +332,10 @@ def exceptions_for(result: KpiResult) -> list[ExceptionItem]:
             ExceptionItem(
                 kpi.id,
                 "stale",
-                f"no data for {result.periods_without_data} {_period_noun(current.period)}s",
+                f"no data for {result.periods_without_data} {current.period.noun}s",
             )
         )
     return items
-
-
-def _period_noun(period: Period) -> str:
-    return {"weekly": "week", "monthly": "month", "quarterly": "quarter"}[period.cadence]
-
-
-def _ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
 
 
 def sort_exceptions(

@@ -83,3 +83,9 @@ def trend_arrow(trend: str, kpi: Kpi) -> str:
         return TREND_ARROWS[trend]
     rising = (trend == "improving") == kpi.higher_is_better
     return "▲" if rising else "▼"
+
+
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, … 11th, 12th, 13th, … 21st."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"

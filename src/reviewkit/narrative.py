@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ReviewkitError
 from .evaluate import STATUS_WORDS, KpiResult
-from .formatting import format_change, format_value
+from .formatting import format_change, format_value, ordinal
 from .store import NarrativeConflict, Store, StoredNarrative
 
 if TYPE_CHECKING:
@@ -142,19 +142,10 @@ def fill(text: str, context: PackContext) -> str:
 
 # -- drafts ---------------------------------------------------------------------------------
 
-def _noun(context: PackContext) -> str:
-    return {"weekly": "week", "monthly": "month", "quarterly": "quarter"}[context.cadence]
-
-
-def _ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
 def draft_for_kpi(result: KpiResult, context: PackContext) -> str:
     """A factual first sentence an analyst can keep, correct or replace."""
     kpi, current, previous = result.kpi, result.current, result.previous
-    noun = _noun(context)
+    noun = context.period.noun
     if current.value is None:
         last = (
             f"last measured {result.last_seen.isoformat()}"
@@ -175,9 +166,9 @@ def draft_for_kpi(result: KpiResult, context: PackContext) -> str:
             transition = (f" ({STATUS_WORDS[previous.status].lower()} → "
                           f"{STATUS_WORDS[current.status].lower()})")
         if current.status == "green":
-            where = f"on target for the {_ordinal(result.streak)} {noun} in a row"
+            where = f"on target for the {ordinal(result.streak)} {noun} in a row"
         else:
-            where = (f"the {_ordinal(result.streak)} {noun} "
+            where = (f"the {ordinal(result.streak)} {noun} "
                      f"{'below' if kpi.higher_is_better else 'above'} target")
         text = (f"{kpi.name}{moved}{transition}, {where} "
                 f"(target {format_value(current.target, kpi)}); owner: {kpi.owner}.")
@@ -197,7 +188,7 @@ def draft_for_kpi(result: KpiResult, context: PackContext) -> str:
 def draft_for_section(key: str, context: PackContext) -> str:
     evaluation = context.evaluation
     counts = evaluation.status_counts()
-    noun = _noun(context)
+    noun = context.period.noun
     names = {r.kpi.id: r.kpi.name for r in evaluation.results}
     if key == "summary":
         reds = [r.kpi.name for r in evaluation.results if r.status == "red"]

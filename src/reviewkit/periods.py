@@ -24,6 +24,11 @@ class Period:
         return f"{self.end.year:04d}-Q{(self.end.month - 1) // 3 + 1}"
 
     @property
+    def noun(self) -> str:
+        """'week', 'month' or 'quarter'."""
+        return {"weekly": "week", "monthly": "month", "quarterly": "quarter"}[self.cadence]
+
+    @property
     def long_label(self) -> str:
         """Words for a reader: 'week ending 20 Nov 2026', 'November 2026', 'Q4 2026'."""
         if self.cadence == "weekly":

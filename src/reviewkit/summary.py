@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 from pathlib import Path
 from typing import Any
 
-from .context import PackContext
+from .context import PackContext, sha256_of
 
 
 def _round(value: float | None) -> float | None:
@@ -59,10 +58,6 @@ def summary_of(context: PackContext) -> dict[str, Any]:
     }
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def manifest_of(
     context: PackContext,
     *,
@@ -92,7 +87,7 @@ def manifest_of(
         ],
         "versions": context.versions,
         "timings_seconds": {stage: round(seconds, 3) for stage, seconds in timings.items()},
-        "outputs": {path.name: file_sha256(path) for path in outputs},
+        "outputs": {path.name: sha256_of(path) for path in outputs},
     }
 
 
