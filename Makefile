@@ -6,10 +6,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo demo-all test lint bench notebooks clean
+.PHONY: demo demo-all test lint bench notebooks clean sysdeps
+
+# System libraries (Pango, HarfBuzz subsetting, fonts) are checked on every run, not only when
+# the environment is first made: a machine can lose them, and a fresh one never had them.
+sysdeps:
+	@sh tools/ensure_system_deps.sh
 
 $(STAMP): pyproject.toml
-	@sh tools/ensure_system_deps.sh
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
@@ -21,7 +25,7 @@ $(STAMP): pyproject.toml
 # The demo replays three weeks of meeting minutes into the action store, builds the previous
 # week's pack (so "what changed since the last review" has something to compare with), then
 # builds the current one. Safe to re-run: imports are idempotent and packs are replaced whole.
-demo: $(STAMP)
+demo: sysdeps $(STAMP)
 	@for f in data/demo/minutes/weekly-*.yaml; do \
 	  $(BIN)/reviewkit minutes import $$f --params params/weekly.yaml --by demo || exit $$?; done
 	$(BIN)/reviewkit build weekly --params params/weekly.yaml --period 2026-11-13 -q >/dev/null
@@ -31,7 +35,7 @@ demo-all: demo
 	$(BIN)/reviewkit build monthly --params params/monthly.yaml
 	$(BIN)/reviewkit build quarterly --params params/quarterly.yaml
 
-test: $(STAMP)
+test: sysdeps $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

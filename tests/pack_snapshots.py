@@ -1,0 +1,157 @@
+"""Normalised snapshots of the demo packs: the text of every PDF page and every summary.json.
+
+A change to the code that is not meant to change what a pack says must leave these equal; a
+change that is meant to (a new figure, a reworded sentence) updates them on purpose::
+
+    .venv/bin/python tests/pack_snapshots.py --update
+
+The demo is built as ``make demo`` and ``make demo-all`` build it: the three weeks of minutes
+replayed into a fresh store, the previous week's pack, then this week's, the monthly and the
+quarterly pack. What differs from run to run (times, the temporary folder, file hashes and
+package versions) is replaced by a placeholder.
+
+PYTEST_DONT_REWRITE
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "data" / "demo"
+SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
+BIN = Path(sys.executable).parent
+
+#: (cadence, period, label) of every snapshot, in build order; the first weekly pack only
+#: gives the second one something to compare with.
+PACKS = (
+    ("weekly", "2026-11-13", None),
+    ("weekly", "2026-11-20", "2026-11-20"),
+    ("monthly", "2026-10-31", "2026-10"),
+    ("quarterly", "2026-11-20", "2026-Q4"),
+)
+RECORDED_PACKAGES = ("python", "reviewkit", "papermill", "nbconvert", "nbformat", "weasyprint",
+                     "matplotlib", "pandas", "pydantic", "jinja2")
+
+_TIMES = (
+    (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:\+00:00|Z)?"), "<time>"),
+    (re.compile(r"\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d UTC"), "<time>"),
+    (re.compile(r"\b[0-9a-f]{64}\b"), "<sha256>"),
+    (re.compile(r"\b[0-9a-f]{16,63}\b"), "<hex>"),
+)
+
+
+def normalise(text: str, root: Path) -> str:
+    """Text with the run's folder, times, hashes and versions replaced by placeholders."""
+    text = text.replace(str(root), "<root>")
+    for pattern, placeholder in _TIMES:
+        text = pattern.sub(placeholder, text)
+    names = "|".join(RECORDED_PACKAGES)
+    text = re.sub(rf"(?m)^({names}) ?\S+$", r"\1 <version>", text)
+    return text
+
+
+def _normalise_json(value: Any, root: Path) -> Any:
+    if isinstance(value, dict):
+        return {key: _normalise_json(item, root) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_normalise_json(item, root) for item in value]
+    if isinstance(value, str):
+        return normalise(value, root)
+    return value
+
+
+def _params(cadence: str, folder: Path) -> Path:
+    text = (REPO / "params" / f"{cadence}.yaml").read_text(encoding="utf-8")
+    text = text.replace("../data/demo/", f"{DEMO}/")
+    path = folder / f"{cadence}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _run(args: list[str]) -> None:
+    proc = subprocess.run([str(BIN / "reviewkit"), *args], capture_output=True, text=True,
+                          cwd=REPO, check=False, timeout=600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"reviewkit {' '.join(args)} failed:\n{proc.stderr}")
+
+
+def build_demo(root: Path) -> dict[str, Path]:
+    """Build every snapshot pack under ``root``; return each label's pack folder."""
+    params_dir = root / "params"
+    params_dir.mkdir(parents=True)
+    params = {cadence: _params(cadence, params_dir) for cadence in ("weekly", "monthly",
+                                                                    "quarterly")}
+    for minutes in sorted((DEMO / "minutes").glob("weekly-*.yaml")):
+        _run(["minutes", "import", str(minutes), "--params", str(params["weekly"]),
+              "--by", "demo"])
+    folders = {}
+    for cadence, period, label in PACKS:
+        _run(["build", cadence, "--params", str(params[cadence]), "--period", period,
+              "--out", str(root / "out"), "-q"])
+        if label is not None:
+            folders[f"{cadence}-{label}"] = root / "out" / cadence / label
+    return folders
+
+
+def pdf_pages(pdf: Path) -> list[str]:
+    from pypdf import PdfReader
+
+    return [page.extract_text() or "" for page in PdfReader(pdf).pages]
+
+
+def snapshot_of(folder: Path, root: Path) -> tuple[str, str]:
+    """The normalised page text (pages separated by a marker) and summary.json of a pack."""
+    pages = pdf_pages(folder / "pack.pdf")
+    text = "".join(
+        f"===== page {number} of {len(pages)} =====\n"
+        + "\n".join(line.rstrip() for line in normalise(page, root).splitlines()) + "\n"
+        for number, page in enumerate(pages, start=1)
+    )
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    return text, json.dumps(_normalise_json(summary, root), indent=2, ensure_ascii=False) + "\n"
+
+
+def snapshots(root: Path) -> Iterator[tuple[str, str, str]]:
+    """(name, page text, summary) of each snapshot pack, built under ``root``."""
+    for name, folder in build_demo(root).items():
+        text, summary = snapshot_of(folder, root)
+        yield name, text, summary
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--update", action="store_true", help="rewrite tests/snapshots/")
+    parser.add_argument("--keep", type=Path, help="build into this folder and keep it")
+    args = parser.parse_args()
+    root = args.keep or Path(tempfile.mkdtemp(prefix="reviewkit-snapshots-"))
+    changed = 0
+    try:
+        for name, text, summary in snapshots(root.resolve()):
+            for suffix, content in ((".txt", text), (".summary.json", summary)):
+                path = SNAPSHOTS / f"{name}{suffix}"
+                old = path.read_text(encoding="utf-8") if path.is_file() else None
+                if old != content:
+                    changed += 1
+                    print(f"{'updated' if args.update else 'differs'}: {path.name}")
+                    if args.update:
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                        path.write_text(content, encoding="utf-8")
+    finally:
+        if args.keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+    print(f"{changed} snapshot file(s) {'updated' if args.update else 'differ'}")
+    return 1 if changed and not args.update else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
