@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from reviewkit.catalog import Kpi
+from reviewkit.inputs.catalog import Kpi
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "inputs"

@@ -160,7 +160,8 @@ _FAILING_BUILD = """
 import gc, json, sys, warnings
 from pathlib import Path
 
-from reviewkit import build, export
+from reviewkit.run import build
+from reviewkit.run import export
 from reviewkit.errors import ExportError
 
 params, out = sys.argv[1], sys.argv[2]

@@ -23,14 +23,14 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from reviewkit.catalog import load_catalog
-from reviewkit.cli import main
-from reviewkit.context import PackContext, prepare_context
+from reviewkit.inputs.catalog import load_catalog
+from reviewkit.cli.app import main
+from reviewkit.run.context import PackContext, prepare_context
 from reviewkit.errors import InputError
-from reviewkit.minutes import ImportResult, import_minutes, load_minutes
-from reviewkit.notebook import Pack
-from reviewkit.store import Store
-from reviewkit.summary import summary_of, write_action_csvs
+from reviewkit.store.minutes import ImportResult, import_minutes, load_minutes
+from reviewkit.layout.sections import Pack
+from reviewkit.store.database import Store
+from reviewkit.run.summary import summary_of, write_action_csvs
 
 DEMO = REPO / "data" / "demo"
 MINUTES = DEMO / "minutes"

@@ -27,7 +27,7 @@ import yaml
 from conftest import REPO
 from pypdf import PdfReader
 
-from reviewkit.cli import main
+from reviewkit.cli.app import main
 
 DEMO = REPO / "data" / "demo"
 OPTIONAL_INPUTS = ("initiatives", "benefits", "spend", "priorities")

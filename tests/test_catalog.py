@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from conftest import FIXTURES, REPO
 
-from reviewkit.catalog import Catalog, load_catalog
+from reviewkit.inputs.catalog import Catalog, load_catalog
 from reviewkit.errors import InputError
 
 Write = Callable[[str, str], Path]

@@ -1,6 +1,6 @@
 """The command line: exit codes, what goes to stdout and stderr, and no half-built packs.
 
-Bad-input cases run in-process through ``reviewkit.cli.main`` (fast) and, where the real process
+Bad-input cases run in-process through ``reviewkit.cli.app`` (fast) and, where the real process
 matters (no traceback, the console script, ``python -m``), in a child process.
 """
 
@@ -22,7 +22,7 @@ from conftest_build import (
     staging_leftovers,
 )
 
-from reviewkit.cli import main
+from reviewkit.cli.app import main
 
 pytest_plugins = ["conftest_build"]
 

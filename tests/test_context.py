@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from reviewkit.context import PackContext, parse_period, prepare_context
+from reviewkit.run.context import PackContext, parse_period, prepare_context
 from reviewkit.errors import InputError, UsageError
-from reviewkit.params import load_params
+from reviewkit.inputs.params import load_params
 
 Write = Callable[[str, str], Path]
 DEMO = REPO / "data" / "demo"

@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from reviewkit.catalog import Kpi
-from reviewkit.evaluate import (
+from reviewkit.inputs.catalog import Kpi
+from reviewkit.evaluation.evaluate import (
     DataQuality,
     ExceptionItem,
     PeriodValue,
@@ -23,7 +23,7 @@ from reviewkit.evaluate import (
     streak_of,
     trend_of,
 )
-from reviewkit.measurements import Observation
+from reviewkit.inputs.measurements import Observation
 from reviewkit.periods import Period, period_containing, weekly_period
 
 MakeKpi = Callable[..., Kpi]

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from conftest import REPO
 
-from reviewkit import forecast as fc
-from reviewkit.catalog import Kpi, load_catalog
-from reviewkit.forecast import Forecast, forecast_kpi, monthly_series
-from reviewkit.measurements import Observation, load_measurements
+from reviewkit.evaluation import forecast as fc
+from reviewkit.inputs.catalog import Kpi, load_catalog
+from reviewkit.evaluation.forecast import Forecast, forecast_kpi, monthly_series
+from reviewkit.inputs.measurements import Observation, load_measurements
 from reviewkit.periods import Period, period_containing
 
 MakeKpi = Callable[..., Kpi]
@@ -84,7 +84,7 @@ def test_monthly_series_applies_the_aggregation_rule(
 
 
 def test_monthly_series_matches_evaluate_for_monthly_periods(make_kpi: MakeKpi) -> None:
-    from reviewkit.evaluate import period_value
+    from reviewkit.evaluation.evaluate import period_value
 
     kpi = make_kpi(aggregation="last")
     march = period_containing("monthly", dt.date(2026, 3, 1))

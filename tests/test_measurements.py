@@ -11,7 +11,7 @@ import pytest
 from conftest import FIXTURES, REPO
 
 from reviewkit.errors import InputError
-from reviewkit.measurements import Observation, load_measurements
+from reviewkit.inputs.measurements import Observation, load_measurements
 
 Write = Callable[[str, str], Path]
 

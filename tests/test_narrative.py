@@ -18,13 +18,13 @@ import pytest
 from conftest import REPO
 from nbformat.v4 import new_markdown_cell, new_notebook
 
-from reviewkit import gate
-from reviewkit.catalog import load_catalog
-from reviewkit.context import PackContext, prepare_context
+from reviewkit.run import gate
+from reviewkit.inputs.catalog import load_catalog
+from reviewkit.run.context import PackContext, prepare_context
 from reviewkit.errors import InputError
-from reviewkit.export import narrative_html
-from reviewkit.minutes import import_minutes, load_minutes
-from reviewkit.narrative import (
+from reviewkit.run.export import narrative_html
+from reviewkit.store.minutes import import_minutes, load_minutes
+from reviewkit.narrative.cells import (
     NarrativeCell,
     NarrativeError,
     apply_to_notebook,
@@ -38,7 +38,7 @@ from reviewkit.narrative import (
     section_keys,
     to_markdown,
 )
-from reviewkit.store import Action, Store, StoredNarrative
+from reviewkit.store.database import Action, Store, StoredNarrative
 
 DEMO = REPO / "data" / "demo"
 SECTIONS = [("summary", ""), ("kpis", ""), ("actions", "")]
@@ -659,8 +659,8 @@ def test_gate_rule_turned_off_drops_only_its_reasons(demo: Demo, rule: str) -> N
 def test_section_drafts_for_the_board_sections_summarise_portfolio_spend_and_priorities(
     tmp_path: Path,
 ) -> None:
-    from reviewkit.context import prepare_context
-    from reviewkit.narrative import draft_for_section
+    from reviewkit.run.context import prepare_context
+    from reviewkit.narrative.cells import draft_for_section
 
     demo = Path(__file__).resolve().parents[1] / "data" / "demo"
     params = tmp_path / "quarterly.yaml"

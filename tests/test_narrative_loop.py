@@ -15,7 +15,7 @@ import nbformat
 import pytest
 from pypdf import PdfReader
 
-from reviewkit.cli import main
+from reviewkit.cli.app import main
 
 REPO = Path(__file__).resolve().parents[1]
 LABEL = "2026-11-20"

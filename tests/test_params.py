@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reviewkit.errors import InputError
-from reviewkit.params import load_params
+from reviewkit.inputs.params import load_params
 
 Write = Callable[[str, str], Path]
 

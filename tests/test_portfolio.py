@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
-from reviewkit.catalog import load_catalog
+from reviewkit.inputs.catalog import load_catalog
 from reviewkit.errors import InputError
-from reviewkit.params import load_params
-from reviewkit.portfolio import (
+from reviewkit.inputs.params import load_params
+from reviewkit.inputs.portfolio import (
     Benefit,
     Initiative,
     assess_benefit,

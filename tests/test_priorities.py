@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from reviewkit.catalog import load_catalog
+from reviewkit.inputs.catalog import load_catalog
 from reviewkit.errors import InputError
-from reviewkit.portfolio import check_initiatives, load_initiatives
-from reviewkit.priorities import (
+from reviewkit.inputs.portfolio import check_initiatives, load_initiatives
+from reviewkit.inputs.priorities import (
     KeyResult,
     Objective,
     StrategicPriority,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from reviewkit import publish
+from reviewkit.run import publish
 from reviewkit.errors import UsageError
 
 LABEL = "2026-11-20"
@@ -219,7 +219,7 @@ _COMMITTER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from reviewkit import publish
+    from reviewkit.run import publish
 
     final, token, sync = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
     staging = publish.staging_dir(final)

@@ -16,9 +16,9 @@ import pytest
 import yaml
 from conftest import REPO
 
-from reviewkit.catalog import Catalog, Kpi, load_catalog
-from reviewkit.evaluate import PeriodValue, evaluate, evaluate_kpi
-from reviewkit.measurements import Measurements, load_measurements
+from reviewkit.inputs.catalog import Catalog, Kpi, load_catalog
+from reviewkit.evaluation.evaluate import PeriodValue, evaluate, evaluate_kpi
+from reviewkit.inputs.measurements import Measurements, load_measurements
 from reviewkit.periods import Period, period_containing, weekly_period
 
 DEMO = REPO / "data" / "demo"

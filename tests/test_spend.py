@@ -13,7 +13,7 @@ import pytest
 from conftest import REPO
 
 from reviewkit.errors import InputError
-from reviewkit.spend import (
+from reviewkit.inputs.spend import (
     SpendLine,
     full_year_forecast,
     latest_period,

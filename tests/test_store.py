@@ -21,9 +21,9 @@ import pytest
 import sqlalchemy as sa
 from pg import create_database, drop_database, postgres_url  # noqa: F401  (fixture by name)
 
-from reviewkit import store as store_module
+from reviewkit.store import database as store_module
 from reviewkit.errors import ReviewkitError
-from reviewkit.store import (
+from reviewkit.store.database import (
     Action,
     PackRecord,
     Store,
@@ -419,7 +419,7 @@ WORKER = textwrap.dedent(
     import datetime as dt
     import sys
 
-    from reviewkit.store import Store
+    from reviewkit.store.database import Store
 
     location, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
     open_first = sys.argv[4] == "open-first"

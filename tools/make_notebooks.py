@@ -113,7 +113,7 @@ def notebook(cadence: str, title: str, noun: str) -> nbformat.NotebookNode:
     )
     params.metadata["tags"] = ["parameters"]
     setup = new_code_cell(
-        "import reviewkit.notebook as rk\n\n"
+        "import reviewkit.layout.sections as rk\n\n"
         "pack = rk.open_pack(cadence, params_file, period_end, context_file)"
     )
     cells = [intro, params, setup, *SECTIONS[cadence](noun)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import metadata
 
-from .errors import ExecutionError, ExportError, InputError, ReviewkitError, UsageError
+from reviewkit.errors import ExecutionError, ExportError, InputError, ReviewkitError, UsageError
 
 try:
     __version__ = metadata.version("reviewkit")

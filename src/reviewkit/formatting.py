@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .catalog import Kpi
+from reviewkit.inputs.catalog import Kpi
 
 _PREFIX_UNITS = ("£", "$", "€")
 

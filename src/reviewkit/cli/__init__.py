@@ -1,0 +1,5 @@
+"""The command line: `reviewkit build|draft|publish|validate|narrative|actions|decisions|minutes`."""
+
+from reviewkit.cli.app import main
+
+__all__ = ["main"]

@@ -1,0 +1,7 @@
+"""`python -m reviewkit.cli …` runs the command line."""
+
+import sys
+
+from reviewkit.cli.app import main
+
+sys.exit(main())

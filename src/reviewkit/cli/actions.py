@@ -1,0 +1,268 @@
+"""Command-line handlers for actions, decisions and minutes (argparse wiring and printing)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import getpass
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from reviewkit.inputs.catalog import load_catalog
+from reviewkit.errors import InputError, UsageError
+from reviewkit.inputs.params import load_params
+from reviewkit.store.reviews import parse_review
+from reviewkit.store.database import ACTION_STATUSES, Action, Decision, Store
+
+FORMATS = ("table", "csv", "json")
+
+
+def add_parsers(commands: Any) -> None:
+    """Register `actions`, `decisions` and `minutes` on the main parser."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--params", required=True, type=Path, metavar="FILE",
+                        help="params file; its `store` names the action store")
+    writer = argparse.ArgumentParser(add_help=False)
+    writer.add_argument("--by", help="who makes the change (default: your user name)")
+    writer.add_argument("--date", metavar="YYYY-MM-DD",
+                        help="date the change takes effect (default: the review's period end, "
+                             "else today)")
+
+    actions = commands.add_parser("actions", help="record and list actions")
+    sub = actions.add_subparsers(dest="action_command", required=True, metavar="COMMAND")
+    add = sub.add_parser("add", parents=[common, writer], help="add an action; prints its id")
+    add.add_argument("--title", required=True)
+    add.add_argument("--owner", required=True)
+    add.add_argument("--due", required=True, metavar="YYYY-MM-DD")
+    add.add_argument("--kpi", metavar="ID", help="KPI the action should move")
+    add.add_argument("--review", metavar="LABEL", help="review it was raised in, e.g. "
+                     "'weekly 2026-11-13'")
+    add.add_argument("--note", default="")
+    update = sub.add_parser("update", parents=[common, writer], help="change an action")
+    update.add_argument("id")
+    update.add_argument("--status", choices=ACTION_STATUSES)
+    update.add_argument("--due", metavar="YYYY-MM-DD")
+    update.add_argument("--owner")
+    update.add_argument("--note")
+    update.add_argument("--review", metavar="LABEL", help="review the change was agreed in")
+    close = sub.add_parser("close", parents=[common, writer], help="mark an action done")
+    close.add_argument("id")
+    close.add_argument("--note")
+    close.add_argument("--review", metavar="LABEL", help="review the closure was agreed in")
+    listing = sub.add_parser("list", parents=[common], help="list actions")
+    listing.add_argument("--status", choices=ACTION_STATUSES)
+    listing.add_argument("--format", choices=FORMATS, default="table")
+    show = sub.add_parser("show", parents=[common], help="one action with its history")
+    show.add_argument("id")
+    export = sub.add_parser("export", parents=[common], help="all actions as CSV or JSON")
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("--output", type=Path, metavar="FILE", help="default: stdout")
+
+    decisions = commands.add_parser("decisions", help="record and list decisions")
+    dsub = decisions.add_subparsers(dest="decision_command", required=True, metavar="COMMAND")
+    dadd = dsub.add_parser("add", parents=[common, writer], help="add a decision; prints its id")
+    dadd.add_argument("--text", required=True)
+    dadd.add_argument("--rationale", default="")
+    dadd.add_argument("--kpi", action="append", default=[], metavar="ID",
+                      help="linked KPI (repeat for several)")
+    dadd.add_argument("--review", metavar="LABEL")
+    dlist = dsub.add_parser("list", parents=[common], help="list decisions")
+    dlist.add_argument("--format", choices=FORMATS, default="table")
+
+    minutes = commands.add_parser("minutes", help="import a meeting's minutes file")
+    msub = minutes.add_subparsers(dest="minutes_command", required=True, metavar="COMMAND")
+    mimport = msub.add_parser("import", parents=[common], help="apply a minutes file (YAML)")
+    mimport.add_argument("file", type=Path)
+    mimport.add_argument("--by", help="who imports (default: your user name)")
+
+
+def _open(args: argparse.Namespace) -> tuple[Store, set[str]]:
+    params = load_params(args.params)
+    catalog = load_catalog(params.values.catalog)
+    store = Store.open(params.store_location)
+    return store, {kpi.id for kpi in catalog.kpis}
+
+
+def _date_arg(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{option} {value!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+def _review_arg(value: str | None) -> tuple[str | None, dt.date | None]:
+    if not value:
+        return None, None
+    try:
+        review = parse_review(value)
+    except ValueError as exc:
+        raise UsageError(f"--review: {exc}") from None
+    return str(review), review.period.end
+
+
+def _kpi_arg(value: str | None, known: set[str], params: Path) -> str | None:
+    if value is None:
+        return None
+    if value not in known:
+        raise InputError(params, f"--kpi '{value}' is not in the KPI catalog", field="kpi")
+    return value
+
+
+def _context(args: argparse.Namespace) -> dict[str, Any]:
+    _, review_date = _review_arg(getattr(args, "review", None))
+    effective = _date_arg(getattr(args, "date", None), "--date") or review_date or dt.date.today()
+    return {"effective": effective, "by": args.by or getpass.getuser(),
+            "source": "command line"}
+
+
+def run_actions(args: argparse.Namespace) -> int:
+    store, known = _open(args)
+    try:
+        command = args.action_command
+        if command == "add":
+            due = _date_arg(args.due, "--due")
+            assert due is not None
+            context = _context(args)
+            review, _ = _review_arg(args.review)
+            action_id = store.add_action(
+                title=args.title, owner=args.owner, due=due,
+                kpi_id=_kpi_arg(args.kpi, known, args.params), raised_in=review,
+                note=args.note, **context,
+            )
+            print(action_id)
+        elif command in ("update", "close"):
+            changes: dict[str, Any] = {"note": args.note}
+            if command == "close":
+                changes["status"] = "done"
+            else:
+                changes.update(status=args.status, due=_date_arg(args.due, "--due"),
+                               owner=args.owner)
+            changed = store.update_action(args.id, changes, **_context(args))
+            print(f"{args.id}: " + (", ".join(changed) + " changed" if changed else "no change"))
+        elif command == "list":
+            _print_rows([_action_row(a) for a in store.actions(args.status)], args.format)
+        elif command == "show":
+            _show(store, args.id)
+        elif command == "export":
+            text = _render([_action_row(a) for a in store.actions()], args.format)
+            if args.output:
+                args.output.write_text(text, encoding="utf-8")
+            else:
+                sys.stdout.write(text)
+    finally:
+        store.dispose()
+    return 0
+
+
+def run_decisions(args: argparse.Namespace) -> int:
+    store, known = _open(args)
+    try:
+        if args.decision_command == "add":
+            kpis = [_kpi_arg(k, known, args.params) for k in args.kpi]
+            review, _ = _review_arg(args.review)
+            decision_id = store.add_decision(
+                text=args.text, rationale=args.rationale, kpis=[k for k in kpis if k],
+                review=review, **_context(args),
+            )
+            print(decision_id)
+        else:
+            _print_rows([_decision_row(d) for d in store.decisions()], args.format)
+    finally:
+        store.dispose()
+    return 0
+
+
+def run_minutes(args: argparse.Namespace) -> int:
+    from reviewkit.store.minutes import import_minutes, load_minutes
+
+    store, known = _open(args)
+    try:
+        minutes = load_minutes(args.file, known)
+        result = import_minutes(store, minutes, by=args.by or getpass.getuser())
+    finally:
+        store.dispose()
+    if result.already_imported:
+        print(f"{args.file}: already imported; nothing changed")
+        return 0
+    parts = []
+    if result.created_decisions:
+        parts.append("decisions " + ", ".join(result.created_decisions))
+    if result.created_actions:
+        parts.append("new actions " + ", ".join(result.created_actions))
+    if result.updated:
+        parts.append("updated " + ", ".join(f"{k} ({', '.join(v)})"
+                                            for k, v in result.updated.items()))
+    print(f"{args.file}: " + ("; ".join(parts) if parts else "nothing new"))
+    return 0
+
+
+def _action_row(action: Action) -> dict[str, Any]:
+    today = dt.date.today()
+    overdue = max(0, (today - action.due).days) if action.is_open else 0
+    return {
+        "id": action.id, "title": action.title, "owner": action.owner,
+        "due": action.due.isoformat(), "status": action.status, "kpi_id": action.kpi_id or "",
+        "raised_in": action.raised_in or "", "raised_on": action.raised_on.isoformat(),
+        "days_overdue": overdue, "decision_id": action.decision_id or "", "note": action.note,
+    }
+
+
+def _decision_row(decision: Decision) -> dict[str, Any]:
+    return {
+        "id": decision.id, "text": decision.text, "rationale": decision.rationale,
+        "review": decision.review or "", "decided_on": decision.decided_on.isoformat(),
+        "kpis": " ".join(decision.kpis), "actions": " ".join(decision.actions),
+    }
+
+
+def _render(rows: list[dict[str, Any]], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "csv":
+        buffer = io.StringIO()
+        if rows:
+            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        return buffer.getvalue()
+    if not rows:
+        return "(none)\n"
+    columns = [c for c in rows[0] if c not in ("note", "rationale", "raised_on", "decision_id")]
+    widths = {c: min(48, max(len(c), *(len(str(r[c])) for r in rows))) for c in columns}
+    lines = ["  ".join(c.ljust(widths[c]) for c in columns)]
+    for row in rows:
+        lines.append("  ".join(_clip(str(row[c]), widths[c]).ljust(widths[c]) for c in columns))
+    return "\n".join(lines) + "\n"
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _print_rows(rows: list[dict[str, Any]], fmt: str) -> None:
+    sys.stdout.write(_render(rows, fmt))
+
+
+def _show(store: Store, action_id: str) -> None:
+    action = store.action(action_id)
+    print(f"{action.id}  {action.title}")
+    for label, value in (("owner", action.owner), ("due", action.due.isoformat()),
+                         ("status", action.status), ("kpi", action.kpi_id or "—"),
+                         ("raised in", action.raised_in or "—"),
+                         ("raised on", action.raised_on.isoformat()),
+                         ("decision", action.decision_id or "—"), ("note", action.note or "—")):
+        print(f"  {label:<10} {value}")
+    print("history:")
+    for event in store.events(action_id):
+        if event.field == "created":
+            what = "created"
+        else:
+            what = f"{event.field}: {event.old or '—'} → {event.new or '—'}"
+        print(f"  {event.effective.isoformat()}  {what}  (by {event.by}, {event.source}, "
+              f"recorded {event.recorded_at})")

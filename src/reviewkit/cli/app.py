@@ -1,0 +1,180 @@
+"""The command line: parses arguments, calls the library, prints results and maps errors to exits.
+
+Only this module prints and exits; everything else raises :class:`ReviewkitError`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from reviewkit import __version__
+from reviewkit._speedups import apply as _apply_speedups
+from reviewkit.errors import ReviewkitError
+
+CADENCE_CHOICES = ("weekly", "monthly", "quarterly")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reviewkit",
+        description="Build weekly, monthly and quarterly review packs from KPI data.",
+    )
+    parser.add_argument("--version", action="version", version=f"reviewkit {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    build = commands.add_parser("build", help="build a pack (PDF, HTML, notebook, summary)")
+    build.add_argument("cadence", choices=CADENCE_CHOICES)
+    build.add_argument("--params", required=True, type=Path, metavar="FILE",
+                       help="the pack's params file (YAML)")
+    build.add_argument("--period", metavar="YYYY-MM-DD",
+                       help="any date in the period to report (default: latest in the data)")
+    build.add_argument("--out", type=Path, default=Path("outputs"), metavar="DIR",
+                       help="output folder (default: outputs/)")
+    build.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    build.add_argument("--prefer", choices=("notebook", "store"),
+                       help="which narrative wins when a cell was edited in both places")
+
+    draft = commands.add_parser(
+        "draft", help="build a draft pack and print its notebook for the analyst to edit"
+    )
+    draft.add_argument("cadence", choices=CADENCE_CHOICES)
+    draft.add_argument("--params", required=True, type=Path, metavar="FILE")
+    draft.add_argument("--period", metavar="YYYY-MM-DD")
+    draft.add_argument("--out", type=Path, default=Path("outputs"), metavar="DIR")
+    draft.add_argument("-q", "--quiet", action="store_true")
+    draft.add_argument("--prefer", choices=("notebook", "store"))
+    publish = commands.add_parser("publish", help="apply the publish gate and write the final pack")
+    publish.add_argument("cadence", choices=CADENCE_CHOICES)
+    publish.add_argument("--params", required=True, type=Path, metavar="FILE")
+    publish.add_argument("--period", metavar="YYYY-MM-DD")
+    publish.add_argument("--out", type=Path, default=Path("outputs"), metavar="DIR")
+    publish.add_argument("--approver", required=True, metavar="NAME",
+                         help="who approves the pack (printed on the cover)")
+    publish.add_argument("--force", action="store_true",
+                         help="publish despite the gate; the reasons are recorded in the pack")
+    publish.add_argument("-q", "--quiet", action="store_true")
+    publish.add_argument("--prefer", choices=("notebook", "store"))
+
+    narrative = commands.add_parser("narrative", help="narrative as a Markdown file")
+    nsub = narrative.add_subparsers(dest="narrative_command", required=True, metavar="COMMAND")
+    for verb, text in (("export", "write the narrative of a pack as Markdown"),
+                       ("import", "read an edited Markdown file back into the store")):
+        sub = nsub.add_parser(verb, help=text)
+        sub.add_argument("cadence", choices=CADENCE_CHOICES)
+        sub.add_argument("--params", required=True, type=Path, metavar="FILE")
+        sub.add_argument("--period", metavar="YYYY-MM-DD")
+        sub.add_argument("--by", help="who edits (default: your user name)")
+        if verb == "export":
+            sub.add_argument("--output", type=Path, metavar="FILE", help="default: stdout")
+        else:
+            sub.add_argument("file", type=Path)
+
+    validate = commands.add_parser("validate", help="check all inputs; build nothing")
+    validate.add_argument("--params", required=True, type=Path, metavar="FILE")
+
+    from reviewkit.cli.actions import add_parsers
+
+    add_parsers(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    debug = args.debug or bool(os.environ.get("REVIEWKIT_DEBUG"))
+    try:
+        if args.command in ("build", "draft", "publish"):
+            return _build(args)
+        if args.command == "narrative":
+            from reviewkit.cli.narrative import run_narrative
+
+            return run_narrative(args)
+        if args.command == "validate":
+            return _validate(args)
+        from reviewkit.cli import actions as cli_actions
+
+        if args.command == "actions":
+            return cli_actions.run_actions(args)
+        if args.command == "decisions":
+            return cli_actions.run_decisions(args)
+        if args.command == "minutes":
+            return cli_actions.run_minutes(args)
+    except ReviewkitError as exc:
+        if debug:
+            raise
+        print(f"reviewkit: error: {exc.one_line()}", file=sys.stderr)
+        for reason in getattr(exc, "reasons", []):
+            print(reason, file=sys.stderr)
+        return exc.exit_code
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away; that is not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print("reviewkit: interrupted; nothing was published", file=sys.stderr)
+        return 130
+    parser.error(f"unknown command {args.command}")
+    return 2  # pragma: no cover - parser.error exits
+
+
+def _build(args: argparse.Namespace) -> int:
+    _apply_speedups()
+    from reviewkit.run.build import build_pack
+
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    publishing = args.command == "publish"
+    result = build_pack(
+        args.cadence,
+        args.params,
+        period=args.period,
+        out_dir=args.out,
+        progress=None if args.quiet else progress,
+        approver=args.approver if publishing else None,
+        force=publishing and args.force,
+        prefer=args.prefer,
+    )
+    if not args.quiet:
+        total = result.timings.get("total", 0.0)
+        counts = result.context.evaluation.status_counts()
+        print(
+            f"built {args.cadence} pack {result.context.period.label} in {total:.1f} s: "
+            f"{counts['red']} off track, {counts['amber']} at risk, {counts['green']} on track, "
+            f"{counts['no_data']} no data",
+            file=sys.stderr,
+        )
+    if publishing and result.context.overrides and not args.quiet:
+        print(f"published with {len(result.context.overrides)} gate reasons overridden "
+              "(recorded in the pack):", file=sys.stderr)
+        for reason in result.context.overrides:
+            print(f"  {reason}", file=sys.stderr)
+    print(result.folder / "pack.ipynb" if args.command == "draft" else result.pdf)
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from reviewkit.run.context import load_inputs
+    from reviewkit.evaluation.strategy import load_optional_inputs
+
+    params, catalog, measurements = load_inputs(args.params)
+    optional = load_optional_inputs(params, catalog)
+    cadences = sorted({c for kpi in catalog.kpis for c in kpi.cadences},
+                      key=CADENCE_CHOICES.index)
+    extra = "; " + ", ".join(optional.describe()) if optional.describe() else ""
+    print(
+        f"ok: {params.path.name}: catalog {catalog.path.name} ({len(catalog.kpis)} KPIs; "
+        f"{', '.join(cadences)}), measurements {measurements.path.name} "
+        f"({measurements.row_count} rows){extra}"
+    )
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

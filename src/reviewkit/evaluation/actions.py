@@ -1,0 +1,259 @@
+"""The action log as of a pack: what was carried forward, closed, opened, slipped and whether it
+worked. Pure functions over store events, so a pack rebuilt later shows the same log.
+
+A change counts for the pack of period end E when its effective date is before E: actions
+recorded at the meeting on review L (effective L) first appear in the next pack, as "since the
+last review".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from reviewkit.evaluation.evaluate import ExceptionItem, KpiResult, PeriodValue, is_worse, period_value
+from reviewkit.inputs.measurements import Observation
+from reviewkit.periods import Period
+from reviewkit.store.database import OPEN_STATUSES, Action, Decision, Event
+
+#: Closed actions are checked for effect over this many days back from the period end.
+EFFECTIVENESS_WINDOW_DAYS = 90
+
+
+@dataclass(frozen=True)
+class ActionView:
+    """An action as it stood at a pack's period end."""
+
+    action: Action
+    age_days: int
+    days_overdue: int
+    due_changes: int
+    closed_on: dt.date | None
+    kpi_name: str | None = None
+    kpi_status: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.action.id
+
+    @property
+    def is_open(self) -> bool:
+        return self.action.status in OPEN_STATUSES
+
+    @property
+    def overdue(self) -> bool:
+        return self.is_open and self.days_overdue > 0
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Did a closed action move its KPI the right way?"""
+
+    view: ActionView
+    kpi_id: str
+    then: PeriodValue | None
+    now: PeriodValue | None
+    verdict: str  # improved | no_better | unknown
+
+
+@dataclass
+class ActionLog:
+    """Everything a pack says about actions and decisions."""
+
+    as_of: dt.date
+    since: dt.date
+    previous_label: str | None
+    actions: list[ActionView] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+
+    @property
+    def open(self) -> list[ActionView]:
+        return [view for view in self.actions if view.is_open]
+
+    @property
+    def overdue(self) -> list[ActionView]:
+        return sorted((v for v in self.actions if v.overdue), key=lambda v: -v.days_overdue)
+
+    @property
+    def carried_forward(self) -> list[ActionView]:
+        """Open actions raised before the last review."""
+        return [v for v in self.open if v.action.raised_on < self.since]
+
+    @property
+    def opened_since(self) -> list[ActionView]:
+        return [v for v in self.actions if self.since <= v.action.raised_on < self.as_of]
+
+    @property
+    def closed_since(self) -> list[ActionView]:
+        return [
+            v for v in self.actions
+            if v.closed_on is not None and self.since <= v.closed_on < self.as_of
+        ]
+
+    @property
+    def slipped(self) -> list[ActionView]:
+        return [v for v in self.open if v.due_changes > 0]
+
+    @property
+    def decisions_since(self) -> list[Decision]:
+        return [d for d in self.decisions if self.since <= d.decided_on < self.as_of]
+
+    def open_for(self, kpi_id: str) -> list[ActionView]:
+        return [v for v in self.open if v.action.kpi_id == kpi_id]
+
+    def summary(self) -> dict[str, object]:
+        """The contract's ``actions`` block of summary.json."""
+        return {
+            "open": len(self.open),
+            "overdue": [v.id for v in self.overdue],
+            "closed_since_last": [v.id for v in self.closed_since],
+            "opened_since_last": [v.id for v in self.opened_since],
+            "decisions_since_last": [d.id for d in self.decisions_since],
+            "since": self.since.isoformat(),
+            "previous_pack": self.previous_label,
+        }
+
+
+def replay(events: Sequence[Event], before: dt.date) -> tuple[dict[str, Action],
+                                                               dict[str, dt.date],
+                                                               dict[str, int],
+                                                               dict[str, Decision]]:
+    """State of every action and decision from the events effective before ``before``.
+
+    Returns actions, the date each was closed (done or dropped), how many times each due date
+    moved, and decisions.
+    """
+    actions: dict[str, Action] = {}
+    closed_on: dict[str, dt.date] = {}
+    due_changes: dict[str, int] = {}
+    decisions: dict[str, Decision] = {}
+    for event in sorted(events, key=lambda e: (e.effective, e.seq)):
+        if event.effective >= before:
+            continue
+        if event.entity == "decision":
+            if event.field == "created" and event.new:
+                decisions[event.entity_id] = _decision_from(json.loads(event.new))
+            elif event.field == "actions" and event.entity_id in decisions and event.new:
+                decisions[event.entity_id] = replace(decisions[event.entity_id],
+                                                     actions=json.loads(event.new))
+            continue
+        if event.field == "created" and event.new:
+            actions[event.entity_id] = _action_from(json.loads(event.new))
+            continue
+        current = actions.get(event.entity_id)
+        if current is None or event.new is None:
+            continue
+        if event.field == "due":
+            actions[event.entity_id] = replace(current, due=dt.date.fromisoformat(event.new))
+            due_changes[event.entity_id] = due_changes.get(event.entity_id, 0) + 1
+        elif event.field == "status":
+            actions[event.entity_id] = replace(current, status=event.new)
+            if event.new in OPEN_STATUSES:
+                closed_on.pop(event.entity_id, None)
+            else:
+                closed_on[event.entity_id] = event.effective
+        elif event.field == "title":
+            actions[event.entity_id] = replace(current, title=event.new)
+        elif event.field == "owner":
+            actions[event.entity_id] = replace(current, owner=event.new)
+        elif event.field == "kpi_id":
+            actions[event.entity_id] = replace(current, kpi_id=event.new)
+        elif event.field == "note":
+            actions[event.entity_id] = replace(current, note=event.new)
+    return actions, closed_on, due_changes, decisions
+
+
+def _action_from(values: dict[str, str | None]) -> Action:
+    return Action(
+        id=str(values["id"]), title=str(values["title"]), owner=str(values["owner"]),
+        due=dt.date.fromisoformat(str(values["due"])), status=str(values["status"]),
+        kpi_id=values.get("kpi_id"), raised_in=values.get("raised_in"),
+        raised_on=dt.date.fromisoformat(str(values["raised_on"])),
+        decision_id=values.get("decision_id"), note=str(values.get("note") or ""),
+    )
+
+
+def _decision_from(values: dict[str, str | None]) -> Decision:
+    return Decision(
+        id=str(values["id"]), text=str(values["text"]),
+        rationale=str(values.get("rationale") or ""),
+        review=values.get("review"), decided_on=dt.date.fromisoformat(str(values["decided_on"])),
+        kpis=json.loads(str(values.get("kpis") or "[]")),
+        actions=json.loads(str(values.get("actions") or "[]")),
+    )
+
+
+def action_log(
+    events: Sequence[Event],
+    period: Period,
+    *,
+    since: dt.date,
+    previous_label: str | None,
+    results: Sequence[KpiResult],
+    series: dict[str, list[Observation]],
+) -> ActionLog:
+    """The action log of the pack for ``period`` (state as of its end)."""
+    as_of = period.end
+    actions, closed_on, due_changes, decisions = replay(events, as_of)
+    by_kpi = {result.kpi.id: result for result in results}
+    views = []
+    for action in sorted(actions.values(), key=lambda a: a.id):
+        result = by_kpi.get(action.kpi_id or "")
+        open_now = action.status in OPEN_STATUSES
+        views.append(
+            ActionView(
+                action=action,
+                age_days=max(0, (as_of - action.raised_on).days),
+                days_overdue=max(0, (as_of - action.due).days) if open_now else 0,
+                due_changes=due_changes.get(action.id, 0),
+                closed_on=closed_on.get(action.id),
+                kpi_name=result.kpi.name if result else None,
+                kpi_status=result.status if result else None,
+            )
+        )
+    decision_list = sorted(decisions.values(), key=lambda d: d.id)
+    log = ActionLog(as_of=as_of, since=since, previous_label=previous_label, actions=views,
+                    decisions=decision_list)
+    log.effects = effects(log, period, by_kpi, series)
+    return log
+
+
+def effects(log: ActionLog, period: Period, by_kpi: dict[str, KpiResult],
+            series: dict[str, list[Observation]]) -> list[Effect]:
+    """For actions done in the last 90 days and linked to a KPI: the KPI then and now."""
+    start = log.as_of - dt.timedelta(days=EFFECTIVENESS_WINDOW_DAYS)
+    found = []
+    for view in log.actions:
+        kpi_id = view.action.kpi_id
+        if view.action.status != "done" or view.closed_on is None or not kpi_id:
+            continue
+        if not start <= view.closed_on < log.as_of or kpi_id not in by_kpi:
+            continue
+        result = by_kpi[kpi_id]
+        raised_period = period.shift(-period.offset_of(view.action.raised_on))
+        rows = [o for o in series.get(kpi_id, []) if raised_period.contains(o.period_end)]
+        then = period_value(result.kpi, raised_period, rows)
+        now = result.current
+        found.append(Effect(view, kpi_id, then, now, _verdict(result, then, now)))
+    return found
+
+
+def _verdict(result: KpiResult, then: PeriodValue, now: PeriodValue) -> str:
+    if then.value is None or now.value is None:
+        return "unknown"
+    better = now.value > then.value if result.kpi.higher_is_better else now.value < then.value
+    if better or is_worse(then.status, now.status):
+        return "improved"
+    return "no_better"
+
+
+def red_without_action(results: Sequence[KpiResult], log: ActionLog) -> list[ExceptionItem]:
+    """The escalation rule: a red KPI with no open action linked to it is an exception."""
+    return [
+        ExceptionItem(result.kpi.id, "red_no_action", "no open action is linked to this KPI")
+        for result in results
+        if result.status == "red" and not log.open_for(result.kpi.id)
+    ]

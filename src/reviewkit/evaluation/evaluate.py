@@ -1,0 +1,445 @@
+"""KPI evaluation: pure functions from catalog + measurements + period to statuses and exceptions.
+
+Nothing here reads files or imports pandas, so it is fast, deterministic and easy to test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from reviewkit.inputs.catalog import Kpi
+from reviewkit.formatting import ordinal
+from reviewkit.inputs.measurements import Observation
+from reviewkit.periods import Period
+
+Status = Literal["green", "amber", "red", "no_data"]
+Trend = Literal["improving", "worsening", "flat", "unknown"]
+
+STATUS_WORDS: dict[str, str] = {
+    "green": "On track",
+    "amber": "At risk",
+    "red": "Off track",
+    "no_data": "No data",
+}
+_SEVERITY = {"green": 0, "amber": 1, "red": 2}
+
+#: How many periods the trend looks back over, current period included, per cadence.
+TREND_WINDOW = {"weekly": 6, "monthly": 6, "quarterly": 4}
+#: Without an amber band, a fitted change smaller than this share of the target is "flat".
+FLAT_SHARE_OF_TARGET = 0.05
+#: With an amber band, a fitted change smaller than this share of the band is "flat".
+FLAT_SHARE_OF_BAND = 0.5
+#: Default periods of history shown in charts, per cadence.
+DEFAULT_HISTORY = {"weekly": 26, "monthly": 24, "quarterly": 12}
+
+EXCEPTION_ORDER = ("red", "red_no_action", "worsened", "no_data", "stale")
+
+
+def aggregate(values: Sequence[float], rule: str) -> float | None:
+    """Apply a catalog aggregation rule to the values of one period (in date order)."""
+    if not values:
+        return None
+    if rule == "mean":
+        return math.fsum(values) / len(values)
+    if rule == "sum":
+        return math.fsum(values)
+    if rule == "last":
+        return values[-1]
+    if rule == "min":
+        return min(values)
+    if rule == "max":
+        return max(values)
+    raise ValueError(f"unknown aggregation rule {rule!r}")
+
+
+def rag_status(value: float | None, target: float, amber: float | None, direction: str) -> Status:
+    """The contract's RAG rule: green at or better than target, amber within the band, else red."""
+    if value is None:
+        return "no_data"
+    if direction == "higher_is_better":
+        if value >= target:
+            return "green"
+        return "amber" if amber is not None and value >= amber else "red"
+    if value <= target:
+        return "green"
+    return "amber" if amber is not None and value <= amber else "red"
+
+
+def is_worse(status: str, than: str) -> bool:
+    """True when ``status`` is a worse RAG colour than ``than`` (no_data compares as neither)."""
+    if status not in _SEVERITY or than not in _SEVERITY:
+        return False
+    return _SEVERITY[status] > _SEVERITY[than]
+
+
+@dataclass(frozen=True)
+class PeriodValue:
+    """A KPI's value, thresholds and status for one period."""
+
+    period: Period
+    value: float | None
+    target: float
+    amber: float | None
+    status: Status
+    count: int  # measurements with a value inside the period
+
+
+@dataclass(frozen=True)
+class KpiResult:
+    """Everything a pack says about one KPI for one period."""
+
+    kpi: Kpi
+    current: PeriodValue
+    previous: PeriodValue
+    history: list[PeriodValue]  # oldest first, ending with ``current``
+    trend: Trend
+    streak: int  # periods in a row, ending now, in the current status
+    last_seen: dt.date | None  # date of the latest measurement with a value, up to period end
+    periods_without_data: int  # consecutive periods, ending now, with no value
+    stale: bool
+
+    @property
+    def status(self) -> Status:
+        return self.current.status
+
+    @property
+    def value(self) -> float | None:
+        return self.current.value
+
+    @property
+    def change(self) -> float | None:
+        """Change in value since the previous period."""
+        if self.current.value is None or self.previous.value is None:
+            return None
+        return self.current.value - self.previous.value
+
+    @property
+    def variance(self) -> float | None:
+        """Value minus target (signed as the numbers are; direction tells good from bad)."""
+        if self.current.value is None:
+            return None
+        return self.current.value - self.current.target
+
+    @property
+    def variance_pct(self) -> float | None:
+        if self.variance is None or self.current.target == 0:
+            return None
+        return 100.0 * self.variance / abs(self.current.target)
+
+    @property
+    def status_changed(self) -> bool:
+        return self.current.status != self.previous.status
+
+
+@dataclass(frozen=True)
+class ExceptionItem:
+    """A reason a KPI needs attention in this review."""
+
+    kpi_id: str
+    reason: str
+    detail: str
+
+
+@dataclass
+class DataQuality:
+    """What is wrong or odd about the data, for the appendix."""
+
+    unknown_kpis: dict[str, int] = field(default_factory=dict)  # kpi_id -> row count
+    missing_values: dict[str, list[dt.date]] = field(default_factory=dict)  # empty value cells
+    gaps: dict[str, list[str]] = field(default_factory=dict)  # period labels with no data
+    stale: dict[str, dt.date | None] = field(default_factory=dict)  # kpi_id -> last seen
+    never_reported: list[str] = field(default_factory=list)
+    rows_after_period: int = 0
+    ignored_columns: list[str] = field(default_factory=list)
+    target_overrides: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def issue_count(self) -> int:
+        return (
+            len(self.unknown_kpis)
+            + len(self.missing_values)
+            + len(self.gaps)
+            + len(self.stale)
+            + len(self.never_reported)
+            + (1 if self.rows_after_period else 0)
+            + len(self.ignored_columns)
+        )
+
+
+def _period_target(
+    kpi: Kpi, cadence: str, rows: Iterable[Observation]
+) -> tuple[float, float | None]:
+    """Target and amber for a period: the latest row override wins, keeping the band's width."""
+    target = kpi.target_for(cadence)
+    amber = kpi.amber_for(cadence)
+    override = None
+    for obs in rows:
+        if obs.target is not None:
+            override = obs.target
+    if override is None:
+        return target, amber
+    if amber is None:
+        return override, None
+    return override, override - (target - amber)
+
+
+def period_value(kpi: Kpi, period: Period, rows: Sequence[Observation]) -> PeriodValue:
+    """Aggregate the rows dated inside ``period`` and rate the result."""
+    values = [obs.value for obs in rows if obs.value is not None]
+    value = aggregate(values, kpi.aggregation)
+    target, amber = _period_target(kpi, period.cadence, rows)
+    status = rag_status(value, target, amber, kpi.direction)
+    return PeriodValue(period, value, target, amber, status, len(values))
+
+
+def trend_of(kpi: Kpi, history: Sequence[PeriodValue]) -> Trend:
+    """Direction of travel: a least-squares line through the last few periods' values.
+
+    The fitted change across the window counts as movement only when it is large next to the
+    KPI's amber band (or, without a band, next to its target); otherwise the trend is flat.
+    At least three values, the current one included, are needed; else the trend is unknown.
+    """
+    if not history or history[-1].value is None:
+        return "unknown"
+    window = TREND_WINDOW.get(history[-1].period.cadence, 6)
+    recent = list(history)[-window:]
+    points = [(i, pv.value) for i, pv in enumerate(recent) if pv.value is not None]
+    if len(points) < 3:
+        return "unknown"
+    n = len(points)
+    mean_x = sum(x for x, _ in points) / n
+    mean_y = sum(y for _, y in points) / n
+    sxx = sum((x - mean_x) ** 2 for x, _ in points)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sxx
+    change = slope * (points[-1][0] - points[0][0])
+    current = history[-1]
+    if current.amber is not None and current.amber != current.target:
+        tolerance = FLAT_SHARE_OF_BAND * abs(current.target - current.amber)
+    else:
+        scale = abs(current.target) or abs(mean_y) or 1.0
+        tolerance = FLAT_SHARE_OF_TARGET * scale
+    # Why <=: docs/evaluation.md says movement must *exceed* the tolerance; a change exactly at
+    # half the band (or 5% of target) is flat.
+    if abs(change) <= tolerance:
+        return "flat"
+    better = change > 0 if kpi.higher_is_better else change < 0
+    return "improving" if better else "worsening"
+
+
+def streak_of(history: Sequence[PeriodValue]) -> int:
+    """How many periods in a row, ending with the current one, share its status."""
+    if not history:
+        return 0
+    status = history[-1].status
+    count = 0
+    for pv in reversed(history):
+        if pv.status != status:
+            break
+        count += 1
+    return count
+
+
+def _full_streak(
+    kpi: Kpi, period: Period, observations: Sequence[Observation], history: Sequence[PeriodValue]
+) -> int:
+    """The streak, counted past the charted history when it runs that far back."""
+    streak = streak_of(history)
+    if streak < len(history) or not observations:
+        return streak
+    first = min(obs.period_end for obs in observations)
+    status = history[-1].status
+    earlier = period.shift(-len(history))
+    while earlier.end >= first:
+        rows = [obs for obs in observations if earlier.contains(obs.period_end)]
+        if period_value(kpi, earlier, rows).status != status:
+            break
+        streak += 1
+        earlier = earlier.previous()
+    return streak
+
+
+def evaluate_kpi(
+    kpi: Kpi,
+    period: Period,
+    observations: Sequence[Observation],
+    *,
+    history_length: int,
+    stale_after: int = 2,
+) -> KpiResult:
+    """Evaluate one KPI for ``period`` from its observations (any order, any dates)."""
+    history_length = max(history_length, TREND_WINDOW.get(period.cadence, 6), 2)
+    buckets: list[list[Observation]] = [[] for _ in range(history_length)]
+    last_seen: dt.date | None = None
+    for obs in sorted(observations, key=lambda o: (o.period_end, o.segment)):
+        offset = period.offset_of(obs.period_end)
+        if offset < 0:
+            continue  # after the period: ignored
+        if obs.value is not None and (last_seen is None or obs.period_end > last_seen):
+            last_seen = obs.period_end
+        if offset < history_length:
+            buckets[history_length - 1 - offset].append(obs)
+    periods = period.history(history_length)
+    history = [period_value(kpi, p, rows) for p, rows in zip(periods, buckets, strict=True)]
+    without = 0
+    for pv in reversed(history):
+        if pv.value is not None:
+            break
+        without += 1
+    if last_seen is not None and without == history_length:
+        without = max(without, period.offset_of(last_seen))
+    stale = last_seen is not None and without >= stale_after
+    return KpiResult(
+        kpi=kpi,
+        current=history[-1],
+        previous=history[-2],
+        history=history,
+        trend=trend_of(kpi, history),
+        streak=_full_streak(kpi, period, observations, history),
+        last_seen=last_seen,
+        periods_without_data=without,
+        stale=stale,
+    )
+
+
+def exceptions_for(result: KpiResult) -> list[ExceptionItem]:
+    """The contract's exception reasons for one KPI (several may apply)."""
+    kpi, current = result.kpi, result.current
+    items: list[ExceptionItem] = []
+    if current.status == "red":
+        nth = f"{ordinal(result.streak)} {current.period.noun} in a row"
+        items.append(ExceptionItem(kpi.id, "red", nth))
+    if is_worse(current.status, result.previous.status):
+        items.append(
+            ExceptionItem(
+                kpi.id,
+                "worsened",
+                f"{STATUS_WORDS[result.previous.status]} → {STATUS_WORDS[current.status]}",
+            )
+        )
+    if current.status == "no_data":
+        detail = (
+            f"last measured {result.last_seen.isoformat()}"
+            if result.last_seen
+            else "never measured"
+        )
+        items.append(ExceptionItem(kpi.id, "no_data", detail))
+    if result.stale:
+        items.append(
+            ExceptionItem(
+                kpi.id,
+                "stale",
+                f"no data for {result.periods_without_data} {current.period.noun}s",
+            )
+        )
+    return items
+
+
+def sort_exceptions(
+    items: Iterable[ExceptionItem], kpi_order: Sequence[str]
+) -> list[ExceptionItem]:
+    """Reasons in order of urgency, then KPIs in catalog order."""
+    position = {kpi_id: i for i, kpi_id in enumerate(kpi_order)}
+    return sorted(
+        items,
+        key=lambda e: (
+            (
+                EXCEPTION_ORDER.index(e.reason)
+                if e.reason in EXCEPTION_ORDER
+                else len(EXCEPTION_ORDER)
+            ),
+            position.get(e.kpi_id, len(position)),
+        ),
+    )
+
+
+@dataclass
+class Evaluation:
+    """All KPI results for one pack, with its exceptions and data-quality findings."""
+
+    period: Period
+    results: list[KpiResult]
+    exceptions: list[ExceptionItem]
+    data_quality: DataQuality
+
+    def result(self, kpi_id: str) -> KpiResult:
+        for result in self.results:
+            if result.kpi.id == kpi_id:
+                return result
+        raise KeyError(kpi_id)
+
+    def status_counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATUS_WORDS, 0)
+        for result in self.results:
+            counts[result.status] += 1
+        return counts
+
+
+def evaluate(
+    kpis: Sequence[Kpi],
+    series: dict[str, list[Observation]],
+    period: Period,
+    *,
+    history_length: int | None = None,
+    stale_after: int = 2,
+    ignored_columns: Sequence[str] = (),
+) -> Evaluation:
+    """Evaluate every KPI reported at ``period.cadence`` and collect exceptions and data quality."""
+    length = history_length or DEFAULT_HISTORY[period.cadence]
+    in_cadence = [kpi for kpi in kpis if period.cadence in kpi.cadences]
+    results = [
+        evaluate_kpi(kpi, period, series.get(kpi.id, []), history_length=length,
+                     stale_after=stale_after)
+        for kpi in in_cadence
+    ]
+    exceptions = sort_exceptions(
+        (item for result in results for item in exceptions_for(result)),
+        [kpi.id for kpi in in_cadence],
+    )
+    quality = _data_quality(kpis, results, series, period, ignored_columns)
+    return Evaluation(period, results, exceptions, quality)
+
+
+def _data_quality(
+    kpis: Sequence[Kpi],
+    results: Sequence[KpiResult],
+    series: dict[str, list[Observation]],
+    period: Period,
+    ignored_columns: Sequence[str],
+) -> DataQuality:
+    known = {kpi.id for kpi in kpis}
+    quality = DataQuality(ignored_columns=list(ignored_columns))
+    for kpi_id, rows in sorted(series.items()):
+        if kpi_id not in known:
+            quality.unknown_kpis[kpi_id] = len(rows)
+        quality.rows_after_period += sum(1 for obs in rows if obs.period_end > period.end)
+    for result in results:
+        kpi_id = result.kpi.id
+        rows = series.get(kpi_id, [])
+        missing = [
+            obs.period_end for obs in rows if obs.value is None and obs.period_end <= period.end
+        ]
+        if missing:
+            quality.missing_values[kpi_id] = missing
+        overrides = sum(
+            1 for obs in rows if obs.target is not None and obs.period_end <= period.end
+        )
+        if overrides:
+            quality.target_overrides[kpi_id] = overrides
+        if result.last_seen is None:
+            quality.never_reported.append(kpi_id)
+            continue
+        first_seen = min(obs.period_end for obs in rows if obs.value is not None)
+        gaps = [
+            pv.period.label
+            for pv in result.history
+            if pv.value is None and pv.period.end >= first_seen
+        ]
+        if gaps:
+            quality.gaps[kpi_id] = gaps
+        if result.stale:
+            quality.stale[kpi_id] = result.last_seen
+    return quality

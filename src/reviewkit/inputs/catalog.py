@@ -1,0 +1,212 @@
+"""The KPI catalog: what each indicator means, who owns it and what good looks like."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from reviewkit.inputs._yaml import LineDict, LineList, check_known_keys, did_you_mean, load_yaml_mapping
+from reviewkit.errors import InputError
+from reviewkit.inputs.params import CADENCES, Cadence
+
+Direction = Literal["higher_is_better", "lower_is_better"]
+Aggregation = Literal["mean", "sum", "last", "min", "max"]
+Kind = Literal["leading", "lagging"]
+
+_ID_PATTERN = re.compile(r"^[a-z0-9_]+$")
+
+Threshold = float | dict[Cadence, float]
+
+
+class Kpi(BaseModel):
+    """One indicator as the catalog defines it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    name: str = Field(min_length=1)
+    perspective: str = Field(min_length=1)
+    direction: Direction
+    target: Threshold
+    amber: Threshold | None = None
+    owner: str = Field(min_length=1)
+    cadences: list[Cadence] = Field(min_length=1)
+    unit: str = ""
+    kind: Kind = "lagging"
+    aggregation: Aggregation = "mean"
+    definition: str = ""
+    why_it_matters: str = ""
+    action_if_off_track: str = ""
+    headline: bool = False
+    contributors: list[str] = Field(default_factory=list)
+    decimals: int | None = Field(default=None, ge=0, le=6)
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.direction == "higher_is_better"
+
+    def target_for(self, cadence: str) -> float:
+        value = _threshold_for(self.target, cadence)
+        assert value is not None, "validated at load time"
+        return value
+
+    def amber_for(self, cadence: str) -> float | None:
+        return _threshold_for(self.amber, cadence)
+
+
+def _threshold_for(threshold: Threshold | None, cadence: str) -> float | None:
+    if threshold is None:
+        return None
+    if isinstance(threshold, dict):
+        # Typed through a variable: the ignored overload returns Any, which mypy --strict rejects.
+        found: float | None = threshold.get(cadence)  # type: ignore[call-overload]
+        return found
+    return float(threshold)
+
+
+class Catalog(BaseModel):
+    """The validated catalog, in file order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: Path
+    kpis: list[Kpi]
+
+    def by_id(self) -> dict[str, Kpi]:
+        return {kpi.id: kpi for kpi in self.kpis}
+
+    def for_cadence(self, cadence: str) -> list[Kpi]:
+        return [kpi for kpi in self.kpis if cadence in kpi.cadences]
+
+
+def load_catalog(path: str | Path) -> Catalog:
+    """Read and validate a KPI catalog; every rule of the contract is checked here."""
+    path = Path(path)
+    data = load_yaml_mapping(path, "KPI catalog")
+    check_known_keys(path, data, ["kpis"])
+    items = data.get("kpis")
+    if not isinstance(items, LineList) or not items:
+        raise InputError(
+            path, "the catalog needs a non-empty 'kpis' list", field="kpis", line=data.line
+        )
+    kpis: list[Kpi] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        line = items.item_lines[index]
+        if not isinstance(item, LineDict):
+            raise InputError(path, "each KPI must be a mapping of fields", line=line)
+        kpi = _validate_kpi(path, item)
+        if kpi.id in seen:
+            raise InputError(
+                path,
+                f"duplicate KPI id '{kpi.id}' (first defined on line {seen[kpi.id]})",
+                line=item.line_of("id"),
+                field="id",
+            )
+        seen[kpi.id] = item.line_of("id")
+        kpis.append(kpi)
+    return Catalog(path=path.resolve(), kpis=kpis)
+
+
+def _validate_kpi(path: Path, item: LineDict) -> Kpi:
+    kpi_id = item.get("id")
+    label = f" of KPI '{kpi_id}'" if isinstance(kpi_id, str) else ""
+    check_known_keys(path, item, Kpi.model_fields, where=label)
+    for required in ("id", "name", "perspective", "direction", "target", "owner", "cadences"):
+        if item.get(required) in (None, "", []):
+            raise InputError(
+                path, f"required field{label} is missing", line=item.line, field=required
+            )
+    # Why fullmatch: with re.match, '$' also matches before a trailing newline, so an id such as
+    # "availability\n" (a YAML block scalar) slipped through the [a-z0-9_]+ rule.
+    if not isinstance(kpi_id, str) or not _ID_PATTERN.fullmatch(kpi_id):
+        raise InputError(
+            path,
+            f"KPI id {kpi_id!r} must use only lower-case letters, digits and underscores",
+            line=item.line_of("id"),
+            field="id",
+        )
+    for name in ("target", "amber"):
+        # Why: pydantic's lax float accepts booleans, so `target: yes` (YAML for true) silently
+        # became a target of 1.0; the contract asks for a number.
+        value = item.get(name)
+        parts = value.values() if isinstance(value, dict) else [value]
+        if any(isinstance(part, bool) for part in parts):
+            raise InputError(
+                path,
+                f"KPI '{kpi_id}': {value!r} is not a number (YAML reads yes/no/true/false as "
+                "booleans)",
+                line=item.line_of(name),
+                field=name,
+            )
+    try:
+        kpi = Kpi.model_validate(dict(item))
+    except ValidationError as exc:
+        raise _as_input_error(path, item, kpi_id, exc) from None
+    _check_thresholds(path, item, kpi)
+    return kpi
+
+
+def _check_thresholds(path: Path, item: LineDict, kpi: Kpi) -> None:
+    for cadence in kpi.cadences:
+        target = _threshold_for(kpi.target, cadence)
+        if target is None:
+            raise InputError(
+                path,
+                f"KPI '{kpi.id}' is reported {cadence} but its target has no '{cadence}' entry",
+                line=item.line_of("target"),
+                field="target",
+            )
+        if kpi.amber is None:
+            continue
+        amber = _threshold_for(kpi.amber, cadence)
+        if amber is None:
+            raise InputError(
+                path,
+                f"KPI '{kpi.id}' is reported {cadence} but its amber has no '{cadence}' entry",
+                line=item.line_of("amber"),
+                field="amber",
+            )
+        wrong_side = amber > target if kpi.higher_is_better else amber < target
+        if wrong_side:
+            side = "below" if kpi.higher_is_better else "above"
+            raise InputError(
+                path,
+                f"KPI '{kpi.id}': amber {amber:g} must be on the bad side of target {target:g} "
+                f"({side} it, since the KPI is {kpi.direction})",
+                line=item.line_of("amber"),
+                field="amber",
+            )
+
+
+def _as_input_error(path: Path, item: LineDict, kpi_id: Any, exc: ValidationError) -> InputError:
+    error = exc.errors()[0]
+    location = [str(part) for part in error["loc"]]
+    field = location[0]
+    value = item.get(field)
+    label = f"KPI '{kpi_id}': " if isinstance(kpi_id, str) else ""
+    expected = {
+        "direction": "higher_is_better or lower_is_better",
+        "aggregation": "mean, sum, last, min or max",
+        "kind": "leading or lagging",
+    }
+    if field in expected:
+        message = f"{label}{value!r} is not allowed; use {expected[field]}"
+        if isinstance(value, str):
+            message += did_you_mean(value, expected[field].replace(" or", ",").split(", "))
+    elif field == "cadences":
+        message = f"{label}cadences must be a non-empty list of {', '.join(CADENCES)}"
+    elif field in ("target", "amber"):
+        message = (
+            f"{label}{value!r} is not a number or a mapping of cadence to number "
+            "(e.g. {weekly: 2, monthly: 8, quarterly: 24})"
+        )
+    else:
+        message = f"{label}{error['msg']}"
+    # Why: for the float-or-mapping union pydantic appends the member tried ('target.float'),
+    # which is noise to a user; name the catalog field itself.
+    name = field if field in ("target", "amber") else ".".join(location)
+    return InputError(path, message, line=item.line_of(field), field=name)

@@ -1,0 +1,380 @@
+"""Strategic priorities: the board's few goals, their objectives and measurable key results.
+
+The file (params key ``priorities``, YAML) looks like::
+
+    priorities:                       # at most 5
+      - id: cyber_resilience          # required, unique, [a-z0-9_-]+
+        title: Cyber resilience       # required
+        owner: CISO                   # required
+        description: ...              # optional
+        objectives:                   # required, non-empty
+          - id: close_the_doors       # optional, unique in the file
+            text: Close the doors attackers use      # required
+            key_results:              # required, non-empty
+              - text: Critical patch compliance at 98%
+                kpi: critical_patch_compliance       # optional: a catalog KPI id
+                baseline: 93          # required with kpi (and with current)
+                target: 98            # required
+                weight: 2             # optional, > 0, default 1
+              - text: Restore-test every tier-1 system
+                target: 24
+                progress: 40          # 0-100: for a key result without kpi, or give
+                current: 9            #   baseline and current and it is computed
+
+A key result's progress (:func:`progress_from_value`) is the share of the way from baseline to
+target that the value has travelled, in percent, clipped to 0-100; the sign of
+``target - baseline`` says which way is better, so it works for lower-is-better measures too.
+A priority's progress (:func:`priority_progress`) is the weighted mean over all its key results
+whose progress is known.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reviewkit.inputs._yaml import LineDict, LineList, check_known_keys, did_you_mean, load_yaml_mapping
+from reviewkit.errors import InputError
+
+#: A board can steer a handful of priorities; more is an error.
+MAX_PRIORITIES = 5
+
+_ID_PATTERN = re.compile(r"[a-z0-9_-]+")
+
+PRIORITY_KEYS = ("id", "title", "owner", "description", "objectives")
+OBJECTIVE_KEYS = ("id", "text", "key_results")
+KEY_RESULT_KEYS = ("text", "kpi", "baseline", "target", "weight", "progress", "current")
+
+
+class KeyResult(BaseModel):
+    """A measurable result: a catalog KPI moved from baseline to target, or a manual measure."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str = Field(min_length=1)
+    kpi: str | None = None
+    baseline: float | None = None
+    target: float
+    weight: float = Field(default=1.0, gt=0)
+    progress: float | None = Field(default=None, ge=0, le=100)
+    current: float | None = None
+    line: int = Field(default=0, exclude=True, repr=False)
+
+
+class Objective(BaseModel):
+    """What the priority sets out to achieve, measured by its key results."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str | None = None
+    text: str = Field(min_length=1)
+    key_results: list[KeyResult] = Field(min_length=1)
+    line: int = Field(default=0, exclude=True, repr=False)
+
+
+class StrategicPriority(BaseModel):
+    """One of the board's priorities."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    title: str = Field(min_length=1)
+    owner: str = Field(min_length=1)
+    description: str = ""
+    objectives: list[Objective] = Field(min_length=1)
+    line: int = Field(default=0, exclude=True, repr=False)
+
+    @property
+    def kpi_ids(self) -> list[str]:
+        """The catalog KPIs its key results use, in file order, without repeats."""
+        return list(dict.fromkeys(
+            kr.kpi for objective in self.objectives for kr in objective.key_results if kr.kpi
+        ))
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------
+
+
+def load_priorities(path: str | Path, kpi_ids: Collection[str]) -> list[StrategicPriority]:
+    """Read and validate a priorities file; errors name the file, line and field.
+
+    ``kpi_ids`` are the catalog's KPI ids: a key result's ``kpi`` must be one of them.
+    """
+    path = Path(path)
+    data = load_yaml_mapping(path, "priorities")
+    check_known_keys(path, data, ["priorities"])
+    items = data.get("priorities")
+    if not isinstance(items, LineList) or not items:
+        raise InputError(path, "the file needs a non-empty 'priorities' list",
+                         line=data.line_of("priorities"), field="priorities")
+    if len(items) > MAX_PRIORITIES:
+        raise InputError(
+            path,
+            f"{len(items)} priorities; at most {MAX_PRIORITIES} are allowed (this is number "
+            f"{MAX_PRIORITIES + 1}): merge or drop some",
+            line=items.item_lines[MAX_PRIORITIES],
+            field="priorities",
+        )
+    reader = _Reader(path, kpi_ids)
+    return [reader.priority(item, items.item_lines[index]) for index, item in enumerate(items)]
+
+
+class _Reader:
+    def __init__(self, path: Path, kpi_ids: Collection[str]) -> None:
+        self.path = path
+        self.kpi_ids = kpi_ids
+        self.priority_ids: dict[str, int] = {}
+        self.objective_ids: dict[str, int] = {}
+
+    def error(self, message: str, line: int, field: str | None = None) -> InputError:
+        return InputError(self.path, message, line=line, field=field)
+
+    def mapping(self, item: Any, line: int, what: str) -> LineDict:
+        if not isinstance(item, LineDict):
+            raise self.error(f"each {what} must be a mapping of fields", line)
+        return item
+
+    def items(self, mapping: LineDict, key: str, where: str) -> list[tuple[Any, int]]:
+        value = mapping.get(key)
+        if value is None or value == []:
+            raise self.error(f"{where} needs a non-empty '{key}' list", mapping.line_of(key), key)
+        if not isinstance(value, LineList):
+            raise self.error(f"{where}: '{key}' must be a list", mapping.line_of(key), key)
+        return list(zip(value, value.item_lines, strict=True))
+
+    def text(self, mapping: LineDict, key: str, where: str, *, required: bool = True) -> str:
+        value = mapping.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                raise self.error(f"required field of {where} is missing", mapping.line, key)
+            return ""
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise self.error(f"{where}: {value!r} is not text", mapping.line_of(key), key)
+        return str(value).strip()
+
+    def ident(self, mapping: LineDict, where: str, seen: dict[str, int], *,
+              required: bool) -> str | None:
+        text = self.text(mapping, "id", where, required=required)
+        if text == "":
+            return None
+        line = mapping.line_of("id")
+        if not _ID_PATTERN.fullmatch(text):
+            raise self.error(
+                f"id {text!r} must use only lower-case letters, digits, '_' and '-'", line, "id"
+            )
+        if text in seen:
+            raise self.error(f"duplicate id '{text}' (also on line {seen[text]})", line, "id")
+        seen[text] = line
+        return text
+
+    def number(self, mapping: LineDict, key: str, where: str) -> float | None:
+        value = mapping.get(key)
+        if value is None:
+            return None
+        # Why: YAML reads yes/no/true/false as booleans, which would pass as 1 and 0.
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(f"{where}: {value!r} is not a number", mapping.line_of(key), key)
+        return float(value)
+
+    def priority(self, item: Any, line: int) -> StrategicPriority:
+        mapping = self.mapping(item, line, "priority")
+        raw_id = mapping.get("id")
+        where = f"priority '{raw_id}'" if isinstance(raw_id, str) else "the priority"
+        check_known_keys(self.path, mapping, PRIORITY_KEYS, where=f" of {where}")
+        priority_id = self.ident(mapping, where, self.priority_ids, required=True)
+        assert priority_id is not None  # required=True
+        title = self.text(mapping, "title", where)
+        owner = self.text(mapping, "owner", where)
+        description = self.text(mapping, "description", where, required=False)
+        objectives = [
+            self.objective(child, child_line, where, index + 1)
+            for index, (child, child_line) in enumerate(self.items(mapping, "objectives", where))
+        ]
+        return StrategicPriority(id=priority_id, title=title, owner=owner,
+                                 description=description, objectives=objectives,
+                                 line=mapping.line)
+
+    def objective(self, item: Any, line: int, parent: str, number: int) -> Objective:
+        mapping = self.mapping(item, line, "objective")
+        where = f"objective {number} of {parent}"
+        check_known_keys(self.path, mapping, OBJECTIVE_KEYS, where=f" of {where}")
+        objective_id = self.ident(mapping, where, self.objective_ids, required=False)
+        text = self.text(mapping, "text", where)
+        key_results = [
+            self.key_result(child, child_line, where, index + 1)
+            for index, (child, child_line) in enumerate(self.items(mapping, "key_results", where))
+        ]
+        return Objective(id=objective_id, text=text, key_results=key_results, line=mapping.line)
+
+    def key_result(self, item: Any, line: int, parent: str, number: int) -> KeyResult:
+        mapping = self.mapping(item, line, "key result")
+        where = f"key result {number} of {parent}"
+        check_known_keys(self.path, mapping, KEY_RESULT_KEYS, where=f" of {where}")
+        text = self.text(mapping, "text", where)
+        kpi = self.text(mapping, "kpi", where, required=False) or None
+        baseline = self.number(mapping, "baseline", where)
+        target = self.number(mapping, "target", where)
+        weight = self.number(mapping, "weight", where)
+        progress = self.number(mapping, "progress", where)
+        current = self.number(mapping, "current", where)
+        if target is None:
+            raise self.error(f"required field of {where} is missing", mapping.line, "target")
+        if weight is not None and weight <= 0:
+            raise self.error(f"{where}: weight must be above 0", mapping.line_of("weight"),
+                             "weight")
+        if progress is not None and not 0 <= progress <= 100:
+            raise self.error(f"{where}: progress must be between 0 and 100",
+                             mapping.line_of("progress"), "progress")
+        if kpi is not None:
+            if kpi not in self.kpi_ids:
+                raise self.error(
+                    f"unknown KPI '{kpi}'{did_you_mean(kpi, self.kpi_ids)}; it must be an id in "
+                    "the KPI catalog",
+                    mapping.line_of("kpi"),
+                    "kpi",
+                )
+            for key, value in (("progress", progress), ("current", current)):
+                if value is not None:
+                    raise self.error(
+                        f"{where}: leave out '{key}' for a key result with a KPI; it comes from "
+                        f"the measurements of '{kpi}'",
+                        mapping.line_of(key),
+                        key,
+                    )
+            if baseline is None:
+                raise self.error(f"{where} names a KPI, so it needs a baseline", mapping.line,
+                                 "baseline")
+        elif progress is None and (baseline is None or current is None):
+            raise self.error(
+                f"{where} has no KPI, so give 'progress' (0-100), or 'baseline' and 'current'",
+                mapping.line,
+                "progress",
+            )
+        if baseline is not None and baseline == target and progress is None:
+            raise self.error(f"{where}: target equals the baseline ({target:g})",
+                             mapping.line_of("target"), "target")
+        return KeyResult(text=text, kpi=kpi, baseline=baseline, target=target,
+                         weight=1.0 if weight is None else weight, progress=progress,
+                         current=current, line=mapping.line)
+
+
+# --------------------------------------------------------------------------------------------
+# Progress: pure functions
+# --------------------------------------------------------------------------------------------
+
+
+class KeyResultProgress(BaseModel):
+    """A key result with the value used and its progress (None: the KPI has no value)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    objective_id: str | None
+    objective: str
+    text: str
+    kpi: str | None
+    baseline: float | None
+    target: float
+    value: float | None
+    weight: float
+    progress: float | None
+
+
+class PriorityProgress(BaseModel):
+    """A priority's weighted progress over its key results, and each key result's part."""
+
+    model_config = ConfigDict(frozen=True)
+
+    priority_id: str
+    title: str
+    owner: str
+    progress: float | None
+    key_results: list[KeyResultProgress]
+
+    @property
+    def unknown(self) -> int:
+        """Key results left out of the weighted mean because their KPI has no value."""
+        return sum(1 for kr in self.key_results if kr.progress is None)
+
+
+def progress_from_value(baseline: float, target: float, value: float) -> float:
+    """Percent of the way from ``baseline`` to ``target`` that ``value`` has come, 0-100.
+
+    Direction-aware through the sign of ``target - baseline``: for a lower-is-better measure
+    (target below baseline) a falling value is progress. A value on the wrong side of the
+    baseline is 0; beyond the target is 100. (Equal baseline and target: 100 at the target.)
+    """
+    span = target - baseline
+    if span == 0:
+        return 100.0 if value == target else 0.0
+    return min(100.0, max(0.0, 100 * (value - baseline) / span))
+
+
+def key_result_progress(kr: KeyResult, kpi_values: Mapping[str, float | None]) -> float | None:
+    """A key result's progress, 0-100: from its KPI's value in ``kpi_values`` (None when the KPI
+    has no value), else its manual ``progress``, else from ``baseline`` and ``current``."""
+    if kr.kpi is not None:
+        value = kpi_values.get(kr.kpi)
+        if value is None or kr.baseline is None:
+            return None
+        return progress_from_value(kr.baseline, kr.target, value)
+    if kr.progress is not None:
+        return kr.progress
+    if kr.baseline is not None and kr.current is not None:
+        return progress_from_value(kr.baseline, kr.target, kr.current)
+    return None
+
+
+def weighted_progress(parts: Iterable[tuple[float, float | None]]) -> float | None:
+    """Weighted mean of ``(weight, progress)`` pairs, leaving out unknown progress; None if all
+    are unknown."""
+    known = [(weight, progress) for weight, progress in parts if progress is not None]
+    total = sum(weight for weight, _ in known)
+    if not known or total <= 0:
+        return None
+    return sum(weight * progress for weight, progress in known) / total
+
+
+def objective_progress(
+    objective: Objective, kpi_values: Mapping[str, float | None]
+) -> float | None:
+    """Weighted progress over one objective's key results."""
+    return weighted_progress(
+        (kr.weight, key_result_progress(kr, kpi_values)) for kr in objective.key_results
+    )
+
+
+def priority_progress(
+    priority: StrategicPriority, kpi_values: Mapping[str, float | None]
+) -> PriorityProgress:
+    """A priority's progress: the weighted mean over all key results of all its objectives
+    (weights compare key results across the whole priority, not within an objective)."""
+    parts: list[KeyResultProgress] = []
+    for objective in priority.objectives:
+        for kr in objective.key_results:
+            value = kpi_values.get(kr.kpi) if kr.kpi is not None else kr.current
+            parts.append(
+                KeyResultProgress(
+                    objective_id=objective.id,
+                    objective=objective.text,
+                    text=kr.text,
+                    kpi=kr.kpi,
+                    baseline=kr.baseline,
+                    target=kr.target,
+                    value=value,
+                    weight=kr.weight,
+                    progress=key_result_progress(kr, kpi_values),
+                )
+            )
+    return PriorityProgress(
+        priority_id=priority.id,
+        title=priority.title,
+        owner=priority.owner,
+        progress=weighted_progress((part.weight, part.progress) for part in parts),
+        key_results=parts,
+    )

@@ -1,0 +1,1 @@
+"""Layout: what a pack shows, its charts, section templates and the notebook helper."""

@@ -1,0 +1,1 @@
+"""The analysts' narrative: drafts, placeholders, edits that survive rebuilds."""

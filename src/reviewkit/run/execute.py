@@ -1,0 +1,188 @@
+"""Notebook execution through papermill, on a kernel started early so it boots while we work."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reviewkit.errors import ExecutionError
+
+if TYPE_CHECKING:
+    from jupyter_client.manager import AsyncKernelManager
+    from nbformat import NotebookNode
+
+KERNEL_NAME = "python3"
+
+
+def read_notebook(path: Path) -> NotebookNode:
+    import nbformat
+
+    try:
+        notebook: NotebookNode = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+        return notebook
+    except Exception as exc:  # nbformat raises several types for broken files
+        raise ExecutionError(f"cannot read notebook {path}: {exc}") from exc
+
+
+class Kernel:
+    """A kernel started ahead of execution; start it, do other work, then run the notebook.
+
+    Starting a kernel takes about a second, mostly the child process importing IPython; doing
+    it in parallel with chart rendering takes that second off the build.
+    """
+
+    def __init__(self, cwd: Path, warm_up: str | None = None) -> None:
+        from jupyter_client.utils import run_sync  # type: ignore[attr-defined]
+
+        self._run_sync = run_sync
+        # The kernel's own chatter (e.g. its TCP notice) goes to a log, not the user's terminal;
+        # ExecutionError quotes its tail when the kernel dies.
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in shutdown()
+            prefix="reviewkit-kernel-", suffix=".log", delete=False
+        )
+        self.manager: AsyncKernelManager = _tracking_manager()(kernel_name=KERNEL_NAME)
+        run_sync(self.manager.start_kernel)(cwd=str(cwd), stderr=self.log, stdout=self.log)
+        self._warm: threading.Thread | None = None
+        if warm_up:
+            self._warm = threading.Thread(target=self._warm_up, args=(warm_up,), daemon=True)
+            self._warm.start()
+
+    def _warm_up(self, code: str) -> None:
+        """Run ``code`` silently on a client of our own (no trace in the notebook)."""
+        from jupyter_client.blocking import BlockingKernelClient  # type: ignore[attr-defined]
+
+        client = BlockingKernelClient()
+        try:
+            client.load_connection_info(self.manager.get_connection_info())
+            client.start_channels()
+            client.wait_for_ready(timeout=60)
+            client.execute_interactive(code, silent=True, store_history=False, timeout=60)
+        except Exception as exc:  # a failed warm-up only costs time; the run will show errors
+            with contextlib.suppress(ValueError, OSError):
+                self.log.write(f"reviewkit: kernel warm-up failed: {exc}\n".encode())
+                self.log.flush()
+        finally:
+            client.stop_channels()
+            _close_thread_loop()
+
+    def wait_warm(self) -> None:
+        if self._warm is not None:
+            self._warm.join(timeout=120)
+
+    def log_tail(self, lines: int = 5) -> str:
+        self.log.flush()
+        text = Path(self.log.name).read_text(encoding="utf-8", errors="replace")
+        return " | ".join(text.strip().splitlines()[-lines:])
+
+    def shutdown(self) -> None:
+        try:
+            # nbclient leaves the client of a kernel it does not own connected; close it.
+            for client in getattr(self.manager, "clients", []):
+                client.stop_channels()
+            if self.manager.has_kernel:
+                self._run_sync(self.manager.shutdown_kernel)(now=True)
+        finally:
+            # The warm-up thread ends once the kernel is gone; wait for it before closing the
+            # log it may still write to.
+            if self._warm is not None:
+                self._warm.join(timeout=30)
+            self.log.close()
+            Path(self.log.name).unlink(missing_ok=True)
+
+    def __enter__(self) -> Kernel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+
+def _close_thread_loop() -> None:
+    """Close the event loop jupyter_client's blocking wrappers left on this thread."""
+    import asyncio
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+        except RuntimeError:
+            return
+    if not loop.is_running():
+        loop.close()
+
+
+def _tracking_manager() -> type[AsyncKernelManager]:
+    from jupyter_client.manager import AsyncKernelManager
+
+    class TrackingKernelManager(AsyncKernelManager):
+        """Remembers the clients it hands out, so they can be closed with the kernel."""
+
+        clients: list[Any]
+
+        def client(self, **kwargs: Any) -> Any:
+            client = super().client(**kwargs)
+            self.__dict__.setdefault("clients", []).append(client)
+            return client
+
+    return TrackingKernelManager
+
+
+def execute_notebook(
+    notebook: NotebookNode,
+    parameters: dict[str, Any],
+    *,
+    cwd: Path,
+    output_path: Path,
+    kernel: Kernel | None = None,
+    failed_copy: Path | None = None,
+) -> NotebookNode:
+    """Parameterize and execute ``notebook`` with papermill, writing it to ``output_path``.
+
+    On a failing cell papermill writes the notebook with its error banner; we move it to
+    ``failed_copy`` so the user can open it, and raise an :class:`ExecutionError` naming the cell.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    engine_kwargs: dict[str, Any] = {}
+    if kernel is not None:
+        kernel.wait_warm()
+        engine_kwargs["km"] = kernel.manager
+    try:
+        executed: NotebookNode = papermill.execute_notebook(
+            notebook,
+            str(output_path),
+            parameters=parameters,
+            kernel_name=KERNEL_NAME,
+            progress_bar=False,
+            request_save_on_cell_execute=False,
+            cwd=str(cwd),
+            **engine_kwargs,
+        )
+    except PapermillExecutionError as exc:
+        saved = _keep_failed(output_path, failed_copy)
+        raise ExecutionError(
+            f"notebook cell {exc.exec_count} failed: {exc.ename}: {exc.evalue}", notebook=saved
+        ) from exc
+    except Exception as exc:
+        detail = f" (kernel said: {kernel.log_tail()})" if kernel is not None else ""
+        raise ExecutionError(
+            f"could not execute the notebook: {type(exc).__name__}: {exc}{detail}"
+        ) from exc
+    return executed
+
+
+def _keep_failed(written: Path, keep_at: Path | None) -> Path | None:
+    if keep_at is None or not written.is_file():
+        return None
+    try:
+        keep_at.parent.mkdir(parents=True, exist_ok=True)
+        written.replace(keep_at)
+    except OSError as exc:  # keep the original failure as the one the user sees
+        print(f"reviewkit: could not keep the failed notebook: {exc}", file=sys.stderr)
+        return None
+    return keep_at

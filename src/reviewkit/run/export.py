@@ -1,0 +1,129 @@
+"""Export: the executed notebook to self-contained HTML (nbconvert), then to PDF (WeasyPrint)."""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reviewkit.errors import ExportError
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
+_TEMPLATES = resources.files("reviewkit.layout") / "templates"
+
+
+def preload() -> None:
+    """Import the exporters ahead of use (from a thread, while the kernel runs the notebook)."""
+    import nbconvert  # noqa: F401
+    import weasyprint  # noqa: F401
+
+
+def css_string(text: object) -> str:
+    """Escape text for a CSS string literal (running headers come from user-supplied names)."""
+    value = str(text)
+    return (
+        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ").replace("\r", " ")
+    )
+
+
+@functools.cache
+def _safe_markdown() -> Any:
+    import mistune
+
+    # escape=True turns raw HTML (and so <script>) into text; mistune also refuses
+    # javascript:/vbscript:/data: links. Lists, emphasis, links and tables still render.
+    return mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])
+
+
+def narrative_html(text: str) -> str:
+    """Analysts' Markdown as HTML with any raw HTML neutralised."""
+    return str(_safe_markdown()(text))
+
+
+@functools.cache
+def pack_css() -> str:
+    return (_TEMPLATES / "pack.css").read_text(encoding="utf-8")
+
+
+def to_html(notebook: NotebookNode) -> str:
+    """The pack as one HTML page: outputs and narrative only, styles inline, no code."""
+    from nbconvert import HTMLExporter
+
+    try:
+        exporter = HTMLExporter(  # type: ignore[no-untyped-call]
+            template_name="reviewkit",
+            extra_template_basedirs=[str(_TEMPLATES / "nbconvert")],
+            exclude_input=True,
+            exclude_input_prompt=True,
+            exclude_output_prompt=True,
+            filters={"css_string": css_string, "narrative_html": narrative_html},
+        )
+        body, _ = exporter.from_notebook_node(notebook, resources={"reviewkit_css": pack_css()})
+    except Exception as exc:  # nbconvert and Jinja raise many types
+        raise ExportError(f"HTML export failed: {type(exc).__name__}: {exc}") from exc
+    return str(body)
+
+
+@functools.cache
+def _font_css() -> str:
+    """Bundled fonts for the PDF, so every machine prints the same glyphs without a network.
+
+    matplotlib ships DejaVu Sans (it needs it for charts), so we reuse those files.
+    """
+    import matplotlib
+
+    fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    faces = [
+        ("DejaVu Sans", "DejaVuSans.ttf", "normal", "normal"),
+        ("DejaVu Sans", "DejaVuSans-Bold.ttf", "bold", "normal"),
+        ("DejaVu Sans", "DejaVuSans-Oblique.ttf", "normal", "italic"),
+        ("DejaVu Sans", "DejaVuSans-BoldOblique.ttf", "bold", "italic"),
+        ("DejaVu Sans Mono", "DejaVuSansMono.ttf", "normal", "normal"),
+    ]
+    rules = []
+    for family, filename, weight, style in faces:
+        path = fonts / filename
+        if path.is_file():
+            rules.append(
+                f'@font-face {{ font-family: "{family}"; src: url("{path.as_uri()}"); '
+                f"font-weight: {weight}; font-style: {style}; }}"
+            )
+    return "\n".join(rules)
+
+
+def to_pdf(html: str, target: Path, *, base_url: Path) -> None:
+    """Render the pack HTML to PDF with its print stylesheet; nothing is fetched remotely."""
+    import weasyprint
+
+    try:
+        fonts = weasyprint.text.fonts.FontConfiguration()
+        document = weasyprint.HTML(
+            string=html, base_url=str(base_url), url_fetcher=_local_only_fetcher(),
+            media_type="print",
+        )
+        document.write_pdf(
+            target,
+            stylesheets=[weasyprint.CSS(string=_font_css(), font_config=fonts)],
+            font_config=fonts,
+        )
+    except Exception as exc:  # WeasyPrint raises many types
+        raise ExportError(f"PDF rendering failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _local_only_fetcher() -> object:
+    """A URL fetcher that refuses anything but files and data URLs: no network at run time."""
+    import weasyprint.urls
+
+    fetcher_class = getattr(weasyprint.urls, "URLFetcher", None)
+    if fetcher_class is not None:  # WeasyPrint 68 and later
+        return fetcher_class(allowed_protocols={"file", "data"}, fail_on_errors=True)
+
+    def fetch(url: str, timeout: int = 10, ssl_context: object = None) -> object:
+        if not url.startswith(("file:", "data:")):
+            raise ExportError(f"the pack refers to a remote resource, which is not allowed: {url}")
+        return weasyprint.urls.default_url_fetcher(url, timeout, ssl_context)
+
+    return fetch

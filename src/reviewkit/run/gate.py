@@ -1,0 +1,82 @@
+"""The publish gate: the reasons a pack is not ready to be the one that goes to the meeting.
+
+Each rule can be turned off in the params file (``publish_gate: {rule: false}``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from reviewkit.errors import ReviewkitError
+from reviewkit.formatting import format_date
+
+if TYPE_CHECKING:
+    from reviewkit.run.context import PackContext
+    from reviewkit.narrative.cells import NarrativeCell
+    from reviewkit.store.database import Action
+
+#: Rule name → what it checks (all on by default).
+RULES: dict[str, str] = {
+    "narrative_final": "every narrative cell has been written or accepted by a person and is "
+                       "not stale",
+    "red_kpis_explained": "every red KPI has commentary or an open action",
+    "overdue_actions_rescheduled": "every overdue action has a new due date (or is closed)",
+    "headline_data_current": "every headline KPI has data for the period",
+}
+
+
+class PublishRefused(ReviewkitError):
+    """The gate found reasons not to publish; ``--force`` publishes anyway and records them."""
+
+    exit_code = 3
+
+    def __init__(self, reasons: Sequence[str]) -> None:
+        self.reasons = list(reasons)
+        super().__init__(f"publishing refused for {len(self.reasons)} reasons; fix them or "
+                         "use --force to publish anyway (the reasons are recorded)")
+
+
+def check(
+    context: PackContext,
+    cells: Sequence[NarrativeCell],
+    actions_now: Sequence[Action],
+    enabled: dict[str, bool],
+) -> list[str]:
+    """Every reason the gate refuses, one sentence each, in a stable order."""
+    on = {rule: enabled.get(rule, True) for rule in RULES}
+    reasons: list[str] = []
+    if on["narrative_final"]:
+        for cell in cells:
+            if cell.draft:
+                reasons.append(f"narrative '{cell.key}' ({cell.title}) is still the generated "
+                               "draft: edit it, or accept it by setting its draft flag to false")
+            elif cell.stale:
+                reasons.append(f"narrative '{cell.key}' ({cell.title}) is stale: "
+                               f"{cell.stale_detail}")
+    if on["red_kpis_explained"]:
+        written = {cell.kpi_id for cell in cells if cell.kpi_id and not cell.draft}
+        log = context.action_log
+        for result in context.evaluation.results:
+            if result.status != "red":
+                continue
+            has_action = bool(log and log.open_for(result.kpi.id))
+            if result.kpi.id not in written and not has_action:
+                reasons.append(f"red KPI '{result.kpi.id}' ({result.kpi.name}) has neither "
+                               "commentary nor an open action")
+    if on["overdue_actions_rescheduled"] and context.action_log:
+        now = {action.id: action for action in actions_now}
+        for view in context.action_log.overdue:
+            current = now.get(view.id)
+            # Changes made after the period end (e.g. at Monday's preparation) count here.
+            if current is None or not current.is_open or current.due > context.period.end:
+                continue
+            reasons.append(f"action {view.id} ({view.action.title}) is {view.days_overdue} days "
+                           f"overdue with no new due date (due {format_date(current.due)})")
+    if on["headline_data_current"]:
+        for kpi_id in context.headline:
+            result = context.evaluation.result(kpi_id)
+            if result.status == "no_data" or result.stale:
+                reasons.append(f"headline KPI '{kpi_id}' ({result.kpi.name}) has no data for "
+                               f"{context.period.label}")
+    return reasons

@@ -1,0 +1,117 @@
+"""Writing a pack folder whole or not at all.
+
+A pack is built in a private staging folder beside its final place and swapped in with one
+atomic rename, under a lock, so readers see either the previous good pack or the new one, never
+a mix, and two builds of the same pack cannot interleave.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import fcntl
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from reviewkit.errors import UsageError
+
+_RENAME_EXCHANGE = 2  # linux/fs.h
+
+
+def staging_dir(final: Path) -> Path:
+    """A fresh folder next to ``final`` (same filesystem, so the final rename is atomic)."""
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        clean_abandoned(final)
+        staging = final.parent / f".{final.name}.staging-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        staging.mkdir()
+    except OSError as exc:
+        # Why: an output folder that cannot be created (a path through a file, no permission, a
+        # read-only disk) is a bad --out, not a crash: it used to end in a raw traceback.
+        raise UsageError(
+            f"cannot write the pack under {final.parent}: {exc.strerror or exc}; "
+            "choose another output folder (--out)"
+        ) from exc
+    return staging
+
+
+def clean_abandoned(final: Path) -> None:
+    """Remove staging folders left by builds that were killed (their process is gone)."""
+    prefix = f".{final.name}.staging-"
+    for entry in final.parent.glob(f"{prefix}*"):
+        try:
+            pid = int(entry.name[len(prefix):].split("-")[0])
+        except ValueError:
+            continue
+        if not _alive(pid):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def locked(final: Path) -> Iterator[None]:
+    """An exclusive lock per pack folder, held while it is swapped."""
+    lock_path = final.parent / f".{final.name}.lock"
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths with renameat2(RENAME_EXCHANGE); False where unsupported."""
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:
+        return False
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd = -100
+    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def commit(staging: Path, final: Path) -> None:
+    """Put the finished ``staging`` folder at ``final``, replacing any previous pack atomically."""
+    for path in staging.rglob("*"):
+        if path.is_file():
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
+    with locked(final):
+        if not final.exists():
+            staging.rename(final)
+            return
+        if _exchange(staging, final):
+            shutil.rmtree(staging, ignore_errors=True)  # now holds the previous pack
+            return
+        # Fallback: two renames; the previous pack stays on disk until the new one is in place.
+        retired = final.parent / f".{final.name}.previous-{uuid.uuid4().hex[:8]}"
+        final.rename(retired)
+        staging.rename(final)
+        shutil.rmtree(retired, ignore_errors=True)
+
+
+def discard(staging: Path) -> None:
+    shutil.rmtree(staging, ignore_errors=True)

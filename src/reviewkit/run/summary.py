@@ -1,0 +1,122 @@
+"""summary.json and manifest.json: the machine-readable face of a pack."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from reviewkit.run.context import PackContext, sha256_of
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def summary_of(context: PackContext) -> dict[str, Any]:
+    """The contract's summary: one entry per KPI and the exceptions list."""
+    evaluation = context.evaluation
+    return {
+        "cadence": context.cadence,
+        "period_end": context.period.end.isoformat(),
+        "period_start": context.period.start.isoformat(),
+        "label": context.period.label,
+        "organisation": context.organisation,
+        "title": context.title,
+        "state": context.state,
+        **({"approver": context.approver} if context.approver else {}),
+        **({"published_at": context.published_at.isoformat()} if context.published_at else {}),
+        "generated_at": context.generated_at.isoformat(),
+        "status_counts": evaluation.status_counts(),
+        "headline": list(context.headline),
+        "kpis": [
+            {
+                "id": result.kpi.id,
+                "name": result.kpi.name,
+                "perspective": result.kpi.perspective,
+                "kind": result.kpi.kind,
+                "value": _round(result.value),
+                "target": _round(result.current.target),
+                "amber": _round(result.current.amber),
+                "status": result.status,
+                "previous_status": result.previous.status,
+                "direction": result.kpi.direction,
+                "owner": result.kpi.owner,
+                "trend": result.trend,
+                "streak": result.streak,
+                "change": _round(result.change),
+                "variance": _round(result.variance),
+                "unit": result.kpi.unit,
+            }
+            for result in evaluation.results
+        ],
+        "exceptions": [
+            {"kpi_id": item.kpi_id, "reason": item.reason, "detail": item.detail}
+            for item in evaluation.exceptions
+        ],
+        "actions": context.action_log.summary() if context.action_log else None,
+    }
+
+
+def manifest_of(
+    context: PackContext,
+    *,
+    timings: dict[str, float],
+    outputs: list[Path],
+    notebook: Path,
+) -> dict[str, Any]:
+    """Provenance of a pack: parameters, input hashes, versions, timings and output hashes."""
+    return {
+        "cadence": context.cadence,
+        "label": context.period.label,
+        "state": context.state,
+        "approver": context.approver,
+        "published_at": context.published_at.isoformat() if context.published_at else None,
+        "gate_overrides": context.overrides,
+        "narrative": [
+            {"key": cell.key, "draft": cell.draft, "stale": cell.stale, "revision": cell.revision}
+            for cell in context.narrative
+        ],
+        "generated_at": context.generated_at.isoformat(),
+        "notebook": str(notebook),
+        "parameters": context.parameters,
+        "inputs": [
+            {"role": item.role, "path": item.path, "sha256": item.sha256,
+             "size_bytes": item.size_bytes, "rows": item.rows}
+            for item in context.inputs
+        ],
+        "versions": context.versions,
+        "timings_seconds": {stage: round(seconds, 3) for stage, seconds in timings.items()},
+        "outputs": {path.name: sha256_of(path) for path in outputs},
+    }
+
+
+ACTION_COLUMNS = (
+    "id", "title", "owner", "due", "status", "kpi_id", "raised_in", "days_overdue",
+    "due_date_changes", "age_days", "raised_on", "closed_on", "kpi_status", "decision_id", "note",
+)
+DECISION_COLUMNS = ("id", "decided_on", "review", "text", "rationale", "kpis", "actions")
+
+
+def write_action_csvs(context: PackContext, folder: Path) -> list[Path]:
+    """actions.csv and decisions.csv: the log as of the pack's period end."""
+    log = context.action_log
+    actions_path, decisions_path = folder / "actions.csv", folder / "decisions.csv"
+    with actions_path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(ACTION_COLUMNS)
+        for view in log.actions if log else []:
+            a = view.action
+            writer.writerow([
+                a.id, a.title, a.owner, a.due.isoformat(), a.status, a.kpi_id or "",
+                a.raised_in or "", view.days_overdue, view.due_changes, view.age_days,
+                a.raised_on.isoformat(), view.closed_on.isoformat() if view.closed_on else "",
+                view.kpi_status or "", a.decision_id or "", a.note,
+            ])
+    with decisions_path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(DECISION_COLUMNS)
+        for d in log.decisions if log else []:
+            writer.writerow([d.id, d.decided_on.isoformat(), d.review or "", d.text, d.rationale,
+                             " ".join(d.kpis), " ".join(d.actions)])
+    return [actions_path, decisions_path]

@@ -1,0 +1,1 @@
+"""The action, decision, narrative and pack store (SQLite or PostgreSQL through SQLAlchemy)."""

@@ -1,0 +1,661 @@
+"""The action and decision store: SQLite by default, any SQLAlchemy URL (e.g. PostgreSQL) too.
+
+Every change is an event (what, from, to, when, by whom, effective on which date), so history
+is never overwritten; the ``actions`` and ``decisions`` tables hold the current state for quick
+reads. Writes are transactions: a minutes file applies whole or not at all, and concurrent
+writers each get their own id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from reviewkit.errors import ReviewkitError
+
+SCHEMA_VERSION = 2
+ACTION_STATUSES = ("open", "in_progress", "done", "dropped")
+OPEN_STATUSES = ("open", "in_progress")
+ACTION_FIELDS = ("title", "owner", "due", "status", "kpi_id", "note")
+
+metadata = sa.MetaData()
+
+meta_table = sa.Table(
+    "reviewkit_meta", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+counters = sa.Table(
+    "counters", metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("value", sa.Integer, nullable=False),
+)
+actions_table = sa.Table(
+    "actions", metadata,
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("due", sa.String(10), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("kpi_id", sa.String(128)),
+    sa.Column("raised_in", sa.String(64)),
+    sa.Column("raised_on", sa.String(10), nullable=False),
+    sa.Column("decision_id", sa.String(16)),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+)
+decisions_table = sa.Table(
+    "decisions", metadata,
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("rationale", sa.Text, nullable=False, server_default=""),
+    sa.Column("review", sa.String(64)),
+    sa.Column("decided_on", sa.String(10), nullable=False),
+    sa.Column("kpis", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("actions", sa.Text, nullable=False, server_default="[]"),
+)
+events_table = sa.Table(
+    "events", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("entity", sa.String(16), nullable=False),
+    sa.Column("entity_id", sa.String(16), nullable=False, index=True),
+    sa.Column("field", sa.String(32), nullable=False),
+    sa.Column("old", sa.Text),
+    sa.Column("new", sa.Text),
+    sa.Column("effective", sa.String(10), nullable=False),
+    sa.Column("recorded_at", sa.String(32), nullable=False),
+    sa.Column("by", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+)
+imports_table = sa.Table(
+    "minutes_imports", metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("file", sa.Text, nullable=False),
+    sa.Column("review", sa.String(64), nullable=False),
+    sa.Column("imported_at", sa.String(32), nullable=False),
+    sa.Column("by", sa.Text, nullable=False),
+    sa.Column("changes", sa.Integer, nullable=False),
+)
+narratives_table = sa.Table(
+    "narratives", metadata,
+    sa.Column("cadence", sa.String(16), primary_key=True),
+    sa.Column("label", sa.String(16), primary_key=True),
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("kpi_id", sa.String(128)),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("basis", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+    sa.Column("updated_by", sa.Text, nullable=False),
+)
+narrative_history = sa.Table(
+    "narrative_history", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("cadence", sa.String(16), nullable=False),
+    sa.Column("label", sa.String(16), nullable=False),
+    sa.Column("key", sa.String(128), nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("basis", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+    sa.Column("updated_by", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+)
+packs_table = sa.Table(
+    "packs", metadata,
+    sa.Column("cadence", sa.String(16), primary_key=True),
+    sa.Column("label", sa.String(16), primary_key=True),
+    sa.Column("period_end", sa.String(10), nullable=False),
+    sa.Column("built_at", sa.String(32), nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+)
+
+
+class StoreError(ReviewkitError):
+    """The store cannot be opened or a change cannot be applied."""
+
+    exit_code = 2
+
+
+class UnknownRecord(StoreError):
+    """An action or decision id that is not in the store."""
+
+
+@dataclass(frozen=True)
+class Action:
+    id: str
+    title: str
+    owner: str
+    due: dt.date
+    status: str
+    kpi_id: str | None
+    raised_in: str | None
+    raised_on: dt.date
+    decision_id: str | None = None
+    note: str = ""
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+@dataclass(frozen=True)
+class Decision:
+    id: str
+    text: str
+    rationale: str
+    review: str | None
+    decided_on: dt.date
+    kpis: list[str] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Event:
+    seq: int
+    entity: str
+    entity_id: str
+    field: str
+    old: str | None
+    new: str | None
+    effective: dt.date
+    recorded_at: str
+    by: str
+    source: str
+
+
+@dataclass(frozen=True)
+class StoredNarrative:
+    """An analyst's text for one narrative cell, and the values it was written against."""
+
+    key: str
+    kpi_id: str | None
+    text: str
+    basis: dict[str, Any]
+    revision: int
+    updated_at: str
+    updated_by: str
+
+
+class NarrativeConflict(StoreError):
+    """The stored text changed since the copy being saved was made."""
+
+
+@dataclass(frozen=True)
+class PackRecord:
+    cadence: str
+    label: str
+    period_end: dt.date
+    built_at: str
+    summary: dict[str, Any]
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+def store_url(location: str) -> str:
+    """A SQLAlchemy URL for a store location: a database URL, or a path to a SQLite file."""
+    if "://" in location:
+        if location.startswith("postgresql://") or location.startswith("postgres://"):
+            # The driver we ship is psycopg 3; SQLAlchemy's bare scheme means psycopg2.
+            return "postgresql+psycopg://" + location.split("://", 1)[1]
+        return location
+    return f"sqlite:///{Path(location).resolve()}"
+
+
+def _engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+        # pysqlite's own transaction handling starts transactions late; take the write lock at
+        # BEGIN so two writers queue up instead of failing half-way (SQLAlchemy's recipe).
+        @sa.event.listens_for(engine, "connect")
+        def _connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+            dbapi_connection.execute("PRAGMA foreign_keys = ON")
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(connection: Connection) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _migrate_to_1(connection: Connection) -> None:
+    metadata.create_all(connection, tables=[meta_table, counters, actions_table, decisions_table,
+                                            events_table, imports_table, packs_table])
+    connection.execute(counters.insert(), [{"name": "action", "value": 0},
+                                           {"name": "decision", "value": 0}])
+
+
+#: Key of the PostgreSQL advisory lock held while checking and migrating the schema.
+_MIGRATION_LOCK = 0x7265766B  # "revk"
+
+def _migrate_to_2(connection: Connection) -> None:
+    """Version 2: analysts' narrative, per cadence, period and cell, with its history."""
+    metadata.create_all(connection, tables=[narratives_table, narrative_history])
+
+
+#: Schema migrations, in order; entry ``n`` brings a store from version ``n`` to ``n + 1``.
+MIGRATIONS: Sequence[Callable[[Connection], None]] = (_migrate_to_1, _migrate_to_2)
+
+
+class Store:
+    """Open with :meth:`open`; use :meth:`transaction` to apply several changes atomically."""
+
+    def __init__(self, engine: Engine, location: str) -> None:
+        self.engine = engine
+        self.location = location
+
+    @classmethod
+    def open(cls, location: str) -> Store:
+        url = store_url(location)
+        if url.startswith("sqlite:///"):
+            folder = Path(url.removeprefix("sqlite:///")).parent
+            if not folder.is_dir():
+                raise StoreError(f"store folder {folder} does not exist; create it or fix 'store'")
+        try:
+            engine = _engine(url)
+            store = cls(engine, location)
+            try:
+                store._migrate()
+            except BaseException:
+                # Nobody gets this store: close its pooled connection now instead of leaving
+                # it to the garbage collector (a ResourceWarning, and a server session held).
+                engine.dispose()
+                raise
+        except sa.exc.ArgumentError as exc:
+            raise StoreError(f"store '{location}' is not a usable database URL: {exc}") from exc
+        except sa.exc.OperationalError as exc:
+            reason = " ".join(str(exc.orig).split()) if exc.orig else str(exc)
+            raise StoreError(f"cannot open store '{location}': {reason}") from exc
+        except ModuleNotFoundError as exc:
+            raise StoreError(
+                f"store '{location}' needs the database driver '{exc.name}'; "
+                "install it (pip install 'reviewkit[postgres]' for PostgreSQL)"
+            ) from exc
+        return store
+
+    def _migrate(self) -> None:
+        with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Two processes opening a new database at once would both see no tables and
+                # both CREATE them (the loser fails on a duplicate key); a transaction-scoped
+                # advisory lock makes the second wait and then find the schema in place.
+                # (SQLite needs nothing: BEGIN IMMEDIATE already serialises migrations.)
+                connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
+            inspector = sa.inspect(connection)
+            version = 0
+            if inspector.has_table("reviewkit_meta"):
+                row = connection.execute(
+                    sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")
+                ).first()
+                version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"store '{self.location}' has schema version {version}, newer than this "
+                    f"reviewkit understands ({SCHEMA_VERSION}); upgrade reviewkit"
+                )
+            for step in MIGRATIONS[version:]:
+                step(connection)
+            if version < SCHEMA_VERSION:
+                connection.execute(
+                    sa.delete(meta_table).where(meta_table.c.key == "schema_version")
+                )
+                connection.execute(
+                    meta_table.insert().values(key="schema_version", value=str(SCHEMA_VERSION))
+                )
+
+    def schema_version(self) -> int:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")
+            ).first()
+        return int(row[0]) if row else 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        with self.engine.begin() as connection:
+            yield Transaction(connection)
+
+    # -- reads ------------------------------------------------------------------------------
+    def actions(self, status: str | None = None) -> list[Action]:
+        with self.engine.connect() as connection:
+            return Transaction(connection).actions(status)
+
+    def action(self, action_id: str) -> Action:
+        with self.engine.connect() as connection:
+            return Transaction(connection).action(action_id)
+
+    def decisions(self) -> list[Decision]:
+        with self.engine.connect() as connection:
+            return Transaction(connection).decisions()
+
+    def events(self, entity_id: str | None = None) -> list[Event]:
+        with self.engine.connect() as connection:
+            query = sa.select(events_table).order_by(events_table.c.seq)
+            if entity_id is not None:
+                query = query.where(events_table.c.entity_id == entity_id)
+            return [_event(row) for row in connection.execute(query).mappings()]
+
+    def packs(self, cadence: str) -> list[PackRecord]:
+        """Packs of a cadence recorded in the store, oldest first."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(packs_table)
+                .where(packs_table.c.cadence == cadence)
+                .order_by(packs_table.c.period_end)
+            ).mappings()
+            return [
+                PackRecord(
+                    row["cadence"], row["label"], dt.date.fromisoformat(row["period_end"]),
+                    row["built_at"], json.loads(row["summary"]),
+                )
+                for row in rows
+            ]
+
+    # -- writes (each its own transaction) --------------------------------------------------
+    def add_action(self, **values: Any) -> str:
+        with self.transaction() as tx:
+            return tx.add_action(**values)
+
+    def update_action(self, action_id: str, changes: dict[str, Any], **context: Any) -> list[str]:
+        with self.transaction() as tx:
+            return tx.update_action(action_id, changes, **context)
+
+    def add_decision(self, **values: Any) -> str:
+        with self.transaction() as tx:
+            return tx.add_decision(**values)
+
+    def record_pack(self, cadence: str, label: str, period_end: dt.date,
+                    summary: dict[str, Any]) -> None:
+        with self.transaction() as tx:
+            tx.connection.execute(
+                sa.delete(packs_table).where(
+                    (packs_table.c.cadence == cadence) & (packs_table.c.label == label)
+                )
+            )
+            tx.connection.execute(
+                packs_table.insert().values(
+                    cadence=cadence, label=label, period_end=period_end.isoformat(),
+                    built_at=_now(), summary=json.dumps(summary),
+                )
+            )
+
+    def narratives(self, cadence: str, label: str) -> dict[str, StoredNarrative]:
+        with self.engine.connect() as connection:
+            return Transaction(connection).narratives(cadence, label)
+
+    def save_narrative(self, **values: Any) -> int:
+        with self.transaction() as tx:
+            return tx.save_narrative(**values)
+
+    def narrative_history(self, cadence: str, label: str, key: str) -> list[StoredNarrative]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(narrative_history).where(
+                    (narrative_history.c.cadence == cadence)
+                    & (narrative_history.c.label == label) & (narrative_history.c.key == key)
+                ).order_by(narrative_history.c.seq)
+            ).mappings()
+            return [_narrative(row) for row in rows]
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class Transaction:
+    """Reads and writes on one connection; inside :meth:`Store.transaction` they commit together."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def _next(self, name: str) -> int:
+        # UPDATE first: it takes the row lock (PostgreSQL) under the write lock (SQLite), so
+        # concurrent writers serialise here and never hand out the same number.
+        self.connection.execute(
+            sa.update(counters).where(counters.c.name == name).values(value=counters.c.value + 1)
+        )
+        value = self.connection.execute(
+            sa.select(counters.c.value).where(counters.c.name == name)
+        ).scalar_one()
+        return int(value)
+
+    def _event(self, entity: str, entity_id: str, field_name: str, old: str | None,
+               new: str | None, *, effective: dt.date, by: str, source: str) -> None:
+        self.connection.execute(
+            events_table.insert().values(
+                entity=entity, entity_id=entity_id, field=field_name, old=old, new=new,
+                effective=effective.isoformat(), recorded_at=_now(), by=by, source=source,
+            )
+        )
+
+    def actions(self, status: str | None = None) -> list[Action]:
+        query = sa.select(actions_table).order_by(actions_table.c.id)
+        if status is not None:
+            query = query.where(actions_table.c.status == status)
+        return [_action(row) for row in self.connection.execute(query).mappings()]
+
+    def action(self, action_id: str) -> Action:
+        row = self.connection.execute(
+            sa.select(actions_table).where(actions_table.c.id == action_id)
+        ).mappings().first()
+        if row is None:
+            raise UnknownRecord(f"unknown action id '{action_id}'; see `reviewkit actions list`")
+        return _action(row)
+
+    def has_action(self, action_id: str) -> bool:
+        return self.connection.execute(
+            sa.select(actions_table.c.id).where(actions_table.c.id == action_id)
+        ).first() is not None
+
+    def decisions(self) -> list[Decision]:
+        rows = self.connection.execute(
+            sa.select(decisions_table).order_by(decisions_table.c.id)
+        ).mappings()
+        return [_decision(row) for row in rows]
+
+    def find_action(self, *, title: str, raised_in: str | None) -> Action | None:
+        row = self.connection.execute(
+            sa.select(actions_table).where(
+                (actions_table.c.title == title) & (actions_table.c.raised_in == raised_in)
+            )
+        ).mappings().first()
+        return _action(row) if row else None
+
+    def find_decision(self, *, text: str, review: str | None) -> Decision | None:
+        row = self.connection.execute(
+            sa.select(decisions_table).where(
+                (decisions_table.c.text == text) & (decisions_table.c.review == review)
+            )
+        ).mappings().first()
+        return _decision(row) if row else None
+
+    def add_action(self, *, title: str, owner: str, due: dt.date, kpi_id: str | None = None,
+                   raised_in: str | None = None, note: str = "", decision_id: str | None = None,
+                   effective: dt.date, by: str, source: str) -> str:
+        action_id = f"A-{self._next('action'):04d}"
+        values = {
+            "id": action_id, "title": title, "owner": owner, "due": due.isoformat(),
+            "status": "open", "kpi_id": kpi_id, "raised_in": raised_in,
+            "raised_on": effective.isoformat(), "decision_id": decision_id, "note": note,
+        }
+        self.connection.execute(actions_table.insert().values(**values))
+        self._event("action", action_id, "created", None, json.dumps(values, sort_keys=True),
+                    effective=effective, by=by, source=source)
+        return action_id
+
+    def update_action(self, action_id: str, changes: dict[str, Any], *, effective: dt.date,
+                      by: str, source: str) -> list[str]:
+        """Apply changes; returns the fields that really changed (an event each)."""
+        current = self.action(action_id)
+        changed: list[str] = []
+        updates: dict[str, str | None] = {}
+        for name, value in changes.items():
+            if name not in ACTION_FIELDS:
+                raise StoreError(f"actions have no field '{name}'")
+            if value is None:
+                continue
+            new = value.isoformat() if isinstance(value, dt.date) else str(value)
+            old_value = getattr(current, name)
+            old = old_value.isoformat() if isinstance(old_value, dt.date) else old_value
+            if name == "status" and new not in ACTION_STATUSES:
+                raise StoreError(f"status '{new}' is not one of {', '.join(ACTION_STATUSES)}")
+            if old == new:
+                continue
+            updates[name] = new
+            changed.append(name)
+            self._event("action", action_id, name, old, new, effective=effective, by=by,
+                        source=source)
+        if updates:
+            self.connection.execute(
+                sa.update(actions_table).where(actions_table.c.id == action_id).values(**updates)
+            )
+        return changed
+
+    def add_decision(self, *, text: str, rationale: str = "", kpis: Sequence[str] = (),
+                     review: str | None = None, action_ids: Sequence[str] = (),
+                     effective: dt.date, by: str, source: str) -> str:
+        decision_id = f"D-{self._next('decision'):04d}"
+        values = {
+            "id": decision_id, "text": text, "rationale": rationale, "review": review,
+            "decided_on": effective.isoformat(), "kpis": json.dumps(list(kpis)),
+            "actions": json.dumps(list(action_ids)),
+        }
+        self.connection.execute(decisions_table.insert().values(**values))
+        self._event("decision", decision_id, "created", None, json.dumps(values, sort_keys=True),
+                    effective=effective, by=by, source=source)
+        return decision_id
+
+    def link_actions(self, decision_id: str, action_ids: Sequence[str], *,
+                     effective: dt.date, by: str, source: str) -> None:
+        """Record the actions a decision created (an event, like every other change)."""
+        row = self.connection.execute(
+            sa.select(decisions_table.c.actions).where(decisions_table.c.id == decision_id)
+        ).first()
+        if row is None:
+            raise UnknownRecord(f"unknown decision id '{decision_id}'")
+        new = json.dumps(list(action_ids))
+        self.connection.execute(
+            sa.update(decisions_table).where(decisions_table.c.id == decision_id)
+            .values(actions=new)
+        )
+        self._event("decision", decision_id, "actions", row[0], new, effective=effective, by=by,
+                    source=source)
+        for action_id in action_ids:
+            self.connection.execute(
+                sa.update(actions_table).where(actions_table.c.id == action_id)
+                .values(decision_id=decision_id)
+            )
+
+    def narratives(self, cadence: str, label: str) -> dict[str, StoredNarrative]:
+        rows = self.connection.execute(
+            sa.select(narratives_table).where(
+                (narratives_table.c.cadence == cadence) & (narratives_table.c.label == label)
+            )
+        ).mappings()
+        return {row["key"]: _narrative(row) for row in rows}
+
+    def save_narrative(self, *, cadence: str, label: str, key: str, kpi_id: str | None,
+                       text: str, basis: dict[str, Any], expected_revision: int, by: str,
+                       source: str) -> int:
+        """Store a new revision; refuse when someone else saved since ``expected_revision``."""
+        row = self.connection.execute(
+            sa.select(narratives_table.c.revision, narratives_table.c.text).where(
+                (narratives_table.c.cadence == cadence) & (narratives_table.c.label == label)
+                & (narratives_table.c.key == key)
+            )
+        ).first()
+        current = int(row[0]) if row else 0
+        if current != expected_revision:
+            raise NarrativeConflict(
+                f"narrative '{key}' of {cadence} {label} changed in the store since this copy "
+                f"was made (revision {expected_revision} → {current})"
+            )
+        if row is not None and row[1] == text:
+            return current
+        revision = current + 1
+        values = {"kpi_id": kpi_id, "text": text, "basis": json.dumps(basis, sort_keys=True),
+                  "revision": revision, "updated_at": _now(), "updated_by": by}
+        if row is None:
+            self.connection.execute(
+                narratives_table.insert().values(cadence=cadence, label=label, key=key, **values)
+            )
+        else:
+            self.connection.execute(
+                sa.update(narratives_table).where(
+                    (narratives_table.c.cadence == cadence) & (narratives_table.c.label == label)
+                    & (narratives_table.c.key == key)
+                ).values(**values)
+            )
+        self.connection.execute(
+            narrative_history.insert().values(
+                cadence=cadence, label=label, key=key, revision=revision, text=text,
+                basis=values["basis"], updated_at=values["updated_at"], updated_by=by,
+                source=source,
+            )
+        )
+        return revision
+
+    def has_event(self, entity_id: str, field_name: str, new: str, effective: dt.date) -> bool:
+        """Whether this exact change (field to value, effective that day) was recorded before."""
+        return self.connection.execute(
+            sa.select(events_table.c.seq).where(
+                (events_table.c.entity_id == entity_id) & (events_table.c.field == field_name)
+                & (events_table.c.new == new) & (events_table.c.effective == effective.isoformat())
+            )
+        ).first() is not None
+
+    def imported(self, sha256: str) -> bool:
+        return self.connection.execute(
+            sa.select(imports_table.c.sha256).where(imports_table.c.sha256 == sha256)
+        ).first() is not None
+
+    def record_import(self, *, sha256: str, file: str, review: str, by: str,
+                      changes: int) -> None:
+        self.connection.execute(
+            imports_table.insert().values(sha256=sha256, file=file, review=review,
+                                          imported_at=_now(), by=by, changes=changes)
+        )
+
+
+def _narrative(row: Any) -> StoredNarrative:
+    return StoredNarrative(
+        key=row["key"], kpi_id=row.get("kpi_id"), text=row["text"],
+        basis=json.loads(row["basis"] or "{}"), revision=int(row["revision"]),
+        updated_at=row["updated_at"], updated_by=row["updated_by"],
+    )
+
+
+def _action(row: Any) -> Action:
+    return Action(
+        id=row["id"], title=row["title"], owner=row["owner"],
+        due=dt.date.fromisoformat(row["due"]), status=row["status"], kpi_id=row["kpi_id"],
+        raised_in=row["raised_in"], raised_on=dt.date.fromisoformat(row["raised_on"]),
+        decision_id=row["decision_id"], note=row["note"] or "",
+    )
+
+
+def _decision(row: Any) -> Decision:
+    return Decision(
+        id=row["id"], text=row["text"], rationale=row["rationale"] or "", review=row["review"],
+        decided_on=dt.date.fromisoformat(row["decided_on"]), kpis=json.loads(row["kpis"]),
+        actions=json.loads(row["actions"]),
+    )
+
+
+def _event(row: Any) -> Event:
+    return Event(
+        seq=row["seq"], entity=row["entity"], entity_id=row["entity_id"], field=row["field"],
+        old=row["old"], new=row["new"], effective=dt.date.fromisoformat(row["effective"]),
+        recorded_at=row["recorded_at"], by=row["by"], source=row["source"],
+    )
