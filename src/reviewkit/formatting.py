@@ -1,10 +1,30 @@
-"""How numbers, units, dates and changes are written in a pack."""
+"""How numbers, units, dates, statuses and changes are written in a pack and its narrative."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Protocol
 
-from reviewkit.inputs.catalog import Kpi
+
+class Kpi(Protocol):
+    """What formatting needs of a KPI (a catalog :class:`~reviewkit.inputs.catalog.Kpi`)."""
+
+    @property
+    def unit(self) -> str: ...
+
+    @property
+    def decimals(self) -> int | None: ...
+
+    @property
+    def higher_is_better(self) -> bool: ...
+
+
+STATUS_WORDS: dict[str, str] = {
+    "green": "On track",
+    "amber": "At risk",
+    "red": "Off track",
+    "no_data": "No data",
+}
 
 _PREFIX_UNITS = ("£", "$", "€")
 

@@ -1,10 +1,18 @@
-"""Review periods per cadence: the window a value is taken over, its label, and its neighbours."""
+"""Review periods: the window a value is taken over, its label, and its neighbours.
+
+A period's shape comes from its cadence's :class:`~reviewkit.cadences.PeriodRule`: a run of days
+ending on a chosen date (weekly: the 7 days ending on a Friday), or whole calendar months
+(monthly: 1, quarterly: 3).
+"""
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
 from dataclasses import dataclass
+
+from reviewkit import cadences
+from reviewkit.cadences import PeriodRule
 
 
 @dataclass(frozen=True, order=True)
@@ -16,36 +24,59 @@ class Period:
     end: dt.date
 
     @property
+    def rule(self) -> PeriodRule:
+        return cadences.rule_of(self.cadence)
+
+    @property
     def label(self) -> str:
-        if self.cadence == "weekly":
+        """'2026-11-20' (days), '2026-10' (a month), '2026-Q4' (a quarter), '2026-H2', '2026'."""
+        rule = self.rule
+        if rule.unit == "days":
             return self.end.isoformat()
-        if self.cadence == "monthly":
+        if rule.length == 1:
             return f"{self.end.year:04d}-{self.end.month:02d}"
-        return f"{self.end.year:04d}-Q{(self.end.month - 1) // 3 + 1}"
+        if rule.length == 12:
+            return f"{self.end.year:04d}"
+        letter = {3: "Q", 6: "H"}.get(rule.length, "P")
+        return f"{self.end.year:04d}-{letter}{_index_in_year(self.end, rule.length)}"
 
     @property
     def noun(self) -> str:
         """'week', 'month' or 'quarter'."""
-        return {"weekly": "week", "monthly": "month", "quarterly": "quarter"}[self.cadence]
+        return self.rule.noun
 
     @property
     def long_label(self) -> str:
         """Words for a reader: 'week ending 20 Nov 2026', 'November 2026', 'Q4 2026'."""
-        if self.cadence == "weekly":
-            return f"week ending {self.end.day} {self.end:%b %Y}"
-        if self.cadence == "monthly":
+        rule = self.rule
+        if rule.unit == "days":
+            return f"{rule.noun} ending {self.end.day} {self.end:%b %Y}"
+        if rule.length == 1:
             return f"{self.end:%B %Y}"
-        return f"Q{(self.end.month - 1) // 3 + 1} {self.end.year}"
+        if rule.length == 12:
+            return f"{self.end.year}"
+        year, _, part = self.label.partition("-")
+        return f"{part} {year}"
+
+    @property
+    def short_label(self) -> str:
+        """For chart axes: '20 Nov', 'Nov 26', '2026-Q4'."""
+        rule = self.rule
+        if rule.unit == "days":
+            return f"{self.end.day} {self.end:%b}"
+        if rule.length == 1:
+            return f"{self.end:%b %y}"
+        return self.label
 
     def contains(self, day: dt.date) -> bool:
         return self.start <= day <= self.end
 
     def shift(self, steps: int) -> Period:
         """The period ``steps`` cadences later (negative: earlier)."""
-        if self.cadence == "weekly":
-            return weekly_period(self.end + dt.timedelta(days=7 * steps))
-        months = 1 if self.cadence == "monthly" else 3
-        year, month = _add_months(self.end.year, self.end.month, months * steps)
+        rule = self.rule
+        if rule.unit == "days":
+            return period_containing(self.cadence, self.end + dt.timedelta(days=rule.length * steps))
+        year, month = _add_months(self.end.year, self.end.month, rule.length * steps)
         return period_containing(self.cadence, dt.date(year, month, 1))
 
     def previous(self) -> Period:
@@ -53,20 +84,22 @@ class Period:
 
     def offset_of(self, day: dt.date) -> int:
         """How many periods before this one ``day`` falls: 0 inside, 1 in the previous, -1 after."""
-        if self.cadence == "weekly":
-            return (self.end - day).days // 7
-        months = (self.end.year - day.year) * 12 + (self.end.month - day.month)
-        if self.cadence == "monthly":
-            return months
-        return _quarter_index(self.end) - _quarter_index(day)
+        rule = self.rule
+        if rule.unit == "days":
+            return (self.end - day).days // rule.length
+        return (_month_index(self.end) // rule.length) - (_month_index(day) // rule.length)
 
     def history(self, count: int) -> list[Period]:
         """The ``count`` periods ending with this one, oldest first."""
         return [self.shift(-steps) for steps in range(count - 1, -1, -1)]
 
 
-def _quarter_index(day: dt.date) -> int:
-    return day.year * 4 + (day.month - 1) // 3
+def _month_index(day: dt.date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def _index_in_year(day: dt.date, length: int) -> int:
+    return (day.month - 1) // length + 1
 
 
 def _add_months(year: int, month: int, delta: int) -> tuple[int, int]:
@@ -75,23 +108,19 @@ def _add_months(year: int, month: int, delta: int) -> tuple[int, int]:
 
 
 def weekly_period(end: dt.date) -> Period:
-    return Period("weekly", end - dt.timedelta(days=6), end)
+    return period_containing("weekly", end)
 
 
 def period_containing(cadence: str, day: dt.date) -> Period:
-    """The period of ``cadence`` that contains ``day`` (weekly: the 7 days ending on ``day``)."""
-    if cadence == "weekly":
-        return weekly_period(day)
-    if cadence == "monthly":
-        last = calendar.monthrange(day.year, day.month)[1]
-        return Period(
-            "monthly", dt.date(day.year, day.month, 1), dt.date(day.year, day.month, last)
-        )
-    if cadence == "quarterly":
-        first_month = (day.month - 1) // 3 * 3 + 1
-        last_month = first_month + 2
-        last = calendar.monthrange(day.year, last_month)[1]
-        return Period(
-            "quarterly", dt.date(day.year, first_month, 1), dt.date(day.year, last_month, last)
-        )
-    raise ValueError(f"unknown cadence {cadence!r}")
+    """The period of ``cadence`` that contains ``day``.
+
+    For a cadence of days, the period is the run of days *ending* on ``day`` (a weekly pack is
+    named by its last day); for months, the calendar block of months holding ``day``.
+    """
+    rule = cadences.rule_of(cadence)
+    if rule.unit == "days":
+        return Period(cadence, day - dt.timedelta(days=rule.length - 1), day)
+    first_month = (day.month - 1) // rule.length * rule.length + 1
+    year, last_month = _add_months(day.year, first_month, rule.length - 1)
+    last = calendar.monthrange(year, last_month)[1]
+    return Period(cadence, dt.date(day.year, first_month, 1), dt.date(year, last_month, last))

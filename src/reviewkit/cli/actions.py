@@ -15,6 +15,7 @@ from typing import Any
 from reviewkit.inputs.catalog import load_catalog
 from reviewkit.errors import InputError, UsageError
 from reviewkit.inputs.params import load_params
+from reviewkit.store.minutes import import_minutes, load_minutes
 from reviewkit.store.reviews import parse_review
 from reviewkit.store.database import ACTION_STATUSES, Action, Decision, Store
 
@@ -179,8 +180,6 @@ def run_decisions(args: argparse.Namespace) -> int:
 
 
 def run_minutes(args: argparse.Namespace) -> int:
-    from reviewkit.store.minutes import import_minutes, load_minutes
-
     store, known = _open(args)
     try:
         minutes = load_minutes(args.file, known)

@@ -10,12 +10,22 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from reviewkit import __version__
+from reviewkit import __version__, cadences
 from reviewkit._speedups import apply as _apply_speedups
+from reviewkit.cli.actions import add_parsers, run_actions, run_decisions, run_minutes
 from reviewkit.errors import ReviewkitError
+from reviewkit.inputs.loaded import load_inputs
 
-CADENCE_CHOICES = ("weekly", "monthly", "quarterly")
+if TYPE_CHECKING:  # the narrative service is imported with the build, not at start-up
+    from reviewkit.narrative.service import Prefer
+
+#: --prefer's words on the command line → the narrative service's.
+PREFER: dict[str, Prefer] = {"notebook": "edit", "store": "store"}
+
+#: Help for the cadence argument; the names come from the cadence definitions.
+CADENCE_HELP = "the pack: " + ", ".join(cadences.BUILT_IN)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     build = commands.add_parser("build", help="build a pack (PDF, HTML, notebook, summary)")
-    build.add_argument("cadence", choices=CADENCE_CHOICES)
+    build.add_argument("cadence", help=CADENCE_HELP)
     build.add_argument("--params", required=True, type=Path, metavar="FILE",
                        help="the pack's params file (YAML)")
     build.add_argument("--period", metavar="YYYY-MM-DD",
@@ -42,14 +52,14 @@ def _parser() -> argparse.ArgumentParser:
     draft = commands.add_parser(
         "draft", help="build a draft pack and print its notebook for the analyst to edit"
     )
-    draft.add_argument("cadence", choices=CADENCE_CHOICES)
+    draft.add_argument("cadence", help=CADENCE_HELP)
     draft.add_argument("--params", required=True, type=Path, metavar="FILE")
     draft.add_argument("--period", metavar="YYYY-MM-DD")
     draft.add_argument("--out", type=Path, default=Path("outputs"), metavar="DIR")
     draft.add_argument("-q", "--quiet", action="store_true")
     draft.add_argument("--prefer", choices=("notebook", "store"))
     publish = commands.add_parser("publish", help="apply the publish gate and write the final pack")
-    publish.add_argument("cadence", choices=CADENCE_CHOICES)
+    publish.add_argument("cadence", help=CADENCE_HELP)
     publish.add_argument("--params", required=True, type=Path, metavar="FILE")
     publish.add_argument("--period", metavar="YYYY-MM-DD")
     publish.add_argument("--out", type=Path, default=Path("outputs"), metavar="DIR")
@@ -65,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     for verb, text in (("export", "write the narrative of a pack as Markdown"),
                        ("import", "read an edited Markdown file back into the store")):
         sub = nsub.add_parser(verb, help=text)
-        sub.add_argument("cadence", choices=CADENCE_CHOICES)
+        sub.add_argument("cadence", help=CADENCE_HELP)
         sub.add_argument("--params", required=True, type=Path, metavar="FILE")
         sub.add_argument("--period", metavar="YYYY-MM-DD")
         sub.add_argument("--by", help="who edits (default: your user name)")
@@ -76,8 +86,6 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check all inputs; build nothing")
     validate.add_argument("--params", required=True, type=Path, metavar="FILE")
-
-    from reviewkit.cli.actions import add_parsers
 
     add_parsers(commands)
     return parser
@@ -91,19 +99,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("build", "draft", "publish"):
             return _build(args)
         if args.command == "narrative":
+            # Deferred for start-up time: it imports the whole pipeline (nbformat, matplotlib).
             from reviewkit.cli.narrative import run_narrative
 
             return run_narrative(args)
         if args.command == "validate":
             return _validate(args)
-        from reviewkit.cli import actions as cli_actions
-
         if args.command == "actions":
-            return cli_actions.run_actions(args)
+            return run_actions(args)
         if args.command == "decisions":
-            return cli_actions.run_decisions(args)
+            return run_decisions(args)
         if args.command == "minutes":
-            return cli_actions.run_minutes(args)
+            return run_minutes(args)
     except ReviewkitError as exc:
         if debug:
             raise
@@ -125,6 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _build(args: argparse.Namespace) -> int:
     _apply_speedups()
+    cadence = cadences.get(args.cadence)
+    # Deferred for start-up time: the build imports nbformat, papermill and matplotlib, which
+    # the other commands never need.
     from reviewkit.run.build import build_pack
 
     def progress(message: str) -> None:
@@ -132,45 +142,44 @@ def _build(args: argparse.Namespace) -> int:
 
     publishing = args.command == "publish"
     result = build_pack(
-        args.cadence,
+        cadence,
         args.params,
         period=args.period,
         out_dir=args.out,
         progress=None if args.quiet else progress,
         approver=args.approver if publishing else None,
         force=publishing and args.force,
-        prefer=args.prefer,
+        prefer=PREFER[args.prefer] if args.prefer else None,
     )
     if not args.quiet:
         total = result.timings.get("total", 0.0)
-        counts = result.context.evaluation.status_counts()
+        counts = result.view.evaluation.status_counts()
         print(
-            f"built {args.cadence} pack {result.context.period.label} in {total:.1f} s: "
+            f"built {args.cadence} pack {result.view.period.label} in {total:.1f} s: "
             f"{counts['red']} off track, {counts['amber']} at risk, {counts['green']} on track, "
             f"{counts['no_data']} no data",
             file=sys.stderr,
         )
-    if publishing and result.context.overrides and not args.quiet:
-        print(f"published with {len(result.context.overrides)} gate reasons overridden "
+    overrides = result.publication.overrides
+    if publishing and overrides and not args.quiet:
+        print(f"published with {len(overrides)} gate reasons overridden "
               "(recorded in the pack):", file=sys.stderr)
-        for reason in result.context.overrides:
+        for reason in overrides:
             print(f"  {reason}", file=sys.stderr)
     print(result.folder / "pack.ipynb" if args.command == "draft" else result.pdf)
     return 0
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from reviewkit.run.context import load_inputs
-    from reviewkit.evaluation.strategy import load_optional_inputs
-
-    params, catalog, measurements = load_inputs(args.params)
-    optional = load_optional_inputs(params, catalog)
-    cadences = sorted({c for kpi in catalog.kpis for c in kpi.cadences},
-                      key=CADENCE_CHOICES.index)
-    extra = "; " + ", ".join(optional.describe()) if optional.describe() else ""
+    inputs = load_inputs(args.params)
+    catalog, measurements = inputs.catalog, inputs.measurements
+    known = cadences.names()
+    used = sorted({c for kpi in catalog.kpis for c in kpi.cadences}, key=known.index)
+    optional = inputs.describe_optional()
+    extra = "; " + ", ".join(optional) if optional else ""
     print(
-        f"ok: {params.path.name}: catalog {catalog.path.name} ({len(catalog.kpis)} KPIs; "
-        f"{', '.join(cadences)}), measurements {measurements.path.name} "
+        f"ok: {inputs.params.path.name}: catalog {catalog.path.name} ({len(catalog.kpis)} KPIs; "
+        f"{', '.join(used)}), measurements {measurements.path.name} "
         f"({measurements.row_count} rows){extra}"
     )
     return 0

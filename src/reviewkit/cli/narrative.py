@@ -6,64 +6,39 @@ import argparse
 import getpass
 import sys
 
-from reviewkit.run.context import prepare_context
-from reviewkit.errors import InputError
-from reviewkit.narrative.cells import (
-    NarrativeError,
-    check_placeholders,
-    parse_markdown,
-    plan_cells,
-    section_keys,
-    to_markdown,
-)
-from reviewkit.store.database import NarrativeConflict, Store
+from reviewkit import cadences
+from reviewkit.inputs.loaded import load_inputs
+from reviewkit.narrative.edits import edits_from_markdown, parse_markdown, to_markdown
+from reviewkit.narrative.notebook import slots_of
+from reviewkit.narrative.service import NarrativeService
+from reviewkit.run.build import notebook_for
+from reviewkit.run.execute import read_notebook
+from reviewkit.run.prepare import evaluate
+from reviewkit.store.database import Store
 
 
 def run_narrative(args: argparse.Namespace) -> int:
-    from reviewkit.run.build import notebook_for
-    from reviewkit.run.execute import read_notebook
-
-    context = prepare_context(args.cadence, args.params, args.period, with_charts=False)
-    notebook = read_notebook(notebook_for(args.cadence, None))
-    store = Store.open(context.store_location)
+    cadence = cadences.get(args.cadence)
+    inputs = load_inputs(args.params)
+    notebook = read_notebook(notebook_for(cadence, inputs.params.values.notebook))
+    store = Store.open(inputs.params.store_location)
     try:
-        stored = store.narratives(context.cadence, context.period.label)
-        cells = plan_cells(context, section_keys(notebook), stored)
+        evaluated = evaluate(cadence, inputs, store, args.period)
+        service = NarrativeService(store, evaluated)
+        cells = service.plan(slots_of(notebook, cadence))
         if args.narrative_command == "export":
-            text = to_markdown(context, cells)
+            text = to_markdown(inputs.params.title_for(cadence), evaluated.period.long_label,
+                               cadence.name, evaluated.period.label, cells)
             if args.output:
                 args.output.write_text(text, encoding="utf-8")
                 print(args.output)
             else:
                 sys.stdout.write(text)
             return 0
-        by = args.by or getpass.getuser()
-        known = {cell.key: cell for cell in cells}
         sections = parse_markdown(args.file.read_text(encoding="utf-8"), args.file)
-        for section in sections:
-            if section.key not in known:
-                raise InputError(args.file, f"no narrative cell '{section.key}' in the "
-                                 f"{context.cadence} pack {context.period.label}",
-                                 line=section.line)
-            check_placeholders(section.text, context, section.key)
-        saved = []
-        with store.transaction() as tx:  # all sections or none
-            for section in sections:
-                cell = known[section.key]
-                accepted = cell.draft and not section.draft
-                if section.text == cell.text.strip() and not accepted:
-                    continue
-                try:
-                    tx.save_narrative(
-                        cadence=context.cadence, label=context.period.label, key=section.key,
-                        kpi_id=cell.kpi_id, text=section.text, basis=cell.values,
-                        expected_revision=section.revision, by=by,
-                        source=f"markdown {args.file.name}",
-                    )
-                except NarrativeConflict as exc:
-                    raise NarrativeError(f"{args.file}, line {section.line}: {exc}; export "
-                                         "again and redo the edit") from exc
-                saved.append(section.key)
+        edits = edits_from_markdown(sections, cells, args.file,
+                                    f"{cadence.name} pack {evaluated.period.label}")
+        saved = service.save(edits, by=args.by or getpass.getuser())
     finally:
         store.dispose()
     print(f"{args.file}: " + (f"saved {', '.join(saved)}" if saved else "nothing changed"))

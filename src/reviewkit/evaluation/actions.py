@@ -11,12 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from reviewkit.evaluation.evaluate import ExceptionItem, KpiResult, PeriodValue, is_worse, period_value
 from reviewkit.inputs.measurements import Observation
 from reviewkit.periods import Period
-from reviewkit.store.database import OPEN_STATUSES, Action, Decision, Event
+from reviewkit.store.records import OPEN_STATUSES, Action, Decision, Event
 
 #: Closed actions are checked for effect over this many days back from the period end.
 EFFECTIVENESS_WINDOW_DAYS = 90
@@ -58,16 +58,16 @@ class Effect:
     verdict: str  # improved | no_better | unknown
 
 
-@dataclass
+@dataclass(frozen=True)
 class ActionLog:
     """Everything a pack says about actions and decisions."""
 
     as_of: dt.date
     since: dt.date
     previous_label: str | None
-    actions: list[ActionView] = field(default_factory=list)
-    decisions: list[Decision] = field(default_factory=list)
-    effects: list[Effect] = field(default_factory=list)
+    actions: tuple[ActionView, ...] = ()
+    decisions: tuple[Decision, ...] = ()
+    effects: tuple[Effect, ...] = ()
 
     @property
     def open(self) -> list[ActionView]:
@@ -215,22 +215,21 @@ def action_log(
             )
         )
     decision_list = sorted(decisions.values(), key=lambda d: d.id)
-    log = ActionLog(as_of=as_of, since=since, previous_label=previous_label, actions=views,
-                    decisions=decision_list)
-    log.effects = effects(log, period, by_kpi, series)
-    return log
+    return ActionLog(as_of=as_of, since=since, previous_label=previous_label,
+                     actions=tuple(views), decisions=tuple(decision_list),
+                     effects=tuple(effects(views, as_of, period, by_kpi, series)))
 
 
-def effects(log: ActionLog, period: Period, by_kpi: dict[str, KpiResult],
-            series: dict[str, list[Observation]]) -> list[Effect]:
+def effects(views: Sequence[ActionView], as_of: dt.date, period: Period,
+            by_kpi: dict[str, KpiResult], series: dict[str, list[Observation]]) -> list[Effect]:
     """For actions done in the last 90 days and linked to a KPI: the KPI then and now."""
-    start = log.as_of - dt.timedelta(days=EFFECTIVENESS_WINDOW_DAYS)
+    start = as_of - dt.timedelta(days=EFFECTIVENESS_WINDOW_DAYS)
     found = []
-    for view in log.actions:
+    for view in views:
         kpi_id = view.action.kpi_id
         if view.action.status != "done" or view.closed_on is None or not kpi_id:
             continue
-        if not start <= view.closed_on < log.as_of or kpi_id not in by_kpi:
+        if not start <= view.closed_on < as_of or kpi_id not in by_kpi:
             continue
         result = by_kpi[kpi_id]
         raised_period = period.shift(-period.offset_of(view.action.raised_on))

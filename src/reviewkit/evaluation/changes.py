@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from reviewkit.evaluation.evaluate import ExceptionItem, KpiResult, is_worse
-from reviewkit.store.database import PackRecord
+from reviewkit.store.records import PackRecord
 
 
 @dataclass(frozen=True)
@@ -32,13 +32,13 @@ class ExceptionChange:
     reviews: int  # reviews in a row the exception has been raised, this one included
 
 
-@dataclass
+@dataclass(frozen=True)
 class ChangeReport:
     previous_label: str | None
-    status_changes: list[StatusChange] = field(default_factory=list)
-    new: list[ExceptionChange] = field(default_factory=list)
-    persisting: list[ExceptionChange] = field(default_factory=list)
-    cleared: list[ExceptionChange] = field(default_factory=list)
+    status_changes: tuple[StatusChange, ...] = ()
+    new: tuple[ExceptionChange, ...] = ()
+    persisting: tuple[ExceptionChange, ...] = ()
+    cleared: tuple[ExceptionChange, ...] = ()
 
 
 def _keys(pack: PackRecord) -> set[tuple[str, str]]:
@@ -56,11 +56,14 @@ def compare(
     previous = previous_packs[-1]
     names = {r.kpi.id: r.kpi.name for r in results}
     before = {str(k["id"]): str(k["status"]) for k in previous.summary.get("kpis", [])}
-    report = ChangeReport(previous_label=previous.label)
+    status_changes: list[StatusChange] = []
+    new: list[ExceptionChange] = []
+    persisting: list[ExceptionChange] = []
+    cleared: list[ExceptionChange] = []
     for result in results:
         old = before.get(result.kpi.id)
         if old is not None and old != result.status:
-            report.status_changes.append(
+            status_changes.append(
                 StatusChange(result.kpi.id, result.kpi.name, old, result.status)
             )
     history = [_keys(pack) for pack in reversed(previous_packs)]  # newest first
@@ -73,11 +76,12 @@ def compare(
             streak += 1
         change = ExceptionChange(item.kpi_id, names.get(item.kpi_id, item.kpi_id), item.reason,
                                  item.detail, streak)
-        (report.persisting if streak > 1 else report.new).append(change)
+        (persisting if streak > 1 else new).append(change)
     current = {(item.kpi_id, item.reason) for item in exceptions}
     for entry in previous.summary.get("exceptions", []):
         key = (str(entry["kpi_id"]), str(entry["reason"]))
         if key not in current:
-            report.cleared.append(ExceptionChange(key[0], names.get(key[0], key[0]), key[1],
-                                                  str(entry.get("detail", "")), 0))
-    return report
+            cleared.append(ExceptionChange(key[0], names.get(key[0], key[0]), key[1],
+                                           str(entry.get("detail", "")), 0))
+    return ChangeReport(previous.label, tuple(status_changes), tuple(new), tuple(persisting),
+                        tuple(cleared))

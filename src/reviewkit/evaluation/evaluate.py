@@ -8,33 +8,24 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from reviewkit import cadences
+from reviewkit.formatting import STATUS_WORDS, ordinal
 from reviewkit.inputs.catalog import Kpi
-from reviewkit.formatting import ordinal
 from reviewkit.inputs.measurements import Observation
 from reviewkit.periods import Period
 
 Status = Literal["green", "amber", "red", "no_data"]
 Trend = Literal["improving", "worsening", "flat", "unknown"]
 
-STATUS_WORDS: dict[str, str] = {
-    "green": "On track",
-    "amber": "At risk",
-    "red": "Off track",
-    "no_data": "No data",
-}
 _SEVERITY = {"green": 0, "amber": 1, "red": 2}
 
-#: How many periods the trend looks back over, current period included, per cadence.
-TREND_WINDOW = {"weekly": 6, "monthly": 6, "quarterly": 4}
 #: Without an amber band, a fitted change smaller than this share of the target is "flat".
 FLAT_SHARE_OF_TARGET = 0.05
 #: With an amber band, a fitted change smaller than this share of the band is "flat".
 FLAT_SHARE_OF_BAND = 0.5
-#: Default periods of history shown in charts, per cadence.
-DEFAULT_HISTORY = {"weekly": 26, "monthly": 24, "quarterly": 12}
 
 EXCEPTION_ORDER = ("red", "red_no_action", "worsened", "no_data", "stale")
 
@@ -144,7 +135,7 @@ class ExceptionItem:
     detail: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class DataQuality:
     """What is wrong or odd about the data, for the appendix."""
 
@@ -205,7 +196,7 @@ def trend_of(kpi: Kpi, history: Sequence[PeriodValue]) -> Trend:
     """
     if not history or history[-1].value is None:
         return "unknown"
-    window = TREND_WINDOW.get(history[-1].period.cadence, 6)
+    window = cadences.get(history[-1].period.cadence).trend_window
     recent = list(history)[-window:]
     points = [(i, pv.value) for i, pv in enumerate(recent) if pv.value is not None]
     if len(points) < 3:
@@ -271,7 +262,7 @@ def evaluate_kpi(
     stale_after: int = 2,
 ) -> KpiResult:
     """Evaluate one KPI for ``period`` from its observations (any order, any dates)."""
-    history_length = max(history_length, TREND_WINDOW.get(period.cadence, 6), 2)
+    history_length = max(history_length, cadences.get(period.cadence).trend_window, 2)
     buckets: list[list[Observation]] = [[] for _ in range(history_length)]
     last_seen: dt.date | None = None
     for obs in sorted(observations, key=lambda o: (o.period_end, o.segment)):
@@ -356,14 +347,20 @@ def sort_exceptions(
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Evaluation:
     """All KPI results for one pack, with its exceptions and data-quality findings."""
 
     period: Period
-    results: list[KpiResult]
-    exceptions: list[ExceptionItem]
+    results: tuple[KpiResult, ...]
+    exceptions: tuple[ExceptionItem, ...]
     data_quality: DataQuality
+
+    def with_exceptions(self, extra: Iterable[ExceptionItem]) -> Evaluation:
+        """A copy with more exceptions (e.g. the action log's escalations), re-sorted."""
+        merged = sort_exceptions([*self.exceptions, *extra],
+                                 [result.kpi.id for result in self.results])
+        return replace(self, exceptions=tuple(merged))
 
     def result(self, kpi_id: str) -> KpiResult:
         for result in self.results:
@@ -388,7 +385,7 @@ def evaluate(
     ignored_columns: Sequence[str] = (),
 ) -> Evaluation:
     """Evaluate every KPI reported at ``period.cadence`` and collect exceptions and data quality."""
-    length = history_length or DEFAULT_HISTORY[period.cadence]
+    length = history_length or cadences.get(period.cadence).history
     in_cadence = [kpi for kpi in kpis if period.cadence in kpi.cadences]
     results = [
         evaluate_kpi(kpi, period, series.get(kpi.id, []), history_length=length,
@@ -400,7 +397,7 @@ def evaluate(
         [kpi.id for kpi in in_cadence],
     )
     quality = _data_quality(kpis, results, series, period, ignored_columns)
-    return Evaluation(period, results, exceptions, quality)
+    return Evaluation(period, tuple(results), tuple(exceptions), quality)
 
 
 def _data_quality(
@@ -411,11 +408,17 @@ def _data_quality(
     ignored_columns: Sequence[str],
 ) -> DataQuality:
     known = {kpi.id for kpi in kpis}
-    quality = DataQuality(ignored_columns=list(ignored_columns))
+    unknown: dict[str, int] = {}
+    missing_values: dict[str, list[dt.date]] = {}
+    gaps: dict[str, list[str]] = {}
+    stale: dict[str, dt.date | None] = {}
+    never: list[str] = []
+    after = 0
+    overrides: dict[str, int] = {}
     for kpi_id, rows in sorted(series.items()):
         if kpi_id not in known:
-            quality.unknown_kpis[kpi_id] = len(rows)
-        quality.rows_after_period += sum(1 for obs in rows if obs.period_end > period.end)
+            unknown[kpi_id] = len(rows)
+        after += sum(1 for obs in rows if obs.period_end > period.end)
     for result in results:
         kpi_id = result.kpi.id
         rows = series.get(kpi_id, [])
@@ -423,23 +426,25 @@ def _data_quality(
             obs.period_end for obs in rows if obs.value is None and obs.period_end <= period.end
         ]
         if missing:
-            quality.missing_values[kpi_id] = missing
-        overrides = sum(
+            missing_values[kpi_id] = missing
+        count = sum(
             1 for obs in rows if obs.target is not None and obs.period_end <= period.end
         )
-        if overrides:
-            quality.target_overrides[kpi_id] = overrides
+        if count:
+            overrides[kpi_id] = count
         if result.last_seen is None:
-            quality.never_reported.append(kpi_id)
+            never.append(kpi_id)
             continue
         first_seen = min(obs.period_end for obs in rows if obs.value is not None)
-        gaps = [
+        holes = [
             pv.period.label
             for pv in result.history
             if pv.value is None and pv.period.end >= first_seen
         ]
-        if gaps:
-            quality.gaps[kpi_id] = gaps
+        if holes:
+            gaps[kpi_id] = holes
         if result.stale:
-            quality.stale[kpi_id] = result.last_seen
-    return quality
+            stale[kpi_id] = result.last_seen
+    return DataQuality(unknown_kpis=unknown, missing_values=missing_values, gaps=gaps,
+                       stale=stale, never_reported=never, rows_after_period=after,
+                       ignored_columns=list(ignored_columns), target_overrides=overrides)

@@ -1,5 +1,5 @@
 """Longer views for the monthly and quarterly packs: year to date, a year ago, and the overall
-status of a balanced-scorecard perspective. Pure functions, like :mod:`reviewkit.evaluate`.
+status of a balanced-scorecard perspective. Pure functions, like :mod:`.evaluate`.
 """
 
 from __future__ import annotations
@@ -28,8 +28,11 @@ class YearToDate:
 
 
 def periods_elapsed(period: Period) -> int:
-    months = period.end.month
-    return months if period.cadence != "quarterly" else (months - 1) // 3 + 1
+    """Periods of the cadence from 1 January to the end of ``period``, this one included."""
+    rule = period.rule
+    if rule.unit == "months":
+        return (period.end.month - 1) // rule.length + 1
+    return (period.end - dt.date(period.end.year, 1, 1)).days // rule.length + 1
 
 
 def year_to_date(kpi: Kpi, period: Period, observations: Sequence[Observation]) -> YearToDate:
@@ -56,7 +59,7 @@ def year_to_date(kpi: Kpi, period: Period, observations: Sequence[Observation]) 
 
 def year_ago(result: KpiResult) -> PeriodValue | None:
     """The same period a year earlier, when the history reaches back that far."""
-    steps = {"weekly": 52, "monthly": 12, "quarterly": 4}[result.current.period.cadence]
+    steps = result.current.period.rule.per_year
     if len(result.history) <= steps:
         return None
     return result.history[-1 - steps]

@@ -6,11 +6,11 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from reviewkit.inputs._yaml import LineDict, LineList, check_known_keys, did_you_mean, load_yaml_mapping
 from reviewkit.errors import InputError
-from reviewkit.inputs.params import CADENCES, Cadence
+from reviewkit import cadences as cadence_registry
 
 Direction = Literal["higher_is_better", "lower_is_better"]
 Aggregation = Literal["mean", "sum", "last", "min", "max"]
@@ -18,7 +18,7 @@ Kind = Literal["leading", "lagging"]
 
 _ID_PATTERN = re.compile(r"^[a-z0-9_]+$")
 
-Threshold = float | dict[Cadence, float]
+Threshold = float | dict[str, float]
 
 
 class Kpi(BaseModel):
@@ -33,7 +33,7 @@ class Kpi(BaseModel):
     target: Threshold
     amber: Threshold | None = None
     owner: str = Field(min_length=1)
-    cadences: list[Cadence] = Field(min_length=1)
+    cadences: list[str] = Field(min_length=1)
     unit: str = ""
     kind: Kind = "lagging"
     aggregation: Aggregation = "mean"
@@ -43,6 +43,25 @@ class Kpi(BaseModel):
     headline: bool = False
     contributors: list[str] = Field(default_factory=list)
     decimals: int | None = Field(default=None, ge=0, le=6)
+
+    @field_validator("cadences")
+    @classmethod
+    def _known_cadences(cls, value: list[str]) -> list[str]:
+        known = cadence_registry.names()
+        for name in value:
+            if name not in known:
+                raise ValueError(f"unknown cadence {name!r}")
+        return value
+
+    @field_validator("target", "amber")
+    @classmethod
+    def _known_threshold_cadences(cls, value: Threshold | None) -> Threshold | None:
+        if isinstance(value, dict):
+            known = cadence_registry.names()
+            for name in value:
+                if name not in known:
+                    raise ValueError(f"unknown cadence {name!r}")
+        return value
 
     @property
     def higher_is_better(self) -> bool:
@@ -198,7 +217,8 @@ def _as_input_error(path: Path, item: LineDict, kpi_id: Any, exc: ValidationErro
         if isinstance(value, str):
             message += did_you_mean(value, expected[field].replace(" or", ",").split(", "))
     elif field == "cadences":
-        message = f"{label}cadences must be a non-empty list of {', '.join(CADENCES)}"
+        message = (f"{label}cadences must be a non-empty list of "
+                   f"{', '.join(cadence_registry.names())}")
     elif field in ("target", "amber"):
         message = (
             f"{label}{value!r} is not a number or a mapping of cadence to number "

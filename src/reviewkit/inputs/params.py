@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from reviewkit.inputs._yaml import LineDict, check_known_keys, load_yaml_mapping
+from reviewkit.cadences import Cadence
 from reviewkit.errors import InputError
+from reviewkit.inputs._yaml import LineDict, check_known_keys, load_yaml_mapping
 
-Cadence = Literal["weekly", "monthly", "quarterly"]
-CADENCES: tuple[Cadence, ...] = ("weekly", "monthly", "quarterly")
-
-DEFAULT_TITLES: dict[str, str] = {
-    "weekly": "Weekly Operational Review",
-    "monthly": "Monthly Business Review",
-    "quarterly": "Quarterly Strategic Review",
+#: The publish gate's rules (name → what it checks), all on by default; a params file may turn
+#: any off with ``publish_gate: {rule: false}``. Each is checked in :mod:`reviewkit.run.gate`.
+GATE_RULES: dict[str, str] = {
+    "narrative_final": "every narrative cell has been written or accepted by a person and is "
+                       "not stale",
+    "red_kpis_explained": "every red KPI has commentary or an open action",
+    "overdue_actions_rescheduled": "every overdue action has a new due date (or is closed)",
+    "headline_data_current": "every headline KPI has data for the period",
 }
 
 
@@ -77,12 +79,10 @@ class PackParams(BaseModel):
     @field_validator("publish_gate")
     @classmethod
     def _known_gate_rules(cls, value: dict[str, bool]) -> dict[str, bool]:
-        from reviewkit.run.gate import RULES
-
         for name in value:
-            if name not in RULES:
+            if name not in GATE_RULES:
                 raise ValueError(
-                    f"unknown publish-gate rule '{name}'; rules: {', '.join(RULES)}"
+                    f"unknown publish-gate rule '{name}'; rules: {', '.join(GATE_RULES)}"
                 )
         return value
 
@@ -111,8 +111,8 @@ class LoadedParams(BaseModel):
     values: PackParams
     raw: dict[str, Any]
 
-    def title_for(self, cadence: str) -> str:
-        return self.values.title or DEFAULT_TITLES[cadence]
+    def title_for(self, cadence: Cadence) -> str:
+        return self.values.title or cadence.title
 
     @property
     def store_location(self) -> str:

@@ -4,8 +4,8 @@ Both files are optional inputs of the monthly and quarterly packs (the params ke
 ``initiatives`` and ``benefits``). They are validated row by row, so every error names the file,
 the line (CSV, the header is line 1) or row (Excel) and the column to fix.
 
-The table reader here (:func:`read_table` and the ``parse_*`` helpers) is shared with
-:mod:`reviewkit.spend`.
+Rows are read by the shared reader (:mod:`reviewkit.inputs.table`); how far a benefit has come
+is :mod:`reviewkit.evaluation.benefits`.
 """
 
 from __future__ import annotations
@@ -20,30 +20,32 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from reviewkit.inputs._cells import cell_text
-from reviewkit.inputs._yaml import did_you_mean
 from reviewkit.errors import InputError
-
-if TYPE_CHECKING:
-    import pandas as pd
+from reviewkit.inputs._yaml import did_you_mean
+from reviewkit.inputs.table import (
+    SourceRow,
+    Table,
+    TableRow,
+    parse_choice,
+    parse_date,
+    parse_id,
+    parse_number,
+    parse_text,
+    read_table,
+)
 
 Priority = Literal["high", "medium", "low"]
 Status = Literal["not_started", "on_track", "at_risk", "late", "done", "cancelled"]
 ScheduleState = Literal["on_time", "at_risk", "late", "cancelled"]
-BenefitState = Literal["not_started", "on_track", "at_risk", "achieved", "no_data"]
 
 PRIORITIES: tuple[Priority, ...] = ("high", "medium", "low")
 STATUSES: tuple[Status, ...] = ("not_started", "on_track", "at_risk", "late", "done", "cancelled")
 
 #: A forecast finish up to this many days after the planned finish is "at risk"; more is "late".
 SLIP_TOLERANCE_DAYS = 14
-#: A benefit whose realized share of its improvement trails the planned share by more than this
-#: (a fraction: 0.10 is ten percentage points) is "at risk".
-BENEFIT_TOLERANCE = 0.10
 
 _M = TypeVar("_M", bound=BaseModel)
 
-_ID_PATTERN = re.compile(r"[a-z0-9_-]+")
 _KPI_ID_PATTERN = re.compile(r"[a-z0-9_]+")
 _LIST_SEPARATOR = re.compile(r"[,\s]+")
 
@@ -70,197 +72,6 @@ BENEFIT_COLUMNS = (
     "target_date",
 )
 BENEFIT_OPTIONAL = ("kpi_id", "measure", "realized", "realized_date", "unit", "owner")
-
-
-# --------------------------------------------------------------------------------------------
-# Reading a table row by row (shared with spend.py)
-# --------------------------------------------------------------------------------------------
-
-
-class SourceRow(BaseModel):
-    """Where a record came from, so a later cross-check can still name the file and line."""
-
-    model_config = ConfigDict(frozen=True)
-
-    file: Path
-    line: int
-    row_label: str = "line"
-
-    def error(self, message: str, field: str | None = None) -> InputError:
-        return InputError(self.file, message, line=self.line, field=field,
-                          row_label=self.row_label)
-
-
-@dataclass(frozen=True)
-class TableRow:
-    """One non-blank row: the stripped text of each known column ("" when empty)."""
-
-    line: int
-    cells: dict[str, str]
-
-    def get(self, column: str) -> str:
-        return self.cells.get(column, "")
-
-
-@dataclass(frozen=True)
-class Table:
-    """A validated header and the rows under it."""
-
-    path: Path
-    row_label: str
-    columns: list[str]
-    rows: list[TableRow]
-
-    def error(self, row: TableRow, message: str, field: str | None = None) -> InputError:
-        return InputError(self.path, message, line=row.line, field=field,
-                          row_label=self.row_label)
-
-    def source(self, row: TableRow) -> SourceRow:
-        return SourceRow(file=self.path, line=row.line, row_label=self.row_label)
-
-
-def read_table(
-    path: str | Path, what: str, required: Sequence[str], optional: Sequence[str] = ()
-) -> Table:
-    """Read a .csv or .xlsx table and check its header.
-
-    Column names are matched after trimming and lower-casing. A missing required column is an
-    error; so is an unknown column that looks like a misspelt known one (it names the column and
-    suggests the known one). Other extra columns (notes, RAG comments) are ignored.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, f"{what} file not found; check the path in the params file")
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".xlsx"):
-        raise InputError(path, f"unsupported {what} format '{suffix}'; use .csv or .xlsx")
-    frame, row_label = _read_frame(path, suffix, what)
-    columns = [str(column).strip().lower() for column in frame.columns]
-    header_line = 1
-    known = [*required, *optional]
-    for column in columns:
-        if column in known or column == "":
-            continue
-        hint = did_you_mean(column, known)
-        if hint:
-            raise InputError(
-                path,
-                f"unknown column{hint}; columns: " + ", ".join(known),
-                line=header_line,
-                field=column,
-                row_label=row_label,
-            )
-    for column in required:
-        if column not in columns:
-            raise InputError(
-                path,
-                f"required column '{column}' is missing; the header must include "
-                + ", ".join(required),
-                line=header_line,
-                field=column,
-                row_label=row_label,
-            )
-    wanted = [(index, column) for index, column in enumerate(columns) if column in known]
-    rows: list[TableRow] = []
-    for index, values in enumerate(frame.itertuples(index=False, name=None)):
-        cells = {column: cell_text(values[position]) for position, column in wanted}
-        if all(text == "" for text in cells.values()):
-            continue  # a blank line is not a row
-        rows.append(TableRow(line=index + 2, cells=cells))
-    return Table(path=path, row_label=row_label, columns=columns, rows=rows)
-
-
-def _read_frame(path: Path, suffix: str, what: str) -> tuple[pd.DataFrame, str]:
-    import pandas as pd  # deferred: pandas costs a second to import and most commands skip it
-
-    try:
-        if suffix == ".csv":
-            # Everything as text: we validate types ourselves so errors can name the line.
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
-            return frame, "line"
-        return pd.read_excel(path, dtype=object, engine="openpyxl"), "row"
-    except Exception as exc:  # pandas raises many types for unreadable files
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        raise InputError(path, f"cannot read {what}: {reason}") from exc
-
-
-def parse_text(table: Table, row: TableRow, column: str, *, required: bool = True) -> str:
-    text = row.get(column)
-    if required and text == "":
-        raise table.error(row, "required value is empty", column)
-    return text
-
-
-def parse_date(
-    table: Table, row: TableRow, column: str, *, required: bool = True
-) -> dt.date | None:
-    text = parse_text(table, row, column, required=required)
-    if text == "":
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise table.error(
-            row, f"{text!r} is not a date; write it as YYYY-MM-DD", column
-        ) from None
-
-
-def parse_number(
-    table: Table,
-    row: TableRow,
-    column: str,
-    *,
-    required: bool = True,
-    minimum: float | None = None,
-    maximum: float | None = None,
-) -> float | None:
-    text = parse_text(table, row, column, required=required)
-    if text == "":
-        return None
-    try:
-        number = float(text)
-    except ValueError:
-        number = math.nan
-    if math.isnan(number) or math.isinf(number):
-        raise table.error(row, f"{text!r} is not a number; use digits only", column)
-    if minimum is not None and number < minimum:
-        raise table.error(row, f"{text} is below the minimum of {minimum:g}", column)
-    if maximum is not None and number > maximum:
-        raise table.error(row, f"{text} is above the maximum of {maximum:g}", column)
-    return number
-
-
-def parse_choice(table: Table, row: TableRow, column: str, choices: Sequence[str]) -> str:
-    """One of ``choices``; case, spaces and hyphens are forgiven ("On track" is on_track)."""
-    text = parse_text(table, row, column)
-    value = re.sub(r"[\s-]+", "_", text.lower())
-    if value not in choices:
-        raise table.error(
-            row,
-            f"{text!r} is not allowed; use one of {', '.join(choices)}"
-            + did_you_mean(value, choices),
-            column,
-        )
-    return value
-
-
-def parse_id(table: Table, row: TableRow, column: str, seen: dict[str, int], what: str) -> str:
-    """A required, unique id of lower-case letters, digits, '_' and '-'."""
-    text = parse_text(table, row, column)
-    if not _ID_PATTERN.fullmatch(text):
-        raise table.error(
-            row,
-            f"{what} id {text!r} must use only lower-case letters, digits, '_' and '-'",
-            column,
-        )
-    if text in seen:
-        raise table.error(
-            row,
-            f"duplicate {what} id '{text}' (also on {table.row_label} {seen[text]}); keep one",
-            column,
-        )
-    seen[text] = row.line
-    return text
 
 
 def _model(model: type[_M], table: Table, row: TableRow, values: dict[str, object]) -> _M:
@@ -481,27 +292,6 @@ class Benefit(BaseModel):
         return self.target > self.baseline
 
 
-class BenefitAssessment(BaseModel):
-    """A benefit's progress against its plan on a date (see :func:`assess_benefit`)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    benefit_id: str
-    state: BenefitState
-    as_of: dt.date
-    value: float | None
-    planned_value: float
-    planned_fraction: float
-    realized_fraction: float | None
-
-    @property
-    def gap_points(self) -> float | None:
-        """How far realized progress trails the plan, in percentage points (negative: ahead)."""
-        if self.realized_fraction is None:
-            return None
-        return 100 * (self.planned_fraction - self.realized_fraction)
-
-
 def load_benefits(path: str | Path) -> list[Benefit]:
     """Read and validate a benefits table; errors name the file, line and column.
 
@@ -595,72 +385,3 @@ def check_benefits(
         if kpi_ids is not None and benefit.kpi_id is not None and benefit.kpi_id not in kpi_ids:
             raise _reference_error(benefit.source, "kpi_id", "KPI", benefit.kpi_id, kpi_ids,
                                    "the KPI catalog")
-
-
-def planned_fraction(benefit: Benefit, on: dt.date) -> float:
-    """Share of the improvement planned by ``on``: 0 up to the baseline date, 1 from the target
-    date, linear in between."""
-    if on <= benefit.baseline_date:
-        return 0.0
-    if on >= benefit.target_date:
-        return 1.0
-    return (on - benefit.baseline_date).days / (benefit.target_date - benefit.baseline_date).days
-
-
-def planned_value(benefit: Benefit, on: dt.date) -> float:
-    """The value the plan expects on ``on`` (the straight line from baseline to target)."""
-    return benefit.baseline + planned_fraction(benefit, on) * (benefit.target - benefit.baseline)
-
-
-def realized_fraction(benefit: Benefit, value: float) -> float:
-    """Share of the improvement achieved by ``value``, in either direction: 1 at the target,
-    0 at the baseline, negative when worse than the baseline (not clipped)."""
-    return (value - benefit.baseline) / (benefit.target - benefit.baseline)
-
-
-def is_at_risk(planned: float, realized: float) -> bool:
-    """The at-risk rule: moving the wrong way (worse than the baseline), or realized progress
-    behind the planned progress by more than :data:`BENEFIT_TOLERANCE` (10 points)."""
-    return realized < 0 or planned - realized > BENEFIT_TOLERANCE + 1e-9
-
-
-def assess_benefit(
-    benefit: Benefit,
-    on: dt.date,
-    kpi_value: float | None = None,
-    kpi_value_date: dt.date | None = None,
-) -> BenefitAssessment:
-    """A benefit's state on ``on`` (the pack's period end).
-
-    The value is ``kpi_value`` for a KPI benefit (pass the latest value up to ``on`` and, with
-    ``kpi_value_date``, the date it was measured), else the benefit's own ``realized``. The plan
-    is read on the date the value was measured (``kpi_value_date`` or ``realized_date``, never
-    after ``on``), so an old reading is compared with the plan of its day.
-
-    States, first that applies: ``no_data`` (no value); ``not_started`` (before the baseline
-    date); ``achieved`` (the target is reached); ``at_risk`` (:func:`is_at_risk`); ``on_track``.
-    """
-    if benefit.kpi_id is not None:
-        value, measured = kpi_value, kpi_value_date
-    else:
-        value, measured = benefit.realized, benefit.realized_date
-    as_of = min(measured, on) if measured is not None else on
-    planned = planned_fraction(benefit, as_of)
-    plan_value = planned_value(benefit, as_of)
-    if value is None:
-        return BenefitAssessment(benefit_id=benefit.id, state="no_data", as_of=as_of, value=None,
-                                 planned_value=plan_value, planned_fraction=planned,
-                                 realized_fraction=None)
-    realized = realized_fraction(benefit, value)
-    state: BenefitState
-    if as_of < benefit.baseline_date:
-        state = "not_started"
-    elif realized >= 1 - 1e-9:
-        state = "achieved"
-    elif is_at_risk(planned, realized):
-        state = "at_risk"
-    else:
-        state = "on_track"
-    return BenefitAssessment(benefit_id=benefit.id, state=state, as_of=as_of, value=value,
-                             planned_value=plan_value, planned_fraction=planned,
-                             realized_fraction=realized)

@@ -15,6 +15,8 @@ from importlib import resources
 from typing import Any
 
 from reviewkit.evaluation.evaluate import KpiResult, PeriodValue
+from reviewkit.evaluation.pack import PackEvaluation
+from reviewkit.formatting import format_value
 
 STATUS_COLOURS = {"green": "#2e7d32", "amber": "#e69f00", "red": "#c62828", "no_data": "#8a939c"}
 STATUS_MARKERS = {"green": "o", "amber": "^", "red": "s"}
@@ -121,17 +123,10 @@ def _tick_positions(count: int) -> list[int]:
 
 
 def _tick_label(pv: PeriodValue) -> str:
-    period = pv.period
-    if period.cadence == "weekly":
-        return f"{period.end.day} {period.end:%b}"
-    if period.cadence == "monthly":
-        return f"{period.end:%b %y}"
-    return period.label
+    return pv.period.short_label
 
 
 def _fmt(value: float, result: KpiResult) -> str:
-    from reviewkit.formatting import format_value
-
     return format_value(value, result.kpi)
 
 
@@ -284,3 +279,21 @@ def outlook_png(kpi: Any, series: Sequence[Any], forecast: Any) -> str:
         if kpi.unit:
             ax.set_ylabel(kpi.unit, fontsize=7)
         return _png(fig)
+
+
+def render_charts(pack: PackEvaluation) -> dict[str, str]:
+    """Every chart a pack of this cadence shows, by id: one per KPI (its id), and the
+    timeline, spend and outlook charts when the cadence asks for them and the data is there."""
+    charts = {result.kpi.id: kpi_chart_png(result) for result in pack.results}
+    wanted = pack.cadence.charts
+    strategy = pack.strategy
+    if "timeline" in wanted and strategy.initiatives:
+        charts["timeline"] = timeline_png(strategy.initiatives, pack.period.end)
+    if "spend" in wanted and strategy.spend is not None and strategy.spend.categories:
+        charts["spend"] = spend_png(strategy.spend)
+    if "outlook" in wanted:
+        kpis = pack.catalog.by_id()
+        for outlook in strategy.outlooks:
+            kpi = kpis[outlook.forecast.kpi_id]
+            charts[f"outlook-{kpi.id}"] = outlook_png(kpi, outlook.history, outlook.forecast)
+    return charts

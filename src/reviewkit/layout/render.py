@@ -8,7 +8,7 @@ from typing import Any
 import jinja2
 
 from reviewkit import formatting
-from reviewkit.evaluation.evaluate import STATUS_WORDS
+from reviewkit.formatting import STATUS_WORDS
 
 REASON_WORDS = {
     "red": "Off track",

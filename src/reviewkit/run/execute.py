@@ -52,22 +52,46 @@ class Kernel:
             self._warm.start()
 
     def _warm_up(self, code: str) -> None:
-        """Run ``code`` silently on a client of our own (no trace in the notebook)."""
+        error = self._run_silently(code)
+        if error:  # a failed warm-up only costs time; the run will show errors
+            with contextlib.suppress(ValueError, OSError):
+                self.log.write(f"reviewkit: kernel warm-up failed: {error}\n".encode())
+                self.log.flush()
+
+    def _run_silently(self, code: str, timeout: float = 60) -> str | None:
+        """Run ``code`` on a client of our own (no trace in the notebook); the error or None."""
         from jupyter_client.blocking import BlockingKernelClient  # type: ignore[attr-defined]
 
         client = BlockingKernelClient()
         try:
             client.load_connection_info(self.manager.get_connection_info())
             client.start_channels()
-            client.wait_for_ready(timeout=60)
-            client.execute_interactive(code, silent=True, store_history=False, timeout=60)
-        except Exception as exc:  # a failed warm-up only costs time; the run will show errors
-            with contextlib.suppress(ValueError, OSError):
-                self.log.write(f"reviewkit: kernel warm-up failed: {exc}\n".encode())
-                self.log.flush()
+            client.wait_for_ready(timeout=timeout)
+            reply = client.execute_interactive(code, silent=True, store_history=False,
+                                               timeout=timeout)
+            content = reply.get("content", {})
+            if content.get("status") != "ok":
+                return f"{content.get('ename', 'error')}: {content.get('evalue', '')}"
+            return None
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"
         finally:
             client.stop_channels()
             _close_thread_loop()
+
+    def run(self, code: str) -> None:
+        """Run ``code`` in the kernel before the notebook (after the warm-up); it must work."""
+        self.wait_warm()
+        # On a thread of its own, like the warm-up: the blocking client leaves an event loop on
+        # the thread it ran on, which is then closed; the main thread's loop must stay usable.
+        errors: list[str | None] = []
+        worker = threading.Thread(target=lambda: errors.append(self._run_silently(code)))
+        worker.start()
+        worker.join()
+        error = errors[0] if errors else "the kernel did not answer"
+        if error:
+            raise ExecutionError(f"could not prepare the notebook kernel: {error} "
+                                 f"(kernel said: {self.log_tail()})")
 
     def wait_warm(self) -> None:
         if self._warm is not None:

@@ -5,25 +5,17 @@ Each rule can be turned off in the params file (``publish_gate: {rule: false}``)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
 
 from reviewkit.errors import ReviewkitError
+from reviewkit.evaluation.pack import PackEvaluation
 from reviewkit.formatting import format_date
+from reviewkit.inputs.params import GATE_RULES
+from reviewkit.narrative.cells import NarrativeCell
+from reviewkit.store.records import Action
 
-if TYPE_CHECKING:
-    from reviewkit.run.context import PackContext
-    from reviewkit.narrative.cells import NarrativeCell
-    from reviewkit.store.database import Action
-
-#: Rule name → what it checks (all on by default).
-RULES: dict[str, str] = {
-    "narrative_final": "every narrative cell has been written or accepted by a person and is "
-                       "not stale",
-    "red_kpis_explained": "every red KPI has commentary or an open action",
-    "overdue_actions_rescheduled": "every overdue action has a new due date (or is closed)",
-    "headline_data_current": "every headline KPI has data for the period",
-}
+#: Rule name → what it checks (declared with the params that switch them).
+RULES = GATE_RULES
 
 
 class PublishRefused(ReviewkitError):
@@ -38,10 +30,10 @@ class PublishRefused(ReviewkitError):
 
 
 def check(
-    context: PackContext,
+    pack: PackEvaluation,
     cells: Sequence[NarrativeCell],
     actions_now: Sequence[Action],
-    enabled: dict[str, bool],
+    enabled: Mapping[str, bool],
 ) -> list[str]:
     """Every reason the gate refuses, one sentence each, in a stable order."""
     on = {rule: enabled.get(rule, True) for rule in RULES}
@@ -56,27 +48,27 @@ def check(
                                f"{cell.stale_detail}")
     if on["red_kpis_explained"]:
         written = {cell.kpi_id for cell in cells if cell.kpi_id and not cell.draft}
-        log = context.action_log
-        for result in context.evaluation.results:
+        log = pack.action_log
+        for result in pack.results:
             if result.status != "red":
                 continue
             has_action = bool(log and log.open_for(result.kpi.id))
             if result.kpi.id not in written and not has_action:
                 reasons.append(f"red KPI '{result.kpi.id}' ({result.kpi.name}) has neither "
                                "commentary nor an open action")
-    if on["overdue_actions_rescheduled"] and context.action_log:
+    if on["overdue_actions_rescheduled"] and pack.action_log:
         now = {action.id: action for action in actions_now}
-        for view in context.action_log.overdue:
+        for view in pack.action_log.overdue:
             current = now.get(view.id)
             # Changes made after the period end (e.g. at Monday's preparation) count here.
-            if current is None or not current.is_open or current.due > context.period.end:
+            if current is None or not current.is_open or current.due > pack.period.end:
                 continue
             reasons.append(f"action {view.id} ({view.action.title}) is {view.days_overdue} days "
                            f"overdue with no new due date (due {format_date(current.due)})")
     if on["headline_data_current"]:
-        for kpi_id in context.headline:
-            result = context.evaluation.result(kpi_id)
+        for kpi_id in pack.headline:
+            result = pack.evaluation.result(kpi_id)
             if result.status == "no_data" or result.stale:
                 reasons.append(f"headline KPI '{kpi_id}' ({result.kpi.name}) has no data for "
-                               f"{context.period.label}")
+                               f"{pack.period.label}")
     return reasons

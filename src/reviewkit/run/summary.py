@@ -6,29 +6,31 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from reviewkit.run.context import PackContext, sha256_of
+from reviewkit.inputs.loaded import sha256_of
+from reviewkit.layout.view import PackView, Publication
 
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
-def summary_of(context: PackContext) -> dict[str, Any]:
+def summary_of(view: PackView, publication: Publication) -> dict[str, Any]:
     """The contract's summary: one entry per KPI and the exceptions list."""
-    evaluation = context.evaluation
+    evaluation = view.evaluation
     return {
-        "cadence": context.cadence,
-        "period_end": context.period.end.isoformat(),
-        "period_start": context.period.start.isoformat(),
-        "label": context.period.label,
-        "organisation": context.organisation,
-        "title": context.title,
-        "state": context.state,
-        **({"approver": context.approver} if context.approver else {}),
-        **({"published_at": context.published_at.isoformat()} if context.published_at else {}),
-        "generated_at": context.generated_at.isoformat(),
+        "cadence": view.cadence.name,
+        "period_end": view.period.end.isoformat(),
+        "period_start": view.period.start.isoformat(),
+        "label": view.period.label,
+        "organisation": view.organisation,
+        "title": view.title,
+        "state": publication.state,
+        **({"approver": publication.approver} if publication.approver else {}),
+        **({"published_at": publication.published_at.isoformat()}
+           if publication.published_at else {}),
+        "generated_at": view.generated_at.isoformat(),
         "status_counts": evaluation.status_counts(),
-        "headline": list(context.headline),
+        "headline": list(view.headline),
         "kpis": [
             {
                 "id": result.kpi.id,
@@ -54,38 +56,41 @@ def summary_of(context: PackContext) -> dict[str, Any]:
             {"kpi_id": item.kpi_id, "reason": item.reason, "detail": item.detail}
             for item in evaluation.exceptions
         ],
-        "actions": context.action_log.summary() if context.action_log else None,
+        "actions": view.action_log.summary(),
     }
 
 
 def manifest_of(
-    context: PackContext,
+    view: PackView,
+    publication: Publication,
     *,
     timings: dict[str, float],
     outputs: list[Path],
     notebook: Path,
 ) -> dict[str, Any]:
     """Provenance of a pack: parameters, input hashes, versions, timings and output hashes."""
+    provenance = view.provenance
     return {
-        "cadence": context.cadence,
-        "label": context.period.label,
-        "state": context.state,
-        "approver": context.approver,
-        "published_at": context.published_at.isoformat() if context.published_at else None,
-        "gate_overrides": context.overrides,
+        "cadence": view.cadence.name,
+        "label": view.period.label,
+        "state": publication.state,
+        "approver": publication.approver,
+        "published_at": publication.published_at.isoformat() if publication.published_at
+        else None,
+        "gate_overrides": list(publication.overrides),
         "narrative": [
             {"key": cell.key, "draft": cell.draft, "stale": cell.stale, "revision": cell.revision}
-            for cell in context.narrative
+            for cell in publication.narrative
         ],
-        "generated_at": context.generated_at.isoformat(),
+        "generated_at": view.generated_at.isoformat(),
         "notebook": str(notebook),
-        "parameters": context.parameters,
+        "parameters": provenance.parameters,
         "inputs": [
             {"role": item.role, "path": item.path, "sha256": item.sha256,
              "size_bytes": item.size_bytes, "rows": item.rows}
-            for item in context.inputs
+            for item in provenance.inputs
         ],
-        "versions": context.versions,
+        "versions": provenance.versions,
         "timings_seconds": {stage: round(seconds, 3) for stage, seconds in timings.items()},
         "outputs": {path.name: sha256_of(path) for path in outputs},
     }
@@ -98,9 +103,9 @@ ACTION_COLUMNS = (
 DECISION_COLUMNS = ("id", "decided_on", "review", "text", "rationale", "kpis", "actions")
 
 
-def write_action_csvs(context: PackContext, folder: Path) -> list[Path]:
+def write_action_csvs(view: PackView, folder: Path) -> list[Path]:
     """actions.csv and decisions.csv: the log as of the pack's period end."""
-    log = context.action_log
+    log = view.action_log
     actions_path, decisions_path = folder / "actions.csv", folder / "decisions.csv"
     with actions_path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)

@@ -19,12 +19,28 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from reviewkit.errors import ReviewkitError
+from reviewkit.store.records import (
+    ACTION_FIELDS,
+    ACTION_STATUSES,
+    OPEN_STATUSES,
+    Action,
+    Decision,
+    Event,
+    NarrativeConflict,
+    PackRecord,
+    StoredNarrative,
+    StoreError,
+    StoreHistory,
+    UnknownRecord,
+)
+
+__all__ = [
+    "ACTION_FIELDS", "ACTION_STATUSES", "OPEN_STATUSES", "Action", "Decision", "Event",
+    "NarrativeConflict", "PackRecord", "Store", "StoreError", "StoreHistory", "StoredNarrative",
+    "Transaction", "UnknownRecord",
+]
 
 SCHEMA_VERSION = 2
-ACTION_STATUSES = ("open", "in_progress", "done", "dropped")
-OPEN_STATUSES = ("open", "in_progress")
-ACTION_FIELDS = ("title", "owner", "due", "status", "kpi_id", "note")
 
 metadata = sa.MetaData()
 
@@ -116,85 +132,6 @@ packs_table = sa.Table(
     sa.Column("built_at", sa.String(32), nullable=False),
     sa.Column("summary", sa.Text, nullable=False),
 )
-
-
-class StoreError(ReviewkitError):
-    """The store cannot be opened or a change cannot be applied."""
-
-    exit_code = 2
-
-
-class UnknownRecord(StoreError):
-    """An action or decision id that is not in the store."""
-
-
-@dataclass(frozen=True)
-class Action:
-    id: str
-    title: str
-    owner: str
-    due: dt.date
-    status: str
-    kpi_id: str | None
-    raised_in: str | None
-    raised_on: dt.date
-    decision_id: str | None = None
-    note: str = ""
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
-
-
-@dataclass(frozen=True)
-class Decision:
-    id: str
-    text: str
-    rationale: str
-    review: str | None
-    decided_on: dt.date
-    kpis: list[str] = field(default_factory=list)
-    actions: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Event:
-    seq: int
-    entity: str
-    entity_id: str
-    field: str
-    old: str | None
-    new: str | None
-    effective: dt.date
-    recorded_at: str
-    by: str
-    source: str
-
-
-@dataclass(frozen=True)
-class StoredNarrative:
-    """An analyst's text for one narrative cell, and the values it was written against."""
-
-    key: str
-    kpi_id: str | None
-    text: str
-    basis: dict[str, Any]
-    revision: int
-    updated_at: str
-    updated_by: str
-
-
-class NarrativeConflict(StoreError):
-    """The stored text changed since the copy being saved was made."""
-
-
-@dataclass(frozen=True)
-class PackRecord:
-    cadence: str
-    label: str
-    period_end: dt.date
-    built_at: str
-    summary: dict[str, Any]
 
 
 def _now() -> str:
@@ -346,6 +283,11 @@ class Store:
             if entity_id is not None:
                 query = query.where(events_table.c.entity_id == entity_id)
             return [_event(row) for row in connection.execute(query).mappings()]
+
+    def history(self, cadence: str) -> StoreHistory:
+        """Every action and decision event and every recorded pack of ``cadence``: what an
+        evaluation needs from the store, read in one go."""
+        return StoreHistory(events=tuple(self.events()), packs=tuple(self.packs(cadence)))
 
     def packs(self, cadence: str) -> list[PackRecord]:
         """Packs of a cadence recorded in the store, oldest first."""

@@ -1,0 +1,221 @@
+"""What a cadence is, declared once: its periods, its sections in order and what they need.
+
+Everything else is derived from these definitions: the notebooks (``tools/make_notebooks.py``),
+the command line's choices, the contents list, the narrative cells, the period arithmetic and
+which strategy parts and charts a build prepares. Adding a cadence is one :class:`Cadence` here
+(or passed to :func:`register`) plus, for a new section, one template in
+``layout/templates/pack``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Literal
+
+from reviewkit.errors import UsageError
+
+#: How a cadence's periods are cut from the calendar: a run of days ending on the chosen date
+#: (weekly, fortnightly), or calendar months (1 for monthly, 3 for quarterly).
+PeriodUnit = Literal["days", "months"]
+
+#: Parts of the strategy view a cadence can ask for.
+StrategyPart = Literal["initiatives", "benefits", "spend", "priorities", "year_to_date",
+                       "outlook"]
+#: Charts a cadence can ask for besides each KPI's history chart.
+ChartKind = Literal["timeline", "spend", "outlook"]
+
+
+@dataclass(frozen=True)
+class PeriodRule:
+    """How the periods of a cadence are cut and named."""
+
+    unit: PeriodUnit
+    length: int  # days in a period (unit "days") or months in a period (unit "months")
+    noun: str  # "week", "month", "quarter": "this week", "3 weeks off track"
+
+    @property
+    def per_year(self) -> int:
+        """Periods in a year, for "a year ago" (52 weeks, 12 months, 4 quarters)."""
+        return 364 // self.length if self.unit == "days" else 12 // self.length
+
+
+@dataclass(frozen=True)
+class Narrative:
+    """A commentary cell an analyst writes, placed after its section."""
+
+    key: str  # stable key in the store and in the notebook's cell metadata
+    title: str  # how the cell is named to the analyst and in the Markdown export
+    prompt: str  # what to write about
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of a pack: a template, its title in the contents, and its commentary."""
+
+    id: str  # template ``<id>.html.j2`` and the HTML anchor ``sec-<id>``
+    title: str  # the entry in the contents
+    narrative: Narrative | None = None
+    in_contents: bool = True
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """A pack definition: everything that differs between the weekly, monthly and quarterly
+    packs."""
+
+    name: str  # "weekly": the command-line choice and the catalog's cadence name
+    title: str  # the pack's default title
+    notebook: str  # file name of its notebook under notebooks/
+    period: PeriodRule
+    history: int  # periods of history in charts (a params file may override)
+    trend_window: int  # periods the trend line is fitted over, current included
+    sections: tuple[Section, ...]
+    strategy: frozenset[StrategyPart] = frozenset()
+    charts: frozenset[ChartKind] = frozenset()
+
+    @property
+    def noun(self) -> str:
+        return self.period.noun
+
+    @property
+    def narratives(self) -> tuple[Narrative, ...]:
+        """The commentary cells of its sections, in reading order."""
+        return tuple(section.narrative for section in self.sections if section.narrative)
+
+    def section(self, section_id: str) -> Section:
+        for section in self.sections:
+            if section.id == section_id:
+                return section
+        raise KeyError(section_id)
+
+    def wants(self, part: StrategyPart) -> bool:
+        return part in self.strategy
+
+
+def _summary(prompt: str) -> Narrative:
+    return Narrative("summary", "Summary", prompt)
+
+
+_KPIS = Narrative("kpis", "KPIs by perspective",
+                  "What moved, why, and what the owners are doing about it.")
+_ACTIONS = Narrative("actions", "Action log",
+                     "Which actions need a decision: re-plan, escalate or close.")
+_COVER = Section("cover", "Cover", in_contents=False)
+_SUMMARY_TITLE = "Summary: headline KPIs and what needs attention"
+_CHANGES = Section("changes", "What changed since the last review")
+_DATA_QUALITY = Section("data_quality", "Appendix A: data quality")
+_PROVENANCE = Section("provenance", "Appendix B: provenance")
+
+WEEKLY = Cadence(
+    name="weekly",
+    title="Weekly Operational Review",
+    notebook="weekly_operational.ipynb",
+    period=PeriodRule("days", 7, "week"),
+    history=26,
+    trend_window=6,
+    sections=(
+        _COVER,
+        Section("summary", _SUMMARY_TITLE,
+                _summary("What happened this week, why, and what you ask of leaders.")),
+        _CHANGES,
+        Section("perspectives", "Scorecard and KPIs by perspective", _KPIS),
+        Section("actions", "Action log and decisions", _ACTIONS),
+        _DATA_QUALITY,
+        _PROVENANCE,
+    ),
+)
+
+MONTHLY = Cadence(
+    name="monthly",
+    title="Monthly Business Review",
+    notebook="monthly_business.ipynb",
+    period=PeriodRule("months", 1, "month"),
+    history=24,
+    trend_window=6,
+    sections=(
+        _COVER,
+        Section("summary", _SUMMARY_TITLE,
+                _summary("What happened this month, why, and what you ask of leaders.")),
+        _CHANGES,
+        Section("portfolio", "Delivery: the initiative portfolio",
+                Narrative("delivery", "Delivery",
+                          "Which initiatives need help, and what you ask for.")),
+        Section("spend", "Cost discipline: spend against budget",
+                Narrative("cost", "Cost discipline",
+                          "Where spend is off plan, why, and the recovery.")),
+        Section("benefits", "Benefits realization"),
+        Section("leading_lagging", "Leading and lagging indicators"),
+        Section("perspectives", "Scorecard and KPIs by perspective", _KPIS),
+        Section("actions", "Action log and decisions", _ACTIONS),
+        _DATA_QUALITY,
+        _PROVENANCE,
+    ),
+    strategy=frozenset({"initiatives", "benefits", "spend", "year_to_date"}),
+    charts=frozenset({"timeline", "spend"}),
+)
+
+QUARTERLY = Cadence(
+    name="quarterly",
+    title="Quarterly Strategic Review",
+    notebook="quarterly_strategic.ipynb",
+    period=PeriodRule("months", 3, "quarter"),
+    history=12,
+    trend_window=4,
+    sections=(
+        _COVER,
+        Section("balanced_scorecard", "Balanced scorecard",
+                _summary("The quarter in three sentences for the board.")),
+        Section("board_decisions", "Decisions requested of the board"),
+        Section("priorities", "Strategic priorities",
+                Narrative("priorities", "Strategic priorities",
+                          "Which priorities are behind, and what would bring them back.")),
+        Section("outlook", "Outlook: the next four quarters"),
+        Section("benefits", "Benefits realization"),
+        Section("portfolio", "The initiative portfolio"),
+        Section("spend", "Spend against budget"),
+        _CHANGES,
+        Section("perspectives", "Scorecard and KPIs by perspective"),
+        Section("actions", "Action log and decisions"),
+        _DATA_QUALITY,
+        _PROVENANCE,
+    ),
+    strategy=frozenset({"initiatives", "benefits", "spend", "priorities", "year_to_date",
+                        "outlook"}),
+    charts=frozenset({"timeline", "spend", "outlook"}),
+)
+
+_REGISTRY: dict[str, Cadence] = {c.name: c for c in (WEEKLY, MONTHLY, QUARTERLY)}
+
+#: The built-in cadences' names, in order of length (the command line's choices).
+BUILT_IN: tuple[str, ...] = tuple(_REGISTRY)
+
+
+def register(cadence: Cadence) -> Cadence:
+    """Make a cadence known by name (a built-in one cannot be redefined differently)."""
+    known = _REGISTRY.get(cadence.name)
+    if known is not None and known != cadence:
+        raise ValueError(f"a different cadence named {cadence.name!r} is already registered")
+    _REGISTRY[cadence.name] = cadence
+    return cadence
+
+
+def names() -> tuple[str, ...]:
+    """Every known cadence, built-in ones first."""
+    return tuple(_REGISTRY)
+
+
+def get(name: str) -> Cadence:
+    """The cadence called ``name``; a usage error with a suggestion when there is none."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise UsageError(
+            f"unknown cadence {name!r}{hint}; use one of {', '.join(_REGISTRY)}"
+        ) from None
+
+
+def rule_of(name: str) -> PeriodRule:
+    return get(name).period

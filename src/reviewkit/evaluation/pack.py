@@ -1,0 +1,126 @@
+"""The evaluation stage of one pack: which period, its KPI results and exceptions, the action log
+as of the period, what changed since the last pack, and the strategy view. One frozen value,
+computed from the loaded inputs and what the store remembers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from reviewkit.cadences import Cadence
+from reviewkit.errors import InputError
+from reviewkit.evaluation.actions import ActionLog, action_log, red_without_action
+from reviewkit.evaluation.changes import ChangeReport, compare
+from reviewkit.evaluation.evaluate import Evaluation, KpiResult, evaluate
+from reviewkit.evaluation.strategy import Strategy, prepare_strategy
+from reviewkit.inputs.catalog import Catalog, Kpi
+from reviewkit.inputs.loaded import Inputs
+from reviewkit.periods import Period, period_containing
+from reviewkit.store.records import StoreHistory
+
+#: Headline KPIs when neither the params file nor the catalog names any: the first few.
+DEFAULT_HEADLINE_COUNT = 6
+
+
+@dataclass(frozen=True)
+class PackEvaluation:
+    """Everything a pack says about its period, before any layout or narrative."""
+
+    cadence: Cadence
+    period: Period
+    as_of: dt.date  # the day the data runs to (before the period's end: in progress)
+    catalog: Catalog
+    headline: tuple[str, ...]
+    evaluation: Evaluation
+    action_log: ActionLog
+    changes: ChangeReport
+    strategy: Strategy
+
+    @property
+    def results(self) -> tuple[KpiResult, ...]:
+        return self.evaluation.results
+
+    @property
+    def kpis(self) -> list[Kpi]:
+        return [result.kpi for result in self.evaluation.results]
+
+    def result(self, kpi_id: str) -> KpiResult:
+        return self.evaluation.result(kpi_id)
+
+    @property
+    def in_progress(self) -> bool:
+        return self.as_of < self.period.end
+
+
+def resolve_period(cadence: Cadence, inputs: Inputs, requested: dt.date | None) -> Period:
+    """``--period`` wins over the params file, which wins over the latest date in the data."""
+    day = requested or inputs.params.values.period_end
+    if day is None:
+        ids = {kpi.id for kpi in inputs.catalog.for_cadence(cadence.name)}
+        day = inputs.measurements.latest_date(ids)
+        if day is None:
+            raise InputError(
+                inputs.measurements.path,
+                f"no measurements for any {cadence.name} KPI, so there is no latest period; "
+                "add data or set period_end in the params file",
+            )
+    return period_containing(cadence.name, day)
+
+
+def choose_headline(cadence: Cadence, inputs: Inputs) -> tuple[str, ...]:
+    """Headline KPIs: the params file's list, else the catalog's ``headline: true`` ones, else
+    the first few in catalog order."""
+    catalog = inputs.catalog
+    in_cadence = [kpi.id for kpi in catalog.for_cadence(cadence.name)]
+    chosen = inputs.params.values.headline
+    if chosen is not None:
+        for kpi_id in chosen:
+            if kpi_id not in catalog.by_id():
+                raise InputError(
+                    inputs.params.path, f"unknown KPI id '{kpi_id}' in the headline list",
+                    field="headline",
+                )
+        return tuple(kpi_id for kpi_id in chosen if kpi_id in in_cadence)
+    flagged = [kpi.id for kpi in catalog.for_cadence(cadence.name) if kpi.headline]
+    return tuple(flagged or in_cadence[:DEFAULT_HEADLINE_COUNT])
+
+
+def evaluate_pack(
+    cadence: Cadence,
+    inputs: Inputs,
+    history: StoreHistory,
+    requested: dt.date | None = None,
+) -> PackEvaluation:
+    """Evaluate one pack of ``cadence`` for the period ``requested`` falls in (default: the
+    params file's ``period_end``, else the latest in the data)."""
+    period = resolve_period(cadence, inputs, requested)
+    measurements = inputs.measurements
+    # The day the data runs to: a quarter or month may still be in progress.
+    latest = measurements.latest_date({kpi.id for kpi in inputs.catalog.for_cadence(
+        cadence.name)})
+    day = requested or inputs.params.values.period_end or latest
+    as_of = min(d for d in (period.end, day, latest) if d)
+    headline = choose_headline(cadence, inputs)
+    evaluation = evaluate(
+        inputs.catalog.kpis,
+        measurements.series,
+        period,
+        history_length=inputs.params.values.history,
+        stale_after=inputs.params.values.stale_after,
+        ignored_columns=measurements.ignored_columns,
+    )
+    earlier = [pack for pack in history.packs if pack.period_end < period.end]
+    previous = earlier[-1] if earlier else None
+    since = previous.period_end if previous else period.previous().end
+    log = action_log(
+        history.events, period, since=since,
+        previous_label=previous.label if previous else None,
+        results=evaluation.results, series=measurements.series,
+    )
+    evaluation = evaluation.with_exceptions(red_without_action(evaluation.results, log))
+    changes = compare(evaluation.results, evaluation.exceptions, earlier)
+    strategy = prepare_strategy(cadence, inputs, evaluation, period, headline, as_of)
+    return PackEvaluation(cadence=cadence, period=period, as_of=as_of, catalog=inputs.catalog,
+                          headline=headline, evaluation=evaluation, action_log=log,
+                          changes=changes, strategy=strategy)

@@ -1,0 +1,132 @@
+"""Progress of strategic priorities: pure functions of the loaded priorities and KPI values.
+
+A key result's progress (:func:`progress_from_value`) is the share of the way from baseline to
+target that the value has travelled, in percent, clipped to 0-100; the sign of
+``target - baseline`` says which way is better, so it works for lower-is-better measures too.
+A priority's progress (:func:`priority_progress`) is the weighted mean over all its key results
+whose progress is known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from pydantic import BaseModel, ConfigDict
+
+from reviewkit.inputs.priorities import KeyResult, Objective, StrategicPriority
+
+
+# --------------------------------------------------------------------------------------------
+# Progress: pure functions
+# --------------------------------------------------------------------------------------------
+
+
+class KeyResultProgress(BaseModel):
+    """A key result with the value used and its progress (None: the KPI has no value)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    objective_id: str | None
+    objective: str
+    text: str
+    kpi: str | None
+    baseline: float | None
+    target: float
+    value: float | None
+    weight: float
+    progress: float | None
+
+
+class PriorityProgress(BaseModel):
+    """A priority's weighted progress over its key results, and each key result's part."""
+
+    model_config = ConfigDict(frozen=True)
+
+    priority_id: str
+    title: str
+    owner: str
+    progress: float | None
+    key_results: list[KeyResultProgress]
+
+    @property
+    def unknown(self) -> int:
+        """Key results left out of the weighted mean because their KPI has no value."""
+        return sum(1 for kr in self.key_results if kr.progress is None)
+
+
+def progress_from_value(baseline: float, target: float, value: float) -> float:
+    """Percent of the way from ``baseline`` to ``target`` that ``value`` has come, 0-100.
+
+    Direction-aware through the sign of ``target - baseline``: for a lower-is-better measure
+    (target below baseline) a falling value is progress. A value on the wrong side of the
+    baseline is 0; beyond the target is 100. (Equal baseline and target: 100 at the target.)
+    """
+    span = target - baseline
+    if span == 0:
+        return 100.0 if value == target else 0.0
+    return min(100.0, max(0.0, 100 * (value - baseline) / span))
+
+
+def key_result_progress(kr: KeyResult, kpi_values: Mapping[str, float | None]) -> float | None:
+    """A key result's progress, 0-100: from its KPI's value in ``kpi_values`` (None when the KPI
+    has no value), else its manual ``progress``, else from ``baseline`` and ``current``."""
+    if kr.kpi is not None:
+        value = kpi_values.get(kr.kpi)
+        if value is None or kr.baseline is None:
+            return None
+        return progress_from_value(kr.baseline, kr.target, value)
+    if kr.progress is not None:
+        return kr.progress
+    if kr.baseline is not None and kr.current is not None:
+        return progress_from_value(kr.baseline, kr.target, kr.current)
+    return None
+
+
+def weighted_progress(parts: Iterable[tuple[float, float | None]]) -> float | None:
+    """Weighted mean of ``(weight, progress)`` pairs, leaving out unknown progress; None if all
+    are unknown."""
+    known = [(weight, progress) for weight, progress in parts if progress is not None]
+    total = sum(weight for weight, _ in known)
+    if not known or total <= 0:
+        return None
+    return sum(weight * progress for weight, progress in known) / total
+
+
+def objective_progress(
+    objective: Objective, kpi_values: Mapping[str, float | None]
+) -> float | None:
+    """Weighted progress over one objective's key results."""
+    return weighted_progress(
+        (kr.weight, key_result_progress(kr, kpi_values)) for kr in objective.key_results
+    )
+
+
+def priority_progress(
+    priority: StrategicPriority, kpi_values: Mapping[str, float | None]
+) -> PriorityProgress:
+    """A priority's progress: the weighted mean over all key results of all its objectives
+    (weights compare key results across the whole priority, not within an objective)."""
+    parts: list[KeyResultProgress] = []
+    for objective in priority.objectives:
+        for kr in objective.key_results:
+            value = kpi_values.get(kr.kpi) if kr.kpi is not None else kr.current
+            parts.append(
+                KeyResultProgress(
+                    objective_id=objective.id,
+                    objective=objective.text,
+                    text=kr.text,
+                    kpi=kr.kpi,
+                    baseline=kr.baseline,
+                    target=kr.target,
+                    value=value,
+                    weight=kr.weight,
+                    progress=key_result_progress(kr, kpi_values),
+                )
+            )
+    return PriorityProgress(
+        priority_id=priority.id,
+        title=priority.title,
+        owner=priority.owner,
+        progress=weighted_progress((part.weight, part.progress) for part in parts),
+        key_results=parts,
+    )

@@ -1,0 +1,354 @@
+"""One reader for every tabular input (CSV, XLSX, Parquet), with one set of rules.
+
+* Header names are trimmed and lower-cased; a repeated column is an error; a column that looks
+  like a misspelt known one is an error with a suggestion ("did you mean"); other extra columns
+  are set aside and reported (:attr:`Table.ignored`).
+* Every row knows where it came from: the line in a CSV (the header is line 1; a record with a
+  quoted newline is named by the line it starts on) or the row in a spreadsheet or Parquet file.
+* CSV: UTF-8 with or without a byte-order mark, LF or CRLF line ends.
+* Cells become text exactly as written: an empty cell is ``""``; nothing is guessed (``n/a``
+  stays ``n/a``, a Parquet NaN becomes ``nan``), so the field parsers below reject it with the
+  file, line and column, the same way for every format.
+* Numbers are ``[+-]digits[.digits][e±digits]`` and finite; dates are ``YYYY-MM-DD``.
+
+The readers import openpyxl or pyarrow only for their own format, and never pandas: a build
+that reads a CSV pays for no spreadsheet library.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from reviewkit.errors import InputError
+from reviewkit.inputs._yaml import did_you_mean
+
+RowLabel = Literal["line", "row"]
+FORMATS = (".csv", ".xlsx", ".parquet")
+
+#: A number as the contract writes it: optional sign, digits with an optional decimal part (or
+#: a leading point), optional exponent. No thousands separators, underscores, 'nan' or 'inf'.
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+#: A date as the contract writes it (Python's fromisoformat also takes 20261120 and 2026-W47-5).
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: The largest CSV field we read (the csv module's default limit is 128 KiB).
+MAX_FIELD_BYTES = 1 << 20
+
+csv.field_size_limit(MAX_FIELD_BYTES)
+
+
+class SourceRow(BaseModel):
+    """Where a record came from, so a later cross-check can still name the file and line."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file: Path
+    line: int
+    row_label: RowLabel = "line"
+
+    def error(self, message: str, field: str | None = None) -> InputError:
+        return InputError(self.file, message, line=self.line, field=field,
+                          row_label=self.row_label)
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One non-blank row: the text of each known column ("" when empty)."""
+
+    line: int
+    cells: dict[str, str]
+
+    def get(self, column: str) -> str:
+        return self.cells.get(column, "")
+
+
+@dataclass(frozen=True)
+class Table:
+    """A checked header and the rows under it."""
+
+    path: Path
+    row_label: RowLabel
+    columns: tuple[str, ...]  # every named column of the header, in order
+    rows: tuple[TableRow, ...]
+    ignored: tuple[str, ...] = ()  # columns the contract does not know (reported, not read)
+
+    def error(self, row: TableRow, message: str, field: str | None = None) -> InputError:
+        return InputError(self.path, message, line=row.line, field=field,
+                          row_label=self.row_label)
+
+    def source(self, row: TableRow) -> SourceRow:
+        return SourceRow(file=self.path, line=row.line, row_label=self.row_label)
+
+
+def read_table(
+    path: str | Path,
+    what: str,
+    required: Sequence[str],
+    optional: Sequence[str] = (),
+    *,
+    formats: Sequence[str] = FORMATS,
+) -> Table:
+    """Read a table and check its header against the ``required`` and ``optional`` columns."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, f"{what} file not found; check the path in the params file")
+    suffix = path.suffix.lower()
+    if suffix not in formats:
+        raise InputError(path, f"unsupported {what} format '{suffix or path.name}'; use "
+                         + " or ".join(formats))
+    reader = {".csv": _csv_records, ".xlsx": _xlsx_records, ".parquet": _parquet_records}[suffix]
+    row_label: RowLabel = "line" if suffix == ".csv" else "row"
+    records = reader(path, what)
+    header = next(records, None)
+    if header is None:
+        raise InputError(path, f"the file is empty; the first {row_label} must be the header "
+                         + ", ".join(required), line=1, row_label=row_label)
+    header_line, names = header
+    columns = _check_header(path, what, [_cell_text(name).lower() for name in names],
+                            required, optional, header_line, row_label, suffix)
+    known = set(required) | set(optional)
+    wanted = [(index, name) for index, name in enumerate(columns) if name in known]
+    rows: list[TableRow] = []
+    for line, values in records:
+        cells = {name: _cell_text(values[index]) if index < len(values) else ""
+                 for index, name in wanted}
+        if all(text == "" for text in cells.values()):
+            continue  # a blank line is not a row
+        rows.append(TableRow(line=line, cells=cells))
+    ignored = tuple(name for name in columns if name and name not in known)
+    return Table(path=path.resolve(), row_label=row_label,
+                 columns=tuple(name for name in columns if name), rows=tuple(rows),
+                 ignored=ignored)
+
+
+def _check_header(
+    path: Path, what: str, columns: list[str], required: Sequence[str], optional: Sequence[str],
+    line: int, row_label: RowLabel, suffix: str,
+) -> list[str]:
+    known = [*required, *optional]
+    seen: set[str] = set()
+    for column in columns:
+        if column == "":
+            continue
+        if column in seen:
+            raise InputError(path, f"column '{column}' appears twice in the header; keep one",
+                             line=line, field=column, row_label=row_label)
+        seen.add(column)
+        if column in known:
+            continue
+        hint = did_you_mean(column, known)
+        if hint:
+            raise InputError(path, f"unknown column{hint}; columns: " + ", ".join(known),
+                             line=line, field=column, row_label=row_label)
+    for column in required:
+        if column not in seen:
+            where = _first_sheet_note(path) if suffix == ".xlsx" else ""
+            raise InputError(
+                path,
+                f"required column '{column}' is missing; the header must include "
+                + ", ".join(required) + where,
+                line=line, field=column, row_label=row_label,
+            )
+    return columns
+
+
+# -- the three formats ---------------------------------------------------------------------
+
+Records = Iterator[tuple[int, list[object]]]
+
+
+def _csv_records(path: Path, what: str) -> Records:
+    """(line the record starts on, fields) for each record, the header first."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            start = 1
+            while True:
+                try:
+                    record = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    raise InputError(path, f"cannot read {what}: {exc}", line=reader.line_num
+                                     ) from exc
+                yield start, list(record)
+                start = reader.line_num + 1
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"cannot read {what}: not UTF-8 text ({exc.reason}); save the "
+                         "file as UTF-8 CSV") from exc
+    except OSError as exc:
+        raise InputError(path, f"cannot read {what}: {exc.strerror or exc}") from exc
+
+
+def _xlsx_records(path: Path, what: str) -> Records:
+    """Rows of the first sheet (row 1 is the header); cells as stored, dates as dates."""
+    import openpyxl  # deferred: only spreadsheet inputs need it
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for files that are not workbooks
+        raise InputError(path, f"cannot read {what}: not an Excel workbook ({_reason(exc)})"
+                         ) from exc
+    try:
+        sheet = book.worksheets[0]
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            yield number, list(values)
+    finally:
+        book.close()
+
+
+def _first_sheet_note(path: Path) -> str:
+    """"(only the first sheet, 'X', is read; …)" when the workbook has more than one."""
+    try:
+        import openpyxl
+
+        book = openpyxl.load_workbook(path, read_only=True)
+        names = book.sheetnames
+        book.close()
+    except Exception:  # the message is a hint only
+        return ""
+    if len(names) < 2:
+        return ""
+    return (f" (only the first sheet, '{names[0]}', is read; the workbook also has "
+            + ", ".join(f"'{name}'" for name in names[1:]) + ")")
+
+
+def _parquet_records(path: Path, what: str) -> Records:
+    """Rows of a Parquet file; the header is its column names (row 0), data rows from 1."""
+    import pyarrow.parquet as pq  # deferred: only Parquet inputs need it
+
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises many types for unreadable files
+        raise InputError(path, f"cannot read {what}: {_reason(exc)}") from exc
+    yield 0, list(table.column_names)
+    columns = [column.to_pylist() for column in table.columns]
+    for index in range(table.num_rows):
+        yield index + 1, [column[index] for column in columns]
+
+
+def _reason(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _cell_text(value: object) -> str:
+    """A cell as trimmed text; dates as ISO dates, a missing cell as ''."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"  # a NaN in a spreadsheet or Parquet file is not an empty cell
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+# -- fields ------------------------------------------------------------------------------
+
+def number_or_none(text: str) -> float | None:
+    """A number as the contract writes it; None for an empty cell; ValueError otherwise."""
+    if text == "":
+        return None
+    if not _NUMBER.fullmatch(text):
+        raise ValueError(text)
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(text)
+    return number
+
+
+def date_or_none(text: str) -> dt.date | None:
+    """A ``YYYY-MM-DD`` date; None for an empty cell; ValueError otherwise."""
+    if text == "":
+        return None
+    if not _DATE.fullmatch(text):
+        raise ValueError(text)
+    return dt.date.fromisoformat(text)
+
+
+def parse_text(table: Table, row: TableRow, column: str, *, required: bool = True) -> str:
+    text = row.get(column)
+    if required and text == "":
+        raise table.error(row, "required value is empty", column)
+    return text
+
+
+def parse_date(
+    table: Table, row: TableRow, column: str, *, required: bool = True
+) -> dt.date | None:
+    text = parse_text(table, row, column, required=required)
+    try:
+        return date_or_none(text)
+    except ValueError:
+        raise table.error(row, f"{text!r} is not a date; write it as YYYY-MM-DD", column
+                          ) from None
+
+
+def parse_number(
+    table: Table,
+    row: TableRow,
+    column: str,
+    *,
+    required: bool = True,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    empty_hint: str = "",
+) -> float | None:
+    text = parse_text(table, row, column, required=required)
+    try:
+        number = number_or_none(text)
+    except ValueError:
+        raise table.error(row, f"{text!r} is not a number; use digits{empty_hint}", column
+                          ) from None
+    if number is None:
+        return None
+    if minimum is not None and number < minimum:
+        raise table.error(row, f"{text} is below the minimum of {minimum:g}", column)
+    if maximum is not None and number > maximum:
+        raise table.error(row, f"{text} is above the maximum of {maximum:g}", column)
+    return number
+
+
+def parse_choice(table: Table, row: TableRow, column: str, choices: Sequence[str]) -> str:
+    """One of ``choices``; case, spaces and hyphens are forgiven ("On track" is on_track)."""
+    text = parse_text(table, row, column)
+    value = re.sub(r"[\s-]+", "_", text.lower())
+    if value not in choices:
+        raise table.error(
+            row,
+            f"{text!r} is not allowed; use one of {', '.join(choices)}"
+            + did_you_mean(value, choices),
+            column,
+        )
+    return value
+
+
+_ID_PATTERN = re.compile(r"[a-z0-9_-]+")
+
+
+def parse_id(table: Table, row: TableRow, column: str, seen: dict[str, int], what: str) -> str:
+    """A required, unique id of lower-case letters, digits, '_' and '-'."""
+    text = parse_text(table, row, column)
+    if not _ID_PATTERN.fullmatch(text):
+        raise table.error(
+            row,
+            f"{what} id {text!r} must use only lower-case letters, digits, '_' and '-'",
+            column,
+        )
+    if text in seen:
+        raise table.error(
+            row,
+            f"duplicate {what} id '{text}' (also on {table.row_label} {seen[text]}); keep one",
+            column,
+        )
+    seen[text] = row.line
+    return text

@@ -1,0 +1,160 @@
+"""What a pack shows, as two frozen values handed to the notebook kernel:
+
+* :class:`PackView`: the evaluated period, its charts, the pack's identity (organisation,
+  title, classification, paper) and its provenance;
+* :class:`Publication`: the narrative cells and the publication state (draft, or final with the
+  approver and any gate reasons overridden).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Literal
+
+from reviewkit.cadences import Cadence
+from reviewkit.evaluation.actions import ActionLog
+from reviewkit.evaluation.changes import ChangeReport
+from reviewkit.evaluation.evaluate import Evaluation, KpiResult
+from reviewkit.evaluation.pack import PackEvaluation
+from reviewkit.evaluation.strategy import Strategy
+from reviewkit.inputs.catalog import Catalog, Kpi
+from reviewkit.inputs.loaded import InputFile, Inputs
+from reviewkit.narrative.cells import NarrativeCell
+from reviewkit.periods import Period
+
+#: Packages whose versions every pack records in its provenance appendix.
+RECORDED_PACKAGES = (
+    "reviewkit",
+    "papermill",
+    "nbconvert",
+    "nbformat",
+    "weasyprint",
+    "matplotlib",
+    "pandas",
+    "pydantic",
+    "jinja2",
+)
+
+State = Literal["draft", "final"]
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in RECORDED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What a pack was built from: the effective parameters, input files and software."""
+
+    params_path: str
+    parameters: dict[str, Any]
+    inputs: tuple[InputFile, ...]
+    versions: dict[str, str]
+
+
+@dataclass(frozen=True)
+class PackView:
+    """Everything the sections lay out, except the narrative and the publication state."""
+
+    evaluated: PackEvaluation
+    organisation: str
+    title: str
+    classification: str
+    page_size: str
+    generated_at: dt.datetime
+    provenance: Provenance
+    charts: Mapping[str, str] = field(default_factory=dict)  # chart id → PNG data URL
+
+    # -- the evaluation, by the names the templates use ------------------------------------
+    @property
+    def cadence(self) -> Cadence:
+        return self.evaluated.cadence
+
+    @property
+    def period(self) -> Period:
+        return self.evaluated.period
+
+    @property
+    def as_of(self) -> dt.date:
+        return self.evaluated.as_of
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.evaluated.catalog
+
+    @property
+    def evaluation(self) -> Evaluation:
+        return self.evaluated.evaluation
+
+    @property
+    def headline(self) -> tuple[str, ...]:
+        return self.evaluated.headline
+
+    @property
+    def action_log(self) -> ActionLog:
+        return self.evaluated.action_log
+
+    @property
+    def changes(self) -> ChangeReport:
+        return self.evaluated.changes
+
+    @property
+    def strategy(self) -> Strategy:
+        return self.evaluated.strategy
+
+    @property
+    def kpis(self) -> list[Kpi]:
+        return self.evaluated.kpis
+
+    def result(self, kpi_id: str) -> KpiResult:
+        return self.evaluated.result(kpi_id)
+
+    @property
+    def running_header(self) -> str:
+        return f"{self.organisation} · {self.title} · {self.period.long_label}"
+
+
+@dataclass(frozen=True)
+class Publication:
+    """The narrative and whether the pack is a draft or the approved final pack."""
+
+    narrative: tuple[NarrativeCell, ...] = ()
+    state: State = "draft"
+    approver: str | None = None
+    published_at: dt.datetime | None = None
+    overrides: tuple[str, ...] = ()  # the gate's reasons, when published with --force
+
+
+def make_view(
+    evaluated: PackEvaluation,
+    inputs: Inputs,
+    *,
+    charts: Mapping[str, str] | None = None,
+    now: dt.datetime | None = None,
+) -> PackView:
+    """The view of an evaluated pack: identity and provenance from the inputs."""
+    params = inputs.params
+    parameters = dict(params.raw)
+    parameters["cadence"] = evaluated.cadence.name
+    parameters["period_end"] = evaluated.period.end.isoformat()
+    return PackView(
+        evaluated=evaluated,
+        organisation=params.values.organisation,
+        title=params.title_for(evaluated.cadence),
+        classification=params.values.classification,
+        page_size=params.values.page_size,
+        generated_at=(now or dt.datetime.now(dt.UTC)).replace(microsecond=0),
+        provenance=Provenance(params_path=str(params.path), parameters=parameters,
+                              inputs=inputs.files(), versions=package_versions()),
+        charts=dict(charts or {}),
+    )

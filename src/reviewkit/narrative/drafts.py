@@ -1,0 +1,150 @@
+"""Drafts: factual first sentences written from the data, which an analyst keeps, corrects or
+replaces. One drafter per narrative key; a key without one gets a neutral prompt."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from reviewkit.evaluation.evaluate import KpiResult
+from reviewkit.evaluation.pack import PackEvaluation
+from reviewkit.formatting import STATUS_WORDS, format_value, ordinal
+
+
+def draft_for_kpi(result: KpiResult, pack: PackEvaluation) -> str:
+    """A factual first sentence about one KPI."""
+    kpi, current, previous = result.kpi, result.current, result.previous
+    noun = pack.period.noun
+    if current.value is None:
+        last = (
+            f"last measured {result.last_seen.isoformat()}"
+            if result.last_seen
+            else "never measured"
+        )
+        text = (f"{kpi.name} has no data this {noun} ({last}); "
+                f"owner: {kpi.owner}.")
+    else:
+        if result.change is not None and result.change != 0:
+            verb = "rose" if result.change > 0 else "fell"
+            moved = f" {verb} to {format_value(current.value, kpi)}"
+        else:
+            moved = f" stands at {format_value(current.value, kpi)}"
+        transition = ""
+        if previous.status != current.status and previous.status != "no_data":
+            transition = (f" ({STATUS_WORDS[previous.status].lower()} → "
+                          f"{STATUS_WORDS[current.status].lower()})")
+        if current.status == "green":
+            where = f"on target for the {ordinal(result.streak)} {noun} in a row"
+        else:
+            where = (f"the {ordinal(result.streak)} {noun} "
+                     f"{'below' if kpi.higher_is_better else 'above'} target")
+        text = (f"{kpi.name}{moved}{transition}, {where} "
+                f"(target {format_value(current.target, kpi)}); owner: {kpi.owner}.")
+    linked = pack.action_log.open_for(kpi.id)
+    if linked:
+        text += " Open actions: " + "; ".join(
+            f"{view.id} {view.action.title} (due {view.action.due.isoformat()})" for view in linked
+        ) + "."
+    elif result.status == "red":
+        text += " No open action is linked to it."
+    if kpi.action_if_off_track and result.status in ("red", "amber"):
+        text += f" Expected action: {kpi.action_if_off_track}"
+    return text
+
+
+def _summary(pack: PackEvaluation) -> str:
+    evaluation = pack.evaluation
+    counts = evaluation.status_counts()
+    noun = pack.period.noun
+    names = {r.kpi.id: r.kpi.name for r in evaluation.results}
+    reds = [r.kpi.name for r in evaluation.results if r.status == "red"]
+    worse = [names[e.kpi_id] for e in evaluation.exceptions if e.reason == "worsened"]
+    text = (f"This {noun}: {counts['red']} KPIs off track"
+            + (f" ({', '.join(reds)})" if reds else "")
+            + f", {counts['amber']} at risk, {counts['green']} on track.")
+    if worse:
+        text += f" Worse than last {noun}: {', '.join(worse)}."
+    if pack.action_log.overdue:
+        text += f" {len(pack.action_log.overdue)} actions are overdue."
+    return text
+
+
+def _kpis(pack: PackEvaluation) -> str:
+    noun = pack.period.noun
+    movers = sorted(
+        (r for r in pack.results if r.change is not None and r.status_changed),
+        key=lambda r: r.kpi.name,
+    )
+    if not movers:
+        return f"No KPI changed status since last {noun}."
+    return "Status changes since last " + noun + ": " + "; ".join(
+        f"{r.kpi.name} {STATUS_WORDS[r.previous.status].lower()} → "
+        f"{STATUS_WORDS[r.status].lower()}" for r in movers
+    ) + "."
+
+
+def _actions(pack: PackEvaluation) -> str:
+    overdue = pack.action_log.overdue
+    if not overdue:
+        return "No action is overdue."
+    return "Overdue: " + "; ".join(
+        f"{v.id} {v.action.title} ({v.action.owner}, {v.days_overdue} days)" for v in overdue
+    ) + ". For each: re-plan with a new due date, escalate, or close."
+
+
+def _delivery(pack: PackEvaluation) -> str | None:
+    strategy = pack.strategy
+    if strategy.initiatives is None:
+        return None
+    states = {i.name: i.schedule_state_on(strategy.as_of) for i in strategy.initiatives}
+    late = [name for name, state in states.items() if state == "late"]
+    risky = [name for name, state in states.items() if state == "at_risk"]
+    over = [i.name for i in strategy.initiatives if i.over_budget]
+    text = (f"{len(late)} initiatives late" + (f" ({', '.join(late)})" if late else "")
+            + f", {len(risky)} at risk" + (f" ({', '.join(risky)})" if risky else "") + ".")
+    if over:
+        text += f" Over budget: {', '.join(over)}."
+    return text
+
+
+def _cost(pack: PackEvaluation) -> str | None:
+    spend = pack.strategy.spend
+    if spend is None:
+        return None
+    total = spend.total
+    over = [c for c in spend.categories if c.ytd.status in ("amber", "red")]
+    year = total.full_year
+    text = (f"Year to date £{total.ytd.actual or 0:,.0f}k against a budget of "
+            f"£{total.ytd.budget or 0:,.0f}k; full-year forecast "
+            f"£{year.actual or 0:,.0f}k against £{year.budget or 0:,.0f}k.")
+    if over:
+        text += " Over budget to date: " + ", ".join(
+            f"{c.category} (+£{c.ytd.variance or 0:,.0f}k)" for c in over) + "."
+    return text
+
+
+def _priorities(pack: PackEvaluation) -> str | None:
+    priorities = pack.strategy.priorities
+    if priorities is None:
+        return None
+    return "Progress: " + "; ".join(
+        f"{priority.title} {progress.progress:.0f}%" if progress.progress is not None
+        else f"{priority.title} unknown" for priority, progress in priorities
+    ) + "."
+
+
+#: Narrative key → its drafter (None when the data it would describe is not there).
+DRAFTERS: dict[str, Callable[[PackEvaluation], str | None]] = {
+    "summary": _summary,
+    "kpis": _kpis,
+    "actions": _actions,
+    "delivery": _delivery,
+    "cost": _cost,
+    "priorities": _priorities,
+}
+
+
+def draft_for_section(key: str, title: str, pack: PackEvaluation) -> str:
+    """The draft of a section's commentary cell."""
+    drafter = DRAFTERS.get(key)
+    text = drafter(pack) if drafter is not None else None
+    return text if text is not None else f"Commentary on {title}."

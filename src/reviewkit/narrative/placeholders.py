@@ -1,0 +1,85 @@
+"""Placeholders in analysts' narrative: ``{{ kpi.<id>.<field> }}`` and ``{{ period.<field> }}``.
+
+A closed grammar: anything else between ``{{`` and ``}}`` is an error naming the cell, so a
+placeholder can never reach Python objects. Placeholders belong to narrative only; catalog,
+store and minutes text is shown literally.
+"""
+
+from __future__ import annotations
+
+import re
+
+from reviewkit.errors import ReviewkitError
+from reviewkit.evaluation.evaluate import KpiResult
+from reviewkit.evaluation.pack import PackEvaluation
+from reviewkit.formatting import STATUS_WORDS, format_change, format_value
+
+_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.S)
+_KPI_FIELD = re.compile(r"^kpi\.([a-z0-9_]+)\.([a-z_]+)$")
+KPI_FIELDS = ("value", "target", "amber", "status", "status_word", "trend", "change", "variance",
+              "streak", "owner", "name", "unit")
+PERIOD_FIELDS = ("label", "start", "end", "long_label")
+
+
+class NarrativeError(ReviewkitError):
+    """Narrative text cannot be used as written (unknown placeholder, conflicting edits)."""
+
+    exit_code = 2
+
+
+def _kpi_value(result: KpiResult, name: str) -> str:
+    kpi, current = result.kpi, result.current
+    values: dict[str, str] = {
+        "value": format_value(current.value, kpi),
+        "target": format_value(current.target, kpi),
+        "amber": format_value(current.amber, kpi),
+        "status": current.status,
+        "status_word": STATUS_WORDS[current.status],
+        "trend": result.trend,
+        "change": format_change(result.change, kpi),
+        "variance": format_change(result.variance, kpi),
+        "streak": str(result.streak),
+        "owner": kpi.owner,
+        "name": kpi.name,
+        "unit": kpi.unit,
+    }
+    return values[name]
+
+
+def placeholders(text: str) -> list[str]:
+    return [match.strip() for match in _PLACEHOLDER.findall(text)]
+
+
+def check_placeholders(text: str, pack: PackEvaluation, key: str) -> set[str]:
+    """The KPI ids a text refers to; an unknown placeholder is an error naming it and the cell."""
+    known = {result.kpi.id for result in pack.results}
+    kpis: set[str] = set()
+    for name in placeholders(text):
+        match = _KPI_FIELD.match(name)
+        if match and match[1] in known and match[2] in KPI_FIELDS:
+            kpis.add(match[1])
+            continue
+        if name.startswith("period.") and name.removeprefix("period.") in PERIOD_FIELDS:
+            continue
+        hint = (f"KPI '{match[1]}' is not in this pack" if match and match[1] not in known
+                else f"use kpi.<id>.<{'|'.join(KPI_FIELDS)}> or period.<{'|'.join(PERIOD_FIELDS)}>")
+        raise NarrativeError(f"narrative cell '{key}': unknown placeholder '{{{{ {name} }}}}'; "
+                             f"{hint}")
+    return kpis
+
+
+def fill(text: str, pack: PackEvaluation) -> str:
+    """Replace placeholders with this pack's numbers (checked beforehand)."""
+    results = {result.kpi.id: result for result in pack.results}
+    period = pack.period
+
+    def replace(match: re.Match[str]) -> str:
+        name = match[1].strip()
+        kpi_match = _KPI_FIELD.match(name)
+        if kpi_match:
+            return _kpi_value(results[kpi_match[1]], kpi_match[2])
+        attr = name.removeprefix("period.")
+        value = getattr(period, attr)
+        return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+    return _PLACEHOLDER.sub(replace, text)

@@ -1,0 +1,78 @@
+"""The narrative of one pack and its store session: read what is stored, plan the cells, and save
+edits from any source with one conflict rule, all or nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from reviewkit.cadences import Narrative
+from reviewkit.evaluation.pack import PackEvaluation
+from reviewkit.narrative.cells import NarrativeCell, plan_cells
+from reviewkit.narrative.edits import NarrativeEdit, normalise
+from reviewkit.narrative.placeholders import NarrativeError, check_placeholders
+from reviewkit.store.database import Store
+from reviewkit.store.records import StoredNarrative
+
+#: Which side wins when a cell was edited and the store changed since: the edit, or the store.
+Prefer = Literal["edit", "store"]
+
+
+@dataclass(frozen=True)
+class NarrativeService:
+    """The narrative of the pack ``pack`` in ``store`` (the caller owns the store session)."""
+
+    store: Store
+    pack: PackEvaluation
+
+    @property
+    def cadence(self) -> str:
+        return self.pack.cadence.name
+
+    @property
+    def label(self) -> str:
+        return self.pack.period.label
+
+    def stored(self) -> dict[str, StoredNarrative]:
+        return self.store.narratives(self.cadence, self.label)
+
+    def plan(self, slots: Sequence[Narrative]) -> tuple[NarrativeCell, ...]:
+        """Every cell of the pack, stored words first, else drafts."""
+        return plan_cells(self.pack, slots, self.stored())
+
+    def save(self, edits: Sequence[NarrativeEdit], *, by: str,
+             prefer: Prefer | None = None) -> list[str]:
+        """Save ``edits`` in one transaction; returns the keys saved.
+
+        An edit whose text is already stored is skipped. When the store changed since the
+        revision an edit was made from (someone else saved that cell meanwhile), ``prefer``
+        decides; without it nothing is saved and the error says how to choose.
+        """
+        for edit in edits:  # every placeholder is checked before anything is written
+            check_placeholders(edit.text, self.pack, edit.key)
+        saved: list[str] = []
+        with self.store.transaction() as tx:
+            stored = tx.narratives(self.cadence, self.label)
+            for edit in edits:
+                current = stored.get(edit.key)
+                if current is not None and normalise(current.text) == normalise(edit.text):
+                    continue  # saved already (e.g. by a publish the gate then refused)
+                revision = edit.revision
+                if current is not None and current.revision != revision:
+                    if prefer == "store":
+                        continue
+                    if prefer != "edit":
+                        raise NarrativeError(
+                            f"narrative cell '{edit.key}' was edited in {edit.where} and changed "
+                            f"in the store since (revision {revision} → {current.revision}); "
+                            f"both are kept. To choose, {edit.conflict_hint}"
+                        )
+                    revision = current.revision
+                tx.save_narrative(
+                    cadence=self.cadence, label=self.label, key=edit.key, kpi_id=edit.kpi_id,
+                    text=edit.text, basis=edit.basis, expected_revision=revision, by=by,
+                    source=edit.source,
+                )
+                saved.append(edit.key)
+        return saved

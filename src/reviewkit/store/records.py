@@ -1,0 +1,108 @@
+"""What the store holds, as plain frozen values: actions, decisions, their events, narrative
+and the packs recorded so far. Everything above the store reads these, never its tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from reviewkit.errors import ReviewkitError
+
+ACTION_STATUSES = ("open", "in_progress", "done", "dropped")
+OPEN_STATUSES = ("open", "in_progress")
+ACTION_FIELDS = ("title", "owner", "due", "status", "kpi_id", "note")
+
+
+class StoreError(ReviewkitError):
+    """The store cannot be opened or a change cannot be applied."""
+
+    exit_code = 2
+
+
+class UnknownRecord(StoreError):
+    """An action or decision id that is not in the store."""
+
+
+@dataclass(frozen=True)
+class Action:
+    id: str
+    title: str
+    owner: str
+    due: dt.date
+    status: str
+    kpi_id: str | None
+    raised_in: str | None
+    raised_on: dt.date
+    decision_id: str | None = None
+    note: str = ""
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+@dataclass(frozen=True)
+class Decision:
+    id: str
+    text: str
+    rationale: str
+    review: str | None
+    decided_on: dt.date
+    kpis: list[str] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Event:
+    seq: int
+    entity: str
+    entity_id: str
+    field: str
+    old: str | None
+    new: str | None
+    effective: dt.date
+    recorded_at: str
+    by: str
+    source: str
+
+
+@dataclass(frozen=True)
+class StoredNarrative:
+    """An analyst's text for one narrative cell, and the values it was written against."""
+
+    key: str
+    kpi_id: str | None
+    text: str
+    basis: dict[str, Any]
+    revision: int
+    updated_at: str
+    updated_by: str
+
+
+class NarrativeConflict(StoreError):
+    """The stored text changed since the copy being saved was made."""
+
+
+@dataclass(frozen=True)
+class PackRecord:
+    cadence: str
+    label: str
+    period_end: dt.date
+    built_at: str
+    summary: dict[str, Any]
+
+
+
+
+@dataclass(frozen=True)
+class StoreHistory:
+    """What an evaluation reads from the store: every event, and the earlier packs of the
+    cadence (oldest first)."""
+
+    events: tuple[Event, ...] = ()
+    packs: tuple[PackRecord, ...] = ()
+
+    @property
+    def previous(self) -> PackRecord | None:
+        return self.packs[-1] if self.packs else None
