@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -9,7 +10,13 @@ from typing import Any
 
 import pytest
 
+from reviewkit import cadences
 from reviewkit.inputs.catalog import Kpi
+from reviewkit.inputs.loaded import load_inputs
+from reviewkit.layout.charts import render_charts
+from reviewkit.layout.view import PackView, make_view
+from reviewkit.run.prepare import evaluate
+from reviewkit.store.database import Store
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "inputs"
@@ -62,3 +69,24 @@ def demo_params(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("demo") / "weekly.yaml"
     path.write_text(absolute, encoding="utf-8")
     return path
+
+
+def prepare_view(
+    cadence: str,
+    params: str | Path,
+    period: str | dt.date | None = None,
+    *,
+    now: dt.datetime | None = None,
+    charts: bool = False,
+) -> PackView:
+    """What ``reviewkit build`` lays out for a pack, without running its notebook: the inputs
+    loaded, evaluated with the store's history, charts drawn only when asked for."""
+    definition = cadences.get(cadence)
+    inputs = load_inputs(params)
+    store = Store.open(inputs.params.store_location)
+    try:
+        evaluated = evaluate(definition, inputs, store, period)
+    finally:
+        store.dispose()
+    return make_view(evaluated, inputs, charts=render_charts(evaluated) if charts else None,
+                     now=now)

@@ -1,7 +1,7 @@
 """The action log across three weekly reviews, as docs/meetings.md describes it.
 
 The weekly pack logic runs for 6, 13 and 20 November 2026 on the demo data, with the demo
-minutes imported between the packs, without full builds: ``prepare_context`` evaluates a pack
+minutes imported between the packs, without full builds: ``prepare_view`` evaluates a pack
 and ``Store.record_pack`` records its summary, as ``reviewkit build`` does once a pack is in
 place. A change counts for the pack of period end E when it takes effect before E, so:
 
@@ -21,16 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, prepare_view
 
-from reviewkit.inputs.catalog import load_catalog
 from reviewkit.cli.app import main
-from reviewkit.run.context import PackContext, prepare_context
 from reviewkit.errors import InputError
-from reviewkit.store.minutes import ImportResult, import_minutes, load_minutes
+from reviewkit.inputs.catalog import load_catalog
 from reviewkit.layout.sections import Pack
-from reviewkit.store.database import Store
+from reviewkit.layout.view import PackView, Publication
 from reviewkit.run.summary import summary_of, write_action_csvs
+from reviewkit.store.database import Store
+from reviewkit.store.minutes import ImportResult, import_minutes, load_minutes
 
 DEMO = REPO / "data" / "demo"
 MINUTES = DEMO / "minutes"
@@ -68,14 +68,14 @@ def import_file(params: Path, minutes: Path) -> ImportResult:
         store.dispose()
 
 
-def pack(params: Path, period_end: str, *, record: bool) -> PackContext:
+def pack(params: Path, period_end: str, *, record: bool) -> PackView:
     """Prepare one weekly pack and, like a finished build, record its summary in the store."""
-    context = prepare_context("weekly", params, period_end, with_charts=False, now=NOW)
+    context = prepare_view("weekly", params, period_end, now=NOW)
     if record:
         store = store_of(params)
         try:
-            store.record_pack(context.cadence, context.period.label, context.period.end,
-                              summary_of(context))
+            store.record_pack(context.cadence.name, context.period.label, context.period.end,
+                              summary_of(context, Publication()))
         finally:
             store.dispose()
     return context
@@ -94,9 +94,9 @@ def counts(params: Path) -> tuple[int, int, int]:
 class Replay:
     root: Path
     params: Path
-    first: PackContext  # 2026-11-06
-    second: PackContext  # 2026-11-13
-    third: PackContext  # 2026-11-20 (not recorded)
+    first: PackView  # 2026-11-06
+    second: PackView  # 2026-11-13
+    third: PackView  # 2026-11-20 (not recorded)
 
 
 @pytest.fixture(scope="module")
@@ -237,7 +237,7 @@ def test_changes_compare_the_third_pack_with_the_one_recorded_before_it(
         ("backup_success_rate", "no_data", 3),
         ("backup_success_rate", "stale", 2),
     }
-    assert changes.cleared == []
+    assert changes.cleared == ()
 
 
 def test_second_pack_clears_the_escalations_the_first_meeting_answered(
@@ -253,11 +253,11 @@ def test_second_pack_clears_the_escalations_the_first_meeting_answered(
     }
     first = replay.first
     assert first.changes is not None and first.changes.previous_label is None
-    assert first.action_log is not None and first.action_log.actions == []
+    assert first.action_log is not None and first.action_log.actions == ()
 
 
 def test_summary_actions_block_of_the_third_pack(replay: Replay) -> None:
-    summary = summary_of(replay.third)
+    summary = summary_of(replay.third, Publication())
     assert summary["actions"] == {
         "open": 4,
         "overdue": ["A-0004", "A-0002", "A-0006"],
@@ -276,7 +276,8 @@ def test_rebuilding_an_earlier_pack_shows_the_log_as_it_was_then(replay: Replay)
     when it is prepared again after the minutes were imported."""
     again = pack(replay.params, "2026-11-13", record=False)
     assert again.action_log is not None
-    assert summary_of(again)["actions"] == summary_of(replay.second)["actions"] == {
+    draft = Publication()
+    assert summary_of(again, draft)["actions"] == summary_of(replay.second, draft)["actions"] == {
         "open": 3,
         "overdue": [],
         "closed_since_last": ["A-0001"],
@@ -521,7 +522,7 @@ def test_user_text_in_an_action_is_escaped_in_the_actions_section(own_copy: Path
     finally:
         store.dispose()
     context = pack(own_copy, "2026-11-20", record=False)
-    html = Pack(context).actions().html
+    html = Pack(context).section("actions").html
     assert action_id in html
     assert "<script>" not in html and "<b>reboot</b>" not in html and "<img" not in html
     assert "<i>CISO</i>" not in html

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from conftest import FIXTURES, REPO
 
-from reviewkit.inputs.catalog import Catalog, load_catalog
 from reviewkit.errors import InputError
+from reviewkit.inputs.catalog import Catalog, load_catalog
 
 Write = Callable[[str, str], Path]
 

@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from reviewkit.inputs.catalog import Kpi
 from reviewkit.evaluation.evaluate import (
     DataQuality,
     ExceptionItem,
@@ -23,6 +22,7 @@ from reviewkit.evaluation.evaluate import (
     streak_of,
     trend_of,
 )
+from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.measurements import Observation
 from reviewkit.periods import Period, period_containing, weekly_period
 

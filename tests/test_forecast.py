@@ -13,8 +13,8 @@ import pytest
 from conftest import REPO
 
 from reviewkit.evaluation import forecast as fc
-from reviewkit.inputs.catalog import Kpi, load_catalog
 from reviewkit.evaluation.forecast import Forecast, forecast_kpi, monthly_series
+from reviewkit.inputs.catalog import Kpi, load_catalog
 from reviewkit.inputs.measurements import Observation, load_measurements
 from reviewkit.periods import Period, period_containing
 

@@ -10,44 +10,38 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import REPO
+from conftest import REPO, prepare_view
 from nbformat.v4 import new_markdown_cell, new_notebook
 
-from reviewkit.run import gate
-from reviewkit.inputs.catalog import load_catalog
-from reviewkit.run.context import PackContext, prepare_context
+from reviewkit.cadences import WEEKLY, Narrative
 from reviewkit.errors import InputError
+from reviewkit.evaluation.pack import PackEvaluation
+from reviewkit.inputs.catalog import load_catalog
+from reviewkit.narrative.cells import NarrativeCell, plan_cells
+from reviewkit.narrative.drafts import draft_for_kpi, draft_for_section
+from reviewkit.narrative.edits import parse_markdown, to_markdown
+from reviewkit.narrative.notebook import apply_to_notebook, edits_in, slots_of
+from reviewkit.narrative.placeholders import NarrativeError, check_placeholders, fill
+from reviewkit.narrative.service import NarrativeService
+from reviewkit.run import gate
 from reviewkit.run.export import narrative_html
-from reviewkit.store.minutes import import_minutes, load_minutes
-from reviewkit.narrative.cells import (
-    NarrativeCell,
-    NarrativeError,
-    apply_to_notebook,
-    check_placeholders,
-    collect_edits,
-    draft_for_kpi,
-    draft_for_section,
-    fill,
-    parse_markdown,
-    plan_cells,
-    section_keys,
-    to_markdown,
-)
 from reviewkit.store.database import Action, Store, StoredNarrative
+from reviewkit.store.minutes import import_minutes, load_minutes
 
 DEMO = REPO / "data" / "demo"
-SECTIONS = [("summary", ""), ("kpis", ""), ("actions", "")]
+SECTIONS = [Narrative("summary", "Summary", ""), Narrative("kpis", "KPIs by perspective", ""),
+            Narrative("actions", "Action log", "")]
 NOW = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)
 
 
 @dataclasses.dataclass(frozen=True)
 class Demo:
-    context: PackContext
+    context: PackEvaluation
     actions_now: list[Action]
 
 
@@ -69,12 +63,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
         actions = store.actions()
     finally:
         store.dispose()
-    context = prepare_context("weekly", params, "2026-11-20", with_charts=False, now=NOW)
+    context = prepare_view("weekly", params, "2026-11-20", now=NOW).evaluated
     return Demo(context, actions)
 
 
 @pytest.fixture
-def context(demo: Demo) -> PackContext:
+def context(demo: Demo) -> PackEvaluation:
     return demo.context
 
 
@@ -92,9 +86,25 @@ def stored(key: str, text: str, basis: dict[str, dict[str, object]], revision: i
                            updated_at="2026-11-21T09:00:00+00:00", updated_by="analyst")
 
 
+def collect_edits(path: Path, store: Store, context: PackEvaluation, *, by: str,
+                  prefer: str | None = None) -> list[str]:
+    """Save the edits of an earlier pack.ipynb as a build does; the keys saved."""
+    choice = {"notebook": "edit", "store": "store", None: None}[prefer]
+    return NarrativeService(store, context).save(edits_in(path), by=by, prefer=choice)
+
+
+def markdown_of(context: PackEvaluation, cells: Sequence[NarrativeCell]) -> str:
+    return to_markdown("Weekly Operational Review", context.period.long_label, "weekly",
+                       context.period.label, cells)
+
+
+def section_title(key: str) -> str:
+    return {slot.key: slot.title for slot in SECTIONS}[key]
+
+
 # -- placeholders ----------------------------------------------------------------------------
 
-def test_fill_replaces_kpi_placeholders_with_formatted_values(context: PackContext) -> None:
+def test_fill_replaces_kpi_placeholders_with_formatted_values(context: PackEvaluation) -> None:
     text = ("{{ kpi.change_success_rate.value }} vs {{kpi.change_success_rate.target}} "
             "({{ kpi.change_success_rate.status }}, {{ kpi.change_success_rate.status_word }}); "
             "change {{ kpi.change_success_rate.change }}, "
@@ -109,17 +119,17 @@ def test_fill_replaces_kpi_placeholders_with_formatted_values(context: PackConte
     )
 
 
-def test_fill_replaces_period_placeholders(context: PackContext) -> None:
+def test_fill_replaces_period_placeholders(context: PackEvaluation) -> None:
     text = "{{ period.label }} | {{ period.long_label }} | {{ period.start }} | {{ period.end }}"
     assert fill(text, context) == "2026-11-20 | week ending 20 Nov 2026 | 2026-11-14 | 2026-11-20"
 
 
-def test_fill_leaves_text_without_placeholders_alone(context: PackContext) -> None:
+def test_fill_leaves_text_without_placeholders_alone(context: PackEvaluation) -> None:
     text = "Plain words, a {single} brace and **bold**."
     assert fill(text, context) == text
 
 
-def test_check_placeholders_returns_the_kpis_a_text_discusses(context: PackContext) -> None:
+def test_check_placeholders_returns_the_kpis_a_text_discusses(context: PackEvaluation) -> None:
     text = "{{ kpi.mttr_p1.value }} and {{ kpi.cloud_spend.status }} in {{ period.long_label }}"
     assert check_placeholders(text, context, "summary") == {"mttr_p1", "cloud_spend"}
     assert check_placeholders("no numbers", context, "summary") == set()
@@ -137,7 +147,7 @@ def test_check_placeholders_returns_the_kpis_a_text_discusses(context: PackConte
     ],
 )
 def test_unknown_placeholder_is_an_error_naming_it_and_the_cell(
-    context: PackContext, placeholder: str, hint: str
+    context: PackEvaluation, placeholder: str, hint: str
 ) -> None:
     text = f"Fine {{{{ kpi.mttr_p1.value }}}} then {{{{ {placeholder} }}}}."
     with pytest.raises(NarrativeError) as caught:
@@ -152,7 +162,7 @@ def test_unknown_placeholder_is_an_error_naming_it_and_the_cell(
 # -- drafts ----------------------------------------------------------------------------------
 
 def test_draft_for_red_kpi_names_the_change_the_streak_and_open_actions(
-    context: PackContext,
+    context: PackEvaluation,
 ) -> None:
     text = draft_for_kpi(context.evaluation.result("change_success_rate"), context)
     assert text.startswith(
@@ -163,7 +173,7 @@ def test_draft_for_red_kpi_names_the_change_the_streak_and_open_actions(
     )
 
 
-def test_draft_for_red_kpi_without_an_open_action_says_so(context: PackContext) -> None:
+def test_draft_for_red_kpi_without_an_open_action_says_so(context: PackEvaluation) -> None:
     text = draft_for_kpi(context.evaluation.result("open_critical_vulns"), context)
     assert text.startswith("Open critical vulnerabilities rose to 29, the 6th week above target "
                            "(target 15); owner: CISO. No open action is linked to it.")
@@ -171,7 +181,7 @@ def test_draft_for_red_kpi_without_an_open_action_says_so(context: PackContext) 
 
 
 def test_draft_for_amber_kpi_says_below_or_above_target_and_expected_action(
-    context: PackContext,
+    context: PackEvaluation,
 ) -> None:
     ehr = draft_for_kpi(context.evaluation.result("ehr_availability"), context)
     assert ehr.startswith("EHR availability rose to 99.78%, the 3rd week below target "
@@ -185,7 +195,7 @@ def test_draft_for_amber_kpi_says_below_or_above_target_and_expected_action(
 
 
 def test_draft_for_green_kpi_counts_weeks_on_target_without_expected_action(
-    context: PackContext,
+    context: PackEvaluation,
 ) -> None:
     result = context.evaluation.result("critical_patch_compliance")
     text = draft_for_kpi(result, context)
@@ -196,7 +206,7 @@ def test_draft_for_green_kpi_counts_weeks_on_target_without_expected_action(
 
 
 def test_draft_streak_counts_every_week_in_the_status_not_only_the_charted_ones(
-    context: PackContext,
+    context: PackEvaluation,
 ) -> None:
     """Security incidents were last above target on 2026-02-27 (4 against 3); the 38 weeks
     from 6 Mar to 20 Nov 2026 are all on target. docs/evaluation.md: the streak is how many
@@ -210,7 +220,7 @@ def test_draft_streak_counts_every_week_in_the_status_not_only_the_charted_ones(
 
 
 def test_draft_for_kpi_without_data_says_when_it_was_last_measured(
-    context: PackContext,
+    context: PackEvaluation,
 ) -> None:
     text = draft_for_kpi(context.evaluation.result("backup_success_rate"), context)
     assert text == ("Backup success rate has no data this week (last measured 2026-10-30); "
@@ -219,25 +229,25 @@ def test_draft_for_kpi_without_data_says_when_it_was_last_measured(
 
 
 def test_section_drafts_summarise_counts_status_changes_and_overdue_actions(
-    context: PackContext,
+    context: PackEvaluation,
 ) -> None:
-    assert draft_for_section("summary", context) == (
+    assert draft_for_section("summary", section_title("summary"), context) == (
         "This week: 3 KPIs off track (Change success rate, Mean time to restore (P1/P2), "
         "Open critical vulnerabilities), 3 at risk, 6 on track. Worse than last week: Change "
         "success rate, Cloud spend run-rate. 3 actions are overdue."
     )
-    assert draft_for_section("kpis", context) == (
+    assert draft_for_section("kpis", section_title("kpis"), context) == (
         "Status changes since last week: Change success rate at risk → off track; "
         "Cloud spend run-rate on track → at risk."
     )
-    actions = draft_for_section("actions", context)
+    actions = draft_for_section("actions", section_title("actions"), context)
     assert actions.startswith("Overdue: A-0004 Restore the backup reporting feed")
     assert actions.index("A-0004") < actions.index("A-0002") < actions.index("A-0006")
 
 
 # -- planning cells --------------------------------------------------------------------------
 
-def test_plan_cells_drafts_every_cell_when_nothing_is_stored(context: PackContext) -> None:
+def test_plan_cells_drafts_every_cell_when_nothing_is_stored(context: PackEvaluation) -> None:
     cells = plan_cells(context, SECTIONS, {})
     keys = [cell.key for cell in cells]
     assert keys[:3] == ["summary", "kpis", "actions"]
@@ -254,7 +264,7 @@ def test_plan_cells_drafts_every_cell_when_nothing_is_stored(context: PackContex
     assert mttr.metadata()["draft"] is True and mttr.metadata()["kpi"] == "mttr_p1"
 
 
-def test_plan_cells_stored_text_wins_over_the_draft(context: PackContext) -> None:
+def test_plan_cells_stored_text_wins_over_the_draft(context: PackEvaluation) -> None:
     saved = {
         "summary": stored("summary", "Restores: {{ kpi.mttr_p1.value }}.",
                           {"mttr_p1": {"value": 7.2, "status": "red"}}, revision=3),
@@ -275,7 +285,7 @@ def test_plan_cells_stored_text_wins_over_the_draft(context: PackContext) -> Non
 
 
 def test_plan_cells_flags_stored_text_stale_when_its_number_changed(
-    context: PackContext,
+    context: PackEvaluation,
 ) -> None:
     saved = {"kpi-change_success_rate": stored(
         "kpi-change_success_rate", "Releases keep failing.",
@@ -290,7 +300,7 @@ def test_plan_cells_flags_stored_text_stale_when_its_number_changed(
     assert cell.values == {"change_success_rate": {"value": 88.1, "status": "red"}}
 
 
-def test_plan_cells_flags_stale_when_a_placeholder_kpi_changed(context: PackContext) -> None:
+def test_plan_cells_flags_stale_when_a_placeholder_kpi_changed(context: PackEvaluation) -> None:
     saved = {"summary": stored("summary", "Spend at {{ kpi.cloud_spend.value }}.",
                                {"cloud_spend": {"value": 41.2, "status": "green"}})}
     [summary] = [c for c in plan_cells(context, SECTIONS, saved) if c.key == "summary"]
@@ -299,7 +309,7 @@ def test_plan_cells_flags_stale_when_a_placeholder_kpi_changed(context: PackCont
 
 
 def test_plan_cells_refuses_stored_text_with_an_unknown_placeholder(
-    context: PackContext,
+    context: PackEvaluation,
 ) -> None:
     saved = {"kpis": stored("kpis", "See {{ kpi.legacy_backup_jobs.value }}", {})}
     with pytest.raises(NarrativeError, match=r"narrative cell 'kpis'.*legacy_backup_jobs"):
@@ -308,16 +318,16 @@ def test_plan_cells_refuses_stored_text_with_an_unknown_placeholder(
 
 # -- collecting notebook edits ---------------------------------------------------------------
 
-def write_pack_notebook(path: Path, context: PackContext,
+def write_pack_notebook(path: Path, context: PackEvaluation,
                         saved: dict[str, StoredNarrative]) -> list[NarrativeCell]:
     """A pack.ipynb with the narrative cells a build would put there."""
     notebook = new_notebook()
-    for key, _ in SECTIONS:
+    for key in (slot.key for slot in SECTIONS):
         cell = new_markdown_cell("*No commentary yet.*")
         cell.metadata["tags"] = ["narrative"]
         cell.metadata["reviewkit"] = {"key": key}
         notebook.cells.append(cell)
-    cells = plan_cells(context, section_keys(notebook), saved)
+    cells = list(plan_cells(context, slots_of(notebook, WEEKLY), saved))
     apply_to_notebook(notebook, cells)
     nbformat.write(notebook, path)
     return cells
@@ -338,7 +348,7 @@ def edit_notebook(path: Path, texts: dict[str, str], accept: tuple[str, ...] = (
 
 
 def test_apply_to_notebook_puts_kpi_cells_after_the_summary_with_labels(
-    context: PackContext, tmp_path: Path
+    context: PackEvaluation, tmp_path: Path
 ) -> None:
     path = tmp_path / "pack.ipynb"
     write_pack_notebook(path, context, {})
@@ -353,13 +363,13 @@ def test_apply_to_notebook_puts_kpi_cells_after_the_summary_with_labels(
 
 
 def test_collect_edits_saves_edited_cells_and_skips_untouched_ones(
-    context: PackContext, store: Store, tmp_path: Path
+    context: PackEvaluation, store: Store, tmp_path: Path
 ) -> None:
     path = tmp_path / "pack.ipynb"
     write_pack_notebook(path, context, {})
     edit_notebook(path, {"kpi-mttr_p1": "Supplier restores are slow; {{ kpi.mttr_p1.value }}.\n"})
     result = collect_edits(path, store, context, by="analyst")
-    assert result.saved == ["kpi-mttr_p1"]
+    assert result == ["kpi-mttr_p1"]
     saved = store.narratives("weekly", "2026-11-20")
     assert set(saved) == {"kpi-mttr_p1"}
     entry = saved["kpi-mttr_p1"]
@@ -369,12 +379,12 @@ def test_collect_edits_saves_edited_cells_and_skips_untouched_ones(
 
 
 def test_collect_edits_saves_a_draft_accepted_through_its_metadata(
-    context: PackContext, store: Store, tmp_path: Path
+    context: PackEvaluation, store: Store, tmp_path: Path
 ) -> None:
     path = tmp_path / "pack.ipynb"
     cells = {c.key: c for c in write_pack_notebook(path, context, {})}
     edit_notebook(path, {}, accept=("kpis",))
-    assert collect_edits(path, store, context, by="analyst").saved == ["kpis"]
+    assert collect_edits(path, store, context, by="analyst") == ["kpis"]
     assert store.narratives("weekly", "2026-11-20")["kpis"].text == cells["kpis"].text
     replanned = {c.key: c for c in plan_cells(context, SECTIONS,
                                               store.narratives("weekly", "2026-11-20"))}
@@ -382,14 +392,14 @@ def test_collect_edits_saves_a_draft_accepted_through_its_metadata(
 
 
 def test_collect_edits_without_a_notebook_saves_nothing(
-    context: PackContext, store: Store, tmp_path: Path
+    context: PackEvaluation, store: Store, tmp_path: Path
 ) -> None:
-    assert collect_edits(tmp_path / "pack.ipynb", store, context, by="analyst").saved == []
+    assert collect_edits(tmp_path / "pack.ipynb", store, context, by="analyst") == []
     assert store.narratives("weekly", "2026-11-20") == {}
 
 
 def test_collect_edits_refuses_an_edit_with_an_unknown_placeholder(
-    context: PackContext, store: Store, tmp_path: Path
+    context: PackEvaluation, store: Store, tmp_path: Path
 ) -> None:
     path = tmp_path / "pack.ipynb"
     write_pack_notebook(path, context, {})
@@ -399,7 +409,7 @@ def test_collect_edits_refuses_an_edit_with_an_unknown_placeholder(
     assert store.narratives("weekly", "2026-11-20") == {}
 
 
-def _conflict_setup(context: PackContext, store: Store, path: Path) -> None:
+def _conflict_setup(context: PackEvaluation, store: Store, path: Path) -> None:
     """The notebook was written from revision 0; since then a colleague's Markdown import
     stored revision 1 of 'summary'; now the analyst edits 'summary' in the notebook too."""
     write_pack_notebook(path, context, {})
@@ -410,7 +420,7 @@ def _conflict_setup(context: PackContext, store: Store, path: Path) -> None:
 
 
 def test_collect_edits_stops_on_a_conflict_naming_the_cell_and_keeps_both(
-    context: PackContext, store: Store, tmp_path: Path
+    context: PackEvaluation, store: Store, tmp_path: Path
 ) -> None:
     path = tmp_path / "pack.ipynb"
     _conflict_setup(context, store, path)
@@ -424,12 +434,12 @@ def test_collect_edits_stops_on_a_conflict_naming_the_cell_and_keeps_both(
 
 
 def test_collect_edits_prefer_notebook_saves_over_the_store(
-    context: PackContext, store: Store, tmp_path: Path
+    context: PackEvaluation, store: Store, tmp_path: Path
 ) -> None:
     path = tmp_path / "pack.ipynb"
     _conflict_setup(context, store, path)
     result = collect_edits(path, store, context, by="analyst", prefer="notebook")
-    assert result.saved == ["summary"]
+    assert result == ["summary"]
     entry = store.narratives("weekly", "2026-11-20")["summary"]
     assert (entry.text, entry.revision) == ("Analyst's words.", 2)
     history = store.narrative_history("weekly", "2026-11-20", "summary")
@@ -437,17 +447,17 @@ def test_collect_edits_prefer_notebook_saves_over_the_store(
 
 
 def test_collect_edits_prefer_store_keeps_the_stored_text(
-    context: PackContext, store: Store, tmp_path: Path
+    context: PackEvaluation, store: Store, tmp_path: Path
 ) -> None:
     path = tmp_path / "pack.ipynb"
     _conflict_setup(context, store, path)
-    assert collect_edits(path, store, context, by="analyst", prefer="store").saved == []
+    assert collect_edits(path, store, context, by="analyst", prefer="store") == []
     entry = store.narratives("weekly", "2026-11-20")["summary"]
     assert (entry.text, entry.revision) == ("Colleague's words.", 1)
 
 
 def test_collect_edits_detects_a_conflict_when_the_store_revision_moved_on(
-    context: PackContext, store: Store, tmp_path: Path
+    context: PackEvaluation, store: Store, tmp_path: Path
 ) -> None:
     store.save_narrative(cadence="weekly", label="2026-11-20", key="kpis", kpi_id=None,
                          text="First words.", basis={}, expected_revision=0, by="analyst",
@@ -463,7 +473,7 @@ def test_collect_edits_detects_a_conflict_when_the_store_revision_moved_on(
 
 
 def test_collecting_the_same_edits_again_is_not_a_conflict(
-    context: PackContext, store: Store, tmp_path: Path
+    context: PackEvaluation, store: Store, tmp_path: Path
 ) -> None:
     """A build saves the notebook's edits first; when it then stops (the publish gate refuses,
     the PDF fails) pack.ipynb is left as it was, so the next build collects the same edits
@@ -471,14 +481,14 @@ def test_collecting_the_same_edits_again_is_not_a_conflict(
     path = tmp_path / "pack.ipynb"
     write_pack_notebook(path, context, {})
     edit_notebook(path, {"kpi-mttr_p1": "Supplier restores are slow."})
-    assert collect_edits(path, store, context, by="analyst").saved == ["kpi-mttr_p1"]
-    assert collect_edits(path, store, context, by="analyst").saved == []
+    assert collect_edits(path, store, context, by="analyst") == ["kpi-mttr_p1"]
+    assert collect_edits(path, store, context, by="analyst") == []
     assert store.narratives("weekly", "2026-11-20")["kpi-mttr_p1"].revision == 1
 
 
 # -- Markdown round trip ---------------------------------------------------------------------
 
-def test_markdown_export_and_parse_round_trip(context: PackContext, tmp_path: Path) -> None:
+def test_markdown_export_and_parse_round_trip(context: PackEvaluation, tmp_path: Path) -> None:
     saved = {
         "summary": stored("summary", "Three reds:\n\n- change success\n- **MTTR**\n\n"
                                      "| KPI | now |\n|---|---|\n| MTTR | {{ kpi.mttr_p1.value }} |",
@@ -489,7 +499,7 @@ def test_markdown_export_and_parse_round_trip(context: PackContext, tmp_path: Pa
                                           kpi_id="change_success_rate"),
     }
     cells = plan_cells(context, SECTIONS, saved)
-    text = to_markdown(context, cells)
+    text = markdown_of(context, cells)
     assert text.startswith("# Narrative: Weekly Operational Review, week ending 20 Nov 2026")
     assert "## summary — Summary\n<!-- reviewkit: revision 4 -->" in text
     assert "<!-- reviewkit: revision 0, draft -->" in text
@@ -501,10 +511,10 @@ def test_markdown_export_and_parse_round_trip(context: PackContext, tmp_path: Pa
 
 
 def test_markdown_without_the_draft_marker_accepts_the_draft(
-    context: PackContext, tmp_path: Path
+    context: PackEvaluation, tmp_path: Path
 ) -> None:
     cells = plan_cells(context, SECTIONS, {})
-    text = to_markdown(context, cells).replace(
+    text = markdown_of(context, cells).replace(
         "## kpis — KPIs by perspective\n<!-- reviewkit: revision 0, draft -->",
         "## kpis — KPIs by perspective\n<!-- reviewkit: revision 0 -->",
     )
@@ -628,7 +638,7 @@ def test_gate_overdue_rule_accepts_a_new_due_date_set_after_the_period_end(demo:
 
 def test_gate_headline_rule_refuses_a_headline_kpi_without_data(demo: Demo) -> None:
     context = dataclasses.replace(demo.context,
-                                  headline=[*demo.context.headline, "backup_success_rate"])
+                                  headline=(*demo.context.headline, "backup_success_rate"))
     cells = written(plan_cells(context, SECTIONS, {}), "*")
     rules = {"overdue_actions_rescheduled": False, "red_kpis_explained": False}
     assert gate.check(context, cells, demo.actions_now, rules) == [
@@ -641,7 +651,7 @@ def test_gate_headline_rule_refuses_a_headline_kpi_without_data(demo: Demo) -> N
 @pytest.mark.parametrize("rule", sorted(gate.RULES))
 def test_gate_rule_turned_off_drops_only_its_reasons(demo: Demo, rule: str) -> None:
     context = dataclasses.replace(demo.context,
-                                  headline=[*demo.context.headline, "backup_success_rate"])
+                                  headline=(*demo.context.headline, "backup_success_rate"))
     cells = plan_cells(context, SECTIONS, {})
     every = gate.check(context, cells, demo.actions_now, {})
     markers = {
@@ -659,9 +669,6 @@ def test_gate_rule_turned_off_drops_only_its_reasons(demo: Demo, rule: str) -> N
 def test_section_drafts_for_the_board_sections_summarise_portfolio_spend_and_priorities(
     tmp_path: Path,
 ) -> None:
-    from reviewkit.run.context import prepare_context
-    from reviewkit.narrative.cells import draft_for_section
-
     demo = Path(__file__).resolve().parents[1] / "data" / "demo"
     params = tmp_path / "quarterly.yaml"
     params.write_text(
@@ -671,12 +678,12 @@ def test_section_drafts_for_the_board_sections_summarise_portfolio_spend_and_pri
         f"priorities: {demo / 'priorities.yaml'}\nperiod_end: 2026-11-20\n",
         encoding="utf-8",
     )
-    context = prepare_context("quarterly", params, with_charts=False)
-    delivery = draft_for_section("delivery", context)
+    context = prepare_view("quarterly", params).evaluated
+    delivery = draft_for_section("delivery", "Delivery", context)
     assert delivery.startswith("4 initiatives late (")
     assert "Network supplier transition" in delivery and "2 at risk" in delivery
-    cost = draft_for_section("cost", context)
+    cost = draft_for_section("cost", "Cost discipline", context)
     assert cost.startswith("Year to date £") and "Over budget to date: Hardware" in cost
-    priorities = draft_for_section("priorities", context)
+    priorities = draft_for_section("priorities", "Strategic priorities", context)
     assert priorities.startswith("Progress: Reliable clinical systems ")
     assert priorities.count("%") == 4

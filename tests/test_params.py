@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from reviewkit import cadences
 from reviewkit.errors import InputError
 from reviewkit.inputs.params import load_params
 
@@ -41,8 +42,8 @@ def test_minimal_params_load_with_defaults(write: Write) -> None:
     assert loaded.values.period_end is None
     assert loaded.values.page_size == "A4"
     assert loaded.values.stale_after == 2
-    assert loaded.title_for("weekly") == "Weekly Operational Review"
-    assert loaded.title_for("quarterly") == "Quarterly Strategic Review"
+    assert loaded.title_for(cadences.WEEKLY) == "Weekly Operational Review"
+    assert loaded.title_for(cadences.QUARTERLY) == "Quarterly Strategic Review"
 
 
 @pytest.mark.usefixtures("inputs")
@@ -74,7 +75,7 @@ def test_title_and_period_end_are_read(write: Write) -> None:
     loaded = load_params(
         write("params.yaml", VALID + "title: Ops review\nperiod_end: 2026-11-20\n")
     )
-    assert loaded.title_for("weekly") == "Ops review"
+    assert loaded.title_for(cadences.WEEKLY) == "Ops review"
     assert loaded.values.period_end == dt.date(2026, 11, 20)
     assert loaded.raw["period_end"] == "2026-11-20"
 

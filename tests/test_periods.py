@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from reviewkit.errors import UsageError
 from reviewkit.periods import Period, period_containing, weekly_period
 
 D = dt.date
@@ -44,8 +45,8 @@ def test_long_labels_read_as_words() -> None:
     assert period_containing("quarterly", D(2026, 11, 20)).long_label == "Q4 2026"
 
 
-def test_unknown_cadence_is_a_value_error() -> None:
-    with pytest.raises(ValueError, match="daily"):
+def test_unknown_cadence_is_a_usage_error_naming_the_known_ones() -> None:
+    with pytest.raises(UsageError, match="unknown cadence 'daily'; use one of weekly, monthly"):
         period_containing("daily", D(2026, 11, 20))
 
 

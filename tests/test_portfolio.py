@@ -11,21 +11,23 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
-from reviewkit.inputs.catalog import load_catalog
 from reviewkit.errors import InputError
+from reviewkit.evaluation.benefits import (
+    assess_benefit,
+    is_at_risk,
+    planned_fraction,
+    planned_value,
+    realized_fraction,
+)
+from reviewkit.inputs.catalog import load_catalog
 from reviewkit.inputs.params import load_params
 from reviewkit.inputs.portfolio import (
     Benefit,
     Initiative,
-    assess_benefit,
     check_benefits,
     check_initiatives,
-    is_at_risk,
     load_benefits,
     load_initiatives,
-    planned_fraction,
-    planned_value,
-    realized_fraction,
 )
 
 Write = Callable[[str, str], Path]
@@ -228,7 +230,7 @@ def test_an_unreadable_or_unsupported_file_is_an_input_error(write: Write, tmp_p
     json = write("initiatives.json", "[]")
     assert "unsupported initiatives format '.json'" in str(_error(load_initiatives, json))
     empty = write("empty.csv", "")
-    assert "cannot read initiatives" in str(_error(load_initiatives, empty))
+    assert "empty.csv, line 1: the file is empty" in str(_error(load_initiatives, empty))
 
 
 # --------------------------------------------------------------------------------------------

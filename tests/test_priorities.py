@@ -9,20 +9,17 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from reviewkit.inputs.catalog import load_catalog
 from reviewkit.errors import InputError
-from reviewkit.inputs.portfolio import check_initiatives, load_initiatives
-from reviewkit.inputs.priorities import (
-    KeyResult,
-    Objective,
-    StrategicPriority,
+from reviewkit.evaluation.priorities import (
     key_result_progress,
-    load_priorities,
     objective_progress,
     priority_progress,
     progress_from_value,
     weighted_progress,
 )
+from reviewkit.inputs.catalog import load_catalog
+from reviewkit.inputs.portfolio import check_initiatives, load_initiatives
+from reviewkit.inputs.priorities import KeyResult, Objective, StrategicPriority, load_priorities
 
 Write = Callable[[str, str], Path]
 KPIS = ["critical_patch_compliance", "open_critical_vulns", "phishing_click_rate"]

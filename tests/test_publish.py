@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from reviewkit.run import publish
 from reviewkit.errors import UsageError
+from reviewkit.run import publish
 
 LABEL = "2026-11-20"
 

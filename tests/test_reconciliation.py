@@ -16,8 +16,8 @@ import pytest
 import yaml
 from conftest import REPO
 
-from reviewkit.inputs.catalog import Catalog, Kpi, load_catalog
 from reviewkit.evaluation.evaluate import PeriodValue, evaluate, evaluate_kpi
+from reviewkit.inputs.catalog import Catalog, Kpi, load_catalog
 from reviewkit.inputs.measurements import Measurements, load_measurements
 from reviewkit.periods import Period, period_containing, weekly_period
 

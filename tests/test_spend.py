@@ -13,19 +13,17 @@ import pytest
 from conftest import REPO
 
 from reviewkit.errors import InputError
-from reviewkit.inputs.spend import (
-    SpendLine,
+from reviewkit.evaluation.spend import (
     full_year_forecast,
     latest_period,
-    load_spend,
     month_spend,
-    period_label,
     spend_status,
     summarise_spend,
     variance,
     year_months,
     ytd_spend,
 )
+from reviewkit.inputs.spend import SpendLine, load_spend, period_label
 
 Write = Callable[[str, str], Path]
 

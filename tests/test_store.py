@@ -21,8 +21,8 @@ import pytest
 import sqlalchemy as sa
 from pg import create_database, drop_database, postgres_url  # noqa: F401  (fixture by name)
 
-from reviewkit.store import database as store_module
 from reviewkit.errors import ReviewkitError
+from reviewkit.store import database as store_module
 from reviewkit.store.database import (
     Action,
     PackRecord,

@@ -73,6 +73,9 @@ class Cadence:
     sections: tuple[Section, ...]
     strategy: frozenset[StrategyPart] = frozenset()
     charts: frozenset[ChartKind] = frozenset()
+    #: Folders searched for section templates before reviewkit's own (a cadence defined
+    #: outside reviewkit brings its new sections' templates here).
+    template_dirs: tuple[str, ...] = ()
 
     @property
     def noun(self) -> str:
@@ -198,6 +201,13 @@ def register(cadence: Cadence) -> Cadence:
         raise ValueError(f"a different cadence named {cadence.name!r} is already registered")
     _REGISTRY[cadence.name] = cadence
     return cadence
+
+
+def unregister(name: str) -> None:
+    """Forget a cadence registered with :func:`register` (built-in ones stay)."""
+    if name in BUILT_IN:
+        raise ValueError(f"the built-in cadence {name!r} cannot be removed")
+    _REGISTRY.pop(name, None)
 
 
 def names() -> tuple[str, ...]:

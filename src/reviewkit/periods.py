@@ -75,7 +75,8 @@ class Period:
         """The period ``steps`` cadences later (negative: earlier)."""
         rule = self.rule
         if rule.unit == "days":
-            return period_containing(self.cadence, self.end + dt.timedelta(days=rule.length * steps))
+            later = self.end + dt.timedelta(days=rule.length * steps)
+            return period_containing(self.cadence, later)
         year, month = _add_months(self.end.year, self.end.month, rule.length * steps)
         return period_containing(self.cadence, dt.date(year, month, 1))
 

@@ -1,4 +1,4 @@
-"""The command line: `reviewkit build|draft|publish|validate|narrative|actions|decisions|minutes`."""
+"""The command line: build, draft, publish, validate, narrative, actions, decisions, minutes."""
 
 from reviewkit.cli.app import main
 

@@ -12,12 +12,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from reviewkit.inputs.catalog import load_catalog
 from reviewkit.errors import InputError, UsageError
+from reviewkit.inputs.catalog import load_catalog
 from reviewkit.inputs.params import load_params
+from reviewkit.store.database import ACTION_STATUSES, Action, Decision, Store
 from reviewkit.store.minutes import import_minutes, load_minutes
 from reviewkit.store.reviews import parse_review
-from reviewkit.store.database import ACTION_STATUSES, Action, Decision, Store
 
 FORMATS = ("table", "csv", "json")
 

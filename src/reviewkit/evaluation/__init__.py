@@ -1,1 +1,1 @@
-"""Evaluation: pure functions from validated inputs to statuses, trends, the action log and outlook."""
+"""Evaluation: pure functions from inputs to statuses, trends, the action log and outlook."""

@@ -13,7 +13,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from reviewkit.evaluation.evaluate import ExceptionItem, KpiResult, PeriodValue, is_worse, period_value
+from reviewkit.evaluation.evaluate import (
+    ExceptionItem,
+    KpiResult,
+    PeriodValue,
+    is_worse,
+    period_value,
+)
 from reviewkit.inputs.measurements import Observation
 from reviewkit.periods import Period
 from reviewkit.store.records import OPEN_STATUSES, Action, Decision, Event

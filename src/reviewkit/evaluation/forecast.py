@@ -17,9 +17,10 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from reviewkit.inputs.catalog import Kpi
+from reviewkit.cadences import MONTHLY
 from reviewkit.evaluation.evaluate import aggregate
 from reviewkit.formatting import format_number, format_value
+from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.measurements import Observation
 from reviewkit.periods import Period, period_containing
 
@@ -200,7 +201,7 @@ def _prepare(
     """
     known: dict[Period, float] = {}
     for period, value in monthly_values:
-        if period.cadence != "monthly":
+        if period.rule != MONTHLY.period:
             raise ValueError(f"monthly values expected, got a {period.cadence} period")
         if value is not None and math.isfinite(value):
             known[period] = float(value)
@@ -270,6 +271,7 @@ def _checked(
     caught: Sequence[warnings.WarningMessage], columns: Sequence[Sequence[float]]
 ) -> None:
     """Reject a fit that warned about convergence or numerical trouble, or gave non-numbers."""
+    # Deferred for start-up time (seconds): only the quarterly outlook fits models.
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
     for message in caught:
@@ -284,6 +286,7 @@ def _checked(
 def _fit_ets(
     values: Sequence[float], steps: int, level: float
 ) -> tuple[list[float], list[float], list[float]]:
+    # Deferred for start-up time (seconds): only the quarterly outlook fits models.
     import pandas as pd
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
@@ -316,6 +319,7 @@ def _fit_ets(
 def _fit_ols(
     values: Sequence[float], steps: int, level: float
 ) -> tuple[list[float], list[float], list[float]]:
+    # Deferred for start-up time (seconds): only the quarterly outlook fits models.
     import numpy as np
     from statsmodels.regression.linear_model import OLS
 

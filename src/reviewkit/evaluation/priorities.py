@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict
 
 from reviewkit.inputs.priorities import KeyResult, Objective, StrategicPriority
 
-
 # --------------------------------------------------------------------------------------------
 # Progress: pure functions
 # --------------------------------------------------------------------------------------------

@@ -8,8 +8,8 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reviewkit.inputs.catalog import Kpi
 from reviewkit.evaluation.evaluate import KpiResult, PeriodValue, Status, aggregate, rag_status
+from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.measurements import Observation
 from reviewkit.periods import Period
 

@@ -1,1 +1,1 @@
-"""Inputs: params, catalog, measurements and the optional monthly and quarterly files, read and validated."""
+"""Inputs: params, catalog, measurements and the optional files, read and validated."""

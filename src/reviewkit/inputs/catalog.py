@@ -8,9 +8,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from reviewkit.inputs._yaml import LineDict, LineList, check_known_keys, did_you_mean, load_yaml_mapping
-from reviewkit.errors import InputError
 from reviewkit import cadences as cadence_registry
+from reviewkit.errors import InputError
+from reviewkit.inputs._yaml import (
+    LineDict,
+    LineList,
+    check_known_keys,
+    did_you_mean,
+    load_yaml_mapping,
+)
 
 Direction = Literal["higher_is_better", "lower_is_better"]
 Aggregation = Literal["mean", "sum", "last", "min", "max"]
@@ -80,9 +86,7 @@ def _threshold_for(threshold: Threshold | None, cadence: str) -> float | None:
     if threshold is None:
         return None
     if isinstance(threshold, dict):
-        # Typed through a variable: the ignored overload returns Any, which mypy --strict rejects.
-        found: float | None = threshold.get(cadence)  # type: ignore[call-overload]
-        return found
+        return threshold.get(cadence)
     return float(threshold)
 
 

@@ -11,12 +11,10 @@ is :mod:`reviewkit.evaluation.benefits`.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 

@@ -31,14 +31,20 @@ whose progress is known.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reviewkit.inputs._yaml import LineDict, LineList, check_known_keys, did_you_mean, load_yaml_mapping
 from reviewkit.errors import InputError
+from reviewkit.inputs._yaml import (
+    LineDict,
+    LineList,
+    check_known_keys,
+    did_you_mean,
+    load_yaml_mapping,
+)
 
 #: A board can steer a handful of priorities; more is an error.
 MAX_PRIORITIES = 5

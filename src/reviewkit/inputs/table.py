@@ -102,8 +102,9 @@ def read_table(
         raise InputError(path, f"{what} file not found; check the path in the params file")
     suffix = path.suffix.lower()
     if suffix not in formats:
+        names = sorted(formats)
         raise InputError(path, f"unsupported {what} format '{suffix or path.name}'; use "
-                         + " or ".join(formats))
+                         + (", ".join(names[:-1]) + " or " if len(names) > 1 else "") + names[-1])
     reader = {".csv": _csv_records, ".xlsx": _xlsx_records, ".parquet": _parquet_records}[suffix]
     row_label: RowLabel = "line" if suffix == ".csv" else "row"
     records = reader(path, what)
@@ -111,8 +112,8 @@ def read_table(
     if header is None:
         raise InputError(path, f"the file is empty; the first {row_label} must be the header "
                          + ", ".join(required), line=1, row_label=row_label)
-    header_line, names = header
-    columns = _check_header(path, what, [_cell_text(name).lower() for name in names],
+    header_line, header_cells = header
+    columns = _check_header(path, what, [_cell_text(name).lower() for name in header_cells],
                             required, optional, header_line, row_label, suffix)
     known = set(required) | set(optional)
     wanted = [(index, name) for index, name in enumerate(columns) if name in known]
@@ -208,7 +209,7 @@ def _xlsx_records(path: Path, what: str) -> Records:
 def _first_sheet_note(path: Path) -> str:
     """"(only the first sheet, 'X', is read; …)" when the workbook has more than one."""
     try:
-        import openpyxl
+        import openpyxl  # deferred: only spreadsheet inputs need it
 
         book = openpyxl.load_workbook(path, read_only=True)
         names = book.sheetnames

@@ -20,9 +20,16 @@ REASON_WORDS = {
 
 
 @functools.cache
-def environment() -> jinja2.Environment:
+def environment(extra_dirs: tuple[str, ...] = ()) -> jinja2.Environment:
+    """The section templates' environment; ``extra_dirs`` are searched first (a cadence's own
+    sections)."""
+    own = jinja2.PackageLoader("reviewkit.layout", "templates/pack")
+    loader: jinja2.BaseLoader = (
+        jinja2.ChoiceLoader([jinja2.FileSystemLoader(list(extra_dirs)), own]) if extra_dirs
+        else own
+    )
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("reviewkit.layout", "templates/pack"),
+        loader=loader,
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -40,5 +47,5 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render(template: str, **values: Any) -> str:
-    return environment().get_template(template).render(**values)
+def render(template: str, extra_dirs: tuple[str, ...] = (), **values: Any) -> str:
+    return environment(extra_dirs).get_template(template).render(**values)

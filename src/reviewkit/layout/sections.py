@@ -132,7 +132,7 @@ class Pack:
             "evaluation": view.evaluation, "period": view.period, "sparkline": sparkline,
         }
         try:
-            html = render(f"{name}.html.j2", **values)
+            html = render(f"{name}.html.j2", view.cadence.template_dirs, **values)
         except Exception as exc:
             # Re-raised without the template frames: IPython cannot format Jinja's compiled
             # frames and would otherwise print "Unexpected exception formatting exception".

@@ -1,1 +1,1 @@
-"""Running a pack: the orchestrator, notebook execution, export, the publish gate and the atomic publish."""
+"""Running a pack: the orchestrator, the kernel, the publish gate, export and atomic publish."""

@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sys
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import nbformat
+from nbformat import NotebookNode
 
 from reviewkit.errors import ExecutionError
 
 if TYPE_CHECKING:
     from jupyter_client.manager import AsyncKernelManager
-    from nbformat import NotebookNode
 
 KERNEL_NAME = "python3"
 
 
 def read_notebook(path: Path) -> NotebookNode:
-    import nbformat
-
     try:
         notebook: NotebookNode = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
         return notebook
@@ -36,6 +38,8 @@ class Kernel:
     """
 
     def __init__(self, cwd: Path, warm_up: str | None = None) -> None:
+        # Deferred for start-up time, like every jupyter_client and papermill import here: the
+        # command line loads this module before it knows it will start a kernel.
         from jupyter_client.utils import run_sync  # type: ignore[attr-defined]
 
         self._run_sync = run_sync
@@ -60,7 +64,7 @@ class Kernel:
 
     def _run_silently(self, code: str, timeout: float = 60) -> str | None:
         """Run ``code`` on a client of our own (no trace in the notebook); the error or None."""
-        from jupyter_client.blocking import BlockingKernelClient  # type: ignore[attr-defined]
+        from jupyter_client.blocking import BlockingKernelClient  # type: ignore[attr-defined]  # deferred
 
         client = BlockingKernelClient()
         try:
@@ -126,9 +130,6 @@ class Kernel:
 
 def _close_thread_loop() -> None:
     """Close the event loop jupyter_client's blocking wrappers left on this thread."""
-    import asyncio
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         try:
@@ -140,6 +141,7 @@ def _close_thread_loop() -> None:
 
 
 def _tracking_manager() -> type[AsyncKernelManager]:
+    # Deferred for start-up time: jupyter_client is imported once a kernel is wanted.
     from jupyter_client.manager import AsyncKernelManager
 
     class TrackingKernelManager(AsyncKernelManager):
@@ -169,6 +171,8 @@ def execute_notebook(
     On a failing cell papermill writes the notebook with its error banner; we move it to
     ``failed_copy`` so the user can open it, and raise an :class:`ExecutionError` naming the cell.
     """
+    # Deferred for start-up time: papermill imports ~0.5 s of modules the kernel start need not
+    # wait for.
     import papermill
     from papermill.exceptions import PapermillExecutionError
 

@@ -17,6 +17,7 @@ _TEMPLATES = resources.files("reviewkit.layout") / "templates"
 
 def preload() -> None:
     """Import the exporters ahead of use (from a thread, while the kernel runs the notebook)."""
+    # Deferred by design: this is the function that imports them early, on a thread.
     import nbconvert  # noqa: F401
     import weasyprint  # noqa: F401
 
@@ -31,7 +32,7 @@ def css_string(text: object) -> str:
 
 @functools.cache
 def _safe_markdown() -> Any:
-    import mistune
+    import mistune  # deferred: only the HTML export renders Markdown
 
     # escape=True turns raw HTML (and so <script>) into text; mistune also refuses
     # javascript:/vbscript:/data: links. Lists, emphasis, links and tables still render.
@@ -50,7 +51,7 @@ def pack_css() -> str:
 
 def to_html(notebook: NotebookNode) -> str:
     """The pack as one HTML page: outputs and narrative only, styles inline, no code."""
-    from nbconvert import HTMLExporter
+    from nbconvert import HTMLExporter  # deferred: preload() imports it while the kernel runs
 
     try:
         exporter = HTMLExporter(  # type: ignore[no-untyped-call]
@@ -73,7 +74,7 @@ def _font_css() -> str:
 
     matplotlib ships DejaVu Sans (it needs it for charts), so we reuse those files.
     """
-    import matplotlib
+    import matplotlib  # deferred for start-up time, as in the chart module
 
     fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
     faces = [
@@ -96,7 +97,7 @@ def _font_css() -> str:
 
 def to_pdf(html: str, target: Path, *, base_url: Path) -> None:
     """Render the pack HTML to PDF with its print stylesheet; nothing is fetched remotely."""
-    import weasyprint
+    import weasyprint  # deferred: preload() imports it while the kernel runs
 
     try:
         fonts = weasyprint.text.fonts.FontConfiguration()
@@ -115,7 +116,7 @@ def to_pdf(html: str, target: Path, *, base_url: Path) -> None:
 
 def _local_only_fetcher() -> object:
     """A URL fetcher that refuses anything but files and data URLs: no network at run time."""
-    import weasyprint.urls
+    import weasyprint.urls  # deferred: preload() imports it while the kernel runs
 
     fetcher_class = getattr(weasyprint.urls, "URLFetcher", None)
     if fetcher_class is not None:  # WeasyPrint 68 and later

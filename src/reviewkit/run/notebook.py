@@ -1,4 +1,4 @@
-"""The notebook's entry point, in the kernel: ``pack = open_pack(cadence, params_file, period_end)``.
+"""The notebook's entry point in the kernel: ``open_pack(cadence, params_file, period_end)``.
 
 During ``reviewkit build`` the orchestrator has already prepared the pack (inputs, evaluation,
 charts, narrative, publication state) and hands it to the kernel with :func:`receive` before

@@ -110,18 +110,18 @@ def write_action_csvs(view: PackView, folder: Path) -> list[Path]:
     with actions_path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(ACTION_COLUMNS)
-        for view in log.actions if log else []:
-            a = view.action
+        for item in log.actions:
+            a = item.action
             writer.writerow([
                 a.id, a.title, a.owner, a.due.isoformat(), a.status, a.kpi_id or "",
-                a.raised_in or "", view.days_overdue, view.due_changes, view.age_days,
-                a.raised_on.isoformat(), view.closed_on.isoformat() if view.closed_on else "",
-                view.kpi_status or "", a.decision_id or "", a.note,
+                a.raised_in or "", item.days_overdue, item.due_changes, item.age_days,
+                a.raised_on.isoformat(), item.closed_on.isoformat() if item.closed_on else "",
+                item.kpi_status or "", a.decision_id or "", a.note,
             ])
     with decisions_path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(DECISION_COLUMNS)
-        for d in log.decisions if log else []:
+        for d in log.decisions:
             writer.writerow([d.id, d.decided_on.isoformat(), d.review or "", d.text, d.rationale,
                              " ".join(d.kpis), " ".join(d.actions)])
     return [actions_path, decisions_path]

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reviewkit.inputs._yaml import LineDict, LineList, check_known_keys, load_yaml_mapping
 from reviewkit.errors import InputError
-from reviewkit.store.reviews import Review, parse_review
+from reviewkit.inputs._yaml import LineDict, LineList, check_known_keys, load_yaml_mapping
 from reviewkit.store.database import ACTION_STATUSES, Store, Transaction
+from reviewkit.store.reviews import Review, parse_review
 
 _ACTION_KEYS = ("title", "owner", "due", "kpi", "note")
 _UPDATE_KEYS = ("id", "status", "due", "owner", "note", "title", "kpi")

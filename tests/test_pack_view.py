@@ -1,4 +1,4 @@
-"""The pack context on the demo data: the story told in data/demo/README.md, end to end."""
+"""What a pack shows on the demo data: the story told in data/demo/README.md, end to end."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, prepare_view
 
-from reviewkit.run.context import PackContext, parse_period, prepare_context
 from reviewkit.errors import InputError, UsageError
 from reviewkit.inputs.params import load_params
+from reviewkit.layout.view import PackView
+from reviewkit.run.prepare import parse_period
 
 Write = Callable[[str, str], Path]
 DEMO = REPO / "data" / "demo"
@@ -52,8 +53,8 @@ HEADLINE = ["change_success_rate", "ehr_availability", "p1_incidents",
 
 
 @pytest.fixture(scope="module")
-def weekly(demo_params: Path) -> PackContext:
-    return prepare_context("weekly", demo_params, with_charts=False, now=NOW)
+def weekly(demo_params: Path) -> PackView:
+    return prepare_view("weekly", demo_params, now=NOW)
 
 
 def test_the_demo_params_file_points_at_the_demo_data() -> None:
@@ -63,20 +64,20 @@ def test_the_demo_params_file_points_at_the_demo_data() -> None:
     assert params.values.period_end is None  # the latest week in the data
 
 
-def test_weekly_demo_pack_is_for_the_latest_week(weekly: PackContext) -> None:
+def test_weekly_demo_pack_is_for_the_latest_week(weekly: PackView) -> None:
     assert weekly.period.end == dt.date(2026, 11, 20)
     assert weekly.period.label == "2026-11-20"
-    assert weekly.cadence == "weekly"
+    assert weekly.cadence.name == "weekly"
     assert weekly.organisation == "Northwind IT"
     assert weekly.title == "Weekly Operational Review"
-    assert weekly.parameters["period_end"] == "2026-11-20"
-    assert weekly.parameters["cadence"] == "weekly"
+    assert weekly.provenance.parameters["period_end"] == "2026-11-20"
+    assert weekly.provenance.parameters["cadence"] == "weekly"
     assert weekly.generated_at == NOW
     assert weekly.charts == {}
 
 
 def test_weekly_demo_pack_has_the_thirteen_weekly_kpis_in_catalog_order(
-    weekly: PackContext,
+    weekly: PackView,
 ) -> None:
     assert len(weekly.kpis) == 13
     catalog_order = [k.id for k in weekly.catalog.kpis if "weekly" in k.cadences]
@@ -84,11 +85,11 @@ def test_weekly_demo_pack_has_the_thirteen_weekly_kpis_in_catalog_order(
     assert set(catalog_order) == set(STORY)
 
 
-def test_headline_comes_from_the_catalog_flags(weekly: PackContext) -> None:
-    assert weekly.headline == HEADLINE
+def test_headline_comes_from_the_catalog_flags(weekly: PackView) -> None:
+    assert list(weekly.headline) == HEADLINE
 
 
-def test_statuses_match_the_demo_story(weekly: PackContext) -> None:
+def test_statuses_match_the_demo_story(weekly: PackView) -> None:
     statuses = {r.kpi.id: r.status for r in weekly.evaluation.results}
     assert statuses == {kpi_id: now for kpi_id, (_, now) in STORY.items()}
     assert weekly.evaluation.status_counts() == {"green": 6, "amber": 3, "red": 3, "no_data": 1}
@@ -96,14 +97,14 @@ def test_statuses_match_the_demo_story(weekly: PackContext) -> None:
     assert previous == {kpi_id: before for kpi_id, (before, _) in STORY.items()}
 
 
-def test_values_match_the_demo_story(weekly: PackContext) -> None:
+def test_values_match_the_demo_story(weekly: PackView) -> None:
     values = {r.kpi.id: r.value for r in weekly.evaluation.results}
     for kpi_id, value in VALUES.items():
         assert values[kpi_id] == pytest.approx(value), kpi_id
     assert values["backup_success_rate"] is None
 
 
-def test_trends_and_streaks_match_the_demo_story(weekly: PackContext) -> None:
+def test_trends_and_streaks_match_the_demo_story(weekly: PackView) -> None:
     result = weekly.evaluation.result
     assert result("change_success_rate").trend == "worsening"
     assert result("service_desk_csat").trend == "worsening"
@@ -115,7 +116,7 @@ def test_trends_and_streaks_match_the_demo_story(weekly: PackContext) -> None:
     assert result("critical_patch_compliance").streak == 2  # green from 13 Nov
 
 
-def test_exceptions_match_the_demo_story(weekly: PackContext) -> None:
+def test_exceptions_match_the_demo_story(weekly: PackView) -> None:
     # The store beside the copied params is empty, so no red KPI has an open action yet.
     assert [(e.reason, e.kpi_id) for e in weekly.evaluation.exceptions] == [
         ("red", "change_success_rate"),
@@ -131,7 +132,7 @@ def test_exceptions_match_the_demo_story(weekly: PackContext) -> None:
     ]
 
 
-def test_data_quality_finds_the_planted_problems(weekly: PackContext) -> None:
+def test_data_quality_finds_the_planted_problems(weekly: PackView) -> None:
     quality = weekly.evaluation.data_quality
     assert quality.unknown_kpis == {"legacy_backup_jobs": 3}
     assert quality.stale == {"backup_success_rate": dt.date(2026, 10, 30)}
@@ -143,16 +144,16 @@ def test_data_quality_finds_the_planted_problems(weekly: PackContext) -> None:
     assert quality.rows_after_period == 0
 
 
-def test_inputs_are_fingerprinted_for_provenance(weekly: PackContext) -> None:
-    roles = {f.role: f for f in weekly.inputs}
+def test_inputs_are_fingerprinted_for_provenance(weekly: PackView) -> None:
+    roles = {f.role: f for f in weekly.provenance.inputs}
     assert set(roles) == {"params", "catalog", "measurements"}
     assert roles["catalog"].rows == 16
-    assert all(len(f.sha256) == 64 and f.size_bytes > 0 for f in weekly.inputs)
-    assert "pandas" in weekly.versions
+    assert all(len(f.sha256) == 64 and f.size_bytes > 0 for f in weekly.provenance.inputs)
+    assert "pandas" in weekly.provenance.versions
 
 
 def test_the_week_before_matches_the_demo_story(demo_params: Path) -> None:
-    context = prepare_context("weekly", demo_params, "2026-11-13", with_charts=False)
+    context = prepare_view("weekly", demo_params, "2026-11-13")
     statuses = {r.kpi.id: r.status for r in context.evaluation.results}
     assert statuses == {kpi_id: before for kpi_id, (before, _) in STORY.items()}
     assert context.evaluation.status_counts() == {"green": 7, "amber": 3, "red": 2, "no_data": 1}
@@ -160,7 +161,7 @@ def test_the_week_before_matches_the_demo_story(demo_params: Path) -> None:
 
 
 def test_october_monthly_pack_rates_the_monthly_only_kpis(demo_params: Path) -> None:
-    context = prepare_context("monthly", demo_params, dt.date(2026, 10, 31), with_charts=False)
+    context = prepare_view("monthly", demo_params, dt.date(2026, 10, 31))
     assert context.period.label == "2026-10"
     assert context.title == "Weekly Operational Review"  # the params file sets one title
     result = context.evaluation.result
@@ -185,11 +186,11 @@ def test_parse_period_accepts_iso_dates_dates_and_none() -> None:
     assert parse_period(None) is None
 
 
-def test_prepare_context_rejects_a_bad_period_and_an_unknown_cadence(demo_params: Path) -> None:
+def test_preparing_a_pack_rejects_a_bad_period_and_an_unknown_cadence(demo_params: Path) -> None:
     with pytest.raises(UsageError, match="--period"):
-        prepare_context("weekly", demo_params, "2026-11-31", with_charts=False)
+        prepare_view("weekly", demo_params, "2026-11-31")
     with pytest.raises(UsageError, match="daily"):
-        prepare_context("daily", demo_params, with_charts=False)
+        prepare_view("daily", demo_params)
 
 
 def _params(write: Write, extra: str) -> Path:
@@ -201,7 +202,7 @@ def _params(write: Write, extra: str) -> Path:
 def test_headline_list_in_params_with_an_unknown_id_names_the_field(write: Write) -> None:
     path = _params(write, "headline: [cloud_spend, cloud_spending]")
     with pytest.raises(InputError) as info:
-        prepare_context("weekly", path, with_charts=False)
+        prepare_view("weekly", path)
     error = info.value
     assert error.field == "headline"
     assert "cloud_spending" in str(error)
@@ -211,6 +212,6 @@ def test_headline_list_in_params_with_an_unknown_id_names_the_field(write: Write
 
 def test_headline_list_in_params_wins_and_drops_kpis_not_in_the_cadence(write: Write) -> None:
     path = _params(write, "headline: [cloud_spend, opex_variance, mttr_p1]\nperiod_end: 2026-11-13")
-    context = prepare_context("weekly", path, with_charts=False)
-    assert context.headline == ["cloud_spend", "mttr_p1"]
+    context = prepare_view("weekly", path)
+    assert context.headline == ("cloud_spend", "mttr_p1")
     assert context.period.label == "2026-11-13"
