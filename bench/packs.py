@@ -90,7 +90,7 @@ CADENCES: dict[str, Cadence] = {
 }
 
 # Keys of a params file that name files, resolved relative to the params file.  Mirrors
-# reviewkit.params._PATH_FIELDS; a key missing here shows up loudly, as reviewkit's own
+# reviewkit.inputs.params._PATH_FIELDS; a key missing here shows up loudly, as reviewkit's own
 # "file not found" error, because the copy lives in another folder.
 PATH_KEYS = ("catalog", "measurements", "notebook", "initiatives", "benefits", "spend",
              "priorities")

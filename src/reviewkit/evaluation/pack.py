@@ -53,19 +53,26 @@ class PackEvaluation:
         return self.as_of < self.period.end
 
 
-def resolve_period(cadence: Cadence, inputs: Inputs, requested: dt.date | None) -> Period:
-    """``--period`` wins over the params file, which wins over the latest date in the data."""
-    day = requested or inputs.params.values.period_end
+def resolve_period(cadence: Cadence, inputs: Inputs,
+                   requested: dt.date | None) -> tuple[Period, dt.date]:
+    """The pack's period and the day the data runs to.
+
+    The period holds ``--period``, else the params file's ``period_end``, else the latest date
+    in the data of the cadence's KPIs. The data runs to that day or the latest data, whichever
+    is earlier: before the period's end, the period is still in progress.
+    """
+    latest = inputs.measurements.latest_date(
+        {kpi.id for kpi in inputs.catalog.for_cadence(cadence.name)})
+    day = requested or inputs.params.values.period_end or latest
     if day is None:
-        ids = {kpi.id for kpi in inputs.catalog.for_cadence(cadence.name)}
-        day = inputs.measurements.latest_date(ids)
-        if day is None:
-            raise InputError(
-                inputs.measurements.path,
-                f"no measurements for any {cadence.name} KPI, so there is no latest period; "
-                "add data or set period_end in the params file",
-            )
-    return period_containing(cadence.name, day)
+        raise InputError(
+            inputs.measurements.path,
+            f"no measurements for any {cadence.name} KPI, so there is no latest period; "
+            "add data or set period_end in the params file",
+        )
+    period = period_containing(cadence.name, day)
+    as_of = min(d for d in (period.end, day, latest) if d)
+    return period, as_of
 
 
 def choose_headline(cadence: Cadence, inputs: Inputs) -> tuple[str, ...]:
@@ -94,13 +101,8 @@ def evaluate_pack(
 ) -> PackEvaluation:
     """Evaluate one pack of ``cadence`` for the period ``requested`` falls in (default: the
     params file's ``period_end``, else the latest in the data)."""
-    period = resolve_period(cadence, inputs, requested)
+    period, as_of = resolve_period(cadence, inputs, requested)
     measurements = inputs.measurements
-    # The day the data runs to: a quarter or month may still be in progress.
-    latest = measurements.latest_date({kpi.id for kpi in inputs.catalog.for_cadence(
-        cadence.name)})
-    day = requested or inputs.params.values.period_end or latest
-    as_of = min(d for d in (period.end, day, latest) if d)
     headline = choose_headline(cadence, inputs)
     evaluation = evaluate(
         inputs.catalog.kpis,

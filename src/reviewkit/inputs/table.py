@@ -36,9 +36,9 @@ FORMATS = (".csv", ".xlsx", ".parquet")
 
 #: A number as the contract writes it: optional sign, digits with an optional decimal part (or
 #: a leading point), optional exponent. No thousands separators, underscores, 'nan' or 'inf'.
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 #: A date as the contract writes it (Python's fromisoformat also takes 20261120 and 2026-W47-5).
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 #: The largest CSV field we read (the csv module's default limit is 128 KiB).
 MAX_FIELD_BYTES = 1 << 20
 

@@ -1,0 +1,225 @@
+"""One table reader for every tabular input: the same rules, line numbers and messages for
+measurements, initiatives, benefits and spend, in CSV, XLSX and Parquet."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from reviewkit.errors import InputError
+from reviewkit.inputs.measurements import load_measurements
+from reviewkit.inputs.portfolio import load_initiatives
+from reviewkit.inputs.spend import load_spend
+from reviewkit.inputs.table import MAX_FIELD_BYTES, read_table
+
+Write = Callable[[str, str], Path]
+
+SPEND = "period,category,budget,actual,forecast,note\n"
+MEASUREMENTS = "kpi_id,period_end,value,target\n"
+INITIATIVES = ("id,name,owner,priority,status,planned_finish,forecast_finish,budget,"
+               "cost_to_date,percent_complete,description\n")
+
+
+def error_of(load: Callable[[Path], Any], path: Path) -> InputError:
+    with pytest.raises(InputError) as caught:
+        load(path)
+    return caught.value
+
+
+def write_bytes(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+# -- line numbers through quoted newlines --------------------------------------------------
+
+def test_spend_error_after_a_quoted_newline_names_the_line_the_bad_row_starts_on(
+    write: Write,
+) -> None:
+    path = write("spend.csv", SPEND
+                 + '2026-01,Staff,100,90,,"a note\nover two lines"\n'
+                 + "2026-02,Staff,100,lots,,\n")
+    error = error_of(load_spend, path)
+    assert (error.line, error.field) == (4, "actual")
+    assert f"{path}, line 4, field 'actual'" in str(error)
+
+
+def test_measurement_error_after_a_quoted_newline_names_the_line_the_bad_row_starts_on(
+    write: Write,
+) -> None:
+    path = write("m.csv", "kpi_id,period_end,value,note\n"
+                 + 'a,2026-11-13,1,"two\nlines"\n' + "a,2026-11-20,x,\n")
+    assert error_of(load_measurements, path).line == 4
+
+
+def test_initiative_error_after_a_quoted_newline_names_the_line(write: Write) -> None:
+    good = "a,A,Owner,high,on_track,2026-12-01,2026-12-01,10,5,50,\"long\ndescription\"\n"
+    bad = "b,B,Owner,urgent,on_track,2026-12-01,2026-12-01,10,5,50,\n"
+    error = error_of(load_initiatives, write("i.csv", INITIATIVES + good + bad))
+    assert (error.line, error.field) == (4, "priority")
+
+
+# -- numbers: the same rule everywhere -----------------------------------------------------
+
+@pytest.mark.parametrize("text", ["nan", "NaN", "inf", "-inf", "8_8.1", "1,000", "n/a", "0x10",
+                                  "1e400"])
+def test_spend_rejects_text_that_is_not_a_plain_number(write: Write, text: str) -> None:
+    path = write("spend.csv", SPEND + f'2026-01,Staff,100,"{text}",,\n')
+    error = error_of(load_spend, path)
+    assert (error.line, error.field) == (2, "actual")
+    assert repr(text) in str(error)
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "8_8.1", "1,000", "n/a", "١٢"])
+def test_measurements_reject_text_that_is_not_a_plain_number(write: Write, text: str) -> None:
+    path = write("m.csv", MEASUREMENTS + f'a,2026-11-20,"{text}",\n')
+    error = error_of(load_measurements, path)
+    assert (error.line, error.field) == (2, "value")
+
+
+@pytest.mark.parametrize("text", ["1", "-2.5", "+3", ".5", "5.", "1e3", "2.5E-2", " 7 "])
+def test_plain_numbers_parse_the_same_in_every_table(write: Write, text: str) -> None:
+    expected = float(text)
+    spend = load_spend(write("spend.csv", SPEND + f'2026-01,Staff,100,"{text}",,\n'))
+    assert spend[0].actual == expected
+    measured = load_measurements(write("m.csv", MEASUREMENTS + f'a,2026-11-20,"{text}",\n'))
+    assert measured.series["a"][0].value == expected
+
+
+@pytest.mark.parametrize("text", ["20261120", "2026-W47-5", "2026-11-20T00:00", "2026/11/20",
+                                  "2026-11-31"])
+def test_dates_must_be_written_yyyy_mm_dd(write: Write, text: str) -> None:
+    error = error_of(load_measurements, write("m.csv", MEASUREMENTS + f"a,{text},1,\n"))
+    assert (error.line, error.field) == (2, "period_end")
+    assert "YYYY-MM-DD" in str(error)
+
+
+# -- encodings and line ends ---------------------------------------------------------------
+
+@pytest.mark.parametrize("load, header, row", [
+    (load_spend, SPEND, "2026-01,Staff,100,90,,\n"),
+    (load_measurements, MEASUREMENTS, "a,2026-11-20,1,\n"),
+])
+def test_a_byte_order_mark_and_crlf_line_ends_are_read_as_plain_csv(
+    tmp_path: Path, load: Callable[[Path], Any], header: str, row: str
+) -> None:
+    plain = write_bytes(tmp_path, "plain.csv", (header + row).encode())
+    windows = write_bytes(tmp_path, "windows.csv",
+                          b"\xef\xbb\xbf" + (header + row).replace("\n", "\r\n").encode())
+    assert load(plain) == load(windows) or repr(load(plain)) == repr(load(windows)).replace(
+        "windows.csv", "plain.csv")
+
+
+def test_text_that_is_not_utf8_says_how_to_save_it(tmp_path: Path) -> None:
+    path = write_bytes(tmp_path, "m.csv", (MEASUREMENTS + "a,2026-11-20,1,caf\xe9\n").encode(
+        "latin-1"))
+    assert "save the file as UTF-8 CSV" in str(error_of(load_measurements, path))
+
+
+# -- the header ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("load, header, misspelt, known", [
+    (load_measurements, "kpi_id,period_end,valeu\n", "valeu", "value"),
+    (load_spend, "period,category,budget,actuals\n", "actuals", "actual"),
+    (load_initiatives, INITIATIVES.replace("owner", "ownr"), "ownr", "owner"),
+])
+def test_a_misspelt_column_gets_the_same_did_you_mean_everywhere(
+    write: Write, load: Callable[[Path], Any], header: str, misspelt: str, known: str
+) -> None:
+    error = error_of(load, write("table.csv", header))
+    assert (error.line, error.field) == (1, misspelt)
+    assert f"unknown column (did you mean '{known}'?); columns: " in str(error)
+
+
+@pytest.mark.parametrize("load, header", [
+    (load_measurements, "kpi_id,period_end,value,value\n"),
+    (load_spend, "period,category,budget,actual,budget\n"),
+])
+def test_a_repeated_column_is_an_error_naming_it(
+    write: Write, load: Callable[[Path], Any], header: str
+) -> None:
+    error = error_of(load, write("table.csv", header))
+    assert (error.line, error.field) == (1, header.strip().split(",")[-1])
+    assert "appears twice in the header" in str(error)
+
+
+def test_other_extra_columns_are_set_aside_and_reported(write: Write) -> None:
+    table = read_table(write("t.csv", "a,b,comments\n1,2,x\n"), "test", ["a"], ["b"])
+    assert table.ignored == ("comments",)
+    assert table.rows[0].cells == {"a": "1", "b": "2"}
+
+
+def test_header_names_are_trimmed_and_case_blind(write: Write) -> None:
+    loaded = load_measurements(write("m.csv", " KPI_ID , Period_End ,Value\na,2026-11-20,1\n"))
+    assert loaded.series["a"][0].value == 1.0
+
+
+# -- spreadsheets and Parquet --------------------------------------------------------------
+
+def _xlsx(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    book.save(path)
+    return path
+
+
+@pytest.mark.parametrize("text", ["n/a", "N/A", "NA", "nan", "-"])
+def test_na_text_in_an_xlsx_value_cell_is_an_error_as_in_csv(tmp_path: Path, text: str) -> None:
+    path = _xlsx(tmp_path / "m.xlsx", {"data": [["kpi_id", "period_end", "value"],
+                                                ["a", "2026-11-20", text]]})
+    error = error_of(load_measurements, path)
+    assert (error.line, error.row_label, error.field) == (2, "row", "value")
+
+
+def test_an_xlsx_with_its_data_on_the_second_sheet_says_only_the_first_is_read(
+    tmp_path: Path,
+) -> None:
+    path = _xlsx(tmp_path / "m.xlsx", {"Notes": [["read me"]],
+                                       "Data": [["kpi_id", "period_end", "value"]]})
+    message = str(error_of(load_measurements, path))
+    assert "required column 'kpi_id' is missing" in message
+    assert "only the first sheet, 'Notes', is read; the workbook also has 'Data'" in message
+
+
+def test_a_nan_in_parquet_is_an_error_not_a_missing_value(tmp_path: Path) -> None:
+    path = tmp_path / "m.parquet"
+    pq.write_table(pa.table({"kpi_id": ["a", "a"], "period_end": ["2026-11-13", "2026-11-20"],
+                             "value": [1.0, float("nan")]}), path)
+    error = error_of(load_measurements, path)
+    assert (error.line, error.row_label, error.field) == (2, "row", "value")
+
+
+def test_a_null_in_parquet_is_a_missing_value(tmp_path: Path) -> None:
+    path = tmp_path / "m.parquet"
+    pq.write_table(pa.table({"kpi_id": ["a"], "period_end": ["2026-11-20"],
+                             "value": pa.array([None], pa.float64())}), path)
+    assert load_measurements(path).series["a"][0].value is None
+
+
+def test_a_file_that_is_not_a_workbook_is_an_input_error(write: Write) -> None:
+    path = write("m.xlsx", "kpi_id,period_end,value\n")
+    assert "not an Excel workbook" in str(error_of(load_measurements, path))
+
+
+# -- very long fields ----------------------------------------------------------------------
+
+def test_a_long_note_is_read_and_an_overlong_field_names_its_line(write: Write) -> None:
+    long_note = "x" * 200_000  # over the csv module's default limit of 128 KiB
+    rows = load_spend(write("spend.csv", SPEND + f"2026-01,Staff,100,90,,{long_note}\n"))
+    assert rows[0].note == long_note
+    huge = "y" * (MAX_FIELD_BYTES + 10)
+    error = error_of(load_spend, write("spend2.csv", SPEND + "2026-01,Staff,100,90,,\n"
+                                       + f"2026-02,Staff,100,90,,{huge}\n"))
+    assert error.line == 3
+    assert "field larger than field limit" in str(error)
