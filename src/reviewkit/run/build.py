@@ -9,6 +9,7 @@ import getpass
 import json
 import os
 import pickle
+import shutil
 import tempfile
 import threading
 import time
@@ -34,6 +35,7 @@ from reviewkit.narrative.notebook import apply_to_notebook, edits_in, for_export
 from reviewkit.narrative.service import NarrativeService, Prefer
 from reviewkit.run import export, gate, publish
 from reviewkit.run.execute import Kernel, execute_notebook, read_notebook
+from reviewkit.run.notebook import PREPARED_ENV
 from reviewkit.run.prepare import Prepared, evaluate
 from reviewkit.run.summary import manifest_of, summary_of, write_action_csvs
 from reviewkit.store.database import Store
@@ -112,18 +114,24 @@ def build_pack(
     with stages.stage("load and validate inputs"):
         params = load_params(params_file)
         notebook_path = notebook_for(definition, params.values.notebook)
+        # The build's private folder; the kernel finds the prepared pack there (its name is in
+        # the kernel's environment, so neither the notebook nor pack.ipynb ever names it).
+        scratch = Path(tempfile.mkdtemp(prefix="reviewkit-"))
+        handover = scratch / "prepared.pickle"
         # The kernel boots (and imports the notebook helpers) in its own process while this
         # one loads and evaluates the inputs and draws the charts.
-        kernel = Kernel(cwd=notebook_path.parent, warm_up=KERNEL_WARM_UP)
+        kernel = Kernel(cwd=notebook_path.parent, warm_up=KERNEL_WARM_UP,
+                        env={PREPARED_ENV: str(handover)})
         try:
             inputs = load_named_inputs(params)
             notebook = read_notebook(notebook_path)
             store = Store.open(params.store_location)
         except BaseException:
             kernel.shutdown()
+            shutil.rmtree(scratch, ignore_errors=True)
             raise
     try:
-        with kernel, tempfile.TemporaryDirectory(prefix="reviewkit-") as scratch:
+        with kernel:
             with stages.stage("narrative, gate and charts"):
                 evaluated = evaluate(definition, inputs, store, period)
                 final = Path(out_dir) / definition.name / evaluated.period.label
@@ -133,7 +141,7 @@ def build_pack(
                     publication = _apply_gate(evaluated, publication, store.actions(),
                                               params.values.publish_gate, approver, force)
                 view = make_view(evaluated, inputs, charts=render_charts(evaluated))
-                _hand_to_kernel(kernel, Prepared(view, publication), Path(scratch))
+                _hand_over(Prepared(view, publication), handover)
             staging = publish.staging_dir(final)
             try:
                 with stages.stage("execute notebook"):
@@ -181,6 +189,7 @@ def build_pack(
             raise
     finally:
         store.dispose()
+        shutil.rmtree(scratch, ignore_errors=True)
     stages.timings["total"] = time.perf_counter() - started
     return BuildResult(folder=final, view=view, publication=publication,
                        timings=dict(stages.timings))
@@ -208,11 +217,12 @@ def _apply_gate(evaluated: PackEvaluation, publication: Publication, actions_now
                    overrides=tuple(reasons))
 
 
-def _hand_to_kernel(kernel: Kernel, prepared: Prepared, scratch: Path) -> None:
-    """Give the kernel the prepared pack, through a file in this build's private folder."""
-    path = scratch / "prepared.pickle"
-    path.write_bytes(pickle.dumps(prepared, protocol=pickle.HIGHEST_PROTOCOL))
-    kernel.run(f"import reviewkit.run.notebook as _rk\n_rk.receive({str(path)!r})\ndel _rk")
+def _hand_over(prepared: Prepared, path: Path) -> None:
+    """Leave the prepared pack where the kernel's ``open_pack`` looks (written whole: the name
+    appears only once the file is complete)."""
+    partial = path.with_suffix(".partial")
+    partial.write_bytes(pickle.dumps(prepared, protocol=pickle.HIGHEST_PROTOCOL))
+    partial.replace(path)
 
 
 def notebook_metadata(view: PackView, publication: Publication) -> dict[str, Any]:

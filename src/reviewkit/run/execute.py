@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import os
+import signal
 import sys
 import tempfile
 import threading
@@ -37,7 +40,8 @@ class Kernel:
     it in parallel with chart rendering takes that second off the build.
     """
 
-    def __init__(self, cwd: Path, warm_up: str | None = None) -> None:
+    def __init__(self, cwd: Path, warm_up: str | None = None,
+                 env: dict[str, str] | None = None) -> None:
         # Deferred for start-up time, like every jupyter_client and papermill import here: the
         # command line loads this module before it knows it will start a kernel.
         from jupyter_client.utils import run_sync  # type: ignore[attr-defined]
@@ -49,7 +53,10 @@ class Kernel:
             prefix="reviewkit-kernel-", suffix=".log", delete=False
         )
         self.manager: AsyncKernelManager = _tracking_manager()(kernel_name=KERNEL_NAME)
-        run_sync(self.manager.start_kernel)(cwd=str(cwd), stderr=self.log, stdout=self.log)
+        run_sync(self.manager.start_kernel)(
+            cwd=str(cwd), stderr=self.log, stdout=self.log, env={**os.environ, **(env or {})},
+            preexec_fn=_die_with_parent,
+        )
         self._warm: threading.Thread | None = None
         if warm_up:
             self._warm = threading.Thread(target=self._warm_up, args=(warm_up,), daemon=True)
@@ -83,20 +90,6 @@ class Kernel:
             client.stop_channels()
             _close_thread_loop()
 
-    def run(self, code: str) -> None:
-        """Run ``code`` in the kernel before the notebook (after the warm-up); it must work."""
-        self.wait_warm()
-        # On a thread of its own, like the warm-up: the blocking client leaves an event loop on
-        # the thread it ran on, which is then closed; the main thread's loop must stay usable.
-        errors: list[str | None] = []
-        worker = threading.Thread(target=lambda: errors.append(self._run_silently(code)))
-        worker.start()
-        worker.join()
-        error = errors[0] if errors else "the kernel did not answer"
-        if error:
-            raise ExecutionError(f"could not prepare the notebook kernel: {error} "
-                                 f"(kernel said: {self.log_tail()})")
-
     def wait_warm(self) -> None:
         if self._warm is not None:
             self._warm.join(timeout=120)
@@ -126,6 +119,18 @@ class Kernel:
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
+
+
+def _die_with_parent() -> None:
+    """In the kernel's process before it starts: ask Linux to kill it when the build dies, so a
+    build killed with SIGKILL leaves no kernel running (elsewhere the build's own shutdown and
+    jupyter_client's parent check do it)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _close_thread_loop() -> None:

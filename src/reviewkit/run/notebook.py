@@ -1,14 +1,15 @@
 """The notebook's entry point in the kernel: ``open_pack(cadence, params_file, period_end)``.
 
 During ``reviewkit build`` the orchestrator has already prepared the pack (inputs, evaluation,
-charts, narrative, publication state) and hands it to the kernel with :func:`receive` before
-the notebook runs, so the kernel only lays it out. Opened by hand in Jupyter, the notebook
-prepares the same pack itself from its parameters.
+charts, narrative, publication state) and leaves it in a file of its private folder, named in
+the kernel's environment (:data:`PREPARED_ENV`), so the kernel only lays it out. Opened by
+hand in Jupyter, the notebook prepares the same pack itself from its parameters.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import pickle
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from reviewkit.periods import period_containing
 from reviewkit.run.prepare import Prepared, parse_period, prepare
 from reviewkit.store.database import Store
 
-_received: Prepared | None = None
+#: The environment variable through which a build tells its kernel where the prepared pack is.
+PREPARED_ENV = "REVIEWKIT_PREPARED"
 
 
 def warm_up() -> None:
@@ -28,27 +30,29 @@ def warm_up() -> None:
     _compile_templates()
 
 
-def receive(path: str) -> None:
-    """Take the pack the build prepared (a file it wrote moments ago in its private folder)."""
-    global _received
+def received() -> Prepared | None:
+    """The pack the build prepared for this kernel, if it was started by a build."""
+    path = os.environ.get(PREPARED_ENV)
+    if not path or not Path(path).is_file():
+        return None
+    # The file is one the build wrote moments ago into its private folder.
     prepared = pickle.loads(Path(path).read_bytes())
     if not isinstance(prepared, Prepared):
         raise TypeError(f"{path} does not hold a prepared pack")
     # A cadence defined by the caller (not built in) must be known here too: periods look up
     # their rules by the cadence's name.
     cadences.register(prepared.view.cadence)
-    _received = prepared
+    return prepared
 
 
 def open_pack(cadence: str, params_file: str | Path,
               period_end: str | dt.date | None = None) -> Pack:
     """The pack to lay out: the one the build handed over, else prepared here."""
-    received = _received
-    if received is not None and received.view.cadence.name == cadence:
+    handed = received()
+    if handed is not None and handed.view.cadence.name == cadence:
         day = parse_period(period_end)
-        period = received.view.period
-        if day is None or period_containing(cadence, day) == period:
-            return Pack(received.view, received.publication)
+        if day is None or period_containing(cadence, day) == handed.view.period:
+            return Pack(handed.view, handed.publication)
     definition = cadences.get(cadence)
     inputs = load_inputs(params_file)
     store = Store.open(inputs.params.store_location)
