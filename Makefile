@@ -39,7 +39,7 @@ test: sysdeps $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench tools data/demo/generate.py
+	$(BIN)/ruff check src tests bench tools data/demo/generate.py data/demo/generate_operational.py
 	$(BIN)/mypy
 
 bench: $(STAMP)

@@ -17,6 +17,7 @@ from reviewkit.inputs._yaml import (
     did_you_mean,
     load_yaml_mapping,
 )
+from reviewkit.inputs.sources import KpiQuery, check_query_text
 
 Direction = Literal["higher_is_better", "lower_is_better"]
 Aggregation = Literal["mean", "sum", "last", "min", "max"]
@@ -49,6 +50,7 @@ class Kpi(BaseModel):
     headline: bool = False
     contributors: list[str] = Field(default_factory=list)
     decimals: int | None = Field(default=None, ge=0, le=6)
+    query: str | None = None  # SQL over the params file's sources, instead of measurement rows
 
     @field_validator("cadences")
     @classmethod
@@ -97,9 +99,17 @@ class Catalog(BaseModel):
 
     path: Path
     kpis: list[Kpi]
+    query_lines: dict[str, int] = Field(default_factory=dict)  # KPI id -> line of its query
 
     def by_id(self) -> dict[str, Kpi]:
         return {kpi.id: kpi for kpi in self.kpis}
+
+    def queries(self, cadence: str | None = None) -> list[KpiQuery]:
+        """The queries of the KPIs that carry one (of ``cadence``, when given), in catalog
+        order."""
+        kpis = self.kpis if cadence is None else self.for_cadence(cadence)
+        return [KpiQuery(kpi.id, kpi.query, self.path, self.query_lines.get(kpi.id, 0))
+                for kpi in kpis if kpi.query]
 
     def for_cadence(self, cadence: str) -> list[Kpi]:
         return [kpi for kpi in self.kpis if cadence in kpi.cadences]
@@ -131,7 +141,9 @@ def load_catalog(path: str | Path) -> Catalog:
             )
         seen[kpi.id] = item.line_of("id")
         kpis.append(kpi)
-    return Catalog(path=path.resolve(), kpis=kpis)
+    query_lines = {kpi.id: item.line_of("query")
+                   for kpi, item in zip(kpis, items, strict=True) if kpi.query}
+    return Catalog(path=path.resolve(), kpis=kpis, query_lines=query_lines)
 
 
 def _validate_kpi(path: Path, item: LineDict) -> Kpi:
@@ -170,6 +182,12 @@ def _validate_kpi(path: Path, item: LineDict) -> Kpi:
     except ValidationError as exc:
         raise _as_input_error(path, item, kpi_id, exc) from None
     _check_thresholds(path, item, kpi)
+    if kpi.query is not None:
+        problem = (check_query_text(kpi.query) if kpi.query.strip()
+                   else "the query is empty; write SQL or remove the field")
+        if problem:
+            raise InputError(path, f"KPI '{kpi.id}': {problem}", line=item.line_of("query"),
+                             field="query")
     return kpi
 
 

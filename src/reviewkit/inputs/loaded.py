@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from reviewkit.errors import InputError
 from reviewkit.inputs.catalog import Catalog, load_catalog
 from reviewkit.inputs.measurements import Measurements, load_measurements
 from reviewkit.inputs.params import LoadedParams, load_params
@@ -18,6 +19,7 @@ from reviewkit.inputs.portfolio import (
     load_initiatives,
 )
 from reviewkit.inputs.priorities import StrategicPriority, load_priorities
+from reviewkit.inputs.sources import Window, check_queries, run_queries
 from reviewkit.inputs.spend import SpendLine, load_spend
 
 
@@ -63,11 +65,27 @@ class Inputs:
 
     def files(self) -> tuple[InputFile, ...]:
         """The inputs a pack records in its provenance, with their SHA-256."""
-        return (
+        files = [
             input_file("params", self.params.path, None),
             input_file("catalog", self.catalog.path, len(self.catalog.kpis)),
             input_file("measurements", self.measurements.path, self.measurements.row_count),
-        )
+        ]
+        for source in self.params.sources:
+            role = f"source {source.name}"
+            if source.kind == "database":
+                files.append(InputFile(role, f"{source.shown} table {source.table}", "", 0))
+            files.extend(input_file(role, path, None) for path in source.files)
+        return tuple(files)
+
+    def with_queries(self, cadence: str, window: Window) -> Inputs:
+        """These inputs with the series of the cadence's query KPIs taken from their queries
+        over ``window`` (replacing any rows the measurements table has for them)."""
+        queries = self.catalog.queries(cadence)
+        if not queries:
+            return self
+        queried = run_queries(queries, self.params.sources, window)
+        series = {**self.measurements.series, **queried}
+        return replace(self, measurements=replace(self.measurements, series=series))
 
     def describe_optional(self) -> list[str]:
         """'initiatives (6)', … for each optional input given."""
@@ -90,6 +108,12 @@ def load_named_inputs(params: LoadedParams) -> Inputs:
     values = params.values
     catalog = load_catalog(values.catalog)
     measurements = load_measurements(values.measurements)
+    queries = catalog.queries()
+    if queries and not params.sources:
+        raise InputError(params.path, f"KPI '{queries[0].kpi_id}' in the catalog has a query, "
+                         "but this params file declares no sources; add a sources: mapping",
+                         field="sources")
+    check_queries(queries, params.sources)
     kpi_ids = {kpi.id for kpi in catalog.kpis}
     priorities = (tuple(load_priorities(values.priorities, kpi_ids))
                   if values.priorities is not None else None)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from reviewkit.cadences import Cadence
 from reviewkit.errors import InputError
 from reviewkit.inputs._yaml import LineDict, check_known_keys, load_yaml_mapping
+from reviewkit.inputs.sources import Source, redact_url, resolve_sources
 
 #: The publish gate's rules (name → what it checks), all on by default; a params file may turn
 #: any off with ``publish_gate: {rule: false}``. Each is checked in :mod:`reviewkit.run.gate`.
@@ -75,6 +76,11 @@ class PackParams(BaseModel):
         default_factory=dict,
         description="Publish-gate rules to turn on or off, e.g. {narrative_final: false}.",
     )
+    sources: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Named operational sources the catalog's KPI queries read: a path or glob "
+                    "of .csv, .parquet or .xlsx files, or {url: ..., table: ...}.",
+    )
 
     @field_validator("publish_gate")
     @classmethod
@@ -109,7 +115,8 @@ class LoadedParams(BaseModel):
 
     path: Path
     values: PackParams
-    raw: dict[str, Any]
+    raw: dict[str, Any]  # as written, except that database passwords are hidden
+    sources: tuple[Source, ...] = ()
 
     def title_for(self, cadence: Cadence) -> str:
         return self.values.title or cadence.title
@@ -155,14 +162,27 @@ def load_params(path: str | Path) -> LoadedParams:
                 field=name,
                 line=data.line_of(name),
             )
-    return LoadedParams(path=path.resolve(), values=values, raw=_plain(data))
+    sources = resolve_sources(path, data)
+    raw = _plain(data)
+    # Why: the validated values are the other way params reach a pack; keep the password out.
+    values = values.model_copy(update={"sources": raw.get("sources") or {}})
+    return LoadedParams(path=path.resolve(), values=values, raw=raw, sources=sources)
 
 
 def _plain(data: LineDict) -> dict[str, Any]:
-    return {
+    """The params as written, for provenance; a database source's password is hidden."""
+    plain = {
         key: (str(value) if isinstance(value, dt.date) else value)
         for key, value in data.items()
     }
+    sources = plain.get("sources")
+    if isinstance(sources, dict):
+        plain["sources"] = {
+            name: ({**spec, "url": redact_url(spec["url"])}
+                   if isinstance(spec, dict) and isinstance(spec.get("url"), str) else spec)
+            for name, spec in sources.items()
+        }
+    return plain
 
 
 def _as_input_error(path: Path, data: LineDict, exc: ValidationError) -> InputError:

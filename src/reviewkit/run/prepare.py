@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 from reviewkit.cadences import Cadence, Narrative
 from reviewkit.errors import UsageError
-from reviewkit.evaluation.pack import PackEvaluation, evaluate_pack
+from reviewkit.evaluation.pack import PackEvaluation, evaluate_pack, resolve_period
 from reviewkit.inputs.loaded import Inputs
+from reviewkit.inputs.sources import window_for
 from reviewkit.layout.charts import render_charts
 from reviewkit.layout.view import PackView, Publication, make_view
 from reviewkit.narrative.service import NarrativeService
@@ -39,8 +40,20 @@ class Prepared:
 
 def evaluate(cadence: Cadence, inputs: Inputs, store: Store,
              period: str | dt.date | None = None) -> PackEvaluation:
-    """Evaluate a pack of ``cadence`` with the history the store holds."""
-    return evaluate_pack(cadence, inputs, store.history(cadence.name), parse_period(period))
+    """Evaluate a pack of ``cadence`` with the history the store holds.
+
+    KPIs computed by queries are queried here, once the period is known, over the pack's
+    window (the periods its charts show).
+    """
+    requested = parse_period(period)
+    if inputs.catalog.queries(cadence.name):
+        resolved, as_of = resolve_period(cadence, inputs, requested)
+        history = max(inputs.params.values.history or cadence.history, cadence.trend_window, 2)
+        inputs = inputs.with_queries(cadence.name, window_for(resolved, history))
+        # The period stays the one the measurements chose: query rows later than it must not
+        # move an unrequested pack to another period.
+        requested = requested or inputs.params.values.period_end or as_of
+    return evaluate_pack(cadence, inputs, store.history(cadence.name), requested)
 
 
 def prepare(
