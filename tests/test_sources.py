@@ -1,0 +1,353 @@
+"""KPIs computed from operational data: the params file's sources, the catalog's queries, the
+window a query is given, what it must return, and the demo's two routes to the same figures."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import sqlite3
+from pathlib import Path
+
+import pytest
+from conftest import REPO, prepare_view
+
+from reviewkit.cli.app import main
+from reviewkit.errors import InputError
+from reviewkit.inputs.catalog import load_catalog
+from reviewkit.inputs.loaded import load_inputs
+from reviewkit.inputs.params import load_params
+from reviewkit.inputs.sources import KpiQuery, Source, run_queries, window_for
+from reviewkit.layout.view import Publication
+from reviewkit.periods import period_containing
+from reviewkit.run.summary import summary_of
+
+OPERATIONAL = ("mttr_p1", "change_success_rate", "cloud_spend")
+
+CATALOG_HEAD = """\
+kpis:
+  - id: restore_hours
+    name: Mean time to restore
+    perspective: Reliability
+    direction: lower_is_better
+    target: 4
+    owner: Service Operations Manager
+    cadences: [weekly, monthly]
+    unit: h
+"""
+
+GOOD_QUERY = """\
+    query: |
+      SELECT period_of(restored_at) AS period_end,
+             avg(hours) AS value
+      FROM incidents
+      WHERE restored_at BETWEEN $window_start AND $window_end
+      GROUP BY ALL
+"""
+
+
+def _incidents_csv(folder: Path) -> Path:
+    path = folder / "incidents.csv"
+    path.write_text(
+        "incident_id,restored_at,hours,site\n"
+        "1,2026-11-14,2.0,North\n"   # Saturday: the week ending Friday 20 Nov
+        "2,2026-11-20,4.0,South\n"
+        "3,2026-11-13,9.0,North\n"   # Friday: the week before
+        "4,2026-11-21,7.0,North\n",  # after the pack's period
+        encoding="utf-8")
+    return path
+
+
+def _pack(tmp_path: Path, query: str = GOOD_QUERY, sources: str | None = None) -> Path:
+    """A params file, catalog and measurements for one KPI computed by ``query``."""
+    _incidents_csv(tmp_path)
+    (tmp_path / "kpis.yaml").write_text(CATALOG_HEAD + query, encoding="utf-8")
+    (tmp_path / "measurements.csv").write_text(
+        "kpi_id,period_end,value\nother,2026-11-20,1\n", encoding="utf-8")
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        "organisation: Test\ncatalog: kpis.yaml\nmeasurements: measurements.csv\n"
+        "period_end: 2026-11-20\n"
+        + (sources if sources is not None else "sources:\n  incidents: incidents.csv\n"),
+        encoding="utf-8")
+    return params
+
+
+def _error(params: Path) -> InputError:
+    with pytest.raises(InputError) as caught:
+        load_inputs(params)
+    return caught.value
+
+
+# -- the demo: both routes agree --------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def both_demo_views(demo_params: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    text = (REPO / "params" / "weekly-operational-data.yaml").read_text(encoding="utf-8")
+    absolute = text.replace("../data/demo/", f"{REPO / 'data' / 'demo'}/")
+    operational = tmp_path_factory.mktemp("operational") / "weekly-operational-data.yaml"
+    operational.write_text(absolute, encoding="utf-8")
+    now = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
+    return (prepare_view("weekly", demo_params, now=now),
+            prepare_view("weekly", operational, now=now))
+
+
+def test_query_kpis_give_the_prepared_tables_figures_for_every_period_in_the_window(
+    both_demo_views,  # type: ignore[no-untyped-def]
+) -> None:
+    table, queried = both_demo_views
+    for kpi_id in OPERATIONAL:
+        expected = [(pv.period.label, pv.value, pv.target, pv.status)
+                    for pv in table.evaluated.result(kpi_id).history]
+        got = [(pv.period.label, pv.value, pv.target, pv.status)
+               for pv in queried.evaluated.result(kpi_id).history]
+        assert len(got) == 26 and all(value is not None for _, value, _, _ in got)
+        assert got == expected, kpi_id
+
+
+def test_the_operational_demo_pack_summary_equals_the_demo_packs(
+    both_demo_views,  # type: ignore[no-untyped-def]
+) -> None:
+    table, queried = both_demo_views
+    assert summary_of(queried, Publication()) == summary_of(table, Publication())
+
+
+def test_the_operational_pack_records_each_source_file_in_its_provenance(
+    both_demo_views,  # type: ignore[no-untyped-def]
+) -> None:
+    _, queried = both_demo_views
+    roles = [(item.role, Path(item.path).name) for item in queried.provenance.inputs]
+    assert ("source billing", "cloud-billing.parquet") in roles
+    assert [name for role, name in roles if role == "source changes"] == [
+        "changes-2024.csv", "changes-2025.csv", "changes-2026.csv"]
+
+
+def test_the_operational_catalog_is_the_demo_catalog_with_three_queries() -> None:
+    plain = load_catalog(REPO / "data" / "demo" / "kpis.yaml")
+    operational = load_catalog(REPO / "data" / "demo" / "kpis-operational.yaml")
+    assert [kpi.id for kpi in operational.kpis if kpi.query] == [
+        "change_success_rate", "mttr_p1", "cloud_spend"]
+    assert [kpi.model_copy(update={"query": None}) for kpi in operational.kpis] == plain.kpis
+
+
+def test_the_operational_records_are_what_their_generator_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder = REPO / "data" / "demo"
+    before = {path.name: path.read_bytes() for path in (folder / "operational").glob("*.csv")}
+    spec = importlib.util.spec_from_file_location("generate_operational",
+                                                  folder / "generate_operational.py")
+    assert spec is not None and spec.loader is not None
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    monkeypatch.setattr(generator, "HERE", tmp_path)
+    monkeypatch.setattr(generator, "OUT", tmp_path / "operational")
+    for name in ("kpis.yaml", "measurements.csv"):
+        (tmp_path / name).write_bytes((folder / name).read_bytes())
+    generator.main()
+    after = {path.name: path.read_bytes() for path in (tmp_path / "operational").glob("*.csv")}
+    assert after == before
+    assert ((tmp_path / "kpis-operational.yaml").read_bytes()
+            == (folder / "kpis-operational.yaml").read_bytes())
+
+
+# -- the window and the periods -----------------------------------------------------------------
+
+def test_the_window_is_the_periods_the_charts_show() -> None:
+    period = period_containing("weekly", dt.date(2026, 11, 20))
+    window = window_for(period, 26)
+    assert (window.start, window.end) == (dt.date(2026, 5, 23), dt.date(2026, 11, 20))
+    quarter = window_for(period_containing("quarterly", dt.date(2026, 11, 20)), 12)
+    assert (quarter.start, quarter.end) == (dt.date(2024, 1, 1), dt.date(2026, 12, 31))
+
+
+def _run(tmp_path: Path, sql: str, cadence: str = "weekly",
+         day: dt.date = dt.date(2026, 11, 20), history: int = 4) -> dict[str, list]:  # type: ignore[type-arg]
+    source = Source("incidents", "csv", "incidents.csv", files=(_incidents_csv(tmp_path),))
+    query = KpiQuery("restore_hours", sql, tmp_path / "kpis.yaml", 9)
+    return run_queries([query], [source], window_for(period_containing(cadence, day), history))
+
+
+def test_period_of_cuts_weeks_ending_on_the_packs_weekday(tmp_path: Path) -> None:
+    got = _run(tmp_path, "SELECT period_of(restored_at) AS period_end, sum(hours) AS value "
+                         "FROM incidents GROUP BY ALL")["restore_hours"]
+    assert [(obs.period_end, obs.value) for obs in got] == [
+        (dt.date(2026, 11, 13), 9.0), (dt.date(2026, 11, 20), 6.0), (dt.date(2026, 11, 27), 7.0)]
+
+
+def test_period_of_cuts_calendar_months_and_quarters(tmp_path: Path) -> None:
+    sql = ("SELECT period_of(restored_at) AS period_end, count(*) AS value "
+           "FROM incidents GROUP BY ALL")
+    assert [obs.period_end for obs in _run(tmp_path, sql, "monthly")["restore_hours"]] == [
+        dt.date(2026, 11, 30)]
+    assert [obs.period_end for obs in _run(tmp_path, sql, "quarterly")["restore_hours"]] == [
+        dt.date(2026, 12, 31)]
+
+
+def test_the_window_reaches_the_query_as_parameters(tmp_path: Path) -> None:
+    got = _run(tmp_path, "SELECT $window_end AS period_end, 1 AS value, $cadence AS segment "
+                         "UNION ALL SELECT $window_start, 2, $cadence")["restore_hours"]
+    assert [(obs.period_end, obs.value, obs.segment) for obs in got] == [
+        (dt.date(2026, 10, 24), 2.0, "weekly"), (dt.date(2026, 11, 20), 1.0, "weekly")]
+
+
+def test_a_query_with_a_segment_column_gives_one_row_per_unit(tmp_path: Path) -> None:
+    got = _run(tmp_path, "SELECT period_of(restored_at) AS period_end, site AS segment, "
+                         "avg(hours) AS value FROM incidents "
+                         "WHERE restored_at <= $window_end GROUP BY ALL")["restore_hours"]
+    assert [(obs.period_end.isoformat(), obs.segment, obs.value) for obs in got] == [
+        ("2026-11-13", "North", 9.0), ("2026-11-20", "North", 2.0),
+        ("2026-11-20", "South", 4.0)]
+
+
+def test_a_query_kpi_is_evaluated_like_a_measured_one(tmp_path: Path) -> None:
+    view = prepare_view("weekly", _pack(tmp_path))
+    result = view.evaluated.result("restore_hours")
+    assert (result.value, result.previous.value, result.status) == (3.0, 9.0, "green")
+
+
+def test_rows_in_the_table_for_a_query_kpi_are_replaced_by_the_query(tmp_path: Path) -> None:
+    params = _pack(tmp_path)
+    (tmp_path / "measurements.csv").write_text(
+        "kpi_id,period_end,value\nrestore_hours,2026-11-20,99\n", encoding="utf-8")
+    assert prepare_view("weekly", params).evaluated.result("restore_hours").value == 3.0
+
+
+# -- sources in the params file ------------------------------------------------------------------
+
+def test_a_glob_source_reads_every_matching_file(tmp_path: Path) -> None:
+    for year in (2025, 2026):
+        (tmp_path / f"changes-{year}.csv").write_text(
+            f"day,ok\n{year}-11-20,1\n{year}-11-19,0\n", encoding="utf-8")
+    params = _pack(tmp_path, query="""\
+    query: SELECT period_of(day) AS period_end, 100 * avg(ok) AS value FROM changes GROUP BY ALL
+""", sources="sources:\n  changes: changes-*.csv\n")
+    inputs = load_inputs(params)
+    assert [path.name for path in inputs.params.sources[0].files] == [
+        "changes-2025.csv", "changes-2026.csv"]
+    assert prepare_view("weekly", params).evaluated.result("restore_hours").value == 50.0
+
+
+def test_an_xlsx_source_is_read_from_its_first_sheet(tmp_path: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["restored_at", "hours"])
+    sheet.append([dt.datetime(2026, 11, 18, 10, 30), 5])
+    sheet.append([dt.datetime(2026, 11, 19), 3])
+    book.save(tmp_path / "incidents.xlsx")
+    params = _pack(tmp_path, sources="sources:\n  incidents: incidents.xlsx\n")
+    assert prepare_view("weekly", params).evaluated.result("restore_hours").value == 4.0
+
+
+def test_a_database_table_is_a_source(tmp_path: Path) -> None:
+    database = tmp_path / "itsm.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE incidents (restored_at TEXT, hours REAL)")
+        connection.executemany("INSERT INTO incidents VALUES (?, ?)",
+                               [("2026-11-17", 1.0), ("2026-11-18", 2.0)])
+    params = _pack(tmp_path, query="""\
+    query: |
+      SELECT period_of(CAST(restored_at AS DATE)) AS period_end, avg(hours) AS value
+      FROM incidents GROUP BY ALL
+""", sources=f"sources:\n  incidents: {{url: 'sqlite:///{database}', table: incidents}}\n")
+    assert prepare_view("weekly", params).evaluated.result("restore_hours").value == 1.5
+
+
+def test_a_database_password_appears_in_no_message_and_no_parameter(tmp_path: Path) -> None:
+    params = _pack(tmp_path, sources=(
+        "sources:\n  incidents:\n    url: postgresql://reports:Tr0ub4dor@127.0.0.1:9/itsm\n"
+        "    table: incidents\n"))
+    loaded = load_params(params)
+    assert "Tr0ub4dor" not in repr(loaded.raw) + repr(loaded.values) + repr(loaded.sources)
+    assert loaded.sources[0].shown == "postgresql://reports:***@127.0.0.1:9/itsm"
+    error = _error(params)
+    assert "source 'incidents' (postgresql://reports:***@127.0.0.1:9/itsm)" in str(error)
+    assert "Tr0ub4dor" not in str(error)
+
+
+@pytest.mark.parametrize(("sources", "expected"), [
+    ("sources:\n  incidents: nowhere-*.csv\n", "no file matches 'nowhere-*.csv'"),
+    ("sources:\n  incidents: incidents.json\n", "unsupported source format '.json'"),
+    ("sources:\n  Incidents: incidents.csv\n", "source name 'Incidents' must be lower-case"),
+    ("sources:\n  incidents: {url: 'sqlite:///x.db'}\n", "table is required"),
+    ("sources:\n  incidents: sqlite:///x.db\n", "a database source needs a table"),
+    ("", "has a query, but this params file declares no sources"),
+])
+def test_a_bad_source_is_named_with_its_line(tmp_path: Path, sources: str,
+                                             expected: str) -> None:
+    error = _error(_pack(tmp_path, sources=sources))
+    assert error.file == str(tmp_path / "params.yaml") or error.file.endswith("params.yaml")
+    assert expected in error.message
+
+
+# -- bad queries ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("    query: SELECT 1 AS period_end; DROP TABLE incidents\n",
+     "the query must be one SELECT statement (found 2)"),
+    ("    query: COPY incidents TO 'stolen.csv'\n", "must be a SELECT statement"),
+    ("    query: SELEC 1\n", "the query is not valid SQL: Parser Error"),
+    ("    query: SELECT $windowstart AS period_end, 1 AS value\n",
+     "unknown query parameter $windowstart (did you mean 'window_start'?)"),
+])
+def test_a_query_that_is_not_one_select_is_refused_at_load(tmp_path: Path, query: str,
+                                                             expected: str) -> None:
+    error = _error(_pack(tmp_path, query=query))
+    assert (Path(error.file or "").name, error.line, error.field) == ("kpis.yaml", 10, "query")
+    assert error.message.startswith("KPI 'restore_hours': ")
+    assert expected in error.message
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("SELECT period_of(restored) AS period_end, avg(hours) AS value FROM incidents GROUP BY ALL",
+     "KPI 'restore_hours': the query over source 'incidents' (incidents.csv) failed: Binder "
+     "Error: Referenced column \"restored\" not found"),
+    ("SELECT restored_at AS period_end, avg(hours) AS val FROM incidents GROUP BY ALL",
+     "returns column 'val' (did you mean 'value'?)"),
+    ("SELECT restored_at AS period_end FROM incidents",
+     "returns no 'value' column (it returns period_end)"),
+    ("SELECT restored_at AS period_end, site AS value FROM incidents",
+     "returns VARCHAR in 'value', which is not a number"),
+    ("SELECT hours AS period_end, 1 AS value FROM incidents",
+     "returns DOUBLE in 'period_end', which is not a date"),
+    ("SELECT * FROM read_csv('/etc/passwd')", "Permission Error"),
+])
+def test_a_query_that_fails_or_returns_the_wrong_columns_is_one_line_naming_kpi_and_source(
+    tmp_path: Path, query: str, expected: str,
+) -> None:
+    error = _error(_pack(tmp_path, query=f"    query: \"{query}\"\n"))
+    assert (error.line, error.field) == (10, "query")
+    assert expected in error.message
+    assert "\n" not in error.one_line()
+
+
+@pytest.mark.parametrize(("sql", "expected"), [
+    ("SELECT period_of(restored_at) AS period_end, sum(hours) / 0 AS value FROM incidents "
+     "GROUP BY ALL", "returns inf in 'value'"),
+    ("SELECT DATE '2026-11-20' AS period_end, hours AS value FROM incidents",
+     "returns two rows for 2026-11-20 (rows 1 and 2)"),
+    ("SELECT CAST(NULL AS DATE) AS period_end, 1 AS value", "has an empty period_end"),
+    ("SELECT '20/11/2026' AS period_end, 1 AS value", "period_end '20/11/2026'"),
+    ("SELECT range AS period_end, 1 AS value FROM range(3)", "period_end 0"),
+])
+def test_a_query_that_returns_bad_rows_names_the_kpi_and_what_to_return(
+    tmp_path: Path, sql: str, expected: str,
+) -> None:
+    with pytest.raises(InputError) as caught:
+        _run(tmp_path, sql)
+    assert (caught.value.line, caught.value.field) == (9, "query")
+    assert expected in caught.value.message
+
+
+def test_a_query_error_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    params = _pack(tmp_path, query="    query: SELECT nonsense AS value FROM incidents\n")
+    assert main(["validate", "--params", str(params)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"reviewkit: error: {tmp_path / 'kpis.yaml'}, line 10, "
+                               "field 'query': KPI 'restore_hours': the query over source "
+                               "'incidents'")
+
