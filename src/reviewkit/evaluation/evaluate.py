@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -14,7 +15,7 @@ from typing import Literal
 from reviewkit import cadences
 from reviewkit.formatting import STATUS_WORDS, ordinal
 from reviewkit.inputs.catalog import Kpi
-from reviewkit.inputs.measurements import Observation
+from reviewkit.inputs.measurements import Observation, Unseen
 from reviewkit.periods import Period
 
 Status = Literal["green", "amber", "red", "no_data"]
@@ -243,12 +244,20 @@ def _full_streak(
         return streak
     first = min(obs.period_end for obs in observations)
     status = history[-1].status
-    earlier = period.shift(-len(history))
+    # Why buckets: looking each earlier period's rows up in the whole series made a long streak
+    # cost periods x rows.
+    before: dict[int, list[Observation]] = defaultdict(list)
+    for obs in observations:
+        offset = period.offset_of(obs.period_end)
+        if offset >= len(history):
+            before[offset].append(obs)
+    offset = len(history)
+    earlier = period.shift(-offset)
     while earlier.end >= first:
-        rows = [obs for obs in observations if earlier.contains(obs.period_end)]
-        if period_value(kpi, earlier, rows).status != status:
+        if period_value(kpi, earlier, before.get(offset, [])).status != status:
             break
         streak += 1
+        offset += 1
         earlier = earlier.previous()
     return streak
 
@@ -383,8 +392,12 @@ def evaluate(
     history_length: int | None = None,
     stale_after: int = 2,
     ignored_columns: Sequence[str] = (),
+    unseen: Unseen | None = None,
 ) -> Evaluation:
-    """Evaluate every KPI reported at ``period.cadence`` and collect exceptions and data quality."""
+    """Evaluate every KPI reported at ``period.cadence`` and collect exceptions and data quality.
+
+    ``unseen`` counts the rows of a large table that ``series`` leaves out (rows of unknown KPIs
+    or after the period, and target rows in summarised earlier periods)."""
     length = history_length or cadences.get(period.cadence).history
     in_cadence = [kpi for kpi in kpis if period.cadence in kpi.cadences]
     results = [
@@ -396,7 +409,7 @@ def evaluate(
         (item for result in results for item in exceptions_for(result)),
         [kpi.id for kpi in in_cadence],
     )
-    quality = _data_quality(kpis, results, series, period, ignored_columns)
+    quality = _data_quality(kpis, results, series, period, ignored_columns, unseen or Unseen())
     return Evaluation(period, tuple(results), tuple(exceptions), quality)
 
 
@@ -406,18 +419,21 @@ def _data_quality(
     series: dict[str, list[Observation]],
     period: Period,
     ignored_columns: Sequence[str],
+    unseen: Unseen,
 ) -> DataQuality:
     known = {kpi.id for kpi in kpis}
-    unknown: dict[str, int] = {}
+    unknown: dict[str, int] = dict(unseen.unknown_kpis)
     missing_values: dict[str, list[dt.date]] = {}
     gaps: dict[str, list[str]] = {}
     stale: dict[str, dt.date | None] = {}
     never: list[str] = []
-    after = 0
+    after = unseen.rows_after_period
     overrides: dict[str, int] = {}
     for kpi_id, rows in sorted(series.items()):
         if kpi_id not in known:
             unknown[kpi_id] = len(rows)
+    unknown = dict(sorted(unknown.items()))
+    for rows in series.values():
         after += sum(1 for obs in rows if obs.period_end > period.end)
     for result in results:
         kpi_id = result.kpi.id
@@ -429,7 +445,7 @@ def _data_quality(
             missing_values[kpi_id] = missing
         count = sum(
             1 for obs in rows if obs.target is not None and obs.period_end <= period.end
-        )
+        ) + unseen.extra_target_rows.get(kpi_id, 0)
         if count:
             overrides[kpi_id] = count
         if result.last_seen is None:

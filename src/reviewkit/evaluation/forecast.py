@@ -37,6 +37,9 @@ INSUFFICIENT = "insufficient data"
 
 _PREFIX_UNITS = ("£", "$", "€")
 
+#: Calendar months of history a forecast is fitted on.
+HISTORY_MONTHS = 36
+
 
 @dataclass(frozen=True)
 class ForecastPoint:
@@ -73,7 +76,7 @@ def monthly_series(
     kpi: Kpi,
     observations: Sequence[Observation],
     end: Period | dt.date,
-    months: int = 36,
+    months: int = HISTORY_MONTHS,
 ) -> list[tuple[Period, float | None]]:
     """The KPI's value in each of the ``months`` calendar months up to the one holding ``end``.
 

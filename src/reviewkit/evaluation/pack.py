@@ -13,7 +13,8 @@ from reviewkit.errors import InputError
 from reviewkit.evaluation.actions import ActionLog, action_log, red_without_action
 from reviewkit.evaluation.changes import ChangeReport, compare
 from reviewkit.evaluation.evaluate import Evaluation, KpiResult, evaluate
-from reviewkit.evaluation.strategy import Strategy, prepare_strategy
+from reviewkit.evaluation.forecast import HISTORY_MONTHS
+from reviewkit.evaluation.strategy import Strategy, last_complete_month, prepare_strategy
 from reviewkit.inputs.catalog import Catalog, Kpi
 from reviewkit.inputs.loaded import Inputs
 from reviewkit.periods import Period, period_containing
@@ -75,6 +76,24 @@ def resolve_period(cadence: Cadence, inputs: Inputs,
     return period, as_of
 
 
+def history_length(cadence: Cadence, inputs: Inputs) -> int:
+    """Periods of history the pack evaluates and charts, the current one included."""
+    return max(inputs.params.values.history or cadence.history, cadence.trend_window, 2)
+
+
+def rows_needed_from(cadence: Cadence, inputs: Inputs, period: Period,
+                     as_of: dt.date) -> dt.date:
+    """The first day whose measurements the evaluation reads row by row: the charted history,
+    the year to date and the outlook's months. Earlier rows only count toward a streak, the day
+    a KPI was last seen and the data-quality appendix, which need one value per period."""
+    start = period.shift(-(history_length(cadence, inputs) - 1)).start
+    if cadence.wants("year_to_date"):
+        start = min(start, dt.date(period.end.year, 1, 1))
+    if cadence.wants("outlook"):
+        start = min(start, last_complete_month(as_of).shift(-(HISTORY_MONTHS - 1)).start)
+    return start
+
+
 def choose_headline(cadence: Cadence, inputs: Inputs) -> tuple[str, ...]:
     """Headline KPIs: the params file's list, else the catalog's ``headline: true`` ones, else
     the first few in catalog order."""
@@ -111,6 +130,7 @@ def evaluate_pack(
         history_length=inputs.params.values.history,
         stale_after=inputs.params.values.stale_after,
         ignored_columns=measurements.ignored_columns,
+        unseen=measurements.unseen,
     )
     earlier = [pack for pack in history.packs if pack.period_end < period.end]
     previous = earlier[-1] if earlier else None

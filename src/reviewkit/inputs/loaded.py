@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -77,15 +78,17 @@ class Inputs:
             files.extend(input_file(role, path, None) for path in source.files)
         return tuple(files)
 
-    def with_queries(self, cadence: str, window: Window) -> Inputs:
-        """These inputs with the series of the cadence's query KPIs taken from their queries
-        over ``window`` (replacing any rows the measurements table has for them)."""
+    def for_pack(self, cadence: str, window: Window, keep_from: dt.date) -> Inputs:
+        """These inputs as one pack of ``cadence`` over ``window`` needs them: a large table's
+        rows of the catalog's KPIs (row by row from ``keep_from``), and the cadence's query
+        KPIs from their queries (replacing any rows the table has for them)."""
+        rules = {kpi.id: kpi.aggregation for kpi in self.catalog.kpis}
+        measurements = self.measurements.for_pack(rules, keep_from, window.end, window.rule)
         queries = self.catalog.queries(cadence)
-        if not queries:
-            return self
-        queried = run_queries(queries, self.params.sources, window)
-        series = {**self.measurements.series, **queried}
-        return replace(self, measurements=replace(self.measurements, series=series))
+        if queries:
+            queried = run_queries(queries, self.params.sources, window)
+            measurements = replace(measurements, series={**measurements.series, **queried})
+        return replace(self, measurements=measurements)
 
     def describe_optional(self) -> list[str]:
         """'initiatives (6)', … for each optional input given."""

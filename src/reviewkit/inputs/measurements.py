@@ -1,23 +1,35 @@
-"""Measurements: the long table of KPI values, loaded from CSV, Parquet or Excel and validated."""
+"""Measurements: the long table of KPI values, loaded from CSV, Parquet or Excel and validated.
+
+A CSV of at least :data:`COLUMNAR_FROM_BYTES` is checked column-wise by DuckDB
+(:mod:`reviewkit.inputs.columnar`) and only the rows a pack needs become Python values; any
+doubt sends it through the row reader, so errors and line numbers are the same either way.
+"""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from reviewkit.cadences import PeriodRule
+from reviewkit.inputs.columnar import Scan, pack_rows, scan_csv
 from reviewkit.inputs.table import (
     FORMATS,
     Table,
     TableRow,
     date_or_none,
     number_or_none,
-    read_table,
+    stream_table,
 )
 
 REQUIRED_COLUMNS = ("kpi_id", "period_end", "value")
 OPTIONAL_COLUMNS = ("target", "segment")
+#: A CSV this large (16 MiB, about 350,000 rows) or larger is read column-wise. Below it the row
+#: reader is faster: it needs no query engine.
+COLUMNAR_FROM_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -32,15 +44,35 @@ class Observation:
 
 
 @dataclass(frozen=True)
+class Unseen:
+    """Rows of a large table that a pack's series leave out, counted so that the data-quality
+    appendix reports them as it would from every row."""
+
+    unknown_kpis: dict[str, int] = field(default_factory=dict)  # rows of KPIs not in the catalog
+    rows_after_period: int = 0
+    extra_target_rows: dict[str, int] = field(default_factory=dict)  # beyond those in the series
+
+
+@dataclass(frozen=True)
 class Measurements:
-    """Validated measurements grouped by KPI, each series sorted by date."""
+    """Validated measurements grouped by KPI, each series sorted by date.
+
+    A large CSV is held as its checked :class:`Scan` until a pack says which KPIs and periods
+    it needs (:meth:`for_pack`); until then ``series`` is empty.
+    """
 
     path: Path
     series: dict[str, list[Observation]]
     row_count: int
     ignored_columns: list[str] = field(default_factory=list)
+    scan: Scan | None = None
+    unseen: Unseen | None = None
 
     def latest_date(self, kpi_ids: set[str] | None = None) -> dt.date | None:
+        if self.scan is not None:
+            latest = [day for kpi_id, day in self.scan.latest.items()
+                      if kpi_ids is None or kpi_id in kpi_ids]
+            return max(latest) if latest else None
         dates = [
             obs.period_end
             for kpi_id, rows in self.series.items()
@@ -49,14 +81,52 @@ class Measurements:
         ]
         return max(dates) if dates else None
 
+    def for_pack(self, rules: Mapping[str, str], keep_from: dt.date, end: dt.date,
+                 rule: PeriodRule) -> Measurements:
+        """The series a pack ending on ``end`` needs, for the catalog's KPIs (id → aggregation
+        rule): every row from ``keep_from``, and each earlier period of the pack's cadence as
+        one row (its value by the KPI's rule, its latest date with a value and latest target),
+        plus the earlier rows with an empty value. A table read row by row is returned as is.
+        """
+        if self.scan is None:
+            return self
+        rows = pack_rows(self.scan.table, rules, keep_from, end, rule)
+        series: dict[str, list[Observation]] = defaultdict(list)
+        for kpi_id, day, value, target, segment in rows.kept:
+            series[kpi_id].append(Observation(day, value, target, segment))
+        summarised_targets: dict[str, int] = defaultdict(int)
+        for kpi_id, day, value, target in rows.summarised:
+            series[kpi_id].append(Observation(day, value, target))
+            if target is not None:
+                summarised_targets[kpi_id] += 1
+        for kpi_id, day, segment in rows.missing:
+            series[kpi_id].append(Observation(day, None, None, segment))
+        for observations in series.values():
+            observations.sort(key=lambda obs: (obs.period_end, obs.segment))
+        # The series hold one target row per summarised period; the table may have more.
+        extra = {kpi_id: count - summarised_targets.get(kpi_id, 0)
+                 for kpi_id, count in rows.target_rows_before.items()}
+        unknown = {kpi_id: count for kpi_id, count in sorted(self.scan.rows.items())
+                   if kpi_id not in rules}
+        return replace(self, series=dict(series), scan=None,
+                       unseen=Unseen(unknown, rows.rows_after, extra))
+
 
 def load_measurements(path: str | Path) -> Measurements:
     """Read measurements and check every row; errors name the file, the line and the column."""
-    table = read_table(path, "measurements", REQUIRED_COLUMNS, OPTIONAL_COLUMNS,
-                       formats=FORMATS)
+    table, rows = stream_table(path, "measurements", REQUIRED_COLUMNS, OPTIONAL_COLUMNS,
+                               formats=FORMATS)
+    if table.path.suffix.lower() == ".csv" and table.path.stat().st_size >= COLUMNAR_FROM_BYTES:
+        header = _header(table.path)
+        scan = scan_csv(table.path, header) if header is not None else None
+        if scan is not None:
+            return Measurements(path=table.path, series={}, row_count=scan.row_count,
+                                ignored_columns=list(table.ignored), scan=scan)
     series: dict[str, list[Observation]] = defaultdict(list)
     seen: dict[tuple[str, dt.date, str], int] = {}
-    for row in table.rows:
+    count = 0
+    for row in rows:
+        count += 1
         observation, kpi_id = _observation(table, row)
         key = (kpi_id, observation.period_end, observation.segment)
         if key in seen:
@@ -70,8 +140,18 @@ def load_measurements(path: str | Path) -> Measurements:
         series[kpi_id].append(observation)
     for observations in series.values():
         observations.sort(key=lambda obs: (obs.period_end, obs.segment))
-    return Measurements(path=table.path, series=dict(series), row_count=len(table.rows),
+    return Measurements(path=table.path, series=dict(series), row_count=count,
                         ignored_columns=list(table.ignored))
+
+
+def _header(path: Path) -> list[str] | None:
+    """The CSV's header cells as the row reader reads them (trimmed, lower-cased), by position;
+    None when it spans lines (the column-wise scan then leaves the file to the row reader)."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        first = handle.readline()
+    if first.count('"') % 2:
+        return None
+    return [cell.strip().lower() for cell in next(csv.reader([first]), [])]
 
 
 def _observation(table: Table, row: TableRow) -> tuple[Observation, str]:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from reviewkit.cadences import PeriodRule
 from reviewkit.errors import InputError
 from reviewkit.inputs._yaml import LineDict, did_you_mean
+from reviewkit.inputs.columnar import define_period_of, engine
 from reviewkit.inputs.measurements import Observation
 from reviewkit.periods import Period
 
@@ -45,8 +46,6 @@ MAX_RESULT_ROWS = 100_000
 #: Source names are SQL identifiers the query writes as table names.
 _NAME = re.compile(r"[a-z_][a-z0-9_]*", re.ASCII)
 _FILE_FORMATS = (".csv", ".parquet", ".xlsx")
-#: DuckDB's own memory ceiling for a query; it spills to disk beyond it instead of growing.
-_MEMORY_LIMIT = "1GB"
 
 SourceKind = Literal["csv", "parquet", "xlsx", "database"]
 
@@ -201,12 +200,7 @@ def window_for(period: Period, history: int) -> Window:
 @contextmanager
 def connect(sources: Sequence[Source]) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB connection with one view per source and no other file access."""
-    import duckdb  # deferred: only packs with query KPIs pay for the engine's import
-
-    con = duckdb.connect(config={"autoinstall_known_extensions": False,
-                                 "autoload_known_extensions": False,
-                                 "memory_limit": _MEMORY_LIMIT})
-    try:
+    with engine() as con:
         for source in sources:
             _register(con, source)
         allowed = [str(path) for source in sources for path in source.files]
@@ -214,8 +208,6 @@ def connect(sources: Sequence[Source]) -> Iterator[duckdb.DuckDBPyConnection]:
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         yield con
-    finally:
-        con.close()
 
 
 def _register(con: duckdb.DuckDBPyConnection, source: Source) -> None:
@@ -300,23 +292,6 @@ def _scrub(text: str, url: str) -> str:
     return text
 
 
-def _define_period_of(con: duckdb.DuckDBPyConnection, window: Window) -> None:
-    """``period_of(x)``: the last day of the pack's period that holds the date or time ``x``."""
-    rule = window.rule
-    con.execute("SET VARIABLE reviewkit_window_end = $end", {"end": window.end})
-    if rule.unit == "days":
-        # Periods of N days end on the pack's period end, N, 2N … days apart.
-        con.execute(
-            "CREATE MACRO period_of(x) AS getvariable('reviewkit_window_end') - "
-            f"{rule.length} * CAST(floor(date_diff('day', CAST(x AS DATE), "
-            f"getvariable('reviewkit_window_end')) / {rule.length}) AS INTEGER)")
-    else:
-        # Blocks of N calendar months from January: the block's last month, its last day.
-        con.execute(
-            "CREATE MACRO period_of(x) AS last_day(make_date(year(CAST(x AS DATE)), "
-            f"(month(CAST(x AS DATE)) - 1) // {rule.length} * {rule.length} + {rule.length}, 1))")
-
-
 def run_queries(
     queries: Sequence[KpiQuery], sources: Sequence[Source], window: Window
 ) -> dict[str, list[Observation]]:
@@ -333,7 +308,7 @@ def run_queries(
     values = {"window_start": window.start, "window_end": window.end, "cadence": window.cadence}
     series: dict[str, list[Observation]] = {}
     with connect(sources) as con:
-        _define_period_of(con, window)
+        define_period_of(con, window.end, window.rule)
         for query in queries:
             statement = duckdb.extract_statements(query.sql)[0]
             used = {name: values[name] for name in statement.named_parameters}
@@ -462,7 +437,7 @@ def check_queries(queries: Sequence[KpiQuery], sources: Sequence[Source]) -> Non
     today = dt.date.today()
     values = {"window_start": today, "window_end": today, "cadence": "weekly"}
     with connect(sources) as con:
-        _define_period_of(con, Window(today, today, "weekly", PeriodRule("days", 7, "week")))
+        define_period_of(con, today, PeriodRule("days", 7, "week"))
         for query in queries:
             statement = duckdb.extract_statements(query.sql)[0]
             used = {name: values[name] for name in statement.named_parameters}

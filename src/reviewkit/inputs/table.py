@@ -22,7 +22,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -97,6 +97,20 @@ def read_table(
     formats: Sequence[str] = FORMATS,
 ) -> Table:
     """Read a table and check its header against the ``required`` and ``optional`` columns."""
+    header, rows = stream_table(path, what, required, optional, formats=formats)
+    return replace(header, rows=tuple(rows))
+
+
+def stream_table(
+    path: str | Path,
+    what: str,
+    required: Sequence[str],
+    optional: Sequence[str] = (),
+    *,
+    formats: Sequence[str] = FORMATS,
+) -> tuple[Table, Iterator[TableRow]]:
+    """The checked header (a :class:`Table` without rows) and the rows, read one at a time as
+    the iterator is consumed: a caller that keeps only what it needs never holds the table."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path, f"{what} file not found; check the path in the params file")
@@ -117,17 +131,19 @@ def read_table(
                             required, optional, header_line, row_label, suffix)
     known = set(required) | set(optional)
     wanted = [(index, name) for index, name in enumerate(columns) if name in known]
-    rows: list[TableRow] = []
+    ignored = tuple(name for name in columns if name and name not in known)
+    table = Table(path=path.resolve(), row_label=row_label,
+                  columns=tuple(name for name in columns if name), rows=(), ignored=ignored)
+    return table, _rows(records, wanted)
+
+
+def _rows(records: Records, wanted: list[tuple[int, str]]) -> Iterator[TableRow]:
     for line, values in records:
         cells = {name: _cell_text(values[index]) if index < len(values) else ""
                  for index, name in wanted}
         if all(text == "" for text in cells.values()):
             continue  # a blank line is not a row
-        rows.append(TableRow(line=line, cells=cells))
-    ignored = tuple(name for name in columns if name and name not in known)
-    return Table(path=path.resolve(), row_label=row_label,
-                 columns=tuple(name for name in columns if name), rows=tuple(rows),
-                 ignored=ignored)
+        yield TableRow(line=line, cells=cells)
 
 
 def _check_header(

@@ -11,7 +11,13 @@ from dataclasses import dataclass
 
 from reviewkit.cadences import Cadence, Narrative
 from reviewkit.errors import UsageError
-from reviewkit.evaluation.pack import PackEvaluation, evaluate_pack, resolve_period
+from reviewkit.evaluation.pack import (
+    PackEvaluation,
+    evaluate_pack,
+    history_length,
+    resolve_period,
+    rows_needed_from,
+)
 from reviewkit.inputs.loaded import Inputs
 from reviewkit.inputs.sources import window_for
 from reviewkit.layout.charts import render_charts
@@ -42,14 +48,16 @@ def evaluate(cadence: Cadence, inputs: Inputs, store: Store,
              period: str | dt.date | None = None) -> PackEvaluation:
     """Evaluate a pack of ``cadence`` with the history the store holds.
 
-    KPIs computed by queries are queried here, once the period is known, over the pack's
-    window (the periods its charts show).
+    Once the period is known, KPIs computed by queries are queried over the pack's window
+    (the periods its charts show), and a large measurements table gives up the rows the pack
+    needs.
     """
     requested = parse_period(period)
-    if inputs.catalog.queries(cadence.name):
+    if inputs.catalog.queries(cadence.name) or inputs.measurements.scan is not None:
         resolved, as_of = resolve_period(cadence, inputs, requested)
-        history = max(inputs.params.values.history or cadence.history, cadence.trend_window, 2)
-        inputs = inputs.with_queries(cadence.name, window_for(resolved, history))
+        window = window_for(resolved, history_length(cadence, inputs))
+        inputs = inputs.for_pack(cadence.name, window,
+                                 rows_needed_from(cadence, inputs, resolved, as_of))
         # The period stays the one the measurements chose: query rows later than it must not
         # move an unrequested pack to another period.
         requested = requested or inputs.params.values.period_end or as_of

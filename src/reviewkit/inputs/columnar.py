@@ -1,0 +1,238 @@
+"""Large measurement tables, read column-wise by DuckDB; and the engine settings every DuckDB
+connection of reviewkit shares.
+
+A measurements CSV of millions of rows is not turned into millions of Python values. Loading
+it scans the file once, as text, and checks every row with the same rules as the row reader
+(:mod:`reviewkit.inputs.table`): each rule is written here at least as strictly, so a table
+this scan passes is one the row reader passes too. When the scan finds anything it cannot
+vouch for — a bad value, a duplicate, a line it cannot parse — it says so and the caller reads
+the file row by row instead, which names the first bad line exactly as it always has.
+
+Building a pack then reads only the catalog's KPIs, and only the periods the pack needs, into
+Python; the earlier periods come back as one row per KPI and period (see :func:`pack_rows`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reviewkit.cadences import PeriodRule
+
+if TYPE_CHECKING:
+    import duckdb
+
+#: DuckDB's own memory ceiling; it spills to disk beyond it instead of growing.
+MEMORY_LIMIT = "1GB"
+
+#: Python's str.strip() removes these at the ends of a cell (the ASCII ones; a cell with other
+#: white space at an end is left to the row reader).
+_ASCII_SPACE = r"[ \t\n\r\x0b\x0c\x1c-\x1f]"
+_OTHER_SPACE = "[\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+#: The contract's number and date, as in table.py (RE2 syntax).
+_NUMBER = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
+_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+
+
+@contextmanager
+def engine(**settings: Any) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB connection that never installs or loads an extension (no network)."""
+    import duckdb  # deferred: only packs with large tables or queries pay for the import
+
+    con = duckdb.connect(config={"autoinstall_known_extensions": False,
+                                 "autoload_known_extensions": False,
+                                 "memory_limit": MEMORY_LIMIT, **settings})
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def define_period_of(con: duckdb.DuckDBPyConnection, end: dt.date, rule: PeriodRule) -> None:
+    """``period_of(x)``: the last day of the period (cut by ``rule``, one of them ending on
+    ``end``) that holds the date or time ``x``."""
+    con.execute("SET VARIABLE reviewkit_period_end = $end", {"end": end})
+    if rule.unit == "days":
+        # Periods of N days end on the pack's period end, N, 2N … days apart.
+        con.execute(
+            "CREATE MACRO period_of(x) AS getvariable('reviewkit_period_end') - "
+            f"{rule.length} * CAST(floor(date_diff('day', CAST(x AS DATE), "
+            f"getvariable('reviewkit_period_end')) / {rule.length}) AS INTEGER)")
+    else:
+        # Blocks of N calendar months from January: the block's last month, its last day.
+        con.execute(
+            "CREATE MACRO period_of(x) AS last_day(make_date(year(CAST(x AS DATE)), "
+            f"(month(CAST(x AS DATE)) - 1) // {rule.length} * {rule.length} + {rule.length}, 1))")
+
+
+# -- large measurement tables --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CsvTable:
+    """A measurements CSV the column-wise scan has checked: where it is and its columns (by
+    position, as the header names them; "" for a column the contract does not read)."""
+
+    path: Path
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What the load stage keeps of a checked table: no rows, only what choosing a period and
+    reporting on the file need."""
+
+    table: CsvTable
+    row_count: int
+    latest: dict[str, dt.date]  # the latest date of each KPI's rows
+    rows: dict[str, int]  # each KPI's row count
+
+
+def _relation_sql(con: duckdb.DuckDBPyConnection, table: CsvTable) -> str:
+    """A view ``raw`` of the CSV as text, one column per header column, named c0, c1 …"""
+    names = [f"c{index}" for index in range(len(table.columns))]
+    con.read_csv(str(table.path), header=True, all_varchar=True, auto_detect=False,
+                 delimiter=",", quotechar='"', escapechar='"', null_padding=True,
+                 columns={name: "VARCHAR" for name in names},
+                 encoding="utf-8").create_view("raw")
+    def cell(name: str) -> str:
+        if name not in table.columns:
+            return "''"
+        column = f"c{table.columns.index(name)}"
+        return (f"regexp_replace(coalesce({column}, ''), "
+                f"'^{_ASCII_SPACE}+|{_ASCII_SPACE}+$', '', 'g')")
+    return (f"SELECT {cell('kpi_id')} AS kpi_id, {cell('period_end')} AS period_end, "
+            f"{cell('value')} AS value, {cell('target')} AS target, "
+            f"{cell('segment')} AS segment FROM raw")
+
+
+def scan_csv(path: Path, columns: Sequence[str]) -> Scan | None:
+    """Check every row of a measurements CSV column-wise; None when the row reader must decide.
+
+    ``columns`` is the header as the row reader checked it (lower-cased, trimmed). Checked
+    here: kpi_id not empty; period_end a real YYYY-MM-DD date; value and target empty or a
+    finite number in the contract's form; no two rows with the same KPI, date and segment;
+    no cell with non-ASCII white space at an end (Python trims it; we leave that to it).
+    """
+    import duckdb  # deferred: see engine()
+
+    table = CsvTable(path, tuple(columns))
+    with engine() as con:
+        try:
+            cells = _relation_sql(con, table)
+            con.execute(f"CREATE VIEW cells AS {cells}")
+            con.execute(
+                "CREATE VIEW rows AS SELECT * FROM cells WHERE NOT (kpi_id = '' AND "
+                "period_end = '' AND value = '' AND target = '' AND segment = '')")
+            # One scan: per KPI, its rows, its bad rows and its latest date.
+            per_kpi = con.execute(f"""
+                SELECT kpi_id, count(*), count(*) FILTER (WHERE
+                    kpi_id = ''
+                 OR NOT regexp_full_match(period_end, '{_DATE}')
+                 OR period_end < '0001-01-01' OR try_cast(period_end AS DATE) IS NULL
+                 OR (value <> '' AND (NOT regexp_full_match(value, '{_NUMBER}')
+                      OR try_cast(value AS DOUBLE) IS NULL
+                      OR NOT isfinite(try_cast(value AS DOUBLE))))
+                 OR (target <> '' AND (NOT regexp_full_match(target, '{_NUMBER}')
+                      OR try_cast(target AS DOUBLE) IS NULL
+                      OR NOT isfinite(try_cast(target AS DOUBLE))))
+                 OR regexp_matches(kpi_id || period_end || value || target,
+                                   '^{_OTHER_SPACE}|{_OTHER_SPACE}$')
+                 OR regexp_matches(segment, '^{_OTHER_SPACE}|{_OTHER_SPACE}$')),
+                 max(period_end)
+                FROM rows GROUP BY kpi_id
+            """).fetchall()
+            if any(bad for _, _, bad, _ in per_kpi):
+                return None
+            duplicate = con.execute(
+                "SELECT 1 FROM rows GROUP BY kpi_id, period_end, segment HAVING count(*) > 1 "
+                "LIMIT 1").fetchone()
+            if duplicate is not None:
+                return None
+        except duckdb.Error:
+            return None  # a line DuckDB cannot parse: the row reader names it, or reads it
+    return Scan(table, sum(rows for _, rows, _, _ in per_kpi),
+                {kpi: dt.date.fromisoformat(day) for kpi, _, _, day in per_kpi},
+                {kpi: rows for kpi, rows, _, _ in per_kpi})
+
+
+@dataclass(frozen=True)
+class PackRows:
+    """The rows of a large table that one pack needs, as plain columns."""
+
+    # every row of the catalog's KPIs dated from ``keep_from`` to the period end, in
+    # (kpi, date, segment) order: kpi, date, value, target, segment
+    kept: list[tuple[str, dt.date, float | None, float | None, str]]
+    # before ``keep_from``, one row per KPI and period that has a value: kpi, the latest date
+    # with a value, the period's value by the KPI's rule, the latest target
+    summarised: list[tuple[str, dt.date, float, float | None]]
+    # before ``keep_from``, the rows with an empty value: kpi, date, segment
+    missing: list[tuple[str, dt.date, str]]
+    rows_after: int  # rows of any KPI dated after the period
+    target_rows_before: dict[str, int]  # rows with a target, before ``keep_from``
+
+
+def pack_rows(
+    table: CsvTable,
+    rules: Mapping[str, str],
+    keep_from: dt.date,
+    end: dt.date,
+    rule: PeriodRule,
+) -> PackRows:
+    """Read the rows of ``rules``' KPIs (id → aggregation rule) that a pack ending on ``end``
+    needs, in one scan of the file.
+
+    Rows from ``keep_from`` on come back as they are. Earlier periods are only needed to count
+    a streak back past the charts, for the day a KPI was last seen and for the data-quality
+    appendix, so they come back combined: one row per KPI and period with the period's value
+    (the KPI's rule over its values, as the evaluation computes it), its latest date with a
+    value and its latest target (in date and segment order); plus each row with an empty value.
+    """
+    with engine() as con:
+        cells = _relation_sql(con, table)
+        con.execute("CREATE TEMP TABLE rules (kpi_id VARCHAR, rule VARCHAR)")
+        con.executemany("INSERT INTO rules VALUES (?, ?)", list(rules.items()))
+        # The one scan of the file: the catalog's rows up to the period end, typed, and any
+        # row after it (only counted).
+        con.execute(f"""
+            CREATE TEMP TABLE m AS
+            SELECT c.kpi_id, CAST(c.period_end AS DATE) AS day,
+                   CAST(nullif(c.value, '') AS DOUBLE) AS value,
+                   CAST(nullif(c.target, '') AS DOUBLE) AS target, c.segment, r.rule
+            FROM ({cells}) c LEFT JOIN rules r USING (kpi_id)
+            WHERE NOT (c.kpi_id = '' AND c.period_end = '' AND c.value = '' AND c.target = ''
+                       AND c.segment = '')
+              AND (r.rule IS NOT NULL OR CAST(c.period_end AS DATE) > $end)
+        """, {"end": end})
+        after_row = con.execute("SELECT count(*) FROM m WHERE day > $end",
+                                {"end": end}).fetchone()
+        con.execute("DELETE FROM m WHERE day > $end OR rule IS NULL", {"end": end})
+        kept = con.execute(
+            "SELECT kpi_id, day, value, target, segment FROM m WHERE day >= $start "
+            "ORDER BY kpi_id, day, segment", {"start": keep_from}).fetchall()
+        define_period_of(con, end, rule)
+        summarised = con.execute("""
+            SELECT kpi_id, max(day) FILTER (WHERE value IS NOT NULL) AS seen,
+                   CASE any_value(rule)
+                     WHEN 'mean' THEN fsum(value) / count(value)
+                     WHEN 'sum' THEN fsum(value)
+                     WHEN 'min' THEN min(value)
+                     WHEN 'max' THEN max(value)
+                     ELSE arg_max(value, (day, segment)) FILTER (WHERE value IS NOT NULL)
+                   END,
+                   arg_max(target, (day, segment)) FILTER (WHERE target IS NOT NULL)
+            FROM m WHERE day < $start
+            GROUP BY kpi_id, period_of(day) HAVING count(value) > 0
+            ORDER BY kpi_id, seen
+        """, {"start": keep_from}).fetchall()
+        missing = con.execute(
+            "SELECT kpi_id, day, segment FROM m WHERE day < $start AND value IS NULL "
+            "ORDER BY kpi_id, day, segment", {"start": keep_from}).fetchall()
+        targets = dict(con.execute(
+            "SELECT kpi_id, count(target) FROM m WHERE day < $start "
+            "GROUP BY kpi_id HAVING count(target) > 0", {"start": keep_from}).fetchall())
+    return PackRows(kept=kept, summarised=summarised, missing=missing,
+                    rows_after=after_row[0] if after_row else 0, target_rows_before=targets)
