@@ -166,7 +166,8 @@ def build_pack(
                 raise
         try:
             with stages.stage("export HTML"):
-                html = export.to_html(for_export(executed, evaluated))
+                html = export.to_html(for_export(executed, evaluated),
+                                      assets=params.values.assets)
                 (staging / "pack.html").write_text(html, encoding="utf-8")
             with stages.stage("render PDF"):
                 export.to_pdf(html, staging / "pack.pdf", base_url=notebook_path.parent)
