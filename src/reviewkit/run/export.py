@@ -44,7 +44,7 @@ MAX_IMAGE_BYTES = 5 * 1024 * 1024
 def _safe_markdown(assets: Path | None) -> Any:
     import mistune  # deferred: only the HTML export renders Markdown
 
-    class Renderer(mistune.HTMLRenderer):  # type: ignore[misc]
+    class Renderer(mistune.HTMLRenderer):
         """escape=True turns raw HTML (and so <script>) into text, and mistune refuses
         javascript:/vbscript:/data: links; images are inlined from the assets folder only,
         so no other file can reach the pack."""
