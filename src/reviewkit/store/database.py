@@ -403,17 +403,7 @@ class Store:
     def record_pack(self, cadence: str, label: str, period_end: dt.date,
                     summary: dict[str, Any]) -> None:
         with self.transaction() as tx:
-            tx.connection.execute(
-                sa.delete(packs_table).where(
-                    (packs_table.c.cadence == cadence) & (packs_table.c.label == label)
-                )
-            )
-            tx.connection.execute(
-                packs_table.insert().values(
-                    cadence=cadence, label=label, period_end=period_end.isoformat(),
-                    built_at=_now(), summary=json.dumps(summary),
-                )
-            )
+            tx.record_pack(cadence, label, period_end, summary)
 
     def narratives(self, cadence: str, label: str) -> dict[str, StoredNarrative]:
         with self._reading() as connection:
@@ -638,6 +628,21 @@ class Transaction:
                 & (events_table.c.new == new) & (events_table.c.effective == effective.isoformat())
             )
         ).first() is not None
+
+    def record_pack(self, cadence: str, label: str, period_end: dt.date,
+                    summary: dict[str, Any]) -> None:
+        """The pack of ``cadence`` and ``label`` as built (replacing an earlier build of it)."""
+        self.connection.execute(
+            sa.delete(packs_table).where(
+                (packs_table.c.cadence == cadence) & (packs_table.c.label == label)
+            )
+        )
+        self.connection.execute(
+            packs_table.insert().values(
+                cadence=cadence, label=label, period_end=period_end.isoformat(),
+                built_at=_now(), summary=json.dumps(summary),
+            )
+        )
 
     def imported(self, sha256: str) -> bool:
         return self.connection.execute(
