@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import glob
 import math
+import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from reviewkit import redact
 from reviewkit.cadences import PeriodRule
 from reviewkit.errors import InputError
 from reviewkit.inputs._yaml import LineDict, did_you_mean
@@ -43,6 +45,8 @@ RESULT_COLUMNS = ("period_end", "value", "segment", "target")
 #: A query returns one row per period and unit; far more than any pack shows means it forgot to
 #: group (and would pull a raw table into memory).
 MAX_RESULT_ROWS = 100_000
+#: A database URL may be given as ``${VARIABLE}``, read from the environment (as the store's).
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 #: Source names are SQL identifiers the query writes as table names.
 _NAME = re.compile(r"[a-z_][a-z0-9_]*", re.ASCII)
 _FILE_FORMATS = (".csv", ".parquet", ".xlsx")
@@ -100,6 +104,14 @@ def _resolve_one(params_path: Path, name: str, spec: Any, line: int) -> Source:
                              "; a database source has url and table", line=spec.line_of(unknown[0]),
                              field=f"{field_name}.{unknown[0]}")
         url, table = spec.get("url"), spec.get("table")
+        shown = url
+        variable = _ENV_REFERENCE.fullmatch(url) if isinstance(url, str) else None
+        if variable:
+            if variable[1] not in os.environ:
+                raise InputError(params_path, f"the environment variable {variable[1]} is not "
+                                 "set; set it to the database URL", line=spec.line_of("url"),
+                                 field=f"{field_name}.url")
+            url = os.environ[variable[1]]
         if not isinstance(url, str) or "://" not in url:
             raise InputError(params_path, "url must be a database URL such as "
                              "postgresql://user@host/db or sqlite:///path/to.db",
@@ -107,7 +119,8 @@ def _resolve_one(params_path: Path, name: str, spec: Any, line: int) -> Source:
         if not isinstance(table, str) or not table.strip():
             raise InputError(params_path, "table is required: the database table to read",
                              line=spec.line_of("table"), field=f"{field_name}.table")
-        return Source(name, "database", redact_url(url), table=table.strip(), url=url)
+        return Source(name, "database", redact.url(str(shown) if variable else url),
+                      table=table.strip(), url=url)
     if not isinstance(spec, str) or not spec.strip():
         raise InputError(params_path, "a source is a path or glob of .csv, .parquet or .xlsx "
                          "files, or {url: ..., table: ...}", line=line, field=field_name)
@@ -136,11 +149,6 @@ def _resolve_one(params_path: Path, name: str, spec: Any, line: int) -> Source:
         files = (pattern.resolve(),)
     kind: SourceKind = {".csv": "csv", ".parquet": "parquet", ".xlsx": "xlsx"}[suffix]  # type: ignore[assignment]
     return Source(name, kind, spec, files=files)
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***`` (for messages, provenance and packs)."""
-    return re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", url)
 
 
 # -- the catalog's `query:` ---------------------------------------------------------------------
@@ -286,9 +294,9 @@ def _database_table(source: Source) -> Any:
 def _scrub(text: str, url: str) -> str:
     """``text`` with the URL's password removed wherever a driver echoed it."""
     match = re.search(r"://[^/@:]*:([^/@]*)@", url)
-    text = text.replace(url, redact_url(url))
+    text = redact.text(text.replace(url, redact.url(url)))
     if match and match.group(1):
-        text = text.replace(match.group(1), "***")
+        text = text.replace(match.group(1), redact.MASK)
     return text
 
 

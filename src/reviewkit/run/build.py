@@ -166,7 +166,8 @@ def build_pack(
                 raise
         try:
             with stages.stage("export HTML"):
-                html = export.to_html(for_export(executed, evaluated))
+                html = export.to_html(for_export(executed, evaluated),
+                                      assets=params.values.assets)
                 (staging / "pack.html").write_text(html, encoding="utf-8")
             with stages.stage("render PDF"):
                 export.to_pdf(html, staging / "pack.pdf", base_url=notebook_path.parent)
@@ -180,10 +181,11 @@ def build_pack(
                 manifest = manifest_of(view, publication, timings=stages.timings,
                                        outputs=outputs, notebook=notebook_path)
                 _write_json(staging / "manifest.json", manifest)
-                publish.commit(staging, final)
-                # Recorded only once the pack is in place: the next pack compares against it.
-                store.record_pack(definition.name, evaluated.period.label, evaluated.period.end,
-                                  summary)
+                # The pack and its record in the store are one outcome: the record commits
+                # while the new pack is in place, and if it cannot, the previous pack returns.
+                with publish.swapped_in(staging, final), store.transaction() as tx:
+                    tx.record_pack(definition.name, evaluated.period.label,
+                                   evaluated.period.end, summary)
         except BaseException:
             publish.discard(staging)
             raise
