@@ -1,0 +1,168 @@
+"""Large measurement tables, read column-wise: the same packs, the same errors and the same line
+numbers as the row reader. Every test here lowers the size from which a CSV is read column-wise
+to zero, so small files take the large-table path."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from pathlib import Path
+
+import pytest
+from conftest import REPO, prepare_view
+
+from reviewkit import cadences
+from reviewkit.errors import InputError
+from reviewkit.inputs import measurements
+from reviewkit.inputs.measurements import load_measurements
+
+HEADER = "kpi_id,period_end,value,target,segment\n"
+GOOD = "availability,2026-11-13,99.1,,north\navailability,2026-11-20,99.5,,north\n"
+
+
+def _column_wise(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(measurements, "COLUMNAR_FROM_BYTES", 0)
+
+
+def _row_by_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(measurements, "COLUMNAR_FROM_BYTES", 1 << 62)
+
+
+def _message(path: Path) -> str:
+    with pytest.raises(InputError) as caught:
+        load_measurements(path)
+    return caught.value.one_line()
+
+
+@pytest.mark.parametrize("body", [
+    GOOD + "availability,2026-11-27,n/a,,north\n",
+    GOOD + ",2026-11-27,1,,north\n",
+    GOOD + "availability,27/11/2026,1,,north\n",
+    GOOD + "availability,2026-02-30,1,,north\n",
+    GOOD + "availability,0000-01-01,1,,north\n",
+    GOOD + "availability,2026-11-27,1e999,,north\n",
+    GOOD + "availability,2026-11-27,nan,,north\n",
+    GOOD + "availability,2026-11-27,1,2O,north\n",
+    GOOD + "availability,2026-11-27,1 000,,north\n",
+    GOOD + "availability,2026-11-27,\u0661,,north\n",  # an Arabic-Indic digit
+    GOOD + "availability,2026-11-20,99.9,,north\n",  # a duplicate of line 3
+    '"avail\nability",2026-11-06,1,,north\n' + GOOD + "availability,2026-11-27,x,,north\n",
+    GOOD + "availability,2026-11-27,1,,north,extra,fields\navailability,2026-11-28,x,,\n",
+    GOOD + '"availability,2026-11-27,1,,north\n',  # an unclosed quote
+])
+def test_the_column_wise_path_names_the_same_bad_line_as_the_row_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str,
+) -> None:
+    path = tmp_path / "measurements.csv"
+    path.write_text(HEADER + body, encoding="utf-8")
+    _row_by_row(monkeypatch)
+    expected = _message(path)
+    _column_wise(monkeypatch)
+    assert _message(path) == expected
+
+
+def _rows(table: measurements.Measurements) -> dict[str, list[tuple[object, ...]]]:
+    return {kpi_id: [(obs.period_end, obs.value, obs.target, obs.segment) for obs in rows]
+            for kpi_id, rows in table.series.items()}
+
+
+@pytest.mark.parametrize("body", [
+    GOOD,
+    "\ufeff" + GOOD,  # a byte-order mark before the header is written below
+    GOOD.replace("\n", "\r\n"),
+    "availability,2026-11-20, +5 ,,north\navailability,2026-11-13,.5,,south\n"
+    "availability,2026-11-06,5.,1e2,\n",
+    "availability,2026-11-20,\u00a099.5\u00a0,,north\n",  # no-break spaces: Python trims them
+    'availability,2026-11-20,1,,"North, ""main"" site"\navailability,2026-11-20,2,,\n',
+    "availability,2026-11-20,1\navailability,2026-11-13,,\n,,,,\n\n",  # short rows, blank ones
+])
+def test_the_column_wise_path_reads_the_same_values_as_the_row_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str,
+) -> None:
+    path = tmp_path / "measurements.csv"
+    bom = body.startswith("\ufeff")
+    path.write_text(("\ufeff" if bom else "") + HEADER + body.removeprefix("\ufeff"),
+                    encoding="utf-8")
+    rule = cadences.rule_of("weekly")
+    _row_by_row(monkeypatch)
+    expected = load_measurements(path)
+    _column_wise(monkeypatch)
+    got = load_measurements(path)
+    assert (got.row_count, got.latest_date()) == (expected.row_count, expected.latest_date())
+    whole = got.for_pack({"availability": "mean"}, dt.date(2000, 1, 1), dt.date(2030, 1, 4),
+                         rule)
+    assert _rows(whole) == _rows(expected)
+
+
+def _history_table(path: Path) -> None:
+    """Two years of daily rows for three KPIs in three units, with gaps, empty values, target
+    overrides, rows of a KPI the catalog does not know and rows after the pack's period."""
+    rng = random.Random(9)
+    lines = [HEADER.strip()]
+    day = dt.date(2024, 11, 1)
+    while day <= dt.date(2027, 1, 10):
+        for kpi_id in ("availability", "incidents", "backlog"):
+            for segment in ("north", "south", ""):
+                if rng.random() < 0.05:
+                    continue
+                value = "" if rng.random() < 0.02 else f"{rng.uniform(90, 100):.2f}"
+                target = f"{rng.uniform(95, 99):.1f}" if rng.random() < 0.03 else ""
+                lines.append(f"{kpi_id},{day},{value},{target},{segment}")
+        if day.day == 1:
+            lines.append(f"retired_kpi,{day},1,,")
+        day += dt.timedelta(days=1)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _catalog(path: Path) -> None:
+    entries = []
+    for kpi_id, rule, direction in (("availability", "mean", "higher_is_better"),
+                                    ("incidents", "sum", "lower_is_better"),
+                                    ("backlog", "last", "lower_is_better")):
+        entries.append(
+            f"  - id: {kpi_id}\n    name: {kpi_id}\n    perspective: Reliability\n"
+            f"    direction: {direction}\n    target: {{weekly: 96, monthly: 96, quarterly: 96}}\n"
+            f"    owner: Someone\n    cadences: [weekly, monthly, quarterly]\n"
+            f"    aggregation: {rule}\n")
+    path.write_text("kpis:\n" + "".join(entries), encoding="utf-8")
+
+
+@pytest.mark.parametrize(("cadence", "history"), [("weekly", 4), ("monthly", 4),
+                                                   ("quarterly", 4)])
+def test_a_large_table_gives_the_same_pack_as_reading_every_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cadence: str, history: int,
+) -> None:
+    _history_table(tmp_path / "measurements.csv")
+    _catalog(tmp_path / "kpis.yaml")
+    params = tmp_path / "params.yaml"
+    params.write_text("organisation: Test\ncatalog: kpis.yaml\nmeasurements: measurements.csv\n"
+                      f"period_end: 2026-11-20\nhistory: {history}\n", encoding="utf-8")
+    _row_by_row(monkeypatch)
+    expected = prepare_view(cadence, params).evaluated
+    _column_wise(monkeypatch)
+    got = prepare_view(cadence, params).evaluated
+    assert got.evaluation.data_quality == expected.evaluation.data_quality
+    assert expected.evaluation.data_quality.rows_after_period > 0
+    assert expected.evaluation.data_quality.unknown_kpis == {"retired_kpi": 27}
+    assert got.results == expected.results
+    assert max(result.streak for result in got.results) > history  # counted past the charts
+    assert got.strategy == expected.strategy
+
+
+@pytest.mark.parametrize(("cadence", "params"), [("weekly", "weekly.yaml"),
+                                                 ("monthly", "monthly.yaml"),
+                                                 ("quarterly", "quarterly.yaml")])
+def test_the_demo_packs_are_the_same_read_column_wise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cadence: str, params: str,
+) -> None:
+    # A copy beside its own store, so the repository's store is left alone.
+    text = (REPO / "params" / params).read_text(encoding="utf-8")
+    path = tmp_path / params
+    path.write_text(text.replace("../data/demo/", f"{REPO / 'data' / 'demo'}/"),
+                    encoding="utf-8")
+    now = dt.datetime(2026, 11, 21, tzinfo=dt.UTC)
+    _row_by_row(monkeypatch)
+    expected = prepare_view(cadence, path, now=now)
+    _column_wise(monkeypatch)
+    got = prepare_view(cadence, path, now=now)
+    assert got.evaluated == expected.evaluated
