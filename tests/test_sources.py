@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, prepare_view
+from pg import create_database, drop_database, postgres_url  # noqa: F401  (fixture by name)
 
 from reviewkit.cli.app import main
 from reviewkit.errors import InputError
@@ -17,6 +18,7 @@ from reviewkit.inputs.catalog import load_catalog
 from reviewkit.inputs.loaded import load_inputs
 from reviewkit.inputs.params import load_params
 from reviewkit.inputs.sources import KpiQuery, Source, run_queries, window_for
+from reviewkit.layout.sections import Pack
 from reviewkit.layout.view import Publication
 from reviewkit.periods import period_containing
 from reviewkit.run.summary import summary_of
@@ -115,6 +117,8 @@ def test_the_operational_pack_records_each_source_file_in_its_provenance(
     both_demo_views,  # type: ignore[no-untyped-def]
 ) -> None:
     _, queried = both_demo_views
+    page = Pack(queried).section("provenance").html
+    assert f"<code>changes: {REPO}/data/demo/operational/changes-*.csv</code>" in page
     roles = [(item.role, Path(item.path).name) for item in queried.provenance.inputs]
     assert ("source billing", "cloud-billing.parquet") in roles
     assert [name for role, name in roles if role == "source changes"] == [
@@ -252,6 +256,30 @@ def test_a_database_table_is_a_source(tmp_path: Path) -> None:
       FROM incidents GROUP BY ALL
 """, sources=f"sources:\n  incidents: {{url: 'sqlite:///{database}', table: incidents}}\n")
     assert prepare_view("weekly", params).evaluated.result("restore_hours").value == 1.5
+
+
+def test_a_postgresql_table_is_a_source_shown_without_its_password(
+    tmp_path: Path, postgres_url: str,  # noqa: F811  (the fixture)
+) -> None:
+    import psycopg
+
+    database = create_database(postgres_url)
+    try:
+        conninfo = database.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            connection.execute("CREATE TABLE incidents (restored_at DATE, hours REAL)")
+            connection.execute("INSERT INTO incidents VALUES ('2026-11-17', 1), ('2026-11-19', 3)")
+        # The test server trusts every local connection, so any password gets in.
+        url = database.replace("://postgres@", "://postgres:Tr0ub4dor@")
+        params = _pack(tmp_path, sources=f"sources:\n  incidents: {{url: '{url}', "
+                                         "table: incidents}\n")
+        view = prepare_view("weekly", params)
+        assert view.evaluated.result("restore_hours").value == 2.0
+        page = Pack(view).section("provenance").html
+        assert "Tr0ub4dor" not in page + repr(view.provenance)
+        assert "postgres:***@127.0.0.1" in page
+    finally:
+        drop_database(database)
 
 
 def test_a_database_password_appears_in_no_message_and_no_parameter(tmp_path: Path) -> None:
