@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo demo-all test lint bench notebooks clean sysdeps
+.PHONY: demo demo-all test lint bench bench-scale notebooks clean sysdeps
 
 # System libraries (Pango, HarfBuzz subsetting, fonts) are checked on every run, not only when
 # the environment is first made: a machine can lose them, and a fresh one never had them.
@@ -44,6 +44,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/packs.py --cadence all
+
+bench-scale: $(STAMP)
+	$(BIN)/python bench/scale.py
 
 notebooks: $(STAMP)
 	$(BIN)/python tools/make_notebooks.py
