@@ -15,6 +15,8 @@ Python; the earlier periods come back as one row per KPI and period (see :func:`
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,16 +47,24 @@ def _edge_space(column: str) -> str:
 
 @contextmanager
 def engine(**settings: Any) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-memory DuckDB connection that never installs or loads an extension (no network)."""
+    """An in-memory DuckDB connection that never installs or loads an extension (no network)
+    and spills, when it must, into a temporary folder removed afterwards."""
     import duckdb  # deferred: only packs with large tables or queries pay for the import
 
-    con = duckdb.connect(config={"autoinstall_known_extensions": False,
-                                 "autoload_known_extensions": False,
-                                 "memory_limit": MEMORY_LIMIT, **settings})
+    # Why a folder of our own: past the memory limit DuckDB spills to disk, by default into
+    # ".tmp" in the working directory, which is the user's.
+    spill = tempfile.mkdtemp(prefix="reviewkit-duckdb-")
     try:
-        yield con
+        con = duckdb.connect(config={"autoinstall_known_extensions": False,
+                                     "autoload_known_extensions": False,
+                                     "memory_limit": MEMORY_LIMIT, "temp_directory": spill,
+                                     **settings})
+        try:
+            yield con
+        finally:
+            con.close()
     finally:
-        con.close()
+        shutil.rmtree(spill, ignore_errors=True)
 
 
 def define_period_of(con: duckdb.DuckDBPyConnection, end: dt.date, rule: PeriodRule) -> None:

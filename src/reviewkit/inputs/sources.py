@@ -213,6 +213,10 @@ def connect(sources: Sequence[Source]) -> Iterator[duckdb.DuckDBPyConnection]:
             _register(con, source)
         allowed = [str(path) for source in sources for path in source.files]
         con.execute("SET allowed_paths = $paths", {"paths": allowed})
+        # The engine's own spill folder stays usable (it holds nothing but its temp files).
+        spill = con.execute("SELECT current_setting('temp_directory')").fetchone()
+        if spill and spill[0]:
+            con.execute("SET allowed_directories = $dirs", {"dirs": [spill[0]]})
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         yield con
