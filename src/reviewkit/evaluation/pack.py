@@ -91,7 +91,8 @@ def rows_needed_from(cadence: Cadence, inputs: Inputs, period: Period,
         start = min(start, dt.date(period.end.year, 1, 1))
     if cadence.wants("outlook"):
         start = min(start, last_complete_month(as_of).shift(-(HISTORY_MONTHS - 1)).start)
-    return start
+    # From the start of a period of the pack: a period is either read row by row or summarised.
+    return period.shift(-period.offset_of(start)).start
 
 
 def choose_headline(cadence: Cadence, inputs: Inputs) -> tuple[str, ...]:

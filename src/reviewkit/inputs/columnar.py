@@ -167,13 +167,18 @@ def scan_csv(path: Path, columns: Sequence[str]) -> Scan | None:
                 {kpi: rows for kpi, rows, _, _, _ in per_kpi})
 
 
+Row = tuple[str, dt.date, float | None, float | None, str]
+#: Rows fetched at a time: DuckDB's result rows are Python tuples until we keep what we need.
+_BATCH = 100_000
+
+
 @dataclass(frozen=True)
 class PackRows:
-    """The rows of a large table that one pack needs, as plain columns."""
+    """The rows of a large table that one pack needs, as plain values."""
 
     # every row of the catalog's KPIs dated from ``keep_from`` to the period end, in
-    # (kpi, date, segment) order: kpi, date, value, target, segment
-    kept: list[tuple[str, dt.date, float | None, float | None, str]]
+    # (kpi, date, segment) order, in batches: kpi, date, value, target, segment
+    kept: Iterator[list[Row]]
     # before ``keep_from``, one row per KPI and period that has a value: kpi, the latest date
     # with a value, the period's value by the KPI's rule, the latest target
     summarised: list[tuple[str, dt.date, float, float | None]]
@@ -183,47 +188,42 @@ class PackRows:
     target_rows_before: dict[str, int]  # rows with a target, before ``keep_from``
 
 
+@contextmanager
 def pack_rows(
     table: CsvTable,
     rules: Mapping[str, str],
     keep_from: dt.date,
     end: dt.date,
     rule: PeriodRule,
-) -> PackRows:
-    """Read the rows of ``rules``' KPIs (id → aggregation rule) that a pack ending on ``end``
-    needs, in one scan of the file.
+) -> Iterator[PackRows]:
+    """The rows of ``rules``' KPIs (id → aggregation rule) that a pack ending on ``end`` needs.
 
-    Rows from ``keep_from`` on come back as they are. Earlier periods are only needed to count
-    a streak back past the charts, for the day a KPI was last seen and for the data-quality
-    appendix, so they come back combined: one row per KPI and period with the period's value
-    (the KPI's rule over its values, as the evaluation computes it), its latest date with a
-    value and its latest target (in date and segment order); plus each row with an empty value.
+    Rows from ``keep_from`` on come back as they are (one scan of the file, fetched in batches
+    while the context is open). Earlier periods are only needed to count a streak back past the
+    charts, for the day a KPI was last seen and for the data-quality appendix, so a second scan
+    returns them combined: one row per KPI and period with the period's value (the KPI's rule
+    over its values, as the evaluation computes it), its latest date with a value and its
+    latest target (in date and segment order); plus each row with an empty value. Two scans of
+    the file hold less in memory than one scan into a table of every row.
     """
     with engine() as con:
         cells = _relation_sql(con, table)
         con.execute("CREATE TEMP TABLE rules (kpi_id VARCHAR, rule VARCHAR)")
         con.executemany("INSERT INTO rules VALUES (?, ?)", list(rules.items()))
-        # The one scan of the file: the catalog's rows up to the period end, typed, and the
-        # rows after it (only counted). Dates compare as text: the scan checked their form.
+        # Dates compare as text: the load's scan checked their form.
         con.execute(f"""
-            CREATE TEMP TABLE m AS
-            SELECT kpi_id, CAST(period_end AS DATE) AS day,
+            CREATE VIEW typed AS
+            SELECT kpi_id, period_end, CAST(period_end AS DATE) AS day,
                    CAST(nullif(value, '') AS DOUBLE) AS value,
-                   CAST(nullif(target, '') AS DOUBLE) AS target, segment
-            FROM ({cells})
-            WHERE period_end > $end
-               OR (period_end <> '' AND kpi_id IN (SELECT kpi_id FROM rules))
-        """, {"end": end.isoformat()})
-        after_row = con.execute("SELECT count(*) FROM m WHERE day > $end",
-                                {"end": end}).fetchone()
-        con.execute("DELETE FROM m WHERE day > $end OR kpi_id NOT IN (SELECT kpi_id FROM rules)",
-                    {"end": end})
-        kept = con.execute(
-            "SELECT kpi_id, day, value, target, segment FROM m WHERE day >= $start "
-            "ORDER BY kpi_id, day, segment", {"start": keep_from}).fetchall()
+                   CAST(nullif(target, '') AS DOUBLE) AS target, segment, rule
+            FROM ({cells}) LEFT JOIN rules USING (kpi_id)
+            WHERE period_end <> ''
+        """)
         define_period_of(con, end, rule)
-        summarised = con.execute("""
-            SELECT kpi_id, max(day) FILTER (WHERE value IS NOT NULL) AS seen,
+        earlier = con.execute("""
+            SELECT kpi_id, any_value(rule),
+                   count(*) FILTER (WHERE period_end > $end_text),
+                   max(day) FILTER (WHERE value IS NOT NULL AND period_end < $start_text),
                    CASE any_value(rule)
                      WHEN 'mean' THEN fsum(value) / count(value)
                      WHEN 'sum' THEN fsum(value)
@@ -231,16 +231,35 @@ def pack_rows(
                      WHEN 'max' THEN max(value)
                      ELSE arg_max(value, (day, segment)) FILTER (WHERE value IS NOT NULL)
                    END,
-                   arg_max(target, (day, segment)) FILTER (WHERE target IS NOT NULL)
-            FROM m JOIN rules USING (kpi_id) WHERE day < $start
-            GROUP BY kpi_id, period_of(day) HAVING count(value) > 0
-            ORDER BY kpi_id, seen
-        """, {"start": keep_from}).fetchall()
-        missing = con.execute(
-            "SELECT kpi_id, day, segment FROM m WHERE day < $start AND value IS NULL "
-            "ORDER BY kpi_id, day, segment", {"start": keep_from}).fetchall()
-        targets = dict(con.execute(
-            "SELECT kpi_id, count(target) FROM m WHERE day < $start "
-            "GROUP BY kpi_id HAVING count(target) > 0", {"start": keep_from}).fetchall())
-    return PackRows(kept=kept, summarised=summarised, missing=missing,
-                    rows_after=after_row[0] if after_row else 0, target_rows_before=targets)
+                   arg_max(target, (day, segment)) FILTER (WHERE target IS NOT NULL),
+                   count(target),
+                   list((day, segment) ORDER BY day, segment) FILTER (WHERE value IS NULL)
+            FROM typed
+            WHERE period_end > $end_text OR (rule IS NOT NULL AND period_end < $start_text)
+            GROUP BY kpi_id, period_of(day)
+            ORDER BY kpi_id, 4
+        """, {"end_text": end.isoformat(), "start_text": keep_from.isoformat()}).fetchall()
+        summarised: list[tuple[str, dt.date, float, float | None]] = []
+        missing: list[tuple[str, dt.date, str]] = []
+        targets: dict[str, int] = {}
+        after = 0
+        for kpi_id, kpi_rule, later, seen, value, target, target_rows, empty in earlier:
+            after += later
+            if kpi_rule is None or later:
+                continue  # a KPI the catalog does not know, or a period after the pack's
+            if seen is not None:
+                summarised.append((kpi_id, seen, value, target))
+            missing.extend((kpi_id, day, segment) for day, segment in empty or ())
+            if target_rows:
+                targets[kpi_id] = targets.get(kpi_id, 0) + target_rows
+        result = con.execute(
+            "SELECT kpi_id, day, value, target, segment FROM typed WHERE rule IS NOT NULL "
+            "AND period_end BETWEEN $start_text AND $end_text ORDER BY kpi_id, day, segment",
+            {"start_text": keep_from.isoformat(), "end_text": end.isoformat()})
+
+        def batches() -> Iterator[list[Row]]:
+            while batch := result.fetchmany(_BATCH):
+                yield batch
+
+        yield PackRows(kept=batches(), summarised=summarised, missing=missing,
+                       rows_after=after, target_rows_before=targets)

@@ -32,7 +32,7 @@ OPTIONAL_COLUMNS = ("target", "segment")
 COLUMNAR_FROM_BYTES = 16 * 1024 * 1024
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Observation:
     """One measurement row after validation."""
 
@@ -90,17 +90,23 @@ class Measurements:
         """
         if self.scan is None:
             return self
-        rows = pack_rows(self.scan.table, rules, keep_from, end, rule)
         series: dict[str, list[Observation]] = defaultdict(list)
-        for kpi_id, day, value, target, segment in rows.kept:
-            series[kpi_id].append(Observation(day, value, target, segment))
         summarised_targets: dict[str, int] = defaultdict(int)
-        for kpi_id, day, value, target in rows.summarised:
-            series[kpi_id].append(Observation(day, value, target))
-            if target is not None:
-                summarised_targets[kpi_id] += 1
-        for kpi_id, day, segment in rows.missing:
-            series[kpi_id].append(Observation(day, None, None, segment))
+        # Why the caches: millions of rows share a few hundred dates and units; one object
+        # each instead of one per row.
+        days: dict[dt.date, dt.date] = {}
+        units: dict[str, str] = {}
+        with pack_rows(self.scan.table, rules, keep_from, end, rule) as rows:
+            for batch in rows.kept:
+                for kpi_id, day, value, target, segment in batch:
+                    series[kpi_id].append(Observation(days.setdefault(day, day), value, target,
+                                                      units.setdefault(segment, segment)))
+            for kpi_id, day, value, target in rows.summarised:
+                series[kpi_id].append(Observation(day, value, target))
+                if target is not None:
+                    summarised_targets[kpi_id] += 1
+            for kpi_id, day, segment in rows.missing:
+                series[kpi_id].append(Observation(day, None, None, segment))
         for observations in series.values():
             observations.sort(key=lambda obs: (obs.period_end, obs.segment))
         # The series hold one target row per summarised period; the table may have more.
