@@ -92,7 +92,7 @@ def test_the_column_wise_path_reads_the_same_values_as_the_row_reader(
     got = load_measurements(path)
     assert (got.row_count, got.latest_date()) == (expected.row_count, expected.latest_date())
     whole = got.for_pack({"availability": "mean"}, dt.date(2000, 1, 1), dt.date(2030, 1, 4),
-                         rule)
+                         rule, dt.date(2030, 1, 4))
     assert _rows(whole) == _rows(expected)
 
 
@@ -179,7 +179,8 @@ def test_rows_are_kept_from_the_start_of_one_of_the_packs_periods(
     # A period partly summarised and partly read row by row would be combined twice.
     definition = cadences.get(cadence)
     inputs = load_inputs(demo_params)
-    period, as_of = resolve_period(definition, inputs, dt.date.fromisoformat(day))
+    period, as_of = resolve_period(definition, inputs, dt.date.fromisoformat(day),
+                                   dt.date(2026, 11, 21))
     start = rows_needed_from(definition, inputs, period, as_of)
     first = period.shift(-period.offset_of(start))
     assert first.start == start

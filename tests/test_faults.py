@@ -154,3 +154,16 @@ def test_what_a_killed_build_leaves_beside_the_pack_is_cleaned_by_the_next(
     leftovers = [p.name for p in run.folder.parent.iterdir()
                  if p.name.startswith(".") and not p.name.endswith(".lock")]
     assert leftovers == []
+
+
+def test_shutting_down_a_kernel_stops_its_warm_up_instead_of_waiting_for_it(
+    tmp_path: Path,
+) -> None:
+    # A refused publish or a bad input shuts the kernel down while it may still be warming up:
+    # the warm-up must stop with it, not hold the command until its own time-out.
+    from reviewkit.run.execute import Kernel
+
+    kernel = Kernel(cwd=tmp_path, warm_up="import time\ntime.sleep(120)")
+    assert kernel._warm is not None
+    kernel.shutdown()
+    assert not kernel._warm.is_alive()

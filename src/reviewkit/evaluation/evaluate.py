@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -148,10 +147,12 @@ class DataQuality:
     rows_after_period: int = 0
     ignored_columns: list[str] = field(default_factory=list)
     target_overrides: dict[str, int] = field(default_factory=dict)
+    rows_in_future: int = 0  # rows dated after today: a feed or a typo to look at
 
     @property
     def issue_count(self) -> int:
         return (
+            (1 if self.rows_in_future else 0) +
             len(self.unknown_kpis)
             + len(self.missing_values)
             + len(self.gaps)
@@ -242,19 +243,17 @@ def _full_streak(
     streak = streak_of(history)
     if streak < len(history) or not observations:
         return streak
-    first = min(obs.period_end for obs in observations)
+    # Rows grouped by how many periods back they fall, once: walking back period by period
+    # and scanning every row each time cost seconds for a long history.
+    by_offset: dict[int, list[Observation]] = {}
+    for obs in sorted(observations, key=lambda o: (o.period_end, o.segment)):
+        by_offset.setdefault(period.offset_of(obs.period_end), []).append(obs)
+    oldest = max(by_offset)
     status = history[-1].status
-    # Why buckets: looking each earlier period's rows up in the whole series made a long streak
-    # cost periods x rows.
-    before: dict[int, list[Observation]] = defaultdict(list)
-    for obs in observations:
-        offset = period.offset_of(obs.period_end)
-        if offset >= len(history):
-            before[offset].append(obs)
     offset = len(history)
     earlier = period.shift(-offset)
-    while earlier.end >= first:
-        if period_value(kpi, earlier, before.get(offset, [])).status != status:
+    while offset <= oldest:
+        if period_value(kpi, earlier, by_offset.get(offset, [])).status != status:
             break
         streak += 1
         offset += 1
@@ -393,6 +392,7 @@ def evaluate(
     stale_after: int = 2,
     ignored_columns: Sequence[str] = (),
     unseen: Unseen | None = None,
+    today: dt.date | None = None,
 ) -> Evaluation:
     """Evaluate every KPI reported at ``period.cadence`` and collect exceptions and data quality.
 
@@ -409,7 +409,8 @@ def evaluate(
         (item for result in results for item in exceptions_for(result)),
         [kpi.id for kpi in in_cadence],
     )
-    quality = _data_quality(kpis, results, series, period, ignored_columns, unseen or Unseen())
+    quality = _data_quality(kpis, results, series, period, ignored_columns, today,
+                            unseen or Unseen())
     return Evaluation(period, tuple(results), tuple(exceptions), quality)
 
 
@@ -419,9 +420,12 @@ def _data_quality(
     series: dict[str, list[Observation]],
     period: Period,
     ignored_columns: Sequence[str],
+    today: dt.date | None,
     unseen: Unseen,
 ) -> DataQuality:
     known = {kpi.id for kpi in kpis}
+    future = unseen.rows_in_future + sum(1 for rows in series.values() for obs in rows
+                                         if today is not None and obs.period_end > today)
     unknown: dict[str, int] = dict(unseen.unknown_kpis)
     missing_values: dict[str, list[dt.date]] = {}
     gaps: dict[str, list[str]] = {}
@@ -463,4 +467,5 @@ def _data_quality(
             stale[kpi_id] = result.last_seen
     return DataQuality(unknown_kpis=unknown, missing_values=missing_values, gaps=gaps,
                        stale=stale, never_reported=never, rows_after_period=after,
-                       ignored_columns=list(ignored_columns), target_overrides=overrides)
+                       ignored_columns=list(ignored_columns), target_overrides=overrides,
+                       rows_in_future=future)

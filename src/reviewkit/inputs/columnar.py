@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reviewkit.cadences import PeriodRule
+from reviewkit.periods import EARLIEST, LATEST
 
 if TYPE_CHECKING:
     import duckdb
@@ -102,8 +103,21 @@ class Scan:
 
     table: CsvTable
     row_count: int
-    latest: dict[str, dt.date]  # the latest date of each KPI's rows
+    today: dt.date  # the day the scan took as today
+    latest: dict[str, dt.date]  # the latest date of each KPI's rows, up to ``today``
     rows: dict[str, int]  # each KPI's row count
+
+    def latest_dates(self, not_after: dt.date | None) -> dict[str, dt.date]:
+        """Each KPI's latest date, ignoring rows after ``not_after`` (None: none ignored)."""
+        if not_after == self.today:
+            return self.latest
+        with engine() as con:
+            cells = _relation_sql(con, self.table)
+            latest = con.execute(
+                f"SELECT kpi_id, max(period_end) FROM ({cells}) WHERE kpi_id <> '' "
+                "AND ($last IS NULL OR period_end <= $last) GROUP BY kpi_id",
+                {"last": not_after.isoformat() if not_after else None}).fetchall()
+        return {kpi: dt.date.fromisoformat(day) for kpi, day in latest}
 
 
 def _relation_sql(con: duckdb.DuckDBPyConnection, table: CsvTable) -> str:
@@ -122,13 +136,14 @@ def _relation_sql(con: duckdb.DuckDBPyConnection, table: CsvTable) -> str:
             f"{cell('segment')} AS segment FROM raw")
 
 
-def scan_csv(path: Path, columns: Sequence[str]) -> Scan | None:
+def scan_csv(path: Path, columns: Sequence[str], today: dt.date) -> Scan | None:
     """Check every row of a measurements CSV column-wise; None when the row reader must decide.
 
     ``columns`` is the header as the row reader checked it (lower-cased, trimmed). Checked
-    here: kpi_id not empty; period_end a real YYYY-MM-DD date; value and target empty or a
-    finite number in the contract's form; no two rows with the same KPI, date and segment;
-    no cell with non-ASCII white space at an end (Python trims it; we leave that to it).
+    here: kpi_id not empty; period_end a real YYYY-MM-DD date from 1900 to 2999; value and
+    target empty or a finite number in the contract's form; no two rows with the same KPI,
+    date and segment; no kpi_id or segment with white space at an end (the row reader trims
+    it; we leave such a file to it).
     """
     import duckdb  # deferred: see engine()
 
@@ -146,24 +161,25 @@ def scan_csv(path: Path, columns: Sequence[str]) -> Scan | None:
             per_kpi = con.execute(f"""
                 SELECT kpi_id, count(*), count(*) FILTER (WHERE
                     kpi_id = '' OR {_edge_space('kpi_id')} OR {_edge_space('segment')}
-                 OR period_end < '0001' OR period_end IS DISTINCT FROM
+                 OR period_end < $earliest OR period_end > $latest OR period_end IS DISTINCT FROM
                     strftime(try_cast(period_end AS DATE), '%Y-%m-%d')
                  OR (value <> '' AND NOT (regexp_full_match(value, '{_NUMBER}')
                       AND coalesce(isfinite(try_cast(value AS DOUBLE)), false)))
                  OR (target <> '' AND NOT (regexp_full_match(target, '{_NUMBER}')
                       AND coalesce(isfinite(try_cast(target AS DOUBLE)), false)))),
                  count(DISTINCT hash(period_end, segment)),
-                 max(period_end)
+                 max(period_end) FILTER (WHERE period_end <= $today)
                 FROM rows GROUP BY kpi_id
-            """).fetchall()
+            """, {"today": today.isoformat(), "earliest": EARLIEST.isoformat(),
+                  "latest": LATEST.isoformat()}).fetchall()
             # A hash shared by two different rows reads as a duplicate too: the row reader
             # then decides (about one file in 10^12 of ten million rows).
             if any(bad or distinct != rows for _, rows, bad, distinct, _ in per_kpi):
                 return None
         except duckdb.Error:
             return None  # a line DuckDB cannot parse: the row reader names it, or reads it
-    return Scan(table, sum(rows for _, rows, _, _, _ in per_kpi),
-                {kpi: dt.date.fromisoformat(day) for kpi, _, _, _, day in per_kpi},
+    return Scan(table, sum(rows for _, rows, _, _, _ in per_kpi), today,
+                {kpi: dt.date.fromisoformat(day) for kpi, _, _, _, day in per_kpi if day},
                 {kpi: rows for kpi, rows, _, _, _ in per_kpi})
 
 
@@ -185,6 +201,7 @@ class PackRows:
     # before ``keep_from``, the rows with an empty value: kpi, date, segment
     missing: list[tuple[str, dt.date, str]]
     rows_after: int  # rows of any KPI dated after the period
+    rows_in_future: int  # rows after today not among the kept (unknown KPIs, after the period)
     target_rows_before: dict[str, int]  # rows with a target, before ``keep_from``
 
 
@@ -195,6 +212,7 @@ def pack_rows(
     keep_from: dt.date,
     end: dt.date,
     rule: PeriodRule,
+    today: dt.date,
 ) -> Iterator[PackRows]:
     """The rows of ``rules``' KPIs (id → aggregation rule) that a pack ending on ``end`` needs.
 
@@ -223,6 +241,9 @@ def pack_rows(
         earlier = con.execute("""
             SELECT kpi_id, any_value(rule),
                    count(*) FILTER (WHERE period_end > $end_text),
+                   count(*) FILTER (WHERE period_end > $today_text
+                                    AND (rule IS NULL OR period_end > $end_text)),
+                   count(*) FILTER (WHERE rule IS NOT NULL AND period_end < $start_text),
                    max(day) FILTER (WHERE value IS NOT NULL AND period_end < $start_text),
                    CASE any_value(rule)
                      WHEN 'mean' THEN fsum(value) / count(value)
@@ -235,18 +256,22 @@ def pack_rows(
                    count(target),
                    list((day, segment) ORDER BY day, segment) FILTER (WHERE value IS NULL)
             FROM typed
-            WHERE period_end > $end_text OR (rule IS NOT NULL AND period_end < $start_text)
+            WHERE period_end > $end_text OR period_end > $today_text
+               OR (rule IS NOT NULL AND period_end < $start_text)
             GROUP BY kpi_id, period_of(day)
-            ORDER BY kpi_id, 4
-        """, {"end_text": end.isoformat(), "start_text": keep_from.isoformat()}).fetchall()
+            ORDER BY kpi_id, 6
+        """, {"end_text": end.isoformat(), "start_text": keep_from.isoformat(),
+              "today_text": today.isoformat()}).fetchall()
         summarised: list[tuple[str, dt.date, float, float | None]] = []
         missing: list[tuple[str, dt.date, str]] = []
         targets: dict[str, int] = {}
-        after = 0
-        for kpi_id, kpi_rule, later, seen, value, target, target_rows, empty in earlier:
+        after = future = 0
+        for kpi_id, _, later, in_future, before, seen, value, target, target_rows, empty in (
+                earlier):
             after += later
-            if kpi_rule is None or later:
-                continue  # a KPI the catalog does not know, or a period after the pack's
+            future += in_future
+            if not before:
+                continue  # a KPI the catalog does not know, or a period after keep_from
             if seen is not None:
                 summarised.append((kpi_id, seen, value, target))
             missing.extend((kpi_id, day, segment) for day, segment in empty or ())
@@ -262,4 +287,4 @@ def pack_rows(
                 yield batch
 
         yield PackRows(kept=batches(), summarised=summarised, missing=missing,
-                       rows_after=after, target_rows_before=targets)
+                       rows_after=after, rows_in_future=future, target_rows_before=targets)

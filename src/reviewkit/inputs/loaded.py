@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from reviewkit.errors import InputError
+from reviewkit.inputs._yaml import did_you_mean
 from reviewkit.inputs.catalog import Catalog, load_catalog
 from reviewkit.inputs.measurements import Measurements, load_measurements
 from reviewkit.inputs.params import LoadedParams, load_params
@@ -78,12 +79,14 @@ class Inputs:
             files.extend(input_file(role, path, None) for path in source.files)
         return tuple(files)
 
-    def for_pack(self, cadence: str, window: Window, keep_from: dt.date) -> Inputs:
+    def for_pack(self, cadence: str, window: Window, keep_from: dt.date,
+                 today: dt.date) -> Inputs:
         """These inputs as one pack of ``cadence`` over ``window`` needs them: a large table's
         rows of the catalog's KPIs (row by row from ``keep_from``), and the cadence's query
         KPIs from their queries (replacing any rows the table has for them)."""
         rules = {kpi.id: kpi.aggregation for kpi in self.catalog.kpis}
-        measurements = self.measurements.for_pack(rules, keep_from, window.end, window.rule)
+        measurements = self.measurements.for_pack(rules, keep_from, window.end, window.rule,
+                                                  today)
         queries = self.catalog.queries(cadence)
         if queries:
             queried = run_queries(queries, self.params.sources, window)
@@ -110,6 +113,10 @@ def load_named_inputs(params: LoadedParams) -> Inputs:
     """
     values = params.values
     catalog = load_catalog(values.catalog)
+    for kpi_id in values.headline or ():
+        if kpi_id not in catalog.by_id():
+            raise params.error(f"unknown KPI id '{kpi_id}' in the headline list"
+                               f"{did_you_mean(kpi_id, catalog.by_id())}", "headline")
     measurements = load_measurements(values.measurements)
     queries = catalog.queries()
     if queries and not params.sources:

@@ -24,6 +24,7 @@ from reviewkit.inputs.table import (
     number_or_none,
     stream_table,
 )
+from reviewkit.periods import today
 
 REQUIRED_COLUMNS = ("kpi_id", "period_end", "value")
 OPTIONAL_COLUMNS = ("target", "segment")
@@ -51,6 +52,7 @@ class Unseen:
     unknown_kpis: dict[str, int] = field(default_factory=dict)  # rows of KPIs not in the catalog
     rows_after_period: int = 0
     extra_target_rows: dict[str, int] = field(default_factory=dict)  # beyond those in the series
+    rows_in_future: int = 0  # rows after today that the series leave out
 
 
 @dataclass(frozen=True)
@@ -68,9 +70,11 @@ class Measurements:
     scan: Scan | None = None
     unseen: Unseen | None = None
 
-    def latest_date(self, kpi_ids: set[str] | None = None) -> dt.date | None:
+    def latest_date(self, kpi_ids: set[str] | None = None,
+                    not_after: dt.date | None = None) -> dt.date | None:
+        """The latest date measured (for ``kpi_ids``), ignoring rows dated after ``not_after``."""
         if self.scan is not None:
-            latest = [day for kpi_id, day in self.scan.latest.items()
+            latest = [day for kpi_id, day in self.scan.latest_dates(not_after).items()
                       if kpi_ids is None or kpi_id in kpi_ids]
             return max(latest) if latest else None
         dates = [
@@ -78,11 +82,12 @@ class Measurements:
             for kpi_id, rows in self.series.items()
             if kpi_ids is None or kpi_id in kpi_ids
             for obs in rows
+            if not_after is None or obs.period_end <= not_after
         ]
         return max(dates) if dates else None
 
     def for_pack(self, rules: Mapping[str, str], keep_from: dt.date, end: dt.date,
-                 rule: PeriodRule) -> Measurements:
+                 rule: PeriodRule, today: dt.date) -> Measurements:
         """The series a pack ending on ``end`` needs, for the catalog's KPIs (id → aggregation
         rule): every row from ``keep_from``, and each earlier period of the pack's cadence as
         one row (its value by the KPI's rule, its latest date with a value and latest target),
@@ -96,7 +101,7 @@ class Measurements:
         # each instead of one per row.
         days: dict[dt.date, dt.date] = {}
         units: dict[str, str] = {}
-        with pack_rows(self.scan.table, rules, keep_from, end, rule) as rows:
+        with pack_rows(self.scan.table, rules, keep_from, end, rule, today) as rows:
             for batch in rows.kept:
                 for kpi_id, day, value, target, segment in batch:
                     series[kpi_id].append(Observation(days.setdefault(day, day), value, target,
@@ -115,7 +120,7 @@ class Measurements:
         unknown = {kpi_id: count for kpi_id, count in sorted(self.scan.rows.items())
                    if kpi_id not in rules}
         return replace(self, series=dict(series), scan=None,
-                       unseen=Unseen(unknown, rows.rows_after, extra))
+                       unseen=Unseen(unknown, rows.rows_after, extra, rows.rows_in_future))
 
 
 def load_measurements(path: str | Path) -> Measurements:
@@ -124,7 +129,7 @@ def load_measurements(path: str | Path) -> Measurements:
                                formats=FORMATS)
     if table.path.suffix.lower() == ".csv" and table.path.stat().st_size >= COLUMNAR_FROM_BYTES:
         header = _header(table.path)
-        scan = scan_csv(table.path, header) if header is not None else None
+        scan = scan_csv(table.path, header, today()) if header is not None else None
         if scan is not None:
             return Measurements(path=table.path, series={}, row_count=scan.row_count,
                                 ignored_columns=list(table.ignored), scan=scan)
@@ -167,10 +172,10 @@ def _observation(table: Table, row: TableRow) -> tuple[Observation, str]:
     date_text = row.get("period_end")
     try:
         period_end = date_or_none(date_text)
-    except ValueError:
-        period_end = None
+    except ValueError as exc:
+        raise table.error(row, str(exc), "period_end") from None
     if period_end is None:
-        raise table.error(row, f"{date_text!r} is not an ISO date; write it as YYYY-MM-DD",
+        raise table.error(row, "period_end is empty; write the date as YYYY-MM-DD",
                           "period_end")
     value_text = row.get("value")
     try:

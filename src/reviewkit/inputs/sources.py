@@ -33,7 +33,7 @@ from reviewkit.errors import InputError
 from reviewkit.inputs._yaml import LineDict, did_you_mean
 from reviewkit.inputs.columnar import define_period_of, engine
 from reviewkit.inputs.measurements import Observation
-from reviewkit.periods import Period
+from reviewkit.periods import Period, check_date, parse_date
 
 if TYPE_CHECKING:
     import duckdb
@@ -390,15 +390,21 @@ def _observations(
 
 
 def _as_date(query: KpiQuery, value: object, number: int) -> dt.date:
+    day: dt.date | None = None
     if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip(), re.ASCII):
+        day = value.date()
+    elif isinstance(value, dt.date):
+        day = value
+    elif isinstance(value, str):
         try:
-            return dt.date.fromisoformat(value.strip())
+            day = parse_date(value)
         except ValueError:
-            pass
+            day = None
+    if day is not None:
+        try:
+            return check_date(day)
+        except ValueError as exc:
+            raise query.error(f"row {number} of the query's result: {exc}") from None
     shown = "an empty period_end" if value is None else f"period_end {value!r}"
     raise query.error(f"row {number} of the query's result has {shown}; return a date "
                       "(e.g. period_of(opened_at) AS period_end)")

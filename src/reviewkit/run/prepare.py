@@ -23,17 +23,20 @@ from reviewkit.inputs.sources import window_for
 from reviewkit.layout.charts import render_charts
 from reviewkit.layout.view import PackView, Publication, make_view
 from reviewkit.narrative.service import NarrativeService
+from reviewkit.periods import check_date, parse_date, today
 from reviewkit.store.database import Store
 
 
 def parse_period(text: str | dt.date | None) -> dt.date | None:
     """A ``--period`` value as a date; a clear usage error when it is not one."""
-    if text is None or isinstance(text, dt.date):
-        return text
+    if text is None:
+        return None
     try:
-        return dt.date.fromisoformat(str(text))
-    except ValueError:
-        raise UsageError(f"--period {text!r} is not a date; write it as YYYY-MM-DD") from None
+        if isinstance(text, dt.date):
+            return check_date(text)
+        return parse_date(str(text))
+    except ValueError as exc:
+        raise UsageError(f"--period: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -53,15 +56,16 @@ def evaluate(cadence: Cadence, inputs: Inputs, store: Store,
     needs.
     """
     requested = parse_period(period)
+    day = today()
     if inputs.catalog.queries(cadence.name) or inputs.measurements.scan is not None:
-        resolved, as_of = resolve_period(cadence, inputs, requested)
+        resolved, as_of = resolve_period(cadence, inputs, requested, day)
         window = window_for(resolved, history_length(cadence, inputs))
         inputs = inputs.for_pack(cadence.name, window,
-                                 rows_needed_from(cadence, inputs, resolved, as_of))
+                                 rows_needed_from(cadence, inputs, resolved, as_of), day)
         # The period stays the one the measurements chose: query rows later than it must not
         # move an unrequested pack to another period.
-        requested = requested or inputs.params.values.period_end or as_of
-    return evaluate_pack(cadence, inputs, store.history(cadence.name), requested)
+        requested = requested or inputs.params.values.period_end or resolved.end
+    return evaluate_pack(cadence, inputs, store.history(cadence.name), requested, today=day)
 
 
 def prepare(
