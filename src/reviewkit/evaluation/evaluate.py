@@ -186,7 +186,8 @@ def period_value(kpi: Kpi, period: Period, rows: Sequence[Observation]) -> Perio
     value = aggregate(values, kpi.aggregation)
     target, amber = _period_target(kpi, period.cadence, rows)
     status = rag_status(value, target, amber, kpi.direction)
-    return PeriodValue(period, value, target, amber, status, len(values))
+    count = sum(obs.rows for obs in rows if obs.value is not None)
+    return PeriodValue(period, value, target, amber, status, count)
 
 
 def trend_of(kpi: Kpi, history: Sequence[PeriodValue]) -> Trend:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from reviewkit.cadences import Cadence
+from reviewkit.cadences import Cadence, StrategyPart
 from reviewkit.errors import InputError, UsageError
 from reviewkit.evaluation.actions import ActionLog, action_log, red_without_action
 from reviewkit.evaluation.changes import ChangeReport, compare
@@ -94,11 +94,19 @@ def history_length(cadence: Cadence, inputs: Inputs) -> int:
     return max(inputs.params.values.history or cadence.history, cadence.trend_window, 2)
 
 
+#: The parts of a pack that read measurements other than one value per period of the pack: the
+#: year to date, the outlook's months, and the latest value of a benefit's or key result's KPI.
+ROW_BY_ROW_PARTS: tuple[StrategyPart, ...] = ("year_to_date", "outlook", "benefits", "priorities")
+
+
 def rows_needed_from(cadence: Cadence, inputs: Inputs, period: Period,
                      as_of: dt.date) -> dt.date:
-    """The first day whose measurements the evaluation reads row by row: the charted history,
-    the year to date and the outlook's months. Earlier rows only count toward a streak, the day
-    a KPI was last seen and the data-quality appendix, which need one value per period."""
+    """The first day whose measurements the evaluation reads row by row; from the day after the
+    period when the cadence shows nothing but values per period of its own (KPI results,
+    streaks, staleness, the action log and the data-quality appendix need no more than one
+    value per period, its latest date with a value and latest target, and the empty rows)."""
+    if not any(cadence.wants(part) for part in ROW_BY_ROW_PARTS):
+        return period.end + dt.timedelta(days=1)
     start = period.shift(-(history_length(cadence, inputs) - 1)).start
     if cadence.wants("year_to_date"):
         start = min(start, dt.date(period.end.year, 1, 1))

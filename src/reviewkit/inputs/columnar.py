@@ -15,6 +15,7 @@ Python; the earlier periods come back as one row per KPI and period (see :func:`
 from __future__ import annotations
 
 import datetime as dt
+import math
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -186,6 +187,8 @@ def scan_csv(path: Path, columns: Sequence[str], today: dt.date) -> Scan | None:
 Row = tuple[str, dt.date, float | None, float | None, str]
 #: Rows fetched at a time: DuckDB's result rows are Python tuples until we keep what we need.
 _BATCH = 100_000
+#: Periods fetched at a time when earlier periods are summarised: each brings its values.
+_GROUPS = 64
 
 
 @dataclass(frozen=True)
@@ -196,8 +199,8 @@ class PackRows:
     # (kpi, date, segment) order, in batches: kpi, date, value, target, segment
     kept: Iterator[list[Row]]
     # before ``keep_from``, one row per KPI and period that has a value: kpi, the latest date
-    # with a value, the period's value by the KPI's rule, the latest target
-    summarised: list[tuple[str, dt.date, float, float | None]]
+    # with a value, the period's value by the KPI's rule, the latest target, the values counted
+    summarised: list[tuple[str, dt.date, float, float | None, int]]
     # before ``keep_from``, the rows with an empty value: kpi, date, segment
     missing: list[tuple[str, dt.date, str]]
     rows_after: int  # rows of any KPI dated after the period
@@ -238,6 +241,8 @@ def pack_rows(
             WHERE period_end <> ''
         """)
         define_period_of(con, end, rule)
+        # Means and sums come back as the list of the period's values and are added up here
+        # with math.fsum, as the evaluation does (the engine's sum can differ in the last bit).
         earlier = con.execute("""
             SELECT kpi_id, any_value(rule),
                    count(*) FILTER (WHERE period_end > $end_text),
@@ -245,13 +250,15 @@ def pack_rows(
                                     AND (rule IS NULL OR period_end > $end_text)),
                    count(*) FILTER (WHERE rule IS NOT NULL AND period_end < $start_text),
                    max(day) FILTER (WHERE value IS NOT NULL AND period_end < $start_text),
+                   count(value),
                    CASE any_value(rule)
-                     WHEN 'mean' THEN fsum(value) / count(value)
-                     WHEN 'sum' THEN fsum(value)
                      WHEN 'min' THEN min(value)
                      WHEN 'max' THEN max(value)
-                     ELSE arg_max(value, (day, segment)) FILTER (WHERE value IS NOT NULL)
+                     WHEN 'last' THEN arg_max(value, (day, segment))
+                                      FILTER (WHERE value IS NOT NULL)
                    END,
+                   CASE WHEN any_value(rule) IN ('mean', 'sum')
+                        THEN list(value) FILTER (WHERE value IS NOT NULL) END,
                    arg_max(target, (day, segment)) FILTER (WHERE target IS NOT NULL),
                    count(target),
                    list((day, segment) ORDER BY day, segment) FILTER (WHERE value IS NULL)
@@ -259,24 +266,28 @@ def pack_rows(
             WHERE period_end > $end_text OR period_end > $today_text
                OR (rule IS NOT NULL AND period_end < $start_text)
             GROUP BY kpi_id, period_of(day)
-            ORDER BY kpi_id, 6
         """, {"end_text": end.isoformat(), "start_text": keep_from.isoformat(),
-              "today_text": today.isoformat()}).fetchall()
-        summarised: list[tuple[str, dt.date, float, float | None]] = []
+              "today_text": today.isoformat()})
+        summarised: list[tuple[str, dt.date, float, float | None, int]] = []
         missing: list[tuple[str, dt.date, str]] = []
         targets: dict[str, int] = {}
         after = future = 0
-        for kpi_id, _, later, in_future, before, seen, value, target, target_rows, empty in (
-                earlier):
-            after += later
-            future += in_future
-            if not before:
-                continue  # a KPI the catalog does not know, or a period after keep_from
-            if seen is not None:
-                summarised.append((kpi_id, seen, value, target))
-            missing.extend((kpi_id, day, segment) for day, segment in empty or ())
-            if target_rows:
-                targets[kpi_id] = targets.get(kpi_id, 0) + target_rows
+        while groups := earlier.fetchmany(_GROUPS):
+            for (kpi_id, kpi_rule, later, in_future, before, seen, count, value, values,
+                 target, target_rows, empty) in groups:
+                after += later
+                future += in_future
+                if not before:
+                    continue  # a KPI the catalog does not know, or a period after keep_from
+                if seen is not None:
+                    if kpi_rule == "mean":
+                        value = math.fsum(values) / len(values)
+                    elif kpi_rule == "sum":
+                        value = math.fsum(values)
+                    summarised.append((kpi_id, seen, value, target, count))
+                missing.extend((kpi_id, day, segment) for day, segment in empty or ())
+                if target_rows:
+                    targets[kpi_id] = targets.get(kpi_id, 0) + target_rows
         result = con.execute(
             "SELECT kpi_id, day, value, target, segment FROM typed WHERE rule IS NOT NULL "
             "AND period_end BETWEEN $start_text AND $end_text ORDER BY kpi_id, day, segment",

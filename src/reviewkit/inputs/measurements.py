@@ -42,6 +42,7 @@ class Observation:
     target: float | None = None
     segment: str = ""
     line: int = 0
+    rows: int = 1  # table rows it stands for: a large table's earlier periods come as one
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,8 @@ class Measurements:
                 for kpi_id, day, value, target, segment in batch:
                     series[kpi_id].append(Observation(days.setdefault(day, day), value, target,
                                                       units.setdefault(segment, segment)))
-            for kpi_id, day, value, target in rows.summarised:
-                series[kpi_id].append(Observation(day, value, target))
+            for kpi_id, day, value, target, count in rows.summarised:
+                series[kpi_id].append(Observation(day, value, target, rows=count))
                 if target is not None:
                     summarised_targets[kpi_id] += 1
             for kpi_id, day, segment in rows.missing:
