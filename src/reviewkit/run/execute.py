@@ -187,6 +187,10 @@ def _tracking_manager() -> type[AsyncKernelManager]:
     return TrackingKernelManager
 
 
+#: Seconds to wait for a finished cell's output to arrive (nbclient's default is 4).
+IOPUB_TIMEOUT = 120
+
+
 def execute_notebook(
     notebook: NotebookNode,
     parameters: dict[str, Any],
@@ -219,6 +223,10 @@ def execute_notebook(
             progress_bar=False,
             request_save_on_cell_execute=False,
             cwd=str(cwd),
+            # Why: papermill fails a cell whose output takes nbclient's default 4 s to arrive,
+            # and the KPI pages of a 500-KPI pack (500 chart images, tens of MB) take longer
+            # on a busy machine. The cell has already run; its output is only in transit.
+            iopub_timeout=IOPUB_TIMEOUT,
             **engine_kwargs,
         )
     except PapermillExecutionError as exc:
