@@ -24,7 +24,7 @@ from nbformat import NotebookNode
 
 from reviewkit import cadences
 from reviewkit.cadences import Cadence
-from reviewkit.errors import ExecutionError, ReviewkitError, UsageError
+from reviewkit.errors import EnvironmentFailure, ExecutionError, ReviewkitError, UsageError
 from reviewkit.evaluation.pack import PackEvaluation
 from reviewkit.inputs.loaded import load_named_inputs
 from reviewkit.inputs.params import LoadedParams, load_params
@@ -186,6 +186,10 @@ def build_pack(
                 with publish.swapped_in(staging, final), store.transaction() as tx:
                     tx.record_pack(definition.name, evaluated.period.label,
                                    evaluated.period.end, summary)
+        except OSError as exc:  # the disk is full, the folder became read-only, …
+            publish.discard(staging)
+            raise EnvironmentFailure(f"cannot write the pack under {final.parent}: "
+                                     f"{exc.strerror or exc}; nothing was replaced") from exc
         except BaseException:
             publish.discard(staging)
             raise
