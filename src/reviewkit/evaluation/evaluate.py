@@ -47,6 +47,59 @@ def aggregate(values: Sequence[float], rule: str) -> float | None:
     raise ValueError(f"unknown aggregation rule {rule!r}")
 
 
+@dataclass(frozen=True)
+class Combined:
+    """A KPI's figure for one period from its measurements there, and what it stands on."""
+
+    value: float | None
+    count: int  # measurements with a value
+    weight: float  # the sum of their counts (a row without a count weighs 1)
+
+
+def _weight(obs: Observation) -> float:
+    return 1.0 if obs.count is None else obs.count
+
+
+def _over_time(rows: Sequence[Observation], rule: str) -> float | None:
+    """One unit's figure: the aggregation rule over its rows in date order; a mean weighs each
+    row by its count."""
+    if rule == "mean" and any(obs.count is not None for obs in rows):
+        return math.fsum(_weight(o) * o.value for o in rows if o.value is not None) / math.fsum(
+            _weight(o) for o in rows)
+    return aggregate([obs.value for obs in rows if obs.value is not None], rule)
+
+
+def combine(kpi: Kpi, observations: Iterable[Observation]) -> Combined:
+    """The figure of the measurements of one period: each segment (unit) aggregated over time
+    by the KPI's ``aggregation``, then the units rolled up by its ``rollup`` rule.
+
+    A mean of means is the count-weighted mean of every measurement, so that case is computed
+    in one pass (the same arithmetic as a single unit's mean). Rows without a value are left out.
+    """
+    rows = sorted((obs for obs in observations if obs.value is not None),
+                  key=lambda o: (o.period_end, o.segment))
+    if not rows:
+        return Combined(None, 0, 0.0)
+    weight = math.fsum(_weight(obs) for obs in rows)
+    segments: dict[str, list[Observation]] = {}
+    for obs in rows:
+        segments.setdefault(obs.segment, []).append(obs)
+    rollup = kpi.rollup_rule
+    if len(segments) == 1 or (rollup == "mean" and kpi.aggregation == "mean"):
+        return Combined(_over_time(rows, kpi.aggregation), len(rows), weight)
+    parts = [(_over_time(part, kpi.aggregation), math.fsum(_weight(o) for o in part),
+              (part[-1].period_end, segment)) for segment, part in segments.items()]
+    values = [value for value, _, _ in parts if value is not None]
+    if rollup == "mean":
+        value: float | None = math.fsum(w * v for v, w, _ in parts if v is not None) / math.fsum(
+            w for v, w, _ in parts if v is not None)
+    elif rollup == "latest":
+        value = max(parts, key=lambda part: part[2])[0]
+    else:
+        value = aggregate(values, rollup)
+    return Combined(value, len(rows), weight)
+
+
 def rag_status(value: float | None, target: float, amber: float | None, direction: str) -> Status:
     """The contract's RAG rule: green at or better than target, amber within the band, else red."""
     if value is None:
@@ -77,6 +130,7 @@ class PeriodValue:
     amber: float | None
     status: Status
     count: int  # measurements with a value inside the period
+    weight: float = 0.0  # the sum of their counts: the period's weight in a group's mean
 
 
 @dataclass(frozen=True)
@@ -180,11 +234,11 @@ def _period_target(
 
 def period_value(kpi: Kpi, period: Period, rows: Sequence[Observation]) -> PeriodValue:
     """Aggregate the rows dated inside ``period`` and rate the result."""
-    values = [obs.value for obs in rows if obs.value is not None]
-    value = aggregate(values, kpi.aggregation)
+    combined = combine(kpi, rows)
     target, amber = _period_target(kpi, period.cadence, rows)
-    status = rag_status(value, target, amber, kpi.direction)
-    return PeriodValue(period, value, target, amber, status, len(values))
+    status = rag_status(combined.value, target, amber, kpi.direction)
+    return PeriodValue(period, combined.value, target, amber, status, combined.count,
+                       combined.weight)
 
 
 def trend_of(kpi: Kpi, history: Sequence[PeriodValue]) -> Trend:

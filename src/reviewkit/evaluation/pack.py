@@ -14,8 +14,10 @@ from reviewkit.evaluation.actions import ActionLog, action_log, red_without_acti
 from reviewkit.evaluation.changes import ChangeReport, compare
 from reviewkit.evaluation.evaluate import Evaluation, KpiResult, evaluate
 from reviewkit.evaluation.strategy import Strategy, prepare_strategy
+from reviewkit.evaluation.units import UnitFigures, unit_figures
 from reviewkit.inputs.catalog import Catalog, Kpi
 from reviewkit.inputs.loaded import Inputs
+from reviewkit.inputs.units import Unit
 from reviewkit.periods import Period, period_containing
 from reviewkit.store.records import StoreHistory
 
@@ -36,6 +38,19 @@ class PackEvaluation:
     action_log: ActionLog
     changes: ChangeReport
     strategy: Strategy
+    #: The unit this pack is for; None for the group (or the only) pack.
+    unit: Unit | None = None
+    #: A group pack's units, each with its figures for the period ("units side by side").
+    units: tuple[UnitFigures, ...] = ()
+
+    @property
+    def is_group(self) -> bool:
+        return bool(self.units)
+
+    @property
+    def unit_key(self) -> str:
+        """The unit's key in the store: its id, or '' for the group (or the only) pack."""
+        return self.unit.id if self.unit else ""
 
     @property
     def results(self) -> tuple[KpiResult, ...]:
@@ -53,25 +68,35 @@ class PackEvaluation:
         return self.as_of < self.period.end
 
 
-def resolve_period(cadence: Cadence, inputs: Inputs,
-                   requested: dt.date | None) -> tuple[Period, dt.date]:
-    """The pack's period and the day the data runs to.
-
-    The period holds ``--period``, else the params file's ``period_end``, else the latest date
-    in the data of the cadence's KPIs. The data runs to that day or the latest data, whichever
-    is earlier: before the period's end, the period is still in progress.
-    """
-    latest = inputs.measurements.latest_date(
-        {kpi.id for kpi in inputs.catalog.for_cadence(cadence.name)})
-    day = requested or inputs.params.values.period_end or latest
+def reference_day(cadence: Cadence, inputs: Inputs, requested: dt.date | None) -> dt.date:
+    """The day whose period a pack reports: ``--period``, else the params file's
+    ``period_end``, else the latest date in the data of the cadence's KPIs. A batch takes it
+    from the group's inputs and passes it to every unit, so they all report the same period."""
+    day = requested or inputs.params.values.period_end or _latest(cadence, inputs)
     if day is None:
         raise InputError(
             inputs.measurements.path,
             f"no measurements for any {cadence.name} KPI, so there is no latest period; "
             "add data or set period_end in the params file",
         )
+    return day
+
+
+def _latest(cadence: Cadence, inputs: Inputs) -> dt.date | None:
+    return inputs.measurements.latest_date(
+        {kpi.id for kpi in inputs.catalog.for_cadence(cadence.name)})
+
+
+def resolve_period(cadence: Cadence, inputs: Inputs,
+                   requested: dt.date | None) -> tuple[Period, dt.date]:
+    """The pack's period and the day the data runs to.
+
+    The period holds :func:`reference_day`. The data runs to that day or the latest data,
+    whichever is earlier: before the period's end, the period is still in progress.
+    """
+    day = reference_day(cadence, inputs, requested)
     period = period_containing(cadence.name, day)
-    as_of = min(d for d in (period.end, day, latest) if d)
+    as_of = min(d for d in (period.end, day, _latest(cadence, inputs)) if d)
     return period, as_of
 
 
@@ -125,4 +150,5 @@ def evaluate_pack(
     strategy = prepare_strategy(cadence, inputs, evaluation, period, headline, as_of)
     return PackEvaluation(cadence=cadence, period=period, as_of=as_of, catalog=inputs.catalog,
                           headline=headline, evaluation=evaluation, action_log=log,
-                          changes=changes, strategy=strategy)
+                          changes=changes, strategy=strategy, unit=inputs.unit,
+                          units=unit_figures(inputs, period) if inputs.is_group else ())
