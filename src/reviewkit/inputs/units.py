@@ -45,10 +45,10 @@ def resolve_units(params: LoadedParams, measurements: Measurements, *,
     if spec is None and not every_segment:
         return ()
     if isinstance(spec, list):
-        units = tuple(Unit(item.id, item.segment or item.id, item.name or item.segment or item.id,
+        listed = tuple(Unit(item.id, item.segment or item.id, item.name or item.segment or item.id,
                            item.owner or "") for item in spec)
         present = set(segments_of(measurements))
-        for unit in units:
+        for unit in listed:
             if unit.segment not in present:
                 raise InputError(
                     params.path,
@@ -57,13 +57,13 @@ def resolve_units(params: LoadedParams, measurements: Measurements, *,
                     f"{', '.join(sorted(present)) or 'none'}",
                     field="units", line=_line(params, "units"),
                 )
-        return units
+        return listed
     segments = segments_of(measurements)
     if not segments:
         raise InputError(measurements.path, "no row has a segment, so there are no units; fill "
                          "the 'segment' column or drop 'units' from the params file",
                          field="segment")
-    units = []
+    units: list[Unit] = []
     seen: dict[str, str] = {}
     for segment in segments:
         unit_id = slug(segment)

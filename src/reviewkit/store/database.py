@@ -577,8 +577,9 @@ class Transaction:
         current = int(row[0]) if row else 0
         if current != expected_revision:
             raise NarrativeConflict(
-                f"narrative '{key}' of {cadence} {label}{f' ({unit})' if unit else ''} changed in the store since this copy "
-                f"was made (revision {expected_revision} → {current})"
+                f"narrative '{key}' of {cadence} {label}{f' ({unit})' if unit else ''} changed "
+                f"in the store since this copy was made (revision {expected_revision} → "
+                f"{current})"
             )
         if row is not None and row[1] == text:
             return current
