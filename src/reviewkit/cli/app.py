@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from reviewkit import __version__, cadences
 from reviewkit._speedups import apply as _apply_speedups
 from reviewkit.cli.actions import add_parsers, run_actions, run_decisions, run_minutes
+from reviewkit.cli.batch_args import add_batch_parsers
 from reviewkit.errors import ReviewkitError
 from reviewkit.inputs.loaded import load_inputs
 
@@ -94,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--params", required=True, type=Path, metavar="FILE")
 
     add_parsers(commands)
+    add_batch_parsers(commands)
     return parser
 
 
@@ -111,6 +113,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_narrative(args)
         if args.command == "validate":
             return _validate(args)
+        if args.command in ("batch", "index"):
+            _apply_speedups()
+            # Deferred for start-up time: the batch imports the whole pipeline.
+            from reviewkit.cli.batch import run_batch_command, run_index
+
+            return run_batch_command(args) if args.command == "batch" else run_index(args)
         if args.command == "actions":
             return run_actions(args)
         if args.command == "decisions":

@@ -69,6 +69,16 @@ def _over_time(rows: Sequence[Observation], rule: str) -> float | None:
     return aggregate([obs.value for obs in rows if obs.value is not None], rule)
 
 
+#: Figures made by arithmetic (means, sums across units) are rounded to this many decimal
+#: places: the data are decimals, and binary noise in the last bit (99.89999999999999 for a
+#: mean of 99.9s) must never decide a status against a 99.9 target.
+FIGURE_DECIMALS = 9
+
+
+def _figure(value: float | None) -> float | None:
+    return None if value is None else round(value, FIGURE_DECIMALS)
+
+
 def combine(kpi: Kpi, observations: Iterable[Observation]) -> Combined:
     """The figure of the measurements of one period: each segment (unit) aggregated over time
     by the KPI's ``aggregation``, then the units rolled up by its ``rollup`` rule.
@@ -86,7 +96,7 @@ def combine(kpi: Kpi, observations: Iterable[Observation]) -> Combined:
         segments.setdefault(obs.segment, []).append(obs)
     rollup = kpi.rollup_rule
     if len(segments) == 1 or (rollup == "mean" and kpi.aggregation == "mean"):
-        return Combined(_over_time(rows, kpi.aggregation), len(rows), weight)
+        return Combined(_figure(_over_time(rows, kpi.aggregation)), len(rows), weight)
     parts = [(_over_time(part, kpi.aggregation), math.fsum(_weight(o) for o in part),
               (part[-1].period_end, segment)) for segment, part in segments.items()]
     values = [value for value, _, _ in parts if value is not None]
@@ -97,7 +107,7 @@ def combine(kpi: Kpi, observations: Iterable[Observation]) -> Combined:
         value = max(parts, key=lambda part: part[2])[0]
     else:
         value = aggregate(values, rollup)
-    return Combined(value, len(rows), weight)
+    return Combined(_figure(value), len(rows), weight)
 
 
 def rag_status(value: float | None, target: float, amber: float | None, direction: str) -> Status:
@@ -194,7 +204,8 @@ class DataQuality:
     """What is wrong or odd about the data, for the appendix."""
 
     unknown_kpis: dict[str, int] = field(default_factory=dict)  # kpi_id -> row count
-    missing_values: dict[str, list[dt.date]] = field(default_factory=dict)  # empty value cells
+    missing_values: dict[str, list[dt.date]] = field(default_factory=dict)  # dates of empty cells
+    missing_rows: dict[str, int] = field(default_factory=dict)  # how many empty cells (units)
     gaps: dict[str, list[str]] = field(default_factory=dict)  # period labels with no data
     stale: dict[str, dt.date | None] = field(default_factory=dict)  # kpi_id -> last seen
     never_reported: list[str] = field(default_factory=list)
@@ -464,6 +475,7 @@ def _data_quality(
     known = {kpi.id for kpi in kpis}
     unknown: dict[str, int] = {}
     missing_values: dict[str, list[dt.date]] = {}
+    missing_rows: dict[str, int] = {}
     gaps: dict[str, list[str]] = {}
     stale: dict[str, dt.date | None] = {}
     never: list[str] = []
@@ -480,7 +492,8 @@ def _data_quality(
             obs.period_end for obs in rows if obs.value is None and obs.period_end <= period.end
         ]
         if missing:
-            missing_values[kpi_id] = missing
+            missing_values[kpi_id] = sorted(set(missing))
+            missing_rows[kpi_id] = len(missing)
         count = sum(
             1 for obs in rows if obs.target is not None and obs.period_end <= period.end
         )
@@ -499,6 +512,7 @@ def _data_quality(
             gaps[kpi_id] = holes
         if result.stale:
             stale[kpi_id] = result.last_seen
-    return DataQuality(unknown_kpis=unknown, missing_values=missing_values, gaps=gaps,
+    return DataQuality(unknown_kpis=unknown, missing_values=missing_values,
+                       missing_rows=missing_rows, gaps=gaps,
                        stale=stale, never_reported=never, rows_after_period=after,
                        ignored_columns=list(ignored_columns), target_overrides=overrides)

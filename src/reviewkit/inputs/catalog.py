@@ -47,7 +47,7 @@ class Kpi(BaseModel):
     aggregation: Aggregation = "mean"
     #: Across units; default from ``aggregation`` (see :data:`DEFAULT_ROLLUP`).
     rollup: Rollup | None = None
-    #: Who answers for this KPI in a unit's pack, by unit id (default: ``owner``).
+    #: Who answers for this KPI in a unit's pack, by unit id or segment (default: ``owner``).
     owners: dict[str, str] = Field(default_factory=dict)
     definition: str = ""
     why_it_matters: str = ""
@@ -85,11 +85,10 @@ class Kpi(BaseModel):
         matches the KPI's own aggregation."""
         return self.rollup or DEFAULT_ROLLUP[self.aggregation]
 
-    def owner_for(self, unit_id: str | None) -> str:
-        """The owner in a unit's pack: the catalog's per-unit owner, else the KPI's owner."""
-        if unit_id is None:
-            return self.owner
-        return self.owners.get(unit_id, self.owner)
+    def owner_for(self, unit_id: str, segment: str) -> str:
+        """The owner in a unit's pack: the catalog's per-unit owner (keyed by the unit's id or
+        its segment value), else the KPI's owner."""
+        return self.owners.get(unit_id) or self.owners.get(segment) or self.owner
 
     def target_for(self, cadence: str) -> float:
         value = _threshold_for(self.target, cadence)

@@ -94,7 +94,8 @@ class Inputs:
         series = rows_of(self.measurements.series, {unit.segment})
         reported = [kpi for kpi in self.catalog.kpis if kpi.id in series]
         catalog = self.catalog.model_copy(update={"kpis": [
-            kpi.model_copy(update={"owner": kpi.owner_for(unit.id)}) for kpi in reported]})
+            kpi.model_copy(update={"owner": kpi.owner_for(unit.id, unit.segment)})
+            for kpi in reported]})
         measurements = replace(self.measurements, series=series,
                                row_count=sum(len(rows) for rows in series.values()))
         return replace(self, catalog=catalog, measurements=measurements, initiatives=None,
@@ -154,13 +155,13 @@ def _check_owners(catalog: Catalog, units: tuple[Unit, ...]) -> None:
     """Per-unit owners must name units of the pack definition (a typo would hide an owner)."""
     if not units:
         return
-    known = {unit.id for unit in units}
+    known = {unit.id for unit in units} | {unit.segment for unit in units}
     for kpi in catalog.kpis:
-        for unit_id in kpi.owners:
-            if unit_id not in known:
+        for key in kpi.owners:
+            if key not in known:
                 raise InputError(
                     catalog.path,
-                    f"KPI '{kpi.id}': owners names unit '{unit_id}', which is not a unit; "
-                    f"units: {', '.join(sorted(known))}",
+                    f"KPI '{kpi.id}': owners names '{key}', which is no unit's id or segment; "
+                    f"units: {', '.join(sorted(unit.id for unit in units))}",
                     field="owners",
                 )
