@@ -237,8 +237,11 @@ def _plain(data: LineDict) -> dict[str, Any]:
 
 
 def _as_input_error(path: Path, data: LineDict, exc: ValidationError) -> InputError:
-    error = exc.errors()[0]
-    location = [str(part) for part in error["loc"]]
+    errors = exc.errors()
+    # For `units: all | [...]` pydantic reports both branches; the list's error is the useful one.
+    error = next((e for e in errors if not any(str(p).startswith("literal[") for p in e["loc"])),
+                 errors[0])
+    location = [str(part) for part in error["loc"] if not str(part).startswith("list[")]
     field = location[0] if location else None
     message = error["msg"]
     if error["type"] in ("date_from_datetime_parsing", "date_parsing", "date_type"):

@@ -147,6 +147,13 @@ class Pack:
         return shown, rows
 
     @staticmethod
+    def share(unit: KpiResult, group: KpiResult) -> str:
+        """A unit's share of a group figure that is the sum of its units' ('12%')."""
+        if unit.value is None or not group.value:
+            return "—"
+        return f"{100 * unit.value / group.value:.0f}%"
+
+    @staticmethod
     def rollup_words(kpi: Kpi) -> str:
         """How the group's figure of a KPI is made from its units', in a few words."""
         return ROLLUP_WORDS[kpi.rollup_rule]

@@ -10,10 +10,12 @@ down; the memory limit caps the address space of the worker and of every kernel 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing
 import os
 import resource
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -79,6 +81,7 @@ def warm_up() -> None:
 def _worker_main(tasks: Connection, memory: int | None) -> None:
     """A local worker: capped, warmed up, then one pack per message until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the batch decides; Ctrl-C goes to it
+    _die_with_parent()
     if memory is not None:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     warm_up()
@@ -88,6 +91,15 @@ def _worker_main(tasks: Connection, memory: int | None) -> None:
             return
         index, job = message
         tasks.send(make_one(index, job, memory))
+
+
+def _die_with_parent() -> None:
+    """A worker dies with its batch (even one killed with SIGKILL), and its kernel with it."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the batch died before the call took effect
+            os._exit(1)
 
 
 @dataclass
