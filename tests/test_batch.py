@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -116,7 +115,8 @@ def test_a_batch_builds_each_unit_and_the_group_into_their_own_folders(
     # only the group pack has the units page
     group_html = (out / "weekly/2026-11-20/group/pack.html").read_text()
     assert "<h2>Units side by side</h2>" in group_html
-    assert "<h2>Units side by side</h2>" not in (out / "weekly/2026-11-20/north/pack.html").read_text()
+    north_html = (out / "weekly/2026-11-20/north/pack.html").read_text()
+    assert "<h2>Units side by side</h2>" not in north_html
 
 
 def test_the_library_page_lists_every_pack_with_links_and_no_outside_resource(
@@ -190,7 +190,7 @@ def test_a_killed_batch_leaves_whole_packs_and_a_rerun_builds_only_the_rest(
 
 @pytest.fixture
 def dask_cluster() -> Iterator[Any]:
-    from distributed import LocalCluster  # noqa: I001  # deferred: only these tests need it
+    from distributed import LocalCluster  # deferred: only these tests need it
 
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                            dashboard_address=None)
@@ -202,7 +202,7 @@ def dask_cluster() -> Iterator[Any]:
 
 def test_a_batch_on_a_dask_cluster_finishes_every_pack_when_a_worker_is_killed(
         tmp_path: Path, dask_cluster: Any) -> None:
-    from distributed import Client  # noqa: I001  # deferred: only these tests need it
+    from distributed import Client  # deferred: only these tests need it
 
     params = _definition(tmp_path / "inputs")
     out = tmp_path / "out"

@@ -20,10 +20,9 @@ from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.loaded import load_inputs
 from reviewkit.inputs.measurements import Observation
 from reviewkit.inputs.params import load_params
-from reviewkit.layout.view import make_view
+from reviewkit.layout.view import Publication, make_view
 from reviewkit.run.prepare import evaluate, load_for
 from reviewkit.run.summary import summary_of
-from reviewkit.layout.view import Publication
 from reviewkit.store import database as store_module
 from reviewkit.store.database import Store
 from reviewkit.store.minutes import import_minutes, load_minutes

@@ -7,6 +7,7 @@ import sys
 import time
 from typing import IO, Any
 
+from reviewkit.errors import UsageError
 from reviewkit.run import library
 from reviewkit.run.batch import BatchOptions, BatchReport, PackReport, plan, plan_json, run_batch
 from reviewkit.run.workers import Limits
@@ -14,8 +15,6 @@ from reviewkit.run.workers import Limits
 
 def run_batch_command(args: argparse.Namespace) -> int:
     if args.workers < 0:
-        from reviewkit.errors import UsageError  # deferred: only a bad argument needs it
-
         raise UsageError("--workers must be 1 or more (0: one per core)")
     if args.plan:
         sys.stdout.write(plan_json(plan(args.params, args.out, units=args.units,
@@ -39,7 +38,6 @@ def run_batch_command(args: argparse.Namespace) -> int:
 
 
 def run_index(args: argparse.Namespace) -> int:
-    from reviewkit.errors import UsageError  # deferred: only a bad folder needs it
 
     if not args.out.is_dir():
         raise UsageError(f"{args.out} is not a folder; give the output folder of a build or batch")

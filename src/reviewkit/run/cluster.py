@@ -39,9 +39,9 @@ class DaskPool:
         self._cluster: Any = None
 
     def start(self) -> Any:
-        # Deferred for start-up time: distributed imports tornado, msgpack and more, which only
-        # a batch on Dask needs.
         try:
+            # Deferred for start-up time: distributed imports tornado, msgpack and more, which
+            # only a batch on Dask needs.
             from distributed import Client, LocalCluster
         except ModuleNotFoundError as exc:
             raise UsageError(f"--executor dask needs '{exc.name}'; pip install 'dask[distributed]'"

@@ -26,6 +26,8 @@ from multiprocessing.process import BaseProcess
 from typing import Any, Literal
 
 from reviewkit.errors import ReviewkitError
+from reviewkit.layout import charts
+from reviewkit.run import export
 from reviewkit.run.build import PackJob, produce
 
 Status = Literal["built", "skipped", "failed"]
@@ -72,9 +74,7 @@ def make_one(index: int, job: PackJob, memory: int | None) -> Outcome:
 
 def warm_up() -> None:
     """Import what every pack needs once per worker, not once per pack."""
-    from reviewkit.layout import charts  # noqa: F401  # deferred: runs in the worker, not the caller
-    from reviewkit.run import export
-
+    charts.warm_up()
     export.preload()
 
 
