@@ -29,14 +29,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from packs import BIN, ROOT, _env, _run, copy_params, run_by_hand_unit, snapshot_store  # noqa: E402
+from packs import BIN, ROOT, _env, _run, copy_params, run_by_hand_unit, snapshot_store
 
 GOAL = 0.3
 CADENCES = ("weekly", "monthly", "quarterly")
 
 
 def plan(params: list[Path], out: Path) -> list[dict[str, object]]:
-    argv = [str(BIN / "reviewkit"), "batch", *sum((["--params", str(p)] for p in params), []),
+    argv = [str(BIN / "reviewkit"), "batch", *[arg for p in params for arg in ("--params", str(p))],
             "--out", str(out), "--plan"]
     proc = subprocess.run(argv, capture_output=True, text=True, env=_env(), check=True,
                           cwd=ROOT)
@@ -45,7 +45,7 @@ def plan(params: list[Path], out: Path) -> list[dict[str, object]]:
 
 
 def run_batch(params: list[Path], out: Path, workers: int, executor: str) -> float:
-    argv = [str(BIN / "reviewkit"), "batch", *sum((["--params", str(p)] for p in params), []),
+    argv = [str(BIN / "reviewkit"), "batch", *[arg for p in params for arg in ("--params", str(p))],
             "--out", str(out), "--force", "-q", "--workers", str(workers),
             "--executor", executor]
     return _run(argv, f"reviewkit batch ({executor})")
