@@ -307,5 +307,5 @@ def warm_up() -> None:
     once, not once per pack)."""
     # Deferred like every chart import here: only drawing needs matplotlib (and the import is
     # the work this function does).
-    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.backends.backend_agg
     import matplotlib.figure  # noqa: F401
