@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Literal
 
+from reviewkit import redact
 from reviewkit.cadences import Cadence
 from reviewkit.evaluation.actions import ActionLog
 from reviewkit.evaluation.changes import ChangeReport
@@ -151,7 +152,9 @@ def make_view(
 ) -> PackView:
     """The view of an evaluated pack: identity and provenance from the inputs."""
     params = inputs.params
-    parameters = dict(params.raw)
+    # A store URL may carry a database password: record it masked.
+    parameters = {key: redact.text(value) if isinstance(value, str) else value
+                  for key, value in params.raw.items()}
     parameters["cadence"] = evaluated.cadence.name
     parameters["period_end"] = evaluated.period.end.isoformat()
     return PackView(

@@ -27,7 +27,7 @@ from typing import IO, Any, Literal
 
 from reviewkit import __version__, cadences
 from reviewkit.cadences import Cadence
-from reviewkit.errors import ReviewkitError, UsageError
+from reviewkit.errors import EnvironmentFailure, ReviewkitError, UsageError
 from reviewkit.evaluation.pack import reference_day
 from reviewkit.evaluation.units import Disagreement, disagreements
 from reviewkit.inputs._yaml import did_you_mean
@@ -47,10 +47,8 @@ LOCK_NAME = ".reviewkit-batch.lock"
 REPORT_NAME = "batch.json"
 
 
-class BatchBusy(ReviewkitError):
-    """Another batch is writing to the same output folder."""
-
-    exit_code = 4
+class BatchBusy(EnvironmentFailure):
+    """Another batch is writing to the same output folder (run again once it has finished)."""
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,7 @@ class PackJob:
     final: Path
     fingerprint: str
     store_location: str
+    assets: Path | None = None  # the params file's folder of narrative images
 
     @property
     def unit(self) -> str:
@@ -159,7 +160,7 @@ def prepare_job(
         name=pack_name(definition, evaluated.period.label, own), view=view,
         publication=publication, notebook=notebook, notebook_path=notebook_path, final=final,
         fingerprint=pack_fingerprint(view, publication, notebook),
-        store_location=inputs.params.store_location,
+        store_location=inputs.params.store_location, assets=inputs.params.values.assets,
     )
 
 
@@ -230,7 +231,7 @@ def produce(
         try:
             evaluated = view.evaluated
             with stages.stage("export HTML"):
-                html = export.to_html(for_export(executed, evaluated))
+                html = export.to_html(for_export(executed, evaluated), assets=job.assets)
                 (staging / "pack.html").write_text(html, encoding="utf-8")
             with stages.stage("render PDF"):
                 export.to_pdf(html, staging / "pack.pdf", base_url=job.notebook_path.parent)
@@ -247,11 +248,12 @@ def produce(
                                        fingerprint=job.fingerprint)
                 _write_json(staging / "manifest.json", manifest)
                 publish.refuse_over_unit_packs(job.final)
-                publish.commit(staging, job.final)
-                # Recorded only once the pack is in place: the next pack compares against it.
                 store = Store.open(job.store_location)
-                store.record_pack(view.cadence.name, view.period.label, view.period.end,
-                                  summary, job.unit)
+                # The pack and its record in the store are one outcome: the record commits
+                # while the new pack is in place, and if it cannot, the previous pack returns.
+                with publish.swapped_in(staging, job.final), store.transaction() as tx:
+                    tx.record_pack(view.cadence.name, view.period.label, view.period.end,
+                                   summary, job.unit)
         except BaseException:
             publish.discard(staging)
             raise
