@@ -175,7 +175,7 @@ def test_a_killed_batch_leaves_whole_packs_and_a_rerun_builds_only_the_rest(
                                   "--out", str(out), "--workers", "1"], stdout=logs,
                                  stderr=logs, cwd=REPO, env=child_env())
     deadline = time.monotonic() + 240
-    while not list(out.glob("weekly/*/*/manifest.json")) and time.monotonic() < deadline:
+    while not _whole_packs(out) and time.monotonic() < deadline:
         time.sleep(0.2)
     child.send_signal(signal.SIGKILL)
     child.wait(timeout=30)
