@@ -24,7 +24,7 @@ from reviewkit.store.database import Store
 HARNESS = Path(__file__).resolve().parent / "fault_build.py"
 BEFORE_SWAP = ("evaluate", "execute", "pdf", "before-swap")
 AFTER_SWAP = ("after-swap", "after-record")
-MODES = (*BEFORE_SWAP, *AFTER_SWAP, "record-fails")
+MODES = (*BEFORE_SWAP, *AFTER_SWAP, "record-fails", "disk-full")
 PACK_FILES = ("pack.pdf", "pack.html", "pack.ipynb", "summary.json", "manifest.json")
 
 
@@ -143,6 +143,16 @@ def test_a_store_that_cannot_record_the_pack_leaves_the_previous_pack_in_place(
     assert run.stderr.count("\n") == 1 and "database is locked" in run.stderr
     assert snapshot(run.folder) == base.folder_files
     assert _recorded(run.params)[DEMO_LABEL] == base.recorded_at
+
+
+def test_a_full_disk_while_writing_the_pack_is_one_line_and_keeps_the_previous_pack(
+    base: Base,
+) -> None:
+    run = base.runs["disk-full"]
+    assert run.returncode == 4, run.stderr
+    assert run.stderr.count("\n") == 1 and "No space left on device" in run.stderr
+    assert "nothing was replaced" in run.stderr
+    assert snapshot(run.folder) == base.folder_files
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -23,7 +23,7 @@ from reviewkit.layout.view import Publication
 from reviewkit.periods import period_containing
 from reviewkit.run.summary import summary_of
 
-OPERATIONAL = ("mttr_p1", "change_success_rate", "cloud_spend")
+OPERATIONAL = ("mttr_p1", "cloud_spend")
 
 CATALOG_HEAD = """\
 kpis:
@@ -98,11 +98,11 @@ def test_query_kpis_give_the_prepared_tables_figures_for_every_period_in_the_win
 ) -> None:
     table, queried = both_demo_views
     for kpi_id in OPERATIONAL:
-        expected = [(pv.period.label, pv.value, pv.target, pv.status)
+        expected = [(pv.period.label, pv.value, pv.target, pv.status, pv.count, pv.weight)
                     for pv in table.evaluated.result(kpi_id).history]
-        got = [(pv.period.label, pv.value, pv.target, pv.status)
+        got = [(pv.period.label, pv.value, pv.target, pv.status, pv.count, pv.weight)
                for pv in queried.evaluated.result(kpi_id).history]
-        assert len(got) == 26 and all(value is not None for _, value, _, _ in got)
+        assert len(got) == 26 and all(row[1] is not None and row[4] == 7 for row in got)
         assert got == expected, kpi_id
 
 
@@ -118,18 +118,17 @@ def test_the_operational_pack_records_each_source_file_in_its_provenance(
 ) -> None:
     _, queried = both_demo_views
     page = Pack(queried).section("provenance").html
-    assert f"<code>changes: {REPO}/data/demo/operational/changes-*.csv</code>" in page
+    assert f"<code>incidents: {REPO}/data/demo/operational/incidents-*.csv</code>" in page
     roles = [(item.role, Path(item.path).name) for item in queried.provenance.inputs]
     assert ("source billing", "cloud-billing.parquet") in roles
-    assert [name for role, name in roles if role == "source changes"] == [
-        "changes-2024.csv", "changes-2025.csv", "changes-2026.csv"]
+    assert [name for role, name in roles if role == "source incidents"] == [
+        "incidents-2024.csv", "incidents-2025.csv", "incidents-2026.csv"]
 
 
-def test_the_operational_catalog_is_the_demo_catalog_with_three_queries() -> None:
+def test_the_operational_catalog_is_the_demo_catalog_with_two_queries() -> None:
     plain = load_catalog(REPO / "data" / "demo" / "kpis.yaml")
     operational = load_catalog(REPO / "data" / "demo" / "kpis-operational.yaml")
-    assert [kpi.id for kpi in operational.kpis if kpi.query] == [
-        "change_success_rate", "mttr_p1", "cloud_spend"]
+    assert [kpi.id for kpi in operational.kpis if kpi.query] == ["mttr_p1", "cloud_spend"]
     assert [kpi.model_copy(update={"query": None}) for kpi in operational.kpis] == plain.kpis
 
 
@@ -138,6 +137,7 @@ def test_the_operational_records_are_what_their_generator_writes(
 ) -> None:
     folder = REPO / "data" / "demo"
     before = {path.name: path.read_bytes() for path in (folder / "operational").glob("*.csv")}
+    assert len(before) == 3
     spec = importlib.util.spec_from_file_location("generate_operational",
                                                   folder / "generate_operational.py")
     assert spec is not None and spec.loader is not None

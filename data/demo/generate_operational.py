@@ -2,21 +2,23 @@
 
 Writes, under ``operational/`` next to this script:
 
-* ``incidents.csv`` - one row per incident (P1 to P4), opened and restored times: behind
-  **mean time to restore** (``mttr_p1``: mean hours to restore the P1 and P2 incidents restored
-  in the week);
-* ``changes-YYYY.csv`` - one file per year (a glob reads them all), one row per production change
-  and its outcome: behind **change success rate** (``change_success_rate``: share of the week's
-  changes that were successful);
-* ``cloud-billing.parquet`` - one row per day, account and service with its cost in pounds:
-  behind **cloud spend** (``cloud_spend``: the week's cost in £k);
+* ``incidents-YYYY.csv`` - one file per year (a glob reads them all), one row per incident (P1
+  to P4) with its site and its opened and restored times: behind **mean time to restore**
+  (``mttr_p1``: per site and week, the mean hours to restore the P1 and P2 incidents restored in
+  the week, and how many there were);
+* ``cloud-billing.parquet`` - one row per day, site, account and service with its cost in
+  pounds: behind **cloud spend** (``cloud_spend``: per site, the week's cost in £k);
 
-and ``kpis-operational.yaml``: the demo catalog (``kpis.yaml``) with a ``query`` on those three
+and ``kpis-operational.yaml``: the demo catalog (``kpis.yaml``) with a ``query`` on those two
 KPIs. ``params/weekly-operational-data.yaml`` builds the weekly pack from it.
 
-The records are made *from* the prepared table (``measurements.csv``), week by week, so that
-each query gives back exactly the table's figure for every week; a test builds both packs and
-checks they agree. The prepared table stays the demo's source of truth: its packs do not change.
+The records are made *from* the prepared table (``measurements.csv``), site by site and week by
+week, so that each query gives back exactly the table's figures; a test checks both routes
+agree. The prepared table stays the demo's source of truth: its packs do not change.
+
+Change success rate stays in the prepared table: its rows give a rate and a count of changes per
+site (95.6 % of 24 changes) that no whole number of successful changes makes, so no change
+records can give them back exactly.
 
 Usage: ``python data/demo/generate_operational.py`` (standard library and pyarrow only). The
 output is deterministic (seeded); the Parquet bytes can change only with the pyarrow version.
@@ -43,28 +45,21 @@ SERVICES = ("EHR", "PACS", "Pharmacy", "Lab results", "Patient portal", "Email",
 ACCOUNTS = ("prod-clinical", "prod-corporate", "shared-platform", "dev-test")
 CLOUD_SERVICES = ("compute", "storage", "database", "network egress", "backup", "monitoring")
 
-#: The three KPIs' queries, as the catalog carries them. Each returns one row per period
+#: The KPIs' queries, as the catalog carries them. Each returns one row per period and site
 #: (``period_of`` cuts the pack's periods); the window comes in as parameters.
 QUERIES = {
     "mttr_p1": """\
-SELECT period_of(restored_at) AS period_end,
-       round(avg(date_diff('minute', opened_at, restored_at)) / 60, 2) AS value
+SELECT period_of(restored_at) AS period_end, site AS segment,
+       round(avg(date_diff('second', opened_at, restored_at)) / 3600, 3) AS value,
+       count(*) AS count
 FROM incidents
 WHERE priority IN ('P1', 'P2')
   AND restored_at >= $window_start
   AND restored_at < $window_end + INTERVAL 1 DAY
 GROUP BY ALL
 """,
-    "change_success_rate": """\
-SELECT period_of(implemented_at) AS period_end,
-       round(100 * avg(CASE WHEN outcome = 'successful' THEN 1 ELSE 0 END), 1) AS value
-FROM changes
-WHERE implemented_at >= $window_start
-  AND implemented_at < $window_end + INTERVAL 1 DAY
-GROUP BY ALL
-""",
     "cloud_spend": """\
-SELECT period_of(usage_date) AS period_end,
+SELECT period_of(usage_date) AS period_end, site AS segment,
        round(sum(cost_gbp) / 1000, 1) AS value
 FROM billing
 WHERE usage_date BETWEEN $window_start AND $window_end
@@ -73,10 +68,11 @@ GROUP BY ALL
 }
 
 
-def weekly_values(kpi_id: str) -> dict[dt.date, Decimal]:
-    """The prepared table's value of ``kpi_id`` for each week it has one."""
+def weekly_values(kpi_id: str) -> dict[tuple[dt.date, str], tuple[Decimal, int | None]]:
+    """The prepared table's (value, count) of ``kpi_id`` for each week and site with a value."""
     with (HERE / "measurements.csv").open(encoding="utf-8", newline="") as handle:
-        return {dt.date.fromisoformat(row["period_end"]): Decimal(row["value"])
+        return {(dt.date.fromisoformat(row["period_end"]), row["segment"]):
+                (Decimal(row["value"]), int(row["count"]) if row["count"] else None)
                 for row in csv.DictReader(handle)
                 if row["kpi_id"] == kpi_id and row["value"] != ""}
 
@@ -89,9 +85,8 @@ def split_total(rng: random.Random, total: int, parts: int, minimum: int) -> lis
     return [minimum + high - low for low, high in zip([0, *cuts], [*cuts, spare], strict=True)]
 
 
-def week_minutes(rng: random.Random, week_end: dt.date) -> int:
-    """A random minute inside the 7 days ending on ``week_end`` (minutes since midnight of the
-    first day)."""
+def week_minutes(rng: random.Random) -> int:
+    """A random minute inside a week (minutes since midnight of its first day)."""
     return rng.randint(0, 7 * 24 * 60 - 1)
 
 
@@ -101,78 +96,54 @@ def at(week_end: dt.date, minute: int) -> dt.datetime:
 
 
 def incidents(rng: random.Random) -> list[dict[str, str]]:
-    """P1/P2 restores whose mean restore time each week is the table's MTTR, among P3/P4 noise."""
+    """Per site and week, as many P1/P2 restores as the table counts, with the table's mean
+    restore time, among P3/P4 noise."""
     rows = []
-    for week_end, hours in sorted(weekly_values("mttr_p1").items()):
-        mean_minutes = hours * 60
-        assert mean_minutes == int(mean_minutes), "MTTR is written to a tenth of an hour"
-        count = rng.randint(3, 8)
-        durations = split_total(rng, int(mean_minutes) * count, count, minimum=15)
+    for (week_end, site), (hours, count) in sorted(weekly_values("mttr_p1").items()):
+        mean_seconds = hours * 3600
+        assert mean_seconds == int(mean_seconds), "MTTR is written in whole seconds"
+        assert count, "every MTTR row counts its incidents"
+        durations = split_total(rng, int(mean_seconds) * count, count, minimum=1)
         for duration in durations:
-            restored = at(week_end, week_minutes(rng, week_end))
-            rows.append(_incident(rng, rng.choice(("P1", "P2", "P2")), restored, duration))
-        for _ in range(rng.randint(80, 120)):
-            restored = at(week_end, week_minutes(rng, week_end))
-            rows.append(_incident(rng, rng.choice(("P3", "P4")), restored,
-                                  rng.randint(30, 5 * 24 * 60)))
-    rows.sort(key=lambda row: (row["opened_at"], row["priority"]))
+            restored = at(week_end, week_minutes(rng))
+            rows.append(_incident(rng, site, rng.choice(("P1", "P2", "P2")), restored, duration))
+        for _ in range(rng.randint(10, 20)):
+            restored = at(week_end, week_minutes(rng))
+            rows.append(_incident(rng, site, rng.choice(("P3", "P4")), restored,
+                                  rng.randint(1800, 5 * 24 * 3600)))
+    rows.sort(key=lambda row: (row["opened_at"], row["site"], row["priority"]))
     for number, row in enumerate(rows, start=1):
         row["incident_id"] = f"INC{number:06d}"
     return rows
 
 
-def _incident(rng: random.Random, priority: str, restored: dt.datetime,
-              minutes: int) -> dict[str, str]:
-    opened = restored - dt.timedelta(minutes=minutes)
-    return {"incident_id": "", "priority": priority, "service": rng.choice(SERVICES),
-            "opened_at": opened.isoformat(sep=" "), "restored_at": restored.isoformat(sep=" ")}
-
-
-def success_split(rate: Decimal) -> tuple[int, int]:
-    """(changes, successful) whose share is within 0.02 points of ``rate``: it rounds to the
-    table's figure to one decimal, whichever way ties round."""
-    for changes in range(60, 2000):
-        successful = round(rate * changes / 100)
-        if abs(Decimal(100 * successful) / changes - rate) <= Decimal("0.02"):
-            return changes, successful
-    raise AssertionError(f"no split for {rate}")
-
-
-def changes(rng: random.Random) -> list[dict[str, str]]:
-    rows = []
-    for week_end, rate in sorted(weekly_values("change_success_rate").items()):
-        count, successful = success_split(rate)
-        outcomes = ["successful"] * successful + [
-            rng.choice(("failed", "rolled_back", "emergency_fix"))
-            for _ in range(count - successful)]
-        rng.shuffle(outcomes)
-        for outcome in outcomes:
-            rows.append({"change_id": "", "service": rng.choice(SERVICES),
-                         "implemented_at": at(week_end, week_minutes(rng, week_end)
-                                              ).isoformat(sep=" "),
-                         "outcome": outcome})
-    rows.sort(key=lambda row: row["implemented_at"])
-    for number, row in enumerate(rows, start=1):
-        row["change_id"] = f"CHG{number:06d}"
-    return rows
+def _incident(rng: random.Random, site: str, priority: str, restored: dt.datetime,
+              seconds: int) -> dict[str, str]:
+    opened = restored - dt.timedelta(seconds=seconds)
+    return {"incident_id": "", "site": site, "priority": priority,
+            "service": rng.choice(SERVICES), "opened_at": opened.isoformat(sep=" "),
+            "restored_at": restored.isoformat(sep=" ")}
 
 
 def billing(rng: random.Random) -> pa.Table:
-    """Daily cost lines per account and service whose weekly total is the table's £k."""
-    dates, accounts, services, pence = [], [], [], []
-    for week_end, thousands in sorted(weekly_values("cloud_spend").items()):
+    """Daily cost lines per site, account and service whose weekly total per site is the
+    table's £k."""
+    dates, sites, accounts, services, pence = [], [], [], [], []
+    for (week_end, site), (thousands, _) in sorted(weekly_values("cloud_spend").items()):
         total = int(thousands * 1000 * 100)
         lines = [(week_end - dt.timedelta(days=day), account, service)
                  for day in range(6, -1, -1) for account in ACCOUNTS
-                 for service in rng.sample(CLOUD_SERVICES, 4)]
+                 for service in rng.sample(CLOUD_SERVICES, 2)]
         for (day, account, service), cost in zip(
                 lines, split_total(rng, total, len(lines), minimum=100), strict=True):
             dates.append(day)
+            sites.append(site)
             accounts.append(account)
             services.append(service)
             pence.append(cost)
     return pa.table({
         "usage_date": pa.array(dates, pa.date32()),
+        "site": sites,
         "account": accounts,
         "service": services,
         "cost_gbp": pa.array([Decimal(p) / 100 for p in pence], pa.decimal128(12, 2)),
@@ -190,7 +161,7 @@ def catalog_with_queries() -> str:
     """``kpis.yaml`` with a ``query`` block after the ``aggregation`` line of the three KPIs."""
     lines = (HERE / "kpis.yaml").read_text(encoding="utf-8").splitlines()
     out: list[str] = [
-        "# The demo catalog (kpis.yaml) with three KPIs computed from operational records by",
+        "# The demo catalog (kpis.yaml) with two KPIs computed from operational records by",
         "# queries over the sources in params/weekly-operational-data.yaml.",
         "# Written by data/demo/generate_operational.py; edit kpis.yaml and re-run it.",
     ]
@@ -212,14 +183,13 @@ def catalog_with_queries() -> str:
 def main() -> None:
     rng = random.Random(SEED)
     OUT.mkdir(exist_ok=True)
-    write_csv(OUT / "incidents.csv", incidents(rng))
     by_year: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for row in changes(rng):
-        by_year[row["implemented_at"][:4]].append(row)
-    for old in OUT.glob("changes-*.csv"):
+    for row in incidents(rng):
+        by_year[row["restored_at"][:4]].append(row)
+    for old in [*OUT.glob("incidents*.csv"), *OUT.glob("changes-*.csv")]:
         old.unlink()
     for year, rows in sorted(by_year.items()):
-        write_csv(OUT / f"changes-{year}.csv", rows)
+        write_csv(OUT / f"incidents-{year}.csv", rows)
     pq.write_table(billing(rng), OUT / "cloud-billing.parquet")
     (HERE / "kpis-operational.yaml").write_text(catalog_with_queries(), encoding="utf-8")
 

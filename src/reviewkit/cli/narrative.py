@@ -9,13 +9,13 @@ from pathlib import Path
 
 from reviewkit import cadences
 from reviewkit.errors import InputError
-from reviewkit.inputs.loaded import load_inputs
+from reviewkit.inputs.params import load_params
 from reviewkit.narrative.edits import edits_from_markdown, parse_markdown, to_markdown
 from reviewkit.narrative.notebook import slots_of
 from reviewkit.narrative.service import NarrativeService
 from reviewkit.run.build import notebook_for
 from reviewkit.run.execute import read_notebook
-from reviewkit.run.prepare import evaluate
+from reviewkit.run.prepare import evaluate, load_for
 from reviewkit.store.database import Store
 
 
@@ -36,11 +36,11 @@ def _read(path: Path) -> str:
 
 def run_narrative(args: argparse.Namespace) -> int:
     cadence = cadences.get(args.cadence)
-    inputs = load_inputs(args.params)
+    inputs = load_for(load_params(args.params), args.unit)
     notebook = read_notebook(notebook_for(cadence, inputs.params.values.notebook))
     store = Store.open(inputs.params.store_location)
     try:
-        evaluated = evaluate(cadence, inputs, store, args.period)
+        evaluated = evaluate(cadence, inputs, store, args.period, args.unit)
         service = NarrativeService(store, evaluated)
         cells = service.plan(slots_of(notebook, cadence))
         if args.narrative_command == "export":

@@ -107,6 +107,7 @@ class Scan:
     today: dt.date  # the day the scan took as today
     latest: dict[str, dt.date]  # the latest date of each KPI's rows, up to ``today``
     rows: dict[str, int]  # each KPI's row count
+    has_segments: bool = False  # some row has a segment (a unit)
 
     def latest_dates(self, not_after: dt.date | None) -> dict[str, dt.date]:
         """Each KPI's latest date, ignoring rows after ``not_after`` (None: none ignored)."""
@@ -167,11 +168,12 @@ def scan_csv(path: Path, columns: Sequence[str], today: dt.date) -> Scan | None:
                       AND coalesce(isfinite(try_cast(value AS DOUBLE)), false)))
                  OR (target <> '' AND NOT (regexp_full_match(target, '{_NUMBER}')
                       AND coalesce(isfinite(try_cast(target AS DOUBLE)), false)))),
-                 max(period_end) FILTER (WHERE period_end <= $today)
+                 max(period_end) FILTER (WHERE period_end <= $today),
+                 count(*) FILTER (WHERE segment <> '')
                 FROM rows GROUP BY kpi_id
             """, {"today": today.isoformat(), "earliest": EARLIEST.isoformat(),
                   "latest": LATEST.isoformat()}).fetchall()
-            if any(bad for _, _, bad, _ in per_kpi):
+            if any(bad for _, _, bad, _, _ in per_kpi):
                 return None
             # A hash shared by two different rows reads as a duplicate too: the row reader
             # then decides (a chance of a few in a million for ten million rows). Hashes
@@ -183,9 +185,10 @@ def scan_csv(path: Path, columns: Sequence[str], today: dt.date) -> Scan | None:
                 return None
         except duckdb.Error:
             return None  # a line DuckDB cannot parse: the row reader names it, or reads it
-    return Scan(table, sum(rows for _, rows, _, _ in per_kpi), today,
-                {kpi: dt.date.fromisoformat(day) for kpi, _, _, day in per_kpi if day},
-                {kpi: rows for kpi, rows, _, _ in per_kpi})
+    return Scan(table, sum(rows for _, rows, _, _, _ in per_kpi), today,
+                {kpi: dt.date.fromisoformat(day) for kpi, _, _, day, _ in per_kpi if day},
+                {kpi: rows for kpi, rows, _, _, _ in per_kpi},
+                any(units for _, _, _, _, units in per_kpi))
 
 
 Row = tuple[str, dt.date, float | None, float | None, str]

@@ -27,7 +27,7 @@ from reviewkit.inputs.table import (
 from reviewkit.periods import today
 
 REQUIRED_COLUMNS = ("kpi_id", "period_end", "value")
-OPTIONAL_COLUMNS = ("target", "segment")
+OPTIONAL_COLUMNS = ("target", "segment", "count")
 #: A CSV this large (16 MiB, about 350,000 rows) or larger is read column-wise. Below it the row
 #: reader is faster: it needs no query engine.
 COLUMNAR_FROM_BYTES = 16 * 1024 * 1024
@@ -42,7 +42,9 @@ class Observation:
     target: float | None = None
     segment: str = ""
     line: int = 0
-    rows: int = 1  # table rows it stands for: a large table's earlier periods come as one
+    #: How many items the value summarises (changes, tickets, survey answers): its weight in a
+    #: mean across rows and units; None counts as 1.
+    count: float | None = None
 
 
 @dataclass(frozen=True)
@@ -107,8 +109,8 @@ class Measurements:
                 for kpi_id, day, value, target, segment in batch:
                     series[kpi_id].append(Observation(days.setdefault(day, day), value, target,
                                                       units.setdefault(segment, segment)))
-            for kpi_id, day, value, target, count in rows.summarised:
-                series[kpi_id].append(Observation(day, value, target, rows=count))
+            for kpi_id, day, value, target, _ in rows.summarised:
+                series[kpi_id].append(Observation(day, value, target))
                 if target is not None:
                     summarised_targets[kpi_id] += 1
             for kpi_id, day, segment in rows.missing:
@@ -124,11 +126,16 @@ class Measurements:
                        unseen=Unseen(unknown, rows.rows_after, extra, rows.rows_in_future))
 
 
-def load_measurements(path: str | Path) -> Measurements:
-    """Read measurements and check every row; errors name the file, the line and the column."""
+def load_measurements(path: str | Path, *, column_wise: bool = True) -> Measurements:
+    """Read measurements and check every row; errors name the file, the line and the column.
+
+    ``column_wise``: a large CSV may be read column-wise (see the module's docstring)."""
     table, rows = stream_table(path, "measurements", REQUIRED_COLUMNS, OPTIONAL_COLUMNS,
                                formats=FORMATS)
-    if table.path.suffix.lower() == ".csv" and table.path.stat().st_size >= COLUMNAR_FROM_BYTES:
+    # Why only without counts: a count weighs rows in means across units, which the engine's
+    # per-period summary does not reproduce; such a table is read row by row.
+    if (column_wise and table.path.suffix.lower() == ".csv" and "count" not in table.columns
+            and table.path.stat().st_size >= COLUMNAR_FROM_BYTES):
         header = _header(table.path)
         scan = scan_csv(table.path, header, today()) if header is not None else None
         if scan is not None:
@@ -190,4 +197,14 @@ def _observation(table: Table, row: TableRow) -> tuple[Observation, str]:
     except ValueError:
         raise table.error(row, f"{target_text!r} is not a number; leave it empty to use the "
                           "catalog target", "target") from None
-    return Observation(period_end, value, target, row.get("segment"), row.line), kpi_id
+    count_text = row.get("count")
+    try:
+        count = number_or_none(count_text)
+    except ValueError:
+        count = -1.0
+    if count is not None and count <= 0:
+        raise table.error(row, f"{count_text!r} is not a positive number; give how many items "
+                          "the value summarises, or leave it empty to count the row once",
+                          "count")
+    return (Observation(period_end, value, target, row.get("segment"), row.line, count),
+            kpi_id)

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 #: What a query may ask for with ``$name``; reviewkit binds each as a typed parameter.
 QUERY_PARAMETERS = ("window_start", "window_end", "cadence")
 #: The columns a query returns (any order); other names are an error.
-RESULT_COLUMNS = ("period_end", "value", "segment", "target")
+RESULT_COLUMNS = ("period_end", "value", "segment", "target", "count")
 #: A query returns one row per period and unit; far more than any pack shows means it forgot to
 #: group (and would pull a raw table into memory).
 MAX_RESULT_ROWS = 100_000
@@ -354,10 +354,10 @@ def _check_columns(query: KpiQuery, sources: Sequence[Source], names: list[str])
             raise query.error(
                 f"the query over {_read_by(query, sources)} returns column '{name}'"
                 f"{did_you_mean(name, RESULT_COLUMNS)}; return period_end and value, and "
-                "optionally segment and target")
+                "optionally segment, target and count")
     if len(set(names)) != len(names):
         raise query.error("the query returns a column twice; return each of period_end, value, "
-                          "segment and target at most once")
+                          "segment, target and count at most once")
     for name in ("period_end", "value"):
         if name not in names:
             raise query.error(f"the query over {_read_by(query, sources)} returns no "
@@ -376,6 +376,12 @@ def _observations(
         value = _as_number(query, sources, row[index["value"]], "value", number)
         target = (_as_number(query, sources, row[index["target"]], "target", number)
                   if "target" in index else None)
+        count = (_as_number(query, sources, row[index["count"]], "count", number)
+                 if "count" in index else None)
+        if count is not None and count <= 0:
+            raise query.error(f"the query returns {count:g} in 'count' (row {number}); a count "
+                              "is how many items the value stands for: a positive number, or "
+                              "NULL")
         segment = row[index["segment"]] if "segment" in index else None
         segment_text = "" if segment is None else str(segment).strip()
         key = (period_end, segment_text)
@@ -384,7 +390,8 @@ def _observations(
             raise query.error(f"the query returns two rows for {period_end}{unit} (rows "
                               f"{seen[key]} and {number}); return one row per period")
         seen[key] = number
-        observations.append(Observation(period_end, value, target, segment_text, number))
+        observations.append(Observation(period_end, value, target, segment_text, number,
+                                        count))
     observations.sort(key=lambda obs: (obs.period_end, obs.segment))
     return observations
 

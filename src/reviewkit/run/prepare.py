@@ -15,10 +15,12 @@ from reviewkit.evaluation.pack import (
     PackEvaluation,
     evaluate_pack,
     history_length,
+    reference_day,
     resolve_period,
     rows_needed_from,
 )
-from reviewkit.inputs.loaded import Inputs
+from reviewkit.inputs.loaded import Inputs, load_named_inputs
+from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams
 from reviewkit.inputs.sources import window_for
 from reviewkit.layout.charts import render_charts
 from reviewkit.layout.view import PackView, Publication, make_view
@@ -47,25 +49,42 @@ class Prepared:
     publication: Publication
 
 
+def load_for(params: LoadedParams, unit: str | None = None) -> Inputs:
+    """A pack definition's inputs; asking for a unit turns on units (every segment of the data
+    is one) when the params file names none."""
+    return load_named_inputs(params, every_segment=unit is not None)
+
+
+def unit_key(unit: str | None) -> str:
+    """A requested unit as the store keys it: '' for the group ('group', or none asked for)."""
+    return "" if unit in (None, GROUP_FOLDER) else str(unit)
+
+
+def unit_inputs(inputs: Inputs, unit: str | None) -> Inputs:
+    """The inputs of one pack of a definition: a unit's, or the group's (or the only) one."""
+    key = unit_key(unit)
+    return inputs.for_unit(inputs.unit_named(key)) if key else inputs
+
+
 def evaluate(cadence: Cadence, inputs: Inputs, store: Store,
-             period: str | dt.date | None = None) -> PackEvaluation:
-    """Evaluate a pack of ``cadence`` with the history the store holds.
+             period: str | dt.date | None = None, unit: str | None = None) -> PackEvaluation:
+    """Evaluate a pack of ``cadence`` (of ``unit``, when given) with the history the store
+    holds. ``inputs`` are the whole definition's: a unit reports the group's period.
 
     Once the period is known, KPIs computed by queries are queried over the pack's window
     (the periods its charts show), and a large measurements table gives up the rows the pack
-    needs.
+    needs (before a unit's rows are picked from them).
     """
-    requested = parse_period(period)
-    day = today()
+    now = today()
+    day = reference_day(cadence, inputs, parse_period(period), now)
     if inputs.catalog.queries(cadence.name) or inputs.measurements.scan is not None:
-        resolved, as_of = resolve_period(cadence, inputs, requested, day)
+        resolved, as_of = resolve_period(cadence, inputs, day, now)
         window = window_for(resolved, history_length(cadence, inputs))
         inputs = inputs.for_pack(cadence.name, window,
-                                 rows_needed_from(cadence, inputs, resolved, as_of), day)
-        # The period stays the one the measurements chose: query rows later than it must not
-        # move an unrequested pack to another period.
-        requested = requested or inputs.params.values.period_end or resolved.end
-    return evaluate_pack(cadence, inputs, store.history(cadence.name), requested, today=day)
+                                 rows_needed_from(cadence, inputs, resolved, as_of), now)
+    own = unit_inputs(inputs, unit)
+    return evaluate_pack(cadence, own, store.history(cadence.name, unit_key(unit)), day,
+                         today=now)
 
 
 def prepare(
@@ -76,10 +95,12 @@ def prepare(
     *,
     slots: Sequence[Narrative] | None = None,
     now: dt.datetime | None = None,
+    unit: str | None = None,
 ) -> Prepared:
     """Everything up to the narrative, for one pack (charts included)."""
-    evaluated = evaluate(cadence, inputs, store, period)
-    view = make_view(evaluated, inputs, charts=render_charts(evaluated), now=now)
+    evaluated = evaluate(cadence, inputs, store, period, unit)
+    view = make_view(evaluated, unit_inputs(inputs, unit), charts=render_charts(evaluated),
+                     now=now)
     cells = NarrativeService(store, evaluated).plan(
         cadence.narratives if slots is None else slots)
     return Prepared(view, Publication(narrative=cells))

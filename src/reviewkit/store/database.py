@@ -26,6 +26,7 @@ from reviewkit.store.records import (
     Action,
     Decision,
     Event,
+    MinutesEntry,
     NarrativeConflict,
     PackRecord,
     StoredNarrative,
@@ -42,7 +43,7 @@ __all__ = [
     "Transaction", "UnknownRecord",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 
 metadata = sa.MetaData()
 
@@ -68,6 +69,7 @@ actions_table = sa.Table(
     sa.Column("raised_on", sa.String(10), nullable=False),
     sa.Column("decision_id", sa.String(16)),
     sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("unit", sa.String(64), nullable=False, server_default=""),
 )
 decisions_table = sa.Table(
     "decisions", metadata,
@@ -78,6 +80,16 @@ decisions_table = sa.Table(
     sa.Column("decided_on", sa.String(10), nullable=False),
     sa.Column("kpis", sa.Text, nullable=False, server_default="[]"),
     sa.Column("actions", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("unit", sa.String(64), nullable=False, server_default=""),
+)
+minutes_entries = sa.Table(
+    "minutes_entries", metadata,
+    sa.Column("review", sa.String(64), primary_key=True),
+    sa.Column("unit", sa.String(64), primary_key=True),
+    sa.Column("entry", sa.String(64), primary_key=True),  # "actions[1]", "decisions[0].actions[0]"
+    sa.Column("kind", sa.String(16), nullable=False),  # action | decision | update
+    sa.Column("entity_id", sa.String(16), nullable=False),
+    sa.Column("content", sa.Text, nullable=False),  # the entry as last imported (JSON)
 )
 events_table = sa.Table(
     "events", metadata,
@@ -105,6 +117,7 @@ narratives_table = sa.Table(
     "narratives", metadata,
     sa.Column("cadence", sa.String(16), primary_key=True),
     sa.Column("label", sa.String(16), primary_key=True),
+    sa.Column("unit", sa.String(64), primary_key=True, server_default=""),
     sa.Column("key", sa.String(128), primary_key=True),
     sa.Column("kpi_id", sa.String(128)),
     sa.Column("text", sa.Text, nullable=False),
@@ -125,11 +138,13 @@ narrative_history = sa.Table(
     sa.Column("updated_at", sa.String(32), nullable=False),
     sa.Column("updated_by", sa.Text, nullable=False),
     sa.Column("source", sa.Text, nullable=False),
+    sa.Column("unit", sa.String(64), nullable=False, server_default=""),
 )
 packs_table = sa.Table(
     "packs", metadata,
     sa.Column("cadence", sa.String(16), primary_key=True),
     sa.Column("label", sa.String(16), primary_key=True),
+    sa.Column("unit", sa.String(64), primary_key=True, server_default=""),
     sa.Column("period_end", sa.String(10), nullable=False),
     sa.Column("built_at", sa.String(32), nullable=False),
     sa.Column("summary", sa.Text, nullable=False),
@@ -235,8 +250,47 @@ def _migrate_to_2(connection: Connection) -> None:
     metadata.create_all(connection, tables=[narratives_table, narrative_history])
 
 
+def _migrate_add_units(connection: Connection) -> None:
+    """Units: every action, decision, narrative and recorded pack belongs to a unit ('' is the
+    group, or the only, pack: what every record made before units stays).
+
+    Self-contained: the earlier steps create tables from today's definitions, so a new store
+    has the columns already; only an older store's tables change. Narratives and packs gain the
+    unit in their primary key, which SQLite cannot alter, so those two are rebuilt.
+    """
+    inspector = sa.inspect(connection)
+    for table in (actions_table, decisions_table, narrative_history):
+        if "unit" not in {column["name"] for column in inspector.get_columns(table.name)}:
+            connection.execute(sa.text(
+                f"ALTER TABLE {table.name} ADD COLUMN unit VARCHAR(64) NOT NULL DEFAULT ''"))
+    for table in (narratives_table, packs_table):
+        existing = {column["name"] for column in inspector.get_columns(table.name)}
+        if "unit" in existing:
+            continue
+        old = f"{table.name}_before_units"
+        connection.execute(sa.text(f"ALTER TABLE {table.name} RENAME TO {old}"))
+        if connection.dialect.name == "postgresql":
+            # The primary key's index keeps its name through a rename; free it for the new one.
+            connection.execute(sa.text(
+                f"ALTER TABLE {old} RENAME CONSTRAINT {table.name}_pkey TO {old}_pkey"))
+        table.create(connection)
+        names = ", ".join(c.name for c in table.columns if c.name in existing)
+        connection.execute(sa.text(
+            f"INSERT INTO {table.name} ({names}, unit) SELECT {names}, '' FROM {old}"))
+        connection.execute(sa.text(f"DROP TABLE {old}"))
+
+
+def _migrate_add_minutes_entries(connection: Connection) -> None:
+    """Minutes entries: what each entry of a review's minutes was when imported, and the
+    action or decision it made, so a corrected file is compared entry by entry (amendments)
+    instead of making duplicates. Reviews imported before stay matched by title."""
+    metadata.create_all(connection, tables=[minutes_entries])
+
+
 #: Schema migrations, in order; entry ``n`` brings a store from version ``n`` to ``n + 1``.
-MIGRATIONS: Sequence[Callable[[Connection], None]] = (_migrate_to_1, _migrate_to_2)
+MIGRATIONS: Sequence[Callable[[Connection], None]] = (_migrate_to_1, _migrate_to_2,
+                                                      _migrate_add_units,
+                                                      _migrate_add_minutes_entries)
 
 
 class Store:
@@ -347,36 +401,46 @@ class Store:
             raise store_fault(self.location, exc) from exc
 
     # -- reads ------------------------------------------------------------------------------
-    def actions(self, status: str | None = None) -> list[Action]:
+    def actions(self, status: str | None = None, unit: str | None = None) -> list[Action]:
+        """Actions, oldest id first; ``unit`` keeps one unit's ('' the group's), None all."""
         with self._reading() as connection:
-            return Transaction(connection).actions(status)
+            return Transaction(connection).actions(status, unit)
 
     def action(self, action_id: str) -> Action:
         with self._reading() as connection:
             return Transaction(connection).action(action_id)
 
-    def decisions(self) -> list[Decision]:
+    def decisions(self, unit: str | None = None) -> list[Decision]:
         with self._reading() as connection:
-            return Transaction(connection).decisions()
+            return Transaction(connection).decisions(unit)
 
-    def events(self, entity_id: str | None = None) -> list[Event]:
+    def events(self, entity_id: str | None = None, unit: str | None = None) -> list[Event]:
+        """Events in order; ``unit`` keeps those of one unit's actions and decisions."""
         with self._reading() as connection:
             query = sa.select(events_table).order_by(events_table.c.seq)
             if entity_id is not None:
                 query = query.where(events_table.c.entity_id == entity_id)
+            if unit is not None:
+                owned = sa.union(
+                    sa.select(actions_table.c.id).where(actions_table.c.unit == unit),
+                    sa.select(decisions_table.c.id).where(decisions_table.c.unit == unit),
+                )
+                query = query.where(events_table.c.entity_id.in_(owned))
             return [_event(row) for row in connection.execute(query).mappings()]
 
-    def history(self, cadence: str) -> StoreHistory:
-        """Every action and decision event and every recorded pack of ``cadence``: what an
-        evaluation needs from the store, read in one go."""
-        return StoreHistory(events=tuple(self.events()), packs=tuple(self.packs(cadence)))
+    def history(self, cadence: str, unit: str = "") -> StoreHistory:
+        """Every event of the unit's actions and decisions and every recorded pack of
+        ``cadence`` for the unit ('' the group, or the only, pack): what an evaluation needs
+        from the store, read in one go."""
+        return StoreHistory(events=tuple(self.events(unit=unit)),
+                            packs=tuple(self.packs(cadence, unit)))
 
-    def packs(self, cadence: str) -> list[PackRecord]:
-        """Packs of a cadence recorded in the store, oldest first."""
+    def packs(self, cadence: str, unit: str = "") -> list[PackRecord]:
+        """Packs of a cadence (and unit) recorded in the store, oldest first."""
         with self._reading() as connection:
             rows = connection.execute(
                 sa.select(packs_table)
-                .where(packs_table.c.cadence == cadence)
+                .where((packs_table.c.cadence == cadence) & (packs_table.c.unit == unit))
                 .order_by(packs_table.c.period_end)
             ).mappings()
             return [
@@ -401,24 +465,26 @@ class Store:
             return tx.add_decision(**values)
 
     def record_pack(self, cadence: str, label: str, period_end: dt.date,
-                    summary: dict[str, Any]) -> None:
+                    summary: dict[str, Any], unit: str = "") -> None:
         with self.transaction() as tx:
-            tx.record_pack(cadence, label, period_end, summary)
+            tx.record_pack(cadence, label, period_end, summary, unit)
 
-    def narratives(self, cadence: str, label: str) -> dict[str, StoredNarrative]:
+    def narratives(self, cadence: str, label: str, unit: str = "") -> dict[str, StoredNarrative]:
         with self._reading() as connection:
-            return Transaction(connection).narratives(cadence, label)
+            return Transaction(connection).narratives(cadence, label, unit)
 
     def save_narrative(self, **values: Any) -> int:
         with self.transaction() as tx:
             return tx.save_narrative(**values)
 
-    def narrative_history(self, cadence: str, label: str, key: str) -> list[StoredNarrative]:
+    def narrative_history(self, cadence: str, label: str, key: str,
+                          unit: str = "") -> list[StoredNarrative]:
         with self._reading() as connection:
             rows = connection.execute(
                 sa.select(narrative_history).where(
                     (narrative_history.c.cadence == cadence)
                     & (narrative_history.c.label == label) & (narrative_history.c.key == key)
+                    & (narrative_history.c.unit == unit)
                 ).order_by(narrative_history.c.seq)
             ).mappings()
             return [_narrative(row) for row in rows]
@@ -453,10 +519,12 @@ class Transaction:
             )
         )
 
-    def actions(self, status: str | None = None) -> list[Action]:
+    def actions(self, status: str | None = None, unit: str | None = None) -> list[Action]:
         query = sa.select(actions_table).order_by(actions_table.c.id)
         if status is not None:
             query = query.where(actions_table.c.status == status)
+        if unit is not None:
+            query = query.where(actions_table.c.unit == unit)
         return [_action(row) for row in self.connection.execute(query).mappings()]
 
     def action(self, action_id: str) -> Action:
@@ -472,36 +540,50 @@ class Transaction:
             sa.select(actions_table.c.id).where(actions_table.c.id == action_id)
         ).first() is not None
 
-    def decisions(self) -> list[Decision]:
-        rows = self.connection.execute(
-            sa.select(decisions_table).order_by(decisions_table.c.id)
-        ).mappings()
+    def decisions(self, unit: str | None = None) -> list[Decision]:
+        query = sa.select(decisions_table).order_by(decisions_table.c.id)
+        if unit is not None:
+            query = query.where(decisions_table.c.unit == unit)
+        rows = self.connection.execute(query).mappings()
         return [_decision(row) for row in rows]
 
-    def find_action(self, *, title: str, raised_in: str | None) -> Action | None:
+    def decision(self, decision_id: str) -> Decision:
+        row = self.connection.execute(
+            sa.select(decisions_table).where(decisions_table.c.id == decision_id)
+        ).mappings().first()
+        if row is None:
+            raise UnknownRecord(f"unknown decision id '{decision_id}'")
+        return _decision(row)
+
+    def find_action(self, *, title: str, raised_in: str | None,
+                    unit: str = "") -> Action | None:
         row = self.connection.execute(
             sa.select(actions_table).where(
                 (actions_table.c.title == title) & (actions_table.c.raised_in == raised_in)
+                & (actions_table.c.unit == unit)
             )
         ).mappings().first()
         return _action(row) if row else None
 
-    def find_decision(self, *, text: str, review: str | None) -> Decision | None:
+    def find_decision(self, *, text: str, review: str | None,
+                      unit: str = "") -> Decision | None:
         row = self.connection.execute(
             sa.select(decisions_table).where(
                 (decisions_table.c.text == text) & (decisions_table.c.review == review)
+                & (decisions_table.c.unit == unit)
             )
         ).mappings().first()
         return _decision(row) if row else None
 
     def add_action(self, *, title: str, owner: str, due: dt.date, kpi_id: str | None = None,
                    raised_in: str | None = None, note: str = "", decision_id: str | None = None,
-                   effective: dt.date, by: str, source: str) -> str:
+                   unit: str = "", effective: dt.date, by: str, source: str) -> str:
         action_id = f"A-{self._next('action'):04d}"
         values = {
             "id": action_id, "title": title, "owner": owner, "due": due.isoformat(),
             "status": "open", "kpi_id": kpi_id, "raised_in": raised_in,
             "raised_on": effective.isoformat(), "decision_id": decision_id, "note": note,
+            **({"unit": unit} if unit else {}),
         }
         self.connection.execute(actions_table.insert().values(**values))
         self._event("action", action_id, "created", None, json.dumps(values, sort_keys=True),
@@ -538,12 +620,12 @@ class Transaction:
 
     def add_decision(self, *, text: str, rationale: str = "", kpis: Sequence[str] = (),
                      review: str | None = None, action_ids: Sequence[str] = (),
-                     effective: dt.date, by: str, source: str) -> str:
+                     unit: str = "", effective: dt.date, by: str, source: str) -> str:
         decision_id = f"D-{self._next('decision'):04d}"
         values = {
             "id": decision_id, "text": text, "rationale": rationale, "review": review,
             "decided_on": effective.isoformat(), "kpis": json.dumps(list(kpis)),
-            "actions": json.dumps(list(action_ids)),
+            "actions": json.dumps(list(action_ids)), **({"unit": unit} if unit else {}),
         }
         self.connection.execute(decisions_table.insert().values(**values))
         self._event("decision", decision_id, "created", None, json.dumps(values, sort_keys=True),
@@ -571,29 +653,31 @@ class Transaction:
                 .values(decision_id=decision_id)
             )
 
-    def narratives(self, cadence: str, label: str) -> dict[str, StoredNarrative]:
+    def narratives(self, cadence: str, label: str, unit: str = "") -> dict[str, StoredNarrative]:
         rows = self.connection.execute(
             sa.select(narratives_table).where(
                 (narratives_table.c.cadence == cadence) & (narratives_table.c.label == label)
+                & (narratives_table.c.unit == unit)
             )
         ).mappings()
         return {row["key"]: _narrative(row) for row in rows}
 
     def save_narrative(self, *, cadence: str, label: str, key: str, kpi_id: str | None,
                        text: str, basis: dict[str, Any], expected_revision: int, by: str,
-                       source: str) -> int:
+                       source: str, unit: str = "") -> int:
         """Store a new revision; refuse when someone else saved since ``expected_revision``."""
         row = self.connection.execute(
             sa.select(narratives_table.c.revision, narratives_table.c.text).where(
                 (narratives_table.c.cadence == cadence) & (narratives_table.c.label == label)
-                & (narratives_table.c.key == key)
+                & (narratives_table.c.unit == unit) & (narratives_table.c.key == key)
             )
         ).first()
         current = int(row[0]) if row else 0
         if current != expected_revision:
             raise NarrativeConflict(
-                f"narrative '{key}' of {cadence} {label} changed in the store since this copy "
-                f"was made (revision {expected_revision} → {current})"
+                f"narrative '{key}' of {cadence} {label}{f' ({unit})' if unit else ''} changed "
+                f"in the store since this copy was made (revision {expected_revision} → "
+                f"{current})"
             )
         if row is not None and row[1] == text:
             return current
@@ -602,18 +686,19 @@ class Transaction:
                   "revision": revision, "updated_at": _now(), "updated_by": by}
         if row is None:
             self.connection.execute(
-                narratives_table.insert().values(cadence=cadence, label=label, key=key, **values)
+                narratives_table.insert().values(cadence=cadence, label=label, unit=unit, key=key,
+                                                 **values)
             )
         else:
             self.connection.execute(
                 sa.update(narratives_table).where(
                     (narratives_table.c.cadence == cadence) & (narratives_table.c.label == label)
-                    & (narratives_table.c.key == key)
+                    & (narratives_table.c.unit == unit) & (narratives_table.c.key == key)
                 ).values(**values)
             )
         self.connection.execute(
             narrative_history.insert().values(
-                cadence=cadence, label=label, key=key, revision=revision, text=text,
+                cadence=cadence, label=label, unit=unit, key=key, revision=revision, text=text,
                 basis=values["basis"], updated_at=values["updated_at"], updated_by=by,
                 source=source,
             )
@@ -630,19 +715,72 @@ class Transaction:
         ).first() is not None
 
     def record_pack(self, cadence: str, label: str, period_end: dt.date,
-                    summary: dict[str, Any]) -> None:
-        """The pack of ``cadence`` and ``label`` as built (replacing an earlier build of it)."""
+                    summary: dict[str, Any], unit: str = "") -> None:
+        """The pack of ``cadence``, ``label`` and ``unit`` ('' the group's) as built (replacing
+        an earlier build of it)."""
         self.connection.execute(
             sa.delete(packs_table).where(
                 (packs_table.c.cadence == cadence) & (packs_table.c.label == label)
+                & (packs_table.c.unit == unit)
             )
         )
         self.connection.execute(
             packs_table.insert().values(
-                cadence=cadence, label=label, period_end=period_end.isoformat(),
+                cadence=cadence, label=label, unit=unit, period_end=period_end.isoformat(),
                 built_at=_now(), summary=json.dumps(summary),
             )
         )
+
+    def minutes_entries(self, review: str, unit: str = "") -> dict[str, MinutesEntry]:
+        """The entries of a review's minutes as last imported, by entry."""
+        rows = self.connection.execute(
+            sa.select(minutes_entries).where(
+                (minutes_entries.c.review == review) & (minutes_entries.c.unit == unit))
+        ).mappings()
+        return {row["entry"]: MinutesEntry(row["entry"], row["kind"], row["entity_id"],
+                                           json.loads(row["content"])) for row in rows}
+
+    def keep_minutes_entry(self, review: str, unit: str, entry: MinutesEntry) -> None:
+        """Remember an entry as imported now (replacing what it was)."""
+        self.forget_minutes_entry(review, unit, entry.entry)
+        self.connection.execute(minutes_entries.insert().values(
+            review=review, unit=unit, entry=entry.entry, kind=entry.kind,
+            entity_id=entry.entity_id, content=json.dumps(entry.content, sort_keys=True)))
+
+    def forget_minutes_entry(self, review: str, unit: str, entry: str) -> None:
+        self.connection.execute(sa.delete(minutes_entries).where(
+            (minutes_entries.c.review == review) & (minutes_entries.c.unit == unit)
+            & (minutes_entries.c.entry == entry)))
+
+    def review_imported(self, review: str) -> bool:
+        """Whether minutes of this review were imported before (with or without entries)."""
+        return self.connection.execute(
+            sa.select(imports_table.c.sha256).where(imports_table.c.review == review)
+        ).first() is not None
+
+    def update_decision(self, decision_id: str, changes: dict[str, Any], *, effective: dt.date,
+                        by: str, source: str) -> list[str]:
+        """Amend a decision's text, rationale or KPIs; the fields that really changed."""
+        row = self.connection.execute(
+            sa.select(decisions_table).where(decisions_table.c.id == decision_id)
+        ).mappings().first()
+        if row is None:
+            raise UnknownRecord(f"unknown decision id '{decision_id}'")
+        changed, updates = [], {}
+        for name, value in changes.items():
+            if name not in ("text", "rationale", "kpis"):
+                raise StoreError(f"decisions have no field '{name}' to amend")
+            new = json.dumps(list(value)) if name == "kpis" else str(value)
+            if new == row[name]:
+                continue
+            updates[name] = new
+            changed.append(name)
+            self._event("decision", decision_id, name, row[name], new, effective=effective,
+                        by=by, source=source)
+        if updates:
+            self.connection.execute(sa.update(decisions_table).where(
+                decisions_table.c.id == decision_id).values(**updates))
+        return changed
 
     def imported(self, sha256: str) -> bool:
         return self.connection.execute(
@@ -667,6 +805,7 @@ def _narrative(row: Any) -> StoredNarrative:
 
 def _action(row: Any) -> Action:
     return Action(
+        unit=row.get("unit") or "",
         id=row["id"], title=row["title"], owner=row["owner"],
         due=dt.date.fromisoformat(row["due"]), status=row["status"], kpi_id=row["kpi_id"],
         raised_in=row["raised_in"], raised_on=dt.date.fromisoformat(row["raised_on"]),
@@ -676,6 +815,7 @@ def _action(row: Any) -> Action:
 
 def _decision(row: Any) -> Decision:
     return Decision(
+        unit=row.get("unit") or "",
         id=row["id"], text=row["text"], rationale=row["rationale"] or "", review=row["review"],
         decided_on=dt.date.fromisoformat(row["decided_on"]), kpis=json.loads(row["kpis"]),
         actions=json.loads(row["actions"]),

@@ -40,6 +40,7 @@ class Action:
     raised_on: dt.date
     decision_id: str | None = None
     note: str = ""
+    unit: str = ""  # the unit whose review raised it; '' for the group (or the only) pack
 
     @property
     def is_open(self) -> bool:
@@ -55,6 +56,7 @@ class Decision:
     decided_on: dt.date
     kpis: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
+    unit: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,16 @@ class PackRecord:
     summary: dict[str, Any]
 
 
+
+
+@dataclass(frozen=True)
+class MinutesEntry:
+    """One entry of a review's minutes as it was imported, and the record it made."""
+
+    entry: str  # where it sits in the file: "actions[1]", "decisions[0].actions[0]", …
+    kind: str  # action | decision | update
+    entity_id: str  # the action or decision it made (an update: the action it changed)
+    content: dict[str, Any]  # its fields as written
 
 
 @dataclass(frozen=True)
