@@ -11,7 +11,7 @@ from reviewkit.inputs.loaded import load_inputs
 from reviewkit.narrative.edits import edits_from_markdown, parse_markdown, to_markdown
 from reviewkit.narrative.notebook import slots_of
 from reviewkit.narrative.service import NarrativeService
-from reviewkit.run.build import notebook_for
+from reviewkit.run.prepare import notebook_for
 from reviewkit.run.execute import read_notebook
 from reviewkit.run.prepare import evaluate
 from reviewkit.store.database import Store

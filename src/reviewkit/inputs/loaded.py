@@ -62,12 +62,23 @@ class Inputs:
         return {kpi.id for kpi in self.catalog.kpis}
 
     def files(self) -> tuple[InputFile, ...]:
-        """The inputs a pack records in its provenance, with their SHA-256."""
-        return (
+        """Every input file a pack records in its provenance, with its SHA-256: the params
+        file, the catalog, the measurements and each optional input the params file names."""
+        values = self.params.values
+        files = [
             input_file("params", self.params.path, None),
             input_file("catalog", self.catalog.path, len(self.catalog.kpis)),
             input_file("measurements", self.measurements.path, self.measurements.row_count),
+        ]
+        optional: tuple[tuple[str, Path | None, tuple[object, ...] | None], ...] = (
+            ("initiatives", values.initiatives, self.initiatives),
+            ("benefits", values.benefits, self.benefits),
+            ("spend", values.spend, self.spend),
+            ("priorities", values.priorities, self.priorities),
         )
+        files += [input_file(role, path, len(items)) for role, path, items in optional
+                  if path is not None and items is not None]
+        return tuple(files)
 
     def describe_optional(self) -> list[str]:
         """'initiatives (6)', … for each optional input given."""

@@ -145,8 +145,12 @@ class Sparkline:
     status: str
 
 
+#: Periods a summary tile's sparkline draws.
+SPARKLINE_PERIODS = 13
+
+
 def sparkline(
-    result: KpiResult, *, periods: int = 13, width: int = 120, height: int = 28
+    result: KpiResult, *, periods: int = SPARKLINE_PERIODS, width: int = 120, height: int = 28
 ) -> Sparkline:
     """Geometry of a small line of the last ``periods`` values, with the target as a rule."""
     recent = result.history[-periods:]

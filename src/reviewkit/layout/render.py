@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -45,6 +48,24 @@ def environment(extra_dirs: tuple[str, ...] = ()) -> jinja2.Environment:
         reason_word=lambda reason: REASON_WORDS.get(reason, reason.replace("_", " ")),
     )
     return env
+
+
+def templates_fingerprint(extra_dirs: tuple[str, ...] = ()) -> tuple[str, int, int]:
+    """(SHA-256, files, bytes) of every template and stylesheet a pack is laid out with:
+    reviewkit's own and a cadence's ``extra_dirs``. It names the templates' version in a
+    pack's provenance (two packs with the same fingerprint were laid out alike)."""
+    digest = hashlib.sha256()
+    count = size = 0
+    roots = [Path(str(resources.files("reviewkit.layout") / "templates")),
+             *(Path(folder) for folder in extra_dirs)]
+    for root in roots:
+        for path in sorted(p for p in root.rglob("*") if p.is_file() and
+                           "__pycache__" not in p.parts):
+            content = path.read_bytes()
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(hashlib.sha256(content).digest())
+            count, size = count + 1, size + len(content)
+    return digest.hexdigest(), count, size
 
 
 def render(template: str, extra_dirs: tuple[str, ...] = (), **values: Any) -> str:

@@ -17,8 +17,15 @@ from reviewkit.errors import ReviewkitError
 from reviewkit.evaluation.evaluate import KpiResult, PeriodValue
 from reviewkit.evaluation.rollup import perspective_status, year_ago
 from reviewkit.inputs.catalog import Kpi
-from reviewkit.layout.charts import sparkline
+from reviewkit.layout.charts import SPARKLINE_PERIODS, sparkline
+from reviewkit.layout.describe import (
+    kpi_chart_alt,
+    outlook_chart_alt,
+    spend_chart_alt,
+    timeline_alt,
+)
 from reviewkit.layout.render import environment, render
+from reviewkit.layout.styles import NOTEBOOK_SCOPE, notebook_style
 from reviewkit.layout.view import PackView, Publication
 from reviewkit.narrative.placeholders import fill
 
@@ -28,14 +35,15 @@ class SectionError(ReviewkitError):
 
 
 class Fragment:
-    """An HTML section of the pack; Jupyter shows it through ``_repr_html_``."""
+    """An HTML section of the pack; Jupyter shows it through ``_repr_html_``, with the pack's
+    styles scoped to it so the notebook looks like the pack (the export takes them out)."""
 
     def __init__(self, name: str, html: str) -> None:
         self.name = name
         self.html = html
 
     def _repr_html_(self) -> str:
-        return self.html
+        return f'<div class="{NOTEBOOK_SCOPE}">{notebook_style()}{self.html}</div>'
 
     def __repr__(self) -> str:
         return f"<reviewkit {self.name}>"
@@ -124,6 +132,26 @@ class Pack:
     @staticmethod
     def perspective_anchor(name: str) -> str:
         return perspective_anchor(name)
+
+    def chart_alt(self, chart_id: str) -> str:
+        """The alternative text of a chart in ``view.charts``, written from its data."""
+        view = self.view
+        strategy = view.strategy
+        if chart_id == "timeline" and strategy.initiatives:
+            return timeline_alt(strategy.initiatives, view.period.end)
+        if chart_id == "spend" and strategy.spend is not None:
+            return spend_chart_alt(strategy.spend)
+        if chart_id.startswith("outlook-"):
+            kpi_id = chart_id.removeprefix("outlook-")
+            for outlook in strategy.outlooks:
+                if outlook.forecast.kpi_id == kpi_id:
+                    return outlook_chart_alt(view.catalog.by_id()[kpi_id], outlook.forecast)
+        return kpi_chart_alt(view.result(chart_id))
+
+    @staticmethod
+    def sparkline_alt(result: KpiResult) -> str:
+        """The alternative text of a summary tile's sparkline (its last periods only)."""
+        return kpi_chart_alt(result, last=SPARKLINE_PERIODS)
 
     def _fragment(self, name: str) -> Fragment:
         view = self.view

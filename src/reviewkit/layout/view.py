@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import platform
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Literal
@@ -25,6 +25,7 @@ from reviewkit.inputs.catalog import Catalog, Kpi
 from reviewkit.inputs.loaded import InputFile, Inputs
 from reviewkit.narrative.cells import NarrativeCell
 from reviewkit.periods import Period
+from reviewkit.store.database import redacted
 
 #: Packages whose versions every pack records in its provenance appendix.
 RECORDED_PACKAGES = (
@@ -125,6 +126,30 @@ class PackView:
 
 
 @dataclass(frozen=True)
+class Difference:
+    """One thing a reissued pack says differently from the version before it."""
+
+    kind: Literal["value", "status", "narrative", "action"]
+    subject: str  # the KPI, narrative cell or action, as the reader knows it
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class Reissue:
+    """What a pack published again (a late correction) changed since the previous version."""
+
+    previous: int  # the version compared with
+    published_at: str  # when that version was published (ISO time)
+    approver: str  # who published it
+    differences: tuple[Difference, ...] = ()
+
+    @property
+    def published_on(self) -> dt.date:
+        return dt.datetime.fromisoformat(self.published_at).date()
+
+
+@dataclass(frozen=True)
 class Publication:
     """The narrative and whether the pack is a draft or the approved final pack."""
 
@@ -133,6 +158,18 @@ class Publication:
     approver: str | None = None
     published_at: dt.datetime | None = None
     overrides: tuple[str, ...] = ()  # the gate's reasons, when published with --force
+    #: The version this pack is, or (a draft) will be once published: 1, or 2 and later for a
+    #: pack published again after a correction.
+    version: int = 1
+    reissue: Reissue | None = None  # set from version 2 on
+
+    @property
+    def version_note(self) -> str:
+        """How the page footer and the cover name the version ('' for a first version)."""
+        if self.version == 1:
+            return ""
+        return (f"Version {self.version}" if self.state == "final"
+                else f"Draft of version {self.version}")
 
 
 def make_view(
@@ -141,10 +178,14 @@ def make_view(
     *,
     charts: Mapping[str, str] | None = None,
     now: dt.datetime | None = None,
+    sources: Sequence[InputFile] = (),
 ) -> PackView:
-    """The view of an evaluated pack: identity and provenance from the inputs."""
+    """The view of an evaluated pack: identity and provenance from the inputs (and
+    ``sources``: what else the pack was made from, e.g. its notebook and templates)."""
     params = inputs.params
     parameters = dict(params.raw)
+    if isinstance(parameters.get("store"), str):
+        parameters["store"] = redacted(parameters["store"])
     parameters["cadence"] = evaluated.cadence.name
     parameters["period_end"] = evaluated.period.end.isoformat()
     return PackView(
@@ -155,6 +196,7 @@ def make_view(
         page_size=params.values.page_size,
         generated_at=(now or dt.datetime.now(dt.UTC)).replace(microsecond=0),
         provenance=Provenance(params_path=str(params.path), parameters=parameters,
-                              inputs=inputs.files(), versions=package_versions()),
+                              inputs=(*inputs.files(), *sources),
+                              versions=package_versions()),
         charts=dict(charts or {}),
     )

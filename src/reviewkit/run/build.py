@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +23,9 @@ from nbformat import NotebookNode
 
 from reviewkit import cadences
 from reviewkit.cadences import Cadence
-from reviewkit.errors import ReviewkitError, UsageError
+from reviewkit.errors import UsageError
 from reviewkit.evaluation.pack import PackEvaluation
-from reviewkit.inputs.loaded import load_named_inputs
+from reviewkit.inputs.loaded import load_named_inputs, sha256_of
 from reviewkit.inputs.params import load_params
 from reviewkit.layout.charts import render_charts
 from reviewkit.layout.sections import perspective_anchor
@@ -36,10 +35,13 @@ from reviewkit.narrative.service import NarrativeService, Prefer
 from reviewkit.run import export, gate, publish
 from reviewkit.run.execute import Kernel, execute_notebook, read_notebook
 from reviewkit.run.notebook import PREPARED_ENV
-from reviewkit.run.prepare import Prepared, evaluate
-from reviewkit.run.summary import manifest_of, summary_of, write_action_csvs
+from reviewkit.run.prepare import Prepared, evaluate, notebook_for, sources
+from reviewkit.run.reissue import reissue_of, snapshot_of
+from reviewkit.run.summary import MANIFEST_ATTACHED, manifest_of, summary_of, write_action_csvs
 from reviewkit.store.database import Store
-from reviewkit.store.records import Action
+from reviewkit.store.records import Action, PackVersion
+
+__all__ = ["BuildResult", "build_pack", "notebook_for"]
 
 Progress = Callable[[str], None]
 
@@ -60,16 +62,6 @@ class BuildResult:
     @property
     def pdf(self) -> Path:
         return self.folder / "pack.pdf"
-
-
-def notebook_for(cadence: Cadence, custom: Path | None = None) -> Path:
-    """The built-in notebook of a cadence, unless the params file names its own."""
-    if custom is not None:
-        return custom
-    path = Path(str(resources.files("reviewkit") / "notebooks" / cadence.notebook))
-    if not path.is_file():
-        raise ReviewkitError(f"the {cadence.name} notebook is not installed at {path}")
-    return path
 
 
 class _Stages:
@@ -140,7 +132,12 @@ def build_pack(
                 if approver is not None:
                     publication = _apply_gate(evaluated, publication, store.actions(),
                                               params.values.publish_gate, approver, force)
-                view = make_view(evaluated, inputs, charts=render_charts(evaluated))
+                view = make_view(evaluated, inputs, charts=render_charts(evaluated),
+                                 sources=sources(definition, notebook_path, store,
+                                                 evaluated.period.label))
+                # A pack published before is reissued as its next version, with what changed.
+                publication = reissue_of(store.versions(definition.name, evaluated.period.label),
+                                         view, publication)
                 _hand_over(Prepared(view, publication), handover)
             staging = publish.staging_dir(final)
             try:
@@ -169,21 +166,36 @@ def build_pack(
                 html = export.to_html(for_export(executed, evaluated))
                 (staging / "pack.html").write_text(html, encoding="utf-8")
             with stages.stage("render PDF"):
-                export.to_pdf(html, staging / "pack.pdf", base_url=notebook_path.parent)
-            with stages.stage("publish"):
+                # The data files first: the PDF carries them, and the manifest as it stands
+                # before the PDF exists (a file cannot hold its own hash).
                 summary = summary_of(view, publication)
                 _write_json(staging / "summary.json", summary)
-                csvs = write_action_csvs(view, staging)
+                data = [staging / "summary.json", *write_action_csvs(view, staging)]
+                made = [staging / name for name in ("pack.html", "pack.ipynb")] + data
+                manifest = manifest_of(view, publication, timings=dict(stages.timings),
+                                       outputs=made, notebook=notebook_path)
+                export.to_pdf(html, staging / "pack.pdf", base_url=notebook_path.parent,
+                              attachments=[
+                                  *(export.Attachment(path.name, path.read_bytes())
+                                    for path in data),
+                                  export.Attachment("manifest.json", _json_bytes(manifest),
+                                                    "Supplement", MANIFEST_ATTACHED),
+                              ])
+            with stages.stage("publish"):
                 stages.timings["total"] = time.perf_counter() - started
-                outputs = [staging / name for name in ("pack.pdf", "pack.html", "pack.ipynb",
-                                                       "summary.json")] + csvs
-                manifest = manifest_of(view, publication, timings=stages.timings,
-                                       outputs=outputs, notebook=notebook_path)
+                manifest["outputs"]["pack.pdf"] = sha256_of(staging / "pack.pdf")
+                manifest["timings_seconds"] = _rounded(stages.timings)
                 _write_json(staging / "manifest.json", manifest)
                 publish.commit(staging, final)
-                # Recorded only once the pack is in place: the next pack compares against it.
+                # Recorded only once the pack is in place: the next pack compares against it,
+                # and a reissue of this one against this version.
                 store.record_pack(definition.name, evaluated.period.label, evaluated.period.end,
                                   summary)
+                if publication.state == "final" and publication.published_at is not None:
+                    store.record_version(PackVersion(
+                        definition.name, evaluated.period.label, publication.version,
+                        publication.published_at.isoformat(), publication.approver or "",
+                        snapshot_of(view, publication)))
         except BaseException:
             publish.discard(staging)
             raise
@@ -238,10 +250,19 @@ def notebook_metadata(view: PackView, publication: Publication) -> dict[str, Any
         "classification": view.classification,
         "page_size": view.page_size,
         "state": publication.state,
+        "version_note": publication.version_note,
         "perspectives": [{"id": perspective_anchor(name), "title": name}
                          for name in perspectives],
     }
 
 
+def _rounded(timings: Mapping[str, float]) -> dict[str, float]:
+    return {stage: round(seconds, 3) for stage, seconds in timings.items()}
+
+
+def _json_bytes(data: dict[str, Any]) -> bytes:
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_bytes(_json_bytes(data))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reviewkit.errors import ExportError
+from reviewkit.layout.styles import notebook_style, pack_css, structure_css
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -44,9 +47,9 @@ def narrative_html(text: str) -> str:
     return str(_safe_markdown()(text))
 
 
-@functools.cache
-def pack_css() -> str:
-    return (_TEMPLATES / "pack.css").read_text(encoding="utf-8")
+def without_notebook_style(html: str) -> str:
+    """A section output without the styles it carries for Jupyter: the page has them once."""
+    return html.replace(notebook_style(), "")
 
 
 def to_html(notebook: NotebookNode) -> str:
@@ -60,7 +63,8 @@ def to_html(notebook: NotebookNode) -> str:
             exclude_input=True,
             exclude_input_prompt=True,
             exclude_output_prompt=True,
-            filters={"css_string": css_string, "narrative_html": narrative_html},
+            filters={"css_string": css_string, "narrative_html": narrative_html,
+                     "without_notebook_style": without_notebook_style},
         )
         body, _ = exporter.from_notebook_node(notebook, resources={"reviewkit_css": pack_css()})
     except Exception as exc:  # nbconvert and Jinja raise many types
@@ -95,8 +99,27 @@ def _font_css() -> str:
     return "\n".join(rules)
 
 
-def to_pdf(html: str, target: Path, *, base_url: Path) -> None:
-    """Render the pack HTML to PDF with its print stylesheet; nothing is fetched remotely."""
+#: The PDF's variant: PDF/A-3 (archival, and it may carry the pack's data as embedded files),
+#: level b (the pages look the same everywhere). Tags come on top (``pdf_tags``): WeasyPrint
+#: combines them with PDF/A-3b, and PDF/UA-1 would not allow the attachments' archival promise.
+PDF_VARIANT = "pdf/a-3b"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file embedded in the PDF: its name there, its bytes, and how it relates to the pack
+    (PDF/A-3's AFRelationship: ``Data`` for the data shown, ``Supplement`` for the rest)."""
+
+    name: str
+    content: bytes
+    relationship: str = "Data"
+    description: str = ""
+
+
+def to_pdf(html: str, target: Path, *, base_url: Path,
+           attachments: Sequence[Attachment] = ()) -> None:
+    """Render the pack HTML to a tagged PDF/A-3 with its print stylesheet and outline, the
+    ``attachments`` embedded; nothing is fetched remotely."""
     import weasyprint  # deferred: preload() imports it while the kernel runs
 
     try:
@@ -107,8 +130,18 @@ def to_pdf(html: str, target: Path, *, base_url: Path) -> None:
         )
         document.write_pdf(
             target,
-            stylesheets=[weasyprint.CSS(string=_font_css(), font_config=fonts)],
+            stylesheets=[weasyprint.CSS(string=_font_css(), font_config=fonts),
+                         weasyprint.CSS(string=structure_css())],
             font_config=fonts,
+            pdf_variant=PDF_VARIANT,
+            pdf_tags=True,
+            attachments=[
+                # From bytes, not paths: nothing outside the pack's HTML is fetched.
+                weasyprint.Attachment(string=item.content, name=item.name,
+                                      description=item.description or None,
+                                      relationship=item.relationship)
+                for item in attachments
+            ],
         )
     except Exception as exc:  # WeasyPrint raises many types
         raise ExportError(f"PDF rendering failed: {type(exc).__name__}: {exc}") from exc

@@ -8,15 +8,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 
 from reviewkit.cadences import Cadence, Narrative
-from reviewkit.errors import UsageError
+from reviewkit.errors import ReviewkitError, UsageError
 from reviewkit.evaluation.pack import PackEvaluation, evaluate_pack
-from reviewkit.inputs.loaded import Inputs
+from reviewkit.inputs.loaded import InputFile, Inputs, input_file
 from reviewkit.layout.charts import render_charts
+from reviewkit.layout.render import templates_fingerprint
 from reviewkit.layout.view import PackView, Publication, make_view
 from reviewkit.narrative.service import NarrativeService
-from reviewkit.store.database import Store
+from reviewkit.store.database import Store, redacted
 
 
 def parse_period(text: str | dt.date | None) -> dt.date | None:
@@ -27,6 +30,28 @@ def parse_period(text: str | dt.date | None) -> dt.date | None:
         return dt.date.fromisoformat(str(text))
     except ValueError:
         raise UsageError(f"--period {text!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+def notebook_for(cadence: Cadence, custom: Path | None = None) -> Path:
+    """The built-in notebook of a cadence, unless the params file names its own."""
+    if custom is not None:
+        return custom
+    path = Path(str(resources.files("reviewkit") / "notebooks" / cadence.notebook))
+    if not path.is_file():
+        raise ReviewkitError(f"the {cadence.name} notebook is not installed at {path}")
+    return path
+
+
+def sources(cadence: Cadence, notebook: Path, store: Store, label: str) -> tuple[InputFile, ...]:
+    """What a pack is made from besides its input files: the notebook, the templates and
+    stylesheets (their version, as one hash), and the store's content the pack reads (actions,
+    decisions, earlier packs, narrative; named without any password)."""
+    digest, count, size = templates_fingerprint(cadence.template_dirs)
+    return (
+        input_file("notebook", notebook, None),
+        InputFile("templates", "reviewkit layout templates", digest, size, count),
+        InputFile("store", redacted(store.location), store.fingerprint(cadence.name, label), 0),
+    )
 
 
 @dataclass(frozen=True)
@@ -54,7 +79,9 @@ def prepare(
 ) -> Prepared:
     """Everything up to the narrative, for one pack (charts included)."""
     evaluated = evaluate(cadence, inputs, store, period)
-    view = make_view(evaluated, inputs, charts=render_charts(evaluated), now=now)
     cells = NarrativeService(store, evaluated).plan(
         cadence.narratives if slots is None else slots)
+    notebook = notebook_for(cadence, inputs.params.values.notebook)
+    view = make_view(evaluated, inputs, charts=render_charts(evaluated), now=now,
+                     sources=sources(cadence, notebook, store, evaluated.period.label))
     return Prepared(view, Publication(narrative=cells))

@@ -28,6 +28,7 @@ def summary_of(view: PackView, publication: Publication) -> dict[str, Any]:
         **({"approver": publication.approver} if publication.approver else {}),
         **({"published_at": publication.published_at.isoformat()}
            if publication.published_at else {}),
+        "version": publication.version,
         "generated_at": view.generated_at.isoformat(),
         "status_counts": evaluation.status_counts(),
         "headline": list(view.headline),
@@ -60,6 +61,11 @@ def summary_of(view: PackView, publication: Publication) -> dict[str, Any]:
     }
 
 
+#: What the copy of the manifest embedded in the PDF says about the PDF's own hash.
+MANIFEST_ATTACHED = ("The manifest as it stood before pack.pdf was rendered: manifest.json beside "
+                     "the PDF adds the PDF's own SHA-256 and the last stages' timings.")
+
+
 def manifest_of(
     view: PackView,
     publication: Publication,
@@ -74,6 +80,8 @@ def manifest_of(
         "cadence": view.cadence.name,
         "label": view.period.label,
         "state": publication.state,
+        "version": publication.version,
+        "reissue_of": publication.reissue.previous if publication.reissue else None,
         "approver": publication.approver,
         "published_at": publication.published_at.isoformat() if publication.published_at
         else None,
@@ -84,6 +92,7 @@ def manifest_of(
         ],
         "generated_at": view.generated_at.isoformat(),
         "notebook": str(notebook),
+        "embedded_files": ["summary.json", "actions.csv", "decisions.csv", "manifest.json"],
         "parameters": provenance.parameters,
         "inputs": [
             {"role": item.role, "path": item.path, "sha256": item.sha256,

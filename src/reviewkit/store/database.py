@@ -9,6 +9,7 @@ writers each get their own id.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from reviewkit.store.records import (
     Event,
     NarrativeConflict,
     PackRecord,
+    PackVersion,
     StoredNarrative,
     StoreError,
     StoreHistory,
@@ -35,11 +37,9 @@ from reviewkit.store.records import (
 
 __all__ = [
     "ACTION_FIELDS", "ACTION_STATUSES", "OPEN_STATUSES", "Action", "Decision", "Event",
-    "NarrativeConflict", "PackRecord", "Store", "StoreError", "StoreHistory", "StoredNarrative",
+    "NarrativeConflict", "PackRecord", "PackVersion", "Store", "StoreError", "StoreHistory", "StoredNarrative",
     "Transaction", "UnknownRecord",
 ]
-
-SCHEMA_VERSION = 2
 
 metadata = sa.MetaData()
 
@@ -131,6 +131,15 @@ packs_table = sa.Table(
     sa.Column("built_at", sa.String(32), nullable=False),
     sa.Column("summary", sa.Text, nullable=False),
 )
+pack_versions_table = sa.Table(
+    "pack_versions", metadata,
+    sa.Column("cadence", sa.String(16), primary_key=True),
+    sa.Column("label", sa.String(16), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("published_at", sa.String(32), nullable=False),
+    sa.Column("approver", sa.Text, nullable=False),
+    sa.Column("snapshot", sa.Text, nullable=False),
+)
 
 
 def _now() -> str:
@@ -145,6 +154,16 @@ def store_url(location: str) -> str:
             return "postgresql+psycopg://" + location.split("://", 1)[1]
         return location
     return f"sqlite:///{Path(location).resolve()}"
+
+
+def redacted(location: str) -> str:
+    """A store location fit to print in a pack or a message: a database URL's password hidden."""
+    if "://" not in location:
+        return location
+    try:
+        return sa.engine.make_url(location).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return location.split("://", 1)[0] + "://…"
 
 
 def _engine(url: str) -> Engine:
@@ -181,8 +200,16 @@ def _migrate_to_2(connection: Connection) -> None:
     metadata.create_all(connection, tables=[narratives_table, narrative_history])
 
 
+def _add_pack_versions(connection: Connection) -> None:
+    """The published versions of each pack: a reissued pack is compared with the one before."""
+    metadata.create_all(connection, tables=[pack_versions_table])
+
+
 #: Schema migrations, in order; entry ``n`` brings a store from version ``n`` to ``n + 1``.
-MIGRATIONS: Sequence[Callable[[Connection], None]] = (_migrate_to_1, _migrate_to_2)
+MIGRATIONS: Sequence[Callable[[Connection], None]] = (_migrate_to_1, _migrate_to_2,
+                                                      _add_pack_versions)
+#: The schema this reviewkit writes: every migration applied.
+SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class Store:
@@ -332,6 +359,28 @@ class Store:
                 )
             )
 
+    def record_version(self, version: PackVersion) -> None:
+        """Record a published version of a pack (refused if that version is recorded)."""
+        with self.transaction() as tx:
+            tx.connection.execute(pack_versions_table.insert().values(
+                cadence=version.cadence, label=version.label, version=version.version,
+                published_at=version.published_at, approver=version.approver,
+                snapshot=json.dumps(version.snapshot, sort_keys=True),
+            ))
+
+    def versions(self, cadence: str, label: str) -> list[PackVersion]:
+        """The published versions of one pack, oldest first."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(pack_versions_table).where(
+                    (pack_versions_table.c.cadence == cadence)
+                    & (pack_versions_table.c.label == label)
+                ).order_by(pack_versions_table.c.version)
+            ).mappings()
+            return [PackVersion(row["cadence"], row["label"], int(row["version"]),
+                                row["published_at"], row["approver"],
+                                json.loads(row["snapshot"])) for row in rows]
+
     def narratives(self, cadence: str, label: str) -> dict[str, StoredNarrative]:
         with self.engine.connect() as connection:
             return Transaction(connection).narratives(cadence, label)
@@ -349,6 +398,20 @@ class Store:
                 ).order_by(narrative_history.c.seq)
             ).mappings()
             return [_narrative(row) for row in rows]
+
+    def fingerprint(self, cadence: str, label: str) -> str:
+        """SHA-256 of everything a pack of ``cadence`` for ``label`` reads from the store: every
+        action and decision event, the earlier packs it compares with, and its narrative."""
+        history = self.history(cadence)
+        content = {
+            "events": [[e.seq, e.entity, e.entity_id, e.field, e.old, e.new,
+                        e.effective.isoformat(), e.recorded_at] for e in history.events],
+            "packs": [[p.label, p.summary] for p in history.packs if p.label != label],
+            "narrative": {key: [n.revision, n.text]
+                          for key, n in sorted(self.narratives(cadence, label).items())},
+        }
+        return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()
+                              ).hexdigest()
 
     def dispose(self) -> None:
         self.engine.dispose()
