@@ -7,18 +7,21 @@ import getpass
 import sys
 
 from reviewkit import cadences
+from reviewkit.errors import UsageError
 from reviewkit.inputs.loaded import load_inputs
 from reviewkit.narrative.edits import edits_from_markdown, parse_markdown, to_markdown
 from reviewkit.narrative.notebook import slots_of
 from reviewkit.narrative.service import NarrativeService
-from reviewkit.run.prepare import notebook_for
 from reviewkit.run.execute import read_notebook
-from reviewkit.run.prepare import evaluate
+from reviewkit.run.prepare import evaluate, notebook_for
 from reviewkit.store.database import Store
 
 
 def run_narrative(args: argparse.Namespace) -> int:
     cadence = cadences.get(args.cadence)
+    if args.narrative_command == "accept" and bool(args.keys) == bool(args.all):
+        raise UsageError("narrative accept: name the cells to accept (KEY …) or give --all, "
+                         "not both")
     inputs = load_inputs(args.params)
     notebook = read_notebook(notebook_for(cadence, inputs.params.values.notebook))
     store = Store.open(inputs.params.store_location)
@@ -26,6 +29,14 @@ def run_narrative(args: argparse.Namespace) -> int:
         evaluated = evaluate(cadence, inputs, store, args.period)
         service = NarrativeService(store, evaluated)
         cells = service.plan(slots_of(notebook, cadence))
+        if args.narrative_command == "accept":
+            keys = None if args.all else list(args.keys)
+            saved = service.accept(cells, keys, by=args.by or getpass.getuser(),
+                                   source="accepted with reviewkit narrative accept")
+            label = f"{cadence.name} pack {evaluated.period.label}"
+            print(f"{label}: accepted {', '.join(saved)}" if saved
+                  else f"{label}: nothing to accept (no draft or stale text)")
+            return 0
         if args.narrative_command == "export":
             text = to_markdown(inputs.params.title_for(cadence), evaluated.period.long_label,
                                cadence.name, evaluated.period.label, cells)

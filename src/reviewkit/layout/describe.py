@@ -17,11 +17,11 @@ from reviewkit.evaluation.forecast import Forecast
 from reviewkit.evaluation.spend import SpendSummary
 from reviewkit.formatting import STATUS_WORDS, format_date, format_value
 from reviewkit.inputs.catalog import Kpi
-from reviewkit.inputs.portfolio import Initiative
+from reviewkit.inputs.portfolio import Initiative, ScheduleState
 
 #: How a schedule state is said in a sentence, in the order the sentence lists them.
-SCHEDULE_WORDS = {"late": "late", "at_risk": "at risk", "on_time": "on time",
-                  "done": "done", "cancelled": "cancelled"}
+SCHEDULE_WORDS: dict[ScheduleState, str] = {
+    "late": "late", "at_risk": "at risk", "on_time": "on time", "cancelled": "cancelled"}
 #: How a spend status is said.
 SPEND_WORDS = {"green": "within budget", "amber": "over budget by up to 5%",
                "red": "over budget by more than 5%", "no_data": "no figures"}
@@ -42,13 +42,13 @@ def kpi_chart_alt(result: KpiResult, *, last: int | None = None) -> str:
     if not values:
         movement = "no data"
     else:
-        first, last = format_value(values[0], kpi), format_value(values[-1], kpi)
+        start, end = format_value(values[0], kpi), format_value(values[-1], kpi)
         if len(values) == 1:
-            movement = f"one value, {last}"
-        elif first == last:
-            movement = f"held at {last}"
+            movement = f"one value, {end}"
+        elif start == end:
+            movement = f"held at {end}"
         else:
-            movement = f"{'rose' if values[-1] > values[0] else 'fell'} from {first} to {last}"
+            movement = f"{'rose' if values[-1] > values[0] else 'fell'} from {start} to {end}"
         missing = len(history) - len(values)
         if missing:
             movement += f" (no data for {_plural(missing, period.noun)})"

@@ -35,7 +35,7 @@ def structure_css() -> str:
 
 def _blocks(css: str) -> list[tuple[str, str]]:
     """Top-level ``(prelude, body)`` pairs of a stylesheet without comments."""
-    blocks = []
+    blocks: list[tuple[str, str]] = []
     position = 0
     while True:
         opening = css.find("{", position)

@@ -4,6 +4,7 @@ atomic publish. Reads like the pipeline; each stage lives in its own package.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import getpass
 import json
@@ -19,7 +20,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import nbformat
 from nbformat import NotebookNode
+from nbformat.sign import NotebookNotary
 
 from reviewkit import cadences
 from reviewkit.cadences import Cadence
@@ -158,6 +161,7 @@ def build_pack(
                         kernel=kernel,
                         failed_copy=final.parent / f"failed-{evaluated.period.label}.ipynb",
                     )
+                    _finish_pack_notebook(executed, notebook_path.name, staging / "pack.ipynb")
             except BaseException:
                 publish.discard(staging)
                 raise
@@ -227,6 +231,26 @@ def _apply_gate(evaluated: PackEvaluation, publication: Publication, actions_now
     return replace(publication, state="final", approver=approver.strip(),
                    published_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
                    overrides=tuple(reasons))
+
+
+def _finish_pack_notebook(executed: NotebookNode, source: str, written: Path) -> None:
+    """Write the pack's notebook as the analyst will open it.
+
+    papermill records where it read and wrote the notebook: the whole notebook (it was handed
+    over in memory) and the build's staging folder. The pack's copy names them as the pack sees
+    them (the built-in notebook's file name, and itself), so it carries no path of the machine
+    that built it. And it is signed as trusted for the user who built it, as Jupyter signs a
+    notebook that user ran: JupyterLab otherwise strips the sections' styles and charts from
+    outputs it did not see made (they are ours, with every user text escaped).
+    """
+    record = executed.metadata.get("papermill")
+    if record is not None:
+        record["input_path"] = source
+        record["output_path"] = written.name
+    nbformat.write(executed, written)  # type: ignore[no-untyped-call]
+    # A notebook left untrusted (e.g. the signature database is locked) still opens, unstyled.
+    with contextlib.suppress(Exception):
+        NotebookNotary().sign(executed)  # type: ignore[no-untyped-call]
 
 
 def _hand_over(prepared: Prepared, path: Path) -> None:

@@ -78,25 +78,25 @@ def differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[Di
         new_text = str(new_cells[key]["text"]).strip() if key in new_cells else ""
         if old_text != new_text:
             title = (new_cells.get(key) or old_cells[key])["title"]
-            found.append(Difference("narrative", f"Commentary: {title}", old_text or "(none)",
+            found.append(Difference("narrative", str(title), old_text or "(none)",
                                     new_text or "(none)"))
 
     old_actions, new_actions = _by(before.get("actions"), "id"), _by(after.get("actions"), "id")
     for action_id in [*new_actions, *(a for a in old_actions if a not in new_actions)]:
-        old, new = old_actions.get(action_id), new_actions.get(action_id)
-        subject = f"{action_id} {(new or old or {}).get('title', '')}".strip()
-        if old is None or new is None:
-            present = new or old or {}
+        was, now = old_actions.get(action_id), new_actions.get(action_id)
+        subject = f"{action_id} {(now or was or {}).get('title', '')}".strip()
+        if was is None or now is None:
+            present = now or was or {}
             summary = f"{present.get('status', '')}, due {present.get('due', '')}"
-            found.append(Difference("action", subject, "not in the log" if old is None
-                                    else summary, summary if old is None else "not in the log"))
+            found.append(Difference("action", subject, "not in the log" if was is None
+                                    else summary, summary if was is None else "not in the log"))
             continue
-        changed = [name for name in ACTION_FIELDS if old.get(name) != new.get(name)]
+        changed = [name for name in ACTION_FIELDS if was.get(name) != now.get(name)]
         if changed:
             found.append(Difference(
                 "action", subject,
-                "; ".join(f"{ACTION_FIELDS[name]} {old.get(name)}" for name in changed),
-                "; ".join(f"{ACTION_FIELDS[name]} {new.get(name)}" for name in changed)))
+                "; ".join(f"{ACTION_FIELDS[name]} {was.get(name)}" for name in changed),
+                "; ".join(f"{ACTION_FIELDS[name]} {now.get(name)}" for name in changed)))
     return tuple(found)
 
 

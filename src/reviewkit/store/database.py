@@ -37,8 +37,8 @@ from reviewkit.store.records import (
 
 __all__ = [
     "ACTION_FIELDS", "ACTION_STATUSES", "OPEN_STATUSES", "Action", "Decision", "Event",
-    "NarrativeConflict", "PackRecord", "PackVersion", "Store", "StoreError", "StoreHistory", "StoredNarrative",
-    "Transaction", "UnknownRecord",
+    "NarrativeConflict", "PackRecord", "PackVersion", "Store", "StoreError", "StoreHistory",
+    "StoredNarrative", "Transaction", "UnknownRecord",
 ]
 
 metadata = sa.MetaData()
@@ -574,7 +574,8 @@ class Transaction:
                        source: str) -> int:
         """Store a new revision; refuse when someone else saved since ``expected_revision``."""
         row = self.connection.execute(
-            sa.select(narratives_table.c.revision, narratives_table.c.text).where(
+            sa.select(narratives_table.c.revision, narratives_table.c.text,
+                      narratives_table.c.basis).where(
                 (narratives_table.c.cadence == cadence) & (narratives_table.c.label == label)
                 & (narratives_table.c.key == key)
             )
@@ -585,8 +586,8 @@ class Transaction:
                 f"narrative '{key}' of {cadence} {label} changed in the store since this copy "
                 f"was made (revision {expected_revision} → {current})"
             )
-        if row is not None and row[1] == text:
-            return current
+        if row is not None and row[1] == text and json.loads(row[2] or "{}") == basis:
+            return current  # nothing new (a text confirmed against new numbers is new)
         revision = current + 1
         values = {"kpi_id": kpi_id, "text": text, "basis": json.dumps(basis, sort_keys=True),
                   "revision": revision, "updated_at": _now(), "updated_by": by}
