@@ -105,6 +105,23 @@ def _font_css() -> str:
 PDF_VARIANT = "pdf/a-3b"
 
 
+#: The colour profile PDF/A declares the pages are meant for (sRGB), by its name in
+#: :func:`_output_intent_css`.
+OUTPUT_INTENT = "--rk-srgb"
+
+
+@functools.cache
+def _output_intent_css() -> str:
+    """sRGB, the profile WeasyPrint ships, declared in CSS: WeasyPrint's own ``srgb`` shortcut
+    leaves the profile's file open (a ResourceWarning on every PDF); read through a stylesheet,
+    the file is closed."""
+    import weasyprint  # deferred: preload() imports it while the kernel runs
+
+    profile = Path(weasyprint.__file__).parent / "pdf" / "sRGB2014.icc"
+    return (f'@color-profile {OUTPUT_INTENT} {{ src: url("{profile.as_uri()}"); '
+            'components: r g b; }')
+
+
 @dataclass(frozen=True)
 class Attachment:
     """A file embedded in the PDF: its name there, its bytes, and how it relates to the pack
@@ -124,6 +141,7 @@ def to_pdf(html: str, target: Path, *, base_url: Path,
 
     try:
         fonts = weasyprint.text.fonts.FontConfiguration()
+        profiles: dict[str, object] = {}
         document = weasyprint.HTML(
             string=html, base_url=str(base_url), url_fetcher=_local_only_fetcher(),
             media_type="print",
@@ -131,9 +149,13 @@ def to_pdf(html: str, target: Path, *, base_url: Path,
         document.write_pdf(
             target,
             stylesheets=[weasyprint.CSS(string=_font_css(), font_config=fonts),
-                         weasyprint.CSS(string=structure_css())],
+                         weasyprint.CSS(string=structure_css()),
+                         weasyprint.CSS(string=_output_intent_css(),
+                                        color_profiles=profiles)],
             font_config=fonts,
+            color_profiles=profiles,
             pdf_variant=PDF_VARIANT,
+            output_intent=OUTPUT_INTENT,
             pdf_tags=True,
             attachments=[
                 # From bytes, not paths: nothing outside the pack's HTML is fetched.
