@@ -12,6 +12,7 @@ import contextlib
 import csv
 import datetime as dt
 import functools
+import hashlib
 import io
 import json
 import math
@@ -25,6 +26,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import REPO
+from pdf_structure import check_outline, check_tagged_with_alternative_text
 from pypdf import PdfReader
 
 from reviewkit.cli.app import main
@@ -329,3 +331,30 @@ def test_bad_optional_input_exits_2_naming_file_line_and_field_without_a_pack(
     assert not (out / "monthly" / "2026-10").exists()
     leftovers = [p for p in out.rglob("*") if p.is_file()] if out.exists() else []
     assert leftovers == []
+
+
+@pytest.mark.parametrize(("fixture", "cadence"), [("monthly", "monthly"),
+                                                  ("quarterly", "quarterly")])
+def test_pdf_is_tagged_outlined_and_every_chart_has_alternative_text(
+    request: pytest.FixtureRequest, fixture: str, cadence: str
+) -> None:
+    built: Built = request.getfixturevalue(fixture)
+    reader = PdfReader(built.folder / "pack.pdf")
+    texts = check_tagged_with_alternative_text(reader)
+    check_outline(reader, cadence, [kpi["name"] for kpi in built.summary["kpis"]])
+    assert any(text.startswith("Timeline of 10 initiatives as of") for text in texts)
+    assert any(text.startswith("Spend against budget by category, year to date") for text in texts)
+
+
+def test_provenance_lists_every_input_of_the_board_pack(quarterly: Built) -> None:
+    manifest = json.loads((quarterly.folder / "manifest.json").read_text(encoding="utf-8"))
+    roles = [item["role"] for item in manifest["inputs"]]
+    assert roles == ["params", "catalog", "measurements", "initiatives", "benefits", "spend",
+                     "priorities", "notebook", "templates", "store"]
+    for item in manifest["inputs"]:
+        if item["role"] in OPTIONAL_INPUTS:
+            path = Path(item["path"])
+            assert item["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    text = quarterly.text()
+    assert all(role in text for role in roles)
+    assert "quarterly_strategic.ipynb" in text

@@ -19,13 +19,13 @@ from conftest import REPO, prepare_view
 from nbformat.v4 import new_markdown_cell, new_notebook
 
 from reviewkit.cadences import WEEKLY, Narrative
-from reviewkit.errors import InputError
+from reviewkit.errors import InputError, UsageError
 from reviewkit.evaluation.pack import PackEvaluation
 from reviewkit.inputs.catalog import load_catalog
 from reviewkit.narrative.cells import NarrativeCell, plan_cells
 from reviewkit.narrative.drafts import draft_for_kpi, draft_for_section
 from reviewkit.narrative.edits import parse_markdown, to_markdown
-from reviewkit.narrative.notebook import apply_to_notebook, edits_in, slots_of
+from reviewkit.narrative.notebook import ACCEPT_FLAG, apply_to_notebook, edits_in, slots_of
 from reviewkit.narrative.placeholders import NarrativeError, check_placeholders, fill
 from reviewkit.narrative.service import NarrativeService
 from reviewkit.run import gate
@@ -612,7 +612,8 @@ def test_gate_narrative_rule_refuses_stale_text(demo: Demo) -> None:
                          {"overdue_actions_rescheduled": False})
     assert reasons == [
         "narrative 'kpi-change_success_rate' (Change success rate) is stale: Change success rate "
-        "was 91.3% when this was written; it is now 88.1%"
+        "was 91.3% when this was written; it is now 88.1%; edit it, or accept it if it is still "
+        "right (reviewkit narrative accept weekly … kpi-change_success_rate)"
     ]
 
 
@@ -687,3 +688,83 @@ def test_section_drafts_for_the_board_sections_summarise_portfolio_spend_and_pri
     priorities = draft_for_section("priorities", "Strategic priorities", context)
     assert priorities.startswith("Progress: Reliable clinical systems ")
     assert priorities.count("%") == 4
+
+
+# -- accepting text as it stands ------------------------------------------------------------
+
+ONLY_NARRATIVE_RULE = {"red_kpis_explained": False, "overdue_actions_rescheduled": False,
+                       "headline_data_current": False}
+
+
+def _save_stale(store: Store) -> None:
+    """The change success rate's commentary, written when the rate was 91.3% (it is 88.1%)."""
+    store.save_narrative(cadence="weekly", label="2026-11-20", key="kpi-change_success_rate",
+                         kpi_id="change_success_rate", text="Releases keep failing.",
+                         basis={"change_success_rate": {"value": 91.3, "status": "amber"}},
+                         expected_revision=0, by="analyst", source="test")
+
+
+def test_accept_confirms_a_stale_text_against_todays_numbers_and_the_gate_passes_it(
+    context: PackEvaluation, store: Store
+) -> None:
+    _save_stale(store)
+    service = NarrativeService(store, context)
+    cells = service.plan(SECTIONS)
+    key = "kpi-change_success_rate"
+    assert any(key in reason and "stale" in reason
+               for reason in gate.check(context, cells, [], ONLY_NARRATIVE_RULE))
+    assert service.accept(cells, [key], by="Ana Lyst", source="accepted in a test") == [key]
+    replanned = {cell.key: cell for cell in service.plan(SECTIONS)}
+    assert not replanned[key].stale and not replanned[key].draft
+    assert replanned[key].text == "Releases keep failing."
+    assert not any(key in reason
+                   for reason in gate.check(context, tuple(replanned.values()), [],
+                                            ONLY_NARRATIVE_RULE))
+    latest = store.narrative_history("weekly", "2026-11-20", key)[-1]
+    assert (latest.revision, latest.updated_by, latest.text) == (2, "Ana Lyst",
+                                                                 "Releases keep failing.")
+
+
+def test_accept_all_accepts_every_draft_and_stale_cell_and_nothing_twice(
+    context: PackEvaluation, store: Store
+) -> None:
+    _save_stale(store)
+    service = NarrativeService(store, context)
+    cells = service.plan(SECTIONS)
+    waiting = [cell.key for cell in cells if cell.draft or cell.stale]
+    assert service.accept(cells, None, by="Ana Lyst", source="test") == waiting
+    again = service.plan(SECTIONS)
+    assert not any(cell.draft or cell.stale for cell in again)
+    assert service.accept(again, None, by="Ana Lyst", source="test") == []
+    assert gate.check(context, again, [], ONLY_NARRATIVE_RULE) == []
+
+
+def test_accept_of_an_unknown_cell_names_it_and_the_known_ones(
+    context: PackEvaluation, store: Store
+) -> None:
+    service = NarrativeService(store, context)
+    with pytest.raises(UsageError, match=r"no narrative cell 'nope' in the weekly pack "
+                                         r"2026-11-20; its cells: summary, kpis, actions"):
+        service.accept(service.plan(SECTIONS), ["summary", "nope"], by="a", source="test")
+    assert store.narratives("weekly", "2026-11-20") == {}
+
+
+def test_collect_edits_saves_a_stale_text_accepted_through_its_metadata_flag(
+    context: PackEvaluation, store: Store, tmp_path: Path
+) -> None:
+    _save_stale(store)
+    path = tmp_path / "pack.ipynb"
+    key = "kpi-change_success_rate"
+    cells = {c.key: c for c in write_pack_notebook(path, context, store.narratives(
+        "weekly", "2026-11-20"))}
+    assert cells[key].stale
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.metadata.get("reviewkit", {}).get("key") == key:
+            cell.metadata["reviewkit"][ACCEPT_FLAG] = True
+    nbformat.write(notebook, path)
+    assert collect_edits(path, store, context, by="Ana Lyst") == [key]
+    replanned = {c.key: c for c in plan_cells(context, SECTIONS,
+                                              store.narratives("weekly", "2026-11-20"))}
+    assert not replanned[key].stale
+    assert store.narrative_history("weekly", "2026-11-20", key)[-1].updated_by == "Ana Lyst"

@@ -26,10 +26,12 @@ from reviewkit.store import database as store_module
 from reviewkit.store.database import (
     Action,
     PackRecord,
+    PackVersion,
     Store,
     StoreError,
     UnknownRecord,
     meta_table,
+    redacted,
     store_url,
 )
 
@@ -144,6 +146,43 @@ def test_a_version_1_store_is_migrated_to_the_current_schema_keeping_its_actions
     assert sa.inspect(store.engine).has_table("narratives")
     assert [a.id for a in store.actions()] == ["A-0001"]
     assert add(store, "after the upgrade") == "A-0002"
+
+
+def test_a_version_2_store_is_migrated_to_keep_pack_versions_keeping_its_narrative(
+    open_store: OpenStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patch:
+        patch.setattr(store_module, "SCHEMA_VERSION", 2)
+        patch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:2])
+        old = open_store()
+        assert old.schema_version() == 2
+        old.save_narrative(cadence="weekly", label="2026-11-20", key="summary", kpi_id=None,
+                           text="Kept.", basis={}, expected_revision=0, by="a", source="test")
+        assert not sa.inspect(old.engine).has_table("pack_versions")
+        old.dispose()
+    store = open_store()
+    assert store.schema_version() == store_module.SCHEMA_VERSION
+    assert store.narratives("weekly", "2026-11-20")["summary"].text == "Kept."
+    assert store.versions("weekly", "2026-11-20") == []
+    store.record_version(PackVersion("weekly", "2026-11-20", 1, "2026-11-23T09:00:00+00:00",
+                                     "Dana Whitfield", {"kpis": []}))
+    assert [(v.version, v.approver) for v in store.versions("weekly", "2026-11-20")] == [
+        (1, "Dana Whitfield")]
+
+
+def test_a_published_version_is_recorded_once(store: Store) -> None:
+    version = PackVersion("weekly", "2026-11-20", 1, "2026-11-23T09:00:00+00:00", "D", {})
+    store.record_version(version)
+    with pytest.raises(sa.exc.IntegrityError):
+        store.record_version(version)
+    assert len(store.versions("weekly", "2026-11-20")) == 1
+
+
+def test_redacted_hides_a_database_password_and_leaves_paths_alone() -> None:
+    assert redacted("postgresql://pack:s3cret@db.example/reviews") == (
+        "postgresql://pack:***@db.example/reviews")
+    assert "s3cret" not in redacted("postgresql+psycopg://u:s3cret@h/db")
+    assert redacted("/srv/packs/reviewkit.sqlite") == "/srv/packs/reviewkit.sqlite"
 
 
 def test_store_url_accepts_paths_and_urls(tmp_path: Path) -> None:
