@@ -31,7 +31,6 @@ from reviewkit.store.database import (
     StoreError,
     UnknownRecord,
     meta_table,
-    redacted,
     store_url,
 )
 
@@ -176,13 +175,6 @@ def test_a_published_version_is_recorded_once(store: Store) -> None:
     with pytest.raises(sa.exc.IntegrityError):
         store.record_version(version)
     assert len(store.versions("weekly", "2026-11-20")) == 1
-
-
-def test_redacted_hides_a_database_password_and_leaves_paths_alone() -> None:
-    assert redacted("postgresql://pack:s3cret@db.example/reviews") == (
-        "postgresql://pack:***@db.example/reviews")
-    assert "s3cret" not in redacted("postgresql+psycopg://u:s3cret@h/db")
-    assert redacted("/srv/packs/reviewkit.sqlite") == "/srv/packs/reviewkit.sqlite"
 
 
 def test_store_url_accepts_paths_and_urls(tmp_path: Path) -> None:

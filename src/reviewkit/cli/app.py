@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reviewkit import __version__, cadences
+from reviewkit import __version__, cadences, redact
 from reviewkit._speedups import apply as _apply_speedups
 from reviewkit.cli.actions import add_parsers, run_actions, run_decisions, run_minutes
 from reviewkit.errors import ReviewkitError
@@ -130,9 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReviewkitError as exc:
         if debug:
             raise
-        print(f"reviewkit: error: {exc.one_line()}", file=sys.stderr)
+        # Masked here too: no message may show a database password, whoever wrote it.
+        print(f"reviewkit: error: {redact.text(exc.one_line())}", file=sys.stderr)
         for reason in getattr(exc, "reasons", []):
-            print(reason, file=sys.stderr)
+            print(redact.text(reason), file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
         # The reader (e.g. `| head`) went away; that is not an error of ours.

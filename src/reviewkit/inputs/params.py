@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,9 @@ class PackParams(BaseModel):
         default=None, description="End of the period; --period overrides; default: latest."
     )
     store: str | None = Field(
-        default=None, description="Action/decision store: a path or a database URL."
+        default=None,
+        description="Action/decision store: a path or a database URL, or ${VARIABLE} to take "
+                    "it from the environment (keeps a database password out of the file).",
     )
     classification: str = Field(
         default="Internal", description="Classification line printed in every page footer."
@@ -57,6 +61,10 @@ class PackParams(BaseModel):
     )
     notebook: Path | None = Field(
         default=None, description="A custom notebook to run instead of the built-in one."
+    )
+    assets: Path | None = Field(
+        default=None,
+        description="Folder of images the narrative may show (![alt](file.png)); none else.",
     )
     initiatives: Path | None = Field(
         default=None,
@@ -116,12 +124,19 @@ class LoadedParams(BaseModel):
 
     @property
     def store_location(self) -> str:
-        """The store as a URL or an absolute path (default: reviewkit.sqlite beside the params)."""
+        """The store as a URL or an absolute path (default: reviewkit.sqlite beside the params);
+        ``${VARIABLE}`` is read from the environment (checked when the params were loaded)."""
         store = self.values.store or "reviewkit.sqlite"
+        variable = _ENV_REFERENCE.fullmatch(store)
+        if variable:
+            store = os.environ[variable[1]]
         if "://" in store:
             return store
         return str((self.path.parent / store).resolve())
 
+
+#: ``${NAME}``: a value taken from the environment.
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 _PATH_FIELDS = (
     "catalog", "measurements", "notebook", "initiatives", "benefits", "spend", "priorities"
@@ -155,6 +170,18 @@ def load_params(path: str | Path) -> LoadedParams:
                 field=name,
                 line=data.line_of(name),
             )
+    assets = values.assets
+    if assets is not None:
+        assets = (path.parent / assets).resolve()
+        if not assets.is_dir():
+            raise InputError(path, f"assets folder not found: {assets}; paths are relative to "
+                             "the params file", field="assets", line=data.line_of("assets"))
+        values = values.model_copy(update={"assets": assets})
+    variable = _ENV_REFERENCE.fullmatch(values.store or "")
+    if variable and variable[1] not in os.environ:
+        raise InputError(path, f"the environment variable {variable[1]} is not set; set it to "
+                         "the store's path or database URL", field="store",
+                         line=data.line_of("store"))
     return LoadedParams(path=path.resolve(), values=values, raw=_plain(data))
 
 

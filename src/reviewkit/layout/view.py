@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Literal
 
+from reviewkit import redact
 from reviewkit.cadences import Cadence
 from reviewkit.evaluation.actions import ActionLog
 from reviewkit.evaluation.changes import ChangeReport
@@ -25,7 +26,6 @@ from reviewkit.inputs.catalog import Catalog, Kpi
 from reviewkit.inputs.loaded import InputFile, Inputs
 from reviewkit.narrative.cells import NarrativeCell
 from reviewkit.periods import Period
-from reviewkit.store.database import redacted
 
 #: Packages whose versions every pack records in its provenance appendix.
 RECORDED_PACKAGES = (
@@ -183,9 +183,9 @@ def make_view(
     """The view of an evaluated pack: identity and provenance from the inputs (and
     ``sources``: what else the pack was made from, e.g. its notebook and templates)."""
     params = inputs.params
-    parameters = dict(params.raw)
-    if isinstance(parameters.get("store"), str):
-        parameters["store"] = redacted(parameters["store"])
+    # A store URL may carry a database password: record it masked.
+    parameters = {key: redact.text(value) if isinstance(value, str) else value
+                  for key, value in params.raw.items()}
     parameters["cadence"] = evaluated.cadence.name
     parameters["period_end"] = evaluated.period.end.isoformat()
     return PackView(

@@ -167,7 +167,8 @@ def build_pack(
                 raise
         try:
             with stages.stage("export HTML"):
-                html = export.to_html(for_export(executed, evaluated))
+                html = export.to_html(for_export(executed, evaluated),
+                                      assets=params.values.assets)
                 (staging / "pack.html").write_text(html, encoding="utf-8")
             with stages.stage("render PDF"):
                 # The data files first: the PDF carries them, and the manifest as it stands
@@ -190,16 +191,17 @@ def build_pack(
                 manifest["outputs"]["pack.pdf"] = sha256_of(staging / "pack.pdf")
                 manifest["timings_seconds"] = _rounded(stages.timings)
                 _write_json(staging / "manifest.json", manifest)
-                publish.commit(staging, final)
-                # Recorded only once the pack is in place: the next pack compares against it,
-                # and a reissue of this one against this version.
-                store.record_pack(definition.name, evaluated.period.label, evaluated.period.end,
-                                  summary)
-                if publication.state == "final" and publication.published_at is not None:
-                    store.record_version(PackVersion(
-                        definition.name, evaluated.period.label, publication.version,
-                        publication.published_at.isoformat(), publication.approver or "",
-                        snapshot_of(view, publication)))
+                # The pack and its record in the store are one outcome: the record commits
+                # while the new pack is in place, and if it cannot, the previous pack returns.
+                # A published pack is recorded as a version too: a reissue compares with it.
+                with publish.swapped_in(staging, final), store.transaction() as tx:
+                    tx.record_pack(definition.name, evaluated.period.label,
+                                   evaluated.period.end, summary)
+                    if publication.state == "final" and publication.published_at is not None:
+                        tx.record_version(PackVersion(
+                            definition.name, evaluated.period.label, publication.version,
+                            publication.published_at.isoformat(), publication.approver or "",
+                            snapshot_of(view, publication)))
         except BaseException:
             publish.discard(staging)
             raise

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from reviewkit import redact
 from reviewkit.cadences import Cadence, Narrative
 from reviewkit.errors import ReviewkitError, UsageError
 from reviewkit.evaluation.pack import PackEvaluation, evaluate_pack
@@ -19,7 +20,7 @@ from reviewkit.layout.charts import render_charts
 from reviewkit.layout.render import templates_fingerprint
 from reviewkit.layout.view import PackView, Publication, make_view
 from reviewkit.narrative.service import NarrativeService
-from reviewkit.store.database import Store, redacted
+from reviewkit.store.database import Store
 
 
 def parse_period(text: str | dt.date | None) -> dt.date | None:
@@ -50,7 +51,7 @@ def sources(cadence: Cadence, notebook: Path, store: Store, label: str) -> tuple
     return (
         input_file("notebook", notebook, None),
         InputFile("templates", "reviewkit layout templates", digest, size, count),
-        InputFile("store", redacted(store.location), store.fingerprint(cadence.name, label), 0),
+        InputFile("store", redact.url(store.location), store.fingerprint(cadence.name, label), 0),
     )
 
 

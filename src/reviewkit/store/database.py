@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from reviewkit import redact
 from reviewkit.store.records import (
     ACTION_FIELDS,
     ACTION_STATUSES,
@@ -31,14 +32,15 @@ from reviewkit.store.records import (
     PackVersion,
     StoredNarrative,
     StoreError,
+    StoreFault,
     StoreHistory,
     UnknownRecord,
 )
 
 __all__ = [
     "ACTION_FIELDS", "ACTION_STATUSES", "OPEN_STATUSES", "Action", "Decision", "Event",
-    "NarrativeConflict", "PackRecord", "PackVersion", "Store", "StoreError", "StoreHistory",
-    "StoredNarrative", "Transaction", "UnknownRecord",
+    "NarrativeConflict", "PackRecord", "PackVersion", "Store", "StoreError", "StoreFault",
+    "StoreHistory", "StoredNarrative", "Transaction", "UnknownRecord",
 ]
 
 metadata = sa.MetaData()
@@ -156,16 +158,6 @@ def store_url(location: str) -> str:
     return f"sqlite:///{Path(location).resolve()}"
 
 
-def redacted(location: str) -> str:
-    """A store location fit to print in a pack or a message: a database URL's password hidden."""
-    if "://" not in location:
-        return location
-    try:
-        return sa.engine.make_url(location).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return location.split("://", 1)[0] + "://…"
-
-
 def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 60})
@@ -183,6 +175,57 @@ def _engine(url: str) -> Engine:
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+#: The first bytes of every SQLite database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _check_sqlite_file(path: Path) -> None:
+    """Refuse a path that is not (or not yet) an SQLite store; only a missing file is created."""
+    hint = "give the path of your store, or remove the file to start a new store"
+    if path.is_dir():
+        raise StoreError(f"{path} is a folder, not a store file; {hint}")
+    if not path.parent.is_dir():
+        raise StoreError(f"store folder {path.parent} does not exist; create it or fix 'store'")
+    if not path.exists():
+        return
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise store_fault(str(path), exc) from exc
+    if not head:
+        raise StoreError(f"{path} is empty, not a reviewkit store; {hint}")
+    if head != SQLITE_HEADER:
+        raise StoreError(f"{path} is not a reviewkit store (not an SQLite database); {hint}")
+
+
+#: What to do about the database failures a user can meet, by words in the driver's message.
+_FAULT_HINTS = (
+    (("malformed", "not a database", "corrupt"),
+     "is damaged", "restore it from a backup"),
+    (("readonly", "read-only", "permission denied"),
+     "cannot be written", "check the file's or the server's permissions"),
+    (("disk is full", "no space left", "disk full"),
+     "cannot be written: the disk is full", "free some space and run the command again"),
+    (("connection refused", "could not connect", "connection failed", "server closed",
+      "terminating connection", "connection timed out", "no route to host"),
+     "cannot be reached", "check that the database server is running and reachable"),
+)
+
+
+def store_fault(location: str, exc: BaseException) -> StoreFault:
+    """A database failure as one line naming the store (its password masked) and what to do."""
+    original = getattr(exc, "orig", None) or exc
+    reason = " ".join(str(original).split()) or type(original).__name__
+    lowered = reason.lower()
+    state, hint = "failed", "check the store and run the command again"
+    for words, what, todo in _FAULT_HINTS:
+        if any(word in lowered for word in words):
+            state, hint = what, todo
+            break
+    return StoreFault(redact.text(f"the store {location} {state} ({reason}); {hint}"))
 
 
 def _migrate_to_1(connection: Connection) -> None:
@@ -223,9 +266,7 @@ class Store:
     def open(cls, location: str) -> Store:
         url = store_url(location)
         if url.startswith("sqlite:///"):
-            folder = Path(url.removeprefix("sqlite:///")).parent
-            if not folder.is_dir():
-                raise StoreError(f"store folder {folder} does not exist; create it or fix 'store'")
+            _check_sqlite_file(Path(url.removeprefix("sqlite:///")))
         try:
             engine = _engine(url)
             store = cls(engine, location)
@@ -237,13 +278,13 @@ class Store:
                 engine.dispose()
                 raise
         except sa.exc.ArgumentError as exc:
-            raise StoreError(f"store '{location}' is not a usable database URL: {exc}") from exc
-        except sa.exc.OperationalError as exc:
-            reason = " ".join(str(exc.orig).split()) if exc.orig else str(exc)
-            raise StoreError(f"cannot open store '{location}': {reason}") from exc
+            raise StoreError(f"store '{redact.url(location)}' is not a usable database URL: "
+                             f"{redact.text(str(exc))}") from exc
+        except (sa.exc.DBAPIError, OSError) as exc:
+            raise store_fault(location, exc) from exc
         except ModuleNotFoundError as exc:
             raise StoreError(
-                f"store '{location}' needs the database driver '{exc.name}'; "
+                f"store '{redact.url(location)}' needs the database driver '{exc.name}'; "
                 "install it (pip install 'reviewkit[postgres]' for PostgreSQL)"
             ) from exc
         return store
@@ -262,11 +303,26 @@ class Store:
                 row = connection.execute(
                     sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")
                 ).first()
-                version = int(row[0]) if row else 0
+                text = str(row[0]).strip() if row else "0"
+                if not text.isdigit():
+                    raise StoreError(
+                        f"store '{redact.url(self.location)}' is damaged: its schema version "
+                        f"{text!r} is not a number; restore the store from a backup"
+                    )
+                version = int(text)
+            elif connection.dialect.name == "sqlite":
+                # An SQLite file with tables of its own belongs to another program: adding
+                # ours to it (or treating it as empty) would hide that the path is wrong.
+                tables = sorted(inspector.get_table_names())
+                if tables:
+                    raise StoreError(
+                        f"{self.location} is an SQLite database but not a reviewkit store "
+                        f"(tables: {', '.join(tables[:5])}); check the params file's 'store'"
+                    )
             if version > SCHEMA_VERSION:
                 raise StoreError(
-                    f"store '{self.location}' has schema version {version}, newer than this "
-                    f"reviewkit understands ({SCHEMA_VERSION}); upgrade reviewkit"
+                    f"store '{redact.url(self.location)}' has schema version {version}, newer "
+                    f"than this reviewkit understands ({SCHEMA_VERSION}); upgrade reviewkit"
                 )
             for step in MIGRATIONS[version:]:
                 step(connection)
@@ -279,7 +335,7 @@ class Store:
                 )
 
     def schema_version(self) -> int:
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             row = connection.execute(
                 sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")
             ).first()
@@ -287,24 +343,40 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        with self.engine.begin() as connection:
+        """Changes that commit together, or not at all (also when the database fails)."""
+        with self._guarded(), self.engine.begin() as connection:
             yield Transaction(connection)
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with self._guarded(), self.engine.connect() as connection:
+            yield connection
+
+    @contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """The database's own failures as one clear error naming the store."""
+        try:
+            yield
+        except sa.exc.DBAPIError as exc:
+            raise store_fault(self.location, exc) from exc
+        except OSError as exc:
+            raise store_fault(self.location, exc) from exc
 
     # -- reads ------------------------------------------------------------------------------
     def actions(self, status: str | None = None) -> list[Action]:
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             return Transaction(connection).actions(status)
 
     def action(self, action_id: str) -> Action:
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             return Transaction(connection).action(action_id)
 
     def decisions(self) -> list[Decision]:
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             return Transaction(connection).decisions()
 
     def events(self, entity_id: str | None = None) -> list[Event]:
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             query = sa.select(events_table).order_by(events_table.c.seq)
             if entity_id is not None:
                 query = query.where(events_table.c.entity_id == entity_id)
@@ -317,7 +389,7 @@ class Store:
 
     def packs(self, cadence: str) -> list[PackRecord]:
         """Packs of a cadence recorded in the store, oldest first."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             rows = connection.execute(
                 sa.select(packs_table)
                 .where(packs_table.c.cadence == cadence)
@@ -347,26 +419,11 @@ class Store:
     def record_pack(self, cadence: str, label: str, period_end: dt.date,
                     summary: dict[str, Any]) -> None:
         with self.transaction() as tx:
-            tx.connection.execute(
-                sa.delete(packs_table).where(
-                    (packs_table.c.cadence == cadence) & (packs_table.c.label == label)
-                )
-            )
-            tx.connection.execute(
-                packs_table.insert().values(
-                    cadence=cadence, label=label, period_end=period_end.isoformat(),
-                    built_at=_now(), summary=json.dumps(summary),
-                )
-            )
+            tx.record_pack(cadence, label, period_end, summary)
 
     def record_version(self, version: PackVersion) -> None:
-        """Record a published version of a pack (refused if that version is recorded)."""
         with self.transaction() as tx:
-            tx.connection.execute(pack_versions_table.insert().values(
-                cadence=version.cadence, label=version.label, version=version.version,
-                published_at=version.published_at, approver=version.approver,
-                snapshot=json.dumps(version.snapshot, sort_keys=True),
-            ))
+            tx.record_version(version)
 
     def versions(self, cadence: str, label: str) -> list[PackVersion]:
         """The published versions of one pack, oldest first."""
@@ -382,7 +439,7 @@ class Store:
                                 json.loads(row["snapshot"])) for row in rows]
 
     def narratives(self, cadence: str, label: str) -> dict[str, StoredNarrative]:
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             return Transaction(connection).narratives(cadence, label)
 
     def save_narrative(self, **values: Any) -> int:
@@ -390,7 +447,7 @@ class Store:
             return tx.save_narrative(**values)
 
     def narrative_history(self, cadence: str, label: str, key: str) -> list[StoredNarrative]:
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             rows = connection.execute(
                 sa.select(narrative_history).where(
                     (narrative_history.c.cadence == cadence)
@@ -619,6 +676,29 @@ class Transaction:
                 & (events_table.c.new == new) & (events_table.c.effective == effective.isoformat())
             )
         ).first() is not None
+
+    def record_pack(self, cadence: str, label: str, period_end: dt.date,
+                    summary: dict[str, Any]) -> None:
+        """The pack of ``cadence`` and ``label`` as built (replacing an earlier build of it)."""
+        self.connection.execute(
+            sa.delete(packs_table).where(
+                (packs_table.c.cadence == cadence) & (packs_table.c.label == label)
+            )
+        )
+        self.connection.execute(
+            packs_table.insert().values(
+                cadence=cadence, label=label, period_end=period_end.isoformat(),
+                built_at=_now(), summary=json.dumps(summary),
+            )
+        )
+
+    def record_version(self, version: PackVersion) -> None:
+        """A published version of a pack (refused if that version is recorded already)."""
+        self.connection.execute(pack_versions_table.insert().values(
+            cadence=version.cadence, label=version.label, version=version.version,
+            published_at=version.published_at, approver=version.approver,
+            snapshot=json.dumps(version.snapshot, sort_keys=True),
+        ))
 
     def imported(self, sha256: str) -> bool:
         return self.connection.execute(

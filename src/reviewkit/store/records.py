@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from reviewkit.errors import ReviewkitError
+from reviewkit.errors import EnvironmentFailure, ReviewkitError
 
 ACTION_STATUSES = ("open", "in_progress", "done", "dropped")
 OPEN_STATUSES = ("open", "in_progress")
@@ -18,6 +18,10 @@ class StoreError(ReviewkitError):
     """The store cannot be opened or a change cannot be applied."""
 
     exit_code = 2
+
+
+class StoreFault(EnvironmentFailure):
+    """The store's database failed underneath: damaged, not writable, full or unreachable."""
 
 
 class UnknownRecord(StoreError):
