@@ -51,8 +51,11 @@ _TIMES = (
 
 
 def normalise(text: str, root: Path) -> str:
-    """Text with the run's folder, times, hashes and versions replaced by placeholders."""
+    """Text with the run's folder, the repository's, times, hashes and versions replaced by
+    placeholders."""
     text = text.replace(str(root), "<root>")
+    # The packs name the demo data by absolute path; the same in every checkout.
+    text = text.replace(str(REPO), "<repo>")
     for pattern, placeholder in _TIMES:
         text = pattern.sub(placeholder, text)
     names = "|".join(RECORDED_PACKAGES)
