@@ -16,7 +16,7 @@ from typing import Any
 
 import nbformat
 import pytest
-from conftest_build import BuiltPack
+from conftest_build import BuiltPack, Rebuild
 from pdf_structure import (
     check_outline,
     check_tagged_with_alternative_text,
@@ -177,3 +177,24 @@ def test_pack_notebook_run_again_in_its_own_folder_shows_the_same_pack(
               if output.get("output_type") == "error"]
     assert errors == []
     assert _sections_text(rerun) == _sections_text(built)
+
+
+def test_a_rebuild_from_the_same_inputs_has_the_same_fingerprints_and_pages(
+    demo_pack: BuiltPack, demo_rebuild: Rebuild
+) -> None:
+    rebuilt = demo_rebuild.built
+    assert rebuilt.returncode == 0, rebuilt.stderr
+
+    def fingerprints(folder: Path) -> dict[str, str]:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        return {item["role"]: item["sha256"] for item in manifest["inputs"]}
+
+    def pages(folder: Path) -> list[str]:
+        times = r"\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d UTC|\d{4}-\d\d-\d\dT[\d:+]+"
+        return [re.sub(times, "<time>", page.extract_text() or "")
+                for page in PdfReader(folder / "pack.pdf").pages]
+
+    assert fingerprints(rebuilt.folder) == fingerprints(demo_pack.folder)
+    assert set(fingerprints(demo_pack.folder)) >= {"params", "catalog", "measurements",
+                                                    "notebook", "templates", "store"}
+    assert pages(rebuilt.folder) == pages(demo_pack.folder)

@@ -4,6 +4,7 @@ published again says differently (every KPI value and status, narrative cell and
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -12,6 +13,10 @@ from reviewkit.formatting import STATUS_WORDS, format_date, format_value
 from reviewkit.layout.view import Difference, PackView, Publication, Reissue
 from reviewkit.narrative.placeholders import fill
 from reviewkit.store.records import PackVersion
+
+#: A Markdown backslash escape (drafts escape catalog text so it shows literally): the change
+#: page shows the character, as the pack does.
+_MARKDOWN_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!&<>|~])")
 
 #: The fields of an action a reissue compares, and how each is named to the reader.
 ACTION_FIELDS = {"title": "title", "owner": "owner", "due": "due", "status": "status"}
@@ -27,7 +32,8 @@ def snapshot_of(view: PackView, publication: Publication) -> dict[str, Any]:
             for result in view.evaluation.results
         ],
         "narrative": [
-            {"key": cell.key, "title": cell.title, "text": fill(cell.text, view.evaluated)}
+            {"key": cell.key, "title": cell.title,
+             "text": _MARKDOWN_ESCAPE.sub(r"\1", fill(cell.text, view.evaluated))}
             for cell in publication.narrative
         ],
         "actions": [
