@@ -172,7 +172,8 @@ def test_a_version_2_store_is_migrated_to_keep_pack_versions_keeping_its_narrati
 def test_a_published_version_is_recorded_once(store: Store) -> None:
     version = PackVersion("weekly", "2026-11-20", 1, "2026-11-23T09:00:00+00:00", "D", {})
     store.record_version(version)
-    with pytest.raises(sa.exc.IntegrityError):
+    with pytest.raises(StoreError, match=r"version 1 of the weekly pack 2026-11-20 was "
+                                         r"published meanwhile; publish again to make version 2"):
         store.record_version(version)
     assert len(store.versions("weekly", "2026-11-20")) == 1
 

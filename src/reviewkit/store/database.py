@@ -693,7 +693,16 @@ class Transaction:
         )
 
     def record_version(self, version: PackVersion) -> None:
-        """A published version of a pack (refused if that version is recorded already)."""
+        """A published version of a pack (refused if that version is recorded already: two
+        publishes of the same pack at once; the second is told to publish again)."""
+        taken = self.connection.execute(sa.select(pack_versions_table.c.version).where(
+            (pack_versions_table.c.cadence == version.cadence)
+            & (pack_versions_table.c.label == version.label)
+            & (pack_versions_table.c.version == version.version))).first()
+        if taken is not None:
+            raise StoreError(f"version {version.version} of the {version.cadence} pack "
+                             f"{version.label} was published meanwhile; publish again to make "
+                             f"version {version.version + 1}")
         self.connection.execute(pack_versions_table.insert().values(
             cadence=version.cadence, label=version.label, version=version.version,
             published_at=version.published_at, approver=version.approver,
