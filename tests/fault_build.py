@@ -10,6 +10,7 @@ PYTEST_DONT_REWRITE
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sqlite3
@@ -25,7 +26,7 @@ from reviewkit.run import build, execute, export, publish
 from reviewkit.store import database
 
 MODES = ("evaluate", "execute", "pdf", "before-swap", "after-swap", "after-record",
-         "record-fails")
+         "record-fails", "disk-full")
 
 
 def die() -> None:
@@ -76,6 +77,12 @@ def inject(mode: str, pid_file: Path) -> None:
             die()  # recorded in the transaction, not yet committed
 
         database.Transaction.record_pack = record_then_die  # type: ignore[method-assign]
+    elif mode == "disk-full":
+        def full(html: str, target: Path, **kwargs: Any) -> None:
+            target.write_bytes(b"%PDF-1.7 part")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target))
+
+        export.to_pdf = full  # type: ignore[assignment]
     elif mode == "record-fails":
         def locked(self: database.Transaction, *args: Any) -> None:
             raise sa.exc.OperationalError("INSERT INTO packs", {},

@@ -24,7 +24,7 @@ from reviewkit.store.database import Store
 HARNESS = Path(__file__).resolve().parent / "fault_build.py"
 BEFORE_SWAP = ("evaluate", "execute", "pdf", "before-swap")
 AFTER_SWAP = ("after-swap", "after-record")
-MODES = (*BEFORE_SWAP, *AFTER_SWAP, "record-fails")
+MODES = (*BEFORE_SWAP, *AFTER_SWAP, "record-fails", "disk-full")
 PACK_FILES = ("pack.pdf", "pack.html", "pack.ipynb", "summary.json", "manifest.json")
 
 
@@ -145,6 +145,16 @@ def test_a_store_that_cannot_record_the_pack_leaves_the_previous_pack_in_place(
     assert _recorded(run.params)[DEMO_LABEL] == base.recorded_at
 
 
+def test_a_full_disk_while_writing_the_pack_is_one_line_and_keeps_the_previous_pack(
+    base: Base,
+) -> None:
+    run = base.runs["disk-full"]
+    assert run.returncode == 4, run.stderr
+    assert run.stderr.count("\n") == 1 and "No space left on device" in run.stderr
+    assert "nothing was replaced" in run.stderr
+    assert snapshot(run.folder) == base.folder_files
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_what_a_killed_build_leaves_beside_the_pack_is_cleaned_by_the_next(
     base: Base, mode: str
@@ -154,3 +164,16 @@ def test_what_a_killed_build_leaves_beside_the_pack_is_cleaned_by_the_next(
     leftovers = [p.name for p in run.folder.parent.iterdir()
                  if p.name.startswith(".") and not p.name.endswith(".lock")]
     assert leftovers == []
+
+
+def test_shutting_down_a_kernel_stops_its_warm_up_instead_of_waiting_for_it(
+    tmp_path: Path,
+) -> None:
+    # A refused publish or a bad input shuts the kernel down while it may still be warming up:
+    # the warm-up must stop with it, not hold the command until its own time-out.
+    from reviewkit.run.execute import Kernel
+
+    kernel = Kernel(cwd=tmp_path, warm_up="import time\ntime.sleep(120)")
+    assert kernel._warm is not None
+    kernel.shutdown()
+    assert not kernel._warm.is_alive()

@@ -10,13 +10,14 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from reviewkit import __version__, cadences, redact
 from reviewkit._speedups import apply as _apply_speedups
 from reviewkit.cli.actions import add_parsers, run_actions, run_decisions, run_minutes
-from reviewkit.errors import ReviewkitError
+from reviewkit.errors import ReviewkitError, UsageError
 from reviewkit.inputs.loaded import load_inputs
+from reviewkit.periods import parse_date
 
 if TYPE_CHECKING:  # the narrative service is imported with the build, not at start-up
     from reviewkit.narrative.service import Prefer
@@ -28,8 +29,15 @@ PREFER: dict[str, Prefer] = {"notebook": "edit", "store": "store"}
 CADENCE_HELP = "the pack: " + ", ".join(cadences.BUILT_IN)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line like every other error (not usage plus error)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"reviewkit: error: {message}; see '{self.prog} --help'\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="reviewkit",
         description="Build weekly, monthly and quarterly review packs from KPI data.",
     )
@@ -150,6 +158,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _build(args: argparse.Namespace) -> int:
     _apply_speedups()
     cadence = cadences.get(args.cadence)
+    if args.period is not None:  # checked before a kernel starts, not after
+        try:
+            parse_date(args.period)
+        except ValueError as exc:
+            raise UsageError(f"--period: {exc}") from None
     # Deferred for start-up time: the build imports nbformat, papermill and matplotlib, which
     # the other commands never need.
     from reviewkit.run.build import build_pack

@@ -147,10 +147,12 @@ class DataQuality:
     rows_after_period: int = 0
     ignored_columns: list[str] = field(default_factory=list)
     target_overrides: dict[str, int] = field(default_factory=dict)
+    rows_in_future: int = 0  # rows dated after today: a feed or a typo to look at
 
     @property
     def issue_count(self) -> int:
         return (
+            (1 if self.rows_in_future else 0) +
             len(self.unknown_kpis)
             + len(self.missing_values)
             + len(self.gaps)
@@ -241,14 +243,20 @@ def _full_streak(
     streak = streak_of(history)
     if streak < len(history) or not observations:
         return streak
-    first = min(obs.period_end for obs in observations)
+    # Rows grouped by how many periods back they fall, once: walking back period by period
+    # and scanning every row each time cost seconds for a long history.
+    by_offset: dict[int, list[Observation]] = {}
+    for obs in sorted(observations, key=lambda o: (o.period_end, o.segment)):
+        by_offset.setdefault(period.offset_of(obs.period_end), []).append(obs)
+    oldest = max(by_offset)
     status = history[-1].status
-    earlier = period.shift(-len(history))
-    while earlier.end >= first:
-        rows = [obs for obs in observations if earlier.contains(obs.period_end)]
-        if period_value(kpi, earlier, rows).status != status:
+    offset = len(history)
+    earlier = period.shift(-offset)
+    while offset <= oldest:
+        if period_value(kpi, earlier, by_offset.get(offset, [])).status != status:
             break
         streak += 1
+        offset += 1
         earlier = earlier.previous()
     return streak
 
@@ -383,6 +391,7 @@ def evaluate(
     history_length: int | None = None,
     stale_after: int = 2,
     ignored_columns: Sequence[str] = (),
+    today: dt.date | None = None,
 ) -> Evaluation:
     """Evaluate every KPI reported at ``period.cadence`` and collect exceptions and data quality."""
     length = history_length or cadences.get(period.cadence).history
@@ -396,7 +405,7 @@ def evaluate(
         (item for result in results for item in exceptions_for(result)),
         [kpi.id for kpi in in_cadence],
     )
-    quality = _data_quality(kpis, results, series, period, ignored_columns)
+    quality = _data_quality(kpis, results, series, period, ignored_columns, today)
     return Evaluation(period, tuple(results), tuple(exceptions), quality)
 
 
@@ -406,8 +415,11 @@ def _data_quality(
     series: dict[str, list[Observation]],
     period: Period,
     ignored_columns: Sequence[str],
+    today: dt.date | None = None,
 ) -> DataQuality:
     known = {kpi.id for kpi in kpis}
+    future = sum(1 for rows in series.values() for obs in rows
+                 if today is not None and obs.period_end > today)
     unknown: dict[str, int] = {}
     missing_values: dict[str, list[dt.date]] = {}
     gaps: dict[str, list[str]] = {}
@@ -447,4 +459,5 @@ def _data_quality(
             stale[kpi_id] = result.last_seen
     return DataQuality(unknown_kpis=unknown, missing_values=missing_values, gaps=gaps,
                        stale=stale, never_reported=never, rows_after_period=after,
-                       ignored_columns=list(ignored_columns), target_overrides=overrides)
+                       ignored_columns=list(ignored_columns), target_overrides=overrides,
+                       rows_in_future=future)

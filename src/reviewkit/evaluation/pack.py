@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from reviewkit.cadences import Cadence
-from reviewkit.errors import InputError
+from reviewkit.errors import InputError, UsageError
 from reviewkit.evaluation.actions import ActionLog, action_log, red_without_action
 from reviewkit.evaluation.changes import ChangeReport, compare
 from reviewkit.evaluation.evaluate import Evaluation, KpiResult, evaluate
@@ -53,26 +53,39 @@ class PackEvaluation:
         return self.as_of < self.period.end
 
 
-def resolve_period(cadence: Cadence, inputs: Inputs,
-                   requested: dt.date | None) -> tuple[Period, dt.date]:
+def resolve_period(cadence: Cadence, inputs: Inputs, requested: dt.date | None,
+                   today: dt.date) -> tuple[Period, dt.date]:
     """The pack's period and the day the data runs to.
 
-    The period holds ``--period``, else the params file's ``period_end``, else the latest date
-    in the data of the cadence's KPIs. The data runs to that day or the latest data, whichever
-    is earlier: before the period's end, the period is still in progress.
+    The period holds ``--period``, else the params file's ``period_end``; by default it is the
+    latest complete period with data: rows dated after ``today`` do not count, and a period
+    still running today gives way to the one before it. A period that has not started by
+    ``today`` is refused. The data runs to the period's end or the latest data, whichever is
+    earlier: before the period's end, the period is still in progress.
     """
-    latest = inputs.measurements.latest_date(
-        {kpi.id for kpi in inputs.catalog.for_cadence(cadence.name)})
-    day = requested or inputs.params.values.period_end or latest
-    if day is None:
+    ids = {kpi.id for kpi in inputs.catalog.for_cadence(cadence.name)}
+    latest = inputs.measurements.latest_date(ids, not_after=today)
+    chosen = requested or inputs.params.values.period_end
+    if chosen is not None:
+        period = period_containing(cadence.name, chosen)
+        if period.start > today:
+            message = (f"the {cadence.noun} of {chosen.isoformat()} has not started yet "
+                       f"(today is {today.isoformat()})")
+            if requested is None:
+                raise inputs.params.error(message, "period_end")
+            raise UsageError(f"--period: {message}")
+    elif latest is None:
         raise InputError(
             inputs.measurements.path,
-            f"no measurements for any {cadence.name} KPI, so there is no latest period; "
-            "add data or set period_end in the params file",
+            f"no measurements for any {cadence.name} KPI up to today, so there is no latest "
+            "period; add data or set period_end in the params file",
         )
-    period = period_containing(cadence.name, day)
-    as_of = min(d for d in (period.end, day, latest) if d)
-    return period, as_of
+    else:
+        period = period_containing(cadence.name, latest)
+        if period.end > today:
+            period = period.previous()
+    ends = [d for d in (period.end, chosen, latest) if d is not None]
+    return period, max(period.start, min(ends))
 
 
 def choose_headline(cadence: Cadence, inputs: Inputs) -> tuple[str, ...]:
@@ -98,10 +111,12 @@ def evaluate_pack(
     inputs: Inputs,
     history: StoreHistory,
     requested: dt.date | None = None,
+    *,
+    today: dt.date,
 ) -> PackEvaluation:
     """Evaluate one pack of ``cadence`` for the period ``requested`` falls in (default: the
-    params file's ``period_end``, else the latest in the data)."""
-    period, as_of = resolve_period(cadence, inputs, requested)
+    params file's ``period_end``, else the latest complete period in the data)."""
+    period, as_of = resolve_period(cadence, inputs, requested, today)
     measurements = inputs.measurements
     headline = choose_headline(cadence, inputs)
     evaluation = evaluate(
@@ -111,6 +126,7 @@ def evaluate_pack(
         history_length=inputs.params.values.history,
         stale_after=inputs.params.values.stale_after,
         ignored_columns=measurements.ignored_columns,
+        today=today,
     )
     earlier = [pack for pack in history.packs if pack.period_end < period.end]
     previous = earlier[-1] if earlier else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -165,15 +166,35 @@ def _validate_kpi(path: Path, item: LineDict) -> Kpi:
                 line=item.line_of(name),
                 field=name,
             )
+        # YAML's .nan, .inf and 1e999 are floats, but no status can be judged against them.
+        if any(isinstance(part, float) and not math.isfinite(part) for part in parts):
+            raise InputError(path, f"KPI '{kpi_id}': {value!r} is not a finite number",
+                             line=item.line_of(name), field=name)
     try:
         kpi = Kpi.model_validate(dict(item))
     except ValidationError as exc:
         raise _as_input_error(path, item, kpi_id, exc) from None
+    for name in ("target", "amber"):
+        value = getattr(kpi, name)
+        parts = value.values() if isinstance(value, dict) else [value]
+        if any(part is not None and not math.isfinite(part) for part in parts):
+            raise InputError(path, f"KPI '{kpi.id}': {item.get(name)!r} is not a finite number",
+                             line=item.line_of(name), field=name)
     _check_thresholds(path, item, kpi)
     return kpi
 
 
 def _check_thresholds(path: Path, item: LineDict, kpi: Kpi) -> None:
+    if kpi.aggregation == "sum" and len(kpi.cadences) > 1:
+        for name in ("target", "amber"):
+            if isinstance(getattr(kpi, name), float | int):
+                # A sum grows with the period: 1 incident a week is not 1 a month.
+                raise InputError(
+                    path,
+                    f"KPI '{kpi.id}' is a sum reported {', '.join(kpi.cadences)}, so its {name} "
+                    f"needs a value per cadence, e.g. {{weekly: 2, monthly: 8, quarterly: 24}}",
+                    line=item.line_of(name), field=name,
+                )
     for cadence in kpi.cadences:
         target = _threshold_for(kpi.target, cadence)
         if target is None:

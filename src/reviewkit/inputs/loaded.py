@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from reviewkit.inputs._yaml import did_you_mean
 from reviewkit.inputs.catalog import Catalog, load_catalog
 from reviewkit.inputs.measurements import Measurements, load_measurements
 from reviewkit.inputs.params import LoadedParams, load_params
@@ -100,6 +101,10 @@ def load_named_inputs(params: LoadedParams) -> Inputs:
     """
     values = params.values
     catalog = load_catalog(values.catalog)
+    for kpi_id in values.headline or ():
+        if kpi_id not in catalog.by_id():
+            raise params.error(f"unknown KPI id '{kpi_id}' in the headline list"
+                               f"{did_you_mean(kpi_id, catalog.by_id())}", "headline")
     measurements = load_measurements(values.measurements)
     kpi_ids = {kpi.id for kpi in catalog.kpis}
     priorities = (tuple(load_priorities(values.priorities, kpi_ids))

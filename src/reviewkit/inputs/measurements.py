@@ -40,12 +40,15 @@ class Measurements:
     row_count: int
     ignored_columns: list[str] = field(default_factory=list)
 
-    def latest_date(self, kpi_ids: set[str] | None = None) -> dt.date | None:
+    def latest_date(self, kpi_ids: set[str] | None = None,
+                    not_after: dt.date | None = None) -> dt.date | None:
+        """The latest date measured (for ``kpi_ids``), ignoring rows dated after ``not_after``."""
         dates = [
             obs.period_end
             for kpi_id, rows in self.series.items()
             if kpi_ids is None or kpi_id in kpi_ids
             for obs in rows
+            if not_after is None or obs.period_end <= not_after
         ]
         return max(dates) if dates else None
 
@@ -81,10 +84,10 @@ def _observation(table: Table, row: TableRow) -> tuple[Observation, str]:
     date_text = row.get("period_end")
     try:
         period_end = date_or_none(date_text)
-    except ValueError:
-        period_end = None
+    except ValueError as exc:
+        raise table.error(row, str(exc), "period_end") from None
     if period_end is None:
-        raise table.error(row, f"{date_text!r} is not an ISO date; write it as YYYY-MM-DD",
+        raise table.error(row, "period_end is empty; write the date as YYYY-MM-DD",
                           "period_end")
     value_text = row.get("value")
     try:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from reviewkit.cadences import Cadence
 from reviewkit.errors import InputError
 from reviewkit.inputs._yaml import LineDict, check_known_keys, load_yaml_mapping
+from reviewkit.periods import check_date, parse_date
 
 #: The publish gate's rules (name → what it checks), all on by default; a params file may turn
 #: any off with ``publish_gate: {rule: false}``. Each is checked in :mod:`reviewkit.run.gate`.
@@ -50,13 +51,16 @@ class PackParams(BaseModel):
         default=None,
         description="KPI ids shown as summary tiles (5-7 is right); default: catalog `headline`.",
     )
+    # strict: YAML reads yes/no/true/false as booleans, which pydantic would take as 1 and 0.
     history: int | None = Field(
-        default=None, ge=4, le=520, description="Periods of history in charts; default per cadence."
+        default=None, ge=4, le=520, strict=True,
+        description="Periods of history in charts; default per cadence.",
     )
     stale_after: int = Field(
         default=2,
         ge=1,
         le=52,
+        strict=True,
         description="A KPI with no measurement for this many periods in a row is stale.",
     )
     notebook: Path | None = Field(
@@ -94,6 +98,19 @@ class PackParams(BaseModel):
                 )
         return value
 
+    @field_validator("period_end", mode="before")
+    @classmethod
+    def _strict_date(cls, value: object) -> object:
+        # YAML gives a date for 2026-11-20 and a string or a number for anything else; only a
+        # real YYYY-MM-DD date is one (pydantic would read 20261120 as seconds since 1970).
+        if value is None:
+            return None
+        if isinstance(value, dt.datetime):
+            raise ValueError("give a date without a time, as YYYY-MM-DD")
+        if isinstance(value, dt.date):
+            return check_date(value)
+        return parse_date(str(value))
+
     @field_validator("organisation", "classification")
     @classmethod
     def _not_blank(cls, value: str) -> str:
@@ -118,6 +135,11 @@ class LoadedParams(BaseModel):
     path: Path
     values: PackParams
     raw: dict[str, Any]
+    lines: dict[str, int] = Field(default_factory=dict)  # the line of each key in the file
+
+    def error(self, message: str, field: str) -> InputError:
+        """An error about one of this file's fields, naming its line."""
+        return InputError(self.path, message, field=field, line=self.lines.get(field))
 
     def title_for(self, cadence: Cadence) -> str:
         return self.values.title or cadence.title
@@ -159,7 +181,11 @@ def load_params(path: str | Path) -> LoadedParams:
     for name in _PATH_FIELDS:
         value = getattr(values, name)
         if value is not None:
-            resolved[name] = (path.parent / value).resolve()
+            try:
+                resolved[name] = (path.parent / value).resolve()
+            except (RuntimeError, OSError) as exc:  # 3.11 raises RuntimeError on a loop
+                raise InputError(path, f"cannot follow {value}: {exc}; fix the symbolic link",
+                                 field=name, line=data.line_of(name)) from None
     values = values.model_copy(update=resolved)
     for name in _PATH_FIELDS:
         target = getattr(values, name)
@@ -170,6 +196,9 @@ def load_params(path: str | Path) -> LoadedParams:
                 field=name,
                 line=data.line_of(name),
             )
+    if values.notebook is not None and values.notebook.suffix.lower() != ".ipynb":
+        raise InputError(path, f"{values.notebook.name} is not a Jupyter notebook (.ipynb)",
+                         field="notebook", line=data.line_of("notebook"))
     assets = values.assets
     if assets is not None:
         assets = (path.parent / assets).resolve()
@@ -182,7 +211,8 @@ def load_params(path: str | Path) -> LoadedParams:
         raise InputError(path, f"the environment variable {variable[1]} is not set; set it to "
                          "the store's path or database URL", field="store",
                          line=data.line_of("store"))
-    return LoadedParams(path=path.resolve(), values=values, raw=_plain(data))
+    return LoadedParams(path=path.resolve(), values=values, raw=_plain(data),
+                        lines={key: data.line_of(key) for key in data})
 
 
 def _plain(data: LineDict) -> dict[str, Any]:
@@ -197,7 +227,8 @@ def _as_input_error(path: Path, data: LineDict, exc: ValidationError) -> InputEr
     location = [str(part) for part in error["loc"]]
     field = location[0] if location else None
     message = error["msg"]
-    if error["type"] in ("date_from_datetime_parsing", "date_parsing", "date_type"):
+    if error["type"] in ("date_from_datetime_parsing", "date_parsing", "date_type",
+                         "date_from_datetime_inexact"):
         message = "not a date; write it as YYYY-MM-DD"
     elif message.startswith("Value error, "):
         message = message.removeprefix("Value error, ")

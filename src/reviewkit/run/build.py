@@ -26,10 +26,10 @@ from nbformat.sign import NotebookNotary
 
 from reviewkit import cadences
 from reviewkit.cadences import Cadence
-from reviewkit.errors import UsageError
+from reviewkit.errors import EnvironmentFailure, ExecutionError, UsageError
 from reviewkit.evaluation.pack import PackEvaluation
 from reviewkit.inputs.loaded import load_named_inputs, sha256_of
-from reviewkit.inputs.params import load_params
+from reviewkit.inputs.params import LoadedParams, load_params
 from reviewkit.layout.charts import render_charts
 from reviewkit.layout.sections import perspective_anchor
 from reviewkit.layout.view import PackView, Publication, make_view
@@ -119,7 +119,7 @@ def build_pack(
                         env={PREPARED_ENV: str(handover)})
         try:
             inputs = load_named_inputs(params)
-            notebook = read_notebook(notebook_path)
+            notebook = _read_notebook(notebook_path, params)
             store = Store.open(params.store_location)
         except BaseException:
             kernel.shutdown()
@@ -202,6 +202,10 @@ def build_pack(
                             definition.name, evaluated.period.label, publication.version,
                             publication.published_at.isoformat(), publication.approver or "",
                             snapshot_of(view, publication)))
+        except OSError as exc:  # the disk is full, the folder became read-only, …
+            publish.discard(staging)
+            raise EnvironmentFailure(f"cannot write the pack under {final.parent}: "
+                                     f"{exc.strerror or exc}; nothing was replaced") from exc
         except BaseException:
             publish.discard(staging)
             raise
@@ -211,6 +215,17 @@ def build_pack(
     stages.timings["total"] = time.perf_counter() - started
     return BuildResult(folder=final, view=view, publication=publication,
                        timings=dict(stages.timings))
+
+
+def _read_notebook(path: Path, params: LoadedParams) -> NotebookNode:
+    """The pack's notebook; a custom one that cannot be read is the params file's error."""
+    try:
+        return read_notebook(path)
+    except ExecutionError as exc:
+        if params.values.notebook is None:
+            raise
+        raise params.error(f"{path.name} is not a readable Jupyter notebook ({exc.one_line()})",
+                           "notebook") from None
 
 
 def _settle_narrative(store: Store, evaluated: PackEvaluation, notebook: NotebookNode,

@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import ctypes
 import os
+import queue
 import signal
 import sys
 import tempfile
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
     from jupyter_client.manager import AsyncKernelManager
 
 KERNEL_NAME = "python3"
+#: How long the warm-up client waits at a time, so a shutdown is noticed at once.
+_STEP = 0.2
 
 
 def read_notebook(path: Path) -> NotebookNode:
@@ -58,6 +62,7 @@ class Kernel:
             preexec_fn=_die_with_parent,
         )
         self._warm: threading.Thread | None = None
+        self._stopping = threading.Event()
         if warm_up:
             self._warm = threading.Thread(target=self._warm_up, args=(warm_up,), daemon=True)
             self._warm.start()
@@ -70,20 +75,39 @@ class Kernel:
                 self.log.flush()
 
     def _run_silently(self, code: str, timeout: float = 60) -> str | None:
-        """Run ``code`` on a client of our own (no trace in the notebook); the error or None."""
+        """Run ``code`` on a client of our own (no trace in the notebook); the error or None.
+
+        Waits in short steps, so :meth:`shutdown` (a refused publish, a failed input) never
+        waits for it: it stops as soon as the kernel is being shut down.
+        """
         from jupyter_client.blocking import BlockingKernelClient  # type: ignore[attr-defined]  # deferred
 
         client = BlockingKernelClient()
+        deadline = time.monotonic() + timeout
         try:
             client.load_connection_info(self.manager.get_connection_info())
             client.start_channels()
-            client.wait_for_ready(timeout=timeout)
-            reply = client.execute_interactive(code, silent=True, store_history=False,
-                                               timeout=timeout)
-            content = reply.get("content", {})
-            if content.get("status") != "ok":
-                return f"{content.get('ename', 'error')}: {content.get('evalue', '')}"
-            return None
+            while True:
+                if self._stopping.is_set() or time.monotonic() > deadline:
+                    return "stopped before the kernel was ready"
+                try:
+                    client.wait_for_ready(timeout=_STEP)
+                    break
+                except RuntimeError:
+                    continue
+            msg_id = client.execute(code, silent=True, store_history=False)
+            while not self._stopping.is_set() and time.monotonic() < deadline:
+                try:
+                    reply = client.get_shell_msg(timeout=_STEP)
+                except queue.Empty:
+                    continue
+                if reply.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                content = reply.get("content", {})
+                if content.get("status") != "ok":
+                    return f"{content.get('ename', 'error')}: {content.get('evalue', '')}"
+                return None
+            return "stopped before the code finished"
         except Exception as exc:
             return f"{type(exc).__name__}: {exc}"
         finally:
@@ -100,6 +124,7 @@ class Kernel:
         return " | ".join(text.strip().splitlines()[-lines:])
 
     def shutdown(self) -> None:
+        self._stopping.set()
         try:
             # nbclient leaves the client of a kernel it does not own connected; close it.
             for client in getattr(self.manager, "clients", []):
@@ -110,7 +135,7 @@ class Kernel:
             # The warm-up thread ends once the kernel is gone; wait for it before closing the
             # log it may still write to.
             if self._warm is not None:
-                self._warm.join(timeout=30)
+                self._warm.join(timeout=10)
             self.log.close()
             Path(self.log.name).unlink(missing_ok=True)
 

@@ -20,17 +20,20 @@ from reviewkit.layout.charts import render_charts
 from reviewkit.layout.render import templates_fingerprint
 from reviewkit.layout.view import PackView, Publication, make_view
 from reviewkit.narrative.service import NarrativeService
+from reviewkit.periods import check_date, parse_date, today
 from reviewkit.store.database import Store
 
 
 def parse_period(text: str | dt.date | None) -> dt.date | None:
     """A ``--period`` value as a date; a clear usage error when it is not one."""
-    if text is None or isinstance(text, dt.date):
-        return text
+    if text is None:
+        return None
     try:
-        return dt.date.fromisoformat(str(text))
-    except ValueError:
-        raise UsageError(f"--period {text!r} is not a date; write it as YYYY-MM-DD") from None
+        if isinstance(text, dt.date):
+            return check_date(text)
+        return parse_date(str(text))
+    except ValueError as exc:
+        raise UsageError(f"--period: {exc}") from None
 
 
 def notebook_for(cadence: Cadence, custom: Path | None = None) -> Path:
@@ -66,7 +69,8 @@ class Prepared:
 def evaluate(cadence: Cadence, inputs: Inputs, store: Store,
              period: str | dt.date | None = None) -> PackEvaluation:
     """Evaluate a pack of ``cadence`` with the history the store holds."""
-    return evaluate_pack(cadence, inputs, store.history(cadence.name), parse_period(period))
+    return evaluate_pack(cadence, inputs, store.history(cadence.name), parse_period(period),
+                         today=today())
 
 
 def prepare(

@@ -14,6 +14,7 @@ from typing import Any
 
 from reviewkit.errors import InputError
 from reviewkit.inputs._yaml import LineDict, LineList, check_known_keys, load_yaml_mapping
+from reviewkit.periods import check_date, parse_date
 from reviewkit.store.database import ACTION_STATUSES, Store, Transaction
 from reviewkit.store.reviews import Review, parse_review
 
@@ -83,13 +84,12 @@ def _text(path: Path, item: LineDict, key: str, *, required: bool) -> str:
 
 def _date(path: Path, item: LineDict, key: str) -> dt.date:
     value = item.get(key)
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return value
     try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise InputError(path, f"{value!r} is not a date; write it as YYYY-MM-DD",
-                         line=item.line_of(key), field=key) from None
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return check_date(value)
+        return parse_date(str(value))
+    except ValueError as exc:
+        raise InputError(path, str(exc), line=item.line_of(key), field=key) from None
 
 
 def _kpi(path: Path, item: LineDict, key: str, known: set[str]) -> str | None:
