@@ -76,6 +76,5 @@ def scoped_css(css: str, scope: str) -> str:
 def notebook_style() -> str:
     """The ``<style>`` element each section output carries in the notebook (one exact string,
     so the HTML export can take it out again)."""
-    scope = f".{NOTEBOOK_SCOPE}"
-    # The page's grey screen background is for the HTML page around the pack, not for a cell.
-    return f"<style>{scoped_css(pack_css(), scope)}\n{scope} {{ background: #fff; }}</style>"
+    own = (_TEMPLATES / "notebook.css").read_text(encoding="utf-8")
+    return f"<style>{scoped_css(pack_css(), '.' + NOTEBOOK_SCOPE)}\n{own}</style>"
