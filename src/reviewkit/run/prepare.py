@@ -50,10 +50,10 @@ def sources(cadence: Cadence, notebook: Path, store: Store, label: str) -> tuple
     """What a pack is made from besides its input files: the notebook, the templates and
     stylesheets (their version, as one hash), and the store's content the pack reads (actions,
     decisions, earlier packs, narrative; named without any password)."""
-    digest, count, size = templates_fingerprint(cadence.template_dirs)
+    digest, _, size = templates_fingerprint(cadence.template_dirs)
     return (
         input_file("notebook", notebook, None),
-        InputFile("templates", "reviewkit layout templates", digest, size, count),
+        InputFile("templates", "reviewkit layout templates", digest, size),
         InputFile("store", redact.url(store.location), store.fingerprint(cadence.name, label), 0),
     )
 
