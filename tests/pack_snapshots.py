@@ -51,11 +51,9 @@ _TIMES = (
 
 
 def normalise(text: str, root: Path) -> str:
-    """Text with the run's folder, the repository's, times, hashes and versions replaced by
-    placeholders."""
-    text = text.replace(str(root), "<root>")
-    # The packs name the demo data by absolute path; the same in every checkout.
-    text = text.replace(str(REPO), "<repo>")
+    """Text with the run's folder, the checkout's folder, times, hashes and versions replaced
+    by placeholders (the data paths name the checkout, which differs from clone to clone)."""
+    text = text.replace(str(root), "<root>").replace(str(REPO), "<repo>")
     for pattern, placeholder in _TIMES:
         text = pattern.sub(placeholder, text)
     names = "|".join(RECORDED_PACKAGES)

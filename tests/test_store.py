@@ -147,14 +147,15 @@ def test_a_version_1_store_is_migrated_to_the_current_schema_keeping_its_actions
     assert add(store, "after the upgrade") == "A-0002"
 
 
-def test_a_version_2_store_is_migrated_to_keep_pack_versions_keeping_its_narrative(
+def test_a_store_before_pack_versions_is_migrated_to_keep_them_keeping_its_narrative(
     open_store: OpenStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    before = store_module.MIGRATIONS.index(store_module._add_pack_versions)
     with monkeypatch.context() as patch:
-        patch.setattr(store_module, "SCHEMA_VERSION", 2)
-        patch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:2])
+        patch.setattr(store_module, "SCHEMA_VERSION", before)
+        patch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:before])
         old = open_store()
-        assert old.schema_version() == 2
+        assert old.schema_version() == before
         old.save_narrative(cadence="weekly", label="2026-11-20", key="summary", kpi_id=None,
                            text="Kept.", basis={}, expected_revision=0, by="a", source="test")
         assert not sa.inspect(old.engine).has_table("pack_versions")

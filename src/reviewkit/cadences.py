@@ -57,6 +57,8 @@ class Section:
     title: str  # the entry in the contents
     narrative: Narrative | None = None
     in_contents: bool = True
+    #: Shown only in the group pack of a definition with units (it compares the units).
+    group_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,10 @@ class Cadence:
         """The commentary cells of its sections, in reading order."""
         return tuple(section.narrative for section in self.sections if section.narrative)
 
+    def sections_for(self, group: bool) -> tuple[Section, ...]:
+        """The sections of one pack: the group-only ones only in a group pack."""
+        return tuple(s for s in self.sections if group or not s.group_only)
+
     def section(self, section_id: str) -> Section:
         for section in self.sections:
             if section.id == section_id:
@@ -107,6 +113,7 @@ _ACTIONS = Narrative("actions", "Action log",
 _COVER = Section("cover", "Cover", in_contents=False)
 _SUMMARY_TITLE = "Summary: headline KPIs and what needs attention"
 _CHANGES = Section("changes", "What changed since the last review")
+_UNITS = Section("units", "Units side by side", group_only=True)
 _DATA_QUALITY = Section("data_quality", "Appendix A: data quality")
 _PROVENANCE = Section("provenance", "Appendix B: provenance")
 
@@ -121,6 +128,7 @@ WEEKLY = Cadence(
         _COVER,
         Section("summary", _SUMMARY_TITLE,
                 _summary("What happened this week, why, and what you ask of leaders.")),
+        _UNITS,
         _CHANGES,
         Section("perspectives", "Scorecard and KPIs by perspective", _KPIS),
         Section("actions", "Action log and decisions", _ACTIONS),
@@ -140,6 +148,7 @@ MONTHLY = Cadence(
         _COVER,
         Section("summary", _SUMMARY_TITLE,
                 _summary("What happened this month, why, and what you ask of leaders.")),
+        _UNITS,
         _CHANGES,
         Section("portfolio", "Delivery: the initiative portfolio",
                 Narrative("delivery", "Delivery",
@@ -169,6 +178,7 @@ QUARTERLY = Cadence(
         _COVER,
         Section("balanced_scorecard", "Balanced scorecard",
                 _summary("The quarter in three sentences for the board.")),
+        _UNITS,
         Section("board_decisions", "Decisions requested of the board"),
         Section("priorities", "Strategic priorities",
                 Narrative("priorities", "Strategic priorities",

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from reviewkit import cadences
 from reviewkit.errors import InputError, UsageError
-from reviewkit.inputs.loaded import load_inputs
+from reviewkit.inputs.params import load_params
 from reviewkit.narrative.edits import edits_from_markdown, parse_markdown, to_markdown
 from reviewkit.narrative.notebook import slots_of
 from reviewkit.narrative.service import NarrativeService
 from reviewkit.run.execute import read_notebook
-from reviewkit.run.prepare import evaluate, notebook_for
+from reviewkit.run.prepare import evaluate, load_for, notebook_for
 from reviewkit.store.database import Store
 
 
@@ -38,11 +38,11 @@ def run_narrative(args: argparse.Namespace) -> int:
     if args.narrative_command == "accept" and bool(args.keys) == bool(args.all):
         raise UsageError("narrative accept: name the cells to accept (KEY …) or give --all, "
                          "not both")
-    inputs = load_inputs(args.params)
+    inputs = load_for(load_params(args.params), args.unit)
     notebook = read_notebook(notebook_for(cadence, inputs.params.values.notebook))
     store = Store.open(inputs.params.store_location)
     try:
-        evaluated = evaluate(cadence, inputs, store, args.period)
+        evaluated = evaluate(cadence, inputs, store, args.period, args.unit)
         service = NarrativeService(store, evaluated)
         cells = service.plan(slots_of(notebook, cadence))
         if args.narrative_command == "accept":

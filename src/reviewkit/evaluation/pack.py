@@ -14,8 +14,10 @@ from reviewkit.evaluation.actions import ActionLog, action_log, red_without_acti
 from reviewkit.evaluation.changes import ChangeReport, compare
 from reviewkit.evaluation.evaluate import Evaluation, KpiResult, evaluate
 from reviewkit.evaluation.strategy import Strategy, prepare_strategy
+from reviewkit.evaluation.units import UnitFigures, unit_figures
 from reviewkit.inputs.catalog import Catalog, Kpi
 from reviewkit.inputs.loaded import Inputs
+from reviewkit.inputs.units import Unit
 from reviewkit.periods import Period, period_containing
 from reviewkit.store.records import StoreHistory
 
@@ -36,6 +38,19 @@ class PackEvaluation:
     action_log: ActionLog
     changes: ChangeReport
     strategy: Strategy
+    #: The unit this pack is for; None for the group (or the only) pack.
+    unit: Unit | None = None
+    #: A group pack's units, each with its figures for the period ("units side by side").
+    units: tuple[UnitFigures, ...] = ()
+
+    @property
+    def is_group(self) -> bool:
+        return bool(self.units)
+
+    @property
+    def unit_key(self) -> str:
+        """The unit's key in the store: its id, or '' for the group (or the only) pack."""
+        return self.unit.id if self.unit else ""
 
     @property
     def results(self) -> tuple[KpiResult, ...]:
@@ -53,38 +68,48 @@ class PackEvaluation:
         return self.as_of < self.period.end
 
 
-def resolve_period(cadence: Cadence, inputs: Inputs, requested: dt.date | None,
-                   today: dt.date) -> tuple[Period, dt.date]:
-    """The pack's period and the day the data runs to.
-
-    The period holds ``--period``, else the params file's ``period_end``; by default it is the
-    latest complete period with data: rows dated after ``today`` do not count, and a period
-    still running today gives way to the one before it. A period that has not started by
-    ``today`` is refused. The data runs to the period's end or the latest data, whichever is
-    earlier: before the period's end, the period is still in progress.
-    """
-    ids = {kpi.id for kpi in inputs.catalog.for_cadence(cadence.name)}
-    latest = inputs.measurements.latest_date(ids, not_after=today)
+def reference_day(cadence: Cadence, inputs: Inputs, requested: dt.date | None,
+                  today: dt.date) -> dt.date:
+    """The day whose period a pack reports: ``--period``, else the params file's
+    ``period_end``, else the end of the latest complete period with data (rows dated after
+    ``today`` do not count, and a period still running today gives way to the one before it).
+    A period that has not started by ``today`` is refused. A batch takes the day from the
+    group's inputs and passes it to every unit, so they all report the same period."""
     chosen = requested or inputs.params.values.period_end
     if chosen is not None:
-        period = period_containing(cadence.name, chosen)
-        if period.start > today:
+        if period_containing(cadence.name, chosen).start > today:
             message = (f"the {cadence.noun} of {chosen.isoformat()} has not started yet "
                        f"(today is {today.isoformat()})")
             if requested is None:
                 raise inputs.params.error(message, "period_end")
             raise UsageError(f"--period: {message}")
-    elif latest is None:
+        return chosen
+    latest = _latest(cadence, inputs, today)
+    if latest is None:
         raise InputError(
             inputs.measurements.path,
             f"no measurements for any {cadence.name} KPI up to today, so there is no latest "
             "period; add data or set period_end in the params file",
         )
-    else:
-        period = period_containing(cadence.name, latest)
-        if period.end > today:
-            period = period.previous()
-    ends = [d for d in (period.end, chosen, latest) if d is not None]
+    period = period_containing(cadence.name, latest)
+    return period.previous().end if period.end > today else latest
+
+
+def _latest(cadence: Cadence, inputs: Inputs, today: dt.date) -> dt.date | None:
+    return inputs.measurements.latest_date(
+        {kpi.id for kpi in inputs.catalog.for_cadence(cadence.name)}, not_after=today)
+
+
+def resolve_period(cadence: Cadence, inputs: Inputs, requested: dt.date | None,
+                   today: dt.date) -> tuple[Period, dt.date]:
+    """The pack's period and the day the data runs to.
+
+    The period holds :func:`reference_day`. The data runs to that day or the latest data,
+    whichever is earlier: before the period's end, the period is still in progress.
+    """
+    day = reference_day(cadence, inputs, requested, today)
+    period = period_containing(cadence.name, day)
+    ends = [d for d in (period.end, day, _latest(cadence, inputs, today)) if d is not None]
     return period, max(period.start, min(ends))
 
 
@@ -141,4 +166,5 @@ def evaluate_pack(
     strategy = prepare_strategy(cadence, inputs, evaluation, period, headline, as_of)
     return PackEvaluation(cadence=cadence, period=period, as_of=as_of, catalog=inputs.catalog,
                           headline=headline, evaluation=evaluation, action_log=log,
-                          changes=changes, strategy=strategy)
+                          changes=changes, strategy=strategy, unit=inputs.unit,
+                          units=unit_figures(inputs, period) if inputs.is_group else ())

@@ -17,7 +17,7 @@ from reviewkit.inputs.table import (
 )
 
 REQUIRED_COLUMNS = ("kpi_id", "period_end", "value")
-OPTIONAL_COLUMNS = ("target", "segment")
+OPTIONAL_COLUMNS = ("target", "segment", "count")
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,9 @@ class Observation:
     target: float | None = None
     segment: str = ""
     line: int = 0
+    #: How many items the value summarises (changes, tickets, survey answers): its weight in a
+    #: mean across rows and units; None counts as 1.
+    count: float | None = None
 
 
 @dataclass(frozen=True)
@@ -101,4 +104,14 @@ def _observation(table: Table, row: TableRow) -> tuple[Observation, str]:
     except ValueError:
         raise table.error(row, f"{target_text!r} is not a number; leave it empty to use the "
                           "catalog target", "target") from None
-    return Observation(period_end, value, target, row.get("segment"), row.line), kpi_id
+    count_text = row.get("count")
+    try:
+        count = number_or_none(count_text)
+    except ValueError:
+        count = -1.0
+    if count is not None and count <= 0:
+        raise table.error(row, f"{count_text!r} is not a positive number; give how many items "
+                          "the value summarises, or leave it empty to count the row once",
+                          "count")
+    return (Observation(period_end, value, target, row.get("segment"), row.line, count),
+            kpi_id)

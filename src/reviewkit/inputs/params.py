@@ -6,10 +6,11 @@ import datetime as dt
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from reviewkit import cadences as cadence_registry
 from reviewkit.cadences import Cadence
 from reviewkit.errors import InputError
 from reviewkit.inputs._yaml import LineDict, check_known_keys, load_yaml_mapping
@@ -24,6 +25,34 @@ GATE_RULES: dict[str, str] = {
     "overdue_actions_rescheduled": "every overdue action has a new due date (or is closed)",
     "headline_data_current": "every headline KPI has data for the period",
 }
+
+
+#: A unit id: a folder name, a store key and a command-line word, so plain letters only.
+UNIT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+#: The folder of a group pack beside its units' folders (so no unit may be called that).
+GROUP_FOLDER = "group"
+
+
+class UnitParams(BaseModel):
+    """One unit as a params file names it: a segment of the measurements."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(description="Folder name and store key: lower-case letters, digits, - and _.")
+    segment: str | None = Field(default=None, description="Its `segment` value; default: id.")
+    name: str | None = Field(default=None, description="Shown in its pack; default: segment.")
+    owner: str | None = Field(default=None, description="Who answers for the unit's pack.")
+
+    @field_validator("id")
+    @classmethod
+    def _plain_id(cls, value: str) -> str:
+        if not UNIT_ID.fullmatch(value):
+            raise ValueError(f"unit id {value!r} must be lower-case letters, digits, '-' and "
+                             "'_' (it names a folder)")
+        if value == GROUP_FOLDER:
+            raise ValueError(f"'{GROUP_FOLDER}' names the group pack's folder; call the unit "
+                             "something else")
+        return value
 
 
 class PackParams(BaseModel):
@@ -83,6 +112,16 @@ class PackParams(BaseModel):
     priorities: Path | None = Field(
         default=None, description="Strategic priorities, objectives and key results (YAML)."
     )
+    units: Literal["all"] | list[UnitParams] | None = Field(
+        default=None,
+        description="The units (segments) with a pack each, under the group pack: `all`, or a "
+                    "list of {id, segment, name, owner}.",
+    )
+    cadences: list[str] | None = Field(
+        default=None,
+        description="The packs `reviewkit batch` builds from this file; default: every cadence "
+                    "the catalog reports.",
+    )
     publish_gate: dict[str, bool] = Field(
         default_factory=dict,
         description="Publish-gate rules to turn on or off, e.g. {narrative_final: false}.",
@@ -110,6 +149,35 @@ class PackParams(BaseModel):
         if isinstance(value, dt.date):
             return check_date(value)
         return parse_date(str(value))
+
+    @field_validator("units")
+    @classmethod
+    def _distinct_units(
+        cls, value: Literal["all"] | list[UnitParams] | None
+    ) -> Literal["all"] | list[UnitParams] | None:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("list at least one unit, or write `units: all`")
+            for what in ("id", "segment"):
+                seen: set[str] = set()
+                for unit in value:
+                    key = unit.id if what == "id" else (unit.segment or unit.id)
+                    if key in seen:
+                        raise ValueError(f"two units have the {what} {key!r}")
+                    seen.add(key)
+        return value
+
+    @field_validator("cadences")
+    @classmethod
+    def _known_cadences(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("name at least one cadence, or leave the key out")
+            known = cadence_registry.names()
+            for name in value:
+                if name not in known:
+                    raise ValueError(f"unknown cadence {name!r}; use {', '.join(known)}")
+        return value
 
     @field_validator("organisation", "classification")
     @classmethod
@@ -212,7 +280,7 @@ def load_params(path: str | Path) -> LoadedParams:
                          "the store's path or database URL", field="store",
                          line=data.line_of("store"))
     return LoadedParams(path=path.resolve(), values=values, raw=_plain(data),
-                        lines={key: data.line_of(key) for key in data})
+                        lines=dict(data.key_lines))
 
 
 def _plain(data: LineDict) -> dict[str, Any]:
@@ -223,8 +291,11 @@ def _plain(data: LineDict) -> dict[str, Any]:
 
 
 def _as_input_error(path: Path, data: LineDict, exc: ValidationError) -> InputError:
-    error = exc.errors()[0]
-    location = [str(part) for part in error["loc"]]
+    errors = exc.errors()
+    # For `units: all | [...]` pydantic reports both branches; the list's error is the useful one.
+    error = next((e for e in errors if not any(str(p).startswith("literal[") for p in e["loc"])),
+                 errors[0])
+    location = [str(part) for part in error["loc"] if not str(part).startswith("list[")]
     field = location[0] if location else None
     message = error["msg"]
     if error["type"] in ("date_from_datetime_parsing", "date_parsing", "date_type",

@@ -24,6 +24,7 @@ from reviewkit.evaluation.pack import PackEvaluation
 from reviewkit.evaluation.strategy import Strategy
 from reviewkit.inputs.catalog import Catalog, Kpi
 from reviewkit.inputs.loaded import InputFile, Inputs
+from reviewkit.inputs.units import Unit
 from reviewkit.narrative.cells import NarrativeCell
 from reviewkit.periods import Period
 
@@ -121,8 +122,14 @@ class PackView:
         return self.evaluated.result(kpi_id)
 
     @property
+    def unit(self) -> Unit | None:
+        """The unit this pack is for; None for the group (or the only) pack."""
+        return self.evaluated.unit
+
+    @property
     def running_header(self) -> str:
-        return f"{self.organisation} · {self.title} · {self.period.long_label}"
+        who = f"{self.organisation} · {self.unit.name}" if self.unit else self.organisation
+        return f"{who} · {self.title} · {self.period.long_label}"
 
 
 @dataclass(frozen=True)

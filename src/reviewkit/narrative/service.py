@@ -35,8 +35,12 @@ class NarrativeService:
     def label(self) -> str:
         return self.pack.period.label
 
+    @property
+    def unit(self) -> str:
+        return self.pack.unit_key
+
     def stored(self) -> dict[str, StoredNarrative]:
-        return self.store.narratives(self.cadence, self.label)
+        return self.store.narratives(self.cadence, self.label, self.unit)
 
     def plan(self, slots: Sequence[Narrative]) -> tuple[NarrativeCell, ...]:
         """Every cell of the pack, stored words first, else drafts."""
@@ -57,7 +61,7 @@ class NarrativeService:
                 raise NarrativeError(f"{edit.where}: {exc}") from None
         saved: list[str] = []
         with self.store.transaction() as tx:
-            stored = tx.narratives(self.cadence, self.label)
+            stored = tx.narratives(self.cadence, self.label, self.unit)
             for edit in edits:
                 current = stored.get(edit.key)
                 if (current is not None and normalise(current.text) == normalise(edit.text)
@@ -78,7 +82,7 @@ class NarrativeService:
                 tx.save_narrative(
                     cadence=self.cadence, label=self.label, key=edit.key, kpi_id=edit.kpi_id,
                     text=edit.text, basis=edit.basis, expected_revision=revision, by=by,
-                    source=edit.source,
+                    source=edit.source, unit=self.unit,
                 )
                 saved.append(edit.key)
         return saved

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import os
 import queue
+import resource
 import signal
 import sys
 import tempfile
@@ -45,7 +47,7 @@ class Kernel:
     """
 
     def __init__(self, cwd: Path, warm_up: str | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, memory_limit: int | None = None) -> None:
         # Deferred for start-up time, like every jupyter_client and papermill import here: the
         # command line loads this module before it knows it will start a kernel.
         from jupyter_client.utils import run_sync  # type: ignore[attr-defined]
@@ -59,7 +61,7 @@ class Kernel:
         self.manager: AsyncKernelManager = _tracking_manager()(kernel_name=KERNEL_NAME)
         run_sync(self.manager.start_kernel)(
             cwd=str(cwd), stderr=self.log, stdout=self.log, env={**os.environ, **(env or {})},
-            preexec_fn=_die_with_parent,
+            preexec_fn=functools.partial(_prepare_kernel_process, memory_limit),
         )
         self._warm: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -146,13 +148,16 @@ class Kernel:
         self.shutdown()
 
 
-def _die_with_parent() -> None:
+def _prepare_kernel_process(memory_limit: int | None) -> None:
     """In the kernel's process before it starts: ask Linux to kill it when the build dies, so a
     build killed with SIGKILL leaves no kernel running (elsewhere the build's own shutdown and
-    jupyter_client's parent check do it)."""
+    jupyter_client's parent check do it); and cap its address space when a batch asks, so a
+    runaway notebook fails with MemoryError instead of exhausting the machine."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if memory_limit is not None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
 
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h

@@ -14,8 +14,9 @@ from pathlib import Path
 from reviewkit import redact
 from reviewkit.cadences import Cadence, Narrative
 from reviewkit.errors import ReviewkitError, UsageError
-from reviewkit.evaluation.pack import PackEvaluation, evaluate_pack
-from reviewkit.inputs.loaded import InputFile, Inputs, input_file
+from reviewkit.evaluation.pack import PackEvaluation, evaluate_pack, reference_day
+from reviewkit.inputs.loaded import InputFile, Inputs, input_file, load_named_inputs
+from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams
 from reviewkit.layout.charts import render_charts
 from reviewkit.layout.render import templates_fingerprint
 from reviewkit.layout.view import PackView, Publication, make_view
@@ -46,7 +47,8 @@ def notebook_for(cadence: Cadence, custom: Path | None = None) -> Path:
     return path
 
 
-def sources(cadence: Cadence, notebook: Path, store: Store, label: str) -> tuple[InputFile, ...]:
+def sources(cadence: Cadence, notebook: Path, store: Store, label: str,
+            unit: str = "") -> tuple[InputFile, ...]:
     """What a pack is made from besides its input files: the notebook, the templates and
     stylesheets (their version, as one hash), and the store's content the pack reads (actions,
     decisions, earlier packs, narrative; named without any password)."""
@@ -54,7 +56,8 @@ def sources(cadence: Cadence, notebook: Path, store: Store, label: str) -> tuple
     return (
         input_file("notebook", notebook, None),
         InputFile("templates", "reviewkit layout templates", digest, size),
-        InputFile("store", redact.url(store.location), store.fingerprint(cadence.name, label), 0),
+        InputFile("store", redact.url(store.location), store.fingerprint(cadence.name, label, unit),
+                  0),
     )
 
 
@@ -66,11 +69,32 @@ class Prepared:
     publication: Publication
 
 
+def load_for(params: LoadedParams, unit: str | None = None) -> Inputs:
+    """A pack definition's inputs; asking for a unit turns on units (every segment of the data
+    is one) when the params file names none."""
+    return load_named_inputs(params, every_segment=unit is not None)
+
+
+def unit_key(unit: str | None) -> str:
+    """A requested unit as the store keys it: '' for the group ('group', or none asked for)."""
+    return "" if unit in (None, GROUP_FOLDER) else str(unit)
+
+
+def unit_inputs(inputs: Inputs, unit: str | None) -> Inputs:
+    """The inputs of one pack of a definition: a unit's, or the group's (or the only) one."""
+    key = unit_key(unit)
+    return inputs.for_unit(inputs.unit_named(key)) if key else inputs
+
+
 def evaluate(cadence: Cadence, inputs: Inputs, store: Store,
-             period: str | dt.date | None = None) -> PackEvaluation:
-    """Evaluate a pack of ``cadence`` with the history the store holds."""
-    return evaluate_pack(cadence, inputs, store.history(cadence.name), parse_period(period),
-                         today=today())
+             period: str | dt.date | None = None, unit: str | None = None) -> PackEvaluation:
+    """Evaluate a pack of ``cadence`` (of ``unit``, when given) with the history the store
+    holds. ``inputs`` are the whole definition's: a unit reports the group's period."""
+    now = today()
+    day = reference_day(cadence, inputs, parse_period(period), now)
+    own = unit_inputs(inputs, unit)
+    return evaluate_pack(cadence, own, store.history(cadence.name, unit_key(unit)), day,
+                         today=now)
 
 
 def prepare(
@@ -81,12 +105,14 @@ def prepare(
     *,
     slots: Sequence[Narrative] | None = None,
     now: dt.datetime | None = None,
+    unit: str | None = None,
 ) -> Prepared:
     """Everything up to the narrative, for one pack (charts included)."""
-    evaluated = evaluate(cadence, inputs, store, period)
+    evaluated = evaluate(cadence, inputs, store, period, unit)
     cells = NarrativeService(store, evaluated).plan(
         cadence.narratives if slots is None else slots)
     notebook = notebook_for(cadence, inputs.params.values.notebook)
-    view = make_view(evaluated, inputs, charts=render_charts(evaluated), now=now,
-                     sources=sources(cadence, notebook, store, evaluated.period.label))
+    view = make_view(evaluated, unit_inputs(inputs, unit), charts=render_charts(evaluated),
+                     now=now, sources=sources(cadence, notebook, store, evaluated.period.label,
+                                              unit_key(unit)))
     return Prepared(view, Publication(narrative=cells))

@@ -190,5 +190,20 @@ def _swap_back(staging: Path, final: Path, retired: Path | None) -> None:
     shutil.rmtree(staging, ignore_errors=True)
 
 
+def refuse_over_unit_packs(final: Path) -> None:
+    """Refuse to replace a folder that holds other packs (a batch's units and group under a
+    period): swapping it whole would throw them away."""
+    if not final.is_dir():
+        return
+    inside = sorted(entry.name for entry in final.iterdir()
+                    if entry.is_dir() and (entry / "manifest.json").is_file())
+    if inside:
+        raise UsageError(
+            f"{final} holds the packs of units ({', '.join(inside)}), which replacing it would "
+            "delete; build this definition with units (e.g. reviewkit batch --units all) so "
+            "its group pack goes to group/, or choose another --out"
+        )
+
+
 def discard(staging: Path) -> None:
     shutil.rmtree(staging, ignore_errors=True)

@@ -67,6 +67,7 @@ actions_table = sa.Table(
     sa.Column("raised_on", sa.String(10), nullable=False),
     sa.Column("decision_id", sa.String(16)),
     sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("unit", sa.String(64), nullable=False, server_default=""),
 )
 decisions_table = sa.Table(
     "decisions", metadata,
@@ -77,6 +78,7 @@ decisions_table = sa.Table(
     sa.Column("decided_on", sa.String(10), nullable=False),
     sa.Column("kpis", sa.Text, nullable=False, server_default="[]"),
     sa.Column("actions", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("unit", sa.String(64), nullable=False, server_default=""),
 )
 events_table = sa.Table(
     "events", metadata,
@@ -104,6 +106,7 @@ narratives_table = sa.Table(
     "narratives", metadata,
     sa.Column("cadence", sa.String(16), primary_key=True),
     sa.Column("label", sa.String(16), primary_key=True),
+    sa.Column("unit", sa.String(64), primary_key=True, server_default=""),
     sa.Column("key", sa.String(128), primary_key=True),
     sa.Column("kpi_id", sa.String(128)),
     sa.Column("text", sa.Text, nullable=False),
@@ -124,11 +127,13 @@ narrative_history = sa.Table(
     sa.Column("updated_at", sa.String(32), nullable=False),
     sa.Column("updated_by", sa.Text, nullable=False),
     sa.Column("source", sa.Text, nullable=False),
+    sa.Column("unit", sa.String(64), nullable=False, server_default=""),
 )
 packs_table = sa.Table(
     "packs", metadata,
     sa.Column("cadence", sa.String(16), primary_key=True),
     sa.Column("label", sa.String(16), primary_key=True),
+    sa.Column("unit", sa.String(64), primary_key=True, server_default=""),
     sa.Column("period_end", sa.String(10), nullable=False),
     sa.Column("built_at", sa.String(32), nullable=False),
     sa.Column("summary", sa.Text, nullable=False),
@@ -138,6 +143,7 @@ pack_versions_table = sa.Table(
     sa.Column("cadence", sa.String(16), primary_key=True),
     sa.Column("label", sa.String(16), primary_key=True),
     sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("unit", sa.String(64), primary_key=True, server_default=""),
     sa.Column("published_at", sa.String(32), nullable=False),
     sa.Column("approver", sa.Text, nullable=False),
     sa.Column("snapshot", sa.Text, nullable=False),
@@ -243,6 +249,36 @@ def _migrate_to_2(connection: Connection) -> None:
     metadata.create_all(connection, tables=[narratives_table, narrative_history])
 
 
+def _migrate_add_units(connection: Connection) -> None:
+    """Units: every action, decision, narrative and recorded pack belongs to a unit ('' is the
+    group, or the only, pack: what every record made before units stays).
+
+    Self-contained: the earlier steps create tables from today's definitions, so a new store
+    has the columns already; only an older store's tables change. Narratives and packs gain the
+    unit in their primary key, which SQLite cannot alter, so those two are rebuilt.
+    """
+    inspector = sa.inspect(connection)
+    for table in (actions_table, decisions_table, narrative_history):
+        if "unit" not in {column["name"] for column in inspector.get_columns(table.name)}:
+            connection.execute(sa.text(
+                f"ALTER TABLE {table.name} ADD COLUMN unit VARCHAR(64) NOT NULL DEFAULT ''"))
+    for table in (narratives_table, packs_table):
+        existing = {column["name"] for column in inspector.get_columns(table.name)}
+        if "unit" in existing:
+            continue
+        old = f"{table.name}_before_units"
+        connection.execute(sa.text(f"ALTER TABLE {table.name} RENAME TO {old}"))
+        if connection.dialect.name == "postgresql":
+            # The primary key's index keeps its name through a rename; free it for the new one.
+            connection.execute(sa.text(
+                f"ALTER TABLE {old} RENAME CONSTRAINT {table.name}_pkey TO {old}_pkey"))
+        table.create(connection)
+        names = ", ".join(c.name for c in table.columns if c.name in existing)
+        connection.execute(sa.text(
+            f"INSERT INTO {table.name} ({names}, unit) SELECT {names}, '' FROM {old}"))
+        connection.execute(sa.text(f"DROP TABLE {old}"))
+
+
 def _add_pack_versions(connection: Connection) -> None:
     """The published versions of each pack: a reissued pack is compared with the one before."""
     metadata.create_all(connection, tables=[pack_versions_table])
@@ -250,7 +286,7 @@ def _add_pack_versions(connection: Connection) -> None:
 
 #: Schema migrations, in order; entry ``n`` brings a store from version ``n`` to ``n + 1``.
 MIGRATIONS: Sequence[Callable[[Connection], None]] = (_migrate_to_1, _migrate_to_2,
-                                                      _add_pack_versions)
+                                                      _migrate_add_units, _add_pack_versions)
 #: The schema this reviewkit writes: every migration applied.
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -363,36 +399,46 @@ class Store:
             raise store_fault(self.location, exc) from exc
 
     # -- reads ------------------------------------------------------------------------------
-    def actions(self, status: str | None = None) -> list[Action]:
+    def actions(self, status: str | None = None, unit: str | None = None) -> list[Action]:
+        """Actions, oldest id first; ``unit`` keeps one unit's ('' the group's), None all."""
         with self._reading() as connection:
-            return Transaction(connection).actions(status)
+            return Transaction(connection).actions(status, unit)
 
     def action(self, action_id: str) -> Action:
         with self._reading() as connection:
             return Transaction(connection).action(action_id)
 
-    def decisions(self) -> list[Decision]:
+    def decisions(self, unit: str | None = None) -> list[Decision]:
         with self._reading() as connection:
-            return Transaction(connection).decisions()
+            return Transaction(connection).decisions(unit)
 
-    def events(self, entity_id: str | None = None) -> list[Event]:
+    def events(self, entity_id: str | None = None, unit: str | None = None) -> list[Event]:
+        """Events in order; ``unit`` keeps those of one unit's actions and decisions."""
         with self._reading() as connection:
             query = sa.select(events_table).order_by(events_table.c.seq)
             if entity_id is not None:
                 query = query.where(events_table.c.entity_id == entity_id)
+            if unit is not None:
+                owned = sa.union(
+                    sa.select(actions_table.c.id).where(actions_table.c.unit == unit),
+                    sa.select(decisions_table.c.id).where(decisions_table.c.unit == unit),
+                )
+                query = query.where(events_table.c.entity_id.in_(owned))
             return [_event(row) for row in connection.execute(query).mappings()]
 
-    def history(self, cadence: str) -> StoreHistory:
-        """Every action and decision event and every recorded pack of ``cadence``: what an
-        evaluation needs from the store, read in one go."""
-        return StoreHistory(events=tuple(self.events()), packs=tuple(self.packs(cadence)))
+    def history(self, cadence: str, unit: str = "") -> StoreHistory:
+        """Every event of the unit's actions and decisions and every recorded pack of
+        ``cadence`` for the unit ('' the group, or the only, pack): what an evaluation needs
+        from the store, read in one go."""
+        return StoreHistory(events=tuple(self.events(unit=unit)),
+                            packs=tuple(self.packs(cadence, unit)))
 
-    def packs(self, cadence: str) -> list[PackRecord]:
-        """Packs of a cadence recorded in the store, oldest first."""
+    def packs(self, cadence: str, unit: str = "") -> list[PackRecord]:
+        """Packs of a cadence (and unit) recorded in the store, oldest first."""
         with self._reading() as connection:
             rows = connection.execute(
                 sa.select(packs_table)
-                .where(packs_table.c.cadence == cadence)
+                .where((packs_table.c.cadence == cadence) & (packs_table.c.unit == unit))
                 .order_by(packs_table.c.period_end)
             ).mappings()
             return [
@@ -417,55 +463,60 @@ class Store:
             return tx.add_decision(**values)
 
     def record_pack(self, cadence: str, label: str, period_end: dt.date,
-                    summary: dict[str, Any]) -> None:
+                    summary: dict[str, Any], unit: str = "") -> None:
         with self.transaction() as tx:
-            tx.record_pack(cadence, label, period_end, summary)
+            tx.record_pack(cadence, label, period_end, summary, unit)
 
     def record_version(self, version: PackVersion) -> None:
         with self.transaction() as tx:
             tx.record_version(version)
 
-    def versions(self, cadence: str, label: str) -> list[PackVersion]:
-        """The published versions of one pack, oldest first."""
+    def versions(self, cadence: str, label: str, unit: str = "") -> list[PackVersion]:
+        """The published versions of one pack (of ``unit``; '' the group or only pack), oldest
+        first."""
         with self.engine.connect() as connection:
             rows = connection.execute(
                 sa.select(pack_versions_table).where(
                     (pack_versions_table.c.cadence == cadence)
                     & (pack_versions_table.c.label == label)
+                    & (pack_versions_table.c.unit == unit)
                 ).order_by(pack_versions_table.c.version)
             ).mappings()
             return [PackVersion(row["cadence"], row["label"], int(row["version"]),
                                 row["published_at"], row["approver"],
-                                json.loads(row["snapshot"])) for row in rows]
+                                json.loads(row["snapshot"]), row["unit"]) for row in rows]
 
-    def narratives(self, cadence: str, label: str) -> dict[str, StoredNarrative]:
+    def narratives(self, cadence: str, label: str, unit: str = "") -> dict[str, StoredNarrative]:
         with self._reading() as connection:
-            return Transaction(connection).narratives(cadence, label)
+            return Transaction(connection).narratives(cadence, label, unit)
 
     def save_narrative(self, **values: Any) -> int:
         with self.transaction() as tx:
             return tx.save_narrative(**values)
 
-    def narrative_history(self, cadence: str, label: str, key: str) -> list[StoredNarrative]:
+    def narrative_history(self, cadence: str, label: str, key: str,
+                          unit: str = "") -> list[StoredNarrative]:
         with self._reading() as connection:
             rows = connection.execute(
                 sa.select(narrative_history).where(
                     (narrative_history.c.cadence == cadence)
                     & (narrative_history.c.label == label) & (narrative_history.c.key == key)
+                    & (narrative_history.c.unit == unit)
                 ).order_by(narrative_history.c.seq)
             ).mappings()
             return [_narrative(row) for row in rows]
 
-    def fingerprint(self, cadence: str, label: str) -> str:
-        """SHA-256 of everything a pack of ``cadence`` for ``label`` reads from the store: every
-        action and decision event, the earlier packs it compares with, and its narrative."""
-        history = self.history(cadence)
+    def fingerprint(self, cadence: str, label: str, unit: str = "") -> str:
+        """SHA-256 of everything a pack of ``cadence`` for ``label`` (of ``unit``) reads from
+        the store: every action and decision event, the earlier packs it compares with, and
+        its narrative."""
+        history = self.history(cadence, unit)
         content = {
             "events": [[e.seq, e.entity, e.entity_id, e.field, e.old, e.new,
                         e.effective.isoformat(), e.recorded_at] for e in history.events],
             "packs": [[p.label, p.summary] for p in history.packs if p.label != label],
             "narrative": {key: [n.revision, n.text]
-                          for key, n in sorted(self.narratives(cadence, label).items())},
+                          for key, n in sorted(self.narratives(cadence, label, unit).items())},
         }
         return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()
                               ).hexdigest()
@@ -500,10 +551,12 @@ class Transaction:
             )
         )
 
-    def actions(self, status: str | None = None) -> list[Action]:
+    def actions(self, status: str | None = None, unit: str | None = None) -> list[Action]:
         query = sa.select(actions_table).order_by(actions_table.c.id)
         if status is not None:
             query = query.where(actions_table.c.status == status)
+        if unit is not None:
+            query = query.where(actions_table.c.unit == unit)
         return [_action(row) for row in self.connection.execute(query).mappings()]
 
     def action(self, action_id: str) -> Action:
@@ -519,36 +572,42 @@ class Transaction:
             sa.select(actions_table.c.id).where(actions_table.c.id == action_id)
         ).first() is not None
 
-    def decisions(self) -> list[Decision]:
-        rows = self.connection.execute(
-            sa.select(decisions_table).order_by(decisions_table.c.id)
-        ).mappings()
+    def decisions(self, unit: str | None = None) -> list[Decision]:
+        query = sa.select(decisions_table).order_by(decisions_table.c.id)
+        if unit is not None:
+            query = query.where(decisions_table.c.unit == unit)
+        rows = self.connection.execute(query).mappings()
         return [_decision(row) for row in rows]
 
-    def find_action(self, *, title: str, raised_in: str | None) -> Action | None:
+    def find_action(self, *, title: str, raised_in: str | None,
+                    unit: str = "") -> Action | None:
         row = self.connection.execute(
             sa.select(actions_table).where(
                 (actions_table.c.title == title) & (actions_table.c.raised_in == raised_in)
+                & (actions_table.c.unit == unit)
             )
         ).mappings().first()
         return _action(row) if row else None
 
-    def find_decision(self, *, text: str, review: str | None) -> Decision | None:
+    def find_decision(self, *, text: str, review: str | None,
+                      unit: str = "") -> Decision | None:
         row = self.connection.execute(
             sa.select(decisions_table).where(
                 (decisions_table.c.text == text) & (decisions_table.c.review == review)
+                & (decisions_table.c.unit == unit)
             )
         ).mappings().first()
         return _decision(row) if row else None
 
     def add_action(self, *, title: str, owner: str, due: dt.date, kpi_id: str | None = None,
                    raised_in: str | None = None, note: str = "", decision_id: str | None = None,
-                   effective: dt.date, by: str, source: str) -> str:
+                   unit: str = "", effective: dt.date, by: str, source: str) -> str:
         action_id = f"A-{self._next('action'):04d}"
         values = {
             "id": action_id, "title": title, "owner": owner, "due": due.isoformat(),
             "status": "open", "kpi_id": kpi_id, "raised_in": raised_in,
             "raised_on": effective.isoformat(), "decision_id": decision_id, "note": note,
+            **({"unit": unit} if unit else {}),
         }
         self.connection.execute(actions_table.insert().values(**values))
         self._event("action", action_id, "created", None, json.dumps(values, sort_keys=True),
@@ -585,12 +644,12 @@ class Transaction:
 
     def add_decision(self, *, text: str, rationale: str = "", kpis: Sequence[str] = (),
                      review: str | None = None, action_ids: Sequence[str] = (),
-                     effective: dt.date, by: str, source: str) -> str:
+                     unit: str = "", effective: dt.date, by: str, source: str) -> str:
         decision_id = f"D-{self._next('decision'):04d}"
         values = {
             "id": decision_id, "text": text, "rationale": rationale, "review": review,
             "decided_on": effective.isoformat(), "kpis": json.dumps(list(kpis)),
-            "actions": json.dumps(list(action_ids)),
+            "actions": json.dumps(list(action_ids)), **({"unit": unit} if unit else {}),
         }
         self.connection.execute(decisions_table.insert().values(**values))
         self._event("decision", decision_id, "created", None, json.dumps(values, sort_keys=True),
@@ -618,30 +677,32 @@ class Transaction:
                 .values(decision_id=decision_id)
             )
 
-    def narratives(self, cadence: str, label: str) -> dict[str, StoredNarrative]:
+    def narratives(self, cadence: str, label: str, unit: str = "") -> dict[str, StoredNarrative]:
         rows = self.connection.execute(
             sa.select(narratives_table).where(
                 (narratives_table.c.cadence == cadence) & (narratives_table.c.label == label)
+                & (narratives_table.c.unit == unit)
             )
         ).mappings()
         return {row["key"]: _narrative(row) for row in rows}
 
     def save_narrative(self, *, cadence: str, label: str, key: str, kpi_id: str | None,
                        text: str, basis: dict[str, Any], expected_revision: int, by: str,
-                       source: str) -> int:
+                       source: str, unit: str = "") -> int:
         """Store a new revision; refuse when someone else saved since ``expected_revision``."""
         row = self.connection.execute(
             sa.select(narratives_table.c.revision, narratives_table.c.text,
                       narratives_table.c.basis).where(
                 (narratives_table.c.cadence == cadence) & (narratives_table.c.label == label)
-                & (narratives_table.c.key == key)
+                & (narratives_table.c.unit == unit) & (narratives_table.c.key == key)
             )
         ).first()
         current = int(row[0]) if row else 0
         if current != expected_revision:
             raise NarrativeConflict(
-                f"narrative '{key}' of {cadence} {label} changed in the store since this copy "
-                f"was made (revision {expected_revision} → {current})"
+                f"narrative '{key}' of {cadence} {label}{f' ({unit})' if unit else ''} changed "
+                f"in the store since this copy was made (revision {expected_revision} → "
+                f"{current})"
             )
         if row is not None and row[1] == text and json.loads(row[2] or "{}") == basis:
             return current  # nothing new (a text confirmed against new numbers is new)
@@ -650,18 +711,19 @@ class Transaction:
                   "revision": revision, "updated_at": _now(), "updated_by": by}
         if row is None:
             self.connection.execute(
-                narratives_table.insert().values(cadence=cadence, label=label, key=key, **values)
+                narratives_table.insert().values(cadence=cadence, label=label, unit=unit, key=key,
+                                                 **values)
             )
         else:
             self.connection.execute(
                 sa.update(narratives_table).where(
                     (narratives_table.c.cadence == cadence) & (narratives_table.c.label == label)
-                    & (narratives_table.c.key == key)
+                    & (narratives_table.c.unit == unit) & (narratives_table.c.key == key)
                 ).values(**values)
             )
         self.connection.execute(
             narrative_history.insert().values(
-                cadence=cadence, label=label, key=key, revision=revision, text=text,
+                cadence=cadence, label=label, unit=unit, key=key, revision=revision, text=text,
                 basis=values["basis"], updated_at=values["updated_at"], updated_by=by,
                 source=source,
             )
@@ -678,16 +740,18 @@ class Transaction:
         ).first() is not None
 
     def record_pack(self, cadence: str, label: str, period_end: dt.date,
-                    summary: dict[str, Any]) -> None:
-        """The pack of ``cadence`` and ``label`` as built (replacing an earlier build of it)."""
+                    summary: dict[str, Any], unit: str = "") -> None:
+        """The pack of ``cadence``, ``label`` and ``unit`` ('' the group's) as built (replacing
+        an earlier build of it)."""
         self.connection.execute(
             sa.delete(packs_table).where(
                 (packs_table.c.cadence == cadence) & (packs_table.c.label == label)
+                & (packs_table.c.unit == unit)
             )
         )
         self.connection.execute(
             packs_table.insert().values(
-                cadence=cadence, label=label, period_end=period_end.isoformat(),
+                cadence=cadence, label=label, unit=unit, period_end=period_end.isoformat(),
                 built_at=_now(), summary=json.dumps(summary),
             )
         )
@@ -698,14 +762,15 @@ class Transaction:
         taken = self.connection.execute(sa.select(pack_versions_table.c.version).where(
             (pack_versions_table.c.cadence == version.cadence)
             & (pack_versions_table.c.label == version.label)
-            & (pack_versions_table.c.version == version.version))).first()
+            & (pack_versions_table.c.version == version.version)
+            & (pack_versions_table.c.unit == version.unit))).first()
         if taken is not None:
             raise StoreError(f"version {version.version} of the {version.cadence} pack "
                              f"{version.label} was published meanwhile; publish again to make "
                              f"version {version.version + 1}")
         self.connection.execute(pack_versions_table.insert().values(
             cadence=version.cadence, label=version.label, version=version.version,
-            published_at=version.published_at, approver=version.approver,
+            unit=version.unit, published_at=version.published_at, approver=version.approver,
             snapshot=json.dumps(version.snapshot, sort_keys=True),
         ))
 
@@ -732,6 +797,7 @@ def _narrative(row: Any) -> StoredNarrative:
 
 def _action(row: Any) -> Action:
     return Action(
+        unit=row.get("unit") or "",
         id=row["id"], title=row["title"], owner=row["owner"],
         due=dt.date.fromisoformat(row["due"]), status=row["status"], kpi_id=row["kpi_id"],
         raised_in=row["raised_in"], raised_on=dt.date.fromisoformat(row["raised_on"]),
@@ -741,6 +807,7 @@ def _action(row: Any) -> Action:
 
 def _decision(row: Any) -> Decision:
     return Decision(
+        unit=row.get("unit") or "",
         id=row["id"], text=row["text"], rationale=row["rationale"] or "", review=row["review"],
         decided_on=dt.date.fromisoformat(row["decided_on"]), kpis=json.loads(row["kpis"]),
         actions=json.loads(row["actions"]),

@@ -40,6 +40,7 @@ class Action:
     raised_on: dt.date
     decision_id: str | None = None
     note: str = ""
+    unit: str = ""  # the unit whose review raised it; '' for the group (or the only) pack
 
     @property
     def is_open(self) -> bool:
@@ -55,6 +56,7 @@ class Decision:
     decided_on: dt.date
     kpis: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
+    unit: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class PackVersion:
     published_at: str  # ISO time
     approver: str
     snapshot: dict[str, Any]
+    unit: str = ""  # '' for the group's (or the only) pack
 
 
 @dataclass(frozen=True)
