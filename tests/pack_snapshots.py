@@ -51,8 +51,9 @@ _TIMES = (
 
 
 def normalise(text: str, root: Path) -> str:
-    """Text with the run's folder, times, hashes and versions replaced by placeholders."""
-    text = text.replace(str(root), "<root>")
+    """Text with the run's folder, the checkout's folder, times, hashes and versions replaced
+    by placeholders (a worktree elsewhere builds the same packs)."""
+    text = text.replace(str(root), "<root>").replace(str(REPO), "<repo>")
     for pattern, placeholder in _TIMES:
         text = pattern.sub(placeholder, text)
     names = "|".join(RECORDED_PACKAGES)
