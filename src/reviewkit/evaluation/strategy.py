@@ -114,9 +114,11 @@ def prepare_strategy(
                                      by_id.get(benefit.initiative_id),
                                      names.get(benefit.kpi_id or "")))
         benefits = tuple(views)
+    year_start_month = inputs.params.values.year_start_month
     spend = None
     if cadence.wants("spend") and inputs.spend is not None:
-        spend = summarise_spend(inputs.spend, as_of)
+        spend = summarise_spend(inputs.spend, as_of, year_start_month,
+                                period_start=period.start)
     priorities = None
     if cadence.wants("priorities") and inputs.priorities is not None:
         plain = {kpi_id: value for kpi_id, (value, _) in latest.items()}
@@ -125,7 +127,8 @@ def prepare_strategy(
     if cadence.wants("year_to_date"):
         for result in evaluation.results:
             ytd[result.kpi.id] = year_to_date(
-                result.kpi, period, inputs.measurements.series.get(result.kpi.id, [])
+                result.kpi, period, inputs.measurements.series.get(result.kpi.id, []),
+                as_of=as_of, first_month=year_start_month,
             )
     outlooks = []
     if cadence.wants("outlook"):

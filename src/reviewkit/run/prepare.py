@@ -38,9 +38,12 @@ class Prepared:
 
 
 def evaluate(cadence: Cadence, inputs: Inputs, store: Store,
-             period: str | dt.date | None = None) -> PackEvaluation:
-    """Evaluate a pack of ``cadence`` with the history the store holds."""
-    return evaluate_pack(cadence, inputs, store.history(cadence.name), parse_period(period))
+             period: str | dt.date | None = None, *,
+             today: dt.date | None = None) -> PackEvaluation:
+    """Evaluate a pack of ``cadence`` with the history the store holds; ``today`` (default: the
+    system clock) limits the action log of a period in progress."""
+    return evaluate_pack(cadence, inputs, store.history(cadence.name), parse_period(period),
+                         today=today or dt.date.today())
 
 
 def prepare(
@@ -52,8 +55,8 @@ def prepare(
     slots: Sequence[Narrative] | None = None,
     now: dt.datetime | None = None,
 ) -> Prepared:
-    """Everything up to the narrative, for one pack (charts included)."""
-    evaluated = evaluate(cadence, inputs, store, period)
+    """Everything up to the narrative, for one pack (charts included); ``now`` is the clock."""
+    evaluated = evaluate(cadence, inputs, store, period, today=now.date() if now else None)
     view = make_view(evaluated, inputs, charts=render_charts(evaluated), now=now)
     cells = NarrativeService(store, evaluated).plan(
         cadence.narratives if slots is None else slots)
