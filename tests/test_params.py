@@ -248,7 +248,8 @@ def test_currency_and_year_start_are_read(write: Write) -> None:
     [
         ("currency:\n  symbol: €\n  scale: thousands\n", "currency.scale", 6, "unknown scale"),
         ("currency:\n  symbol: '12'\n", "currency.symbol", 5, "without digits"),
-        ("currency:\n  symbol: €\n  scael: k\n", "currency.scael", 6, "allowed keys: symbol, scale"),
+        ("currency:\n  symbol: €\n  scael: k\n", "currency.scael", 6,
+         "allowed keys: symbol, scale"),
         ("year_start_month: 13\n", "year_start_month", 4, "less than or equal to 12"),
     ],
 )

@@ -184,7 +184,7 @@ def test_sum_kpis_take_each_cadence_target_from_the_catalog_mapping(
 def test_year_to_date_follows_a_financial_year_and_pro_rates_a_period_in_progress(
     make_kpi: Callable[..., Kpi],
 ) -> None:
-    """A July–June year: by 20 Nov a summed KPI's year-to-date target is Q3 whole plus 51/92
+    """A July-June year: by 20 Nov a summed KPI's year-to-date target is Q3 whole plus 51/92
     of Q4, and only measurements from 1 July count."""
     kpi = make_kpi(aggregation="sum", direction="lower_is_better", target={"quarterly": 12},
                    amber={"quarterly": 24}, cadences=["quarterly"])

@@ -247,7 +247,8 @@ def test_summary_has_every_category_and_totals(write: Write) -> None:
     assert [row.category for row in summary.categories] == ["Cloud", "Staff"]
     assert summary.categories[0].note == "reservation lapsed"
     total = summary.total
-    assert (total.current.budget, total.current.actual, total.current.status) == (1100, 1100, "green")
+    current = total.current
+    assert (current.budget, current.actual, current.status) == (1100, 1100, "green")
     assert (total.ytd.budget, total.ytd.actual) == (2200, 2190)
     assert total.full_year.budget == 13200
     assert total.full_year.actual == 1200 + (1000 + 990 + 10 * 1000)

@@ -107,7 +107,7 @@ def format_value(value: float | None, kpi: Kpi, *, decimals: int | None = None) 
 
 
 def format_change(change: float | None, kpi: Kpi, *, decimals: int | None = None) -> str:
-    """A signed change, e.g. '+0.4 pts' for percentages, '−2' for counts."""
+    """A signed change, e.g. '+0.4 pts' for percentages, '-2' for counts (a true minus sign)."""
     if change is None:
         return "—"
     if change == 0:
@@ -126,7 +126,7 @@ def format_change(change: float | None, kpi: Kpi, *, decimals: int | None = None
 
 
 def format_variance(variance: float | None, kpi: Kpi, *, decimals: int | None = None) -> str:
-    """Value minus target, signed: '−0.04 pts'; 'on target' when there is no difference."""
+    """Value minus target, signed: '-0.04 pts'; 'on target' when there is no difference."""
     if variance is not None and variance == 0:
         return "on target"
     return format_change(variance, kpi, decimals=decimals)
@@ -168,7 +168,7 @@ class Currency:
     scale: str = "k"
 
     def format(self, amount: float | None, *, signed: bool = False) -> str:
-        """'£4,850k', '€12.6m', 'CHF 310k'; '+£19k' and '−£41k' when ``signed``."""
+        """'£4,850k', '€12.6m', 'CHF 310k'; '+£19k' and '-£41k' (true minus) when ``signed``."""
         if amount is None:
             return "—"
         places = 0 if float(amount).is_integer() or abs(amount) >= 100 else 1

@@ -53,7 +53,7 @@ def periods_elapsed(period: Period, as_of: dt.date | None = None, first_month: i
 def year_to_date(kpi: Kpi, period: Period, observations: Sequence[Observation], *,
                  as_of: dt.date | None = None, first_month: int = 1) -> YearToDate:
     """Aggregate every measurement from the start of the year to the period end by the KPI's
-    rule (the year starts in ``first_month``: 7 for a July–June financial year).
+    rule (the year starts in ``first_month``: 7 for a July-June financial year).
 
     For a ``sum`` KPI the target (and amber) scale with the periods elapsed: eight P1 incidents
     a month means forty by the end of May, and a month half gone counts half. Other rules keep
