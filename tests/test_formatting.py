@@ -109,3 +109,10 @@ def test_plural_agrees_with_the_count(count: int, expected: str) -> None:
 def test_plural_takes_an_irregular_form() -> None:
     assert plural(1, "KPI needs", "KPIs need") == "1 KPI needs"
     assert plural(3, "KPI needs", "KPIs need") == "3 KPIs need"
+
+
+def test_a_count_stays_whole_beside_a_pro_rated_target(make_kpi: Callable[..., Kpi]) -> None:
+    kpi = make_kpi(unit="count", direction="lower_is_better", target=12, amber=24)
+    figures = shown(kpi, 5, 12 * 51 / 92, 24 * 51 / 92)
+    assert (figures.value, figures.target, figures.amber) == ("5", "6.7", "13.3")
+    assert (shown(kpi, 5, 4, 8).value, shown(kpi, 5, 4, 8).target) == ("5", "4")

@@ -114,8 +114,9 @@ def test_fill_replaces_kpi_placeholders_with_formatted_values(context: PackEvalu
             "{{ kpi.change_success_rate.name }} in {{ kpi.change_success_rate.unit }}; "
             "amber {{ kpi.change_success_rate.amber }}; {{ kpi.cloud_spend.value }}")
     assert fill(text, context) == (
-        "88.1% vs 95% (red, Off track); change \u22123.20 pts, variance \u22126.90 pts; "
-        "streak 1; owner Change Manager; Change success rate in %; amber 90%; £44.6k"
+        "88.1% vs 95.0% (red, Off track); change \u22123.2\u00a0pts, variance "
+        "\u22126.9\u00a0pts; streak 1; owner Change Manager; Change success rate in %; "
+        "amber 90.0%; £44.6k"
     )
 
 
@@ -167,7 +168,7 @@ def test_draft_for_red_kpi_names_the_change_the_streak_and_open_actions(
     text = draft_for_kpi(context.evaluation.result("change_success_rate"), context)
     assert text.startswith(
         "Change success rate fell to 88.1% (at risk → off track), the 1st week below target "
-        "(target 95%); owner: Change Manager. Open actions: A-0005 Root-cause the failed "
+        "(target 95.0%); owner: Change Manager. Open actions: A-0005 Root-cause the failed "
         "integration-engine releases (due 2026-11-27). Expected action: Require Change "
         "Advisory Board sign-off"
     )
@@ -189,7 +190,7 @@ def test_draft_for_amber_kpi_says_below_or_above_target_and_expected_action(
     assert "Expected action: Freeze non-urgent EHR changes" in ehr
     cloud = draft_for_kpi(context.evaluation.result("cloud_spend"), context)
     assert cloud.startswith("Cloud spend run-rate rose to £44.6k (on track → at risk), the 1st "
-                            "week above target (target £42k); owner: Finance Business Partner. "
+                            "week above target (target £42.0k); owner: Finance Business Partner. "
                             "Open actions: A-0006 Switch off idle non-production cloud workloads "
                             "(due 2026-11-18).")
 
@@ -200,7 +201,7 @@ def test_draft_for_green_kpi_counts_weeks_on_target_without_expected_action(
     result = context.evaluation.result("critical_patch_compliance")
     text = draft_for_kpi(result, context)
     assert text == (f"Critical patch compliance rose to 96.1%, on target for the "
-                    f"{result.streak}nd week in a row (target 95%); owner: CISO.")
+                    f"{result.streak}nd week in a row (target 95.0%); owner: CISO.")
     assert result.streak == 2
     assert "Expected action" not in text
 

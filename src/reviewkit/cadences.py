@@ -57,6 +57,15 @@ class Section:
     title: str  # the entry in the contents
     narrative: Narrative | None = None
     in_contents: bool = True
+    #: An appendix, lettered A, B, … in order behind the body of the pack.
+    appendix: bool = False
+    #: The commentary cell of each headline or exceptional KPI follows this section.
+    kpi_commentary: bool = False
+    #: Its entry in the contents lists the perspectives, each linked to its KPIs.
+    lists_perspectives: bool = False
+    #: It starts a new page in print; False: it follows on from the section before it (a short
+    #: section would otherwise leave most of a page empty).
+    new_page: bool = True
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,20 @@ class Cadence:
     def wants(self, part: StrategyPart) -> bool:
         return part in self.strategy
 
+    def heading(self, section_id: str) -> str:
+        """A section's title as the contents and its page show it: an appendix with its
+        letter ('Appendix A — KPI detail'), every other section as declared."""
+        section = self.section(section_id)
+        if not section.appendix:
+            return section.title
+        appendices = [s.id for s in self.sections if s.appendix]
+        return f"Appendix {chr(ord('A') + appendices.index(section_id))} — {section.title}"
+
+    @property
+    def body(self) -> tuple[Section, ...]:
+        """The sections before the appendices (what a reader reads through)."""
+        return tuple(section for section in self.sections if not section.appendix)
+
 
 def _summary(prompt: str) -> Narrative:
     return Narrative("summary", "Summary", prompt)
@@ -106,9 +129,14 @@ _ACTIONS = Narrative("actions", "Action log",
                      "Which actions need a decision: re-plan, escalate or close.")
 _COVER = Section("cover", "Cover", in_contents=False)
 _SUMMARY_TITLE = "Summary: headline KPIs and what needs attention"
-_CHANGES = Section("changes", "What changed since the last review")
-_DATA_QUALITY = Section("data_quality", "Appendix A: data quality")
-_PROVENANCE = Section("provenance", "Appendix B: provenance")
+_CHANGES = Section("changes", "What changed since the last review", new_page=False)
+_DATA_QUALITY = Section("data_quality", "Data quality", appendix=True)
+_PROVENANCE = Section("provenance", "Provenance", appendix=True, new_page=False)
+#: The longer packs keep their body short: the scorecard stays in it, linked to each KPI's
+#: card in an appendix (with the KPIs' own commentary).
+_SCORECARD = Section("scorecard", "Scorecard", _KPIS)
+_KPI_DETAILS = Section("kpi_details", "KPI detail by perspective", appendix=True,
+                       kpi_commentary=True, lists_perspectives=True)
 
 WEEKLY = Cadence(
     name="weekly",
@@ -120,9 +148,11 @@ WEEKLY = Cadence(
     sections=(
         _COVER,
         Section("summary", _SUMMARY_TITLE,
-                _summary("What happened this week, why, and what you ask of leaders.")),
+                _summary("What happened this week, why, and what you ask of leaders."),
+                kpi_commentary=True),
         _CHANGES,
-        Section("perspectives", "Scorecard and KPIs by perspective", _KPIS),
+        Section("perspectives", "Scorecard and KPIs by perspective", _KPIS,
+                lists_perspectives=True),
         Section("actions", "Action log and decisions", _ACTIONS),
         _DATA_QUALITY,
         _PROVENANCE,
@@ -149,8 +179,9 @@ MONTHLY = Cadence(
                           "Where spend is off plan, why, and the recovery.")),
         Section("benefits", "Benefits realization"),
         Section("leading_lagging", "Leading and lagging indicators"),
-        Section("perspectives", "Scorecard and KPIs by perspective", _KPIS),
+        _SCORECARD,
         Section("actions", "Action log and decisions", _ACTIONS),
+        _KPI_DETAILS,
         _DATA_QUALITY,
         _PROVENANCE,
     ),
@@ -178,8 +209,9 @@ QUARTERLY = Cadence(
         Section("portfolio", "The initiative portfolio"),
         Section("spend", "Spend against budget"),
         _CHANGES,
-        Section("perspectives", "Scorecard and KPIs by perspective"),
+        Section("scorecard", "Scorecard"),
         Section("actions", "Action log and decisions"),
+        _KPI_DETAILS,
         _DATA_QUALITY,
         _PROVENANCE,
     ),

@@ -57,28 +57,45 @@ def exact_decimals(value: float, limit: int = 3) -> int:
 
 
 def shared_decimals(kpi: Kpi, values: Sequence[float | None],
-                    thresholds: Sequence[float | None] = ()) -> int:
+                    thresholds: Sequence[float | None] = (),
+                    apart_from: Sequence[float | None] = (), *, separate: bool = True) -> int:
     """One number of decimals for a KPI's values and the thresholds they are judged against.
 
     Start from what each value needs on its own (the catalog's ``decimals``, else
     :func:`decimals_for`) and what writes each threshold exactly, so "100.0%" stands beside
     "99.5%" rather than "100%" beside "99.50%". Then add digits while a value that differs from
-    a threshold would print the same as it: 93.96 against 94 prints "93.96%" and "94.00%", never
-    "94.0%" twice, because the status depends on that difference.
+    a threshold (or from a number in ``apart_from``, such as a computed plan) would print the
+    same as it: 93.96 against 94 prints "93.96%" and "94.00%", never "94.0%" twice, because
+    the status depends on that difference. ``separate=False`` skips that step (projections,
+    whose extra digits mean nothing, are judged at the precision they are printed).
     """
     known = [v for v in values if v is not None]
-    limits = [t for t in thresholds if t is not None]
+    limits = [t for t in (*thresholds, *apart_from) if t is not None]
     if kpi.decimals is not None:
         places = kpi.decimals
     else:
         places = max([decimals_for(v, kpi) for v in known]
-                     + [min(exact_decimals(t), 2) for t in limits], default=0)
-    while places < MAX_DECIMALS and any(
+                     + [min(exact_decimals(t), 2) for t in thresholds if t is not None],
+                     default=0)
+    while separate and places < MAX_DECIMALS and any(
         value != limit and f"{value:.{places}f}" == f"{limit:.{places}f}"
         for value in known for limit in limits
     ):
         places += 1
     return places
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A measure that is not a catalog KPI (a benefit or key result described in words): its
+    unit is all formatting knows. Counts are whole numbers."""
+
+    unit: str = ""
+    higher_is_better: bool = True
+
+    @property
+    def decimals(self) -> int | None:
+        return 0 if self.unit == "count" else None
 
 
 def format_number(value: float, kpi: Kpi, *, decimals: int | None = None) -> str:
@@ -146,14 +163,23 @@ class Shown:
 
 def shown(kpi: Kpi, value: float | None, target: float, amber: float | None,
           change: float | None = None) -> Shown:
-    """Value, target, amber, variance and change as a pack prints them side by side."""
+    """Value, target, amber, variance and change as a pack prints them side by side.
+
+    One precision for all of them (:func:`shared_decimals`), except that a count is a whole
+    number: 5 incidents against a target pro-rated to 6.65 print as "5" and "6.7".
+    """
     places = shared_decimals(kpi, [value], [target, amber])
+    limits = places
+    if kpi.unit == "count" and kpi.decimals is None and (value is None
+                                                          or float(value).is_integer()):
+        places = 0
+        limits = max(decimals_for(t, kpi) for t in (target, amber) if t is not None)
     variance = None if value is None else value - target
     return Shown(
         value=format_value(value, kpi, decimals=places),
-        target=format_value(target, kpi, decimals=places),
-        amber=format_value(amber, kpi, decimals=places),
-        variance=format_variance(variance, kpi, decimals=places),
+        target=format_value(target, kpi, decimals=limits),
+        amber=format_value(amber, kpi, decimals=limits),
+        variance=format_variance(variance, kpi, decimals=limits),
         change=format_change(change, kpi, decimals=places),
         decimals=places,
     )

@@ -7,12 +7,13 @@ from collections.abc import Callable
 
 from reviewkit.evaluation.evaluate import KpiResult
 from reviewkit.evaluation.pack import PackEvaluation
-from reviewkit.formatting import STATUS_WORDS, format_value, ordinal
+from reviewkit.formatting import STATUS_WORDS, ordinal, plural, shown
 
 
 def draft_for_kpi(result: KpiResult, pack: PackEvaluation) -> str:
-    """A factual first sentence about one KPI."""
+    """A factual first sentence about one KPI (its figures at the pack's precision)."""
     kpi, current, previous = result.kpi, result.current, result.previous
+    figures = shown(kpi, current.value, current.target, current.amber, result.change)
     noun = pack.period.noun
     if current.value is None:
         last = (
@@ -25,9 +26,9 @@ def draft_for_kpi(result: KpiResult, pack: PackEvaluation) -> str:
     else:
         if result.change is not None and result.change != 0:
             verb = "rose" if result.change > 0 else "fell"
-            moved = f" {verb} to {format_value(current.value, kpi)}"
+            moved = f" {verb} to {figures.value}"
         else:
-            moved = f" stands at {format_value(current.value, kpi)}"
+            moved = f" stands at {figures.value}"
         transition = ""
         if previous.status != current.status and previous.status != "no_data":
             transition = (f" ({STATUS_WORDS[previous.status].lower()} → "
@@ -37,8 +38,8 @@ def draft_for_kpi(result: KpiResult, pack: PackEvaluation) -> str:
         else:
             where = (f"the {ordinal(result.streak)} {noun} "
                      f"{'below' if kpi.higher_is_better else 'above'} target")
-        text = (f"{kpi.name}{moved}{transition}, {where} "
-                f"(target {format_value(current.target, kpi)}); owner: {kpi.owner}.")
+        target = f"target {figures.target}" + (", pro-rated to date" if current.pro_rated else "")
+        text = (f"{kpi.name}{moved}{transition}, {where} ({target}); owner: {kpi.owner}.")
     linked = pack.action_log.open_for(kpi.id)
     if linked:
         text += " Open actions: " + "; ".join(
@@ -58,13 +59,14 @@ def _summary(pack: PackEvaluation) -> str:
     names = {r.kpi.id: r.kpi.name for r in evaluation.results}
     reds = [r.kpi.name for r in evaluation.results if r.status == "red"]
     worse = [names[e.kpi_id] for e in evaluation.exceptions if e.reason == "worsened"]
-    text = (f"This {noun}: {counts['red']} KPIs off track"
+    text = (f"This {noun}: {plural(counts['red'], 'KPI')} off track"
             + (f" ({', '.join(reds)})" if reds else "")
             + f", {counts['amber']} at risk, {counts['green']} on track.")
     if worse:
         text += f" Worse than last {noun}: {', '.join(worse)}."
-    if pack.action_log.overdue:
-        text += f" {len(pack.action_log.overdue)} actions are overdue."
+    overdue = len(pack.action_log.overdue)
+    if overdue:
+        text += f" {plural(overdue, 'action is', 'actions are')} overdue."
     return text
 
 
@@ -99,7 +101,7 @@ def _delivery(pack: PackEvaluation) -> str | None:
     late = [name for name, state in states.items() if state == "late"]
     risky = [name for name, state in states.items() if state == "at_risk"]
     over = [i.name for i in strategy.initiatives if i.over_budget]
-    text = (f"{len(late)} initiatives late" + (f" ({', '.join(late)})" if late else "")
+    text = (f"{plural(len(late), 'initiative')} late" + (f" ({', '.join(late)})" if late else "")
             + f", {len(risky)} at risk" + (f" ({', '.join(risky)})" if risky else "") + ".")
     if over:
         text += f" Over budget: {', '.join(over)}."
@@ -110,15 +112,17 @@ def _cost(pack: PackEvaluation) -> str | None:
     spend = pack.strategy.spend
     if spend is None:
         return None
+    currency = pack.strategy.currency
     total = spend.total
     over = [c for c in spend.categories if c.ytd.status in ("amber", "red")]
     year = total.full_year
-    text = (f"Year to date £{total.ytd.actual or 0:,.0f}k against a budget of "
-            f"£{total.ytd.budget or 0:,.0f}k; full-year forecast "
-            f"£{year.actual or 0:,.0f}k against £{year.budget or 0:,.0f}k.")
+    text = (f"Year to date {currency.format(total.ytd.actual or 0)} against a budget of "
+            f"{currency.format(total.ytd.budget or 0)}; full-year forecast "
+            f"{currency.format(year.actual or 0)} against {currency.format(year.budget or 0)}.")
     if over:
         text += " Over budget to date: " + ", ".join(
-            f"{c.category} (+£{c.ytd.variance or 0:,.0f}k)" for c in over) + "."
+            f"{c.category} ({currency.format(c.ytd.variance or 0, signed=True)})"
+            for c in over) + "."
     return text
 
 
