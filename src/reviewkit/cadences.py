@@ -209,9 +209,10 @@ QUARTERLY = Cadence(
         Section("portfolio", "The initiative portfolio"),
         Section("spend", "Spend against budget"),
         _CHANGES,
-        Section("scorecard", "Scorecard"),
         Section("actions", "Action log and decisions"),
-        _KPI_DETAILS,
+        # The board reads the balanced scorecard; the full scorecard leads the KPI detail.
+        Section("kpi_details", "Scorecard and KPI detail", appendix=True, kpi_commentary=True,
+                lists_perspectives=True),
         _DATA_QUALITY,
         _PROVENANCE,
     ),

@@ -9,7 +9,7 @@ from reviewkit.evaluation.evaluate import KpiResult
 from reviewkit.evaluation.priorities import KeyResultProgress
 from reviewkit.evaluation.rollup import YearToDate
 from reviewkit.evaluation.strategy import BenefitView
-from reviewkit.formatting import Measure, Shown, format_value, shared_decimals, shown
+from reviewkit.formatting import NBSP, Measure, Shown, format_value, shared_decimals, shown
 from reviewkit.formatting import Kpi as Formattable
 from reviewkit.inputs.catalog import Kpi
 
@@ -41,6 +41,17 @@ def for_page(figures: Shown) -> Shown:
                    change=nobreak(figures.change))
 
 
+#: A unit longer than this may wrap onto the line under its number in a narrow column.
+SHORT_UNIT = 5
+
+
+def _measure_text(value: float | None, measure: Formattable, places: int) -> str:
+    text = nobreak(format_value(value, measure, decimals=places))
+    if len(measure.unit) > SHORT_UNIT:
+        text = text.replace(NBSP, " ")
+    return text
+
+
 @dataclass(frozen=True)
 class MeasureFigures:
     """A benefit's or key result's numbers, at one precision and with the unit of its measure."""
@@ -67,7 +78,7 @@ def benefit_figures(view: BenefitView, kpi: Kpi | None) -> MeasureFigures:
     places = shared_decimals(measure, [assessment.value], [benefit.baseline, benefit.target])
 
     def text(value: float | None) -> str:
-        return nobreak(format_value(value, measure, decimals=places))
+        return _measure_text(value, measure, places)
 
     return MeasureFigures(text(benefit.baseline), text(benefit.target),
                           text(assessment.planned_value), text(assessment.value))
@@ -79,6 +90,6 @@ def key_result_figures(kr: KeyResultProgress, kpi: Kpi | None) -> MeasureFigures
     places = shared_decimals(measure, [kr.value], [kr.baseline, kr.target])
 
     def text(value: float | None) -> str:
-        return nobreak(format_value(value, measure, decimals=places))
+        return _measure_text(value, measure, places)
 
     return MeasureFigures(text(kr.baseline), text(kr.target), "", text(kr.value))

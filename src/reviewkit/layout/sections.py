@@ -92,6 +92,11 @@ class Pack:
 
     # -- data the templates use -----------------------------------------------------------
     @property
+    def section_ids(self) -> frozenset[str]:
+        """The sections of this pack's cadence."""
+        return frozenset(section.id for section in self.view.cadence.sections)
+
+    @property
     def kpi_ids(self) -> frozenset[str]:
         """The KPIs this pack reports (each has a card to link to)."""
         return frozenset(result.kpi.id for result in self.view.evaluation.results)
