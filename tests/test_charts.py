@@ -3,10 +3,13 @@ that fit, and no chart where there is too little history to draw one."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import io
 from collections.abc import Callable, Sequence
 
 import pytest
+from PIL import Image
 
 from reviewkit.evaluation.evaluate import KpiResult, evaluate_kpi
 from reviewkit.evaluation.forecast import forecast_kpi, monthly_series
@@ -16,6 +19,7 @@ from reviewkit.layout.charts import (
     MIN_CHART_PERIODS,
     chart_history,
     counts_only,
+    kpi_chart_png,
     kpi_figure,
     outlook_png,
     sparkline,
@@ -100,3 +104,12 @@ def test_no_outlook_chart_without_enough_history(make_kpi: MakeKpi) -> None:
     forecast = forecast_kpi(kpi, series)
     assert forecast.points == []
     assert outlook_png(kpi, series, forecast) is None
+
+
+def test_charts_are_opaque_rgb_pngs(make_kpi: MakeKpi) -> None:
+    """No alpha channel: WeasyPrint would encode it a second time as the image's soft mask."""
+    url = kpi_chart_png(weekly(make_kpi(), [96, 97, 95, 96, 94, 95]))
+    assert url.startswith("data:image/png;base64,")
+    image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert image.mode == "RGB"
+    assert image.size == (1320, 330)  # 6.6 by 1.65 inches at 200 dpi

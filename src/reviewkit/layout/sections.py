@@ -16,10 +16,10 @@ from typing import Any
 
 from reviewkit.errors import ReviewkitError
 from reviewkit.evaluation.evaluate import KpiResult, PeriodValue
-from reviewkit.evaluation.rollup import perspective_status, year_ago
-from reviewkit.inputs.catalog import Kpi
 from reviewkit.evaluation.priorities import KeyResultProgress
+from reviewkit.evaluation.rollup import perspective_status, year_ago
 from reviewkit.evaluation.strategy import BenefitView
+from reviewkit.inputs.catalog import Kpi
 from reviewkit.layout.charts import chart_history, sparkline
 from reviewkit.layout.figures import MeasureFigures, benefit_figures, key_result_figures
 from reviewkit.layout.render import environment, render
