@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo demo-all test lint bench notebooks clean sysdeps
+.PHONY: demo demo-all demo-batch test lint bench bench-batch notebooks clean sysdeps
 
 # System libraries (Pango, HarfBuzz subsetting, fonts) are checked on every run, not only when
 # the environment is first made: a machine can lose them, and a fresh one never had them.
@@ -35,6 +35,14 @@ demo-all: demo
 	$(BIN)/reviewkit build monthly --params params/monthly.yaml
 	$(BIN)/reviewkit build quarterly --params params/quarterly.yaml
 
+# Every unit's pack and the group's, for all three cadences, with the progress display: 24
+# packs into outputs/batch/ (its index.html lists them). Re-running skips what did not change.
+demo-batch: sysdeps $(STAMP)
+	@for f in data/demo/minutes/weekly-*.yaml; do \
+	  $(BIN)/reviewkit minutes import $$f --params params/weekly.yaml --by demo >/dev/null || exit $$?; done
+	$(BIN)/reviewkit batch --params params/units/weekly.yaml --params params/units/monthly.yaml \
+	  --params params/units/quarterly.yaml --out outputs/batch
+
 test: sysdeps $(STAMP)
 	$(BIN)/python -m pytest
 
@@ -44,6 +52,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/packs.py --cadence all
+
+bench-batch: $(STAMP)
+	$(BIN)/python bench/batch.py
 
 notebooks: $(STAMP)
 	$(BIN)/python tools/make_notebooks.py

@@ -319,6 +319,25 @@ def run_by_hand(cadence: Cadence, params: Path) -> dict[str, float]:
         return {"papermill": papermill, "nbconvert": nbconvert, "weasyprint": weasyprint}
 
 
+def run_by_hand_unit(cadence: str, params: Path, period: str,
+                     unit: str | None) -> dict[str, float]:
+    """The by-hand pipeline for one pack of a definition with units (a unit's, or the group's
+    when ``unit`` is None): papermill gets the unit as a parameter."""
+    notebook = {c.name: c.notebook for c in CADENCES.values()}[cadence]
+    with tempfile.TemporaryDirectory(prefix="bench-hand-") as tmp:
+        out = Path(tmp)
+        ipynb, html, pdf = out / "pack.ipynb", out / "pack.html", out / "pack.pdf"
+        extra = ["-p", "unit", unit] if unit else []
+        papermill = _run([str(BIN / "papermill"), notebook, str(ipynb), "-p", "cadence", cadence,
+                          "-p", "params_file", str(params), "-p", "period_end", period, *extra,
+                          "--cwd", "notebooks"], "by hand: papermill")
+        nbconvert = _run([str(BIN / "jupyter"), "nbconvert", "--to", "html", "--no-input",
+                          str(ipynb), "--output-dir", str(out)], "by hand: nbconvert")
+        weasyprint = _run([str(BIN / "weasyprint"), str(html), str(pdf)], "by hand: weasyprint")
+        _require_file(pdf, "by hand: weasyprint")
+        return {"papermill": papermill, "nbconvert": nbconvert, "weasyprint": weasyprint}
+
+
 def run_cadence(cadence: Cadence, params: Path, rounds: int, no_speedups: bool
                 ) -> tuple[dict[str, Any], list[Round]]:
     """Warm up, then time ``rounds`` rounds of one cadence; print progress as it goes."""

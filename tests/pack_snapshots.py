@@ -52,7 +52,7 @@ _TIMES = (
 
 def normalise(text: str, root: Path) -> str:
     """Text with the run's folder, the checkout's folder, times, hashes and versions replaced
-    by placeholders (a worktree elsewhere builds the same packs)."""
+    by placeholders (the data paths name the checkout, which differs from clone to clone)."""
     text = text.replace(str(root), "<root>").replace(str(REPO), "<repo>")
     for pattern, placeholder in _TIMES:
         text = pattern.sub(placeholder, text)

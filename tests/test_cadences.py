@@ -121,23 +121,33 @@ def demo_catalog() -> list[dict[str, Any]]:
 
 
 def rollup(kpi: dict[str, Any], start: dt.date, end: dt.date) -> float | None:
-    """A KPI's value over [start, end] worked out from measurements.csv by its rule."""
+    """A KPI's value over [start, end] worked out from measurements.csv by its rules: the
+    units' rows of each date rolled up into the group's figure (a mean weighted by each
+    unit's count, a sum, the highest …), then those figures by the KPI's aggregation."""
     with (DEMO / "measurements.csv").open(encoding="utf-8", newline="") as handle:
-        rows = sorted(
-            (row for row in csv.DictReader(handle)
-             if row["kpi_id"] == kpi["id"] and row["value"].strip()
-             and start <= dt.date.fromisoformat(row["period_end"]) <= end),
-            key=lambda row: row["period_end"],
-        )
-    values = [float(row["value"]) for row in rows]
-    if not values:
-        return None
+        rows = [row for row in csv.DictReader(handle)
+                if row["kpi_id"] == kpi["id"] and row["value"].strip()
+                and start <= dt.date.fromisoformat(row["period_end"]) <= end]
     rule = kpi.get("aggregation", "mean")
+    across = kpi.get("rollup") or {"last": "latest"}.get(rule, rule)
+    by_date: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        by_date.setdefault(row["period_end"], []).append(row)
     reducers: dict[str, Callable[[list[float]], float]] = {
         "mean": lambda v: math.fsum(v) / len(v), "sum": math.fsum, "last": lambda v: v[-1],
         "min": min, "max": max,
     }
-    return reducers[rule](values)
+    group: list[float] = []
+    for date in sorted(by_date):
+        units = by_date[date]
+        values = [float(row["value"]) for row in units]
+        if across == "mean":
+            weights = [float(row.get("count") or 1) for row in units]
+            group.append(math.fsum(v * w for v, w in zip(values, weights, strict=True))
+                         / math.fsum(weights))
+        else:
+            group.append(reducers["last" if across == "latest" else across](values))
+    return reducers[rule](group) if group else None
 
 
 def expected_status(kpi: dict[str, Any], cadence: str, value: float | None,

@@ -558,13 +558,18 @@ def test_narrative_html_shows_scripts_and_raw_html_as_text() -> None:
     "[click][ref]\n\n[ref]: javascript:alert(1)",
     "[click](vbscript:msgbox(1))",
     "[click](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
-    "![chart](javascript:alert(1))",
 ])
 def test_narrative_html_neutralises_script_links(link: str) -> None:
     html = narrative_html(link)
     targets = re.findall(r'(?:href|src)\s*=\s*"([^"]*)"', html, flags=re.I)
     assert targets == ["#harmful-link"]
     assert "<script" not in html.lower()
+
+
+def test_narrative_html_shows_a_script_image_as_text_not_an_image() -> None:
+    html = narrative_html("![chart](javascript:alert(1))")
+    assert "<img" not in html and "javascript" not in html.lower().replace("[", "")
+    assert "[image not shown: chart]" in html
 
 
 def test_narrative_html_renders_lists_bold_links_and_tables() -> None:

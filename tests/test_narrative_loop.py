@@ -65,11 +65,14 @@ def _edit(notebook: Path, texts: dict[str, str], accept_rest: bool) -> None:
 
 
 def _set_value(measurements: Path, kpi_id: str, day: str, value: str) -> None:
+    """Change a KPI's value on one date in the demo data."""
     with measurements.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
+    # Every unit's row of that date: the group's figure (their weighted mean) is then ``value``.
     hits = [row for row in rows if row["kpi_id"] == kpi_id and row["period_end"] == day]
-    assert len(hits) == 1
-    hits[0]["value"] = value
+    assert len(hits) == 7
+    for hit in hits:
+        hit["value"] = value
     with measurements.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()

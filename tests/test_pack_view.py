@@ -48,6 +48,8 @@ VALUES = {
     "peak_storage_utilisation": 78.9,
     "security_incidents": 2,
 }
+#: The demo's units: every group row of the story is split into one row per unit.
+UNITS = 7
 HEADLINE = ["change_success_rate", "ehr_availability", "p1_incidents",
             "critical_patch_compliance", "cloud_spend", "service_desk_csat"]
 
@@ -139,7 +141,8 @@ def test_data_quality_finds_the_planted_problems(weekly: PackView) -> None:
     assert quality.missing_values == {
         "change_lead_time": [dt.date(2025, 3, 14), dt.date(2025, 8, 1), dt.date(2026, 2, 20)]
     }
-    assert quality.target_overrides == {"milestones_on_time": 4}
+    # Four dates with a row-level target, each on the rows of the seven units.
+    assert quality.target_overrides == {"milestones_on_time": 4 * UNITS}
     assert quality.never_reported == []
     assert quality.rows_after_period == 0
 

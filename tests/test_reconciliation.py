@@ -2,7 +2,8 @@
 monthly values, which equals the roll-up of its weekly values, by the same aggregation rule.
 
 Every value here comes from reviewkit.evaluate (the code the packs use); the test only combines
-the finer periods' results and compares them with the coarser period's.
+the finer periods' results and compares them with the coarser period's. The demo's rows are its
+seven units' (each weighted by its count in a mean), rolled up into the group's figures.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ DEMO = REPO / "data" / "demo"
 #: Every quarter of 2025 and the first three of 2026 (the demo's fully reported quarters).
 QUARTERS = [(2025, 1), (2025, 2), (2025, 3), (2025, 4), (2026, 1), (2026, 2), (2026, 3)]
 FRIDAY = 4  # dt.date.weekday(): the demo's weekly rows are dated on Fridays
+UNITS = 7  # rows per KPI and date: one per unit
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +81,8 @@ def combine(values: Sequence[PeriodValue], rule: str) -> float | None:
     if rule == "last":
         return numbers[-1]  # periods are in date order
     assert rule == "mean"
-    count = sum(pv.count for pv in present)
-    return math.fsum(pv.value * pv.count for pv in present if pv.value is not None) / count
+    weight = math.fsum(pv.weight for pv in present)
+    return math.fsum(pv.value * pv.weight for pv in present if pv.value is not None) / weight
 
 
 def close(a: float | None, b: float | None) -> bool:
@@ -130,13 +132,14 @@ def test_month_and_quarter_values_equal_rollup_of_their_weeks(
         for period in [q, *months_of(q)]:
             weeks = [value_of(kpi, weekly_period(day), measurements) for day in fridays_in(period)]
             assert 4 <= len(weeks) <= 14
-            # One measurement per week: every weekly period holds at most one value.
-            assert all(pv.count <= 1 for pv in weeks)
+            # One measurement a week per unit (the ledger's KPI is the group's own row).
+            assert all(pv.count <= UNITS for pv in weeks)
             whole = value_of(kpi, period, measurements)
             assert whole.count == sum(pv.count for pv in weeks)
             rolled = combine(weeks, kpi.aggregation)
             if kpi.aggregation == "mean":
-                # With one measurement a week, the weighted mean is the plain mean of the weeks.
+                # Every unit reports every week with the same count, so the weeks weigh alike
+                # and the weighted mean is the plain mean of the weekly group figures.
                 plain = [pv.value for pv in weeks if pv.value is not None]
                 assert close(rolled, math.fsum(plain) / len(plain))
             if not close(whole.value, rolled):
@@ -153,9 +156,10 @@ def test_mean_kpi_with_a_missing_week_rolls_up_by_measurement_count(
     kpi = catalog.by_id()["change_lead_time"]
     q = quarter(2025, 1)
     months = [value_of(kpi, month, measurements) for month in months_of(q)]
-    assert [pv.count for pv in months] == [5, 4, 3]  # Fridays: 5, 4 and 4, less the empty one
+    # Fridays: 5, 4 and 4, less the empty one; one row per unit each.
+    assert [pv.count for pv in months] == [5 * UNITS, 4 * UNITS, 3 * UNITS]
     whole = value_of(kpi, q, measurements)
-    assert whole.count == 12
+    assert whole.count == 12 * UNITS
     assert close(whole.value, combine(months, "mean"))
     unweighted = math.fsum(pv.value for pv in months if pv.value is not None) / 3
     assert not close(whole.value, unweighted)

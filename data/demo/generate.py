@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import units  # data/demo/units.py, beside this script
 import yaml
 
 OUT_DIR = Path(__file__).resolve().parent
@@ -295,8 +296,10 @@ CATALOG: list[Kpi] = [
         "cadences": _Flow(ALL_CADENCES),
         "unit": "count",
         "kind": "leading",
-        # A stock, not a flow: the exposure we carry is the latest count, not an average.
+        # A stock, not a flow: the exposure we carry is the latest count, not an average; the
+        # group's exposure is every unit's added up.
         "aggregation": "last",
+        "rollup": "sum",
         "definition": "Critical (CVSS 9.0 or higher) vulnerabilities open on internet-facing or "
         "clinical systems at the end of the period.",
         "why_it_matters": "It is the exposure an attacker sees today; the longer the list, the "
@@ -355,8 +358,9 @@ CATALOG: list[Kpi] = [
         "unit": "£k",
         "kind": "lagging",
         # A weekly run-rate, so it rolls up by mean: summing Friday rows would make every month
-        # with five Fridays look over budget.
+        # with five Fridays look over budget. The group's run-rate is its units' added up.
         "aggregation": "mean",
+        "rollup": "sum",
         "headline": True,
         "definition": "Cloud and hosting spend incurred in the week, from the providers' billing "
         "exports, in thousands of pounds; monthly and quarterly values are the average weekly "
@@ -404,6 +408,9 @@ CATALOG: list[Kpi] = [
         "and workarounds appear.",
         "action_if_off_track": "Add temporary agents on the busiest shifts and review the ten "
         "lowest-rated tickets with the team every week.",
+        # Each hospital's site IT lead answers for the desk's service to that hospital.
+        "owners": {"NGH": "Site IT Lead, North General", "SAH": "Site IT Lead, St Anne's",
+                   "RCH": "Site IT Lead, Riverside", "EWC": "Site IT Lead, Eastfield"},
     },
     {
         "id": "clinician_satisfaction",
@@ -826,22 +833,24 @@ def _fmt(value: float | None, decimals: int) -> str:
     return "" if value is None else f"{value:.{decimals}f}"
 
 
-def write_csv(path: Path, rows: list[Row]) -> None:
+def write_csv(path: Path, rows: list[units.UnitRow]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["kpi_id", "period_end", "value", "target"])
+        writer.writerow(["kpi_id", "period_end", "value", "target", "segment", "count"])
         for r in rows:
             writer.writerow(
                 [
                     r.kpi_id,
                     r.period_end.isoformat(),
-                    _fmt(r.value, r.decimals),
+                    r.value_text,
                     _fmt(r.target, r.decimals),
+                    r.segment,
+                    "" if r.count is None else str(r.count),
                 ]
             )
 
 
-def to_frame(rows: list[Row]) -> pd.DataFrame:
+def to_frame(rows: list[units.UnitRow]) -> pd.DataFrame:
     # period_end stays a real date (date cells in Excel, date32 in Parquet) so readers of those
     # formats are tested on native dates, not ISO strings.
     return pd.DataFrame(
@@ -852,6 +861,9 @@ def to_frame(rows: list[Row]) -> pd.DataFrame:
             "target": np.array(
                 [np.nan if r.target is None else r.target for r in rows], dtype=float
             ),
+            "segment": [r.segment for r in rows],
+            "count": np.array([np.nan if r.count is None else r.count for r in rows],
+                              dtype=float),
         }
     )
 
@@ -879,16 +891,30 @@ def write_parquet(path: Path, frame: pd.DataFrame) -> None:
     frame.to_parquet(path, engine="pyarrow", index=False)
 
 
+def _month_end(day: dt.date) -> dt.date:
+    return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1) - dt.timedelta(days=1)
+
+
+def _quarter_end(day: dt.date) -> dt.date:
+    return _month_end(dt.date(day.year, (day.month - 1) // 3 * 3 + 3, 1))
+
+
 def main() -> None:
     check_catalog(CATALOG)
     rows = build_rows()
     check_story(rows)
+    unit_rows = units.split(rows, CATALOG)
+    units.check_roll_up(rows, unit_rows, CATALOG,
+                        {"weekly": lambda day: day, "monthly": _month_end,
+                         "quarterly": _quarter_end},
+                        rag, _for_cadence)
     write_catalog(OUT_DIR / "kpis.yaml")
-    write_csv(OUT_DIR / "measurements.csv", rows)
-    frame = to_frame(rows)
+    write_csv(OUT_DIR / "measurements.csv", unit_rows)
+    frame = to_frame(unit_rows)
     write_xlsx(OUT_DIR / "measurements.xlsx", frame)
     write_parquet(OUT_DIR / "measurements.parquet", frame)
-    print(f"wrote {len(CATALOG)} KPIs and {len(rows)} measurement rows to {OUT_DIR}")
+    print(f"wrote {len(CATALOG)} KPIs and {len(unit_rows)} measurement rows ({len(rows)} group "
+          f"figures over {len(units.UNITS)} units) to {OUT_DIR}")
 
 
 if __name__ == "__main__":

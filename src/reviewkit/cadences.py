@@ -66,6 +66,8 @@ class Section:
     #: It starts a new page in print; False: it follows on from the section before it (a short
     #: section would otherwise leave most of a page empty).
     new_page: bool = True
+    #: Shown only in the group pack of a definition with units (it compares the units).
+    group_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,10 @@ class Cadence:
         """The commentary cells of its sections, in reading order."""
         return tuple(section.narrative for section in self.sections if section.narrative)
 
+    def sections_for(self, group: bool) -> tuple[Section, ...]:
+        """The sections of one pack: the group-only ones only in a group pack."""
+        return tuple(s for s in self.sections if group or not s.group_only)
+
     def section(self, section_id: str) -> Section:
         for section in self.sections:
             if section.id == section_id:
@@ -113,10 +119,6 @@ class Cadence:
         appendices = [s.id for s in self.sections if s.appendix]
         return f"Appendix {chr(ord('A') + appendices.index(section_id))} — {section.title}"
 
-    @property
-    def body(self) -> tuple[Section, ...]:
-        """The sections before the appendices (what a reader reads through)."""
-        return tuple(section for section in self.sections if not section.appendix)
 
 
 def _summary(prompt: str) -> Narrative:
@@ -130,6 +132,7 @@ _ACTIONS = Narrative("actions", "Action log",
 _COVER = Section("cover", "Cover", in_contents=False)
 _SUMMARY_TITLE = "Summary: headline KPIs and what needs attention"
 _CHANGES = Section("changes", "What changed since the last review", new_page=False)
+_UNITS = Section("units", "Units side by side", group_only=True)
 _DATA_QUALITY = Section("data_quality", "Data quality", appendix=True)
 _PROVENANCE = Section("provenance", "Provenance", appendix=True, new_page=False)
 #: The longer packs keep their body short: the scorecard stays in it, linked to each KPI's
@@ -150,6 +153,7 @@ WEEKLY = Cadence(
         Section("summary", _SUMMARY_TITLE,
                 _summary("What happened this week, why, and what you ask of leaders."),
                 kpi_commentary=True),
+        _UNITS,
         _CHANGES,
         Section("perspectives", "Scorecard and KPIs by perspective", _KPIS,
                 lists_perspectives=True),
@@ -170,6 +174,7 @@ MONTHLY = Cadence(
         _COVER,
         Section("summary", _SUMMARY_TITLE,
                 _summary("What happened this month, why, and what you ask of leaders.")),
+        _UNITS,
         _CHANGES,
         Section("portfolio", "Delivery: the initiative portfolio",
                 Narrative("delivery", "Delivery",
@@ -200,6 +205,7 @@ QUARTERLY = Cadence(
         _COVER,
         Section("balanced_scorecard", "Balanced scorecard",
                 _summary("The quarter in three sentences for the board.")),
+        _UNITS,
         Section("board_decisions", "Decisions requested of the board"),
         Section("priorities", "Strategic priorities",
                 Narrative("priorities", "Strategic priorities",

@@ -58,6 +58,13 @@ class UsageError(ReviewkitError):
     exit_code = 2
 
 
+class EnvironmentFailure(ReviewkitError):
+    """The machine failed, not the input: a store that is damaged, cannot be written or cannot
+    be reached, a full disk. Fix the environment and run the same command again."""
+
+    exit_code = 4
+
+
 class ExecutionError(ReviewkitError):
     """The pack notebook failed while executing; the failed notebook is kept for inspection."""
 

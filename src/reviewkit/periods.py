@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import os
+import re
 from dataclasses import dataclass
 
 from reviewkit import cadences
 from reviewkit.cadences import PeriodRule
+from reviewkit.errors import UsageError
 
 
 @dataclass(frozen=True, order=True)
@@ -96,6 +99,51 @@ class Period:
     def history(self, count: int) -> list[Period]:
         """The ``count`` periods ending with this one, oldest first."""
         return [self.shift(-steps) for steps in range(count - 1, -1, -1)]
+
+
+#: The dates reviewkit works with. Beyond them the calendar arithmetic of a pack (its history,
+#: a year ago, the streak back to the first measurement) would leave Python's dates.
+EARLIEST = dt.date(1900, 1, 1)
+LATEST = dt.date(2999, 12, 31)
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
+def parse_date(text: str) -> dt.date:
+    """A date written ``YYYY-MM-DD`` (nothing else: not ``20261120``, not ``2026-W47-5``), in
+    the years reviewkit works with; ValueError with the reason for a reader otherwise."""
+    text = text.strip()
+    if not _ISO_DATE.fullmatch(text):
+        raise ValueError(f"{text!r} is not a date; write it as YYYY-MM-DD")
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date; write it as YYYY-MM-DD") from None
+    return check_date(day)
+
+
+#: Set to a YYYY-MM-DD date to build as of that day instead of the machine's date (a rebuild
+#: that must come out as it did then; tests).
+TODAY_ENV = "REVIEWKIT_TODAY"
+
+
+def today() -> dt.date:
+    """The day reviewkit takes as today: the machine's date, or ``REVIEWKIT_TODAY``."""
+    text = os.environ.get(TODAY_ENV)
+    if not text:
+        return dt.date.today()
+    try:
+        return parse_date(text)
+    except ValueError as exc:
+        raise UsageError(f"{TODAY_ENV}: {exc}") from None
+
+
+def check_date(day: dt.date) -> dt.date:
+    """``day`` if reviewkit can work with it; ValueError naming the range otherwise."""
+    if not EARLIEST <= day <= LATEST:
+        raise ValueError(f"{day.isoformat()} is outside the dates reviewkit works with "
+                         f"({EARLIEST.isoformat()} to {LATEST.isoformat()})")
+    return day
 
 
 def _month_index(day: dt.date) -> int:

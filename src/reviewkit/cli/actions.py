@@ -14,7 +14,9 @@ from typing import Any
 
 from reviewkit.errors import InputError, UsageError
 from reviewkit.inputs.catalog import load_catalog
-from reviewkit.inputs.params import load_params
+from reviewkit.inputs.measurements import load_measurements
+from reviewkit.inputs.params import LoadedParams, load_params
+from reviewkit.inputs.units import resolve_units, segments_of
 from reviewkit.store.database import ACTION_STATUSES, Action, Decision, Store
 from reviewkit.store.minutes import import_minutes, load_minutes
 from reviewkit.store.reviews import parse_review
@@ -32,10 +34,17 @@ def add_parsers(commands: Any) -> None:
     writer.add_argument("--date", metavar="YYYY-MM-DD",
                         help="date the change takes effect (default: the review's period end, "
                              "else today)")
+    unit = argparse.ArgumentParser(add_help=False)
+    unit.add_argument("--unit", metavar="ID",
+                      help="the unit whose review it belongs to (default: the group's)")
+    which = argparse.ArgumentParser(add_help=False)
+    which.add_argument("--unit", metavar="ID",
+                       help="only this unit's ('group' for the group's own; default: all)")
 
     actions = commands.add_parser("actions", help="record and list actions")
     sub = actions.add_subparsers(dest="action_command", required=True, metavar="COMMAND")
-    add = sub.add_parser("add", parents=[common, writer], help="add an action; prints its id")
+    add = sub.add_parser("add", parents=[common, writer, unit],
+                         help="add an action; prints its id")
     add.add_argument("--title", required=True)
     add.add_argument("--owner", required=True)
     add.add_argument("--due", required=True, metavar="YYYY-MM-DD")
@@ -54,24 +63,26 @@ def add_parsers(commands: Any) -> None:
     close.add_argument("id")
     close.add_argument("--note")
     close.add_argument("--review", metavar="LABEL", help="review the closure was agreed in")
-    listing = sub.add_parser("list", parents=[common], help="list actions")
+    listing = sub.add_parser("list", parents=[common, which], help="list actions")
     listing.add_argument("--status", choices=ACTION_STATUSES)
     listing.add_argument("--format", choices=FORMATS, default="table")
     show = sub.add_parser("show", parents=[common], help="one action with its history")
     show.add_argument("id")
-    export = sub.add_parser("export", parents=[common], help="all actions as CSV or JSON")
+    export = sub.add_parser("export", parents=[common, which],
+                            help="all actions as CSV or JSON")
     export.add_argument("--format", choices=("csv", "json"), default="csv")
     export.add_argument("--output", type=Path, metavar="FILE", help="default: stdout")
 
     decisions = commands.add_parser("decisions", help="record and list decisions")
     dsub = decisions.add_subparsers(dest="decision_command", required=True, metavar="COMMAND")
-    dadd = dsub.add_parser("add", parents=[common, writer], help="add a decision; prints its id")
+    dadd = dsub.add_parser("add", parents=[common, writer, unit],
+                           help="add a decision; prints its id")
     dadd.add_argument("--text", required=True)
     dadd.add_argument("--rationale", default="")
     dadd.add_argument("--kpi", action="append", default=[], metavar="ID",
                       help="linked KPI (repeat for several)")
     dadd.add_argument("--review", metavar="LABEL")
-    dlist = dsub.add_parser("list", parents=[common], help="list decisions")
+    dlist = dsub.add_parser("list", parents=[common, which], help="list decisions")
     dlist.add_argument("--format", choices=FORMATS, default="table")
 
     minutes = commands.add_parser("minutes", help="import a meeting's minutes file")
@@ -84,8 +95,35 @@ def add_parsers(commands: Any) -> None:
 def _open(args: argparse.Namespace) -> tuple[Store, set[str]]:
     params = load_params(args.params)
     catalog = load_catalog(params.values.catalog)
+    if getattr(args, "unit", None) not in (None, "group"):
+        _check_unit(params, args.unit, "--unit")
     store = Store.open(params.store_location)
     return store, {kpi.id for kpi in catalog.kpis}
+
+
+def known_units(params: LoadedParams) -> set[str]:
+    """The unit ids of a params file: its list, or one per segment in its measurements."""
+    listed = params.values.units
+    if isinstance(listed, list):
+        return {unit.id for unit in listed}
+    measurements = load_measurements(params.values.measurements)
+    if not segments_of(measurements):
+        return set()
+    return {unit.id for unit in resolve_units(params, measurements, every_segment=True)}
+
+
+def _check_unit(params: LoadedParams, unit: str, option: str) -> None:
+    units = known_units(params)
+    if unit not in units:
+        listed = ", ".join(sorted(units)) or "none (no measurement row has a segment)"
+        raise UsageError(f"{option} '{unit}' is not a unit of {params.path.name}; units: "
+                         f"{listed}")
+
+
+def _unit_key(args: argparse.Namespace) -> str | None:
+    """--unit as a store key: None for every unit, '' for the group's own."""
+    unit: str | None = getattr(args, "unit", None)
+    return "" if unit == "group" else unit
 
 
 def _date_arg(value: str | None, option: str) -> dt.date | None:
@@ -134,7 +172,7 @@ def run_actions(args: argparse.Namespace) -> int:
             action_id = store.add_action(
                 title=args.title, owner=args.owner, due=due,
                 kpi_id=_kpi_arg(args.kpi, known, args.params), raised_in=review,
-                note=args.note, **context,
+                note=args.note, unit=_unit_key(args) or "", **context,
             )
             print(action_id)
         elif command in ("update", "close"):
@@ -147,11 +185,13 @@ def run_actions(args: argparse.Namespace) -> int:
             changed = store.update_action(args.id, changes, **_context(args))
             print(f"{args.id}: " + (", ".join(changed) + " changed" if changed else "no change"))
         elif command == "list":
-            _print_rows([_action_row(a) for a in store.actions(args.status)], args.format)
+            _print_rows([_action_row(a) for a in store.actions(args.status, _unit_key(args))],
+                        args.format)
         elif command == "show":
             _show(store, args.id)
         elif command == "export":
-            text = _render([_action_row(a) for a in store.actions()], args.format)
+            text = _render([_action_row(a) for a in store.actions(unit=_unit_key(args))],
+                           args.format)
             if args.output:
                 args.output.write_text(text, encoding="utf-8")
             else:
@@ -169,11 +209,12 @@ def run_decisions(args: argparse.Namespace) -> int:
             review, _ = _review_arg(args.review)
             decision_id = store.add_decision(
                 text=args.text, rationale=args.rationale, kpis=[k for k in kpis if k],
-                review=review, **_context(args),
+                review=review, unit=_unit_key(args) or "", **_context(args),
             )
             print(decision_id)
         else:
-            _print_rows([_decision_row(d) for d in store.decisions()], args.format)
+            _print_rows([_decision_row(d) for d in store.decisions(_unit_key(args))],
+                        args.format)
     finally:
         store.dispose()
     return 0
@@ -182,7 +223,7 @@ def run_decisions(args: argparse.Namespace) -> int:
 def run_minutes(args: argparse.Namespace) -> int:
     store, known = _open(args)
     try:
-        minutes = load_minutes(args.file, known)
+        minutes = load_minutes(args.file, known, _units_for_minutes(args))
         result = import_minutes(store, minutes, by=args.by or getpass.getuser())
     finally:
         store.dispose()
@@ -201,6 +242,15 @@ def run_minutes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _units_for_minutes(args: argparse.Namespace) -> set[str] | None:
+    """The units a minutes file may name; read only when it names one (it costs a load of the
+    measurements)."""
+    text = args.file.read_text(encoding="utf-8") if args.file.is_file() else ""
+    if not any(line.startswith("unit:") for line in text.splitlines()):
+        return None
+    return known_units(load_params(args.params))
+
+
 def _action_row(action: Action) -> dict[str, Any]:
     today = dt.date.today()
     overdue = max(0, (today - action.due).days) if action.is_open else 0
@@ -209,6 +259,7 @@ def _action_row(action: Action) -> dict[str, Any]:
         "due": action.due.isoformat(), "status": action.status, "kpi_id": action.kpi_id or "",
         "raised_in": action.raised_in or "", "raised_on": action.raised_on.isoformat(),
         "days_overdue": overdue, "decision_id": action.decision_id or "", "note": action.note,
+        "unit": action.unit,
     }
 
 
@@ -217,6 +268,7 @@ def _decision_row(decision: Decision) -> dict[str, Any]:
         "id": decision.id, "text": decision.text, "rationale": decision.rationale,
         "review": decision.review or "", "decided_on": decision.decided_on.isoformat(),
         "kpis": " ".join(decision.kpis), "actions": " ".join(decision.actions),
+        "unit": decision.unit,
     }
 
 

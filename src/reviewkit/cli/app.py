@@ -10,13 +10,15 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
-from reviewkit import __version__, cadences
+from reviewkit import __version__, cadences, redact
 from reviewkit._speedups import apply as _apply_speedups
 from reviewkit.cli.actions import add_parsers, run_actions, run_decisions, run_minutes
-from reviewkit.errors import ReviewkitError
+from reviewkit.cli.batch_args import add_batch_parsers
+from reviewkit.errors import ReviewkitError, UsageError
 from reviewkit.inputs.loaded import load_inputs
+from reviewkit.periods import parse_date
 
 if TYPE_CHECKING:  # the narrative service is imported with the build, not at start-up
     from reviewkit.narrative.service import Prefer
@@ -28,8 +30,15 @@ PREFER: dict[str, Prefer] = {"notebook": "edit", "store": "store"}
 CADENCE_HELP = "the pack: " + ", ".join(cadences.BUILT_IN)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line like every other error (not usage plus error)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"reviewkit: error: {message}; see '{self.prog} --help'\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="reviewkit",
         description="Build weekly, monthly and quarterly review packs from KPI data.",
     )
@@ -48,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     build.add_argument("--prefer", choices=("notebook", "store"),
                        help="which narrative wins when a cell was edited in both places")
+    build.add_argument("--unit", metavar="ID",
+                       help="build this unit's pack (OUT/<cadence>/<label>/<unit>/); 'group' "
+                            "for the group pack of a definition with units")
 
     draft = commands.add_parser(
         "draft", help="build a draft pack and print its notebook for the analyst to edit"
@@ -58,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     draft.add_argument("--out", type=Path, default=Path("outputs"), metavar="DIR")
     draft.add_argument("-q", "--quiet", action="store_true")
     draft.add_argument("--prefer", choices=("notebook", "store"))
+    draft.add_argument("--unit", metavar="ID", help="a unit's pack ('group': the group's)")
     publish = commands.add_parser("publish", help="apply the publish gate and write the final pack")
     publish.add_argument("cadence", help=CADENCE_HELP)
     publish.add_argument("--params", required=True, type=Path, metavar="FILE")
@@ -69,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
                          help="publish despite the gate; the reasons are recorded in the pack")
     publish.add_argument("-q", "--quiet", action="store_true")
     publish.add_argument("--prefer", choices=("notebook", "store"))
+    publish.add_argument("--unit", metavar="ID", help="a unit's pack ('group': the group's)")
 
     narrative = commands.add_parser("narrative", help="narrative as a Markdown file")
     nsub = narrative.add_subparsers(dest="narrative_command", required=True, metavar="COMMAND")
@@ -79,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--params", required=True, type=Path, metavar="FILE")
         sub.add_argument("--period", metavar="YYYY-MM-DD")
         sub.add_argument("--by", help="who edits (default: your user name)")
+        sub.add_argument("--unit", metavar="ID", help="a unit's narrative (default: the group's)")
         if verb == "export":
             sub.add_argument("--output", type=Path, metavar="FILE", help="default: stdout")
         else:
@@ -88,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--params", required=True, type=Path, metavar="FILE")
 
     add_parsers(commands)
+    add_batch_parsers(commands)
     return parser
 
 
@@ -105,6 +121,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_narrative(args)
         if args.command == "validate":
             return _validate(args)
+        if args.command in ("batch", "index"):
+            _apply_speedups()
+            # Deferred for start-up time: the batch imports the whole pipeline.
+            from reviewkit.cli.batch import run_batch_command, run_index
+
+            return run_batch_command(args) if args.command == "batch" else run_index(args)
         if args.command == "actions":
             return run_actions(args)
         if args.command == "decisions":
@@ -114,9 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReviewkitError as exc:
         if debug:
             raise
-        print(f"reviewkit: error: {exc.one_line()}", file=sys.stderr)
+        # Masked here too: no message may show a database password, whoever wrote it.
+        print(f"reviewkit: error: {redact.text(exc.one_line())}", file=sys.stderr)
         for reason in getattr(exc, "reasons", []):
-            print(reason, file=sys.stderr)
+            print(redact.text(reason), file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
         # The reader (e.g. `| head`) went away; that is not an error of ours.
@@ -133,6 +156,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _build(args: argparse.Namespace) -> int:
     _apply_speedups()
     cadence = cadences.get(args.cadence)
+    if args.period is not None:  # checked before a kernel starts, not after
+        try:
+            parse_date(args.period)
+        except ValueError as exc:
+            raise UsageError(f"--period: {exc}") from None
     # Deferred for start-up time: the build imports nbformat, papermill and matplotlib, which
     # the other commands never need.
     from reviewkit.run.build import build_pack
@@ -150,6 +178,7 @@ def _build(args: argparse.Namespace) -> int:
         approver=args.approver if publishing else None,
         force=publishing and args.force,
         prefer=PREFER[args.prefer] if args.prefer else None,
+        unit=args.unit,
     )
     if not args.quiet:
         total = result.timings.get("total", 0.0)

@@ -5,25 +5,42 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from pathlib import Path
 
 from reviewkit import cadences
-from reviewkit.inputs.loaded import load_inputs
+from reviewkit.errors import InputError
+from reviewkit.inputs.params import load_params
 from reviewkit.narrative.edits import edits_from_markdown, parse_markdown, to_markdown
 from reviewkit.narrative.notebook import slots_of
 from reviewkit.narrative.service import NarrativeService
 from reviewkit.run.build import notebook_for
 from reviewkit.run.execute import read_notebook
-from reviewkit.run.prepare import evaluate
+from reviewkit.run.prepare import evaluate, load_for
 from reviewkit.store.database import Store
+
+
+def _read(path: Path) -> str:
+    """The Markdown file to import; a file that cannot be read is the user's to fix."""
+    if path.is_dir():
+        raise InputError(path, "is a folder; give the Markdown file to import")
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(path, "file not found; export the narrative first with "
+                         "`reviewkit narrative export`") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"not UTF-8 text ({exc.reason}); save it as UTF-8") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read the file: {exc.strerror or exc}") from None
 
 
 def run_narrative(args: argparse.Namespace) -> int:
     cadence = cadences.get(args.cadence)
-    inputs = load_inputs(args.params)
+    inputs = load_for(load_params(args.params), args.unit)
     notebook = read_notebook(notebook_for(cadence, inputs.params.values.notebook))
     store = Store.open(inputs.params.store_location)
     try:
-        evaluated = evaluate(cadence, inputs, store, args.period)
+        evaluated = evaluate(cadence, inputs, store, args.period, args.unit)
         service = NarrativeService(store, evaluated)
         cells = service.plan(slots_of(notebook, cadence))
         if args.narrative_command == "export":
@@ -35,7 +52,7 @@ def run_narrative(args: argparse.Namespace) -> int:
             else:
                 sys.stdout.write(text)
             return 0
-        sections = parse_markdown(args.file.read_text(encoding="utf-8"), args.file)
+        sections = parse_markdown(_read(args.file), args.file)
         edits = edits_from_markdown(sections, cells, args.file,
                                     f"{cadence.name} pack {evaluated.period.label}")
         saved = service.save(edits, by=args.by or getpass.getuser())

@@ -47,6 +47,69 @@ def aggregate(values: Sequence[float], rule: str) -> float | None:
     raise ValueError(f"unknown aggregation rule {rule!r}")
 
 
+@dataclass(frozen=True)
+class Combined:
+    """A KPI's figure for one period from its measurements there, and what it stands on."""
+
+    value: float | None
+    count: int  # measurements with a value
+    weight: float  # the sum of their counts (a row without a count weighs 1)
+
+
+def _weight(obs: Observation) -> float:
+    return 1.0 if obs.count is None else obs.count
+
+
+def _over_time(rows: Sequence[Observation], rule: str) -> float | None:
+    """One unit's figure: the aggregation rule over its rows in date order; a mean weighs each
+    row by its count."""
+    if rule == "mean" and any(obs.count is not None for obs in rows):
+        return math.fsum(_weight(o) * o.value for o in rows if o.value is not None) / math.fsum(
+            _weight(o) for o in rows)
+    return aggregate([obs.value for obs in rows if obs.value is not None], rule)
+
+
+#: Figures made by arithmetic (means, sums across units) are rounded to this many decimal
+#: places: the data are decimals, and binary noise in the last bit (99.89999999999999 for a
+#: mean of 99.9s) must never decide a status against a 99.9 target.
+FIGURE_DECIMALS = 9
+
+
+def _figure(value: float | None) -> float | None:
+    return None if value is None else round(value, FIGURE_DECIMALS)
+
+
+def combine(kpi: Kpi, observations: Iterable[Observation]) -> Combined:
+    """The figure of the measurements of one period: each segment (unit) aggregated over time
+    by the KPI's ``aggregation``, then the units rolled up by its ``rollup`` rule.
+
+    A mean of means is the count-weighted mean of every measurement, so that case is computed
+    in one pass (the same arithmetic as a single unit's mean). Rows without a value are left out.
+    """
+    rows = sorted((obs for obs in observations if obs.value is not None),
+                  key=lambda o: (o.period_end, o.segment))
+    if not rows:
+        return Combined(None, 0, 0.0)
+    weight = math.fsum(_weight(obs) for obs in rows)
+    segments: dict[str, list[Observation]] = {}
+    for obs in rows:
+        segments.setdefault(obs.segment, []).append(obs)
+    rollup = kpi.rollup_rule
+    if len(segments) == 1 or (rollup == "mean" and kpi.aggregation == "mean"):
+        return Combined(_figure(_over_time(rows, kpi.aggregation)), len(rows), weight)
+    parts = [(_over_time(part, kpi.aggregation), math.fsum(_weight(o) for o in part),
+              (part[-1].period_end, segment)) for segment, part in segments.items()]
+    values = [value for value, _, _ in parts if value is not None]
+    if rollup == "mean":
+        value: float | None = math.fsum(w * v for v, w, _ in parts if v is not None) / math.fsum(
+            w for v, w, _ in parts if v is not None)
+    elif rollup == "latest":
+        value = max(parts, key=lambda part: part[2])[0]
+    else:
+        value = aggregate(values, rollup)
+    return Combined(_figure(value), len(rows), weight)
+
+
 def rag_status(value: float | None, target: float, amber: float | None, direction: str) -> Status:
     """The contract's RAG rule: green at or better than target, amber within the band, else red."""
     if value is None:
@@ -77,6 +140,7 @@ class PeriodValue:
     amber: float | None
     status: Status
     count: int  # measurements with a value inside the period
+    weight: float = 0.0  # the sum of their counts: the period's weight in a group's mean
     #: Share of the period the target is judged over: below 1 for a summed KPI in a period
     #: still in progress (its target and amber are pro-rated to the days elapsed).
     share: float = 1.0
@@ -171,17 +235,20 @@ class DataQuality:
     """What is wrong or odd about the data, for the appendix."""
 
     unknown_kpis: dict[str, int] = field(default_factory=dict)  # kpi_id -> row count
-    missing_values: dict[str, list[dt.date]] = field(default_factory=dict)  # empty value cells
+    missing_values: dict[str, list[dt.date]] = field(default_factory=dict)  # dates of empty cells
+    missing_rows: dict[str, int] = field(default_factory=dict)  # how many empty cells (units)
     gaps: dict[str, list[str]] = field(default_factory=dict)  # period labels with no data
     stale: dict[str, dt.date | None] = field(default_factory=dict)  # kpi_id -> last seen
     never_reported: list[str] = field(default_factory=list)
     rows_after_period: int = 0
     ignored_columns: list[str] = field(default_factory=list)
     target_overrides: dict[str, int] = field(default_factory=dict)
+    rows_in_future: int = 0  # rows dated after today: a feed or a typo to look at
 
     @property
     def issue_count(self) -> int:
         return (
+            (1 if self.rows_in_future else 0) +
             len(self.unknown_kpis)
             + len(self.missing_values)
             + len(self.gaps)
@@ -211,11 +278,11 @@ def _period_target(
 
 def period_value(kpi: Kpi, period: Period, rows: Sequence[Observation]) -> PeriodValue:
     """Aggregate the rows dated inside ``period`` and rate the result."""
-    values = [obs.value for obs in rows if obs.value is not None]
-    value = aggregate(values, kpi.aggregation)
+    combined = combine(kpi, rows)
     target, amber = _period_target(kpi, period.cadence, rows)
-    status = rag_status(value, target, amber, kpi.direction)
-    return PeriodValue(period, value, target, amber, status, len(values))
+    status = rag_status(combined.value, target, amber, kpi.direction)
+    return PeriodValue(period, combined.value, target, amber, status, combined.count,
+                       combined.weight)
 
 
 def trend_of(kpi: Kpi, history: Sequence[PeriodValue]) -> Trend:
@@ -288,14 +355,20 @@ def _full_streak(
     streak = streak_of(history)
     if streak < len(history) or not observations:
         return streak
-    first = min(obs.period_end for obs in observations)
+    # Rows grouped by how many periods back they fall, once: walking back period by period
+    # and scanning every row each time cost seconds for a long history.
+    by_offset: dict[int, list[Observation]] = {}
+    for obs in sorted(observations, key=lambda o: (o.period_end, o.segment)):
+        by_offset.setdefault(period.offset_of(obs.period_end), []).append(obs)
+    oldest = max(by_offset)
     status = history[-1].status
-    earlier = period.shift(-len(history))
-    while earlier.end >= first:
-        rows = [obs for obs in observations if earlier.contains(obs.period_end)]
-        if period_value(kpi, earlier, rows).status != status:
+    offset = len(history)
+    earlier = period.shift(-offset)
+    while offset <= oldest:
+        if period_value(kpi, earlier, by_offset.get(offset, [])).status != status:
             break
         streak += 1
+        offset += 1
         earlier = earlier.previous()
     return streak
 
@@ -437,6 +510,7 @@ def evaluate(
     stale_after: int = 2,
     ignored_columns: Sequence[str] = (),
     as_of: dt.date | None = None,
+    today: dt.date | None = None,
 ) -> Evaluation:
     """Evaluate every KPI reported at ``period.cadence`` and collect exceptions and data quality
     (``as_of``: the day the data runs to, for a period in progress)."""
@@ -451,7 +525,7 @@ def evaluate(
         (item for result in results for item in exceptions_for(result)),
         [kpi.id for kpi in in_cadence],
     )
-    quality = _data_quality(kpis, results, series, period, ignored_columns)
+    quality = _data_quality(kpis, results, series, period, ignored_columns, today)
     return Evaluation(period, tuple(results), tuple(exceptions), quality)
 
 
@@ -461,10 +535,14 @@ def _data_quality(
     series: dict[str, list[Observation]],
     period: Period,
     ignored_columns: Sequence[str],
+    today: dt.date | None = None,
 ) -> DataQuality:
     known = {kpi.id for kpi in kpis}
+    future = sum(1 for rows in series.values() for obs in rows
+                 if today is not None and obs.period_end > today)
     unknown: dict[str, int] = {}
     missing_values: dict[str, list[dt.date]] = {}
+    missing_rows: dict[str, int] = {}
     gaps: dict[str, list[str]] = {}
     stale: dict[str, dt.date | None] = {}
     never: list[str] = []
@@ -481,7 +559,8 @@ def _data_quality(
             obs.period_end for obs in rows if obs.value is None and obs.period_end <= period.end
         ]
         if missing:
-            missing_values[kpi_id] = missing
+            missing_values[kpi_id] = sorted(set(missing))
+            missing_rows[kpi_id] = len(missing)
         count = sum(
             1 for obs in rows if obs.target is not None and obs.period_end <= period.end
         )
@@ -500,6 +579,8 @@ def _data_quality(
             gaps[kpi_id] = holes
         if result.stale:
             stale[kpi_id] = result.last_seen
-    return DataQuality(unknown_kpis=unknown, missing_values=missing_values, gaps=gaps,
+    return DataQuality(unknown_kpis=unknown, missing_values=missing_values,
+                       missing_rows=missing_rows, gaps=gaps,
                        stale=stale, never_reported=never, rows_after_period=after,
-                       ignored_columns=list(ignored_columns), target_overrides=overrides)
+                       ignored_columns=list(ignored_columns), target_overrides=overrides,
+                       rows_in_future=future)

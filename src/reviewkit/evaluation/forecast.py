@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from reviewkit.cadences import MONTHLY
-from reviewkit.evaluation.evaluate import aggregate
+from reviewkit.evaluation.evaluate import aggregate, combine
 from reviewkit.formatting import format_number, format_value, shared_decimals
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.measurements import Observation
@@ -86,14 +86,14 @@ def monthly_series(
         raise ValueError("months must be at least 1")
     end_date = end.end if isinstance(end, Period) else end
     periods = period_containing("monthly", end_date).history(months)
-    buckets: dict[dt.date, list[float]] = {period.start: [] for period in periods}
-    for obs in sorted(observations, key=lambda o: (o.period_end, o.segment)):
+    buckets: dict[dt.date, list[Observation]] = {period.start: [] for period in periods}
+    for obs in observations:
         if obs.value is None or obs.period_end > end_date:
             continue
         bucket = buckets.get(obs.period_end.replace(day=1))
         if bucket is not None:
-            bucket.append(obs.value)
-    return [(period, aggregate(buckets[period.start], kpi.aggregation)) for period in periods]
+            bucket.append(obs)
+    return [(period, combine(kpi, buckets[period.start]).value) for period in periods]
 
 
 def forecast_kpi(

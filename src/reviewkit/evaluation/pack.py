@@ -9,13 +9,15 @@ import datetime as dt
 from dataclasses import dataclass
 
 from reviewkit.cadences import Cadence
-from reviewkit.errors import InputError
+from reviewkit.errors import InputError, UsageError
 from reviewkit.evaluation.actions import ActionLog, action_log, red_without_action
 from reviewkit.evaluation.changes import ChangeReport, compare
 from reviewkit.evaluation.evaluate import Evaluation, ExceptionItem, KpiResult, evaluate
 from reviewkit.evaluation.strategy import Strategy, prepare_strategy
+from reviewkit.evaluation.units import UnitFigures, unit_figures
 from reviewkit.inputs.catalog import Catalog, Kpi
 from reviewkit.inputs.loaded import Inputs
+from reviewkit.inputs.units import Unit
 from reviewkit.periods import Period, period_containing
 from reviewkit.store.records import PackRecord, StoreHistory
 
@@ -36,6 +38,19 @@ class PackEvaluation:
     action_log: ActionLog
     changes: ChangeReport
     strategy: Strategy
+    #: The unit this pack is for; None for the group (or the only) pack.
+    unit: Unit | None = None
+    #: A group pack's units, each with its figures for the period ("units side by side").
+    units: tuple[UnitFigures, ...] = ()
+
+    @property
+    def is_group(self) -> bool:
+        return bool(self.units)
+
+    @property
+    def unit_key(self) -> str:
+        """The unit's key in the store: its id, or '' for the group (or the only) pack."""
+        return self.unit.id if self.unit else ""
 
     @property
     def results(self) -> tuple[KpiResult, ...]:
@@ -53,26 +68,49 @@ class PackEvaluation:
         return self.as_of < self.period.end
 
 
-def resolve_period(cadence: Cadence, inputs: Inputs,
-                   requested: dt.date | None) -> tuple[Period, dt.date]:
-    """The pack's period and the day the data runs to.
-
-    The period holds ``--period``, else the params file's ``period_end``, else the latest date
-    in the data of the cadence's KPIs. The data runs to that day or the latest data, whichever
-    is earlier: before the period's end, the period is still in progress.
-    """
-    latest = inputs.measurements.latest_date(
-        {kpi.id for kpi in inputs.catalog.for_cadence(cadence.name)})
-    day = requested or inputs.params.values.period_end or latest
-    if day is None:
+def reference_day(cadence: Cadence, inputs: Inputs, requested: dt.date | None,
+                  today: dt.date) -> dt.date:
+    """The day whose period a pack reports: ``--period``, else the params file's
+    ``period_end``, else the end of the latest complete period with data (rows dated after
+    ``today`` do not count, and a period still running today gives way to the one before it).
+    A period that has not started by ``today`` is refused. A batch takes the day from the
+    group's inputs and passes it to every unit, so they all report the same period."""
+    chosen = requested or inputs.params.values.period_end
+    if chosen is not None:
+        if period_containing(cadence.name, chosen).start > today:
+            message = (f"the {cadence.noun} of {chosen.isoformat()} has not started yet "
+                       f"(today is {today.isoformat()})")
+            if requested is None:
+                raise inputs.params.error(message, "period_end")
+            raise UsageError(f"--period: {message}")
+        return chosen
+    latest = _latest(cadence, inputs, today)
+    if latest is None:
         raise InputError(
             inputs.measurements.path,
-            f"no measurements for any {cadence.name} KPI, so there is no latest period; "
-            "add data or set period_end in the params file",
+            f"no measurements for any {cadence.name} KPI up to today, so there is no latest "
+            "period; add data or set period_end in the params file",
         )
+    period = period_containing(cadence.name, latest)
+    return period.previous().end if period.end > today else latest
+
+
+def _latest(cadence: Cadence, inputs: Inputs, today: dt.date) -> dt.date | None:
+    return inputs.measurements.latest_date(
+        {kpi.id for kpi in inputs.catalog.for_cadence(cadence.name)}, not_after=today)
+
+
+def resolve_period(cadence: Cadence, inputs: Inputs, requested: dt.date | None,
+                   today: dt.date) -> tuple[Period, dt.date]:
+    """The pack's period and the day the data runs to.
+
+    The period holds :func:`reference_day`. The data runs to that day or the latest data,
+    whichever is earlier: before the period's end, the period is still in progress.
+    """
+    day = reference_day(cadence, inputs, requested, today)
     period = period_containing(cadence.name, day)
-    as_of = min(d for d in (period.end, day, latest) if d)
-    return period, as_of
+    ends = [d for d in (period.end, day, _latest(cadence, inputs, today)) if d is not None]
+    return period, max(period.start, min(ends))
 
 
 def choose_headline(cadence: Cadence, inputs: Inputs) -> tuple[str, ...]:
@@ -99,15 +137,15 @@ def evaluate_pack(
     history: StoreHistory,
     requested: dt.date | None = None,
     *,
-    today: dt.date | None = None,
+    today: dt.date,
 ) -> PackEvaluation:
     """Evaluate one pack of ``cadence`` for the period ``requested`` falls in (default: the
-    params file's ``period_end``, else the latest in the data).
+    params file's ``period_end``, else the latest complete period in the data).
 
     ``today`` is the clock (the caller reads it, so this stays pure): the action log of a
     period in progress is taken as of the day the data runs to, or today if that is earlier.
     """
-    period, as_of = resolve_period(cadence, inputs, requested)
+    period, as_of = resolve_period(cadence, inputs, requested, today)
     measurements = inputs.measurements
     params = inputs.params.values
     headline = choose_headline(cadence, inputs)
@@ -119,6 +157,7 @@ def evaluate_pack(
         stale_after=params.stale_after,
         ignored_columns=measurements.ignored_columns,
         as_of=as_of,
+        today=today,
     )
     earlier = [pack for pack in history.packs if pack.period_end < period.end]
     previous = earlier[-1] if earlier else None
@@ -127,7 +166,7 @@ def evaluate_pack(
         history.events, period, since=since,
         previous_label=previous.label if previous else None,
         results=evaluation.results, series=measurements.series,
-        as_of=min(as_of, today) if today is not None else as_of,
+        as_of=min(as_of, today),
     )
     evaluation = evaluation.with_exceptions(red_without_action(evaluation.results, log))
     changes = compare(evaluation.results, evaluation.exceptions, earlier,
@@ -136,7 +175,8 @@ def evaluate_pack(
     strategy = prepare_strategy(cadence, inputs, evaluation, period, headline, as_of)
     return PackEvaluation(cadence=cadence, period=period, as_of=as_of, catalog=inputs.catalog,
                           headline=headline, evaluation=evaluation, action_log=log,
-                          changes=changes, strategy=strategy)
+                          changes=changes, strategy=strategy, unit=inputs.unit,
+                          units=unit_figures(inputs, period) if inputs.is_group else ())
 
 
 def _previous_exceptions(inputs: Inputs, history: StoreHistory, period: Period,

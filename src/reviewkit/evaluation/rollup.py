@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reviewkit.evaluation.evaluate import KpiResult, PeriodValue, Status, aggregate, rag_status
+from reviewkit.evaluation.evaluate import KpiResult, PeriodValue, Status, combine, rag_status
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.measurements import Observation
 from reviewkit.periods import Period
@@ -60,11 +60,8 @@ def year_to_date(kpi: Kpi, period: Period, observations: Sequence[Observation], 
     the per-period target.
     """
     start = year_start(period.end, first_month)
-    values = [
-        obs.value for obs in sorted(observations, key=lambda o: (o.period_end, o.segment))
-        if obs.value is not None and start <= obs.period_end <= period.end
-    ]
-    value = aggregate(values, kpi.aggregation)
+    value = combine(kpi, [obs for obs in observations
+                          if start <= obs.period_end <= period.end]).value
     target = kpi.target_for(period.cadence)
     amber = kpi.amber_for(period.cadence)
     elapsed = periods_elapsed(period, as_of, first_month)

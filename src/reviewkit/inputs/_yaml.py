@@ -74,16 +74,39 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _co
 _LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
-def load_yaml_mapping(path: Path, what: str) -> LineDict:
+#: Input files are written by people: far larger ones are a mistake (or an attack), and reading
+#: them whole would cost memory before any check could say so.
+MAX_YAML_BYTES = 4 * 1024 * 1024
+#: Values a document may hold once its aliases are expanded: a few kilobytes of nested aliases
+#: ("billion laughs") expand to billions, which every later step would walk.
+MAX_YAML_VALUES = 1_000_000
+
+
+def load_yaml_mapping(path: Path, what: str, *, max_bytes: int = MAX_YAML_BYTES) -> LineDict:
     """Read a YAML file whose top level must be a mapping; errors name the file and line."""
+    if path.is_dir():
+        raise InputError(path, f"the {what} file is a folder; give the path of the file")
     if not path.is_file():
         raise InputError(path, f"{what} file not found; check the path")
     try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise InputError(path, f"the {what} file is {size / 1048576:.1f} MiB; a {what} file "
+                             f"may be at most {max_bytes // 1048576} MiB")
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"cannot read {what} file: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"cannot read {what} file: not UTF-8 text ({exc.reason}); save "
+                         "it as UTF-8") from exc
+    except OSError as exc:
+        raise InputError(path, f"cannot read {what} file: {exc.strerror or exc}") from exc
     try:
-        data = yaml.load(text, Loader=_LineLoader)
+        data = _load(text)
+    except _TooLarge as exc:
+        raise InputError(path, f"the {what} file's aliases expand to more than "
+                         f"{MAX_YAML_VALUES:,} values; write the values out instead",
+                         line=exc.line, field=exc.field) from None
+    except RecursionError:
+        raise InputError(path, f"the {what} file is nested too deeply") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -94,6 +117,83 @@ def load_yaml_mapping(path: Path, what: str) -> LineDict:
     if not isinstance(data, LineDict):
         raise InputError(path, f"the {what} file must be a YAML mapping (key: value lines)")
     return data
+
+
+class _TooLarge(Exception):
+    def __init__(self, line: int, field: str | None) -> None:
+        self.line = line
+        self.field = field
+
+
+def _load(text: str) -> Any:
+    """Compose the document, check its expanded size, then construct it."""
+    loader = _LineLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expanded_size(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _check_expanded_size(root: yaml.Node) -> None:
+    """Count the values the document holds with every alias expanded (a node reached twice
+    counts twice), without expanding it: sizes are added up once per distinct node."""
+    sizes: dict[int, int] = {}
+    # Children before parents, without recursion (a deep document must not exhaust the stack).
+    order: list[yaml.Node] = []
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    seen: set[int] = set()
+    parents: dict[int, tuple[yaml.Node, str | None]] = {}  # first parent, and the key it is under
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for child, key in _children_with_keys(node):
+            parents.setdefault(id(child), (node, key))
+            if id(child) not in seen:
+                stack.append((child, False))
+    for node in order:
+        total = 1 + sum(sizes.get(id(child), 1) for child in _children(node))
+        if total > MAX_YAML_VALUES:
+            raise _TooLarge(node.start_mark.line + 1, _key_above(node, parents))
+        sizes[id(node)] = total
+
+
+def _key_above(node: yaml.Node, parents: dict[int, tuple[yaml.Node, str | None]]) -> str | None:
+    """The mapping key a node sits under (its own, or its nearest ancestor's)."""
+    current: yaml.Node | None = node
+    while current is not None and id(current) in parents:
+        parent, key = parents[id(current)]
+        if key is not None:
+            return key
+        current = parent
+    return None
+
+
+def _children_with_keys(node: yaml.Node) -> list[tuple[yaml.Node, str | None]]:
+    if isinstance(node, yaml.MappingNode):
+        pairs: list[tuple[yaml.Node, str | None]] = []
+        for key_node, value_node in node.value:
+            key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else None
+            pairs += [(key_node, None), (value_node, key)]
+        return pairs
+    return [(child, None) for child in _children(node)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +21,8 @@ from reviewkit.inputs._yaml import (
 
 Direction = Literal["higher_is_better", "lower_is_better"]
 Aggregation = Literal["mean", "sum", "last", "min", "max"]
+#: How a group's figure is made from its units' figures for one period.
+Rollup = Literal["sum", "mean", "latest", "min", "max"]
 Kind = Literal["leading", "lagging"]
 
 _ID_PATTERN = re.compile(r"^[a-z0-9_]+$")
@@ -43,6 +46,10 @@ class Kpi(BaseModel):
     unit: str = ""
     kind: Kind = "lagging"
     aggregation: Aggregation = "mean"
+    #: Across units; default from ``aggregation`` (see :data:`DEFAULT_ROLLUP`).
+    rollup: Rollup | None = None
+    #: Who answers for this KPI in a unit's pack, by unit id or segment (default: ``owner``).
+    owners: dict[str, str] = Field(default_factory=dict)
     definition: str = ""
     why_it_matters: str = ""
     action_if_off_track: str = ""
@@ -73,6 +80,17 @@ class Kpi(BaseModel):
     def higher_is_better(self) -> bool:
         return self.direction == "higher_is_better"
 
+    @property
+    def rollup_rule(self) -> Rollup:
+        """How units' figures make the group's: the catalog's ``rollup``, else the one that
+        matches the KPI's own aggregation."""
+        return self.rollup or DEFAULT_ROLLUP[self.aggregation]
+
+    def owner_for(self, unit_id: str, segment: str) -> str:
+        """The owner in a unit's pack: the catalog's per-unit owner (keyed by the unit's id or
+        its segment value), else the KPI's owner."""
+        return self.owners.get(unit_id) or self.owners.get(segment) or self.owner
+
     def target_for(self, cadence: str) -> float:
         value = _threshold_for(self.target, cadence)
         assert value is not None, "validated at load time"
@@ -80,6 +98,14 @@ class Kpi(BaseModel):
 
     def amber_for(self, cadence: str) -> float | None:
         return _threshold_for(self.amber, cadence)
+
+
+#: The roll-up across units that matches each aggregation over time: a sum of sums, a mean of
+#: every measurement (weighted by its count), the extreme of the extremes, and the most recent
+#: figure of any unit for ``last``.
+DEFAULT_ROLLUP: dict[str, Rollup] = {
+    "sum": "sum", "mean": "mean", "min": "min", "max": "max", "last": "latest",
+}
 
 
 def _threshold_for(threshold: Threshold | None, cadence: str) -> float | None:
@@ -165,15 +191,35 @@ def _validate_kpi(path: Path, item: LineDict) -> Kpi:
                 line=item.line_of(name),
                 field=name,
             )
+        # YAML's .nan, .inf and 1e999 are floats, but no status can be judged against them.
+        if any(isinstance(part, float) and not math.isfinite(part) for part in parts):
+            raise InputError(path, f"KPI '{kpi_id}': {value!r} is not a finite number",
+                             line=item.line_of(name), field=name)
     try:
         kpi = Kpi.model_validate(dict(item))
     except ValidationError as exc:
         raise _as_input_error(path, item, kpi_id, exc) from None
+    for name in ("target", "amber"):
+        value = getattr(kpi, name)
+        parts = value.values() if isinstance(value, dict) else [value]
+        if any(part is not None and not math.isfinite(part) for part in parts):
+            raise InputError(path, f"KPI '{kpi.id}': {item.get(name)!r} is not a finite number",
+                             line=item.line_of(name), field=name)
     _check_thresholds(path, item, kpi)
     return kpi
 
 
 def _check_thresholds(path: Path, item: LineDict, kpi: Kpi) -> None:
+    if kpi.aggregation == "sum" and len(kpi.cadences) > 1:
+        for name in ("target", "amber"):
+            if isinstance(getattr(kpi, name), float | int):
+                # A sum grows with the period: 1 incident a week is not 1 a month.
+                raise InputError(
+                    path,
+                    f"KPI '{kpi.id}' is a sum reported {', '.join(kpi.cadences)}, so its {name} "
+                    f"needs a value per cadence, e.g. {{weekly: 2, monthly: 8, quarterly: 24}}",
+                    line=item.line_of(name), field=name,
+                )
     for cadence in kpi.cadences:
         target = _threshold_for(kpi.target, cadence)
         if target is None:
@@ -214,6 +260,7 @@ def _as_input_error(path: Path, item: LineDict, kpi_id: Any, exc: ValidationErro
     expected = {
         "direction": "higher_is_better or lower_is_better",
         "aggregation": "mean, sum, last, min or max",
+        "rollup": "sum, mean, latest, min or max",
         "kind": "leading or lagging",
     }
     if field in expected:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from reviewkit.errors import InputError
+from reviewkit.inputs._yaml import did_you_mean
 from reviewkit.inputs.catalog import Catalog, load_catalog
 from reviewkit.inputs.measurements import Measurements, load_measurements
 from reviewkit.inputs.params import LoadedParams, load_params
@@ -19,6 +21,7 @@ from reviewkit.inputs.portfolio import (
 )
 from reviewkit.inputs.priorities import StrategicPriority, load_priorities
 from reviewkit.inputs.spend import SpendLine, load_spend
+from reviewkit.inputs.units import Unit, group_rows, resolve_units, rows_of
 
 
 @dataclass(frozen=True)
@@ -56,10 +59,48 @@ class Inputs:
     benefits: tuple[Benefit, ...] | None = None
     spend: tuple[SpendLine, ...] | None = None
     priorities: tuple[StrategicPriority, ...] | None = None
+    #: The pack definition's units (empty: it has none, and its one pack covers everything).
+    units: tuple[Unit, ...] = ()
+    #: The unit these inputs are cut for; None for the group (or the only) pack.
+    unit: Unit | None = None
 
     @property
     def kpi_ids(self) -> set[str]:
         return {kpi.id for kpi in self.catalog.kpis}
+
+    @property
+    def is_group(self) -> bool:
+        """The group pack of a definition with units (it rolls them up)."""
+        return bool(self.units) and self.unit is None
+
+    def unit_named(self, unit_id: str) -> Unit:
+        for unit in self.units:
+            if unit.id == unit_id:
+                return unit
+        known = ", ".join(unit.id for unit in self.units) or "none"
+        raise InputError(self.params.path, f"unknown unit '{unit_id}'; units: {known}",
+                         field="units")
+
+    def with_units(self, units: tuple[Unit, ...]) -> Inputs:
+        """These inputs as the group of ``units``: only their rows (and the group's own)."""
+        if not units:
+            return replace(self, units=(), unit=None)
+        measurements = replace(self.measurements,
+                               series=group_rows(self.measurements, units))
+        return replace(self, measurements=measurements, units=units, unit=None)
+
+    def for_unit(self, unit: Unit) -> Inputs:
+        """One unit's inputs: its rows only, the KPIs it reports with its own owners, and none
+        of the group's portfolio, spend or priorities (those are the group pack's)."""
+        series = rows_of(self.measurements.series, {unit.segment})
+        reported = [kpi for kpi in self.catalog.kpis if kpi.id in series]
+        catalog = self.catalog.model_copy(update={"kpis": [
+            kpi.model_copy(update={"owner": kpi.owner_for(unit.id, unit.segment)})
+            for kpi in reported]})
+        measurements = replace(self.measurements, series=series,
+                               row_count=sum(len(rows) for rows in series.values()))
+        return replace(self, catalog=catalog, measurements=measurements, initiatives=None,
+                       benefits=None, spend=None, priorities=None, unit=unit)
 
     def files(self) -> tuple[InputFile, ...]:
         """The inputs a pack records in its provenance, with their SHA-256."""
@@ -81,7 +122,7 @@ def load_inputs(params_file: str | Path) -> Inputs:
     return load_named_inputs(load_params(params_file))
 
 
-def load_named_inputs(params: LoadedParams) -> Inputs:
+def load_named_inputs(params: LoadedParams, *, every_segment: bool = False) -> Inputs:
     """Load and validate every input a loaded params file names.
 
     Optional inputs are checked against the catalog and each other: an initiative's KPIs and
@@ -89,6 +130,10 @@ def load_named_inputs(params: LoadedParams) -> Inputs:
     """
     values = params.values
     catalog = load_catalog(values.catalog)
+    for kpi_id in values.headline or ():
+        if kpi_id not in catalog.by_id():
+            raise params.error(f"unknown KPI id '{kpi_id}' in the headline list"
+                               f"{did_you_mean(kpi_id, catalog.by_id())}", "headline")
     measurements = load_measurements(values.measurements)
     kpi_ids = {kpi.id for kpi in catalog.kpis}
     priorities = (tuple(load_priorities(values.priorities, kpi_ids))
@@ -103,6 +148,25 @@ def load_named_inputs(params: LoadedParams) -> Inputs:
         benefits = tuple(load_benefits(values.benefits))
         check_benefits(benefits, initiatives, kpi_ids)
     spend = tuple(load_spend(values.spend)) if values.spend is not None else None
-    return Inputs(params=params, catalog=catalog, measurements=measurements,
-                  initiatives=initiatives, benefits=benefits, spend=spend,
-                  priorities=priorities)
+    units = resolve_units(params, measurements, every_segment=every_segment)
+    _check_owners(catalog, units)
+    inputs = Inputs(params=params, catalog=catalog, measurements=measurements,
+                    initiatives=initiatives, benefits=benefits, spend=spend,
+                    priorities=priorities)
+    return inputs.with_units(units) if units else inputs
+
+
+def _check_owners(catalog: Catalog, units: tuple[Unit, ...]) -> None:
+    """Per-unit owners must name units of the pack definition (a typo would hide an owner)."""
+    if not units:
+        return
+    known = {unit.id for unit in units} | {unit.segment for unit in units}
+    for kpi in catalog.kpis:
+        for key in kpi.owners:
+            if key not in known:
+                raise InputError(
+                    catalog.path,
+                    f"KPI '{kpi.id}': owners names '{key}', which is no unit's id or segment; "
+                    f"units: {', '.join(sorted(unit.id for unit in units))}",
+                    field="owners",
+                )

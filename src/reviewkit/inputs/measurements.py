@@ -17,7 +17,7 @@ from reviewkit.inputs.table import (
 )
 
 REQUIRED_COLUMNS = ("kpi_id", "period_end", "value")
-OPTIONAL_COLUMNS = ("target", "segment")
+OPTIONAL_COLUMNS = ("target", "segment", "count")
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,9 @@ class Observation:
     target: float | None = None
     segment: str = ""
     line: int = 0
+    #: How many items the value summarises (changes, tickets, survey answers): its weight in a
+    #: mean across rows and units; None counts as 1.
+    count: float | None = None
 
 
 @dataclass(frozen=True)
@@ -40,12 +43,15 @@ class Measurements:
     row_count: int
     ignored_columns: list[str] = field(default_factory=list)
 
-    def latest_date(self, kpi_ids: set[str] | None = None) -> dt.date | None:
+    def latest_date(self, kpi_ids: set[str] | None = None,
+                    not_after: dt.date | None = None) -> dt.date | None:
+        """The latest date measured (for ``kpi_ids``), ignoring rows dated after ``not_after``."""
         dates = [
             obs.period_end
             for kpi_id, rows in self.series.items()
             if kpi_ids is None or kpi_id in kpi_ids
             for obs in rows
+            if not_after is None or obs.period_end <= not_after
         ]
         return max(dates) if dates else None
 
@@ -81,10 +87,10 @@ def _observation(table: Table, row: TableRow) -> tuple[Observation, str]:
     date_text = row.get("period_end")
     try:
         period_end = date_or_none(date_text)
-    except ValueError:
-        period_end = None
+    except ValueError as exc:
+        raise table.error(row, str(exc), "period_end") from None
     if period_end is None:
-        raise table.error(row, f"{date_text!r} is not an ISO date; write it as YYYY-MM-DD",
+        raise table.error(row, "period_end is empty; write the date as YYYY-MM-DD",
                           "period_end")
     value_text = row.get("value")
     try:
@@ -98,4 +104,14 @@ def _observation(table: Table, row: TableRow) -> tuple[Observation, str]:
     except ValueError:
         raise table.error(row, f"{target_text!r} is not a number; leave it empty to use the "
                           "catalog target", "target") from None
-    return Observation(period_end, value, target, row.get("segment"), row.line), kpi_id
+    count_text = row.get("count")
+    try:
+        count = number_or_none(count_text)
+    except ValueError:
+        count = -1.0
+    if count is not None and count <= 0:
+        raise table.error(row, f"{count_text!r} is not a positive number; give how many items "
+                          "the value summarises, or leave it empty to count the row once",
+                          "count")
+    return (Observation(period_end, value, target, row.get("segment"), row.line, count),
+            kpi_id)

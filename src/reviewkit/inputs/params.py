@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from reviewkit import cadences as cadence_registry
 from reviewkit.cadences import Cadence
 from reviewkit.errors import InputError
 from reviewkit.formatting import Currency
 from reviewkit.inputs._yaml import LineDict, check_known_keys, load_yaml_mapping
+from reviewkit.periods import check_date, parse_date
 
 #: The publish gate's rules (name → what it checks), all on by default; a params file may turn
 #: any off with ``publish_gate: {rule: false}``. Each is checked in :mod:`reviewkit.run.gate`.
@@ -59,6 +63,34 @@ class CurrencyParams(BaseModel):
         return Currency(self.symbol, self.scale)
 
 
+#: A unit id: a folder name, a store key and a command-line word, so plain letters only.
+UNIT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+#: The folder of a group pack beside its units' folders (so no unit may be called that).
+GROUP_FOLDER = "group"
+
+
+class UnitParams(BaseModel):
+    """One unit as a params file names it: a segment of the measurements."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(description="Folder name and store key: lower-case letters, digits, - and _.")
+    segment: str | None = Field(default=None, description="Its `segment` value; default: id.")
+    name: str | None = Field(default=None, description="Shown in its pack; default: segment.")
+    owner: str | None = Field(default=None, description="Who answers for the unit's pack.")
+
+    @field_validator("id")
+    @classmethod
+    def _plain_id(cls, value: str) -> str:
+        if not UNIT_ID.fullmatch(value):
+            raise ValueError(f"unit id {value!r} must be lower-case letters, digits, '-' and "
+                             "'_' (it names a folder)")
+        if value == GROUP_FOLDER:
+            raise ValueError(f"'{GROUP_FOLDER}' names the group pack's folder; call the unit "
+                             "something else")
+        return value
+
+
 class PackParams(BaseModel):
     """Everything a params file may say. Paths are resolved relative to the params file."""
 
@@ -72,7 +104,9 @@ class PackParams(BaseModel):
         default=None, description="End of the period; --period overrides; default: latest."
     )
     store: str | None = Field(
-        default=None, description="Action/decision store: a path or a database URL."
+        default=None,
+        description="Action/decision store: a path or a database URL, or ${VARIABLE} to take "
+                    "it from the environment (keeps a database password out of the file).",
     )
     classification: str = Field(
         default="Internal", description="Classification line printed in every page footer."
@@ -82,17 +116,24 @@ class PackParams(BaseModel):
         default=None,
         description="KPI ids shown as summary tiles (5-7 is right); default: catalog `headline`.",
     )
+    # strict: YAML reads yes/no/true/false as booleans, which pydantic would take as 1 and 0.
     history: int | None = Field(
-        default=None, ge=4, le=520, description="Periods of history in charts; default per cadence."
+        default=None, ge=4, le=520, strict=True,
+        description="Periods of history in charts; default per cadence.",
     )
     stale_after: int = Field(
         default=2,
         ge=1,
         le=52,
+        strict=True,
         description="A KPI with no measurement for this many periods in a row is stale.",
     )
     notebook: Path | None = Field(
         default=None, description="A custom notebook to run instead of the built-in one."
+    )
+    assets: Path | None = Field(
+        default=None,
+        description="Folder of images the narrative may show (![alt](file.png)); none else.",
     )
     initiatives: Path | None = Field(
         default=None,
@@ -113,8 +154,18 @@ class PackParams(BaseModel):
                     "{symbol: €, scale: k}.",
     )
     year_start_month: int = Field(
-        default=1, ge=1, le=12,
+        default=1, ge=1, le=12, strict=True,
         description="First month of the (financial) year: year to date and full year.",
+    )
+    units: Literal["all"] | list[UnitParams] | None = Field(
+        default=None,
+        description="The units (segments) with a pack each, under the group pack: `all`, or a "
+                    "list of {id, segment, name, owner}.",
+    )
+    cadences: list[str] | None = Field(
+        default=None,
+        description="The packs `reviewkit batch` builds from this file; default: every cadence "
+                    "the catalog reports.",
     )
     publish_gate: dict[str, bool] = Field(
         default_factory=dict,
@@ -129,6 +180,48 @@ class PackParams(BaseModel):
                 raise ValueError(
                     f"unknown publish-gate rule '{name}'; rules: {', '.join(GATE_RULES)}"
                 )
+        return value
+
+    @field_validator("period_end", mode="before")
+    @classmethod
+    def _strict_date(cls, value: object) -> object:
+        # YAML gives a date for 2026-11-20 and a string or a number for anything else; only a
+        # real YYYY-MM-DD date is one (pydantic would read 20261120 as seconds since 1970).
+        if value is None:
+            return None
+        if isinstance(value, dt.datetime):
+            raise ValueError("give a date without a time, as YYYY-MM-DD")
+        if isinstance(value, dt.date):
+            return check_date(value)
+        return parse_date(str(value))
+
+    @field_validator("units")
+    @classmethod
+    def _distinct_units(
+        cls, value: Literal["all"] | list[UnitParams] | None
+    ) -> Literal["all"] | list[UnitParams] | None:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("list at least one unit, or write `units: all`")
+            for what in ("id", "segment"):
+                seen: set[str] = set()
+                for unit in value:
+                    key = unit.id if what == "id" else (unit.segment or unit.id)
+                    if key in seen:
+                        raise ValueError(f"two units have the {what} {key!r}")
+                    seen.add(key)
+        return value
+
+    @field_validator("cadences")
+    @classmethod
+    def _known_cadences(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("name at least one cadence, or leave the key out")
+            known = cadence_registry.names()
+            for name in value:
+                if name not in known:
+                    raise ValueError(f"unknown cadence {name!r}; use {', '.join(known)}")
         return value
 
     @field_validator("organisation", "classification")
@@ -155,18 +248,30 @@ class LoadedParams(BaseModel):
     path: Path
     values: PackParams
     raw: dict[str, Any]
+    lines: dict[str, int] = Field(default_factory=dict)  # the line of each key in the file
+
+    def error(self, message: str, field: str) -> InputError:
+        """An error about one of this file's fields, naming its line."""
+        return InputError(self.path, message, field=field, line=self.lines.get(field))
 
     def title_for(self, cadence: Cadence) -> str:
         return self.values.title or cadence.title
 
     @property
     def store_location(self) -> str:
-        """The store as a URL or an absolute path (default: reviewkit.sqlite beside the params)."""
+        """The store as a URL or an absolute path (default: reviewkit.sqlite beside the params);
+        ``${VARIABLE}`` is read from the environment (checked when the params were loaded)."""
         store = self.values.store or "reviewkit.sqlite"
+        variable = _ENV_REFERENCE.fullmatch(store)
+        if variable:
+            store = os.environ[variable[1]]
         if "://" in store:
             return store
         return str((self.path.parent / store).resolve())
 
+
+#: ``${NAME}``: a value taken from the environment.
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 _PATH_FIELDS = (
     "catalog", "measurements", "notebook", "initiatives", "benefits", "spend", "priorities"
@@ -189,7 +294,11 @@ def load_params(path: str | Path) -> LoadedParams:
     for name in _PATH_FIELDS:
         value = getattr(values, name)
         if value is not None:
-            resolved[name] = (path.parent / value).resolve()
+            try:
+                resolved[name] = (path.parent / value).resolve()
+            except (RuntimeError, OSError) as exc:  # 3.11 raises RuntimeError on a loop
+                raise InputError(path, f"cannot follow {value}: {exc}; fix the symbolic link",
+                                 field=name, line=data.line_of(name)) from None
     values = values.model_copy(update=resolved)
     for name in _PATH_FIELDS:
         target = getattr(values, name)
@@ -200,7 +309,23 @@ def load_params(path: str | Path) -> LoadedParams:
                 field=name,
                 line=data.line_of(name),
             )
-    return LoadedParams(path=path.resolve(), values=values, raw=_plain(data))
+    if values.notebook is not None and values.notebook.suffix.lower() != ".ipynb":
+        raise InputError(path, f"{values.notebook.name} is not a Jupyter notebook (.ipynb)",
+                         field="notebook", line=data.line_of("notebook"))
+    assets = values.assets
+    if assets is not None:
+        assets = (path.parent / assets).resolve()
+        if not assets.is_dir():
+            raise InputError(path, f"assets folder not found: {assets}; paths are relative to "
+                             "the params file", field="assets", line=data.line_of("assets"))
+        values = values.model_copy(update={"assets": assets})
+    variable = _ENV_REFERENCE.fullmatch(values.store or "")
+    if variable and variable[1] not in os.environ:
+        raise InputError(path, f"the environment variable {variable[1]} is not set; set it to "
+                         "the store's path or database URL", field="store",
+                         line=data.line_of("store"))
+    return LoadedParams(path=path.resolve(), values=values, raw=_plain(data),
+                        lines=dict(data.key_lines))
 
 
 def _plain(data: LineDict) -> dict[str, Any]:
@@ -211,11 +336,15 @@ def _plain(data: LineDict) -> dict[str, Any]:
 
 
 def _as_input_error(path: Path, data: LineDict, exc: ValidationError) -> InputError:
-    error = exc.errors()[0]
-    location = [str(part) for part in error["loc"]]
+    errors = exc.errors()
+    # For `units: all | [...]` pydantic reports both branches; the list's error is the useful one.
+    error = next((e for e in errors if not any(str(p).startswith("literal[") for p in e["loc"])),
+                 errors[0])
+    location = [str(part) for part in error["loc"] if not str(part).startswith("list[")]
     field = location[0] if location else None
     message = error["msg"]
-    if error["type"] in ("date_from_datetime_parsing", "date_parsing", "date_type"):
+    if error["type"] in ("date_from_datetime_parsing", "date_parsing", "date_type",
+                         "date_from_datetime_inexact"):
         message = "not a date; write it as YYYY-MM-DD"
     elif error["type"] == "extra_forbidden" and field == "currency":
         message = f"unknown key; allowed keys: {', '.join(CurrencyParams.model_fields)}"

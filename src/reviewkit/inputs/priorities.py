@@ -31,6 +31,7 @@ whose progress is known.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Collection
 from pathlib import Path
@@ -189,6 +190,9 @@ class _Reader:
         # Why: YAML reads yes/no/true/false as booleans, which would pass as 1 and 0.
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.error(f"{where}: {value!r} is not a number", mapping.line_of(key), key)
+        if not math.isfinite(value):
+            raise self.error(f"{where}: {value!r} is not a finite number", mapping.line_of(key),
+                             key)
         return float(value)
 
     def priority(self, item: Any, line: int) -> StrategicPriority:

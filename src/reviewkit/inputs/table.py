@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict
 
 from reviewkit.errors import InputError
 from reviewkit.inputs._yaml import did_you_mean
+from reviewkit.periods import parse_date as parse_iso_date
 
 RowLabel = Literal["line", "row"]
 FORMATS = (".csv", ".xlsx", ".parquet")
@@ -37,8 +38,6 @@ FORMATS = (".csv", ".xlsx", ".parquet")
 #: A number as the contract writes it: optional sign, digits with an optional decimal part (or
 #: a leading point), optional exponent. No thousands separators, underscores, 'nan' or 'inf'.
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
-#: A date as the contract writes it (Python's fromisoformat also takes 20261120 and 2026-W47-5).
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 #: The largest CSV field we read (the csv module's default limit is 128 KiB).
 MAX_FIELD_BYTES = 1 << 20
 
@@ -119,6 +118,13 @@ def read_table(
     wanted = [(index, name) for index, name in enumerate(columns) if name in known]
     rows: list[TableRow] = []
     for line, values in records:
+        for index, name in wanted:
+            cell = values[index] if index < len(values) else None
+            if isinstance(cell, _UncachedFormula):
+                raise InputError(
+                    path, f"the cell holds a formula ({cell.formula}) whose value was never "
+                    "saved; open the workbook in Excel (or LibreOffice) and save it",
+                    line=line, field=name, row_label=row_label)
         cells = {name: _cell_text(values[index]) if index < len(values) else ""
                  for index, name in wanted}
         if all(text == "" for text in cells.values()):
@@ -168,25 +174,51 @@ Records = Iterator[tuple[int, list[object]]]
 
 def _csv_records(path: Path, what: str) -> Records:
     """(line the record starts on, fields) for each record, the header first."""
+    start = 1
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle)
-            start = 1
+            # strict: a quote that never closes is an error, not the rest of the file swallowed
+            # into one field.
+            reader = csv.reader(handle, strict=True)
             while True:
                 try:
                     record = next(reader)
                 except StopIteration:
                     return
                 except csv.Error as exc:
+                    if "unexpected end of data" in str(exc) or "EOF" in str(exc):
+                        raise InputError(path, f"cannot read {what}: a quote opened on this "
+                                         "line is never closed", line=start) from exc
                     raise InputError(path, f"cannot read {what}: {exc}", line=reader.line_num
                                      ) from exc
                 yield start, list(record)
                 start = reader.line_num + 1
     except UnicodeDecodeError as exc:
         raise InputError(path, f"cannot read {what}: not UTF-8 text ({exc.reason}); save the "
-                         "file as UTF-8 CSV") from exc
+                         "file as UTF-8 CSV", line=_first_line_not_utf8(path)) from exc
+    except IsADirectoryError as exc:
+        raise InputError(path, f"{what} is a folder, not a file") from exc
     except OSError as exc:
         raise InputError(path, f"cannot read {what}: {exc.strerror or exc}") from exc
+
+
+def _first_line_not_utf8(path: Path) -> int | None:
+    """The line of the first bytes that are not UTF-8 (only looked for once decoding failed)."""
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return None
+
+
+@dataclass(frozen=True)
+class _UncachedFormula:
+    """A spreadsheet cell holding a formula whose value was never saved (the file was written
+    by a program that does not calculate): its value is unknown, not empty."""
+
+    formula: str
 
 
 def _xlsx_records(path: Path, what: str) -> Records:
@@ -195,15 +227,25 @@ def _xlsx_records(path: Path, what: str) -> Records:
 
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        # The formulas too: a formula without a saved value reads as an empty cell above.
+        formulas = openpyxl.load_workbook(path, read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many types for files that are not workbooks
         raise InputError(path, f"cannot read {what}: not an Excel workbook ({_reason(exc)})"
                          ) from exc
     try:
-        sheet = book.worksheets[0]
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            yield number, list(values)
+        rows = book.worksheets[0].iter_rows(values_only=True)
+        formula_rows = formulas.worksheets[0].iter_rows(values_only=True)
+        for number, (values, written) in enumerate(zip(rows, formula_rows, strict=False),
+                                                   start=1):
+            cells: list[object] = list(values)
+            for index, cell in enumerate(written):
+                if (index < len(cells) and cells[index] is None and isinstance(cell, str)
+                        and cell.startswith("=")):
+                    cells[index] = _UncachedFormula(cell)
+            yield number, cells
     finally:
         book.close()
+        formulas.close()
 
 
 def _first_sheet_note(path: Path) -> str:
@@ -268,12 +310,10 @@ def number_or_none(text: str) -> float | None:
 
 
 def date_or_none(text: str) -> dt.date | None:
-    """A ``YYYY-MM-DD`` date; None for an empty cell; ValueError otherwise."""
+    """A ``YYYY-MM-DD`` date; None for an empty cell; ValueError saying why otherwise."""
     if text == "":
         return None
-    if not _DATE.fullmatch(text):
-        raise ValueError(text)
-    return dt.date.fromisoformat(text)
+    return parse_iso_date(text)
 
 
 def parse_text(table: Table, row: TableRow, column: str, *, required: bool = True) -> str:
@@ -289,9 +329,8 @@ def parse_date(
     text = parse_text(table, row, column, required=required)
     try:
         return date_or_none(text)
-    except ValueError:
-        raise table.error(row, f"{text!r} is not a date; write it as YYYY-MM-DD", column
-                          ) from None
+    except ValueError as exc:
+        raise table.error(row, str(exc), column) from None
 
 
 def parse_number(

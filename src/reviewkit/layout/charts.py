@@ -402,3 +402,12 @@ def render_charts(pack: PackEvaluation) -> dict[str, str]:
             if chart is not None:
                 charts[f"outlook-{kpi.id}"] = chart
     return charts
+
+
+def warm_up() -> None:
+    """Import matplotlib and its Agg backend ahead of the first chart (a batch worker does this
+    once, not once per pack)."""
+    # Deferred like every chart import here: only drawing needs matplotlib (and the import is
+    # the work this function does).
+    import matplotlib.backends.backend_agg
+    import matplotlib.figure  # noqa: F401

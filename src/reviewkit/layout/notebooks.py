@@ -56,12 +56,13 @@ def make_notebook(cadence: Cadence, params_file: str | None = None) -> NotebookN
         "# Parameters: `reviewkit build` passes these; the defaults build the demo pack.\n"
         f'cadence = "{cadence.name}"\n'
         f"params_file = {default!r}  # relative to this notebook's folder\n"
-        "period_end = None  # any date in the period; None: the latest in the data"
+        "period_end = None  # any date in the period; None: the latest in the data\n"
+        "unit = None  # a unit's id for its pack; None: the group's (or the only) pack"
     )
     params.metadata["tags"] = ["parameters"]
     setup = new_code_cell(  # type: ignore[no-untyped-call]
         "from reviewkit.run.notebook import open_pack\n\n"
-        "pack = open_pack(cadence, params_file, period_end)"
+        "pack = open_pack(cadence, params_file, period_end, unit)"
     )
     cells = [intro, params, setup]
     for section in cadence.sections:

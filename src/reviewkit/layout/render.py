@@ -7,7 +7,7 @@ from typing import Any
 
 import jinja2
 
-from reviewkit import formatting
+from reviewkit import formatting, redact
 from reviewkit.evaluation.evaluate import KpiResult
 from reviewkit.evaluation.rollup import YearToDate
 from reviewkit.formatting import STATUS_WORDS, Shown
@@ -50,6 +50,7 @@ def environment(extra_dirs: tuple[str, ...] = ()) -> jinja2.Environment:
         status_word=lambda status: STATUS_WORDS.get(status, status),
         trend_word=lambda trend: formatting.TREND_WORDS.get(trend, trend),
         reason_word=lambda reason: REASON_WORDS.get(reason, reason.replace("_", " ")),
+        redact=lambda value: redact.text(str(value)),
     )
     return env
 

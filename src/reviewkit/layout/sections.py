@@ -20,11 +20,16 @@ from reviewkit.evaluation.priorities import KeyResultProgress
 from reviewkit.evaluation.rollup import perspective_status, year_ago
 from reviewkit.evaluation.strategy import BenefitView
 from reviewkit.inputs.catalog import Kpi
+from reviewkit.inputs.units import Unit
 from reviewkit.layout.charts import chart_history, sparkline
 from reviewkit.layout.figures import MeasureFigures, benefit_figures, key_result_figures
 from reviewkit.layout.render import environment, render
 from reviewkit.layout.view import PackView, Publication
 from reviewkit.narrative.placeholders import fill
+
+#: How a group figure is made from its units' figures, as the units page says it.
+ROLLUP_WORDS = {"sum": "sum of units", "mean": "weighted mean", "min": "lowest unit",
+                "max": "highest unit", "latest": "latest of units"}
 
 
 class SectionError(ReviewkitError):
@@ -77,24 +82,29 @@ class Pack:
         self.publication = publication or Publication()
 
     def section(self, section_id: str) -> Fragment:
-        """One section of the pack, by its id in the cadence's definition."""
+        """One section of the pack, by its id in the cadence's definition (empty when the
+        section is not for this pack, e.g. the units page outside a group pack)."""
         try:
-            self.view.cadence.section(section_id)
+            section = self.view.cadence.section(section_id)
         except KeyError:
             known = ", ".join(section.id for section in self.view.cadence.sections)
             raise SectionError(f"the {self.view.cadence.name} pack has no section "
                                f"'{section_id}'; its sections: {known}") from None
+        if section.group_only and not self.view.evaluated.is_group:
+            return Fragment(section_id, "")
         return self._fragment(section_id)
 
     def sections(self) -> list[Fragment]:
-        """Every section in reading order (what the notebook shows cell by cell)."""
-        return [self._fragment(section.id) for section in self.view.cadence.sections]
+        """Every section of this pack in reading order (what the notebook shows cell by cell)."""
+        return [self._fragment(section.id)
+                for section in self.view.cadence.sections_for(self.view.evaluated.is_group)]
 
     # -- data the templates use -----------------------------------------------------------
     @property
     def section_ids(self) -> frozenset[str]:
-        """The sections of this pack's cadence."""
-        return frozenset(section.id for section in self.view.cadence.sections)
+        """The sections of this pack (a group pack's included)."""
+        return frozenset(section.id for section in
+                         self.view.cadence.sections_for(self.view.evaluated.is_group))
 
     @property
     def kpi_ids(self) -> frozenset[str]:
@@ -179,6 +189,30 @@ class Pack:
     @staticmethod
     def perspective_anchor(name: str) -> str:
         return perspective_anchor(name)
+
+    def units_side_by_side(self) -> tuple[list[KpiResult],
+                                          list[tuple[Unit, dict[str, KpiResult]]]]:
+        """The group's KPIs the units page compares (the headline ones, then every other KPI
+        off track for the group) and each unit's results for them."""
+        evaluated = self.view.evaluated
+        shown = [self.view.result(kpi_id) for kpi_id in self.view.headline]
+        shown += [result for result in evaluated.results
+                  if result.status == "red" and result.kpi.id not in self.view.headline]
+        rows = [(figures.unit, {kpi_id: result for kpi_id, result in figures.results.items()})
+                for figures in evaluated.units]
+        return shown, rows
+
+    @staticmethod
+    def share(unit: KpiResult, group: KpiResult) -> str:
+        """A unit's share of a group figure that is the sum of its units' ('12%')."""
+        if unit.value is None or not group.value:
+            return "—"
+        return f"{100 * unit.value / group.value:.0f}%"
+
+    @staticmethod
+    def rollup_words(kpi: Kpi) -> str:
+        """How the group's figure of a KPI is made from its units', in a few words."""
+        return ROLLUP_WORDS[kpi.rollup_rule]
 
     def _fragment(self, name: str) -> Fragment:
         view = self.view

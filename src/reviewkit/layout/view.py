@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Literal
 
+from reviewkit import redact
 from reviewkit.cadences import Cadence
 from reviewkit.evaluation.actions import ActionLog
 from reviewkit.evaluation.changes import ChangeReport
@@ -25,6 +26,7 @@ from reviewkit.evaluation.strategy import Strategy
 from reviewkit.formatting import Currency
 from reviewkit.inputs.catalog import Catalog, Kpi
 from reviewkit.inputs.loaded import InputFile, Inputs
+from reviewkit.inputs.units import Unit
 from reviewkit.narrative.cells import NarrativeCell
 from reviewkit.periods import Period
 
@@ -133,8 +135,14 @@ class PackView:
         return calendar.month_name[self.year_start_month]
 
     @property
+    def unit(self) -> Unit | None:
+        """The unit this pack is for; None for the group (or the only) pack."""
+        return self.evaluated.unit
+
+    @property
     def running_header(self) -> str:
-        return f"{self.organisation} · {self.title} · {self.period.long_label}"
+        who = f"{self.organisation} · {self.unit.name}" if self.unit else self.organisation
+        return f"{who} · {self.title} · {self.period.long_label}"
 
 
 @dataclass(frozen=True)
@@ -157,7 +165,9 @@ def make_view(
 ) -> PackView:
     """The view of an evaluated pack: identity and provenance from the inputs."""
     params = inputs.params
-    parameters = dict(params.raw)
+    # A store URL may carry a database password: record it masked.
+    parameters = {key: redact.text(value) if isinstance(value, str) else value
+                  for key, value in params.raw.items()}
     parameters["cadence"] = evaluated.cadence.name
     parameters["period_end"] = evaluated.period.end.isoformat()
     return PackView(

@@ -1,13 +1,38 @@
 """Drafts: factual first sentences written from the data, which an analyst keeps, corrects or
-replaces. One drafter per narrative key; a key without one gets a neutral prompt."""
+replaces. One drafter per narrative key; a key without one gets a neutral prompt.
+
+Drafts are Markdown that quotes catalog, store and input text (KPI names, owners, action
+titles, units); every such text goes through :func:`literal`, so it is shown as written and
+can never become an image, a link, raw HTML or a placeholder.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from reviewkit.evaluation.evaluate import KpiResult
 from reviewkit.evaluation.pack import PackEvaluation
 from reviewkit.formatting import STATUS_WORDS, ordinal, plural, shown
+from reviewkit.formatting import format_value as _format_value
+from reviewkit.inputs.catalog import Kpi
+
+#: Characters with a meaning in Markdown (or in placeholders) that quoted text must not have.
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]<>#!|~&])")
+
+
+#: Runs of white space that quoted text collapses to one space (a no-break space, which keeps a
+#: number with its unit, stays).
+_SPACE = re.compile(r"[^\S\u00a0]+")
+
+
+def literal(text: object) -> str:
+    """Quoted text as Markdown that renders exactly as written."""
+    return _MARKDOWN.sub(r"\\\1", _SPACE.sub(" ", str(text)).strip(" "))
+
+
+def format_value(value: float | None, kpi: Kpi) -> str:
+    return literal(_format_value(value, kpi))
 
 
 def draft_for_kpi(result: KpiResult, pack: PackEvaluation) -> str:
@@ -21,14 +46,14 @@ def draft_for_kpi(result: KpiResult, pack: PackEvaluation) -> str:
             if result.last_seen
             else "never measured"
         )
-        text = (f"{kpi.name} has no data this {noun} ({last}); "
-                f"owner: {kpi.owner}.")
+        text = (f"{literal(kpi.name)} has no data this {noun} ({last}); "
+                f"owner: {literal(kpi.owner)}.")
     else:
         if result.change is not None and result.change != 0:
             verb = "rose" if result.change > 0 else "fell"
-            moved = f" {verb} to {figures.value}"
+            moved = f" {verb} to {literal(figures.value)}"
         else:
-            moved = f" stands at {figures.value}"
+            moved = f" stands at {literal(figures.value)}"
         transition = ""
         if previous.status != current.status and previous.status != "no_data":
             transition = (f" ({STATUS_WORDS[previous.status].lower()} → "
@@ -38,17 +63,20 @@ def draft_for_kpi(result: KpiResult, pack: PackEvaluation) -> str:
         else:
             where = (f"the {ordinal(result.streak)} {noun} "
                      f"{'below' if kpi.higher_is_better else 'above'} target")
-        target = f"target {figures.target}" + (", pro-rated to date" if current.pro_rated else "")
-        text = (f"{kpi.name}{moved}{transition}, {where} ({target}); owner: {kpi.owner}.")
+        target = (f"target {literal(figures.target)}"
+                  + (", pro-rated to date" if current.pro_rated else ""))
+        text = (f"{literal(kpi.name)}{moved}{transition}, {where} ({target}); "
+                f"owner: {literal(kpi.owner)}.")
     linked = pack.action_log.open_for(kpi.id)
     if linked:
         text += " Open actions: " + "; ".join(
-            f"{view.id} {view.action.title} (due {view.action.due.isoformat()})" for view in linked
+            f"{literal(view.id)} {literal(view.action.title)} (due {view.action.due.isoformat()})"
+            for view in linked
         ) + "."
     elif result.status == "red":
         text += " No open action is linked to it."
     if kpi.action_if_off_track and result.status in ("red", "amber"):
-        text += f" Expected action: {kpi.action_if_off_track}"
+        text += f" Expected action: {literal(kpi.action_if_off_track)}"
     return text
 
 
@@ -56,8 +84,8 @@ def _summary(pack: PackEvaluation) -> str:
     evaluation = pack.evaluation
     counts = evaluation.status_counts()
     noun = pack.period.noun
-    names = {r.kpi.id: r.kpi.name for r in evaluation.results}
-    reds = [r.kpi.name for r in evaluation.results if r.status == "red"]
+    names = {r.kpi.id: literal(r.kpi.name) for r in evaluation.results}
+    reds = [literal(r.kpi.name) for r in evaluation.results if r.status == "red"]
     worse = [names[e.kpi_id] for e in evaluation.exceptions if e.reason == "worsened"]
     text = (f"This {noun}: {plural(counts['red'], 'KPI')} off track"
             + (f" ({', '.join(reds)})" if reds else "")
@@ -79,7 +107,7 @@ def _kpis(pack: PackEvaluation) -> str:
     if not movers:
         return f"No KPI changed status since last {noun}."
     return "Status changes since last " + noun + ": " + "; ".join(
-        f"{r.kpi.name} {STATUS_WORDS[r.previous.status].lower()} → "
+        f"{literal(r.kpi.name)} {STATUS_WORDS[r.previous.status].lower()} → "
         f"{STATUS_WORDS[r.status].lower()}" for r in movers
     ) + "."
 
@@ -89,7 +117,8 @@ def _actions(pack: PackEvaluation) -> str:
     if not overdue:
         return "No action is overdue."
     return "Overdue: " + "; ".join(
-        f"{v.id} {v.action.title} ({v.action.owner}, {v.days_overdue} days)" for v in overdue
+        f"{literal(v.id)} {literal(v.action.title)} ({literal(v.action.owner)}, "
+        f"{v.days_overdue} days)" for v in overdue
     ) + ". For each: re-plan with a new due date, escalate, or close."
 
 
@@ -97,10 +126,11 @@ def _delivery(pack: PackEvaluation) -> str | None:
     strategy = pack.strategy
     if strategy.initiatives is None:
         return None
-    states = {i.name: i.schedule_state_on(strategy.as_of) for i in strategy.initiatives}
+    states = {literal(i.name): i.schedule_state_on(strategy.as_of)
+              for i in strategy.initiatives}
     late = [name for name, state in states.items() if state == "late"]
     risky = [name for name, state in states.items() if state == "at_risk"]
-    over = [i.name for i in strategy.initiatives if i.over_budget]
+    over = [literal(i.name) for i in strategy.initiatives if i.over_budget]
     text = (f"{plural(len(late), 'initiative')} late" + (f" ({', '.join(late)})" if late else "")
             + f", {len(risky)} at risk" + (f" ({', '.join(risky)})" if risky else "") + ".")
     if over:
@@ -121,7 +151,7 @@ def _cost(pack: PackEvaluation) -> str | None:
             f"{currency.format(year.actual or 0)} against {currency.format(year.budget or 0)}.")
     if over:
         text += " Over budget to date: " + ", ".join(
-            f"{c.category} ({currency.format(c.ytd.variance or 0, signed=True)})"
+            f"{literal(c.category)} ({literal(currency.format(c.ytd.variance or 0, signed=True))})"
             for c in over) + "."
     return text
 
@@ -131,8 +161,8 @@ def _priorities(pack: PackEvaluation) -> str | None:
     if priorities is None:
         return None
     return "Progress: " + "; ".join(
-        f"{priority.title} {progress.progress:.0f}%" if progress.progress is not None
-        else f"{priority.title} unknown" for priority, progress in priorities
+        f"{literal(priority.title)} {progress.progress:.0f}%" if progress.progress is not None
+        else f"{literal(priority.title)} unknown" for priority, progress in priorities
     ) + "."
 
 

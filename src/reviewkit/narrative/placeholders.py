@@ -77,10 +77,13 @@ def fill(text: str, pack: PackEvaluation) -> str:
     def replace(match: re.Match[str]) -> str:
         name = match[1].strip()
         kpi_match = _KPI_FIELD.match(name)
-        if kpi_match:
+        if kpi_match and kpi_match[1] in results and kpi_match[2] in KPI_FIELDS:
             return _kpi_value(results[kpi_match[1]], kpi_match[2])
         attr = name.removeprefix("period.")
-        value = getattr(period, attr)
-        return value.isoformat() if hasattr(value, "isoformat") else str(value)
+        if name.startswith("period.") and attr in PERIOD_FIELDS:
+            value = getattr(period, attr)
+            return value.isoformat() if hasattr(value, "isoformat") else str(value)
+        # Only the closed grammar is ever filled; anything else was refused when it was saved.
+        raise NarrativeError(f"unknown placeholder '{{{{ {name} }}}}'")
 
     return _PLACEHOLDER.sub(replace, text)

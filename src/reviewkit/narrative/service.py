@@ -34,8 +34,12 @@ class NarrativeService:
     def label(self) -> str:
         return self.pack.period.label
 
+    @property
+    def unit(self) -> str:
+        return self.pack.unit_key
+
     def stored(self) -> dict[str, StoredNarrative]:
-        return self.store.narratives(self.cadence, self.label)
+        return self.store.narratives(self.cadence, self.label, self.unit)
 
     def plan(self, slots: Sequence[Narrative]) -> tuple[NarrativeCell, ...]:
         """Every cell of the pack, stored words first, else drafts."""
@@ -50,29 +54,33 @@ class NarrativeService:
         decides; without it nothing is saved and the error says how to choose.
         """
         for edit in edits:  # every placeholder is checked before anything is written
-            check_placeholders(edit.text, self.pack, edit.key)
+            try:
+                check_placeholders(edit.text, self.pack, edit.key)
+            except NarrativeError as exc:
+                raise NarrativeError(f"{edit.where}: {exc}") from None
         saved: list[str] = []
         with self.store.transaction() as tx:
-            stored = tx.narratives(self.cadence, self.label)
+            stored = tx.narratives(self.cadence, self.label, self.unit)
             for edit in edits:
                 current = stored.get(edit.key)
                 if current is not None and normalise(current.text) == normalise(edit.text):
                     continue  # saved already (e.g. by a publish the gate then refused)
                 revision = edit.revision
-                if current is not None and current.revision != revision:
+                stored_revision = current.revision if current is not None else 0
+                if stored_revision != revision:
                     if prefer == "store":
                         continue
                     if prefer != "edit":
                         raise NarrativeError(
                             f"narrative cell '{edit.key}' was edited in {edit.where} and changed "
-                            f"in the store since (revision {revision} → {current.revision}); "
+                            f"in the store since (revision {revision} → {stored_revision}); "
                             f"both are kept. To choose, {edit.conflict_hint}"
                         )
-                    revision = current.revision
+                    revision = stored_revision
                 tx.save_narrative(
                     cadence=self.cadence, label=self.label, key=edit.key, kpi_id=edit.kpi_id,
                     text=edit.text, basis=edit.basis, expected_revision=revision, by=by,
-                    source=edit.source,
+                    source=edit.source, unit=self.unit,
                 )
                 saved.append(edit.key)
         return saved

@@ -4,6 +4,7 @@ atomic publish. Reads like the pipeline; each stage lives in its own package.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import getpass
 import json
@@ -13,7 +14,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -23,11 +24,11 @@ from typing import Any
 from nbformat import NotebookNode
 
 from reviewkit import cadences
-from reviewkit.cadences import Cadence
-from reviewkit.errors import ReviewkitError, UsageError
+from reviewkit.cadences import Cadence, Section
+from reviewkit.errors import EnvironmentFailure, ExecutionError, ReviewkitError, UsageError
 from reviewkit.evaluation.pack import PackEvaluation
-from reviewkit.inputs.loaded import load_named_inputs
-from reviewkit.inputs.params import load_params
+from reviewkit.inputs.loaded import Inputs
+from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams, load_params
 from reviewkit.layout.charts import render_charts
 from reviewkit.layout.sections import perspective_anchor
 from reviewkit.layout.view import PackView, Publication, make_view
@@ -35,8 +36,9 @@ from reviewkit.narrative.notebook import apply_to_notebook, edits_in, for_export
 from reviewkit.narrative.service import NarrativeService, Prefer
 from reviewkit.run import export, gate, publish
 from reviewkit.run.execute import Kernel, execute_notebook, read_notebook
+from reviewkit.run.fingerprint import pack_fingerprint
 from reviewkit.run.notebook import PREPARED_ENV
-from reviewkit.run.prepare import Prepared, evaluate
+from reviewkit.run.prepare import Prepared, evaluate, load_for, unit_inputs, unit_key
 from reviewkit.run.summary import manifest_of, summary_of, write_action_csvs
 from reviewkit.store.database import Store
 from reviewkit.store.records import Action
@@ -89,6 +91,199 @@ class _Stages:
         self.timings[name] = time.perf_counter() - start
 
 
+@dataclass(frozen=True)
+class PackJob:
+    """One pack ready to make: evaluated, its narrative settled, its notebook filled in and its
+    place decided. A batch prepares every job in one process (inputs loaded and evaluated once)
+    and hands each to a worker, which draws the charts, runs the notebook and publishes."""
+
+    name: str  # "weekly 2026-11-20 north": how progress and errors name the pack
+    view: PackView  # charts are drawn by the worker when empty
+    publication: Publication
+    notebook: NotebookNode
+    notebook_path: Path
+    final: Path
+    fingerprint: str
+    store_location: str
+    assets: Path | None = None  # the params file's folder of narrative images
+
+    @property
+    def unit(self) -> str:
+        return self.view.evaluated.unit_key
+
+
+def pack_folder(out_dir: str | Path, cadence: Cadence, label: str, inputs: Inputs) -> Path:
+    """Where a pack goes: ``OUT/<cadence>/<label>/`` for a definition without units (today's
+    layout); with units, ``OUT/<cadence>/<label>/<unit>/`` and the group's ``.../group/``."""
+    base = Path(out_dir) / cadence.name / label
+    if not inputs.units:
+        return base
+    return base / (inputs.unit.id if inputs.unit is not None else GROUP_FOLDER)
+
+
+def pack_name(cadence: Cadence, label: str, inputs: Inputs) -> str:
+    who = inputs.unit.id if inputs.unit else (GROUP_FOLDER if inputs.units else "")
+    return " ".join(part for part in (cadence.name, label, who) if part)
+
+
+def prepare_job(
+    definition: Cadence,
+    inputs: Inputs,
+    store: Store,
+    template: NotebookNode,
+    notebook_path: Path,
+    *,
+    period: str | dt.date | None = None,
+    unit: str | None = None,
+    out_dir: str | Path = "outputs",
+    approver: str | None = None,
+    force: bool = False,
+    prefer: Prefer | None = None,
+    by: str,
+) -> PackJob:
+    """Evaluate one pack of a definition (``inputs`` are the whole definition's), save the
+    narrative edits of its previous ``pack.ipynb``, plan its narrative, apply the publish gate
+    when it is being published, and fill in its notebook: everything but the charts and the
+    notebook run."""
+    evaluated = evaluate(definition, inputs, store, period, unit)
+    own = unit_inputs(inputs, unit)
+    final = pack_folder(out_dir, definition, evaluated.period.label, own)
+    notebook = copy.deepcopy(template)
+    _keep_sections(notebook, definition.sections_for(evaluated.is_group))
+    publication = _settle_narrative(store, evaluated, notebook, final / "pack.ipynb", prefer, by)
+    if approver is not None:
+        publication = _apply_gate(evaluated, publication, store.actions(unit=unit_key(unit)),
+                                  inputs.params.values.publish_gate, approver, force)
+    view = make_view(evaluated, own)
+    notebook.metadata["reviewkit"] = notebook_metadata(view, publication)
+    return PackJob(
+        name=pack_name(definition, evaluated.period.label, own), view=view,
+        publication=publication, notebook=notebook, notebook_path=notebook_path, final=final,
+        fingerprint=pack_fingerprint(view, publication, notebook),
+        store_location=inputs.params.store_location, assets=inputs.params.values.assets,
+    )
+
+
+def _keep_sections(notebook: NotebookNode, sections: Sequence[Section]) -> None:
+    """Drop the cells of sections this pack does not have (the units page outside a group)."""
+    wanted = {section.id for section in sections}
+
+    def kept(cell: NotebookNode) -> bool:
+        section = cell.metadata.get("reviewkit", {}).get("section")
+        return not isinstance(section, dict) or section.get("id") in wanted
+
+    notebook.cells = [cell for cell in notebook.cells if kept(cell)]
+
+
+def start_kernel(notebook_path: Path, memory_limit: int | None = None) -> tuple[Kernel, Path]:
+    """A kernel booting (and importing the notebook helpers) in its own process, and the private
+    folder where it will find its prepared pack (named in its environment, so neither the
+    notebook nor pack.ipynb ever names it)."""
+    scratch = Path(tempfile.mkdtemp(prefix="reviewkit-"))
+    try:
+        kernel = Kernel(cwd=notebook_path.parent, warm_up=KERNEL_WARM_UP,
+                        env={PREPARED_ENV: str(scratch / "prepared.pickle")},
+                        memory_limit=memory_limit)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return kernel, scratch
+
+
+def produce(
+    job: PackJob,
+    *,
+    kernel: tuple[Kernel, Path] | None = None,
+    progress: Progress | None = None,
+    stages: _Stages | None = None,
+    memory_limit: int | None = None,
+    store: Store | None = None,
+) -> BuildResult:
+    """Make a prepared pack: draw its charts, run its notebook on its own kernel, export HTML
+    and PDF, and publish the folder whole (or leave the previous pack untouched), then record
+    the pack in the store."""
+    stages = stages or _Stages(progress, total=5)
+    started = time.perf_counter()
+    running, scratch = kernel or start_kernel(job.notebook_path, memory_limit)
+    # A single build hands over its store session; a batch worker opens its own.
+    own_store = store is None
+    try:
+        with running:
+            view = job.view
+            if not view.charts:
+                with stages.stage("charts"):
+                    view = replace(view, charts=render_charts(view.evaluated))
+            _hand_over(Prepared(view, job.publication), scratch / "prepared.pickle")
+            staging = publish.staging_dir(job.final)
+            try:
+                with stages.stage("execute notebook"):
+                    # This process mostly waits on the kernel now: import the exporters meanwhile.
+                    threading.Thread(target=export.preload, daemon=True).start()
+                    executed = execute_notebook(
+                        job.notebook,
+                        _parameters(view, job),
+                        cwd=job.notebook_path.parent,
+                        output_path=staging / "pack.ipynb",
+                        kernel=running,
+                        failed_copy=job.final.parent / f"failed-{job.final.name}.ipynb",
+                    )
+            except BaseException:
+                publish.discard(staging)
+                raise
+        try:
+            evaluated = view.evaluated
+            with stages.stage("export HTML"):
+                html = export.to_html(for_export(executed, evaluated), assets=job.assets)
+                (staging / "pack.html").write_text(html, encoding="utf-8")
+            with stages.stage("render PDF"):
+                export.to_pdf(html, staging / "pack.pdf", base_url=job.notebook_path.parent)
+            with stages.stage("publish"):
+                summary = summary_of(view, job.publication)
+                _write_json(staging / "summary.json", summary)
+                csvs = write_action_csvs(view, staging)
+                stages.timings["total"] = stages.timings.get("total", 0.0) + (
+                    time.perf_counter() - started)
+                outputs = [staging / name for name in ("pack.pdf", "pack.html", "pack.ipynb",
+                                                       "summary.json")] + csvs
+                manifest = manifest_of(view, job.publication, timings=stages.timings,
+                                       outputs=outputs, notebook=job.notebook_path,
+                                       fingerprint=job.fingerprint)
+                _write_json(staging / "manifest.json", manifest)
+                publish.refuse_over_unit_packs(job.final)
+                if store is None:
+                    store = Store.open(job.store_location)
+                # The pack and its record in the store are one outcome: the record commits
+                # while the new pack is in place, and if it cannot, the previous pack returns.
+                with publish.swapped_in(staging, job.final), store.transaction() as tx:
+                    tx.record_pack(view.cadence.name, view.period.label, view.period.end,
+                                   summary, job.unit)
+        except OSError as exc:  # the disk is full, the folder became read-only, …
+            publish.discard(staging)
+            raise EnvironmentFailure(f"cannot write the pack under {job.final.parent}: "
+                                     f"{exc.strerror or exc}; nothing was replaced") from exc
+        except BaseException:
+            publish.discard(staging)
+            raise
+    finally:
+        if own_store and store is not None:
+            store.dispose()
+        shutil.rmtree(scratch, ignore_errors=True)
+    return BuildResult(folder=job.final, view=view, publication=job.publication,
+                       timings=dict(stages.timings))
+
+
+def _parameters(view: PackView, job: PackJob) -> dict[str, Any]:
+    parameters: dict[str, Any] = {
+        "cadence": view.cadence.name,
+        # As the pack's own notebook will find it, run again in its folder.
+        "params_file": os.path.relpath(view.provenance.params_path, job.final.resolve()),
+        "period_end": view.period.end.isoformat(),
+    }
+    if job.unit:
+        parameters["unit"] = job.unit
+    return parameters
+
+
 def build_pack(
     cadence: str | Cadence,
     params_file: str | Path,
@@ -100,8 +295,10 @@ def build_pack(
     force: bool = False,
     prefer: Prefer | None = None,
     by: str | None = None,
+    unit: str | None = None,
 ) -> BuildResult:
-    """Build one pack and put it at ``out_dir/<cadence>/<label>/``, whole or not at all.
+    """Build one pack and put it at ``out_dir/<cadence>/<label>/`` (a unit's, or with units the
+    group's, one folder deeper), whole or not at all.
 
     With an ``approver`` the pack is published: the publish gate runs first (``force``
     overrides it and records why) and the pack is marked final. Narrative edits made in the
@@ -114,85 +311,48 @@ def build_pack(
     with stages.stage("load and validate inputs"):
         params = load_params(params_file)
         notebook_path = notebook_for(definition, params.values.notebook)
-        # The build's private folder; the kernel finds the prepared pack there (its name is in
-        # the kernel's environment, so neither the notebook nor pack.ipynb ever names it).
-        scratch = Path(tempfile.mkdtemp(prefix="reviewkit-"))
-        handover = scratch / "prepared.pickle"
         # The kernel boots (and imports the notebook helpers) in its own process while this
         # one loads and evaluates the inputs and draws the charts.
-        kernel = Kernel(cwd=notebook_path.parent, warm_up=KERNEL_WARM_UP,
-                        env={PREPARED_ENV: str(handover)})
+        kernel = start_kernel(notebook_path)
         try:
-            inputs = load_named_inputs(params)
-            notebook = read_notebook(notebook_path)
+            inputs = load_for(params, unit)
+            template = _read_notebook(notebook_path, params)
             store = Store.open(params.store_location)
         except BaseException:
-            kernel.shutdown()
-            shutil.rmtree(scratch, ignore_errors=True)
+            _stop(kernel)
             raise
     try:
-        with kernel:
-            with stages.stage("narrative, gate and charts"):
-                evaluated = evaluate(definition, inputs, store, period)
-                final = Path(out_dir) / definition.name / evaluated.period.label
-                publication = _settle_narrative(store, evaluated, notebook, final / "pack.ipynb",
-                                                prefer, author)
-                if approver is not None:
-                    publication = _apply_gate(evaluated, publication, store.actions(),
-                                              params.values.publish_gate, approver, force)
-                view = make_view(evaluated, inputs, charts=render_charts(evaluated))
-                _hand_over(Prepared(view, publication), handover)
-            staging = publish.staging_dir(final)
-            try:
-                with stages.stage("execute notebook"):
-                    # This process mostly waits on the kernel now: import the exporters meanwhile.
-                    threading.Thread(target=export.preload, daemon=True).start()
-                    notebook.metadata["reviewkit"] = notebook_metadata(view, publication)
-                    executed = execute_notebook(
-                        notebook,
-                        {
-                            "cadence": definition.name,
-                            # As the pack's own notebook will find it, run again in its folder.
-                            "params_file": os.path.relpath(params.path, final.resolve()),
-                            "period_end": evaluated.period.end.isoformat(),
-                        },
-                        cwd=notebook_path.parent,
-                        output_path=staging / "pack.ipynb",
-                        kernel=kernel,
-                        failed_copy=final.parent / f"failed-{evaluated.period.label}.ipynb",
-                    )
-            except BaseException:
-                publish.discard(staging)
-                raise
         try:
-            with stages.stage("export HTML"):
-                html = export.to_html(for_export(executed, evaluated))
-                (staging / "pack.html").write_text(html, encoding="utf-8")
-            with stages.stage("render PDF"):
-                export.to_pdf(html, staging / "pack.pdf", base_url=notebook_path.parent)
-            with stages.stage("publish"):
-                summary = summary_of(view, publication)
-                _write_json(staging / "summary.json", summary)
-                csvs = write_action_csvs(view, staging)
-                stages.timings["total"] = time.perf_counter() - started
-                outputs = [staging / name for name in ("pack.pdf", "pack.html", "pack.ipynb",
-                                                       "summary.json")] + csvs
-                manifest = manifest_of(view, publication, timings=stages.timings,
-                                       outputs=outputs, notebook=notebook_path)
-                _write_json(staging / "manifest.json", manifest)
-                publish.commit(staging, final)
-                # Recorded only once the pack is in place: the next pack compares against it.
-                store.record_pack(definition.name, evaluated.period.label, evaluated.period.end,
-                                  summary)
+            with stages.stage("narrative, gate and charts"):
+                job = prepare_job(definition, inputs, store, template, notebook_path,
+                                  period=period, unit=unit, out_dir=out_dir, approver=approver,
+                                  force=force, prefer=prefer, by=author)
+                job = replace(job, view=replace(job.view,
+                                                charts=render_charts(job.view.evaluated)))
         except BaseException:
-            publish.discard(staging)
+            _stop(kernel)
             raise
+        stages.timings["total"] = time.perf_counter() - started
+        return produce(job, kernel=kernel, stages=stages, store=store)
     finally:
         store.dispose()
-        shutil.rmtree(scratch, ignore_errors=True)
-    stages.timings["total"] = time.perf_counter() - started
-    return BuildResult(folder=final, view=view, publication=publication,
-                       timings=dict(stages.timings))
+
+
+def _read_notebook(path: Path, params: LoadedParams) -> NotebookNode:
+    """The pack's notebook; a custom one that cannot be read is the params file's error."""
+    try:
+        return read_notebook(path)
+    except ExecutionError as exc:
+        if params.values.notebook is None:
+            raise
+        raise params.error(f"{path.name} is not a readable Jupyter notebook ({exc.one_line()})",
+                           "notebook") from None
+
+
+def _stop(kernel: tuple[Kernel, Path]) -> None:
+    running, scratch = kernel
+    running.shutdown()
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _settle_narrative(store: Store, evaluated: PackEvaluation, notebook: NotebookNode,

@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import os
+import queue
+import resource
 import signal
 import sys
 import tempfile
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +27,8 @@ if TYPE_CHECKING:
     from jupyter_client.manager import AsyncKernelManager
 
 KERNEL_NAME = "python3"
+#: How long the warm-up client waits at a time, so a shutdown is noticed at once.
+_STEP = 0.2
 
 
 def read_notebook(path: Path) -> NotebookNode:
@@ -41,7 +47,7 @@ class Kernel:
     """
 
     def __init__(self, cwd: Path, warm_up: str | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, memory_limit: int | None = None) -> None:
         # Deferred for start-up time, like every jupyter_client and papermill import here: the
         # command line loads this module before it knows it will start a kernel.
         from jupyter_client.utils import run_sync  # type: ignore[attr-defined]
@@ -55,9 +61,10 @@ class Kernel:
         self.manager: AsyncKernelManager = _tracking_manager()(kernel_name=KERNEL_NAME)
         run_sync(self.manager.start_kernel)(
             cwd=str(cwd), stderr=self.log, stdout=self.log, env={**os.environ, **(env or {})},
-            preexec_fn=_die_with_parent,
+            preexec_fn=functools.partial(_prepare_kernel_process, memory_limit),
         )
         self._warm: threading.Thread | None = None
+        self._stopping = threading.Event()
         if warm_up:
             self._warm = threading.Thread(target=self._warm_up, args=(warm_up,), daemon=True)
             self._warm.start()
@@ -70,20 +77,39 @@ class Kernel:
                 self.log.flush()
 
     def _run_silently(self, code: str, timeout: float = 60) -> str | None:
-        """Run ``code`` on a client of our own (no trace in the notebook); the error or None."""
+        """Run ``code`` on a client of our own (no trace in the notebook); the error or None.
+
+        Waits in short steps, so :meth:`shutdown` (a refused publish, a failed input) never
+        waits for it: it stops as soon as the kernel is being shut down.
+        """
         from jupyter_client.blocking import BlockingKernelClient  # type: ignore[attr-defined]  # deferred
 
         client = BlockingKernelClient()
+        deadline = time.monotonic() + timeout
         try:
             client.load_connection_info(self.manager.get_connection_info())
             client.start_channels()
-            client.wait_for_ready(timeout=timeout)
-            reply = client.execute_interactive(code, silent=True, store_history=False,
-                                               timeout=timeout)
-            content = reply.get("content", {})
-            if content.get("status") != "ok":
-                return f"{content.get('ename', 'error')}: {content.get('evalue', '')}"
-            return None
+            while True:
+                if self._stopping.is_set() or time.monotonic() > deadline:
+                    return "stopped before the kernel was ready"
+                try:
+                    client.wait_for_ready(timeout=_STEP)
+                    break
+                except RuntimeError:
+                    continue
+            msg_id = client.execute(code, silent=True, store_history=False)
+            while not self._stopping.is_set() and time.monotonic() < deadline:
+                try:
+                    reply = client.get_shell_msg(timeout=_STEP)
+                except queue.Empty:
+                    continue
+                if reply.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                content = reply.get("content", {})
+                if content.get("status") != "ok":
+                    return f"{content.get('ename', 'error')}: {content.get('evalue', '')}"
+                return None
+            return "stopped before the code finished"
         except Exception as exc:
             return f"{type(exc).__name__}: {exc}"
         finally:
@@ -100,6 +126,7 @@ class Kernel:
         return " | ".join(text.strip().splitlines()[-lines:])
 
     def shutdown(self) -> None:
+        self._stopping.set()
         try:
             # nbclient leaves the client of a kernel it does not own connected; close it.
             for client in getattr(self.manager, "clients", []):
@@ -110,7 +137,7 @@ class Kernel:
             # The warm-up thread ends once the kernel is gone; wait for it before closing the
             # log it may still write to.
             if self._warm is not None:
-                self._warm.join(timeout=30)
+                self._warm.join(timeout=10)
             self.log.close()
             Path(self.log.name).unlink(missing_ok=True)
 
@@ -121,13 +148,16 @@ class Kernel:
         self.shutdown()
 
 
-def _die_with_parent() -> None:
+def _prepare_kernel_process(memory_limit: int | None) -> None:
     """In the kernel's process before it starts: ask Linux to kill it when the build dies, so a
     build killed with SIGKILL leaves no kernel running (elsewhere the build's own shutdown and
-    jupyter_client's parent check do it)."""
+    jupyter_client's parent check do it); and cap its address space when a batch asks, so a
+    runaway notebook fails with MemoryError instead of exhausting the machine."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if memory_limit is not None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
 
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h

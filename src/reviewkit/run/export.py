@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 from importlib import resources
 from pathlib import Path
@@ -23,25 +24,61 @@ def preload() -> None:
 
 
 def css_string(text: object) -> str:
-    """Escape text for a CSS string literal (running headers come from user-supplied names)."""
+    """Escape text for a CSS string literal inside a <style> element (running headers come from
+    user-supplied names): quotes and backslashes cannot end the string, and ``<`` and ``>``
+    become CSS escapes so ``</style>`` cannot end the element."""
     value = str(text)
     return (
         value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ").replace("\r", " ")
+        .replace("<", "\\3c ").replace(">", "\\3e ")
     )
 
 
+#: Images the narrative may show, from the params file's assets folder, and their size limit.
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+               ".gif": "image/gif", ".webp": "image/webp"}
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+
+
 @functools.cache
-def _safe_markdown() -> Any:
+def _safe_markdown(assets: Path | None) -> Any:
     import mistune  # deferred: only the HTML export renders Markdown
 
-    # escape=True turns raw HTML (and so <script>) into text; mistune also refuses
-    # javascript:/vbscript:/data: links. Lists, emphasis, links and tables still render.
-    return mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])
+    class Renderer(mistune.HTMLRenderer):
+        """escape=True turns raw HTML (and so <script>) into text, and mistune refuses
+        javascript:/vbscript:/data: links; images are inlined from the assets folder only,
+        so no other file can reach the pack."""
+
+        def image(self, text: str, url: str, title: str | None = None) -> str:
+            source = _asset_data_url(assets, url)
+            if source is None:
+                return (f'<span class="rk-image-refused">[image not shown: '
+                        f"{mistune.escape(text or url)}]</span>")
+            return f'<img src="{source}" alt="{mistune.escape(text)}">'
+
+    return mistune.create_markdown(renderer=Renderer(escape=True),
+                                   plugins=["table", "strikethrough"])
 
 
-def narrative_html(text: str) -> str:
-    """Analysts' Markdown as HTML with any raw HTML neutralised."""
-    return str(_safe_markdown()(text))
+def _asset_data_url(assets: Path | None, url: str) -> str | None:
+    """A narrative image as a data URL, if it is a file of the assets folder; else None."""
+    if assets is None or not url or "://" in url or url.startswith(("/", "\\", "data:")):
+        return None
+    try:
+        path = (assets / url).resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return None
+    if not path.is_relative_to(assets.resolve()) or not path.is_file():
+        return None
+    kind = IMAGE_TYPES.get(path.suffix.lower())
+    if kind is None or path.stat().st_size > MAX_IMAGE_BYTES:
+        return None
+    return f"data:{kind};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def narrative_html(text: str, assets: Path | None = None) -> str:
+    """Analysts' Markdown as HTML with any raw HTML neutralised; images only from ``assets``."""
+    return str(_safe_markdown(assets)(text))
 
 
 @functools.cache
@@ -49,7 +86,7 @@ def pack_css() -> str:
     return (_TEMPLATES / "pack.css").read_text(encoding="utf-8")
 
 
-def to_html(notebook: NotebookNode) -> str:
+def to_html(notebook: NotebookNode, *, assets: Path | None = None) -> str:
     """The pack as one HTML page: outputs and narrative only, styles inline, no code."""
     from nbconvert import HTMLExporter  # deferred: preload() imports it while the kernel runs
 
@@ -60,7 +97,8 @@ def to_html(notebook: NotebookNode) -> str:
             exclude_input=True,
             exclude_input_prompt=True,
             exclude_output_prompt=True,
-            filters={"css_string": css_string, "narrative_html": narrative_html},
+            filters={"css_string": css_string,
+                     "narrative_html": functools.partial(narrative_html, assets=assets)},
         )
         body, _ = exporter.from_notebook_node(notebook, resources={"reviewkit_css": pack_css()})
     except Exception as exc:  # nbconvert and Jinja raise many types
@@ -99,32 +137,59 @@ def to_pdf(html: str, target: Path, *, base_url: Path) -> None:
     """Render the pack HTML to PDF with its print stylesheet; nothing is fetched remotely."""
     import weasyprint  # deferred: preload() imports it while the kernel runs
 
+    fetcher = _own_files_fetcher()
     try:
         fonts = weasyprint.text.fonts.FontConfiguration()
         document = weasyprint.HTML(
-            string=html, base_url=str(base_url), url_fetcher=_local_only_fetcher(),
-            media_type="print",
+            string=html, base_url=str(base_url), url_fetcher=fetcher, media_type="print",
         )
         document.write_pdf(
             target,
             stylesheets=[weasyprint.CSS(string=_font_css(), font_config=fonts)],
             font_config=fonts,
         )
+    except weasyprint.urls.FatalURLFetchingError as exc:  # a BaseException, not an Exception
+        target.unlink(missing_ok=True)
+        refused = getattr(fetcher, "refused", None)
+        if refused:
+            raise ExportError(f"the pack refers to {refused}, which is not one of reviewkit's "
+                              "own files; narrative images must come from the params file's "
+                              "assets folder") from None
+        raise ExportError(f"PDF rendering failed: {exc}") from None
     except Exception as exc:  # WeasyPrint raises many types
+        target.unlink(missing_ok=True)
         raise ExportError(f"PDF rendering failed: {type(exc).__name__}: {exc}") from exc
 
 
-def _local_only_fetcher() -> object:
-    """A URL fetcher that refuses anything but files and data URLs: no network at run time."""
+def allowed_roots() -> tuple[Path, ...]:
+    """The folders whose files a pack may embed: reviewkit's templates and the bundled fonts."""
+    import matplotlib  # deferred for start-up time, as in the chart module
+
+    return (Path(str(_TEMPLATES)).resolve(),
+            (Path(matplotlib.get_data_path()) / "fonts").resolve())
+
+
+def _own_files_fetcher() -> Any:
+    """A URL fetcher for data: URLs and reviewkit's own files only: no network at run time,
+    and no file of the machine (``/etc/…``, ``../..``) can be embedded in a pack."""
     import weasyprint.urls  # deferred: preload() imports it while the kernel runs
 
-    fetcher_class = getattr(weasyprint.urls, "URLFetcher", None)
-    if fetcher_class is not None:  # WeasyPrint 68 and later
-        return fetcher_class(allowed_protocols={"file", "data"}, fail_on_errors=True)
+    roots = allowed_roots()
 
-    def fetch(url: str, timeout: int = 10, ssl_context: object = None) -> object:
-        if not url.startswith(("file:", "data:")):
-            raise ExportError(f"the pack refers to a remote resource, which is not allowed: {url}")
-        return weasyprint.urls.default_url_fetcher(url, timeout, ssl_context)
+    class OwnFiles(weasyprint.urls.URLFetcher):  # type: ignore[misc]
+        refused: str | None = None
 
-    return fetch
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            if url.startswith("file:"):
+                path = Path(weasyprint.urls.request.url2pathname(
+                    url.split("?")[0].removeprefix("file:")))
+                try:
+                    path = path.resolve()
+                except (OSError, RuntimeError):
+                    path = Path("/")
+                if not any(path.is_relative_to(root) for root in roots):
+                    self.refused = url
+                    raise weasyprint.urls.FatalURLFetchingError(f"refused {url}")
+            return super().fetch(url, headers)
+
+    return OwnFiles(allowed_protocols={"file", "data"}, fail_on_errors=True)

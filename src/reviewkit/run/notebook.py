@@ -14,11 +14,11 @@ import pickle
 from pathlib import Path
 
 from reviewkit import cadences
-from reviewkit.inputs.loaded import load_inputs
+from reviewkit.inputs.params import load_params
 from reviewkit.layout.sections import Pack
 from reviewkit.layout.sections import warm_up as _compile_templates
 from reviewkit.periods import period_containing
-from reviewkit.run.prepare import Prepared, parse_period, prepare
+from reviewkit.run.prepare import Prepared, load_for, parse_period, prepare
 from reviewkit.store.database import Store
 
 #: The environment variable through which a build tells its kernel where the prepared pack is.
@@ -46,18 +46,20 @@ def received() -> Prepared | None:
 
 
 def open_pack(cadence: str, params_file: str | Path,
-              period_end: str | dt.date | None = None) -> Pack:
-    """The pack to lay out: the one the build handed over, else prepared here."""
+              period_end: str | dt.date | None = None, unit: str | None = None) -> Pack:
+    """The pack to lay out: the one the build handed over, else prepared here (a unit's pack
+    when ``unit`` names one)."""
     handed = received()
-    if handed is not None and handed.view.cadence.name == cadence:
+    if (handed is not None and handed.view.cadence.name == cadence
+            and handed.view.evaluated.unit_key == (unit or "")):
         day = parse_period(period_end)
         if day is None or period_containing(cadence, day) == handed.view.period:
             return Pack(handed.view, handed.publication)
     definition = cadences.get(cadence)
-    inputs = load_inputs(params_file)
+    inputs = load_for(load_params(params_file), unit)
     store = Store.open(inputs.params.store_location)
     try:
-        prepared = prepare(definition, inputs, store, period_end)
+        prepared = prepare(definition, inputs, store, period_end, unit=unit)
     finally:
         store.dispose()
     return Pack(prepared.view, prepared.publication)

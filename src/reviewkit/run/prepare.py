@@ -11,22 +11,27 @@ from dataclasses import dataclass
 
 from reviewkit.cadences import Cadence, Narrative
 from reviewkit.errors import UsageError
-from reviewkit.evaluation.pack import PackEvaluation, evaluate_pack
-from reviewkit.inputs.loaded import Inputs
+from reviewkit.evaluation.pack import PackEvaluation, evaluate_pack, reference_day
+from reviewkit.inputs.loaded import Inputs, load_named_inputs
+from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams
 from reviewkit.layout.charts import render_charts
 from reviewkit.layout.view import PackView, Publication, make_view
 from reviewkit.narrative.service import NarrativeService
+from reviewkit.periods import check_date, parse_date
+from reviewkit.periods import today as clock
 from reviewkit.store.database import Store
 
 
 def parse_period(text: str | dt.date | None) -> dt.date | None:
     """A ``--period`` value as a date; a clear usage error when it is not one."""
-    if text is None or isinstance(text, dt.date):
-        return text
+    if text is None:
+        return None
     try:
-        return dt.date.fromisoformat(str(text))
-    except ValueError:
-        raise UsageError(f"--period {text!r} is not a date; write it as YYYY-MM-DD") from None
+        if isinstance(text, dt.date):
+            return check_date(text)
+        return parse_date(str(text))
+    except ValueError as exc:
+        raise UsageError(f"--period: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -37,13 +42,35 @@ class Prepared:
     publication: Publication
 
 
+def load_for(params: LoadedParams, unit: str | None = None) -> Inputs:
+    """A pack definition's inputs; asking for a unit turns on units (every segment of the data
+    is one) when the params file names none."""
+    return load_named_inputs(params, every_segment=unit is not None)
+
+
+def unit_key(unit: str | None) -> str:
+    """A requested unit as the store keys it: '' for the group ('group', or none asked for)."""
+    return "" if unit in (None, GROUP_FOLDER) else str(unit)
+
+
+def unit_inputs(inputs: Inputs, unit: str | None) -> Inputs:
+    """The inputs of one pack of a definition: a unit's, or the group's (or the only) one."""
+    key = unit_key(unit)
+    return inputs.for_unit(inputs.unit_named(key)) if key else inputs
+
+
 def evaluate(cadence: Cadence, inputs: Inputs, store: Store,
-             period: str | dt.date | None = None, *,
+             period: str | dt.date | None = None, unit: str | None = None, *,
              today: dt.date | None = None) -> PackEvaluation:
-    """Evaluate a pack of ``cadence`` with the history the store holds; ``today`` (default: the
-    system clock) limits the action log of a period in progress."""
-    return evaluate_pack(cadence, inputs, store.history(cadence.name), parse_period(period),
-                         today=today or dt.date.today())
+    """Evaluate a pack of ``cadence`` (of ``unit``, when given) with the history the store
+    holds. ``inputs`` are the whole definition's: a unit reports the group's period.
+    ``today`` is the clock (default :func:`reviewkit.periods.today`): it limits the latest
+    period and the action log of a period in progress."""
+    now = today or clock()
+    day = reference_day(cadence, inputs, parse_period(period), now)
+    own = unit_inputs(inputs, unit)
+    return evaluate_pack(cadence, own, store.history(cadence.name, unit_key(unit)), day,
+                         today=now)
 
 
 def prepare(
@@ -54,10 +81,13 @@ def prepare(
     *,
     slots: Sequence[Narrative] | None = None,
     now: dt.datetime | None = None,
+    unit: str | None = None,
 ) -> Prepared:
     """Everything up to the narrative, for one pack (charts included); ``now`` is the clock."""
-    evaluated = evaluate(cadence, inputs, store, period, today=now.date() if now else None)
-    view = make_view(evaluated, inputs, charts=render_charts(evaluated), now=now)
+    evaluated = evaluate(cadence, inputs, store, period, unit,
+                         today=now.date() if now else None)
+    view = make_view(evaluated, unit_inputs(inputs, unit), charts=render_charts(evaluated),
+                     now=now)
     cells = NarrativeService(store, evaluated).plan(
         cadence.narratives if slots is None else slots)
     return Prepared(view, Publication(narrative=cells))

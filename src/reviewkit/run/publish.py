@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from reviewkit.errors import UsageError
+from reviewkit.errors import EnvironmentFailure, UsageError
 
 _RENAME_EXCHANGE = 2  # linux/fs.h
 
@@ -41,15 +41,16 @@ def staging_dir(final: Path) -> Path:
 
 
 def clean_abandoned(final: Path) -> None:
-    """Remove staging folders left by builds that were killed (their process is gone)."""
-    prefix = f".{final.name}.staging-"
-    for entry in final.parent.glob(f"{prefix}*"):
-        try:
-            pid = int(entry.name[len(prefix):].split("-")[0])
-        except ValueError:
-            continue
-        if not _alive(pid):
-            shutil.rmtree(entry, ignore_errors=True)
+    """Remove staging and retired folders left by builds that were killed (their process is
+    gone)."""
+    for prefix in (f".{final.name}.staging-", f".{final.name}.previous-"):
+        for entry in final.parent.glob(f"{prefix}*"):
+            try:
+                pid = int(entry.name[len(prefix):].split("-")[0])
+            except ValueError:
+                continue
+            if not _alive(pid):
+                shutil.rmtree(entry, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:
@@ -95,22 +96,73 @@ def _exchange(a: Path, b: Path) -> bool:
 
 def commit(staging: Path, final: Path) -> None:
     """Put the finished ``staging`` folder at ``final``, replacing any previous pack atomically."""
-    for path in staging.rglob("*"):
-        if path.is_file():
-            with path.open("rb") as handle:
-                os.fsync(handle.fileno())
+    with swapped_in(staging, final):
+        pass
+
+
+@contextlib.contextmanager
+def swapped_in(staging: Path, final: Path) -> Iterator[None]:
+    """Swap the finished ``staging`` folder in at ``final`` for the body of the ``with``; if the
+    body fails (e.g. recording the pack in the store), swap the previous pack back, so the
+    swap and what goes with it are one outcome. The pack's lock is held throughout."""
+    try:
+        for path in staging.rglob("*"):
+            if path.is_file():
+                with path.open("rb") as handle:
+                    os.fsync(handle.fileno())
+    except OSError as exc:
+        raise EnvironmentFailure(f"cannot write the pack under {final.parent}: "
+                                 f"{exc.strerror or exc}") from exc
     with locked(final):
-        if not final.exists():
-            staging.rename(final)
-            return
-        if _exchange(staging, final):
-            shutil.rmtree(staging, ignore_errors=True)  # now holds the previous pack
-            return
-        # Fallback: two renames; the previous pack stays on disk until the new one is in place.
-        retired = final.parent / f".{final.name}.previous-{uuid.uuid4().hex[:8]}"
-        final.rename(retired)
+        retired = _swap(staging, final)
+        try:
+            yield
+        except BaseException:
+            _swap_back(staging, final, retired)
+            raise
+        if retired is not None:
+            shutil.rmtree(retired, ignore_errors=True)
+
+
+def _swap(staging: Path, final: Path) -> Path | None:
+    """Put ``staging`` at ``final``; the path now holding the previous pack, or None."""
+    if not final.exists():
         staging.rename(final)
-        shutil.rmtree(retired, ignore_errors=True)
+        return None
+    if _exchange(staging, final):
+        return staging  # it now holds the previous pack
+    # Fallback: two renames; the previous pack stays on disk until the new one is in place.
+    retired = final.parent / f".{final.name}.previous-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    final.rename(retired)
+    staging.rename(final)
+    return retired
+
+
+def _swap_back(staging: Path, final: Path, retired: Path | None) -> None:
+    """Undo :func:`_swap`: the previous pack (if any) back at ``final``, the new one discarded."""
+    if retired is None:
+        final.rename(staging)
+    elif retired == staging:
+        _exchange(staging, final)
+    else:
+        final.rename(staging)
+        retired.rename(final)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def refuse_over_unit_packs(final: Path) -> None:
+    """Refuse to replace a folder that holds other packs (a batch's units and group under a
+    period): swapping it whole would throw them away."""
+    if not final.is_dir():
+        return
+    inside = sorted(entry.name for entry in final.iterdir()
+                    if entry.is_dir() and (entry / "manifest.json").is_file())
+    if inside:
+        raise UsageError(
+            f"{final} holds the packs of units ({', '.join(inside)}), which replacing it would "
+            "delete; build this definition with units (e.g. reviewkit batch --units all) so "
+            "its group pack goes to group/, or choose another --out"
+        )
 
 
 def discard(staging: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from reviewkit.inputs.loaded import sha256_of
+from reviewkit.inputs.units import Unit
 from reviewkit.layout.view import PackView, Publication
 
 
@@ -15,9 +16,11 @@ def _round(value: float | None) -> float | None:
 
 
 def summary_of(view: PackView, publication: Publication) -> dict[str, Any]:
-    """The contract's summary: one entry per KPI and the exceptions list."""
+    """The contract's summary: one entry per KPI and the exceptions list. A pack of a
+    definition with units also says which unit it is (or which units its group rolls up), and
+    per KPI the weight and last date the consistency check of a batch needs."""
     evaluation = view.evaluation
-    return {
+    summary: dict[str, Any] = {
         "cadence": view.cadence.name,
         "period_end": view.period.end.isoformat(),
         "period_start": view.period.start.isoformat(),
@@ -61,6 +64,21 @@ def summary_of(view: PackView, publication: Publication) -> dict[str, Any]:
         ],
         "actions": view.action_log.summary(),
     }
+    evaluated = view.evaluated
+    if evaluated.unit is not None or evaluated.is_group:
+        if evaluated.unit is not None:
+            summary["unit"] = _unit(evaluated.unit)
+        else:
+            summary["units"] = [_unit(figures.unit) for figures in evaluated.units]
+        for entry, result in zip(summary["kpis"], evaluation.results, strict=True):
+            entry["weight"] = _round(result.current.weight)
+            entry["last_seen"] = result.last_seen.isoformat() if result.last_seen else None
+            entry["rollup"] = result.kpi.rollup_rule
+    return summary
+
+
+def _unit(unit: Unit) -> dict[str, str]:
+    return {"id": unit.id, "name": unit.name, "segment": unit.segment, "owner": unit.owner}
 
 
 def manifest_of(
@@ -70,12 +88,16 @@ def manifest_of(
     timings: dict[str, float],
     outputs: list[Path],
     notebook: Path,
+    fingerprint: str | None = None,
 ) -> dict[str, Any]:
-    """Provenance of a pack: parameters, input hashes, versions, timings and output hashes."""
+    """Provenance of a pack: parameters, input hashes, versions, timings and output hashes,
+    and its fingerprint (a batch skips the pack while it stays the same)."""
     provenance = view.provenance
     return {
         "cadence": view.cadence.name,
         "label": view.period.label,
+        "unit": view.evaluated.unit_key or None,
+        "fingerprint": fingerprint,
         "state": publication.state,
         "approver": publication.approver,
         "published_at": publication.published_at.isoformat() if publication.published_at

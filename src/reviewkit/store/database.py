@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from reviewkit import redact
 from reviewkit.store.records import (
     ACTION_FIELDS,
     ACTION_STATUSES,
@@ -29,17 +30,19 @@ from reviewkit.store.records import (
     PackRecord,
     StoredNarrative,
     StoreError,
+    StoreFault,
     StoreHistory,
     UnknownRecord,
 )
 
 __all__ = [
     "ACTION_FIELDS", "ACTION_STATUSES", "OPEN_STATUSES", "Action", "Decision", "Event",
-    "NarrativeConflict", "PackRecord", "Store", "StoreError", "StoreHistory", "StoredNarrative",
+    "NarrativeConflict", "PackRecord", "Store", "StoreError", "StoreFault", "StoreHistory",
+    "StoredNarrative",
     "Transaction", "UnknownRecord",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = sa.MetaData()
 
@@ -65,6 +68,7 @@ actions_table = sa.Table(
     sa.Column("raised_on", sa.String(10), nullable=False),
     sa.Column("decision_id", sa.String(16)),
     sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("unit", sa.String(64), nullable=False, server_default=""),
 )
 decisions_table = sa.Table(
     "decisions", metadata,
@@ -75,6 +79,7 @@ decisions_table = sa.Table(
     sa.Column("decided_on", sa.String(10), nullable=False),
     sa.Column("kpis", sa.Text, nullable=False, server_default="[]"),
     sa.Column("actions", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("unit", sa.String(64), nullable=False, server_default=""),
 )
 events_table = sa.Table(
     "events", metadata,
@@ -102,6 +107,7 @@ narratives_table = sa.Table(
     "narratives", metadata,
     sa.Column("cadence", sa.String(16), primary_key=True),
     sa.Column("label", sa.String(16), primary_key=True),
+    sa.Column("unit", sa.String(64), primary_key=True, server_default=""),
     sa.Column("key", sa.String(128), primary_key=True),
     sa.Column("kpi_id", sa.String(128)),
     sa.Column("text", sa.Text, nullable=False),
@@ -122,11 +128,13 @@ narrative_history = sa.Table(
     sa.Column("updated_at", sa.String(32), nullable=False),
     sa.Column("updated_by", sa.Text, nullable=False),
     sa.Column("source", sa.Text, nullable=False),
+    sa.Column("unit", sa.String(64), nullable=False, server_default=""),
 )
 packs_table = sa.Table(
     "packs", metadata,
     sa.Column("cadence", sa.String(16), primary_key=True),
     sa.Column("label", sa.String(16), primary_key=True),
+    sa.Column("unit", sa.String(64), primary_key=True, server_default=""),
     sa.Column("period_end", sa.String(10), nullable=False),
     sa.Column("built_at", sa.String(32), nullable=False),
     sa.Column("summary", sa.Text, nullable=False),
@@ -166,6 +174,57 @@ def _engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+#: The first bytes of every SQLite database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _check_sqlite_file(path: Path) -> None:
+    """Refuse a path that is not (or not yet) an SQLite store; only a missing file is created."""
+    hint = "give the path of your store, or remove the file to start a new store"
+    if path.is_dir():
+        raise StoreError(f"{path} is a folder, not a store file; {hint}")
+    if not path.parent.is_dir():
+        raise StoreError(f"store folder {path.parent} does not exist; create it or fix 'store'")
+    if not path.exists():
+        return
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise store_fault(str(path), exc) from exc
+    if not head:
+        raise StoreError(f"{path} is empty, not a reviewkit store; {hint}")
+    if head != SQLITE_HEADER:
+        raise StoreError(f"{path} is not a reviewkit store (not an SQLite database); {hint}")
+
+
+#: What to do about the database failures a user can meet, by words in the driver's message.
+_FAULT_HINTS = (
+    (("malformed", "not a database", "corrupt"),
+     "is damaged", "restore it from a backup"),
+    (("readonly", "read-only", "permission denied"),
+     "cannot be written", "check the file's or the server's permissions"),
+    (("disk is full", "no space left", "disk full"),
+     "cannot be written: the disk is full", "free some space and run the command again"),
+    (("connection refused", "could not connect", "connection failed", "server closed",
+      "terminating connection", "connection timed out", "no route to host"),
+     "cannot be reached", "check that the database server is running and reachable"),
+)
+
+
+def store_fault(location: str, exc: BaseException) -> StoreFault:
+    """A database failure as one line naming the store (its password masked) and what to do."""
+    original = getattr(exc, "orig", None) or exc
+    reason = " ".join(str(original).split()) or type(original).__name__
+    lowered = reason.lower()
+    state, hint = "failed", "check the store and run the command again"
+    for words, what, todo in _FAULT_HINTS:
+        if any(word in lowered for word in words):
+            state, hint = what, todo
+            break
+    return StoreFault(redact.text(f"the store {location} {state} ({reason}); {hint}"))
+
+
 def _migrate_to_1(connection: Connection) -> None:
     metadata.create_all(connection, tables=[meta_table, counters, actions_table, decisions_table,
                                             events_table, imports_table, packs_table])
@@ -181,8 +240,39 @@ def _migrate_to_2(connection: Connection) -> None:
     metadata.create_all(connection, tables=[narratives_table, narrative_history])
 
 
+def _migrate_add_units(connection: Connection) -> None:
+    """Units: every action, decision, narrative and recorded pack belongs to a unit ('' is the
+    group, or the only, pack: what every record made before units stays).
+
+    Self-contained: the earlier steps create tables from today's definitions, so a new store
+    has the columns already; only an older store's tables change. Narratives and packs gain the
+    unit in their primary key, which SQLite cannot alter, so those two are rebuilt.
+    """
+    inspector = sa.inspect(connection)
+    for table in (actions_table, decisions_table, narrative_history):
+        if "unit" not in {column["name"] for column in inspector.get_columns(table.name)}:
+            connection.execute(sa.text(
+                f"ALTER TABLE {table.name} ADD COLUMN unit VARCHAR(64) NOT NULL DEFAULT ''"))
+    for table in (narratives_table, packs_table):
+        existing = {column["name"] for column in inspector.get_columns(table.name)}
+        if "unit" in existing:
+            continue
+        old = f"{table.name}_before_units"
+        connection.execute(sa.text(f"ALTER TABLE {table.name} RENAME TO {old}"))
+        if connection.dialect.name == "postgresql":
+            # The primary key's index keeps its name through a rename; free it for the new one.
+            connection.execute(sa.text(
+                f"ALTER TABLE {old} RENAME CONSTRAINT {table.name}_pkey TO {old}_pkey"))
+        table.create(connection)
+        names = ", ".join(c.name for c in table.columns if c.name in existing)
+        connection.execute(sa.text(
+            f"INSERT INTO {table.name} ({names}, unit) SELECT {names}, '' FROM {old}"))
+        connection.execute(sa.text(f"DROP TABLE {old}"))
+
+
 #: Schema migrations, in order; entry ``n`` brings a store from version ``n`` to ``n + 1``.
-MIGRATIONS: Sequence[Callable[[Connection], None]] = (_migrate_to_1, _migrate_to_2)
+MIGRATIONS: Sequence[Callable[[Connection], None]] = (_migrate_to_1, _migrate_to_2,
+                                                      _migrate_add_units)
 
 
 class Store:
@@ -196,9 +286,7 @@ class Store:
     def open(cls, location: str) -> Store:
         url = store_url(location)
         if url.startswith("sqlite:///"):
-            folder = Path(url.removeprefix("sqlite:///")).parent
-            if not folder.is_dir():
-                raise StoreError(f"store folder {folder} does not exist; create it or fix 'store'")
+            _check_sqlite_file(Path(url.removeprefix("sqlite:///")))
         try:
             engine = _engine(url)
             store = cls(engine, location)
@@ -210,13 +298,13 @@ class Store:
                 engine.dispose()
                 raise
         except sa.exc.ArgumentError as exc:
-            raise StoreError(f"store '{location}' is not a usable database URL: {exc}") from exc
-        except sa.exc.OperationalError as exc:
-            reason = " ".join(str(exc.orig).split()) if exc.orig else str(exc)
-            raise StoreError(f"cannot open store '{location}': {reason}") from exc
+            raise StoreError(f"store '{redact.url(location)}' is not a usable database URL: "
+                             f"{redact.text(str(exc))}") from exc
+        except (sa.exc.DBAPIError, OSError) as exc:
+            raise store_fault(location, exc) from exc
         except ModuleNotFoundError as exc:
             raise StoreError(
-                f"store '{location}' needs the database driver '{exc.name}'; "
+                f"store '{redact.url(location)}' needs the database driver '{exc.name}'; "
                 "install it (pip install 'reviewkit[postgres]' for PostgreSQL)"
             ) from exc
         return store
@@ -235,11 +323,26 @@ class Store:
                 row = connection.execute(
                     sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")
                 ).first()
-                version = int(row[0]) if row else 0
+                text = str(row[0]).strip() if row else "0"
+                if not text.isdigit():
+                    raise StoreError(
+                        f"store '{redact.url(self.location)}' is damaged: its schema version "
+                        f"{text!r} is not a number; restore the store from a backup"
+                    )
+                version = int(text)
+            elif connection.dialect.name == "sqlite":
+                # An SQLite file with tables of its own belongs to another program: adding
+                # ours to it (or treating it as empty) would hide that the path is wrong.
+                tables = sorted(inspector.get_table_names())
+                if tables:
+                    raise StoreError(
+                        f"{self.location} is an SQLite database but not a reviewkit store "
+                        f"(tables: {', '.join(tables[:5])}); check the params file's 'store'"
+                    )
             if version > SCHEMA_VERSION:
                 raise StoreError(
-                    f"store '{self.location}' has schema version {version}, newer than this "
-                    f"reviewkit understands ({SCHEMA_VERSION}); upgrade reviewkit"
+                    f"store '{redact.url(self.location)}' has schema version {version}, newer "
+                    f"than this reviewkit understands ({SCHEMA_VERSION}); upgrade reviewkit"
                 )
             for step in MIGRATIONS[version:]:
                 step(connection)
@@ -252,7 +355,7 @@ class Store:
                 )
 
     def schema_version(self) -> int:
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             row = connection.execute(
                 sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")
             ).first()
@@ -260,40 +363,66 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        with self.engine.begin() as connection:
+        """Changes that commit together, or not at all (also when the database fails)."""
+        with self._guarded(), self.engine.begin() as connection:
             yield Transaction(connection)
 
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with self._guarded(), self.engine.connect() as connection:
+            yield connection
+
+    @contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """The database's own failures as one clear error naming the store."""
+        try:
+            yield
+        except sa.exc.DBAPIError as exc:
+            raise store_fault(self.location, exc) from exc
+        except OSError as exc:
+            raise store_fault(self.location, exc) from exc
+
     # -- reads ------------------------------------------------------------------------------
-    def actions(self, status: str | None = None) -> list[Action]:
-        with self.engine.connect() as connection:
-            return Transaction(connection).actions(status)
+    def actions(self, status: str | None = None, unit: str | None = None) -> list[Action]:
+        """Actions, oldest id first; ``unit`` keeps one unit's ('' the group's), None all."""
+        with self._reading() as connection:
+            return Transaction(connection).actions(status, unit)
 
     def action(self, action_id: str) -> Action:
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             return Transaction(connection).action(action_id)
 
-    def decisions(self) -> list[Decision]:
-        with self.engine.connect() as connection:
-            return Transaction(connection).decisions()
+    def decisions(self, unit: str | None = None) -> list[Decision]:
+        with self._reading() as connection:
+            return Transaction(connection).decisions(unit)
 
-    def events(self, entity_id: str | None = None) -> list[Event]:
-        with self.engine.connect() as connection:
+    def events(self, entity_id: str | None = None, unit: str | None = None) -> list[Event]:
+        """Events in order; ``unit`` keeps those of one unit's actions and decisions."""
+        with self._reading() as connection:
             query = sa.select(events_table).order_by(events_table.c.seq)
             if entity_id is not None:
                 query = query.where(events_table.c.entity_id == entity_id)
+            if unit is not None:
+                owned = sa.union(
+                    sa.select(actions_table.c.id).where(actions_table.c.unit == unit),
+                    sa.select(decisions_table.c.id).where(decisions_table.c.unit == unit),
+                )
+                query = query.where(events_table.c.entity_id.in_(owned))
             return [_event(row) for row in connection.execute(query).mappings()]
 
-    def history(self, cadence: str) -> StoreHistory:
-        """Every action and decision event and every recorded pack of ``cadence``: what an
-        evaluation needs from the store, read in one go."""
-        return StoreHistory(events=tuple(self.events()), packs=tuple(self.packs(cadence)))
+    def history(self, cadence: str, unit: str = "") -> StoreHistory:
+        """Every event of the unit's actions and decisions and every recorded pack of
+        ``cadence`` for the unit ('' the group, or the only, pack): what an evaluation needs
+        from the store, read in one go."""
+        return StoreHistory(events=tuple(self.events(unit=unit)),
+                            packs=tuple(self.packs(cadence, unit)))
 
-    def packs(self, cadence: str) -> list[PackRecord]:
-        """Packs of a cadence recorded in the store, oldest first."""
-        with self.engine.connect() as connection:
+    def packs(self, cadence: str, unit: str = "") -> list[PackRecord]:
+        """Packs of a cadence (and unit) recorded in the store, oldest first."""
+        with self._reading() as connection:
             rows = connection.execute(
                 sa.select(packs_table)
-                .where(packs_table.c.cadence == cadence)
+                .where((packs_table.c.cadence == cadence) & (packs_table.c.unit == unit))
                 .order_by(packs_table.c.period_end)
             ).mappings()
             return [
@@ -318,34 +447,26 @@ class Store:
             return tx.add_decision(**values)
 
     def record_pack(self, cadence: str, label: str, period_end: dt.date,
-                    summary: dict[str, Any]) -> None:
+                    summary: dict[str, Any], unit: str = "") -> None:
         with self.transaction() as tx:
-            tx.connection.execute(
-                sa.delete(packs_table).where(
-                    (packs_table.c.cadence == cadence) & (packs_table.c.label == label)
-                )
-            )
-            tx.connection.execute(
-                packs_table.insert().values(
-                    cadence=cadence, label=label, period_end=period_end.isoformat(),
-                    built_at=_now(), summary=json.dumps(summary),
-                )
-            )
+            tx.record_pack(cadence, label, period_end, summary, unit)
 
-    def narratives(self, cadence: str, label: str) -> dict[str, StoredNarrative]:
-        with self.engine.connect() as connection:
-            return Transaction(connection).narratives(cadence, label)
+    def narratives(self, cadence: str, label: str, unit: str = "") -> dict[str, StoredNarrative]:
+        with self._reading() as connection:
+            return Transaction(connection).narratives(cadence, label, unit)
 
     def save_narrative(self, **values: Any) -> int:
         with self.transaction() as tx:
             return tx.save_narrative(**values)
 
-    def narrative_history(self, cadence: str, label: str, key: str) -> list[StoredNarrative]:
-        with self.engine.connect() as connection:
+    def narrative_history(self, cadence: str, label: str, key: str,
+                          unit: str = "") -> list[StoredNarrative]:
+        with self._reading() as connection:
             rows = connection.execute(
                 sa.select(narrative_history).where(
                     (narrative_history.c.cadence == cadence)
                     & (narrative_history.c.label == label) & (narrative_history.c.key == key)
+                    & (narrative_history.c.unit == unit)
                 ).order_by(narrative_history.c.seq)
             ).mappings()
             return [_narrative(row) for row in rows]
@@ -380,10 +501,12 @@ class Transaction:
             )
         )
 
-    def actions(self, status: str | None = None) -> list[Action]:
+    def actions(self, status: str | None = None, unit: str | None = None) -> list[Action]:
         query = sa.select(actions_table).order_by(actions_table.c.id)
         if status is not None:
             query = query.where(actions_table.c.status == status)
+        if unit is not None:
+            query = query.where(actions_table.c.unit == unit)
         return [_action(row) for row in self.connection.execute(query).mappings()]
 
     def action(self, action_id: str) -> Action:
@@ -399,36 +522,42 @@ class Transaction:
             sa.select(actions_table.c.id).where(actions_table.c.id == action_id)
         ).first() is not None
 
-    def decisions(self) -> list[Decision]:
-        rows = self.connection.execute(
-            sa.select(decisions_table).order_by(decisions_table.c.id)
-        ).mappings()
+    def decisions(self, unit: str | None = None) -> list[Decision]:
+        query = sa.select(decisions_table).order_by(decisions_table.c.id)
+        if unit is not None:
+            query = query.where(decisions_table.c.unit == unit)
+        rows = self.connection.execute(query).mappings()
         return [_decision(row) for row in rows]
 
-    def find_action(self, *, title: str, raised_in: str | None) -> Action | None:
+    def find_action(self, *, title: str, raised_in: str | None,
+                    unit: str = "") -> Action | None:
         row = self.connection.execute(
             sa.select(actions_table).where(
                 (actions_table.c.title == title) & (actions_table.c.raised_in == raised_in)
+                & (actions_table.c.unit == unit)
             )
         ).mappings().first()
         return _action(row) if row else None
 
-    def find_decision(self, *, text: str, review: str | None) -> Decision | None:
+    def find_decision(self, *, text: str, review: str | None,
+                      unit: str = "") -> Decision | None:
         row = self.connection.execute(
             sa.select(decisions_table).where(
                 (decisions_table.c.text == text) & (decisions_table.c.review == review)
+                & (decisions_table.c.unit == unit)
             )
         ).mappings().first()
         return _decision(row) if row else None
 
     def add_action(self, *, title: str, owner: str, due: dt.date, kpi_id: str | None = None,
                    raised_in: str | None = None, note: str = "", decision_id: str | None = None,
-                   effective: dt.date, by: str, source: str) -> str:
+                   unit: str = "", effective: dt.date, by: str, source: str) -> str:
         action_id = f"A-{self._next('action'):04d}"
         values = {
             "id": action_id, "title": title, "owner": owner, "due": due.isoformat(),
             "status": "open", "kpi_id": kpi_id, "raised_in": raised_in,
             "raised_on": effective.isoformat(), "decision_id": decision_id, "note": note,
+            **({"unit": unit} if unit else {}),
         }
         self.connection.execute(actions_table.insert().values(**values))
         self._event("action", action_id, "created", None, json.dumps(values, sort_keys=True),
@@ -465,12 +594,12 @@ class Transaction:
 
     def add_decision(self, *, text: str, rationale: str = "", kpis: Sequence[str] = (),
                      review: str | None = None, action_ids: Sequence[str] = (),
-                     effective: dt.date, by: str, source: str) -> str:
+                     unit: str = "", effective: dt.date, by: str, source: str) -> str:
         decision_id = f"D-{self._next('decision'):04d}"
         values = {
             "id": decision_id, "text": text, "rationale": rationale, "review": review,
             "decided_on": effective.isoformat(), "kpis": json.dumps(list(kpis)),
-            "actions": json.dumps(list(action_ids)),
+            "actions": json.dumps(list(action_ids)), **({"unit": unit} if unit else {}),
         }
         self.connection.execute(decisions_table.insert().values(**values))
         self._event("decision", decision_id, "created", None, json.dumps(values, sort_keys=True),
@@ -498,29 +627,31 @@ class Transaction:
                 .values(decision_id=decision_id)
             )
 
-    def narratives(self, cadence: str, label: str) -> dict[str, StoredNarrative]:
+    def narratives(self, cadence: str, label: str, unit: str = "") -> dict[str, StoredNarrative]:
         rows = self.connection.execute(
             sa.select(narratives_table).where(
                 (narratives_table.c.cadence == cadence) & (narratives_table.c.label == label)
+                & (narratives_table.c.unit == unit)
             )
         ).mappings()
         return {row["key"]: _narrative(row) for row in rows}
 
     def save_narrative(self, *, cadence: str, label: str, key: str, kpi_id: str | None,
                        text: str, basis: dict[str, Any], expected_revision: int, by: str,
-                       source: str) -> int:
+                       source: str, unit: str = "") -> int:
         """Store a new revision; refuse when someone else saved since ``expected_revision``."""
         row = self.connection.execute(
             sa.select(narratives_table.c.revision, narratives_table.c.text).where(
                 (narratives_table.c.cadence == cadence) & (narratives_table.c.label == label)
-                & (narratives_table.c.key == key)
+                & (narratives_table.c.unit == unit) & (narratives_table.c.key == key)
             )
         ).first()
         current = int(row[0]) if row else 0
         if current != expected_revision:
             raise NarrativeConflict(
-                f"narrative '{key}' of {cadence} {label} changed in the store since this copy "
-                f"was made (revision {expected_revision} → {current})"
+                f"narrative '{key}' of {cadence} {label}{f' ({unit})' if unit else ''} changed "
+                f"in the store since this copy was made (revision {expected_revision} → "
+                f"{current})"
             )
         if row is not None and row[1] == text:
             return current
@@ -529,18 +660,19 @@ class Transaction:
                   "revision": revision, "updated_at": _now(), "updated_by": by}
         if row is None:
             self.connection.execute(
-                narratives_table.insert().values(cadence=cadence, label=label, key=key, **values)
+                narratives_table.insert().values(cadence=cadence, label=label, unit=unit, key=key,
+                                                 **values)
             )
         else:
             self.connection.execute(
                 sa.update(narratives_table).where(
                     (narratives_table.c.cadence == cadence) & (narratives_table.c.label == label)
-                    & (narratives_table.c.key == key)
+                    & (narratives_table.c.unit == unit) & (narratives_table.c.key == key)
                 ).values(**values)
             )
         self.connection.execute(
             narrative_history.insert().values(
-                cadence=cadence, label=label, key=key, revision=revision, text=text,
+                cadence=cadence, label=label, unit=unit, key=key, revision=revision, text=text,
                 basis=values["basis"], updated_at=values["updated_at"], updated_by=by,
                 source=source,
             )
@@ -555,6 +687,23 @@ class Transaction:
                 & (events_table.c.new == new) & (events_table.c.effective == effective.isoformat())
             )
         ).first() is not None
+
+    def record_pack(self, cadence: str, label: str, period_end: dt.date,
+                    summary: dict[str, Any], unit: str = "") -> None:
+        """The pack of ``cadence``, ``label`` and ``unit`` ('' the group's) as built (replacing
+        an earlier build of it)."""
+        self.connection.execute(
+            sa.delete(packs_table).where(
+                (packs_table.c.cadence == cadence) & (packs_table.c.label == label)
+                & (packs_table.c.unit == unit)
+            )
+        )
+        self.connection.execute(
+            packs_table.insert().values(
+                cadence=cadence, label=label, unit=unit, period_end=period_end.isoformat(),
+                built_at=_now(), summary=json.dumps(summary),
+            )
+        )
 
     def imported(self, sha256: str) -> bool:
         return self.connection.execute(
@@ -579,6 +728,7 @@ def _narrative(row: Any) -> StoredNarrative:
 
 def _action(row: Any) -> Action:
     return Action(
+        unit=row.get("unit") or "",
         id=row["id"], title=row["title"], owner=row["owner"],
         due=dt.date.fromisoformat(row["due"]), status=row["status"], kpi_id=row["kpi_id"],
         raised_in=row["raised_in"], raised_on=dt.date.fromisoformat(row["raised_on"]),
@@ -588,6 +738,7 @@ def _action(row: Any) -> Action:
 
 def _decision(row: Any) -> Decision:
     return Decision(
+        unit=row.get("unit") or "",
         id=row["id"], text=row["text"], rationale=row["rationale"] or "", review=row["review"],
         decided_on=dt.date.fromisoformat(row["decided_on"]), kpis=json.loads(row["kpis"]),
         actions=json.loads(row["actions"]),

@@ -14,6 +14,7 @@ from typing import Any
 
 from reviewkit.errors import InputError
 from reviewkit.inputs._yaml import LineDict, LineList, check_known_keys, load_yaml_mapping
+from reviewkit.periods import check_date, parse_date
 from reviewkit.store.database import ACTION_STATUSES, Store, Transaction
 from reviewkit.store.reviews import Review, parse_review
 
@@ -52,6 +53,7 @@ class Minutes:
     sha256: str
     review: Review
     date: dt.date
+    unit: str = ""  # the unit whose review this was; '' for the group (or the only) pack
     decisions: list[NewDecision] = field(default_factory=list)
     actions: list[NewAction] = field(default_factory=list)
     updates: list[Update] = field(default_factory=list)
@@ -83,13 +85,12 @@ def _text(path: Path, item: LineDict, key: str, *, required: bool) -> str:
 
 def _date(path: Path, item: LineDict, key: str) -> dt.date:
     value = item.get(key)
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return value
     try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise InputError(path, f"{value!r} is not a date; write it as YYYY-MM-DD",
-                         line=item.line_of(key), field=key) from None
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return check_date(value)
+        return parse_date(str(value))
+    except ValueError as exc:
+        raise InputError(path, str(exc), line=item.line_of(key), field=key) from None
 
 
 def _kpi(path: Path, item: LineDict, key: str, known: set[str]) -> str | None:
@@ -130,19 +131,25 @@ def _new_action(path: Path, item: LineDict, known_kpis: set[str]) -> NewAction:
     )
 
 
-def load_minutes(path: str | Path, known_kpis: set[str]) -> Minutes:
+def load_minutes(path: str | Path, known_kpis: set[str],
+                 known_units: set[str] | None = None) -> Minutes:
     """Read and check a minutes file; any problem is an InputError naming the line and field."""
     path = Path(path)
     data = load_yaml_mapping(path, "minutes")
-    check_known_keys(path, data, ("review", "date", "decisions", "actions", "updates"))
+    check_known_keys(path, data, ("review", "unit", "date", "decisions", "actions", "updates"))
     review_text = _text(path, data, "review", required=True)
     try:
         review = parse_review(review_text)
     except ValueError as exc:
         raise InputError(path, str(exc), line=data.line_of("review"), field="review") from None
     date = _date(path, data, "date") if data.get("date") not in (None, "") else review.period.end
+    unit = _text(path, data, "unit", required=False)
+    if unit and (known_units is None or unit not in known_units):
+        listed = ", ".join(sorted(known_units or ())) or "none (the params file names no units)"
+        raise InputError(path, f"unknown unit '{unit}'; units: {listed}",
+                         line=data.line_of("unit"), field="unit")
     minutes = Minutes(path=path.resolve(), sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-                      review=review, date=date)
+                      review=review, date=date, unit=unit)
     for item, _line in _items(path, data, "decisions"):
         check_known_keys(path, item, _DECISION_KEYS, where=" of a decision")
         kpis_value = item.get("kpis") or []
@@ -201,12 +208,20 @@ def import_minutes(store: Store, minutes: Minutes, *, by: str) -> ImportResult:
             if not tx.has_action(update.id):
                 raise InputError(minutes.path, f"unknown action id '{update.id}'; see "
                                  "`reviewkit actions list`", line=update.line, field="id")
+            owner = tx.action(update.id).unit
+            if owner != minutes.unit:
+                raise InputError(
+                    minutes.path,
+                    f"action {update.id} belongs to {_unit_words(owner)}, not "
+                    f"{_unit_words(minutes.unit)}; record its update in that review's minutes",
+                    line=update.line, field="id")
         for decision in minutes.decisions:
-            if tx.find_decision(text=decision.text, review=review) is not None:
+            if tx.find_decision(text=decision.text, review=review,
+                                unit=minutes.unit) is not None:
                 continue  # applied by an earlier import of these minutes
             decision_id = tx.add_decision(
                 text=decision.text, rationale=decision.rationale, kpis=decision.kpis,
-                review=review, effective=minutes.date, by=by, source=source,
+                review=review, unit=minutes.unit, effective=minutes.date, by=by, source=source,
             )
             result.created_decisions.append(decision_id)
             action_ids = [_add_action(tx, action, minutes, by, source, result, decision_id)
@@ -235,16 +250,20 @@ def import_minutes(store: Store, minutes: Minutes, *, by: str) -> ImportResult:
 def _add_action(tx: Transaction, action: NewAction, minutes: Minutes, by: str, source: str,
                 result: ImportResult, decision_id: str | None = None) -> str:
     review = str(minutes.review)
-    existing = tx.find_action(title=action.title, raised_in=review)
+    existing = tx.find_action(title=action.title, raised_in=review, unit=minutes.unit)
     if existing is not None:
         return existing.id
     action_id = tx.add_action(
         title=action.title, owner=action.owner, due=action.due, kpi_id=action.kpi,
-        raised_in=review, note=action.note, decision_id=decision_id, effective=minutes.date,
-        by=by, source=source,
+        raised_in=review, note=action.note, decision_id=decision_id, unit=minutes.unit,
+        effective=minutes.date, by=by, source=source,
     )
     result.created_actions.append(action_id)
     return action_id
+
+
+def _unit_words(unit: str) -> str:
+    return f"unit '{unit}'" if unit else "the group's review"
 
 
 def _as_text(value: Any) -> str:

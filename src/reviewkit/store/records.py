@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from reviewkit.errors import ReviewkitError
+from reviewkit.errors import EnvironmentFailure, ReviewkitError
 
 ACTION_STATUSES = ("open", "in_progress", "done", "dropped")
 OPEN_STATUSES = ("open", "in_progress")
@@ -18,6 +18,10 @@ class StoreError(ReviewkitError):
     """The store cannot be opened or a change cannot be applied."""
 
     exit_code = 2
+
+
+class StoreFault(EnvironmentFailure):
+    """The store's database failed underneath: damaged, not writable, full or unreachable."""
 
 
 class UnknownRecord(StoreError):
@@ -36,6 +40,7 @@ class Action:
     raised_on: dt.date
     decision_id: str | None = None
     note: str = ""
+    unit: str = ""  # the unit whose review raised it; '' for the group (or the only) pack
 
     @property
     def is_open(self) -> bool:
@@ -51,6 +56,7 @@ class Decision:
     decided_on: dt.date
     kpis: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
+    unit: str = ""
 
 
 @dataclass(frozen=True)

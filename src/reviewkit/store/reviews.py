@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from reviewkit import cadences
 from reviewkit.cadences import PeriodRule
-from reviewkit.periods import Period, period_containing
+from reviewkit.periods import Period, check_date, period_containing
 
 _LABEL = re.compile(r"^(?:(?P<cadence>[a-z_]+)\s+)?(?P<label>\S+)$")
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -67,6 +67,7 @@ def parse_review(text: str) -> Review:
         except ValueError:  # e.g. 2026-13-01: the right shape, not a date
             day = None
         if day is not None:
+            check_date(day)  # ValueError naming the range: a year-1 review would overflow
             period = period_containing(name, day)
             return Review(name, period.label, period)
     if given:

@@ -1,0 +1,112 @@
+"""Units: the segments of the measurements that each get a pack of their own, under the group.
+
+A params file names its units (``units: all``, or a list with ids, display names and owners);
+each is a ``segment`` value of the measurements. A unit's pack reads only its rows; the group
+pack rolls the units up with each KPI's ``rollup`` rule.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from reviewkit.errors import InputError
+from reviewkit.inputs.measurements import Measurements, Observation
+from reviewkit.inputs.params import GROUP_FOLDER, UNIT_ID, LoadedParams
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A unit with a pack of its own: its id (folder and store key), its segment in the
+    measurements, the name its pack shows and who answers for it."""
+
+    id: str
+    segment: str
+    name: str
+    owner: str = ""
+
+
+def slug(text: str) -> str:
+    """A unit id made from a segment value: 'North General (site 2)' → 'north-general-site-2'."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:64].strip("-")
+
+
+def segments_of(measurements: Measurements) -> list[str]:
+    """Every non-empty segment value in the measurements, sorted."""
+    return sorted({obs.segment for rows in measurements.series.values() for obs in rows}
+                  - {""})
+
+
+def resolve_units(params: LoadedParams, measurements: Measurements, *,
+                  every_segment: bool = False) -> tuple[Unit, ...]:
+    """The units of a pack definition: the params file's list, or every segment in the data
+    (``units: all``, or ``every_segment`` when the params file names none). Empty: no units."""
+    spec = params.values.units
+    if spec is None and not every_segment:
+        return ()
+    if isinstance(spec, list):
+        listed = tuple(Unit(item.id, item.segment or item.id, item.name or item.segment or item.id,
+                           item.owner or "") for item in spec)
+        present = set(segments_of(measurements))
+        for unit in listed:
+            if unit.segment not in present:
+                raise InputError(
+                    params.path,
+                    f"unit '{unit.id}': no measurement row has the segment {unit.segment!r}; "
+                    f"segments in {measurements.path.name}: "
+                    f"{', '.join(sorted(present)) or 'none'}",
+                    field="units", line=_line(params, "units"),
+                )
+        return listed
+    segments = segments_of(measurements)
+    if not segments:
+        raise InputError(measurements.path, "no row has a segment, so there are no units; fill "
+                         "the 'segment' column or drop 'units' from the params file",
+                         field="segment")
+    units: list[Unit] = []
+    seen: dict[str, str] = {}
+    for segment in segments:
+        unit_id = slug(segment)
+        if not UNIT_ID.fullmatch(unit_id) or unit_id == GROUP_FOLDER or unit_id in seen:
+            clash = f" (as does {seen[unit_id]!r})" if unit_id in seen else ""
+            raise InputError(
+                params.path,
+                f"the segment {segment!r} makes the unit id {unit_id!r}{clash}; list the units "
+                "with an id each (units: [{id: ..., segment: ...}])",
+                field="units", line=_line(params, "units"),
+            )
+        seen[unit_id] = segment
+        units.append(Unit(unit_id, segment, segment))
+    return tuple(units)
+
+
+def _line(params: LoadedParams, key: str) -> int | None:
+    return params.lines.get(key)
+
+
+def rows_of(series: dict[str, list[Observation]],
+            segments: set[str]) -> dict[str, list[Observation]]:
+    """The series with only the rows of ``segments``; KPIs left without rows are dropped."""
+    kept = {kpi_id: [obs for obs in rows if obs.segment in segments]
+            for kpi_id, rows in series.items()}
+    return {kpi_id: rows for kpi_id, rows in kept.items() if rows}
+
+
+def group_rows(measurements: Measurements, units: tuple[Unit, ...]) -> dict[str, list[Observation]]:
+    """What the group pack reads: its units' rows, and the group's own rows (no segment) for
+    KPIs no unit reports. A KPI with both is an error: its group figure would be ambiguous."""
+    segments = {unit.segment for unit in units}
+    series: dict[str, list[Observation]] = {}
+    for kpi_id, rows in measurements.series.items():
+        own = [obs for obs in rows if obs.segment == ""]
+        of_units = [obs for obs in rows if obs.segment in segments]
+        if own and of_units:
+            raise InputError(
+                measurements.path,
+                f"KPI '{kpi_id}' has rows for units and rows without a segment; the group pack "
+                "rolls the units up, so give the group's own rows only for KPIs no unit reports",
+                line=own[0].line, field="segment",
+            )
+        if own or of_units:
+            series[kpi_id] = own or of_units
+    return series

@@ -1,0 +1,103 @@
+"""A batch on a Dask distributed cluster: an existing one (``--scheduler tcp://HOST:8786``) or a
+``LocalCluster`` of worker processes on this machine.
+
+Each pack is one task. A worker that dies mid-pack (killed, out of memory, its machine gone)
+loses nothing that was published: its pack is retried on another worker, and the atomic
+publish means a half-made pack never appears. Every worker needs reviewkit installed (the same
+version), the system libraries WeasyPrint needs, and the batch's input and output folders at
+the same paths (a shared file system); see docs/scaling.md.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from reviewkit.errors import ReviewkitError, UsageError
+from reviewkit.run.build import PackJob
+from reviewkit.run.workers import Event, Limits, Outcome, timed_make_one
+
+#: Times Dask re-runs a pack whose worker was lost before it gives up on it.
+RETRIES = 2
+
+
+class ClusterError(ReviewkitError):
+    """The Dask scheduler cannot be reached or the cluster cannot start."""
+
+    exit_code = 1
+
+
+class DaskPool:
+    """Packs as tasks on a Dask cluster; started on first use, closed by :meth:`close`."""
+
+    def __init__(self, workers: int, limits: Limits, scheduler: str | None = None) -> None:
+        self.size = max(1, workers)
+        self.limits = limits
+        self.scheduler = scheduler
+        self._client: Any = None
+        self._cluster: Any = None
+
+    def start(self) -> Any:
+        try:
+            # Deferred for start-up time: distributed imports tornado, msgpack and more, which
+            # only a batch on Dask needs.
+            from distributed import Client, LocalCluster
+        except ModuleNotFoundError as exc:
+            raise UsageError(f"--executor dask needs '{exc.name}'; pip install 'dask[distributed]'"
+                             ) from exc
+        try:
+            if self.scheduler:
+                self._client = Client(self.scheduler, timeout="20s")  # type: ignore[no-untyped-call]
+            else:
+                # One thread per worker process: each pack runs its own kernel and PDF render,
+                # which want a core each. The dashboard is off: no port is opened for it.
+                self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                                             n_workers=self.size, threads_per_worker=1,
+                                             processes=True, dashboard_address=None,
+                                             memory_limit=self.limits.memory or 0)
+                self._client = Client(self._cluster)  # type: ignore[no-untyped-call]
+        except (OSError, TimeoutError) as exc:
+            self.close()
+            where = self.scheduler or "a local cluster"
+            raise ClusterError(f"cannot reach the Dask scheduler at {where}: {exc}") from exc
+        return self._client
+
+    @property
+    def client(self) -> Any:
+        return self._client if self._client is not None else self.start()
+
+    def worker_pids(self) -> dict[str, int]:
+        """Each worker's process id (the tests kill one mid-batch)."""
+        pids: dict[str, int] = self.client.run(os.getpid)
+        return pids
+
+    def run(self, jobs: Iterator[tuple[int, PackJob]]) -> Iterator[Event]:
+        from distributed import as_completed  # deferred with the rest of distributed
+
+        client = self.client
+        futures = {}
+        completed = as_completed()  # type: ignore[no-untyped-call]
+        for index, job in jobs:
+            future = client.submit(timed_make_one, index, job, self.limits, pure=False,
+                                   retries=RETRIES, key=f"reviewkit-pack-{index}-{os.getpid()}")
+            futures[future.key] = (index, job)
+            completed.add(future)  # type: ignore[no-untyped-call]
+            yield ("started", index)
+        for future in completed:
+            index, job = futures[future.key]
+            try:
+                outcome: Outcome = future.result()
+            except Exception as exc:  # the task's worker was lost on every try, or it raised
+                outcome = Outcome(index, "failed", 0.0,
+                                  f"failed on the cluster after {RETRIES} retries: "
+                                  f"{type(exc).__name__}: {exc}")
+            yield ("finished", outcome)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None

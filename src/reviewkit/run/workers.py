@@ -1,0 +1,237 @@
+"""Where a batch's packs are made: a pool of local worker processes, or a Dask cluster.
+
+Each worker process imports the pipeline once (matplotlib, nbconvert, WeasyPrint and its
+fonts) and then makes pack after pack, each on a kernel of its own. A pack has a time limit and
+a memory limit: the local pool kills a worker whose pack runs over its time (its kernel dies
+with it, PR_SET_PDEATHSIG) and starts a fresh one, so one runaway pack cannot take the batch
+down; the memory limit caps the address space of the worker and of every kernel it starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import multiprocessing
+import os
+import resource
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import Any, Literal
+
+from reviewkit.errors import ReviewkitError
+from reviewkit.layout import charts
+from reviewkit.run import export
+from reviewkit.run.build import PackJob, produce
+
+Status = Literal["built", "skipped", "failed"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one pack may use: wall-clock seconds, and bytes of address space (None: no cap)."""
+
+    seconds: float = 900.0
+    memory: int | None = 6 << 30
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one pack."""
+
+    index: int
+    status: Status
+    seconds: float = 0.0
+    error: str = ""
+    worker: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+#: A progress event: ("started", index) when a worker takes a pack, ("finished", outcome).
+Event = tuple[Literal["started"], int] | tuple[Literal["finished"], Outcome]
+
+
+def make_one(index: int, job: PackJob, memory: int | None) -> Outcome:
+    """Make one pack in this process; any error becomes a failed outcome naming it."""
+    started = time.perf_counter()
+    worker = f"{os.uname().nodename}:{os.getpid()}"
+    try:
+        result = produce(job, memory_limit=memory)
+    except ReviewkitError as exc:
+        return Outcome(index, "failed", time.perf_counter() - started, exc.one_line(), worker)
+    except Exception as exc:  # a bug or an environment problem: still only this pack's failure
+        detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        return Outcome(index, "failed", time.perf_counter() - started, detail, worker)
+    return Outcome(index, "built", time.perf_counter() - started, "", worker,
+                   dict(result.timings))
+
+
+def warm_up() -> None:
+    """Import what every pack needs once per worker, not once per pack."""
+    charts.warm_up()
+    export.preload()
+
+
+def _worker_main(tasks: Connection, memory: int | None) -> None:
+    """A local worker: capped, warmed up, then one pack per message until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the batch decides; Ctrl-C goes to it
+    _die_with_parent()
+    if memory is not None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    warm_up()
+    while True:
+        message = tasks.recv()
+        if message is None:
+            return
+        index, job = message
+        tasks.send(make_one(index, job, memory))
+
+
+def _die_with_parent() -> None:
+    """A worker dies with its batch (even one killed with SIGKILL), and its kernel with it."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the batch died before the call took effect
+            os._exit(1)
+
+
+@dataclass
+class _Worker:
+    process: BaseProcess
+    conn: Connection
+    index: int | None = None
+    started: float = 0.0
+
+
+class LocalPool:
+    """``workers`` processes on this machine, each making one pack at a time."""
+
+    def __init__(self, workers: int, limits: Limits) -> None:
+        self.size = max(1, workers)
+        self.limits = limits
+        # spawn, not fork: the batch process has threads (progress, SQLAlchemy pools), and a
+        # forked child inheriting their locks can hang.
+        self._context = multiprocessing.get_context("spawn")
+        self._workers: list[_Worker] = []
+
+    def _start(self) -> _Worker:
+        ours, theirs = self._context.Pipe()
+        process = self._context.Process(target=_worker_main, args=(theirs, self.limits.memory),
+                                        name="reviewkit-worker", daemon=True)
+        process.start()
+        theirs.close()
+        worker = _Worker(process, ours)
+        self._workers.append(worker)
+        return worker
+
+    def run(self, jobs: Iterator[tuple[int, PackJob]]) -> Iterator[Event]:
+        """Make every job; yield events as packs start and finish, in the order they do."""
+        pending = iter(jobs)
+        exhausted = False
+        busy = 0
+        try:
+            while True:
+                for worker in list(self._workers) + [None] * (self.size - len(self._workers)):
+                    if exhausted:
+                        break
+                    if worker is not None and worker.index is not None:
+                        continue
+                    try:
+                        index, job = next(pending)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    worker = worker or self._start()
+                    worker.conn.send((index, job))
+                    worker.index, worker.started = index, time.perf_counter()
+                    busy += 1
+                    yield ("started", index)
+                if exhausted and busy == 0:
+                    return
+                ready = wait([w.conn for w in self._workers if w.index is not None]
+                             + [w.process.sentinel for w in self._workers if w.index is not None],
+                             timeout=0.5)
+                for worker in list(self._workers):
+                    if worker.index is None:
+                        continue
+                    outcome = self._collect(worker, ready)
+                    if outcome is not None:
+                        busy -= 1
+                        yield ("finished", outcome)
+        finally:
+            self.close()
+
+    def _collect(self, worker: _Worker, ready: Sequence[Any]) -> Outcome | None:
+        index = worker.index
+        assert index is not None
+        elapsed = time.perf_counter() - worker.started
+        if worker.conn in ready:
+            try:
+                outcome: Outcome = worker.conn.recv()
+            except (EOFError, OSError):
+                outcome = None  # type: ignore[assignment]
+            if outcome is not None:
+                worker.index = None
+                return outcome
+        name = f"{os.uname().nodename}:{worker.process.pid}"
+        if not worker.process.is_alive():
+            self._retire(worker)
+            code = worker.process.exitcode
+            why = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+            return Outcome(index, "failed", elapsed, f"its worker process died ({why}); the "
+                           "pack was not published", name)
+        if elapsed > self.limits.seconds:
+            self._retire(worker, kill=True)
+            return Outcome(index, "failed", elapsed, f"took longer than the time limit of "
+                           f"{self.limits.seconds:g} s and was stopped; nothing was published",
+                           name)
+        return None
+
+    def _retire(self, worker: _Worker, kill: bool = False) -> None:
+        if kill and worker.process.is_alive():
+            worker.process.kill()  # its kernel dies with it (PR_SET_PDEATHSIG)
+        worker.process.join(timeout=30)
+        worker.conn.close()
+        self._workers.remove(worker)
+
+    def close(self) -> None:
+        for worker in list(self._workers):
+            if worker.index is None and worker.process.is_alive():
+                with contextlib.suppress(OSError):
+                    worker.conn.send(None)
+        deadline = time.monotonic() + 10
+        for worker in list(self._workers):
+            worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join(timeout=10)
+            worker.conn.close()
+        self._workers.clear()
+
+
+def timed_make_one(index: int, job: PackJob, limits: Limits) -> Outcome:
+    """:func:`make_one` on a Dask worker: a watchdog ends the whole worker process when the
+    pack runs over its time limit (its kernel dies with it), since a thread cannot be stopped;
+    Dask then reports the pack as failed once its retries are spent."""
+    finished = threading.Event()
+
+    def watch() -> None:
+        if not finished.wait(limits.seconds):
+            os._exit(70)  # EX_SOFTWARE: the scheduler sees a lost worker, the nanny restarts it
+
+    threading.Thread(target=watch, daemon=True, name="reviewkit-time-limit").start()
+    try:
+        return make_one(index, job, limits.memory)
+    finally:
+        finished.set()
+
+
+#: How the batch runs its packs: events as they start and finish.
+Executor = Callable[[Iterator[tuple[int, PackJob]]], Iterator[Event]]

@@ -1,0 +1,99 @@
+"""Run ``reviewkit build`` with a fault injected at one point: the process kills itself with
+SIGKILL there (as the OOM killer or a power cut would), or a store write fails.
+
+    python tests/fault_build.py MODE PARAMS OUT KERNEL_PID_FILE [build args…]
+
+Used by tests/test_faults.py; nothing here is part of reviewkit.
+
+PYTEST_DONT_REWRITE
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import sqlite3
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from reviewkit.cli import main
+from reviewkit.run import build, execute, export, publish
+from reviewkit.store import database
+
+MODES = ("evaluate", "execute", "pdf", "before-swap", "after-swap", "after-record",
+         "record-fails", "disk-full")
+
+
+def die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def inject(mode: str, pid_file: Path) -> None:
+    real_init = execute.Kernel.__init__
+
+    def init(self: execute.Kernel, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        pid_file.write_text(str(self.manager.provisioner.pid))
+
+    execute.Kernel.__init__ = init  # type: ignore[method-assign]
+
+    if mode == "evaluate":
+        build.evaluate = lambda *a, **k: die()  # type: ignore[assignment]
+    elif mode == "execute":
+        real_execute = build.execute_notebook
+
+        def executing(*args: Any, **kwargs: Any) -> Any:
+            threading.Timer(0.8, die).start()  # while the kernel runs the notebook
+            return real_execute(*args, **kwargs)
+
+        build.execute_notebook = executing  # type: ignore[assignment]
+    elif mode == "pdf":
+        def half_pdf(html: str, target: Path, **kwargs: Any) -> None:
+            target.write_bytes(b"%PDF-1.7 half written")
+            die()
+
+        export.to_pdf = half_pdf  # type: ignore[assignment]
+    elif mode == "before-swap":
+        publish.swapped_in = lambda *a, **k: die()  # type: ignore[assignment]
+    elif mode == "after-swap":
+        real_swap = publish._swap
+
+        def swap_then_die(staging: Path, final: Path) -> Path | None:
+            real_swap(staging, final)
+            die()
+            return None
+
+        publish._swap = swap_then_die  # type: ignore[assignment]
+    elif mode == "after-record":
+        real_record = database.Transaction.record_pack
+
+        def record_then_die(self: database.Transaction, *args: Any) -> None:
+            real_record(self, *args)
+            die()  # recorded in the transaction, not yet committed
+
+        database.Transaction.record_pack = record_then_die  # type: ignore[method-assign]
+    elif mode == "disk-full":
+        def full(html: str, target: Path, **kwargs: Any) -> None:
+            target.write_bytes(b"%PDF-1.7 part")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target))
+
+        export.to_pdf = full  # type: ignore[assignment]
+    elif mode == "record-fails":
+        def locked(self: database.Transaction, *args: Any) -> None:
+            raise sa.exc.OperationalError("INSERT INTO packs", {},
+                                          sqlite3.OperationalError("database is locked"))
+
+        database.Transaction.record_pack = locked  # type: ignore[method-assign]
+    else:
+        raise SystemExit(f"unknown mode {mode}; use one of {', '.join(MODES)}")
+
+
+if __name__ == "__main__":
+    mode, params, out, pid_file, *rest = sys.argv[1:]
+    inject(mode, Path(pid_file))
+    sys.exit(main(["build", "weekly", "--params", params, "--out", out, "-q", *rest]))

@@ -1,0 +1,231 @@
+"""reviewkit batch: every unit's and the group's pack made in worker processes (or on a Dask
+cluster), skipped when unchanged, listed in batch.json and index.html, safe against a second
+batch and against being killed.
+
+Economy: one tiny definition (two units, two KPIs, one cadence) and a notebook of two sections,
+so a pack costs a kernel start and a two-page PDF; the first batch is shared by several tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from conftest_build import BIN, REPO, child_env
+
+from reviewkit.run.batch import BatchOptions, locked, run_batch
+from reviewkit.run.workers import Limits
+
+DAY = dt.date(2026, 11, 20)
+FILES = ("pack.pdf", "pack.html", "pack.ipynb", "summary.json", "manifest.json")
+
+
+def _definition(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "kpis.yaml").write_text("""kpis:
+  - {id: uptime, name: Uptime, perspective: Reliability, direction: higher_is_better,
+     target: 99, amber: 98, owner: Ops, cadences: [weekly], headline: true}
+  - {id: incidents, name: Incidents, perspective: Reliability, direction: lower_is_better,
+     target: 4, owner: Ops, cadences: [weekly], aggregation: sum, headline: true}
+""", encoding="utf-8")
+    rows = ["kpi_id,period_end,value,segment,count"]
+    for week in range(6):
+        day = (DAY - dt.timedelta(weeks=5 - week)).isoformat()
+        rows += [f"uptime,{day},{98.5 + week * 0.1:.1f},N1,30", f"uptime,{day},99.5,S1,10",
+                 f"incidents,{day},{week % 3},N1,", f"incidents,{day},1,S1,"]
+    (root / "measurements.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell('cadence = "weekly"\nparams_file = None\nperiod_end = None\n'
+                                  "unit = None", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("from reviewkit.run.notebook import open_pack\n"
+                                  "pack = open_pack(cadence, params_file, period_end, unit)"),
+        *[nbformat.v4.new_code_cell(f'pack.section("{section}")', metadata={
+            "reviewkit": {"section": {"id": section, "title": section}, "toc": False}})
+          for section in ("cover", "units", "summary")],
+    ]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    nbformat.write(notebook, root / "tiny.ipynb")
+    params = root / "params.yaml"
+    params.write_text("""organisation: Two Sites
+catalog: kpis.yaml
+measurements: measurements.csv
+notebook: tiny.ipynb
+cadences: [weekly]
+units:
+  - {id: north, segment: N1, name: North}
+  - {id: south, segment: S1, name: South}
+""", encoding="utf-8")
+    return params
+
+
+def _batch(*args: str | Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / "reviewkit"), "batch", *map(str, args)],
+                          capture_output=True, text=True, cwd=REPO, env=child_env(),
+                          timeout=timeout, check=False)
+
+
+def _whole_packs(out: Path) -> list[Path]:
+    """Every visible pack folder; each must have all its files (nothing half-written)."""
+    folders = sorted({p.parent for p in out.glob("weekly/*/*/*") if not p.parent.name
+                     .startswith(".")})
+    for folder in folders:
+        missing = [name for name in FILES if not (folder / name).is_file()]
+        assert missing == [], f"{folder} is half-written: {missing}"
+    return folders
+
+
+@pytest.fixture(scope="module")
+def first_batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Any]:
+    root = tmp_path_factory.mktemp("batch")
+    params = _definition(root / "inputs")
+    out = root / "out"
+    proc = _batch("--params", params, "--out", out, "--workers", "2")
+    assert proc.returncode == 0, proc.stderr
+    return params, out, proc
+
+
+def test_a_batch_builds_each_unit_and_the_group_into_their_own_folders(
+        first_batch: tuple[Path, Path, Any]) -> None:
+    _, out, proc = first_batch
+    folders = _whole_packs(out)
+    assert [f.relative_to(out).as_posix() for f in folders] == [
+        "weekly/2026-11-20/group", "weekly/2026-11-20/north", "weekly/2026-11-20/south"]
+    report = json.loads((out / "batch.json").read_text())
+    assert report["counts"] == {"built": 3, "skipped": 0, "failed": 0}
+    assert report["consistency"] == []
+    assert {p["unit"]: p["status"] for p in report["packs"]} == {
+        "north": "built", "south": "built", "group": "built"}
+    assert "3 built, 0 unchanged (skipped), 0 failed" in proc.stderr
+    group = json.loads((out / "weekly/2026-11-20/group/summary.json").read_text())
+    assert [u["id"] for u in group["units"]] == ["north", "south"]
+    north = json.loads((out / "weekly/2026-11-20/north/summary.json").read_text())
+    assert north["unit"]["name"] == "North"
+    # only the group pack has the units page
+    group_html = (out / "weekly/2026-11-20/group/pack.html").read_text()
+    assert "<h2>Units side by side</h2>" in group_html
+    north_html = (out / "weekly/2026-11-20/north/pack.html").read_text()
+    assert "<h2>Units side by side</h2>" not in north_html
+
+
+def test_the_library_page_lists_every_pack_with_links_and_no_outside_resource(
+        first_batch: tuple[Path, Path, Any]) -> None:
+    _, out, _ = first_batch
+    page = (out / "index.html").read_text(encoding="utf-8")
+    for unit in ("north", "south", "group"):
+        assert f'href="weekly/2026-11-20/{unit}/pack.pdf"' in page
+    assert "North" in page and "Group" in page
+    assert "http" not in page.replace('name="viewport"', "")
+    os.remove(out / "index.html")
+    proc = subprocess.run([str(BIN / "reviewkit"), "index", str(out)], capture_output=True,
+                          text=True, env=child_env(), timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "index.html").read_text(encoding="utf-8").count("pack.pdf") == 3
+
+
+def test_a_second_batch_with_nothing_changed_skips_every_pack(
+        first_batch: tuple[Path, Path, Any]) -> None:
+    params, out, _ = first_batch
+    before = {f: (f / "pack.pdf").stat().st_mtime_ns for f in _whole_packs(out)}
+    report = run_batch(BatchOptions(params=(params,), out=out, workers=1))
+    assert [p.status for p in report.packs] == ["skipped"] * 3
+    assert {f: (f / "pack.pdf").stat().st_mtime_ns for f in _whole_packs(out)} == before
+
+
+def test_the_plan_names_one_build_command_per_pack(first_batch: tuple[Path, Path, Any]
+                                                   ) -> None:
+    params, out, _ = first_batch
+    proc = _batch("--params", params, "--out", out, "--plan", timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    entries = json.loads(proc.stdout)
+    assert [e["command"][-2:] for e in entries] == [["--unit", "north"], ["--unit", "south"],
+                                                    ["--unit", "group"]]
+    assert entries[0]["command"][:3] == ["reviewkit", "build", "weekly"]
+
+
+def test_a_second_batch_on_the_same_folder_is_refused_naming_the_first(tmp_path: Path) -> None:
+    params = _definition(tmp_path / "inputs")
+    out = tmp_path / "out"
+    with locked(out):
+        proc = _batch("--params", params, "--out", out, timeout=60)
+    assert proc.returncode == 4
+    line = proc.stderr.strip()
+    assert line.startswith(f"reviewkit: error: {out} is being written by reviewkit batch "
+                           f"(pid {os.getpid()}")
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_killed_batch_leaves_whole_packs_and_a_rerun_builds_only_the_rest(
+        tmp_path: Path) -> None:
+    params = _definition(tmp_path / "inputs")
+    out = tmp_path / "out"
+    with (tmp_path / "log.txt").open("w") as logs:
+        child = subprocess.Popen([str(BIN / "reviewkit"), "batch", "--params", str(params),
+                                  "--out", str(out), "--workers", "1"], stdout=logs,
+                                 stderr=logs, cwd=REPO, env=child_env())
+    deadline = time.monotonic() + 240
+    while not _whole_packs(out) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    finished = _whole_packs(out)
+    assert len(finished) == 1
+    report = run_batch(BatchOptions(params=(params,), out=out, workers=2))
+    statuses = sorted(p.status for p in report.packs)
+    assert statuses == ["built", "built", "skipped"]
+    assert len(_whole_packs(out)) == 3
+    assert list(out.rglob("*staging*")) == []
+
+
+@pytest.fixture
+def dask_cluster() -> Iterator[Any]:
+    from distributed import LocalCluster  # deferred: only these tests need it
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                           dashboard_address=None)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def test_a_batch_on_a_dask_cluster_finishes_every_pack_when_a_worker_is_killed(
+        tmp_path: Path, dask_cluster: Any) -> None:
+    from distributed import Client  # deferred: only these tests need it
+
+    params = _definition(tmp_path / "inputs")
+    out = tmp_path / "out"
+    killed: list[int] = []
+
+    def kill_one_worker_mid_pack() -> None:
+        deadline = time.monotonic() + 200
+        while not list(out.rglob(".*staging*")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        with Client(dask_cluster.scheduler_address) as client:
+            pids = client.run(os.getpid)
+        pid = next(iter(pids.values()))
+        os.kill(pid, signal.SIGKILL)
+        killed.append(pid)
+
+    killer = threading.Thread(target=kill_one_worker_mid_pack)
+    killer.start()
+    report = run_batch(BatchOptions(params=(params,), out=out, workers=2, executor="dask",
+                                    scheduler=dask_cluster.scheduler_address,
+                                    limits=Limits(seconds=300)))
+    killer.join()
+    assert killed, "no worker was killed"
+    assert [p.status for p in report.packs] == ["built"] * 3, [p.error for p in report.packs]
+    assert len(_whole_packs(out)) == 3
+    assert list(out.rglob("*staging*")) == []
+    assert report.consistency == []

@@ -1,0 +1,179 @@
+"""A build killed at any stage (SIGKILL: no clean-up runs) or failing to record its pack leaves
+the pack folder whole (the previous pack, or the new one complete), the store readable and in
+step, and no kernel running."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from conftest_build import DEMO_LABEL, copy_demo_inputs, run_cli, snapshot
+
+from reviewkit.run import publish
+from reviewkit.store.database import Store
+
+HARNESS = Path(__file__).resolve().parent / "fault_build.py"
+BEFORE_SWAP = ("evaluate", "execute", "pdf", "before-swap")
+AFTER_SWAP = ("after-swap", "after-record")
+MODES = (*BEFORE_SWAP, *AFTER_SWAP, "record-fails", "disk-full")
+PACK_FILES = ("pack.pdf", "pack.html", "pack.ipynb", "summary.json", "manifest.json")
+
+
+@dataclasses.dataclass(frozen=True)
+class Faulted:
+    mode: str
+    root: Path
+    params: Path
+    folder: Path
+    returncode: int
+    stderr: str
+    kernel_pid: int | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Base:
+    root: Path
+    folder_files: dict[str, bytes]
+    recorded_at: str
+    runs: dict[str, Faulted]
+
+
+def _recorded(params: Path) -> dict[str, str]:
+    store = Store.open(str(params.parent / "reviewkit.sqlite"))
+    try:
+        return {pack.label: pack.built_at for pack in store.packs("weekly")}
+    finally:
+        store.dispose()
+
+
+def _run(mode: str, base_root: Path, where: Path) -> Faulted:
+    shutil.copytree(base_root, where)
+    params = where / "inputs" / "params" / "weekly.yaml"
+    pid_file = where / "kernel.pid"
+    proc = subprocess.run(
+        [sys.executable, str(HARNESS), mode, str(params), str(where / "out"), str(pid_file)],
+        capture_output=True, text=True, timeout=300, check=False,
+        env={k: v for k, v in os.environ.items() if k != "REVIEWKIT_DEBUG"},
+    )
+    pid = int(pid_file.read_text()) if pid_file.is_file() else None
+    return Faulted(mode, where, params, where / "out" / "weekly" / DEMO_LABEL, proc.returncode,
+                   proc.stderr, pid)
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Base:
+    root = tmp_path_factory.mktemp("faults") / "base"
+    params = copy_demo_inputs(root / "inputs")
+    proc = run_cli(["build", "weekly", "--params", params, "--out", root / "out", "-q"])
+    assert proc.returncode == 0, proc.stderr
+    folder = root / "out" / "weekly" / DEMO_LABEL
+    before = snapshot(folder)
+    recorded = _recorded(params)[DEMO_LABEL]
+    time.sleep(1.1)  # a new record has a later built_at (one-second resolution)
+    cases = tmp_path_factory.mktemp("fault-cases")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = dict(zip(MODES, pool.map(lambda m: _run(m, root, cases / m), MODES),
+                        strict=True))
+    return Base(root, before, recorded, runs)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _whole_new_pack(folder: Path) -> bool:
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    return all(
+        hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
+        for name, digest in manifest["outputs"].items()
+    ) and all((folder / name).is_file() for name in PACK_FILES)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_kernel_outlives_a_killed_or_failed_build(base: Base, mode: str) -> None:
+    run = base.runs[mode]
+    assert run.kernel_pid is not None, run.stderr
+    deadline = time.monotonic() + 10
+    while _alive(run.kernel_pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(run.kernel_pid)
+
+
+@pytest.mark.parametrize("mode", BEFORE_SWAP)
+def test_a_build_killed_before_the_swap_leaves_the_previous_pack_and_record(
+    base: Base, mode: str
+) -> None:
+    run = base.runs[mode]
+    assert run.returncode == -9, run.stderr
+    assert snapshot(run.folder) == base.folder_files
+    assert _recorded(run.params)[DEMO_LABEL] == base.recorded_at
+
+
+@pytest.mark.parametrize("mode", AFTER_SWAP)
+def test_a_build_killed_after_the_swap_leaves_the_new_pack_whole_and_the_store_readable(
+    base: Base, mode: str
+) -> None:
+    run = base.runs[mode]
+    assert run.returncode == -9, run.stderr
+    assert snapshot(run.folder) != base.folder_files
+    assert _whole_new_pack(run.folder)
+    # The record was not committed (the kill came first): the store still holds the earlier
+    # record, readable and unlocked; the next build of the period records it again.
+    assert _recorded(run.params)[DEMO_LABEL] == base.recorded_at
+
+
+def test_a_store_that_cannot_record_the_pack_leaves_the_previous_pack_in_place(
+    base: Base,
+) -> None:
+    run = base.runs["record-fails"]
+    assert run.returncode == 4, run.stderr
+    assert run.stderr.count("\n") == 1 and "database is locked" in run.stderr
+    assert snapshot(run.folder) == base.folder_files
+    assert _recorded(run.params)[DEMO_LABEL] == base.recorded_at
+
+
+def test_a_full_disk_while_writing_the_pack_is_one_line_and_keeps_the_previous_pack(
+    base: Base,
+) -> None:
+    run = base.runs["disk-full"]
+    assert run.returncode == 4, run.stderr
+    assert run.stderr.count("\n") == 1 and "No space left on device" in run.stderr
+    assert "nothing was replaced" in run.stderr
+    assert snapshot(run.folder) == base.folder_files
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_what_a_killed_build_leaves_beside_the_pack_is_cleaned_by_the_next(
+    base: Base, mode: str
+) -> None:
+    run = base.runs[mode]
+    publish.clean_abandoned(run.folder)
+    leftovers = [p.name for p in run.folder.parent.iterdir()
+                 if p.name.startswith(".") and not p.name.endswith(".lock")]
+    assert leftovers == []
+
+
+def test_shutting_down_a_kernel_stops_its_warm_up_instead_of_waiting_for_it(
+    tmp_path: Path,
+) -> None:
+    # A refused publish or a bad input shuts the kernel down while it may still be warming up:
+    # the warm-up must stop with it, not hold the command until its own time-out.
+    from reviewkit.run.execute import Kernel
+
+    kernel = Kernel(cwd=tmp_path, warm_up="import time\ntime.sleep(120)")
+    assert kernel._warm is not None
+    kernel.shutdown()
+    assert not kernel._warm.is_alive()

@@ -1,0 +1,178 @@
+"""A store file that is not a reviewkit store is an error naming it, never silently replaced;
+a store that fails underneath (damaged, unwritable, full, unreachable) is one line with the
+"environment failed" exit code, and nothing half-applied."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+import socket
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from conftest import REPO
+
+from reviewkit.cli import main
+from reviewkit.errors import EnvironmentFailure
+from reviewkit.store.database import SCHEMA_VERSION, Store
+
+DEMO = REPO / "data" / "demo"
+MINUTES = DEMO / "minutes" / "weekly-2026-10-30.yaml"
+ENVIRONMENT_FAILED = EnvironmentFailure.exit_code
+
+
+def run(args: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(arg) for arg in args])
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def params(tmp_path: Path) -> Path:
+    path = tmp_path / "weekly.yaml"
+    path.write_text(f"organisation: N\ncatalog: {DEMO / 'kpis.yaml'}\n"
+                    f"measurements: {DEMO / 'measurements.csv'}\nstore: store.sqlite\n",
+                    encoding="utf-8")
+    return path
+
+
+def _valid_store(path: Path) -> None:
+    Store.open(str(path)).dispose()
+
+
+def _bytes(path: Path) -> bytes:
+    return path.read_bytes() if path.exists() else b""
+
+
+def test_the_environment_failed_exit_code_is_neither_input_nor_generic() -> None:
+    assert ENVIRONMENT_FAILED not in (0, 1, 2, 3)
+
+
+@pytest.mark.parametrize("content, says", [
+    (b"", "is empty"),
+    (b"\x8f\x13random bytes\x00" * 40, "not an SQLite database"),
+    (b"name,title\nA-1,Fix it\n", "not an SQLite database"),
+])
+def test_a_store_file_that_is_not_a_store_is_refused_and_left_as_it_was(
+    params: Path, content: bytes, says: str
+) -> None:
+    store = params.parent / "store.sqlite"
+    store.write_bytes(content)
+    code, out, err = run(["actions", "list", "--params", params])
+    assert code == 2, err
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("reviewkit: error: ")
+    assert str(store) in err and says in err and "not a reviewkit store" in err
+    assert store.read_bytes() == content
+
+
+def test_an_sqlite_file_of_another_program_is_refused(params: Path) -> None:
+    store = params.parent / "store.sqlite"
+    with contextlib.closing(sqlite3.connect(store)) as db:
+        db.execute("create table customers (id integer)")
+        db.commit()
+    before = store.read_bytes()
+    code, _, err = run(["actions", "list", "--params", params])
+    assert code == 2
+    assert "an SQLite database but not a reviewkit store (tables: customers)" in err
+    assert store.read_bytes() == before
+
+
+@pytest.mark.parametrize("version, says", [
+    ("banana", "schema version 'banana' is not a number"),
+    (str(SCHEMA_VERSION + 5), "newer than this reviewkit understands"),
+])
+def test_a_store_with_a_nonsense_or_newer_schema_version_is_refused(
+    params: Path, version: str, says: str
+) -> None:
+    store = params.parent / "store.sqlite"
+    _valid_store(store)
+    with contextlib.closing(sqlite3.connect(store)) as db:
+        db.execute("update reviewkit_meta set value = ? where key = 'schema_version'",
+                   (version,))
+        db.commit()
+    before = store.read_bytes()
+    code, _, err = run(["actions", "list", "--params", params])
+    assert code == 2 and says in err and str(store) in err
+    assert err.count("\n") == 1
+    assert store.read_bytes() == before
+
+
+def test_a_missing_store_file_is_created(params: Path) -> None:
+    code, out, _ = run(["actions", "list", "--params", params])
+    assert code == 0 and out == "(none)\n"
+    assert (params.parent / "store.sqlite").stat().st_size > 0
+
+
+def test_a_damaged_store_is_an_environment_failure_naming_the_file(params: Path) -> None:
+    store = params.parent / "store.sqlite"
+    _valid_store(store)
+    assert run(["minutes", "import", MINUTES, "--params", params, "--by", "t"])[0] == 0
+    data = bytearray(store.read_bytes())
+    for offset in range(4096, len(data), 4096):  # trash every page after the first
+        data[offset:offset + 200] = b"\xff" * 200
+    store.write_bytes(bytes(data))
+    code, _, err = run(["actions", "list", "--params", params])
+    assert code == ENVIRONMENT_FAILED, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert str(store) in err and "damaged" in err
+
+
+@pytest.mark.parametrize("reason", ["attempt to write a readonly database",
+                                    "database or disk is full"])
+def test_a_store_that_cannot_be_written_fails_the_import_whole(
+    params: Path, monkeypatch: pytest.MonkeyPatch, reason: str
+) -> None:
+    store = params.parent / "store.sqlite"
+    _valid_store(store)
+    before = store.read_bytes()
+    real_execute = sa.engine.Connection.execute
+    calls = {"n": 0}
+
+    def failing(self: sa.engine.Connection, statement: object, *args: object,
+                **kwargs: object) -> object:
+        # Fail half-way through the import, after some rows were written in the transaction.
+        if isinstance(statement, sa.sql.dml.Insert):
+            calls["n"] += 1
+            if calls["n"] == 5:
+                raise sa.exc.OperationalError("INSERT", {}, sqlite3.OperationalError(reason))
+        return real_execute(self, statement, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sa.engine.Connection, "execute", failing)
+    code, out, err = run(["minutes", "import", MINUTES, "--params", params, "--by", "t"])
+    assert code == ENVIRONMENT_FAILED, err
+    assert out == "" and err.count("\n") == 1 and reason in err and str(store) in err
+    monkeypatch.undo()
+    assert store.read_bytes() == before  # nothing half-applied
+    assert run(["actions", "list", "--params", params])[1] == "(none)\n"
+
+
+def test_an_unreachable_database_is_an_environment_failure_without_the_password(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed once the block ends: nothing listens there
+    params = tmp_path / "weekly.yaml"
+    params.write_text(f"organisation: N\ncatalog: {DEMO / 'kpis.yaml'}\n"
+                      f"measurements: {DEMO / 'measurements.csv'}\n"
+                      f"store: postgresql://rk:s3cr3t@127.0.0.1:{port}/reviews\n",
+                      encoding="utf-8")
+    code, _, err = run(["actions", "list", "--params", params])
+    assert code == ENVIRONMENT_FAILED, err
+    assert err.count("\n") == 1 and "s3cr3t" not in err
+    assert "postgresql://rk:***@127.0.0.1" in err
+
+
+def test_a_store_on_a_read_only_folder_is_reported_not_recreated(
+    params: Path, tmp_path: Path
+) -> None:
+    # A store path that is a folder, not a file: refused, nothing created in its place.
+    (params.parent / "store.sqlite").mkdir()
+    code, _, err = run(["actions", "list", "--params", params])
+    assert code == 2 and "is a folder, not a store file" in err
+    shutil.rmtree(params.parent / "store.sqlite")

@@ -1,0 +1,283 @@
+"""Units and the group pack: figures rolled up by each KPI's rule, a unit's own rows, owners,
+actions and narrative, the store's migration to units, and the consistency check."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from conftest import REPO
+
+from reviewkit import cadences
+from reviewkit.errors import InputError
+from reviewkit.evaluation.evaluate import combine
+from reviewkit.evaluation.units import disagreements
+from reviewkit.inputs.catalog import Kpi
+from reviewkit.inputs.loaded import load_inputs
+from reviewkit.inputs.measurements import Observation
+from reviewkit.inputs.params import load_params
+from reviewkit.layout.view import Publication, make_view
+from reviewkit.run.prepare import evaluate, load_for
+from reviewkit.run.summary import summary_of
+from reviewkit.store import database as store_module
+from reviewkit.store.database import Store
+from reviewkit.store.minutes import import_minutes, load_minutes
+
+DAY = dt.date(2026, 11, 20)
+
+
+def _obs(value: float, segment: str, count: float | None = None,
+         day: dt.date = DAY) -> Observation:
+    return Observation(day, value, segment=segment, count=count)
+
+
+def test_a_mean_kpi_weighs_each_unit_by_its_count(make_kpi: Callable[..., Kpi]) -> None:
+    kpi = make_kpi(aggregation="mean")
+    rows = [_obs(90.0, "a", 30), _obs(100.0, "b", 10)]
+    assert combine(kpi, rows).value == pytest.approx(92.5)
+    assert combine(kpi, rows).weight == 40
+
+
+def test_a_summed_kpi_adds_its_units_and_a_peak_takes_the_highest(
+        make_kpi: Callable[..., Kpi]) -> None:
+    rows = [_obs(3.0, "a"), _obs(4.0, "b")]
+    assert combine(make_kpi(aggregation="sum"), rows).value == 7.0
+    assert combine(make_kpi(aggregation="max"), rows).value == 4.0
+
+
+def test_a_stock_kept_with_last_can_roll_up_as_a_sum_of_each_units_latest(
+        make_kpi: Callable[..., Kpi]) -> None:
+    earlier = DAY - dt.timedelta(days=3)
+    rows = [_obs(5.0, "a", day=earlier), _obs(6.0, "a"), _obs(10.0, "b", day=earlier)]
+    assert combine(make_kpi(aggregation="last", rollup="sum"), rows).value == 16.0
+    # by default `last` takes the most recent figure of any unit, as before units existed
+    assert combine(make_kpi(aggregation="last"), rows).value == 6.0
+
+
+def test_a_figure_on_a_threshold_is_not_pushed_off_it_by_binary_noise(
+        make_kpi: Callable[..., Kpi]) -> None:
+    kpi = make_kpi(aggregation="mean", target=99.9)
+    rows = [_obs(v, s) for v, s in ((99.89, "a"), (99.9, "b"), (99.91, "c"), (99.9, "d"),
+                                    (99.9, "e"), (99.9, "f"), (99.9, "g"))]
+    assert combine(kpi, rows).value == 99.9
+
+
+@pytest.fixture
+def two_units(write: Callable[[str, str], Path]) -> Path:
+    write("kpis.yaml", """
+        kpis:
+          - id: uptime
+            name: Uptime
+            perspective: Reliability
+            direction: higher_is_better
+            target: 99
+            amber: 98
+            owner: Head of Operations
+            owners: {north: North site lead}
+            cadences: [weekly]
+            headline: true
+          - id: incidents
+            name: Incidents
+            perspective: Reliability
+            direction: lower_is_better
+            target: 4
+            owner: Head of Operations
+            cadences: [weekly]
+            aggregation: sum
+            headline: true
+          - id: budget
+            name: Budget variance
+            perspective: Cost
+            direction: lower_is_better
+            target: 1
+            owner: Finance
+            cadences: [weekly]
+        """)
+    rows = ["kpi_id,period_end,value,segment,count"]
+    for week in range(6):
+        day = (DAY - dt.timedelta(weeks=5 - week)).isoformat()
+        rows += [f"uptime,{day},{98.5 + week * 0.1:.1f},N1,30",
+                 f"uptime,{day},{99.5:.1f},S1,10",
+                 f"incidents,{day},{week % 3},N1,", f"incidents,{day},1,S1,",
+                 f"budget,{day},0.5,,"]
+    write("measurements.csv", "\n".join(rows) + "\n")
+    return write("params.yaml", """
+        organisation: Two Sites <Ltd>
+        catalog: kpis.yaml
+        measurements: measurements.csv
+        cadences: [weekly]
+        units:
+          - {id: north, segment: N1, name: "North & Co", owner: Ann}
+          - {id: south, segment: S1, name: South}
+        """)
+
+
+def test_a_units_pack_shows_only_its_rows_its_owners_and_not_the_groups_own_kpis(
+        two_units: Path) -> None:
+    inputs = load_inputs(two_units)
+    north = inputs.for_unit(inputs.unit_named("north"))
+    assert {obs.segment for rows in north.measurements.series.values() for obs in rows} == {"N1"}
+    assert [kpi.id for kpi in north.catalog.kpis] == ["uptime", "incidents"]
+    assert north.catalog.by_id()["uptime"].owner == "North site lead"
+    south = inputs.for_unit(inputs.unit_named("south"))
+    assert south.catalog.by_id()["uptime"].owner == "Head of Operations"
+
+
+def test_the_group_pack_rolls_its_units_up_and_its_figures_pass_the_consistency_check(
+        two_units: Path) -> None:
+    inputs = load_for(load_params(two_units))
+    store = Store.open(inputs.params.store_location)
+    try:
+        weekly = cadences.get("weekly")
+        group = evaluate(weekly, inputs, store)
+        units = [evaluate(weekly, inputs, store, unit=unit) for unit in ("north", "south")]
+    finally:
+        store.dispose()
+    assert group.is_group and [f.unit.id for f in group.units] == ["north", "south"]
+    assert group.result("uptime").value == pytest.approx((99.0 * 30 + 99.5 * 10) / 40)
+    assert group.result("incidents").value == 2 + 1
+    summaries = [summary_of(make_view(e, inputs), Publication()) for e in (group, *units)]
+    kpis = inputs.catalog.by_id()
+    assert disagreements(kpis, summaries[0], summaries[1:]) == []
+    # a unit's figure that changed after the group was built is reported
+    stale = json.loads(json.dumps(summaries[1]))
+    stale["kpis"][1]["value"] = 7
+    found = disagreements(kpis, summaries[0], [stale, summaries[2]])
+    assert [item.kpi_id for item in found] == ["incidents"]
+    assert "group 3" in found[0].describe() and "sum 8" in found[0].describe()
+
+
+def test_a_kpi_with_both_unit_rows_and_group_rows_is_an_error_naming_the_line(
+        two_units: Path) -> None:
+    csv = two_units.parent / "measurements.csv"
+    csv.write_text(csv.read_text() + f"uptime,{DAY},99.0,,\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"line 32, field 'segment': KPI 'uptime' has rows "
+                                         r"for units and rows without a segment"):
+        load_inputs(two_units)
+
+
+@pytest.mark.parametrize(("units", "message"), [
+    ("[{id: North}]", "unit id 'North' must be lower-case"),
+    ("[{id: group}]", "'group' names the group pack's folder"),
+    ("[{id: a, segment: N1}, {id: b, segment: N1}]", "two units have the segment 'N1'"),
+    ("[{id: west}]", "unit 'west': no measurement row has the segment 'west'"),
+])
+def test_bad_units_in_a_params_file_are_input_errors(two_units: Path, units: str,
+                                                     message: str) -> None:
+    text = two_units.read_text().split("units:")[0] + f"units: {units}\n"
+    two_units.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=message) as caught:
+        load_inputs(two_units)
+    assert caught.value.field is not None and caught.value.field.startswith("units")
+
+
+def test_minutes_of_a_units_review_keep_its_actions_apart(two_units: Path) -> None:
+    store = Store.open(str(two_units.parent / "store.sqlite"))
+    try:
+        minutes = two_units.parent / "north.yaml"
+        minutes.write_text("review: weekly 2026-11-13\nunit: north\nactions:\n"
+                           "  - {title: Fix the UPS, owner: Ann, due: 2026-12-01, kpi: uptime}\n",
+                           encoding="utf-8")
+        import_minutes(store, load_minutes(minutes, {"uptime"}, {"north", "south"}), by="t")
+        assert [a.unit for a in store.actions()] == ["north"]
+        assert store.actions(unit="") == []
+        assert len(store.history("weekly", "north").events) == 1
+        assert store.history("weekly").events == ()
+        other = two_units.parent / "south.yaml"
+        other.write_text("review: weekly 2026-11-20\nunit: south\nupdates:\n"
+                         "  - {id: A-0001, status: done}\n", encoding="utf-8")
+        with pytest.raises(InputError, match="action A-0001 belongs to unit 'north', not "
+                                             "unit 'south'"):
+            import_minutes(store, load_minutes(other, {"uptime"}, {"north", "south"}), by="t")
+        with pytest.raises(InputError, match="unknown unit 'east'"):
+            other.write_text("review: weekly 2026-11-20\nunit: east\n", encoding="utf-8")
+            load_minutes(other, {"uptime"}, {"north", "south"})
+    finally:
+        store.dispose()
+
+
+#: The version 2 schema of the tables that units change, as reviewkit 0.1 created them.
+_V2 = """
+CREATE TABLE reviewkit_meta (key VARCHAR(64) PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE counters (name VARCHAR(32) PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE actions (id VARCHAR(16) PRIMARY KEY, title TEXT NOT NULL, owner TEXT NOT NULL,
+  due VARCHAR(10) NOT NULL, status VARCHAR(16) NOT NULL, kpi_id VARCHAR(128),
+  raised_in VARCHAR(64), raised_on VARCHAR(10) NOT NULL, decision_id VARCHAR(16),
+  note TEXT DEFAULT '' NOT NULL);
+CREATE TABLE decisions (id VARCHAR(16) PRIMARY KEY, text TEXT NOT NULL,
+  rationale TEXT DEFAULT '' NOT NULL, review VARCHAR(64), decided_on VARCHAR(10) NOT NULL,
+  kpis TEXT DEFAULT '[]' NOT NULL, actions TEXT DEFAULT '[]' NOT NULL);
+CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, entity VARCHAR(16) NOT NULL,
+  entity_id VARCHAR(16) NOT NULL, field VARCHAR(32) NOT NULL, old TEXT, new TEXT,
+  effective VARCHAR(10) NOT NULL, recorded_at VARCHAR(32) NOT NULL, by TEXT NOT NULL,
+  source TEXT NOT NULL);
+CREATE TABLE minutes_imports (sha256 VARCHAR(64) PRIMARY KEY, file TEXT NOT NULL,
+  review VARCHAR(64) NOT NULL, imported_at VARCHAR(32) NOT NULL, by TEXT NOT NULL,
+  changes INTEGER NOT NULL);
+CREATE TABLE packs (cadence VARCHAR(16), label VARCHAR(16), period_end VARCHAR(10) NOT NULL,
+  built_at VARCHAR(32) NOT NULL, summary TEXT NOT NULL, PRIMARY KEY (cadence, label));
+CREATE TABLE narratives (cadence VARCHAR(16), label VARCHAR(16), key VARCHAR(128),
+  kpi_id VARCHAR(128), text TEXT NOT NULL, basis TEXT DEFAULT '{}' NOT NULL,
+  revision INTEGER NOT NULL, updated_at VARCHAR(32) NOT NULL, updated_by TEXT NOT NULL,
+  PRIMARY KEY (cadence, label, key));
+CREATE TABLE narrative_history (seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  cadence VARCHAR(16) NOT NULL, label VARCHAR(16) NOT NULL, key VARCHAR(128) NOT NULL,
+  revision INTEGER NOT NULL, text TEXT NOT NULL, basis TEXT NOT NULL,
+  updated_at VARCHAR(32) NOT NULL, updated_by TEXT NOT NULL, source TEXT NOT NULL);
+INSERT INTO reviewkit_meta VALUES ('schema_version', '2');
+INSERT INTO counters VALUES ('action', 1), ('decision', 0);
+INSERT INTO actions VALUES ('A-0001', 'Old action', 'Ann', '2026-12-01', 'open', NULL, NULL,
+  '2026-11-01', NULL, '');
+INSERT INTO packs VALUES ('weekly', '2026-11-13', '2026-11-13', 't', '{}');
+INSERT INTO narratives VALUES ('weekly', '2026-11-13', 'summary', NULL, 'Kept words', '{}', 1,
+  't', 'Ann');
+"""
+
+
+def test_a_version_2_store_migrates_to_units_keeping_everything_as_the_groups(
+        tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        for statement in _V2.split(";"):
+            if statement.strip():
+                connection.exec_driver_sql(statement)
+    engine.dispose()
+    store = Store.open(str(path))
+    try:
+        assert store.schema_version() == store_module.SCHEMA_VERSION
+        assert [(a.id, a.unit) for a in store.actions()] == [("A-0001", "")]
+        assert store.narratives("weekly", "2026-11-13")["summary"].text == "Kept words"
+        assert [p.label for p in store.packs("weekly")] == ["2026-11-13"]
+        # the same cell and pack of a unit are now separate records
+        store.save_narrative(cadence="weekly", label="2026-11-13", unit="north", key="summary",
+                             kpi_id=None, text="North's words", basis={}, expected_revision=0,
+                             by="t", source="test")
+        store.record_pack("weekly", "2026-11-13", dt.date(2026, 11, 13), {}, unit="north")
+        assert store.narratives("weekly", "2026-11-13")["summary"].text == "Kept words"
+        assert store.narratives("weekly", "2026-11-13", "north")["summary"].revision == 1
+        assert len(store.packs("weekly")) == len(store.packs("weekly", "north")) == 1
+    finally:
+        store.dispose()
+
+
+def test_the_demos_seven_units_roll_up_to_its_group_figures() -> None:
+    params = load_params(REPO / "params" / "units" / "weekly.yaml")
+    inputs = load_for(params)
+    assert len(inputs.units) == 7
+    store = Store.open(":memory:")
+    try:
+        for name in ("weekly", "monthly", "quarterly"):
+            cadence = cadences.get(name)
+            period = "2026-10-31" if name == "monthly" else None
+            group = evaluate(cadence, inputs, store, period)
+            units = [evaluate(cadence, inputs, store, period, unit.id) for unit in inputs.units]
+            summaries = [summary_of(make_view(e, inputs), Publication())
+                         for e in (group, *units)]
+            assert disagreements(inputs.catalog.by_id(), summaries[0], summaries[1:]) == []
+    finally:
+        store.dispose()

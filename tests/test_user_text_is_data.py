@@ -1,0 +1,206 @@
+"""User text is data: escaped in every context, never a template, never a path the pack embeds,
+and no secret reaches a pack or a message."""
+
+from __future__ import annotations
+
+import dataclasses
+import html.parser
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import prepare_view
+from nbformat.v4 import new_code_cell, new_notebook
+
+from reviewkit import redact
+from reviewkit.errors import ExportError
+from reviewkit.layout.sections import Pack
+from reviewkit.layout.view import Publication
+from reviewkit.narrative.cells import plan_cells
+from reviewkit.narrative.drafts import draft_for_kpi
+from reviewkit.narrative.placeholders import fill
+from reviewkit.run import export
+from reviewkit.run.build import notebook_metadata
+from reviewkit.store.database import Store
+
+HOSTILE = '</style><script>alert("org")</script><img src=x onerror=alert(1)>'
+DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
+
+
+class _Elements(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.title = ""
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self._in_title = tag == "title"
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_title = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+
+
+def _page(meta: dict[str, object], cells: list[nbformat.NotebookNode]) -> str:
+    notebook = new_notebook(cells=cells)
+    notebook.metadata["reviewkit"] = meta
+    return export.to_html(notebook)
+
+
+def _params(tmp_path: Path, **extra: str) -> Path:
+    lines = [f"catalog: {DEMO / 'kpis.yaml'}", f"measurements: {DEMO / 'measurements.csv'}"]
+    lines += [f"{key}: {value}" for key, value in extra.items()]
+    path = tmp_path / "weekly.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_organisation_and_title_are_text_in_the_title_and_the_page_header_css(
+    tmp_path: Path,
+) -> None:
+    params = _params(tmp_path, organisation=json.dumps(HOSTILE),
+                     title=json.dumps('<script>alert("t")</script>'))
+    view = prepare_view("weekly", params)
+    page = _page(notebook_metadata(view, Publication()), [])
+    parser = _Elements()
+    parser.feed(page)
+    assert "script" not in parser.tags and "img" not in parser.tags
+    assert HOSTILE in parser.title
+    # In the running header (a CSS string) the text cannot end the <style> element.
+    style = page.split("<style>", 2)[2].split("</style>", 1)[0]
+    assert "</" not in style and "<script" not in style.lower()
+
+
+def test_css_strings_cannot_break_out_of_the_string_or_the_style_element() -> None:
+    escaped = export.css_string('a"b\\c</style>\n<x>')
+    assert '"' not in escaped.replace('\\"', "")
+    assert "<" not in escaped and ">" not in escaped and "\n" not in escaped
+
+
+def test_section_titles_and_keys_from_the_notebook_are_escaped() -> None:
+    cell = new_code_cell("pack.section('summary')")
+    cell.metadata["reviewkit"] = {"section": {"id": 'x" onclick="alert(1)', "title": HOSTILE}}
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": "<p>ok</p>"})]
+    other = new_code_cell("pack.section('provenance')")
+    other.metadata["reviewkit"] = {"section": {"id": "provenance", "title": "Provenance"}}
+    other.outputs = [nbformat.v4.new_output("display_data",
+                                            data={"text/html": "<p><!--rk-toc--></p>"})]
+    parser = _Elements()
+    parser.feed(_page({}, [cell, other]))
+    assert "script" not in parser.tags and "img" not in parser.tags
+
+
+# -- placeholders belong to narrative only ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def braced(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo catalog with template-looking text in a KPI's name and owner."""
+    root = tmp_path_factory.mktemp("braces")
+    text = (DEMO / "kpis.yaml").read_text(encoding="utf-8")
+    text = text.replace("name: Mean time to restore (P1/P2)",
+                        "name: \"Restore {{ 7*7 }} ![x](/etc/passwd)\"")
+    text = text.replace("owner: CISO", "owner: \"{{ period.__class__ }} <b>CISO</b>\"")
+    (root / "kpis.yaml").write_text(text, encoding="utf-8")
+    params = root / "weekly.yaml"
+    params.write_text(f"organisation: Braces\ncatalog: {root / 'kpis.yaml'}\n"
+                      f"measurements: {DEMO / 'measurements.csv'}\n", encoding="utf-8")
+    return params
+
+
+def test_catalog_text_in_a_draft_is_shown_literally_not_filled(braced: Path) -> None:
+    pack = prepare_view("weekly", braced).evaluated
+    vulns = draft_for_kpi(pack.result("open_critical_vulns"), pack)
+    mttr = draft_for_kpi(pack.result("mttr_p1"), pack)
+    assert "{{ period.__class__ }} <b>CISO</b>" in export.narrative_html(fill(vulns, pack)) \
+        .replace("&lt;", "<").replace("&gt;", ">")
+    rendered = export.narrative_html(fill(mttr, pack))
+    assert "Restore {{ 7*7 }}" in rendered
+    assert "<img" not in rendered and "/etc/passwd" in rendered
+
+
+def test_every_drafted_cell_of_a_pack_fills_without_error(braced: Path) -> None:
+    pack = prepare_view("weekly", braced).evaluated
+    from reviewkit import cadences
+
+    cells = plan_cells(pack, cadences.WEEKLY.narratives, {})
+    for cell in cells:
+        fill(cell.text, pack)  # must not raise, whatever the catalog says
+
+
+def test_catalog_text_in_sections_is_escaped(braced: Path) -> None:
+    view = prepare_view("weekly", braced)
+    page = "".join(fragment.html for fragment in Pack(view).sections())
+    assert "{{ period.__class__ }} &lt;b&gt;CISO&lt;/b&gt;" in page
+    assert "Restore {{ 7*7 }}" in page
+    assert "<b>CISO</b>" not in page
+
+
+# -- no file outside reviewkit's own assets reaches a pack -----------------------------------
+
+@pytest.mark.parametrize("markdown", [
+    "![leak](/etc/passwd)",
+    "![leak](../../../../etc/hostname)",
+    "![leak](file:///etc/hostname)",
+    '<img src="/etc/hostname">',
+    "[link](/etc/passwd)",
+])
+def test_narrative_images_outside_the_assets_folder_are_not_embedded(markdown: str) -> None:
+    rendered = export.narrative_html(markdown)
+    sources = re.findall(r'src="([^"]*)"', rendered)
+    assert all(src.startswith("data:") for src in sources), rendered
+
+
+def test_the_pdf_fetcher_refuses_files_outside_reviewkits_assets(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.svg"
+    secret.write_text('<svg xmlns="http://www.w3.org/2000/svg"><text>secret</text></svg>')
+    page = f'<html><body><p>x</p><img src="{secret.as_uri()}"></body></html>'
+    with pytest.raises(ExportError, match="not one of reviewkit's own files"):
+        export.to_pdf(page, tmp_path / "out.pdf", base_url=tmp_path)
+    assert not (tmp_path / "out.pdf").exists()
+
+
+# -- secrets -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("url, shown", [
+    ("postgresql://rk:s3cr3t@db.example:5432/reviews",
+     "postgresql://rk:***@db.example:5432/reviews"),
+    ("postgresql+psycopg://rk:p%40ss@db/reviews", "postgresql+psycopg://rk:***@db/reviews"),
+    ("postgresql://db/reviews", "postgresql://db/reviews"),
+    ("/srv/reviewkit.sqlite", "/srv/reviewkit.sqlite"),
+])
+def test_store_urls_are_shown_without_their_password(url: str, shown: str) -> None:
+    assert redact.url(url) == shown
+    assert redact.text(f"cannot open store '{url}': refused") == (
+        f"cannot open store '{shown}': refused")
+
+
+def test_a_store_url_with_a_password_is_recorded_redacted_in_the_provenance(
+    tmp_path: Path,
+) -> None:
+    params = _params(tmp_path, organisation="Northwind IT", store="reviewkit.sqlite")
+    view = prepare_view("weekly", params)
+    dirty = dataclasses.replace(view.provenance, parameters={
+        **view.provenance.parameters, "store": "postgresql://rk:s3cr3t@db/reviews"})
+    page = "".join(f.html for f in Pack(dataclasses.replace(view, provenance=dirty)).sections())
+    assert "s3cr3t" not in page
+
+
+def test_store_url_can_come_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reviewkit.inputs.params import load_params
+
+    target = tmp_path / "elsewhere.sqlite"
+    monkeypatch.setenv("REVIEWKIT_TEST_STORE", str(target))
+    params = load_params(_params(tmp_path, organisation="N", store="${REVIEWKIT_TEST_STORE}"))
+    assert params.store_location == str(target)
+    assert params.raw["store"] == "${REVIEWKIT_TEST_STORE}"  # the recorded value names the variable
+    Store.open(params.store_location).dispose()
+    assert target.is_file()
