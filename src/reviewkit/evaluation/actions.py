@@ -145,6 +145,15 @@ def replay(events: Sequence[Event], before: dt.date) -> tuple[dict[str, Action],
             elif event.field == "actions" and event.entity_id in decisions and event.new:
                 decisions[event.entity_id] = replace(decisions[event.entity_id],
                                                      actions=json.loads(event.new))
+            elif event.field == "text" and event.entity_id in decisions:
+                decisions[event.entity_id] = replace(decisions[event.entity_id],
+                                                     text=event.new or "")
+            elif event.field == "rationale" and event.entity_id in decisions:
+                decisions[event.entity_id] = replace(decisions[event.entity_id],
+                                                     rationale=event.new or "")
+            elif event.field == "kpis" and event.entity_id in decisions and event.new:
+                decisions[event.entity_id] = replace(decisions[event.entity_id],
+                                                     kpis=json.loads(event.new))
             continue
         if event.field == "created" and event.new:
             actions[event.entity_id] = _action_from(json.loads(event.new))
