@@ -133,8 +133,8 @@ _COVER = Section("cover", "Cover", in_contents=False)
 _SUMMARY_TITLE = "Summary: headline KPIs and what needs attention"
 _CHANGES = Section("changes", "What changed since the last review", new_page=False)
 _UNITS = Section("units", "Units side by side", group_only=True)
-_DATA_QUALITY = Section("data_quality", "Data quality", appendix=True)
-_PROVENANCE = Section("provenance", "Provenance", appendix=True, new_page=False)
+_DATA_QUALITY = Section("data_quality", "Data quality", appendix=True, new_page=False)
+_PROVENANCE = Section("provenance", "Provenance", appendix=True)
 #: The longer packs keep their body short: the scorecard stays in it, linked to each KPI's
 #: card in an appendix (with the KPIs' own commentary).
 _SCORECARD = Section("scorecard", "Scorecard", _KPIS)
@@ -157,7 +157,8 @@ WEEKLY = Cadence(
         _CHANGES,
         Section("perspectives", "Scorecard and KPIs by perspective", _KPIS,
                 lists_perspectives=True),
-        Section("actions", "Action log and decisions", _ACTIONS),
+        # Follows on: the KPIs' commentary before it would otherwise sit on a page of its own.
+        Section("actions", "Action log and decisions", _ACTIONS, new_page=False),
         _DATA_QUALITY,
         _PROVENANCE,
     ),
@@ -179,13 +180,15 @@ MONTHLY = Cadence(
         Section("portfolio", "Delivery: the initiative portfolio",
                 Narrative("delivery", "Delivery",
                           "Which initiatives need help, and what you ask for.")),
+        # Spend and the action log follow on: the commentary before each often spills
+        # onto a page of its own otherwise.
         Section("spend", "Cost discipline: spend against budget",
                 Narrative("cost", "Cost discipline",
-                          "Where spend is off plan, why, and the recovery.")),
+                          "Where spend is off plan, why, and the recovery."), new_page=False),
         Section("benefits", "Benefits realization"),
         Section("leading_lagging", "Leading and lagging indicators"),
         _SCORECARD,
-        Section("actions", "Action log and decisions", _ACTIONS),
+        Section("actions", "Action log and decisions", _ACTIONS, new_page=False),
         _KPI_DETAILS,
         _DATA_QUALITY,
         _PROVENANCE,
