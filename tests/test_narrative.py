@@ -18,10 +18,11 @@ import pytest
 from conftest import REPO, prepare_view
 from nbformat.v4 import new_markdown_cell, new_notebook
 
-from reviewkit.cadences import WEEKLY, Narrative
+from reviewkit.cadences import MONTHLY, WEEKLY, Narrative
 from reviewkit.errors import InputError, UsageError
 from reviewkit.evaluation.pack import PackEvaluation
 from reviewkit.inputs.catalog import load_catalog
+from reviewkit.layout.notebooks import make_notebook
 from reviewkit.narrative.cells import NarrativeCell, plan_cells
 from reviewkit.narrative.drafts import draft_for_kpi, draft_for_section
 from reviewkit.narrative.edits import parse_markdown, to_markdown
@@ -29,7 +30,7 @@ from reviewkit.narrative.notebook import ACCEPT_FLAG, apply_to_notebook, edits_i
 from reviewkit.narrative.placeholders import NarrativeError, check_placeholders, fill
 from reviewkit.narrative.service import NarrativeService
 from reviewkit.run import gate
-from reviewkit.run.export import narrative_html
+from reviewkit.run.export import narrative_html, to_html
 from reviewkit.store.database import Action, Store, StoredNarrative
 from reviewkit.store.minutes import import_minutes, load_minutes
 
@@ -114,8 +115,9 @@ def test_fill_replaces_kpi_placeholders_with_formatted_values(context: PackEvalu
             "{{ kpi.change_success_rate.name }} in {{ kpi.change_success_rate.unit }}; "
             "amber {{ kpi.change_success_rate.amber }}; {{ kpi.cloud_spend.value }}")
     assert fill(text, context) == (
-        "88.1% vs 95% (red, Off track); change \u22123.20 pts, variance \u22126.90 pts; "
-        "streak 1; owner Change Manager; Change success rate in %; amber 90%; £44.6k"
+        "88.1% vs 95.0% (red, Off track); change \u22123.2\u00a0pts, variance "
+        "\u22126.9\u00a0pts; streak 1; owner Change Manager; Change success rate in %; "
+        "amber 90.0%; £44.6k"
     )
 
 
@@ -167,7 +169,7 @@ def test_draft_for_red_kpi_names_the_change_the_streak_and_open_actions(
     text = draft_for_kpi(context.evaluation.result("change_success_rate"), context)
     assert text.startswith(
         "Change success rate fell to 88.1% (at risk → off track), the 1st week below target "
-        "(target 95%); owner: Change Manager. Open actions: A-0005 Root-cause the failed "
+        "(target 95.0%); owner: Change Manager. Open actions: A-0005 Root-cause the failed "
         "integration-engine releases (due 2026-11-27). Expected action: Require Change "
         "Advisory Board sign-off"
     )
@@ -189,7 +191,7 @@ def test_draft_for_amber_kpi_says_below_or_above_target_and_expected_action(
     assert "Expected action: Freeze non-urgent EHR changes" in ehr
     cloud = draft_for_kpi(context.evaluation.result("cloud_spend"), context)
     assert cloud.startswith("Cloud spend run-rate rose to £44.6k (on track → at risk), the 1st "
-                            "week above target (target £42k); owner: Finance Business Partner. "
+                            "week above target (target £42.0k); owner: Finance Business Partner. "
                             "Open actions: A-0006 Switch off idle non-production cloud workloads "
                             "(due 2026-11-18).")
 
@@ -200,7 +202,7 @@ def test_draft_for_green_kpi_counts_weeks_on_target_without_expected_action(
     result = context.evaluation.result("critical_patch_compliance")
     text = draft_for_kpi(result, context)
     assert text == (f"Critical patch compliance rose to 96.1%, on target for the "
-                    f"{result.streak}nd week in a row (target 95%); owner: CISO.")
+                    f"{result.streak}nd week in a row (target 95.0%); owner: CISO.")
     assert result.streak == 2
     assert "Expected action" not in text
 
@@ -773,3 +775,35 @@ def test_collect_edits_saves_a_stale_text_accepted_through_its_metadata_flag(
                                               store.narratives("weekly", "2026-11-20"))}
     assert not replanned[key].stale
     assert store.narrative_history("weekly", "2026-11-20", key)[-1].updated_by == "Ana Lyst"
+
+
+@pytest.mark.parametrize(("state", "label"), [("draft", "Draft text, generated from the data"),
+                                              ("final", "Generated from the data")])
+def test_a_final_pack_never_labels_generated_text_as_draft(state: str, label: str) -> None:
+    """Published with --force, a pack may keep generated text: it says so, but not "draft"."""
+    cell = new_markdown_cell("Change success rate fell to 88.1%.")
+    cell.metadata["tags"] = ["narrative"]
+    cell.metadata["reviewkit"] = {"key": "summary", "draft": True}
+    notebook = new_notebook(cells=[cell])
+    notebook.metadata["reviewkit"] = {"state": state}
+    html = to_html(notebook)
+    assert label in html
+    assert ("Draft text" in html) == (state == "draft")
+    dotted = re.search(r'<aside class="[^"]*rk-narrative-draft', html) is not None
+    assert dotted == (state == "draft")
+
+
+def test_kpi_commentary_follows_the_section_that_asks_for_it(context: PackEvaluation) -> None:
+    """In the monthly notebook the KPIs' own cells follow the KPI detail appendix, not the
+    summary; in the weekly one they follow the summary's commentary."""
+    for cadence, after in ((MONTHLY, "kpi_details"), (WEEKLY, "summary")):
+        notebook = make_notebook(cadence)
+        cells = list(plan_cells(context, slots_of(notebook, cadence), {}))
+        apply_to_notebook(notebook, cells)
+        kpi_cells = [i for i, c in enumerate(notebook.cells)
+                     if c.metadata.get("reviewkit", {}).get("kpi")]
+        sections = [(i, c.metadata["reviewkit"]["section"]["id"]) for i, c in
+                    enumerate(notebook.cells) if "section" in c.metadata.get("reviewkit", {})]
+        before = [sid for i, sid in sections if i < kpi_cells[0]]
+        assert before[-1] == after
+        assert kpi_cells == list(range(kpi_cells[0], kpi_cells[0] + len(kpi_cells) * 2, 2))

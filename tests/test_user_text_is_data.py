@@ -13,6 +13,7 @@ import nbformat
 import pytest
 from conftest import prepare_view
 from nbformat.v4 import new_code_cell, new_notebook
+from pg import create_database, postgres_url  # noqa: F401  (fixture by name)
 
 from reviewkit import redact
 from reviewkit.errors import ExportError
@@ -204,3 +205,31 @@ def test_store_url_can_come_from_the_environment(
     assert params.raw["store"] == "${REVIEWKIT_TEST_STORE}"  # the recorded value names the variable
     Store.open(params.store_location).dispose()
     assert target.is_file()
+
+
+def test_no_pack_file_shows_the_store_password(
+    postgres_url: str, tmp_path: Path  # noqa: F811
+) -> None:
+    """A build against a PostgreSQL store whose URL carries a password (the test server trusts
+    local connections, so any password opens it): no file of the pack holds the password."""
+    from conftest_build import run_cli
+
+    database = create_database(postgres_url)
+    with_password = database.replace("://", "://postgres:Sup3r-s3cret@", 1) \
+        if "@" not in database else database.replace("@", ":Sup3r-s3cret@", 1)
+    params = _params(tmp_path, organisation="Northwind IT", store=json.dumps(with_password))
+    proc = run_cli(["build", "weekly", "--params", params, "--out", tmp_path / "out", "-q"])
+    assert proc.returncode == 0, proc.stderr
+    assert "Sup3r-s3cret" not in proc.stdout + proc.stderr
+    folder = tmp_path / "out" / "weekly" / "2026-11-20"
+    files = [path for path in folder.rglob("*") if path.is_file()]
+    assert {path.name for path in files} >= {"pack.pdf", "pack.html", "pack.ipynb",
+                                             "manifest.json", "summary.json"}
+    for path in files:
+        data = path.read_bytes()
+        assert b"Sup3r-s3cret" not in data, path.name
+    # The PDF's text too (its streams are compressed, so read them as text).
+    from pypdf import PdfReader
+
+    text = "".join(page.extract_text() or "" for page in PdfReader(folder / "pack.pdf").pages)
+    assert "Sup3r-s3cret" not in text and "postgres:***@" in text

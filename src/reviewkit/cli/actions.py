@@ -90,6 +90,9 @@ def add_parsers(commands: Any) -> None:
     mimport = msub.add_parser("import", parents=[common], help="apply a minutes file (YAML)")
     mimport.add_argument("file", type=Path)
     mimport.add_argument("--by", help="who imports (default: your user name)")
+    mimport.add_argument("--amend", action="store_true",
+                         help="this file corrects minutes imported before: record its "
+                              "differences as amendments of that meeting")
 
 
 def _open(args: argparse.Namespace) -> tuple[Store, set[str]]:
@@ -224,7 +227,8 @@ def run_minutes(args: argparse.Namespace) -> int:
     store, known = _open(args)
     try:
         minutes = load_minutes(args.file, known, _units_for_minutes(args))
-        result = import_minutes(store, minutes, by=args.by or getpass.getuser())
+        result = import_minutes(store, minutes, by=args.by or getpass.getuser(),
+                                amend=args.amend)
     finally:
         store.dispose()
     if result.already_imported:
@@ -239,13 +243,20 @@ def run_minutes(args: argparse.Namespace) -> int:
         parts.append("updated " + ", ".join(f"{k} ({', '.join(v)})"
                                             for k, v in result.updated.items()))
     print(f"{args.file}: " + ("; ".join(parts) if parts else "nothing new"))
+    if result.amended:
+        print(f"amended the minutes of the meeting ({len(result.amended)} difference"
+              f"{'s' if len(result.amended) != 1 else ''}):")
+        for line in result.amended:
+            print(f"  {line}")
     return 0
 
 
 def _units_for_minutes(args: argparse.Namespace) -> set[str] | None:
     """The units a minutes file may name; read only when it names one (it costs a load of the
     measurements)."""
-    text = args.file.read_text(encoding="utf-8") if args.file.is_file() else ""
+    # Only a peek for a `unit:` line: the loader reports a file that is not UTF-8 properly.
+    text = (args.file.read_bytes().decode("utf-8", errors="replace") if args.file.is_file()
+            else "")
     if not any(line.startswith("unit:") for line in text.splitlines()):
         return None
     return known_units(load_params(args.params))

@@ -18,6 +18,7 @@ from reviewkit.evaluation.spend import SpendSummary
 from reviewkit.formatting import STATUS_WORDS, format_date, format_value
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.portfolio import Initiative, ScheduleState
+from reviewkit.layout.charts import chart_history
 
 #: How a schedule state is said in a sentence, in the order the sentence lists them.
 SCHEDULE_WORDS: dict[ScheduleState, str] = {
@@ -33,10 +34,10 @@ def _plural(count: int, noun: str) -> str:
 
 def kpi_chart_alt(result: KpiResult, *, last: int | None = None) -> str:
     """What a KPI's history chart shows, in one sentence (``last``: of its last periods only,
-    as a sparkline draws them)."""
+    as a sparkline draws them): the periods the chart draws, fitted to the data."""
     kpi = result.kpi
     period = result.current.period
-    history = result.history[-last:] if last else result.history
+    history = chart_history(result, most=last)
     span = f"{_plural(len(history), period.noun)} to {format_date(period.end)}"
     values = [point.value for point in history if point.value is not None]
     if not values:

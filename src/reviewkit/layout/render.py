@@ -11,7 +11,11 @@ from typing import Any
 import jinja2
 
 from reviewkit import formatting, redact
-from reviewkit.formatting import STATUS_WORDS
+from reviewkit.evaluation.evaluate import KpiResult
+from reviewkit.evaluation.rollup import YearToDate
+from reviewkit.formatting import STATUS_WORDS, Shown
+from reviewkit.inputs.catalog import Kpi
+from reviewkit.layout.figures import for_page, nobreak, shown_of, shown_ytd
 
 REASON_WORDS = {
     "red": "Off track",
@@ -39,8 +43,11 @@ def environment(extra_dirs: tuple[str, ...] = ()) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters.update(
-        value=formatting.format_value,
-        change=formatting.format_change,
+        value=_value,
+        change=_change,
+        shown=_shown,
+        shown_ytd=_shown_ytd,
+        plural=formatting.plural,
         date=formatting.format_date,
         arrow=formatting.trend_arrow,
         status_word=lambda status: STATUS_WORDS.get(status, status),
@@ -67,6 +74,20 @@ def templates_fingerprint(extra_dirs: tuple[str, ...] = ()) -> tuple[str, int, i
             digest.update(hashlib.sha256(content).digest())
             count, size = count + 1, size + len(content)
     return digest.hexdigest(), count, size
+def _value(value: float | None, kpi: Kpi, decimals: int | None = None) -> str:
+    return nobreak(formatting.format_value(value, kpi, decimals=decimals))
+
+
+def _change(change: float | None, kpi: Kpi, decimals: int | None = None) -> str:
+    return nobreak(formatting.format_change(change, kpi, decimals=decimals))
+
+
+def _shown(result: KpiResult) -> Shown:
+    return for_page(shown_of(result))
+
+
+def _shown_ytd(ytd: YearToDate, kpi: Kpi) -> Shown:
+    return for_page(shown_ytd(ytd, kpi))
 
 
 def render(template: str, extra_dirs: tuple[str, ...] = (), **values: Any) -> str:

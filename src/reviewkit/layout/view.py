@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import platform
 from collections.abc import Mapping, Sequence
@@ -22,6 +23,7 @@ from reviewkit.evaluation.changes import ChangeReport
 from reviewkit.evaluation.evaluate import Evaluation, KpiResult
 from reviewkit.evaluation.pack import PackEvaluation
 from reviewkit.evaluation.strategy import Strategy
+from reviewkit.formatting import Currency
 from reviewkit.inputs.catalog import Catalog, Kpi
 from reviewkit.inputs.loaded import InputFile, Inputs
 from reviewkit.inputs.units import Unit
@@ -76,6 +78,7 @@ class PackView:
     generated_at: dt.datetime
     provenance: Provenance
     charts: Mapping[str, str] = field(default_factory=dict)  # chart id → PNG data URL
+    year_start_month: int = 1  # first month of the (financial) year
 
     # -- the evaluation, by the names the templates use ------------------------------------
     @property
@@ -120,6 +123,16 @@ class PackView:
 
     def result(self, kpi_id: str) -> KpiResult:
         return self.evaluated.result(kpi_id)
+
+    @property
+    def currency(self) -> Currency:
+        """How the pack writes money (the params file's ``currency``)."""
+        return self.strategy.currency
+
+    @property
+    def year_start_name(self) -> str:
+        """The (financial) year's first month: 'January', 'July'."""
+        return calendar.month_name[self.year_start_month]
 
     @property
     def unit(self) -> Unit | None:
@@ -206,4 +219,5 @@ def make_view(
                               inputs=(*inputs.files(), *sources),
                               versions=package_versions()),
         charts=dict(charts or {}),
+        year_start_month=params.values.year_start_month,
     )

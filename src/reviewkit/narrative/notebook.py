@@ -66,8 +66,29 @@ def _label_cell(planned: NarrativeCell) -> NotebookNode:
     return label
 
 
+def _kpi_commentary_at(cells: Sequence[NotebookNode]) -> int:
+    """Where the KPIs' own commentary goes: after the section that asks for it (and after that
+    section's own commentary), else after the summary's commentary (an older custom notebook)."""
+    def _after(index: int) -> int:
+        index += 1
+        while index < len(cells) and (is_narrative(cells[index])
+                                      or LABEL_TAG in cells[index].metadata.get("tags", [])):
+            index += 1
+        return index
+
+    for index, cell in enumerate(cells):
+        section = cell.metadata.get("reviewkit", {}).get("section", {})
+        if isinstance(section, dict) and section.get("kpi_commentary"):
+            return _after(index)
+    for index, cell in enumerate(cells):
+        if is_narrative(cell) and cell.metadata.get("reviewkit", {}).get("key") == "summary":
+            return index + 1
+    return len(cells)
+
+
 def apply_to_notebook(notebook: NotebookNode, cells: Sequence[NarrativeCell]) -> None:
-    """Put the planned text into the section cells and add a cell per KPI after the summary's.
+    """Put the planned text into the section cells and add a cell per KPI after the section
+    that asks for them (the summary in a weekly pack, the KPI detail in the longer packs).
 
     Each narrative cell gets a label cell above it (tagged ``remove-cell``) so the analyst sees
     in Jupyter which cell is which.
@@ -86,13 +107,14 @@ def apply_to_notebook(notebook: NotebookNode, cells: Sequence[NarrativeCell]) ->
         nb_cell.source = planned.text
         nb_cell.metadata["reviewkit"] = planned.metadata()
         result += [_label_cell(planned), nb_cell]
-        if key == "summary":  # the KPIs' own commentary follows the summary's
-            for kpi_cell in (cell for cell in cells if cell.kpi_id):
-                new = new_markdown_cell(kpi_cell.text)  # type: ignore[no-untyped-call]
-                new.metadata["tags"] = [NARRATIVE_TAG]
-                new.metadata["reviewkit"] = kpi_cell.metadata()
-                result += [_label_cell(kpi_cell), new]
-    notebook.cells = result
+    kpi_cells = []
+    for kpi_cell in (cell for cell in cells if cell.kpi_id):
+        new = new_markdown_cell(kpi_cell.text)  # type: ignore[no-untyped-call]
+        new.metadata["tags"] = [NARRATIVE_TAG]
+        new.metadata["reviewkit"] = kpi_cell.metadata()
+        kpi_cells += [_label_cell(kpi_cell), new]
+    at = _kpi_commentary_at(result)
+    notebook.cells = result[:at] + kpi_cells + result[at:]
 
 
 def for_export(notebook: NotebookNode, pack: PackEvaluation) -> NotebookNode:

@@ -21,7 +21,8 @@ from reviewkit.layout.charts import render_charts
 from reviewkit.layout.render import templates_fingerprint
 from reviewkit.layout.view import PackView, Publication, make_view
 from reviewkit.narrative.service import NarrativeService
-from reviewkit.periods import check_date, parse_date, today
+from reviewkit.periods import check_date, parse_date
+from reviewkit.periods import today as clock
 from reviewkit.store.database import Store
 
 
@@ -87,10 +88,13 @@ def unit_inputs(inputs: Inputs, unit: str | None) -> Inputs:
 
 
 def evaluate(cadence: Cadence, inputs: Inputs, store: Store,
-             period: str | dt.date | None = None, unit: str | None = None) -> PackEvaluation:
+             period: str | dt.date | None = None, unit: str | None = None, *,
+             today: dt.date | None = None) -> PackEvaluation:
     """Evaluate a pack of ``cadence`` (of ``unit``, when given) with the history the store
-    holds. ``inputs`` are the whole definition's: a unit reports the group's period."""
-    now = today()
+    holds. ``inputs`` are the whole definition's: a unit reports the group's period.
+    ``today`` is the clock (default :func:`reviewkit.periods.today`): it limits the latest
+    period and the action log of a period in progress."""
+    now = today or clock()
     day = reference_day(cadence, inputs, parse_period(period), now)
     own = unit_inputs(inputs, unit)
     return evaluate_pack(cadence, own, store.history(cadence.name, unit_key(unit)), day,
@@ -107,8 +111,9 @@ def prepare(
     now: dt.datetime | None = None,
     unit: str | None = None,
 ) -> Prepared:
-    """Everything up to the narrative, for one pack (charts included)."""
-    evaluated = evaluate(cadence, inputs, store, period, unit)
+    """Everything up to the narrative, for one pack (charts included); ``now`` is the clock."""
+    evaluated = evaluate(cadence, inputs, store, period, unit,
+                         today=now.date() if now else None)
     cells = NarrativeService(store, evaluated).plan(
         cadence.narratives if slots is None else slots)
     notebook = notebook_for(cadence, inputs.params.values.notebook)

@@ -53,6 +53,9 @@ def summary_of(view: PackView, publication: Publication) -> dict[str, Any]:
                 "change": _round(result.change),
                 "variance": _round(result.variance),
                 "unit": result.kpi.unit,
+                # A summed KPI in a period in progress: the share its target is pro-rated to.
+                **({"target_share": _round(result.current.share)}
+                   if result.current.pro_rated else {}),
             }
             for result in evaluation.results
         ],

@@ -27,6 +27,7 @@ from reviewkit.store.records import (
     Action,
     Decision,
     Event,
+    MinutesEntry,
     NarrativeConflict,
     PackRecord,
     PackVersion,
@@ -79,6 +80,15 @@ decisions_table = sa.Table(
     sa.Column("kpis", sa.Text, nullable=False, server_default="[]"),
     sa.Column("actions", sa.Text, nullable=False, server_default="[]"),
     sa.Column("unit", sa.String(64), nullable=False, server_default=""),
+)
+minutes_entries = sa.Table(
+    "minutes_entries", metadata,
+    sa.Column("review", sa.String(64), primary_key=True),
+    sa.Column("unit", sa.String(64), primary_key=True),
+    sa.Column("entry", sa.String(64), primary_key=True),  # "actions[1]", "decisions[0].actions[0]"
+    sa.Column("kind", sa.String(16), nullable=False),  # action | decision | update
+    sa.Column("entity_id", sa.String(16), nullable=False),
+    sa.Column("content", sa.Text, nullable=False),  # the entry as last imported (JSON)
 )
 events_table = sa.Table(
     "events", metadata,
@@ -279,6 +289,13 @@ def _migrate_add_units(connection: Connection) -> None:
         connection.execute(sa.text(f"DROP TABLE {old}"))
 
 
+def _migrate_add_minutes_entries(connection: Connection) -> None:
+    """Minutes entries: what each entry of a review's minutes was when imported, and the
+    action or decision it made, so a corrected file is compared entry by entry (amendments)
+    instead of making duplicates. Reviews imported before stay matched by title."""
+    metadata.create_all(connection, tables=[minutes_entries])
+
+
 def _add_pack_versions(connection: Connection) -> None:
     """The published versions of each pack: a reissued pack is compared with the one before."""
     metadata.create_all(connection, tables=[pack_versions_table])
@@ -286,7 +303,9 @@ def _add_pack_versions(connection: Connection) -> None:
 
 #: Schema migrations, in order; entry ``n`` brings a store from version ``n`` to ``n + 1``.
 MIGRATIONS: Sequence[Callable[[Connection], None]] = (_migrate_to_1, _migrate_to_2,
-                                                      _migrate_add_units, _add_pack_versions)
+                                                      _migrate_add_units,
+                                                      _migrate_add_minutes_entries,
+                                                      _add_pack_versions)
 #: The schema this reviewkit writes: every migration applied.
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -579,6 +598,14 @@ class Transaction:
         rows = self.connection.execute(query).mappings()
         return [_decision(row) for row in rows]
 
+    def decision(self, decision_id: str) -> Decision:
+        row = self.connection.execute(
+            sa.select(decisions_table).where(decisions_table.c.id == decision_id)
+        ).mappings().first()
+        if row is None:
+            raise UnknownRecord(f"unknown decision id '{decision_id}'")
+        return _decision(row)
+
     def find_action(self, *, title: str, raised_in: str | None,
                     unit: str = "") -> Action | None:
         row = self.connection.execute(
@@ -773,6 +800,56 @@ class Transaction:
             unit=version.unit, published_at=version.published_at, approver=version.approver,
             snapshot=json.dumps(version.snapshot, sort_keys=True),
         ))
+    def minutes_entries(self, review: str, unit: str = "") -> dict[str, MinutesEntry]:
+        """The entries of a review's minutes as last imported, by entry."""
+        rows = self.connection.execute(
+            sa.select(minutes_entries).where(
+                (minutes_entries.c.review == review) & (minutes_entries.c.unit == unit))
+        ).mappings()
+        return {row["entry"]: MinutesEntry(row["entry"], row["kind"], row["entity_id"],
+                                           json.loads(row["content"])) for row in rows}
+
+    def keep_minutes_entry(self, review: str, unit: str, entry: MinutesEntry) -> None:
+        """Remember an entry as imported now (replacing what it was)."""
+        self.forget_minutes_entry(review, unit, entry.entry)
+        self.connection.execute(minutes_entries.insert().values(
+            review=review, unit=unit, entry=entry.entry, kind=entry.kind,
+            entity_id=entry.entity_id, content=json.dumps(entry.content, sort_keys=True)))
+
+    def forget_minutes_entry(self, review: str, unit: str, entry: str) -> None:
+        self.connection.execute(sa.delete(minutes_entries).where(
+            (minutes_entries.c.review == review) & (minutes_entries.c.unit == unit)
+            & (minutes_entries.c.entry == entry)))
+
+    def review_imported(self, review: str) -> bool:
+        """Whether minutes of this review were imported before (with or without entries)."""
+        return self.connection.execute(
+            sa.select(imports_table.c.sha256).where(imports_table.c.review == review)
+        ).first() is not None
+
+    def update_decision(self, decision_id: str, changes: dict[str, Any], *, effective: dt.date,
+                        by: str, source: str) -> list[str]:
+        """Amend a decision's text, rationale or KPIs; the fields that really changed."""
+        row = self.connection.execute(
+            sa.select(decisions_table).where(decisions_table.c.id == decision_id)
+        ).mappings().first()
+        if row is None:
+            raise UnknownRecord(f"unknown decision id '{decision_id}'")
+        changed, updates = [], {}
+        for name, value in changes.items():
+            if name not in ("text", "rationale", "kpis"):
+                raise StoreError(f"decisions have no field '{name}' to amend")
+            new = json.dumps(list(value)) if name == "kpis" else str(value)
+            if new == row[name]:
+                continue
+            updates[name] = new
+            changed.append(name)
+            self._event("decision", decision_id, name, row[name], new, effective=effective,
+                        by=by, source=source)
+        if updates:
+            self.connection.execute(sa.update(decisions_table).where(
+                decisions_table.c.id == decision_id).values(**updates))
+        return changed
 
     def imported(self, sha256: str) -> bool:
         return self.connection.execute(

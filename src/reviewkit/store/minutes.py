@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reviewkit.errors import InputError
+from reviewkit.errors import InputError, ReviewkitError
 from reviewkit.inputs._yaml import LineDict, LineList, check_known_keys, load_yaml_mapping
 from reviewkit.periods import check_date, parse_date
 from reviewkit.store.database import ACTION_STATUSES, Store, Transaction
+from reviewkit.store.records import MinutesEntry
 from reviewkit.store.reviews import Review, parse_review
 
 _ACTION_KEYS = ("title", "owner", "due", "kpi", "note")
@@ -64,6 +65,7 @@ class ImportResult:
     created_actions: list[str] = field(default_factory=list)
     created_decisions: list[str] = field(default_factory=list)
     updated: dict[str, list[str]] = field(default_factory=dict)
+    amended: list[str] = field(default_factory=list)  # the differences recorded as amendments
     already_imported: bool = False
 
     @property
@@ -195,71 +197,246 @@ def load_minutes(path: str | Path, known_kpis: set[str],
     return minutes
 
 
-def import_minutes(store: Store, minutes: Minutes, *, by: str) -> ImportResult:
-    """Apply a minutes file in one transaction; entries already applied are skipped."""
+@dataclass(frozen=True)
+class _Entry:
+    """One entry of a minutes file: where it sits, what it says and what it is."""
+
+    key: str  # "decisions[0]", "decisions[0].actions[1]", "actions[2]", "updates[0]"
+    kind: str  # decision | action | update
+    content: dict[str, Any]
+    decision: NewDecision | None = None
+    action: NewAction | None = None
+    update: Update | None = None
+    parent: str | None = None  # a decision's action: the decision's key
+
+
+def _entries(minutes: Minutes) -> list[_Entry]:
+    found: list[_Entry] = []
+    for i, decision in enumerate(minutes.decisions):
+        key = f"decisions[{i}]"
+        found.append(_Entry(key, "decision", {"text": decision.text,
+                                              "rationale": decision.rationale,
+                                              "kpis": list(decision.kpis)}, decision=decision))
+        for j, action in enumerate(decision.actions):
+            found.append(_Entry(f"{key}.actions[{j}]", "action", _action_content(action),
+                                action=action, parent=key))
+    for i, action in enumerate(minutes.actions):
+        found.append(_Entry(f"actions[{i}]", "action", _action_content(action), action=action))
+    for i, update in enumerate(minutes.updates):
+        found.append(_Entry(f"updates[{i}]", "update",
+                            {"id": update.id, **{name: _as_text(value)
+                                                 for name, value in update.changes.items()}},
+                            update=update))
+    return found
+
+
+def _action_content(action: NewAction) -> dict[str, Any]:
+    return {"title": action.title, "owner": action.owner, "due": action.due.isoformat(),
+            "kpi": action.kpi, "note": action.note}
+
+
+#: An action entry's fields as the store calls them.
+_ACTION_FIELD = {"title": "title", "owner": "owner", "due": "due", "kpi": "kpi_id",
+                 "note": "note"}
+
+
+class MinutesDiffer(ReviewkitError):
+    """A review's minutes were imported before and this file differs from them; nothing is
+    changed until the differences are recorded as amendments (``--amend``)."""
+
+    exit_code = 2
+
+    def __init__(self, minutes: Minutes, differences: list[str]) -> None:
+        self.reasons = differences
+        super().__init__(
+            f"{minutes.path}: the minutes of {minutes.review} were imported before and this "
+            f"file differs from them in {len(differences)} place"
+            f"{'s' if len(differences) != 1 else ''} (below); nothing was changed. If the file "
+            "is the corrected record, run the import again with --amend to record them as "
+            "amendments of that meeting"
+        )
+
+
+def _fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    return [name for name in dict.fromkeys([*old, *new]) if old.get(name) != new.get(name)]
+
+
+def _show(value: Any) -> str:
+    """A field's value in a difference: quoted when it is text with spaces (a title)."""
+    if value in (None, "", []):
+        return "—"
+    if isinstance(value, str) and any(char.isspace() for char in value):
+        return repr(value)
+    return ", ".join(value) if isinstance(value, list) else str(value)
+
+
+def import_minutes(store: Store, minutes: Minutes, *, by: str,
+                   amend: bool = False) -> ImportResult:
+    """Apply a minutes file in one transaction.
+
+    The first file of a review is applied entry by entry, and each entry is remembered. A
+    file for a review imported before is compared with what was remembered: if an entry
+    changed, appeared or went, nothing is applied and :class:`MinutesDiffer` lists the
+    differences, until ``amend`` records them as amendments of the meeting (effective on its
+    date): a changed entry updates the same action or decision, a new one is created, and an
+    action taken out of the minutes is dropped. The same file again changes nothing.
+    """
     result = ImportResult()
     source = f"minutes {minutes.path.name} sha256:{minutes.sha256[:12]}"
-    review = str(minutes.review)
+    review, unit = str(minutes.review), minutes.unit
     with store.transaction() as tx:
         if tx.imported(minutes.sha256):
             result.already_imported = True
             return result
-        for update in minutes.updates:
-            if not tx.has_action(update.id):
-                raise InputError(minutes.path, f"unknown action id '{update.id}'; see "
-                                 "`reviewkit actions list`", line=update.line, field="id")
-            owner = tx.action(update.id).unit
-            if owner != minutes.unit:
-                raise InputError(
-                    minutes.path,
-                    f"action {update.id} belongs to {_unit_words(owner)}, not "
-                    f"{_unit_words(minutes.unit)}; record its update in that review's minutes",
-                    line=update.line, field="id")
-        for decision in minutes.decisions:
-            if tx.find_decision(text=decision.text, review=review,
-                                unit=minutes.unit) is not None:
-                continue  # applied by an earlier import of these minutes
-            decision_id = tx.add_decision(
-                text=decision.text, rationale=decision.rationale, kpis=decision.kpis,
-                review=review, unit=minutes.unit, effective=minutes.date, by=by, source=source,
-            )
-            result.created_decisions.append(decision_id)
-            action_ids = [_add_action(tx, action, minutes, by, source, result, decision_id)
-                          for action in decision.actions]
-            if action_ids:
-                tx.link_actions(decision_id, action_ids, effective=minutes.date, by=by,
-                                source=source)
-        for action in minutes.actions:
-            _add_action(tx, action, minutes, by, source, result)
-        for update in minutes.updates:
-            # An entry applied by an earlier import of these minutes (same change, same
-            # meeting date) is skipped, so re-importing an edited file cannot undo later changes.
-            fresh = {
-                name: value for name, value in update.changes.items()
-                if not tx.has_event(update.id, name, _as_text(value), minutes.date)
-            }
-            changed = tx.update_action(update.id, fresh, effective=minutes.date, by=by,
-                                       source=source)
-            if changed:
-                result.updated.setdefault(update.id, []).extend(changed)
+        _check_updates(tx, minutes)
+        recorded = tx.minutes_entries(review, unit)
+        before = bool(recorded) or tx.review_imported(review)
+        entries = _entries(minutes)
+        matched = {} if recorded or not before else _legacy_matches(tx, minutes, entries)
+        differences: list[str] = []
+        for entry in entries:
+            known = recorded.get(entry.key) or matched.get(entry.key)
+            if known is None:
+                if before:
+                    differences.append(_added(entry, bool(recorded)))
+            elif known.content != entry.content:
+                differences += [
+                    f"{entry.key} ({known.entity_id}): {name} {_show(known.content.get(name))} "
+                    f"→ {_show(entry.content.get(name))}"
+                    for name in _fields(known.content, entry.content)]
+        current = {entry.key for entry in entries}
+        for key, gone in recorded.items():
+            if key not in current:
+                differences.append(f"{key} ({gone.entity_id}): no longer in the minutes"
+                                   + (" (the action is dropped)" if gone.kind == "action"
+                                      else " (kept: an applied record is not undone)"))
+        if differences and not amend:
+            raise MinutesDiffer(minutes, differences)
+        if differences:
+            source = f"minutes amendment {minutes.path.name} sha256:{minutes.sha256[:12]}"
+            result.amended = differences
+        made: dict[str, str] = {}  # entry key → the record it is (for a decision's actions)
+        for entry in entries:
+            known = recorded.get(entry.key) or matched.get(entry.key)
+            made[entry.key] = _apply(tx, minutes, entry, known, made, by, source, result)
+        for key, gone in recorded.items():
+            if key not in current:
+                if gone.kind == "action":
+                    changed = tx.update_action(
+                        gone.entity_id, {"status": "dropped",
+                                         "note": f"removed from the minutes of {review}"},
+                        effective=minutes.date, by=by, source=source)
+                    if changed:
+                        result.updated.setdefault(gone.entity_id, []).extend(changed)
+                tx.forget_minutes_entry(review, unit, key)
         tx.record_import(sha256=minutes.sha256, file=str(minutes.path), review=review, by=by,
                          changes=result.changes)
     return result
 
 
-def _add_action(tx: Transaction, action: NewAction, minutes: Minutes, by: str, source: str,
-                result: ImportResult, decision_id: str | None = None) -> str:
-    review = str(minutes.review)
-    existing = tx.find_action(title=action.title, raised_in=review, unit=minutes.unit)
-    if existing is not None:
-        return existing.id
-    action_id = tx.add_action(
-        title=action.title, owner=action.owner, due=action.due, kpi_id=action.kpi,
-        raised_in=review, note=action.note, decision_id=decision_id, unit=minutes.unit,
-        effective=minutes.date, by=by, source=source,
-    )
-    result.created_actions.append(action_id)
-    return action_id
+def _check_updates(tx: Transaction, minutes: Minutes) -> None:
+    for update in minutes.updates:
+        if not tx.has_action(update.id):
+            raise InputError(minutes.path, f"unknown action id '{update.id}'; see "
+                             "`reviewkit actions list`", line=update.line, field="id")
+        owner = tx.action(update.id).unit
+        if owner != minutes.unit:
+            raise InputError(
+                minutes.path,
+                f"action {update.id} belongs to {_unit_words(owner)}, not "
+                f"{_unit_words(minutes.unit)}; record its update in that review's minutes",
+                line=update.line, field="id")
+
+
+def _added(entry: _Entry, remembered: bool) -> str:
+    if entry.kind == "decision":
+        what = f"decision {_show(entry.content['text'])}"
+    elif entry.kind == "action":
+        what = f"action {_show(entry.content['title'])}"
+    else:
+        what = f"update of {entry.content['id']}"
+    if remembered:
+        return f"{entry.key}: a new {what}"
+    return (f"{entry.key}: {what} is not among the {entry.kind}s this review raised (it was "
+            "imported before reviewkit kept minutes entries); with --amend it is added")
+
+
+def _legacy_matches(tx: Transaction, minutes: Minutes,
+                    entries: list[_Entry]) -> dict[str, MinutesEntry]:
+    """For a review imported before entries were kept: the entries found by their text, taken
+    to be what was imported (nothing else is known of it)."""
+    review, unit = str(minutes.review), minutes.unit
+    found: dict[str, MinutesEntry] = {}
+    for entry in entries:
+        record: str | None = None
+        if entry.decision is not None:
+            decision = tx.find_decision(text=entry.decision.text, review=review, unit=unit)
+            record = decision.id if decision else None
+        elif entry.action is not None:
+            action = tx.find_action(title=entry.action.title, raised_in=review, unit=unit)
+            record = action.id if action else None
+        elif entry.update is not None and all(
+                tx.has_event(entry.update.id, name, _as_text(value), minutes.date)
+                for name, value in entry.update.changes.items()):
+            record = entry.update.id
+        if record is not None:
+            found[entry.key] = MinutesEntry(entry.key, entry.kind, record, entry.content)
+    return found
+
+
+def _apply(tx: Transaction, minutes: Minutes, entry: _Entry, known: MinutesEntry | None,
+           made: dict[str, str], by: str, source: str, result: ImportResult) -> str:
+    """Make or amend the record of one entry, remember the entry; the record's id."""
+    review, unit, day = str(minutes.review), minutes.unit, minutes.date
+    if entry.decision is not None:
+        if known is None:
+            record = tx.add_decision(
+                text=entry.decision.text, rationale=entry.decision.rationale,
+                kpis=entry.decision.kpis, review=review, unit=unit, effective=day, by=by,
+                source=source)
+            result.created_decisions.append(record)
+        else:
+            record = known.entity_id
+            changed = tx.update_decision(
+                record, {name: entry.content[name] for name in _fields(known.content,
+                                                                       entry.content)},
+                effective=day, by=by, source=source)
+            if changed:
+                result.updated.setdefault(record, []).extend(changed)
+    elif entry.action is not None:
+        if known is None:
+            parent = made.get(entry.parent) if entry.parent else None
+            record = tx.add_action(
+                title=entry.action.title, owner=entry.action.owner, due=entry.action.due,
+                kpi_id=entry.action.kpi, raised_in=review, note=entry.action.note,
+                decision_id=parent, unit=unit, effective=day, by=by, source=source)
+            result.created_actions.append(record)
+            if parent is not None:
+                linked = [*tx.decision(parent).actions, record]
+                tx.link_actions(parent, linked, effective=day, by=by, source=source)
+        else:
+            record = known.entity_id
+            changes = {_ACTION_FIELD[name]: entry.content[name]
+                       for name in _fields(known.content, entry.content)}
+            changed = tx.update_action(record, changes, effective=day, by=by, source=source)
+            if changed:
+                result.updated.setdefault(record, []).extend(changed)
+    else:
+        assert entry.update is not None
+        record = entry.update.id
+        old = known.content if known is not None and known.entity_id == record else {}
+        wanted = {name: value for name, value in entry.update.changes.items()
+                  if old.get(name) != _as_text(value)}
+        # A change this meeting already made (the same value on the same date) is not made
+        # twice: re-importing cannot undo what later meetings changed.
+        fresh = {name: value for name, value in wanted.items()
+                 if not tx.has_event(record, name, _as_text(value), day)}
+        changed = tx.update_action(record, fresh, effective=day, by=by, source=source)
+        if changed:
+            result.updated.setdefault(record, []).extend(changed)
+    tx.keep_minutes_entry(review, unit, MinutesEntry(entry.key, entry.kind, record,
+                                                     entry.content))
+    return record
 
 
 def _unit_words(unit: str) -> str:

@@ -114,6 +114,16 @@ class PackVersion:
 
 
 @dataclass(frozen=True)
+class MinutesEntry:
+    """One entry of a review's minutes as it was imported, and the record it made."""
+
+    entry: str  # where it sits in the file: "actions[1]", "decisions[0].actions[0]", …
+    kind: str  # action | decision | update
+    entity_id: str  # the action or decision it made (an update: the action it changed)
+    content: dict[str, Any]  # its fields as written
+
+
+@dataclass(frozen=True)
 class StoreHistory:
     """What an evaluation reads from the store: every event, and the earlier packs of the
     cadence (oldest first)."""
