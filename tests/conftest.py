@@ -85,7 +85,8 @@ def prepare_view(
     inputs = load_inputs(params)
     store = Store.open(inputs.params.store_location)
     try:
-        evaluated = evaluate(definition, inputs, store, period)
+        evaluated = evaluate(definition, inputs, store, period,
+                             today=now.date() if now else None)
     finally:
         store.dispose()
     return make_view(evaluated, inputs, charts=render_charts(evaluated) if charts else None,

@@ -168,7 +168,7 @@ params, out = sys.argv[1], sys.argv[2]
 pdf_targets = []
 
 
-def broken_pdf(html, target, *, base_url):
+def broken_pdf(html, target, *, base_url, attachments=()):
     pdf_targets.append(str(target))
     Path(target).write_bytes(b"%PDF-1.7 half written")
     raise ExportError("PDF rendering failed: simulated")

@@ -251,9 +251,24 @@ def test_second_pack_clears_the_escalations_the_first_meeting_answered(
         ("open_critical_vulns", "red_no_action"),
         ("ehr_availability", "worsened"),
     }
+    assert changes.from_pack
     first = replay.first
-    assert first.changes is not None and first.changes.previous_label is None
     assert first.action_log is not None and first.action_log.actions == ()
+
+
+def test_first_pack_compares_with_the_previous_week_from_its_data(replay: Replay) -> None:
+    """No pack was recorded before 6 Nov: what changed is measured against the week ending
+    30 Oct, the same week the scorecard's "since last week" and "was …" use."""
+    first = replay.first
+    changes = first.changes
+    assert (changes.previous_label, changes.from_pack) == ("2026-10-30", False)
+    assert [(c.kpi_id, c.before) for c in changes.status_changes] == [
+        (r.kpi.id, r.previous.status) for r in first.evaluation.results
+        if r.previous.status != r.status
+    ]
+    assert changes.status_changes  # the demo's 6 Nov week did move
+    then = {(e.kpi_id, e.reason) for e in (*changes.persisting, *changes.cleared)}
+    assert ("mttr_p1", "red") in then  # red the week before as well
 
 
 def test_summary_actions_block_of_the_third_pack(replay: Replay) -> None:
@@ -530,3 +545,25 @@ def test_user_text_in_an_action_is_escaped_in_the_actions_section(own_copy: Path
     assert "&lt;i&gt;CISO&lt;/i&gt;" in html
     # The new open action answers the escalation.
     assert not any(item.reason == "red_no_action" for item in context.evaluation.exceptions)
+
+
+def test_a_quarter_in_progress_takes_its_action_log_as_of_its_data_not_its_end(
+    replay: Replay,
+) -> None:
+    """The quarter runs to 31 Dec but its data to 20 Nov: A-0005, due 27 Nov, is not overdue
+    (as of 31 Dec it would be 34 days overdue), and A-0006, due 18 Nov, is 2 days overdue."""
+    view = prepare_view("quarterly", replay.params, "2026-11-20", now=NOW)
+    log = view.action_log
+    assert log.as_of == dt.date(2026, 11, 20)
+    overdue = {v.id: v.days_overdue for v in log.overdue}
+    assert "A-0005" not in overdue
+    assert overdue["A-0006"] == 2
+
+
+def test_the_clock_limits_the_action_log_of_a_period_in_progress(replay: Replay) -> None:
+    """Built on 19 Nov, the rows of 20 Nov are in the future and left out: the data, and so the
+    action log, run to 13 Nov, when A-0006 (due 18 Nov) was not yet overdue."""
+    earlier = dt.datetime(2026, 11, 19, 9, 0, tzinfo=dt.UTC)
+    view = prepare_view("quarterly", replay.params, "2026-11-19", now=earlier)
+    assert view.action_log.as_of == dt.date(2026, 11, 13)
+    assert "A-0006" not in {v.id for v in view.action_log.overdue}

@@ -382,6 +382,8 @@ def keep(name: str, mutation: Mutation) -> Mutation:
 
 KPIS = "data/demo/kpis.yaml"
 MEAS = "data/demo/measurements.csv"
+#: A measurement row of a unit, up to the note column the cases that need one add.
+NOTE_ROW = "change_success_rate,2026-11-27,88.1,,NGH,24,"
 WEEKLY = "params/weekly.yaml"
 MONTHLY = "params/monthly.yaml"
 QUARTERLY = "params/quarterly.yaml"
@@ -798,9 +800,9 @@ def _catalog_cases() -> list[Case]:
         case("catalog-sum-single-target", "a summed KPI (p1_incidents) with target: 1, amber: 2",
              chain(kpi_set("p1_incidents", "amber", "2"), kpi_set("p1_incidents", "target", "1")),
              names=k, where=at("target", line="{line}")),
-        case("catalog-unknown-field", "owners: instead of owner",
-             replace(KPIS, "    owner: Head of Delivery", "    owners: Head of Delivery"),
-             names=k, where=at("owners", line="{line}") + ".*did you mean 'owner'"),
+        case("catalog-unknown-field", "ownr: instead of owner",
+             replace(KPIS, "    owner: Head of Delivery", "    ownr: Head of Delivery"),
+             names=k, where=at("ownr", line="{line}") + ".*did you mean 'owner'"),
         case("catalog-unknown-field-far", "colour: red", kpi_set("change_lead_time", "colour",
                                                                  "red"),
              names=k, where=at("colour", line="{line}")),
@@ -920,35 +922,35 @@ def _measurement_cases() -> list[Case]:
         case("csv-empty-kpi-id", "kpi_id empty", append_lines(MEAS, ",2026-11-27,88.1,"),
              names=m, where=at("kpi_id", line="{line}")),
         case("csv-duplicate-row", "the last row repeated",
-             append_lines(MEAS, "legacy_backup_jobs,2026-11-20,1405,"), names=m,
+             append_lines(MEAS, "legacy_backup_jobs,2026-11-20,1405,,DCN,"), names=m,
              where=at(line="{line}")),
         case("csv-quoted-newline-before-bad-line",
              "a quoted two-line note on one row, then value n/a on the next row",
-             chain(replace(MEAS, "kpi_id,period_end,value,target\n",
-                           "kpi_id,period_end,value,target,note\n"),
-                   append_lines(MEAS, 'change_success_rate,2026-11-27,88.1,,"two\nlines"',
+             chain(replace(MEAS, "kpi_id,period_end,value,target,segment,count\n",
+                           "kpi_id,period_end,value,target,segment,count,note\n"),
+                   append_lines(MEAS, 'change_success_rate,2026-11-27,88.1,,NGH,24,"two\nlines"',
                                 "change_success_rate,2026-12-04,n/a,,")),
              names=m, where=at("value", line="{last}")),
         case("csv-unclosed-quote", 'a note opening a quote that never closes, on one row',
-             chain(replace(MEAS, "kpi_id,period_end,value,target\n",
-                           "kpi_id,period_end,value,target,note\n"),
-                   keep("line", replace(MEAS, "change_success_rate,2024-12-06,96.3,\n",
-                                        'change_success_rate,2024-12-06,96.3,,"oops\n'))),
+             chain(replace(MEAS, "kpi_id,period_end,value,target,segment,count\n",
+                           "kpi_id,period_end,value,target,segment,count,note\n"),
+                   keep("line", replace(MEAS, "change_success_rate,2024-11-29,95.6,,NGH,24\n",
+                                        'change_success_rate,2024-11-29,95.6,,NGH,24,"oops\n'))),
              names=m, where=at(line="{line}")),
         case("csv-field-over-128kb", "a 200 KB note on one row (read: notes may be long)",
-             chain(replace(MEAS, "kpi_id,period_end,value,target\n",
-                           "kpi_id,period_end,value,target,note\n"),
-                   append_lines(MEAS, "change_success_rate,2026-11-27,88.1,," + "x" * 200_000)),
+             chain(replace(MEAS, "kpi_id,period_end,value,target,segment,count\n",
+                           "kpi_id,period_end,value,target,segment,count,note\n"),
+                   append_lines(MEAS, NOTE_ROW + "x" * 200_000)),
              exit=0),
         case("csv-field-over-1mb", "a 1.1 MB note on one row",
-             chain(replace(MEAS, "kpi_id,period_end,value,target\n",
-                           "kpi_id,period_end,value,target,note\n"),
-                   append_lines(MEAS, "change_success_rate,2026-11-27,88.1,," + "x" * 1_100_000)),
+             chain(replace(MEAS, "kpi_id,period_end,value,target,segment,count\n",
+                           "kpi_id,period_end,value,target,segment,count,note\n"),
+                   append_lines(MEAS, NOTE_ROW + "x" * 1_100_000)),
              names=m, where=at(line="{line}")),
         case("csv-latin1-line", "one row with Latin-1 bytes",
-             chain(replace(MEAS, "kpi_id,period_end,value,target\n",
-                           "kpi_id,period_end,value,target,note\n"),
-                   append_lines(MEAS, "change_success_rate,2026-11-27,88.1,,r\x00sum\x00"),
+             chain(replace(MEAS, "kpi_id,period_end,value,target,segment,count\n",
+                           "kpi_id,period_end,value,target,segment,count,note\n"),
+                   append_lines(MEAS, "change_success_rate,2026-11-27,88.1,,NGH,24,r\x00sum\x00"),
                    write_bytes(MEAS, lambda data: data.replace(b"r\x00sum\x00", b"r\xe9sum\xe9"))),
              names=m, where=at(line="{line}")),
         case("csv-nul-byte", "a NUL byte in a row",
@@ -972,8 +974,8 @@ def _measurement_cases() -> list[Case]:
         case("csv-bom-crlf-ok", "a byte-order mark and CRLF line endings",
              write_bytes(MEAS, lambda d: b"\xef\xbb\xbf" + d.replace(b"\n", b"\r\n")), exit=0),
         case("csv-extra-column-ok", "an extra column 'comment' (ignored, listed in the appendix)",
-             replace(MEAS, "kpi_id,period_end,value,target\n",
-                     "kpi_id,period_end,value,target,comment\n"), exit=0),
+             replace(MEAS, "kpi_id,period_end,value,target,segment,count\n",
+                     "kpi_id,period_end,value,target,segment,count,comment\n"), exit=0),
     ]
 
 
@@ -995,7 +997,7 @@ def _formula_cell(workbook: Any) -> Found:
 
 def _copy_row_2_to_3(workbook: Any) -> Found:
     sheet = workbook.worksheets[0]
-    for column in range(1, 5):
+    for column in range(1, sheet.max_column + 1):
         sheet.cell(row=3, column=column).value = sheet.cell(row=2, column=column).value
     return {"row": 3}
 

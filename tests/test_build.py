@@ -220,7 +220,9 @@ def test_manifest_input_hashes_equal_sha256_of_the_files(
         "measurements": data / "measurements.csv",
     }
     inputs = {item["role"]: item for item in manifest["inputs"]}
-    assert set(inputs) == set(expected)
+    assert set(inputs) == {*expected, "notebook", "templates", "store"}
+    assert Path(inputs["notebook"]["path"]).name == "weekly_operational.ipynb"
+    expected["notebook"] = Path(inputs["notebook"]["path"])
     for role, path in expected.items():
         assert Path(inputs[role]["path"]).resolve() == path.resolve()
         assert inputs[role]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest(), role

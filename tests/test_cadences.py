@@ -12,6 +12,7 @@ import contextlib
 import csv
 import datetime as dt
 import functools
+import hashlib
 import io
 import json
 import math
@@ -25,6 +26,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import REPO
+from pdf_structure import check_outline, check_tagged_with_alternative_text
 from pypdf import PdfReader
 
 from reviewkit.cli.app import main
@@ -150,13 +152,19 @@ def rollup(kpi: dict[str, Any], start: dt.date, end: dt.date) -> float | None:
     return reducers[rule](group) if group else None
 
 
-def expected_status(kpi: dict[str, Any], cadence: str, value: float | None) -> str:
+def expected_status(kpi: dict[str, Any], cadence: str, value: float | None,
+                    share: float = 1.0) -> str:
+    """The RAG rule, with a summed KPI's thresholds pro-rated to ``share`` of the period."""
     def pick(threshold: Any) -> float | None:
-        return threshold.get(cadence) if isinstance(threshold, dict) else threshold
+        found = threshold.get(cadence) if isinstance(threshold, dict) else threshold
+        if found is not None and kpi.get("aggregation") == "sum":
+            found *= share
+        return found  # type: ignore[no-any-return]
 
     if value is None:
         return "no_data"
     target, amber = pick(kpi["target"]), pick(kpi.get("amber"))
+    assert target is not None
     sign = 1 if kpi["direction"] == "higher_is_better" else -1
     if sign * value >= sign * target:
         return "green"
@@ -189,12 +197,14 @@ def test_pack_folder_is_named_by_the_period_label(
     assert summary["organisation"] == "Northwind IT"
 
 
-@pytest.mark.parametrize(("fixture", "cadence", "start", "end"), [
-    ("monthly", "monthly", dt.date(2026, 10, 1), dt.date(2026, 10, 31)),
-    ("quarterly", "quarterly", dt.date(2026, 10, 1), dt.date(2026, 12, 31)),
+@pytest.mark.parametrize(("fixture", "cadence", "start", "end", "share"), [
+    ("monthly", "monthly", dt.date(2026, 10, 1), dt.date(2026, 10, 31), 1.0),
+    # The quarter is in progress: its data runs to 20 Nov, 51 of its 92 days.
+    ("quarterly", "quarterly", dt.date(2026, 10, 1), dt.date(2026, 12, 31), 51 / 92),
 ])
 def test_summary_lists_the_cadence_kpis_with_values_rolled_up_from_the_data(
-    request: pytest.FixtureRequest, fixture: str, cadence: str, start: dt.date, end: dt.date
+    request: pytest.FixtureRequest, fixture: str, cadence: str, start: dt.date, end: dt.date,
+    share: float,
 ) -> None:
     built: Built = request.getfixturevalue(fixture)
     catalog = demo_catalog()
@@ -208,9 +218,12 @@ def test_summary_lists_the_cadence_kpis_with_values_rolled_up_from_the_data(
             assert entry["value"] is None, kpi["id"]
         else:
             assert math.isclose(entry["value"], value, rel_tol=1e-9, abs_tol=1e-6), kpi["id"]
-        assert entry["status"] == expected_status(kpi, cadence, value), kpi["id"]
+        assert entry["status"] == expected_status(kpi, cadence, value, share), kpi["id"]
         target = kpi["target"]
-        assert entry["target"] == (target[cadence] if isinstance(target, dict) else target)
+        full = target[cadence] if isinstance(target, dict) else target
+        summed = kpi.get("aggregation") == "sum" and share < 1
+        assert entry["target"] == pytest.approx(full * share if summed else full)
+        assert entry.get("target_share") == (pytest.approx(share) if summed else None)
 
 
 def test_monthly_summary_tells_the_october_story(monthly: Built) -> None:
@@ -339,3 +352,30 @@ def test_bad_optional_input_exits_2_naming_file_line_and_field_without_a_pack(
     assert not (out / "monthly" / "2026-10").exists()
     leftovers = [p for p in out.rglob("*") if p.is_file()] if out.exists() else []
     assert leftovers == []
+
+
+@pytest.mark.parametrize(("fixture", "cadence"), [("monthly", "monthly"),
+                                                  ("quarterly", "quarterly")])
+def test_pdf_is_tagged_outlined_and_every_chart_has_alternative_text(
+    request: pytest.FixtureRequest, fixture: str, cadence: str
+) -> None:
+    built: Built = request.getfixturevalue(fixture)
+    reader = PdfReader(built.folder / "pack.pdf")
+    texts = check_tagged_with_alternative_text(reader)
+    check_outline(reader, cadence, [kpi["name"] for kpi in built.summary["kpis"]])
+    assert any(text.startswith("Timeline of 10 initiatives as of") for text in texts)
+    assert any(text.startswith("Spend against budget by category, year to date") for text in texts)
+
+
+def test_provenance_lists_every_input_of_the_board_pack(quarterly: Built) -> None:
+    manifest = json.loads((quarterly.folder / "manifest.json").read_text(encoding="utf-8"))
+    roles = [item["role"] for item in manifest["inputs"]]
+    assert roles == ["params", "catalog", "measurements", "initiatives", "benefits", "spend",
+                     "priorities", "notebook", "templates", "store"]
+    for item in manifest["inputs"]:
+        if item["role"] in OPTIONAL_INPUTS:
+            path = Path(item["path"])
+            assert item["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    text = quarterly.text()
+    assert all(role in text for role in roles)
+    assert "quarterly_strategic.ipynb" in text

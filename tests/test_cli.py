@@ -285,3 +285,36 @@ def test_build_reports_progress_and_result_on_stderr_when_not_quiet(
     assert f"built weekly pack {DEMO_LABEL}" in stderr
     assert "3 off track" in stderr
     assert "Traceback" not in stderr
+
+
+def test_narrative_accept_takes_the_keys_after_the_options_and_records_who(
+    inputs: Inputs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    params = str(inputs.params)
+    assert main(["narrative", "accept", "weekly", "--params", params, "--by", "Ana Lyst",
+                 "summary", "kpis"]) == 0
+    assert capsys.readouterr().out.strip() == f"weekly pack {DEMO_LABEL}: accepted summary, kpis"
+    assert main(["narrative", "accept", "weekly", "--params", params, "summary"]) == 0
+    assert "nothing to accept" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ([], "name the cells to accept (KEY …) or give --all, not both"),
+    (["--all", "summary"], "name the cells to accept (KEY …) or give --all, not both"),
+    (["nope"], "no narrative cell 'nope' in the weekly pack 2026-11-20"),
+])
+def test_narrative_accept_without_a_clear_choice_of_cells_is_one_usage_line(
+    inputs: Inputs, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    assert main(["narrative", "accept", "weekly", "--params", str(inputs.params), *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_unknown_options_are_still_refused_after_narrative_accept(
+    inputs: Inputs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["narrative", "accept", "weekly", "--params", str(inputs.params), "--bogus"])
+    assert exit_info.value.code == 2
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err

@@ -12,6 +12,7 @@ from reviewkit.evaluation.evaluate import (
     ExceptionItem,
     PeriodValue,
     aggregate,
+    elapsed_share,
     evaluate,
     evaluate_kpi,
     exceptions_for,
@@ -660,3 +661,62 @@ def test_monthly_evaluation_ignores_rows_after_the_month(make_kpi: MakeKpi) -> N
                           history_length=6)
     assert result.value == 5
     assert isinstance(result.current.period, Period)
+
+
+# --- a period in progress -----------------------------------------------------------------------
+
+QUARTER = period_containing("quarterly", D(2026, 11, 20))
+
+
+def test_elapsed_share_counts_the_days_of_the_period_so_far() -> None:
+    assert elapsed_share(QUARTER, D(2026, 11, 20)) == pytest.approx(51 / 92)
+    assert elapsed_share(QUARTER, QUARTER.end) == 1.0
+    assert elapsed_share(QUARTER, None) == 1.0
+
+
+def test_a_summed_kpi_in_progress_is_judged_against_its_pro_rated_target(
+    make_kpi: MakeKpi,
+) -> None:
+    """Eleven P1 incidents by 20 Nov: on track against the quarter's 12, but the quarter is 51
+    of 92 days old, so the target so far is 6.65 (amber 13.3): at risk."""
+    kpi = make_kpi(direction="lower_is_better", aggregation="sum", unit="count",
+                   target={"quarterly": 12}, amber={"quarterly": 24}, cadences=["quarterly"])
+    rows = [obs(D(2026, 10, 16), 5), obs(D(2026, 11, 13), 6)]
+    whole = evaluate_kpi(kpi, QUARTER, rows, history_length=4)
+    assert whole.status == "green"
+    so_far = evaluate_kpi(kpi, QUARTER, rows, history_length=4, as_of=D(2026, 11, 20))
+    assert so_far.current.pro_rated
+    assert so_far.current.target == pytest.approx(12 * 51 / 92)
+    assert so_far.current.amber == pytest.approx(24 * 51 / 92)
+    assert so_far.status == "amber"
+    assert so_far.previous.share == 1.0  # only the period in progress is pro-rated
+
+
+def test_a_level_kpi_in_progress_keeps_its_target(make_kpi: MakeKpi) -> None:
+    kpi = make_kpi(target=95, amber=90, aggregation="mean", cadences=["quarterly"])
+    result = evaluate_kpi(kpi, QUARTER, [obs(D(2026, 11, 13), 94)], history_length=4,
+                          as_of=D(2026, 11, 20))
+    assert (result.current.target, result.current.share, result.status) == (95, 1.0, "amber")
+
+
+def test_trend_against_a_moving_target_judges_the_variance(make_kpi: MakeKpi) -> None:
+    """Capital works delivered rises every month but falls further behind its plan."""
+    kpi = make_kpi(target=52, amber=46, aggregation="last", cadences=["monthly"])
+    months = period_containing("monthly", D(2026, 10, 31)).history(4)
+    plan = [33, 39, 45, 52]
+    done = [30, 35, 40, 45.9]
+    rising_plan = [period_value(kpi, m, [obs(m.end, v, target=t)])
+                   for m, v, t in zip(months, done, plan, strict=True)]
+    assert trend_of(kpi, rising_plan) == "worsening"
+    fixed_plan = [period_value(kpi, m, [obs(m.end, v)]) for m, v in zip(months, done, strict=True)]
+    assert trend_of(kpi, fixed_plan) == "improving"
+
+
+def test_a_kpi_on_target_at_the_best_value_of_its_window_is_not_worsening(
+    make_kpi: MakeKpi,
+) -> None:
+    """0 incidents now, after a run of 1-3: the fitted line still rises, but "On track,
+    worsening" at zero would contradict itself."""
+    kpi = make_kpi(direction="lower_is_better", target=1, amber=2, unit="count")
+    assert trend_of(kpi, history_of(kpi, [0, 1, 2, 3, 2, 0])) == "flat"
+    assert trend_of(kpi, history_of(kpi, [0, 1, 2, 3, 2, 1])) == "worsening"  # not the best

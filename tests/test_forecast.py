@@ -131,7 +131,7 @@ def test_falling_lower_is_better_series_reaches_its_target(make_kpi: MakeKpi) ->
     # A straight line gets to 5.2 after 4.2 months; the damped trend, in May 2027 as well.
     assert result.reach_period == month("2027-05")
     assert result.points[0].mean < history[-1]
-    assert "change lead time reaches its target of 5.2 days in May 2027" in result.sentence
+    assert "change lead time reaches its target of 5.2\u00a0days in May 2027" in result.sentence
 
 
 def test_flat_series_far_from_target_is_not_projected_to_reach_it(make_kpi: MakeKpi) -> None:
@@ -352,3 +352,51 @@ def test_demo_headline_kpis_all_get_a_forecast() -> None:
     # p1_incidents is summed: its quarters are three months' worth of incidents.
     p1 = next(r for r in results if r.kpi_id == "p1_incidents")
     assert p1.quarters[0].mean == pytest.approx(sum(p.mean for p in p1.points[2:5]))
+
+
+# --- the outlook in quarters -------------------------------------------------------------------
+
+
+def test_quarterly_outlook_starts_with_the_quarter_in_progress_and_uses_its_target() -> None:
+    """P1 incidents, forecast from October 2026: Q4 2026 counts October's measured incidents
+    plus November's and December's projections, and the sentence speaks of the quarterly
+    target (12), not the monthly one (4)."""
+    catalog = load_catalog(REPO / "data" / "demo" / "kpis.yaml")
+    measurements = load_measurements(REPO / "data" / "demo" / "measurements.csv")
+    kpi = catalog.by_id()["p1_incidents"]
+    series = monthly_series(kpi, measurements.series[kpi.id], dt.date(2026, 10, 31))
+    forecast = forecast_kpi(kpi, series)
+    outlook = fc.quarter_outlook(kpi, forecast, series)
+    labels = [q.period.label for q in outlook.quarters]
+    assert labels == ["2026-Q4", "2027-Q1", "2027-Q2", "2027-Q3", "2027-Q4"]
+    now = outlook.quarters[0]
+    october = dict(series)[month("2026-10")]
+    assert now.actual_months == 1
+    assert now.mean == pytest.approx(october + forecast.points[0].mean + forecast.points[1].mean)
+    assert outlook.quarters[1].mean == pytest.approx(forecast.quarters[0].mean)
+    assert outlook.target == 12
+    assert "quarterly target of 12" in outlook.sentence
+    assert "monthly" not in outlook.sentence
+
+
+def test_a_projection_that_prints_as_the_target_counts_as_reaching_it(
+    make_kpi: MakeKpi,
+) -> None:
+    """Held flat at 99.8996%: printed as 99.90% beside a 99.90% target, it is on target."""
+    kpi = pct_kpi(make_kpi, target=99.9, amber=99.5)
+    series = months([99.8996] * 12)
+    forecast = forecast_kpi(kpi, series)
+    outlook = fc.quarter_outlook(kpi, forecast, series)
+    assert outlook.decimals == 2
+    assert outlook.reach == outlook.quarters[0].period
+    assert "not projected" not in outlook.sentence
+    assert outlook.sentence.startswith("Change success rate is on its 99.90% target")
+
+
+def test_quarterly_outlook_without_a_forecast_keeps_the_reason(make_kpi: MakeKpi) -> None:
+    kpi = pct_kpi(make_kpi)
+    series = months([96.0, 96.5, 97.0])
+    forecast = forecast_kpi(kpi, series)
+    outlook = fc.quarter_outlook(kpi, forecast, series)
+    assert outlook.quarters == []
+    assert outlook.sentence == forecast.sentence

@@ -18,18 +18,19 @@ import pytest
 from conftest import REPO, prepare_view
 from nbformat.v4 import new_markdown_cell, new_notebook
 
-from reviewkit.cadences import WEEKLY, Narrative
-from reviewkit.errors import InputError
+from reviewkit.cadences import MONTHLY, WEEKLY, Narrative
+from reviewkit.errors import InputError, UsageError
 from reviewkit.evaluation.pack import PackEvaluation
 from reviewkit.inputs.catalog import load_catalog
+from reviewkit.layout.notebooks import make_notebook
 from reviewkit.narrative.cells import NarrativeCell, plan_cells
 from reviewkit.narrative.drafts import draft_for_kpi, draft_for_section
 from reviewkit.narrative.edits import parse_markdown, to_markdown
-from reviewkit.narrative.notebook import apply_to_notebook, edits_in, slots_of
+from reviewkit.narrative.notebook import ACCEPT_FLAG, apply_to_notebook, edits_in, slots_of
 from reviewkit.narrative.placeholders import NarrativeError, check_placeholders, fill
 from reviewkit.narrative.service import NarrativeService
 from reviewkit.run import gate
-from reviewkit.run.export import narrative_html
+from reviewkit.run.export import narrative_html, to_html
 from reviewkit.store.database import Action, Store, StoredNarrative
 from reviewkit.store.minutes import import_minutes, load_minutes
 
@@ -114,8 +115,9 @@ def test_fill_replaces_kpi_placeholders_with_formatted_values(context: PackEvalu
             "{{ kpi.change_success_rate.name }} in {{ kpi.change_success_rate.unit }}; "
             "amber {{ kpi.change_success_rate.amber }}; {{ kpi.cloud_spend.value }}")
     assert fill(text, context) == (
-        "88.1% vs 95% (red, Off track); change \u22123.20 pts, variance \u22126.90 pts; "
-        "streak 1; owner Change Manager; Change success rate in %; amber 90%; £44.6k"
+        "88.1% vs 95.0% (red, Off track); change \u22123.2\u00a0pts, variance "
+        "\u22126.9\u00a0pts; streak 1; owner Change Manager; Change success rate in %; "
+        "amber 90.0%; £44.6k"
     )
 
 
@@ -167,7 +169,7 @@ def test_draft_for_red_kpi_names_the_change_the_streak_and_open_actions(
     text = draft_for_kpi(context.evaluation.result("change_success_rate"), context)
     assert text.startswith(
         "Change success rate fell to 88.1% (at risk → off track), the 1st week below target "
-        "(target 95%); owner: Change Manager. Open actions: A-0005 Root-cause the failed "
+        "(target 95.0%); owner: Change Manager. Open actions: A-0005 Root-cause the failed "
         "integration-engine releases (due 2026-11-27). Expected action: Require Change "
         "Advisory Board sign-off"
     )
@@ -189,7 +191,7 @@ def test_draft_for_amber_kpi_says_below_or_above_target_and_expected_action(
     assert "Expected action: Freeze non-urgent EHR changes" in ehr
     cloud = draft_for_kpi(context.evaluation.result("cloud_spend"), context)
     assert cloud.startswith("Cloud spend run-rate rose to £44.6k (on track → at risk), the 1st "
-                            "week above target (target £42k); owner: Finance Business Partner. "
+                            "week above target (target £42.0k); owner: Finance Business Partner. "
                             "Open actions: A-0006 Switch off idle non-production cloud workloads "
                             "(due 2026-11-18).")
 
@@ -200,7 +202,7 @@ def test_draft_for_green_kpi_counts_weeks_on_target_without_expected_action(
     result = context.evaluation.result("critical_patch_compliance")
     text = draft_for_kpi(result, context)
     assert text == (f"Critical patch compliance rose to 96.1%, on target for the "
-                    f"{result.streak}nd week in a row (target 95%); owner: CISO.")
+                    f"{result.streak}nd week in a row (target 95.0%); owner: CISO.")
     assert result.streak == 2
     assert "Expected action" not in text
 
@@ -617,7 +619,8 @@ def test_gate_narrative_rule_refuses_stale_text(demo: Demo) -> None:
                          {"overdue_actions_rescheduled": False})
     assert reasons == [
         "narrative 'kpi-change_success_rate' (Change success rate) is stale: Change success rate "
-        "was 91.3% when this was written; it is now 88.1%"
+        "was 91.3% when this was written; it is now 88.1%; edit it, or accept it if it is still "
+        "right (reviewkit narrative accept weekly … kpi-change_success_rate)"
     ]
 
 
@@ -692,3 +695,115 @@ def test_section_drafts_for_the_board_sections_summarise_portfolio_spend_and_pri
     priorities = draft_for_section("priorities", "Strategic priorities", context)
     assert priorities.startswith("Progress: Reliable clinical systems ")
     assert priorities.count("%") == 4
+
+
+# -- accepting text as it stands ------------------------------------------------------------
+
+ONLY_NARRATIVE_RULE = {"red_kpis_explained": False, "overdue_actions_rescheduled": False,
+                       "headline_data_current": False}
+
+
+def _save_stale(store: Store) -> None:
+    """The change success rate's commentary, written when the rate was 91.3% (it is 88.1%)."""
+    store.save_narrative(cadence="weekly", label="2026-11-20", key="kpi-change_success_rate",
+                         kpi_id="change_success_rate", text="Releases keep failing.",
+                         basis={"change_success_rate": {"value": 91.3, "status": "amber"}},
+                         expected_revision=0, by="analyst", source="test")
+
+
+def test_accept_confirms_a_stale_text_against_todays_numbers_and_the_gate_passes_it(
+    context: PackEvaluation, store: Store
+) -> None:
+    _save_stale(store)
+    service = NarrativeService(store, context)
+    cells = service.plan(SECTIONS)
+    key = "kpi-change_success_rate"
+    assert any(key in reason and "stale" in reason
+               for reason in gate.check(context, cells, [], ONLY_NARRATIVE_RULE))
+    assert service.accept(cells, [key], by="Ana Lyst", source="accepted in a test") == [key]
+    replanned = {cell.key: cell for cell in service.plan(SECTIONS)}
+    assert not replanned[key].stale and not replanned[key].draft
+    assert replanned[key].text == "Releases keep failing."
+    assert not any(key in reason
+                   for reason in gate.check(context, tuple(replanned.values()), [],
+                                            ONLY_NARRATIVE_RULE))
+    latest = store.narrative_history("weekly", "2026-11-20", key)[-1]
+    assert (latest.revision, latest.updated_by, latest.text) == (2, "Ana Lyst",
+                                                                 "Releases keep failing.")
+
+
+def test_accept_all_accepts_every_draft_and_stale_cell_and_nothing_twice(
+    context: PackEvaluation, store: Store
+) -> None:
+    _save_stale(store)
+    service = NarrativeService(store, context)
+    cells = service.plan(SECTIONS)
+    waiting = [cell.key for cell in cells if cell.draft or cell.stale]
+    assert service.accept(cells, None, by="Ana Lyst", source="test") == waiting
+    again = service.plan(SECTIONS)
+    assert not any(cell.draft or cell.stale for cell in again)
+    assert service.accept(again, None, by="Ana Lyst", source="test") == []
+    assert gate.check(context, again, [], ONLY_NARRATIVE_RULE) == []
+
+
+def test_accept_of_an_unknown_cell_names_it_and_the_known_ones(
+    context: PackEvaluation, store: Store
+) -> None:
+    service = NarrativeService(store, context)
+    with pytest.raises(UsageError, match=r"no narrative cell 'nope' in the weekly pack "
+                                         r"2026-11-20; its cells: summary, kpis, actions"):
+        service.accept(service.plan(SECTIONS), ["summary", "nope"], by="a", source="test")
+    assert store.narratives("weekly", "2026-11-20") == {}
+
+
+def test_collect_edits_saves_a_stale_text_accepted_through_its_metadata_flag(
+    context: PackEvaluation, store: Store, tmp_path: Path
+) -> None:
+    _save_stale(store)
+    path = tmp_path / "pack.ipynb"
+    key = "kpi-change_success_rate"
+    cells = {c.key: c for c in write_pack_notebook(path, context, store.narratives(
+        "weekly", "2026-11-20"))}
+    assert cells[key].stale
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.metadata.get("reviewkit", {}).get("key") == key:
+            cell.metadata["reviewkit"][ACCEPT_FLAG] = True
+    nbformat.write(notebook, path)
+    assert collect_edits(path, store, context, by="Ana Lyst") == [key]
+    replanned = {c.key: c for c in plan_cells(context, SECTIONS,
+                                              store.narratives("weekly", "2026-11-20"))}
+    assert not replanned[key].stale
+    assert store.narrative_history("weekly", "2026-11-20", key)[-1].updated_by == "Ana Lyst"
+
+
+@pytest.mark.parametrize(("state", "label"), [("draft", "Draft text, generated from the data"),
+                                              ("final", "Generated from the data")])
+def test_a_final_pack_never_labels_generated_text_as_draft(state: str, label: str) -> None:
+    """Published with --force, a pack may keep generated text: it says so, but not "draft"."""
+    cell = new_markdown_cell("Change success rate fell to 88.1%.")
+    cell.metadata["tags"] = ["narrative"]
+    cell.metadata["reviewkit"] = {"key": "summary", "draft": True}
+    notebook = new_notebook(cells=[cell])
+    notebook.metadata["reviewkit"] = {"state": state}
+    html = to_html(notebook)
+    assert label in html
+    assert ("Draft text" in html) == (state == "draft")
+    dotted = re.search(r'<aside class="[^"]*rk-narrative-draft', html) is not None
+    assert dotted == (state == "draft")
+
+
+def test_kpi_commentary_follows_the_section_that_asks_for_it(context: PackEvaluation) -> None:
+    """In the monthly notebook the KPIs' own cells follow the KPI detail appendix, not the
+    summary; in the weekly one they follow the summary's commentary."""
+    for cadence, after in ((MONTHLY, "kpi_details"), (WEEKLY, "summary")):
+        notebook = make_notebook(cadence)
+        cells = list(plan_cells(context, slots_of(notebook, cadence), {}))
+        apply_to_notebook(notebook, cells)
+        kpi_cells = [i for i, c in enumerate(notebook.cells)
+                     if c.metadata.get("reviewkit", {}).get("kpi")]
+        sections = [(i, c.metadata["reviewkit"]["section"]["id"]) for i, c in
+                    enumerate(notebook.cells) if "section" in c.metadata.get("reviewkit", {})]
+        before = [sid for i, sid in sections if i < kpi_cells[0]]
+        assert before[-1] == after
+        assert kpi_cells == list(range(kpi_cells[0], kpi_cells[0] + len(kpi_cells) * 2, 2))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from pypdf import PdfReader
 
 from reviewkit.cli.app import main
+from reviewkit.store.database import Store
 
 REPO = Path(__file__).resolve().parents[1]
 LABEL = "2026-11-20"
@@ -155,3 +157,35 @@ def test_narrative_survives_rebuilds_goes_stale_and_gates_publishing(
     manifest = json.loads((out / "weekly" / LABEL / "manifest.json").read_text())
     assert manifest["approver"] == "Dana Whitfield"
     assert manifest["gate_overrides"] == []
+
+    # 6. a late correction after publishing: the stale text is still right, so it is accepted
+    #    as it stands (recorded with who and when); published again, the pack is version 2.
+    version_1 = {path.name: path.read_bytes() for path in (out / "weekly" / LABEL).iterdir()
+                 if path.is_file()}
+    _set_value(workspace / "data" / "measurements.csv", "change_success_rate", LABEL, "87.3")
+    assert main(["narrative", "accept", "weekly", "--params", params,
+                 "kpi-change_success_rate", "--by", "Ana Lyst"]) == 0
+    store = Store.open(str(workspace / "reviewkit.sqlite"))
+    try:
+        accepted = store.narrative_history("weekly", LABEL, "kpi-change_success_rate")[-1]
+        versions = store.versions("weekly", LABEL)
+    finally:
+        store.dispose()
+    assert (accepted.updated_by, accepted.text) == ("Ana Lyst", change + " Now 86.5% after the "
+                                                    "correction.")
+    assert [v.version for v in versions] == [1]
+    capsys.readouterr()
+    assert main(["publish", "weekly", *common, "--approver", "Sam Okafor"]) == 0, (
+        capsys.readouterr().err)
+    folder = out / "weekly" / LABEL
+    assert {name: (folder / "versions" / "1" / name).read_bytes()
+            for name in version_1} == version_1, "version 1 must be kept as it was"
+    pages = [page.extract_text() or "" for page in PdfReader(folder / "pack.pdf").pages]
+    assert "Version 2 — replaces version 1 of" in pages[0]
+    assert all("Version 2" in page for page in pages), "the footer names the version"
+    changed = next(page for page in pages if "Changed since version 1" in page)
+    assert "by Dana Whitfield" in " ".join(changed.split())
+    assert re.search(r"Value\s+Change success rate\s+86\.5%\s+87\.3%", changed)
+    summary_json = json.loads((folder / "summary.json").read_text())
+    assert (summary_json["version"], summary_json["approver"]) == (2, "Sam Okafor")
+    assert json.loads((folder / "manifest.json").read_text())["reissue_of"] == 1

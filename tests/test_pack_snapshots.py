@@ -7,16 +7,24 @@ A change meant to alter a pack updates tests/snapshots/ on purpose
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 
 import pytest
 from pack_snapshots import SNAPSHOTS, snapshots
+from pypdf import PdfReader
+
+from reviewkit import cadences
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, str]]:
-    root = tmp_path_factory.mktemp("snapshots").resolve()
-    return {name: (text, summary) for name, text, summary in snapshots(root)}
+def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("snapshots").resolve()
+
+
+@pytest.fixture(scope="module")
+def built(demo_root: Path) -> dict[str, tuple[str, str]]:
+    return {name: (text, summary) for name, text, summary in snapshots(demo_root)}
 
 
 def _diff(expected: str, actual: str, name: str) -> str:
@@ -39,3 +47,37 @@ def test_demo_pack_reads_as_its_snapshot_page_for_page(
 def test_snapshots_cover_every_cadence() -> None:
     names = sorted(path.name for path in Path(SNAPSHOTS).glob("*.txt"))
     assert [name.split("-")[0] for name in names] == ["monthly", "quarterly", "weekly"]
+
+
+def section_pages(pdf: Path) -> dict[str, int]:
+    """The page (1-based) each section starts on, from the PDF's named destinations."""
+    reader = PdfReader(pdf)
+    return {name.removeprefix("sec-"): reader.get_destination_page_number(target) + 1
+            for name, target in reader.named_destinations.items() if name.startswith("sec-")}
+
+
+@pytest.mark.parametrize(("cadence", "label", "budget"),
+                         [("monthly", "2026-10", 14), ("quarterly", "2026-Q4", 12)])
+def test_the_body_of_a_longer_pack_fits_its_page_budget(
+    built: dict[str, tuple[str, str]], demo_root: Path, cadence: str, label: str, budget: int,
+) -> None:
+    """Board members read the first pages: the body (cover to the end of the action log and
+    decisions) stays within its budget, and the KPI cards sit in the appendix behind it."""
+    pages = section_pages(demo_root / "out" / cadence / label / "pack.pdf")
+    shown = cadences.get(cadence).sections_for(group=False)
+    body = [section.id for section in shown if not section.appendix]
+    first_appendix = next(section.id for section in shown if section.appendix)
+    assert set(body) <= set(pages)
+    assert max(pages[section] for section in body) < pages[first_appendix]
+    assert pages[first_appendix] - 1 <= budget, pages
+    assert first_appendix == "kpi_details"
+
+
+@pytest.mark.parametrize("name", ["weekly/2026-11-20", "monthly/2026-10", "quarterly/2026-Q4"])
+def test_every_kpi_link_lands_on_its_card(
+    built: dict[str, tuple[str, str]], demo_root: Path, name: str,
+) -> None:
+    html = (demo_root / "out" / name / "pack.html").read_text(encoding="utf-8")
+    links = set(re.findall(r'href="#(kpi-[a-z0-9_]+)"', html))
+    cards = set(re.findall(r'id="(kpi-[a-z0-9_]+)"', html))
+    assert links and links <= cards

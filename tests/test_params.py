@@ -223,3 +223,39 @@ def test_missing_params_file_is_an_input_error(tmp_path: Path) -> None:
     error = _error(tmp_path / "absent.yaml")
     assert "not found" in str(error)
     assert error.exit_code == 2
+
+
+@pytest.mark.usefixtures("inputs")
+def test_currency_and_year_start_default_to_pounds_in_thousands_and_january(
+    write: Write,
+) -> None:
+    values = load_params(write("params.yaml", VALID)).values
+    assert (values.currency.symbol, values.currency.scale, values.year_start_month) == (
+        "£", "k", 1)
+
+
+@pytest.mark.usefixtures("inputs")
+def test_currency_and_year_start_are_read(write: Write) -> None:
+    text = VALID + "currency: {symbol: \"€\", scale: m}\nyear_start_month: 7\n"
+    values = load_params(write("params.yaml", text)).values
+    assert values.currency.currency.format(12.5) == "€12.5m"
+    assert values.year_start_month == 7
+
+
+@pytest.mark.usefixtures("inputs")
+@pytest.mark.parametrize(
+    ("extra", "field", "line", "words"),
+    [
+        ("currency:\n  symbol: €\n  scale: thousands\n", "currency.scale", 6, "unknown scale"),
+        ("currency:\n  symbol: '12'\n", "currency.symbol", 5, "without digits"),
+        ("currency:\n  symbol: €\n  scael: k\n", "currency.scael", 6,
+         "allowed keys: symbol, scale"),
+        ("year_start_month: 13\n", "year_start_month", 4, "less than or equal to 12"),
+    ],
+)
+def test_bad_currency_or_year_start_names_the_field_and_its_line(
+    write: Write, extra: str, field: str, line: int, words: str,
+) -> None:
+    error = _error(write("params.yaml", VALID + extra))
+    assert (error.field, error.line) == (field, line)
+    assert words in str(error)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -18,8 +18,9 @@ import yaml
 from conftest import REPO
 
 from reviewkit.evaluation.evaluate import PeriodValue, evaluate, evaluate_kpi
+from reviewkit.evaluation.rollup import year_to_date
 from reviewkit.inputs.catalog import Catalog, Kpi, load_catalog
-from reviewkit.inputs.measurements import Measurements, load_measurements
+from reviewkit.inputs.measurements import Measurements, Observation, load_measurements
 from reviewkit.periods import Period, period_containing, weekly_period
 
 DEMO = REPO / "data" / "demo"
@@ -182,3 +183,23 @@ def test_sum_kpis_take_each_cadence_target_from_the_catalog_mapping(
     p1 = catalog.by_id()["p1_incidents"]
     assert [p1.target_for(c) for c in ("weekly", "monthly", "quarterly")] == [1, 4, 12]
     assert [p1.amber_for(c) for c in ("weekly", "monthly", "quarterly")] == [2, 8, 24]
+
+
+def test_year_to_date_follows_a_financial_year_and_pro_rates_a_period_in_progress(
+    make_kpi: Callable[..., Kpi],
+) -> None:
+    """A July-June year: by 20 Nov a summed KPI's year-to-date target is Q3 whole plus 51/92
+    of Q4, and only measurements from 1 July count."""
+    kpi = make_kpi(aggregation="sum", direction="lower_is_better", target={"quarterly": 12},
+                   amber={"quarterly": 24}, cadences=["quarterly"])
+    quarter = period_containing("quarterly", dt.date(2026, 11, 20))
+    rows = [Observation(dt.date(2026, 6, 30), 9, None, ""),
+            Observation(dt.date(2026, 8, 14), 4, None, ""),
+            Observation(dt.date(2026, 11, 13), 3, None, "")]
+    ytd = year_to_date(kpi, quarter, rows, as_of=dt.date(2026, 11, 20), first_month=7)
+    assert ytd.start == dt.date(2026, 7, 1)
+    assert ytd.value == 7
+    assert ytd.periods == pytest.approx(1 + 51 / 92)
+    assert ytd.target == pytest.approx(12 * (1 + 51 / 92))
+    calendar = year_to_date(kpi, quarter, rows)
+    assert (calendar.start, calendar.value, calendar.periods) == (dt.date(2026, 1, 1), 16, 4)

@@ -26,6 +26,7 @@ from reviewkit.store import database as store_module
 from reviewkit.store.database import (
     Action,
     PackRecord,
+    PackVersion,
     Store,
     StoreError,
     UnknownRecord,
@@ -144,6 +145,38 @@ def test_a_version_1_store_is_migrated_to_the_current_schema_keeping_its_actions
     assert sa.inspect(store.engine).has_table("narratives")
     assert [a.id for a in store.actions()] == ["A-0001"]
     assert add(store, "after the upgrade") == "A-0002"
+
+
+def test_a_store_before_pack_versions_is_migrated_to_keep_them_keeping_its_narrative(
+    open_store: OpenStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = store_module.MIGRATIONS.index(store_module._add_pack_versions)
+    with monkeypatch.context() as patch:
+        patch.setattr(store_module, "SCHEMA_VERSION", before)
+        patch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:before])
+        old = open_store()
+        assert old.schema_version() == before
+        old.save_narrative(cadence="weekly", label="2026-11-20", key="summary", kpi_id=None,
+                           text="Kept.", basis={}, expected_revision=0, by="a", source="test")
+        assert not sa.inspect(old.engine).has_table("pack_versions")
+        old.dispose()
+    store = open_store()
+    assert store.schema_version() == store_module.SCHEMA_VERSION
+    assert store.narratives("weekly", "2026-11-20")["summary"].text == "Kept."
+    assert store.versions("weekly", "2026-11-20") == []
+    store.record_version(PackVersion("weekly", "2026-11-20", 1, "2026-11-23T09:00:00+00:00",
+                                     "Dana Whitfield", {"kpis": []}))
+    assert [(v.version, v.approver) for v in store.versions("weekly", "2026-11-20")] == [
+        (1, "Dana Whitfield")]
+
+
+def test_a_published_version_is_recorded_once(store: Store) -> None:
+    version = PackVersion("weekly", "2026-11-20", 1, "2026-11-23T09:00:00+00:00", "D", {})
+    store.record_version(version)
+    with pytest.raises(StoreError, match=r"version 1 of the weekly pack 2026-11-20 was "
+                                         r"published meanwhile; publish again to make version 2"):
+        store.record_version(version)
+    assert len(store.versions("weekly", "2026-11-20")) == 1
 
 
 def test_store_url_accepts_paths_and_urls(tmp_path: Path) -> None:

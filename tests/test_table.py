@@ -223,3 +223,10 @@ def test_a_long_note_is_read_and_an_overlong_field_names_its_line(write: Write) 
                                        + f"2026-02,Staff,100,90,,{huge}\n"))
     assert error.line == 3
     assert "field larger than field limit" in str(error)
+
+
+def test_an_annotation_column_is_set_aside_not_taken_for_a_misspelt_one(write: Write) -> None:
+    # 'comment' is close to 'count', but people add comment columns; it is reported, not refused.
+    table = read_table(write("t.csv", "kpi_id,count,comment\na,1,checked\n"), "test",
+                       ["kpi_id"], ["count"])
+    assert table.ignored == ("comment",)

@@ -350,6 +350,7 @@ priorities:
             baseline: 0
             target: 24
             current: 9
+            unit: systems
 
   - id: cyber_resilience
     title: Cyber resilience
@@ -378,6 +379,7 @@ priorities:
           - text: 95% of staff complete the annual cyber training
             target: 95
             progress: 72
+            unit: "%"
 
   - id: digital_care
     title: Digital care for patients and clinicians
@@ -390,6 +392,7 @@ priorities:
             baseline: 0
             target: 32
             current: 21
+            unit: wards
             weight: 2
           - text: Clinician satisfaction with IT at 8 out of 10 (baseline October 2025)
             kpi: clinician_satisfaction
@@ -424,9 +427,11 @@ priorities:
             baseline: 0
             target: 120
             current: 70
+            unit: racks
           - text: £1.2m a year of recurring savings delivered
             target: 1200
             progress: 48
+            unit: £k
 """
 
 
@@ -444,16 +449,18 @@ def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]
 
 def check_story(folder: Path, series: Series) -> None:
     """Load the files with reviewkit and check what README.md says about them."""
-    from reviewkit.catalog import load_catalog
-    from reviewkit.portfolio import (
-        assess_benefit,
+    from reviewkit.evaluation.benefits import assess_benefit
+    from reviewkit.evaluation.priorities import priority_progress
+    from reviewkit.evaluation.spend import month_spend, summarise_spend
+    from reviewkit.inputs.catalog import load_catalog
+    from reviewkit.inputs.portfolio import (
         check_benefits,
         check_initiatives,
         load_benefits,
         load_initiatives,
     )
-    from reviewkit.priorities import load_priorities, priority_progress
-    from reviewkit.spend import load_spend, month_spend, summarise_spend
+    from reviewkit.inputs.priorities import load_priorities
+    from reviewkit.inputs.spend import load_spend
 
     kpi_ids = [kpi.id for kpi in load_catalog(OUT_DIR / "kpis.yaml").kpis]
     priorities = load_priorities(folder / "priorities.yaml", kpi_ids)
@@ -502,7 +509,7 @@ def check_story(folder: Path, series: Series) -> None:
 
     lines = load_spend(folder / "spend.csv")
     for month in range(1, 11):
-        total = summarise_spend(lines, f"{YEAR}-{month:02d}").total.month
+        total = summarise_spend(lines, f"{YEAR}-{month:02d}").total.current
         kpi = value_on(series, "opex_variance", f"{YEAR}-{month:02d}-{month_days(month)}")
         assert total.variance_pct is not None
         if round(total.variance_pct, 1) != kpi:
@@ -512,12 +519,12 @@ def check_story(folder: Path, series: Series) -> None:
     _expect("cloud status by month", cloud,
             {m: ("green" if m <= 8 else "red" if m in (9, 11) else "amber") for m in range(1, 12)})
     summary = summarise_spend(lines, f"{YEAR}-{LAST_MONTH:02d}")
-    print(f"spend {summary.period}: total month {summary.total.month.variance_pct:+.1f}% "
-          f"({summary.total.month.status}), YTD {summary.total.ytd.variance_pct:+.1f}% "
+    print(f"spend {summary.period}: total month {summary.total.current.variance_pct:+.1f}% "
+          f"({summary.total.current.status}), YTD {summary.total.ytd.variance_pct:+.1f}% "
           f"({summary.total.ytd.status}), full year {summary.total.full_year.variance_pct:+.1f}% "
           f"({summary.total.full_year.status})")
     for row in summary.categories:
-        print(f"  {row.category:12} month {row.month.variance_pct:+6.1f}% {row.month.status:6}"
+        print(f"  {row.category:12} month {row.current.variance_pct:+6.1f}% {row.current.status:6}"
               f" YTD {row.ytd.variance_pct:+6.1f}% {row.ytd.status:6}"
               f" FY {row.full_year.budget:8.1f} -> {row.full_year.actual:8.1f}"
               f" {row.full_year.variance_pct:+6.1f}% {row.full_year.status}")

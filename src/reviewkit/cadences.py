@@ -57,6 +57,15 @@ class Section:
     title: str  # the entry in the contents
     narrative: Narrative | None = None
     in_contents: bool = True
+    #: An appendix, lettered A, B, … in order behind the body of the pack.
+    appendix: bool = False
+    #: The commentary cell of each headline or exceptional KPI follows this section.
+    kpi_commentary: bool = False
+    #: Its entry in the contents lists the perspectives, each linked to its KPIs.
+    lists_perspectives: bool = False
+    #: It starts a new page in print; False: it follows on from the section before it (a short
+    #: section would otherwise leave most of a page empty).
+    new_page: bool = True
     #: Shown only in the group pack of a definition with units (it compares the units).
     group_only: bool = False
 
@@ -101,6 +110,16 @@ class Cadence:
     def wants(self, part: StrategyPart) -> bool:
         return part in self.strategy
 
+    def heading(self, section_id: str) -> str:
+        """A section's title as the contents and its page show it: an appendix with its
+        letter ('Appendix A — KPI detail'), every other section as declared."""
+        section = self.section(section_id)
+        if not section.appendix:
+            return section.title
+        appendices = [s.id for s in self.sections if s.appendix]
+        return f"Appendix {chr(ord('A') + appendices.index(section_id))} — {section.title}"
+
+
 
 def _summary(prompt: str) -> Narrative:
     return Narrative("summary", "Summary", prompt)
@@ -112,10 +131,15 @@ _ACTIONS = Narrative("actions", "Action log",
                      "Which actions need a decision: re-plan, escalate or close.")
 _COVER = Section("cover", "Cover", in_contents=False)
 _SUMMARY_TITLE = "Summary: headline KPIs and what needs attention"
-_CHANGES = Section("changes", "What changed since the last review")
+_CHANGES = Section("changes", "What changed since the last review", new_page=False)
 _UNITS = Section("units", "Units side by side", group_only=True)
-_DATA_QUALITY = Section("data_quality", "Appendix A: data quality")
-_PROVENANCE = Section("provenance", "Appendix B: provenance")
+_DATA_QUALITY = Section("data_quality", "Data quality", appendix=True, new_page=False)
+_PROVENANCE = Section("provenance", "Provenance", appendix=True)
+#: The longer packs keep their body short: the scorecard stays in it, linked to each KPI's
+#: card in an appendix (with the KPIs' own commentary).
+_SCORECARD = Section("scorecard", "Scorecard", _KPIS)
+_KPI_DETAILS = Section("kpi_details", "KPI detail by perspective", appendix=True,
+                       kpi_commentary=True, lists_perspectives=True)
 
 WEEKLY = Cadence(
     name="weekly",
@@ -127,11 +151,14 @@ WEEKLY = Cadence(
     sections=(
         _COVER,
         Section("summary", _SUMMARY_TITLE,
-                _summary("What happened this week, why, and what you ask of leaders.")),
+                _summary("What happened this week, why, and what you ask of leaders."),
+                kpi_commentary=True),
         _UNITS,
         _CHANGES,
-        Section("perspectives", "Scorecard and KPIs by perspective", _KPIS),
-        Section("actions", "Action log and decisions", _ACTIONS),
+        Section("perspectives", "Scorecard and KPIs by perspective", _KPIS,
+                lists_perspectives=True),
+        # Follows on: the KPIs' commentary before it would otherwise sit on a page of its own.
+        Section("actions", "Action log and decisions", _ACTIONS, new_page=False),
         _DATA_QUALITY,
         _PROVENANCE,
     ),
@@ -153,13 +180,16 @@ MONTHLY = Cadence(
         Section("portfolio", "Delivery: the initiative portfolio",
                 Narrative("delivery", "Delivery",
                           "Which initiatives need help, and what you ask for.")),
+        # Spend and the action log follow on: the commentary before each often spills
+        # onto a page of its own otherwise.
         Section("spend", "Cost discipline: spend against budget",
                 Narrative("cost", "Cost discipline",
-                          "Where spend is off plan, why, and the recovery.")),
+                          "Where spend is off plan, why, and the recovery."), new_page=False),
         Section("benefits", "Benefits realization"),
         Section("leading_lagging", "Leading and lagging indicators"),
-        Section("perspectives", "Scorecard and KPIs by perspective", _KPIS),
-        Section("actions", "Action log and decisions", _ACTIONS),
+        _SCORECARD,
+        Section("actions", "Action log and decisions", _ACTIONS, new_page=False),
+        _KPI_DETAILS,
         _DATA_QUALITY,
         _PROVENANCE,
     ),
@@ -188,8 +218,10 @@ QUARTERLY = Cadence(
         Section("portfolio", "The initiative portfolio"),
         Section("spend", "Spend against budget"),
         _CHANGES,
-        Section("perspectives", "Scorecard and KPIs by perspective"),
         Section("actions", "Action log and decisions"),
+        # The board reads the balanced scorecard; the full scorecard leads the KPI detail.
+        Section("kpi_details", "Scorecard and KPI detail", appendix=True, kpi_commentary=True,
+                lists_perspectives=True),
         _DATA_QUALITY,
         _PROVENANCE,
     ),

@@ -63,13 +63,16 @@ class Period:
 
     @property
     def short_label(self) -> str:
-        """For chart axes: '20 Nov', 'Nov 26', '2026-Q4'."""
+        """For chart axes: '20 Nov', 'Nov 26', 'Q4 26' (a year: '2026')."""
         rule = self.rule
         if rule.unit == "days":
             return f"{self.end.day} {self.end:%b}"
         if rule.length == 1:
             return f"{self.end:%b %y}"
-        return self.label
+        if rule.length == 12:
+            return self.label
+        year, _, part = self.label.partition("-")
+        return f"{part} {year[2:]}"
 
     def contains(self, day: dt.date) -> bool:
         return self.start <= day <= self.end

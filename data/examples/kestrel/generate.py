@@ -541,10 +541,11 @@ def spend_rows(rows: list[Row]) -> list[list[object]]:
                 actual = budget * (1 + rng.gauss(-0.01, 0.02))
             forecast: object = ""
             if month == 11:
-                # reviewkit's "full year" is the calendar year, so with rows from July on it is
-                # July to December: the forecast is the actuals so far plus December's outlook.
+                # The full year is the financial year, July to June (params year_start_month:
+                # 7): the actuals so far, December's outlook, and January to June at budget.
                 so_far = sum(float(r[3]) for r in out if r[1] == category) + actual
-                forecast = f"{so_far + budget * DECEMBER_OUTLOOK[category]:.1f}"
+                rest = budget * (DECEMBER_OUTLOOK[category] + 6)
+                forecast = f"{so_far + rest:.1f}"
             out.append([f"2026-{month:02d}", category, f"{budget:.1f}", f"{actual:.1f}",
                         forecast, note])
     return out
@@ -577,6 +578,7 @@ priorities:
             baseline: 2
             target: 9
             current: 3
+            unit: well-fields
 
   - id: resilient_network
     title: A resilient network that loses less water and keeps its pressure
@@ -597,6 +599,7 @@ priorities:
           - text: Kilometres of trunk main renewed (of 12)
             target: 12
             progress: 27
+            unit: km
 
   - id: healthy_waterways
     title: Healthy rivers, estuary and harbour — Ōtākaro/Avon, Ōpāwaho/Heathcote and Te Ihutai
@@ -611,6 +614,7 @@ priorities:
             baseline: 46
             target: 20
             current: 41
+            unit: count
             weight: 2
           - text: Outfall effluent temperature below 20 °C all year
             kpi: outfall_temperature
@@ -698,6 +702,8 @@ period_end: 2026-10-31          # the last complete month
 initiatives: ../initiatives.csv
 benefits: ../benefits.csv
 spend: ../spend.csv             # thousands of euros
+currency: {{symbol: "€", scale: k}}
+year_start_month: 7             # the financial year runs July to June
 classification: {json.dumps(CLASSIFICATION, ensure_ascii=False)}
 """,
     "quarterly.yaml": f"""\
@@ -711,6 +717,8 @@ initiatives: ../initiatives.csv
 benefits: ../benefits.csv
 spend: ../spend.csv
 priorities: ../priorities.yaml
+currency: {{symbol: "€", scale: k}}
+year_start_month: 7
 classification: {json.dumps(CLASSIFICATION, ensure_ascii=False)}
 """,
 }

@@ -254,7 +254,9 @@ def run_minutes(args: argparse.Namespace) -> int:
 def _units_for_minutes(args: argparse.Namespace) -> set[str] | None:
     """The units a minutes file may name; read only when it names one (it costs a load of the
     measurements)."""
-    text = args.file.read_text(encoding="utf-8") if args.file.is_file() else ""
+    # Only a peek for a `unit:` line: the loader reports a file that is not UTF-8 properly.
+    text = (args.file.read_bytes().decode("utf-8", errors="replace") if args.file.is_file()
+            else "")
     if not any(line.startswith("unit:") for line in text.splitlines()):
         return None
     return known_units(load_params(args.params))

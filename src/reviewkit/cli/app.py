@@ -98,6 +98,16 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--output", type=Path, metavar="FILE", help="default: stdout")
         else:
             sub.add_argument("file", type=Path)
+    accept = nsub.add_parser(
+        "accept", help="accept draft or stale text as it stands (recorded with who and when)")
+    accept.add_argument("cadence", help=CADENCE_HELP)
+    accept.add_argument("--params", required=True, type=Path, metavar="FILE")
+    accept.add_argument("--period", metavar="YYYY-MM-DD")
+    accept.add_argument("--by", help="who accepts (default: your user name)")
+    accept.add_argument("--unit", metavar="ID", help="a unit's narrative (default: the group's)")
+    accept.add_argument("keys", nargs="*", metavar="KEY",
+                        help="the narrative cells to accept (e.g. summary kpi-change_success_rate)")
+    accept.add_argument("--all", action="store_true", help="every draft or stale cell")
 
     validate = commands.add_parser("validate", help="check all inputs; build nothing")
     validate.add_argument("--params", required=True, type=Path, metavar="FILE")
@@ -109,7 +119,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "narrative_command", None) == "accept" and not any(
+            item.startswith("-") for item in extra):
+        # argparse gives a list positional only the words before the first option, so the keys
+        # of `narrative accept weekly --params FILE KEY …` arrive here.
+        args.keys = [*args.keys, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     debug = args.debug or bool(os.environ.get("REVIEWKIT_DEBUG"))
     try:
         if args.command in ("build", "draft", "publish"):

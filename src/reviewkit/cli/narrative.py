@@ -8,14 +8,13 @@ import sys
 from pathlib import Path
 
 from reviewkit import cadences
-from reviewkit.errors import InputError
+from reviewkit.errors import InputError, UsageError
 from reviewkit.inputs.params import load_params
 from reviewkit.narrative.edits import edits_from_markdown, parse_markdown, to_markdown
 from reviewkit.narrative.notebook import slots_of
 from reviewkit.narrative.service import NarrativeService
-from reviewkit.run.build import notebook_for
 from reviewkit.run.execute import read_notebook
-from reviewkit.run.prepare import evaluate, load_for
+from reviewkit.run.prepare import evaluate, load_for, notebook_for
 from reviewkit.store.database import Store
 
 
@@ -36,6 +35,9 @@ def _read(path: Path) -> str:
 
 def run_narrative(args: argparse.Namespace) -> int:
     cadence = cadences.get(args.cadence)
+    if args.narrative_command == "accept" and bool(args.keys) == bool(args.all):
+        raise UsageError("narrative accept: name the cells to accept (KEY …) or give --all, "
+                         "not both")
     inputs = load_for(load_params(args.params), args.unit)
     notebook = read_notebook(notebook_for(cadence, inputs.params.values.notebook))
     store = Store.open(inputs.params.store_location)
@@ -43,6 +45,14 @@ def run_narrative(args: argparse.Namespace) -> int:
         evaluated = evaluate(cadence, inputs, store, args.period, args.unit)
         service = NarrativeService(store, evaluated)
         cells = service.plan(slots_of(notebook, cadence))
+        if args.narrative_command == "accept":
+            keys = None if args.all else list(args.keys)
+            saved = service.accept(cells, keys, by=args.by or getpass.getuser(),
+                                   source="accepted with reviewkit narrative accept")
+            label = f"{cadence.name} pack {evaluated.period.label}"
+            print(f"{label}: accepted {', '.join(saved)}" if saved
+                  else f"{label}: nothing to accept (no draft or stale text)")
+            return 0
         if args.narrative_command == "export":
             text = to_markdown(inputs.params.title_for(cadence), evaluated.period.long_label,
                                cadence.name, evaluated.period.label, cells)

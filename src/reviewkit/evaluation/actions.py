@@ -209,9 +209,14 @@ def action_log(
     previous_label: str | None,
     results: Sequence[KpiResult],
     series: dict[str, list[Observation]],
+    as_of: dt.date | None = None,
 ) -> ActionLog:
-    """The action log of the pack for ``period`` (state as of its end)."""
-    as_of = period.end
+    """The action log of the pack for ``period``, as of ``as_of`` (default: its end).
+
+    A pack of a period still in progress takes its log as of the day its data runs to (or
+    today, if earlier): an action due next week is not overdue yet.
+    """
+    as_of = period.end if as_of is None else min(as_of, period.end)
     actions, closed_on, due_changes, decisions = replay(events, as_of)
     by_kpi = {result.kpi.id: result for result in results}
     views = []

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reviewkit.evaluation.evaluate import ExceptionItem, KpiResult, is_worse
+from reviewkit.periods import Period
 from reviewkit.store.records import PackRecord
 
 
@@ -34,11 +35,16 @@ class ExceptionChange:
 
 @dataclass(frozen=True)
 class ChangeReport:
+    """What changed since the previous period: the one the scorecard's "since last" compares
+    with. Its exceptions come from the pack recorded for it, else from its data."""
+
     previous_label: str | None
     status_changes: tuple[StatusChange, ...] = ()
     new: tuple[ExceptionChange, ...] = ()
     persisting: tuple[ExceptionChange, ...] = ()
     cleared: tuple[ExceptionChange, ...] = ()
+    #: True when a pack was recorded for the previous period; False: compared with its data.
+    from_pack: bool = False
 
 
 def _keys(pack: PackRecord) -> set[tuple[str, str]]:
@@ -49,24 +55,34 @@ def compare(
     results: Sequence[KpiResult],
     exceptions: Sequence[ExceptionItem],
     previous_packs: Sequence[PackRecord],
+    *,
+    previous_period: Period,
+    previous_exceptions: Sequence[ExceptionItem] = (),
 ) -> ChangeReport:
-    """Compare this pack with the previous ones of its cadence (oldest first, all earlier)."""
-    if not previous_packs:
-        return ChangeReport(previous_label=None)
-    previous = previous_packs[-1]
+    """Compare this pack with its previous period.
+
+    Statuses then are the previous period's from the data (as the scorecard shows them).
+    Exceptions then are those of the pack recorded for the previous period (``previous_packs``:
+    this cadence's earlier packs, oldest first) when there is one, else
+    ``previous_exceptions``, worked out from the previous period's data.
+    """
     names = {r.kpi.id: r.kpi.name for r in results}
-    before = {str(k["id"]): str(k["status"]) for k in previous.summary.get("kpis", [])}
-    status_changes: list[StatusChange] = []
+    status_changes = tuple(
+        StatusChange(r.kpi.id, r.kpi.name, r.previous.status, r.status)
+        for r in results if r.previous.status != r.status
+    )
+    recorded = (previous_packs[-1] if previous_packs
+                and previous_packs[-1].label == previous_period.label else None)
+    if recorded is not None:
+        then = {(str(e["kpi_id"]), str(e["reason"])): str(e.get("detail", ""))
+                for e in recorded.summary.get("exceptions", [])}
+        # Reviews in a row: the recorded packs, newest first, while each raised it.
+        history = [_keys(pack) for pack in reversed(previous_packs)]
+    else:
+        then = {(e.kpi_id, e.reason): e.detail for e in previous_exceptions}
+        history = [set(then)]
     new: list[ExceptionChange] = []
     persisting: list[ExceptionChange] = []
-    cleared: list[ExceptionChange] = []
-    for result in results:
-        old = before.get(result.kpi.id)
-        if old is not None and old != result.status:
-            status_changes.append(
-                StatusChange(result.kpi.id, result.kpi.name, old, result.status)
-            )
-    history = [_keys(pack) for pack in reversed(previous_packs)]  # newest first
     for item in exceptions:
         key = (item.kpi_id, item.reason)
         streak = 1
@@ -78,10 +94,7 @@ def compare(
                                  item.detail, streak)
         (persisting if streak > 1 else new).append(change)
     current = {(item.kpi_id, item.reason) for item in exceptions}
-    for entry in previous.summary.get("exceptions", []):
-        key = (str(entry["kpi_id"]), str(entry["reason"]))
-        if key not in current:
-            cleared.append(ExceptionChange(key[0], names.get(key[0], key[0]), key[1],
-                                           str(entry.get("detail", "")), 0))
-    return ChangeReport(previous.label, tuple(status_changes), tuple(new), tuple(persisting),
-                        tuple(cleared))
+    cleared = tuple(ExceptionChange(kpi_id, names.get(kpi_id, kpi_id), reason, detail, 0)
+                    for (kpi_id, reason), detail in then.items() if (kpi_id, reason) not in current)
+    return ChangeReport(previous_period.label, status_changes, tuple(new), tuple(persisting),
+                        cleared, from_pack=recorded is not None)

@@ -141,6 +141,37 @@ class PeriodValue:
     status: Status
     count: int  # measurements with a value inside the period
     weight: float = 0.0  # the sum of their counts: the period's weight in a group's mean
+    #: Share of the period the target is judged over: below 1 for a summed KPI in a period
+    #: still in progress (its target and amber are pro-rated to the days elapsed).
+    share: float = 1.0
+
+    @property
+    def pro_rated(self) -> bool:
+        return self.share < 1.0
+
+
+def elapsed_share(period: Period, as_of: dt.date | None) -> float:
+    """The share of ``period``'s days up to ``as_of`` (1 when the period is over)."""
+    if as_of is None or as_of >= period.end:
+        return 1.0
+    if as_of < period.start:
+        return 0.0
+    return ((as_of - period.start).days + 1) / ((period.end - period.start).days + 1)
+
+
+def pro_rate(kpi: Kpi, pv: PeriodValue, as_of: dt.date | None) -> PeriodValue:
+    """A summed KPI's period in progress, judged against the target for the days so far.
+
+    Eleven P1 incidents by 20 November are off track against a quarter's target of 12 pro-rated
+    to 51 of its 92 days (6.7); a mean, last, min or max is a level and keeps its target.
+    """
+    share = elapsed_share(pv.period, as_of)
+    if kpi.aggregation != "sum" or share >= 1.0:
+        return pv
+    target = pv.target * share
+    amber = pv.amber * share if pv.amber is not None else None
+    return replace(pv, target=target, amber=amber, share=share,
+                   status=rag_status(pv.value, target, amber, kpi.direction))
 
 
 @dataclass(frozen=True)
@@ -260,14 +291,21 @@ def trend_of(kpi: Kpi, history: Sequence[PeriodValue]) -> Trend:
     The fitted change across the window counts as movement only when it is large next to the
     KPI's amber band (or, without a band, next to its target); otherwise the trend is flat.
     At least three values, the current one included, are needed; else the trend is unknown.
+    When the target moves inside the window (a plan per period, or a target pro-rated to a
+    period in progress), the line is fitted to the variance (value minus target): being
+    further behind a rising plan is worsening even while the value grows. A KPI on target at
+    the best value of its window is not called worsening.
     """
     if not history or history[-1].value is None:
         return "unknown"
     window = cadences.get(history[-1].period.cadence).trend_window
     recent = list(history)[-window:]
-    points = [(i, pv.value) for i, pv in enumerate(recent) if pv.value is not None]
-    if len(points) < 3:
+    known = [(i, pv) for i, pv in enumerate(recent) if pv.value is not None]
+    if len(known) < 3:
         return "unknown"
+    moving = len({pv.target for _, pv in known}) > 1
+    points = [(i, pv.value - pv.target if moving else pv.value)
+              for i, pv in known if pv.value is not None]
     n = len(points)
     mean_x = sum(x for x, _ in points) / n
     mean_y = sum(y for _, y in points) / n
@@ -285,7 +323,16 @@ def trend_of(kpi: Kpi, history: Sequence[PeriodValue]) -> Trend:
     if abs(change) <= tolerance:
         return "flat"
     better = change > 0 if kpi.higher_is_better else change < 0
+    if not better and current.status == "green" and _best_of(kpi, points):
+        return "flat"  # the latest period undid the slide: "0 incidents, worsening" misleads
     return "improving" if better else "worsening"
+
+
+def _best_of(kpi: Kpi, points: Sequence[tuple[int, float]]) -> bool:
+    """Whether the last point is at least as good as every other one."""
+    last = points[-1][1]
+    others = [y for _, y in points[:-1]]
+    return last >= max(others) if kpi.higher_is_better else last <= min(others)
 
 
 def streak_of(history: Sequence[PeriodValue]) -> int:
@@ -333,8 +380,13 @@ def evaluate_kpi(
     *,
     history_length: int,
     stale_after: int = 2,
+    as_of: dt.date | None = None,
 ) -> KpiResult:
-    """Evaluate one KPI for ``period`` from its observations (any order, any dates)."""
+    """Evaluate one KPI for ``period`` from its observations (any order, any dates).
+
+    ``as_of`` is the day the data runs to; before the period's end, a summed KPI's current
+    target is pro-rated (:func:`pro_rate`).
+    """
     history_length = max(history_length, cadences.get(period.cadence).trend_window, 2)
     buckets: list[list[Observation]] = [[] for _ in range(history_length)]
     last_seen: dt.date | None = None
@@ -348,6 +400,7 @@ def evaluate_kpi(
             buckets[history_length - 1 - offset].append(obs)
     periods = period.history(history_length)
     history = [period_value(kpi, p, rows) for p, rows in zip(periods, buckets, strict=True)]
+    history[-1] = pro_rate(kpi, history[-1], as_of)
     without = 0
     for pv in reversed(history):
         if pv.value is not None:
@@ -457,9 +510,11 @@ def evaluate(
     stale_after: int = 2,
     ignored_columns: Sequence[str] = (),
     unseen: Unseen | None = None,
+    as_of: dt.date | None = None,
     today: dt.date | None = None,
 ) -> Evaluation:
-    """Evaluate every KPI reported at ``period.cadence`` and collect exceptions and data quality.
+    """Evaluate every KPI reported at ``period.cadence`` and collect exceptions and data quality
+    (``as_of``: the day the data runs to, for a period in progress).
 
     ``unseen`` counts the rows of a large table that ``series`` leaves out (rows of unknown KPIs
     or after the period, and target rows in summarised earlier periods)."""
@@ -467,7 +522,7 @@ def evaluate(
     in_cadence = [kpi for kpi in kpis if period.cadence in kpi.cadences]
     results = [
         evaluate_kpi(kpi, period, series.get(kpi.id, []), history_length=length,
-                     stale_after=stale_after)
+                     stale_after=stale_after, as_of=as_of)
         for kpi in in_cadence
     ]
     exceptions = sort_exceptions(

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 from reviewkit.cadences import MONTHLY
 from reviewkit.evaluation.evaluate import aggregate, combine
-from reviewkit.formatting import format_number, format_value
+from reviewkit.formatting import format_number, format_value, shared_decimals
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.measurements import Observation
 from reviewkit.periods import Period, period_containing
@@ -483,3 +483,129 @@ def _target_words(kpi: Kpi, target: float) -> str:
 
 def _months(count: int) -> str:
     return "1 month" if count == 1 else f"{count} months"
+
+
+# --- the quarterly outlook -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuarterFigure:
+    """One calendar quarter of the outlook: its value and interval by the KPI's own rule."""
+
+    period: Period
+    mean: float
+    lower: float
+    upper: float
+    actual_months: int  # months of it already measured (their values, not projections)
+
+
+@dataclass(frozen=True)
+class QuarterOutlook:
+    """The outlook in quarters, as the quarterly pack shows it: the quarter in progress (its
+    measured months with the projection of the rest) and the four whole quarters after it,
+    judged against the quarterly target at the precision they are printed."""
+
+    quarters: list[QuarterFigure]
+    target: float | None
+    decimals: int  # digits the pack prints the quarters and the target with
+    reach: Period | None  # the first quarter that meets the target
+    misses_from: Period | None  # the first quarter that misses it once met
+    sentence: str
+
+
+def quarterly_target(kpi: Kpi) -> float | None:
+    """The target a quarter is judged against: the catalog's quarterly one for a KPI with a
+    target per cadence, else its only target."""
+    if isinstance(kpi.target, dict):
+        found = kpi.target.get("quarterly")
+        return None if found is None else float(found)
+    return float(kpi.target)
+
+
+def quarter_outlook(kpi: Kpi, forecast: Forecast,
+                    history: Sequence[tuple[Period, float | None]]) -> QuarterOutlook:
+    """The forecast rolled up into quarters, with a verdict and a sentence in quarters.
+
+    The quarter holding the first projected month counts the months of it already measured
+    at their values (the bounds of a measured month are its value). A projection meets the
+    target when it does at the precision the pack prints (a projected 99.8996% against a
+    99.90% target prints, and counts, as 99.90%).
+    """
+    target = quarterly_target(kpi)
+    if not forecast.points:
+        return QuarterOutlook([], target, 0, None, None, forecast.sentence)
+    measured = {period: value for period, value in history if value is not None}
+    first = period_containing("quarterly", forecast.points[0].period.end)
+    quarters: list[QuarterFigure] = []
+    groups: dict[Period, list[ForecastPoint]] = {}
+    for point in forecast.points:
+        groups.setdefault(period_containing("quarterly", point.period.end), []).append(point)
+    for quarter, points in groups.items():
+        months = [quarter.start.replace(month=quarter.start.month + i) for i in range(3)]
+        known = [(p, v) for p, v in measured.items() if p.start in months]
+        if len(known) + len(points) != 3:
+            continue  # a quarter cut short by the horizon
+        actual = [v for _, v in sorted(known)]
+        mean = aggregate(actual + [p.mean for p in points], kpi.aggregation)
+        lower = aggregate(actual + [p.lower for p in points], kpi.aggregation)
+        upper = aggregate(actual + [p.upper for p in points], kpi.aggregation)
+        assert mean is not None and lower is not None and upper is not None
+        quarters.append(QuarterFigure(quarter, mean, lower, upper, len(actual)))
+    quarters = [q for q in quarters if q.period >= first][:5]
+    places = shared_decimals(kpi, [q.mean for q in quarters], [target], separate=False)
+    reach = misses = None
+    if target is not None:
+        met = [_meets(kpi, round(q.mean, places), round(target, places)) for q in quarters]
+        if True in met:
+            start = met.index(True)
+            reach = quarters[start].period
+            misses = next((q.period for q, ok in zip(quarters[start:], met[start:], strict=True)
+                           if not ok), None)
+    outlook = QuarterOutlook(quarters, target, places, reach, misses, "")
+    return replace(outlook, sentence=_quarter_sentence(kpi, forecast, outlook))
+
+
+def _quarter_sentence(kpi: Kpi, forecast: Forecast, outlook: QuarterOutlook) -> str:
+    quarters = outlook.quarters
+    if not quarters:
+        return forecast.sentence
+    final = quarters[-1]
+    interval = f"{forecast.level * 100:g}% interval"
+
+    def value(number: float) -> str:
+        return format_value(number, kpi, decimals=outlook.decimals)
+
+    def bounds(q: QuarterFigure) -> str:
+        upper = value(q.upper)
+        lower = (value(q.lower) if kpi.unit.startswith(_PREFIX_UNITS)
+                 else format_number(q.lower, kpi, decimals=outlook.decimals))
+        return f"{lower} to {upper}" if q.lower < 0 else f"{lower}\u2013{upper}"
+
+    name = _lower_first(kpi.name)
+    if outlook.target is None:
+        return (f"On the current trajectory, {name} is projected at {value(final.mean)} in "
+                f"{final.period.long_label} ({interval} {bounds(final)}).")
+    if kpi.unit == "%":
+        target = f"its {value(outlook.target)} target"
+    elif kpi.aggregation == "sum":
+        target = f"its quarterly target of {value(outlook.target)}"
+    else:
+        target = f"its target of {value(outlook.target)}"
+    now = quarters[0]
+    if outlook.reach == now.period:
+        if outlook.misses_from is None:
+            return (f"{kpi.name} is on {target} in {now.period.long_label} and projected to stay "
+                    f"there through {final.period.long_label} ({interval} {bounds(final)} by "
+                    "then).")
+        slip = next(q for q in quarters if q.period == outlook.misses_from)
+        return (f"{kpi.name} is on {target} in {now.period.long_label}, but on the current "
+                f"trajectory it falls short from {slip.period.long_label} ({interval} "
+                f"{bounds(slip)} by then).")
+    if outlook.reach is not None:
+        reach = next(q for q in quarters if q.period == outlook.reach)
+        again = (f" but falls short again from {outlook.misses_from.long_label}"
+                 if outlook.misses_from is not None else "")
+        return (f"On the current trajectory, {name} reaches {target} in "
+                f"{reach.period.long_label}{again} ({interval} {bounds(reach)} then).")
+    return (f"On the current trajectory, {name} is not projected to reach {target} by "
+            f"{final.period.long_label} ({interval} {bounds(final)} by then).")

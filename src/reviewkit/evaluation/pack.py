@@ -12,7 +12,7 @@ from reviewkit.cadences import Cadence, StrategyPart
 from reviewkit.errors import InputError, UsageError
 from reviewkit.evaluation.actions import ActionLog, action_log, red_without_action
 from reviewkit.evaluation.changes import ChangeReport, compare
-from reviewkit.evaluation.evaluate import Evaluation, KpiResult, evaluate
+from reviewkit.evaluation.evaluate import Evaluation, ExceptionItem, KpiResult, evaluate
 from reviewkit.evaluation.forecast import HISTORY_MONTHS
 from reviewkit.evaluation.strategy import Strategy, last_complete_month, prepare_strategy
 from reviewkit.evaluation.units import UnitFigures, unit_figures
@@ -20,7 +20,7 @@ from reviewkit.inputs.catalog import Catalog, Kpi
 from reviewkit.inputs.loaded import Inputs
 from reviewkit.inputs.units import Unit
 from reviewkit.periods import Period, period_containing
-from reviewkit.store.records import StoreHistory
+from reviewkit.store.records import PackRecord, StoreHistory
 
 #: Headline KPIs when neither the params file nor the catalog names any: the first few.
 DEFAULT_HEADLINE_COUNT = 6
@@ -167,17 +167,23 @@ def evaluate_pack(
     today: dt.date,
 ) -> PackEvaluation:
     """Evaluate one pack of ``cadence`` for the period ``requested`` falls in (default: the
-    params file's ``period_end``, else the latest complete period in the data)."""
+    params file's ``period_end``, else the latest complete period in the data).
+
+    ``today`` is the clock (the caller reads it, so this stays pure): the action log of a
+    period in progress is taken as of the day the data runs to, or today if that is earlier.
+    """
     period, as_of = resolve_period(cadence, inputs, requested, today)
     measurements = inputs.measurements
+    params = inputs.params.values
     headline = choose_headline(cadence, inputs)
     evaluation = evaluate(
         inputs.catalog.kpis,
         measurements.series,
         period,
-        history_length=inputs.params.values.history,
-        stale_after=inputs.params.values.stale_after,
+        history_length=params.history,
+        stale_after=params.stale_after,
         ignored_columns=measurements.ignored_columns,
+        as_of=as_of,
         today=today,
         unseen=measurements.unseen,
     )
@@ -188,11 +194,30 @@ def evaluate_pack(
         history.events, period, since=since,
         previous_label=previous.label if previous else None,
         results=evaluation.results, series=measurements.series,
+        as_of=min(as_of, today),
     )
     evaluation = evaluation.with_exceptions(red_without_action(evaluation.results, log))
-    changes = compare(evaluation.results, evaluation.exceptions, earlier)
+    changes = compare(evaluation.results, evaluation.exceptions, earlier,
+                      previous_period=period.previous(),
+                      previous_exceptions=_previous_exceptions(inputs, history, period, earlier))
     strategy = prepare_strategy(cadence, inputs, evaluation, period, headline, as_of)
     return PackEvaluation(cadence=cadence, period=period, as_of=as_of, catalog=inputs.catalog,
                           headline=headline, evaluation=evaluation, action_log=log,
                           changes=changes, strategy=strategy, unit=inputs.unit,
                           units=unit_figures(inputs, period) if inputs.is_group else ())
+
+
+def _previous_exceptions(inputs: Inputs, history: StoreHistory, period: Period,
+                         earlier: list[PackRecord]) -> tuple[ExceptionItem, ...]:
+    """The previous period's exceptions from its data, when no pack was recorded for it (what
+    changed is then measured against the same previous period the scorecard shows)."""
+    previous = period.previous()
+    if earlier and earlier[-1].label == previous.label:
+        return ()
+    params = inputs.params.values
+    series = inputs.measurements.series
+    then = evaluate(inputs.catalog.kpis, series, previous, history_length=params.history,
+                    stale_after=params.stale_after)
+    log = action_log(history.events, previous, since=previous.previous().end,
+                     previous_label=None, results=then.results, series=series)
+    return then.with_exceptions(red_without_action(then.results, log)).exceptions

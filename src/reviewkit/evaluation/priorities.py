@@ -34,6 +34,7 @@ class KeyResultProgress(BaseModel):
     value: float | None
     weight: float
     progress: float | None
+    unit: str = ""  # of a key result without a KPI
 
 
 class PriorityProgress(BaseModel):
@@ -120,6 +121,7 @@ def priority_progress(
                     value=value,
                     weight=kr.weight,
                     progress=key_result_progress(kr, kpi_values),
+                    unit=kr.unit,
                 )
             )
     return PriorityProgress(

@@ -16,7 +16,8 @@ from reviewkit.periods import Period
 
 @dataclass(frozen=True)
 class YearToDate:
-    """A KPI from 1 January to the end of the period, against its year-to-date target."""
+    """A KPI from the first day of the (financial) year to the day the data runs to, against
+    its year-to-date target."""
 
     start: dt.date
     end: dt.date
@@ -24,33 +25,50 @@ class YearToDate:
     target: float
     amber: float | None
     status: Status
-    periods: int  # months (monthly pack) or quarters (quarterly pack) elapsed
+    periods: float  # periods of the cadence elapsed in the year (a period in progress in part)
 
 
-def periods_elapsed(period: Period) -> int:
-    """Periods of the cadence from 1 January to the end of ``period``, this one included."""
-    rule = period.rule
-    if rule.unit == "months":
-        return (period.end.month - 1) // rule.length + 1
-    return (period.end - dt.date(period.end.year, 1, 1)).days // rule.length + 1
+def year_start(day: dt.date, first_month: int = 1) -> dt.date:
+    """The first day of the year holding ``day``, for a year that starts in ``first_month``."""
+    year = day.year if day.month >= first_month else day.year - 1
+    return dt.date(year, first_month, 1)
 
 
-def year_to_date(kpi: Kpi, period: Period, observations: Sequence[Observation]) -> YearToDate:
-    """Aggregate every measurement from 1 January to the period end by the KPI's rule.
+def periods_elapsed(period: Period, as_of: dt.date | None = None, first_month: int = 1) -> float:
+    """Periods of the cadence from the start of the year to ``as_of`` (default: the end of
+    ``period``): each period counts the share of its days inside that span."""
+    end = min(period.end, as_of) if as_of is not None else period.end
+    start = year_start(period.end, first_month)
+    elapsed = 0.0
+    current = period
+    while current.end >= start:
+        first, last = max(current.start, start), min(current.end, end)
+        if last >= first:
+            days = (current.end - current.start).days + 1
+            elapsed += ((last - first).days + 1) / days
+        current = current.previous()
+    return elapsed
+
+
+def year_to_date(kpi: Kpi, period: Period, observations: Sequence[Observation], *,
+                 as_of: dt.date | None = None, first_month: int = 1) -> YearToDate:
+    """Aggregate every measurement from the start of the year to the period end by the KPI's
+    rule (the year starts in ``first_month``: 7 for a July-June financial year).
 
     For a ``sum`` KPI the target (and amber) scale with the periods elapsed: eight P1 incidents
-    a month means forty by the end of May. Other rules keep the per-period target.
+    a month means forty by the end of May, and a month half gone counts half. Other rules keep
+    the per-period target.
     """
-    start = dt.date(period.end.year, 1, 1)
+    start = year_start(period.end, first_month)
     value = combine(kpi, [obs for obs in observations
                           if start <= obs.period_end <= period.end]).value
     target = kpi.target_for(period.cadence)
     amber = kpi.amber_for(period.cadence)
-    elapsed = periods_elapsed(period)
+    elapsed = periods_elapsed(period, as_of, first_month)
     if kpi.aggregation == "sum":
         target *= elapsed
         amber = amber * elapsed if amber is not None else None
-    return YearToDate(start, period.end, value, target, amber,
+    return YearToDate(start, min(period.end, as_of or period.end), value, target, amber,
                       rag_status(value, target, amber, kpi.direction), elapsed)
 
 

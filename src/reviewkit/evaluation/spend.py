@@ -37,7 +37,8 @@ class Figures(BaseModel):
 
 
 class CategorySpend(BaseModel):
-    """One category (or the total) for a month: the month, the year to date and the full year.
+    """One category (or the total): the pack's period (a month, or a quarter's months to
+    date), the year to date and the full year.
 
     ``full_year.actual`` is the full-year forecast; ``forecast_source`` says whether it is the
     file's ``forecast`` (``explicit``) or actual year-to-date plus the remaining months' budget
@@ -48,7 +49,7 @@ class CategorySpend(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     category: str
-    month: Figures
+    current: Figures
     ytd: Figures
     full_year: Figures
     forecast_source: ForecastSource
@@ -58,11 +59,12 @@ class CategorySpend(BaseModel):
 
 
 class SpendSummary(BaseModel):
-    """Every category and the total for one month, categories in file order."""
+    """Every category and the total up to one month, categories in file order."""
 
     model_config = ConfigDict(frozen=True)
 
-    period: str
+    period: str  # the latest month counted, YYYY-MM
+    first_month: str  # the first month of the pack's period (``period`` for a monthly pack)
     year_start: str
     categories: list[CategorySpend]
     total: CategorySpend
@@ -131,6 +133,21 @@ def month_spend(lines: Sequence[SpendLine], period: str | dt.date) -> dict[str, 
     for category in categories(lines):
         row = _figure_rows(lines, category).get(label)
         result[category] = figures(row.budget if row else None, row.actual if row else None)
+    return result
+
+
+def months_spend(lines: Sequence[SpendLine], first: str, last: str) -> dict[str, Figures]:
+    """Each category's budget and actual summed over the months ``first`` to ``last`` that
+    have an actual (like for like, as the year to date); one month is :func:`month_spend`."""
+    if first == last:
+        return month_spend(lines, last)
+    result: dict[str, Figures] = {}
+    for category in categories(lines):
+        closed = [row for month, row in _figure_rows(lines, category).items()
+                  if first <= month <= last and row.actual is not None]
+        result[category] = (figures(sum(row.budget or 0.0 for row in closed),
+                                    sum(row.actual or 0.0 for row in closed))
+                            if closed else figures(None, None))
     return result
 
 
@@ -210,7 +227,7 @@ def full_year_forecast(
             forecast, source = None, "none"
         result[category] = CategorySpend(
             category=category,
-            month=figures(None, None),
+            current=figures(None, None),
             ytd=figures(None, None),
             full_year=figures(full_budget, forecast),
             forecast_source=source,
@@ -221,21 +238,25 @@ def full_year_forecast(
 
 
 def summarise_spend(
-    lines: Sequence[SpendLine], period: str | dt.date, year_start_month: int = 1
+    lines: Sequence[SpendLine], period: str | dt.date, year_start_month: int = 1,
+    period_start: str | dt.date | None = None,
 ) -> SpendSummary:
-    """Month, year-to-date and full-year figures per category, and the total, for ``period``.
+    """The pack period's, year-to-date and full-year figures per category, and the total, up
+    to the month ``period``. The pack's period runs from the month of ``period_start`` (default:
+    ``period`` itself, a monthly pack) to ``period``: a quarter's months to date.
 
     The total's figures are the sums over the categories that have them, with the status rules
     applied to the sums.
     """
     label = period_label(period)
-    month = month_spend(lines, label)
+    first = period_label(period_start) if period_start is not None else label
+    month = months_spend(lines, first, label)
     ytd = ytd_spend(lines, label, year_start_month)
     year = full_year_forecast(lines, label, year_start_month)
     notes = {line.category: line.note for line in lines if line.period == label and line.note}
     rows = [
         year[category].model_copy(
-            update={"month": month[category], "ytd": ytd[category],
+            update={"current": month[category], "ytd": ytd[category],
                     "note": notes.get(category, "")}
         )
         for category in categories(lines)
@@ -246,7 +267,7 @@ def summarise_spend(
     )
     total = CategorySpend(
         category="Total",
-        month=_sum(row.month for row in rows),
+        current=_sum(row.current for row in rows),
         ytd=_sum(row.ytd for row in rows),
         full_year=_sum(row.full_year for row in rows),
         forecast_source=total_source,
@@ -254,6 +275,7 @@ def summarise_spend(
     )
     return SpendSummary(
         period=label,
+        first_month=first,
         year_start=year_months(label, year_start_month)[0],
         categories=rows,
         total=total,

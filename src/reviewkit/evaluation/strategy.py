@@ -12,10 +12,17 @@ from dataclasses import dataclass, field
 from reviewkit.cadences import Cadence
 from reviewkit.evaluation.benefits import BenefitAssessment, assess_benefit
 from reviewkit.evaluation.evaluate import Evaluation
-from reviewkit.evaluation.forecast import Forecast, forecast_kpi, monthly_series
+from reviewkit.evaluation.forecast import (
+    Forecast,
+    QuarterOutlook,
+    forecast_kpi,
+    monthly_series,
+    quarter_outlook,
+)
 from reviewkit.evaluation.priorities import PriorityProgress, priority_progress
 from reviewkit.evaluation.rollup import YearToDate, year_to_date
 from reviewkit.evaluation.spend import SpendSummary, summarise_spend
+from reviewkit.formatting import Currency
 from reviewkit.inputs.loaded import Inputs
 from reviewkit.inputs.portfolio import Benefit, Initiative
 from reviewkit.inputs.priorities import StrategicPriority
@@ -32,10 +39,12 @@ class BenefitView:
 
 @dataclass(frozen=True)
 class Outlook:
-    """A headline KPI's forecast and the monthly history it was fitted on (for its chart)."""
+    """A headline KPI's forecast, the monthly history it was fitted on (for its chart), and
+    the same forecast in quarters (what the quarterly pack prints)."""
 
     forecast: Forecast
     history: tuple[tuple[Period, float | None], ...]
+    quarterly: QuarterOutlook
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,8 @@ class Strategy:
     priorities: tuple[tuple[StrategicPriority, PriorityProgress], ...] | None = None
     outlooks: tuple[Outlook, ...] = ()
     ytd: dict[str, YearToDate] = field(default_factory=dict)
+    #: The money of the initiatives, benefits and spend files (the params file says which).
+    currency: Currency = field(default_factory=Currency)
 
     @property
     def forecasts(self) -> list[Forecast]:
@@ -114,9 +125,11 @@ def prepare_strategy(
                                      by_id.get(benefit.initiative_id),
                                      names.get(benefit.kpi_id or "")))
         benefits = tuple(views)
+    year_start_month = inputs.params.values.year_start_month
     spend = None
     if cadence.wants("spend") and inputs.spend is not None:
-        spend = summarise_spend(inputs.spend, as_of)
+        spend = summarise_spend(inputs.spend, as_of, year_start_month,
+                                period_start=period.start)
     priorities = None
     if cadence.wants("priorities") and inputs.priorities is not None:
         plain = {kpi_id: value for kpi_id, (value, _) in latest.items()}
@@ -125,7 +138,8 @@ def prepare_strategy(
     if cadence.wants("year_to_date"):
         for result in evaluation.results:
             ytd[result.kpi.id] = year_to_date(
-                result.kpi, period, inputs.measurements.series.get(result.kpi.id, [])
+                result.kpi, period, inputs.measurements.series.get(result.kpi.id, []),
+                as_of=as_of, first_month=year_start_month,
             )
     outlooks = []
     if cadence.wants("outlook"):
@@ -134,6 +148,9 @@ def prepare_strategy(
         for kpi_id in headline:
             kpi = kpis_by_id[kpi_id]
             series = monthly_series(kpi, inputs.measurements.series.get(kpi_id, []), start)
-            outlooks.append(Outlook(forecast_kpi(kpi, series), tuple(series)))
+            forecast = forecast_kpi(kpi, series)
+            outlooks.append(Outlook(forecast, tuple(series),
+                                    quarter_outlook(kpi, forecast, series)))
     return Strategy(as_of=as_of, initiatives=initiatives, benefits=benefits, spend=spend,
-                    priorities=priorities, outlooks=tuple(outlooks), ytd=ytd)
+                    priorities=priorities, outlooks=tuple(outlooks), ytd=ytd,
+                    currency=inputs.params.values.currency.currency)

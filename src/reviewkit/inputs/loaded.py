@@ -105,12 +105,23 @@ class Inputs:
                        benefits=None, spend=None, priorities=None, unit=unit)
 
     def files(self) -> tuple[InputFile, ...]:
-        """The inputs a pack records in its provenance, with their SHA-256."""
+        """Every input a pack records in its provenance, with its SHA-256: the params file,
+        the catalog, the measurements, each optional input the params file names and each
+        source its queries read."""
+        values = self.params.values
         files = [
             input_file("params", self.params.path, None),
             input_file("catalog", self.catalog.path, len(self.catalog.kpis)),
             input_file("measurements", self.measurements.path, self.measurements.row_count),
         ]
+        optional: tuple[tuple[str, Path | None, tuple[object, ...] | None], ...] = (
+            ("initiatives", values.initiatives, self.initiatives),
+            ("benefits", values.benefits, self.benefits),
+            ("spend", values.spend, self.spend),
+            ("priorities", values.priorities, self.priorities),
+        )
+        files += [input_file(role, path, len(items)) for role, path, items in optional
+                  if path is not None and items is not None]
         for source in self.params.sources:
             role = f"source {source.name}"
             if source.kind == "database":

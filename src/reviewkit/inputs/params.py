@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from reviewkit import cadences as cadence_registry
 from reviewkit.cadences import Cadence
 from reviewkit.errors import InputError
+from reviewkit.formatting import Currency
 from reviewkit.inputs._yaml import LineDict, check_known_keys, load_yaml_mapping
 from reviewkit.inputs.sources import Source, resolve_sources
 from reviewkit.periods import check_date, parse_date
@@ -27,6 +28,41 @@ GATE_RULES: dict[str, str] = {
     "overdue_actions_rescheduled": "every overdue action has a new due date (or is closed)",
     "headline_data_current": "every headline KPI has data for the period",
 }
+
+
+#: Scales money in the portfolio, benefits and spend files may be in: units, thousands,
+#: millions, billions.
+MONEY_SCALES = ("", "k", "m", "bn")
+
+
+class CurrencyParams(BaseModel):
+    """How money from the initiatives, benefits and spend files is written."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    symbol: str = Field(default="£", description="Printed before amounts: £, €, $, CHF …")
+    scale: str = Field(default="k", description="The files' amounts are in: '', k, m or bn.")
+
+    @field_validator("symbol")
+    @classmethod
+    def _symbol(cls, value: str) -> str:
+        value = value.strip()
+        if not 1 <= len(value) <= 4 or any(ch.isdigit() or ch.isspace() for ch in value):
+            raise ValueError(f"currency symbol {value!r} must be 1-4 characters without digits "
+                             "or spaces, e.g. £, €, $ or CHF")
+        return value
+
+    @field_validator("scale")
+    @classmethod
+    def _scale(cls, value: str) -> str:
+        if value not in MONEY_SCALES:
+            raise ValueError(f"unknown scale {value!r}; use '' (units), k (thousands), "
+                             "m (millions) or bn (billions)")
+        return value
+
+    @property
+    def currency(self) -> Currency:
+        return Currency(self.symbol, self.scale)
 
 
 #: A unit id: a folder name, a store key and a command-line word, so plain letters only.
@@ -113,6 +149,15 @@ class PackParams(BaseModel):
     )
     priorities: Path | None = Field(
         default=None, description="Strategic priorities, objectives and key results (YAML)."
+    )
+    currency: CurrencyParams = Field(
+        default_factory=CurrencyParams,
+        description="Money in the initiatives, benefits and spend files, e.g. "
+                    "{symbol: €, scale: k}.",
+    )
+    year_start_month: int = Field(
+        default=1, ge=1, le=12, strict=True,
+        description="First month of the (financial) year: year to date and full year.",
     )
     units: Literal["all"] | list[UnitParams] | None = Field(
         default=None,
@@ -322,7 +367,12 @@ def _as_input_error(path: Path, data: LineDict, exc: ValidationError) -> InputEr
     if error["type"] in ("date_from_datetime_parsing", "date_parsing", "date_type",
                          "date_from_datetime_inexact"):
         message = "not a date; write it as YYYY-MM-DD"
+    elif error["type"] == "extra_forbidden" and field == "currency":
+        message = f"unknown key; allowed keys: {', '.join(CurrencyParams.model_fields)}"
     elif message.startswith("Value error, "):
         message = message.removeprefix("Value error, ")
     line = data.line_of(field) if field else data.line
+    nested = data.get(field) if field else None
+    if len(location) > 1 and isinstance(nested, LineDict):
+        line = nested.line_of(location[1])  # e.g. currency.scale: the line of `scale:`
     return InputError(path, message, field=".".join(location) or None, line=line)

@@ -20,6 +20,7 @@ The file (params key ``priorities``, YAML) looks like::
                 target: 24
                 progress: 40          # 0-100: for a key result without kpi, or give
                 current: 9            #   baseline and current and it is computed
+                unit: count           # optional, for a key result without kpi
 
 A key result's progress (:func:`progress_from_value`) is the share of the way from baseline to
 target that the value has travelled, in percent, clipped to 0-100; the sign of
@@ -54,7 +55,8 @@ _ID_PATTERN = re.compile(r"[a-z0-9_-]+")
 
 PRIORITY_KEYS = ("id", "title", "owner", "description", "objectives")
 OBJECTIVE_KEYS = ("id", "text", "key_results")
-KEY_RESULT_KEYS = ("text", "kpi", "baseline", "target", "weight", "progress", "current")
+KEY_RESULT_KEYS = ("text", "kpi", "baseline", "target", "weight", "progress", "current",
+                   "unit")
 
 
 class KeyResult(BaseModel):
@@ -69,6 +71,7 @@ class KeyResult(BaseModel):
     weight: float = Field(default=1.0, gt=0)
     progress: float | None = Field(default=None, ge=0, le=100)
     current: float | None = None
+    unit: str = ""  # a key result without a KPI: its measure's unit (a KPI's is the catalog's)
     line: int = Field(default=0, exclude=True, repr=False)
 
 
@@ -233,6 +236,7 @@ class _Reader:
         weight = self.number(mapping, "weight", where)
         progress = self.number(mapping, "progress", where)
         current = self.number(mapping, "current", where)
+        unit = self.text(mapping, "unit", where, required=False)
         if target is None:
             raise self.error(f"required field of {where} is missing", mapping.line, "target")
         if weight is not None and weight <= 0:
@@ -249,7 +253,8 @@ class _Reader:
                     mapping.line_of("kpi"),
                     "kpi",
                 )
-            for key, value in (("progress", progress), ("current", current)):
+            for key, value in (("progress", progress), ("current", current),
+                               ("unit", unit or None)):
                 if value is not None:
                     raise self.error(
                         f"{where}: leave out '{key}' for a key result with a KPI; it comes from "
@@ -271,4 +276,4 @@ class _Reader:
                              mapping.line_of("target"), "target")
         return KeyResult(text=text, kpi=kpi, baseline=baseline, target=target,
                          weight=1.0 if weight is None else weight, progress=progress,
-                         current=current, line=mapping.line)
+                         current=current, unit=unit, line=mapping.line)

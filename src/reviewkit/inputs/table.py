@@ -38,6 +38,10 @@ FORMATS = (".csv", ".xlsx", ".parquet")
 #: A number as the contract writes it: optional sign, digits with an optional decimal part (or
 #: a leading point), optional exponent. No thousands separators, underscores, 'nan' or 'inf'.
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+#: Columns people add to annotate a table: never taken for a misspelt known column (they are
+#: set aside and reported like any other extra column).
+ANNOTATION_COLUMNS = frozenset({"comment", "comments", "note", "notes", "remark", "remarks",
+                                "source", "sources"})
 #: The largest CSV field we read (the csv module's default limit is 128 KiB).
 MAX_FIELD_BYTES = 1 << 20
 
@@ -166,7 +170,7 @@ def _check_header(
             raise InputError(path, f"column '{column}' appears twice in the header; keep one",
                              line=line, field=column, row_label=row_label)
         seen.add(column)
-        if column in known:
+        if column in known or column in ANNOTATION_COLUMNS:
             continue
         hint = did_you_mean(column, known)
         if hint:

@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 import io
 import math
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -17,7 +18,8 @@ from typing import Any
 
 from reviewkit.evaluation.evaluate import KpiResult, PeriodValue
 from reviewkit.evaluation.pack import PackEvaluation
-from reviewkit.formatting import format_value
+from reviewkit.formatting import Currency, format_value
+from reviewkit.layout.figures import shown_of
 
 STATUS_COLOURS = {"green": "#2e7d32", "amber": "#e69f00", "red": "#c62828", "no_data": "#8a939c"}
 STATUS_MARKERS = {"green": "o", "amber": "^", "red": "s"}
@@ -30,23 +32,43 @@ _STYLE = resources.files("reviewkit.layout") / "templates" / "charts.mplstyle"
 CHART_DPI = 200
 
 
-def kpi_chart_png(result: KpiResult, *, width_in: float = 6.6, height_in: float = 1.9) -> str:
-    """History of one KPI with its target line and amber band, as a PNG data URL.
+#: A history chart or sparkline spans at least this many periods, even when the data covers
+#: fewer (a chart of two points says little, and one that fills the width says too much).
+MIN_CHART_PERIODS = 6
 
-    PNG rather than SVG: WeasyPrint draws a dozen matplotlib SVGs in seconds but places
-    images in milliseconds, and inline SVGs from several figures would share element ids.
-    """
+
+def chart_history(result: KpiResult, *, most: int | None = None) -> list[PeriodValue]:
+    """The periods a KPI's chart shows: its history from the first period with data (at least
+    :data:`MIN_CHART_PERIODS`, at most ``most``), so nine weeks of data are not drawn across a
+    26-week axis that is two thirds empty."""
+    history = result.history if most is None else result.history[-most:]
+    first = next((i for i, pv in enumerate(history) if pv.value is not None), len(history))
+    return list(history[min(first, max(0, len(history) - MIN_CHART_PERIODS)):])
+
+
+def counts_only(result: KpiResult) -> bool:
+    """Whether the KPI counts things, so its axis needs whole-number ticks (no 7.5 complaints):
+    its unit is ``count``, or it sums whole numbers."""
+    values = [pv.value for pv in result.history if pv.value is not None]
+    return result.kpi.unit == "count" or (
+        result.kpi.aggregation == "sum" and all(float(v).is_integer() for v in values))
+
+
+def kpi_figure(result: KpiResult, *, width_in: float = 6.6, height_in: float = 1.65) -> Any:
+    """History of one KPI with its target line and amber band (a matplotlib Figure)."""
     # Deferred for start-up time: matplotlib takes ~0.5 s to import and only charts need it.
     import matplotlib as mpl
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
-    history = result.history
+    history = chart_history(result)
     xs = list(range(len(history)))
     ys = [pv.value if pv.value is not None else math.nan for pv in history]
+    places = shown_of(result).decimals
     with mpl.rc_context(fname=str(_STYLE)):
         fig = Figure(figsize=(width_in, height_in))
         # Fixed margins instead of bbox="tight": tight bounding boxes draw every chart twice.
-        fig.subplots_adjust(left=0.075, right=0.905, top=0.96, bottom=0.14)
+        fig.subplots_adjust(left=0.075, right=0.88, top=0.95, bottom=0.16)
         ax = fig.add_subplot()
         _band(ax, xs, history)
         ax.step(
@@ -78,7 +100,7 @@ def kpi_chart_png(result: KpiResult, *, width_in: float = 6.6, height_in: float 
         current = history[-1]
         if current.value is not None:
             ax.annotate(
-                _fmt(current.value, result),
+                format_value(current.value, result.kpi, decimals=places),
                 (xs[-1], current.value),
                 xytext=(6, 0),
                 textcoords="offset points",
@@ -91,11 +113,25 @@ def kpi_chart_png(result: KpiResult, *, width_in: float = 6.6, height_in: float 
         ticks = _tick_positions(len(history))
         ax.set_xticks(ticks, [_tick_label(history[i]) for i in ticks])
         ax.set_xlim(-0.5, xs[-1] + 0.5)
-        if result.kpi.unit:
+        if counts_only(result):
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=2))
+        if result.kpi.unit and result.kpi.unit != "count":
             ax.set_ylabel(result.kpi.unit)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=CHART_DPI, metadata={"Software": None})
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return fig
+
+
+def kpi_chart_png(result: KpiResult, *, width_in: float = 6.6, height_in: float = 1.65) -> str:
+    """History of one KPI with its target line and amber band, as a PNG data URL.
+
+    PNG rather than SVG: WeasyPrint draws a dozen matplotlib SVGs in seconds but places
+    images in milliseconds, and inline SVGs from several figures would share element ids.
+    """
+    # Deferred for start-up time: matplotlib takes ~0.5 s to import and only charts need it.
+    import matplotlib as mpl
+
+    # Encoded under the style too: ticks made while drawing read the style's sizes.
+    with mpl.rc_context(fname=str(_STYLE)):
+        return _png(kpi_figure(result, width_in=width_in, height_in=height_in))
 
 
 def _band(ax: object, xs: Sequence[int], history: Sequence[PeriodValue]) -> None:
@@ -117,8 +153,9 @@ def _band(ax: object, xs: Sequence[int], history: Sequence[PeriodValue]) -> None
     )
 
 
-def _tick_positions(count: int) -> list[int]:
-    step = max(1, math.ceil(count / 7))
+def _tick_positions(count: int, most: int = 7) -> list[int]:
+    """At most ``most`` evenly spaced ticks, the last one on the latest period."""
+    step = max(1, math.ceil(count / most))
     last = count - 1
     ticks = list(range(last, -1, -step))
     return sorted(ticks)
@@ -126,10 +163,6 @@ def _tick_positions(count: int) -> list[int]:
 
 def _tick_label(pv: PeriodValue) -> str:
     return pv.period.short_label
-
-
-def _fmt(value: float, result: KpiResult) -> str:
-    return format_value(value, result.kpi)
 
 
 @dataclass(frozen=True)
@@ -145,11 +178,16 @@ class Sparkline:
     status: str
 
 
+#: Periods a summary tile's sparkline draws.
+SPARKLINE_PERIODS = 13
+
+
 def sparkline(
-    result: KpiResult, *, periods: int = 13, width: int = 120, height: int = 28
+    result: KpiResult, *, periods: int = SPARKLINE_PERIODS, width: int = 120, height: int = 28
 ) -> Sparkline:
-    """Geometry of a small line of the last ``periods`` values, with the target as a rule."""
-    recent = result.history[-periods:]
+    """Geometry of a small line of the last ``periods`` values (from the first with data, at
+    least :data:`MIN_CHART_PERIODS`), with the target as a rule."""
+    recent = chart_history(result, most=periods)
     values = [pv.value for pv in recent]
     known = [v for v in values if v is not None]
     target = recent[-1].target
@@ -182,9 +220,29 @@ def sparkline(
     return Sparkline(width, height, segments, last_x, last_y, y_of(target), result.status)
 
 
-def _png(fig: object) -> str:
+#: zlib level of the chart PNGs: 1 encodes several times faster than the default 6 for files
+#: a few percent larger, and WeasyPrint decodes and re-compresses every image anyway.
+PNG_COMPRESSION = 1
+
+
+def _png(fig: Any) -> str:
+    """The figure as an opaque RGB PNG data URL.
+
+    Drawn on an Agg canvas and saved without an alpha channel: the charts are opaque, and an
+    RGBA image costs WeasyPrint a second encode (its soft mask) and the PDF a second stream.
+    """
+    # Deferred for start-up time, as every matplotlib import in this module.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    canvas = FigureCanvasAgg(fig)
+    fig.set_dpi(CHART_DPI)
+    canvas.draw()  # type: ignore[no-untyped-call]
+    width, height = canvas.get_width_height(physical=True)
+    pixels = canvas.buffer_rgba()  # type: ignore[no-untyped-call]
+    image = Image.frombuffer("RGBA", (width, height), pixels, "raw", "RGBA", 0, 1)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=CHART_DPI, metadata={"Software": None})  # type: ignore[attr-defined]
+    image.convert("RGB").save(buffer, format="png", compress_level=PNG_COMPRESSION)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -193,8 +251,30 @@ SCHEDULE_COLOURS = {"on_time": STATUS_COLOURS["green"], "at_risk": STATUS_COLOUR
 SCHEDULE_HATCH = {"on_time": "", "at_risk": "////", "late": "xxxx", "cancelled": "...."}
 
 
-def timeline_png(initiatives: Sequence[Any], as_of: Any) -> str:
-    """Initiatives as bars from start to planned finish, with the slip to the forecast hatched."""
+#: Axis labels longer than this wrap onto another line (at most three).
+LABEL_CHARS = 30
+#: Rough width of one character of a 7 pt axis label, in inches, to size the label margin.
+_CHAR_IN = 0.056
+
+
+def wrap_label(text: str, width: int = LABEL_CHARS, lines: int = 3) -> str:
+    """A long axis label wrapped into at most ``lines`` lines, the last cut with '…'."""
+    parts = textwrap.wrap(text, width) or [""]
+    if len(parts) > lines:
+        parts = parts[:lines]
+        parts[-1] = parts[-1][: width - 1].rstrip() + "…"
+    return "\n".join(parts)
+
+
+def _label_margin(labels: Sequence[str], figure_width: float) -> float:
+    """The left margin (a share of the figure) that fits the widest wrapped label."""
+    widest = max((len(line) for label in labels for line in label.split("\n")), default=0)
+    return min(0.45, (widest * _CHAR_IN + 0.15) / figure_width)
+
+
+def timeline_png(initiatives: Sequence[Any], as_of: dt.date) -> str:
+    """Initiatives as bars from start to planned finish, with the slip to the forecast hatched,
+    and a dashed line on the day the data runs to (labelled with that date)."""
     # Deferred for start-up time: matplotlib takes ~0.5 s to import and only charts need it.
     import matplotlib as mpl
     from matplotlib.dates import DateFormatter, date2num
@@ -205,9 +285,14 @@ def timeline_png(initiatives: Sequence[Any], as_of: Any) -> str:
         return value
 
     rows = list(reversed(initiatives))
+    labels = [wrap_label(i.name) for i in rows]
+    lines = sum(label.count("\n") + 1 for label in labels)
+    width = 6.6
+    height = 0.22 * len(rows) + 0.12 * (lines - len(rows)) + 0.6
     with mpl.rc_context(fname=str(_STYLE)):
-        fig = Figure(figsize=(6.6, 0.32 * len(rows) + 0.8))
-        fig.subplots_adjust(left=0.3, right=0.97, top=0.95, bottom=0.35 / (0.32 * len(rows) + 0.8))
+        fig = Figure(figsize=(width, height))
+        fig.subplots_adjust(left=_label_margin(labels, width), right=0.97,
+                            top=1 - 0.22 / height, bottom=0.35 / height)
         ax = fig.add_subplot()
         for y, initiative in enumerate(rows):
             state = initiative.schedule_state_on(as_of)
@@ -220,66 +305,85 @@ def timeline_png(initiatives: Sequence[Any], as_of: Any) -> str:
                 ax.barh(y, forecast - planned, left=planned, height=0.55, color="white",
                         edgecolor=SCHEDULE_COLOURS[state], hatch="////", linewidth=0.8)
             ax.plot([forecast], [y], marker="|", color="#111111", markersize=9)
+        ax.set_ylim(-0.6, len(rows) - 0.4)
         ax.axvline(to_num(as_of), color="#111111", linestyle=(0, (3, 2)), linewidth=0.9)
-        ax.text(to_num(as_of), len(rows) - 0.4, " today", fontsize=7, va="bottom")
-        ax.set_yticks(range(len(rows)), [i.name for i in rows], fontsize=7)
+        # Above the plot, inside the figure: the day the data runs to, not "today".
+        ax.annotate(f"{as_of.day} {as_of:%b %Y}", (to_num(as_of), 1.0),
+                    xycoords=("data", "axes fraction"), xytext=(0, 2),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=6.5)
+        ax.set_yticks(range(len(rows)), labels, fontsize=7)
         ax.xaxis.set_major_formatter(DateFormatter("%b %y"))  # type: ignore[no-untyped-call]
         ax.grid(axis="x", color="#dde1e6", linewidth=0.5)
         ax.grid(axis="y", visible=False)
         return _png(fig)
 
 
-def spend_png(summary: Any) -> str:
-    """Year-to-date budget against actual per category, with the full-year forecast beside."""
+def spend_png(summary: Any, currency: Currency) -> str:
+    """Year-to-date budget against actual per category (horizontal bars, so long category
+    names read), in the params file's currency."""
     # Deferred for start-up time: matplotlib takes ~0.5 s to import and only charts need it.
     import matplotlib as mpl
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
-    cats = summary.categories
-    names = [c.category for c in cats]
+    cats = list(reversed(summary.categories))
+    labels = [wrap_label(c.category, 26, 2) for c in cats]
+    width = 6.6
+    height = 0.36 * len(cats) + 0.1 * sum(label.count("\n") for label in labels) + 0.75
     with mpl.rc_context(fname=str(_STYLE)):
-        fig = Figure(figsize=(6.6, 2.2))
-        fig.subplots_adjust(left=0.09, right=0.99, top=0.88, bottom=0.14)
+        fig = Figure(figsize=(width, height))
+        fig.subplots_adjust(left=_label_margin(labels, width), right=0.97,
+                            top=1 - 0.3 / height, bottom=0.38 / height)
         ax = fig.add_subplot()
-        xs = list(range(len(cats)))
-        ax.bar([x - 0.2 for x in xs], [c.ytd.budget or 0 for c in cats], width=0.38,
-               color="#dfe5ec", edgecolor="#4a5561", linewidth=0.6, label="Budget to date")
-        ax.bar([x + 0.2 for x in xs], [c.ytd.actual or 0 for c in cats], width=0.38,
-               color=[STATUS_COLOURS.get(c.ytd.status, "#8a939c") for c in cats],
-               edgecolor="#222222", linewidth=0.6, label="Actual to date",
-               hatch=["" if c.ytd.status == "green" else "////" for c in cats])
-        ax.set_xticks(xs, names, fontsize=7)
+        ys = list(range(len(cats)))
+        ax.barh([y + 0.2 for y in ys], [c.ytd.budget or 0 for c in cats], height=0.38,
+                color="#dfe5ec", edgecolor="#4a5561", linewidth=0.6, label="Budget to date")
+        ax.barh([y - 0.2 for y in ys], [c.ytd.actual or 0 for c in cats], height=0.38,
+                color=[STATUS_COLOURS.get(c.ytd.status, "#8a939c") for c in cats],
+                edgecolor="#222222", linewidth=0.6, label="Actual to date",
+                hatch=["" if c.ytd.status == "green" else "////" for c in cats])
+        ax.set_yticks(ys, labels, fontsize=7)
+        ax.grid(axis="x", color="#dde1e6", linewidth=0.5)
+        ax.grid(axis="y", visible=False)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: currency.format(x)))
+        ax.set_xlabel(f"Year to date, {currency.unit}")
         ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, borderaxespad=0.2)
         return _png(fig)
 
 
-def outlook_png(kpi: Any, series: Sequence[Any], forecast: Any) -> str:
-    """Monthly history, the forecast with its interval, and the target line."""
+#: An outlook chart needs at least this many months of history to be worth printing.
+MIN_OUTLOOK_MONTHS = 6
+
+
+def outlook_png(kpi: Any, series: Sequence[Any], forecast: Any) -> str | None:
+    """Monthly history, the forecast with its interval, and the target line; None when there
+    is too little history to forecast (a two-point line is not a chart worth printing)."""
     # Deferred for start-up time: matplotlib takes ~0.5 s to import and only charts need it.
     import matplotlib as mpl
     from matplotlib.figure import Figure
 
     history = [(p, v) for p, v in series if v is not None][-24:]
+    if not forecast.points or len(history) < MIN_OUTLOOK_MONTHS:
+        return None
     with mpl.rc_context(fname=str(_STYLE)):
-        fig = Figure(figsize=(3.2, 1.55))
-        fig.subplots_adjust(left=0.15, right=0.98, top=0.95, bottom=0.2)
+        fig = Figure(figsize=(3.2, 1.3))
+        fig.subplots_adjust(left=0.15, right=0.98, top=0.95, bottom=0.17)
         ax = fig.add_subplot()
         n = len(history)
         ax.plot(range(n), [v for _, v in history], color=LINE_COLOUR, linewidth=1.3)
-        if forecast.points:
-            xs = list(range(n - 1, n + len(forecast.points)))
-            last = history[-1][1] if history else forecast.points[0].mean
-            ax.fill_between(xs, [last] + [p.lower for p in forecast.points],
-                            [last] + [p.upper for p in forecast.points],
-                            color="#c9d6e6", edgecolor="#7d93b0", hatch="....", linewidth=0.4)
-            ax.plot(xs, [last] + [p.mean for p in forecast.points], color=LINE_COLOUR,
-                    linestyle=(0, (2, 1.5)), linewidth=1.3)
+        xs = list(range(n - 1, n + len(forecast.points)))
+        last = history[-1][1]
+        ax.fill_between(xs, [last] + [p.lower for p in forecast.points],
+                        [last] + [p.upper for p in forecast.points],
+                        color="#c9d6e6", edgecolor="#7d93b0", linewidth=0.4)
+        ax.plot(xs, [last] + [p.mean for p in forecast.points], color=LINE_COLOUR,
+                linestyle=(0, (2, 1.5)), linewidth=1.3)
         if forecast.target is not None:
             ax.axhline(forecast.target, color="#111111", linestyle=(0, (4, 2)), linewidth=0.9)
-        labels = [p.label for p, _ in history] + [p.period.label for p in forecast.points]
-        ticks = list(range(0, len(labels), 6))
-        ax.set_xticks(ticks, [labels[i] for i in ticks], fontsize=6)
-        if kpi.unit:
+        months = [p for p, _ in history] + [p.period for p in forecast.points]
+        ticks = _tick_positions(len(months), most=5)
+        ax.set_xticks(ticks, [months[i].short_label for i in ticks], fontsize=6)
+        if kpi.unit and kpi.unit != "count":
             ax.set_ylabel(kpi.unit, fontsize=7)
         return _png(fig)
 
@@ -291,14 +395,16 @@ def render_charts(pack: PackEvaluation) -> dict[str, str]:
     wanted = pack.cadence.charts
     strategy = pack.strategy
     if "timeline" in wanted and strategy.initiatives:
-        charts["timeline"] = timeline_png(strategy.initiatives, pack.period.end)
+        charts["timeline"] = timeline_png(strategy.initiatives, pack.as_of)
     if "spend" in wanted and strategy.spend is not None and strategy.spend.categories:
-        charts["spend"] = spend_png(strategy.spend)
+        charts["spend"] = spend_png(strategy.spend, strategy.currency)
     if "outlook" in wanted:
         kpis = pack.catalog.by_id()
         for outlook in strategy.outlooks:
             kpi = kpis[outlook.forecast.kpi_id]
-            charts[f"outlook-{kpi.id}"] = outlook_png(kpi, outlook.history, outlook.forecast)
+            chart = outlook_png(kpi, outlook.history, outlook.forecast)
+            if chart is not None:
+                charts[f"outlook-{kpi.id}"] = chart
     return charts
 
 

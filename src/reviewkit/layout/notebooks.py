@@ -19,10 +19,16 @@ NARRATIVE_PLACEHOLDER = "*No commentary yet.*"
 METADATA_KEY = "reviewkit"
 
 
-def section_cell(section: Section) -> NotebookNode:
+def section_cell(cadence: Cadence, section: Section) -> NotebookNode:
     cell: NotebookNode = new_code_cell(f'pack.section("{section.id}")')  # type: ignore[no-untyped-call]
-    cell.metadata[METADATA_KEY] = {"section": {"id": section.id, "title": section.title},
-                                   "toc": section.in_contents}
+    described: dict[str, object] = {"id": section.id, "title": cadence.heading(section.id)}
+    if section.lists_perspectives:
+        described["perspectives"] = True
+    if section.kpi_commentary:
+        described["kpi_commentary"] = True
+    if not section.new_page:
+        described["new_page"] = False
+    cell.metadata[METADATA_KEY] = {"section": described, "toc": section.in_contents}
     return cell
 
 
@@ -60,7 +66,7 @@ def make_notebook(cadence: Cadence, params_file: str | None = None) -> NotebookN
     )
     cells = [intro, params, setup]
     for section in cadence.sections:
-        cells.append(section_cell(section))
+        cells.append(section_cell(cadence, section))
         if section.narrative is not None:
             cells.append(narrative_cell(section.narrative))
     for index, cell in enumerate(cells):

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jinja2
 
 from reviewkit import formatting, redact
-from reviewkit.formatting import STATUS_WORDS
+from reviewkit.evaluation.evaluate import KpiResult
+from reviewkit.evaluation.rollup import YearToDate
+from reviewkit.formatting import STATUS_WORDS, Shown
+from reviewkit.inputs.catalog import Kpi
+from reviewkit.layout.figures import for_page, nobreak, shown_of, shown_ytd
 
 REASON_WORDS = {
     "red": "Off track",
@@ -36,8 +43,11 @@ def environment(extra_dirs: tuple[str, ...] = ()) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters.update(
-        value=formatting.format_value,
-        change=formatting.format_change,
+        value=_value,
+        change=_change,
+        shown=_shown,
+        shown_ytd=_shown_ytd,
+        plural=formatting.plural,
         date=formatting.format_date,
         arrow=formatting.trend_arrow,
         status_word=lambda status: STATUS_WORDS.get(status, status),
@@ -46,6 +56,38 @@ def environment(extra_dirs: tuple[str, ...] = ()) -> jinja2.Environment:
         redact=lambda value: redact.text(str(value)),
     )
     return env
+
+
+def templates_fingerprint(extra_dirs: tuple[str, ...] = ()) -> tuple[str, int, int]:
+    """(SHA-256, files, bytes) of every template and stylesheet a pack is laid out with:
+    reviewkit's own and a cadence's ``extra_dirs``. It names the templates' version in a
+    pack's provenance (two packs with the same fingerprint were laid out alike)."""
+    digest = hashlib.sha256()
+    count = size = 0
+    roots = [Path(str(resources.files("reviewkit.layout") / "templates")),
+             *(Path(folder) for folder in extra_dirs)]
+    for root in roots:
+        for path in sorted(p for p in root.rglob("*") if p.is_file() and
+                           "__pycache__" not in p.parts):
+            content = path.read_bytes()
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(hashlib.sha256(content).digest())
+            count, size = count + 1, size + len(content)
+    return digest.hexdigest(), count, size
+def _value(value: float | None, kpi: Kpi, decimals: int | None = None) -> str:
+    return nobreak(formatting.format_value(value, kpi, decimals=decimals))
+
+
+def _change(change: float | None, kpi: Kpi, decimals: int | None = None) -> str:
+    return nobreak(formatting.format_change(change, kpi, decimals=decimals))
+
+
+def _shown(result: KpiResult) -> Shown:
+    return for_page(shown_of(result))
+
+
+def _shown_ytd(ytd: YearToDate, kpi: Kpi) -> Shown:
+    return for_page(shown_ytd(ytd, kpi))
 
 
 def render(template: str, extra_dirs: tuple[str, ...] = (), **values: Any) -> str:

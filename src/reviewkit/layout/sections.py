@@ -7,6 +7,7 @@ templates under ``layout/templates/pack``, the logic in the tested modules.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -15,11 +16,21 @@ from typing import Any
 
 from reviewkit.errors import ReviewkitError
 from reviewkit.evaluation.evaluate import KpiResult, PeriodValue
+from reviewkit.evaluation.priorities import KeyResultProgress
 from reviewkit.evaluation.rollup import perspective_status, year_ago
+from reviewkit.evaluation.strategy import BenefitView
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.units import Unit
-from reviewkit.layout.charts import sparkline
+from reviewkit.layout.charts import SPARKLINE_PERIODS, chart_history, sparkline
+from reviewkit.layout.describe import (
+    kpi_chart_alt,
+    outlook_chart_alt,
+    spend_chart_alt,
+    timeline_alt,
+)
+from reviewkit.layout.figures import MeasureFigures, benefit_figures, key_result_figures
 from reviewkit.layout.render import environment, render
+from reviewkit.layout.styles import NOTEBOOK_SCOPE, notebook_style
 from reviewkit.layout.view import PackView, Publication
 from reviewkit.narrative.placeholders import fill
 
@@ -33,17 +44,27 @@ class SectionError(ReviewkitError):
 
 
 class Fragment:
-    """An HTML section of the pack; Jupyter shows it through ``_repr_html_``."""
+    """An HTML section of the pack; Jupyter shows it through ``_repr_html_``, with the pack's
+    styles scoped to it so the notebook looks like the pack (the export takes them out)."""
 
     def __init__(self, name: str, html: str) -> None:
         self.name = name
         self.html = html
 
     def _repr_html_(self) -> str:
-        return self.html
+        return f'<div class="{NOTEBOOK_SCOPE}">{notebook_style()}{self.html}</div>'
 
     def __repr__(self) -> str:
         return f"<reviewkit {self.name}>"
+
+
+@dataclass(frozen=True)
+class SpendMonths:
+    """How the spend section names the months it counts."""
+
+    title: str  # "October 2026", "Q4 2026 to date (October and November)"
+    heading: str  # the column group: "October 2026", "Q4 2026 to date"
+    year_start: str  # "1 July 2026"
 
 
 @dataclass(frozen=True)
@@ -87,6 +108,17 @@ class Pack:
                 for section in self.view.cadence.sections_for(self.view.evaluated.is_group)]
 
     # -- data the templates use -----------------------------------------------------------
+    @property
+    def section_ids(self) -> frozenset[str]:
+        """The sections of this pack (a group pack's included)."""
+        return frozenset(section.id for section in
+                         self.view.cadence.sections_for(self.view.evaluated.is_group))
+
+    @property
+    def kpi_ids(self) -> frozenset[str]:
+        """The KPIs this pack reports (each has a card to link to)."""
+        return frozenset(result.kpi.id for result in self.view.evaluation.results)
+
     def headline_results(self) -> list[KpiResult]:
         return [self.view.result(kpi_id) for kpi_id in self.view.headline]
 
@@ -106,8 +138,40 @@ class Pack:
     def perspective_status(results: list[KpiResult]) -> str:
         return perspective_status(results)
 
+    @staticmethod
+    def chart_periods(result: KpiResult) -> int:
+        """How many periods the KPI's chart shows (its data's span, at least a few)."""
+        return len(chart_history(result))
+
     def year_ago(self, result: KpiResult) -> PeriodValue | None:
         return year_ago(result)
+
+    def any_year_ago(self) -> bool:
+        """Whether some KPI has a value a year ago (else the scorecard leaves the column out)."""
+        return any((ago := year_ago(result)) is not None and ago.value is not None
+                   for result in self.view.evaluation.results)
+
+    def benefit_figures(self, benefit: BenefitView) -> MeasureFigures:
+        return benefit_figures(benefit, self.view.catalog.by_id().get(benefit.benefit.kpi_id or ""))
+
+    def key_result_figures(self, kr: KeyResultProgress) -> MeasureFigures:
+        return key_result_figures(kr, self.view.catalog.by_id().get(kr.kpi or ""))
+
+    def spend_months(self) -> SpendMonths:
+        """The months the spend figures count: the pack's month, or its quarter's months to
+        date (the latest month with spend data)."""
+        spend = self.view.strategy.spend
+        assert spend is not None
+        first = _month(spend.first_month)
+        last = _month(spend.period)
+        year = _month(spend.year_start)
+        start = f"1 {year:%B %Y}"
+        if first == last:
+            name = f"{last:%B %Y}"
+            return SpendMonths(name, name, start)
+        period = self.view.period
+        label = period.long_label + (" to date" if self.view.as_of < period.end else "")
+        return SpendMonths(f"{label} ({first:%B} to {last:%B})", label, start)
 
     def board_asks(self) -> list[BoardAsk]:
         """KPIs that need a decision, with the owner's recommendation: the commentary an
@@ -133,6 +197,26 @@ class Pack:
     @staticmethod
     def perspective_anchor(name: str) -> str:
         return perspective_anchor(name)
+
+    def chart_alt(self, chart_id: str) -> str:
+        """The alternative text of a chart in ``view.charts``, written from its data."""
+        view = self.view
+        strategy = view.strategy
+        if chart_id == "timeline" and strategy.initiatives:
+            return timeline_alt(strategy.initiatives, view.period.end)
+        if chart_id == "spend" and strategy.spend is not None:
+            return spend_chart_alt(strategy.spend)
+        if chart_id.startswith("outlook-"):
+            kpi_id = chart_id.removeprefix("outlook-")
+            for outlook in strategy.outlooks:
+                if outlook.forecast.kpi_id == kpi_id:
+                    return outlook_chart_alt(view.catalog.by_id()[kpi_id], outlook.forecast)
+        return kpi_chart_alt(view.result(chart_id))
+
+    @staticmethod
+    def sparkline_alt(result: KpiResult) -> str:
+        """The alternative text of a summary tile's sparkline (its last periods only)."""
+        return kpi_chart_alt(result, last=SPARKLINE_PERIODS)
 
     def units_side_by_side(self) -> tuple[list[KpiResult],
                                           list[tuple[Unit, dict[str, KpiResult]]]]:
@@ -171,6 +255,10 @@ class Pack:
             # frames and would otherwise print "Unexpected exception formatting exception".
             raise SectionError(f"the {name} section failed: {type(exc).__name__}: {exc}") from None
         return Fragment(name, html)
+
+
+def _month(label: str) -> dt.date:
+    return dt.date(int(label[:4]), int(label[5:7]), 1)
 
 
 def warm_up() -> None:

@@ -8,9 +8,10 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import platform
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Literal
@@ -22,6 +23,7 @@ from reviewkit.evaluation.changes import ChangeReport
 from reviewkit.evaluation.evaluate import Evaluation, KpiResult
 from reviewkit.evaluation.pack import PackEvaluation
 from reviewkit.evaluation.strategy import Strategy
+from reviewkit.formatting import Currency
 from reviewkit.inputs.catalog import Catalog, Kpi
 from reviewkit.inputs.loaded import InputFile, Inputs
 from reviewkit.inputs.units import Unit
@@ -76,6 +78,7 @@ class PackView:
     generated_at: dt.datetime
     provenance: Provenance
     charts: Mapping[str, str] = field(default_factory=dict)  # chart id → PNG data URL
+    year_start_month: int = 1  # first month of the (financial) year
 
     # -- the evaluation, by the names the templates use ------------------------------------
     @property
@@ -122,6 +125,16 @@ class PackView:
         return self.evaluated.result(kpi_id)
 
     @property
+    def currency(self) -> Currency:
+        """How the pack writes money (the params file's ``currency``)."""
+        return self.strategy.currency
+
+    @property
+    def year_start_name(self) -> str:
+        """The (financial) year's first month: 'January', 'July'."""
+        return calendar.month_name[self.year_start_month]
+
+    @property
     def unit(self) -> Unit | None:
         """The unit this pack is for; None for the group (or the only) pack."""
         return self.evaluated.unit
@@ -133,6 +146,30 @@ class PackView:
 
 
 @dataclass(frozen=True)
+class Difference:
+    """One thing a reissued pack says differently from the version before it."""
+
+    kind: Literal["value", "status", "narrative", "action"]
+    subject: str  # the KPI, narrative cell or action, as the reader knows it
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class Reissue:
+    """What a pack published again (a late correction) changed since the previous version."""
+
+    previous: int  # the version compared with
+    published_at: str  # when that version was published (ISO time)
+    approver: str  # who published it
+    differences: tuple[Difference, ...] = ()
+
+    @property
+    def published_on(self) -> dt.date:
+        return dt.datetime.fromisoformat(self.published_at).date()
+
+
+@dataclass(frozen=True)
 class Publication:
     """The narrative and whether the pack is a draft or the approved final pack."""
 
@@ -141,6 +178,18 @@ class Publication:
     approver: str | None = None
     published_at: dt.datetime | None = None
     overrides: tuple[str, ...] = ()  # the gate's reasons, when published with --force
+    #: The version this pack is, or (a draft) will be once published: 1, or 2 and later for a
+    #: pack published again after a correction.
+    version: int = 1
+    reissue: Reissue | None = None  # set from version 2 on
+
+    @property
+    def version_note(self) -> str:
+        """How the page footer and the cover name the version ('' for a first version)."""
+        if self.version == 1:
+            return ""
+        return (f"Version {self.version}" if self.state == "final"
+                else f"Draft of version {self.version}")
 
 
 def make_view(
@@ -149,8 +198,10 @@ def make_view(
     *,
     charts: Mapping[str, str] | None = None,
     now: dt.datetime | None = None,
+    sources: Sequence[InputFile] = (),
 ) -> PackView:
-    """The view of an evaluated pack: identity and provenance from the inputs."""
+    """The view of an evaluated pack: identity and provenance from the inputs (and
+    ``sources``: what else the pack was made from, e.g. its notebook and templates)."""
     params = inputs.params
     # A store URL may carry a database password: record it masked.
     parameters = {key: redact.text(value) if isinstance(value, str) else value
@@ -165,6 +216,8 @@ def make_view(
         page_size=params.values.page_size,
         generated_at=(now or dt.datetime.now(dt.UTC)).replace(microsecond=0),
         provenance=Provenance(params_path=str(params.path), parameters=parameters,
-                              inputs=inputs.files(), versions=package_versions()),
+                              inputs=(*inputs.files(), *sources),
+                              versions=package_versions()),
         charts=dict(charts or {}),
+        year_start_month=params.values.year_start_month,
     )

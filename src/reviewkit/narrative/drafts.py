@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from reviewkit.evaluation.evaluate import KpiResult
 from reviewkit.evaluation.pack import PackEvaluation
-from reviewkit.formatting import STATUS_WORDS, ordinal
+from reviewkit.formatting import STATUS_WORDS, ordinal, plural, shown
 from reviewkit.formatting import format_value as _format_value
 from reviewkit.inputs.catalog import Kpi
 
@@ -21,9 +21,14 @@ from reviewkit.inputs.catalog import Kpi
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]<>#!|~&])")
 
 
+#: Runs of white space that quoted text collapses to one space (a no-break space, which keeps a
+#: number with its unit, stays).
+_SPACE = re.compile(r"[^\S\u00a0]+")
+
+
 def literal(text: object) -> str:
     """Quoted text as Markdown that renders exactly as written."""
-    return _MARKDOWN.sub(r"\\\1", " ".join(str(text).split()))
+    return _MARKDOWN.sub(r"\\\1", _SPACE.sub(" ", str(text)).strip(" "))
 
 
 def format_value(value: float | None, kpi: Kpi) -> str:
@@ -31,8 +36,9 @@ def format_value(value: float | None, kpi: Kpi) -> str:
 
 
 def draft_for_kpi(result: KpiResult, pack: PackEvaluation) -> str:
-    """A factual first sentence about one KPI."""
+    """A factual first sentence about one KPI (its figures at the pack's precision)."""
     kpi, current, previous = result.kpi, result.current, result.previous
+    figures = shown(kpi, current.value, current.target, current.amber, result.change)
     noun = pack.period.noun
     if current.value is None:
         last = (
@@ -45,9 +51,9 @@ def draft_for_kpi(result: KpiResult, pack: PackEvaluation) -> str:
     else:
         if result.change is not None and result.change != 0:
             verb = "rose" if result.change > 0 else "fell"
-            moved = f" {verb} to {format_value(current.value, kpi)}"
+            moved = f" {verb} to {literal(figures.value)}"
         else:
-            moved = f" stands at {format_value(current.value, kpi)}"
+            moved = f" stands at {literal(figures.value)}"
         transition = ""
         if previous.status != current.status and previous.status != "no_data":
             transition = (f" ({STATUS_WORDS[previous.status].lower()} → "
@@ -57,8 +63,10 @@ def draft_for_kpi(result: KpiResult, pack: PackEvaluation) -> str:
         else:
             where = (f"the {ordinal(result.streak)} {noun} "
                      f"{'below' if kpi.higher_is_better else 'above'} target")
-        text = (f"{literal(kpi.name)}{moved}{transition}, {where} "
-                f"(target {format_value(current.target, kpi)}); owner: {literal(kpi.owner)}.")
+        target = (f"target {literal(figures.target)}"
+                  + (", pro-rated to date" if current.pro_rated else ""))
+        text = (f"{literal(kpi.name)}{moved}{transition}, {where} ({target}); "
+                f"owner: {literal(kpi.owner)}.")
     linked = pack.action_log.open_for(kpi.id)
     if linked:
         text += " Open actions: " + "; ".join(
@@ -79,13 +87,14 @@ def _summary(pack: PackEvaluation) -> str:
     names = {r.kpi.id: literal(r.kpi.name) for r in evaluation.results}
     reds = [literal(r.kpi.name) for r in evaluation.results if r.status == "red"]
     worse = [names[e.kpi_id] for e in evaluation.exceptions if e.reason == "worsened"]
-    text = (f"This {noun}: {counts['red']} KPIs off track"
+    text = (f"This {noun}: {plural(counts['red'], 'KPI')} off track"
             + (f" ({', '.join(reds)})" if reds else "")
             + f", {counts['amber']} at risk, {counts['green']} on track.")
     if worse:
         text += f" Worse than last {noun}: {', '.join(worse)}."
-    if pack.action_log.overdue:
-        text += f" {len(pack.action_log.overdue)} actions are overdue."
+    overdue = len(pack.action_log.overdue)
+    if overdue:
+        text += f" {plural(overdue, 'action is', 'actions are')} overdue."
     return text
 
 
@@ -122,7 +131,7 @@ def _delivery(pack: PackEvaluation) -> str | None:
     late = [name for name, state in states.items() if state == "late"]
     risky = [name for name, state in states.items() if state == "at_risk"]
     over = [literal(i.name) for i in strategy.initiatives if i.over_budget]
-    text = (f"{len(late)} initiatives late" + (f" ({', '.join(late)})" if late else "")
+    text = (f"{plural(len(late), 'initiative')} late" + (f" ({', '.join(late)})" if late else "")
             + f", {len(risky)} at risk" + (f" ({', '.join(risky)})" if risky else "") + ".")
     if over:
         text += f" Over budget: {', '.join(over)}."
@@ -133,15 +142,17 @@ def _cost(pack: PackEvaluation) -> str | None:
     spend = pack.strategy.spend
     if spend is None:
         return None
+    currency = pack.strategy.currency
     total = spend.total
     over = [c for c in spend.categories if c.ytd.status in ("amber", "red")]
     year = total.full_year
-    text = (f"Year to date £{total.ytd.actual or 0:,.0f}k against a budget of "
-            f"£{total.ytd.budget or 0:,.0f}k; full-year forecast "
-            f"£{year.actual or 0:,.0f}k against £{year.budget or 0:,.0f}k.")
+    text = (f"Year to date {currency.format(total.ytd.actual or 0)} against a budget of "
+            f"{currency.format(total.ytd.budget or 0)}; full-year forecast "
+            f"{currency.format(year.actual or 0)} against {currency.format(year.budget or 0)}.")
     if over:
         text += " Over budget to date: " + ", ".join(
-            f"{literal(c.category)} (+£{c.ytd.variance or 0:,.0f}k)" for c in over) + "."
+            f"{literal(c.category)} ({literal(currency.format(c.ytd.variance or 0, signed=True))})"
+            for c in over) + "."
     return text
 
 

@@ -25,6 +25,9 @@ class NarrativeEdit:
     where: str  # for messages: the file (and line) the edit came from
     conflict_hint: str  # what to do when the store changed since
     basis: dict[str, Any] = field(default_factory=dict)  # the values the writer saw
+    #: The writer confirms the text as it stands (a draft or a stale text still right): it is
+    #: saved against ``basis`` even when the words are those already stored.
+    accepted: bool = False
 
 
 def normalise(text: str) -> str:

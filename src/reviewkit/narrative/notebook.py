@@ -24,6 +24,9 @@ NARRATIVE_TAG = "narrative"
 LABEL_TAG = "narrative-label"
 #: Cells tagged so are left out of the pack (the notebook's own notes, narrative labels).
 REMOVE_TAG = "remove-cell"
+#: The cell-metadata flag (under ``reviewkit``) an analyst sets to true to accept a cell's text
+#: as it stands: a draft, or a stale text that is still right.
+ACCEPT_FLAG = "accepted"
 
 
 def is_narrative(cell: Any) -> bool:
@@ -49,11 +52,12 @@ def slots_of(notebook: NotebookNode, cadence: Cadence) -> list[Narrative]:
 
 def _label_cell(planned: NarrativeCell) -> NotebookNode:
     """A heading above a narrative cell for the analyst in Jupyter; the pack leaves it out."""
-    state = ("draft generated from the data: rewrite it, or set `reviewkit.draft` to false in "
-             "the cell metadata to accept it" if planned.draft else "your text, kept across "
+    state = ("draft generated from the data: rewrite it, or set `reviewkit.accepted` to true "
+             "in the cell metadata to accept it" if planned.draft else "your text, kept across "
              "rebuilds")
     if planned.stale:
-        state = f"STALE: {planned.stale_detail}"
+        state = (f"STALE: {planned.stale_detail}; edit it, or set `reviewkit.accepted` to true "
+                 "in the cell metadata if it is still right")
     label: NotebookNode = new_markdown_cell(  # type: ignore[no-untyped-call]
         f"##### ✎ Commentary: {planned.title}\n"
         f"<small>cell `{planned.key}`; {state}</small>"
@@ -62,8 +66,29 @@ def _label_cell(planned: NarrativeCell) -> NotebookNode:
     return label
 
 
+def _kpi_commentary_at(cells: Sequence[NotebookNode]) -> int:
+    """Where the KPIs' own commentary goes: after the section that asks for it (and after that
+    section's own commentary), else after the summary's commentary (an older custom notebook)."""
+    def _after(index: int) -> int:
+        index += 1
+        while index < len(cells) and (is_narrative(cells[index])
+                                      or LABEL_TAG in cells[index].metadata.get("tags", [])):
+            index += 1
+        return index
+
+    for index, cell in enumerate(cells):
+        section = cell.metadata.get("reviewkit", {}).get("section", {})
+        if isinstance(section, dict) and section.get("kpi_commentary"):
+            return _after(index)
+    for index, cell in enumerate(cells):
+        if is_narrative(cell) and cell.metadata.get("reviewkit", {}).get("key") == "summary":
+            return index + 1
+    return len(cells)
+
+
 def apply_to_notebook(notebook: NotebookNode, cells: Sequence[NarrativeCell]) -> None:
-    """Put the planned text into the section cells and add a cell per KPI after the summary's.
+    """Put the planned text into the section cells and add a cell per KPI after the section
+    that asks for them (the summary in a weekly pack, the KPI detail in the longer packs).
 
     Each narrative cell gets a label cell above it (tagged ``remove-cell``) so the analyst sees
     in Jupyter which cell is which.
@@ -82,13 +107,14 @@ def apply_to_notebook(notebook: NotebookNode, cells: Sequence[NarrativeCell]) ->
         nb_cell.source = planned.text
         nb_cell.metadata["reviewkit"] = planned.metadata()
         result += [_label_cell(planned), nb_cell]
-        if key == "summary":  # the KPIs' own commentary follows the summary's
-            for kpi_cell in (cell for cell in cells if cell.kpi_id):
-                new = new_markdown_cell(kpi_cell.text)  # type: ignore[no-untyped-call]
-                new.metadata["tags"] = [NARRATIVE_TAG]
-                new.metadata["reviewkit"] = kpi_cell.metadata()
-                result += [_label_cell(kpi_cell), new]
-    notebook.cells = result
+    kpi_cells = []
+    for kpi_cell in (cell for cell in cells if cell.kpi_id):
+        new = new_markdown_cell(kpi_cell.text)  # type: ignore[no-untyped-call]
+        new.metadata["tags"] = [NARRATIVE_TAG]
+        new.metadata["reviewkit"] = kpi_cell.metadata()
+        kpi_cells += [_label_cell(kpi_cell), new]
+    at = _kpi_commentary_at(result)
+    notebook.cells = result[:at] + kpi_cells + result[at:]
 
 
 def for_export(notebook: NotebookNode, pack: PackEvaluation) -> NotebookNode:
@@ -125,14 +151,18 @@ def edits_in(pack_notebook: Path) -> list[NarrativeEdit]:
         source = cell.get("source", "")
         text = normalise("".join(source) if isinstance(source, list) else str(source))
         revision = int(meta.get("revision", 0))
-        # A draft is accepted as it stands by setting its `draft` flag to false in Jupyter.
-        accepted = meta.get("draft") is False and revision == 0
+        # A draft is accepted as it stands by setting its `draft` flag to false in Jupyter, and
+        # any text (a draft, or a stale text still right) by setting `accepted` to true.
+        accepted = (meta.get("draft") is False and revision == 0) or meta.get(ACCEPT_FLAG) is True
         if text == normalise(str(origin)) and not accepted:
             continue  # untouched since the last build
         edits.append(NarrativeEdit(
             key=str(key), kpi_id=meta.get("kpi"), text=text,
             basis=dict(meta.get("values") or {}), revision=revision,
-            source=f"notebook {pack_notebook.name}", where=str(pack_notebook),
+            source=(f"accepted in notebook {pack_notebook.name}" if accepted
+                    and text == normalise(str(origin)) else f"notebook {pack_notebook.name}"),
+            where=str(pack_notebook),
             conflict_hint="rebuild with --prefer notebook or --prefer store",
+            accepted=accepted,
         ))
     return edits

@@ -12,7 +12,7 @@ import re
 from reviewkit.errors import ReviewkitError
 from reviewkit.evaluation.evaluate import KpiResult
 from reviewkit.evaluation.pack import PackEvaluation
-from reviewkit.formatting import STATUS_WORDS, format_change, format_value
+from reviewkit.formatting import STATUS_WORDS, shown
 
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.S)
 _KPI_FIELD = re.compile(r"^kpi\.([a-z0-9_]+)\.([a-z_]+)$")
@@ -29,15 +29,16 @@ class NarrativeError(ReviewkitError):
 
 def _kpi_value(result: KpiResult, name: str) -> str:
     kpi, current = result.kpi, result.current
+    figures = shown(kpi, current.value, current.target, current.amber, result.change)
     values: dict[str, str] = {
-        "value": format_value(current.value, kpi),
-        "target": format_value(current.target, kpi),
-        "amber": format_value(current.amber, kpi),
+        "value": figures.value,
+        "target": figures.target,
+        "amber": figures.amber,
         "status": current.status,
         "status_word": STATUS_WORDS[current.status],
         "trend": result.trend,
-        "change": format_change(result.change, kpi),
-        "variance": format_change(result.variance, kpi),
+        "change": figures.change,
+        "variance": figures.variance,
         "streak": str(result.streak),
         "owner": kpi.owner,
         "name": kpi.name,

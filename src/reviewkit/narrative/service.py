@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from reviewkit.cadences import Narrative
+from reviewkit.errors import UsageError
 from reviewkit.evaluation.pack import PackEvaluation
 from reviewkit.narrative.cells import NarrativeCell, plan_cells
 from reviewkit.narrative.edits import NarrativeEdit, normalise
@@ -63,7 +64,8 @@ class NarrativeService:
             stored = tx.narratives(self.cadence, self.label, self.unit)
             for edit in edits:
                 current = stored.get(edit.key)
-                if current is not None and normalise(current.text) == normalise(edit.text):
+                if (current is not None and normalise(current.text) == normalise(edit.text)
+                        and (not edit.accepted or current.basis == edit.basis)):
                     continue  # saved already (e.g. by a publish the gate then refused)
                 revision = edit.revision
                 stored_revision = current.revision if current is not None else 0
@@ -84,3 +86,22 @@ class NarrativeService:
                 )
                 saved.append(edit.key)
         return saved
+
+    def accept(self, cells: Sequence[NarrativeCell], keys: Sequence[str] | None, *,
+               by: str, source: str) -> list[str]:
+        """Accept the text of cells as it stands: a draft becomes the analyst's text, a stale
+        text is confirmed against today's numbers. ``keys`` None: every draft or stale cell.
+        Recorded in the narrative history with ``by``, the time and ``source``."""
+        known = {cell.key: cell for cell in cells}
+        unknown = [key for key in keys or () if key not in known]
+        if unknown:
+            raise UsageError(f"no narrative cell {', '.join(repr(k) for k in unknown)} in the "
+                             f"{self.cadence} pack {self.label}; its cells: {', '.join(known)}")
+        chosen = [known[key] for key in keys] if keys is not None else list(cells)
+        return self.save([
+            NarrativeEdit(key=cell.key, kpi_id=cell.kpi_id, text=cell.text,
+                          revision=cell.revision, source=source, where=source,
+                          conflict_hint="run the command again", basis=dict(cell.values),
+                          accepted=True)
+            for cell in chosen if cell.draft or cell.stale
+        ], by=by)

@@ -36,10 +36,10 @@ from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams, load_params
 from reviewkit.inputs.units import Unit
 from reviewkit.periods import period_containing, today
 from reviewkit.run import library
-from reviewkit.run.build import PackJob, notebook_for, pack_folder, prepare_job
+from reviewkit.run.build import PackJob, pack_folder, prepare_job
 from reviewkit.run.cluster import DaskPool
 from reviewkit.run.execute import read_notebook
-from reviewkit.run.prepare import parse_period
+from reviewkit.run.prepare import notebook_for, parse_period
 from reviewkit.run.workers import Event, Limits, LocalPool, Outcome
 from reviewkit.store.database import Store
 

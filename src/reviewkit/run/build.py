@@ -4,6 +4,7 @@ atomic publish. Reads like the pipeline; each stage lives in its own package.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import getpass
@@ -17,17 +18,18 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import nbformat
 from nbformat import NotebookNode
+from nbformat.sign import NotebookNotary
 
 from reviewkit import cadences
 from reviewkit.cadences import Cadence, Section
-from reviewkit.errors import EnvironmentFailure, ExecutionError, ReviewkitError, UsageError
+from reviewkit.errors import EnvironmentFailure, ExecutionError, UsageError
 from reviewkit.evaluation.pack import PackEvaluation
-from reviewkit.inputs.loaded import Inputs
+from reviewkit.inputs.loaded import Inputs, sha256_of
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams, load_params
 from reviewkit.layout.charts import render_charts
 from reviewkit.layout.sections import perspective_anchor
@@ -38,10 +40,19 @@ from reviewkit.run import export, gate, publish
 from reviewkit.run.execute import Kernel, execute_notebook, read_notebook
 from reviewkit.run.fingerprint import pack_fingerprint
 from reviewkit.run.notebook import PREPARED_ENV
-from reviewkit.run.prepare import Prepared, evaluate, load_for, unit_inputs, unit_key
-from reviewkit.run.summary import manifest_of, summary_of, write_action_csvs
+from reviewkit.run.prepare import (
+    Prepared,
+    evaluate,
+    load_for,
+    notebook_for,
+    sources,
+    unit_inputs,
+    unit_key,
+)
+from reviewkit.run.reissue import reissue_of, snapshot_of
+from reviewkit.run.summary import MANIFEST_ATTACHED, manifest_of, summary_of, write_action_csvs
 from reviewkit.store.database import Store
-from reviewkit.store.records import Action
+from reviewkit.store.records import Action, PackVersion
 
 Progress = Callable[[str], None]
 
@@ -62,16 +73,6 @@ class BuildResult:
     @property
     def pdf(self) -> Path:
         return self.folder / "pack.pdf"
-
-
-def notebook_for(cadence: Cadence, custom: Path | None = None) -> Path:
-    """The built-in notebook of a cadence, unless the params file names its own."""
-    if custom is not None:
-        return custom
-    path = Path(str(resources.files("reviewkit") / "notebooks" / cadence.notebook))
-    if not path.is_file():
-        raise ReviewkitError(f"the {cadence.name} notebook is not installed at {path}")
-    return path
 
 
 class _Stages:
@@ -154,7 +155,11 @@ def prepare_job(
     if approver is not None:
         publication = _apply_gate(evaluated, publication, store.actions(unit=unit_key(unit)),
                                   inputs.params.values.publish_gate, approver, force)
-    view = make_view(evaluated, own)
+    view = make_view(evaluated, own, sources=sources(definition, notebook_path, store,
+                                                     evaluated.period.label, unit_key(unit)))
+    # A pack published before is reissued as its next version, with what changed.
+    publication = reissue_of(store.versions(definition.name, evaluated.period.label,
+                                            unit_key(unit)), view, publication)
     notebook.metadata["reviewkit"] = notebook_metadata(view, publication)
     return PackJob(
         name=pack_name(definition, evaluated.period.label, own), view=view,
@@ -227,6 +232,8 @@ def produce(
                         kernel=running,
                         failed_copy=job.final.parent / f"failed-{job.final.name}.ipynb",
                     )
+                    _finish_pack_notebook(executed, job.notebook_path.name,
+                                          staging / "pack.ipynb")
             except BaseException:
                 publish.discard(staging)
                 raise
@@ -236,18 +243,27 @@ def produce(
                 html = export.to_html(for_export(executed, evaluated), assets=job.assets)
                 (staging / "pack.html").write_text(html, encoding="utf-8")
             with stages.stage("render PDF"):
-                export.to_pdf(html, staging / "pack.pdf", base_url=job.notebook_path.parent)
-            with stages.stage("publish"):
+                # The data files first: the PDF carries them, and the manifest as it stands
+                # before the PDF exists (a file cannot hold its own hash).
                 summary = summary_of(view, job.publication)
                 _write_json(staging / "summary.json", summary)
-                csvs = write_action_csvs(view, staging)
+                data = [staging / "summary.json", *write_action_csvs(view, staging)]
+                made = [staging / name for name in ("pack.html", "pack.ipynb")] + data
+                manifest = manifest_of(view, job.publication, timings=dict(stages.timings),
+                                       outputs=made, notebook=job.notebook_path,
+                                       fingerprint=job.fingerprint)
+                export.to_pdf(html, staging / "pack.pdf", base_url=job.notebook_path.parent,
+                              attachments=[
+                                  *(export.Attachment(path.name, path.read_bytes())
+                                    for path in data),
+                                  export.Attachment("manifest.json", _json_bytes(manifest),
+                                                    "Supplement", MANIFEST_ATTACHED),
+                              ])
+            with stages.stage("publish"):
                 stages.timings["total"] = stages.timings.get("total", 0.0) + (
                     time.perf_counter() - started)
-                outputs = [staging / name for name in ("pack.pdf", "pack.html", "pack.ipynb",
-                                                       "summary.json")] + csvs
-                manifest = manifest_of(view, job.publication, timings=stages.timings,
-                                       outputs=outputs, notebook=job.notebook_path,
-                                       fingerprint=job.fingerprint)
+                manifest["outputs"]["pack.pdf"] = sha256_of(staging / "pack.pdf")
+                manifest["timings_seconds"] = _rounded(stages.timings)
                 _write_json(staging / "manifest.json", manifest)
                 publish.refuse_over_unit_packs(job.final)
                 if store is None:
@@ -257,6 +273,13 @@ def produce(
                 with publish.swapped_in(staging, job.final), store.transaction() as tx:
                     tx.record_pack(view.cadence.name, view.period.label, view.period.end,
                                    summary, job.unit)
+                    # A published pack is recorded as a version too: a reissue compares with it.
+                    publication = job.publication
+                    if publication.state == "final" and publication.published_at is not None:
+                        tx.record_version(PackVersion(
+                            view.cadence.name, view.period.label, publication.version,
+                            publication.published_at.isoformat(), publication.approver or "",
+                            snapshot_of(view, publication), job.unit))
         except OSError as exc:  # the disk is full, the folder became read-only, …
             publish.discard(staging)
             raise EnvironmentFailure(f"cannot write the pack under {job.final.parent}: "
@@ -377,6 +400,26 @@ def _apply_gate(evaluated: PackEvaluation, publication: Publication, actions_now
                    overrides=tuple(reasons))
 
 
+def _finish_pack_notebook(executed: NotebookNode, source: str, written: Path) -> None:
+    """Write the pack's notebook as the analyst will open it.
+
+    papermill records where it read and wrote the notebook: the whole notebook (it was handed
+    over in memory) and the build's staging folder. The pack's copy names them as the pack sees
+    them (the built-in notebook's file name, and itself), so it carries no path of the machine
+    that built it. And it is signed as trusted for the user who built it, as Jupyter signs a
+    notebook that user ran: JupyterLab otherwise strips the sections' styles and charts from
+    outputs it did not see made (they are ours, with every user text escaped).
+    """
+    record = executed.metadata.get("papermill")
+    if record is not None:
+        record["input_path"] = source
+        record["output_path"] = written.name
+    nbformat.write(executed, written)  # type: ignore[no-untyped-call]
+    # A notebook left untrusted (e.g. the signature database is locked) still opens, unstyled.
+    with contextlib.suppress(Exception):
+        NotebookNotary().sign(executed)  # type: ignore[no-untyped-call]
+
+
 def _hand_over(prepared: Prepared, path: Path) -> None:
     """Leave the prepared pack where the kernel's ``open_pack`` looks (written whole: the name
     appears only once the file is complete)."""
@@ -398,10 +441,19 @@ def notebook_metadata(view: PackView, publication: Publication) -> dict[str, Any
         "classification": view.classification,
         "page_size": view.page_size,
         "state": publication.state,
+        "version_note": publication.version_note,
         "perspectives": [{"id": perspective_anchor(name), "title": name}
                          for name in perspectives],
     }
 
 
+def _rounded(timings: Mapping[str, float]) -> dict[str, float]:
+    return {stage: round(seconds, 3) for stage, seconds in timings.items()}
+
+
+def _json_bytes(data: dict[str, Any]) -> bytes:
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_bytes(_json_bytes(data))

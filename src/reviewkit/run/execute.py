@@ -88,7 +88,10 @@ class Kernel:
         deadline = time.monotonic() + timeout
         try:
             client.load_connection_info(self.manager.get_connection_info())
-            client.start_channels()
+            # No heartbeat channel: its thread reopens its socket when the kernel stops beating,
+            # which races with stop_channels() closing the context during a shutdown (a ZMQError
+            # in a stray thread). The deadline and the stop event do the heartbeat's job here.
+            client.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
             while True:
                 if self._stopping.is_set() or time.monotonic() > deadline:
                     return "stopped before the kernel was ready"

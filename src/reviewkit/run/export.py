@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reviewkit.errors import ExportError
+from reviewkit.layout.styles import notebook_style, pack_css, structure_css
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -81,9 +84,9 @@ def narrative_html(text: str, assets: Path | None = None) -> str:
     return str(_safe_markdown(assets)(text))
 
 
-@functools.cache
-def pack_css() -> str:
-    return (_TEMPLATES / "pack.css").read_text(encoding="utf-8")
+def without_notebook_style(html: str) -> str:
+    """A section output without the styles it carries for Jupyter: the page has them once."""
+    return html.replace(notebook_style(), "")
 
 
 def to_html(notebook: NotebookNode, *, assets: Path | None = None) -> str:
@@ -98,7 +101,8 @@ def to_html(notebook: NotebookNode, *, assets: Path | None = None) -> str:
             exclude_input_prompt=True,
             exclude_output_prompt=True,
             filters={"css_string": css_string,
-                     "narrative_html": functools.partial(narrative_html, assets=assets)},
+                     "narrative_html": functools.partial(narrative_html, assets=assets),
+                     "without_notebook_style": without_notebook_style},
         )
         body, _ = exporter.from_notebook_node(notebook, resources={"reviewkit_css": pack_css()})
     except Exception as exc:  # nbconvert and Jinja raise many types
@@ -133,20 +137,71 @@ def _font_css() -> str:
     return "\n".join(rules)
 
 
-def to_pdf(html: str, target: Path, *, base_url: Path) -> None:
-    """Render the pack HTML to PDF with its print stylesheet; nothing is fetched remotely."""
+#: The PDF's variant: PDF/A-3 (archival, and it may carry the pack's data as embedded files),
+#: level b (the pages look the same everywhere). Tags come on top (``pdf_tags``): WeasyPrint
+#: combines them with PDF/A-3b, and PDF/UA-1 would not allow the attachments' archival promise.
+PDF_VARIANT = "pdf/a-3b"
+
+
+#: The colour profile PDF/A declares the pages are meant for (sRGB), by its name in
+#: :func:`_output_intent_css`.
+OUTPUT_INTENT = "--rk-srgb"
+
+
+@functools.cache
+def _output_intent_css() -> str:
+    """sRGB, the profile WeasyPrint ships, declared in CSS: WeasyPrint's own ``srgb`` shortcut
+    leaves the profile's file open (a ResourceWarning on every PDF); read through a stylesheet,
+    the file is closed."""
+    import weasyprint  # deferred: preload() imports it while the kernel runs
+
+    profile = Path(weasyprint.__file__).parent / "pdf" / "sRGB2014.icc"
+    return (f'@color-profile {OUTPUT_INTENT} {{ src: url("{profile.as_uri()}"); '
+            'components: r g b; }')
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file embedded in the PDF: its name there, its bytes, and how it relates to the pack
+    (PDF/A-3's AFRelationship: ``Data`` for the data shown, ``Supplement`` for the rest)."""
+
+    name: str
+    content: bytes
+    relationship: str = "Data"
+    description: str = ""
+
+
+def to_pdf(html: str, target: Path, *, base_url: Path,
+           attachments: Sequence[Attachment] = ()) -> None:
+    """Render the pack HTML to a tagged PDF/A-3 with its print stylesheet and outline, the
+    ``attachments`` embedded; nothing is fetched remotely."""
     import weasyprint  # deferred: preload() imports it while the kernel runs
 
     fetcher = _own_files_fetcher()
     try:
         fonts = weasyprint.text.fonts.FontConfiguration()
+        profiles: dict[str, object] = {}
         document = weasyprint.HTML(
             string=html, base_url=str(base_url), url_fetcher=fetcher, media_type="print",
         )
         document.write_pdf(
             target,
-            stylesheets=[weasyprint.CSS(string=_font_css(), font_config=fonts)],
+            stylesheets=[weasyprint.CSS(string=_font_css(), font_config=fonts),
+                         weasyprint.CSS(string=structure_css()),
+                         weasyprint.CSS(string=_output_intent_css(),
+                                        color_profiles=profiles)],
             font_config=fonts,
+            color_profiles=profiles,
+            pdf_variant=PDF_VARIANT,
+            output_intent=OUTPUT_INTENT,
+            pdf_tags=True,
+            attachments=[
+                # From bytes, not paths: nothing outside the pack's HTML is fetched.
+                weasyprint.Attachment(string=item.content, name=item.name,
+                                      description=item.description or None,
+                                      relationship=item.relationship)
+                for item in attachments
+            ],
         )
     except weasyprint.urls.FatalURLFetchingError as exc:  # a BaseException, not an Exception
         target.unlink(missing_ok=True)

@@ -42,10 +42,13 @@ def check(
         for cell in cells:
             if cell.draft:
                 reasons.append(f"narrative '{cell.key}' ({cell.title}) is still the generated "
-                               "draft: edit it, or accept it by setting its draft flag to false")
+                               "draft: edit it, or accept it as it stands (reviewkit narrative "
+                               f"accept {pack.cadence.name} … {cell.key})")
             elif cell.stale:
                 reasons.append(f"narrative '{cell.key}' ({cell.title}) is stale: "
-                               f"{cell.stale_detail}")
+                               f"{cell.stale_detail}; edit it, or accept it if it is still "
+                               f"right (reviewkit narrative accept {pack.cadence.name} … "
+                               f"{cell.key})")
     if on["red_kpis_explained"]:
         written = {cell.kpi_id for cell in cells if cell.kpi_id and not cell.draft}
         log = pack.action_log

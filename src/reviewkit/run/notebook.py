@@ -9,17 +9,21 @@ hand in Jupyter, the notebook prepares the same pack itself from its parameters.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
 from reviewkit import cadences
 from reviewkit.inputs.params import load_params
 from reviewkit.layout.sections import Pack
 from reviewkit.layout.sections import warm_up as _compile_templates
+from reviewkit.layout.view import Publication
 from reviewkit.periods import period_containing
 from reviewkit.run.prepare import Prepared, load_for, parse_period, prepare
-from reviewkit.store.database import Store
+from reviewkit.run.reissue import reissue_of
+from reviewkit.store.database import PackVersion, Store
 
 #: The environment variable through which a build tells its kernel where the prepared pack is.
 PREPARED_ENV = "REVIEWKIT_PREPARED"
@@ -60,6 +64,33 @@ def open_pack(cadence: str, params_file: str | Path,
     store = Store.open(inputs.params.store_location)
     try:
         prepared = prepare(definition, inputs, store, period_end, unit=unit)
+        versions = store.versions(cadence, prepared.view.period.label,
+                                  prepared.view.evaluated.unit_key)
     finally:
         store.dispose()
-    return Pack(prepared.view, prepared.publication)
+    return Pack(prepared.view, as_built(prepared, versions, Path("manifest.json")))
+
+
+def as_built(prepared: Prepared, versions: list[PackVersion], manifest_file: Path) -> Publication:
+    """The publication state of the pack whose folder holds ``manifest_file`` (a pack's own
+    notebook run again in its folder shows the pack as it was published: final, approved by
+    whom, which version); a draft of the next version anywhere else."""
+    view = prepared.view
+    try:
+        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        manifest = None
+    if not (isinstance(manifest, dict) and manifest.get("cadence") == view.cadence.name
+            and manifest.get("label") == view.period.label):
+        return reissue_of(versions, view, prepared.publication)
+    version = int(manifest.get("version") or 1)
+    publication = reissue_of([v for v in versions if v.version < version], view,
+                             prepared.publication)
+    if manifest.get("state") != "final":
+        return publication
+    published = manifest.get("published_at")
+    return replace(
+        publication, state="final", approver=manifest.get("approver"),
+        published_at=dt.datetime.fromisoformat(published) if published else None,
+        overrides=tuple(manifest.get("gate_overrides") or ()),
+    )

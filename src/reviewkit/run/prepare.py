@@ -8,9 +8,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 
+from reviewkit import redact
 from reviewkit.cadences import Cadence, Narrative
-from reviewkit.errors import UsageError
+from reviewkit.errors import ReviewkitError, UsageError
 from reviewkit.evaluation.pack import (
     PackEvaluation,
     evaluate_pack,
@@ -19,13 +22,15 @@ from reviewkit.evaluation.pack import (
     resolve_period,
     rows_needed_from,
 )
-from reviewkit.inputs.loaded import Inputs, load_named_inputs
+from reviewkit.inputs.loaded import InputFile, Inputs, input_file, load_named_inputs
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams
 from reviewkit.inputs.sources import window_for
 from reviewkit.layout.charts import render_charts
+from reviewkit.layout.render import templates_fingerprint
 from reviewkit.layout.view import PackView, Publication, make_view
 from reviewkit.narrative.service import NarrativeService
-from reviewkit.periods import check_date, parse_date, today
+from reviewkit.periods import check_date, parse_date
+from reviewkit.periods import today as clock
 from reviewkit.store.database import Store
 
 
@@ -39,6 +44,30 @@ def parse_period(text: str | dt.date | None) -> dt.date | None:
         return parse_date(str(text))
     except ValueError as exc:
         raise UsageError(f"--period: {exc}") from None
+
+
+def notebook_for(cadence: Cadence, custom: Path | None = None) -> Path:
+    """The built-in notebook of a cadence, unless the params file names its own."""
+    if custom is not None:
+        return custom
+    path = Path(str(resources.files("reviewkit") / "notebooks" / cadence.notebook))
+    if not path.is_file():
+        raise ReviewkitError(f"the {cadence.name} notebook is not installed at {path}")
+    return path
+
+
+def sources(cadence: Cadence, notebook: Path, store: Store, label: str,
+            unit: str = "") -> tuple[InputFile, ...]:
+    """What a pack is made from besides its input files: the notebook, the templates and
+    stylesheets (their version, as one hash), and the store's content the pack reads (actions,
+    decisions, earlier packs, narrative; named without any password)."""
+    digest, _, size = templates_fingerprint(cadence.template_dirs)
+    return (
+        input_file("notebook", notebook, None),
+        InputFile("templates", "reviewkit layout templates", digest, size),
+        InputFile("store", redact.url(store.location), store.fingerprint(cadence.name, label, unit),
+                  0),
+    )
 
 
 @dataclass(frozen=True)
@@ -67,15 +96,18 @@ def unit_inputs(inputs: Inputs, unit: str | None) -> Inputs:
 
 
 def evaluate(cadence: Cadence, inputs: Inputs, store: Store,
-             period: str | dt.date | None = None, unit: str | None = None) -> PackEvaluation:
+             period: str | dt.date | None = None, unit: str | None = None, *,
+             today: dt.date | None = None) -> PackEvaluation:
     """Evaluate a pack of ``cadence`` (of ``unit``, when given) with the history the store
     holds. ``inputs`` are the whole definition's: a unit reports the group's period.
+    ``today`` is the clock (default :func:`reviewkit.periods.today`): it limits the latest
+    period and the action log of a period in progress.
 
     Once the period is known, KPIs computed by queries are queried over the pack's window
     (the periods its charts show), and a large measurements table gives up the rows the pack
     needs (before a unit's rows are picked from them).
     """
-    now = today()
+    now = today or clock()
     day = reference_day(cadence, inputs, parse_period(period), now)
     if inputs.catalog.queries(cadence.name) or inputs.measurements.scan is not None:
         resolved, as_of = resolve_period(cadence, inputs, day, now)
@@ -97,10 +129,13 @@ def prepare(
     now: dt.datetime | None = None,
     unit: str | None = None,
 ) -> Prepared:
-    """Everything up to the narrative, for one pack (charts included)."""
-    evaluated = evaluate(cadence, inputs, store, period, unit)
-    view = make_view(evaluated, unit_inputs(inputs, unit), charts=render_charts(evaluated),
-                     now=now)
+    """Everything up to the narrative, for one pack (charts included); ``now`` is the clock."""
+    evaluated = evaluate(cadence, inputs, store, period, unit,
+                         today=now.date() if now else None)
     cells = NarrativeService(store, evaluated).plan(
         cadence.narratives if slots is None else slots)
+    notebook = notebook_for(cadence, inputs.params.values.notebook)
+    view = make_view(evaluated, unit_inputs(inputs, unit), charts=render_charts(evaluated),
+                     now=now, sources=sources(cadence, notebook, store, evaluated.period.label,
+                                              unit_key(unit)))
     return Prepared(view, Publication(narrative=cells))

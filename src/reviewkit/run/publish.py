@@ -12,6 +12,7 @@ import ctypes
 import ctypes.util
 import errno
 import fcntl
+import json
 import os
 import shutil
 import uuid
@@ -94,8 +95,44 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
+#: The folder inside a pack that keeps its earlier published versions: ``versions/<n>/``.
+VERSIONS = "versions"
+
+
+def published_version(folder: Path) -> int | None:
+    """The version number of the published (final) pack in ``folder``; None for a draft, a
+    missing or an unreadable manifest."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("state") != "final":
+        return None
+    version = manifest.get("version", 1)  # packs from before versions were counted
+    return version if isinstance(version, int) and version >= 1 else None
+
+
+def keep_versions(final: Path, staging: Path) -> None:
+    """Copy the earlier published versions of the pack at ``final`` into ``staging``: its
+    ``versions/`` folder, and the pack itself when it is a published one, as
+    ``versions/<n>/``. Copies, so the pack at ``final`` stays whole until the swap."""
+    if not final.is_dir():
+        return
+    kept = staging / VERSIONS
+    earlier = final / VERSIONS
+    if earlier.is_dir():
+        shutil.copytree(earlier, kept, dirs_exist_ok=True)
+    version = published_version(final)
+    if version is not None and not (kept / str(version)).exists():
+        shutil.copytree(final, kept / str(version), ignore=shutil.ignore_patterns(VERSIONS))
+
+
 def commit(staging: Path, final: Path) -> None:
-    """Put the finished ``staging`` folder at ``final``, replacing any previous pack atomically."""
+    """Put the finished ``staging`` folder at ``final``, replacing any previous pack atomically.
+
+    Earlier published versions of the pack are kept inside the new one (``versions/<n>/``):
+    a published pack is never overwritten, only succeeded.
+    """
     with swapped_in(staging, final):
         pass
 
@@ -104,16 +141,19 @@ def commit(staging: Path, final: Path) -> None:
 def swapped_in(staging: Path, final: Path) -> Iterator[None]:
     """Swap the finished ``staging`` folder in at ``final`` for the body of the ``with``; if the
     body fails (e.g. recording the pack in the store), swap the previous pack back, so the
-    swap and what goes with it are one outcome. The pack's lock is held throughout."""
-    try:
-        for path in staging.rglob("*"):
-            if path.is_file():
-                with path.open("rb") as handle:
-                    os.fsync(handle.fileno())
-    except OSError as exc:
-        raise EnvironmentFailure(f"cannot write the pack under {final.parent}: "
-                                 f"{exc.strerror or exc}") from exc
+    swap and what goes with it are one outcome. The pack's lock is held throughout, and the
+    pack's earlier published versions are copied into ``staging`` under it (:func:`keep_versions`),
+    so two builds cannot both think they succeed the same version."""
     with locked(final):
+        try:
+            keep_versions(final, staging)
+            for path in staging.rglob("*"):
+                if path.is_file():
+                    with path.open("rb") as handle:
+                        os.fsync(handle.fileno())
+        except OSError as exc:
+            raise EnvironmentFailure(f"cannot write the pack under {final.parent}: "
+                                     f"{exc.strerror or exc}") from exc
         retired = _swap(staging, final)
         try:
             yield

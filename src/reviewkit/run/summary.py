@@ -31,6 +31,7 @@ def summary_of(view: PackView, publication: Publication) -> dict[str, Any]:
         **({"approver": publication.approver} if publication.approver else {}),
         **({"published_at": publication.published_at.isoformat()}
            if publication.published_at else {}),
+        "version": publication.version,
         "generated_at": view.generated_at.isoformat(),
         "status_counts": evaluation.status_counts(),
         "headline": list(view.headline),
@@ -52,6 +53,9 @@ def summary_of(view: PackView, publication: Publication) -> dict[str, Any]:
                 "change": _round(result.change),
                 "variance": _round(result.variance),
                 "unit": result.kpi.unit,
+                # A summed KPI in a period in progress: the share its target is pro-rated to.
+                **({"target_share": _round(result.current.share)}
+                   if result.current.pro_rated else {}),
             }
             for result in evaluation.results
         ],
@@ -78,6 +82,11 @@ def _unit(unit: Unit) -> dict[str, str]:
     return {"id": unit.id, "name": unit.name, "segment": unit.segment, "owner": unit.owner}
 
 
+#: What the copy of the manifest embedded in the PDF says about the PDF's own hash.
+MANIFEST_ATTACHED = ("The manifest as it stood before pack.pdf was rendered: manifest.json beside "
+                     "the PDF adds the PDF's own SHA-256 and the last stages' timings.")
+
+
 def manifest_of(
     view: PackView,
     publication: Publication,
@@ -96,6 +105,8 @@ def manifest_of(
         "unit": view.evaluated.unit_key or None,
         "fingerprint": fingerprint,
         "state": publication.state,
+        "version": publication.version,
+        "reissue_of": publication.reissue.previous if publication.reissue else None,
         "approver": publication.approver,
         "published_at": publication.published_at.isoformat() if publication.published_at
         else None,
@@ -106,6 +117,7 @@ def manifest_of(
         ],
         "generated_at": view.generated_at.isoformat(),
         "notebook": str(notebook),
+        "embedded_files": ["summary.json", "actions.csv", "decisions.csv", "manifest.json"],
         "parameters": provenance.parameters,
         "inputs": [
             {"role": item.role, "path": item.path, "sha256": item.sha256,

@@ -9,6 +9,7 @@ writers each get their own id.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from reviewkit.store.records import (
     MinutesEntry,
     NarrativeConflict,
     PackRecord,
+    PackVersion,
     StoredNarrative,
     StoreError,
     StoreFault,
@@ -38,12 +40,9 @@ from reviewkit.store.records import (
 
 __all__ = [
     "ACTION_FIELDS", "ACTION_STATUSES", "OPEN_STATUSES", "Action", "Decision", "Event",
-    "NarrativeConflict", "PackRecord", "Store", "StoreError", "StoreFault", "StoreHistory",
-    "StoredNarrative",
-    "Transaction", "UnknownRecord",
+    "NarrativeConflict", "PackRecord", "PackVersion", "Store", "StoreError", "StoreFault",
+    "StoreHistory", "StoredNarrative", "Transaction", "UnknownRecord",
 ]
-
-SCHEMA_VERSION = 4
 
 metadata = sa.MetaData()
 
@@ -148,6 +147,16 @@ packs_table = sa.Table(
     sa.Column("period_end", sa.String(10), nullable=False),
     sa.Column("built_at", sa.String(32), nullable=False),
     sa.Column("summary", sa.Text, nullable=False),
+)
+pack_versions_table = sa.Table(
+    "pack_versions", metadata,
+    sa.Column("cadence", sa.String(16), primary_key=True),
+    sa.Column("label", sa.String(16), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("unit", sa.String(64), primary_key=True, server_default=""),
+    sa.Column("published_at", sa.String(32), nullable=False),
+    sa.Column("approver", sa.Text, nullable=False),
+    sa.Column("snapshot", sa.Text, nullable=False),
 )
 
 
@@ -287,10 +296,18 @@ def _migrate_add_minutes_entries(connection: Connection) -> None:
     metadata.create_all(connection, tables=[minutes_entries])
 
 
+def _add_pack_versions(connection: Connection) -> None:
+    """The published versions of each pack: a reissued pack is compared with the one before."""
+    metadata.create_all(connection, tables=[pack_versions_table])
+
+
 #: Schema migrations, in order; entry ``n`` brings a store from version ``n`` to ``n + 1``.
 MIGRATIONS: Sequence[Callable[[Connection], None]] = (_migrate_to_1, _migrate_to_2,
                                                       _migrate_add_units,
-                                                      _migrate_add_minutes_entries)
+                                                      _migrate_add_minutes_entries,
+                                                      _add_pack_versions)
+#: The schema this reviewkit writes: every migration applied.
+SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class Store:
@@ -469,6 +486,25 @@ class Store:
         with self.transaction() as tx:
             tx.record_pack(cadence, label, period_end, summary, unit)
 
+    def record_version(self, version: PackVersion) -> None:
+        with self.transaction() as tx:
+            tx.record_version(version)
+
+    def versions(self, cadence: str, label: str, unit: str = "") -> list[PackVersion]:
+        """The published versions of one pack (of ``unit``; '' the group or only pack), oldest
+        first."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(pack_versions_table).where(
+                    (pack_versions_table.c.cadence == cadence)
+                    & (pack_versions_table.c.label == label)
+                    & (pack_versions_table.c.unit == unit)
+                ).order_by(pack_versions_table.c.version)
+            ).mappings()
+            return [PackVersion(row["cadence"], row["label"], int(row["version"]),
+                                row["published_at"], row["approver"],
+                                json.loads(row["snapshot"]), row["unit"]) for row in rows]
+
     def narratives(self, cadence: str, label: str, unit: str = "") -> dict[str, StoredNarrative]:
         with self._reading() as connection:
             return Transaction(connection).narratives(cadence, label, unit)
@@ -488,6 +524,21 @@ class Store:
                 ).order_by(narrative_history.c.seq)
             ).mappings()
             return [_narrative(row) for row in rows]
+
+    def fingerprint(self, cadence: str, label: str, unit: str = "") -> str:
+        """SHA-256 of everything a pack of ``cadence`` for ``label`` (of ``unit``) reads from
+        the store: every action and decision event, the earlier packs it compares with, and
+        its narrative."""
+        history = self.history(cadence, unit)
+        content = {
+            "events": [[e.seq, e.entity, e.entity_id, e.field, e.old, e.new,
+                        e.effective.isoformat(), e.recorded_at] for e in history.events],
+            "packs": [[p.label, p.summary] for p in history.packs if p.label != label],
+            "narrative": {key: [n.revision, n.text]
+                          for key, n in sorted(self.narratives(cadence, label, unit).items())},
+        }
+        return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()
+                              ).hexdigest()
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -667,7 +718,8 @@ class Transaction:
                        source: str, unit: str = "") -> int:
         """Store a new revision; refuse when someone else saved since ``expected_revision``."""
         row = self.connection.execute(
-            sa.select(narratives_table.c.revision, narratives_table.c.text).where(
+            sa.select(narratives_table.c.revision, narratives_table.c.text,
+                      narratives_table.c.basis).where(
                 (narratives_table.c.cadence == cadence) & (narratives_table.c.label == label)
                 & (narratives_table.c.unit == unit) & (narratives_table.c.key == key)
             )
@@ -679,8 +731,8 @@ class Transaction:
                 f"in the store since this copy was made (revision {expected_revision} → "
                 f"{current})"
             )
-        if row is not None and row[1] == text:
-            return current
+        if row is not None and row[1] == text and json.loads(row[2] or "{}") == basis:
+            return current  # nothing new (a text confirmed against new numbers is new)
         revision = current + 1
         values = {"kpi_id": kpi_id, "text": text, "basis": json.dumps(basis, sort_keys=True),
                   "revision": revision, "updated_at": _now(), "updated_by": by}
@@ -731,6 +783,23 @@ class Transaction:
             )
         )
 
+    def record_version(self, version: PackVersion) -> None:
+        """A published version of a pack (refused if that version is recorded already: two
+        publishes of the same pack at once; the second is told to publish again)."""
+        taken = self.connection.execute(sa.select(pack_versions_table.c.version).where(
+            (pack_versions_table.c.cadence == version.cadence)
+            & (pack_versions_table.c.label == version.label)
+            & (pack_versions_table.c.version == version.version)
+            & (pack_versions_table.c.unit == version.unit))).first()
+        if taken is not None:
+            raise StoreError(f"version {version.version} of the {version.cadence} pack "
+                             f"{version.label} was published meanwhile; publish again to make "
+                             f"version {version.version + 1}")
+        self.connection.execute(pack_versions_table.insert().values(
+            cadence=version.cadence, label=version.label, version=version.version,
+            unit=version.unit, published_at=version.published_at, approver=version.approver,
+            snapshot=json.dumps(version.snapshot, sort_keys=True),
+        ))
     def minutes_entries(self, review: str, unit: str = "") -> dict[str, MinutesEntry]:
         """The entries of a review's minutes as last imported, by entry."""
         rows = self.connection.execute(

@@ -99,6 +99,18 @@ class PackRecord:
     summary: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class PackVersion:
+    """A published version of one pack: who published it, when, and what it said (its KPI
+    values and statuses, narrative and actions, to compare a reissue with)."""
+
+    cadence: str
+    label: str
+    version: int  # 1, 2, …
+    published_at: str  # ISO time
+    approver: str
+    snapshot: dict[str, Any]
+    unit: str = ""  # '' for the group's (or the only) pack
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,118 @@
+"""Reissues: what a published pack said (its snapshot, kept in the store), and what a pack
+published again says differently (every KPI value and status, narrative cell and action)."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from reviewkit.formatting import STATUS_WORDS, format_date, format_value
+from reviewkit.layout.view import Difference, PackView, Publication, Reissue
+from reviewkit.narrative.placeholders import fill
+from reviewkit.store.records import PackVersion
+
+#: A Markdown backslash escape (drafts escape catalog text so it shows literally): the change
+#: page shows the character, as the pack does.
+_MARKDOWN_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!&<>|~])")
+
+#: The fields of an action a reissue compares, and how each is named to the reader.
+ACTION_FIELDS = {"title": "title", "owner": "owner", "due": "due", "status": "status"}
+
+
+def snapshot_of(view: PackView, publication: Publication) -> dict[str, Any]:
+    """What a pack says, as plain JSON for the store: KPI values and statuses, the narrative as
+    the reader saw it (placeholders filled) and the action log."""
+    return {
+        "kpis": [
+            {"id": result.kpi.id, "name": result.kpi.name, "value": result.value,
+             "value_text": format_value(result.value, result.kpi), "status": result.status}
+            for result in view.evaluation.results
+        ],
+        "narrative": [
+            {"key": cell.key, "title": cell.title,
+             "text": _MARKDOWN_ESCAPE.sub(r"\1", fill(cell.text, view.evaluated))}
+            for cell in publication.narrative
+        ],
+        "actions": [
+            {"id": item.action.id, "title": item.action.title, "owner": item.action.owner,
+             "due": format_date(item.action.due), "status": item.action.status}
+            for item in view.action_log.actions
+        ],
+    }
+
+
+def _by(items: Any, key: str) -> dict[str, Mapping[str, Any]]:
+    return {str(item[key]): item for item in items or ()}
+
+
+def _same_value(a: object, b: object) -> bool:
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+    return a == b
+
+
+def _status_word(status: object) -> str:
+    return STATUS_WORDS.get(str(status), str(status))
+
+
+def differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[Difference, ...]:
+    """Everything ``after`` says differently from ``before`` (two :func:`snapshot_of`), in the
+    pack's order: KPI values and statuses, then narrative cells, then actions."""
+    found: list[Difference] = []
+    old_kpis, new_kpis = _by(before.get("kpis"), "id"), _by(after.get("kpis"), "id")
+    for kpi_id, new in new_kpis.items():
+        old = old_kpis.get(kpi_id)
+        if old is None:
+            found.append(Difference("value", str(new["name"]), "not in the pack",
+                                    str(new["value_text"])))
+            continue
+        if not _same_value(old.get("value"), new.get("value")):
+            found.append(Difference("value", str(new["name"]), str(old["value_text"]),
+                                    str(new["value_text"])))
+        if old.get("status") != new.get("status"):
+            found.append(Difference("status", str(new["name"]), _status_word(old["status"]),
+                                    _status_word(new["status"])))
+    found += [Difference("value", str(old["name"]), str(old["value_text"]), "not in the pack")
+              for kpi_id, old in old_kpis.items() if kpi_id not in new_kpis]
+
+    old_cells, new_cells = _by(before.get("narrative"), "key"), _by(after.get("narrative"), "key")
+    for key in [*new_cells, *(key for key in old_cells if key not in new_cells)]:
+        old_text = str(old_cells[key]["text"]).strip() if key in old_cells else ""
+        new_text = str(new_cells[key]["text"]).strip() if key in new_cells else ""
+        if old_text != new_text:
+            title = (new_cells.get(key) or old_cells[key])["title"]
+            found.append(Difference("narrative", str(title), old_text or "(none)",
+                                    new_text or "(none)"))
+
+    old_actions, new_actions = _by(before.get("actions"), "id"), _by(after.get("actions"), "id")
+    for action_id in [*new_actions, *(a for a in old_actions if a not in new_actions)]:
+        was, now = old_actions.get(action_id), new_actions.get(action_id)
+        subject = f"{action_id} {(now or was or {}).get('title', '')}".strip()
+        if was is None or now is None:
+            present = now or was or {}
+            summary = f"{present.get('status', '')}, due {present.get('due', '')}"
+            found.append(Difference("action", subject, "not in the log" if was is None
+                                    else summary, summary if was is None else "not in the log"))
+            continue
+        changed = [name for name in ACTION_FIELDS if was.get(name) != now.get(name)]
+        if changed:
+            found.append(Difference(
+                "action", subject,
+                "; ".join(f"{ACTION_FIELDS[name]} {was.get(name)}" for name in changed),
+                "; ".join(f"{ACTION_FIELDS[name]} {now.get(name)}" for name in changed)))
+    return tuple(found)
+
+
+def reissue_of(versions: list[PackVersion], view: PackView,
+               publication: Publication) -> Publication:
+    """``publication`` as the next version of a pack already published ``versions`` times,
+    with what it changed since the last of them (unchanged when never published)."""
+    if not versions:
+        return publication
+    last = versions[-1]
+    changed = differences(last.snapshot, snapshot_of(view, publication))
+    return replace(publication, version=last.version + 1,
+                   reissue=Reissue(last.version, last.published_at, last.approver, changed))
