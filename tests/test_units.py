@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.loaded import load_inputs
 from reviewkit.inputs.measurements import Observation
 from reviewkit.inputs.params import load_params
+from reviewkit.layout.sections import Pack
 from reviewkit.layout.view import Publication, make_view
 from reviewkit.run.prepare import evaluate, load_for
 from reviewkit.run.summary import summary_of
@@ -282,3 +284,25 @@ def test_the_demos_seven_units_roll_up_to_its_group_figures(tmp_path: Path) -> N
             assert disagreements(inputs.catalog.by_id(), summaries[0], summaries[1:]) == []
     finally:
         store.dispose()
+
+
+def test_the_units_page_prints_each_kpis_row_at_one_precision(tmp_path: Path) -> None:
+    # St Anne's change success rate of 93.0% printed "93%" beside its neighbours' "92.7%".
+    params = load_params(REPO / "params" / "units" / "quarterly.yaml")
+    inputs = load_for(params)
+    store = Store.open(str(tmp_path / "store.db"))
+    try:
+        group = evaluate(cadences.get("quarterly"), inputs, store)
+        html = Pack(make_view(group, inputs)).section("units").html
+    finally:
+        store.dispose()
+    rows = re.findall(r"<tr>\s*<td><b>(.*?)</b>(.*?)</tr>", html, re.S)
+    assert rows
+    for name, row in rows:
+        figures = re.findall(r'class="rk-num[^"]*">(?:<b>)?([^<]*?[0-9][^<]*?)(?:</b>)?<br>',
+                             row)
+        digits = [re.sub(r"[^0-9.]", "", figure) for figure in figures]
+        places = {len(d.split(".")[1]) if "." in d else 0 for d in digits}
+        assert len(places) <= 1, (name, figures)
+        if name == "P1 incidents":  # a count is a whole number, whatever its pro-rated target
+            assert places == {0}, figures

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -28,7 +29,12 @@ from reviewkit.layout.describe import (
     spend_chart_alt,
     timeline_alt,
 )
-from reviewkit.layout.figures import MeasureFigures, benefit_figures, key_result_figures
+from reviewkit.layout.figures import (
+    MeasureFigures,
+    benefit_figures,
+    key_result_figures,
+    shown_of,
+)
 from reviewkit.layout.render import environment, render
 from reviewkit.layout.styles import NOTEBOOK_SCOPE, notebook_style
 from reviewkit.layout.view import PackView, Publication
@@ -229,6 +235,15 @@ class Pack:
         rows = [(figures.unit, {kpi_id: result for kpi_id, result in figures.results.items()})
                 for figures in evaluated.units]
         return shown, rows
+
+    @staticmethod
+    def row_decimals(group: KpiResult,
+                     rows: Sequence[tuple[Unit, dict[str, KpiResult]]]) -> int:
+        """One precision for a KPI's row on the units page: the most any of its figures needs
+        on its own (to stand apart from its target; none for a count), so the unit's and the
+        group's figures print alike (93.0% beside 92.7%, never 93%)."""
+        results = [group, *(cells[group.kpi.id] for _, cells in rows if group.kpi.id in cells)]
+        return max(shown_of(result).decimals for result in results)
 
     @staticmethod
     def share(unit: KpiResult, group: KpiResult) -> str:
