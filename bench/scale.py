@@ -45,6 +45,10 @@ import duckdb
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 DEMO = ROOT / "data" / "demo"
+# The demo's generator writes the catalog with queries; the incident series reuses its writer.
+sys.path.insert(0, str(DEMO))
+from generate_operational import with_queries  # noqa: E402
+
 PERIOD = "2026-11-20"
 TIME_GOAL = 3.0
 MEMORY_GOAL = 2 * 1024**3
@@ -203,18 +207,9 @@ def incidents_data(folder: Path, rows: int) -> tuple[Path, int]:
 
 
 def incidents_catalog(folder: Path) -> Path:
-    text = (DEMO / "kpis.yaml").read_text(encoding="utf-8")
-    out, current = [], None
-    for line in text.splitlines():
-        out.append(line)
-        stripped = line.strip()
-        if stripped.startswith("- id:"):
-            current = stripped.split(":", 1)[1].strip()
-        if current in INCIDENT_QUERIES and stripped.startswith("aggregation:"):
-            out.append("    query: |")
-            out.extend(f"      {sql}" for sql in INCIDENT_QUERIES[current].splitlines())
     path = folder / "kpis-incidents.yaml"
-    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    path.write_text(with_queries((DEMO / "kpis.yaml").read_text(encoding="utf-8"),
+                                 INCIDENT_QUERIES), encoding="utf-8")
     return path
 
 

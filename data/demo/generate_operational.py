@@ -157,27 +157,33 @@ def write_csv(path: Path, rows: list[dict[str, str]]) -> None:
         writer.writerows(rows)
 
 
-def catalog_with_queries() -> str:
-    """``kpis.yaml`` with a ``query`` block after the ``aggregation`` line of the three KPIs."""
-    lines = (HERE / "kpis.yaml").read_text(encoding="utf-8").splitlines()
-    out: list[str] = [
-        "# The demo catalog (kpis.yaml) with two KPIs computed from operational records by",
-        "# queries over the sources in params/weekly-operational-data.yaml.",
-        "# Written by data/demo/generate_operational.py; edit kpis.yaml and re-run it.",
-    ]
+def with_queries(catalog: str, queries: dict[str, str]) -> str:
+    """A catalog's text with a ``query`` block after the ``aggregation`` line of each KPI in
+    ``queries`` (by id); every one of them must be found."""
+    out: list[str] = []
     current = None
     done = set()
-    for line in lines:
+    for line in catalog.splitlines():
         out.append(line)
         stripped = line.strip()
         if stripped.startswith("- id:"):
             current = stripped.split(":", 1)[1].strip()
-        if current in QUERIES and stripped.startswith("aggregation:"):
+        if current in queries and stripped.startswith("aggregation:"):
             out.append("    query: |")
-            out.extend(f"      {sql}" for sql in QUERIES[current].splitlines())
+            out.extend(f"      {sql}" for sql in queries[current].splitlines())
             done.add(current)
-    assert done == set(QUERIES), f"no aggregation line for {set(QUERIES) - done}"
+    assert done == set(queries), f"no aggregation line for {set(queries) - done}"
     return "\n".join(out) + "\n"
+
+
+def catalog_with_queries() -> str:
+    """``kpis.yaml`` with a ``query`` block after the ``aggregation`` line of the three KPIs."""
+    header = (
+        "# The demo catalog (kpis.yaml) with two KPIs computed from operational records by\n"
+        "# queries over the sources in params/weekly-operational-data.yaml.\n"
+        "# Written by data/demo/generate_operational.py; edit kpis.yaml and re-run it.\n"
+    )
+    return header + with_queries((HERE / "kpis.yaml").read_text(encoding="utf-8"), QUERIES)
 
 
 def main() -> None:
