@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
+import sys
 import textwrap
-from collections.abc import Callable
+import traceback
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from reviewkit import cadences
+from reviewkit.cli import main as cli_main
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.loaded import load_inputs
 from reviewkit.layout.charts import render_charts
@@ -19,6 +25,39 @@ from reviewkit.run.prepare import evaluate
 from reviewkit.store.database import Store
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def as_a_user_sees_warnings() -> Iterator[None]:
+    """Python's default warning filters, as a user's ``reviewkit`` process has them.
+
+    The suite turns warnings into errors (pyproject.toml); a user's process prints them to
+    stderr instead, where they count against the one-line promise like anything else.
+    """
+    with warnings.catch_warnings():
+        warnings.resetwarnings()
+        warnings.simplefilter("default")
+        for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning,
+                         ResourceWarning):
+            warnings.simplefilter("ignore", category)
+        warnings.filterwarnings("default", category=DeprecationWarning, module="__main__")
+        yield
+
+
+def run_cli_in_process(args: Sequence[str]) -> tuple[int, str, str]:
+    """``reviewkit ARGS`` in this process, as a user would see it: exit code, stdout, stderr
+    (an escaping exception is printed as Python would, with exit code 1)."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with (contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr),
+          as_a_user_sees_warnings()):
+        try:
+            code: int | None = cli_main(list(args))
+        except SystemExit as exc:  # argparse, or sys.exit inside the command
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except Exception:  # what the user would see: a traceback and exit code 1
+            traceback.print_exc(file=sys.stderr)
+            code = 1
+    return code or 0, stdout.getvalue(), stderr.getvalue()
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "inputs"
 
 

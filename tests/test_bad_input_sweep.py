@@ -33,15 +33,13 @@ import sqlite3
 import subprocess
 import sys
 import time
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from reviewkit.cli import main as cli_main
+from conftest import run_cli_in_process
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_DATA = REPO / "data" / "demo"
@@ -125,39 +123,11 @@ class Outcome:
     seconds: float
 
 
-@contextlib.contextmanager
-def _as_a_user_sees_warnings() -> Iterator[None]:
-    """Python's default warning filters, as a user's ``reviewkit`` process has them.
-
-    The suite turns warnings into errors (pyproject.toml); a user's process prints them to
-    stderr instead, where they count against the one-line promise like anything else.
-    """
-    with warnings.catch_warnings():
-        warnings.resetwarnings()
-        warnings.simplefilter("default")
-        for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning,
-                         ResourceWarning):
-            warnings.simplefilter("ignore", category)
-        warnings.filterwarnings("default", category=DeprecationWarning, module="__main__")
-        yield
-
-
 def run_in_process(args: Sequence[str]) -> Outcome:
     """``reviewkit ARGS`` in this process; an escaping exception is printed as Python would."""
-    stdout, stderr = io.StringIO(), io.StringIO()
     start = time.perf_counter()
-    with (contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr),
-          _as_a_user_sees_warnings()):
-        try:
-            code: int | None = cli_main(list(args))
-        except SystemExit as exc:  # argparse, or sys.exit inside the command
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        except Exception:  # what the user would see: a traceback and exit code 1
-            import traceback
-
-            traceback.print_exc(file=sys.stderr)
-            code = 1
-    return Outcome(code, stdout.getvalue(), stderr.getvalue(), time.perf_counter() - start)
+    code, stdout, stderr = run_cli_in_process(args)
+    return Outcome(code, stdout, stderr, time.perf_counter() - start)
 
 
 def _child_env(home: Path) -> dict[str, str]:

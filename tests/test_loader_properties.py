@@ -17,19 +17,15 @@ import csv
 import datetime as dt
 import io
 import shutil
-import sys
-import traceback
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from conftest import run_cli_in_process
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-
-from reviewkit.cli import main as cli_main
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_DATA = REPO / "data" / "demo"
@@ -50,31 +46,9 @@ COLUMNS = ["kpi_id", "period_end", "value", "target", "segment"]
 # -- running validate ---------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _default_warnings() -> Iterator[None]:
-    """Python's default warning filters, as in a user's process (the suite makes them errors)."""
-    with warnings.catch_warnings():
-        warnings.resetwarnings()
-        warnings.simplefilter("default")
-        for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning,
-                         ResourceWarning):
-            warnings.simplefilter("ignore", category)
-        yield
-
-
 def validate(params: Path) -> tuple[int, str, str]:
     """``reviewkit validate --params PARAMS``: exit code, stdout, stderr."""
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with (contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr),
-          _default_warnings()):
-        try:
-            code = cli_main(["validate", "--params", str(params)])
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        except Exception:  # what a user would see: a traceback
-            traceback.print_exc(file=sys.stderr)
-            code = 1
-    return code, stdout.getvalue(), stderr.getvalue()
+    return run_cli_in_process(["validate", "--params", str(params)])
 
 
 def assert_clean(params: Path, written: Path, *also_named: str) -> None:
