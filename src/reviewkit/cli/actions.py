@@ -226,7 +226,8 @@ def run_decisions(args: argparse.Namespace) -> int:
 def run_minutes(args: argparse.Namespace) -> int:
     store, known = _open(args)
     try:
-        minutes = load_minutes(args.file, known, _units_for_minutes(args))
+        minutes = load_minutes(args.file, known,
+                               lambda: known_units(load_params(args.params)))
         result = import_minutes(store, minutes, by=args.by or getpass.getuser(),
                                 amend=args.amend)
     finally:
@@ -249,17 +250,6 @@ def run_minutes(args: argparse.Namespace) -> int:
         for line in result.amended:
             print(f"  {line}")
     return 0
-
-
-def _units_for_minutes(args: argparse.Namespace) -> set[str] | None:
-    """The units a minutes file may name; read only when it names one (it costs a load of the
-    measurements)."""
-    # Only a peek for a `unit:` line: the loader reports a file that is not UTF-8 properly.
-    text = (args.file.read_bytes().decode("utf-8", errors="replace") if args.file.is_file()
-            else "")
-    if not any(line.startswith("unit:") for line in text.splitlines()):
-        return None
-    return known_units(load_params(args.params))
 
 
 def _action_row(action: Action) -> dict[str, Any]:

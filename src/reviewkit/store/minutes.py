@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,8 +135,11 @@ def _new_action(path: Path, item: LineDict, known_kpis: set[str]) -> NewAction:
 
 
 def load_minutes(path: str | Path, known_kpis: set[str],
-                 known_units: set[str] | None = None) -> Minutes:
-    """Read and check a minutes file; any problem is an InputError naming the line and field."""
+                 known_units: set[str] | Callable[[], set[str]] | None = None) -> Minutes:
+    """Read and check a minutes file; any problem is an InputError naming the line and field.
+
+    ``known_units`` may be a function, called only when the file names a unit (finding the
+    units of a params file can mean loading its measurements)."""
     path = Path(path)
     data = load_yaml_mapping(path, "minutes")
     check_known_keys(path, data, ("review", "unit", "date", "decisions", "actions", "updates"))
@@ -146,10 +150,12 @@ def load_minutes(path: str | Path, known_kpis: set[str],
         raise InputError(path, str(exc), line=data.line_of("review"), field="review") from None
     date = _date(path, data, "date") if data.get("date") not in (None, "") else review.period.end
     unit = _text(path, data, "unit", required=False)
-    if unit and (known_units is None or unit not in known_units):
-        listed = ", ".join(sorted(known_units or ())) or "none (the params file names no units)"
-        raise InputError(path, f"unknown unit '{unit}'; units: {listed}",
-                         line=data.line_of("unit"), field="unit")
+    if unit:
+        units = known_units() if callable(known_units) else (known_units or set())
+        if unit not in units:
+            listed = ", ".join(sorted(units)) or "none (the params file names no units)"
+            raise InputError(path, f"unknown unit '{unit}'; units: {listed}",
+                             line=data.line_of("unit"), field="unit")
     minutes = Minutes(path=path.resolve(), sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
                       review=review, date=date, unit=unit)
     for item, _line in _items(path, data, "decisions"):
