@@ -123,7 +123,7 @@ def test_fill_replaces_kpi_placeholders_with_formatted_values(context: PackEvalu
 
 def test_fill_replaces_period_placeholders(context: PackEvaluation) -> None:
     text = "{{ period.label }} | {{ period.long_label }} | {{ period.start }} | {{ period.end }}"
-    assert fill(text, context) == "2026-11-20 | week ending 20 Nov 2026 | 2026-11-14 | 2026-11-20"
+    assert fill(text, context) == "2026-11-20 | week ending 20 Nov 2026 | 14 Nov 2026 | 20 Nov 2026"
 
 
 def test_fill_leaves_text_without_placeholders_alone(context: PackEvaluation) -> None:
@@ -170,7 +170,7 @@ def test_draft_for_red_kpi_names_the_change_the_streak_and_open_actions(
     assert text.startswith(
         "Change success rate fell to 88.1% (at risk → off track), the 1st week below target "
         "(target 95.0%); owner: Change Manager. Open actions: A-0005 Root-cause the failed "
-        "integration-engine releases (due 2026-11-27). Expected action: Require Change "
+        "integration-engine releases (due 27 Nov 2026). Expected action: Require Change "
         "Advisory Board sign-off"
     )
 
@@ -193,7 +193,7 @@ def test_draft_for_amber_kpi_says_below_or_above_target_and_expected_action(
     assert cloud.startswith("Cloud spend run-rate rose to £44.6k (on track → at risk), the 1st "
                             "week above target (target £42.0k); owner: Finance Business Partner. "
                             "Open actions: A-0006 Switch off idle non-production cloud workloads "
-                            "(due 2026-11-18).")
+                            "(due 18 Nov 2026).")
 
 
 def test_draft_for_green_kpi_counts_weeks_on_target_without_expected_action(
@@ -225,9 +225,9 @@ def test_draft_for_kpi_without_data_says_when_it_was_last_measured(
     context: PackEvaluation,
 ) -> None:
     text = draft_for_kpi(context.evaluation.result("backup_success_rate"), context)
-    assert text == ("Backup success rate has no data this week (last measured 2026-10-30); "
+    assert text == ("Backup success rate has no data this week (last measured 30 Oct 2026); "
                     "owner: Head of Infrastructure. Open actions: A-0004 Restore the backup "
-                    "reporting feed after the platform migration (due 2026-11-13).")
+                    "reporting feed after the platform migration (due 13 Nov 2026).")
 
 
 def test_section_drafts_summarise_counts_status_changes_and_overdue_actions(

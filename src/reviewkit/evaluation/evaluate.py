@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from reviewkit import cadences
-from reviewkit.formatting import STATUS_WORDS, ordinal
+from reviewkit.formatting import STATUS_WORDS, format_date, ordinal
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.measurements import Observation, Unseen
 from reviewkit.periods import Period
@@ -439,7 +439,7 @@ def exceptions_for(result: KpiResult) -> list[ExceptionItem]:
         )
     if current.status == "no_data":
         detail = (
-            f"last measured {result.last_seen.isoformat()}"
+            f"last measured {format_date(result.last_seen)}"
             if result.last_seen
             else "never measured"
         )

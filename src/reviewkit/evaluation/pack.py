@@ -10,10 +10,12 @@ from dataclasses import dataclass
 
 from reviewkit.cadences import Cadence, StrategyPart
 from reviewkit.errors import InputError, UsageError
+from reviewkit.formatting import Row, Shown, shown
 from reviewkit.evaluation.actions import ActionLog, action_log, red_without_action
 from reviewkit.evaluation.changes import ChangeReport, compare
 from reviewkit.evaluation.evaluate import Evaluation, ExceptionItem, KpiResult, evaluate
 from reviewkit.evaluation.forecast import HISTORY_MONTHS
+from reviewkit.evaluation.rollup import YearToDate
 from reviewkit.evaluation.strategy import Strategy, last_complete_month, prepare_strategy
 from reviewkit.evaluation.units import UnitFigures, unit_figures
 from reviewkit.inputs.catalog import Catalog, Kpi
@@ -63,6 +65,22 @@ class PackEvaluation:
 
     def result(self, kpi_id: str) -> KpiResult:
         return self.evaluation.result(kpi_id)
+
+    def shown(self, result: KpiResult) -> Shown:
+        """The KPI's figures for the period as every page prints them: at one precision with
+        its year to date, where the pack has one."""
+        current = result.current
+        ytd = self.strategy.ytd.get(result.kpi.id)
+        beside: list[Row] = [] if ytd is None else [(ytd.value, ytd.target, ytd.amber)]
+        return shown(result.kpi, current.value, current.target, current.amber, result.change,
+                     beside=beside)
+
+    def shown_ytd(self, ytd: YearToDate, kpi_id: str) -> Shown:
+        """The KPI's year to date at the precision of its period's figures."""
+        result = self.result(kpi_id)
+        current = result.current
+        return shown(result.kpi, ytd.value, ytd.target, ytd.amber,
+                     beside=[(current.value, current.target, current.amber)])
 
     @property
     def in_progress(self) -> bool:

@@ -54,8 +54,10 @@ def counts_only(result: KpiResult) -> bool:
         result.kpi.aggregation == "sum" and all(float(v).is_integer() for v in values))
 
 
-def kpi_figure(result: KpiResult, *, width_in: float = 6.6, height_in: float = 1.65) -> Any:
-    """History of one KPI with its target line and amber band (a matplotlib Figure)."""
+def kpi_figure(result: KpiResult, *, width_in: float = 6.6, height_in: float = 1.65,
+               decimals: int | None = None) -> Any:
+    """History of one KPI with its target line and amber band (a matplotlib Figure); the
+    latest value labelled at ``decimals`` (the pack's precision for the KPI)."""
     # Deferred for start-up time: matplotlib takes ~0.5 s to import and only charts need it.
     import matplotlib as mpl
     from matplotlib.figure import Figure
@@ -64,7 +66,7 @@ def kpi_figure(result: KpiResult, *, width_in: float = 6.6, height_in: float = 1
     history = chart_history(result)
     xs = list(range(len(history)))
     ys = [pv.value if pv.value is not None else math.nan for pv in history]
-    places = shown_of(result).decimals
+    places = shown_of(result).decimals if decimals is None else decimals
     with mpl.rc_context(fname=str(_STYLE)):
         fig = Figure(figsize=(width_in, height_in))
         # Fixed margins instead of bbox="tight": tight bounding boxes draw every chart twice.
@@ -120,7 +122,8 @@ def kpi_figure(result: KpiResult, *, width_in: float = 6.6, height_in: float = 1
     return fig
 
 
-def kpi_chart_png(result: KpiResult, *, width_in: float = 6.6, height_in: float = 1.65) -> str:
+def kpi_chart_png(result: KpiResult, *, width_in: float = 6.6, height_in: float = 1.65,
+                  decimals: int | None = None) -> str:
     """History of one KPI with its target line and amber band, as a PNG data URL.
 
     PNG rather than SVG: WeasyPrint draws a dozen matplotlib SVGs in seconds but places
@@ -131,7 +134,8 @@ def kpi_chart_png(result: KpiResult, *, width_in: float = 6.6, height_in: float 
 
     # Encoded under the style too: ticks made while drawing read the style's sizes.
     with mpl.rc_context(fname=str(_STYLE)):
-        return _png(kpi_figure(result, width_in=width_in, height_in=height_in))
+        return _png(kpi_figure(result, width_in=width_in, height_in=height_in,
+                               decimals=decimals))
 
 
 def _band(ax: object, xs: Sequence[int], history: Sequence[PeriodValue]) -> None:
@@ -391,7 +395,8 @@ def outlook_png(kpi: Any, series: Sequence[Any], forecast: Any) -> str | None:
 def render_charts(pack: PackEvaluation) -> dict[str, str]:
     """Every chart a pack of this cadence shows, by id: one per KPI (its id), and the
     timeline, spend and outlook charts when the cadence asks for them and the data is there."""
-    charts = {result.kpi.id: kpi_chart_png(result) for result in pack.results}
+    charts = {result.kpi.id: kpi_chart_png(result, decimals=pack.shown(result).decimals)
+              for result in pack.results}
     wanted = pack.cadence.charts
     strategy = pack.strategy
     if "timeline" in wanted and strategy.initiatives:

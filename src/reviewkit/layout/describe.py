@@ -3,7 +3,7 @@
 A screen reader (and the PDF's structure tree) reads these in place of the picture, so each
 says what a sighted reader takes from the chart: the span, where the line went, the target and
 the status, e.g. "Change success rate, 26 weeks to 20 Nov 2026: fell from 96.2% to 88.1%;
-target 95%; off track".
+target 95.0%; off track".
 """
 
 from __future__ import annotations
@@ -15,7 +15,14 @@ from collections.abc import Sequence
 from reviewkit.evaluation.evaluate import KpiResult
 from reviewkit.evaluation.forecast import Forecast
 from reviewkit.evaluation.spend import SpendSummary
-from reviewkit.formatting import STATUS_WORDS, format_date, format_value
+from reviewkit.formatting import (
+    STATUS_WORDS,
+    Currency,
+    format_date,
+    format_value,
+    label_words,
+    shared_decimals,
+)
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.portfolio import Initiative, ScheduleState
 from reviewkit.layout.charts import chart_history
@@ -40,10 +47,14 @@ def kpi_chart_alt(result: KpiResult, *, last: int | None = None) -> str:
     history = chart_history(result, most=last)
     span = f"{_plural(len(history), period.noun)} to {format_date(period.end)}"
     values = [point.value for point in history if point.value is not None]
+    # One precision for the sentence's numbers, as the page prints a KPI's figures side by side.
+    places = shared_decimals(kpi, values[:1] + values[-1:], [result.current.target],
+                             separate=False)
     if not values:
         movement = "no data"
     else:
-        start, end = format_value(values[0], kpi), format_value(values[-1], kpi)
+        start = format_value(values[0], kpi, decimals=places)
+        end = format_value(values[-1], kpi, decimals=places)
         if len(values) == 1:
             movement = f"one value, {end}"
         elif start == end:
@@ -53,7 +64,7 @@ def kpi_chart_alt(result: KpiResult, *, last: int | None = None) -> str:
         missing = len(history) - len(values)
         if missing:
             movement += f" (no data for {_plural(missing, period.noun)})"
-    target = format_value(result.current.target, kpi)
+    target = format_value(result.current.target, kpi, decimals=places)
     status = STATUS_WORDS.get(result.status, result.status).lower()
     return f"{kpi.name}, {span}: {movement}; target {target}; {status}"
 
@@ -86,15 +97,17 @@ def timeline_alt(initiatives: Sequence[Initiative], as_of: dt.date) -> str:
             + ", ".join(parts))
 
 
-def spend_chart_alt(summary: SpendSummary) -> str:
-    """What the spend chart shows: each category's actual against its budget, to date."""
+def spend_chart_alt(summary: SpendSummary, currency: Currency) -> str:
+    """What the spend chart shows: each category's actual against its budget, to date, in the
+    pack's currency."""
     parts = []
     for category in summary.categories:
         figures = category.ytd
         if figures.actual is None or figures.budget is None:
             parts.append(f"{category.category}: no figures")
             continue
-        parts.append(f"{category.category}: {figures.actual:,.0f} against {figures.budget:,.0f}, "
+        parts.append(f"{category.category}: {currency.format(figures.actual)} against "
+                     f"{currency.format(figures.budget)}, "
                      f"{SPEND_WORDS.get(figures.status, figures.status)}")
-    return f"Spend against budget by category, year to date to {summary.period}: " + "; ".join(
-        parts)
+    return (f"Spend against budget by category, year to date to {label_words(summary.period)}: "
+            + "; ".join(parts))

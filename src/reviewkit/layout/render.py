@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 from importlib import resources
@@ -13,7 +14,7 @@ import jinja2
 from reviewkit import formatting, redact
 from reviewkit.evaluation.evaluate import KpiResult
 from reviewkit.evaluation.rollup import YearToDate
-from reviewkit.formatting import STATUS_WORDS, Shown
+from reviewkit.formatting import NBSP, STATUS_WORDS, Shown
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.layout.figures import for_page, nobreak, shown_of, shown_ytd
 
@@ -48,7 +49,8 @@ def environment(extra_dirs: tuple[str, ...] = ()) -> jinja2.Environment:
         shown=_shown,
         shown_ytd=_shown_ytd,
         plural=formatting.plural,
-        date=formatting.format_date,
+        date=_date,
+        period_words=_period_words,
         arrow=formatting.trend_arrow,
         status_word=lambda status: STATUS_WORDS.get(status, status),
         trend_word=lambda trend: formatting.TREND_WORDS.get(trend, trend),
@@ -82,12 +84,33 @@ def _change(change: float | None, kpi: Kpi, decimals: int | None = None) -> str:
     return nobreak(formatting.format_change(change, kpi, decimals=decimals))
 
 
-def _shown(result: KpiResult) -> Shown:
-    return for_page(shown_of(result))
+@jinja2.pass_context
+def _shown(context: jinja2.runtime.Context, result: KpiResult) -> Shown:
+    """The KPI's figures for the period, at the one precision the whole pack prints them."""
+    view = context.get("view")
+    evaluated = getattr(view, "evaluated", None)
+    if evaluated is None:
+        return for_page(shown_of(result))
+    return for_page(evaluated.shown(result))
 
 
-def _shown_ytd(ytd: YearToDate, kpi: Kpi) -> Shown:
-    return for_page(shown_ytd(ytd, kpi))
+@jinja2.pass_context
+def _shown_ytd(context: jinja2.runtime.Context, ytd: YearToDate, kpi: Kpi) -> Shown:
+    view = context.get("view")
+    evaluated = getattr(view, "evaluated", None)
+    if evaluated is None:
+        return for_page(shown_ytd(ytd, kpi))
+    return for_page(evaluated.shown_ytd(ytd, kpi.id))
+
+
+def _date(day: dt.date | None) -> str:
+    """A day as the pack writes it, never broken across lines: '27 Nov 2026'."""
+    return formatting.format_date(day).replace(" ", NBSP)
+
+
+def _period_words(label: str) -> str:
+    """A period's label in words, never broken across lines: '9 Oct 2026', 'Q4 2026'."""
+    return formatting.label_words(label).replace(" ", NBSP)
 
 
 def render(template: str, extra_dirs: tuple[str, ...] = (), **values: Any) -> str:

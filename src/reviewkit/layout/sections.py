@@ -211,7 +211,7 @@ class Pack:
         if chart_id == "timeline" and strategy.initiatives:
             return timeline_alt(strategy.initiatives, view.period.end)
         if chart_id == "spend" and strategy.spend is not None:
-            return spend_chart_alt(strategy.spend)
+            return spend_chart_alt(strategy.spend, view.currency)
         if chart_id.startswith("outlook-"):
             kpi_id = chart_id.removeprefix("outlook-")
             for outlook in strategy.outlooks:
@@ -236,14 +236,14 @@ class Pack:
                 for figures in evaluated.units]
         return shown, rows
 
-    @staticmethod
-    def row_decimals(group: KpiResult,
+    def row_decimals(self, group: KpiResult,
                      rows: Sequence[tuple[Unit, dict[str, KpiResult]]]) -> int:
         """One precision for a KPI's row on the units page: the most any of its figures needs
         on its own (to stand apart from its target; none for a count), so the unit's and the
         group's figures print alike (93.0% beside 92.7%, never 93%)."""
-        results = [group, *(cells[group.kpi.id] for _, cells in rows if group.kpi.id in cells)]
-        return max(shown_of(result).decimals for result in results)
+        units = [cells[group.kpi.id] for _, cells in rows if group.kpi.id in cells]
+        return max([self.view.evaluated.shown(group).decimals,
+                    *(shown_of(result).decimals for result in units)])
 
     @staticmethod
     def share(unit: KpiResult, group: KpiResult) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from reviewkit.evaluation.evaluate import KpiResult
 from reviewkit.evaluation.pack import PackEvaluation
-from reviewkit.formatting import STATUS_WORDS, ordinal, plural, shown
+from reviewkit.formatting import STATUS_WORDS, format_date, ordinal, plural
 from reviewkit.formatting import format_value as _format_value
 from reviewkit.inputs.catalog import Kpi
 
@@ -38,11 +38,11 @@ def format_value(value: float | None, kpi: Kpi) -> str:
 def draft_for_kpi(result: KpiResult, pack: PackEvaluation) -> str:
     """A factual first sentence about one KPI (its figures at the pack's precision)."""
     kpi, current, previous = result.kpi, result.current, result.previous
-    figures = shown(kpi, current.value, current.target, current.amber, result.change)
+    figures = pack.shown(result)
     noun = pack.period.noun
     if current.value is None:
         last = (
-            f"last measured {result.last_seen.isoformat()}"
+            f"last measured {format_date(result.last_seen)}"
             if result.last_seen
             else "never measured"
         )
@@ -70,7 +70,7 @@ def draft_for_kpi(result: KpiResult, pack: PackEvaluation) -> str:
     linked = pack.action_log.open_for(kpi.id)
     if linked:
         text += " Open actions: " + "; ".join(
-            f"{literal(view.id)} {literal(view.action.title)} (due {view.action.due.isoformat()})"
+            f"{literal(view.id)} {literal(view.action.title)} (due {format_date(view.action.due)})"
             for view in linked
         ) + "."
     elif result.status == "red":
