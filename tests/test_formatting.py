@@ -17,9 +17,11 @@ from reviewkit.formatting import (
     format_value,
     format_variance,
     label_words,
+    percent,
     plural,
     shared_decimals,
     shown,
+    signed,
 )
 from reviewkit.inputs.catalog import Kpi
 
@@ -206,3 +208,8 @@ def test_dates_and_period_labels_print_in_one_style() -> None:
     assert label_words("2026-10") == "Oct 2026"
     assert label_words("2026-Q4") == "Q4 2026"
     assert label_words("2026") == "2026"
+
+
+def test_signed_numbers_and_percentages_have_a_true_minus() -> None:
+    assert (signed(14), signed(-5), signed(0)) == ("+14", "\u22125", "0")
+    assert (percent(8.2), percent(-25)) == ("8%", "\u221225%")

@@ -155,8 +155,9 @@ WEEKLY = Cadence(
                 kpi_commentary=True),
         _UNITS,
         _CHANGES,
-        Section("perspectives", "Scorecard and KPIs by perspective", _KPIS,
-                lists_perspectives=True),
+        # The scorecard's commentary (what moved) sits under the scorecard, before the cards.
+        _SCORECARD,
+        Section("perspectives", "KPIs by perspective", lists_perspectives=True, new_page=False),
         # Follows on: the KPIs' commentary before it would otherwise sit on a page of its own.
         Section("actions", "Action log and decisions", _ACTIONS, new_page=False),
         _DATA_QUALITY,

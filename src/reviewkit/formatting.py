@@ -31,6 +31,11 @@ STATUS_WORDS: dict[str, str] = {
     "no_data": "No data",
 }
 
+#: The order statuses are counted in everywhere (cover, library page): the worst first.
+STATUS_ORDER = ("red", "amber", "green", "no_data")
+#: The shape that tells a status without its colour, as the pack's pills and charts draw it.
+STATUS_SHAPES = {"red": "■", "amber": "▲", "green": "●", "no_data": "○"}
+
 _PREFIX_UNITS = ("£", "$", "€")
 
 #: Between a number and its unit: a line never breaks inside "7.2 h".
@@ -260,19 +265,46 @@ class Currency:
     scale: str = "k"
 
     def format(self, amount: float | None, *, signed: bool = False) -> str:
-        """'£4,850k', '€12.6m', 'CHF 310k'; '+£19k' and '-£41k' (true minus) when ``signed``."""
+        """'£4,850k', '€12.6m', 'CHF 310k'; '+£19k' and '−£41k' (true minus) when ``signed``."""
         if amount is None:
             return "—"
+        symbol = f"{self.symbol}{NBSP}" if self.symbol[-1:].isalpha() else self.symbol
+        sign, number = self._parts(amount, signed)
+        return f"{sign}{symbol}{number}{self.scale}"
+
+    def amount(self, amount: float | None, *, signed: bool = False) -> str:
+        """The number alone, for a table whose heading names the currency (:attr:`unit`):
+        '4,850', '−41'."""
+        if amount is None:
+            return "—"
+        sign, number = self._parts(amount, signed)
+        return f"{sign}{number}"
+
+    @staticmethod
+    def _parts(amount: float, signed: bool) -> tuple[str, str]:
         places = 0 if float(amount).is_integer() or abs(amount) >= 100 else 1
         number = f"{abs(amount):,.{places}f}"
-        symbol = f"{self.symbol}{NBSP}" if self.symbol[-1:].isalpha() else self.symbol
-        sign = _MINUS if amount < 0 else ("+" if signed and amount > 0 else "")
-        return f"{sign}{symbol}{number}{self.scale}"
+        if not number.strip("0.,"):
+            return "", number
+        return _MINUS if amount < 0 else ("+" if signed and amount > 0 else ""), number
 
     @property
     def unit(self) -> str:
         """The unit for an axis or a column: '£k', '€m'."""
         return f"{self.symbol}{self.scale}"
+
+
+def signed(number: float, places: int = 0) -> str:
+    """A signed number with a true minus: '+14', '−5', '0'."""
+    text = f"{abs(number):,.{places}f}"
+    if not text.strip("0.,"):
+        return text
+    return ("+" if number > 0 else _MINUS) + text
+
+
+def percent(share: float, places: int = 0) -> str:
+    """A percentage with a true minus: '8%', '−25%' (``share`` already in percent)."""
+    return with_minus(f"{share:,.{places}f}") + "%"
 
 
 def plural(count: int, noun: str, many: str | None = None) -> str:
@@ -285,6 +317,13 @@ def format_date(day: dt.date | None) -> str:
     if day is None:
         return "—"
     return f"{day.day} {day:%b %Y}"
+
+
+def format_timestamp(moment: dt.datetime) -> str:
+    """'6 Dec 2026, 11:44 UTC': a moment in UTC, its day written as every other day."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC)
+    return f"{format_date(moment.date())}, {moment:%H:%M} UTC"
 
 
 def label_words(label: str) -> str:

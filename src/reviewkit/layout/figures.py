@@ -3,6 +3,7 @@ precision (:func:`reviewkit.formatting.shown`), for its period or its year to da
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from reviewkit.evaluation.evaluate import KpiResult
@@ -23,6 +24,20 @@ def nobreak(text: str) -> str:
     return text.replace("/", "/" + WORD_JOINER)
 
 
+#: "P1/P2", "CO₂e/km": a slash between two words with no space around it.
+_JOINED_BY_SLASH = re.compile(r"(?<=\w)/(?=\w)")
+#: "E. coli", "J. Smith": a one-letter abbreviation and the word it belongs to.
+_INITIAL = re.compile(r"(?<![\w.])(\w\.) (?=\w)")
+
+
+def name_for_page(text: str) -> str:
+    """A name (a KPI's, a unit's) with no line break where a reader would trip: after the
+    slash of "P1/P2", between "E." and "coli", or between "&" and the word after it."""
+    text = _JOINED_BY_SLASH.sub("/" + WORD_JOINER, text)
+    text = _INITIAL.sub("\\1" + NBSP, text)
+    return text.replace(" & ", " &" + NBSP)
+
+
 def shown_of(result: KpiResult) -> Shown:
     """The KPI's figures this period at the precision that keeps value and target apart."""
     current = result.current
@@ -34,22 +49,34 @@ def shown_ytd(ytd: YearToDate, kpi: Kpi) -> Shown:
     return shown(kpi, ytd.value, ytd.target, ytd.amber)
 
 
+#: A unit longer than this may wrap onto the line under its number in a narrow column, and so
+#: may the unit of a figure this long ("165,000 km").
+SHORT_UNIT = 5
+LONG_FIGURE = 9
+
+
+def figure_for_page(text: str) -> str:
+    """A figure as the page prints it: never broken inside its unit ("g CO₂e/km", "ML/d"),
+    and a short unit never apart from its number ("7.2 h"); a long unit may go to the line
+    under its number, where a narrow column has no room for both."""
+    number, joined, unit = text.partition(NBSP)
+    if not joined or not unit:
+        return nobreak(text)
+    between = " " if len(unit) > SHORT_UNIT or len(number) + len(unit) >= LONG_FIGURE else NBSP
+    return f"{number}{between}{nobreak(unit.replace(' ', NBSP))}"
+
+
 def for_page(figures: Shown) -> Shown:
     """The figures with no break inside a unit, for HTML and PDF."""
-    return replace(figures, value=nobreak(figures.value), target=nobreak(figures.target),
-                   amber=nobreak(figures.amber), variance=nobreak(figures.variance),
-                   change=nobreak(figures.change))
-
-
-#: A unit longer than this may wrap onto the line under its number in a narrow column.
-SHORT_UNIT = 5
+    return replace(figures, value=figure_for_page(figures.value),
+                   target=figure_for_page(figures.target),
+                   amber=figure_for_page(figures.amber),
+                   variance=figure_for_page(figures.variance),
+                   change=figure_for_page(figures.change))
 
 
 def _measure_text(value: float | None, measure: Formattable, places: int) -> str:
-    text = nobreak(format_value(value, measure, decimals=places))
-    if len(measure.unit) > SHORT_UNIT:
-        text = text.replace(NBSP, " ")
-    return text
+    return figure_for_page(format_value(value, measure, decimals=places))
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,13 @@ from reviewkit.evaluation.evaluate import KpiResult
 from reviewkit.evaluation.rollup import YearToDate
 from reviewkit.formatting import NBSP, STATUS_WORDS, Shown
 from reviewkit.inputs.catalog import Kpi
-from reviewkit.layout.figures import for_page, nobreak, shown_of, shown_ytd
+from reviewkit.layout.figures import (
+    figure_for_page,
+    for_page,
+    name_for_page,
+    shown_of,
+    shown_ytd,
+)
 
 REASON_WORDS = {
     "red": "Off track",
@@ -50,6 +56,10 @@ def environment(extra_dirs: tuple[str, ...] = ()) -> jinja2.Environment:
         shown_ytd=_shown_ytd,
         plural=formatting.plural,
         date=_date,
+        timestamp=formatting.format_timestamp,
+        name=name_for_page,
+        percent=formatting.percent,
+        signed=formatting.signed,
         period_words=_period_words,
         arrow=formatting.trend_arrow,
         status_word=lambda status: STATUS_WORDS.get(status, status),
@@ -77,11 +87,11 @@ def templates_fingerprint(extra_dirs: tuple[str, ...] = ()) -> tuple[str, int, i
             count, size = count + 1, size + len(content)
     return digest.hexdigest(), count, size
 def _value(value: float | None, kpi: Kpi, decimals: int | None = None) -> str:
-    return nobreak(formatting.format_value(value, kpi, decimals=decimals))
+    return figure_for_page(formatting.format_value(value, kpi, decimals=decimals))
 
 
 def _change(change: float | None, kpi: Kpi, decimals: int | None = None) -> str:
-    return nobreak(formatting.format_change(change, kpi, decimals=decimals))
+    return figure_for_page(formatting.format_change(change, kpi, decimals=decimals))
 
 
 @jinja2.pass_context

@@ -22,7 +22,13 @@ from reviewkit.evaluation.rollup import perspective_status, year_ago
 from reviewkit.evaluation.strategy import BenefitView
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.units import Unit
-from reviewkit.layout.charts import SPARKLINE_PERIODS, chart_history, sparkline
+from reviewkit.layout.charts import (
+    SPARKLINE_PERIODS,
+    chart_history,
+    chartable,
+    data_points,
+    sparkline,
+)
 from reviewkit.layout.describe import (
     kpi_chart_alt,
     outlook_chart_alt,
@@ -148,6 +154,21 @@ class Pack:
     def chart_periods(result: KpiResult) -> int:
         """How many periods the KPI's chart shows (its data's span, at least a few)."""
         return len(chart_history(result))
+
+    @staticmethod
+    def chartable(result: KpiResult) -> bool:
+        """Whether the KPI's tile draws a sparkline (enough values in its last periods)."""
+        return chartable(result, most=SPARKLINE_PERIODS)
+
+    @staticmethod
+    def data_periods(result: KpiResult) -> int:
+        """How many periods of the tile's span have a value."""
+        return data_points(result, most=SPARKLINE_PERIODS)
+
+    @staticmethod
+    def short_history(result: KpiResult) -> list[PeriodValue]:
+        """The periods with a value, for a card with too little history for a chart."""
+        return [pv for pv in chart_history(result) if pv.value is not None]
 
     def year_ago(self, result: KpiResult) -> PeriodValue | None:
         return year_ago(result)

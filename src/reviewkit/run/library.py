@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 
 from reviewkit import cadences
-from reviewkit.formatting import STATUS_WORDS
+from reviewkit.formatting import STATUS_ORDER, STATUS_SHAPES, STATUS_WORDS, format_timestamp
 
 INDEX_NAME = "index.html"
 
@@ -98,8 +98,10 @@ def render_index(out: Path) -> str:
     totals = {status: sum(pack.counts.get(status, 0) for pack in packs)
               for status in STATUS_WORDS}
     return environment.get_template("index.html.j2").render(
-        packs=packs, sections=sections, status_words=STATUS_WORDS, totals=totals,
-        generated=dt.datetime.now(dt.UTC).strftime("%d %b %Y, %H:%M UTC"),
+        packs=packs, sections=sections, totals=totals,
+        status_words={status: STATUS_WORDS[status] for status in STATUS_ORDER},
+        shapes=STATUS_SHAPES,
+        generated=format_timestamp(dt.datetime.now(dt.UTC)),
         titles={name: cadences.get(name).title for name in sections
                 if name in cadences.names()},
         folder=out.name)
