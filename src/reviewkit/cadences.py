@@ -214,7 +214,8 @@ QUARTERLY = Cadence(
         Section("priorities", "Strategic priorities",
                 Narrative("priorities", "Strategic priorities",
                           "Which priorities are behind, and what would bring them back.")),
-        Section("outlook", "Outlook: the next four quarters"),
+        # Follows on: without the history for charts it is a paragraph, not a page.
+        Section("outlook", "Outlook: the next four quarters", new_page=False),
         Section("benefits", "Benefits realization"),
         Section("portfolio", "The initiative portfolio"),
         Section("spend", "Spend against budget"),

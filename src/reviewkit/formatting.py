@@ -290,8 +290,9 @@ class Currency:
 
     @property
     def unit(self) -> str:
-        """The unit for an axis or a column: '£k', '€m'."""
-        return f"{self.symbol}{self.scale}"
+        """The unit for an axis or a column: '£k', '€m', 'CHF k'."""
+        between = " " if self.symbol[-1:].isalpha() and self.scale else ""
+        return f"{self.symbol}{between}{self.scale}"
 
 
 def signed(number: float, places: int = 0) -> str:

@@ -379,7 +379,7 @@ def spend_png(summary: Any, currency: Currency) -> str:
     height = 0.36 * len(cats) + 0.1 * sum(label.count("\n") for label in labels) + 0.75
     with mpl.rc_context(fname=str(_STYLE)):
         fig = Figure(figsize=(width, height))
-        fig.subplots_adjust(left=_label_margin(labels, width), right=0.97,
+        fig.subplots_adjust(left=_label_margin(labels, width), right=0.94,
                             top=1 - 0.3 / height, bottom=0.38 / height)
         ax = fig.add_subplot()
         ys = list(range(len(cats)))
@@ -392,7 +392,8 @@ def spend_png(summary: Any, currency: Currency) -> str:
         ax.set_yticks(ys, labels, fontsize=7)
         ax.grid(axis="x", color="#dde1e6", linewidth=0.5)
         ax.grid(axis="y", visible=False)
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: currency.format(x)))
+        # Amounts alone, as in the spend table: the axis title names the currency.
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: currency.amount(x)))
         ax.set_xlabel(f"Year to date, {currency.unit}")
         ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, borderaxespad=0.2)
         return _png(fig)

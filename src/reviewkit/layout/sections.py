@@ -17,6 +17,7 @@ from typing import Any
 
 from reviewkit.errors import ReviewkitError
 from reviewkit.evaluation.evaluate import KpiResult, PeriodValue
+from reviewkit.evaluation.forecast import INSUFFICIENT, MIN_POINTS
 from reviewkit.evaluation.priorities import KeyResultProgress
 from reviewkit.evaluation.rollup import perspective_status, year_ago
 from reviewkit.evaluation.strategy import BenefitView
@@ -154,6 +155,11 @@ class Pack:
     def chart_periods(result: KpiResult) -> int:
         """How many periods the KPI's chart shows (its data's span, at least a few)."""
         return len(chart_history(result))
+
+    #: How the outlook names a KPI with too little history to fit a forecast, and the months
+    #: a forecast needs.
+    unfitted_method = INSUFFICIENT
+    forecast_months = MIN_POINTS
 
     @staticmethod
     def chartable(result: KpiResult) -> bool:
