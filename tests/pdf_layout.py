@@ -1,12 +1,14 @@
 """Reading a pack's print layout box by box (WeasyPrint's layout, as the PDF is written from it):
 text that runs out of its card or table cell, text printed over other text, headings left
-alone at the foot of a page, and pages holding only a few lines spilled from the page before.
+alone at the foot of a page, and pages holding only a few lines spilled from the page before;
+and its visible text, for numbers and dates written another way than the pack's.
 
 PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,3 +218,29 @@ class Layout:
     def problems(self) -> list[str]:
         return [*self.overflows(), *self.collisions(), *self.stranded_headings(),
                 *self.spills()]
+
+
+def visible_text(html: str) -> str:
+    """The words a reader sees on the pack's pages (no styles, images, attributes or the
+    provenance appendix, which records files and times as machines write them)."""
+    html = html.split("<body", 1)[-1]  # not the document's title and metadata
+    html = re.sub(r"<(style|svg|script)\b.*?</\1>", " ", html, flags=re.S)
+    html = html.split('id="sec-provenance"')[0]
+    text = re.sub(r"<[^>]+>", " ", html)
+    for entity, char in (("&nbsp;", " "), ("&amp;", "&"), ("&lt;", "<"), ("&gt;", ">"),
+                         ("&#39;", "'"), ("&quot;", '"')):
+        text = text.replace(entity, char)
+    return " ".join(text.replace("\u00a0", " ").replace("\u2060", "").split())
+
+
+def number_and_date_slips(text: str) -> list[str]:
+    """Numbers and dates written another way than the pack's: a hyphen for a minus sign, an
+    ISO date in a sentence or table, a change of '+0.0', a percentage with and without its
+    decimal side by side is left to the formatting tests."""
+    slips = [f"hyphen for a minus: {m.group(0)!r}"
+             for m in re.finditer(r"(?<![\w-])-\d[\d,.]*", text)]
+    slips += [f"ISO date: {m.group(0)!r}"
+              for m in re.finditer(r"(?<![\w-])\d{4}-\d\d-\d\d(?![\w-])", text)]
+    slips += [f"zero change: {m.group(0)!r}"
+              for m in re.finditer("[+\u2212]0(\\.0+)?(?!\\.?\\d)", text)]
+    return slips

@@ -56,7 +56,8 @@ def test_kpi_chart_alt_names_the_movement_from_first_to_last_value(
 ) -> None:
     kpi = make_kpi(name="Change success rate", unit="%")
     text = kpi_chart_alt(_result(kpi, values))
-    assert text == f"Change success rate, 3 weeks to 20 Nov 2026: {movement}; target 95.0%; off track"
+    assert text == (f"Change success rate, 3 weeks to 20 Nov 2026: {movement}; target 95.0%; "
+                    "off track")
 
 
 def test_kpi_chart_alt_of_a_sparkline_covers_only_its_last_periods(

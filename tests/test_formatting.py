@@ -19,6 +19,7 @@ from reviewkit.formatting import (
     label_words,
     percent,
     plural,
+    review_words,
     shared_decimals,
     shown,
     signed,
@@ -208,6 +209,8 @@ def test_dates_and_period_labels_print_in_one_style() -> None:
     assert label_words("2026-10") == "Oct 2026"
     assert label_words("2026-Q4") == "Q4 2026"
     assert label_words("2026") == "2026"
+    assert review_words("weekly 2026-11-06") == "weekly review of 6 Nov 2026"
+    assert review_words("2026-Q3") == "review of Q3 2026"
 
 
 def test_signed_numbers_and_percentages_have_a_true_minus() -> None:

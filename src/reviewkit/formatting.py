@@ -122,7 +122,7 @@ class Measure:
 
 
 def with_minus(text: str) -> str:
-    """A number written by Python with a true minus sign in place of its hyphen: '−0.1'."""
+    """A number written by Python with a true minus sign in place of its hyphen (U+2212)."""
     return _MINUS + text[1:] if text.startswith("-") else text
 
 
@@ -265,7 +265,7 @@ class Currency:
     scale: str = "k"
 
     def format(self, amount: float | None, *, signed: bool = False) -> str:
-        """'£4,850k', '€12.6m', 'CHF 310k'; '+£19k' and '−£41k' (true minus) when ``signed``."""
+        """'£4,850k', '€12.6m', 'CHF 310k'; '+£19k' and '-£41k' (true minus) if ``signed``."""
         if amount is None:
             return "—"
         symbol = f"{self.symbol}{NBSP}" if self.symbol[-1:].isalpha() else self.symbol
@@ -274,7 +274,7 @@ class Currency:
 
     def amount(self, amount: float | None, *, signed: bool = False) -> str:
         """The number alone, for a table whose heading names the currency (:attr:`unit`):
-        '4,850', '−41'."""
+        '4,850', '-41' (a true minus)."""
         if amount is None:
             return "—"
         sign, number = self._parts(amount, signed)
@@ -296,7 +296,7 @@ class Currency:
 
 
 def signed(number: float, places: int = 0) -> str:
-    """A signed number with a true minus: '+14', '−5', '0'."""
+    """A signed number with a true minus: '+14', '-5', '0'."""
     text = f"{abs(number):,.{places}f}"
     if not text.strip("0.,"):
         return text
@@ -304,7 +304,7 @@ def signed(number: float, places: int = 0) -> str:
 
 
 def percent(share: float, places: int = 0) -> str:
-    """A percentage with a true minus: '8%', '−25%' (``share`` already in percent)."""
+    """A percentage with a true minus: '8%', '-25%' (``share`` already in percent)."""
     return with_minus(f"{share:,.{places}f}") + "%"
 
 
@@ -325,6 +325,13 @@ def format_timestamp(moment: dt.datetime) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(dt.UTC)
     return f"{format_date(moment.date())}, {moment:%H:%M} UTC"
+
+
+def review_words(review: str) -> str:
+    """A review label as a reader reads it: 'weekly 2026-11-06' → 'weekly review of
+    6 Nov 2026', 'monthly 2026-10' → 'monthly review of Oct 2026'."""
+    cadence, _, label = review.strip().rpartition(" ")
+    return f"{cadence + ' ' if cadence else ''}review of {label_words(label)}"
 
 
 def label_words(label: str) -> str:

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from reviewkit.cadences import Cadence, StrategyPart
 from reviewkit.errors import InputError, UsageError
-from reviewkit.formatting import Row, Shown, shown
 from reviewkit.evaluation.actions import ActionLog, action_log, red_without_action
 from reviewkit.evaluation.changes import ChangeReport, compare
 from reviewkit.evaluation.evaluate import Evaluation, ExceptionItem, KpiResult, evaluate
@@ -18,6 +17,7 @@ from reviewkit.evaluation.forecast import HISTORY_MONTHS
 from reviewkit.evaluation.rollup import YearToDate
 from reviewkit.evaluation.strategy import Strategy, last_complete_month, prepare_strategy
 from reviewkit.evaluation.units import UnitFigures, unit_figures
+from reviewkit.formatting import Row, Shown, shown
 from reviewkit.inputs.catalog import Catalog, Kpi
 from reviewkit.inputs.loaded import Inputs
 from reviewkit.inputs.units import Unit

@@ -61,6 +61,7 @@ def environment(extra_dirs: tuple[str, ...] = ()) -> jinja2.Environment:
         percent=formatting.percent,
         signed=formatting.signed,
         period_words=_period_words,
+        review_words=formatting.review_words,
         arrow=formatting.trend_arrow,
         status_word=lambda status: STATUS_WORDS.get(status, status),
         trend_word=lambda trend: formatting.TREND_WORDS.get(trend, trend),
