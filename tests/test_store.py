@@ -385,25 +385,20 @@ def test_record_pack_round_trips_in_period_order_and_replaces_a_label(store: Sto
 
 # -- lookups, links, imports ----------------------------------------------------------------
 
-def test_find_action_and_find_decision(store: Store) -> None:
-    add(store, "Fix the flaky deploy", raised_in="weekly-2025-W02")
-    add(store, "Unreviewed")
-    store.add_decision(text="Freeze Fridays", review="weekly-2025-W02", **CONTEXT)
-    store.add_decision(text="Ad hoc", **CONTEXT)
+def test_created_by_minutes_gives_the_values_minutes_created_a_record_with(
+    store: Store,
+) -> None:
+    minutes = {**CONTEXT, "source": "minutes weekly.yaml sha256:0123456789ab"}
+    add(store, "As the minutes said", raised_in="weekly 2025-01-03", **minutes)
+    add(store, "From the command line")
+    store.add_decision(text="Freeze Fridays", review="weekly 2025-01-03", **minutes)
+    store.update_action("A-0001", {"title": "Renamed later"}, **CONTEXT)
     with store.transaction() as tx:
-        found = tx.find_action(title="Fix the flaky deploy", raised_in="weekly-2025-W02")
-        assert found is not None and found.id == "A-0001"
-        assert tx.find_action(title="Fix the flaky deploy", raised_in="weekly-2025-W03") is None
-        assert tx.find_action(title="Fix the flaky deploy", raised_in=None) is None
-        unreviewed = tx.find_action(title="Unreviewed", raised_in=None)
-        assert unreviewed is not None and unreviewed.id == "A-0002"
-        assert tx.find_action(title="Nope", raised_in=None) is None
-
-        decision = tx.find_decision(text="Freeze Fridays", review="weekly-2025-W02")
-        assert decision is not None and decision.id == "D-0001"
-        assert tx.find_decision(text="Freeze Fridays", review=None) is None
-        ad_hoc = tx.find_decision(text="Ad hoc", review=None)
-        assert ad_hoc is not None and ad_hoc.id == "D-0002"
+        created = tx.created_by_minutes("A-0001")
+        assert created is not None and created["title"] == "As the minutes said"
+        assert tx.created_by_minutes("A-0002") is None  # not made by minutes
+        decision = tx.created_by_minutes("D-0001")
+        assert decision is not None and decision["text"] == "Freeze Fridays"
         assert tx.has_action("A-0002")
         assert not tx.has_action("A-0003")
 
@@ -540,3 +535,59 @@ def test_concurrent_first_use_creates_the_schema_once(
     store = open_store()
     assert store.schema_version() == store_module.SCHEMA_VERSION
     assert [a.id for a in store.actions()] == [f"A-{n:04d}" for n in range(1, 9)]
+
+
+IMPORTER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+
+    from reviewkit.store.database import Store
+    from reviewkit.store.minutes import import_minutes, load_minutes
+
+    location, path = sys.argv[1], Path(sys.argv[2])
+    store = Store.open(location)
+    minutes = load_minutes(path, {"uptime"})
+    print("ready", flush=True)
+    sys.stdin.readline()
+    result = import_minutes(store, minutes, by="w")
+    store.dispose()
+    print("already" if result.already_imported else "imported", flush=True)
+    """
+)
+
+
+def test_the_same_minutes_imported_four_times_at_once_are_imported_once(
+    open_store: OpenStore, store_location: str, tmp_path: Path
+) -> None:
+    minutes = tmp_path / "minutes.yaml"
+    minutes.write_text("review: weekly 2026-11-13\ndecisions:\n  - text: Freeze changes\n"
+                       "actions:\n" + "".join(f"  - {{title: Task {n}, owner: Ann, due: "
+                                               "2026-11-27, kpi: uptime}\n" for n in range(20)),
+                       encoding="utf-8")
+    open_store().dispose()
+    processes = [subprocess.Popen([sys.executable, "-c", IMPORTER, store_location, str(minutes)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, cwd=REPO)
+                 for _ in range(4)]
+    outcomes = []
+    try:
+        for process in processes:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "ready"
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        for process in processes:
+            out, errors = process.communicate(timeout=60)
+            assert process.returncode == 0, errors
+            outcomes.append(out.strip())
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+    assert sorted(outcomes) == ["already", "already", "already", "imported"]
+    store = open_store()
+    assert len(store.actions()) == 20 and len(store.decisions()) == 1

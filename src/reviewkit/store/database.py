@@ -253,6 +253,8 @@ def _migrate_to_1(connection: Connection) -> None:
 
 #: Key of the PostgreSQL advisory lock held while checking and migrating the schema.
 _MIGRATION_LOCK = 0x7265766B  # "revk"
+#: Key of the PostgreSQL advisory lock held while importing minutes.
+_MINUTES_LOCK = 0x7265766D  # "revm"
 
 def _migrate_to_2(connection: Connection) -> None:
     """Version 2: analysts' narrative, per cadence, period and cell, with its history."""
@@ -606,26 +608,6 @@ class Transaction:
             raise UnknownRecord(f"unknown decision id '{decision_id}'")
         return _decision(row)
 
-    def find_action(self, *, title: str, raised_in: str | None,
-                    unit: str = "") -> Action | None:
-        row = self.connection.execute(
-            sa.select(actions_table).where(
-                (actions_table.c.title == title) & (actions_table.c.raised_in == raised_in)
-                & (actions_table.c.unit == unit)
-            )
-        ).mappings().first()
-        return _action(row) if row else None
-
-    def find_decision(self, *, text: str, review: str | None,
-                      unit: str = "") -> Decision | None:
-        row = self.connection.execute(
-            sa.select(decisions_table).where(
-                (decisions_table.c.text == text) & (decisions_table.c.review == review)
-                & (decisions_table.c.unit == unit)
-            )
-        ).mappings().first()
-        return _decision(row) if row else None
-
     def add_action(self, *, title: str, owner: str, due: dt.date, kpi_id: str | None = None,
                    raised_in: str | None = None, note: str = "", decision_id: str | None = None,
                    unit: str = "", effective: dt.date, by: str, source: str) -> str:
@@ -809,23 +791,49 @@ class Transaction:
         return {row["entry"]: MinutesEntry(row["entry"], row["kind"], row["entity_id"],
                                            json.loads(row["content"])) for row in rows}
 
-    def keep_minutes_entry(self, review: str, unit: str, entry: MinutesEntry) -> None:
-        """Remember an entry as imported now (replacing what it was)."""
-        self.forget_minutes_entry(review, unit, entry.entry)
-        self.connection.execute(minutes_entries.insert().values(
-            review=review, unit=unit, entry=entry.entry, kind=entry.kind,
-            entity_id=entry.entity_id, content=json.dumps(entry.content, sort_keys=True)))
-
-    def forget_minutes_entry(self, review: str, unit: str, entry: str) -> None:
+    def replace_minutes_entries(self, review: str, unit: str,
+                                entries: Sequence[MinutesEntry]) -> None:
+        """Remember a meeting's entries as imported now (replacing what they were)."""
         self.connection.execute(sa.delete(minutes_entries).where(
-            (minutes_entries.c.review == review) & (minutes_entries.c.unit == unit)
-            & (minutes_entries.c.entry == entry)))
+            (minutes_entries.c.review == review) & (minutes_entries.c.unit == unit)))
+        if entries:
+            self.connection.execute(minutes_entries.insert(), [
+                {"review": review, "unit": unit, "entry": entry.entry, "kind": entry.kind,
+                 "entity_id": entry.entity_id,
+                 "content": json.dumps(entry.content, sort_keys=True)} for entry in entries])
 
-    def review_imported(self, review: str) -> bool:
-        """Whether minutes of this review were imported before (with or without entries)."""
-        return self.connection.execute(
-            sa.select(imports_table.c.sha256).where(imports_table.c.review == review)
-        ).first() is not None
+    def lock_minutes(self) -> None:
+        """Hold the minutes-import lock until this transaction ends (PostgreSQL; SQLite's
+        BEGIN IMMEDIATE serialises every writer already)."""
+        if self.connection.dialect.name == "postgresql":
+            self.connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_MINUTES_LOCK)))
+
+    def created_by_minutes(self, entity_id: str) -> dict[str, Any] | None:
+        """The values an action or decision was created with, when a minutes import made it."""
+        row = self.connection.execute(
+            sa.select(events_table.c.new, events_table.c.source).where(
+                (events_table.c.entity_id == entity_id) & (events_table.c.field == "created"))
+            .order_by(events_table.c.seq)
+        ).first()
+        if row is None or not str(row[1]).startswith("minutes ") or not row[0]:
+            return None
+        values = json.loads(row[0])
+        return values if isinstance(values, dict) else None
+
+    def units_of_imports(self, review: str) -> set[str]:
+        """The units whose minutes of ``review`` were imported, as the records each import
+        made or changed tell (an import that touched nothing counts as the group's: minutes
+        of reviews from before units)."""
+        units: set[str] = set()
+        for (sha256,) in self.connection.execute(
+                sa.select(imports_table.c.sha256).where(imports_table.c.review == review)):
+            touched = sa.select(events_table.c.entity_id).where(
+                events_table.c.source.like(f"minutes %sha256:{str(sha256)[:12]}"))
+            found = {str(row[0]) for row in self.connection.execute(sa.union(
+                sa.select(actions_table.c.unit).where(actions_table.c.id.in_(touched)),
+                sa.select(decisions_table.c.unit).where(decisions_table.c.id.in_(touched))))}
+            units |= found or {""}
+        return units
 
     def update_decision(self, decision_id: str, changes: dict[str, Any], *, effective: dt.date,
                         by: str, source: str) -> list[str]:
