@@ -29,6 +29,7 @@ from reviewkit.store.database import (
     PackVersion,
     Store,
     StoreError,
+    StoreFault,
     UnknownRecord,
     meta_table,
     store_url,
@@ -168,6 +169,37 @@ def test_a_store_before_pack_versions_is_migrated_to_keep_them_keeping_its_narra
                                      "Dana Whitfield", {"kpis": []}))
     assert [(v.version, v.approver) for v in store.versions("weekly", "2026-11-20")] == [
         (1, "Dana Whitfield")]
+
+
+def test_what_each_migration_adds_adds_up_to_todays_tables() -> None:
+    declared: dict[str, set[str]] = {}
+    for adds in store_module.SCHEMA_ADDS:
+        for name, columns in adds.items():
+            declared.setdefault(name, set()).update(columns)
+    assert len(store_module.SCHEMA_ADDS) == len(store_module.MIGRATIONS)
+    assert declared == {name: set(table.columns.keys())
+                        for name, table in store_module.metadata.tables.items()}
+
+
+def test_a_store_missing_a_column_of_its_schema_is_refused_unchanged(
+    open_store: OpenStore,
+) -> None:
+    store = open_store()
+    add(store)
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE decisions DROP COLUMN unit")
+    store.dispose()
+    with pytest.raises(StoreFault, match=r"does not hold what schema version \d+ holds: table "
+                                         r"'decisions' has no column 'unit'.*nothing was changed"):
+        open_store()
+    engine = sa.create_engine(store.engine.url)
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT id FROM actions").all() == [("A-0001",)]
+            assert "unit" not in {c["name"] for c in sa.inspect(connection).get_columns(
+                "decisions")}
+    finally:
+        engine.dispose()
 
 
 def test_a_published_version_is_recorded_once(store: Store) -> None:

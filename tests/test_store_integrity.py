@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from conftest import REPO
+from old_stores import V2_SCHEMA, write_store
 
 from reviewkit.cli import main
 from reviewkit.errors import EnvironmentFailure
@@ -176,3 +177,113 @@ def test_a_store_on_a_read_only_folder_is_reported_not_recreated(
     code, _, err = run(["actions", "list", "--params", params])
     assert code == 2 and "is a folder, not a store file" in err
     shutil.rmtree(params.parent / "store.sqlite")
+
+
+# -- migrations are checked, not assumed -----------------------------------------------------
+
+#: A store from another line of reviewkit's history: its version 3 kept minutes entries, and
+#: it never had units.
+OTHER_LINE_V3 = V2_SCHEMA.replace("VALUES ('schema_version', '2')",
+                                  "VALUES ('schema_version', '3')") + """
+CREATE TABLE minutes_entries (review VARCHAR(64), unit VARCHAR(64), entry VARCHAR(64),
+  kind VARCHAR(16) NOT NULL, entity_id VARCHAR(16) NOT NULL, content TEXT NOT NULL,
+  PRIMARY KEY (review, unit, entry));
+INSERT INTO counters VALUES ('action', 0), ('decision', 0);
+"""
+
+
+def _dump(path: Path) -> list[str]:
+    """An SQLite database's content as SQL (a copy has other header bytes, the same content)."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return list(db.iterdump())
+
+
+def _one_environment_line(code: int, out: str, err: str) -> str:
+    assert code == ENVIRONMENT_FAILED, err
+    assert out == "" and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("reviewkit: error: ")
+    return err
+
+
+def test_a_store_of_another_line_of_history_is_refused_before_anything_changes(
+    params: Path,
+) -> None:
+    store = write_store(params.parent / "store.sqlite", OTHER_LINE_V3)
+    before = store.read_bytes()
+    for command in (["actions", "list"], ["minutes", "import", MINUTES, "--by", "t"]):
+        err = _one_environment_line(*run([*command, "--params", params]))
+        assert str(store) in err and "schema version 3" in err
+        assert "table 'actions' has no column 'unit'" in err
+        assert store.read_bytes() == before
+    assert sorted(path.name for path in params.parent.iterdir()) == ["store.sqlite",
+                                                                      "weekly.yaml"]
+
+
+@pytest.mark.parametrize("statement, says", [
+    ("ALTER TABLE actions ADD COLUMN priority INTEGER",
+     "table 'actions' has a column reviewkit does not know ('priority')"),
+    ("CREATE TABLE board_asks (id INTEGER)", "a table reviewkit does not know ('board_asks')"),
+    ("DROP TABLE minutes_entries", "table 'minutes_entries' is missing"),
+])
+def test_a_current_store_whose_tables_are_not_its_schemas_is_refused(
+    params: Path, statement: str, says: str,
+) -> None:
+    store = params.parent / "store.sqlite"
+    _valid_store(store)
+    with contextlib.closing(sqlite3.connect(store)) as db:
+        db.execute(statement)
+        db.commit()
+    before = store.read_bytes()
+    err = _one_environment_line(*run(["actions", "list", "--params", params]))
+    assert says in err and f"schema version {SCHEMA_VERSION}" in err
+    assert store.read_bytes() == before
+
+
+def test_a_migration_keeps_a_copy_of_the_store_as_it_was(params: Path) -> None:
+    store = write_store(params.parent / "store.sqlite", V2_SCHEMA,
+                        "INSERT INTO counters VALUES ('action', 1), ('decision', 0);"
+                        "INSERT INTO actions VALUES ('A-0001', 'Old', 'Ann', '2026-12-01', "
+                        "'open', NULL, NULL, '2026-11-01', NULL, '');")
+    before = _dump(store)
+    code, out, err = run(["actions", "list", "--params", params, "--format", "csv"])
+    assert code == 0, err
+    assert "A-0001,Old,Ann" in out
+    backup = params.parent / "store.sqlite.v2.backup"
+    assert _dump(backup) == before
+    assert Store.open(str(store)).schema_version() == SCHEMA_VERSION
+
+
+def test_a_migration_that_does_not_come_out_right_is_undone_naming_the_copy(
+    params: Path,
+) -> None:
+    # Version 4 of another line already had a table of published versions, keyed differently.
+    store = write_store(params.parent / "store.sqlite", V2_SCHEMA, """
+        UPDATE reviewkit_meta SET value = '4';
+        INSERT INTO counters VALUES ('action', 0), ('decision', 0);
+        ALTER TABLE actions ADD COLUMN unit VARCHAR(64) NOT NULL DEFAULT '';
+        ALTER TABLE decisions ADD COLUMN unit VARCHAR(64) NOT NULL DEFAULT '';
+        ALTER TABLE narrative_history ADD COLUMN unit VARCHAR(64) NOT NULL DEFAULT '';
+        DROP TABLE narratives;
+        CREATE TABLE narratives (cadence VARCHAR(16), label VARCHAR(16), unit VARCHAR(64),
+          key VARCHAR(128), kpi_id VARCHAR(128), text TEXT NOT NULL,
+          basis TEXT DEFAULT '{}' NOT NULL, revision INTEGER NOT NULL,
+          updated_at VARCHAR(32) NOT NULL, updated_by TEXT NOT NULL,
+          PRIMARY KEY (cadence, label, unit, key));
+        DROP TABLE packs;
+        CREATE TABLE packs (cadence VARCHAR(16), label VARCHAR(16), unit VARCHAR(64),
+          period_end VARCHAR(10) NOT NULL, built_at VARCHAR(32) NOT NULL,
+          summary TEXT NOT NULL, PRIMARY KEY (cadence, label, unit));
+        CREATE TABLE minutes_entries (review VARCHAR(64), unit VARCHAR(64), entry VARCHAR(64),
+          kind VARCHAR(16) NOT NULL, entity_id VARCHAR(16) NOT NULL, content TEXT NOT NULL,
+          PRIMARY KEY (review, unit, entry));
+        CREATE TABLE pack_versions (cadence VARCHAR(16), label VARCHAR(16), version INTEGER,
+          published_at VARCHAR(32) NOT NULL, approver TEXT NOT NULL, snapshot TEXT NOT NULL,
+          PRIMARY KEY (cadence, label, version));
+        """)
+    before = store.read_bytes()
+    err = _one_environment_line(*run(["actions", "list", "--params", params]))
+    backup = params.parent / "store.sqlite.v4.backup"
+    assert "table 'pack_versions' has no column 'unit'" in err
+    assert "migration was undone" in err and str(backup) in err
+    assert store.read_bytes() == before
+    assert _dump(backup) == _dump(store)

@@ -8,13 +8,17 @@ writers each get their own id.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+import os
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.request import pathname2url
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -311,6 +315,99 @@ MIGRATIONS: Sequence[Callable[[Connection], None]] = (_migrate_to_1, _migrate_to
 #: The schema this reviewkit writes: every migration applied.
 SCHEMA_VERSION = len(MIGRATIONS)
 
+#: What each migration adds, in step with :data:`MIGRATIONS`: a store stamped with schema
+#: version ``n`` holds at least the tables and columns the first ``n`` entries name. Written
+#: out (not read from today's table definitions) because it is what each version was.
+SCHEMA_ADDS: Sequence[Mapping[str, tuple[str, ...]]] = (
+    {  # 1: the action log
+        "reviewkit_meta": ("key", "value"),
+        "counters": ("name", "value"),
+        "actions": ("id", "title", "owner", "due", "status", "kpi_id", "raised_in",
+                    "raised_on", "decision_id", "note"),
+        "decisions": ("id", "text", "rationale", "review", "decided_on", "kpis", "actions"),
+        "events": ("seq", "entity", "entity_id", "field", "old", "new", "effective",
+                   "recorded_at", "by", "source"),
+        "minutes_imports": ("sha256", "file", "review", "imported_at", "by", "changes"),
+        "packs": ("cadence", "label", "period_end", "built_at", "summary"),
+    },
+    {  # 2: analysts' narrative
+        "narratives": ("cadence", "label", "key", "kpi_id", "text", "basis", "revision",
+                       "updated_at", "updated_by"),
+        "narrative_history": ("seq", "cadence", "label", "key", "revision", "text", "basis",
+                              "updated_at", "updated_by", "source"),
+    },
+    {  # 3: units
+        "actions": ("unit",), "decisions": ("unit",), "narratives": ("unit",),
+        "narrative_history": ("unit",), "packs": ("unit",),
+    },
+    {  # 4: minutes entries
+        "minutes_entries": ("review", "unit", "entry", "kind", "entity_id", "content"),
+    },
+    {  # 5: published versions
+        "pack_versions": ("cadence", "label", "version", "unit", "published_at", "approver",
+                          "snapshot"),
+    },
+)
+
+
+def schema_problem(connection: Connection, version: int, *, complete: bool) -> str | None:
+    """What in a store's tables does not fit schema ``version``, in a few words; None when
+    everything fits. Every table of version ``version`` must be there with its columns, and
+    no table of reviewkit's may have a column reviewkit does not know (nor, in an SQLite file,
+    may there be a table it does not know). ``complete``: the store is at this reviewkit's
+    own version, so every table must also have the primary key reviewkit defines."""
+    inspector = sa.inspect(connection)
+    present = set(inspector.get_table_names())
+    required: dict[str, set[str]] = {}
+    for adds in SCHEMA_ADDS[:version]:
+        for name, columns in adds.items():
+            required.setdefault(name, set()).update(columns)
+    if connection.dialect.name == "sqlite":  # a PostgreSQL database may be shared
+        strangers = sorted(present - set(metadata.tables))
+        if strangers:
+            return f"it holds a table reviewkit does not know ('{strangers[0]}')"
+    for name in sorted(set(required) - present):
+        return f"table '{name}' is missing"
+    for name in sorted(present & set(metadata.tables)):
+        columns = {column["name"] for column in inspector.get_columns(name)}
+        missing = sorted(required.get(name, set()) - columns)
+        if missing:
+            return f"table '{name}' has no column '{missing[0]}'"
+        strangers = sorted(columns - set(metadata.tables[name].columns.keys()))
+        if strangers:
+            return f"table '{name}' has a column reviewkit does not know ('{strangers[0]}')"
+        if complete and name in required:
+            key = inspector.get_pk_constraint(name).get("constrained_columns") or []
+            wanted = [column.name for column in metadata.tables[name].primary_key]
+            if sorted(key) != sorted(wanted):
+                return (f"table '{name}' is keyed by ({', '.join(key)}), not by "
+                        f"({', '.join(wanted)})")
+    return None
+
+
+def backup_path(path: Path, version: int) -> Path:
+    """Where the copy of an SQLite store taken before migrating it from ``version`` goes."""
+    return path.with_name(f"{path.name}.v{version}.backup")
+
+
+def _backup_sqlite(path: Path, version: int) -> Path:
+    """A consistent copy of an SQLite store, beside it, before a migration changes it."""
+    target = backup_path(path, version)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        with contextlib.closing(sqlite3.connect(
+                f"file:{pathname2url(str(path))}?mode=ro", uri=True)) as source, \
+                contextlib.closing(sqlite3.connect(partial)) as copy:
+            source.backup(copy)
+        os.replace(partial, target)
+    except (OSError, sqlite3.Error) as exc:
+        partial.unlink(missing_ok=True)
+        raise StoreFault(f"the store {path} needs migrating from schema version {version} to "
+                         f"{SCHEMA_VERSION}, and a copy of it could not be kept first at "
+                         f"{target} ({exc}); free some space or make the folder writable, and "
+                         "run the command again (the store was not changed)") from exc
+    return target
+
 
 class Store:
     """Open with :meth:`open`; use :meth:`transaction` to apply several changes atomically."""
@@ -381,15 +478,34 @@ class Store:
                     f"store '{redact.url(self.location)}' has schema version {version}, newer "
                     f"than this reviewkit understands ({SCHEMA_VERSION}); upgrade reviewkit"
                 )
+            shown = redact.url(self.location)
+            if version > 0:
+                problem = schema_problem(connection, version,
+                                         complete=version == SCHEMA_VERSION)
+                if problem is not None:
+                    raise StoreFault(
+                        f"the store {shown} does not hold what schema version {version} holds: "
+                        f"{problem}. Another version of reviewkit may have written it; nothing "
+                        "was changed. Use the reviewkit that wrote it, or restore the store "
+                        "from a backup")
+            if version == SCHEMA_VERSION:
+                return
+            backup = None
+            if version > 0 and connection.dialect.name == "sqlite":
+                backup = _backup_sqlite(Path(self.engine.url.database or ""), version)
             for step in MIGRATIONS[version:]:
                 step(connection)
-            if version < SCHEMA_VERSION:
-                connection.execute(
-                    sa.delete(meta_table).where(meta_table.c.key == "schema_version")
-                )
-                connection.execute(
-                    meta_table.insert().values(key="schema_version", value=str(SCHEMA_VERSION))
-                )
+            connection.execute(sa.delete(meta_table).where(meta_table.c.key == "schema_version"))
+            connection.execute(
+                meta_table.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+            problem = schema_problem(connection, SCHEMA_VERSION, complete=True)
+            if problem is not None:  # raised inside the transaction: the migration is undone
+                kept = f"; a copy taken before migrating is at {backup}" if backup else ""
+                raise StoreFault(
+                    f"the store {shown} did not come out of its migration from schema version "
+                    f"{version} to {SCHEMA_VERSION} as it should ({problem}), so the migration "
+                    f"was undone and nothing was changed{kept}. Another version of reviewkit "
+                    "may have written it: use that one, or restore the store from a backup")
 
     def schema_version(self) -> int:
         with self._reading() as connection:

@@ -480,11 +480,12 @@ def _match(minutes: Minutes, entries: list[_Entry], known: list[_Known]) -> dict
                 if record is None:
                     raise _not_of_these_minutes(minutes, entry, known, matched)
                 if not fits(entry, record):
+                    where = (f"under decision {record.parent}" if record.parent
+                             else "on its own, not under a decision,")
                     raise InputError(
-                        minutes.path, f"{entry.told} was raised under "
-                        f"{record.parent or 'no decision'} in these minutes; an amendment "
-                        "cannot move it to another decision (take it out, and add the action "
-                        "anew where it belongs)", line=entry.line, field="id")
+                        minutes.path, f"{entry.told} was raised {where} in these minutes; an "
+                        "amendment cannot move it (take it out, and add the action anew where "
+                        "it belongs)", line=entry.line, field="id")
                 take(entry, record)
         for entry in mine:
             if entry.key not in matched:
