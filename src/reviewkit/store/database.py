@@ -360,14 +360,15 @@ def schema_problem(connection: Connection, version: int, *, complete: bool) -> s
     present = set(inspector.get_table_names())
     required: dict[str, set[str]] = {}
     for adds in SCHEMA_ADDS[:version]:
-        for name, columns in adds.items():
-            required.setdefault(name, set()).update(columns)
+        for name, added in adds.items():
+            required.setdefault(name, set()).update(added)
     if connection.dialect.name == "sqlite":  # a PostgreSQL database may be shared
         strangers = sorted(present - set(metadata.tables))
         if strangers:
             return f"it holds a table reviewkit does not know ('{strangers[0]}')"
-    for name in sorted(set(required) - present):
-        return f"table '{name}' is missing"
+    absent = sorted(set(required) - present)
+    if absent:
+        return f"table '{absent[0]}' is missing"
     for name in sorted(present & set(metadata.tables)):
         columns = {column["name"] for column in inspector.get_columns(name)}
         missing = sorted(required.get(name, set()) - columns)
