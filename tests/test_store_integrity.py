@@ -152,8 +152,16 @@ def test_a_store_that_cannot_be_written_fails_the_import_whole(
     assert run(["actions", "list", "--params", params])[1] == "(none)\n"
 
 
+@pytest.mark.parametrize("url, shown", [
+    ("postgresql://rk:s3cr3t-pw@127.0.0.1:{port}/reviews", "postgresql://rk:***@127.0.0.1"),
+    ("postgresql://:s3cr3t-pw@127.0.0.1:{port}/reviews", "postgresql://:***@127.0.0.1"),
+    ("postgresql://rk@127.0.0.1:{port}/reviews?password=s3cr3t-pw", "?password=***"),
+    ("postgresql://rk@127.0.0.1:{port}/reviews?sslmode=disable&sslpassword=s3cr3t-pw",
+     "&sslpassword=***"),
+    ("postgresql://rk@127.0.0.1:{port}/reviews?pass%77ord=s3cr3t%2Dpw", "?pass%77ord=***"),
+])
 def test_an_unreachable_database_is_an_environment_failure_without_the_password(
-    tmp_path: Path,
+    tmp_path: Path, url: str, shown: str,
 ) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -161,12 +169,12 @@ def test_an_unreachable_database_is_an_environment_failure_without_the_password(
     params = tmp_path / "weekly.yaml"
     params.write_text(f"organisation: N\ncatalog: {DEMO / 'kpis.yaml'}\n"
                       f"measurements: {DEMO / 'measurements.csv'}\n"
-                      f"store: postgresql://rk:s3cr3t@127.0.0.1:{port}/reviews\n",
+                      f"store: {url.format(port=port)}\n",
                       encoding="utf-8")
     code, _, err = run(["actions", "list", "--params", params])
     assert code == ENVIRONMENT_FAILED, err
     assert err.count("\n") == 1 and "s3cr3t" not in err
-    assert "postgresql://rk:***@127.0.0.1" in err
+    assert shown in err and "cannot be reached" in err
 
 
 def test_a_store_on_a_read_only_folder_is_reported_not_recreated(
@@ -287,3 +295,21 @@ def test_a_migration_that_does_not_come_out_right_is_undone_naming_the_copy(
     assert "migration was undone" in err and str(backup) in err
     assert store.read_bytes() == before
     assert _dump(backup) == _dump(store)
+
+
+@pytest.mark.parametrize("store", [
+    "host=127.0.0.1 user=rk password=Dsn-s3cret dbname=reviews",
+    "dbname=reviews password = 'Dsn-s3cret with spaces'",
+])
+def test_a_libpq_connection_string_is_refused_not_taken_for_a_file(
+    tmp_path: Path, store: str,
+) -> None:
+    params = tmp_path / "weekly.yaml"
+    params.write_text(f"organisation: N\ncatalog: {DEMO / 'kpis.yaml'}\n"
+                      f"measurements: {DEMO / 'measurements.csv'}\nstore: \"{store}\"\n",
+                      encoding="utf-8")
+    code, out, err = run(["actions", "list", "--params", params])
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "libpq connection string" in err and "postgresql://" in err
+    assert "Dsn-s3cret" not in err and "password=***" in err.replace(" = ", "=")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["weekly.yaml"]

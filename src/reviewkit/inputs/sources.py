@@ -291,17 +291,8 @@ def _database_table(source: Source) -> Any:
         finally:
             engine.dispose()
     except Exception as exc:  # drivers raise their own types; all mean "cannot read it"
-        raise _source_error(source, _scrub(str(exc).split("\n")[0], source.url)) from None
+        raise _source_error(source, redact.text(str(exc).split("\n")[0], source.url)) from None
     return pa.table({name: [row[index] for row in rows] for index, name in enumerate(names)})
-
-
-def _scrub(text: str, url: str) -> str:
-    """``text`` with the URL's password removed wherever a driver echoed it."""
-    match = re.search(r"://[^/@:]*:([^/@]*)@", url)
-    text = redact.text(text.replace(url, redact.url(url)))
-    if match and match.group(1):
-        text = text.replace(match.group(1), redact.MASK)
-    return text
 
 
 def run_queries(

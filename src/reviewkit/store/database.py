@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -197,6 +198,10 @@ def _engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+#: ``host=db user=rk dbname=reviews``: a libpq connection string (not a path, nor a URL).
+_CONNINFO = re.compile(
+    r"\s*(?:[a-z_]+\s*=\s*(?:'(?:[^'\\]|\\.)*'|\S*)\s+)+[a-z_]+\s*=.*", re.DOTALL)
+
 #: The first bytes of every SQLite database file.
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -245,7 +250,7 @@ def store_fault(location: str, exc: BaseException) -> StoreFault:
         if any(word in lowered for word in words):
             state, hint = what, todo
             break
-    return StoreFault(redact.text(f"the store {location} {state} ({reason}); {hint}"))
+    return StoreFault(redact.text(f"the store {location} {state} ({reason}); {hint}", location))
 
 
 def _migrate_to_1(connection: Connection) -> None:
@@ -419,6 +424,12 @@ class Store:
 
     @classmethod
     def open(cls, location: str) -> Store:
+        if "://" not in location and _CONNINFO.fullmatch(Path(location).name):
+            raise StoreError(
+                f"store '{redact.text(Path(location).name)}' is a libpq connection string, "
+                "which reviewkit would take for a file name; write it as a URL, "
+                "postgresql://USER@HOST:PORT/DATABASE, and keep the password out of the params "
+                "file (store: ${REVIEWKIT_STORE_URL}, or a ~/.pgpass file)")
         url = store_url(location)
         if url.startswith("sqlite:///"):
             _check_sqlite_file(Path(url.removeprefix("sqlite:///")))
