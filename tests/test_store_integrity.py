@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import REPO
+from conftest import REPO, run_cli_in_process
 from old_stores import V2_SCHEMA, write_store
 
 from reviewkit.cli import main
 from reviewkit.errors import EnvironmentFailure
-from reviewkit.store.database import SCHEMA_VERSION, Store
+from reviewkit.store import database as store_module
+from reviewkit.store.database import SCHEMA_VERSION, Store, StoreFault
 
 DEMO = REPO / "data" / "demo"
 MINUTES = DEMO / "minutes" / "weekly-2026-10-30.yaml"
@@ -313,3 +314,83 @@ def test_a_libpq_connection_string_is_refused_not_taken_for_a_file(
     assert "libpq connection string" in err and "postgresql://" in err
     assert "Dsn-s3cret" not in err and "password=***" in err.replace(" = ", "=")
     assert sorted(path.name for path in tmp_path.iterdir()) == ["weekly.yaml"]
+
+
+# -- every store failure is exit 4 and one line, and a batch stops asking a store that failed ---
+
+def _unit_params(tmp_path: Path, store: str) -> Path:
+    params = tmp_path / "weekly.yaml"
+    params.write_text(f"organisation: N\ncatalog: {DEMO / 'kpis.yaml'}\n"
+                      f"measurements: {DEMO / 'measurements.csv'}\nstore: {store}\n"
+                      "cadences: [weekly]\nunits:\n" + "".join(
+                          f"  - {{id: {unit.lower()}, segment: {unit}}}\n"
+                          for unit in ("NGH", "SAH", "RCH", "EWC")), encoding="utf-8")
+    return params
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port  # closed once the block ended: nothing listens there
+
+
+def test_a_batch_on_an_unreachable_store_asks_it_once_and_exits_4_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    params = _unit_params(tmp_path, f"postgresql://rk:pw-s3cret@127.0.0.1:{_closed_port()}/r")
+    opened: list[str] = []
+    real_open = Store.open.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[Store], location: str) -> Store:
+        opened.append(location)
+        return real_open(cls, location)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Store, "open", classmethod(counting))
+    code, out, err = run_cli_in_process(["batch", "--params", str(params), "--out",
+                                         str(tmp_path / "out"),
+                                         "-q", "--workers", "1"])
+    assert code == ENVIRONMENT_FAILED, err
+    assert out == "" and err.count("\n") == 1 and "Traceback" not in err
+    assert "cannot be reached" in err and "pw-s3cret" not in err
+    assert "5 packs" in err  # four units and the group
+    assert len(opened) == 1  # not once per pack (each waited for the store before failing)
+
+
+@pytest.fixture
+def impatient_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wait half a second, not a minute, for a locked SQLite store."""
+    monkeypatch.setattr(store_module, "LOCK_WAIT_SECONDS", 0.5)
+
+
+@pytest.mark.usefixtures("impatient_store")
+def test_a_locked_store_is_exit_4_saying_it_is_locked(params: Path) -> None:
+    store = params.parent / "store.sqlite"
+    _valid_store(store)
+    with contextlib.closing(sqlite3.connect(store, isolation_level=None)) as other:
+        other.execute("BEGIN EXCLUSIVE")  # another program holds the store
+        for command in (["actions", "list"], ["minutes", "import", MINUTES, "--by", "t"]):
+            err = _one_environment_line(*run([*command, "--params", params]))
+            assert str(store) in err and "is locked by another program" in err
+        other.execute("ROLLBACK")
+    assert run(["actions", "list", "--params", params])[0] == 0
+
+
+def test_a_read_that_fails_while_listing_versions_is_a_store_fault(
+    params: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = Store.open(str(params.parent / "store.sqlite"))
+    real_execute = sa.engine.Connection.execute
+
+    def failing(self: sa.engine.Connection, statement: object, *args: object,
+                **kwargs: object) -> object:
+        if "pack_versions" in str(statement):
+            raise sa.exc.OperationalError("SELECT", {}, sqlite3.OperationalError("disk I/O error"))
+        return real_execute(self, statement, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sa.engine.Connection, "execute", failing)
+    try:
+        with pytest.raises(StoreFault, match=r"store\.sqlite failed \(disk I/O error\)"):
+            store.versions("weekly", "2026-11-20")
+    finally:
+        store.dispose()

@@ -179,9 +179,15 @@ def store_url(location: str) -> str:
     return f"sqlite:///{Path(location).resolve()}"
 
 
+#: How long a command waits for an SQLite store another process is writing, in seconds:
+#: reviewkit's own writers hold it for milliseconds, so running out means another program holds
+#: it (or a write was left hanging).
+LOCK_WAIT_SECONDS = 60.0
+
+
 def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 60})
+        engine = sa.create_engine(url, connect_args={"timeout": LOCK_WAIT_SECONDS})
 
         # pysqlite's own transaction handling starts transactions late; take the write lock at
         # BEGIN so two writers queue up instead of failing half-way (SQLAlchemy's recipe).
@@ -232,6 +238,9 @@ _FAULT_HINTS = (
      "is damaged", "restore it from a backup"),
     (("readonly", "read-only", "permission denied"),
      "cannot be written", "check the file's or the server's permissions"),
+    (("database is locked", "database table is locked", "lock timeout",
+      "could not obtain lock", "deadlock detected"),
+     "is locked by another program", "let it finish (or close it) and run the command again"),
     (("disk is full", "no space left", "disk full"),
      "cannot be written: the disk is full", "free some space and run the command again"),
     (("connection refused", "could not connect", "connection failed", "server closed",
@@ -623,7 +632,7 @@ class Store:
     def versions(self, cadence: str, label: str, unit: str = "") -> list[PackVersion]:
         """The published versions of one pack (of ``unit``; '' the group or only pack), oldest
         first."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             rows = connection.execute(
                 sa.select(pack_versions_table).where(
                     (pack_versions_table.c.cadence == cadence)
