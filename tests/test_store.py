@@ -623,3 +623,16 @@ def test_the_same_minutes_imported_four_times_at_once_are_imported_once(
     assert sorted(outcomes) == ["already", "already", "already", "imported"]
     store = open_store()
     assert len(store.actions()) == 20 and len(store.decisions()) == 1
+
+
+def test_the_longest_ids_the_contract_allows_are_kept_on_both_backends(store: Store) -> None:
+    """A KPI id may have 64 characters and a unit id 64 (the data contract): every column that
+    holds one, alone or in a narrative key, keeps them on PostgreSQL as on SQLite."""
+    kpi, unit = "k" * 64, "u" * 64
+    action_id = add(store, kpi_id=kpi, unit=unit, raised_in="weekly 2026-11-20")
+    store.save_narrative(cadence="weekly", label="2026-11-20", unit=unit, key=f"kpi-{kpi}",
+                         kpi_id=kpi, text="Kept.", basis={}, expected_revision=0, by="a",
+                         source="test")
+    store.add_decision(text="Decided", kpis=[kpi], unit=unit, **CONTEXT)
+    assert store.action(action_id).kpi_id == kpi
+    assert store.narratives("weekly", "2026-11-20", unit)[f"kpi-{kpi}"].kpi_id == kpi
