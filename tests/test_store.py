@@ -202,6 +202,28 @@ def test_a_store_missing_a_column_of_its_schema_is_refused_unchanged(
         engine.dispose()
 
 
+def test_a_pack_published_before_versions_were_kept_is_version_1_after_the_migration(
+    open_store: OpenStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = store_module.MIGRATIONS.index(store_module._add_pack_versions)
+    published = {"state": "final", "version": 1, "approver": "Dana Whitfield",
+                 "published_at": "2026-11-23T09:00:00+00:00",
+                 "kpis": [{"id": "uptime", "name": "Uptime", "value": 99.1, "status": "green",
+                           "unit": "%"}]}
+    with monkeypatch.context() as patch:
+        patch.setattr(store_module, "SCHEMA_VERSION", before)
+        patch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:before])
+        old = open_store()
+        old.record_pack("weekly", "2026-11-20", dt.date(2026, 11, 20), published)
+        old.record_pack("weekly", "2026-11-27", dt.date(2026, 11, 27), {"state": "draft"})
+        old.dispose()
+    store = open_store()
+    assert store.versions("weekly", "2026-11-20") == [PackVersion(
+        "weekly", "2026-11-20", 1, "2026-11-23T09:00:00+00:00", "Dana Whitfield",
+        {"kpis": [{"id": "uptime", "name": "Uptime", "value": 99.1, "status": "green"}]})]
+    assert store.versions("weekly", "2026-11-27") == []
+
+
 def test_a_published_version_is_recorded_once(store: Store) -> None:
     version = PackVersion("weekly", "2026-11-20", 1, "2026-11-23T09:00:00+00:00", "D", {})
     store.record_version(version)

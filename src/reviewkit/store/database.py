@@ -41,6 +41,7 @@ from reviewkit.store.records import (
     StoreFault,
     StoreHistory,
     UnknownRecord,
+    summary_snapshot,
 )
 
 __all__ = [
@@ -317,8 +318,27 @@ def _migrate_add_minutes_entries(connection: Connection) -> None:
 
 
 def _add_pack_versions(connection: Connection) -> None:
-    """The published versions of each pack: a reissued pack is compared with the one before."""
+    """The published versions of each pack: a reissued pack is compared with the one before.
+
+    A pack whose last recorded build was a publication becomes its version (from its summary),
+    so publishing it again after the migration makes the next version, not a second first."""
     metadata.create_all(connection, tables=[pack_versions_table])
+    rows = connection.execute(sa.text(
+        "SELECT cadence, label, unit, built_at, summary FROM packs")).mappings().all()
+    for row in rows:
+        try:
+            summary = json.loads(row["summary"])
+        except ValueError:
+            continue
+        if not isinstance(summary, dict) or summary.get("state") != "final":
+            continue
+        version = summary.get("version", 1)
+        connection.execute(pack_versions_table.insert().values(
+            cadence=row["cadence"], label=row["label"], unit=row["unit"] or "",
+            version=version if isinstance(version, int) and version >= 1 else 1,
+            published_at=str(summary.get("published_at") or row["built_at"]),
+            approver=str(summary.get("approver") or ""),
+            snapshot=json.dumps(summary_snapshot(summary), sort_keys=True)))
 
 
 #: Schema migrations, in order; entry ``n`` brings a store from version ``n`` to ``n + 1``.
