@@ -52,11 +52,17 @@ def run(*args: str | Path) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+def write_params(folder: Path, more: str = "") -> Path:
+    """A params file on the demo data, its store beside it."""
+    params = folder / "weekly.yaml"
+    params.write_text(f"organisation: N\ncatalog: {DEMO / 'kpis.yaml'}\n"
+                      f"measurements: {DEMO / 'measurements.csv'}\n{more}", encoding="utf-8")
+    return params
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> tuple[Path, Path]:
-    params = tmp_path / "weekly.yaml"
-    params.write_text(f"organisation: N\ncatalog: {DEMO / 'kpis.yaml'}\n"
-                      f"measurements: {DEMO / 'measurements.csv'}\n", encoding="utf-8")
+    params = write_params(tmp_path)
     first = tmp_path / "first.yaml"
     first.write_text(FIRST, encoding="utf-8")
     assert run("minutes", "import", first, "--params", params, "--by", "t")[0] == 0
@@ -220,9 +226,7 @@ ALPHA, BRAVO, CHARLIE = (THREE.split("  - ")[i] for i in (1, 2, 3))
 @pytest.fixture
 def three(tmp_path: Path) -> tuple[Path, Path]:
     """Minutes of three actions imported (A-0001 Alpha, A-0002 Bravo, A-0003 Charlie)."""
-    params = tmp_path / "weekly.yaml"
-    params.write_text(f"organisation: N\ncatalog: {DEMO / 'kpis.yaml'}\n"
-                      f"measurements: {DEMO / 'measurements.csv'}\n", encoding="utf-8")
+    params = write_params(tmp_path)
     minutes = tmp_path / "minutes.yaml"
     minutes.write_text(THREE, encoding="utf-8")
     code, _out, err = run("minutes", "import", minutes, "--params", params, "--by", "t")
@@ -325,11 +329,8 @@ def test_an_entry_id_that_is_not_one_of_these_minutes_actions_is_refused(
 def test_a_units_first_minutes_are_accepted_after_another_units_of_the_same_review(
     tmp_path: Path,
 ) -> None:
-    params = tmp_path / "weekly.yaml"
-    params.write_text(f"organisation: N\ncatalog: {DEMO / 'kpis.yaml'}\n"
-                      f"measurements: {DEMO / 'measurements.csv'}\nunits:\n"
-                      "  - {id: north, segment: NGH}\n  - {id: south, segment: SAH}\n",
-                      encoding="utf-8")
+    params = write_params(tmp_path, "units:\n  - {id: north, segment: NGH}\n"
+                                    "  - {id: south, segment: SAH}\n")
     for unit, title in (("north", "Replace the UPS"), ("south", "Patch the VPN")):
         minutes = tmp_path / f"{unit}.yaml"
         minutes.write_text(f"review: weekly 2026-11-13\nunit: {unit}\nactions:\n"
@@ -406,9 +407,7 @@ def test_an_amended_title_on_a_store_migrated_from_schema_2_makes_no_duplicate(
     minutes.write_text(OLD_MINUTES, encoding="utf-8")
     sha256 = hashlib.sha256(minutes.read_bytes()).hexdigest()
     write_store(tmp_path / "reviewkit.sqlite", V2_SCHEMA, _v2_import(sha256))
-    params = tmp_path / "weekly.yaml"
-    params.write_text(f"organisation: N\ncatalog: {DEMO / 'kpis.yaml'}\n"
-                      f"measurements: {DEMO / 'measurements.csv'}\n", encoding="utf-8")
+    params = write_params(tmp_path)
     code, out, _ = run("minutes", "import", minutes, "--params", params, "--by", "t")
     assert (code, out) == (0, f"{minutes}: already imported; nothing changed\n")
     correct(minutes, "releses", "releases")

@@ -518,21 +518,15 @@ WORKER = textwrap.dedent(
 )
 
 
-def run_workers(location: str, workers: int, each: int, *, open_first: bool = True) -> None:
-    """Start ``workers`` processes on one store, release them together, wait for all.
-
-    Each adds ``each`` actions; with ``open_first`` they open the store before the common
-    start, else right after it (so they race to create it).
-    """
-    mode = "open-first" if open_first else "open-on-go"
+def together(script: str, argvs: list[list[str]]) -> list[str]:
+    """Run ``script`` in one process per argument list, release them together once each has
+    said "ready", and return what each printed after that (failing if any failed)."""
     processes = [
-        subprocess.Popen(
-            [sys.executable, "-c", WORKER, location, f"w{index}", str(each), mode],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, cwd=REPO,
-        )
-        for index in range(workers)
+        subprocess.Popen([sys.executable, "-c", script, *argv], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+        for argv in argvs
     ]
+    outputs = []
     try:
         for process in processes:
             assert process.stdout is not None
@@ -547,7 +541,7 @@ def run_workers(location: str, workers: int, each: int, *, open_first: bool = Tr
         for process in processes:
             out, errors = process.communicate(timeout=60)
             assert process.returncode == 0, errors
-            assert out.strip() == "done", (out, errors)
+            outputs.append(out.strip())
     finally:
         for process in processes:
             if process.poll() is None:
@@ -557,6 +551,19 @@ def run_workers(location: str, workers: int, each: int, *, open_first: bool = Tr
                 if stream is not None:
                     with contextlib.suppress(OSError):
                         stream.close()
+    return outputs
+
+
+def run_workers(location: str, workers: int, each: int, *, open_first: bool = True) -> None:
+    """Start ``workers`` processes on one store, release them together, wait for all.
+
+    Each adds ``each`` actions; with ``open_first`` they open the store before the common
+    start, else right after it (so they race to create it).
+    """
+    mode = "open-first" if open_first else "open-on-go"
+    outputs = together(WORKER, [[location, f"w{index}", str(each), mode]
+                                for index in range(workers)])
+    assert outputs == ["done"] * workers, outputs
 
 
 def test_concurrent_writers_get_distinct_gap_free_ids(
@@ -620,28 +627,7 @@ def test_the_same_minutes_imported_four_times_at_once_are_imported_once(
                                                "2026-11-27, kpi: uptime}\n" for n in range(20)),
                        encoding="utf-8")
     open_store().dispose()
-    processes = [subprocess.Popen([sys.executable, "-c", IMPORTER, store_location, str(minutes)],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, cwd=REPO)
-                 for _ in range(4)]
-    outcomes = []
-    try:
-        for process in processes:
-            assert process.stdout is not None
-            assert process.stdout.readline().strip() == "ready"
-        for process in processes:
-            assert process.stdin is not None
-            process.stdin.write("go\n")
-            process.stdin.flush()
-        for process in processes:
-            out, errors = process.communicate(timeout=60)
-            assert process.returncode == 0, errors
-            outcomes.append(out.strip())
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-            process.wait()
+    outcomes = together(IMPORTER, [[store_location, str(minutes)]] * 4)
     assert sorted(outcomes) == ["already", "already", "already", "imported"]
     store = open_store()
     assert len(store.actions()) == 20 and len(store.decisions()) == 1
