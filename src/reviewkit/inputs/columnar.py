@@ -60,6 +60,7 @@ def engine(**settings: Any) -> Iterator[duckdb.DuckDBPyConnection]:
         con = duckdb.connect(config={"autoinstall_known_extensions": False,
                                      "autoload_known_extensions": False,
                                      "memory_limit": MEMORY_LIMIT, "temp_directory": spill,
+                                     "enable_progress_bar": False,
                                      **settings})
         try:
             yield con
