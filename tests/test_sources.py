@@ -14,7 +14,7 @@ from conftest import REPO, prepare_view
 from pg import create_database, drop_database, postgres_url  # noqa: F401  (fixture by name)
 
 from reviewkit.cli.app import main
-from reviewkit.errors import InputError
+from reviewkit.errors import EnvironmentFailure, InputError
 from reviewkit.inputs.catalog import load_catalog
 from reviewkit.inputs.loaded import load_inputs
 from reviewkit.inputs.params import load_params
@@ -290,9 +290,10 @@ def test_a_database_password_appears_in_no_message_and_no_parameter(tmp_path: Pa
     loaded = load_params(params)
     assert "Tr0ub4dor" not in repr(loaded.raw) + repr(loaded.values) + repr(loaded.sources)
     assert loaded.sources[0].shown == "postgresql://reports:***@127.0.0.1:9/itsm"
-    error = _error(params)
-    assert "source 'incidents' (postgresql://reports:***@127.0.0.1:9/itsm)" in str(error)
-    assert "Tr0ub4dor" not in str(error)
+    with pytest.raises(EnvironmentFailure) as caught:  # nothing listens on port 9
+        load_inputs(params)
+    assert "source 'incidents' (postgresql://reports:***@127.0.0.1:9/itsm)" in str(caught.value)
+    assert "Tr0ub4dor" not in str(caught.value)
 
 
 @pytest.mark.parametrize(("sources", "expected"), [
@@ -588,8 +589,6 @@ def test_a_table_that_is_not_there_names_the_source_and_the_tables_that_are(
 def test_an_unreachable_database_is_a_failure_of_the_environment(
     tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from reviewkit.errors import EnvironmentFailure
-
     params = _pack(tmp_path, sources=(
         "sources:\n  incidents:\n    url: postgresql://reports:Tr0ub4dor@127.0.0.1:9/itsm\n"
         "    table: incidents\n"))
@@ -641,3 +640,14 @@ def test_a_value_deep_in_a_file_that_does_not_fit_its_column_names_file_line_and
         "inc-2.csv", 30_002, "hours"), message
     assert "'oops'" in message and "source 'incidents'" in message
     assert len(message) < 400, message
+
+
+def test_a_batchs_time_limit_stops_a_slow_query_and_fails_only_its_pack(tmp_path: Path) -> None:
+    from reviewkit.run.batch import BatchOptions, run_batch
+    from reviewkit.run.workers import Limits
+
+    params = _pack(tmp_path, query=SLOW_QUERY)
+    report = run_batch(BatchOptions(params=(params,), out=tmp_path / "out", workers=1,
+                                    limits=Limits(seconds=1, memory=None)))
+    assert {(pack.planned.cadence, pack.status, "did not finish within 1 s" in pack.error)
+            for pack in report.packs} == {("weekly", "failed", True), ("monthly", "failed", True)}

@@ -36,7 +36,8 @@ from reviewkit.inputs._yaml import did_you_mean
 from reviewkit.periods import parse_date as parse_iso_date
 
 RowLabel = Literal["line", "row"]
-FORMATS = (".csv", ".xlsx", ".parquet")
+#: The formats of every table reviewkit reads: measurements, the portfolio tables and sources.
+FORMATS = (".csv", ".parquet", ".xlsx")
 
 #: A number as the contract writes it: optional sign, digits with an optional decimal part (or
 #: a leading point), optional exponent. No thousands separators, underscores, 'nan' or 'inf'.
@@ -132,10 +133,9 @@ def stream_table(
         raise InputError(path, f"{what} file not found; check the path in the params file")
     suffix = path.suffix.lower()
     if suffix not in formats:
-        names = sorted(formats)
         raise InputError(path, f"unsupported {what} format '{suffix or path.name}'; use "
-                         + (", ".join(names[:-1]) + " or " if len(names) > 1 else "") + names[-1])
-    reader = {".csv": _csv_records, ".xlsx": _xlsx_records, ".parquet": _parquet_records}[suffix]
+                         + format_list(formats))
+    reader = {".csv": csv_records, ".xlsx": _xlsx_records, ".parquet": _parquet_records}[suffix]
     row_label: RowLabel = "line" if suffix == ".csv" else "row"
     records = reader(path, what)
     header = next(records, None)
@@ -151,6 +151,12 @@ def stream_table(
     table = Table(path=path.resolve(), row_label=row_label,
                   columns=tuple(name for name in columns if name), rows=(), ignored=ignored)
     return table, _rows(path, row_label, records, wanted)
+
+
+def format_list(formats: Sequence[str] = FORMATS) -> str:
+    """'.csv, .parquet or .xlsx'."""
+    names = sorted(formats)
+    return (", ".join(names[:-1]) + " or " if len(names) > 1 else "") + names[-1]
 
 
 def _rows(path: Path, row_label: RowLabel, records: Records,
@@ -206,7 +212,7 @@ def _check_header(
 Records = Iterator[tuple[int, list[object]]]
 
 
-def _csv_records(path: Path, what: str) -> Records:
+def csv_records(path: Path, what: str) -> Records:
     """(line the record starts on, fields) for each record, the header first."""
     start = 1
     try:
