@@ -580,6 +580,8 @@ def test_a_table_that_is_not_there_names_the_source_and_the_tables_that_are(
     params = _pack(tmp_path, query=DATE_QUERY,
                    sources="sources:\n  incidents: {url: 'sqlite:///itsm.db', table: incidnts}\n")
     error = _error(params)
+    assert (Path(error.file or "").name, error.line, error.field) == (
+        "params.yaml", 6, "sources.incidents.table")
     assert "source 'incidents'" in error.message
     assert "no table 'incidnts'" in error.message
     assert "did you mean 'incidents'" in error.message

@@ -68,9 +68,16 @@ class Source:
     files: tuple[Path, ...] = ()
     table: str = ""
     url: str = field(default="", repr=False)  # may hold a password: never printed or shown
+    params: Path | None = None  # the params file that declares it, and the line
+    line: int | None = None
 
     def describe(self) -> str:
         return f"source '{self.name}' ({self.shown})"
+
+    def declaration_error(self, message: str, key: str) -> InputError:
+        """An error about what the params file says of this source (its ``key``)."""
+        return InputError(self.params, f"{self.describe()}: {message}", line=self.line,
+                          field=f"sources.{self.name}.{key}")
 
 
 # -- the params file's `sources:` --------------------------------------------------------------
@@ -162,7 +169,7 @@ def _inside(params_path: Path, roots: _Roots, written: Path, line: int, field_na
         # Written as it is, or through a link (whose target is named, never read).
         plain = Path(os.path.normpath(written.absolute()))
         link = f" is a link to {real}, which is" if plain != real else " is"
-        raise InputError(params_path, f"{written}{link} outside the folders sources may read "
+        raise InputError(params_path, f"{plain}{link} outside the folders sources may read "
                          f"({roots.describe()}); move the file there, or name its folder under "
                          "allowed: in the params file", line=line, field=field_name)
     return real
@@ -228,10 +235,11 @@ def _resolve_database(params_path: Path, name: str, spec: LineDict, roots: _Root
     if not isinstance(table, str) or not table.strip():
         raise InputError(params_path, "table is required: the database table to read",
                          line=spec.line_of("table"), field=f"{field_name}.table")
+    shown = redact.url(str(shown) if variable else url)
     if url.split(":", 1)[0].split("+", 1)[0].lower() == "sqlite":
         url = _sqlite_url(params_path, url, url_line, f"{field_name}.url", roots)
-    return Source(name, "database", redact.url(str(shown) if variable else url),
-                  table=table.strip(), url=url)
+    return Source(name, "database", shown, table=table.strip(), url=url, params=params_path,
+                  line=spec.line_of("table"))
 
 
 def _sqlite_url(params_path: Path, url: str, line: int, field_name: str, roots: _Roots) -> str:
@@ -508,9 +516,9 @@ def _database_table(source: Source, deadline: float | None = None) -> Any:
         engine = sqlalchemy.create_engine(source.url, **_connect_args(source.url))
     except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, ImportError,
             ValueError) as exc:
-        raise _source_error(source, f"the url does not work ({_scrub(str(exc), source.url)}); "
-                            "write it as postgresql://user@host/db or sqlite:///path/to.db"
-                            ) from None
+        raise source.declaration_error(f"the url does not work ({_scrub(str(exc), source.url)}"
+                                       "); write it as postgresql://user@host/db or "
+                                       "sqlite:///path/to.db", "url") from None
     try:
         with engine.connect() as connection:
             try:
@@ -568,9 +576,9 @@ def _no_table(source: Source, connection: Any, schema: str | None) -> InputError
                         *inspector.get_view_names(schema=schema)})
     except Exception:  # the list is a hint only
         names = []
-    return _source_error(source, f"no table '{source.table}' in the database"
-                         f"{did_you_mean(source.table, names)}; tables: "
-                         f"{', '.join(names) or 'none'}")
+    return source.declaration_error(f"no table '{source.table}' in the database"
+                                    f"{did_you_mean(source.table, names)}; tables: "
+                                    f"{', '.join(names) or 'none'}", "table")
 
 
 def _scrub(text: str, url: str) -> str:
