@@ -1545,6 +1545,11 @@ def _source_cases() -> list[Case]:
              operational(append_lines(f"{OPERATIONAL}/incidents-2026.csv", "\0" * 20_781)),
              EVALUATE_OPS, names="incidents-2026.csv", where=at(line="{line}") + ".*NUL bytes",
              max_chars=400),
+        case("sources-csv-sparse-nul-tail", "an incidents file grown to 1 GB by NUL bytes "
+             "the file system does not store", operational(sparse_tail(
+                 f"{OPERATIONAL}/incidents-2025.csv", 1 << 30)),
+             VALIDATE_OPS, names="incidents-2025.csv", where=at(line="{line}") + ".*NUL bytes",
+             max_chars=400),
         case("sources-csv-unclosed-quote", "a quote that never closes in an incidents file",
              operational(append_lines(f"{OPERATIONAL}/incidents-2024.csv",
                                       'INC999998,DCN,P1,"PACS,2024-12-30 01:00:00,2024-12-30')),

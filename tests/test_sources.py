@@ -653,3 +653,18 @@ def test_a_batchs_time_limit_stops_a_slow_query_and_fails_only_its_pack(tmp_path
                                     limits=Limits(seconds=1, memory=None)))
     assert {(pack.planned.cadence, pack.status, "did not finish within 1 s" in pack.error)
             for pack in report.packs} == {("weekly", "failed", True), ("monthly", "failed", True)}
+
+
+def test_a_csv_source_with_a_sparse_tail_of_nul_bytes_is_refused_not_read_as_its_good_rows(
+    tmp_path: Path,
+) -> None:
+    # Past the rows the engine samples for types, it used to stop at the NUL bytes silently.
+    rows = "".join(f"{n},2026-11-{14 + n % 7},2.0\n" for n in range(40_000))
+    path = tmp_path / "inc-1.csv"
+    path.write_text("id,restored_at,hours\n" + rows, encoding="utf-8")
+    with path.open("r+b") as handle:
+        handle.truncate(40 << 20)
+    with pytest.raises(InputError) as caught:
+        prepare_view("weekly", _pack(tmp_path, sources="sources:\n  incidents: inc-*.csv\n"))
+    assert (Path(caught.value.file or "").name, caught.value.line) == ("inc-1.csv", 40_002)
+    assert "NUL bytes" in caught.value.message

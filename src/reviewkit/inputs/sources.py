@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import functools
 import glob
 import math
 import os
@@ -37,7 +38,13 @@ from reviewkit.inputs import workbook
 from reviewkit.inputs._yaml import LineDict, did_you_mean
 from reviewkit.inputs.columnar import define_period_of, engine
 from reviewkit.inputs.measurements import Observation
-from reviewkit.inputs.table import FORMATS, csv_records, format_list, narrow_float_text
+from reviewkit.inputs.table import (
+    FORMATS,
+    csv_records,
+    damaged,
+    format_list,
+    narrow_float_text,
+)
 from reviewkit.periods import Period, check_date, parse_date
 
 if TYPE_CHECKING:
@@ -428,6 +435,13 @@ def connect(sources: Sequence[Source], clock: _Clock | None = None,
 def _register(con: duckdb.DuckDBPyConnection, source: Source, deadline: float | None) -> None:
     import duckdb  # deferred: see connect()
 
+    if source.kind == "csv":
+        # The engine reads past NUL bytes and overlong lines (a file of good rows and then
+        # gigabytes of NUL bytes reads as the good rows); one fast pass finds them first.
+        for path in source.files:
+            if _damaged(path, *_stamp(path)):
+                raise _csv_problem(source, path) or _source_error(
+                    source, "the file holds NUL bytes or a line over 4 MiB", file=path)
     try:
         if source.kind == "csv":
             # As every CSV is read, sources included: comma-separated UTF-8 with a header
@@ -444,6 +458,19 @@ def _register(con: duckdb.DuckDBPyConnection, source: Source, deadline: float | 
         _exact(relation).create_view(source.name)
     except duckdb.Error as exc:
         raise _file_error(source, exc) or _source_error(source, _engine_message(exc)) from None
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=256)
+def _damaged(path: Path, size: int, modified: int) -> bool:
+    """:func:`damaged`, once per version of a file (size and time): a batch reads the same
+    sources for every pack."""
+    del size, modified  # the key of the cache only
+    return damaged(path)
 
 
 def _exact(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
