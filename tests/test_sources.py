@@ -668,3 +668,34 @@ def test_a_csv_source_with_a_sparse_tail_of_nul_bytes_is_refused_not_read_as_its
         prepare_view("weekly", _pack(tmp_path, sources="sources:\n  incidents: inc-*.csv\n"))
     assert (Path(caught.value.file or "").name, caught.value.line) == ("inc-1.csv", 40_002)
     assert "NUL bytes" in caught.value.message
+
+
+def test_a_packs_memory_limit_lowers_the_query_engines_ceiling_and_never_raises_it(
+    tmp_path: Path,
+) -> None:
+    from reviewkit.inputs.sources import connect, query_limits
+
+    source = Source("incidents", "csv", "incidents.csv", files=(_incidents_csv(tmp_path),))
+
+    def ceiling() -> str:
+        with connect([source]) as con:
+            row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+        assert row is not None
+        return str(row[0])
+
+    with query_limits(memory=256 << 20):
+        assert ceiling() == "256.0 MiB"
+    with query_limits(memory=6 << 30):
+        assert ceiling() == "1.0 GiB"
+    assert ceiling() == "1.0 GiB"
+
+
+def test_a_workbook_header_cell_with_an_unsaved_formula_is_refused(tmp_path: Path) -> None:
+    def formula(sheet: Any) -> None:
+        sheet["B1"] = '="ho"&"urs"'
+
+    _workbook(tmp_path / "incidents.xlsx", WEEK_OF_WORK, formula)
+    error = _error(_pack(tmp_path, query=SUM_QUERY,
+                         sources="sources:\n  incidents: incidents.xlsx\n"))
+    assert (error.line, error.field) == (1, "column 2")
+    assert "whose value was never saved" in error.message

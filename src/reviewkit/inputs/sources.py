@@ -36,7 +36,7 @@ from reviewkit.cadences import PeriodRule
 from reviewkit.errors import EnvironmentFailure, InputError, ReviewkitError, quoted
 from reviewkit.inputs import workbook
 from reviewkit.inputs._yaml import LineDict, did_you_mean
-from reviewkit.inputs.columnar import define_period_of, engine
+from reviewkit.inputs.columnar import MEMORY_LIMIT_MB, define_period_of, engine
 from reviewkit.inputs.measurements import Observation
 from reviewkit.inputs.table import (
     FORMATS,
@@ -414,7 +414,9 @@ def connect(sources: Sequence[Source], clock: _Clock | None = None,
             ) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB connection with one view per source and no other file access."""
     memory = _LIMITS.get().memory
-    settings = {} if memory is None else {"memory_limit": f"{max(64, memory >> 20)}MB"}
+    # The engine's ceiling, lowered (never raised) to the memory a pack may use.
+    settings = ({} if memory is None or memory >> 20 >= MEMORY_LIMIT_MB
+                else {"memory_limit": f"{max(64, memory >> 20)}MiB"})
     with engine(**settings) as con:
         deadline = None if clock is None or clock.deadline is None else clock.deadline
         for source in sources:
@@ -507,6 +509,10 @@ def _xlsx_table(source: Source) -> Any:
                             line=exc.line, field=exc.field, row_label=exc.row_label) from None
     if not rows:
         raise _source_error(source, "the first sheet is empty; row 1 must be the header")
+    for index, name in enumerate(rows[0][1]):
+        if isinstance(name, workbook.UncachedFormula):
+            raise workbook.formula_error(path, name, 1, f"column {index + 1}",
+                                         prefix=f"cannot read {source.describe()}: ")
     header = [str(name).strip() if name is not None else f"column{index + 1}"
               for index, name in enumerate(rows[0][1])]
     for number, cells in rows[1:]:

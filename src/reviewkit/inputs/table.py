@@ -143,6 +143,9 @@ def stream_table(
         raise InputError(path, f"the file is empty; the first {row_label} must be the header "
                          + ", ".join(required), line=1, row_label=row_label)
     header_line, header_cells = header
+    for index, cell in enumerate(header_cells):
+        if isinstance(cell, workbook.UncachedFormula):
+            raise workbook.formula_error(path, cell, header_line, f"column {index + 1}")
     columns = _check_header(path, what, [_cell_text(name).lower() for name in header_cells],
                             required, optional, header_line, row_label, suffix)
     known = set(required) | set(optional)
