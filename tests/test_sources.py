@@ -699,3 +699,17 @@ def test_a_workbook_header_cell_with_an_unsaved_formula_is_refused(tmp_path: Pat
                          sources="sources:\n  incidents: incidents.xlsx\n"))
     assert (error.line, error.field) == (1, "column 2")
     assert "whose value was never saved" in error.message
+
+
+@pytest.mark.parametrize("header", ["id,restored_at,hours,site", "restored_at,id,hours"])
+def test_a_file_of_a_glob_whose_header_differs_is_named_with_both_headers(
+    tmp_path: Path, header: str,
+) -> None:
+    (tmp_path / "inc-1.csv").write_text("id,restored_at,hours\n1,2026-11-14,2.0\n",
+                                        encoding="utf-8")
+    (tmp_path / "inc-2.csv").write_text(header + "\n" + "3,2026-11-15,2.0,N\n",
+                                        encoding="utf-8")
+    error = _error(_pack(tmp_path, sources="sources:\n  incidents: inc-*.csv\n"))
+    assert (Path(error.file or "").name, error.line) == ("inc-2.csv", 1)
+    assert (f"its header ({header.replace(',', ', ')}) is not inc-1.csv's (id, restored_at, "
+            "hours)") in error.message

@@ -444,6 +444,7 @@ def _register(con: duckdb.DuckDBPyConnection, source: Source, deadline: float | 
             if _damaged(path, *_stamp(path)):
                 raise _csv_problem(source, path) or _source_error(
                     source, "the file holds NUL bytes or a line over 4 MiB", file=path)
+        _same_header(source)
     try:
         if source.kind == "csv":
             # As every CSV is read, sources included: comma-separated UTF-8 with a header
@@ -460,6 +461,32 @@ def _register(con: duckdb.DuckDBPyConnection, source: Source, deadline: float | 
         _exact(relation).create_view(source.name)
     except duckdb.Error as exc:
         raise _file_error(source, exc) or _source_error(source, _engine_message(exc)) from None
+
+
+def _same_header(source: Source) -> None:
+    """The files of a glob are read as one table, column by position: each must have the first
+    file's header (the engine would otherwise read one file's dates as another's numbers)."""
+    first: list[str] | None = None
+    for path in source.files:
+        header = _header_of(path)
+        if header is None:
+            continue  # unreadable: the engine, then the row reader, say why
+        if first is None:
+            first = header
+        elif header != first:
+            raise _source_error(source, f"its header ({', '.join(header)}) is not "
+                                f"{source.files[0].name}'s ({', '.join(first)}); the files of "
+                                "a glob are read as one table and need the same columns in the "
+                                "same order", file=path, line=1)
+
+
+def _header_of(path: Path) -> list[str] | None:
+    try:
+        for _, fields in csv_records(path, "source"):
+            return [field.strip() for field in fields]
+    except InputError:
+        return None
+    return None
 
 
 def _stamp(path: Path) -> tuple[int, int]:
