@@ -185,9 +185,21 @@ class PackParams(BaseModel):
         description="Folders (besides this file's own) that sources may read files from.",
     )
     query_time_limit: float | None = Field(
-        default=None, gt=0, le=86_400, allow_inf_nan=False,
+        default=None, gt=0, le=86_400, allow_inf_nan=False, strict=True,
         description="Seconds one KPI query may run (default 120).",
     )
+
+    @field_validator("allowed", mode="before")
+    @classmethod
+    def _folders(cls, value: object) -> object:
+        if value is None:
+            return None
+        entries = [value] if isinstance(value, str) else value
+        if not isinstance(entries, list) or not entries or not all(
+                isinstance(entry, str) and entry.strip() for entry in entries):
+            raise ValueError("allowed must be a folder, or a list of folders, that sources may "
+                             "read files from (relative to the params file)")
+        return value
 
     @field_validator("publish_gate")
     @classmethod

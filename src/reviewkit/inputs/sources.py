@@ -141,12 +141,8 @@ def _roots(params_path: Path, data: LineDict) -> _Roots:
     if allowed is None:
         return _Roots(tuple(folders), False)
     line = data.line_of("allowed")
-    entries = [allowed] if isinstance(allowed, str) else allowed
-    if not isinstance(entries, list) or not entries or not all(
-            isinstance(entry, str) and entry.strip() for entry in entries):
-        raise InputError(params_path, "allowed must be a folder, or a list of folders, that "
-                         "sources may read from (relative to the params file)", line=line,
-                         field="allowed")
+    # Its form (a path, or a list of them) is checked with the other params (PackParams).
+    entries = [allowed] if isinstance(allowed, str) else list(allowed)
     for entry in entries:
         try:
             folder = (params_path.parent / entry).resolve()
@@ -483,7 +479,7 @@ def _same_header(source: Source) -> None:
 def _header_of(path: Path) -> list[str] | None:
     try:
         for _, fields in csv_records(path, "source"):
-            return [field.strip() for field in fields]
+            return [str(field).strip() for field in fields]
     except InputError:
         return None
     return None
