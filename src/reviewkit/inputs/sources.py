@@ -11,6 +11,11 @@ incident rows reads each file once and hands back a few hundred rows; nothing is
 Python row by row. The window is passed as query parameters (``$window_start``, ``$window_end``,
 ``$cadence``), never pasted into the SQL, and a query can read only the declared sources: the
 connection turns off all other file access and extension loading before any query runs.
+
+The sources are tables like any other input, read by the same rules (:mod:`table`, and
+:mod:`workbook` for ``.xlsx``); their files lie in the params file's folder or a folder its
+``allowed`` key names, links followed. A query runs under a time limit (``query_time_limit``,
+and a batch's limits per pack through :func:`query_limits`), interrupted when it is spent.
 """
 
 from __future__ import annotations
@@ -414,7 +419,7 @@ def connect(sources: Sequence[Source], clock: _Clock | None = None,
     settings = ({} if memory is None or memory >> 20 >= MEMORY_LIMIT_MB
                 else {"memory_limit": f"{max(64, memory >> 20)}MiB"})
     with engine(**settings) as con:
-        deadline = None if clock is None or clock.deadline is None else clock.deadline
+        deadline = None if clock is None else clock.deadline
         for source in sources:
             _register(con, source, deadline)
         allowed = [str(path) for source in sources for path in source.files]
@@ -426,8 +431,6 @@ def connect(sources: Sequence[Source], clock: _Clock | None = None,
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         yield con
-
-
 
 
 def _register(con: duckdb.DuckDBPyConnection, source: Source, deadline: float | None) -> None:
