@@ -390,8 +390,8 @@ def schema_problem(connection: Connection, version: int, *, complete: bool) -> s
     no table of reviewkit's may have a column reviewkit does not know (nor, in an SQLite file,
     may there be a table it does not know). ``complete``: the store is at this reviewkit's
     own version, so every table must also have the primary key reviewkit defines."""
-    inspector = sa.inspect(connection)
-    present = set(inspector.get_table_names())
+    tables, keys = _tables(connection)
+    present = set(tables)
     required: dict[str, set[str]] = {}
     for adds in SCHEMA_ADDS[:version]:
         for name, added in adds.items():
@@ -404,7 +404,7 @@ def schema_problem(connection: Connection, version: int, *, complete: bool) -> s
     if absent:
         return f"table '{absent[0]}' is missing"
     for name in sorted(present & set(metadata.tables)):
-        columns = {column["name"] for column in inspector.get_columns(name)}
+        columns = tables[name]
         missing = sorted(required.get(name, set()) - columns)
         if missing:
             return f"table '{name}' has no column '{missing[0]}'"
@@ -412,12 +412,37 @@ def schema_problem(connection: Connection, version: int, *, complete: bool) -> s
         if strangers:
             return f"table '{name}' has a column reviewkit does not know ('{strangers[0]}')"
         if complete and name in required:
-            key = inspector.get_pk_constraint(name).get("constrained_columns") or []
+            key = keys.get(name, [])
             wanted = [column.name for column in metadata.tables[name].primary_key]
             if sorted(key) != sorted(wanted):
                 return (f"table '{name}' is keyed by ({', '.join(key)}), not by "
                         f"({', '.join(wanted)})")
     return None
+
+
+def _tables(connection: Connection) -> tuple[dict[str, set[str]], dict[str, list[str]]]:
+    """Every table of the store's schema with its columns, and each one's primary key."""
+    if connection.dialect.name == "postgresql":
+        # Two queries instead of the inspector's two per table: every command opens the store.
+        tables: dict[str, set[str]] = {}
+        for table, column in connection.execute(sa.text(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema()")):
+            tables.setdefault(str(table), set()).add(str(column))
+        keys: dict[str, list[str]] = {}
+        for table, column in connection.execute(sa.text(
+                "SELECT c.table_name, k.column_name FROM information_schema.table_constraints c "
+                "JOIN information_schema.key_column_usage k ON k.constraint_name = "
+                "c.constraint_name AND k.table_schema = c.table_schema AND k.table_name = "
+                "c.table_name WHERE c.constraint_type = 'PRIMARY KEY' "
+                "AND c.table_schema = current_schema() ORDER BY k.ordinal_position")):
+            keys.setdefault(str(table), []).append(str(column))
+        return tables, keys
+    inspector = sa.inspect(connection)
+    names = inspector.get_table_names()
+    return ({name: {column["name"] for column in inspector.get_columns(name)} for name in names},
+            {name: list(inspector.get_pk_constraint(name).get("constrained_columns") or [])
+             for name in names})
 
 
 def backup_path(path: Path, version: int) -> Path:
