@@ -231,7 +231,8 @@ def test_a_store_of_another_line_of_history_is_refused_before_anything_changes(
 @pytest.mark.parametrize("statement, says", [
     ("ALTER TABLE actions ADD COLUMN priority INTEGER",
      "table 'actions' has a column reviewkit does not know ('priority')"),
-    ("CREATE TABLE board_asks (id INTEGER)", "a table reviewkit does not know ('board_asks')"),
+    ("CREATE TABLE scratch_notes (id INTEGER)",
+     "a table reviewkit does not know ('scratch_notes')"),
     ("DROP TABLE minutes_entries", "table 'minutes_entries' is missing"),
 ])
 def test_a_current_store_whose_tables_are_not_its_schemas_is_refused(
