@@ -33,6 +33,7 @@ from reviewkit.evaluation.units import Disagreement, disagreements
 from reviewkit.inputs._yaml import did_you_mean
 from reviewkit.inputs.loaded import Inputs, load_named_inputs
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams, load_params
+from reviewkit.inputs.sources import query_limits
 from reviewkit.inputs.units import Unit
 from reviewkit.periods import period_containing, today
 from reviewkit.run import library
@@ -41,7 +42,7 @@ from reviewkit.run.cluster import DaskPool
 from reviewkit.run.execute import read_notebook
 from reviewkit.run.prepare import notebook_for, parse_period
 from reviewkit.run.workers import Event, Limits, LocalPool, Outcome
-from reviewkit.store.database import Store
+from reviewkit.store.database import Store, StoreFault
 
 LOCK_NAME = ".reviewkit-batch.lock"
 REPORT_NAME = "batch.json"
@@ -216,6 +217,7 @@ class PackReport:
     seconds: float = 0.0
     error: str = ""
     worker: str = ""
+    environment: bool = False  # failed because the machine failed (the store, the disk)
 
     def as_json(self) -> dict[str, Any]:
         return {"name": self.planned.name, "params": str(self.planned.params),
@@ -284,13 +286,16 @@ def run_batch(options: BatchOptions, watch: Watcher | None = None) -> BatchRepor
         raise UsageError("--scheduler needs --executor dask")
     out = options.out.resolve()
     with locked(out):
-        batch_plan = plan(options.params, out, units=options.units,
-                          cadence_names=options.cadences, period=options.period)
+        # The queries of KPIs run here, in this process, for every pack: the packs' limits
+        # cover them too (each pack's queries together).
+        with query_limits(options.limits.seconds, options.limits.memory):
+            batch_plan = plan(options.params, out, units=options.units,
+                              cadence_names=options.cadences, period=options.period)
         report = BatchReport(out, options.executor, workers, _now(),
                              [PackReport(planned) for _, planned in batch_plan.packs])
         pool = _pool(options, workers)
         try:
-            events = pool.run(_jobs(batch_plan, report, options.force, watch))
+            events = pool.run(_jobs(batch_plan, report, options.force, watch, options.limits))
             for event in events:
                 _apply(report, event, watch)
         finally:
@@ -313,18 +318,25 @@ def _pool(options: BatchOptions, workers: int) -> LocalPool | DaskPool:
 
 
 def _jobs(batch_plan: Plan, report: BatchReport, force: bool,
-          watch: Watcher | None) -> Iterator[tuple[int, PackJob]]:
+          watch: Watcher | None, limits: Limits) -> Iterator[tuple[int, PackJob]]:
     """Prepare each pack in turn (one store session per params file) and hand on those whose
     fingerprint changed; a pack that cannot even be prepared fails here, alone."""
     author = getpass.getuser()
     stores: dict[Path, Store] = {}
+    # A store that failed (unreachable, locked, damaged) is not asked again for the next pack:
+    # each would wait for it (a locked one for a minute) only to fail the same way.
+    unavailable: dict[Path, str] = {}
     templates: dict[Path, Any] = {}
     try:
         for index, (definition, planned) in enumerate(batch_plan.packs):
             line = report.packs[index]
             started = time.perf_counter()
+            params = definition.params
+            if params.path in unavailable:
+                _finish(line, "failed", 0.0, unavailable[params.path], watch, report,
+                        environment=True)
+                continue
             try:
-                params = definition.params
                 cadence = cadences.get(planned.cadence)
                 notebook_path = notebook_for(cadence, params.values.notebook)
                 if notebook_path not in templates:
@@ -332,14 +344,20 @@ def _jobs(batch_plan: Plan, report: BatchReport, force: bool,
                 store = stores.get(params.path)
                 if store is None:
                     store = stores[params.path] = Store.open(params.store_location)
-                job = prepare_job(
-                    cadence, definition.inputs, store, templates[notebook_path], notebook_path,
-                    period=planned.period_end,
-                    unit=planned.unit or (GROUP_FOLDER if planned.units else None),
-                    out_dir=batch_plan.out, by=author)
+                with query_limits(limits.seconds, limits.memory):
+                    job = prepare_job(
+                        cadence, definition.inputs, store, templates[notebook_path],
+                        notebook_path, period=planned.period_end,
+                        unit=planned.unit or (GROUP_FOLDER if planned.units else None),
+                        out_dir=batch_plan.out, by=author)
+            except StoreFault as exc:
+                unavailable[params.path] = exc.one_line()
+                _finish(line, "failed", time.perf_counter() - started, exc.one_line(), watch,
+                        report, environment=True)
+                continue
             except ReviewkitError as exc:
                 _finish(line, "failed", time.perf_counter() - started, exc.one_line(), watch,
-                        report)
+                        report, environment=isinstance(exc, EnvironmentFailure))
                 continue
             if not force and _unchanged(job):
                 _finish(line, "skipped", time.perf_counter() - started, "", watch, report)
@@ -361,8 +379,10 @@ def _unchanged(job: PackJob) -> bool:
 
 
 def _finish(line: PackReport, status: Literal["built", "skipped", "failed"], seconds: float,
-            error: str, watch: Watcher | None, report: BatchReport, worker: str = "") -> None:
+            error: str, watch: Watcher | None, report: BatchReport, worker: str = "", *,
+            environment: bool = False) -> None:
     line.status, line.seconds, line.error, line.worker = status, seconds, error, worker
+    line.environment = environment
     if watch:
         watch(report, line)
 
@@ -377,7 +397,7 @@ def _apply(report: BatchReport, event: Event, watch: Watcher | None) -> None:
         return
     outcome: Outcome = event[1]
     _finish(report.packs[outcome.index], outcome.status, outcome.seconds, outcome.error, watch,
-            report, outcome.worker)
+            report, outcome.worker, environment=outcome.environment)
 
 
 def _clean_abandoned(out: Path) -> None:
