@@ -28,7 +28,7 @@ TOLERANCE = 0.5
 HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 #: A page whose text fills less than this share of its height, after a page it continues, is a
 #: spill.
-SPILL_SHARE = 0.15
+SPILL_SHARE = 0.25
 
 
 @dataclass(frozen=True)

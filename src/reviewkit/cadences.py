@@ -132,7 +132,8 @@ _ACTIONS = Narrative("actions", "Action log",
 _COVER = Section("cover", "Cover", in_contents=False)
 _SUMMARY_TITLE = "Summary: headline KPIs and what needs attention"
 _CHANGES = Section("changes", "What changed since the last review", new_page=False)
-_UNITS = Section("units", "Units side by side", group_only=True)
+# Follows on: the summary's commentary before it would otherwise sit alone on a page.
+_UNITS = Section("units", "Units side by side", group_only=True, new_page=False)
 _DATA_QUALITY = Section("data_quality", "Data quality", appendix=True, new_page=False)
 _PROVENANCE = Section("provenance", "Provenance", appendix=True)
 #: The longer packs keep their body short: the scorecard stays in it, linked to each KPI's

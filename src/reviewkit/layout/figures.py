@@ -32,10 +32,10 @@ _INITIAL = re.compile(r"(?<![\w.])(\w\.) (?=\w)")
 
 def name_for_page(text: str) -> str:
     """A name (a KPI's, a unit's) with no line break where a reader would trip: after the
-    slash of "P1/P2", between "E." and "coli", or between "&" and the word after it."""
+    slash of "P1/P2", between "E." and "coli", or between "&" and the word before it."""
     text = _JOINED_BY_SLASH.sub("/" + WORD_JOINER, text)
     text = _INITIAL.sub("\\1" + NBSP, text)
-    return text.replace(" & ", " &" + NBSP)
+    return text.replace(" & ", NBSP + "& ")
 
 
 def shown_of(result: KpiResult) -> Shown:

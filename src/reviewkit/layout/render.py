@@ -14,7 +14,7 @@ import jinja2
 from reviewkit import formatting, redact
 from reviewkit.evaluation.evaluate import KpiResult
 from reviewkit.evaluation.rollup import YearToDate
-from reviewkit.formatting import NBSP, STATUS_WORDS, Shown
+from reviewkit.formatting import NBSP, STATUS_SHAPES, STATUS_WORDS, Shown
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.layout.figures import (
     figure_for_page,
@@ -64,6 +64,7 @@ def environment(extra_dirs: tuple[str, ...] = ()) -> jinja2.Environment:
         review_words=formatting.review_words,
         arrow=formatting.trend_arrow,
         status_word=lambda status: STATUS_WORDS.get(status, status),
+        status_shape=lambda status: STATUS_SHAPES.get(status, ""),
         trend_word=lambda trend: formatting.TREND_WORDS.get(trend, trend),
         reason_word=lambda reason: REASON_WORDS.get(reason, reason.replace("_", " ")),
         redact=lambda value: redact.text(str(value)),
