@@ -34,7 +34,14 @@ from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams, load_params
 from reviewkit.layout.charts import render_charts
 from reviewkit.layout.sections import perspective_anchor
 from reviewkit.layout.view import PackView, Publication, make_view
-from reviewkit.narrative.notebook import apply_to_notebook, edits_in, for_export, slots_of
+from reviewkit.narrative.cells import cell_keys
+from reviewkit.narrative.notebook import (
+    apply_to_notebook,
+    edits_in,
+    for_export,
+    record_written,
+    slots_of,
+)
 from reviewkit.narrative.service import NarrativeService, Prefer
 from reviewkit.run import export, gate, publish
 from reviewkit.run.execute import Kernel, execute_notebook, read_notebook
@@ -382,8 +389,9 @@ def _settle_narrative(store: Store, evaluated: PackEvaluation, notebook: Noteboo
                       previous: Path, prefer: Prefer | None, by: str) -> Publication:
     """Save edits from the previous pack.ipynb, then plan every narrative cell of this pack."""
     service = NarrativeService(store, evaluated)
-    service.save(edits_in(previous), by=by, prefer=prefer)
-    cells = service.plan(slots_of(notebook, evaluated.cadence))
+    slots = slots_of(notebook, evaluated.cadence)
+    service.save(edits_in(previous, keys=cell_keys(evaluated, slots)), by=by, prefer=prefer)
+    cells = service.plan(slots)
     apply_to_notebook(notebook, cells)
     return Publication(narrative=cells)
 
@@ -414,6 +422,7 @@ def _finish_pack_notebook(executed: NotebookNode, source: str, written: Path) ->
     if record is not None:
         record["input_path"] = source
         record["output_path"] = written.name
+    record_written(executed)
     nbformat.write(executed, written)  # type: ignore[no-untyped-call]
     # A notebook left untrusted (e.g. the signature database is locked) still opens, unstyled.
     with contextlib.suppress(Exception):

@@ -516,14 +516,7 @@ class Store:
     def narrative_history(self, cadence: str, label: str, key: str,
                           unit: str = "") -> list[StoredNarrative]:
         with self._reading() as connection:
-            rows = connection.execute(
-                sa.select(narrative_history).where(
-                    (narrative_history.c.cadence == cadence)
-                    & (narrative_history.c.label == label) & (narrative_history.c.key == key)
-                    & (narrative_history.c.unit == unit)
-                ).order_by(narrative_history.c.seq)
-            ).mappings()
-            return [_narrative(row) for row in rows]
+            return Transaction(connection).narrative_history(cadence, label, key, unit)
 
     def fingerprint(self, cadence: str, label: str, unit: str = "") -> str:
         """SHA-256 of everything a pack of ``cadence`` for ``label`` (of ``unit``) reads from
@@ -712,6 +705,17 @@ class Transaction:
             )
         ).mappings()
         return {row["key"]: _narrative(row) for row in rows}
+
+    def narrative_history(self, cadence: str, label: str, key: str,
+                          unit: str = "") -> list[StoredNarrative]:
+        rows = self.connection.execute(
+            sa.select(narrative_history).where(
+                (narrative_history.c.cadence == cadence)
+                & (narrative_history.c.label == label) & (narrative_history.c.key == key)
+                & (narrative_history.c.unit == unit)
+            ).order_by(narrative_history.c.seq)
+        ).mappings()
+        return [_narrative(row) for row in rows]
 
     def save_narrative(self, *, cadence: str, label: str, key: str, kpi_id: str | None,
                        text: str, basis: dict[str, Any], expected_revision: int, by: str,
