@@ -12,9 +12,11 @@ import datetime as dt
 import json
 import os
 import signal
+import struct
 import subprocess
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,8 +25,10 @@ import nbformat
 import pytest
 from conftest_build import BIN, REPO, child_env
 
+from reviewkit.run import publish
 from reviewkit.run.batch import BatchOptions, locked, run_batch
 from reviewkit.run.workers import Limits
+from reviewkit.store.database import Store
 
 DAY = dt.date(2026, 11, 20)
 FILES = ("pack.pdf", "pack.html", "pack.ipynb", "summary.json", "manifest.json")
@@ -62,12 +66,37 @@ def _definition(root: Path) -> Path:
 catalog: kpis.yaml
 measurements: measurements.csv
 notebook: tiny.ipynb
+assets: assets
 cadences: [weekly]
 units:
   - {id: north, segment: N1, name: North}
   - {id: south, segment: S1, name: South}
 """, encoding="utf-8")
+    # North's commentary on uptime shows an image of the assets folder.
+    (root / "assets").mkdir()
+    (root / "assets" / "trend.png").write_bytes(PNG)
+    store = Store.open(str(root / "reviewkit.sqlite"))
+    try:
+        store.save_narrative(cadence="weekly", label=DAY.isoformat(), key="kpi-uptime",
+                             kpi_id="uptime", text="Uptime recovers.\n\n![trend](trend.png)",
+                             basis={}, expected_revision=0, by="analyst", source="test",
+                             unit="north")
+    finally:
+        store.dispose()
     return params
+
+
+def png(rgba: bytes) -> bytes:
+    """A PNG of one pixel."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00" + rgba)) + chunk(b"IEND", b""))
+
+
+PNG = png(b"\xff\x00\x00\xff")
 
 
 def _batch(*args: str | Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
@@ -228,4 +257,66 @@ def test_a_batch_on_a_dask_cluster_finishes_every_pack_when_a_worker_is_killed(
     assert [p.status for p in report.packs] == ["built"] * 3, [p.error for p in report.packs]
     assert len(_whole_packs(out)) == 3
     assert list(out.rglob("*staging*")) == []
+    assert report.consistency == []
+
+
+# -- published packs (these change the first batch's folders, so they come last) --------------
+
+
+@pytest.fixture(scope="module")
+def published(first_batch: tuple[Path, Path, Any]) -> tuple[Path, Path, dict[str, bytes]]:
+    """The first batch's packs with North's published (version 1): the published pack's
+    files, as they were published. The tests using it come last in this module: they change
+    the first batch's folders."""
+    params, out, _ = first_batch
+    common = ["weekly", "--params", str(params), "--out", str(out), "--unit", "north"]
+    proc = subprocess.run([str(BIN / "reviewkit"), "publish", *common, "--approver", "Dana",
+                           "--force", "-q"], capture_output=True, text=True, cwd=REPO,
+                          env=child_env(), timeout=240, check=False)
+    assert proc.returncode == 0, proc.stderr
+    north = out / "weekly" / DAY.isoformat() / "north"
+    return params, out, _files(north)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def test_a_draft_of_a_published_pack_goes_beside_it_and_a_batch_keeps_both(
+        published: tuple[Path, Path, dict[str, bytes]]) -> None:
+    params, out, files = published
+    north = out / "weekly" / DAY.isoformat() / "north"
+    assert json.loads((north / "summary.json").read_text())["state"] == "final"
+    proc = subprocess.run([str(BIN / "reviewkit"), "draft", "weekly", "--params", str(params),
+                           "--out", str(out), "--unit", "north"], capture_output=True,
+                          text=True, cwd=REPO, env=child_env(), timeout=240, check=False)
+    assert proc.returncode == 0, proc.stderr
+    beside = north.with_name("north.draft")
+    assert proc.stdout.strip() == str(beside / "pack.ipynb")
+    assert f"the published pack (version 1) stays in {north}" in proc.stderr
+    assert _files(north) == files
+    assert json.loads((beside / "summary.json").read_text())["state"] == "draft"
+    # Nothing changed since: the batch rebuilds neither the published pack nor its draft.
+    report = run_batch(BatchOptions(params=(params,), out=out, workers=1))
+    assert [p.status for p in report.packs] == ["skipped"] * 3
+    assert _files(north) == files
+
+
+def test_a_batch_rebuilds_what_is_stale_or_not_whole_and_never_over_a_published_pack(
+        published: tuple[Path, Path, dict[str, bytes]]) -> None:
+    params, out, files = published
+    week = out / "weekly" / DAY.isoformat()
+    (params.parent / "assets" / "trend.png").write_bytes(png(b"\x00\x80\x00\xff"))
+    (week / "south" / "pack.html").unlink()
+    summary = json.loads((week / "group" / "summary.json").read_text())
+    summary["status_counts"]["red"] = 0
+    (week / "group" / "summary.json").write_text(json.dumps(summary))
+    report = run_batch(BatchOptions(params=(params,), out=out, workers=2))
+    assert {p.planned.unit or "group": p.status for p in report.packs} == {
+        "north": "built", "south": "built", "group": "built"}, [p.error for p in report.packs]
+    assert _files(week / "north") == files, "the published pack must stay as published"
+    assert json.loads((week / "north.draft" / "manifest.json").read_text())["state"] == "draft"
+    for folder in (week / "south", week / "group", week / "north.draft"):
+        assert publish.whole_pack(folder), folder
     assert report.consistency == []

@@ -206,6 +206,11 @@ def _build(args: argparse.Namespace) -> int:
             f"{counts['no_data']} no data",
             file=sys.stderr,
         )
+    if result.beside_published is not None and not args.quiet:
+        print(f"the published pack (version {result.beside_published}) stays in "
+              f"{result.folder.with_name(result.folder.name.removesuffix('.draft'))}; this draft "
+              f"is beside it, in {result.folder}, until the next publication replaces both",
+              file=sys.stderr)
     overrides = result.publication.overrides
     if publishing and overrides and not args.quiet:
         print(f"published with {len(overrides)} gate reasons overridden "

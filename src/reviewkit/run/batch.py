@@ -20,7 +20,7 @@ import shutil
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -35,7 +35,7 @@ from reviewkit.inputs.loaded import Inputs, load_named_inputs
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams, load_params
 from reviewkit.inputs.units import Unit
 from reviewkit.periods import period_containing, today
-from reviewkit.run import library
+from reviewkit.run import library, publish
 from reviewkit.run.build import PackJob, pack_folder, prepare_job
 from reviewkit.run.cluster import DaskPool
 from reviewkit.run.execute import read_notebook
@@ -323,6 +323,9 @@ def _jobs(batch_plan: Plan, report: BatchReport, force: bool,
         for index, (definition, planned) in enumerate(batch_plan.packs):
             line = report.packs[index]
             started = time.perf_counter()
+            # The pack's lock while its edits are read and saved: a single build or publish
+            # of the same pack under way makes this pack fail, alone, instead of interleaving.
+            holding = ExitStack()
             try:
                 params = definition.params
                 cadence = cadences.get(planned.cadence)
@@ -336,11 +339,14 @@ def _jobs(batch_plan: Plan, report: BatchReport, force: bool,
                     cadence, definition.inputs, store, templates[notebook_path], notebook_path,
                     period=planned.period_end,
                     unit=planned.unit or (GROUP_FOLDER if planned.units else None),
-                    out_dir=batch_plan.out, by=author)
+                    out_dir=batch_plan.out, by=author,
+                    claim=_claim_into(holding))
             except ReviewkitError as exc:
                 _finish(line, "failed", time.perf_counter() - started, exc.one_line(), watch,
                         report)
                 continue
+            finally:
+                holding.close()
             if not force and _unchanged(job):
                 _finish(line, "skipped", time.perf_counter() - started, "", watch, report)
                 continue
@@ -350,14 +356,27 @@ def _jobs(batch_plan: Plan, report: BatchReport, force: bool,
             store.dispose()
 
 
+def _claim_into(holding: ExitStack) -> Callable[[Path], None]:
+    """Take a pack's lock without waiting, held until ``holding`` closes."""
+    def claim(folder: Path) -> None:
+        holding.enter_context(publish.locked(folder, wait=False))
+    return claim
+
+
 def _unchanged(job: PackJob) -> bool:
-    """Whether the pack in place was built from exactly these inputs (and is whole)."""
+    """Whether the pack in place (or the draft beside a published pack) was built from exactly
+    these inputs and is whole: every file its manifest lists, with the hash it lists."""
+    return any(_fingerprint_of(folder) == job.fingerprint and publish.whole_pack(folder)
+               for folder in (job.final, publish.draft_beside(job.final)))
+
+
+def _fingerprint_of(folder: Path) -> str | None:
     try:
-        manifest = json.loads((job.final / "manifest.json").read_text(encoding="utf-8"))
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return (isinstance(manifest, dict) and manifest.get("fingerprint") == job.fingerprint
-            and (job.final / "pack.pdf").is_file() and (job.final / "summary.json").is_file())
+        return None
+    found = manifest.get("fingerprint") if isinstance(manifest, dict) else None
+    return found if isinstance(found, str) else None
 
 
 def _finish(line: PackReport, status: Literal["built", "skipped", "failed"], seconds: float,
@@ -382,9 +401,11 @@ def _apply(report: BatchReport, event: Event, watch: Watcher | None) -> None:
 
 def _clean_abandoned(out: Path) -> None:
     """Staging folders left by workers that were killed mid-pack: every worker has finished
-    now, so any still here is abandoned (on a cluster their process ids mean nothing here)."""
+    now, so any still here is abandoned (on a cluster their process ids mean nothing here),
+    unless its pack's lock is held: a single build of that pack is under way in this folder."""
     for path in out.rglob(".*.staging-*"):
-        if path.is_dir():
+        name = path.name[1:].split(".staging-", 1)[0]
+        if path.is_dir() and not publish.is_locked(path.parent / name):
             shutil.rmtree(path, ignore_errors=True)
 
 
