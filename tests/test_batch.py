@@ -217,6 +217,24 @@ def test_a_killed_batch_leaves_whole_packs_and_a_rerun_builds_only_the_rest(
     assert list(out.rglob("*staging*")) == []
 
 
+def test_the_batch_clean_up_spares_the_staging_of_a_build_holding_its_pack(
+        tmp_path: Path) -> None:
+    """A single build in the same output folder holds its pack's lock while its staging folder
+    fills: the batch's clean-up at the end leaves it; an abandoned one goes."""
+    from reviewkit.run.batch import _clean_abandoned
+
+    week = tmp_path / "out" / "weekly" / DAY.isoformat()
+    busy = week / ".north.staging-999999-0000aaaa"
+    abandoned = week / ".south.staging-999998-0000bbbb"
+    for folder in (busy, abandoned):
+        folder.mkdir(parents=True)
+        (folder / "pack.html").write_text("half", encoding="utf-8")
+    with publish.locked(week / "north"):
+        _clean_abandoned(tmp_path / "out")
+    assert (busy / "pack.html").is_file()
+    assert not abandoned.exists()
+
+
 @pytest.fixture
 def dask_cluster() -> Iterator[Any]:
     from distributed import LocalCluster  # deferred: only these tests need it

@@ -24,7 +24,7 @@ from reviewkit.store.database import Store
 HARNESS = Path(__file__).resolve().parent / "fault_build.py"
 BEFORE_SWAP = ("evaluate", "execute", "pdf", "before-swap")
 AFTER_SWAP = ("after-swap", "after-record")
-MODES = (*BEFORE_SWAP, *AFTER_SWAP, "record-fails", "disk-full")
+MODES = (*BEFORE_SWAP, *AFTER_SWAP, "record-fails", "disk-full", "published-meanwhile")
 PACK_FILES = ("pack.pdf", "pack.html", "pack.ipynb", "summary.json", "manifest.json")
 
 
@@ -153,6 +153,59 @@ def test_a_full_disk_while_writing_the_pack_is_one_line_and_keeps_the_previous_p
     assert run.stderr.count("\n") == 1 and "No space left on device" in run.stderr
     assert "nothing was replaced" in run.stderr
     assert snapshot(run.folder) == base.folder_files
+
+
+def test_a_draft_finishing_after_a_publish_of_its_pack_stops_and_leaves_the_published_pack(
+    base: Base,
+) -> None:
+    run = base.runs["published-meanwhile"]
+    assert run.returncode == 4, run.stderr
+    assert run.stderr.count("\n") == 1
+    assert "version 1 of the pack in" in run.stderr and "was published while this draft was " \
+        "being made" in run.stderr and "nothing was replaced" in run.stderr
+    after = snapshot(run.folder)
+    manifest = json.loads(after.pop("manifest.json"))
+    assert (manifest["state"], manifest["version"]) == ("final", 1)
+    assert after == {name: data for name, data in base.folder_files.items()
+                     if name != "manifest.json"}
+    assert not (run.folder.parent / f"{DEMO_LABEL}.draft").exists()
+    assert _recorded(run.params)[DEMO_LABEL] == base.recorded_at
+
+
+def test_a_build_waits_for_the_build_or_publish_of_the_same_pack_under_way(
+    base: Base, tmp_path: Path
+) -> None:
+    """Builds and publishes of one pack are serialised: while another process holds the pack's
+    lock (a publish under way), a build does not read the pack's edits nor replace it."""
+    root = tmp_path / "serial"
+    shutil.copytree(base.root, root)
+    params = root / "inputs" / "params" / "weekly.yaml"
+    folder = root / "out" / "weekly" / DEMO_LABEL
+    before = snapshot(folder)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\n"
+         "from reviewkit.run import publish\n"
+         "with publish.locked(Path(sys.argv[1])):\n"
+         "    print('held', flush=True)\n    sys.stdin.read()\n", str(folder)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        build = subprocess.Popen(
+            [sys.executable, "-m", "reviewkit", "build", "weekly", "--params", str(params),
+             "--out", str(root / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env={k: v for k, v in os.environ.items() if k != "REVIEWKIT_DEBUG"})
+        deadline = time.monotonic() + 120
+        waiting = ""
+        assert build.stderr is not None
+        while "waiting for reviewkit (pid" not in waiting and time.monotonic() < deadline:
+            waiting += build.stderr.readline()
+        assert f"waiting for reviewkit (pid {holder.pid} on " in waiting
+        assert build.poll() is None and snapshot(folder) == before
+    finally:
+        holder.communicate("", timeout=30)  # releases the lock
+    _, err = build.communicate(timeout=240)
+    assert build.returncode == 0, err
+    assert snapshot(folder) != before and _whole_new_pack(folder)
 
 
 @pytest.mark.parametrize("mode", MODES)
