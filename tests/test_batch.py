@@ -153,7 +153,7 @@ def test_the_library_page_lists_every_pack_with_links_and_no_outside_resource(
     _, out, _ = first_batch
     page = (out / "index.html").read_text(encoding="utf-8")
     for unit in ("north", "south", "group"):
-        assert f'href="weekly/2026-11-20/{unit}/pack.pdf"' in page
+        assert f'href="./weekly/2026-11-20/{unit}/pack.pdf"' in page
     assert "North" in page and "Group" in page
     assert "http" not in page.replace('name="viewport"', "")
     os.remove(out / "index.html")
