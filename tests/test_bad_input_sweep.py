@@ -519,6 +519,7 @@ class Case:
     memory: int | None = None
     file_size: int | None = None
     read_only_store: bool = False  # the store file and its folder read-only while it runs
+    read_only_out: bool = False  # the output folder read-only while it runs
 
     def __str__(self) -> str:
         return self.id
@@ -1457,6 +1458,47 @@ def _argument_cases() -> list[Case]:
     ]
 
 
+def _batch_cases() -> list[Case]:
+    """`reviewkit batch` and `reviewkit index`: every bad argument is refused before anything
+    runs; a disk that cannot take the lock or the library page is the machine's fault."""
+    batch = ("batch", "--params", "{weekly}", "--out", "{out}", "-q")
+
+    def arg(id: str, *extra: str, names: str | tuple[str, ...], **expect: Any) -> Case:
+        return case(f"batch-{id}", "batch " + " ".join(extra), None, (*batch, *extra),
+                    names=names, **expect)
+
+    return [
+        arg("units-comma", "--units", ",", names="--units", where="names no unit"),
+        arg("units-empty-id", "--units", "north,,south", names="--units",
+            where="an empty id between commas"),
+        arg("units-twice", "--units", "north,north", names="--units",
+            where="'north' more than once"),
+        arg("time-limit-negative", "--time-limit", "-1", names="--time-limit"),
+        arg("time-limit-nan", "--time-limit", "nan", names="--time-limit"),
+        arg("time-limit-infinite", "--time-limit", "inf", names="--time-limit"),
+        arg("memory-limit-negative", "--memory-limit", "-5", names="--memory-limit"),
+        arg("memory-limit-too-small", "--memory-limit", "300", names="--memory-limit",
+            where="1024 or more"),
+        arg("scheduler-not-a-url", "--executor", "dask", "--scheduler", "not a url",
+            names="--scheduler", where="tcp://HOST:PORT"),
+        arg("scheduler-http", "--executor", "dask", "--scheduler", "http://127.0.0.1:8786",
+            names="--scheduler"),
+        arg("scheduler-no-port", "--executor", "dask", "--scheduler", "tcp://127.0.0.1",
+            names="--scheduler"),
+        case("batch-cadence-not-made", "batch --cadence monthly on a weekly-only params file",
+             set_key(WEEKLY, "cadences", "[weekly]"), (*batch, "--cadence", "monthly"),
+             names="--cadence", where="weekly.yaml makes weekly"),
+        case("batch-read-only-out", "batch into a read-only output folder", None, batch,
+             names="batch's lock", exit=4, child=True, read_only_out=True),
+        case("batch-disk-full", "batch with no room to write its lock (RLIMIT_FSIZE)", None,
+             batch, names="batch's lock", exit=4, child=True, file_size=1),
+        case("index-read-only-out", "index of a read-only output folder", None,
+             ("index", "{out}"), names="index.html", exit=4, child=True, read_only_out=True),
+        case("index-disk-full", "index with no room for the page (RLIMIT_FSIZE)", None,
+             ("index", "{out}"), names="index.html", exit=4, child=True, file_size=1),
+    ]
+
+
 def _store_cases() -> list[Case]:
     st = ("reviewkit.sqlite",)
 
@@ -1521,7 +1563,8 @@ def _build_cases() -> list[Case]:
 CASES: list[Case] = [
     *_params_cases(), *_catalog_cases(), *_measurement_cases(), *_xlsx_cases(),
     *_parquet_cases(), *_portfolio_cases(), *_minutes_cases(), *_narrative_cases(),
-    *_pack_notebook_cases(), *_argument_cases(), *_store_cases(), *_build_cases(),
+    *_pack_notebook_cases(), *_argument_cases(), *_batch_cases(), *_store_cases(),
+    *_build_cases(),
 ]
 
 
@@ -1608,6 +1651,17 @@ def read_only(demo: Demo) -> Iterator[None]:
         demo.store.chmod(modes[1])
 
 
+@contextlib.contextmanager
+def read_only_folder(folder: Path) -> Iterator[None]:
+    """A folder read-only while the child runs (one run by root is made to obey modes)."""
+    mode = folder.stat().st_mode
+    folder.chmod(0o555)
+    try:
+        yield
+    finally:
+        folder.chmod(mode)
+
+
 # -- the test -----------------------------------------------------------------------------------
 
 
@@ -1676,10 +1730,11 @@ def run_case(c: Case, template: Path, folder: Path) -> Ran:
     watched = (demo.store.parent, demo.out)
     before = snapshot(*watched)
     if c.child:
-        with read_only(demo) if c.read_only_store else contextlib.nullcontext():
+        with (read_only(demo) if c.read_only_store else contextlib.nullcontext(),
+              read_only_folder(demo.out) if c.read_only_out else contextlib.nullcontext()):
             outcome = run_in_child(args, cwd=demo.root, timeout=c.timeout, cpu=c.cpu,
-                                   memory=c.memory,
-                                   file_size=c.file_size, obey_modes=c.read_only_store)
+                                   memory=c.memory, file_size=c.file_size,
+                                   obey_modes=c.read_only_store or c.read_only_out)
     else:
         outcome = run_in_process(args)
     return Ran(outcome, found, before, snapshot(*watched))

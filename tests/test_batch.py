@@ -12,91 +12,25 @@ import datetime as dt
 import json
 import os
 import signal
-import struct
 import subprocess
 import threading
 import time
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
-from conftest_build import BIN, REPO, child_env
+from conftest_build import BIN, REPO, child_env, png
+from conftest_build import two_site_definition as _definition
 
 from reviewkit.run import publish
 from reviewkit.run.batch import BatchOptions, locked, run_batch
 from reviewkit.run.workers import Limits
-from reviewkit.store.database import Store
 
-DAY = dt.date(2026, 11, 20)
+DAY = dt.date(2026, 11, 20)  # the tiny definition's last week
 FILES = ("pack.pdf", "pack.html", "pack.ipynb", "summary.json", "manifest.json")
 
 
-def _definition(root: Path) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "kpis.yaml").write_text("""kpis:
-  - {id: uptime, name: Uptime, perspective: Reliability, direction: higher_is_better,
-     target: 99, amber: 98, owner: Ops, cadences: [weekly], headline: true}
-  - {id: incidents, name: Incidents, perspective: Reliability, direction: lower_is_better,
-     target: 4, owner: Ops, cadences: [weekly], aggregation: sum, headline: true}
-""", encoding="utf-8")
-    rows = ["kpi_id,period_end,value,segment,count"]
-    for week in range(6):
-        day = (DAY - dt.timedelta(weeks=5 - week)).isoformat()
-        rows += [f"uptime,{day},{98.5 + week * 0.1:.1f},N1,30", f"uptime,{day},99.5,S1,10",
-                 f"incidents,{day},{week % 3},N1,", f"incidents,{day},1,S1,"]
-    (root / "measurements.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [
-        nbformat.v4.new_code_cell('cadence = "weekly"\nparams_file = None\nperiod_end = None\n'
-                                  "unit = None", metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell("from reviewkit.run.notebook import open_pack\n"
-                                  "pack = open_pack(cadence, params_file, period_end, unit)"),
-        *[nbformat.v4.new_code_cell(f'pack.section("{section}")', metadata={
-            "reviewkit": {"section": {"id": section, "title": section}, "toc": False}})
-          for section in ("cover", "units", "summary")],
-    ]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}
-    nbformat.write(notebook, root / "tiny.ipynb")
-    params = root / "params.yaml"
-    params.write_text("""organisation: Two Sites
-catalog: kpis.yaml
-measurements: measurements.csv
-notebook: tiny.ipynb
-assets: assets
-cadences: [weekly]
-units:
-  - {id: north, segment: N1, name: North}
-  - {id: south, segment: S1, name: South}
-""", encoding="utf-8")
-    # North's commentary on uptime shows an image of the assets folder.
-    (root / "assets").mkdir()
-    (root / "assets" / "trend.png").write_bytes(PNG)
-    store = Store.open(str(root / "reviewkit.sqlite"))
-    try:
-        store.save_narrative(cadence="weekly", label=DAY.isoformat(), key="kpi-uptime",
-                             kpi_id="uptime", text="Uptime recovers.\n\n![trend](trend.png)",
-                             basis={}, expected_revision=0, by="analyst", source="test",
-                             unit="north")
-    finally:
-        store.dispose()
-    return params
-
-
-def png(rgba: bytes) -> bytes:
-    """A PNG of one pixel."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\x00" + rgba)) + chunk(b"IEND", b""))
-
-
-PNG = png(b"\xff\x00\x00\xff")
 
 
 def _batch(*args: str | Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:

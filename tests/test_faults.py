@@ -4,21 +4,29 @@ step, and no kernel running."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest_build import DEMO_LABEL, copy_demo_inputs, run_cli, snapshot
+from conftest import run_cli_in_process
+from conftest_build import DEMO_LABEL, copy_demo_inputs, run_cli, snapshot, two_site_definition
 
+from reviewkit.inputs.catalog import Kpi
 from reviewkit.run import publish
+from reviewkit.run.batch import compare_group
+from reviewkit.run.cluster import cluster_failure
+from reviewkit.run.workers import Limits, LocalPool, Outcome, memory_too_small
 from reviewkit.store.database import Store
 
 HARNESS = Path(__file__).resolve().parent / "fault_build.py"
@@ -230,3 +238,96 @@ def test_shutting_down_a_kernel_stops_its_warm_up_instead_of_waiting_for_it(
     assert kernel._warm is not None
     kernel.shutdown()
     assert not kernel._warm.is_alive()
+
+
+# -- a batch under trouble: the store, the memory limit, the cluster, damaged summaries --------
+
+
+def test_a_batch_whose_store_cannot_be_reached_stops_at_once_with_one_line_and_exit_4(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    params = two_site_definition(tmp_path / "inputs")
+    with params.open("a", encoding="utf-8") as handle:  # nothing listens on port 9
+        handle.write("store: postgresql://reviewkit@127.0.0.1:9/reviewkit\n")
+    opened: list[str] = []
+    real_open = Store.open.__func__  # type: ignore[attr-defined]
+
+    def counting_open(cls: type[Store], location: str) -> Store:
+        opened.append(location)
+        return real_open(cls, location)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Store, "open", classmethod(counting_open))
+    code, _, stderr = run_cli_in_process(["batch", "--params", str(params), "--out",
+                                          str(tmp_path / "out"), "-q"])
+    assert code == 4, stderr
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr
+    assert "127.0.0.1" in stderr and "the batch stopped there (0 of 3 packs made" in stderr
+    assert len(opened) == 1, "once the store is known unavailable, no other pack tries it"
+    assert not (tmp_path / "out" / "weekly").exists()
+
+
+def test_a_store_read_failing_while_listing_versions_stops_the_batch_with_one_line(
+    tmp_path: Path,
+) -> None:
+    params = two_site_definition(tmp_path / "inputs")
+    with contextlib.closing(sqlite3.connect(tmp_path / "inputs" / "reviewkit.sqlite")) as db:
+        db.execute("DROP TABLE pack_versions")
+        db.commit()
+    code, _, stderr = run_cli_in_process(["batch", "--params", str(params), "--out",
+                                          str(tmp_path / "out"), "-q"])
+    assert code == 4, stderr
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr
+    assert "pack_versions" in stderr and "reviewkit.sqlite" in stderr
+
+
+def test_a_memory_limit_too_small_for_a_worker_is_reported_as_such() -> None:
+    """Under a cap too small to load the pipeline the worker aborts (or raises MemoryError):
+    the pack fails saying the memory limit is too small, not "worker died"."""
+    pool = LocalPool(1, Limits(seconds=120, memory=200 << 20))
+    events = list(pool.run(iter([(0, None)])))  # type: ignore[list-item]
+    [outcome] = [event[1] for event in events if event[0] == "finished"]
+    assert isinstance(outcome, Outcome) and outcome.status == "failed"
+    assert outcome.error.startswith("the pack's worker ran out of memory under the memory "
+                                    "limit of 200 MB; raise --memory-limit"), outcome.error
+
+
+@pytest.mark.parametrize("detail", [
+    "could not execute the notebook: RuntimeError: Kernel died before replying to kernel_info "
+    "(kernel said: RuntimeError: can't start new thread)",
+    "could not execute the notebook: DeadKernelError: Kernel died (kernel said: object type "
+    "name: MemoryError)",
+])
+def test_a_kernel_out_of_memory_under_the_limit_is_reported_in_our_words(detail: str) -> None:
+    assert memory_too_small(detail, 1100 << 20) == (
+        "the pack's kernel ran out of memory under the memory limit of 1100 MB; raise "
+        "--memory-limit (a pack's worker and its kernel each need about 1 GB of address "
+        "space), or 0 for no limit; nothing was published")
+    assert memory_too_small(detail, None) == detail
+
+
+def test_a_pack_lost_on_every_dask_try_is_reported_in_our_words_not_as_killed_worker() -> None:
+    from distributed import KilledWorker  # deferred: only this test needs it
+
+    error = KilledWorker("reviewkit-pack-0-123", "tcp://127.0.0.1:40000", "tcp://127.0.0.1:1")
+    message = cluster_failure(error, Limits(seconds=30, memory=2048 << 20))
+    assert message == ("its worker was lost on each of 3 tries: the pack ran past the time "
+                       "limit of 30 s (--time-limit) or over the memory limit of 2048 MB, or "
+                       "the worker died; nothing was published")
+    assert "KilledWorker" not in message
+
+
+@pytest.mark.parametrize("damage", [
+    lambda s: s.update(kpis="many"), lambda s: s.update(kpis=[{"value": 1}]),
+    lambda s: s["kpis"][0].update(weight="heavy"), lambda s: s.update(unit=["north"]),
+], ids=["kpis-a-string", "kpi-without-id", "weight-not-a-number", "unit-a-list"])
+def test_a_damaged_summary_at_the_end_of_a_batch_is_not_checked_and_said_so(
+    damage: Any,
+) -> None:
+    kpi = Kpi(id="uptime", name="Uptime", perspective="Reliability",
+              direction="higher_is_better", target=99, owner="Ops", cadences=["weekly"])
+    unit = {"unit": {"id": "north"}, "kpis": [{"id": "uptime", "value": 99.0, "weight": 1}]}
+    damage(unit)
+    group = {"kpis": [{"id": "uptime", "value": 99.0}]}
+    assert compare_group("weekly 2026-11-20 group", {"uptime": kpi}, group, [unit]) == [
+        {"pack": "weekly 2026-11-20 group", "kpi": None, "detail": "not checked: a "
+         "summary.json of the group or a unit is damaged; rebuild those packs (--force)"}]

@@ -243,7 +243,7 @@ def produce(
             try:
                 with stages.stage("execute notebook"):
                     # This process mostly waits on the kernel now: import the exporters meanwhile.
-                    threading.Thread(target=export.preload, daemon=True).start()
+                    threading.Thread(target=_preload_quietly, daemon=True).start()
                     executed = execute_notebook(
                         job.notebook,
                         _parameters(view, job),
@@ -320,6 +320,13 @@ def produce(
     return BuildResult(folder=placed, view=view, publication=job.publication,
                        timings=dict(stages.timings),
                        beside_published=job.found_published if placed != job.final else None)
+
+
+def _preload_quietly() -> None:
+    """Import the exporters ahead of need; a failure (too little memory, say) is left to the
+    export itself to report, not printed as a stray thread's traceback."""
+    with contextlib.suppress(Exception):
+        export.preload()
 
 
 def _parameters(view: PackView, job: PackJob) -> dict[str, Any]:

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from reviewkit.errors import EnvironmentFailure, UsageError
+from reviewkit.errors import EnvironmentFailure, ReviewkitError, UsageError
 
 _RENAME_EXCHANGE = 2  # linux/fs.h
 
@@ -46,15 +46,15 @@ def staging_dir(final: Path) -> Path:
     return staging
 
 
-def unwritable(folder: Path, exc: OSError) -> UsageError | EnvironmentFailure:
+def unwritable(folder: Path, exc: OSError, what: str = "the pack") -> ReviewkitError:
     """An output folder that cannot be written: a path through a file is a bad --out (exit 2);
     a read-only or full disk, or no permission, is the machine's (exit 4)."""
     reason = exc.strerror or str(exc)
     if isinstance(exc, NotADirectoryError | FileExistsError) or exc.errno in (
             errno.ENOTDIR, errno.EEXIST, errno.ENAMETOOLONG):
-        return UsageError(f"cannot write the pack under {folder}: {reason}; choose another "
+        return UsageError(f"cannot write {what} under {folder}: {reason}; choose another "
                           "output folder (--out)")
-    return EnvironmentFailure(f"cannot write the pack under {folder}: {reason}; free space or "
+    return EnvironmentFailure(f"cannot write {what} under {folder}: {reason}; free space or "
                               "make the folder writable, then run the command again")
 
 

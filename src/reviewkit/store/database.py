@@ -493,7 +493,7 @@ class Store:
     def versions(self, cadence: str, label: str, unit: str = "") -> list[PackVersion]:
         """The published versions of one pack (of ``unit``; '' the group or only pack), oldest
         first."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             rows = connection.execute(
                 sa.select(pack_versions_table).where(
                     (pack_versions_table.c.cadence == cadence)
