@@ -1324,9 +1324,10 @@ def _narrative_cases() -> list[Case]:
     ]
 
 
-#: The pack.ipynb ``reviewkit draft`` writes for the demo's 20 November pack (outputs stripped):
-#: the analyst's working copy whose edits the next build collects.
-PACK_NOTEBOOK = REPO / "tests" / "fixtures" / "packs" / "weekly-2026-11-20.ipynb"
+#: The pack.ipynb ``reviewkit draft`` writes for the demo's 20 November pack (outputs stripped;
+#: named .json so nbval does not run it): the analyst's working copy whose edits the next build
+#: collects.
+PACK_NOTEBOOK = REPO / "tests" / "fixtures" / "packs" / "weekly-2026-11-20.ipynb.json"
 BUILD_W = _cmd("build weekly --params {weekly} --out {out} -q")
 
 
@@ -1621,13 +1622,20 @@ def _as_a_user(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def snapshot(*paths: Path) -> dict[str, bytes | str]:
-    """Bytes of every file at or below ``paths`` (and the mode of the store, for read-only)."""
+    """Bytes of every file at or below ``paths`` (and the mode of the store, for read-only).
+
+    A pack's lock file (``.<pack>.lock`` beside it) is left out while it is empty: a build takes
+    the lock before it reads the analyst's edits, and a free lock is an empty file, not a change
+    to anything a user keeps."""
     found: dict[str, bytes | str] = {}
     for path in paths:
         if path.is_file():
             found[str(path)] = path.read_bytes()
         elif path.is_dir():
             for item in sorted(path.rglob("*")):
+                if item.is_file() and item.name.endswith(".lock") and item.name.startswith(
+                        ".") and item.stat().st_size == 0:
+                    continue
                 if item.is_file():
                     found[str(item)] = item.read_bytes()
                 elif item.is_dir():

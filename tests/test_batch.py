@@ -272,3 +272,26 @@ def test_a_batch_rebuilds_what_is_stale_or_not_whole_and_never_over_a_published_
     for folder in (week / "south", week / "group", week / "north.draft"):
         assert publish.whole_pack(folder), folder
     assert report.consistency == []
+
+
+def test_publishing_again_collects_the_edits_made_in_the_draft_beside_and_removes_it(
+        published: tuple[Path, Path, dict[str, bytes]]) -> None:
+    params, out, _ = published
+    week = out / "weekly" / DAY.isoformat()
+    draft = week / "north.draft" / "pack.ipynb"
+    notebook = json.loads(draft.read_text(encoding="utf-8"))
+    [cell] = [c for c in notebook["cells"]
+              if c["metadata"].get("reviewkit", {}).get("key") == "kpi-uptime"]
+    cell["source"] = "Uptime is back above target after the network fix."
+    draft.write_text(json.dumps(notebook), encoding="utf-8")
+    proc = subprocess.run([str(BIN / "reviewkit"), "publish", "weekly", "--params", str(params),
+                           "--out", str(out), "--unit", "north", "--approver", "Sam",
+                           "--force", "-q"], capture_output=True, text=True, cwd=REPO,
+                          env=child_env(), timeout=240, check=False)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((week / "north" / "summary.json").read_text())
+    assert (summary["state"], summary["version"]) == ("final", 2)
+    assert "Uptime is back above target after the network fix." in (
+        week / "north" / "pack.html").read_text(encoding="utf-8")
+    assert (week / "north" / "versions" / "1" / "pack.pdf").is_file()
+    assert not (week / "north.draft").exists()
