@@ -4,13 +4,11 @@ step, and no kernel running."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_cli_in_process
-from conftest_build import DEMO_LABEL, copy_demo_inputs, run_cli, snapshot, two_site_definition
+from conftest_build import DEMO_LABEL, copy_demo_inputs, run_cli, snapshot
 
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.run import publish
@@ -240,44 +237,7 @@ def test_shutting_down_a_kernel_stops_its_warm_up_instead_of_waiting_for_it(
     assert not kernel._warm.is_alive()
 
 
-# -- a batch under trouble: the store, the memory limit, the cluster, damaged summaries --------
-
-
-def test_a_batch_whose_store_cannot_be_reached_stops_at_once_with_one_line_and_exit_4(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    params = two_site_definition(tmp_path / "inputs")
-    with params.open("a", encoding="utf-8") as handle:  # nothing listens on port 9
-        handle.write("store: postgresql://reviewkit@127.0.0.1:9/reviewkit\n")
-    opened: list[str] = []
-    real_open = Store.open.__func__  # type: ignore[attr-defined]
-
-    def counting_open(cls: type[Store], location: str) -> Store:
-        opened.append(location)
-        return real_open(cls, location)  # type: ignore[no-any-return]
-
-    monkeypatch.setattr(Store, "open", classmethod(counting_open))
-    code, _, stderr = run_cli_in_process(["batch", "--params", str(params), "--out",
-                                          str(tmp_path / "out"), "-q"])
-    assert code == 4, stderr
-    assert stderr.count("\n") == 1 and "Traceback" not in stderr
-    assert "127.0.0.1" in stderr and "the batch stopped there (0 of 3 packs made" in stderr
-    assert len(opened) == 1, "once the store is known unavailable, no other pack tries it"
-    assert not (tmp_path / "out" / "weekly").exists()
-
-
-def test_a_store_read_failing_while_listing_versions_stops_the_batch_with_one_line(
-    tmp_path: Path,
-) -> None:
-    params = two_site_definition(tmp_path / "inputs")
-    with contextlib.closing(sqlite3.connect(tmp_path / "inputs" / "reviewkit.sqlite")) as db:
-        db.execute("DROP TABLE pack_versions")
-        db.commit()
-    code, _, stderr = run_cli_in_process(["batch", "--params", str(params), "--out",
-                                          str(tmp_path / "out"), "-q"])
-    assert code == 4, stderr
-    assert stderr.count("\n") == 1 and "Traceback" not in stderr
-    assert "pack_versions" in stderr and "reviewkit.sqlite" in stderr
+# -- a batch under trouble: the memory limit, the cluster, damaged summaries -----------------
 
 
 def test_a_memory_limit_too_small_for_a_worker_is_reported_as_such() -> None:

@@ -34,6 +34,7 @@ from reviewkit.inputs._yaml import did_you_mean
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.loaded import Inputs, load_named_inputs
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams, load_params
+from reviewkit.inputs.sources import query_limits
 from reviewkit.inputs.units import Unit
 from reviewkit.periods import period_containing, today
 from reviewkit.run import library, publish
@@ -42,8 +43,7 @@ from reviewkit.run.cluster import DaskPool
 from reviewkit.run.execute import read_notebook
 from reviewkit.run.prepare import notebook_for, parse_period
 from reviewkit.run.workers import Event, Limits, LocalPool, Outcome, one_line_of
-from reviewkit.store.database import Store
-from reviewkit.store.records import StoreFault
+from reviewkit.store.database import Store, StoreFault
 
 LOCK_NAME = ".reviewkit-batch.lock"
 REPORT_NAME = "batch.json"
@@ -260,6 +260,7 @@ class PackReport:
     seconds: float = 0.0
     error: str = ""
     worker: str = ""
+    environment: bool = False  # failed because the machine failed (the store, the disk)
 
     def as_json(self) -> dict[str, Any]:
         return {"name": self.planned.name, "params": str(self.planned.params),
@@ -327,18 +328,20 @@ def run_batch(options: BatchOptions, watch: Watcher | None = None) -> BatchRepor
     if options.scheduler and options.executor != "dask":
         raise UsageError("--scheduler needs --executor dask")
     out = options.out.resolve()
-    # Planned first (it only reads): a refused plan leaves the output folder untouched.
-    batch_plan = plan(options.params, out, units=options.units,
-                      cadence_names=options.cadences, period=options.period)
+    # Planned first (it only reads): a refused plan leaves the output folder untouched. The
+    # queries of KPIs run here, in this process, for every pack: the packs' limits cover them
+    # too (each pack's queries together).
+    with query_limits(options.limits.seconds, options.limits.memory):
+        batch_plan = plan(options.params, out, units=options.units,
+                          cadence_names=options.cadences, period=options.period)
     with locked(out):
         report = BatchReport(out, options.executor, workers, _now(),
                              [PackReport(planned) for _, planned in batch_plan.packs])
-        halt = Halt()
         pool = _pool(options, workers)
         try:
-            events = pool.run(_jobs(batch_plan, report, options.force, watch, halt))
+            events = pool.run(_jobs(batch_plan, report, options.force, watch, options.limits))
             for event in events:
-                _apply(report, event, watch, halt)
+                _apply(report, event, watch)
         finally:
             pool.close()
         _clean_abandoned(out)
@@ -347,21 +350,9 @@ def run_batch(options: BatchOptions, watch: Watcher | None = None) -> BatchRepor
         report.seconds = time.perf_counter() - started
         _write_json(out / REPORT_NAME, report.as_json())
         library.write_index(out)
-    if halt.reason:
-        # The store went away: every pack after it would have waited for it and failed too.
-        raise StoreFault(f"{halt.reason}; the batch stopped there ({report.count('built')} of "
-                         f"{len(report.packs)} packs made, the rest not tried; see "
-                         f"{out / REPORT_NAME})")
     if watch:
         watch(report, None)
     return report
-
-
-@dataclass
-class Halt:
-    """Why the batch stops handing out packs: the store cannot be reached or written."""
-
-    reason: str = ""
 
 
 def _pool(options: BatchOptions, workers: int) -> LocalPool | DaskPool:
@@ -371,26 +362,28 @@ def _pool(options: BatchOptions, workers: int) -> LocalPool | DaskPool:
 
 
 def _jobs(batch_plan: Plan, report: BatchReport, force: bool,
-          watch: Watcher | None, halt: Halt) -> Iterator[tuple[int, PackJob]]:
+          watch: Watcher | None, limits: Limits) -> Iterator[tuple[int, PackJob]]:
     """Prepare each pack in turn (one store session per params file) and hand on those whose
-    fingerprint changed; a pack that cannot even be prepared fails here, alone. Once the store
-    is known to be unavailable (here, or in a worker) no further pack is tried."""
+    fingerprint changed; a pack that cannot even be prepared fails here, alone."""
     author = getpass.getuser()
     stores: dict[Path, Store] = {}
+    # A store that failed (unreachable, locked, damaged) is not asked again for the next pack:
+    # each would wait for it (a locked one for a minute) only to fail the same way.
+    unavailable: dict[Path, str] = {}
     templates: dict[Path, Any] = {}
     try:
         for index, (definition, planned) in enumerate(batch_plan.packs):
             line = report.packs[index]
-            if halt.reason:
-                _finish(line, "failed", 0.0, "not tried: the store is unavailable", watch,
-                        report)
-                continue
             started = time.perf_counter()
+            params = definition.params
+            if params.path in unavailable:
+                _finish(line, "failed", 0.0, unavailable[params.path], watch, report,
+                        environment=True)
+                continue
             # The pack's lock while its edits are read and saved: a single build or publish
             # of the same pack under way makes this pack fail, alone, instead of interleaving.
             holding = ExitStack()
             try:
-                params = definition.params
                 cadence = cadences.get(planned.cadence)
                 notebook_path = notebook_for(cadence, params.values.notebook)
                 if notebook_path not in templates:
@@ -398,20 +391,20 @@ def _jobs(batch_plan: Plan, report: BatchReport, force: bool,
                 store = stores.get(params.path)
                 if store is None:
                     store = stores[params.path] = Store.open(params.store_location)
-                job = prepare_job(
-                    cadence, definition.inputs, store, templates[notebook_path], notebook_path,
-                    period=planned.period_end,
-                    unit=planned.unit or (GROUP_FOLDER if planned.units else None),
-                    out_dir=batch_plan.out, by=author,
-                    claim=_claim_into(holding))
+                with query_limits(limits.seconds, limits.memory):
+                    job = prepare_job(
+                        cadence, definition.inputs, store, templates[notebook_path],
+                        notebook_path, period=planned.period_end,
+                        unit=planned.unit or (GROUP_FOLDER if planned.units else None),
+                        out_dir=batch_plan.out, by=author, claim=_claim_into(holding))
             except StoreFault as exc:
-                halt.reason = exc.one_line()
-                _finish(line, "failed", time.perf_counter() - started, halt.reason, watch,
-                        report)
+                unavailable[params.path] = exc.one_line()
+                _finish(line, "failed", time.perf_counter() - started, exc.one_line(), watch,
+                        report, environment=True)
                 continue
             except ReviewkitError as exc:
                 _finish(line, "failed", time.perf_counter() - started, exc.one_line(), watch,
-                        report)
+                        report, environment=isinstance(exc, EnvironmentFailure))
                 continue
             except Exception as exc:  # a bug: still only this pack's failure, in one line
                 _finish(line, "failed", time.perf_counter() - started, one_line_of(exc), watch,
@@ -452,13 +445,15 @@ def _fingerprint_of(folder: Path) -> str | None:
 
 
 def _finish(line: PackReport, status: Literal["built", "skipped", "failed"], seconds: float,
-            error: str, watch: Watcher | None, report: BatchReport, worker: str = "") -> None:
+            error: str, watch: Watcher | None, report: BatchReport, worker: str = "", *,
+            environment: bool = False) -> None:
     line.status, line.seconds, line.error, line.worker = status, seconds, error, worker
+    line.environment = environment
     if watch:
         watch(report, line)
 
 
-def _apply(report: BatchReport, event: Event, watch: Watcher | None, halt: Halt) -> None:
+def _apply(report: BatchReport, event: Event, watch: Watcher | None) -> None:
     if event[0] == "started":
         line = report.packs[event[1]]
         line.status = "waiting"
@@ -467,10 +462,8 @@ def _apply(report: BatchReport, event: Event, watch: Watcher | None, halt: Halt)
             watch(report, line)
         return
     outcome: Outcome = event[1]
-    if outcome.store_down and not halt.reason:
-        halt.reason = outcome.error
     _finish(report.packs[outcome.index], outcome.status, outcome.seconds, outcome.error, watch,
-            report, outcome.worker)
+            report, outcome.worker, environment=outcome.environment)
 
 
 def _clean_abandoned(out: Path) -> None:

@@ -25,11 +25,10 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any, Literal
 
-from reviewkit.errors import ReviewkitError
+from reviewkit.errors import EnvironmentFailure, ReviewkitError
 from reviewkit.layout import charts
 from reviewkit.run import export
 from reviewkit.run.build import PackJob, produce
-from reviewkit.store.records import StoreFault
 
 Status = Literal["built", "skipped", "failed"]
 
@@ -52,8 +51,7 @@ class Outcome:
     error: str = ""
     worker: str = ""
     timings: dict[str, float] = field(default_factory=dict)
-    #: The store could not be reached or written: the batch stops handing out packs.
-    store_down: bool = False
+    environment: bool = False  # failed because the machine failed (the store, the disk)
 
 
 #: A progress event: ("started", index) when a worker takes a pack, ("finished", outcome).
@@ -87,12 +85,10 @@ def make_one(index: int, job: PackJob, memory: int | None) -> Outcome:
     worker = f"{os.uname().nodename}:{os.getpid()}"
     try:
         result = produce(job, memory_limit=memory)
-    except StoreFault as exc:
-        return Outcome(index, "failed", time.perf_counter() - started, exc.one_line(), worker,
-                       store_down=True)
     except ReviewkitError as exc:
         return Outcome(index, "failed", time.perf_counter() - started,
-                       memory_too_small(exc.one_line(), memory), worker)
+                       memory_too_small(exc.one_line(), memory), worker,
+                       environment=isinstance(exc, EnvironmentFailure))
     except Exception as exc:  # a bug or an environment problem: still only this pack's failure
         return Outcome(index, "failed", time.perf_counter() - started,
                        memory_too_small(one_line_of(exc), memory, "the pack's worker"), worker)
