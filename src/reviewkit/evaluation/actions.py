@@ -13,13 +13,16 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from reviewkit import cadences
 from reviewkit.evaluation.evaluate import (
     ExceptionItem,
     KpiResult,
-    PeriodValue,
+    combine,
     is_worse,
-    period_value,
+    rag_status,
 )
+from reviewkit.evaluation.grain import dates_with_values, grain_of
+from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.measurements import Observation
 from reviewkit.periods import Period
 from reviewkit.store.records import OPEN_STATUSES, Action, Decision, Event
@@ -54,13 +57,34 @@ class ActionView:
 
 
 @dataclass(frozen=True)
+class Point:
+    """A KPI at one date of its data, at the data's own grain (a week's row, a month's): the
+    finest figure there is, the same whichever pack shows it."""
+
+    day: dt.date | None  # the row date; None: no data by then
+    value: float | None
+    status: str
+    noun: str = ""  # the grain: "week", "month" ('' unknown)
+
+    @property
+    def label(self) -> str:
+        """'week to 23 Oct 2026', 'month to 31 Oct 2026', '23 Oct 2026'."""
+        if self.day is None:
+            return "no data"
+        day = f"{self.day.day} {self.day:%b %Y}"
+        return f"{self.noun} to {day}" if self.noun else day
+
+
+@dataclass(frozen=True)
 class Effect:
-    """Did a closed action move its KPI the right way?"""
+    """Did a closed action move its KPI the right way? The KPI at its data's own grain when the
+    action was raised (the latest row up to that day: what the meeting saw) and at the day the
+    data runs to, so every pack built from the same data gives the same verdict."""
 
     view: ActionView
     kpi_id: str
-    then: PeriodValue | None
-    now: PeriodValue | None
+    then: Point
+    now: Point
     verdict: str  # improved | no_better | unknown
 
 
@@ -242,7 +266,8 @@ def action_log(
 
 def effects(views: Sequence[ActionView], as_of: dt.date, period: Period,
             by_kpi: dict[str, KpiResult], series: dict[str, list[Observation]]) -> list[Effect]:
-    """For actions done in the last 90 days and linked to a KPI: the KPI then and now."""
+    """For actions done in the last 90 days and linked to a KPI: the KPI then and now, at the
+    finest grain its data has (:func:`point_at`)."""
     start = as_of - dt.timedelta(days=EFFECTIVENESS_WINDOW_DAYS)
     found = []
     for view in views:
@@ -251,19 +276,48 @@ def effects(views: Sequence[ActionView], as_of: dt.date, period: Period,
             continue
         if not start <= view.closed_on < as_of or kpi_id not in by_kpi:
             continue
-        result = by_kpi[kpi_id]
-        raised_period = period.shift(-period.offset_of(view.action.raised_on))
-        rows = [o for o in series.get(kpi_id, []) if raised_period.contains(o.period_end)]
-        then = period_value(result.kpi, raised_period, rows)
-        now = result.current
-        found.append(Effect(view, kpi_id, then, now, _verdict(result, then, now)))
+        kpi = by_kpi[kpi_id].kpi
+        rows = series.get(kpi_id, [])
+        then = point_at(kpi, rows, view.action.raised_on)
+        now = point_at(kpi, rows, as_of)
+        found.append(Effect(view, kpi_id, then, now, _verdict(kpi, then, now)))
     return found
 
 
-def _verdict(result: KpiResult, then: PeriodValue, now: PeriodValue) -> str:
-    if then.value is None or now.value is None:
+def point_at(kpi: Kpi, rows: Sequence[Observation], day: dt.date) -> Point:
+    """The KPI at the latest date of its data up to ``day``: that date's rows combined (its
+    segments rolled up), judged against the target of the KPI's shortest cadence (for a
+    summed KPI whose rows come more or less often than that cadence, the target scaled to the
+    rows' grain)."""
+    grain = grain_of(dates_with_values(rows))
+    dates = dates_with_values(rows, until=day)
+    noun = grain.noun if grain is not None else ""
+    if not dates:
+        return Point(None, None, "no_data", noun)
+    latest = dates[-1]
+    value = combine(kpi, [obs for obs in rows if obs.period_end == latest]).value
+    cadence = shortest_cadence(kpi)
+    target, amber = kpi.target_for(cadence), kpi.amber_for(cadence)
+    if kpi.aggregation == "sum" and grain is not None:
+        factor = grain.days / cadence_days(cadence)
+        target, amber = target * factor, None if amber is None else amber * factor
+    return Point(latest, value, rag_status(value, target, amber, kpi.direction), noun)
+
+
+def shortest_cadence(kpi: Kpi) -> str:
+    """The KPI's cadence with the shortest periods (weekly before monthly before quarterly)."""
+    return min(kpi.cadences, key=cadence_days)
+
+
+def cadence_days(name: str) -> float:
+    rule = cadences.rule_of(name)
+    return float(rule.length) if rule.unit == "days" else rule.length * 30.44
+
+
+def _verdict(kpi: Kpi, then: Point, now: Point) -> str:
+    if then.value is None or now.value is None or then.day == now.day:
         return "unknown"
-    better = now.value > then.value if result.kpi.higher_is_better else now.value < then.value
+    better = now.value > then.value if kpi.higher_is_better else now.value < then.value
     if better or is_worse(then.status, now.status):
         return "improved"
     return "no_better"
