@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+from conftest import prepare_view
 
 from reviewkit.evaluation.evaluate import evaluate_kpi, exceptions_for
 from reviewkit.evaluation.rollup import year_ago
@@ -17,8 +18,6 @@ from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.measurements import Observation
 from reviewkit.layout.view import PackView
 from reviewkit.periods import period_containing
-
-from conftest import prepare_view
 
 MakeKpi = Callable[..., Kpi]
 D = dt.date

@@ -256,9 +256,9 @@ def test_slip_days_is_forecast_minus_planned() -> None:
         ("at_risk", 40, "late"),
         ("late", 0, "late"),
         ("late", -5, "late"),
-        ("done", 0, "on_time"),
-        ("done", -7, "on_time"),
-        ("done", 3, "late"),
+        ("done", 0, "finished"),
+        ("done", -7, "finished"),
+        ("done", 3, "finished"),
         ("cancelled", 90, "cancelled"),
     ],
 )
@@ -282,7 +282,17 @@ def test_an_unfinished_initiative_past_its_planned_finish_is_late_as_of_that_dat
     assert stale.schedule_state == "on_time"
     assert stale.schedule_state_on(dt.date(2026, 10, 30)) == "on_time"
     assert stale.schedule_state_on(dt.date(2026, 11, 20)) == "late"
-    assert done.schedule_state_on(dt.date(2026, 11, 20)) == "on_time"
+    assert done.schedule_state_on(dt.date(2026, 11, 20)) == "finished"
+
+
+def test_a_finished_initiative_is_never_live_late_or_over_budget() -> None:
+    """EHR upgrade 2025 finished on 27 Jun 2025, 14 days after plan and over budget: history,
+    not live delivery risk ("4 late" counted it)."""
+    finished = _initiative(status="done", percent_complete=100, planned_finish=dt.date(2025, 6, 13),
+                           forecast_finish=dt.date(2025, 6, 27), budget=100, cost_to_date=120)
+    assert finished.schedule_state_on(dt.date(2026, 11, 20)) == "finished"
+    assert finished.finished_late_days == 14
+    assert finished.over_budget and not finished.live_over_budget
 
 
 def test_budget_used_and_over_budget() -> None:

@@ -28,6 +28,10 @@ from reviewkit.periods import Period
 
 Status = Literal["green", "amber", "red", "no_data"]
 Trend = Literal["improving", "worsening", "flat", "unknown"]
+#: How a trend reads beside its KPI's status: good (green), bad (red), a warning (amber: a
+#: worsening KPI still on track), mixed (amber: improving over the span but worse this period),
+#: or neutral (flat, unknown).
+TrendTone = Literal["good", "bad", "warning", "mixed", "neutral"]
 
 _SEVERITY = {"green": 0, "amber": 1, "red": 2}
 
@@ -278,6 +282,11 @@ class KpiResult:
         return self.current.status == "green"
 
     @property
+    def reading(self) -> TrendReading:
+        """The trend as the pack says it (:func:`trend_reading`)."""
+        return trend_reading(self)
+
+    @property
     def variance(self) -> float | None:
         """Value minus target (signed as the numbers are; direction tells good from bad)."""
         if self.current.value is None:
@@ -293,6 +302,40 @@ class KpiResult:
     @property
     def status_changed(self) -> bool:
         return self.current.status != self.previous.status
+
+
+@dataclass(frozen=True)
+class TrendReading:
+    """A KPI's trend as every page says it: the direction over its span (the last
+    ``periods`` periods), its tone beside the status, and the caveat when this period went the
+    other way. A KPI that got worse this period is never a plain green "improving"."""
+
+    trend: Trend
+    tone: TrendTone
+    periods: int  # the trend window: the span the line is fitted over
+    noun: str  # "week"
+    caveat: str = ""  # "worse this week": improving over the span, but not this period
+
+    @property
+    def span(self) -> str:
+        """'6 weeks'."""
+        return f"{self.periods} {self.noun}{'s' if self.periods != 1 else ''}"
+
+
+def trend_reading(result: KpiResult) -> TrendReading:
+    """How :attr:`KpiResult.trend` reads beside the KPI's status and its change this period."""
+    current = result.current
+    noun = current.period.noun
+    periods = cadences.get(current.period.cadence).trend_window
+    trend = result.trend
+    if trend == "improving":
+        if is_worse(current.status, result.previous.status):
+            return TrendReading(trend, "mixed", periods, noun, f"worse this {noun}")
+        return TrendReading(trend, "good", periods, noun)
+    if trend == "worsening":
+        return TrendReading(trend, "warning" if current.status == "green" else "bad", periods,
+                            noun)
+    return TrendReading(trend, "neutral", periods, noun)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ every section says so when its input is not configured.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from reviewkit.cadences import Cadence
@@ -19,14 +20,21 @@ from reviewkit.evaluation.forecast import (
     monthly_series,
     quarter_outlook,
 )
+from reviewkit.evaluation.grain import coverage_of
 from reviewkit.evaluation.priorities import PriorityProgress, priority_progress
 from reviewkit.evaluation.rollup import YearToDate, year_to_date
 from reviewkit.evaluation.spend import SpendSummary, summarise_spend
 from reviewkit.formatting import Currency
+from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.loaded import Inputs
-from reviewkit.inputs.portfolio import Benefit, Initiative
+from reviewkit.inputs.measurements import Observation
+from reviewkit.inputs.portfolio import Benefit, Initiative, ScheduleState
 from reviewkit.inputs.priorities import StrategicPriority
 from reviewkit.periods import Period, period_containing
+
+#: Schedule states in the order packs count them.
+SCHEDULE_STATES: tuple[ScheduleState, ...] = ("on_time", "at_risk", "late", "finished",
+                                              "cancelled")
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,9 @@ class Outlook:
     forecast: Forecast
     history: tuple[tuple[Period, float | None], ...]
     quarterly: QuarterOutlook
+    #: The last month of the history is in progress: its value so far (a level), or that pace
+    #: for the whole month (a sum, pro rata).
+    partial_month: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,10 +76,15 @@ class Strategy:
     def forecasts(self) -> list[Forecast]:
         return [outlook.forecast for outlook in self.outlooks]
 
+    def schedule_of(self, initiative: Initiative) -> ScheduleState:
+        """An initiative's schedule state as of the day the data runs to: the one rule every
+        page, chart and alternative text uses."""
+        return initiative.schedule_state_on(self.as_of)
+
     def schedule_counts(self) -> dict[str, int]:
-        counts = {"on_time": 0, "at_risk": 0, "late": 0, "cancelled": 0}
+        counts: dict[str, int] = dict.fromkeys(SCHEDULE_STATES, 0)
         for initiative in self.initiatives or ():
-            counts[initiative.schedule_state_on(self.as_of)] += 1
+            counts[self.schedule_of(initiative)] += 1
         return counts
 
     def initiatives_for(self, priority_id: str) -> list[Initiative]:
@@ -97,10 +113,27 @@ def _latest_values(
     return values
 
 
-def last_complete_month(as_of: dt.date) -> Period:
-    """Forecasts start from the last whole month: a month in progress understates sums."""
-    month = period_containing("monthly", as_of)
-    return month if month.end <= as_of else month.previous()
+def outlook_month(as_of: dt.date) -> Period:
+    """The last month an outlook is fitted on: the one holding the day the data runs to, in
+    progress or not (its data counts; a sum's partial month counts pro rata)."""
+    return period_containing("monthly", as_of)
+
+
+def outlook_series(kpi: Kpi, rows: Sequence[Observation],
+                   as_of: dt.date) -> tuple[list[tuple[Period, float | None]], bool]:
+    """A KPI's monthly values for its outlook, up to the month holding ``as_of``, and whether
+    that month is in progress. A summed KPI's month in progress counts at its pace so far for
+    the whole month (at the grain of its rows: 3 of November's 4 weekly rows make 4/3 of their
+    sum), so the latest data is used without reading as a drop."""
+    month = outlook_month(as_of)
+    series = monthly_series(kpi, rows, as_of)
+    partial = as_of < month.end
+    if partial and kpi.aggregation == "sum" and series and series[-1][1] is not None:
+        share = coverage_of(rows).share(month.start, month.end, as_of)
+        last, value = series[-1]
+        if 0 < share < 1 and value is not None:
+            series[-1] = (last, value / share)
+    return series, partial
 
 
 def prepare_strategy(
@@ -143,14 +176,19 @@ def prepare_strategy(
             )
     outlooks = []
     if cadence.wants("outlook"):
-        start = last_complete_month(as_of)
         kpis_by_id = inputs.catalog.by_id()
         for kpi_id in headline:
             kpi = kpis_by_id[kpi_id]
-            series = monthly_series(kpi, inputs.measurements.series.get(kpi_id, []), start)
+            series, partial = outlook_series(kpi, inputs.measurements.series.get(kpi_id, []),
+                                             as_of)
             forecast = forecast_kpi(kpi, series)
+            # The outlook speaks in quarters: a pack of quarters starts it from its own quarter
+            # as the scorecard states it.
+            quarters = period.rule.unit == "months" and period.rule.length == 3
+            now = evaluation.result(kpi_id).current if quarters else None
             outlooks.append(Outlook(forecast, tuple(series),
-                                    quarter_outlook(kpi, forecast, series)))
+                                    quarter_outlook(kpi, forecast, series, now, as_of),
+                                    partial))
     return Strategy(as_of=as_of, initiatives=initiatives, benefits=benefits, spend=spend,
                     priorities=priorities, outlooks=tuple(outlooks), ytd=ytd,
                     currency=inputs.params.values.currency.currency)

@@ -11,7 +11,7 @@ import datetime as dt
 import io
 import math
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -247,8 +247,10 @@ def _png(fig: Any) -> str:
 
 
 SCHEDULE_COLOURS = {"on_time": STATUS_COLOURS["green"], "at_risk": STATUS_COLOURS["amber"],
+                    "finished": "#b9c3cc",
                     "late": STATUS_COLOURS["red"], "cancelled": STATUS_COLOURS["no_data"]}
-SCHEDULE_HATCH = {"on_time": "", "at_risk": "////", "late": "xxxx", "cancelled": "...."}
+SCHEDULE_HATCH = {"on_time": "", "at_risk": "////", "late": "xxxx", "finished": "",
+                  "cancelled": "...."}
 
 
 #: Axis labels longer than this wrap onto another line (at most three).
@@ -272,7 +274,8 @@ def _label_margin(labels: Sequence[str], figure_width: float) -> float:
     return min(0.45, (widest * _CHAR_IN + 0.15) / figure_width)
 
 
-def timeline_png(initiatives: Sequence[Any], as_of: dt.date) -> str:
+def timeline_png(initiatives: Sequence[Any], as_of: dt.date,
+                 state_of: Callable[[Any], str] | None = None) -> str:
     """Initiatives as bars from start to planned finish, with the slip to the forecast hatched,
     and a dashed line on the day the data runs to (labelled with that date)."""
     # Deferred for start-up time: matplotlib takes ~0.5 s to import and only charts need it.
@@ -295,7 +298,8 @@ def timeline_png(initiatives: Sequence[Any], as_of: dt.date) -> str:
                             top=1 - 0.22 / height, bottom=0.35 / height)
         ax = fig.add_subplot()
         for y, initiative in enumerate(rows):
-            state = initiative.schedule_state_on(as_of)
+            state = (state_of(initiative) if state_of is not None
+                     else initiative.schedule_state_on(as_of))
             start = initiative.start or (initiative.planned_finish - dt.timedelta(days=180))
             planned = to_num(initiative.planned_finish)
             forecast = to_num(initiative.forecast_finish)
@@ -355,9 +359,11 @@ def spend_png(summary: Any, currency: Currency) -> str:
 MIN_OUTLOOK_MONTHS = 6
 
 
-def outlook_png(kpi: Any, series: Sequence[Any], forecast: Any) -> str | None:
+def outlook_png(kpi: Any, series: Sequence[Any], forecast: Any,
+                partial: bool = False) -> str | None:
     """Monthly history, the forecast with its interval, and the target line; None when there
-    is too little history to forecast (a two-point line is not a chart worth printing)."""
+    is too little history to forecast (a two-point line is not a chart worth printing). With
+    ``partial``, the last month is in progress and its point is drawn hollow."""
     # Deferred for start-up time: matplotlib takes ~0.5 s to import and only charts need it.
     import matplotlib as mpl
     from matplotlib.figure import Figure
@@ -378,6 +384,9 @@ def outlook_png(kpi: Any, series: Sequence[Any], forecast: Any) -> str | None:
                         color="#c9d6e6", edgecolor="#7d93b0", linewidth=0.4)
         ax.plot(xs, [last] + [p.mean for p in forecast.points], color=LINE_COLOUR,
                 linestyle=(0, (2, 1.5)), linewidth=1.3)
+        if partial:
+            ax.scatter([n - 1], [last], s=16, facecolors="white", edgecolors=LINE_COLOUR,
+                       linewidths=1.0, zorder=3)
         if forecast.target is not None:
             ax.axhline(forecast.target, color="#111111", linestyle=(0, (4, 2)), linewidth=0.9)
         months = [p for p, _ in history] + [p.period for p in forecast.points]
@@ -395,14 +404,15 @@ def render_charts(pack: PackEvaluation) -> dict[str, str]:
     wanted = pack.cadence.charts
     strategy = pack.strategy
     if "timeline" in wanted and strategy.initiatives:
-        charts["timeline"] = timeline_png(strategy.initiatives, pack.as_of)
+        charts["timeline"] = timeline_png(strategy.initiatives, strategy.as_of,
+                                          strategy.schedule_of)
     if "spend" in wanted and strategy.spend is not None and strategy.spend.categories:
         charts["spend"] = spend_png(strategy.spend, strategy.currency)
     if "outlook" in wanted:
         kpis = pack.catalog.by_id()
         for outlook in strategy.outlooks:
             kpi = kpis[outlook.forecast.kpi_id]
-            chart = outlook_png(kpi, outlook.history, outlook.forecast)
+            chart = outlook_png(kpi, outlook.history, outlook.forecast, outlook.partial_month)
             if chart is not None:
                 charts[f"outlook-{kpi.id}"] = chart
     return charts

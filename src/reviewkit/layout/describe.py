@@ -8,21 +8,18 @@ target 95%; off track".
 
 from __future__ import annotations
 
-import datetime as dt
-from collections import Counter
-from collections.abc import Sequence
-
 from reviewkit.evaluation.evaluate import KpiResult
-from reviewkit.evaluation.forecast import Forecast
 from reviewkit.evaluation.spend import SpendSummary
+from reviewkit.evaluation.strategy import Outlook, Strategy
 from reviewkit.formatting import STATUS_WORDS, format_date, format_value
 from reviewkit.inputs.catalog import Kpi
-from reviewkit.inputs.portfolio import Initiative, ScheduleState
+from reviewkit.inputs.portfolio import ScheduleState
 from reviewkit.layout.charts import chart_history
 
 #: How a schedule state is said in a sentence, in the order the sentence lists them.
 SCHEDULE_WORDS: dict[ScheduleState, str] = {
-    "late": "late", "at_risk": "at risk", "on_time": "on time", "cancelled": "cancelled"}
+    "on_time": "on time", "at_risk": "at risk", "late": "late", "finished": "finished",
+    "cancelled": "cancelled"}
 #: How a spend status is said.
 SPEND_WORDS = {"green": "within budget", "amber": "over budget by up to 5%",
                "red": "over budget by more than 5%", "no_data": "no figures"}
@@ -58,32 +55,32 @@ def kpi_chart_alt(result: KpiResult, *, last: int | None = None) -> str:
     return f"{kpi.name}, {span}: {movement}; target {target}; {status}"
 
 
-def outlook_chart_alt(kpi: Kpi, forecast: Forecast) -> str:
-    """What an outlook chart shows: the history, the forecast and whether it reaches target."""
+def outlook_chart_alt(kpi: Kpi, outlook: Outlook) -> str:
+    """What an outlook chart shows, and the verdict the page prints beside it: the chart draws
+    months against the monthly target, the sentence speaks in quarters, and the alternative
+    text says both, in the sentence's own words."""
+    forecast = outlook.forecast
     if not forecast.points:
         return f"{kpi.name}: history only, too little data for a forecast"
+    history = [period for period, value in outlook.history if value is not None]
     last = forecast.points[-1]
     level = round(forecast.level * 100)
-    text = (f"{kpi.name}: history and forecast to {last.period.long_label}, ending near "
-            f"{format_value(last.mean, kpi)} ({level}% interval "
-            f"{format_value(last.lower, kpi)} to {format_value(last.upper, kpi)})")
+    shown = (f"{kpi.name}, monthly values to {history[-1].long_label}"
+             f"{' (a month in progress)' if outlook.partial_month else ''} and the forecast "
+             f"to {last.period.long_label} with its {level}% interval")
     if forecast.target is not None:
-        text += f"; target {format_value(forecast.target, kpi)}"
-        if forecast.already_on_target:
-            text += ", met now"
-        elif forecast.reach_period is not None:
-            text += f", reached in {forecast.reach_period.long_label}"
-        else:
-            text += ", not reached in the forecast"
-    return text
+        shown += f"; the dashed line is the monthly target, {format_value(forecast.target, kpi)}"
+    return f"{shown}. {outlook.quarterly.sentence}"
 
 
-def timeline_alt(initiatives: Sequence[Initiative], as_of: dt.date) -> str:
-    """What the initiative timeline shows: how many initiatives stand where on their schedule."""
-    states = Counter(item.schedule_state_on(as_of) for item in initiatives)
-    parts = [f"{states[state]} {word}" for state, word in SCHEDULE_WORDS.items() if states[state]]
-    return (f"Timeline of {_plural(len(initiatives), 'initiative')} as of {format_date(as_of)}: "
-            + ", ".join(parts))
+def timeline_alt(strategy: Strategy) -> str:
+    """What the initiative timeline shows: how many initiatives stand where on their schedule,
+    as of the day the data runs to (the dashed line), in the order the page counts them."""
+    counts = strategy.schedule_counts()
+    initiatives = strategy.initiatives or ()
+    parts = [f"{counts[state]} {word}" for state, word in SCHEDULE_WORDS.items() if counts[state]]
+    return (f"Timeline of {_plural(len(initiatives), 'initiative')} as of "
+            f"{format_date(strategy.as_of)}: " + ", ".join(parts))
 
 
 def spend_chart_alt(summary: SpendSummary) -> str:

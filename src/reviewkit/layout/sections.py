@@ -209,14 +209,14 @@ class Pack:
         view = self.view
         strategy = view.strategy
         if chart_id == "timeline" and strategy.initiatives:
-            return timeline_alt(strategy.initiatives, view.period.end)
+            return timeline_alt(strategy)
         if chart_id == "spend" and strategy.spend is not None:
             return spend_chart_alt(strategy.spend)
         if chart_id.startswith("outlook-"):
             kpi_id = chart_id.removeprefix("outlook-")
             for outlook in strategy.outlooks:
                 if outlook.forecast.kpi_id == kpi_id:
-                    return outlook_chart_alt(view.catalog.by_id()[kpi_id], outlook.forecast)
+                    return outlook_chart_alt(view.catalog.by_id()[kpi_id], outlook)
         return kpi_chart_alt(view.result(chart_id))
 
     @staticmethod
