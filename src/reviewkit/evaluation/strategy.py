@@ -23,7 +23,7 @@ from reviewkit.evaluation.forecast import (
 from reviewkit.evaluation.grain import coverage_of
 from reviewkit.evaluation.priorities import PriorityProgress, priority_progress
 from reviewkit.evaluation.rollup import YearToDate, year_to_date
-from reviewkit.evaluation.spend import SpendSummary, summarise_spend
+from reviewkit.evaluation.spend import SpendSummary, spend_rules, summarise_spend
 from reviewkit.formatting import Currency
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.loaded import Inputs
@@ -161,8 +161,11 @@ def prepare_strategy(
     year_start_month = inputs.params.values.year_start_month
     spend = None
     if cadence.wants("spend") and inputs.spend is not None:
+        thresholds = inputs.params.values.spend_thresholds
         spend = summarise_spend(inputs.spend, as_of, year_start_month,
-                                period_start=period.start)
+                                period_start=period.start,
+                                rules=spend_rules(thresholds.materiality, thresholds.amber,
+                                                  inputs.catalog.kpis))
     priorities = None
     if cadence.wants("priorities") and inputs.priorities is not None:
         plain = {kpi_id: value for kpi_id, (value, _) in latest.items()}

@@ -164,20 +164,27 @@ class Pack:
         return key_result_figures(kr, self.view.catalog.by_id().get(kr.kpi or ""))
 
     def spend_months(self) -> SpendMonths:
-        """The months the spend figures count: the pack's month, or its quarter's months to
-        date (the latest month with spend data)."""
+        """The months the spend figures count, named as they are: the pack's month, or the
+        months of its quarter that have actuals ("Q4 2026 to date (October)" when November's
+        actuals are not in, though the data runs to 20 November)."""
         spend = self.view.strategy.spend
         assert spend is not None
-        first = _month(spend.first_month)
-        last = _month(spend.period)
+        months = [_month(label) for label in spend.months]
         year = _month(spend.year_start)
         start = f"1 {year:%B %Y}"
-        if first == last:
-            name = f"{last:%B %Y}"
-            return SpendMonths(name, name, start)
         period = self.view.period
-        label = period.long_label + (" to date" if self.view.as_of < period.end else "")
-        return SpendMonths(f"{label} ({first:%B} to {last:%B})", label, start)
+        if period.rule.unit == "months" and period.rule.length == 1:
+            name = f"{months[-1]:%B %Y}"
+            return SpendMonths(name, name, start)
+        whole = len(months) == period.rule.length and self.view.as_of >= period.end
+        label = period.long_label + ("" if whole else " to date")
+        if len(months) == 1:
+            counted = f"{months[0]:%B}"
+        elif len(months) == 2:
+            counted = f"{months[0]:%B} and {months[1]:%B}"
+        else:
+            counted = f"{months[0]:%B} to {months[-1]:%B}"
+        return SpendMonths(f"{label} ({counted})", label, start)
 
     def board_asks(self) -> list[BoardAsk]:
         """KPIs that need a decision, with the owner's recommendation: the commentary an
@@ -211,18 +218,17 @@ class Pack:
         if chart_id == "timeline" and strategy.initiatives:
             return timeline_alt(strategy)
         if chart_id == "spend" and strategy.spend is not None:
-            return spend_chart_alt(strategy.spend)
+            return spend_chart_alt(strategy.spend, strategy.currency)
         if chart_id.startswith("outlook-"):
             kpi_id = chart_id.removeprefix("outlook-")
             for outlook in strategy.outlooks:
                 if outlook.forecast.kpi_id == kpi_id:
                     return outlook_chart_alt(view.catalog.by_id()[kpi_id], outlook)
-        return kpi_chart_alt(view.result(chart_id))
+        return kpi_chart_alt(view.result(chart_id), as_of=view.as_of)
 
-    @staticmethod
-    def sparkline_alt(result: KpiResult) -> str:
+    def sparkline_alt(self, result: KpiResult) -> str:
         """The alternative text of a summary tile's sparkline (its last periods only)."""
-        return kpi_chart_alt(result, last=SPARKLINE_PERIODS)
+        return kpi_chart_alt(result, last=SPARKLINE_PERIODS, as_of=self.view.as_of)
 
     def units_side_by_side(self) -> tuple[list[KpiResult],
                                           list[tuple[Unit, dict[str, KpiResult]]]]:
