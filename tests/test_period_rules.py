@@ -5,12 +5,9 @@ grain, so the board pack flags what the weekly pack flags."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import pytest
-from conftest import prepare_view
 
 from reviewkit.evaluation.evaluate import evaluate_kpi, exceptions_for
 from reviewkit.evaluation.rollup import year_ago
@@ -21,25 +18,6 @@ from reviewkit.periods import period_containing
 
 MakeKpi = Callable[..., Kpi]
 D = dt.date
-LUMEN = Path(__file__).resolve().parent / "fixtures" / "orgs" / "lumen"
-
-
-@pytest.fixture(scope="module")
-def lumen(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The Lumen test organisation copied away from the repository (its store is made there)."""
-    folder = tmp_path_factory.mktemp("lumen") / "lumen"
-    shutil.copytree(LUMEN, folder, ignore=shutil.ignore_patterns("*.sqlite", "__pycache__"))
-    return folder
-
-
-@pytest.fixture(scope="module")
-def lumen_quarterly(lumen: Path) -> PackView:
-    return prepare_view("quarterly", lumen / "params" / "quarterly.yaml")
-
-
-@pytest.fixture(scope="module")
-def lumen_weekly(lumen: Path) -> PackView:
-    return prepare_view("weekly", lumen / "params" / "weekly.yaml")
 
 
 def weekly(values: Sequence[float | None], end: dt.date) -> list[Observation]:
