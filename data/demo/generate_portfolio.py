@@ -501,7 +501,7 @@ def check_story(folder: Path, series: Series) -> None:
         "wards_live": "on_track",
         "cloud_savings": "on_track",
         "racks_released": "on_track",
-        "network_saving": "on_track",
+        "network_saving": "at_risk",  # £29k realized of £58k planned by now
         "first_contact_resolution": "on_track",
         "faster_ehr_login": "achieved",
     }

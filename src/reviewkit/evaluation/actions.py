@@ -13,7 +13,6 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from reviewkit import cadences
 from reviewkit.evaluation.evaluate import (
     ExceptionItem,
     KpiResult,
@@ -21,7 +20,7 @@ from reviewkit.evaluation.evaluate import (
     is_worse,
     rag_status,
 )
-from reviewkit.evaluation.grain import dates_with_values, grain_of
+from reviewkit.evaluation.grain import cadence_days, dates_with_values, grain_of, shortest_cadence
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.measurements import Observation
 from reviewkit.periods import Period
@@ -302,16 +301,6 @@ def point_at(kpi: Kpi, rows: Sequence[Observation], day: dt.date) -> Point:
         factor = grain.days / cadence_days(cadence)
         target, amber = target * factor, None if amber is None else amber * factor
     return Point(latest, value, rag_status(value, target, amber, kpi.direction), noun)
-
-
-def shortest_cadence(kpi: Kpi) -> str:
-    """The KPI's cadence with the shortest periods (weekly before monthly before quarterly)."""
-    return min(kpi.cadences, key=cadence_days)
-
-
-def cadence_days(name: str) -> float:
-    rule = cadences.rule_of(name)
-    return float(rule.length) if rule.unit == "days" else rule.length * 30.44
 
 
 def _verdict(kpi: Kpi, then: Point, now: Point) -> str:

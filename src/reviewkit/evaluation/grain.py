@@ -15,6 +15,8 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from reviewkit import cadences
+from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.measurements import Observation
 
 #: Recent row dates the grain is read from (older rows may be summarised per period).
@@ -194,3 +196,14 @@ def silence_of(rows: Iterable[Observation], as_of: dt.date) -> Silence:
         return Silence(None, dates[-1], 0)
     return Silence(grain, dates[-1], grain.missed(dates[-1], as_of))
 
+
+
+def cadence_days(name: str) -> float:
+    """The length of a cadence's periods in days (a month: 30.44)."""
+    rule = cadences.rule_of(name)
+    return float(rule.length) if rule.unit == "days" else rule.length * 30.44
+
+
+def shortest_cadence(kpi: Kpi) -> str:
+    """The KPI's cadence with the shortest periods (weekly before monthly before quarterly)."""
+    return min(kpi.cadences, key=cadence_days)

@@ -10,7 +10,9 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from reviewkit import cadences
 from reviewkit.cadences import Cadence
+from reviewkit.evaluation.actions import point_at
 from reviewkit.evaluation.benefits import BenefitAssessment, assess_benefit
 from reviewkit.evaluation.evaluate import Evaluation
 from reviewkit.evaluation.forecast import (
@@ -20,7 +22,7 @@ from reviewkit.evaluation.forecast import (
     monthly_series,
     quarter_outlook,
 )
-from reviewkit.evaluation.grain import coverage_of
+from reviewkit.evaluation.grain import cadence_days, coverage_of, shortest_cadence
 from reviewkit.evaluation.priorities import PriorityProgress, priority_progress
 from reviewkit.evaluation.rollup import YearToDate, year_to_date
 from reviewkit.evaluation.spend import SpendSummary, spend_rules, summarise_spend
@@ -29,7 +31,7 @@ from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.loaded import Inputs
 from reviewkit.inputs.measurements import Observation
 from reviewkit.inputs.portfolio import Benefit, Initiative, ScheduleState
-from reviewkit.inputs.priorities import StrategicPriority
+from reviewkit.inputs.priorities import KeyResult, StrategicPriority
 from reviewkit.periods import Period, period_containing
 
 #: Schedule states in the order packs count them.
@@ -43,6 +45,9 @@ class BenefitView:
     assessment: BenefitAssessment
     initiative: Initiative | None
     kpi_name: str | None
+    #: What the realized value of a KPI's benefit is: "week to 20 Nov 2026" (the KPI at its
+    #: data's own grain, the same in every pack built from the same data).
+    measured: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,35 @@ def _latest_values(
     return values
 
 
+def key_result_value(kr: KeyResult, kpis: dict[str, Kpi], evaluation: Evaluation,
+                     period: Period, as_of: dt.date,
+                     latest: dict[str, tuple[float, dt.date]]) -> tuple[float | None, str]:
+    """A key result's value in its own grain, and what it is when that is not the scorecard's
+    figure. A summed KPI is read as a rate per the key result's ``per`` cadence (default: the
+    KPI's shortest): "complaints under 40 a month" against 105 complaints in 8 of Q4's 13
+    weeks reads 57 a month, not 105; a level is the scorecard's figure for the pack's period.
+    A KPI the pack does not report takes its latest value."""
+    assert kr.kpi is not None
+    kpi = kpis[kr.kpi]
+    try:
+        result = evaluation.result(kr.kpi)
+    except KeyError:
+        result = None
+    if result is None or result.value is None:
+        value, day = latest.get(kr.kpi, (None, None))
+        return value, (f"latest, {day.day} {day:%b %Y}" if day is not None else "")
+    if kpi.aggregation != "sum":
+        return result.value, ""
+    per = kr.per or shortest_cadence(kpi)
+    share = result.current.share
+    if per == period.cadence and share >= 1:
+        return result.value, ""
+    days = (period.end - period.start).days + 1
+    rate = result.value / share * cadence_days(per) / days if share > 0 else None
+    when = period.long_label + (" to date" if as_of < period.end else "")
+    return rate, f"a {cadences.rule_of(per).noun}, pro rata over {when}"
+
+
 def outlook_month(as_of: dt.date) -> Period:
     """The last month an outlook is fitted on: the one holding the day the data runs to, in
     progress or not (its data counts; a sum's partial month counts pro rata)."""
@@ -152,11 +186,19 @@ def prepare_strategy(
         by_id = {i.id: i for i in inputs.initiatives or ()}
         names = {kpi.id: kpi.name for kpi in inputs.catalog.kpis}
         views = []
+        kpis = inputs.catalog.by_id()
         for benefit in inputs.benefits:
-            value, date = latest.get(benefit.kpi_id or "", (None, None))
+            value: float | None = None
+            date: dt.date | None = None
+            measured = ""
+            if benefit.kpi_id in kpis:
+                point = point_at(kpis[benefit.kpi_id],
+                                 inputs.measurements.series.get(benefit.kpi_id, []), as_of)
+                value, date, measured = point.value, point.day, point.label
             views.append(BenefitView(benefit, assess_benefit(benefit, as_of, value, date),
                                      by_id.get(benefit.initiative_id),
-                                     names.get(benefit.kpi_id or "")))
+                                     names.get(benefit.kpi_id or ""),
+                                     measured if value is not None else ""))
         benefits = tuple(views)
     year_start_month = inputs.params.values.year_start_month
     spend = None
@@ -169,7 +211,13 @@ def prepare_strategy(
     priorities = None
     if cadence.wants("priorities") and inputs.priorities is not None:
         plain = {kpi_id: value for kpi_id, (value, _) in latest.items()}
-        priorities = tuple((p, priority_progress(p, plain)) for p in inputs.priorities)
+
+        def value_of(kr: KeyResult) -> tuple[float | None, str]:
+            return key_result_value(kr, inputs.catalog.by_id(), evaluation, period, as_of,
+                                    latest)
+
+        priorities = tuple((p, priority_progress(p, plain, as_of, value_of))
+                           for p in inputs.priorities)
     ytd = {}
     if cadence.wants("year_to_date"):
         for result in evaluation.results:
