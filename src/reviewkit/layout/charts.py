@@ -46,6 +46,11 @@ def chart_history(result: KpiResult, *, most: int | None = None) -> list[PeriodV
     return list(history[min(first, max(0, len(history) - MIN_CHART_PERIODS)):])
 
 
+def partly_covered(pv: PeriodValue) -> bool:
+    """A period the chart marks: its data starts inside it, or (a sum) only part of it is in."""
+    return pv.partial or pv.pro_rated
+
+
 def counts_only(result: KpiResult) -> bool:
     """Whether the KPI counts things, so its axis needs whole-number ticks (no 7.5 complaints):
     its unit is ``count``, or it sums whole numbers."""
@@ -81,20 +86,25 @@ def kpi_figure(result: KpiResult, *, width_in: float = 6.6, height_in: float = 1
         )
         ax.plot(xs, ys, color=LINE_COLOUR, linewidth=1.4)
         for status, marker in STATUS_MARKERS.items():
-            points = [
-                (x, pv.value)
-                for x, pv in zip(xs, history, strict=True)
-                if pv.status == status and pv.value is not None
-            ]
-            if points:
+            for partial in (False, True):
+                # A period the data only partly covers (in progress, or the first the data
+                # reaches) is drawn hollow: its figure is not a whole period's.
+                points = [
+                    (x, pv.value)
+                    for x, pv in zip(xs, history, strict=True)
+                    if pv.status == status and pv.value is not None
+                    and partly_covered(pv) == partial
+                ]
+                if not points:
+                    continue
                 ax.scatter(
                     [point[0] for point in points],
                     [point[1] for point in points],
                     marker=marker,
                     s=18 if status == "green" else 26,
-                    color=STATUS_COLOURS[status],
-                    edgecolors="#222222",
-                    linewidths=0.5,
+                    facecolors="white" if partial else STATUS_COLOURS[status],
+                    edgecolors=STATUS_COLOURS[status] if partial else "#222222",
+                    linewidths=1.1 if partial else 0.5,
                     zorder=3,
                 )
         current = history[-1]
