@@ -12,6 +12,7 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from reviewkit.evaluation.evaluate import (
     ExceptionItem,
@@ -24,7 +25,7 @@ from reviewkit.evaluation.grain import cadence_days, dates_with_values, grain_of
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.measurements import Observation
 from reviewkit.periods import Period
-from reviewkit.store.records import OPEN_STATUSES, Action, Decision, Event
+from reviewkit.store.records import OPEN_STATUSES, Action, BoardAsk, Decision, Event
 
 #: Closed actions are checked for effect over this many days back from the period end.
 EFFECTIVENESS_WINDOW_DAYS = 90
@@ -97,6 +98,27 @@ class ActionLog:
     actions: tuple[ActionView, ...] = ()
     decisions: tuple[Decision, ...] = ()
     effects: tuple[Effect, ...] = ()
+    #: The board asks as they stood (every status): the register the board pack reads.
+    asks: tuple[BoardAsk, ...] = ()
+
+    @property
+    def tabled(self) -> list[BoardAsk]:
+        """The asks before the board: tabled and not yet decided, withdrawn or deferred."""
+        return [ask for ask in self.asks if ask.tabled]
+
+    @property
+    def asks_decided_since(self) -> list[BoardAsk]:
+        return [ask for ask in self.asks if ask.status != "tabled"
+                and ask.id in self.ask_changed_since]
+
+    #: Asks whose status changed since the last review (filled by :func:`action_log`).
+    ask_changed_since: frozenset[str] = frozenset()
+
+    @property
+    def has_previous_review(self) -> bool:
+        """Whether a pack was recorded before this one (else "since" is the previous period's
+        end, and nothing was asked at a "last review")."""
+        return self.previous_label is not None
 
     @property
     def open(self) -> list[ActionView]:
@@ -146,6 +168,46 @@ class ActionLog:
         }
 
 
+def replay_asks(events: Sequence[Event], before: dt.date,
+                since: dt.date | None = None) -> tuple[dict[str, BoardAsk], set[str]]:
+    """Every board ask as it stood from the events effective before ``before``, and the asks
+    whose status changed on or after ``since``."""
+    asks: dict[str, BoardAsk] = {}
+    moved: set[str] = set()
+    for event in sorted(events, key=lambda e: (e.effective, e.seq)):
+        if event.entity != "ask" or event.effective >= before:
+            continue
+        if event.field == "created" and event.new:
+            asks[event.entity_id] = _ask_from(json.loads(event.new))
+            continue
+        current = asks.get(event.entity_id)
+        if current is None or event.new is None:
+            continue
+        value: Any = event.new
+        if event.field in ("options", "kpis", "actions"):
+            value = json.loads(event.new)
+        elif event.field == "deadline":
+            value = dt.date.fromisoformat(event.new)
+        asks[event.entity_id] = replace(current, **{event.field: value})
+        if event.field == "status" and since is not None and event.effective >= since:
+            moved.add(event.entity_id)
+    return asks, moved
+
+
+def _ask_from(values: dict[str, str | None]) -> BoardAsk:
+    return BoardAsk(
+        id=str(values["id"]), ask=str(values["ask"]),
+        options=json.loads(str(values.get("options") or "[]")),
+        recommendation=str(values.get("recommendation") or ""), owner=str(values["owner"]),
+        deadline=dt.date.fromisoformat(str(values["deadline"])),
+        status=str(values.get("status") or "tabled"), review=values.get("review"),
+        raised_on=dt.date.fromisoformat(str(values["raised_on"])),
+        kpis=json.loads(str(values.get("kpis") or "[]")),
+        actions=json.loads(str(values.get("actions") or "[]")),
+        decision_id=values.get("decision_id"), unit=str(values.get("unit") or ""),
+    )
+
+
 def replay(events: Sequence[Event], before: dt.date) -> tuple[dict[str, Action],
                                                                dict[str, dt.date],
                                                                dict[str, int],
@@ -160,7 +222,7 @@ def replay(events: Sequence[Event], before: dt.date) -> tuple[dict[str, Action],
     due_changes: dict[str, int] = {}
     decisions: dict[str, Decision] = {}
     for event in sorted(events, key=lambda e: (e.effective, e.seq)):
-        if event.effective >= before:
+        if event.effective >= before or event.entity == "ask":
             continue
         if event.entity == "decision":
             if event.field == "created" and event.new:
@@ -258,9 +320,13 @@ def action_log(
             )
         )
     decision_list = sorted(decisions.values(), key=lambda d: d.id)
+    # An ask tabled at the meeting on the pack's own period end is before the board that day.
+    asks, moved = replay_asks(events, as_of + dt.timedelta(days=1), since)
     return ActionLog(as_of=as_of, since=since, previous_label=previous_label,
                      actions=tuple(views), decisions=tuple(decision_list),
-                     effects=tuple(effects(views, as_of, period, by_kpi, series)))
+                     effects=tuple(effects(views, as_of, period, by_kpi, series)),
+                     asks=tuple(sorted(asks.values(), key=lambda a: a.id)),
+                     ask_changed_since=frozenset(moved))
 
 
 def effects(views: Sequence[ActionView], as_of: dt.date, period: Period,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from reviewkit.cadences import Section
 from reviewkit.errors import ReviewkitError
 from reviewkit.evaluation.evaluate import KpiResult, PeriodValue
 from reviewkit.evaluation.priorities import KeyResultProgress
@@ -38,7 +39,6 @@ from reviewkit.layout.figures import (
 from reviewkit.layout.render import environment, render
 from reviewkit.layout.styles import NOTEBOOK_SCOPE, notebook_style
 from reviewkit.layout.view import PackView, Publication
-from reviewkit.narrative.placeholders import fill
 
 #: How a group figure is made from its units' figures, as the units page says it.
 ROLLUP_WORDS = {"sum": "sum of units", "mean": "weighted mean", "min": "lowest unit",
@@ -73,15 +73,6 @@ class SpendMonths:
     year_start: str  # "1 July 2026"
 
 
-@dataclass(frozen=True)
-class BoardAsk:
-    kpi: Kpi
-    result: KpiResult
-    reasons: list[str]
-    recommendation: str
-    from_narrative: bool
-
-
 def perspective_anchor(name: str) -> str:
     """The HTML id of a perspective's heading (the contents links to it)."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
@@ -104,21 +95,25 @@ class Pack:
             known = ", ".join(section.id for section in self.view.cadence.sections)
             raise SectionError(f"the {self.view.cadence.name} pack has no section "
                                f"'{section_id}'; its sections: {known}") from None
-        if section.group_only and not self.view.evaluated.is_group:
+        if section not in self._sections():
             return Fragment(section_id, "")
         return self._fragment(section_id)
 
     def sections(self) -> list[Fragment]:
         """Every section of this pack in reading order (what the notebook shows cell by cell)."""
-        return [self._fragment(section.id)
-                for section in self.view.cadence.sections_for(self.view.evaluated.is_group)]
+        return [self._fragment(section.id) for section in self._sections()]
+
+    def _sections(self) -> tuple[Section, ...]:
+        """This pack's sections: a group's units page only in a group pack, the group's own
+        sections (portfolio, spend, …) not in a unit's."""
+        return self.view.cadence.sections_for(self.view.evaluated.is_group,
+                                              self.view.unit is not None)
 
     # -- data the templates use -----------------------------------------------------------
     @property
     def section_ids(self) -> frozenset[str]:
         """The sections of this pack (a group pack's included)."""
-        return frozenset(section.id for section in
-                         self.view.cadence.sections_for(self.view.evaluated.is_group))
+        return frozenset(section.id for section in self._sections())
 
     @property
     def kpi_ids(self) -> frozenset[str]:
@@ -185,27 +180,6 @@ class Pack:
         else:
             counted = f"{months[0]:%B} to {months[-1]:%B}"
         return SpendMonths(f"{label} ({counted})", label, start)
-
-    def board_asks(self) -> list[BoardAsk]:
-        """KPIs that need a decision, with the owner's recommendation: the commentary an
-        analyst wrote for the KPI when there is one, else the catalog's expected action."""
-        reasons = self.exceptions_by_kpi()
-        written = {cell.kpi_id: cell for cell in self.publication.narrative
-                   if cell.kpi_id and not cell.draft}
-        asks = []
-        for kpi_id, kpi_reasons in reasons.items():
-            decisive = [r for r in kpi_reasons if r in ("red", "red_no_action", "worsened")]
-            if not decisive:
-                continue
-            result = self.view.result(kpi_id)
-            cell = written.get(kpi_id)
-            if cell is not None:
-                text, from_narrative = fill(cell.text, self.view.evaluated), True
-            else:
-                text = result.kpi.action_if_off_track or "No recommendation recorded."
-                from_narrative = False
-            asks.append(BoardAsk(result.kpi, result, decisive, text, from_narrative))
-        return asks
 
     @staticmethod
     def perspective_anchor(name: str) -> str:
