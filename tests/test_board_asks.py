@@ -73,7 +73,7 @@ def test_a_decision_that_answers_an_ask_takes_it_off_the_table(lumen_store: Path
         "review: quarterly 2026-Q3\ndate: 2026-11-12\n"
         "decisions:\n  - text: Approve the refit of MV Toroa for 2028\n"
         "    answers: B-0001\n", encoding="utf-8")
-    code, out, err = run_cli_in_process(["minutes", "import", str(minutes), "--params",
+    code, _, err = run_cli_in_process(["minutes", "import", str(minutes), "--params",
                                          str(lumen_store), "--by", "secretary", "--amend"])
     assert code == 0, err
     pack, html = board_page(lumen_store)
