@@ -230,8 +230,10 @@ QUARTERLY = Cadence(
         Section("portfolio", "The initiative portfolio", group_level=True),
         Section("spend", "Spend against budget", group_level=True),
         _CHANGES,
-        Section("actions", "Action log and decisions"),
-        # The board reads the balanced scorecard; the full scorecard leads the KPI detail.
+        # The board reads the balanced scorecard, the decisions asked of it and what changed;
+        # the operational action log and the full scorecard are appendices (the body stays
+        # within a board's dozen pages).
+        Section("actions", "Action log and decisions", appendix=True),
         Section("kpi_details", "Scorecard and KPI detail", appendix=True, kpi_commentary=True,
                 lists_perspectives=True),
         _DATA_QUALITY,

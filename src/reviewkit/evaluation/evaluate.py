@@ -282,6 +282,16 @@ class KpiResult:
         return self.current.status == "green"
 
     @property
+    def target_changes(self) -> list[tuple[Period, float]]:
+        """The periods whose target the data set (row-level targets), where it differs from
+        the catalog's: each with that target, so a chart's step is explained."""
+        cadence = self.current.period.cadence
+        usual = self.kpi.target_for(cadence)
+        return [(pv.period, pv.target / pv.share if pv.share > 0 else pv.target)
+                for pv in self.history
+                if pv.share > 0 and abs(pv.target / pv.share - usual) > 1e-9]
+
+    @property
     def reading(self) -> TrendReading:
         """The trend as the pack says it (:func:`trend_reading`)."""
         return trend_reading(self)

@@ -76,9 +76,13 @@ def kpi_figure(result: KpiResult, *, width_in: float = 6.6, height_in: float = 1
         fig.subplots_adjust(left=0.075, right=0.88, top=0.95, bottom=0.16)
         ax = fig.add_subplot()
         _band(ax, xs, history)
+        # The target is drawn from the first period with data: before it there is nothing to
+        # judge, and a plan drawn over empty periods reads as a target the data missed.
+        first = next((i for i, pv in enumerate(history) if pv.value is not None), 0)
+        targets = [pv.target if i >= first else math.nan for i, pv in enumerate(history)]
         ax.step(
             [x for x in xs] + [xs[-1] + 0.5],
-            [pv.target for pv in history] + [history[-1].target],
+            [*targets, history[-1].target],
             where="mid",
             color="#111111",
             linestyle=(0, (4, 2)),

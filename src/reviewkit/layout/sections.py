@@ -21,6 +21,7 @@ from reviewkit.evaluation.evaluate import KpiResult, PeriodValue
 from reviewkit.evaluation.priorities import KeyResultProgress
 from reviewkit.evaluation.rollup import perspective_status, year_ago
 from reviewkit.evaluation.strategy import BenefitView
+from reviewkit.evaluation.units import reported_by_units
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.units import Unit
 from reviewkit.layout.charts import SPARKLINE_PERIODS, chart_history, sparkline
@@ -232,9 +233,11 @@ class Pack:
             return "—"
         return f"{100 * unit.value / group.value:.0f}%"
 
-    @staticmethod
-    def rollup_words(kpi: Kpi) -> str:
-        """How the group's figure of a KPI is made from its units', in a few words."""
+    def rollup_words(self, kpi: Kpi) -> str:
+        """How the group's figure of a KPI is made from its units', in a few words; a KPI no
+        unit reports is the group's own figure, not a roll-up."""
+        if not reported_by_units(kpi.id, self.view.evaluated.units):
+            return "the group's own figure"
         return ROLLUP_WORDS[kpi.rollup_rule]
 
     def _fragment(self, name: str) -> Fragment:
