@@ -149,3 +149,26 @@ def test_the_target_streak_counts_periods_below_target_across_amber_and_red(
     assert result.status == "red"
     assert result.streak == 1
     assert result.target_streak == 3
+
+
+# -- change and trend never read as a contradiction ----------------------------------------------
+
+def test_a_kpi_that_went_off_track_this_period_is_never_a_green_improving(
+        lumen_quarterly: PackView) -> None:
+    """Reportable safety incidents: fewer over the year, then two in November (off track): a
+    board read a green "▼ Improving" beside a doubled count."""
+    safety = lumen_quarterly.result("safety_incidents")
+    assert safety.status == "red" and safety.previous.status == "green"
+    assert safety.trend == "improving"
+    reading = safety.reading
+    assert reading.tone == "mixed" and reading.caveat == "worse this quarter"
+    assert reading.span == "4 quarters"
+
+
+def test_a_trend_reads_with_its_span_and_tone(make_kpi: MakeKpi) -> None:
+    kpi = make_kpi(target=95.0, amber=90.0)
+    week = period_containing("weekly", D(2026, 11, 20))
+    sliding = evaluate_kpi(kpi, week, weekly([99, 98.5, 98, 97.5, 97, 96], D(2026, 11, 20)),
+                           history_length=6)
+    assert (sliding.trend, sliding.reading.tone) == ("worsening", "warning")  # still on track
+    assert sliding.reading.span == "6 weeks"
