@@ -388,7 +388,7 @@ class DataQuality:
             + len(self.missing_values)
             + len(self.gaps)
             + len(self.missing_points)
-            + len(self.partial_first)
+            + len(set(self.partial_first.values()))
             + len(self.stale)
             + len(self.never_reported)
             + (1 if self.rows_after_period else 0)

@@ -135,16 +135,19 @@ def key_result_value(kr: KeyResult, kpis: dict[str, Kpi], evaluation: Evaluation
     if result is None or result.value is None:
         value, day = latest.get(kr.kpi, (None, None))
         return value, (f"latest, {day.day} {day:%b %Y}" if day is not None else "")
+    stale = (f"data to {result.data_to.day} {result.data_to:%b %Y}"
+             if result.data_to is not None else "")
     if kpi.aggregation != "sum":
-        return result.value, ""
+        return result.value, stale
     per = kr.per or shortest_cadence(kpi)
     share = result.current.share
     if per == period.cadence and share >= 1:
-        return result.value, ""
+        return result.value, stale
     days = (period.end - period.start).days + 1
     rate = result.value / share * cadence_days(per) / days if share > 0 else None
     when = period.long_label + (" to date" if as_of < period.end else "")
-    return rate, f"a {cadences.rule_of(per).noun}, pro rata over {when}"
+    return rate, f"a {cadences.rule_of(per).noun}, pro rata over {when}" + (
+        f"; {stale}" if stale else "")
 
 
 def outlook_month(as_of: dt.date) -> Period:

@@ -90,7 +90,7 @@ def key_result_figures(kr: KeyResultProgress, kpi: Kpi | None) -> MeasureFigures
     beside a 94.00% target prints as 93.96%, never "94.0%")."""
     measure = _measure(kpi, kr.unit, kr.baseline, kr.target)
     thresholds = [kr.baseline, kr.target]
-    if kpi is not None and kpi.aggregation != "sum" and not kr.note:
+    if kpi is not None and kpi.aggregation != "sum":
         cadence = kpi.cadences[0]
         thresholds += [kpi.target_for(cadence), kpi.amber_for(cadence)]
     places = shared_decimals(measure, [kr.value], thresholds)
