@@ -121,9 +121,9 @@ def test_a_card_names_the_targets_its_data_set(tmp_path: Path) -> None:
 
 
 def test_the_units_page_says_which_figures_are_not_a_roll_up(tmp_path: Path) -> None:
-    """"Opex variance to budget — weighted mean — not reported ×7 — Group 2.3%" under a heading
-    that says the group's figure is its units' rolled up; the group's P1 incidents "5 On track"
-    beside "5 of 7.4" on the page before."""
+    """"Opex variance to budget — weighted mean — not reported (7 units) — Group 2.3%" under a
+    heading that says the group's figure is its units' rolled up; the group's P1 incidents
+    "5 On track" beside "5 of 7.4" on the page before."""
     text = (REPO / "params" / "units" / "quarterly.yaml").read_text(encoding="utf-8")
     params = tmp_path / "units.yaml"
     params.write_text(text.replace("../../data/demo/", f"{REPO / 'data' / 'demo'}/")
