@@ -50,7 +50,8 @@ def draft_for_kpi(result: KpiResult, pack: PackEvaluation) -> str:
                 f"owner: {literal(kpi.owner)}.")
     else:
         change = result.change
-        if change is not None and change != 0:
+        # A change that prints as nothing (+0 pro rata) is none: "stands at", not "rose to".
+        if change is not None and round(change, figures.decimals) != 0:
             verb = "rose" if change > 0 else "fell"
             moved = (f" {verb} to {literal(figures.value)} since last {noun}"
                      + (", pro rata" if result.change_pro_rata else ""))
