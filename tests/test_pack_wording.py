@@ -134,3 +134,19 @@ def test_the_units_page_says_which_figures_are_not_a_roll_up(tmp_path: Path) -> 
     assert pack.rollup_words(pack.view.result("p1_incidents").kpi) == "sum of units"
     html = text_of(pack.section("units").html)
     assert "to date, target pro-rated" in html
+
+
+def test_a_benefit_reads_the_same_in_every_cadence_built_from_the_same_data(
+        demo_folder: Path) -> None:
+    """Kestrel's E. coli benefit read "Achieved 112%" in the monthly pack and "On track 91%" in
+    the quarterly: each judged it on its own period's value."""
+    monthly = params_copy("monthly", demo_folder)
+    views = [prepare_view(cadence, path, "2026-11-20") for cadence, path in
+             (("monthly", monthly), ("quarterly", demo_folder / "quarterly.yaml"))]
+    states = []
+    for view in views:
+        assert view.strategy.benefits is not None
+        states.append({b.benefit.id: (b.assessment.value, b.assessment.state, b.measured)
+                       for b in view.strategy.benefits if b.benefit.kpi_id})
+    assert states[0] == states[1]
+    assert states[0]["patch_compliance"][2] == "week to 20 Nov 2026"
