@@ -221,10 +221,11 @@ QUARTERLY = Cadence(
                 _summary("The quarter in three sentences for the board.")),
         _UNITS,
         Section("board_decisions", "Decisions requested of the board", group_level=True),
+        # Follows on: a board has a few asks, so the decisions page is short.
         Section("priorities", "Strategic priorities",
                 Narrative("priorities", "Strategic priorities",
                           "Which priorities are behind, and what would bring them back."),
-                group_level=True),
+                group_level=True, new_page=False),
         Section("outlook", "Outlook: the next four quarters"),
         Section("benefits", "Benefits realization", group_level=True),
         Section("portfolio", "The initiative portfolio", group_level=True),
