@@ -394,7 +394,8 @@ def spend_png(summary: Any, currency: Currency) -> str:
     cats = list(reversed(summary.categories))
     labels = [wrap_label(c.category, 26, 2) for c in cats]
     width = 6.6
-    height = 0.36 * len(cats) + 0.1 * sum(label.count("\n") for label in labels) + 0.75
+    # Compact (0.3 in a category): the table above it has the figures, the chart the shape.
+    height = 0.3 * len(cats) + 0.1 * sum(label.count("\n") for label in labels) + 0.75
     with mpl.rc_context(fname=str(_STYLE)):
         fig = Figure(figsize=(width, height))
         fig.subplots_adjust(left=_label_margin(labels, width), right=0.94,
