@@ -58,6 +58,9 @@ class Kpi(BaseModel):
     contributors: list[str] = Field(default_factory=list)
     decimals: int | None = Field(default=None, ge=0, le=6)
     query: str | None = None  # SQL over the params file's sources, instead of measurement rows
+    #: Measured by hand: its owner enters the period's value in the review round (reviewkit
+    #: serve), which the pack takes as a measurement, with who entered it and when.
+    manual: bool = False
 
     @field_validator("cadences")
     @classmethod

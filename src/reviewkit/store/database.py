@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from reviewkit import redact
+from reviewkit.store.cycle_schema import migrate_add_review_cycle
 from reviewkit.store.records import (
     ACTION_FIELDS,
     ACTION_STATUSES,
@@ -305,7 +306,8 @@ def _add_pack_versions(connection: Connection) -> None:
 MIGRATIONS: Sequence[Callable[[Connection], None]] = (_migrate_to_1, _migrate_to_2,
                                                       _migrate_add_units,
                                                       _migrate_add_minutes_entries,
-                                                      _add_pack_versions)
+                                                      _add_pack_versions,
+                                                      migrate_add_review_cycle)
 #: The schema this reviewkit writes: every migration applied.
 SCHEMA_VERSION = len(MIGRATIONS)
 

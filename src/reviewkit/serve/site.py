@@ -1,0 +1,110 @@
+"""What the web application works on: the pack definitions it serves, their one store, the
+settings of the params files' ``serve:`` section, the packs folder, and the cached inputs a
+narrative page evaluates. No Flask here, so the command line shares it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reviewkit import cadences
+from reviewkit.errors import UsageError
+from reviewkit.evaluation.pack import PackEvaluation
+from reviewkit.inputs.loaded import Inputs
+from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams, load_params
+from reviewkit.inputs.serve_params import ServeParams
+from reviewkit.run.library import LibraryPack, find_packs
+from reviewkit.run.prepare import evaluate, load_for
+from reviewkit.serve.people import read_people, save_people
+from reviewkit.store.cycle import CycleStore, Round, User
+from reviewkit.store.database import Store
+
+
+@dataclass
+class Site:
+    """The served definitions and their store (opened once; the connection pool is shared by
+    the server's threads)."""
+
+    definitions: tuple[LoadedParams, ...]
+    settings: ServeParams
+    store: Store
+    packs: Path
+    _inputs: dict[str, tuple[float, Inputs]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def open(cls, params_files: Sequence[str | Path], *, packs: Path | None = None) -> Site:
+        if not params_files:
+            raise UsageError("give at least one --params file: the pack definitions to serve")
+        definitions = tuple(load_params(path) for path in params_files)
+        stores = {d.store_location for d in definitions}
+        if len(stores) > 1:
+            raise UsageError("the params files name different stores; the review cycle keeps "
+                             "one store: make their 'store' the same")
+        configured = [d for d in definitions if d.values.serve is not None]
+        settings = configured[0].values.serve if configured else ServeParams()
+        assert settings is not None
+        folder = packs or (settings.packs and (configured[0].path.parent / settings.packs)
+                           ) or Path("outputs")
+        site = cls(definitions, settings, Store.open(stores.pop()), Path(folder).resolve())
+        if configured and settings.people is not None:
+            people = read_people(configured[0].path.parent / settings.people)
+            save_people(site.cycle, people, by="people file")
+        return site
+
+    @property
+    def cycle(self) -> CycleStore:
+        return CycleStore(self.store)
+
+    def definition(self, params: str) -> LoadedParams:
+        for definition in self.definitions:
+            if str(definition.path) == params:
+                return definition
+        raise LookupError(f"{params} is not served here")
+
+    def inputs(self, params: str) -> Inputs:
+        """A definition's inputs, loaded again only when its params file changed."""
+        definition = self.definition(params)
+        stamp = definition.path.stat().st_mtime
+        with self._lock:
+            cached = self._inputs.get(params)
+            if cached is None or cached[0] != stamp:
+                cached = (stamp, load_for(load_params(definition.path)))
+                self._inputs[params] = cached
+            return cached[1]
+
+    def evaluate(self, round_: Round, unit: str) -> PackEvaluation:
+        return evaluate(cadences.get(round_.cadence), self.inputs(round_.params), self.store,
+                        round_.period_end, unit or None)
+
+    def units_of(self, params: str) -> list[tuple[str, str]]:
+        """The packs of a definition as (unit key, name): the group's first."""
+        inputs = self.inputs(params)
+        if not inputs.units:
+            return [("", "")]
+        return [("", "Group"), *((unit.id, unit.name) for unit in inputs.units)]
+
+    def library(self, user: User) -> list[tuple[LibraryPack, str]]:
+        """The packs ``user`` may read, with their unit ids ('group' for the group's or the
+        only pack)."""
+        if not self.packs.is_dir():
+            return []
+        found = []
+        for pack in find_packs(self.packs):
+            parts = pack.pdf.split("/")
+            unit = parts[2] if len(parts) == 4 else GROUP_FOLDER
+            if user.may_read(unit):
+                found.append((pack, unit))
+        return found
+
+    def pack_file(self, cadence: str, label: str, unit: str, name: str) -> Path | None:
+        """A pack's PDF or HTML by its place in the library (never a path a request names)."""
+        for pack in find_packs(self.packs) if self.packs.is_dir() else []:
+            parts = pack.pdf.split("/")
+            pack_unit = parts[2] if len(parts) == 4 else GROUP_FOLDER
+            if (pack.cadence, pack.label, pack_unit) == (cadence, label, unit):
+                return self.packs / (pack.pdf if name == "pack.pdf" else pack.html)
+        return None
+
