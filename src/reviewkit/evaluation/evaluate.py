@@ -175,6 +175,18 @@ def pro_rate(kpi: Kpi, pv: PeriodValue, as_of: dt.date | None) -> PeriodValue:
 
 
 @dataclass(frozen=True)
+class OwnerStatus:
+    """A status the KPI's owner set in the review round instead of the data's, and why."""
+
+    status: Status
+    reason: str
+    by: str
+    at: str  # ISO time it was saved
+    approved: bool  # by the office (the publish gate may require it)
+    data_status: Status = "no_data"  # what the data gave
+
+
+@dataclass(frozen=True)
 class KpiResult:
     """Everything a pack says about one KPI for one period."""
 
@@ -187,6 +199,8 @@ class KpiResult:
     last_seen: dt.date | None  # date of the latest measurement with a value, up to period end
     periods_without_data: int  # consecutive periods, ending now, with no value
     stale: bool
+    #: The owner's status in place of the data's (see evaluation/owners.py), if they set one.
+    owner_status: OwnerStatus | None = None
 
     @property
     def status(self) -> Status:

@@ -86,7 +86,8 @@ def _tasks_of(definition: cadences.Cadence, inputs: Inputs, store: Store,
         evaluated = evaluate(definition, inputs, store, period, key or None)
         for result in evaluated.results:
             kpi = result.kpi
-            task = KpiTask(kpi_id=kpi.id, unit=key, unit_name=unit.name if unit else "",
+            task = KpiTask(kpi_id=kpi.id, unit=key,
+                           unit_name=unit.name if unit else ("Group" if inputs.units else ""),
                            name=kpi.name, owner=kpi.owner, value=format_value(result.value, kpi),
                            target=format_value(result.current.target, kpi),
                            status=result.status,

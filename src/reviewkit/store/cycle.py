@@ -10,6 +10,7 @@ over the other person's text: the same rule as the narrative store's.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
@@ -520,12 +521,30 @@ class CycleStore:
             rows = connection.execute(query.order_by(round_history_table.c.seq)).mappings()
             return [_value(row) for row in rows]
 
+    def fingerprint(self, cadence: str, label: str, unit: str) -> tuple[str, int] | None:
+        """SHA-256 of every field owners saved for this pack in its period's rounds, and how
+        many; None when no round was opened for the period."""
+        with self._read() as connection:
+            ids = [row[0] for row in connection.execute(sa.select(rounds_table.c.id).where(
+                (rounds_table.c.cadence == cadence) & (rounds_table.c.label == label)))]
+            if not ids:
+                return None
+            rows = connection.execute(sa.select(
+                round_values_table.c.round_id, round_values_table.c.kpi_id,
+                round_values_table.c.field, round_values_table.c.revision,
+                round_values_table.c.text).where(
+                round_values_table.c.round_id.in_(ids) & (round_values_table.c.unit == unit))
+                .order_by(round_values_table.c.round_id, round_values_table.c.kpi_id,
+                          round_values_table.c.field)).all()
+        content = json.dumps([list(row) for row in rows], ensure_ascii=False)
+        return hashlib.sha256(content.encode()).hexdigest(), len(rows)
+
     def updates_for_pack(self, cadence: str, label: str, params: str,
-                         unit: str) -> tuple[KpiUpdate, ...]:
-        """What owners wrote in the round of a pack (its cadence, period, params file and
-        unit), for the build; none when no round was opened for it."""
+                         unit: str | None = None) -> tuple[KpiUpdate, ...]:
+        """What owners wrote in the round of a pack (its cadence, period and params file; one
+        unit's, or None: every unit's), for the build; none when no round was opened for it."""
         found = self.round_for(cadence, label, params)
         if found is None:
             return ()
         return tuple(update for (_, owner_unit), update in sorted(self.values(found.id).items())
-                     if owner_unit == unit)
+                     if unit is None or owner_unit == unit)
