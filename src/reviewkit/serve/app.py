@@ -504,9 +504,10 @@ def _office_routes(app: Flask) -> None:
     def tracker_page(round_id: int) -> Any:
         round_ = _the_round(round_id)
         users = site().cycle.users()
+        rows = rounds.tracker(site().cycle, round_, users)
         return render_template(
-            "tracker.html", round=round_,
-            rows=rounds.tracker(site().cycle, round_, users),
+            "tracker.html", round=round_, rows=rows,
+            overrides=[item for row in rows for item in row.overrides],
             units=site().units_of(round_.params) if _served(round_) else [],
             job=publishing.get(round_id), approval_field=APPROVAL_FIELD)
 
@@ -573,7 +574,8 @@ def _office_routes(app: Flask) -> None:
                                     "results": [], "sent": 0, "error": ""}
         user = me()
         application = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
-        worker = threading.Thread(target=_publish_job, name=f"publish-{round_id}", daemon=True,
+        job = current_app.extensions.get("reviewkit_publish_job", _publish_job)
+        worker = threading.Thread(target=job, name=f"publish-{round_id}", daemon=True,
                                   args=(application, round_, user, force, publishing[round_id]))
         worker.start()
         if current_app.config.get("PUBLISH_WAIT"):
