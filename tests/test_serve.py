@@ -5,8 +5,8 @@ SMTP server, the audit log, and what owners write reaching the pack."""
 from __future__ import annotations
 
 import dataclasses
-import html
 import datetime as dt
+import html
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,7 +40,7 @@ def cycle(tmp_path_factory: pytest.TempPathFactory,
 
 @pytest.fixture(scope="module")
 def matrix_cycle(tmp_path_factory: pytest.TempPathFactory,
-                 smtp_server: tuple[int, Inbox]) -> Cycle:  # noqa: F811
+                 smtp_server: tuple[int, Inbox]) -> Cycle:
     """A cycle of its own: walking every route closes rounds and ends sessions."""
     return make_cycle(tmp_path_factory.mktemp("matrix"), smtp_server)
 

@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
+from typing import Any
 
 from reviewkit import cadences
 
 SERVE_COMMANDS = ("serve", "round", "people")
 
 
-def add_serve_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_serve_parsers(commands: Any) -> None:
     serve = commands.add_parser("serve", help="run the review cycle's web application "
                                               "(pip install 'reviewkit[serve]')")
     serve.add_argument("--params", required=True, type=Path, action="append", metavar="FILE",

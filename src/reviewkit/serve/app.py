@@ -720,8 +720,8 @@ def _narrative_routes(app: Flask) -> None:
             if me().role != "analyst":
                 abort(403)
             cell_key = request.form.get("key", "")
-            cells = {cell.key: cell for cell in service.plan(evaluated.cadence.narratives)}
-            cell = cells.get(cell_key)
+            planned = {cell.key: cell for cell in service.plan(evaluated.cadence.narratives)}
+            cell = planned.get(cell_key)
             if cell is None:
                 abort(404)
             text = request.form.get("text", "")
