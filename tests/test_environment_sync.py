@@ -1,8 +1,7 @@
 """environment.yml (conda) lists the same packages, with the same minimum versions, as pyproject.
 
 pyproject.toml's [project].dependencies plus the `test` and `serve` extras are the source of
-truth;
-added to (or dropped from) one file and not the other fails here.
+truth; a package added to (or dropped from) one file and not the other fails here.
 """
 
 from __future__ import annotations
