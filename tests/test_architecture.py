@@ -153,7 +153,8 @@ def test_no_reviewkit_module_is_imported_inside_a_function_except_for_start_up_t
     allowed = {("reviewkit.cli.app", "reviewkit.cli.narrative"),
                ("reviewkit.cli.app", "reviewkit.run.build"),
                ("reviewkit.cli.app", "reviewkit.cli.batch"),
-               ("reviewkit.cli.app", "reviewkit.cli.serve")}
+               ("reviewkit.cli.app", "reviewkit.cli.serve"),
+               ("reviewkit.serve.rounds", "reviewkit.run.build")}
     hidden = [f"{item.importer} (line {item.line}) imports {item.imported}" for item in OURS
               if item.local and (item.importer, item.imported) not in allowed]
     assert hidden == []

@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reviewkit import cadences
 from reviewkit.errors import ReviewkitError, UsageError
@@ -20,7 +20,6 @@ from reviewkit.inputs.loaded import Inputs
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams, load_params
 from reviewkit.periods import period_containing
 from reviewkit.periods import today as clock
-from reviewkit.run.build import BuildResult, build_pack
 from reviewkit.run.gate import PublishRefused
 from reviewkit.run.prepare import evaluate, load_for, parse_period
 from reviewkit.store.cycle import (
@@ -34,6 +33,9 @@ from reviewkit.store.cycle import (
 )
 from reviewkit.store.database import Store
 from reviewkit.store.records import Action
+
+if TYPE_CHECKING:  # the build is imported when a round is published, not at start-up
+    from reviewkit.run.build import BuildResult
 
 log = logging.getLogger(__name__)
 
@@ -330,6 +332,10 @@ def publish_round(round_: Round, *, approver: str, out_dir: Path, force: bool = 
                   by: str) -> list[Published]:
     """Publish every pack of the round's definition for its period (each through the publish
     gate; ``force`` publishes anyway and records the reasons)."""
+    # Deferred for start-up time: the build imports papermill, nbconvert and WeasyPrint, which
+    # only publishing needs (the server starts in a second without them).
+    from reviewkit.run.build import build_pack
+
     params = load_params(round_.params)
     done: list[Published] = []
     for unit in pack_units(params):

@@ -48,7 +48,16 @@ class Site:
         assert settings is not None
         folder = packs or (settings.packs and (configured[0].path.parent / settings.packs)
                            ) or Path("outputs")
-        site = cls(definitions, settings, Store.open(stores.pop()), Path(folder).resolve())
+        store = Store.open(stores.pop())
+        if store.engine.dialect.name == "sqlite":
+            # Many people save at once: with a write-ahead log a commit is one append and
+            # readers never wait for a writer. Kept in the file, so builds share it.
+            raw = store.engine.raw_connection()
+            try:
+                raw.driver_connection.execute("PRAGMA journal_mode=WAL")  # type: ignore[union-attr]
+            finally:
+                raw.close()
+        site = cls(definitions, settings, store, Path(folder).resolve())
         if configured and settings.people is not None:
             people = read_people(configured[0].path.parent / settings.people)
             save_people(site.cycle, people, by="people file")
