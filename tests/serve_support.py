@@ -101,7 +101,7 @@ class Cycle:
         return client
 
 
-def write_definition(root: Path, smtp_port: int) -> Path:
+def write_definition(root: Path, smtp_port: int, port: int = 8000) -> Path:
     """The demo's data with one unit, a hand-measured KPI and the serve settings."""
     catalog = (DEMO / "kpis.yaml").read_text(encoding="utf-8")
     catalog = catalog.replace("  - id: service_desk_csat\n",
@@ -115,7 +115,7 @@ def write_definition(root: Path, smtp_port: int) -> Path:
         f"catalog: kpis.yaml\nmeasurements: {DEMO / 'measurements.csv'}\n"
         "store: review.sqlite\n"
         "units:\n  - id: north-general\n    segment: NGH\n    name: North General Hospital\n"
-        "serve:\n  url: http://127.0.0.1:8000\n  sign_in_limit: 1000 per minute\n"
+        f"serve:\n  url: http://127.0.0.1:{port}\n  sign_in_limit: 1000 per minute\n"
         f"  smtp: {{host: 127.0.0.1, port: {smtp_port}, sender: "
         "'Governance Office <office@northwind.example>'}\n",
         encoding="utf-8")
@@ -140,6 +140,9 @@ def cycle_people(store: Store) -> dict[str, User]:
         "desk": cycle.add_user(email="sam@northwind.example", name="Sam Desk", role="owner",
                                owns=["Service Desk Lead", "Site IT Lead, North General"],
                                units=["north-general"], password_hash=hashed, by="test"),
+        "infra": cycle.add_user(email="ira@northwind.example", name="Ira Fraser", role="owner",
+                                owns=["Head of Infrastructure"], units=["north-general"],
+                                password_hash=hashed, by="test"),
         "reader": cycle.add_user(email="priya@northwind.example", name="Priya Raman",
                                  role="reader", units=["north-general"], password_hash=hashed,
                                  by="test"),
@@ -161,10 +164,10 @@ def smtp_server() -> Iterator[tuple[int, Inbox]]:
         controller.stop()
 
 
-def make_cycle(root: Path, smtp: tuple[int, Inbox]) -> Cycle:
+def make_cycle(root: Path, smtp: tuple[int, Inbox], port: int = 8000) -> Cycle:
     people.set_hasher(TEST_HASHER)
     people.refresh_dummy()
-    params = write_definition(root, smtp[0])
+    params = write_definition(root, smtp[0], port)
     store = Store.open(str(root / "review.sqlite"))
     try:
         made = Cycle(root, params, smtp[0], smtp[1], cycle_people(store))
