@@ -191,7 +191,7 @@ class Owner:
         """One save, as the page's form sends it; True when the server acknowledged it."""
         started = time.perf_counter()
         try:
-            status, headers, _ = self._request("POST", f"/my/{self.round_id}", {
+            status, _, _ = self._request("POST", f"/my/{self.round_id}", {
                 "csrf_token": self.csrf, self.field_name: text,
                 f"{self.field_name}:rev": str(self.revision)})
         except (OSError, http.client.HTTPException) as exc:  # a server gone mid-answer

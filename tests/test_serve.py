@@ -501,7 +501,7 @@ def test_what_owners_write_reaches_the_pack(app: Flask, cycle: Cycle) -> None:
     view = make_view(group, inputs)
     html = "".join(fragment.html for fragment in Pack(view).sections())
     assert "Status set by the owner: two releases were a one-off" in html
-    assert "not yet approved by the office" in html and "Owner's analysis" in html
+    assert "not yet approved by the office" in html and "Owner's update" in html
     # The publish gate asks for the office's approval, which the tracker gives.
     reasons = gate.check(group, (), store.actions(), {r: r == "owner_status_approved"
                                                      for r in gate.RULES})

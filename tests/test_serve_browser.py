@@ -18,14 +18,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from serve_support import PASSWORD, PERIOD, Cycle, Inbox, body_of, make_cycle
-from serve_support import smtp_server as smtp_server  # noqa: F401 (a fixture)
-
 from conftest import REPO
+from serve_support import PASSWORD, PERIOD, Cycle, Inbox, body_of, make_cycle
+from serve_support import smtp_server as smtp_server
+
 from reviewkit.store.database import Store
 
 sys.path.insert(0, str(REPO / "bench"))
-from serve_load import Server, free_port  # noqa: E402
+from serve_load import Server, free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -37,7 +37,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory,
-           smtp_server: tuple[int, Inbox]) -> Iterator[tuple[Cycle, str]]:  # noqa: F811
+           smtp_server: tuple[int, Inbox]) -> Iterator[tuple[Cycle, str]]:
     root = tmp_path_factory.mktemp("browser")
     port = free_port()
     cycle = make_cycle(root, smtp_server, port=port)
@@ -184,7 +184,8 @@ def test_the_office_sees_the_tracker_and_publishes(
     pack = (cycle.root / "packs" / "weekly" / PERIOD / "north-general" / "pack.html").read_text(
         encoding="utf-8")
     assert "Status set by the owner: the outage was planned and announced" in pack
-    assert "Analysis 1: the &lt;weekend&gt; maintenance &amp; a failed disk" in pack
+    assert ("Analysis 1: the &lt;weekend&gt; maintenance &amp; a failed disk "
+            "<i>Recommendation:</i> Recommendation 1") in pack
     assert "Ira Fraser" in pack
 
 

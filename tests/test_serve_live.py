@@ -12,7 +12,7 @@ from pathlib import Path
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "bench"))
-from serve_load import (  # noqa: E402
+from serve_load import (
     Owner,
     Server,
     check,
