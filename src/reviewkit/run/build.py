@@ -49,7 +49,7 @@ from reviewkit.run.prepare import (
     unit_inputs,
     unit_key,
 )
-from reviewkit.run.reissue import reissue_of, snapshot_of
+from reviewkit.run.reissue import published_versions, reissue_of, snapshot_of
 from reviewkit.run.summary import MANIFEST_ATTACHED, manifest_of, summary_of, write_action_csvs
 from reviewkit.store.database import Store
 from reviewkit.store.records import Action, PackVersion
@@ -158,8 +158,9 @@ def prepare_job(
     view = make_view(evaluated, own, sources=sources(definition, notebook_path, store,
                                                      evaluated.period.label, unit_key(unit)))
     # A pack published before is reissued as its next version, with what changed.
-    publication = reissue_of(store.versions(definition.name, evaluated.period.label,
-                                            unit_key(unit)), view, publication)
+    publication = reissue_of(published_versions(
+        store.versions(definition.name, evaluated.period.label, unit_key(unit)), final,
+        definition.name, evaluated.period.label, unit_key(unit)), view, publication)
     notebook.metadata["reviewkit"] = notebook_metadata(view, publication)
     return PackJob(
         name=pack_name(definition, evaluated.period.label, own), view=view,
