@@ -96,9 +96,20 @@ audit_table = sa.Table(
 TABLES = (users_table, sign_in_links_table, rounds_table, round_owners_table,
           round_values_table, round_history_table, audit_table)
 
-#: The tables and columns the review-cycle migration adds (the store's schema check reads it).
+#: The tables and columns the review-cycle migration adds (the store's schema check reads it;
+#: written out, as what this version was, not read from the definitions above).
 ADDS: dict[str, tuple[str, ...]] = {
-    table.name: tuple(column.name for column in table.columns) for table in TABLES
+    "users": ("id", "email", "name", "role", "owns", "units", "password_hash", "session_token",
+              "active", "library_seen_at", "created_at"),
+    "sign_in_links": ("nonce", "user_id", "purpose", "created_at", "used_at"),
+    "rounds": ("id", "cadence", "label", "period_end", "params", "due", "opened_at",
+               "opened_by", "closed_at", "closed_by", "tasks"),
+    "round_owners": ("round_id", "owner", "started_at", "done_at", "done_by", "reminded_at"),
+    "round_values": ("round_id", "kpi_id", "unit", "field", "text", "revision", "updated_at",
+                     "updated_by"),
+    "round_history": ("seq", "round_id", "kpi_id", "unit", "field", "revision", "text",
+                      "updated_at", "updated_by"),
+    "audit_log": ("seq", "at", "by", "what", "target", "detail"),
 }
 
 

@@ -25,6 +25,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from reviewkit import redact
+from reviewkit.store.cycle_schema import ADDS as review_cycle_adds
+from reviewkit.store.cycle_schema import TABLES as review_cycle_tables
 from reviewkit.store.cycle_schema import migrate_add_review_cycle
 from reviewkit.store.records import (
     ACTION_FIELDS,
@@ -52,6 +54,10 @@ __all__ = [
 ]
 
 metadata = sa.MetaData()
+# The review cycle's tables (store/cycle_schema.py) are the store's too: its schema checks know
+# them.
+for _table in review_cycle_tables:
+    _table.to_metadata(metadata)
 
 meta_table = sa.Table(
     "reviewkit_meta", metadata,
@@ -383,6 +389,7 @@ SCHEMA_ADDS: Sequence[Mapping[str, tuple[str, ...]]] = (
         "pack_versions": ("cadence", "label", "version", "unit", "published_at", "approver",
                           "snapshot"),
     },
+    review_cycle_adds,  # 6: the review cycle (store/cycle_schema.py)
 )
 
 
