@@ -561,3 +561,42 @@ def test_people_file_and_round_commands(tmp_path: Path, cycle: Cycle) -> None:
     assert "kim@northwind.example\tKim\towner\tCISO\tall" in out
     code, out, _ = run(["round", "list", "--params", str(cycle.params)])
     assert code == 0 and f"weekly {PERIOD}" in out and "CISO:" in out
+
+
+def test_an_analyst_edits_the_narrative_with_the_notebooks_conflict_rule(
+        app: Flask, cycle: Cycle) -> None:
+    store: Store = app.extensions["reviewkit"].store
+    url = f"/rounds/{round_id(cycle)}/narrative/north-general"
+    first, second = (Cycle.sign_in(app, cycle.users["analyst"]) for _ in range(2))
+    page = first.get(url).data.decode()
+    assert 'name="key" value="summary"' in page
+    token = csrf_of(page.encode())
+    saved = first.post(url, data={"csrf_token": token, "key": "summary", "revision": "0",
+                                  "text": "North General had a <hard> week."})
+    assert saved.status_code == 302
+    stored = store.narratives("weekly", PERIOD, "north-general")["summary"]
+    assert (stored.text, stored.revision, stored.updated_by) == (
+        "North General had a <hard> week.", 1, "Ana Lyst")
+    late = second.post(url, data={"csrf_token": csrf_of(second.get(url).data), "key": "summary",
+                                  "revision": "0",
+                                  "text": "My own summary"})
+    assert late.status_code == 409
+    assert b"My own summary" in late.data and b"&lt;hard&gt;" in late.data
+    assert store.narratives("weekly", PERIOD, "north-general")["summary"].revision == 1
+    office = Cycle.sign_in(app, cycle.users["office"])
+    assert office.post(url, data={"csrf_token": csrf_of(office.get(url).data),
+                                  "key": "summary", "revision": "1",
+                                  "text": "x"}).status_code == 403
+
+
+def test_the_office_opens_a_round_from_the_web(app: Flask, cycle: Cycle) -> None:
+    office = Cycle.sign_in(app, cycle.users["office"])
+    token = csrf_of(office.get("/rounds").data)
+    form = {"csrf_token": token, "params": str(cycle.params.resolve()), "cadence": "weekly",
+            "period": "2026-11-13", "due": "2099-01-31"}
+    opened = office.post("/rounds", data=form, follow_redirects=True)
+    assert b"Round weekly 2026-11-13 is open until 2099-01-31" in opened.data
+    again = office.post("/rounds", data=form)
+    assert again.status_code == 400 and b"is open already" in again.data
+    bad = office.post("/rounds", data={**form, "period": "2026-11-06", "due": "soon"})
+    assert bad.status_code == 400 and b"--due" in bad.data

@@ -18,7 +18,7 @@ from reviewkit.errors import ReviewkitError, UsageError
 from reviewkit.formatting import STATUS_WORDS, format_value
 from reviewkit.inputs.loaded import Inputs
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams, load_params
-from reviewkit.periods import period_containing
+from reviewkit.periods import parse_date, period_containing
 from reviewkit.periods import today as clock
 from reviewkit.run.gate import PublishRefused
 from reviewkit.run.prepare import evaluate, load_for, parse_period
@@ -110,9 +110,10 @@ def open_round(store: Store, params_file: str | Path, cadence: str, *, period: s
     params = load_params(params_file)
     inputs = load_for(params)
     today = clock()
-    due_day = parse_period(due)
-    if due_day is None:
-        raise UsageError("--due: give the day owners' updates are due, as YYYY-MM-DD")
+    try:
+        due_day = parse_date(due)
+    except ValueError as exc:
+        raise UsageError(f"--due: {exc}; give the day owners' updates are due") from None
     evaluated = evaluate(definition, inputs, store, period)
     label, end = evaluated.period.label, evaluated.period.end
     tasks = _tasks_of(definition, inputs, store, end)
