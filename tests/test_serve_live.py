@@ -20,6 +20,7 @@ from serve_load import (
     make_organisation,
     prepare,
     run_owners,
+    sign_in_all,
     stored_history,
 )
 
@@ -34,11 +35,7 @@ def test_owners_saving_at_once_lose_nothing_even_when_the_server_is_killed(
     server.start()
     try:
         owners = [Owner(index, server.port, round_id) for index in range(OWNERS)]
-        signing = [threading.Thread(target=owner.sign_in) for owner in owners]
-        for thread in signing:
-            thread.start()
-        for thread in signing:
-            thread.join()
+        sign_in_all(owners)
         # Saving at once; the server is killed (SIGKILL) while saves are in flight.
         killer = threading.Timer(1.5, server.kill)
         killer.start()
