@@ -24,7 +24,7 @@ from reviewkit.layout.sections import Pack
 from reviewkit.layout.view import make_view
 from reviewkit.narrative.drafts import draft_for_kpi
 from reviewkit.run import gate
-from reviewkit.run.prepare import evaluate
+from reviewkit.run.prepare import evaluate, sources
 from reviewkit.serve import rounds
 from reviewkit.store.cycle import CycleStore
 from reviewkit.store.database import Store
@@ -525,13 +525,22 @@ def test_what_owners_write_reaches_the_pack(app: Flask, cycle: Cycle) -> None:
 
 def test_the_pack_provenance_names_the_review_round(app: Flask, cycle: Cycle) -> None:
     store: Store = app.extensions["reviewkit"].store
-    before = CycleStore(store).fingerprint("weekly", PERIOD, "")
+    params = str(cycle.params.resolve())
+    before = CycleStore(store).fingerprint("weekly", PERIOD, "", params)
     assert before is not None
     CycleStore(store).save_fields(round_id(cycle), "p1_incidents", "",
                                   {"analysis": ("one more", 0)}, by="x")
-    after = CycleStore(store).fingerprint("weekly", PERIOD, "")
+    after = CycleStore(store).fingerprint("weekly", PERIOD, "", params)
     assert after is not None and after[0] != before[0] and after[1] == before[1] + 1
-    assert CycleStore(store).fingerprint("weekly", "2026-11-13", "") is None
+    assert CycleStore(store).fingerprint("weekly", "2026-11-06", "", params) is None
+    # Another definition sharing the store has a round of its own, or none.
+    assert CycleStore(store).fingerprint("weekly", PERIOD, "", "/elsewhere.yaml") is None
+    view = make_view(evaluate(cadences.get("weekly"), load_inputs(cycle.params), store, PERIOD),
+                     load_inputs(cycle.params),
+                     sources=sources(cadences.get("weekly"), cycle.params, store, PERIOD,
+                                     params=params))
+    assert [f.path for f in view.provenance.inputs if f.role == "review round"] == [
+        f"review round weekly {PERIOD}"]
 
 
 def test_a_round_for_the_same_period_cannot_be_opened_twice(cycle: Cycle) -> None:

@@ -14,8 +14,9 @@ import shutil
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import REPO
@@ -90,15 +91,32 @@ def screenshot(driver: object, shots: Path, name: str) -> None:
     driver.set_window_size(1280, 1000)  # type: ignore[attr-defined]
 
 
-def sign_in(driver: object, base: str, email: str) -> None:
+def wait_for(driver: object, condition: Callable[[Any], object], seconds: float = 120) -> None:
+    """Until the page shows what a click led to (a loaded machine answers slowly)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, seconds, poll_frequency=0.2).until(condition)
+
+
+def click_and_wait(driver: Any, element: Any) -> None:
+    """Click, and wait for the page the click loads (the old page going stale)."""
+    from selenium.webdriver.support import expected_conditions
+
+    html = driver.find_element("tag name", "html")
+    element.click()
+    wait_for(driver, expected_conditions.staleness_of(html))
+
+
+def sign_in(driver: Any, base: str, email: str) -> None:
     from selenium.webdriver.common.by import By
 
-    driver.delete_all_cookies()  # type: ignore[attr-defined]
-    driver.get(f"{base}/sign-in")  # type: ignore[attr-defined]
-    form = driver.find_elements(By.CSS_SELECTOR, "form.card")[0]  # type: ignore[attr-defined]
+    driver.delete_all_cookies()
+    driver.get(f"{base}/sign-in")
+    form = driver.find_elements(By.CSS_SELECTOR, "form.card")[0]
     form.find_element(By.NAME, "email").send_keys(email)
     form.find_element(By.NAME, "password").send_keys(PASSWORD)
-    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    click_and_wait(driver, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    assert "/sign-in" not in driver.current_url, driver.find_element(By.TAG_NAME, "main").text
 
 
 def test_an_owner_updates_three_kpis_and_an_action_and_ticks_done(
@@ -129,11 +147,11 @@ def test_an_owner_updates_three_kpis_and_an_action_and_ticks_done(
     action.find_element(By.CSS_SELECTOR, "input[name$=':reason']").send_keys(
         "the supplier's first slot")
     screenshot(driver, shots, "03-owner-page-filled")
-    driver.find_element(By.ID, "save").click()  # type: ignore[attr-defined]
+    click_and_wait(driver, driver.find_element(By.ID, "save"))  # type: ignore[attr-defined]
     assert "Saved." in driver.find_element(By.CSS_SELECTOR, ".flash").text  # type: ignore[attr-defined]
     page = driver.page_source  # type: ignore[attr-defined]
     assert "Saved by Ira Fraser" in page and "&lt;weekend&gt;" in page
-    driver.find_element(By.ID, "mark-done").click()  # type: ignore[attr-defined]
+    click_and_wait(driver, driver.find_element(By.ID, "mark-done"))  # type: ignore[attr-defined]
     assert "✓ Done" in driver.find_element(By.ID, "done-state").text  # type: ignore[attr-defined]
     screenshot(driver, shots, "04-owner-page-done")
 
@@ -153,10 +171,10 @@ def test_the_office_sees_the_tracker_and_publishes(
     assert "not started" in rows["CISO"] and "no one signed up" in rows["CISO"]
     assert "the outage was planned and announced" in driver.page_source  # type: ignore[attr-defined]
     screenshot(driver, shots, "05-tracker")
-    driver.find_element(By.CSS_SELECTOR, "form.inline-form button").click()  # type: ignore[attr-defined]
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "form.inline-form button"))  # type: ignore[attr-defined]
     assert "✓ approved" in driver.page_source  # type: ignore[attr-defined]
     driver.find_element(By.NAME, "force").click()  # type: ignore[attr-defined]
-    driver.find_element(By.ID, "publish").click()  # type: ignore[attr-defined]
+    click_and_wait(driver, driver.find_element(By.ID, "publish"))  # type: ignore[attr-defined]
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         driver.get(f"{base}/rounds/{cycle.round.id}")  # type: ignore[attr-defined,union-attr]

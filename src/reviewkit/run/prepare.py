@@ -60,7 +60,7 @@ def notebook_for(cadence: Cadence, custom: Path | None = None) -> Path:
 
 
 def sources(cadence: Cadence, notebook: Path, store: Store, label: str,
-            unit: str = "") -> tuple[InputFile, ...]:
+            unit: str = "", *, params: str = "") -> tuple[InputFile, ...]:
     """What a pack is made from besides its input files: the notebook, the templates and
     stylesheets (their version, as one hash), and the store's content the pack reads (actions,
     decisions, earlier packs, narrative; named without any password)."""
@@ -72,7 +72,7 @@ def sources(cadence: Cadence, notebook: Path, store: Store, label: str,
                   0),
     )
     # What owners wrote in the period's review round, when one was opened.
-    written = CycleStore(store).fingerprint(cadence.name, label, unit)
+    written = CycleStore(store).fingerprint(cadence.name, label, unit, params)
     if written is None:
         return found
     return (*found, InputFile("review round", f"review round {cadence.name} {label}",
@@ -179,5 +179,5 @@ def prepare(
     notebook = notebook_for(cadence, inputs.params.values.notebook)
     view = make_view(evaluated, unit_inputs(inputs, unit), charts=render_charts(evaluated),
                      now=now, sources=sources(cadence, notebook, store, evaluated.period.label,
-                                              unit_key(unit)))
+                                              unit_key(unit), params=str(inputs.params.path)))
     return Prepared(view, Publication(narrative=cells))

@@ -521,12 +521,14 @@ class CycleStore:
             rows = connection.execute(query.order_by(round_history_table.c.seq)).mappings()
             return [_value(row) for row in rows]
 
-    def fingerprint(self, cadence: str, label: str, unit: str) -> tuple[str, int] | None:
-        """SHA-256 of every field owners saved for this pack in its period's rounds, and how
-        many; None when no round was opened for the period."""
+    def fingerprint(self, cadence: str, label: str, unit: str,
+                    params: str) -> tuple[str, int] | None:
+        """SHA-256 of every field owners saved for this pack (of the definition ``params``) in
+        its period's round, and how many; None when no round was opened for it."""
         with self._read() as connection:
             ids = [row[0] for row in connection.execute(sa.select(rounds_table.c.id).where(
-                (rounds_table.c.cadence == cadence) & (rounds_table.c.label == label)))]
+                (rounds_table.c.cadence == cadence) & (rounds_table.c.label == label)
+                & (rounds_table.c.params == params)))]
             if not ids:
                 return None
             rows = connection.execute(sa.select(
