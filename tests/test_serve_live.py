@@ -24,7 +24,7 @@ from serve_load import (
     stored_history,
 )
 
-OWNERS = 12
+OWNERS = 8
 
 
 def test_owners_saving_at_once_lose_nothing_even_when_the_server_is_killed(
@@ -37,10 +37,10 @@ def test_owners_saving_at_once_lose_nothing_even_when_the_server_is_killed(
         owners = [Owner(index, server.port, round_id) for index in range(OWNERS)]
         sign_in_all(owners)
         # Saving at once; the server is killed (SIGKILL) while saves are in flight.
-        killer = threading.Timer(1.5, server.kill)
+        killer = threading.Timer(1.0, server.kill)
         killer.start()
         stop = threading.Event()
-        threading.Timer(1.6, stop.set).start()
+        threading.Timer(1.1, stop.set).start()
         run_owners(owners, 3.0, stop, tag="a")
         killer.join()
         before = sum(len(owner.acknowledged) for owner in owners)
@@ -55,7 +55,7 @@ def test_owners_saving_at_once_lose_nothing_even_when_the_server_is_killed(
             saved = stored_history(params, round_id).get(owner.index, [])
             owner.acknowledged = saved  # an answered-or-not save that committed is theirs
             assert owner.revision == len(saved)
-        run_owners(owners, 2.0, tag="b")
+        run_owners(owners, 1.5, tag="b")
     finally:
         server.stop()
     assert [error for owner in owners for error in owner.errors] == []
