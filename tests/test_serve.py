@@ -21,10 +21,12 @@ from serve_support import smtp_server as smtp_server
 from reviewkit import cadences
 from reviewkit.inputs.loaded import load_inputs
 from reviewkit.layout.sections import Pack
-from reviewkit.layout.view import make_view
+from reviewkit.layout.view import Publication, make_view
 from reviewkit.narrative.drafts import draft_for_kpi
 from reviewkit.run import gate
+from reviewkit.run.build import BuildResult
 from reviewkit.run.prepare import evaluate, sources
+from reviewkit.serve import app as serve_app
 from reviewkit.serve import rounds
 from reviewkit.store.cycle import CycleStore
 from reviewkit.store.database import Store
@@ -609,3 +611,33 @@ def test_the_office_opens_a_round_from_the_web(app: Flask, cycle: Cycle) -> None
     assert again.status_code == 400 and b"is open already" in again.data
     bad = office.post("/rounds", data={**form, "period": "2026-11-06", "due": "soon"})
     assert bad.status_code == 400 and b"--due" in bad.data
+
+
+def test_on_publish_each_reader_gets_one_message_with_their_pdfs_attached(
+        app: Flask, cycle: Cycle, tmp_path: Path) -> None:
+    site = app.extensions["reviewkit"]
+    assert cycle.round is not None
+    published = []
+    for unit in ("", "north-general"):
+        evaluated = evaluate(cadences.get("weekly"), load_inputs(cycle.params), site.store,
+                             PERIOD, unit or None)
+        folder = tmp_path / (unit or "group")
+        folder.mkdir()
+        (folder / "pack.pdf").write_bytes(b"%PDF-1.7 the pack of " + (unit or "group").encode())
+        view = make_view(evaluated, load_inputs(cycle.params))
+        published.append(rounds.Published(unit, BuildResult(folder, view, Publication())))
+    attaching = dataclasses.replace(
+        site, settings=site.settings.model_copy(update={"attach_pdf": True}))
+    cycle.inbox.clear()
+    with app.test_request_context(base_url=site.settings.url):
+        sent = serve_app._send_packs(attaching, cycle.round, published)
+    readers = {user.email: [unit for unit in ("group", "north-general") if user.may_read(unit)]
+               for user in site.cycle.users() if user.role == "reader"}
+    assert readers["priya@northwind.example"] == ["north-general"]
+    assert readers["bo@northwind.example"] == ["group"]
+    assert sent == len(cycle.inbox.messages) == len(readers)
+    for address, units in readers.items():
+        (message,) = cycle.inbox.to(address)
+        attached = [part.get_content() for part in message.iter_attachments()]
+        assert attached == [f"%PDF-1.7 the pack of {unit}".encode() for unit in units]
+        assert "(attached)" in body_of(message)
