@@ -766,7 +766,7 @@ def _library_routes(app: Flask) -> None:
             abort(404)
         if not me().may_read(unit):
             abort(403)
-        path = site().pack_file(cadence, label, unit, name)
+        path = site().pack_file(me(), cadence, label, unit, name)
         if path is None or not path.is_file():
             abort(404)
         site().cycle.audit(me().name, "pack read", f"{cadence} {label} {unit}", {"file": name})

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 from reviewkit import cadences
 from reviewkit.errors import UsageError
@@ -97,23 +98,29 @@ class Site:
 
     def library(self, user: User) -> list[tuple[LibraryPack, str]]:
         """The packs ``user`` may read, with their unit ids ('group' for the group's or the
-        only pack)."""
+        only pack). Readers and owners see published packs only; drafts are the office's and
+        the analysts' work in progress."""
         if not self.packs.is_dir():
             return []
+        drafts = user.role in ("office", "analyst")
+        return [(pack, unit) for pack, unit, _ in self._packs()
+                if user.may_read(unit) and (drafts or pack.state == "final")]
+
+    def _packs(self) -> list[tuple[LibraryPack, str, Path]]:
+        """Every pack of the packs folder, its unit id and its folder."""
         found = []
         for pack in find_packs(self.packs):
-            parts = pack.pdf.split("/")
+            parts = [unquote(part) for part in pack.pdf.removeprefix("./").split("/")]
             unit = parts[2] if len(parts) == 4 else GROUP_FOLDER
-            if user.may_read(unit):
-                found.append((pack, unit))
+            found.append((pack, unit, self.packs.joinpath(*parts[:-1])))
         return found
 
-    def pack_file(self, cadence: str, label: str, unit: str, name: str) -> Path | None:
-        """A pack's PDF or HTML by its place in the library (never a path a request names)."""
-        for pack in find_packs(self.packs) if self.packs.is_dir() else []:
-            parts = pack.pdf.split("/")
-            pack_unit = parts[2] if len(parts) == 4 else GROUP_FOLDER
+    def pack_file(self, user: User, cadence: str, label: str, unit: str,
+                  name: str) -> Path | None:
+        """A pack's PDF or HTML by its place in the library, if ``user`` may read it (never a
+        path a request names)."""
+        for pack, pack_unit in self.library(user):
             if (pack.cadence, pack.label, pack_unit) == (cadence, label, unit):
-                return self.packs / (pack.pdf if name == "pack.pdf" else pack.html)
+                for _, _, folder in (p for p in self._packs() if p[0] == pack):
+                    return folder / name
         return None
-
