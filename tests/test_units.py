@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import REPO
@@ -123,7 +124,9 @@ def test_a_units_pack_shows_only_its_rows_its_owners_and_not_the_groups_own_kpis
     inputs = load_inputs(two_units)
     north = inputs.for_unit(inputs.unit_named("north"))
     assert {obs.segment for rows in north.measurements.series.values() for obs in rows} == {"N1"}
-    assert [kpi.id for kpi in north.catalog.kpis] == ["uptime", "incidents"]
+    assert [kpi.id for kpi in north.catalog.kpis] == ["uptime"]
+    # incidents add up to the group's: without a target of its own a unit shows its share
+    assert [kpi.id for kpi in north.shares] == ["incidents"]
     assert north.catalog.by_id()["uptime"].owner == "North site lead"
     south = inputs.for_unit(inputs.unit_named("south"))
     assert south.catalog.by_id()["uptime"].owner == "Head of Operations"
@@ -145,12 +148,52 @@ def test_the_group_pack_rolls_its_units_up_and_its_figures_pass_the_consistency_
     summaries = [summary_of(make_view(e, inputs), Publication()) for e in (group, *units)]
     kpis = inputs.catalog.by_id()
     assert disagreements(kpis, summaries[0], summaries[1:]) == []
+    # incidents add up over the units, which have no target of their own: shares, not judged
+    assert [(entry["id"], entry["value"], entry["share"]) for entry in summaries[1]["shares"]] \
+        == [("incidents", 2, pytest.approx(2 / 3))]
     # a unit's figure that changed after the group was built is reported
     stale = json.loads(json.dumps(summaries[1]))
-    stale["kpis"][1]["value"] = 7
+    stale["shares"][0]["value"] = 7
     found = disagreements(kpis, summaries[0], [stale, summaries[2]])
     assert [item.kpi_id for item in found] == ["incidents"]
     assert "group 3" in found[0].describe() and "sum 8" in found[0].describe()
+
+
+def test_the_consistency_check_finds_a_target_or_a_status_the_catalog_does_not_give(
+        two_units: Path) -> None:
+    inputs = load_for(load_params(two_units))
+    store = Store.open(inputs.params.store_location)
+    try:
+        weekly = cadences.get("weekly")
+        packs = [evaluate(weekly, inputs, store, unit=unit) for unit in (None, "north", "south")]
+    finally:
+        store.dispose()
+    group, north, south = (summary_of(make_view(e, inputs), Publication()) for e in packs)
+    kpis = inputs.catalog.by_id()
+    assert disagreements(kpis, group, [north, south]) == []
+
+    def changed(summary: dict[str, Any], kpi_id: str, **fields: Any) -> dict[str, Any]:
+        copy = json.loads(json.dumps(summary))
+        entry = next(item for item in copy["kpis"] if item["id"] == kpi_id)
+        entry.update(fields)
+        return copy
+
+    # the group judged against a unit's target (the last store's row target)
+    found = disagreements(kpis, changed(group, "incidents", target=1, status="red"),
+                          [north, south])
+    assert [item.describe() for item in found] == [
+        "incidents: target 1, but the catalog gives the group 4"]
+    # a status its value and target do not give
+    found = disagreements(kpis, changed(group, "uptime", status="red"), [north, south])
+    assert [item.kpi_id for item in found] == ["uptime"] and "is green" in found[0].detail
+    # a unit judged against the group's target for a summed KPI
+    judged = json.loads(json.dumps(north))
+    judged["kpis"].append({**judged["shares"][0], "target": 4.0, "amber": None,
+                           "status": "green", "target_from": "catalog"})
+    judged["shares"] = []
+    found = disagreements(kpis, group, [judged, south])
+    assert [(item.kpi_id, item.pack) for item in found] == [("incidents", "north")]
+    assert "no target of its own" in found[0].detail
 
 
 def test_a_kpi_with_both_unit_rows_and_group_rows_is_an_error_naming_the_line(

@@ -19,6 +19,7 @@ from reviewkit.periods import Period
 
 Status = Literal["green", "amber", "red", "no_data"]
 Trend = Literal["improving", "worsening", "flat", "unknown"]
+TargetSource = Literal["catalog", "rows"]
 
 _SEVERITY = {"green": 0, "amber": 1, "red": 2}
 
@@ -87,18 +88,26 @@ def combine(kpi: Kpi, observations: Iterable[Observation]) -> Combined:
     in one pass (the same arithmetic as a single unit's mean). Rows without a value are left out.
     """
     rows = sorted((obs for obs in observations if obs.value is not None),
-                  key=lambda o: (o.period_end, o.segment))
+                  key=lambda o: (o.period_end, o.segment, o.part))
+    rollup = kpi.rollup_rule
+    if rollup == "own" and len({obs.segment for obs in rows}) > 1:
+        # The group's own figure (a median over every record): its rows without a segment,
+        # never a roll-up of the units' figures.
+        rows = [obs for obs in rows if obs.segment == ""]
+    if rollup == "own":
+        rollup = "latest"  # one figure: the group's, or a unit's, own
     if not rows:
         return Combined(None, 0, 0.0)
     weight = math.fsum(_weight(obs) for obs in rows)
-    segments: dict[str, list[Observation]] = {}
+    # Each unit's rows, and inside a unit each part of its breakdown (a depot): aggregated over
+    # time, then combined by the roll-up rule (a sum of sums, a mean of every measurement, …).
+    segments: dict[tuple[str, str], list[Observation]] = {}
     for obs in rows:
-        segments.setdefault(obs.segment, []).append(obs)
-    rollup = kpi.rollup_rule
+        segments.setdefault((obs.segment, obs.part), []).append(obs)
     if len(segments) == 1 or (rollup == "mean" and kpi.aggregation == "mean"):
         return Combined(_figure(_over_time(rows, kpi.aggregation)), len(rows), weight)
     parts = [(_over_time(part, kpi.aggregation), math.fsum(_weight(o) for o in part),
-              (part[-1].period_end, segment)) for segment, part in segments.items()]
+              (part[-1].period_end, *key)) for key, part in segments.items()]
     values = [value for value, _, _ in parts if value is not None]
     if rollup == "mean":
         value: float | None = math.fsum(w * v for v, w, _ in parts if v is not None) / math.fsum(
@@ -144,6 +153,11 @@ class PeriodValue:
     #: Share of the period the target is judged over: below 1 for a summed KPI in a period
     #: still in progress (its target and amber are pro-rated to the days elapsed).
     share: float = 1.0
+    #: Where the target comes from: the catalog (the KPI's, or a unit's own), or the rows of
+    #: the period (a ``target`` column).
+    target_from: TargetSource = "catalog"
+    #: A count of events with no rows in the period: 0 (``absent: zero``), not a measurement.
+    zero: bool = False
 
     @property
     def pro_rated(self) -> bool:
@@ -260,29 +274,49 @@ class DataQuality:
 
 
 def _period_target(
-    kpi: Kpi, cadence: str, rows: Iterable[Observation]
-) -> tuple[float, float | None]:
-    """Target and amber for a period: the latest row override wins, keeping the band's width."""
+    kpi: Kpi, cadence: str, rows: Sequence[Observation]
+) -> tuple[float, float | None, TargetSource]:
+    """Target and amber for a period, and where they come from: the latest row's target when
+    the rows set one for the figure, keeping the band's width; else the catalog's.
+
+    Rows set the target of the figure they make: the group's own rows (no segment), or the
+    rows of one unit. A figure made of several units' rows takes their target only when every
+    unit gives the same one and the figure is a level, not a sum: units' targets never add up
+    to the group's, and one unit's target is never the group's (the catalog's is)."""
     target = kpi.target_for(cadence)
     amber = kpi.amber_for(cadence)
-    override = None
-    for obs in rows:
-        if obs.target is not None:
-            override = obs.target
-    if override is None:
-        return target, amber
+    given = [obs for obs in rows if obs.target is not None]
+    if not given:
+        return target, amber, "catalog"
+    own = [obs for obs in given if obs.segment == ""]
+    units = {obs.segment for obs in rows} - {""}
+    if own:
+        override = own[-1].target
+    elif len(units) == 1:
+        override = given[-1].target
+    elif (not kpi.sums_units and {obs.segment for obs in given} == units
+          and len({obs.target for obs in given}) == 1):
+        override = given[-1].target
+    else:
+        return target, amber, "catalog"
+    assert override is not None
     if amber is None:
-        return override, None
-    return override, override - (target - amber)
+        return override, None, "rows"
+    return override, override - (target - amber), "rows"
 
 
 def period_value(kpi: Kpi, period: Period, rows: Sequence[Observation]) -> PeriodValue:
-    """Aggregate the rows dated inside ``period`` and rate the result."""
+    """Aggregate the rows dated inside ``period`` and rate the result. A count of events with
+    no rows in a period from the day its data begins is 0 (``absent: zero``)."""
     combined = combine(kpi, rows)
-    target, amber = _period_target(kpi, period.cadence, rows)
+    zero = (not rows and kpi.counts_absent_as_zero and kpi.data_from is not None
+            and period.end >= kpi.data_from)
+    if zero:
+        combined = Combined(0.0, 0, 0.0)
+    target, amber, source = _period_target(kpi, period.cadence, rows)
     status = rag_status(combined.value, target, amber, kpi.direction)
     return PeriodValue(period, combined.value, target, amber, status, combined.count,
-                       combined.weight)
+                       combined.weight, target_from=source, zero=zero)
 
 
 def trend_of(kpi: Kpi, history: Sequence[PeriodValue]) -> Trend:

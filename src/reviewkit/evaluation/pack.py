@@ -15,7 +15,7 @@ from reviewkit.evaluation.changes import ChangeReport, compare
 from reviewkit.evaluation.evaluate import Evaluation, ExceptionItem, KpiResult, evaluate
 from reviewkit.evaluation.forecast import HISTORY_MONTHS
 from reviewkit.evaluation.strategy import Strategy, last_complete_month, prepare_strategy
-from reviewkit.evaluation.units import UnitFigures, unit_figures
+from reviewkit.evaluation.units import ShareOfGroup, UnitFigures, shares_of, unit_figures
 from reviewkit.inputs.catalog import Catalog, Kpi
 from reviewkit.inputs.loaded import Inputs
 from reviewkit.inputs.units import Unit
@@ -43,6 +43,9 @@ class PackEvaluation:
     unit: Unit | None = None
     #: A group pack's units, each with its figures for the period ("units side by side").
     units: tuple[UnitFigures, ...] = ()
+    #: A unit pack's KPIs summed over the units without a target of the unit's own: its share
+    #: of the group's figure, not judged.
+    shares: tuple[ShareOfGroup, ...] = ()
 
     @property
     def is_group(self) -> bool:
@@ -204,7 +207,8 @@ def evaluate_pack(
     return PackEvaluation(cadence=cadence, period=period, as_of=as_of, catalog=inputs.catalog,
                           headline=headline, evaluation=evaluation, action_log=log,
                           changes=changes, strategy=strategy, unit=inputs.unit,
-                          units=unit_figures(inputs, period) if inputs.is_group else ())
+                          units=unit_figures(inputs, period, as_of) if inputs.is_group else (),
+                          shares=shares_of(inputs, period, as_of))
 
 
 def _previous_exceptions(inputs: Inputs, history: StoreHistory, period: Period,

@@ -304,6 +304,14 @@ class KpiQuery:
     sql: str
     catalog: Path
     line: int
+    #: The column, finer than the unit, the KPI's rows are broken down by (catalog's
+    #: ``breakdown``): the query may return it beside the contract's columns.
+    breakdown: str | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns the query may return."""
+        return (*RESULT_COLUMNS, *((self.breakdown,) if self.breakdown else ()))
 
     def error(self, message: str) -> InputError:
         return InputError(self.catalog, f"KPI '{self.kpi_id}': {message}", line=self.line,
@@ -792,11 +800,12 @@ def _read_by(query: KpiQuery, sources: Sequence[Source]) -> str:
 
 def _check_columns(query: KpiQuery, sources: Sequence[Source], names: list[str]) -> None:
     for name in names:
-        if name not in RESULT_COLUMNS:
+        if name not in query.columns:
+            finer = f" and {query.breakdown} (its breakdown)" if query.breakdown else ""
             raise query.error(
                 f"the query over {_read_by(query, sources)} returns column '{name}'"
-                f"{did_you_mean(name, RESULT_COLUMNS)}; return period_end and value, and "
-                "optionally segment, target and count")
+                f"{did_you_mean(name, query.columns)}; return period_end and value, and "
+                f"optionally segment, target, count{finer}")
     if len(set(names)) != len(names):
         raise query.error("the query returns a column twice; return each of period_end, value, "
                           "segment, target and count at most once")
@@ -811,7 +820,7 @@ def _observations(
     query: KpiQuery, sources: Sequence[Source], names: list[str], rows: Sequence[tuple[Any, ...]]
 ) -> list[Observation]:
     index = {name: position for position, name in enumerate(names)}
-    seen: dict[tuple[dt.date, str], int] = {}
+    seen: dict[tuple[dt.date, str, str], int] = {}
     observations = []
     for number, row in enumerate(rows, start=1):
         period_end = _as_date(query, row[index["period_end"]], number)
@@ -826,14 +835,19 @@ def _observations(
                               "NULL")
         segment = row[index["segment"]] if "segment" in index else None
         segment_text = "" if segment is None else str(segment).strip()
-        key = (period_end, segment_text)
+        part = (row[index[query.breakdown]] if query.breakdown and query.breakdown in index
+                else None)
+        part_text = "" if part is None else str(part).strip()
+        key = (period_end, segment_text, part_text)
         if key in seen:
             unit = f" and segment '{segment_text}'" if segment_text else ""
+            if part_text:
+                unit += f" and {query.breakdown} '{part_text}'"
             raise query.error(f"the query returns two rows for {period_end}{unit} (rows "
                               f"{seen[key]} and {number}); return one row per period")
         seen[key] = number
         observations.append(Observation(period_end, value, target, segment_text, number,
-                                        count))
+                                        count, part_text))
     observations.sort(key=lambda obs: (obs.period_end, obs.segment))
     return observations
 
@@ -936,7 +950,7 @@ def check_queries(queries: Sequence[KpiQuery], sources: Sequence[Source],
             _check_columns(query, sources, names)
             for name, kind in zip(names, kinds, strict=True):
                 pattern = _DATE_TYPES if name == "period_end" else _NUMERIC_TYPES
-                if name != "segment" and not pattern.fullmatch(str(kind)):
+                if name not in ("segment", query.breakdown) and not pattern.fullmatch(str(kind)):
                     wanted = "a date" if name == "period_end" else "a number"
                     raise query.error(
                         f"the query over {_read_by(query, sources)} returns {kind} in "
