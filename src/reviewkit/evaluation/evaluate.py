@@ -258,6 +258,9 @@ class DataQuality:
     ignored_columns: list[str] = field(default_factory=list)
     target_overrides: dict[str, int] = field(default_factory=dict)
     rows_in_future: int = 0  # rows dated after today: a feed or a typo to look at
+    #: Counts of events whose periods without rows read 0 (``absent: zero``): kpi_id -> the
+    #: periods shown that had no rows, and the day the data begins (zeros count from it).
+    zero_counted: dict[str, tuple[int, dt.date]] = field(default_factory=dict)
 
     @property
     def issue_count(self) -> int:
@@ -292,9 +295,7 @@ def _period_target(
     units = {obs.segment for obs in rows} - {""}
     if own:
         override = own[-1].target
-    elif len(units) == 1:
-        override = given[-1].target
-    elif (not kpi.sums_units and {obs.segment for obs in given} == units
+    elif len(units) == 1 or (not kpi.sums_units and {obs.segment for obs in given} == units
           and len({obs.target for obs in given}) == 1):
         override = given[-1].target
     else:
@@ -594,9 +595,12 @@ def _data_quality(
     unknown = dict(sorted(unknown.items()))
     for rows in series.values():
         after += sum(1 for obs in rows if obs.period_end > period.end)
+    zeros: dict[str, tuple[int, dt.date]] = {}
     for result in results:
         kpi_id = result.kpi.id
         rows = series.get(kpi_id, [])
+        if result.kpi.counts_absent_as_zero and result.kpi.data_from is not None:
+            zeros[kpi_id] = (sum(1 for pv in result.history if pv.zero), result.kpi.data_from)
         missing = [
             obs.period_end for obs in rows if obs.value is None and obs.period_end <= period.end
         ]
@@ -625,4 +629,4 @@ def _data_quality(
                        missing_rows=missing_rows, gaps=gaps,
                        stale=stale, never_reported=never, rows_after_period=after,
                        ignored_columns=list(ignored_columns), target_overrides=overrides,
-                       rows_in_future=future)
+                       rows_in_future=future, zero_counted=zeros)

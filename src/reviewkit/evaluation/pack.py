@@ -6,11 +6,13 @@ computed from the loaded inputs and what the store remembers.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from reviewkit.cadences import Cadence, StrategyPart
 from reviewkit.errors import InputError, UsageError
 from reviewkit.evaluation.actions import ActionLog, action_log, red_without_action
+from reviewkit.evaluation.breakdown import Breakdown, breakdowns
 from reviewkit.evaluation.changes import ChangeReport, compare
 from reviewkit.evaluation.evaluate import Evaluation, ExceptionItem, KpiResult, evaluate
 from reviewkit.evaluation.forecast import HISTORY_MONTHS
@@ -18,6 +20,7 @@ from reviewkit.evaluation.strategy import Strategy, last_complete_month, prepare
 from reviewkit.evaluation.units import ShareOfGroup, UnitFigures, shares_of, unit_figures
 from reviewkit.inputs.catalog import Catalog, Kpi
 from reviewkit.inputs.loaded import Inputs
+from reviewkit.inputs.sources import SourceRead
 from reviewkit.inputs.units import Unit
 from reviewkit.periods import Period, period_containing
 from reviewkit.store.records import PackRecord, StoreHistory
@@ -46,6 +49,11 @@ class PackEvaluation:
     #: A unit pack's KPIs summed over the units without a target of the unit's own: its share
     #: of the group's figure, not judged.
     shares: tuple[ShareOfGroup, ...] = ()
+    #: KPIs broken down by a column finer than the unit (a depot): their period by its parts,
+    #: by KPI id (not in a group pack, whose units page breaks it down by unit).
+    breakdowns: Mapping[str, Breakdown] = field(default_factory=dict)
+    #: What its queries read from database sources (for the provenance).
+    source_reads: tuple[SourceRead, ...] = ()
 
     @property
     def is_group(self) -> bool:
@@ -199,6 +207,12 @@ def evaluate_pack(
         results=evaluation.results, series=measurements.series,
         as_of=min(as_of, today),
     )
+    if inputs.unit is not None:
+        group_log = action_log(history.group_events, period, since=since, previous_label=None,
+                               results=evaluation.results, series=measurements.series,
+                               as_of=min(as_of, today))
+        log = log.with_group_actions(group_log, {kpi.id for kpi in inputs.catalog.kpis}
+                                     | {kpi.id for kpi in inputs.shares})
     evaluation = evaluation.with_exceptions(red_without_action(evaluation.results, log))
     changes = compare(evaluation.results, evaluation.exceptions, earlier,
                       previous_period=period.previous(),
@@ -208,7 +222,10 @@ def evaluate_pack(
                           headline=headline, evaluation=evaluation, action_log=log,
                           changes=changes, strategy=strategy, unit=inputs.unit,
                           units=unit_figures(inputs, period, as_of) if inputs.is_group else (),
-                          shares=shares_of(inputs, period, as_of))
+                          shares=shares_of(inputs, period, as_of),
+                          breakdowns={} if inputs.is_group else breakdowns(
+                              evaluation.results, measurements.series),
+                          source_reads=inputs.source_reads)
 
 
 def _previous_exceptions(inputs: Inputs, history: StoreHistory, period: Period,

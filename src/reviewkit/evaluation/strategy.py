@@ -23,6 +23,7 @@ from reviewkit.evaluation.priorities import PriorityProgress, priority_progress
 from reviewkit.evaluation.rollup import YearToDate, year_to_date
 from reviewkit.evaluation.spend import SpendSummary, summarise_spend
 from reviewkit.formatting import Currency
+from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.loaded import Inputs
 from reviewkit.inputs.portfolio import Benefit, Initiative
 from reviewkit.inputs.priorities import StrategicPriority
@@ -97,6 +98,17 @@ def _latest_values(
     return values
 
 
+def _zeros(kpi: Kpi, series: list[tuple[Period, float | None]],
+           ) -> list[tuple[Period, float | None]]:
+    """A count of events (``absent: zero``) is 0 in a month without rows from the day its data
+    begins, as in the pack's own periods."""
+    if not kpi.counts_absent_as_zero or kpi.data_from is None:
+        return series
+    start = kpi.data_from
+    return [(month, 0.0 if value is None and month.end >= start else value)
+            for month, value in series]
+
+
 def last_complete_month(as_of: dt.date) -> Period:
     """Forecasts start from the last whole month: a month in progress understates sums."""
     month = period_containing("monthly", as_of)
@@ -147,7 +159,7 @@ def prepare_strategy(
         kpis_by_id = inputs.catalog.by_id()
         for kpi_id in headline:
             kpi = kpis_by_id[kpi_id]
-            series = monthly_series(kpi, inputs.measurements.series.get(kpi_id, []), start)
+            series = _zeros(kpi, monthly_series(kpi, inputs.outlook_series(kpi_id), start))
             forecast = forecast_kpi(kpi, series)
             outlooks.append(Outlook(forecast, tuple(series),
                                     quarter_outlook(kpi, forecast, series)))

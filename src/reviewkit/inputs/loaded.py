@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,7 +22,13 @@ from reviewkit.inputs.portfolio import (
     load_initiatives,
 )
 from reviewkit.inputs.priorities import StrategicPriority, load_priorities
-from reviewkit.inputs.sources import KpiQuery, Window, check_queries, run_queries
+from reviewkit.inputs.sources import (
+    KpiQuery,
+    SourceRead,
+    Window,
+    check_queries,
+    run_queries,
+)
 from reviewkit.inputs.spend import SpendLine, load_spend
 from reviewkit.inputs.units import Unit, group_rows, resolve_units, rows_of
 
@@ -70,6 +77,11 @@ class Inputs:
     shares: tuple[Kpi, ...] = ()
     #: A unit's group: the inputs its shares of the group's figures are taken from.
     group: Inputs | None = None
+    #: What the pack's queries read from database sources (rows and their hash), by source.
+    source_reads: tuple[SourceRead, ...] = ()
+    #: Query KPIs' rows by month over the outlook's window, for a pack whose own periods are
+    #: longer (a quarter's rows would give the forecast one month in three), by KPI id.
+    outlook_rows: dict[str, list[Observation]] | None = None
 
     @property
     def kpi_ids(self) -> set[str]:
@@ -95,7 +107,11 @@ class Inputs:
         own = frozenset(kpi.id for kpi in self.catalog.kpis if kpi.rollup == "own")
         measurements = replace(self.measurements,
                                series=group_rows(self.measurements, units, own))
-        return replace(self, measurements=measurements, units=units, unit=None)
+        outlook = self.outlook_rows
+        if outlook is not None:
+            outlook = group_rows(replace(self.measurements, series=outlook), units, own)
+        return replace(self, measurements=measurements, units=units, unit=None,
+                       outlook_rows=outlook)
 
     def for_unit(self, unit: Unit) -> Inputs:
         """One unit's inputs: its rows only, the KPIs it reports (a count of events whose
@@ -122,14 +138,25 @@ class Inputs:
         catalog = self.catalog.model_copy(update={"kpis": judged})
         measurements = replace(self.measurements, series=series,
                                row_count=sum(len(rows) for rows in series.values()))
+        outlook = (rows_of(self.outlook_rows, {unit.segment})
+                   if self.outlook_rows is not None else None)
         return replace(self, catalog=catalog, measurements=measurements, initiatives=None,
                        benefits=None, spend=None, priorities=None, unit=unit,
-                       shares=tuple(shares), group=self)
+                       shares=tuple(shares), group=self, outlook_rows=outlook)
 
-    def files(self) -> tuple[InputFile, ...]:
+    def outlook_series(self, kpi_id: str) -> list[Observation]:
+        """A KPI's rows for the outlook's monthly history: a query KPI's monthly rows when the
+        pack ran its query by month for it, else its rows."""
+        if self.outlook_rows is not None and kpi_id in self.outlook_rows:
+            return self.outlook_rows[kpi_id]
+        return self.measurements.series.get(kpi_id, [])
+
+    def files(self, reads: Sequence[SourceRead] | None = None) -> tuple[InputFile, ...]:
         """Every input a pack records in its provenance, with its SHA-256: the params file,
         the catalog, the measurements, each optional input the params file names and each
-        source its queries read."""
+        source its queries read (a database source by the hash of the rows read: ``reads``,
+        default :attr:`source_reads`)."""
+        reads = self.source_reads if reads is None else reads
         values = self.params.values
         files = [
             input_file("params", self.params.path, None),
@@ -147,25 +174,37 @@ class Inputs:
         for source in self.params.sources:
             role = f"source {source.name}"
             if source.kind == "database":
-                files.append(InputFile(role, f"{source.shown} table {source.table}", "", 0))
+                # The rows the pack's queries read, hashed: a table has no file to hash, and
+                # the rows are what the pack was made from (the URL shows no password).
+                read = next((item for item in reads if item.name == source.name), None)
+                files.append(InputFile(role, f"{source.shown} table {source.table}",
+                                       read.sha256 if read else "", 0,
+                                       read.rows if read else None))
             files.extend(input_file(role, path, None) for path in source.files)
         return tuple(files)
 
     def for_pack(self, cadence: str, window: Window, keep_from: dt.date,
-                 today: dt.date) -> Inputs:
+                 today: dt.date, outlook: Window | None = None) -> Inputs:
         """These inputs as one pack of ``cadence`` over ``window`` needs them: a large table's
         rows of the catalog's KPIs (row by row from ``keep_from``), and the cadence's query
-        KPIs from their queries (replacing any rows the table has for them)."""
+        KPIs from their queries (replacing any rows the table has for them); with an
+        ``outlook`` window (by month), the queries run again by month for the outlook."""
         rules = {kpi.id: kpi.aggregation for kpi in self.catalog.kpis}
         measurements = self.measurements.for_pack(rules, keep_from, window.end, window.rule,
                                                   today)
         queries = self.catalog.queries(cadence)
         inputs = replace(self, measurements=measurements)
         if queries:
+            reads: dict[str, SourceRead] = {}
             queried = run_queries(queries, self.params.sources, window,
-                                  self.params.values.query_time_limit)
+                                  self.params.values.query_time_limit, reads)
             measurements = replace(measurements, series={**measurements.series, **queried})
-            inputs = replace(self, measurements=measurements)
+            monthly = None
+            if outlook is not None:
+                monthly = run_queries(queries, self.params.sources, outlook,
+                                      self.params.values.query_time_limit)
+            inputs = replace(self, measurements=measurements, outlook_rows=monthly,
+                             source_reads=tuple(reads[name] for name in sorted(reads)))
             if self.units:
                 _check_group_rows(queries, queried, self.catalog)
                 inputs = inputs.with_units(self.units)

@@ -29,7 +29,7 @@ class Unit:
 
 #: Latin letters that Unicode does not decompose into a plain letter and a mark.
 _LETTERS = str.maketrans({"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d",
-                          "ð": "d", "þ": "th", "ı": "i", "ŀ": "l", "ħ": "h"})
+                          "ð": "d", "þ": "th", "\u0131": "i", "ŀ": "l", "ħ": "h"})
 
 
 def slug(text: str) -> str:

@@ -12,8 +12,9 @@ from importlib import resources
 from pathlib import Path
 
 from reviewkit import redact
-from reviewkit.cadences import Cadence, Narrative
+from reviewkit.cadences import MONTHLY, Cadence, Narrative
 from reviewkit.errors import ReviewkitError, UsageError
+from reviewkit.evaluation.forecast import HISTORY_MONTHS
 from reviewkit.evaluation.pack import (
     PackEvaluation,
     evaluate_pack,
@@ -22,14 +23,15 @@ from reviewkit.evaluation.pack import (
     resolve_period,
     rows_needed_from,
 )
+from reviewkit.evaluation.strategy import last_complete_month
 from reviewkit.inputs.loaded import InputFile, Inputs, input_file, load_named_inputs
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams
-from reviewkit.inputs.sources import window_for
+from reviewkit.inputs.sources import Window, window_for
 from reviewkit.layout.charts import render_charts
 from reviewkit.layout.render import templates_fingerprint
 from reviewkit.layout.view import PackView, Publication, make_view
 from reviewkit.narrative.service import NarrativeService
-from reviewkit.periods import check_date, parse_date
+from reviewkit.periods import Period, check_date, parse_date
 from reviewkit.periods import today as clock
 from reviewkit.store.database import Store
 
@@ -113,10 +115,20 @@ def evaluate(cadence: Cadence, inputs: Inputs, store: Store,
         resolved, as_of = resolve_period(cadence, inputs, day, now)
         window = window_for(resolved, history_length(cadence, inputs))
         inputs = inputs.for_pack(cadence.name, window,
-                                 rows_needed_from(cadence, inputs, resolved, as_of), now)
+                                 rows_needed_from(cadence, inputs, resolved, as_of), now,
+                                 outlook=outlook_window(cadence, resolved, as_of))
     own = unit_inputs(inputs, unit)
     return evaluate_pack(cadence, own, store.history(cadence.name, unit_key(unit)), day,
                          today=now)
+
+
+def outlook_window(cadence: Cadence, period: Period, as_of: dt.date) -> Window | None:
+    """The months a pack's outlook is fitted on, when the cadence has an outlook: its KPI
+    queries run again by month over them (a pack's own periods may be quarters)."""
+    if not cadence.wants("outlook"):
+        return None
+    first = last_complete_month(as_of).shift(-(HISTORY_MONTHS - 1))
+    return Window(first.start, period.end, MONTHLY.name, MONTHLY.period)
 
 
 def prepare(

@@ -68,6 +68,12 @@ def summary_of(view: PackView, publication: Publication) -> dict[str, Any]:
         "actions": view.action_log.summary(),
     }
     evaluated = view.evaluated
+    for entry in summary["kpis"]:
+        table = evaluated.breakdowns.get(entry["id"])
+        if table is not None:
+            entry["breakdown"] = {"column": table.column, "parts": [
+                {"name": part.name, "value": _round(part.value), "status": part.status,
+                 "share": _round(part.share)} for part in table.parts]}
     if evaluated.unit is not None or evaluated.is_group:
         if evaluated.unit is not None:
             summary["unit"] = _unit(evaluated.unit)
