@@ -16,14 +16,16 @@ from old_stores import V2_SCHEMA, write_store
 
 from reviewkit import cadences
 from reviewkit.errors import InputError
-from reviewkit.evaluation.evaluate import combine
+from reviewkit.evaluation.evaluate import combine, period_value
 from reviewkit.evaluation.units import disagreements
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.loaded import load_inputs
 from reviewkit.inputs.measurements import Observation
 from reviewkit.inputs.params import load_params
+from reviewkit.inputs.units import slug
 from reviewkit.layout.sections import Pack
 from reviewkit.layout.view import Publication, make_view
+from reviewkit.periods import period_containing
 from reviewkit.run.prepare import evaluate, load_for
 from reviewkit.run.summary import summary_of
 from reviewkit.store import database as store_module
@@ -337,3 +339,97 @@ def test_a_segment_that_makes_no_unit_id_says_why(two_units: Path, segment: str,
     with pytest.raises(InputError) as caught:
         load_inputs(two_units)
     assert message in caught.value.message
+
+
+@pytest.mark.parametrize(("segment", "unit_id"), [
+    ("Ünit Três", "unit-tres"), ("São Brás", "sao-bras"), ("Søndre Straße", "sondre-strasse"),
+    ("North General (site 2)", "north-general-site-2"),
+])
+def test_a_unit_id_made_from_a_segment_keeps_its_letters_without_accents(
+        segment: str, unit_id: str) -> None:
+    assert slug(segment) == unit_id
+
+
+def test_the_group_is_judged_against_its_own_target_never_a_units_row_target(
+        make_kpi: Callable[..., Kpi]) -> None:
+    summed = make_kpi(direction="lower_is_better", target={"weekly": 40}, amber=None,
+                      aggregation="sum", cadences=["weekly"])
+    period = period_containing("weekly", DAY)
+    rows = [Observation(DAY, 20.0, 8.0, "a"), Observation(DAY, 21.0, 18.0, "b")]
+    group = period_value(summed, period, rows)
+    assert (group.value, group.target, group.status) == (41.0, 40.0, "red")
+    # one unit's rows are judged by its own target
+    unit = period_value(summed, period, rows[:1])
+    assert (unit.target, unit.status, unit.target_from) == (8.0, "red", "rows")
+    # a level whose units all give the same plan takes it; differing plans do not
+    level = make_kpi(target=95.0, amber=90.0, cadences=["weekly"])
+    same = [Observation(DAY, 96.0, 97.0, "a"), Observation(DAY, 98.0, 97.0, "b")]
+    assert period_value(level, period, same).target == 97.0
+    differ = [Observation(DAY, 96.0, 97.0, "a"), Observation(DAY, 98.0, 99.0, "b")]
+    assert period_value(level, period, differ).target == 95.0
+
+
+def test_a_count_of_events_is_zero_in_a_period_without_rows_from_the_day_its_data_begins(
+        make_kpi: Callable[..., Kpi]) -> None:
+    kpi = make_kpi(direction="lower_is_better", target={"weekly": 3}, amber=None,
+                   aggregation="sum", cadences=["weekly"], absent="zero",
+                   data_from=DAY - dt.timedelta(weeks=2))
+    period = period_containing("weekly", DAY)
+    assert (period_value(kpi, period, []).value, period_value(kpi, period, []).zero) == (0.0, True)
+    before = period.shift(-3)
+    assert period_value(kpi, before, []).value is None  # before its data began: no data
+    # a row with an empty value is still a missing value
+    assert period_value(kpi, period, [Observation(DAY, None)]).value is None
+
+
+def test_the_groups_own_row_is_its_figure_for_a_kpi_that_rolls_up_as_own(
+        make_kpi: Callable[..., Kpi]) -> None:
+    kpi = make_kpi(rollup="own", direction="lower_is_better", target=25.0, amber=None)
+    rows = [_obs(18.0, "a", 40), _obs(40.7, "b", 30), _obs(28.0, "", 70)]
+    assert combine(kpi, rows).value == 28.0
+    assert combine(kpi, rows[:1]).value == 18.0  # a unit's pack: its own row
+
+
+def test_a_query_that_returns_group_rows_beside_units_needs_rollup_own(
+        two_units: Path, write: Callable[[str, str], Path]) -> None:
+    write("waits.csv", "day,site,minutes\n2026-11-17,N1,10\n2026-11-18,S1,30\n")
+    catalog = two_units.parent / "kpis.yaml"
+    catalog.write_text(catalog.read_text() + """  - id: wait_p90
+    name: Wait
+    perspective: Reliability
+    direction: lower_is_better
+    target: 25
+    owner: Ops
+    cadences: [weekly]
+    query: |
+      SELECT period_of(day) AS period_end, site AS segment,
+             quantile_cont(minutes, 0.9) AS value
+      FROM waits GROUP BY GROUPING SETS ((period_of(day), site), (period_of(day)))
+""", encoding="utf-8")
+    two_units.write_text(two_units.read_text() + "period_end: 2026-11-20\nsources: {waits: "
+                         "waits.csv}\n", encoding="utf-8")
+    inputs = load_for(load_params(two_units))
+    store = Store.open(inputs.params.store_location)
+    try:
+        with pytest.raises(InputError, match="give the KPI rollup: own"):
+            evaluate(cadences.get("weekly"), inputs, store)
+        catalog.write_text(catalog.read_text().replace("    target: 25\n",
+                                                       "    target: 25\n    rollup: own\n"))
+        inputs = load_for(load_params(two_units))
+        group = evaluate(cadences.get("weekly"), inputs, store)
+        north = evaluate(cadences.get("weekly"), inputs, store, unit="north")
+    finally:
+        store.dispose()
+    assert group.result("wait_p90").value == pytest.approx(28.0)  # of 10 and 30
+    assert north.result("wait_p90").value == 10.0
+
+
+def test_unit_targets_must_name_units_of_the_params_file(two_units: Path) -> None:
+    catalog = two_units.parent / "kpis.yaml"
+    catalog.write_text(catalog.read_text().replace(
+        "    owners: {north: North site lead}\n",
+        "    owners: {north: North site lead}\n    unit_targets: {nort: 99.5}\n"))
+    with pytest.raises(InputError, match=r"unit_targets names 'nort', which is no unit's id or "
+                                         r"segment; units: north, south \(did you mean "
+                                         r"'north'\?\)"):
+        load_inputs(two_units)
