@@ -10,6 +10,7 @@ which strategy parts and charts a build prepares. Adding a cadence is one :class
 from __future__ import annotations
 
 import difflib
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
@@ -68,6 +69,9 @@ class Section:
     new_page: bool = True
     #: Shown only in the group pack of a definition with units (it compares the units).
     group_only: bool = False
+    #: The input it shows (the portfolio shows the initiatives): a pack whose params file
+    #: names none leaves the section out, and its data-quality appendix says so in a line.
+    needs: StrategyPart | None = None
 
 
 @dataclass(frozen=True)
@@ -97,9 +101,12 @@ class Cadence:
         """The commentary cells of its sections, in reading order."""
         return tuple(section.narrative for section in self.sections if section.narrative)
 
-    def sections_for(self, group: bool) -> tuple[Section, ...]:
-        """The sections of one pack: the group-only ones only in a group pack."""
-        return tuple(s for s in self.sections if group or not s.group_only)
+    def sections_for(self, group: bool,
+                     present: Collection[StrategyPart] | None = None) -> tuple[Section, ...]:
+        """The sections of one pack: the group-only ones only in a group pack; given the
+        inputs ``present``, only the sections whose input is there."""
+        return tuple(s for s in self.sections if (group or not s.group_only)
+                     and (present is None or s.needs is None or s.needs in present))
 
     def section(self, section_id: str) -> Section:
         for section in self.sections:
@@ -179,13 +186,15 @@ MONTHLY = Cadence(
         _CHANGES,
         Section("portfolio", "Delivery: the initiative portfolio",
                 Narrative("delivery", "Delivery",
-                          "Which initiatives need help, and what you ask for.")),
+                          "Which initiatives need help, and what you ask for."),
+                needs="initiatives"),
         # Spend and the action log follow on: the commentary before each often spills
         # onto a page of its own otherwise.
         Section("spend", "Cost discipline: spend against budget",
                 Narrative("cost", "Cost discipline",
-                          "Where spend is off plan, why, and the recovery."), new_page=False),
-        Section("benefits", "Benefits realization"),
+                          "Where spend is off plan, why, and the recovery."), new_page=False,
+                needs="spend"),
+        Section("benefits", "Benefits realization", needs="benefits"),
         Section("leading_lagging", "Leading and lagging indicators"),
         _SCORECARD,
         Section("actions", "Action log and decisions", _ACTIONS, new_page=False),
@@ -212,11 +221,12 @@ QUARTERLY = Cadence(
         Section("board_decisions", "Decisions requested of the board"),
         Section("priorities", "Strategic priorities",
                 Narrative("priorities", "Strategic priorities",
-                          "Which priorities are behind, and what would bring them back.")),
+                          "Which priorities are behind, and what would bring them back."),
+                needs="priorities"),
         Section("outlook", "Outlook: the next four quarters"),
-        Section("benefits", "Benefits realization"),
-        Section("portfolio", "The initiative portfolio"),
-        Section("spend", "Spend against budget"),
+        Section("benefits", "Benefits realization", needs="benefits"),
+        Section("portfolio", "The initiative portfolio", needs="initiatives"),
+        Section("spend", "Spend against budget", needs="spend"),
         _CHANGES,
         Section("actions", "Action log and decisions"),
         # The board reads the balanced scorecard; the full scorecard leads the KPI detail.

@@ -9,7 +9,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from reviewkit.cadences import Cadence, StrategyPart
+from reviewkit.cadences import Cadence, Section, StrategyPart
 from reviewkit.errors import InputError, UsageError
 from reviewkit.evaluation.actions import ActionLog, action_log, red_without_action
 from reviewkit.evaluation.breakdown import Breakdown, breakdowns
@@ -58,6 +58,30 @@ class PackEvaluation:
     @property
     def is_group(self) -> bool:
         return bool(self.units)
+
+    @property
+    def inputs_present(self) -> frozenset[StrategyPart]:
+        """The optional inputs this pack has (initiatives, benefits, spend, priorities)."""
+        strategy = self.strategy
+        given: tuple[tuple[StrategyPart, object], ...] = (
+            ("initiatives", strategy.initiatives), ("benefits", strategy.benefits),
+            ("spend", strategy.spend), ("priorities", strategy.priorities))
+        return frozenset(part for part, value in given if value is not None)
+
+    @property
+    def inputs_missing(self) -> tuple[StrategyPart, ...]:
+        """The inputs the cadence's sections show that this pack does not have: those
+        sections are left out (the data-quality appendix names them)."""
+        present = self.inputs_present
+        return tuple(dict.fromkeys(section.needs for section in self.cadence.sections
+                                   if section.needs is not None
+                                   and section.needs not in present))
+
+    @property
+    def sections(self) -> tuple[Section, ...]:
+        """The sections of this pack: the units page only in a group pack, and only the
+        sections whose input it has."""
+        return self.cadence.sections_for(self.is_group, self.inputs_present)
 
     @property
     def unit_key(self) -> str:

@@ -105,21 +105,19 @@ class Pack:
             known = ", ".join(section.id for section in self.view.cadence.sections)
             raise SectionError(f"the {self.view.cadence.name} pack has no section "
                                f"'{section_id}'; its sections: {known}") from None
-        if section.group_only and not self.view.evaluated.is_group:
+        if section not in self.view.evaluated.sections:
             return Fragment(section_id, "")
         return self._fragment(section_id)
 
     def sections(self) -> list[Fragment]:
         """Every section of this pack in reading order (what the notebook shows cell by cell)."""
-        return [self._fragment(section.id)
-                for section in self.view.cadence.sections_for(self.view.evaluated.is_group)]
+        return [self._fragment(section.id) for section in self.view.evaluated.sections]
 
     # -- data the templates use -----------------------------------------------------------
     @property
     def section_ids(self) -> frozenset[str]:
         """The sections of this pack (a group pack's included)."""
-        return frozenset(section.id for section in
-                         self.view.cadence.sections_for(self.view.evaluated.is_group))
+        return frozenset(section.id for section in self.view.evaluated.sections)
 
     @property
     def kpi_ids(self) -> frozenset[str]:

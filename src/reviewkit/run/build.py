@@ -34,7 +34,13 @@ from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams, load_params
 from reviewkit.layout.charts import render_charts
 from reviewkit.layout.sections import perspective_anchor
 from reviewkit.layout.view import PackView, Publication, make_view
-from reviewkit.narrative.notebook import apply_to_notebook, edits_in, for_export, slots_of
+from reviewkit.narrative.notebook import (
+    apply_to_notebook,
+    edits_in,
+    for_export,
+    is_narrative,
+    slots_of,
+)
 from reviewkit.narrative.service import NarrativeService, Prefer
 from reviewkit.run import export, gate, publish
 from reviewkit.run.execute import Kernel, execute_notebook, read_notebook
@@ -150,7 +156,7 @@ def prepare_job(
     own = unit_inputs(inputs, unit)
     final = pack_folder(out_dir, definition, evaluated.period.label, own)
     notebook = copy.deepcopy(template)
-    _keep_sections(notebook, definition.sections_for(evaluated.is_group))
+    _keep_sections(notebook, evaluated.sections)
     publication = _settle_narrative(store, evaluated, notebook, final / "pack.ipynb", prefer, by)
     if approver is not None:
         publication = _apply_gate(evaluated, publication, store.actions(unit=unit_key(unit)),
@@ -171,14 +177,23 @@ def prepare_job(
 
 
 def _keep_sections(notebook: NotebookNode, sections: Sequence[Section]) -> None:
-    """Drop the cells of sections this pack does not have (the units page outside a group)."""
+    """Drop the cells of sections this pack does not have (the units page outside a group, the
+    portfolio of a pack without initiatives), and the commentary cells that follow them."""
     wanted = {section.id for section in sections}
-
-    def kept(cell: NotebookNode) -> bool:
+    kept: list[NotebookNode] = []
+    dropping = False
+    for cell in notebook.cells:
         section = cell.metadata.get("reviewkit", {}).get("section")
-        return not isinstance(section, dict) or section.get("id") in wanted
-
-    notebook.cells = [cell for cell in notebook.cells if kept(cell)]
+        if isinstance(section, dict):
+            dropping = section.get("id") not in wanted
+            if not dropping:
+                kept.append(cell)
+            continue
+        if dropping and is_narrative(cell):
+            continue  # the commentary of a section left out
+        dropping = False
+        kept.append(cell)
+    notebook.cells = kept
 
 
 def start_kernel(notebook_path: Path, memory_limit: int | None = None) -> tuple[Kernel, Path]:

@@ -145,7 +145,8 @@ def prepare(
     evaluated = evaluate(cadence, inputs, store, period, unit,
                          today=now.date() if now else None)
     cells = NarrativeService(store, evaluated).plan(
-        cadence.narratives if slots is None else slots)
+        tuple(section.narrative for section in evaluated.sections if section.narrative)
+        if slots is None else slots)
     notebook = notebook_for(cadence, inputs.params.values.notebook)
     view = make_view(evaluated, unit_inputs(inputs, unit), charts=render_charts(evaluated),
                      now=now, sources=sources(cadence, notebook, store, evaluated.period.label,
