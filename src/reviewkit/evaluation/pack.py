@@ -54,6 +54,8 @@ class PackEvaluation:
     breakdowns: Mapping[str, Breakdown] = field(default_factory=dict)
     #: What its queries read from database sources (for the provenance).
     source_reads: tuple[SourceRead, ...] = ()
+    #: The optional inputs the params file names (a unit's pack has none of them itself).
+    configured: frozenset[StrategyPart] = frozenset()
 
     @property
     def is_group(self) -> bool:
@@ -76,6 +78,17 @@ class PackEvaluation:
         return tuple(dict.fromkeys(section.needs for section in self.cadence.sections
                                    if section.needs is not None
                                    and section.needs not in present))
+
+    @property
+    def inputs_not_configured(self) -> tuple[StrategyPart, ...]:
+        """Of :attr:`inputs_missing`, those the params file does not name."""
+        return tuple(part for part in self.inputs_missing if part not in self.configured)
+
+    @property
+    def inputs_of_group(self) -> tuple[StrategyPart, ...]:
+        """Of :attr:`inputs_missing`, those the params file names: a unit's pack leaves the
+        group's portfolio, spend and priorities to the group's pack."""
+        return tuple(part for part in self.inputs_missing if part in self.configured)
 
     @property
     def sections(self) -> tuple[Section, ...]:
@@ -211,9 +224,12 @@ def evaluate_pack(
     measurements = inputs.measurements
     params = inputs.params.values
     headline = choose_headline(cadence, inputs)
+    # A unit's shares of the group's figures are evaluated apart (their rows are not rows of
+    # KPIs missing from the catalog).
+    shared = {kpi.id for kpi in inputs.shares}
     evaluation = evaluate(
         inputs.catalog.kpis,
-        measurements.series,
+        {kpi_id: rows for kpi_id, rows in measurements.series.items() if kpi_id not in shared},
         period,
         history_length=params.history,
         stale_after=params.stale_after,
@@ -249,7 +265,16 @@ def evaluate_pack(
                           shares=shares_of(inputs, period, as_of),
                           breakdowns={} if inputs.is_group else breakdowns(
                               evaluation.results, measurements.series),
-                          source_reads=inputs.source_reads)
+                          source_reads=inputs.source_reads,
+                          configured=_configured(inputs))
+
+
+def _configured(inputs: Inputs) -> frozenset[StrategyPart]:
+    values = inputs.params.values
+    named: tuple[tuple[StrategyPart, object], ...] = (
+        ("initiatives", values.initiatives), ("benefits", values.benefits),
+        ("spend", values.spend), ("priorities", values.priorities))
+    return frozenset(part for part, path in named if path is not None)
 
 
 def _previous_exceptions(inputs: Inputs, history: StoreHistory, period: Period,
