@@ -69,6 +69,9 @@ class Section:
     new_page: bool = True
     #: Shown only in the group pack of a definition with units (it compares the units).
     group_only: bool = False
+    #: Its data is the group's (the portfolio, spend, priorities, board asks): left out of a
+    #: unit's pack, with its commentary, instead of standing there as an empty stub.
+    group_level: bool = False
     #: The input it shows (the portfolio shows the initiatives): a pack whose params file
     #: names none leaves the section out, and its data-quality appendix says so in a line.
     needs: StrategyPart | None = None
@@ -101,12 +104,21 @@ class Cadence:
         """The commentary cells of its sections, in reading order."""
         return tuple(section.narrative for section in self.sections if section.narrative)
 
-    def sections_for(self, group: bool,
+    def sections_for(self, group: bool, unit: bool = False,
                      present: Collection[StrategyPart] | None = None) -> tuple[Section, ...]:
-        """The sections of one pack: the group-only ones only in a group pack; given the
-        inputs ``present``, only the sections whose input is there."""
-        return tuple(s for s in self.sections if (group or not s.group_only)
+        """The sections of one pack: the group-only ones only in a group pack, the group-level
+        ones in every pack but a unit's; given the inputs ``present``, only the sections whose
+        input is there."""
+        return tuple(s for s in self.sections
+                     if (group or not s.group_only) and not (unit and s.group_level)
                      and (present is None or s.needs is None or s.needs in present))
+
+    def narratives_for(self, group: bool, unit: bool = False,
+                       present: Collection[StrategyPart] | None = None,
+                       ) -> tuple[Narrative, ...]:
+        """The commentary cells of one pack's sections (:meth:`sections_for`)."""
+        return tuple(s.narrative for s in self.sections_for(group, unit, present)
+                     if s.narrative)
 
     def section(self, section_id: str) -> Section:
         for section in self.sections:
@@ -187,14 +199,14 @@ MONTHLY = Cadence(
         Section("portfolio", "Delivery: the initiative portfolio",
                 Narrative("delivery", "Delivery",
                           "Which initiatives need help, and what you ask for."),
-                needs="initiatives"),
+                group_level=True, needs="initiatives"),
         # Spend and the action log follow on: the commentary before each often spills
         # onto a page of its own otherwise.
         Section("spend", "Cost discipline: spend against budget",
                 Narrative("cost", "Cost discipline",
                           "Where spend is off plan, why, and the recovery."), new_page=False,
-                needs="spend"),
-        Section("benefits", "Benefits realization", needs="benefits"),
+                group_level=True, needs="spend"),
+        Section("benefits", "Benefits realization", group_level=True, needs="benefits"),
         Section("leading_lagging", "Leading and lagging indicators"),
         _SCORECARD,
         Section("actions", "Action log and decisions", _ACTIONS, new_page=False),
@@ -218,18 +230,21 @@ QUARTERLY = Cadence(
         Section("balanced_scorecard", "Balanced scorecard",
                 _summary("The quarter in three sentences for the board.")),
         _UNITS,
-        Section("board_decisions", "Decisions requested of the board"),
+        Section("board_decisions", "Decisions requested of the board", group_level=True),
+        # Follows on: a board has a few asks, so the decisions page is short.
         Section("priorities", "Strategic priorities",
                 Narrative("priorities", "Strategic priorities",
                           "Which priorities are behind, and what would bring them back."),
-                needs="priorities"),
+                group_level=True, new_page=False, needs="priorities"),
         Section("outlook", "Outlook: the next four quarters"),
-        Section("benefits", "Benefits realization", needs="benefits"),
-        Section("portfolio", "The initiative portfolio", needs="initiatives"),
-        Section("spend", "Spend against budget", needs="spend"),
+        Section("benefits", "Benefits realization", group_level=True, needs="benefits"),
+        Section("portfolio", "The initiative portfolio", group_level=True, needs="initiatives"),
+        Section("spend", "Spend against budget", group_level=True, needs="spend"),
         _CHANGES,
-        Section("actions", "Action log and decisions"),
-        # The board reads the balanced scorecard; the full scorecard leads the KPI detail.
+        # The board reads the balanced scorecard, the decisions asked of it and what changed;
+        # the operational action log and the full scorecard are appendices (the body stays
+        # within a board's dozen pages).
+        Section("actions", "Action log and decisions", appendix=True),
         Section("kpi_details", "Scorecard and KPI detail", appendix=True, kpi_commentary=True,
                 lists_perspectives=True),
         _DATA_QUALITY,

@@ -16,7 +16,7 @@ from reviewkit.evaluation.breakdown import Breakdown, breakdowns
 from reviewkit.evaluation.changes import ChangeReport, compare
 from reviewkit.evaluation.evaluate import Evaluation, ExceptionItem, KpiResult, evaluate
 from reviewkit.evaluation.forecast import HISTORY_MONTHS
-from reviewkit.evaluation.strategy import Strategy, last_complete_month, prepare_strategy
+from reviewkit.evaluation.strategy import Strategy, outlook_month, prepare_strategy
 from reviewkit.evaluation.units import ShareOfGroup, UnitFigures, shares_of, unit_figures
 from reviewkit.inputs.catalog import Catalog, Kpi
 from reviewkit.inputs.loaded import Inputs
@@ -92,9 +92,10 @@ class PackEvaluation:
 
     @property
     def sections(self) -> tuple[Section, ...]:
-        """The sections of this pack: the units page only in a group pack, and only the
-        sections whose input it has."""
-        return self.cadence.sections_for(self.is_group, self.inputs_present)
+        """The sections of this pack: the units page only in a group pack, the group's own
+        sections not in a unit's, and only the sections whose input it has."""
+        return self.cadence.sections_for(self.is_group, self.unit is not None,
+                                         self.inputs_present)
 
     @property
     def unit_key(self) -> str:
@@ -183,7 +184,7 @@ def rows_needed_from(cadence: Cadence, inputs: Inputs, period: Period,
     if cadence.wants("year_to_date"):
         start = min(start, dt.date(period.end.year, 1, 1))
     if cadence.wants("outlook"):
-        start = min(start, last_complete_month(as_of).shift(-(HISTORY_MONTHS - 1)).start)
+        start = min(start, outlook_month(as_of).shift(-(HISTORY_MONTHS - 1)).start)
     # From the start of a period of the pack: a period is either read row by row or summarised.
     return period.shift(-period.offset_of(start)).start
 

@@ -45,6 +45,12 @@ class UnitFigures:
     def share(self, kpi_id: str) -> ShareOfGroup | None:
         return self.shares.get(kpi_id)
 
+def reported_by_units(kpi_id: str, units: Sequence[UnitFigures]) -> int:
+    """How many units report a KPI (judged, or as their share of the group): none, and the
+    group's figure is its own, not a roll-up."""
+    return sum(1 for figures in units
+               if figures.result(kpi_id) is not None or figures.share(kpi_id) is not None)
+
 
 def unit_figures(inputs: Inputs, period: Period,
                  as_of: dt.date | None = None) -> tuple[UnitFigures, ...]:

@@ -126,6 +126,10 @@ class Kpi(BaseModel):
                              f"than {', '.join(_RESERVED_COLUMNS)}, in lower-case letters, "
                              "digits and '_' (e.g. depot)")
         return value
+    #: The spend file's line this KPI is (a category, or ``Total``): its value for a month is
+    #: that line's variance to budget in percent, from the spend file, so the KPI and the spend
+    #: table state one variance and one status.
+    spend_line: str | None = Field(default=None, min_length=1)
 
     @field_validator("cadences")
     @classmethod
@@ -355,13 +359,33 @@ def _validate_kpi(path: Path, item: LineDict) -> Kpi:
         kpi = Kpi.model_validate(dict(item))
     except ValidationError as exc:
         raise _as_input_error(path, item, kpi_id, exc) from None
+    for name in ("target", "amber"):
+        value = getattr(kpi, name)
+        parts = value.values() if isinstance(value, dict) else [value]
+        # pydantic reads the text 'inf' as a float: no status can be judged against it
+        if any(isinstance(part, float) and not math.isfinite(part) for part in parts):
+            raise InputError(path, f"KPI '{kpi.id}': {item.get(name)!r} is not a finite number",
+                             line=item.line_of(name), field=name)
     _check_thresholds(path, item, kpi, kpi.target, kpi.amber, "")
     for key, own in kpi.unit_targets.items():
         entry = item["unit_targets"]
         where = entry[key] if isinstance(entry.get(key), LineDict) else entry
+        for name in ("target", "amber"):
+            value = getattr(own, name)
+            parts = value.values() if isinstance(value, dict) else [value]
+            if any(isinstance(part, float) and not math.isfinite(part) for part in parts):
+                raise InputError(path, f"KPI '{kpi.id}': unit '{key}': {value!r} is not a "
+                                 "finite number", line=entry.line_of(key),
+                                 field=f"unit_targets.{key}.{name}")
         _check_thresholds(path, where, kpi, own.target, own.amber, f"unit_targets.{key}.",
                           line=entry.line_of(key), whose=f" for unit '{key}'")
     _check_absent(path, item, kpi)
+    if kpi.spend_line is not None and (kpi.aggregation != "mean" or kpi.unit != "%"
+                                       or kpi.query is not None):
+        raise InputError(
+            path, f"KPI '{kpi.id}' takes its values from the spend file (spend_line), so it is a "
+            "percentage averaged over the months by their budget: give it unit '%', "
+            "aggregation mean and no query", line=item.line_of("spend_line"), field="spend_line")
     if kpi.query is not None:
         problem = (check_query_text(kpi.query) if kpi.query.strip()
                    else "the query is empty; write SQL or remove the field")

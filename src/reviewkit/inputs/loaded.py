@@ -29,7 +29,7 @@ from reviewkit.inputs.sources import (
     check_queries,
     run_queries,
 )
-from reviewkit.inputs.spend import SpendLine, load_spend
+from reviewkit.inputs.spend import TOTAL, SpendLine, load_spend, with_spend_kpis
 from reviewkit.inputs.units import Unit, group_rows, resolve_units, rows_of
 
 
@@ -144,7 +144,7 @@ class Inputs:
                        benefits=None, spend=None, priorities=None, unit=unit,
                        shares=tuple(shares), group=self, outlook_rows=outlook)
 
-    def outlook_series(self, kpi_id: str) -> list[Observation]:
+    def outlook_rows_of(self, kpi_id: str) -> list[Observation]:
         """A KPI's rows for the outlook's monthly history: a query KPI's monthly rows when the
         pack ran its query by month for it, else its rows."""
         if self.outlook_rows is not None and kpi_id in self.outlook_rows:
@@ -208,7 +208,15 @@ class Inputs:
             if self.units:
                 _check_group_rows(queries, queried, self.catalog)
                 inputs = inputs.with_units(self.units)
-        return inputs.with_data_starts()
+        return inputs.with_spend_kpis().with_data_starts()
+
+    def with_spend_kpis(self) -> Inputs:
+        """These inputs with each spend KPI's values from the spend file (one variance and one
+        status for a line, in the KPI and in the spend table); unchanged without a spend file."""
+        if self.spend is None or not any(kpi.spend_line for kpi in self.catalog.kpis):
+            return self
+        series = with_spend_kpis(self.measurements.series, self.catalog.kpis, self.spend)
+        return replace(self, measurements=replace(self.measurements, series=series))
 
     def with_data_starts(self) -> Inputs:
         """Each KPI counted as zero where it has no rows (``absent: zero``) with the day its
@@ -282,12 +290,14 @@ def load_named_inputs(params: LoadedParams, *, every_segment: bool = False) -> I
         benefits = tuple(load_benefits(values.benefits))
         check_benefits(benefits, initiatives, kpi_ids)
     spend = tuple(load_spend(values.spend)) if values.spend is not None else None
+    if spend is not None:
+        _check_spend_lines(catalog, spend)
     units = resolve_units(params, measurements, every_segment=every_segment)
     _check_owners(catalog, units)
     _check_unit_targets(catalog, units)
     inputs = Inputs(params=params, catalog=catalog, measurements=measurements,
                     initiatives=initiatives, benefits=benefits, spend=spend,
-                    priorities=priorities)
+                    priorities=priorities).with_spend_kpis()
     return (inputs.with_units(units) if units else inputs).with_data_starts()
 
 
@@ -338,6 +348,18 @@ def _check_unit_targets(catalog: Catalog, units: tuple[Unit, ...]) -> None:
                     f"{did_you_mean(key, sorted(known))}",
                     field="unit_targets",
                 )
+
+
+def _check_spend_lines(catalog: Catalog, spend: tuple[SpendLine, ...]) -> None:
+    """A KPI's ``spend_line`` must name a category of the spend file, or its total."""
+    lines = {line.category for line in spend} | {TOTAL}
+    for kpi in catalog.kpis:
+        if kpi.spend_line and kpi.spend_line not in lines:
+            raise InputError(
+                catalog.path,
+                f"KPI '{kpi.id}': spend_line '{kpi.spend_line}' is no category of the spend file"
+                f"{did_you_mean(kpi.spend_line, lines)}; use a category or '{TOTAL}'",
+                field="spend_line")
 
 
 def _check_owners(catalog: Catalog, units: tuple[Unit, ...]) -> None:

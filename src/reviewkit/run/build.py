@@ -34,11 +34,13 @@ from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams, load_params
 from reviewkit.layout.charts import render_charts
 from reviewkit.layout.sections import perspective_anchor
 from reviewkit.layout.view import PackView, Publication, make_view
+from reviewkit.narrative.cells import cell_keys
 from reviewkit.narrative.notebook import (
     apply_to_notebook,
     edits_in,
     for_export,
     is_narrative,
+    record_written,
     slots_of,
 )
 from reviewkit.narrative.service import NarrativeService, Prefer
@@ -75,6 +77,9 @@ class BuildResult:
     view: PackView
     publication: Publication
     timings: Mapping[str, float] = field(default_factory=dict)
+    #: A draft made while a published pack is in the pack's folder goes beside it (``folder``
+    #: is then ``<pack>.draft``): the version of that published pack; None otherwise.
+    beside_published: int | None = None
 
     @property
     def pdf(self) -> Path:
@@ -113,6 +118,9 @@ class PackJob:
     fingerprint: str
     store_location: str
     assets: Path | None = None  # the params file's folder of narrative images
+    #: The version published in ``final`` when the job was prepared (0: none): a later one at
+    #: the swap means the pack was published meanwhile, and this build stops.
+    found_published: int = 0
 
     @property
     def unit(self) -> str:
@@ -147,17 +155,22 @@ def prepare_job(
     force: bool = False,
     prefer: Prefer | None = None,
     by: str,
+    claim: Callable[[Path], None] | None = None,
 ) -> PackJob:
     """Evaluate one pack of a definition (``inputs`` are the whole definition's), save the
     narrative edits of its previous ``pack.ipynb``, plan its narrative, apply the publish gate
     when it is being published, and fill in its notebook: everything but the charts and the
-    notebook run."""
+    notebook run. ``claim`` is called with the pack's folder before its edits are read (a
+    build takes the pack's lock there)."""
     evaluated = evaluate(definition, inputs, store, period, unit)
     own = unit_inputs(inputs, unit)
     final = pack_folder(out_dir, definition, evaluated.period.label, own)
+    if claim is not None:
+        claim(final)
+    found_published = publish.published_version(final) or 0
     notebook = copy.deepcopy(template)
     _keep_sections(notebook, evaluated.sections)
-    publication = _settle_narrative(store, evaluated, notebook, final / "pack.ipynb", prefer, by)
+    publication = _settle_narrative(store, evaluated, notebook, final, prefer, by)
     if approver is not None:
         publication = _apply_gate(evaluated, publication, store.actions(unit=unit_key(unit)),
                                   inputs.params.values.publish_gate, approver, force)
@@ -171,14 +184,17 @@ def prepare_job(
     return PackJob(
         name=pack_name(definition, evaluated.period.label, own), view=view,
         publication=publication, notebook=notebook, notebook_path=notebook_path, final=final,
-        fingerprint=pack_fingerprint(view, publication, notebook),
+        fingerprint=pack_fingerprint(view, publication, notebook,
+                                     assets=inputs.params.values.assets),
         store_location=inputs.params.store_location, assets=inputs.params.values.assets,
+        found_published=found_published,
     )
 
 
 def _keep_sections(notebook: NotebookNode, sections: Sequence[Section]) -> None:
     """Drop the cells of sections this pack does not have (the units page outside a group, the
-    portfolio of a pack without initiatives), and the commentary cells that follow them."""
+    group's portfolio in a unit's pack, the spend of a pack without a spend file), and the
+    commentary cells that follow them."""
     wanted = {section.id for section in sections}
     kept: list[NotebookNode] = []
     dropping = False
@@ -239,7 +255,7 @@ def produce(
             try:
                 with stages.stage("execute notebook"):
                     # This process mostly waits on the kernel now: import the exporters meanwhile.
-                    threading.Thread(target=export.preload, daemon=True).start()
+                    threading.Thread(target=_preload_quietly, daemon=True).start()
                     executed = execute_notebook(
                         job.notebook,
                         _parameters(view, job),
@@ -286,11 +302,17 @@ def produce(
                     store = Store.open(job.store_location)
                 # The pack and its record in the store are one outcome: the record commits
                 # while the new pack is in place, and if it cannot, the previous pack returns.
-                with publish.swapped_in(staging, job.final), store.transaction() as tx:
-                    tx.record_pack(view.cadence.name, view.period.label, view.period.end,
-                                   summary, job.unit)
+                # A draft never replaces a published pack: it goes beside it, unrecorded (the
+                # published pack stays the pack of record).
+                publication = job.publication
+                with publish.swapped_in(
+                        staging, job.final, publishing=publication.state == "final",
+                        found_published=job.found_published) as placed, \
+                        store.transaction() as tx:
+                    if placed == job.final:
+                        tx.record_pack(view.cadence.name, view.period.label, view.period.end,
+                                       summary, job.unit)
                     # A published pack is recorded as a version too: a reissue compares with it.
-                    publication = job.publication
                     if publication.state == "final" and publication.published_at is not None:
                         tx.record_version(PackVersion(
                             view.cadence.name, view.period.label, publication.version,
@@ -307,8 +329,16 @@ def produce(
         if own_store and store is not None:
             store.dispose()
         shutil.rmtree(scratch, ignore_errors=True)
-    return BuildResult(folder=job.final, view=view, publication=job.publication,
-                       timings=dict(stages.timings))
+    return BuildResult(folder=placed, view=view, publication=job.publication,
+                       timings=dict(stages.timings),
+                       beside_published=job.found_published if placed != job.final else None)
+
+
+def _preload_quietly() -> None:
+    """Import the exporters ahead of need; a failure (too little memory, say) is left to the
+    export itself to report, not printed as a stray thread's traceback."""
+    with contextlib.suppress(Exception):
+        export.preload()
 
 
 def _parameters(view: PackView, job: PackJob) -> dict[str, Any]:
@@ -360,12 +390,17 @@ def build_pack(
         except BaseException:
             _stop(kernel)
             raise
+    # The pack's lock is held from reading the analyst's edits to the swap: a build and a
+    # publish of the same pack (or two builds) happen one after the other, never interleaved.
+    holding = contextlib.ExitStack()
     try:
         try:
             with stages.stage("narrative, gate and charts"):
-                job = prepare_job(definition, inputs, store, template, notebook_path,
-                                  period=period, unit=unit, out_dir=out_dir, approver=approver,
-                                  force=force, prefer=prefer, by=author)
+                job = prepare_job(
+                    definition, inputs, store, template, notebook_path, period=period,
+                    unit=unit, out_dir=out_dir, approver=approver, force=force, prefer=prefer,
+                    by=author, claim=lambda folder: holding.enter_context(
+                        publish.locked(folder, waiting=progress)))
                 job = replace(job, view=replace(job.view,
                                                 charts=render_charts(job.view.evaluated)))
         except BaseException:
@@ -374,6 +409,7 @@ def build_pack(
         stages.timings["total"] = time.perf_counter() - started
         return produce(job, kernel=kernel, stages=stages, store=store)
     finally:
+        holding.close()
         store.dispose()
 
 
@@ -395,11 +431,16 @@ def _stop(kernel: tuple[Kernel, Path]) -> None:
 
 
 def _settle_narrative(store: Store, evaluated: PackEvaluation, notebook: NotebookNode,
-                      previous: Path, prefer: Prefer | None, by: str) -> Publication:
-    """Save edits from the previous pack.ipynb, then plan every narrative cell of this pack."""
+                      final: Path, prefer: Prefer | None, by: str) -> Publication:
+    """Save edits from the pack's previous pack.ipynb (and from the draft beside a published
+    pack, the newer working copy), then plan every narrative cell of this pack."""
     service = NarrativeService(store, evaluated)
-    service.save(edits_in(previous), by=by, prefer=prefer)
-    cells = service.plan(slots_of(notebook, evaluated.cadence))
+    slots = slots_of(notebook, evaluated.cadence)
+    keys = cell_keys(evaluated, slots)
+    edits = [edit for folder in (final, publish.draft_beside(final))
+             for edit in edits_in(folder / "pack.ipynb", keys=keys)]
+    service.save(edits, by=by, prefer=prefer)
+    cells = service.plan(slots)
     apply_to_notebook(notebook, cells)
     return Publication(narrative=cells)
 
@@ -430,6 +471,7 @@ def _finish_pack_notebook(executed: NotebookNode, source: str, written: Path) ->
     if record is not None:
         record["input_path"] = source
         record["output_path"] = written.name
+    record_written(executed)
     nbformat.write(executed, written)  # type: ignore[no-untyped-call]
     # A notebook left untrusted (e.g. the signature database is locked) still opens, unstyled.
     with contextlib.suppress(Exception):

@@ -23,7 +23,7 @@ from reviewkit.evaluation.pack import (
     resolve_period,
     rows_needed_from,
 )
-from reviewkit.evaluation.strategy import last_complete_month
+from reviewkit.evaluation.strategy import outlook_month
 from reviewkit.inputs.loaded import InputFile, Inputs, input_file, load_named_inputs
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams
 from reviewkit.inputs.sources import Window, window_for
@@ -127,7 +127,7 @@ def outlook_window(cadence: Cadence, period: Period, as_of: dt.date) -> Window |
     queries run again by month over them (a pack's own periods may be quarters)."""
     if not cadence.wants("outlook"):
         return None
-    first = last_complete_month(as_of).shift(-(HISTORY_MONTHS - 1))
+    first = outlook_month(as_of).shift(-(HISTORY_MONTHS - 1))
     return Window(first.start, period.end, MONTHLY.name, MONTHLY.period)
 
 
