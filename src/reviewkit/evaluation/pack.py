@@ -248,10 +248,13 @@ def evaluate_pack(
         results=evaluation.results, series=measurements.series,
         as_of=min(as_of, today),
     )
+    shares = shares_of(inputs, period, as_of)
     if inputs.unit is not None:
+        # The group's actions name the unit's KPI and its status; a KPI the unit shows as its
+        # share of the group, the group's status (the unit has none of its own there).
         group_log = action_log(history.group_events, period, since=since, previous_label=None,
-                               results=evaluation.results, series=measurements.series,
-                               as_of=min(as_of, today))
+                               results=[*evaluation.results, *(s.group for s in shares)],
+                               series=measurements.series, as_of=min(as_of, today))
         log = log.with_group_actions(group_log, {kpi.id for kpi in inputs.catalog.kpis}
                                      | {kpi.id for kpi in inputs.shares})
     evaluation = evaluation.with_exceptions(red_without_action(evaluation.results, log))
@@ -263,7 +266,7 @@ def evaluate_pack(
                           headline=headline, evaluation=evaluation, action_log=log,
                           changes=changes, strategy=strategy, unit=inputs.unit,
                           units=unit_figures(inputs, period, as_of) if inputs.is_group else (),
-                          shares=shares_of(inputs, period, as_of),
+                          shares=shares,
                           breakdowns={} if inputs.is_group else breakdowns(
                               evaluation.results, measurements.series),
                           source_reads=inputs.source_reads,
