@@ -6,7 +6,7 @@ computed from the loaded inputs and what the store remembers.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from reviewkit.cadences import Cadence, Section, StrategyPart
@@ -16,6 +16,14 @@ from reviewkit.evaluation.breakdown import Breakdown, breakdowns
 from reviewkit.evaluation.changes import ChangeReport, compare
 from reviewkit.evaluation.evaluate import Evaluation, ExceptionItem, KpiResult, evaluate
 from reviewkit.evaluation.forecast import HISTORY_MONTHS
+from reviewkit.evaluation.owners import (
+    EnteredValue,
+    OwnerNote,
+    entered_values,
+    owner_notes,
+    owner_statuses,
+    with_owner_statuses,
+)
 from reviewkit.evaluation.strategy import Strategy, outlook_month, prepare_strategy
 from reviewkit.evaluation.units import ShareOfGroup, UnitFigures, shares_of, unit_figures
 from reviewkit.inputs.catalog import Catalog, Kpi
@@ -23,6 +31,7 @@ from reviewkit.inputs.loaded import Inputs
 from reviewkit.inputs.sources import SourceRead
 from reviewkit.inputs.units import Unit
 from reviewkit.periods import Period, period_containing
+from reviewkit.store.cycle import KpiUpdate
 from reviewkit.store.records import PackRecord, StoreHistory
 
 #: Headline KPIs when neither the params file nor the catalog names any: the first few.
@@ -56,6 +65,10 @@ class PackEvaluation:
     source_reads: tuple[SourceRead, ...] = ()
     #: The optional inputs the params file names (a unit's pack has none of them itself).
     configured: frozenset[StrategyPart] = frozenset()
+    #: What the KPIs' owners wrote in the review round, by KPI id (see evaluation/owners.py).
+    owner_notes: Mapping[str, OwnerNote] = field(default_factory=dict)
+    #: Values owners entered by hand for the period, by KPI id.
+    entered: Mapping[str, EnteredValue] = field(default_factory=dict)
 
     @property
     def is_group(self) -> bool:
@@ -214,6 +227,7 @@ def evaluate_pack(
     requested: dt.date | None = None,
     *,
     today: dt.date,
+    owner_updates: Sequence[KpiUpdate] = (),
 ) -> PackEvaluation:
     """Evaluate one pack of ``cadence`` for the period ``requested`` falls in (default: the
     params file's ``period_end``, else the latest complete period in the data).
@@ -239,6 +253,7 @@ def evaluate_pack(
         today=today,
         unseen=measurements.unseen,
     )
+    evaluation = with_owner_statuses(evaluation, owner_statuses(owner_updates))
     earlier = [pack for pack in history.packs if pack.period_end < period.end]
     previous = earlier[-1] if earlier else None
     since = previous.period_end if previous else period.previous().end
@@ -270,7 +285,9 @@ def evaluate_pack(
                           breakdowns={} if inputs.is_group else breakdowns(
                               evaluation.results, measurements.series),
                           source_reads=inputs.source_reads,
-                          configured=_configured(inputs))
+                          configured=_configured(inputs),
+                          owner_notes=owner_notes(owner_updates),
+                          entered=entered_values(owner_updates))
 
 
 def _configured(inputs: Inputs) -> frozenset[StrategyPart]:

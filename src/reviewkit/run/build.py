@@ -175,7 +175,8 @@ def prepare_job(
         publication = _apply_gate(evaluated, publication, store.actions(unit=unit_key(unit)),
                                   inputs.params.values.publish_gate, approver, force)
     view = make_view(evaluated, own, sources=sources(definition, notebook_path, store,
-                                                     evaluated.period.label, unit_key(unit)))
+                                                     evaluated.period.label, unit_key(unit),
+                                                     params=str(inputs.params.path)))
     # A pack published before is reissued as its next version, with what changed.
     publication = reissue_of(published_versions(
         store.versions(definition.name, evaluated.period.label, unit_key(unit)), final,
