@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,7 @@ def environment(extra_dirs: tuple[str, ...] = ()) -> jinja2.Environment:
         trend_word=lambda trend: formatting.TREND_WORDS.get(trend, trend),
         reason_word=lambda reason: REASON_WORDS.get(reason, reason.replace("_", " ")),
         redact=lambda value: redact.text(str(value)),
+        plain=_plain,
     )
     return env
 
@@ -88,6 +90,18 @@ def templates_fingerprint(extra_dirs: tuple[str, ...] = ()) -> tuple[str, int, i
             digest.update(hashlib.sha256(content).digest())
             count, size = count + 1, size + len(content)
     return digest.hexdigest(), count, size
+
+
+def _plain(value: Any) -> str:
+    """A parameter as the params file writes it, on one line and with secrets hidden: a
+    mapping as ``key: value, key: value``, a list as its items (never a Python repr)."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{key}: {_plain(item)}" for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(_plain(item) for item in value)
+    return redact.text(str(value))
+
+
 def _value(value: float | None, kpi: Kpi, decimals: int | None = None) -> str:
     return figure_for_page(formatting.format_value(value, kpi, decimals=decimals))
 
