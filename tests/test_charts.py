@@ -85,6 +85,19 @@ def test_the_value_axis_has_a_tick_beyond_the_highest_value(make_kpi: MakeKpi) -
     assert max(ticks) >= 7.6
 
 
+def test_the_value_axis_of_figures_never_below_zero_starts_at_zero(make_kpi: MakeKpi) -> None:
+    """Complaints of 0 most weeks drew an axis from minus 1: a count that cannot be negative."""
+    kpi = make_kpi(unit="count", direction="lower_is_better", target=1, amber=2,
+                   aggregation="sum")
+    axes = kpi_figure(weekly(kpi, [0, 1, 0, 2, 0, 0, 3, 0])).axes[0]
+    low, _ = axes.get_ylim()
+    assert low == 0
+    assert min(axes.get_yticks()) >= 0
+    # A KPI that does go below zero keeps its negative axis (a variance to budget).
+    signed = make_kpi(unit="%", direction="lower_is_better", target=0, amber=5)
+    assert kpi_figure(weekly(signed, [-2.5, 1.0, 3.2, -0.4])).axes[0].get_ylim()[0] < 0
+
+
 def test_axis_dates_are_written_as_every_date_in_the_pack() -> None:
     """'Oct 2026' and 'Q4 2026', never 'Oct 26'; weeks name their year once."""
     months = [period_containing("monthly", dt.date(2026, month, 28)) for month in (9, 10)]

@@ -55,6 +55,20 @@ def test_a_value_just_past_its_amber_threshold_is_told_apart_from_it(
     assert shared_decimals(kpi, [89.96], [94, 90]) == 2
 
 
+def test_an_amber_given_as_a_share_of_the_target_adds_no_digits_of_its_own(
+    make_kpi: Callable[..., Kpi],
+) -> None:
+    # 5% under £19.5k is £18.525k: written out it made every figure of the KPI "£18.75k".
+    kpi = make_kpi(unit="£k", target=19.5, amber="5%")
+    figures = shown(kpi, 18.75, 19.5, kpi.amber_for("weekly"))
+    assert (figures.value, figures.target, figures.amber) == ("£18.8k", "£19.5k", "£18.5k")
+    # It is still a threshold: a value beside it prints apart from it.
+    assert shown(kpi, 18.51, 19.5, kpi.amber_for("weekly")).value == "£18.51k"
+    # An amber the catalog writes out is written as the catalog does.
+    written = make_kpi(unit="£k", target=19.5, amber=18.525)
+    assert shown(written, 18.75, 19.5, 18.525).amber == "£18.52k"
+
+
 def test_variance_uses_the_shared_precision_and_says_on_target_when_equal(
     make_kpi: Callable[..., Kpi],
 ) -> None:

@@ -226,11 +226,25 @@ def row_decimals(kpi: Kpi, row: Row, beside: Sequence[Row] = ()) -> int:
     """The precision of a KPI's figures printed side by side: its value and thresholds for the
     period, and the rows ``beside`` them (its year to date) at the one precision each needs
     (:func:`shared_decimals`); a whole-number value keeps none."""
-    places = 0 if whole_numbers(kpi, row[0]) else shared_decimals(kpi, [row[0]], row[1:])
-    for value, target, amber in beside:
-        if not whole_numbers(kpi, value):
+    rows = [row, *beside]
+    places = 0
+    for value, target, amber in rows:
+        if whole_numbers(kpi, value):
+            continue
+        if _amber_from_target(kpi):
+            # Set by the target (5% under £19.5k is £18.525k), the amber is not written out to
+            # its last digit; the values are still kept apart from it.
+            places = max(places, shared_decimals(kpi, [value], [target], [amber]))
+        else:
             places = max(places, shared_decimals(kpi, [value], [target, amber]))
     return places
+
+
+def _amber_from_target(kpi: Kpi) -> bool:
+    """Whether the KPI's amber is written as a share of its target ("5%"), in any cadence."""
+    amber = getattr(kpi, "amber", None)
+    written = amber.values() if isinstance(amber, dict) else [amber]
+    return any(isinstance(item, str) for item in written)
 
 
 def shown(kpi: Kpi, value: float | None, target: float, amber: float | None,

@@ -136,6 +136,7 @@ def kpi_figure(result: KpiResult, *, width_in: float = 6.6, height_in: float = 1
                     edgecolors=STATUS_COLOURS[status] if partial else "#222222",
                     linewidths=1.1 if partial else 0.5,
                     zorder=3,
+                    clip_on=False,
                 )
         if current.value is not None:
             ax.annotate(
@@ -157,6 +158,12 @@ def kpi_figure(result: KpiResult, *, width_in: float = 6.6, height_in: float = 1
             ax.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=2))
         if result.kpi.unit and result.kpi.unit != "count":
             ax.set_ylabel(result.kpi.unit)
+        drawn = [v for pv in history for v in (pv.value, pv.target, pv.amber)
+                 if v is not None and not math.isnan(v)]
+        if drawn and min(drawn) >= 0 and ax.get_ylim()[0] < 0:
+            # Rounding the axis out to a tick must not draw room for figures that cannot be
+            # (minus 1 complaints); markers on zero sit on the axis, unclipped.
+            ax.set_ylim(bottom=0)
     return fig
 
 

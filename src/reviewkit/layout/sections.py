@@ -23,6 +23,7 @@ from reviewkit.evaluation.priorities import KeyResultProgress
 from reviewkit.evaluation.rollup import perspective_status, year_ago
 from reviewkit.evaluation.strategy import BenefitView
 from reviewkit.evaluation.units import reported_by_units
+from reviewkit.formatting import shared_decimals, whole_numbers
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.units import Unit
 from reviewkit.layout.charts import (
@@ -255,12 +256,21 @@ class Pack:
 
     def row_decimals(self, group: KpiResult,
                      rows: Sequence[tuple[Unit, dict[str, KpiResult]]]) -> int:
-        """One precision for a KPI's row on the units page: the most any of its figures needs
-        on its own (to stand apart from its target; none for a count), so the unit's and the
-        group's figures print alike (93.0% beside 92.7%, never 93%)."""
-        units = [cells[group.kpi.id] for _, cells in rows if group.kpi.id in cells]
-        return max([self.view.evaluated.shown(group).decimals,
-                    *(shown_of(result).decimals for result in units)])
+        """One precision for the units' figures in a KPI's row on the units page: the group's
+        (so they print alike: 93.0% beside 92.7%, never 93%), or more where a unit's figure
+        needs it to stand apart from its own target. A unit's share of a summed KPI has no
+        target to stand apart from (the one it carries only scales its trend)."""
+        kpi = group.kpi
+        places = self.view.evaluated.shown(group).decimals
+        for unit, cells in rows:
+            cell = cells.get(kpi.id)
+            if cell is None:
+                continue
+            if self.judged(unit, kpi.id):
+                places = max(places, shown_of(cell).decimals)
+            elif not whole_numbers(kpi, cell.value):
+                places = max(places, shared_decimals(kpi, [cell.value]))
+        return places
 
     @staticmethod
     def share(unit: KpiResult, group: KpiResult) -> str:
