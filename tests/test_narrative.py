@@ -975,6 +975,8 @@ def test_section_drafts_for_the_board_sections_summarise_portfolio_spend_and_pri
     priorities = draft_for_section("priorities", "Strategic priorities", context)
     assert priorities.startswith("Progress: Reliable clinical systems ")
     assert priorities.count("%") == 4
+    # A priority that went backwards has a true minus, as every number in the pack.
+    assert "Reliable clinical systems \u221245%" in priorities and "-" not in priorities
 
 
 # -- accepting text as it stands ------------------------------------------------------------

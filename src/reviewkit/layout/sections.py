@@ -23,7 +23,7 @@ from reviewkit.evaluation.priorities import KeyResultProgress
 from reviewkit.evaluation.rollup import perspective_status, year_ago
 from reviewkit.evaluation.strategy import BenefitView
 from reviewkit.evaluation.units import reported_by_units
-from reviewkit.formatting import shared_decimals, whole_numbers
+from reviewkit.formatting import percent, shared_decimals, whole_numbers
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.units import Unit
 from reviewkit.layout.charts import (
@@ -277,7 +277,7 @@ class Pack:
         """A unit's share of a group figure that is the sum of its units' ('12%')."""
         if unit.value is None or not group.value:
             return "—"
-        return f"{100 * unit.value / group.value:.0f}%"
+        return percent(100 * unit.value / group.value)
 
     def rollup_words(self, kpi: Kpi) -> str:
         """How the group's figure of a KPI is made from its units', in a few words; a KPI no

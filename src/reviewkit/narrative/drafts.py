@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from reviewkit.evaluation.evaluate import KpiResult
 from reviewkit.evaluation.pack import PackEvaluation
-from reviewkit.formatting import STATUS_WORDS, format_date, ordinal, plural
+from reviewkit.formatting import STATUS_WORDS, format_date, ordinal, percent, plural
 from reviewkit.formatting import format_value as _format_value
 from reviewkit.inputs.catalog import Kpi
 
@@ -200,7 +200,7 @@ def _priorities(pack: PackEvaluation) -> str | None:
     if priorities is None:
         return None
     return "Progress: " + "; ".join(
-        f"{literal(priority.title)} {progress.progress:.0f}%" if progress.progress is not None
+        f"{literal(priority.title)} {percent(progress.progress)}" if progress.progress is not None
         else f"{literal(priority.title)} unknown" for priority, progress in priorities
     ) + "."
 
