@@ -72,6 +72,15 @@ def test_the_packs_own_styles_keep_a_section_introduction_with_its_content(
     assert layout.stranded_headings() == []
 
 
+def test_a_column_of_numbers_has_its_heading_over_the_numbers(tmp_path: Path) -> None:
+    """"VALUE" sat at the left of its column, away from the figures ranged right under it."""
+    layout = _layout(tmp_path, '<table class="rk-table"><thead><tr><th>KPI</th>'
+                     '<th class="rk-num">Value</th></tr></thead><tbody><tr><td>Change success'
+                     ' rate, a long name</td><td class="rk-num">87.4%</td></tr></tbody></table>')
+    marks = {mark.text.strip().lower(): mark for mark in layout.marks()}
+    assert abs(marks["value"].right - marks["87.4%"].right) < 1
+
+
 def test_a_page_holding_only_a_spill_is_found(tmp_path: Path) -> None:
     layout = _layout(tmp_path, '<div style="height: 258mm"></div><p>one line too many</p>'
                      "<p>and another</p>")
