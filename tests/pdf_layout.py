@@ -235,12 +235,15 @@ def visible_text(html: str) -> str:
 
 def number_and_date_slips(text: str) -> list[str]:
     """Numbers and dates written another way than the pack's: a hyphen for a minus sign, an
-    ISO date in a sentence or table, a change of '+0.0', a percentage with and without its
-    decimal side by side is left to the formatting tests."""
+    ISO date or a period's label ('2026-04', '2024-Q4') in a sentence or table, a change of
+    '+0.0' (a percentage with and without its decimal side by side is left to the formatting
+    tests)."""
     slips = [f"hyphen for a minus: {m.group(0)!r}"
              for m in re.finditer(r"(?<![\w-])-\d[\d,.]*", text)]
     slips += [f"ISO date: {m.group(0)!r}"
               for m in re.finditer(r"(?<![\w-])\d{4}-\d\d-\d\d(?![\w-])", text)]
+    slips += [f"period label: {m.group(0)!r}"
+              for m in re.finditer(r"(?<![\w-])\d{4}-(?:0[1-9]|1[0-2]|Q[1-4])(?![\w-])", text)]
     slips += [f"zero change: {m.group(0)!r}"
               for m in re.finditer("[+\u2212]0(\\.0+)?(?!\\.?\\d)", text)]
     return slips

@@ -126,9 +126,10 @@ def test_an_organisation_with_long_names_and_other_units_lays_out_cleanly(
 
 
 def test_the_checker_of_numbers_and_dates_finds_each_slip() -> None:
-    text = "YTD -0.1% · due 2026-11-27 · +0.0 pts · A-0001 · 3 of 1.7 · \u22123.2 pts · 2026-Q4"
+    text = ("YTD -0.1% · due 2026-11-27 · +0.0 pts · A-0001 · 3 of 1.7 · \u22123.2 pts · "
+            "inside 2024-Q4 · inside 2026-04 · weekly-2026-11 · FY 2025-26")
     assert [slip.split(":")[0] for slip in number_and_date_slips(text)] == [
-        "hyphen for a minus", "ISO date", "zero change"]
+        "hyphen for a minus", "ISO date", "period label", "period label", "zero change"]
 
 
 @pytest.mark.parametrize("cadence", ["weekly", "quarterly"])

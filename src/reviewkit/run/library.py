@@ -20,7 +20,13 @@ import jinja2
 
 from reviewkit import cadences
 from reviewkit.errors import EnvironmentFailure
-from reviewkit.formatting import STATUS_ORDER, STATUS_SHAPES, STATUS_WORDS, format_timestamp
+from reviewkit.formatting import (
+    STATUS_ORDER,
+    STATUS_SHAPES,
+    STATUS_WORDS,
+    format_timestamp,
+    label_words,
+)
 from reviewkit.inputs.params import GROUP_FOLDER, UNIT_ID
 from reviewkit.run import publish
 
@@ -195,6 +201,7 @@ def render_index(out: Path) -> str:
         loader=jinja2.PackageLoader("reviewkit.layout", "templates/library"),
         autoescape=True, trim_blocks=True, lstrip_blocks=True,
         undefined=jinja2.StrictUndefined)
+    environment.filters["period_words"] = label_words
     sections: dict[str, list[LibraryPack]] = {}
     for pack in packs:
         sections.setdefault(pack.cadence, []).append(pack)
