@@ -6,13 +6,14 @@ computed from the loaded inputs and what the store remembers.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reviewkit.cadences import Cadence, StrategyPart
 from reviewkit.errors import InputError, UsageError
 from reviewkit.evaluation.actions import ActionLog, action_log, red_without_action
 from reviewkit.evaluation.changes import ChangeReport, compare
 from reviewkit.evaluation.evaluate import Evaluation, ExceptionItem, KpiResult, evaluate
+from reviewkit.evaluation.figures import PackFigures, pack_figures
 from reviewkit.evaluation.forecast import HISTORY_MONTHS
 from reviewkit.evaluation.strategy import Strategy, last_complete_month, prepare_strategy
 from reviewkit.evaluation.units import UnitFigures, unit_figures
@@ -43,6 +44,8 @@ class PackEvaluation:
     unit: Unit | None = None
     #: A group pack's units, each with its figures for the period ("units side by side").
     units: tuple[UnitFigures, ...] = ()
+    #: Every figure the pack states, written once (:mod:`reviewkit.evaluation.figures`).
+    figures: PackFigures = field(default_factory=lambda: PackFigures(""))
 
     @property
     def is_group(self) -> bool:
@@ -201,10 +204,14 @@ def evaluate_pack(
                       previous_period=period.previous(),
                       previous_exceptions=_previous_exceptions(inputs, history, period, earlier))
     strategy = prepare_strategy(cadence, inputs, evaluation, period, headline, as_of)
+    units = unit_figures(inputs, period) if inputs.is_group else ()
+    figures = pack_figures(period=period, evaluation=evaluation, action_log=log,
+                           changes=changes, strategy=strategy, kpis=inputs.catalog.by_id(),
+                           units=units, as_of=as_of)
     return PackEvaluation(cadence=cadence, period=period, as_of=as_of, catalog=inputs.catalog,
                           headline=headline, evaluation=evaluation, action_log=log,
                           changes=changes, strategy=strategy, unit=inputs.unit,
-                          units=unit_figures(inputs, period) if inputs.is_group else ())
+                          units=units, figures=figures)
 
 
 def _previous_exceptions(inputs: Inputs, history: StoreHistory, period: Period,

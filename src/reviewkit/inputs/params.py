@@ -27,6 +27,8 @@ GATE_RULES: dict[str, str] = {
     "red_kpis_explained": "every red KPI has commentary or an open action",
     "overdue_actions_rescheduled": "every overdue action has a new due date (or is closed)",
     "headline_data_current": "every headline KPI has data for the period",
+    "figures_agree": "the pack states each figure once: every number and status it prints is "
+                     "its figure, and no sentence or alternative text contradicts a status",
 }
 
 

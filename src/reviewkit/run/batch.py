@@ -34,6 +34,8 @@ from reviewkit.inputs._yaml import did_you_mean
 from reviewkit.inputs.loaded import Inputs, load_named_inputs
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams, load_params
 from reviewkit.inputs.units import Unit
+from reviewkit.outputs.data import MANIFEST_FILE, SUMMARY_FILE
+from reviewkit.outputs.pack import PACK_FILES
 from reviewkit.periods import period_containing, today
 from reviewkit.run import library
 from reviewkit.run.build import PackJob, pack_folder, prepare_job
@@ -351,13 +353,14 @@ def _jobs(batch_plan: Plan, report: BatchReport, force: bool,
 
 
 def _unchanged(job: PackJob) -> bool:
-    """Whether the pack in place was built from exactly these inputs (and is whole)."""
+    """Whether the pack in place was built from exactly these inputs (and is whole: it has
+    every file its outputs write)."""
     try:
-        manifest = json.loads((job.final / "manifest.json").read_text(encoding="utf-8"))
+        manifest = json.loads((job.final / MANIFEST_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     return (isinstance(manifest, dict) and manifest.get("fingerprint") == job.fingerprint
-            and (job.final / "pack.pdf").is_file() and (job.final / "summary.json").is_file())
+            and all((job.final / name).is_file() for name in PACK_FILES))
 
 
 def _finish(line: PackReport, status: Literal["built", "skipped", "failed"], seconds: float,
@@ -420,7 +423,7 @@ def _consistency(definition: Definition, batch_plan: Plan,
 
 def _summary(folder: Path) -> dict[str, Any] | None:
     try:
-        data = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        data = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None

@@ -1,8 +1,10 @@
 """``OUT/index.html``: a self-contained library page of every pack in an output folder.
 
-Packs are found by their ``manifest.json`` (``OUT/<cadence>/<label>/`` for a definition
-without units, ``OUT/<cadence>/<label>/<unit>/`` with them), grouped by cadence, newest
-period first, group before units, each with its status counts, state and links.
+Packs are found by their manifest (``OUT/<cadence>/<label>/`` for a definition without units,
+``OUT/<cadence>/<label>/<unit>/`` with them), grouped by cadence, newest period first, group
+before units, each with its status counts, state and a link to each of its outputs that a
+reader opens (:data:`reviewkit.outputs.pack.LINKS`). A pack is listed once it is whole: it
+holds every file its outputs write.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import jinja2
 
 from reviewkit import cadences
 from reviewkit.formatting import STATUS_WORDS
+from reviewkit.outputs.data import MANIFEST_FILE, SUMMARY_FILE
+from reviewkit.outputs.pack import LINKS
 
 INDEX_NAME = "index.html"
 
@@ -36,25 +40,29 @@ class LibraryPack:
     state: str
     approver: str
     counts: dict[str, int]
-    pdf: str
-    html: str
+    links: dict[str, str]  # label → link, one per output a reader opens
     generated_at: str
 
 
 def find_packs(out: Path) -> list[LibraryPack]:
-    """Every whole pack under ``out`` (one with its summary and PDF), in library order."""
+    """Every whole pack under ``out`` (one holding every file its manifest lists, and its
+    summary), in library order."""
     packs = []
-    for manifest in sorted(out.glob("*/*/manifest.json")) + sorted(
-            out.glob("*/*/*/manifest.json")):
+    for manifest in sorted(out.glob(f"*/*/{MANIFEST_FILE}")) + sorted(
+            out.glob(f"*/*/*/{MANIFEST_FILE}")):
         folder = manifest.parent
         if any(part.startswith(".") for part in folder.relative_to(out).parts):
             continue  # a staging folder: not a pack yet
         try:
             summary: dict[str, Any] = json.loads(
-                (folder / "summary.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+                (folder / SUMMARY_FILE).read_text(encoding="utf-8"))
+            written = json.loads(manifest.read_text(encoding="utf-8")).get("outputs")
+        except (OSError, ValueError, AttributeError):
             continue
-        if not (folder / "pack.pdf").is_file() or not isinstance(summary, dict):
+        # Whole: every file the manifest lists is there (a pack of an older version lists
+        # fewer outputs than a build writes today, and is still whole).
+        if not (isinstance(summary, dict) and isinstance(written, dict) and written
+                and all((folder / str(name)).is_file() for name in written)):
             continue
         unit = summary.get("unit") or {}
         packs.append(LibraryPack(
@@ -69,8 +77,8 @@ def find_packs(out: Path) -> list[LibraryPack]:
             approver=str(summary.get("approver", "")),
             counts={key: int(value) for key, value in
                     dict(summary.get("status_counts") or {}).items()},
-            pdf=_link(out, folder / "pack.pdf"),
-            html=_link(out, folder / "pack.html"),
+            links={label: _link(out, folder / name) for label, name in LINKS.items()
+                   if name in written},
             generated_at=str(summary.get("generated_at", "")),
         ))
     order = {name: index for index, name in enumerate(cadences.names())}
