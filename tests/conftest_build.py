@@ -161,7 +161,7 @@ import gc, json, sys, warnings
 from pathlib import Path
 
 from reviewkit.run import build
-from reviewkit.run import export
+from reviewkit.outputs import pdf
 from reviewkit.errors import ExportError
 
 params, out = sys.argv[1], sys.argv[2]
@@ -174,7 +174,7 @@ def broken_pdf(html, target, *, base_url, attachments=()):
     raise ExportError("PDF rendering failed: simulated")
 
 
-export.to_pdf = broken_pdf
+pdf.to_pdf = broken_pdf
 error = ""
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")

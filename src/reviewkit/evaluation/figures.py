@@ -180,7 +180,10 @@ def kpi_decimals(result: KpiResult, units: Sequence[UnitFigures] = ()) -> int:
 
 
 def _own_decimals(result: KpiResult) -> int:
-    current = result.current
+    """What the KPI's current value needs (without one, its latest value: a feed that stopped
+    at 99.30% against 99% is not "99%")."""
+    current = next((pv for pv in reversed(result.history) if pv.value is not None),
+                   result.current)
     return shown(result.kpi, current.value, current.target, current.amber).decimals
 
 
