@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io
+import os
 import sys
 import textwrap
 import traceback
@@ -20,10 +21,15 @@ from reviewkit.cli import main as cli_main
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.loaded import load_inputs
 from reviewkit.layout.view import PackView, make_view
+from reviewkit.outputs.audit import STRICT_ENV
 from reviewkit.run.prepare import evaluate
 from reviewkit.store.database import Store
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Every pack the suite builds, in this process or a child, fails if its audit finds the pack
+# contradicting itself (a draft outside the suite is written with its findings recorded).
+os.environ[STRICT_ENV] = "strict"
 
 
 @contextlib.contextmanager

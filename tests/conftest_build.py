@@ -29,7 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO_PARAMS = REPO / "params" / "weekly.yaml"
 DEMO_DATA = REPO / "data" / "demo"
 DEMO_LABEL = "2026-11-20"
-PACK_FILES = ("pack.pdf", "pack.html", "pack.ipynb", "summary.json", "manifest.json")
+PACK_FILES = ("pack.pdf", "pack.html", "pack.ipynb", "pack.xlsx", "summary.json",
+              "manifest.json")
 BIN = Path(sys.executable).parent
 BUILD_TIMEOUT = 240
 

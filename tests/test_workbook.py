@@ -1,0 +1,115 @@
+"""pack.xlsx: the pack's figures for a spreadsheet, the same ones its pages print.
+
+Each number is stored as the pack's figure and shown, through its cell's number format, as the
+PDF prints it; each status is the pack's word. Checked here for the demo's packs laid out in
+this process; the demo build's own workbook is checked against its PDF in test_build.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import REPO
+from openpyxl import load_workbook
+from pack_pages import document_of
+
+from reviewkit.layout.document import PackDocument
+from reviewkit.outputs.data import ACTION_COLUMNS, action_csvs
+from reviewkit.outputs.workbook import SHEETS, workbook_bytes
+
+TODAY = dt.date(2026, 11, 23)
+_SECTION = re.compile(r'^(?:"([^"]*)")?([+-]?)(?:"([^"]*)")?#,##0(?:\.(0+))?(?:"([^"]*)")?$')
+
+
+def shown_as(value: float, fmt: str) -> str:
+    """A number as Excel shows it in a cell of the formats the workbook uses."""
+    sections = fmt.split(";")
+    if len(sections) == 3 and value == 0:
+        return sections[2].strip('"')
+    section = sections[1] if len(sections) > 1 and value < 0 else sections[0]
+    match = _SECTION.match(section)
+    assert match is not None, fmt
+    before, sign, after, zeros, suffix = match.groups()
+    places = len(zeros or "")
+    number = f"{abs(value) if len(sections) > 1 else value:,.{places}f}"
+    return f"{before or ''}{sign}{after or ''}{number}{suffix or ''}"
+
+
+def _plain(text: str) -> str:
+    return text.replace("\u2212", "-").replace("\u00a0", " ").replace("\u2060", "")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("workbook")
+    shutil.copytree(REPO / "params", root / "params", ignore=shutil.ignore_patterns("*.sqlite"))
+    (root / "data").mkdir()
+    shutil.copytree(REPO / "data" / "demo", root / "data" / "demo")
+    return root / "params"
+
+
+def _book(document: PackDocument) -> Any:
+    return load_workbook(io.BytesIO(workbook_bytes(document)))
+
+
+@pytest.mark.parametrize("cadence", ["weekly", "quarterly"])
+def test_the_scorecard_sheet_shows_each_kpis_figures_as_the_pack_prints_them(
+    demo: Path, cadence: str
+) -> None:
+    document = document_of(cadence, demo / f"{cadence}.yaml", today=TODAY)
+    book = _book(document)
+    assert book.sheetnames == list(SHEETS)
+    rows = list(book["Scorecard"].iter_rows(values_only=False))
+    header = [cell.value for cell in rows[0]]
+    figures = document.figures
+    assert len(rows) - 1 == len(document.view.evaluation.results)
+    checked = 0
+    for row in rows[1:]:
+        cells = dict(zip(header, row, strict=True))
+        kpi_id = cells["KPI id"].value
+        for column, kind in (("Value", "value"), ("Target", "target"), ("Since last", "change"),
+                             ("Variance", "variance")):
+            cell, figure = cells[column], figures.of(kpi_id, kind)
+            if figure.value is None:
+                assert cell.value is None
+                continue
+            assert cell.value == pytest.approx(figure.value, abs=1e-9), (kpi_id, column)
+            assert shown_as(cell.value, cell.number_format) == _plain(figure.text), (kpi_id,
+                                                                                   column)
+            checked += 1
+        assert cells["Status"].value == figures.text(kpi_id, "status")
+        assert cells["Trend"].value == figures.text(kpi_id, "trend")
+    assert checked >= 3 * len(rows[1:])
+
+
+def test_the_history_sheet_holds_each_kpis_window_with_targets_and_statuses(demo: Path) -> None:
+    document = document_of("weekly", demo / "weekly.yaml", today=TODAY)
+    sheet = _book(document)["History"]
+    rows = list(sheet.iter_rows(min_row=2))
+    results = document.view.evaluation.results
+    assert len(rows) == sum(len(result.history) for result in results)
+    by_key = {(row[0].value, row[2].value): row for row in rows}
+    figures = document.figures
+    for result in results:
+        for pv in result.history:
+            row = by_key[(result.kpi.id, pv.period.label)]
+            assert row[8].value == figures.text(result.kpi.id, "status", pv.period.label)
+            assert row[6].value == pv.target
+            if pv.value is not None:
+                assert shown_as(row[5].value, row[5].number_format) == _plain(
+                    figures.text(result.kpi.id, "value", pv.period.label))
+
+
+def test_the_action_and_decision_sheets_are_the_csvs(demo: Path) -> None:
+    document = document_of("weekly", demo / "weekly.yaml", today=TODAY)
+    book = _book(document)
+    assert [cell.value for cell in book["Actions"][1]] == list(ACTION_COLUMNS)
+    csvs = action_csvs(document.view)
+    assert len(list(book["Actions"].iter_rows())) == csvs["actions.csv"].count(b"\r\n")
+    assert len(list(book["Decisions"].iter_rows())) == csvs["decisions.csv"].count(b"\r\n")
