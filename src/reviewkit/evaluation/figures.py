@@ -35,6 +35,7 @@ from reviewkit.formatting import (
     TREND_WORDS,
     Currency,
     Measure,
+    Shown,
     format_date,
     format_value,
     plural,
@@ -137,6 +138,13 @@ class PackFigures:
     def value(self, subject: str, kind: str, period: str | None = None) -> float | int | str | None:
         found = self.figures.get(self.identity(subject, kind, period))
         return found.value if found is not None else None
+
+    def shown(self, kpi_id: str) -> Shown:
+        """A KPI's figures for the pack's period, as a row of texts (what a drafted sentence
+        or a placeholder quotes)."""
+        return Shown(value=self.text(kpi_id, "value"), target=self.text(kpi_id, "target"),
+                     amber=self.text(kpi_id, "amber"), variance=self.text(kpi_id, "variance"),
+                     change=self.text(kpi_id, "change"), decimals=self.decimals.get(kpi_id, 0))
 
 
 class _Book:
