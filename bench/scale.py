@@ -156,6 +156,9 @@ def _params(folder: Path, name: str, catalog: Path, measurements: Path,
     if sources:
         lines.append("sources:")
         lines.extend(f"  {key}: {path}" for key, path in sources.items())
+        # Sources read only inside the params file's folder and those allowed (--keep's).
+        folders = sorted({str(path.parent) for path in sources.values()})
+        lines.append(f"allowed: [{', '.join(folders)}]")
     path = folder / f"{name}.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

@@ -518,6 +518,8 @@ class Case:
     memory: int | None = None
     file_size: int | None = None
     read_only_store: bool = False  # the store file and its folder read-only while it runs
+    absent: tuple[str, ...] = ()  # text that must appear nowhere in the output (a secret)
+    max_chars: int | None = None  # the longest the error line may be
 
     def __str__(self) -> str:
         return self.id
@@ -1429,10 +1431,247 @@ def _build_cases() -> list[Case]:
     ]
 
 
+OPS = "params/ops.yaml"
+OPERATIONAL = "data/demo/operational"
+VALIDATE_OPS = _cmd("validate --params {root}/params/ops.yaml")
+#: Queries run when a pack is evaluated (validate only binds them, reading a sample).
+EVALUATE_OPS = _cmd("narrative export weekly --params {root}/params/ops.yaml --output "
+                    "{root}/n.md")
+#: A line only the file outside the allowed folders holds: it must never be printed.
+SECRET_LINE = "password,Tr0ub4dor&3"
+
+
+def operational(*mutations: Mutation) -> Mutation:
+    """params/ops.yaml: the demo's pack with two KPIs computed from its operational records
+    (params/weekly-operational-data.yaml as shipped), then ``mutations``."""
+
+    def mutate(demo: Demo) -> Found:
+        text = (DEMO_PARAMS / "weekly-operational-data.yaml").read_text(encoding="utf-8")
+        # The demo's store (which the sweep watches), not a store of its own made on first use.
+        _write(demo, OPS, text.replace("store: reviewkit-operational.sqlite",
+                                       "store: reviewkit.sqlite"))
+        return chain(*mutations)(demo)
+
+    return mutate
+
+
+def one_query_source(source: str, make: Callable[[Path], None],
+                     query: str = "SELECT period_of(day) AS period_end, sum(n) AS value "
+                                  "FROM work GROUP BY ALL",
+                     extra: str = "") -> Mutation:
+    """params/src.yaml: one KPI computed by ``query`` over the source ``work: <source>``, whose
+    file ``make`` writes into data/src/."""
+
+    def mutate(demo: Demo) -> Found:
+        folder = demo.path("data/src")
+        folder.mkdir(parents=True, exist_ok=True)
+        make(folder)
+        _write(demo, "data/src/kpis.yaml", (
+            "kpis:\n  - id: weekly_total\n    name: Weekly total\n    perspective: Delivery\n"
+            "    direction: higher_is_better\n    target: {weekly: 70}\n    owner: Someone\n"
+            "    cadences: [weekly]\n    aggregation: sum\n"
+            f"    query: \"{query}\"\n"))
+        _write(demo, "params/src.yaml", (
+            "organisation: Sources\ncatalog: ../data/src/kpis.yaml\n"
+            "measurements: ../data/demo/measurements.csv\nperiod_end: 2026-11-20\n"
+            "allowed: ../data/src\n" + extra + f"sources:\n  work: {source}\n"))
+        return {}
+
+    return mutate
+
+
+def _week_workbook(edit: Callable[[Any], None]) -> Callable[[Path], None]:
+    def make(folder: Path) -> None:
+        import openpyxl
+
+        book = openpyxl.Workbook()
+        sheet = book.active
+        sheet.append(["day", "n"])
+        for day, n in ((16, 10), (17, 20), (18, 30), (19, 10)):
+            sheet.append([dt.date(2026, 11, day), n])
+        edit(sheet)
+        book.save(folder / "work.xlsx")
+
+    return make
+
+
+def _unsaved_formula(sheet: Any) -> None:
+    sheet["B5"] = "=B2"  # openpyxl saves no value: read as empty, the week sums to 60, not 70
+
+
+def _merged_dates(sheet: Any) -> None:
+    sheet["A4"] = None
+    sheet.merge_cells("A3:A4")
+
+
+def _sqlite_itsm(folder: Path) -> None:
+    with contextlib.closing(sqlite3.connect(folder / "itsm.db")) as connection:
+        connection.execute("CREATE TABLE work (day TEXT, n REAL)")
+        connection.execute("INSERT INTO work VALUES ('2026-11-18', 70)")
+        connection.commit()
+
+
+SRC_VALIDATE = _cmd("validate --params {root}/params/src.yaml")
+SRC_EVALUATE = _cmd("narrative export weekly --params {root}/params/src.yaml "
+                    "--output {root}/n.md")
+SLOW_SQL = ("SELECT DATE '2026-11-20' AS period_end, sum(hash(a.range + b.range)) % 7 AS value "
+            "FROM range(100000000) a, range(100000000) b")
+
+
+def _source_cases() -> list[Case]:
+    ops, src = "ops.yaml", "src.yaml"
+    return [
+        case("sources-ok", "the demo's operational pack (two KPIs from queries)",
+             operational(), VALIDATE_OPS, exit=0),
+        case("sources-link-outside", "a link in the incidents' folder to a file outside it",
+             operational(write_text("secret.csv", SECRET_LINE + "\n1,2\n"),
+                         symlink(f"{OPERATIONAL}/incidents-2099.csv", "../../../secret.csv")),
+             VALIDATE_OPS, names=ops, where=at("sources.incidents") + ".*incidents-2099.csv"
+             ".*outside", absent=(SECRET_LINE, "Tr0ub4dor")),
+        case("sources-outside-without-allowed", "the allowed: line taken out",
+             operational(replace(OPS, "allowed: ../data/demo/operational\n", "")),
+             VALIDATE_OPS, names=ops, where=at("sources.incidents") + ".*outside"),
+        case("sources-allowed-missing", "allowed: a folder that does not exist",
+             operational(replace(OPS, "allowed: ../data/demo/operational",
+                                 "allowed: ../data/demo/exports")),
+             VALIDATE_OPS, names=ops, where=at("allowed")),
+        case("sources-csv-extra-fields", "a line of an incidents file with two fields too many",
+             operational(append_lines(f"{OPERATIONAL}/incidents-2025.csv",
+                                      "INC999999,DCN,P1,PACS,2025-12-30 01:00:00,2025-12-30 "
+                                      "02:00:00,extra,fields")),
+             EVALUATE_OPS, names="incidents-2025.csv", where=at(line="{line}"),
+             max_chars=400),
+        case("sources-csv-nul-line", "20,781 NUL bytes as a line of an incidents file",
+             operational(append_lines(f"{OPERATIONAL}/incidents-2026.csv", "\0" * 20_781)),
+             EVALUATE_OPS, names="incidents-2026.csv", where=at(line="{line}") + ".*NUL bytes",
+             max_chars=400),
+        case("sources-csv-sparse-nul-tail", "an incidents file grown to 1 GB by NUL bytes "
+             "the file system does not store", operational(sparse_tail(
+                 f"{OPERATIONAL}/incidents-2025.csv", 1 << 30)),
+             VALIDATE_OPS, names="incidents-2025.csv", where=at(line="{line}") + ".*NUL bytes",
+             max_chars=400),
+        case("sources-csv-unclosed-quote", "a quote that never closes in an incidents file",
+             operational(append_lines(f"{OPERATIONAL}/incidents-2024.csv",
+                                      'INC999998,DCN,P1,"PACS,2024-12-30 01:00:00,2024-12-30')),
+             VALIDATE_OPS, names="incidents-2024.csv", where=at(line="{line}"),
+             max_chars=400),
+        case("sources-unknown-table", "a query naming a table that is no source",
+             operational(replace("data/demo/kpis-operational.yaml", "FROM billing",
+                                 "FROM bililng")),
+             VALIDATE_OPS, names="kpis-operational.yaml",
+             where=at("query") + ".*bililng.*did you mean 'billing'.*sources: incidents, billing"),
+        case("sources-xlsx-unsaved-formula", "an .xlsx source with a formula never calculated",
+             one_query_source("../data/src/work.xlsx", _week_workbook(_unsaved_formula)),
+             SRC_VALIDATE, names="work.xlsx", where=at("n", row=5)),
+        case("sources-xlsx-merged-cells", "an .xlsx source with two date cells merged",
+             one_query_source("../data/src/work.xlsx", _week_workbook(_merged_dates)),
+             SRC_VALIDATE, names="work.xlsx", where=at(row=3) + ".*A3:A4 are merged"),
+        case("sources-sqlite-relative-ok", "sqlite:///itsm.db beside the catalog, relative",
+             one_query_source("{url: 'sqlite:///../data/src/itsm.db', table: work}",
+                              _sqlite_itsm,
+                              "SELECT period_of(CAST(day AS DATE)) AS period_end, sum(n) AS "
+                              "value FROM work GROUP BY ALL"),
+             SRC_VALIDATE, exit=0),
+        case("sources-sqlite-missing", "sqlite:///nope.db: no such file (it must not be made)",
+             one_query_source("{url: 'sqlite:///nope.db', table: work}", lambda _: None),
+             SRC_VALIDATE, names=src, where=at("sources.work.url") + ".*nope.db"),
+        case("sources-table-missing", "a database source naming a table it does not have",
+             one_query_source("{url: 'sqlite:///../data/src/itsm.db', table: wrok}",
+                              _sqlite_itsm),
+             SRC_VALIDATE, names=src,
+             where=at("sources.work.table") + ".*no table 'wrok'.*tables: work"),
+        case("sources-database-unreachable", "a PostgreSQL source where no server listens",
+             one_query_source("{url: 'postgresql://reports:Tr0ub4dor@127.0.0.1:9/itsm', "
+                              "table: work}", lambda _: None),
+             SRC_VALIDATE, exit="env", names="127.0.0.1:9", absent=("Tr0ub4dor",)),
+        case("sources-query-time-limit", "a query that runs for hours, query_time_limit: 1",
+             one_query_source("../data/src/work.csv",
+                              lambda folder: (folder / "work.csv").write_text("day,n\n"),
+                              SLOW_SQL, extra="query_time_limit: 1\n"),
+             SRC_EVALUATE, names="kpis.yaml", where=at("query") + ".*did not finish within 1 s",
+             child=True, cpu=60),
+    ]
+
+
+def _tabular_rule_cases() -> list[Case]:
+    m, x = "measurements.csv", "measurements.xlsx"
+    return [
+        case("csv-nul-line-20781", "20,781 NUL bytes as a line after the good rows",
+             chain(keep("nul", append_lines(MEAS, "\0" * 20_781)),
+                   append_lines(MEAS, "change_success_rate,2026-11-27,88.1,")),
+             names=m, where=at(line="{nul}") + ".*NUL bytes", max_chars=400),
+        case("csv-sparse-nul-4gb", "a 4 GB sparse tail of NUL bytes after the good rows",
+             sparse_tail(MEAS, 4 << 30), names=m, where=at(line="{line}") + ".*NUL bytes",
+             child=True, memory=1024 * MB, cpu=60, max_chars=400),
+        case("csv-line-without-end-64mb", "64 MB without a line end after the good rows",
+             sparse_tail(MEAS, 64 * MB, fill=b"x"), names=m, where=at(line="{line}"),
+             child=True, memory=1024 * MB, cpu=60, max_chars=400),
+        case("csv-value-long-text", "a 5,000-character value", csv_cell(MEAS, 40, "value",
+                                                                         "9" * 5000),
+             names=m, where=at("value", line="{line}") + r".*\(5,000 characters\)",
+             max_chars=400),
+        case("xlsx-merged-value-cells", "two value cells merged (the second read as empty)",
+             xlsx(_merge_values), names=x, where=at(row="{row}") + ".*merged"),
+        case("parquet-float32-ok", "values and targets stored as float32",
+             parquet_float32(), exit=0),
+        case("params-query-time-limit-yes", "query_time_limit: yes (a YAML boolean)",
+             set_key(WEEKLY, "query_time_limit", "yes"),
+             where=at("query_time_limit", line="{line}")),
+        case("params-query-time-limit-zero", "query_time_limit: 0",
+             set_key(WEEKLY, "query_time_limit", "0"),
+             where=at("query_time_limit", line="{line}")),
+        case("params-query-time-limit-nan", "query_time_limit: .nan",
+             set_key(WEEKLY, "query_time_limit", ".nan"),
+             where=at("query_time_limit", line="{line}")),
+        case("params-allowed-mapping", "allowed: {root: ..}",
+             set_key(WEEKLY, "allowed", "{root: ..}"), where=at("allowed", line="{line}")),
+        case("params-unit-id-leading-dash", "units: [{id: -north}]",
+             set_key(WEEKLY, "units", "[{id: -north, segment: NGH}]"),
+             where=at("units") + ".*must start with a lower-case letter or a digit"),
+    ]
+
+
+def sparse_tail(relative: str, size: int, fill: bytes = b"") -> Mutation:
+    """Grow a file to ``size`` bytes after its last line: NUL bytes the file system does not
+    store (a sparse file, as a copy cut short leaves), or ``fill`` written out."""
+
+    def mutate(demo: Demo) -> Found:
+        path = demo.path(relative)
+        line = _read(demo, relative).count("\n") + 1
+        with path.open("r+b") as handle:
+            if fill:
+                handle.seek(0, os.SEEK_END)
+                chunk = fill * (1 << 20)
+                while handle.tell() < size:
+                    handle.write(chunk)
+            else:
+                handle.truncate(size)
+        return {"line": line}
+
+    return mutate
+
+
+def _merge_values(workbook: Any) -> Found:
+    sheet = workbook.worksheets[0]
+    sheet["C41"] = None
+    sheet.merge_cells("C40:C41")
+    return {"row": 40}
+
+
+def parquet_float32() -> Mutation:
+    def edit(columns: dict[str, list[Any]]) -> None:
+        import pyarrow as pa
+
+        columns["value"] = pa.array(columns["value"], pa.float32())  # type: ignore[assignment]
+
+    return parquet(edit)
+
+
 CASES: list[Case] = [
     *_params_cases(), *_catalog_cases(), *_measurement_cases(), *_xlsx_cases(),
     *_parquet_cases(), *_portfolio_cases(), *_minutes_cases(), *_narrative_cases(),
-    *_argument_cases(), *_store_cases(), *_build_cases(),
+    *_argument_cases(), *_store_cases(), *_build_cases(), *_source_cases(),
+    *_tabular_rule_cases(),
 ]
 
 
@@ -1543,6 +1782,11 @@ def problems(c: Case, ran: Ran) -> list[str]:
     found: list[str] = []
     if "Traceback" in outcome.stderr:
         found.append("a traceback")
+    found += [f"the output shows {text!r}" for text in c.absent
+              if text in outcome.stderr + outcome.stdout]
+    if c.max_chars is not None and len(outcome.stderr.strip()) > c.max_chars:
+        found.append(f"an error of {len(outcome.stderr.strip()):,} characters, over "
+                     f"{c.max_chars}")
     if not _exit_ok(c.exit, outcome.code):
         found.append(f"exit code {outcome.code}, expected {c.exit}")
     if outcome.code == 0:

@@ -177,3 +177,39 @@ def test_rows_are_kept_from_the_start_of_one_of_the_packs_periods(
     first = period.shift(-period.offset_of(start))
     assert first.start == start
     assert start < period.start
+
+
+def test_nul_bytes_after_the_good_rows_are_refused_not_read_as_the_good_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
+) -> None:
+    # A file whose end was never written (a full disk, a copy cut short) is sparse: 40 MiB of
+    # NUL bytes after two good rows. The engine used to read it as the two rows.
+    path = tmp_path / "measurements.csv"
+    path.write_text(HEADER + GOOD, encoding="utf-8")
+    with path.open("r+b") as handle:
+        handle.truncate(40 << 20)
+    _column_wise(monkeypatch)
+    message = _message(path)
+    assert "line 4:" in message and "NUL bytes" in message
+    assert len(message) < 300
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", ""), "the engine printed a progress bar"
+
+
+def test_the_column_wise_path_judges_a_value_at_its_target_on_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (tmp_path / "measurements.csv").write_text(
+        HEADER + "availability,2026-11-13,95.6,,\navailability,2026-11-20,95.6,95.6,\n",
+        encoding="utf-8")
+    (tmp_path / "kpis.yaml").write_text(
+        "kpis:\n  - id: availability\n    name: Availability\n    perspective: Reliability\n"
+        "    direction: higher_is_better\n    target: 95.6\n    amber: 90\n    owner: Someone\n"
+        "    cadences: [weekly]\n", encoding="utf-8")
+    params = tmp_path / "params.yaml"
+    params.write_text("organisation: Test\ncatalog: kpis.yaml\nmeasurements: measurements.csv\n"
+                      "period_end: 2026-11-20\n", encoding="utf-8")
+    _column_wise(monkeypatch)
+    assert load_inputs(params).measurements.scan is not None
+    result = prepare_view("weekly", params).evaluated.result("availability")
+    assert (result.value, result.status, result.previous.status) == (95.6, "green", "green")

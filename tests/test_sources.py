@@ -7,13 +7,14 @@ import datetime as dt
 import importlib.util
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import REPO, prepare_view
 from pg import create_database, drop_database, postgres_url  # noqa: F401  (fixture by name)
 
 from reviewkit.cli.app import main
-from reviewkit.errors import InputError
+from reviewkit.errors import EnvironmentFailure, InputError
 from reviewkit.inputs.catalog import load_catalog
 from reviewkit.inputs.loaded import load_inputs
 from reviewkit.inputs.params import load_params
@@ -289,9 +290,10 @@ def test_a_database_password_appears_in_no_message_and_no_parameter(tmp_path: Pa
     loaded = load_params(params)
     assert "Tr0ub4dor" not in repr(loaded.raw) + repr(loaded.values) + repr(loaded.sources)
     assert loaded.sources[0].shown == "postgresql://reports:***@127.0.0.1:9/itsm"
-    error = _error(params)
-    assert "source 'incidents' (postgresql://reports:***@127.0.0.1:9/itsm)" in str(error)
-    assert "Tr0ub4dor" not in str(error)
+    with pytest.raises(EnvironmentFailure) as caught:  # nothing listens on port 9
+        load_inputs(params)
+    assert "source 'incidents' (postgresql://reports:***@127.0.0.1:9/itsm)" in str(caught.value)
+    assert "Tr0ub4dor" not in str(caught.value)
 
 
 @pytest.mark.parametrize(("sources", "expected"), [
@@ -379,3 +381,335 @@ def test_a_query_error_exits_2_with_one_line(
                                "field 'query': KPI 'restore_hours': the query over source "
                                "'incidents'")
 
+
+
+# -- one rule for every table: workbooks, narrow floats -----------------------------------------
+
+def _workbook(path: Path, rows: list[list[object]], edit: Any = None) -> Path:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    if edit is not None:
+        edit(sheet)
+    book.save(path)
+    return path
+
+
+WEEK_OF_WORK = [["restored_at", "hours"], [dt.date(2026, 11, 16), 10],
+                [dt.date(2026, 11, 17), 20], [dt.date(2026, 11, 18), 30],
+                [dt.date(2026, 11, 19), 10]]
+SUM_QUERY = """\
+    query: |
+      SELECT period_of(restored_at) AS period_end, sum(hours) AS value
+      FROM incidents GROUP BY ALL
+"""
+
+
+def test_an_xlsx_source_with_a_formula_whose_value_was_never_saved_is_refused(
+    tmp_path: Path,
+) -> None:
+    # Read as empty, the week would sum to 60 instead of 70.
+    def formula(sheet: Any) -> None:
+        sheet["B5"] = "=B2"  # openpyxl saves no value for it
+
+    _workbook(tmp_path / "incidents.xlsx", WEEK_OF_WORK, formula)
+    error = _error(_pack(tmp_path, query=SUM_QUERY,
+                         sources="sources:\n  incidents: incidents.xlsx\n"))
+    assert (Path(error.file or "").name, error.line, error.row_label, error.field) == (
+        "incidents.xlsx", 5, "row", "hours")
+    assert "formula (=B2) whose value was never saved" in error.message
+    assert "source 'incidents'" in error.message
+
+
+def test_an_xlsx_source_with_merged_cells_is_refused_as_the_measurements_are(
+    tmp_path: Path,
+) -> None:
+    rows = [*WEEK_OF_WORK[:3], [None, 30], WEEK_OF_WORK[4]]
+
+    def merge(sheet: Any) -> None:
+        sheet.merge_cells("A3:A4")
+
+    _workbook(tmp_path / "incidents.xlsx", rows, merge)
+    error = _error(_pack(tmp_path, query=SUM_QUERY,
+                         sources="sources:\n  incidents: incidents.xlsx\n"))
+    assert (Path(error.file or "").name, error.line) == ("incidents.xlsx", 3)
+    assert "cells A3:A4 are merged" in error.message
+
+    assert "unmerge them" in error.message
+
+
+def test_a_float32_column_of_a_parquet_source_is_the_decimal_it_stands_for(
+    tmp_path: Path,
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"day": [dt.date(2026, 11, 20)],
+                             "availability": pa.array([95.6], pa.float32())}),
+                   tmp_path / "uptime.parquet")
+    params = _pack(tmp_path, query="""\
+    query: |
+      SELECT period_of(day) AS period_end, avg(availability) AS value,
+             CAST(95.6 AS FLOAT) AS target
+      FROM uptime GROUP BY ALL
+""", sources="sources:\n  uptime: uptime.parquet\n")
+    params.write_text(params.read_text(encoding="utf-8").replace(
+        "direction: lower_is_better", "direction: higher_is_better"), encoding="utf-8")
+    kpis = tmp_path / "kpis.yaml"
+    kpis.write_text(kpis.read_text(encoding="utf-8").replace("target: 4", "target: 95.6")
+                    .replace("direction: lower_is_better", "direction: higher_is_better"),
+                    encoding="utf-8")
+    result = prepare_view("weekly", params).evaluated.result("restore_hours")
+    assert (result.value, result.current.target, result.status) == (95.6, 95.6, "green")
+
+
+# -- reach: sources stay inside the params file's folder (or a folder it allows) ---------------
+
+def test_a_link_in_a_globs_folder_to_a_file_outside_is_refused_without_its_content(
+    tmp_path: Path,
+) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "secret.csv").write_text("password,Tr0ub4dor\n1,2\n", encoding="utf-8")
+    folder = tmp_path / "pack"
+    folder.mkdir()
+    (folder / "exports").mkdir()
+    _incidents_csv(folder / "exports").rename(folder / "exports" / "incidents-2026.csv")
+    (folder / "exports" / "incidents-2027.csv").symlink_to(outside / "secret.csv")
+    params = _pack(folder, sources="sources:\n  incidents: exports/incidents-*.csv\n")
+    error = _error(params)
+    assert (Path(error.file or "").name, error.field) == ("params.yaml", "sources.incidents")
+    assert "incidents-2027.csv" in error.message and "outside" in error.message
+    assert "allowed" in error.message
+    assert "Tr0ub4dor" not in str(error) and "password" not in str(error)
+    assert "\n" not in error.one_line()
+
+
+def test_a_source_outside_the_params_folder_is_read_only_from_an_allowed_folder(
+    tmp_path: Path,
+) -> None:
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    _incidents_csv(exports)
+    folder = tmp_path / "params"
+    folder.mkdir()
+    params = _pack(folder, sources="sources:\n  incidents: ../exports/incidents.csv\n")
+    error = _error(params)
+    assert error.field == "sources.incidents" and "outside" in error.message
+    params.write_text(params.read_text(encoding="utf-8") + "allowed: ../exports\n",
+                      encoding="utf-8")
+    assert prepare_view("weekly", params).evaluated.result("restore_hours").value == 3.0
+    params.write_text(params.read_text(encoding="utf-8").replace(
+        "allowed: ../exports", "allowed: [../nowhere]"), encoding="utf-8")
+    error = _error(params)
+    assert error.field == "allowed" and "folder not found" in error.message
+
+
+# -- limits: time and memory --------------------------------------------------------------------
+
+SLOW_QUERY = """\
+    query: |
+      SELECT DATE '2026-11-20' AS period_end, sum(hash(a.range + b.range)) % 7 AS value
+      FROM range(100000000) a, range(100000000) b
+"""
+
+
+def test_a_query_past_its_time_limit_is_stopped_with_one_line(tmp_path: Path) -> None:
+    params = _pack(tmp_path, query=SLOW_QUERY)
+    params.write_text(params.read_text(encoding="utf-8") + "query_time_limit: 1\n",
+                      encoding="utf-8")
+    load_inputs(params)  # binding does not run the query
+    with pytest.raises(InputError) as caught:
+        prepare_view("weekly", params)
+    assert (caught.value.line, caught.value.field) == (10, "query")
+    assert "did not finish within 1 s" in caught.value.message
+    assert "query_time_limit" in caught.value.message
+
+
+def test_a_batch_time_limit_caps_the_queries_run_for_its_packs(tmp_path: Path) -> None:
+    from reviewkit.inputs.sources import query_limits
+
+    params = _pack(tmp_path, query=SLOW_QUERY)
+    with query_limits(seconds=1), pytest.raises(InputError) as caught:
+        prepare_view("weekly", params)
+    assert "did not finish within 1 s" in caught.value.message
+
+
+# -- database sources ---------------------------------------------------------------------------
+
+def _itsm(database: Path) -> None:
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE incidents (restored_at TEXT, hours REAL)")
+        connection.execute("CREATE TABLE changes (day TEXT)")
+        connection.executemany("INSERT INTO incidents VALUES (?, ?)",
+                               [("2026-11-17", 1.0), ("2026-11-18", 2.0)])
+
+
+DATE_QUERY = """\
+    query: |
+      SELECT period_of(CAST(restored_at AS DATE)) AS period_end, avg(hours) AS value
+      FROM incidents GROUP BY ALL
+"""
+
+
+def test_a_relative_sqlite_url_is_relative_to_the_params_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _itsm(tmp_path / "itsm.db")
+    params = _pack(tmp_path, query=DATE_QUERY,
+                   sources="sources:\n  incidents: {url: 'sqlite:///itsm.db', table: incidents}\n")
+    monkeypatch.chdir(tmp_path.parent)
+    assert prepare_view("weekly", params).evaluated.result("restore_hours").value == 1.5
+
+
+def test_a_missing_sqlite_database_is_named_and_never_created(tmp_path: Path) -> None:
+    params = _pack(tmp_path, query=DATE_QUERY,
+                   sources="sources:\n  incidents: {url: 'sqlite:///nope.db', table: incidents}\n")
+    error = _error(params)
+    assert error.field == "sources.incidents.url" and "nope.db" in error.message
+    assert not (tmp_path / "nope.db").exists()
+
+
+def test_a_table_that_is_not_there_names_the_source_and_the_tables_that_are(
+    tmp_path: Path,
+) -> None:
+    _itsm(tmp_path / "itsm.db")
+    params = _pack(tmp_path, query=DATE_QUERY,
+                   sources="sources:\n  incidents: {url: 'sqlite:///itsm.db', table: incidnts}\n")
+    error = _error(params)
+    assert (Path(error.file or "").name, error.line, error.field) == (
+        "params.yaml", 6, "sources.incidents.table")
+    assert "source 'incidents'" in error.message
+    assert "no table 'incidnts'" in error.message
+    assert "did you mean 'incidents'" in error.message
+    assert "tables: changes, incidents" in error.message
+
+
+def test_an_unreachable_database_is_a_failure_of_the_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    params = _pack(tmp_path, sources=(
+        "sources:\n  incidents:\n    url: postgresql://reports:Tr0ub4dor@127.0.0.1:9/itsm\n"
+        "    table: incidents\n"))
+    with pytest.raises(EnvironmentFailure) as caught:
+        load_inputs(params)
+    assert "source 'incidents' (postgresql://reports:***@127.0.0.1:9/itsm)" in str(caught.value)
+    assert main(["validate", "--params", str(params)]) == 4
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Tr0ub4dor" not in err
+
+
+# -- messages a user can act on -----------------------------------------------------------------
+
+@pytest.mark.parametrize(("second", "line", "expected"), [
+    ("id,restored_at,hours\n3,2026-11-15,2.0\n4,2026-11-18,3,4,5\n", 3,
+     "has 5 fields, the header 3"),
+    ("id,restored_at,hours\n3,2026-11-15,2.0\n" + "\0" * 20_781 + "\n", 3, "NUL bytes"),
+    ("id,restored_at,hours\n3,2026-11-15,2.0\n4,2026-11-18,\"unclosed\n", 3,
+     "a quote opened on this line is never closed"),
+])
+def test_a_bad_file_of_a_glob_is_named_with_its_line_in_one_short_line(
+    tmp_path: Path, second: str, line: int, expected: str,
+) -> None:
+    (tmp_path / "inc-1.csv").write_text("id,restored_at,hours\n1,2026-11-14,2.0\n"
+                                        "2,2026-11-20,4.0\n", encoding="utf-8")
+    (tmp_path / "inc-2.csv").write_text(second, encoding="utf-8")
+    error = _error(_pack(tmp_path, sources="sources:\n  incidents: inc-*.csv\n"))
+    message = error.one_line()
+    assert (Path(error.file or "").name, error.line) == ("inc-2.csv", line), message
+    assert expected in message and "source 'incidents'" in message
+    assert len(message) < 400, message
+    for engine_advice in ("strict_mode", "sniff", "Possible", "ignore_errors", "\\0"):
+        assert engine_advice not in message
+
+
+def test_a_value_deep_in_a_file_that_does_not_fit_its_column_names_file_line_and_column(
+    tmp_path: Path,
+) -> None:
+    rows = "".join(f"{n},2026-11-{10 + n % 10},2.0\n" for n in range(30_000))
+    (tmp_path / "inc-1.csv").write_text("id,restored_at,hours\n1,2026-11-14,2.0\n",
+                                        encoding="utf-8")
+    (tmp_path / "inc-2.csv").write_text("id,restored_at,hours\n" + rows
+                                        + "30000,2026-11-18,oops\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        prepare_view("weekly", _pack(tmp_path, sources="sources:\n  incidents: inc-*.csv\n"))
+    error = caught.value
+    message = error.one_line()
+    assert (Path(error.file or "").name, error.line, error.field) == (
+        "inc-2.csv", 30_002, "hours"), message
+    assert "'oops'" in message and "source 'incidents'" in message
+    assert len(message) < 400, message
+
+
+def test_a_batchs_time_limit_stops_a_slow_query_and_fails_only_its_pack(tmp_path: Path) -> None:
+    from reviewkit.run.batch import BatchOptions, run_batch
+    from reviewkit.run.workers import Limits
+
+    params = _pack(tmp_path, query=SLOW_QUERY)
+    report = run_batch(BatchOptions(params=(params,), out=tmp_path / "out", workers=1,
+                                    limits=Limits(seconds=1, memory=None)))
+    assert {(pack.planned.cadence, pack.status, "did not finish within 1 s" in pack.error)
+            for pack in report.packs} == {("weekly", "failed", True), ("monthly", "failed", True)}
+
+
+def test_a_csv_source_with_a_sparse_tail_of_nul_bytes_is_refused_not_read_as_its_good_rows(
+    tmp_path: Path,
+) -> None:
+    # Past the rows the engine samples for types, it used to stop at the NUL bytes silently.
+    rows = "".join(f"{n},2026-11-{14 + n % 7},2.0\n" for n in range(40_000))
+    path = tmp_path / "inc-1.csv"
+    path.write_text("id,restored_at,hours\n" + rows, encoding="utf-8")
+    with path.open("r+b") as handle:
+        handle.truncate(40 << 20)
+    with pytest.raises(InputError) as caught:
+        prepare_view("weekly", _pack(tmp_path, sources="sources:\n  incidents: inc-*.csv\n"))
+    assert (Path(caught.value.file or "").name, caught.value.line) == ("inc-1.csv", 40_002)
+    assert "NUL bytes" in caught.value.message
+
+
+def test_a_packs_memory_limit_lowers_the_query_engines_ceiling_and_never_raises_it(
+    tmp_path: Path,
+) -> None:
+    from reviewkit.inputs.sources import connect, query_limits
+
+    source = Source("incidents", "csv", "incidents.csv", files=(_incidents_csv(tmp_path),))
+
+    def ceiling() -> str:
+        with connect([source]) as con:
+            row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+        assert row is not None
+        return str(row[0])
+
+    with query_limits(memory=256 << 20):
+        assert ceiling() == "256.0 MiB"
+    with query_limits(memory=6 << 30):
+        assert ceiling() == "1.0 GiB"
+    assert ceiling() == "1.0 GiB"
+
+
+def test_a_workbook_header_cell_with_an_unsaved_formula_is_refused(tmp_path: Path) -> None:
+    def formula(sheet: Any) -> None:
+        sheet["B1"] = '="ho"&"urs"'
+
+    _workbook(tmp_path / "incidents.xlsx", WEEK_OF_WORK, formula)
+    error = _error(_pack(tmp_path, query=SUM_QUERY,
+                         sources="sources:\n  incidents: incidents.xlsx\n"))
+    assert (error.line, error.field) == (1, "column 2")
+    assert "whose value was never saved" in error.message
+
+
+@pytest.mark.parametrize("header", ["id,restored_at,hours,site", "restored_at,id,hours"])
+def test_a_file_of_a_glob_whose_header_differs_is_named_with_both_headers(
+    tmp_path: Path, header: str,
+) -> None:
+    (tmp_path / "inc-1.csv").write_text("id,restored_at,hours\n1,2026-11-14,2.0\n",
+                                        encoding="utf-8")
+    (tmp_path / "inc-2.csv").write_text(header + "\n" + "3,2026-11-15,2.0,N\n",
+                                        encoding="utf-8")
+    error = _error(_pack(tmp_path, sources="sources:\n  incidents: inc-*.csv\n"))
+    assert (Path(error.file or "").name, error.line) == ("inc-2.csv", 1)
+    assert (f"its header ({header.replace(',', ', ')}) is not inc-1.csv's (id, restored_at, "
+            "hours)") in error.message

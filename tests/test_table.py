@@ -230,3 +230,93 @@ def test_an_annotation_column_is_set_aside_not_taken_for_a_misspelt_one(write: W
     table = read_table(write("t.csv", "kpi_id,count,comment\na,1,checked\n"), "test",
                        ["kpi_id"], ["count"])
     assert table.ignored == ("comment",)
+
+
+# -- one rule for every format: merged cells, unsaved formulas, NUL bytes, narrow floats -------
+
+def test_merged_cells_in_a_workbook_are_refused_naming_the_range(tmp_path: Path) -> None:
+    # Merged, only C2 holds the value: C3 would read as empty, a missing value for 20 Nov.
+    path = _xlsx(tmp_path / "m.xlsx", {"data": [["kpi_id", "period_end", "value"],
+                                                ["a", "2026-11-13", 95.6],
+                                                ["a", "2026-11-20", None]]})
+    book = openpyxl.load_workbook(path)
+    book.active.merge_cells("C2:C3")
+    book.save(path)
+    error = error_of(load_measurements, path)
+    assert (error.line, error.row_label) == (2, "row")
+    assert "cells C2:C3 are merged" in error.message
+    assert "unmerge them" in error.message
+
+
+def test_a_float32_in_parquet_is_the_decimal_it_stands_for(tmp_path: Path) -> None:
+    path = tmp_path / "m.parquet"
+    pq.write_table(pa.table({"kpi_id": ["a", "b"], "period_end": ["2026-11-20"] * 2,
+                             "value": pa.array([95.6, 0.1], pa.float32()),
+                             "target": pa.array([95.6, None], pa.float16())}), path)
+    loaded = load_measurements(path)
+    assert [(obs.value, obs.target) for obs in loaded.series["a"]] == [(95.6, 95.6)]
+    assert loaded.series["b"][0].value == 0.1
+
+
+def test_a_float32_nan_in_parquet_is_still_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "m.parquet"
+    pq.write_table(pa.table({"kpi_id": ["a"], "period_end": ["2026-11-20"],
+                             "value": pa.array([float("nan")], pa.float32())}), path)
+    error = error_of(load_measurements, path)
+    assert (error.line, error.field) == (1, "value")
+
+
+def test_a_parquet_file_is_read_in_batches_with_row_numbers_running_on(tmp_path: Path) -> None:
+    path = tmp_path / "m.parquet"
+    days = [f"2026-{month:02d}-{day:02d}" for month in range(1, 13) for day in range(1, 29)]
+    values: list[object] = [1.0] * len(days)
+    values[300] = float("inf")
+    pq.write_table(pa.table({"kpi_id": ["a"] * len(days), "period_end": days,
+                             "value": values}), path, row_group_size=50)
+    assert error_of(load_measurements, path).line == 301
+
+
+def test_nul_bytes_in_a_csv_are_refused_naming_the_line_without_printing_them(
+    tmp_path: Path,
+) -> None:
+    path = write_bytes(tmp_path, "m.csv", MEASUREMENTS.encode() + b"a,2026-11-13,1,\n"
+                       + b"\0" * 20_781 + b"\na,2026-11-20,2,\n")
+    error = error_of(load_measurements, path)
+    assert error.line == 3
+    assert "NUL bytes" in error.message
+    assert len(error.one_line()) < 300 and "\0" not in error.one_line()
+
+
+def test_nul_bytes_in_a_parquet_cell_are_refused_as_in_csv(tmp_path: Path) -> None:
+    path = tmp_path / "m.parquet"
+    pq.write_table(pa.table({"kpi_id": ["a\0b"], "period_end": ["2026-11-20"],
+                             "value": [1.0]}), path)
+    error = error_of(load_measurements, path)
+    assert (error.line, error.field) == (1, "kpi_id")
+    assert "NUL bytes" in error.message
+
+
+def test_a_line_too_long_for_any_table_is_refused_without_reading_it_whole(
+    tmp_path: Path,
+) -> None:
+    import tracemalloc
+
+    path = tmp_path / "m.csv"
+    with path.open("wb") as handle:
+        handle.write(MEASUREMENTS.encode() + b"a,2026-11-13,1,\n")
+        handle.write(b"x" * (64 << 20))  # 64 MiB without a line end
+    tracemalloc.start()
+    try:
+        error = error_of(load_measurements, path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert error.line == 3
+    assert peak < 24 << 20, f"{peak >> 20} MiB held to refuse the line"
+
+
+def test_a_long_cell_is_summarised_in_a_message_never_printed_whole(write: Write) -> None:
+    path = write("m.csv", MEASUREMENTS + "a,2026-11-20," + "9" * 50 + "x" * 5000 + ",\n")
+    message = error_of(load_measurements, path).one_line()
+    assert len(message) < 300, message
+    assert "(5,050 characters)" in message

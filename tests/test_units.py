@@ -163,7 +163,10 @@ def test_a_kpi_with_both_unit_rows_and_group_rows_is_an_error_naming_the_line(
 
 
 @pytest.mark.parametrize(("units", "message"), [
-    ("[{id: North}]", "unit id 'North' must be lower-case"),
+    ("[{id: North}]", "unit id 'North' must start with a lower-case letter or a digit, then "
+                      "lower-case letters, digits, '-' and '_', at most 64 characters"),
+    ("[{id: -north}]", "unit id '-north' must start with a lower-case letter or a digit"),
+    ("[{id: " + "n" * 65 + "}]", "at most 64 characters in all"),
     ("[{id: group}]", "'group' names the group pack's folder"),
     ("[{id: a, segment: N1}, {id: b, segment: N1}]", "two units have the segment 'N1'"),
     ("[{id: west}]", "unit 'west': no measurement row has the segment 'west'"),
@@ -308,3 +311,21 @@ def test_the_units_page_prints_each_kpis_row_at_one_precision(tmp_path: Path) ->
         assert len(places) <= 1, (name, figures)
         if name == "P1 incidents":  # a count is a whole number, whatever its pro-rated target
             assert places == {0}, figures
+
+
+@pytest.mark.parametrize(("segment", "message"), [
+    ("???", "the segment '???' makes the unit id '' (an id keeps only the segment's letters a-z "
+            "and digits, with '-' between them), which is no unit id"),
+    ("Group", "the segment 'Group' makes the unit id 'group', which names the group pack's "
+              "folder"),
+    ("n1", "the segment 'n1' makes the unit id 'n1', as does 'N1'"),
+])
+def test_a_segment_that_makes_no_unit_id_says_why(two_units: Path, segment: str,
+                                                   message: str) -> None:
+    csv = two_units.parent / "measurements.csv"
+    csv.write_text(csv.read_text() + f"uptime,{DAY},99.0,{segment},\n", encoding="utf-8")
+    two_units.write_text(two_units.read_text().split("units:")[0] + "units: all\n",
+                         encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        load_inputs(two_units)
+    assert message in caught.value.message

@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+#: How much of a value a message quotes: enough to find it, never a whole damaged line.
+QUOTED_CHARS = 40
+
+
+def quoted(text: str) -> str:
+    """A value as a message quotes it: in quotes with control characters escaped (``'8_8.1'``),
+    and cut, with its length, when it is long (``'xxxx…' (20,781 characters)``)."""
+    if len(text) <= QUOTED_CHARS:
+        return repr(text)
+    return f"{text[:QUOTED_CHARS]!r}… ({len(text):,} characters)"
+
 
 class ReviewkitError(Exception):
     """Root of every error reviewkit raises on purpose.

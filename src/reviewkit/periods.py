@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from reviewkit import cadences
 from reviewkit.cadences import PeriodRule
-from reviewkit.errors import UsageError
+from reviewkit.errors import UsageError, quoted
 
 
 @dataclass(frozen=True, order=True)
@@ -114,11 +114,11 @@ def parse_date(text: str) -> dt.date:
     the years reviewkit works with; ValueError with the reason for a reader otherwise."""
     text = text.strip()
     if not _ISO_DATE.fullmatch(text):
-        raise ValueError(f"{text!r} is not a date; write it as YYYY-MM-DD")
+        raise ValueError(f"{quoted(text)} is not a date; write it as YYYY-MM-DD")
     try:
         day = dt.date.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"{text!r} is not a date; write it as YYYY-MM-DD") from None
+        raise ValueError(f"{quoted(text)} is not a date; write it as YYYY-MM-DD") from None
     return check_date(day)
 
 

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     import duckdb
 
 #: DuckDB's own memory ceiling; it spills to disk beyond it instead of growing.
-MEMORY_LIMIT = "1GB"
+MEMORY_LIMIT_MB = 1024  # MiB
+MEMORY_LIMIT = f"{MEMORY_LIMIT_MB}MiB"
 
 #: What Python's str.strip() removes at the ends of a cell. A cell with any of it at an end is
 #: left to the row reader (which trims it), so the scan can compare cells as they are.
@@ -62,6 +63,8 @@ def engine(**settings: Any) -> Iterator[duckdb.DuckDBPyConnection]:
                                      "memory_limit": MEMORY_LIMIT, "temp_directory": spill,
                                      **settings})
         try:
+            # A bar drawn on the terminal during a long scan would break the one-line promise.
+            con.execute("SET enable_progress_bar = false")
             yield con
         finally:
             con.close()

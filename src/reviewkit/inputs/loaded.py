@@ -139,7 +139,8 @@ class Inputs:
                                                   today)
         queries = self.catalog.queries(cadence)
         if queries:
-            queried = run_queries(queries, self.params.sources, window)
+            queried = run_queries(queries, self.params.sources, window,
+                                  self.params.values.query_time_limit)
             measurements = replace(measurements, series={**measurements.series, **queried})
         return replace(self, measurements=measurements)
 
@@ -180,7 +181,7 @@ def load_named_inputs(params: LoadedParams, *, every_segment: bool = False) -> I
         raise InputError(params.path, f"KPI '{queries[0].kpi_id}' in the catalog has a query, "
                          "but this params file declares no sources; add a sources: mapping",
                          field="sources")
-    check_queries(queries, params.sources)
+    check_queries(queries, params.sources, values.query_time_limit)
     kpi_ids = {kpi.id for kpi in catalog.kpis}
     priorities = (tuple(load_priorities(values.priorities, kpi_ids))
                   if values.priorities is not None else None)

@@ -15,11 +15,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from reviewkit.cadences import PeriodRule
+from reviewkit.errors import quoted
 from reviewkit.inputs.columnar import Scan, pack_rows, scan_csv
 from reviewkit.inputs.table import (
     FORMATS,
+    MAX_LINE_CHARS,
     Table,
     TableRow,
+    damaged,
     date_or_none,
     number_or_none,
     stream_table,
@@ -135,7 +138,7 @@ def load_measurements(path: str | Path, *, column_wise: bool = True) -> Measurem
     # Why only without counts: a count weighs rows in means across units, which the engine's
     # per-period summary does not reproduce; such a table is read row by row.
     if (column_wise and table.path.suffix.lower() == ".csv" and "count" not in table.columns
-            and table.path.stat().st_size >= COLUMNAR_FROM_BYTES):
+            and table.path.stat().st_size >= COLUMNAR_FROM_BYTES and not damaged(table.path)):
         header = _header(table.path)
         scan = scan_csv(table.path, header, today()) if header is not None else None
         if scan is not None:
@@ -167,8 +170,8 @@ def _header(path: Path) -> list[str] | None:
     """The CSV's header cells as the row reader reads them (trimmed, lower-cased), by position;
     None when it spans lines (the column-wise scan then leaves the file to the row reader)."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        first = handle.readline()
-    if first.count('"') % 2:
+        first = handle.readline(MAX_LINE_CHARS + 1)
+    if first.count('"') % 2 or len(first) > MAX_LINE_CHARS:
         return None
     return [cell.strip().lower() for cell in next(csv.reader([first]), [])]
 
@@ -189,22 +192,22 @@ def _observation(table: Table, row: TableRow) -> tuple[Observation, str]:
     try:
         value = number_or_none(value_text)
     except ValueError:
-        raise table.error(row, f"{value_text!r} is not a number; use digits, or leave it empty "
-                          "for missing", "value") from None
+        raise table.error(row, f"{quoted(value_text)} is not a number; use digits, or leave "
+                          "it empty for missing", "value") from None
     target_text = row.get("target")
     try:
         target = number_or_none(target_text)
     except ValueError:
-        raise table.error(row, f"{target_text!r} is not a number; leave it empty to use the "
-                          "catalog target", "target") from None
+        raise table.error(row, f"{quoted(target_text)} is not a number; leave it empty to use "
+                          "the catalog target", "target") from None
     count_text = row.get("count")
     try:
         count = number_or_none(count_text)
     except ValueError:
         count = -1.0
     if count is not None and count <= 0:
-        raise table.error(row, f"{count_text!r} is not a positive number; give how many items "
-                          "the value summarises, or leave it empty to count the row once",
+        raise table.error(row, f"{quoted(count_text)} is not a positive number; give how many "
+                          "items the value summarises, or leave it empty to count the row once",
                           "count")
     return (Observation(period_end, value, target, row.get("segment"), row.line, count),
             kpi_id)

@@ -78,7 +78,8 @@ class UnitParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(description="Folder name and store key: lower-case letters, digits, - and _.")
+    id: str = Field(description="Folder name and store key: a lower-case letter or digit, then "
+                                "lower-case letters, digits, - and _; at most 64 characters.")
     segment: str | None = Field(default=None, description="Its `segment` value; default: id.")
     name: str | None = Field(default=None, description="Shown in its pack; default: segment.")
     owner: str | None = Field(default=None, description="Who answers for the unit's pack.")
@@ -87,8 +88,9 @@ class UnitParams(BaseModel):
     @classmethod
     def _plain_id(cls, value: str) -> str:
         if not UNIT_ID.fullmatch(value):
-            raise ValueError(f"unit id {value!r} must be lower-case letters, digits, '-' and "
-                             "'_' (it names a folder)")
+            raise ValueError(f"unit id {value!r} must start with a lower-case letter or a "
+                             "digit, then lower-case letters, digits, '-' and '_', at most 64 "
+                             "characters in all (it names a folder)")
         if value == GROUP_FOLDER:
             raise ValueError(f"'{GROUP_FOLDER}' names the group pack's folder; call the unit "
                              "something else")
@@ -180,6 +182,26 @@ class PackParams(BaseModel):
         description="Named operational sources the catalog's KPI queries read: a path or glob "
                     "of .csv, .parquet or .xlsx files, or {url: ..., table: ...}.",
     )
+    allowed: str | list[str] | None = Field(
+        default=None,
+        description="Folders (besides this file's own) that sources may read files from.",
+    )
+    query_time_limit: float | None = Field(
+        default=None, gt=0, le=86_400, allow_inf_nan=False, strict=True,
+        description="Seconds one KPI query may run (default 120).",
+    )
+
+    @field_validator("allowed", mode="before")
+    @classmethod
+    def _folders(cls, value: object) -> object:
+        if value is None:
+            return None
+        entries = [value] if isinstance(value, str) else value
+        if not isinstance(entries, list) or not entries or not all(
+                isinstance(entry, str) and entry.strip() for entry in entries):
+            raise ValueError("allowed must be a folder, or a list of folders, that sources may "
+                             "read files from (relative to the params file)")
+        return value
 
     @field_validator("publish_gate")
     @classmethod

@@ -11,15 +11,24 @@ incident rows reads each file once and hands back a few hundred rows; nothing is
 Python row by row. The window is passed as query parameters (``$window_start``, ``$window_end``,
 ``$cadence``), never pasted into the SQL, and a query can read only the declared sources: the
 connection turns off all other file access and extension loading before any query runs.
+
+The sources are tables like any other input, read by the same rules (:mod:`table`, and
+:mod:`workbook` for ``.xlsx``); their files lie in the params file's folder or a folder its
+``allowed`` key names, links followed. A query runs under a time limit (``query_time_limit``,
+and a batch's limits per pack through :func:`query_limits`), interrupted when it is spent.
 """
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
+import functools
 import glob
 import math
 import os
 import re
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,10 +38,18 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from reviewkit import redact
 from reviewkit.cadences import PeriodRule
-from reviewkit.errors import InputError
+from reviewkit.errors import EnvironmentFailure, InputError, ReviewkitError, quoted
+from reviewkit.inputs import workbook
 from reviewkit.inputs._yaml import LineDict, did_you_mean
-from reviewkit.inputs.columnar import define_period_of, engine
+from reviewkit.inputs.columnar import MEMORY_LIMIT_MB, define_period_of, engine
 from reviewkit.inputs.measurements import Observation
+from reviewkit.inputs.table import (
+    FORMATS,
+    csv_records,
+    damaged,
+    format_list,
+    narrow_float_text,
+)
 from reviewkit.periods import Period, check_date, parse_date
 
 if TYPE_CHECKING:
@@ -49,7 +66,6 @@ MAX_RESULT_ROWS = 100_000
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 #: Source names are SQL identifiers the query writes as table names.
 _NAME = re.compile(r"[a-z_][a-z0-9_]*", re.ASCII)
-_FILE_FORMATS = (".csv", ".parquet", ".xlsx")
 
 SourceKind = Literal["csv", "parquet", "xlsx", "database"]
 
@@ -64,9 +80,16 @@ class Source:
     files: tuple[Path, ...] = ()
     table: str = ""
     url: str = field(default="", repr=False)  # may hold a password: never printed or shown
+    params: Path | None = None  # the params file that declares it, and the line
+    line: int | None = None
 
     def describe(self) -> str:
         return f"source '{self.name}' ({self.shown})"
+
+    def declaration_error(self, message: str, key: str) -> InputError:
+        """An error about what the params file says of this source (its ``key``)."""
+        return InputError(self.params, f"{self.describe()}: {message}", line=self.line,
+                          field=f"sources.{self.name}.{key}")
 
 
 # -- the params file's `sources:` --------------------------------------------------------------
@@ -75,7 +98,9 @@ def resolve_sources(params_path: Path, data: LineDict) -> tuple[Source, ...]:
     """Check the params file's ``sources`` mapping and resolve each entry.
 
     A short entry is a path or glob relative to the params file; a mapping ``{url, table}``
-    names a table in a database. Errors name the params file, the line and the source.
+    names a table in a database. Every file a source reads (a link followed to its end) must
+    lie inside the params file's folder or a folder its ``allowed`` key names. Errors name the
+    params file, the line and the source.
     """
     raw = data.get("sources")
     if raw is None:
@@ -84,6 +109,7 @@ def resolve_sources(params_path: Path, data: LineDict) -> tuple[Source, ...]:
     if not isinstance(raw, LineDict):
         raise InputError(params_path, "sources must be a mapping of name to a path, a glob or "
                          "{url: ..., table: ...}", line=line, field="sources")
+    roots = _roots(params_path, data)
     sources = []
     for name, spec in raw.items():
         where = raw.line_of(name)
@@ -91,64 +117,161 @@ def resolve_sources(params_path: Path, data: LineDict) -> tuple[Source, ...]:
             raise InputError(params_path, f"source name {name!r} must be lower-case letters, "
                              "digits and '_', starting with a letter (the query uses it as a "
                              "table name)", line=where, field=f"sources.{name}")
-        sources.append(_resolve_one(params_path, name, spec, where))
+        sources.append(_resolve_one(params_path, name, spec, where, roots))
     return tuple(sources)
 
 
-def _resolve_one(params_path: Path, name: str, spec: Any, line: int) -> Source:
+@dataclass(frozen=True)
+class _Roots:
+    """The folders sources may read from: the params file's own, and those ``allowed`` names."""
+
+    folders: tuple[Path, ...]
+    declared: bool  # the params file has an `allowed` key
+
+    def holds(self, path: Path) -> bool:
+        return any(path.is_relative_to(folder) for folder in self.folders)
+
+    def describe(self) -> str:
+        if not self.declared:
+            return f"the params file's folder, {self.folders[0]}"
+        return ("the params file's folder and allowed: "
+                + ", ".join(str(folder) for folder in self.folders[1:]))
+
+
+def _roots(params_path: Path, data: LineDict) -> _Roots:
+    """The params file's folder and the folders of its ``allowed`` key (a path or a list of
+    paths, relative to the params file), each with its links followed."""
+    folders = [params_path.parent.resolve()]
+    allowed = data.get("allowed")
+    if allowed is None:
+        return _Roots(tuple(folders), False)
+    line = data.line_of("allowed")
+    # Its form (a path, or a list of them) is checked with the other params (PackParams).
+    entries = [allowed] if isinstance(allowed, str) else list(allowed)
+    for entry in entries:
+        try:
+            folder = (params_path.parent / entry).resolve()
+        except (RuntimeError, OSError) as exc:  # 3.11 raises RuntimeError on a loop
+            raise InputError(params_path, f"cannot follow {entry}: {exc}", line=line,
+                             field="allowed") from None
+        if not folder.is_dir():
+            raise InputError(params_path, f"folder not found: {folder}; paths are relative to "
+                             "the params file", line=line, field="allowed")
+        folders.append(folder)
+    return _Roots(tuple(folders), True)
+
+
+def _inside(params_path: Path, roots: _Roots, written: Path, line: int, field_name: str,
+            ) -> Path:
+    """``written`` with its links followed, if that lies inside ``roots``; else an error that
+    names the file (never its content)."""
+    try:
+        real = written.resolve(strict=True)
+    except FileNotFoundError:
+        raise InputError(params_path, f"file not found: {written}; paths are relative to the "
+                         "params file", line=line, field=field_name) from None
+    except (RuntimeError, OSError) as exc:  # a loop of links, a folder it may not enter
+        raise InputError(params_path, f"cannot follow {written}: {exc}; fix the link",
+                         line=line, field=field_name) from None
+    if not roots.holds(real):
+        # Written as it is, or through a link (whose target is named, never read).
+        plain = Path(os.path.normpath(written.absolute()))
+        link = f" is a link to {real}, which is" if plain != real else " is"
+        raise InputError(params_path, f"{plain}{link} outside the folders sources may read "
+                         f"({roots.describe()}); move the file there, or name its folder under "
+                         "allowed: in the params file", line=line, field=field_name)
+    return real
+
+
+def _resolve_one(params_path: Path, name: str, spec: Any, line: int, roots: _Roots) -> Source:
     field_name = f"sources.{name}"
     if isinstance(spec, LineDict):
-        unknown = [key for key in spec if key not in ("url", "table")]
-        if unknown:
-            raise InputError(params_path, f"unknown key{did_you_mean(unknown[0], ['url', 'table'])}"
-                             "; a database source has url and table", line=spec.line_of(unknown[0]),
-                             field=f"{field_name}.{unknown[0]}")
-        url, table = spec.get("url"), spec.get("table")
-        shown = url
-        variable = _ENV_REFERENCE.fullmatch(url) if isinstance(url, str) else None
-        if variable:
-            if variable[1] not in os.environ:
-                raise InputError(params_path, f"the environment variable {variable[1]} is not "
-                                 "set; set it to the database URL", line=spec.line_of("url"),
-                                 field=f"{field_name}.url")
-            url = os.environ[variable[1]]
-        if not isinstance(url, str) or "://" not in url:
-            raise InputError(params_path, "url must be a database URL such as "
-                             "postgresql://user@host/db or sqlite:///path/to.db",
-                             line=spec.line_of("url"), field=f"{field_name}.url")
-        if not isinstance(table, str) or not table.strip():
-            raise InputError(params_path, "table is required: the database table to read",
-                             line=spec.line_of("table"), field=f"{field_name}.table")
-        return Source(name, "database", redact.url(str(shown) if variable else url),
-                      table=table.strip(), url=url)
+        return _resolve_database(params_path, name, spec, roots)
     if not isinstance(spec, str) or not spec.strip():
-        raise InputError(params_path, "a source is a path or glob of .csv, .parquet or .xlsx "
-                         "files, or {url: ..., table: ...}", line=line, field=field_name)
+        raise InputError(params_path, f"a source is a path or glob of {format_list()} files, "
+                         "or {url: ..., table: ...}", line=line, field=field_name)
     if "://" in spec:
         raise InputError(params_path, "a database source needs a table: write "
                          "{url: ..., table: ...}", line=line, field=field_name)
     suffix = Path(spec).suffix.lower()
-    if suffix not in _FILE_FORMATS:
-        raise InputError(params_path, f"unsupported source format '{suffix or spec}'; use .csv, "
-                         ".parquet or .xlsx files (a glob such as exports/*.csv is fine)",
+    if suffix not in FORMATS:
+        raise InputError(params_path, f"unsupported source format '{suffix or spec}'; use "
+                         f"{format_list()} files (a glob such as exports/*.csv is fine)",
                          line=line, field=field_name)
     pattern = params_path.parent / spec
     if glob.has_magic(spec):
-        files = tuple(sorted(Path(match).resolve() for match in glob.glob(str(pattern))
-                             if Path(match).is_file()))
-        if not files:
+        matches = sorted(Path(match) for match in glob.glob(str(pattern))
+                         if Path(match).is_file())
+        if not matches:
             raise InputError(params_path, f"no file matches {spec!r}; paths are relative to "
                              "the params file", line=line, field=field_name)
+        files = tuple(sorted(_inside(params_path, roots, match, line, field_name)
+                             for match in matches))
         if suffix == ".xlsx" and len(files) > 1:
             raise InputError(params_path, "a glob of .xlsx workbooks is not supported; name one "
                              "workbook per source", line=line, field=field_name)
     else:
-        if not pattern.is_file():
-            raise InputError(params_path, f"file not found: {pattern.resolve()}; paths are "
-                             "relative to the params file", line=line, field=field_name)
-        files = (pattern.resolve(),)
+        files = (_inside(params_path, roots, pattern, line, field_name),)
+        if not files[0].is_file():
+            raise InputError(params_path, f"{files[0]} is not a file; name a {format_list()} "
+                             "file", line=line, field=field_name)
     kind: SourceKind = {".csv": "csv", ".parquet": "parquet", ".xlsx": "xlsx"}[suffix]  # type: ignore[assignment]
     return Source(name, kind, spec, files=files)
+
+
+def _resolve_database(params_path: Path, name: str, spec: LineDict, roots: _Roots) -> Source:
+    field_name = f"sources.{name}"
+    unknown = [key for key in spec if key not in ("url", "table")]
+    if unknown:
+        raise InputError(params_path, f"unknown key{did_you_mean(unknown[0], ['url', 'table'])}"
+                         "; a database source has url and table", line=spec.line_of(unknown[0]),
+                         field=f"{field_name}.{unknown[0]}")
+    url, table = spec.get("url"), spec.get("table")
+    url_line = spec.line_of("url")
+    shown = url
+    variable = _ENV_REFERENCE.fullmatch(url) if isinstance(url, str) else None
+    if variable:
+        if variable[1] not in os.environ:
+            raise InputError(params_path, f"the environment variable {variable[1]} is not "
+                             "set; set it to the database URL", line=url_line,
+                             field=f"{field_name}.url")
+        url = os.environ[variable[1]]
+    if not isinstance(url, str) or "://" not in url:
+        raise InputError(params_path, "url must be a database URL such as "
+                         "postgresql://user@host/db or sqlite:///path/to.db",
+                         line=url_line, field=f"{field_name}.url")
+    if not isinstance(table, str) or not table.strip():
+        raise InputError(params_path, "table is required: the database table to read",
+                         line=spec.line_of("table"), field=f"{field_name}.table")
+    shown = redact.url(str(shown) if variable else url)
+    if url.split(":", 1)[0].split("+", 1)[0].lower() == "sqlite":
+        url = _sqlite_url(params_path, url, url_line, f"{field_name}.url", roots)
+    return Source(name, "database", shown, table=table.strip(), url=url, params=params_path,
+                  line=spec.line_of("table"))
+
+
+def _sqlite_url(params_path: Path, url: str, line: int, field_name: str, roots: _Roots) -> str:
+    """An SQLite URL with its file relative to the params file (like every other path), inside
+    the folders sources may read, and opened read-only: reading a source never creates or
+    changes a file (SQLite would create a missing one)."""
+    import sqlalchemy  # deferred: only database sources need it
+
+    try:
+        parsed = sqlalchemy.engine.make_url(url)
+    except sqlalchemy.exc.ArgumentError as exc:
+        raise InputError(params_path, f"url is not a database URL ({exc})", line=line,
+                         field=field_name) from None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        raise InputError(params_path, "url must name an SQLite database file, e.g. "
+                         "sqlite:///exports/itsm.db (relative to the params file)",
+                         line=line, field=field_name)
+    path = _inside(params_path, roots, params_path.parent / database, line, field_name)
+    if not path.is_file():
+        raise InputError(params_path, f"{path} is not a file; name an SQLite database file",
+                         line=line, field=field_name)
+    return str(parsed.set(database=f"file:{path}?mode=ro", query={**parsed.query,
+                                                                   "uri": "true"}))
 
 
 # -- the catalog's `query:` ---------------------------------------------------------------------
@@ -203,14 +326,102 @@ def window_for(period: Period, history: int) -> Window:
     return Window(first.start, period.end, period.cadence, period.rule)
 
 
+# -- limits ------------------------------------------------------------------------------------
+
+#: A query's time limit when the params file sets none (``query_time_limit``), in seconds.
+QUERY_TIME_LIMIT = 120.0
+#: How long a database source may take to answer when connecting, in seconds.
+CONNECT_TIMEOUT = 15
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """What the queries of one pack may use, set by whoever runs them (a batch: its limits per
+    pack): wall-clock seconds for all of them together, and bytes of memory for the engine."""
+
+    seconds: float | None = None
+    memory: int | None = None
+
+
+_NO_LIMITS = QueryLimits()
+_LIMITS: contextvars.ContextVar[QueryLimits] = contextvars.ContextVar(
+    "reviewkit_query_limits", default=_NO_LIMITS)
+
+
+@contextmanager
+def query_limits(seconds: float | None = None, memory: int | None = None) -> Iterator[None]:
+    """Run the queries inside under these limits (each the lesser of it and any outer one):
+    a batch gives its packs' time and memory limits, which cover the queries it runs for them
+    in its own process before the packs go to workers."""
+    outer = _LIMITS.get()
+    token = _LIMITS.set(QueryLimits(_least(outer.seconds, seconds), _least(outer.memory, memory)))
+    try:
+        yield
+    finally:
+        _LIMITS.reset(token)
+
+
+def _least(a: float | None, b: float | None) -> Any:
+    return b if a is None else a if b is None else min(a, b)
+
+
+@dataclass
+class _Clock:
+    """The time left to a pack's queries: each query runs until the params file's limit for one
+    query or the end of the pack's budget, whichever comes first."""
+
+    per_query: float
+    budget: float | None  # seconds for all of them (a batch's limit per pack)
+    deadline: float | None  # time.monotonic() by which every query must be done
+
+    @classmethod
+    def start(cls, per_query: float | None) -> _Clock:
+        budget = _LIMITS.get().seconds
+        return cls(per_query or QUERY_TIME_LIMIT, budget,
+                   None if budget is None else time.monotonic() + budget)
+
+    def allowance(self) -> tuple[float, str]:
+        """Seconds the next query may run, and that limit in words (for the message)."""
+        if self.deadline is not None and self.budget is not None:
+            left = max(0.0, self.deadline - time.monotonic())
+            if left < self.per_query:
+                return left, (f"{self.budget:g} s, the time limit of the pack (the batch's "
+                              "--time-limit)")
+        return self.per_query, f"{self.per_query:g} s (query_time_limit in the params file)"
+
+
+@contextmanager
+def _watched(con: duckdb.DuckDBPyConnection, seconds: float) -> Iterator[None]:
+    """Interrupt what the connection runs once ``seconds`` have passed."""
+    timer = threading.Timer(seconds, con.interrupt)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def _too_slow(query: KpiQuery, sources: Sequence[Source], limit: str) -> InputError:
+    return query.error(f"the query over {_read_by(query, sources)} did not finish within "
+                       f"{limit}; make it read less (filter on $window_start and $window_end, "
+                       "or export a smaller file) or raise the limit")
+
+
 # -- running queries ---------------------------------------------------------------------------
 
 @contextmanager
-def connect(sources: Sequence[Source]) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(sources: Sequence[Source], clock: _Clock | None = None,
+            ) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB connection with one view per source and no other file access."""
-    with engine() as con:
+    memory = _LIMITS.get().memory
+    # The engine's ceiling, lowered (never raised) to the memory a pack may use.
+    settings = ({} if memory is None or memory >> 20 >= MEMORY_LIMIT_MB
+                else {"memory_limit": f"{max(64, memory >> 20)}MiB"})
+    with engine(**settings) as con:
+        deadline = None if clock is None else clock.deadline
         for source in sources:
-            _register(con, source)
+            _register(con, source, deadline)
         allowed = [str(path) for source in sources for path in source.files]
         con.execute("SET allowed_paths = $paths", {"paths": allowed})
         # The engine's own spill folder stays usable (it holds nothing but its temp files).
@@ -222,47 +433,120 @@ def connect(sources: Sequence[Source]) -> Iterator[duckdb.DuckDBPyConnection]:
         yield con
 
 
-def _register(con: duckdb.DuckDBPyConnection, source: Source) -> None:
+def _register(con: duckdb.DuckDBPyConnection, source: Source, deadline: float | None) -> None:
     import duckdb  # deferred: see connect()
 
+    if source.kind == "csv":
+        # The engine reads past NUL bytes and overlong lines (a file of good rows and then
+        # gigabytes of NUL bytes reads as the good rows); one fast pass finds them first.
+        for path in source.files:
+            if _damaged(path, *_stamp(path)):
+                raise _csv_problem(source, path) or _source_error(
+                    source, "the file holds NUL bytes or a line over 4 MiB", file=path)
+        _same_header(source)
     try:
         if source.kind == "csv":
-            relation = con.read_csv([str(path) for path in source.files])
+            # As every CSV is read, sources included: comma-separated UTF-8 with a header
+            # line, fields in double quotes with "" for a quote inside. Only the columns'
+            # types are detected.
+            relation = con.read_csv([str(path) for path in source.files], header=True,
+                                    sep=",", quotechar='"', escapechar='"', encoding="utf-8")
         elif source.kind == "parquet":
             relation = con.read_parquet([str(path) for path in source.files])
         elif source.kind == "xlsx":
             relation = con.from_arrow(_xlsx_table(source))
         else:
-            relation = con.from_arrow(_database_table(source))
-        relation.create_view(source.name)
+            relation = con.from_arrow(_database_table(source, deadline))
+        _exact(relation).create_view(source.name)
     except duckdb.Error as exc:
-        raise _source_error(source, _engine_message(exc)) from None
+        raise _file_error(source, exc) or _source_error(source, _engine_message(exc)) from None
 
 
-def _source_error(source: Source, message: str) -> InputError:
-    file = source.files[0] if len(source.files) == 1 else source.shown
-    return InputError(file, f"cannot read {source.describe()}: {message}")
+def _same_header(source: Source) -> None:
+    """The files of a glob are read as one table, column by position: each must have the first
+    file's header (the engine would otherwise read one file's dates as another's numbers)."""
+    first: list[str] | None = None
+    for path in source.files:
+        header = _header_of(path)
+        if header is None:
+            continue  # unreadable: the engine, then the row reader, say why
+        if first is None:
+            first = header
+        elif header != first:
+            raise _source_error(source, f"its header ({', '.join(header)}) is not "
+                                f"{source.files[0].name}'s ({', '.join(first)}); the files of "
+                                "a glob are read as one table and need the same columns in the "
+                                "same order", file=path, line=1)
+
+
+def _header_of(path: Path) -> list[str] | None:
+    try:
+        for _, fields in csv_records(path, "source"):
+            return [str(field).strip() for field in fields]
+    except InputError:
+        return None
+    return None
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=256)
+def _damaged(path: Path, size: int, modified: int) -> bool:
+    """:func:`damaged`, once per version of a file (size and time): a batch reads the same
+    sources for every pack."""
+    del size, modified  # the key of the cache only
+    return damaged(path)
+
+
+def _exact(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
+    """The relation with each float32 column as the decimal it stands for: a float32 95.6 is
+    stored as 95.59999847…, and its shortest decimal form (what the data states) is 95.6."""
+    if not any(str(kind) == "FLOAT" for kind in relation.types):
+        return relation
+    columns = []
+    for name, kind in zip(relation.columns, relation.types, strict=True):
+        quoted_name = '"' + name.replace('"', '""') + '"'
+        columns.append(f"CAST(CAST({quoted_name} AS VARCHAR) AS DOUBLE) AS {quoted_name}"
+                       if str(kind) == "FLOAT" else quoted_name)
+    return relation.project(", ".join(columns))
+
+
+def _source_error(source: Source, message: str, *, file: Path | None = None,
+                  line: int | None = None, field: str | None = None,
+                  row_label: str = "line") -> InputError:
+    where = file or (source.files[0] if len(source.files) == 1 else source.shown)
+    return InputError(where, f"cannot read {source.describe()}: {message}", line=line,
+                      field=field, row_label=row_label)
 
 
 def _xlsx_table(source: Source) -> Any:
-    """The first sheet of a workbook as an Arrow table (header on row 1)."""
-    import openpyxl  # deferred: only spreadsheet sources need it
-    import pyarrow as pa  # deferred: with openpyxl
+    """The first sheet of a workbook as an Arrow table (header on row 1), by the one workbook
+    reader: merged cells and formulas without a saved value are refused as in every table."""
+    import pyarrow as pa  # deferred: only spreadsheet sources need it
 
     path = source.files[0]
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for files that are not workbooks
-        raise _source_error(source, f"not an Excel workbook ({exc})") from None
-    try:
-        rows = list(book.worksheets[0].iter_rows(values_only=True))
-    finally:
-        book.close()
+        rows = list(workbook.rows(path, source.describe()))
+    except InputError as exc:
+        raise _source_error(source, exc.message.removeprefix(f"cannot read {source.describe()}: "),
+                            line=exc.line, field=exc.field, row_label=exc.row_label) from None
     if not rows:
         raise _source_error(source, "the first sheet is empty; row 1 must be the header")
+    for index, name in enumerate(rows[0][1]):
+        if isinstance(name, workbook.UncachedFormula):
+            raise workbook.formula_error(path, name, 1, f"column {index + 1}",
+                                         prefix=f"cannot read {source.describe()}: ")
     header = [str(name).strip() if name is not None else f"column{index + 1}"
-              for index, name in enumerate(rows[0])]
-    columns = {name: [row[index] if index < len(row) else None for row in rows[1:]]
+              for index, name in enumerate(rows[0][1])]
+    for number, cells in rows[1:]:
+        for index, cell in enumerate(cells[:len(header)]):
+            if isinstance(cell, workbook.UncachedFormula):
+                raise workbook.formula_error(path, cell, number, header[index],
+                                             prefix=f"cannot read {source.describe()}: ")
+    columns = {name: [cells[index] if index < len(cells) else None for _, cells in rows[1:]]
                for index, name in enumerate(header)}
     try:
         return pa.table(columns)
@@ -271,28 +555,89 @@ def _xlsx_table(source: Source) -> Any:
                             "(numbers, dates or text) per column") from None
 
 
-def _database_table(source: Source) -> Any:
+#: Rows a database table may have: it is copied into the query engine for each pack.
+MAX_DATABASE_ROWS = 5_000_000
+_FETCH = 50_000
+
+
+def _database_table(source: Source, deadline: float | None = None) -> Any:
     """A database table as an Arrow table, read through SQLAlchemy.
 
     The table is copied into the query engine once per pack: fine for the thousands of rows
-    an operational export has, not for tens of millions (export those to Parquet).
+    an operational export has, not for tens of millions (export those to Parquet). A server
+    that cannot be reached is a failure of the environment (exit code 4), not of the input.
     """
     import pyarrow as pa  # deferred: only database sources need it
     import sqlalchemy  # deferred: only database sources need it
 
+    schema, _, name = source.table.rpartition(".")
     try:
-        engine = sqlalchemy.create_engine(source.url)
-        try:
-            table = sqlalchemy.Table(source.table, sqlalchemy.MetaData(), autoload_with=engine)
-            with engine.connect() as connection:
-                result = connection.execute(sqlalchemy.select(table))
-                names = list(result.keys())
-                rows = result.fetchall()
-        finally:
-            engine.dispose()
+        engine = sqlalchemy.create_engine(source.url, **_connect_args(source.url))
+    except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, ImportError,
+            ValueError) as exc:
+        raise source.declaration_error(f"the url does not work ({_scrub(str(exc), source.url)}"
+                                       "); write it as postgresql://user@host/db or "
+                                       "sqlite:///path/to.db", "url") from None
+    try:
+        with engine.connect() as connection:
+            try:
+                table = sqlalchemy.Table(name, sqlalchemy.MetaData(), schema=schema or None,
+                                         autoload_with=connection)
+            except sqlalchemy.exc.NoSuchTableError:
+                raise _no_table(source, connection, schema or None) from None
+            result = connection.execute(sqlalchemy.select(table))
+            names = list(result.keys())
+            rows: list[Any] = []
+            while batch := result.fetchmany(_FETCH):
+                rows.extend(batch)
+                if len(rows) > MAX_DATABASE_ROWS:
+                    raise _source_error(source, f"table {source.table} has more than "
+                                        f"{MAX_DATABASE_ROWS:,} rows, too many to copy for each "
+                                        "pack; export it to Parquet and name that file")
+                if deadline is not None and time.monotonic() > deadline:
+                    raise EnvironmentFailure(f"{source.describe()}: copying table "
+                                             f"{source.table} ran past the time limit of the "
+                                             "pack; export it to Parquet and name that file")
+    except ReviewkitError:
+        raise
+    except sqlalchemy.exc.DBAPIError as exc:
+        message = _scrub(str(exc.orig or exc).split("\n")[0], source.url)
+        if exc.connection_invalidated or isinstance(exc, sqlalchemy.exc.OperationalError |
+                                                    sqlalchemy.exc.InterfaceError):
+            raise EnvironmentFailure(f"cannot reach {source.describe()}: {message}; check that "
+                                     "the database is up and the URL is right, then run again"
+                                     ) from None
+        raise _source_error(source, message) from None
     except Exception as exc:  # drivers raise their own types; all mean "cannot read it"
         raise _source_error(source, _scrub(str(exc).split("\n")[0], source.url)) from None
-    return pa.table({name: [row[index] for row in rows] for index, name in enumerate(names)})
+    finally:
+        engine.dispose()
+    return pa.table({column: [row[index] for row in rows] for index, column in enumerate(names)})
+
+
+def _connect_args(url: str) -> dict[str, Any]:
+    """Driver settings that keep an unreachable server from hanging a build."""
+    scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
+    if scheme in ("postgresql", "postgres"):
+        return {"connect_args": {"connect_timeout": CONNECT_TIMEOUT}}
+    if scheme == "sqlite":
+        return {"connect_args": {"timeout": CONNECT_TIMEOUT}}
+    return {}
+
+
+def _no_table(source: Source, connection: Any, schema: str | None) -> InputError:
+    """"no table 'x' in …; tables: a, b" (with a "did you mean")."""
+    import sqlalchemy  # deferred: only database sources need it
+
+    try:
+        inspector = sqlalchemy.inspect(connection)
+        names = sorted({*inspector.get_table_names(schema=schema),
+                        *inspector.get_view_names(schema=schema)})
+    except Exception:  # the list is a hint only
+        names = []
+    return source.declaration_error(f"no table '{source.table}' in the database"
+                                    f"{did_you_mean(source.table, names)}; tables: "
+                                    f"{', '.join(names) or 'none'}", "table")
 
 
 def _scrub(text: str, url: str) -> str:
@@ -304,14 +649,75 @@ def _scrub(text: str, url: str) -> str:
     return text
 
 
+# -- a CSV the engine cannot read: which file, which line ---------------------------------------
+
+#: "CSV Error on Line: 30002" … "file = /x/inc-2.csv" in the engine's messages.
+_CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
+_CSV_FILE = re.compile(r"^\s*file = (.+)$", re.M)
+_SNIFFED_FILE = re.compile(r'Error when sniffing file "([^"]+)"')
+_CONVERSION = re.compile(r'Error when converting column "([^"]+)"\. Could not convert string '
+                         r'"(.*)" to \'([A-Z_ ]+)\'')
+_KINDS = {"DOUBLE": "number", "FLOAT": "number", "BIGINT": "whole number",
+          "INTEGER": "whole number", "DATE": "date (YYYY-MM-DD)", "BOOLEAN": "true or false",
+          "TIME": "time"}
+
+
+def _file_error(source: Source, exc: BaseException) -> InputError | None:
+    """An error naming the CSV file and line at fault for an engine error that comes from
+    reading ``source``'s files, or None if it does not. The engine's own text (a page of
+    options the params file cannot set, and sometimes another file of the glob) is not used:
+    a value that does not fit its column is named from the engine's line; anything else is
+    found by reading the files one by one with the row reader's rules."""
+    if source.kind != "csv":
+        return None
+    text = str(exc)
+    named = [Path(found.strip()) for found in _CSV_FILE.findall(text) + _SNIFFED_FILE.findall(text)]
+    if not named and not _CSV_LINE.search(text):
+        return None
+    conversion, line = _CONVERSION.search(text), _CSV_LINE.search(text)
+    if conversion and line and named and named[0] in source.files:
+        column, value, kind = conversion.groups()
+        return _source_error(
+            source, f"{quoted(value)} in column '{column}' is not a {_KINDS.get(kind, kind)} "
+            f"like the column's other values ({kind}, as detected from its first rows); "
+            "correct it, or leave it empty for missing", file=named[0], line=int(line[1]),
+            field=column)
+    for path in source.files:
+        found = _csv_problem(source, path)
+        if found is not None:
+            return found
+    return None
+
+
+def _csv_problem(source: Source, path: Path) -> InputError | None:
+    """The first line of ``path`` that breaks the CSV rules (not UTF-8, NUL bytes, an
+    unclosed quote, more or fewer fields than the header), as an error; None if none does."""
+    width = None
+    try:
+        for line, fields in csv_records(path, source.describe()):
+            if width is None:
+                width = len(fields)
+            elif len(fields) != width and fields != [""] and fields:
+                return _source_error(source, f"the line has {len(fields)} fields, the header "
+                                     f"{width}; quote a field that holds a comma, or fix the "
+                                     "line", file=path, line=line)
+    except InputError as exc:
+        return _source_error(source, exc.message.removeprefix(
+            f"cannot read {source.describe()}: "), file=path, line=exc.line)
+    return None
+
+
 def run_queries(
-    queries: Sequence[KpiQuery], sources: Sequence[Source], window: Window
+    queries: Sequence[KpiQuery], sources: Sequence[Source], window: Window,
+    time_limit: float | None = None,
 ) -> dict[str, list[Observation]]:
     """Run each KPI's query over ``window`` and check what it returns.
 
     Each source file is scanned by the queries that read it, and only their grouped rows come
-    back. Errors name the catalog line of the query, the KPI, the sources it reads and the
-    engine's message.
+    back. Each query may run ``time_limit`` seconds (the params file's ``query_time_limit``;
+    default :data:`QUERY_TIME_LIMIT`), and all of them no longer than the limits the caller
+    set (:func:`query_limits`). Errors name the catalog line of the query, the KPI, the sources
+    it reads and the engine's message; or the source file and line at fault.
     """
     if not queries:
         return {}
@@ -319,24 +725,69 @@ def run_queries(
 
     values = {"window_start": window.start, "window_end": window.end, "cadence": window.cadence}
     series: dict[str, list[Observation]] = {}
-    with connect(sources) as con:
+    clock = _Clock.start(time_limit)
+    with connect(sources, clock) as con:
         define_period_of(con, window.end, window.rule)
         for query in queries:
             statement = duckdb.extract_statements(query.sql)[0]
             used = {name: values[name] for name in statement.named_parameters}
+            seconds, limit = clock.allowance()
             try:
-                result = con.execute(statement.query, used)
-                names = [column[0].lower() for column in result.description or ()]
-                _check_columns(query, sources, names)
-                rows = result.fetchmany(MAX_RESULT_ROWS + 1)
+                with _watched(con, seconds):
+                    result = con.execute(statement.query, used)
+                    names = [column[0].lower() for column in result.description or ()]
+                    kinds = [str(column[1]) for column in result.description or ()]
+                    _check_columns(query, sources, names)
+                    rows = result.fetchmany(MAX_RESULT_ROWS + 1)
+            except duckdb.InterruptException:
+                raise _too_slow(query, sources, limit) from None
             except duckdb.Error as exc:
-                raise query.error(f"the query over {_read_by(query, sources)} failed: "
-                                  f"{_engine_message(exc)}") from None
+                raise _query_error(query, sources, exc) from None
             if len(rows) > MAX_RESULT_ROWS:
                 raise query.error(f"the query returns more than {MAX_RESULT_ROWS:,} rows; return "
                                   "one row per period (GROUP BY period_of(...))")
-            series[query.kpi_id] = _observations(query, sources, names, rows)
+            series[query.kpi_id] = _observations(query, sources, names, _exact_rows(kinds, rows))
     return series
+
+
+def _exact_rows(kinds: Sequence[str], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The rows with each float32 as the decimal it stands for (a query that CASTs to FLOAT)."""
+    narrow = [index for index, kind in enumerate(kinds) if kind == "FLOAT"]
+    if not narrow:
+        return rows
+    exact = []
+    for row in rows:
+        cells = list(row)
+        for index in narrow:
+            if isinstance(cells[index], float):
+                cells[index] = float(narrow_float_text(cells[index], "f"))
+        exact.append(tuple(cells))
+    return exact
+
+
+def _query_error(query: KpiQuery, sources: Sequence[Source], exc: BaseException) -> InputError:
+    """An engine error while a query runs or binds: a source file it could not read (named with
+    its line), a table that is no source, or the query's own mistake."""
+    for source in sources:
+        found = _file_error(source, exc)
+        if found is not None:
+            return found
+    missing = _MISSING_TABLE.search(str(exc))
+    if missing:
+        names = [source.name for source in sources]
+        return query.error(f"the query reads a table '{missing[1]}', which is no source of the "
+                           f"params file{did_you_mean(missing[1], names)}; sources: "
+                           f"{', '.join(names) or 'none'}")
+    hint = ""
+    if "No function matches" in str(exc) and "VARCHAR" in str(exc):
+        hint = ("; a column read as text (VARCHAR) has a value that is not a number or a date "
+                "in some file: correct that value, or convert the column in the query "
+                "(TRY_CAST(column AS DOUBLE) gives NULL for what is not a number)")
+    return query.error(f"the query over {_read_by(query, sources)} failed: "
+                       f"{_engine_message(exc)}{hint}")
+
+
+_MISSING_TABLE = re.compile(r"Table with name (\S+) does not exist")
 
 
 def _read_by(query: KpiQuery, sources: Sequence[Source]) -> str:
@@ -433,15 +884,28 @@ def _as_number(
     return result
 
 
+#: Where the engine's message turns to advice the params file cannot take (options of its CSV
+#: reader, a list of candidate functions) or quotes a line of data: cut there.
+_ENGINE_ADVICE = ("Possible fixes", "Possible solutions", "Candidate functions", "Original Line",
+                  "The search space")
+#: The longest engine message quoted.
+_ENGINE_CHARS = 300
+
+
 def _engine_message(exc: BaseException) -> str:
-    """DuckDB's message without the caret lines under the SQL; one line."""
-    lines = [line for line in str(exc).splitlines() if line.strip()]
+    """DuckDB's message in one short line: without the caret lines under the SQL, the advice
+    it gives its own users and any quoted line of data."""
     kept = []
-    for line in lines:
-        if line.startswith("LINE ") or set(line.strip()) <= {"^"}:
+    for line in str(exc).splitlines():
+        stripped = line.strip()
+        if stripped.startswith(_ENGINE_ADVICE):
+            break
+        if not stripped or line.startswith("LINE ") or set(stripped) <= {"^"}:
             continue
-        kept.append(line.strip())
-    return " ".join(kept) or type(exc).__name__
+        kept.append(stripped)
+    text = " ".join(kept) or type(exc).__name__
+    text = "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+    return text if len(text) <= _ENGINE_CHARS else text[:_ENGINE_CHARS].rstrip() + " …"
 
 
 _NUMERIC_TYPES = re.compile(r"(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|"
@@ -449,7 +913,8 @@ _NUMERIC_TYPES = re.compile(r"(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|
 _DATE_TYPES = re.compile(r"(DATE|TIMESTAMP.*|VARCHAR|\"NULL\"|NULL)")
 
 
-def check_queries(queries: Sequence[KpiQuery], sources: Sequence[Source]) -> None:
+def check_queries(queries: Sequence[KpiQuery], sources: Sequence[Source],
+                  time_limit: float | None = None) -> None:
     """Bind every query against the sources without running it: the SQL must name real
     sources and columns, and return the contract's columns with the right kinds of value.
 
@@ -461,19 +926,24 @@ def check_queries(queries: Sequence[KpiQuery], sources: Sequence[Source]) -> Non
 
     today = dt.date.today()
     values = {"window_start": today, "window_end": today, "cadence": "weekly"}
-    with connect(sources) as con:
+    clock = _Clock.start(time_limit)
+    with connect(sources, clock) as con:
         define_period_of(con, today, PeriodRule("days", 7, "week"))
         for query in queries:
             statement = duckdb.extract_statements(query.sql)[0]
             used = {name: values[name] for name in statement.named_parameters}
+            seconds, limit = clock.allowance()
             try:
-                relation = con.sql(statement.query, params=used)
+                with _watched(con, seconds):
+                    relation = con.sql(statement.query, params=used)
+                    names = [name.lower() for name in relation.columns]
+                    kinds = list(relation.types)
+            except duckdb.InterruptException:
+                raise _too_slow(query, sources, limit) from None
             except duckdb.Error as exc:
-                raise query.error(f"the query over {_read_by(query, sources)} failed: "
-                                  f"{_engine_message(exc)}") from None
-            names = [name.lower() for name in relation.columns]
+                raise _query_error(query, sources, exc) from None
             _check_columns(query, sources, names)
-            for name, kind in zip(names, relation.types, strict=True):
+            for name, kind in zip(names, kinds, strict=True):
                 pattern = _DATE_TYPES if name == "period_end" else _NUMERIC_TYPES
                 if name != "segment" and not pattern.fullmatch(str(kind)):
                     wanted = "a date" if name == "period_end" else "a number"

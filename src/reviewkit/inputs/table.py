@@ -17,23 +17,27 @@ that reads a CSV pays for no spreadsheet library.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import math
 import re
+import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TextIO
 
 from pydantic import BaseModel, ConfigDict
 
-from reviewkit.errors import InputError
+from reviewkit.errors import InputError, quoted
+from reviewkit.inputs import workbook
 from reviewkit.inputs._yaml import did_you_mean
 from reviewkit.periods import parse_date as parse_iso_date
 
 RowLabel = Literal["line", "row"]
-FORMATS = (".csv", ".xlsx", ".parquet")
+#: The formats of every table reviewkit reads: measurements, the portfolio tables and sources.
+FORMATS = (".csv", ".parquet", ".xlsx")
 
 #: A number as the contract writes it: optional sign, digits with an optional decimal part (or
 #: a leading point), optional exponent. No thousands separators, underscores, 'nan' or 'inf'.
@@ -44,6 +48,16 @@ ANNOTATION_COLUMNS = frozenset({"comment", "comments", "note", "notes", "remark"
                                 "source", "sources"})
 #: The largest CSV field we read (the csv module's default limit is 128 KiB).
 MAX_FIELD_BYTES = 1 << 20
+#: The longest physical line of a CSV we read: a record's fields are at most MAX_FIELD_BYTES
+#: each, and a longer line is no table's (a file padded with NUL bytes, a binary file).
+MAX_LINE_CHARS = 4 * MAX_FIELD_BYTES
+#: What a line or cell with NUL bytes is told (after "the line" or "the cell").
+NUL_MESSAGE = ("holds NUL bytes, which no text has: the file is damaged (cut short, or never "
+               "written to its end) or is not a table; export it again")
+#: Bytes read at a time when a file is checked for damage (less than MAX_LINE_CHARS).
+_PIECE = 1 << 20
+#: Rows of a Parquet file read at a time.
+_PARQUET_BATCH = 65_536
 
 csv.field_size_limit(MAX_FIELD_BYTES)
 
@@ -119,10 +133,9 @@ def stream_table(
         raise InputError(path, f"{what} file not found; check the path in the params file")
     suffix = path.suffix.lower()
     if suffix not in formats:
-        names = sorted(formats)
         raise InputError(path, f"unsupported {what} format '{suffix or path.name}'; use "
-                         + (", ".join(names[:-1]) + " or " if len(names) > 1 else "") + names[-1])
-    reader = {".csv": _csv_records, ".xlsx": _xlsx_records, ".parquet": _parquet_records}[suffix]
+                         + format_list(formats))
+    reader = {".csv": csv_records, ".xlsx": _xlsx_records, ".parquet": _parquet_records}[suffix]
     row_label: RowLabel = "line" if suffix == ".csv" else "row"
     records = reader(path, what)
     header = next(records, None)
@@ -130,6 +143,9 @@ def stream_table(
         raise InputError(path, f"the file is empty; the first {row_label} must be the header "
                          + ", ".join(required), line=1, row_label=row_label)
     header_line, header_cells = header
+    for index, cell in enumerate(header_cells):
+        if isinstance(cell, workbook.UncachedFormula):
+            raise workbook.formula_error(path, cell, header_line, f"column {index + 1}")
     columns = _check_header(path, what, [_cell_text(name).lower() for name in header_cells],
                             required, optional, header_line, row_label, suffix)
     known = set(required) | set(optional)
@@ -140,16 +156,22 @@ def stream_table(
     return table, _rows(path, row_label, records, wanted)
 
 
+def format_list(formats: Sequence[str] = FORMATS) -> str:
+    """'.csv, .parquet or .xlsx'."""
+    names = sorted(formats)
+    return (", ".join(names[:-1]) + " or " if len(names) > 1 else "") + names[-1]
+
+
 def _rows(path: Path, row_label: RowLabel, records: Records,
           wanted: list[tuple[int, str]]) -> Iterator[TableRow]:
     for line, values in records:
         for index, name in wanted:
             cell = values[index] if index < len(values) else None
-            if isinstance(cell, _UncachedFormula):
-                raise InputError(
-                    path, f"the cell holds a formula ({cell.formula}) whose value was never "
-                    "saved; open the workbook in Excel (or LibreOffice) and save it",
-                    line=line, field=name, row_label=row_label)
+            if isinstance(cell, workbook.UncachedFormula):
+                raise workbook.formula_error(path, cell, line, name)
+            if isinstance(cell, str) and "\0" in cell:
+                raise InputError(path, f"the cell {NUL_MESSAGE}", line=line, field=name,
+                                 row_label=row_label)
         cells = {name: _cell_text(values[index]) if index < len(values) else ""
                  for index, name in wanted}
         if all(text == "" for text in cells.values()):
@@ -193,14 +215,14 @@ def _check_header(
 Records = Iterator[tuple[int, list[object]]]
 
 
-def _csv_records(path: Path, what: str) -> Records:
+def csv_records(path: Path, what: str) -> Records:
     """(line the record starts on, fields) for each record, the header first."""
     start = 1
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             # strict: a quote that never closes is an error, not the rest of the file swallowed
             # into one field.
-            reader = csv.reader(handle, strict=True)
+            reader = csv.reader(_lines(handle, path, what), strict=True)
             while True:
                 try:
                     record = next(reader)
@@ -223,62 +245,68 @@ def _csv_records(path: Path, what: str) -> Records:
         raise InputError(path, f"cannot read {what}: {exc.strerror or exc}") from exc
 
 
+def _lines(handle: TextIO, path: Path, what: str) -> Iterator[str]:
+    """The file's physical lines, each checked before the csv module sees it: a line is read
+    at most MAX_LINE_CHARS at a time (a file of NUL bytes without a line end, gigabytes of
+    it, is refused after a few megabytes, not held whole), and NUL bytes are refused."""
+    number = 0
+    while line := handle.readline(MAX_LINE_CHARS + 1):
+        number += 1
+        if "\0" in line:
+            raise InputError(path, f"cannot read {what}: the line {NUL_MESSAGE}", line=number)
+        if len(line) > MAX_LINE_CHARS:
+            raise InputError(path, f"cannot read {what}: the line is longer than "
+                             f"{MAX_LINE_CHARS:,} characters, far more than any table's row; "
+                             "the file is damaged or is not CSV text", line=number)
+        yield line
+
+
 def _first_line_not_utf8(path: Path) -> int | None:
-    """The line of the first bytes that are not UTF-8 (only looked for once decoding failed)."""
+    """The line of the first bytes that are not UTF-8 (only looked for once decoding failed),
+    read in pieces of at most MAX_LINE_CHARS bytes."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    number = 1
     with path.open("rb") as handle:
-        for number, line in enumerate(handle, start=1):
+        while piece := handle.readline(MAX_LINE_CHARS + 1):
             try:
-                line.decode("utf-8")
+                decoder.decode(piece)
             except UnicodeDecodeError:
                 return number
+            number += piece.endswith(b"\n")
     return None
 
 
-@dataclass(frozen=True)
-class _UncachedFormula:
-    """A spreadsheet cell holding a formula whose value was never saved (the file was written
-    by a program that does not calculate): its value is unknown, not empty."""
-
-    formula: str
+def damaged(path: Path) -> bool:
+    """Whether a file holds NUL bytes or a line longer than MAX_LINE_CHARS, found in one fast
+    pass of 1 MiB reads. The column-wise engine reads past both (a sparse file of gigabytes
+    of NUL bytes after good rows passes as the good rows); the row reader names the line."""
+    run = 0  # the length of the line that runs on from the last piece
+    with path.open("rb") as handle:
+        while piece := handle.read(_PIECE):
+            if b"\0" in piece:
+                return True
+            first = piece.find(b"\n")
+            if first < 0:
+                run += len(piece)
+            else:
+                # Lines inside one piece are shorter than the piece, which is shorter than the
+                # limit: only a line running across pieces can be too long.
+                if run + first > MAX_LINE_CHARS:
+                    return True
+                run = len(piece) - piece.rfind(b"\n") - 1
+            if run > MAX_LINE_CHARS:
+                return True
+    return False
 
 
 def _xlsx_records(path: Path, what: str) -> Records:
-    """Rows of the first sheet (row 1 is the header); cells as stored, dates as dates."""
-    import openpyxl  # deferred: only spreadsheet inputs need it
-
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        # The formulas too: a formula without a saved value reads as an empty cell above.
-        formulas = openpyxl.load_workbook(path, read_only=True, data_only=False)
-    except Exception as exc:  # openpyxl raises many types for files that are not workbooks
-        raise InputError(path, f"cannot read {what}: not an Excel workbook ({_reason(exc)})"
-                         ) from exc
-    try:
-        rows = book.worksheets[0].iter_rows(values_only=True)
-        formula_rows = formulas.worksheets[0].iter_rows(values_only=True)
-        for number, (values, written) in enumerate(zip(rows, formula_rows, strict=False),
-                                                   start=1):
-            cells: list[object] = list(values)
-            for index, cell in enumerate(written):
-                if (index < len(cells) and cells[index] is None and isinstance(cell, str)
-                        and cell.startswith("=")):
-                    cells[index] = _UncachedFormula(cell)
-            yield number, cells
-    finally:
-        book.close()
-        formulas.close()
+    """Rows of the first sheet (row 1 is the header), by the one workbook reader."""
+    return workbook.rows(path, what)
 
 
 def _first_sheet_note(path: Path) -> str:
     """"(only the first sheet, 'X', is read; …)" when the workbook has more than one."""
-    try:
-        import openpyxl  # deferred: only spreadsheet inputs need it
-
-        book = openpyxl.load_workbook(path, read_only=True)
-        names = book.sheetnames
-        book.close()
-    except Exception:  # the message is a hint only
-        return ""
+    names = workbook.sheet_names(path)
     if len(names) < 2:
         return ""
     return (f" (only the first sheet, '{names[0]}', is read; the workbook also has "
@@ -286,17 +314,64 @@ def _first_sheet_note(path: Path) -> str:
 
 
 def _parquet_records(path: Path, what: str) -> Records:
-    """Rows of a Parquet file; the header is its column names (row 0), data rows from 1."""
-    import pyarrow.parquet as pq  # deferred: only Parquet inputs need it
+    """Rows of a Parquet file; the header is its column names (row 0), data rows from 1.
+
+    Read a batch of rows at a time, so a large file is never held whole."""
+    import pyarrow as pa  # deferred: only Parquet inputs need it
+    import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        source = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises many types for unreadable files
         raise InputError(path, f"cannot read {what}: {_reason(exc)}") from exc
-    yield 0, list(table.column_names)
-    columns = [column.to_pylist() for column in table.columns]
-    for index in range(table.num_rows):
-        yield index + 1, [column[index] for column in columns]
+    number = 0
+    try:
+        yield 0, list(source.schema_arrow.names)
+        batches = source.iter_batches(batch_size=_PARQUET_BATCH)
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                return
+            except (OSError, pa.ArrowException) as exc:
+                raise InputError(path, f"cannot read {what}: {_reason(exc)}", line=number + 1,
+                                 row_label="row") from exc
+            columns = [python_values(column) for column in batch.columns]
+            for index in range(batch.num_rows):
+                number += 1
+                yield number, [column[index] for column in columns]
+    finally:
+        source.close()
+
+
+def python_values(column: Any) -> list[object]:
+    """An Arrow column's values as Python values, a narrow float as the decimal it stands for.
+
+    A float32 95.6 is stored as 95.59999847…; widened to a Python float it would miss a target
+    of 95.6. Its shortest decimal form is what the data states, so that is what is read."""
+    import pyarrow as pa  # deferred: only Parquet inputs need it
+    import pyarrow.compute as pc
+
+    if pa.types.is_float32(column.type):
+        # Arrow writes a float32 as its shortest decimal form ('95.6').
+        return list(pc.cast(column, pa.string()).to_pylist())
+    if pa.types.is_float16(column.type):
+        return [None if value is None else narrow_float_text(value, "e")
+                for value in column.to_pylist()]
+    return list(column.to_pylist())
+
+
+def narrow_float_text(value: float, code: str) -> str:
+    """The shortest decimal text that reads back as the same ``code`` float (struct's "e" for
+    float16, "f" for float32): 95.59999847412109 as a float32 is '95.6'."""
+    if not math.isfinite(value):
+        return str(value)
+    (stored,) = struct.unpack(code, struct.pack(code, value))
+    for digits in range(1, 18):
+        text = f"{stored:.{digits}g}"
+        if struct.unpack(code, struct.pack(code, float(text)))[0] == stored:
+            return text
+    return repr(stored)
 
 
 def _reason(exc: BaseException) -> str:
@@ -368,7 +443,7 @@ def parse_number(
     try:
         number = number_or_none(text)
     except ValueError:
-        raise table.error(row, f"{text!r} is not a number; use digits{empty_hint}", column
+        raise table.error(row, f"{quoted(text)} is not a number; use digits{empty_hint}", column
                           ) from None
     if number is None:
         return None
@@ -386,7 +461,7 @@ def parse_choice(table: Table, row: TableRow, column: str, choices: Sequence[str
     if value not in choices:
         raise table.error(
             row,
-            f"{text!r} is not allowed; use one of {', '.join(choices)}"
+            f"{quoted(text)} is not allowed; use one of {', '.join(choices)}"
             + did_you_mean(value, choices),
             column,
         )
@@ -402,7 +477,7 @@ def parse_id(table: Table, row: TableRow, column: str, seen: dict[str, int], wha
     if not _ID_PATTERN.fullmatch(text):
         raise table.error(
             row,
-            f"{what} id {text!r} must use only lower-case letters, digits, '_' and '-'",
+            f"{what} id {quoted(text)} must use only lower-case letters, digits, '_' and '-'",
             column,
         )
     if text in seen:

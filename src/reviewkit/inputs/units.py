@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from reviewkit.errors import InputError
+from reviewkit.errors import InputError, quoted
 from reviewkit.inputs.measurements import Measurements, Observation
 from reviewkit.inputs.params import GROUP_FOLDER, UNIT_ID, LoadedParams
 
@@ -68,11 +68,17 @@ def resolve_units(params: LoadedParams, measurements: Measurements, *,
     for segment in segments:
         unit_id = slug(segment)
         if not UNIT_ID.fullmatch(unit_id) or unit_id == GROUP_FOLDER or unit_id in seen:
-            clash = f" (as does {seen[unit_id]!r})" if unit_id in seen else ""
+            if unit_id in seen:
+                why = f", as does {quoted(seen[unit_id])}"
+            elif unit_id == GROUP_FOLDER:
+                why = ", which names the group pack's folder"
+            else:
+                why = (" (an id keeps only the segment's letters a-z and digits, with '-' "
+                       "between them), which is no unit id")
             raise InputError(
                 params.path,
-                f"the segment {segment!r} makes the unit id {unit_id!r}{clash}; list the units "
-                "with an id each (units: [{id: ..., segment: ...}])",
+                f"the segment {quoted(segment)} makes the unit id {unit_id!r}{why}; list the "
+                "units with an id each (units: [{id: ..., segment: ...}])",
                 field="units", line=_line(params, "units"),
             )
         seen[unit_id] = segment

@@ -33,6 +33,7 @@ from reviewkit.evaluation.units import Disagreement, disagreements
 from reviewkit.inputs._yaml import did_you_mean
 from reviewkit.inputs.loaded import Inputs, load_named_inputs
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams, load_params
+from reviewkit.inputs.sources import query_limits
 from reviewkit.inputs.units import Unit
 from reviewkit.outputs.data import MANIFEST_FILE, SUMMARY_FILE
 from reviewkit.outputs.pack import PACK_FILES
@@ -286,13 +287,16 @@ def run_batch(options: BatchOptions, watch: Watcher | None = None) -> BatchRepor
         raise UsageError("--scheduler needs --executor dask")
     out = options.out.resolve()
     with locked(out):
-        batch_plan = plan(options.params, out, units=options.units,
-                          cadence_names=options.cadences, period=options.period)
+        # The queries of KPIs run here, in this process, for every pack: the packs' limits
+        # cover them too (each pack's queries together).
+        with query_limits(options.limits.seconds, options.limits.memory):
+            batch_plan = plan(options.params, out, units=options.units,
+                              cadence_names=options.cadences, period=options.period)
         report = BatchReport(out, options.executor, workers, _now(),
                              [PackReport(planned) for _, planned in batch_plan.packs])
         pool = _pool(options, workers)
         try:
-            events = pool.run(_jobs(batch_plan, report, options.force, watch))
+            events = pool.run(_jobs(batch_plan, report, options.force, watch, options.limits))
             for event in events:
                 _apply(report, event, watch)
         finally:
@@ -315,7 +319,7 @@ def _pool(options: BatchOptions, workers: int) -> LocalPool | DaskPool:
 
 
 def _jobs(batch_plan: Plan, report: BatchReport, force: bool,
-          watch: Watcher | None) -> Iterator[tuple[int, PackJob]]:
+          watch: Watcher | None, limits: Limits) -> Iterator[tuple[int, PackJob]]:
     """Prepare each pack in turn (one store session per params file) and hand on those whose
     fingerprint changed; a pack that cannot even be prepared fails here, alone."""
     author = getpass.getuser()
@@ -334,11 +338,12 @@ def _jobs(batch_plan: Plan, report: BatchReport, force: bool,
                 store = stores.get(params.path)
                 if store is None:
                     store = stores[params.path] = Store.open(params.store_location)
-                job = prepare_job(
-                    cadence, definition.inputs, store, templates[notebook_path], notebook_path,
-                    period=planned.period_end,
-                    unit=planned.unit or (GROUP_FOLDER if planned.units else None),
-                    out_dir=batch_plan.out, by=author)
+                with query_limits(limits.seconds, limits.memory):
+                    job = prepare_job(
+                        cadence, definition.inputs, store, templates[notebook_path],
+                        notebook_path, period=planned.period_end,
+                        unit=planned.unit or (GROUP_FOLDER if planned.units else None),
+                        out_dir=batch_plan.out, by=author)
             except ReviewkitError as exc:
                 _finish(line, "failed", time.perf_counter() - started, exc.one_line(), watch,
                         report)
