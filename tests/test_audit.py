@@ -294,3 +294,21 @@ def test_a_strict_audit_fails_the_build_naming_the_place(monkeypatch: pytest.Mon
     assert PackJob.__dataclass_fields__["refuse_contradictions"].default is False
 
 
+
+
+def test_a_key_result_measured_by_a_kpi_states_the_kpis_figure(demo: Path) -> None:
+    """One value, one text: a key result's "now" is its KPI's figure for the period, as the
+    scorecard prints it (a 93.96% is never "94.0%" on the priorities page)."""
+    document = document_of("quarterly", demo / "quarterly.yaml", today=TODAY)
+    figures = document.figures
+    strategy = document.view.strategy
+    assert strategy.priorities
+    linked = 0
+    for priority, progress in strategy.priorities:
+        for index, kr in enumerate(progress.key_results, start=1):
+            if not kr.kpi or figures.value(kr.kpi, "value") != kr.value:
+                continue
+            linked += 1
+            assert figures.text(f"kr:{priority.id}:{index}", "value") == figures.text(
+                kr.kpi, "value")
+    assert linked >= 3

@@ -46,6 +46,8 @@ from reviewkit.formatting import Kpi as Formattable
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.periods import Period
 
+#: A true minus sign, as formatting writes signed figures.
+MINUS = "\u2212"
 #: How the pack words a spend line's status (the symbol before it is the page's).
 SPEND_WORDS = {"green": "Within", "amber": "Over ≤5%", "red": "Over >5%", "no_data": "No data"}
 #: How the pack words an initiative's schedule state.
@@ -339,6 +341,7 @@ def _actions(book: _Book, log: ActionLog, results: Mapping[str, KpiResult],
 def _portfolio(book: _Book, strategy: Strategy) -> None:
     if strategy.initiatives is None:
         return
+    currency = strategy.currency
     where = "initiative portfolio"
     for state, count in strategy.schedule_counts().items():
         book.add("initiatives", state, count, str(count), where)
@@ -349,6 +352,14 @@ def _portfolio(book: _Book, strategy: Strategy) -> None:
         subject = f"initiative:{item.id}"
         book.add(subject, "state", state, SCHEDULE_WORDS[state], where)
         book.add(subject, "done", item.percent_complete, f"{item.percent_complete:.0f}%", where)
+        book.add(subject, "slip", item.slip_days,
+                 f"{item.slip_days:+d}{NBSP}d".replace("-", MINUS) if item.slip_days else "—",
+                 where)
+        book.add(subject, "budget", item.budget, currency.format(item.budget), where)
+        book.add(subject, "cost", item.cost_to_date, currency.format(item.cost_to_date), where)
+        if item.budget_used is not None:
+            book.add(subject, "budget-used", item.budget_used,
+                     f"{item.budget_used * 100:.0f}%", where)
 
 
 def _benefits(book: _Book, strategy: Strategy, kpis: Mapping[str, Kpi]) -> None:
@@ -367,13 +378,16 @@ def _benefits(book: _Book, strategy: Strategy, kpis: Mapping[str, Kpi]) -> None:
         book.add(subject, "baseline", view.benefit.baseline, texts.baseline, where)
         book.add(subject, "target", view.benefit.target, texts.target, where)
         book.add(subject, "planned", assessment.planned_value, texts.planned, where)
-        book.add(subject, "value", assessment.value, texts.value, where)
+        same = _stated(book, view.benefit.kpi_id, assessment.value)
+        book.add(subject, "value", assessment.value, texts.value if same is None else same,
+                 where)
         if assessment.realized_fraction is not None:
             book.add(subject, "realized", assessment.realized_fraction,
                      f"{assessment.realized_fraction * 100:.0f}%", where)
 
 
-def _priorities(book: _Book, strategy: Strategy, kpis: Mapping[str, Kpi]) -> None:
+def _priorities(book: _Book, strategy: Strategy, kpis: Mapping[str, Kpi],
+                decimals: Mapping[str, int]) -> None:
     if strategy.priorities is None:
         return
     where = "strategic priorities"
@@ -384,13 +398,26 @@ def _priorities(book: _Book, strategy: Strategy, kpis: Mapping[str, Kpi]) -> Non
             sub = f"kr:{priority.id}:{index}"
             measure = _measure(kpis.get(kr.kpi or ""), kr.unit, kr.baseline, kr.target)
             places = shared_decimals(measure, [kr.value], [kr.baseline, kr.target])
+            # A key result measured by a KPI's value this period states that figure, as the
+            # scorecard does (93.96% is never "94.0%" here and "93.96%" there).
+            same = _stated(book, kr.kpi, kr.value)
+            if same is not None:
+                places = decimals.get(str(kr.kpi), places)
             book.add(sub, "baseline", kr.baseline,
                      format_value(kr.baseline, measure, decimals=places), where)
-            book.add(sub, "value", kr.value, format_value(kr.value, measure, decimals=places),
-                     where)
+            book.add(sub, "value", kr.value, same if same is not None else format_value(
+                kr.value, measure, decimals=places), where)
             book.add(sub, "target", kr.target, format_value(kr.target, measure, decimals=places),
                      where)
             book.add(sub, "progress", kr.progress, _percent(kr.progress), where)
+
+
+def _stated(book: _Book, kpi_id: str | None, value: float | None) -> str | None:
+    """The text of a KPI's value this period, when ``value`` is it."""
+    if not kpi_id or value is None:
+        return None
+    known = book.figures.get(figure_id(kpi_id, book.period, "value"))
+    return known.text if known is not None and known.value == value else None
 
 
 def _percent(value: float | None) -> str:
@@ -526,7 +553,7 @@ def pack_figures(
                      "what changed since the last review", before)
     _portfolio(book, strategy)
     _benefits(book, strategy, kpis)
-    _priorities(book, strategy, kpis)
+    _priorities(book, strategy, kpis, decimals)
     if strategy.spend is not None:
         _spend(book, strategy.spend, strategy.currency)
     _outlook(book, strategy, kpis)

@@ -19,7 +19,7 @@ from reviewkit.errors import ReviewkitError
 from reviewkit.evaluation.actions import Effect
 from reviewkit.evaluation.evaluate import KpiResult, PeriodValue
 from reviewkit.evaluation.figures import spend_subjects, unit_subject
-from reviewkit.evaluation.rollup import perspective_status, year_ago
+from reviewkit.evaluation.rollup import year_ago
 from reviewkit.evaluation.spend import CategorySpend
 from reviewkit.formatting import NBSP
 from reviewkit.inputs.catalog import Kpi
@@ -212,10 +212,6 @@ class Pack:
         return grouped
 
     @staticmethod
-    def perspective_status(results: list[KpiResult]) -> str:
-        return perspective_status(results)
-
-    @staticmethod
     def chart_periods(result: KpiResult) -> int:
         """How many periods the KPI's chart shows (its data's span, at least a few)."""
         return len(chart_history(result))
@@ -268,10 +264,6 @@ class Pack:
     @staticmethod
     def perspective_anchor(name: str) -> str:
         return perspective_anchor(name)
-
-    def chart_alt(self, chart_id: str) -> str:
-        """The alternative text of a chart, written from the pack's figures."""
-        return self.document.alt(chart_id).text
 
     def sparkline_alt(self, result: KpiResult) -> str:
         """The alternative text of a summary tile's sparkline (its last periods only)."""

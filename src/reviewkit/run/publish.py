@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from reviewkit.errors import EnvironmentFailure, UsageError
+from reviewkit.outputs.data import MANIFEST_FILE
 
 _RENAME_EXCHANGE = 2  # linux/fs.h
 
@@ -103,7 +104,7 @@ def published_version(folder: Path) -> int | None:
     """The version number of the published (final) pack in ``folder``; None for a draft, a
     missing or an unreadable manifest."""
     try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(manifest, dict) or manifest.get("state") != "final":
@@ -196,7 +197,7 @@ def refuse_over_unit_packs(final: Path) -> None:
     if not final.is_dir():
         return
     inside = sorted(entry.name for entry in final.iterdir()
-                    if entry.is_dir() and (entry / "manifest.json").is_file())
+                    if entry.is_dir() and (entry / MANIFEST_FILE).is_file())
     if inside:
         raise UsageError(
             f"{final} holds the packs of units ({', '.join(inside)}), which replacing it would "

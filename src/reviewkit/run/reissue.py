@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from reviewkit.formatting import STATUS_WORDS, format_date, format_value
+from reviewkit.formatting import STATUS_WORDS, format_date
 from reviewkit.layout.view import Difference, PackView, Publication, Reissue
 from reviewkit.narrative.placeholders import fill
 from reviewkit.store.records import PackVersion
@@ -28,7 +28,7 @@ def snapshot_of(view: PackView, publication: Publication) -> dict[str, Any]:
     return {
         "kpis": [
             {"id": result.kpi.id, "name": result.kpi.name, "value": result.value,
-             "value_text": format_value(result.value, result.kpi), "status": result.status}
+             "value_text": view.figures.text(result.kpi.id, "value"), "status": result.status}
             for result in view.evaluation.results
         ],
         "narrative": [
