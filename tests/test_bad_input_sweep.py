@@ -68,6 +68,18 @@ updates:
     note: Fix in test
 """
 
+#: The demo's minutes of 13 November (in the store), corrected: the cloud action is given the
+#: id of an action raised on 30 October, not by this meeting.
+_MINUTES_1113 = (DEMO_DATA / "minutes" / "weekly-2026-11-13.yaml").read_text(encoding="utf-8")
+CORRECTED_1113 = _MINUTES_1113.replace("  - title: Switch off idle",
+                                       "  - id: A-0001\n    title: Switch off idle")
+CORRECTED_1113_LINE = CORRECTED_1113.splitlines().index("  - id: A-0001") + 1
+#: …and with two actions given one id, of the decision's action (the second names the line).
+CORRECTED_1113_TWICE = _MINUTES_1113.replace(
+    "      - title: Root-cause", "      - id: A-0005\n        title: Root-cause").replace(
+    "  - title: Switch off idle", "  - id: A-0005\n    title: Switch off idle")
+CORRECTED_1113_TWICE_LINE = CORRECTED_1113_TWICE.splitlines().index("  - id: A-0005") + 1
+
 
 @dataclasses.dataclass(frozen=True)
 class Demo:
@@ -456,10 +468,12 @@ def store_bytes(data: bytes | Callable[[bytes], bytes]) -> Mutation:
     return write_bytes("params/reviewkit.sqlite", data)
 
 
-def store_sql(statement: str) -> Mutation:
+def store_sql(script: str) -> Mutation:
+    """Run SQL statements (separated by ';') on the store."""
+
     def mutate(demo: Demo) -> Found:
         with contextlib.closing(sqlite3.connect(demo.store)) as connection:
-            connection.execute(statement)
+            connection.executescript(script)
             connection.commit()
         return {}
 
@@ -708,6 +722,9 @@ def _catalog_cases() -> list[Case]:
              where=at("id", line="{line}")),
         case("catalog-id-trailing-space", "id: 'change_success_rate ' (trailing space)",
              kpi_set("change_success_rate", "id", "'change_success_rate '"), names=k,
+             where=at("id", line="{line}")),
+        case("catalog-id-140-characters", "an id of 140 characters (PostgreSQL keeps 128)",
+             kpi_set("change_success_rate", "id", "change_success_rate_" * 7), names=k,
              where=at("id", line="{line}")),
         case("catalog-id-number", "id: 42", kpi_set("change_success_rate", "id", "42"), names=k,
              where=at("id", line="{line}")),
@@ -1272,6 +1289,19 @@ def _minutes_cases() -> list[Case]:
                 replace(MINUTES, "kpis: [change_success_rate]", f"kpis: [{BOMB}]"),
                 where=at("kpis", line="{line}"), child=True, memory=BOMB_MEMORY,
                 cpu=BOMB_SECONDS),
+        minutes("minutes-new-entry-with-id", "an action of new minutes names A-0001 as itself",
+                replace(MINUTES, "  - title: Confirm", "  - id: A-0001\n    title: Confirm"),
+                where=at("id", line="{line}")),
+        minutes("minutes-entry-id-of-a-decision", "an action entry with id: D-0001",
+                replace(MINUTES, "  - title: Confirm", "  - id: D-0001\n    title: Confirm"),
+                where=at("id", line="{line}")),
+        minutes("minutes-corrected-entry-id-elsewhere",
+                "corrected minutes of 13 Nov give an action the id of one raised on 30 Oct",
+                write_text(MINUTES, CORRECTED_1113), where=at("id", line=CORRECTED_1113_LINE)),
+        minutes("minutes-corrected-entry-id-twice",
+                "corrected minutes of 13 Nov give two actions the same id",
+                write_text(MINUTES, CORRECTED_1113_TWICE),
+                where=at("id", line=CORRECTED_1113_TWICE_LINE)),
         case("minutes-valid-ok", "the next meeting's minutes, valid", None, MINUTES_IMPORT,
              exit=0),
     ]
@@ -1400,6 +1430,17 @@ def _store_cases() -> list[Case]:
              ACTIONS_LIST, names=st),
         case("store-table-missing", "the actions table dropped",
              store_sql("DROP TABLE actions"), ACTIONS_LIST, names=st, exit="env"),
+        case("store-other-line-schema-3", "stamped schema 3 by another line of history, "
+             "without the units columns", store_sql(
+                 "UPDATE reviewkit_meta SET value='3' WHERE key='schema_version';"
+                 "ALTER TABLE actions DROP COLUMN unit; ALTER TABLE decisions DROP COLUMN unit"),
+             MINUTES_IMPORT, names=st, exit="env", where="schema version 3"),
+        case("store-unknown-column", "a column reviewkit does not know in the actions table",
+             store_sql("ALTER TABLE actions ADD COLUMN priority INTEGER NOT NULL DEFAULT 0"),
+             MINUTES_IMPORT, names=st, exit="env", where="priority"),
+        case("store-unknown-table", "a table reviewkit does not know in the store",
+             store_sql("CREATE TABLE scratch_notes (id TEXT)"), ACTIONS_LIST, names=st,
+             exit="env", where="scratch_notes"),
         case("store-is-directory", "store: a folder",
              set_key(WEEKLY, "store", "../data"), ACTIONS_LIST, names=("weekly.yaml", "data")),
         case("store-read-only-minutes", "a read-only store, then a minutes import", None,

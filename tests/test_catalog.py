@@ -192,6 +192,15 @@ def test_id_outside_lowercase_letters_digits_and_underscores_is_rejected(
     assert "lower-case letters, digits and underscores" in str(error)
 
 
+def test_an_id_longer_than_64_characters_is_rejected_on_every_store(
+    catalog_file: Callable[..., Path],
+) -> None:
+    # SQLite would keep a 140-character id; PostgreSQL's columns would refuse it mid-build.
+    assert load_catalog(catalog_file(kpi(id="k" * 64))).kpis[0].id == "k" * 64
+    error = rejected(catalog_file(kpi(id="k" * 140)), field="id", line=2)
+    assert "140 characters" in str(error) and "at most 64" in str(error)
+
+
 def test_duplicate_id_names_both_lines() -> None:
     path = FIXTURES / "catalog_duplicate_id.yaml"
     error = rejected(path, field="id", line=9)

@@ -5,6 +5,7 @@ the differences as amendments of that meeting."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import sqlite3
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
+from old_stores import V2_SCHEMA, write_store
 
 from reviewkit.cli import main
 
@@ -50,11 +52,17 @@ def run(*args: str | Path) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+def write_params(folder: Path, more: str = "") -> Path:
+    """A params file on the demo data, its store beside it."""
+    params = folder / "weekly.yaml"
+    params.write_text(f"organisation: N\ncatalog: {DEMO / 'kpis.yaml'}\n"
+                      f"measurements: {DEMO / 'measurements.csv'}\n{more}", encoding="utf-8")
+    return params
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> tuple[Path, Path]:
-    params = tmp_path / "weekly.yaml"
-    params.write_text(f"organisation: N\ncatalog: {DEMO / 'kpis.yaml'}\n"
-                      f"measurements: {DEMO / 'measurements.csv'}\n", encoding="utf-8")
+    params = write_params(tmp_path)
     first = tmp_path / "first.yaml"
     first.write_text(FIRST, encoding="utf-8")
     assert run("minutes", "import", first, "--params", params, "--by", "t")[0] == 0
@@ -171,7 +179,7 @@ def test_a_file_that_differs_only_in_comments_changes_nothing(
     assert len(actions(params)) == before
 
 
-def test_minutes_imported_before_entries_were_kept_match_by_title(
+def test_minutes_imported_before_entries_were_kept_match_by_what_they_said(
     workspace: tuple[Path, Path],
 ) -> None:
     # A store from before this version knows no entries: forget them to stand in for one.
@@ -183,5 +191,236 @@ def test_minutes_imported_before_entries_were_kept_match_by_title(
     correct(minutes, "releses", "releases")
     code, _, err = run("minutes", "import", minutes, "--params", params, "--by", "t")
     assert code == 2
-    assert "decisions[0].actions[0]" in err and "not among the actions this review raised" in err
+    # Matched by the fields it did not change (owner, due date, KPI), not taken for a new one.
+    assert err.splitlines()[1:] == [
+        "decisions[0].actions[0] (A-0004): title 'Root-cause the failed integration-engine "
+        "releses' → 'Root-cause the failed integration-engine releases'"]
     assert len(actions(params)) == before
+    assert run("minutes", "import", minutes, "--params", params, "--by", "t", "--amend")[0] == 0
+    titles = {a["id"]: a["title"] for a in actions(params)}
+    assert len(titles) == before
+    assert titles["A-0004"] == "Root-cause the failed integration-engine releases"
+
+
+# -- entries are matched by identity, never by their place in the file ---------------------------
+
+THREE = """\
+review: weekly 2026-11-13
+actions:
+  - title: Alpha
+    owner: Ann
+    due: 2026-11-20
+    kpi: mttr_p1
+  - title: Bravo
+    owner: Bob
+    due: 2026-11-27
+    kpi: cloud_spend
+  - title: Charlie
+    owner: Cat
+    due: 2026-12-04
+    kpi: change_success_rate
+"""
+ALPHA, BRAVO, CHARLIE = (THREE.split("  - ")[i] for i in (1, 2, 3))
+
+
+@pytest.fixture
+def three(tmp_path: Path) -> tuple[Path, Path]:
+    """Minutes of three actions imported (A-0001 Alpha, A-0002 Bravo, A-0003 Charlie)."""
+    params = write_params(tmp_path)
+    minutes = tmp_path / "minutes.yaml"
+    minutes.write_text(THREE, encoding="utf-8")
+    code, _out, err = run("minutes", "import", minutes, "--params", params, "--by", "t")
+    assert code == 0, err
+    assert [(a["id"], a["title"]) for a in actions(params)] == [
+        ("A-0001", "Alpha"), ("A-0002", "Bravo"), ("A-0003", "Charlie")]
+    return params, minutes
+
+
+def fields(params: Path) -> dict[str, tuple[str, str, str, str, str]]:
+    return {a["id"]: (a["title"], a["owner"], a["due"], a["kpi_id"], a["status"])
+            for a in actions(params)}
+
+
+def test_deleting_a_middle_action_drops_that_action_and_moves_no_title(
+    three: tuple[Path, Path],
+) -> None:
+    params, minutes = three
+    assert run("actions", "close", "A-0003", "--params", params, "--by", "t")[0] == 0
+    before = fields(params)
+    correct(minutes, "  - " + BRAVO, "")
+    code, _, err = run("minutes", "import", minutes, "--params", params, "--by", "t")
+    assert code == 2
+    assert err.splitlines()[1:] == [
+        "actions[1] (A-0002): no longer in the minutes (the action is dropped)"]
+    code, _, err = run("minutes", "import", minutes, "--params", params, "--by", "t", "--amend")
+    assert code == 0, err
+    after = fields(params)
+    assert after["A-0001"] == before["A-0001"]
+    assert after["A-0003"] == before["A-0003"]  # still Charlie, still done
+    assert after["A-0002"][:4] == before["A-0002"][:4] and after["A-0002"][4] == "dropped"
+
+
+def test_reordered_actions_keep_their_titles_owners_and_kpis(three: tuple[Path, Path]) -> None:
+    params, minutes = three
+    before = fields(params)
+    minutes.write_text("review: weekly 2026-11-13\nactions:\n  - " + CHARLIE + "  - " + BRAVO
+                       + "  - " + ALPHA, encoding="utf-8")
+    code, out, err = run("minutes", "import", minutes, "--params", params, "--by", "t")
+    assert code == 0, err
+    assert "nothing new" in out
+    assert fields(params) == before
+    # Back in the first order, with a corrected due date: one difference, on the right action.
+    minutes.write_text(THREE.replace("due: 2026-12-04", "due: 2026-12-11"), encoding="utf-8")
+    code, _, err = run("minutes", "import", minutes, "--params", params, "--by", "t")
+    assert code == 2
+    assert err.splitlines()[1:] == [
+        "actions[2] (A-0003, was actions[0]): due 2026-12-04 → 2026-12-11"]
+    assert run("minutes", "import", minutes, "--params", params, "--by", "t", "--amend")[0] == 0
+    assert fields(params) == {**before, "A-0003": ("Charlie", "Cat", "2026-12-11",
+                                                   "change_success_rate", "open")}
+
+
+def test_an_entry_changed_in_two_fields_is_listed_unmatched_until_given_its_id(
+    three: tuple[Path, Path],
+) -> None:
+    params, minutes = three
+    before, stored = fields(params), store_bytes(params)
+    correct(minutes, "  - title: Bravo\n    owner: Bob\n",
+            "  - title: Bravo, corrected\n    owner: Bea\n")
+    code, _, err = run("minutes", "import", minutes, "--params", params, "--by", "t")
+    assert code == 2
+    listed = err.splitlines()[1:]
+    assert len(listed) == 2
+    assert listed[0].startswith("actions[1]: a new action 'Bravo, corrected'")
+    assert "id: A-0002" in listed[0]
+    assert listed[1] == "actions[1] (A-0002): no longer in the minutes (the action is dropped)"
+    assert store_bytes(params) == stored
+    # Told which action it is, the entry is that action corrected.
+    correct(minutes, "  - title: Bravo, corrected\n",
+            "  - id: A-0002\n    title: Bravo, corrected\n")
+    code, _, err = run("minutes", "import", minutes, "--params", params, "--by", "t")
+    assert code == 2
+    assert err.splitlines()[1:] == [
+        "actions[1] (A-0002): title Bravo → 'Bravo, corrected'",
+        "actions[1] (A-0002): owner Bob → Bea"]
+    assert store_bytes(params) == stored
+    code, _, err = run("minutes", "import", minutes, "--params", params, "--by", "t", "--amend")
+    assert code == 0, err
+    assert fields(params) == {**before, "A-0002": ("Bravo, corrected", "Bea", "2026-11-27",
+                                                   "cloud_spend", "open")}
+
+
+def test_an_entry_id_that_is_not_one_of_these_minutes_actions_is_refused(
+    three: tuple[Path, Path],
+) -> None:
+    params, minutes = three
+    assert run("actions", "add", "--params", params, "--title", "Elsewhere", "--owner", "X",
+               "--due", "2026-12-01", "--by", "t")[0] == 0  # A-0004, not from these minutes
+    stored = store_bytes(params)
+    correct(minutes, "  - title: Bravo\n", "  - id: A-0004\n    title: Bravo\n")
+    code, out, err = run("minutes", "import", minutes, "--params", params, "--by", "t",
+                         "--amend")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1
+    assert f"{minutes}, line 7, field 'id'" in err and "A-0004" in err
+    assert store_bytes(params) == stored
+
+
+def test_a_units_first_minutes_are_accepted_after_another_units_of_the_same_review(
+    tmp_path: Path,
+) -> None:
+    params = write_params(tmp_path, "units:\n  - {id: north, segment: NGH}\n"
+                                    "  - {id: south, segment: SAH}\n")
+    for unit, title in (("north", "Replace the UPS"), ("south", "Patch the VPN")):
+        minutes = tmp_path / f"{unit}.yaml"
+        minutes.write_text(f"review: weekly 2026-11-13\nunit: {unit}\nactions:\n"
+                           f"  - {{title: {title}, owner: Ann, due: 2026-11-27}}\n",
+                           encoding="utf-8")
+        code, out, err = run("minutes", "import", minutes, "--params", params, "--by", "t")
+        assert code == 0, err
+        assert "new actions" in out
+    # The group's own first minutes of that review too.
+    group = tmp_path / "group.yaml"
+    group.write_text("review: weekly 2026-11-13\nactions:\n"
+                     "  - {title: Brief the board, owner: CIO, due: 2026-11-27}\n",
+                     encoding="utf-8")
+    code, _, err = run("minutes", "import", group, "--params", params, "--by", "t")
+    assert code == 0, err
+    assert sorted((a["unit"], a["title"]) for a in actions(params)) == [
+        ("", "Brief the board"), ("north", "Replace the UPS"), ("south", "Patch the VPN")]
+
+
+OLD_MINUTES = """\
+review: weekly 2026-11-13
+decisions:
+  - text: Freeze non-urgent EHR changes
+    kpis: [change_success_rate]
+    actions:
+      - title: Root-cause the releses
+        owner: Change Manager
+        due: 2026-11-27
+        kpi: change_success_rate
+actions:
+  - title: Publish the patching calendar
+    owner: CISO
+    due: 2026-11-25
+"""
+
+
+def _v2_import(sha256: str) -> str:
+    """The rows reviewkit 0.1 (schema 2) wrote when it imported OLD_MINUTES."""
+    source = f"minutes minutes.yaml sha256:{sha256[:12]}"
+    decision = {"id": "D-0001", "text": "Freeze non-urgent EHR changes", "rationale": "",
+                "review": "weekly 2026-11-13", "decided_on": "2026-11-13",
+                "kpis": '["change_success_rate"]', "actions": "[]"}
+    first = {"id": "A-0001", "title": "Root-cause the releses", "owner": "Change Manager",
+             "due": "2026-11-27", "status": "open", "kpi_id": "change_success_rate",
+             "raised_in": "weekly 2026-11-13", "raised_on": "2026-11-13",
+             "decision_id": "D-0001", "note": ""}
+    second = {**first, "id": "A-0002", "title": "Publish the patching calendar",
+              "owner": "CISO", "due": "2026-11-25", "kpi_id": None, "decision_id": None}
+
+    def created(entity: str, values: dict[str, object]) -> str:
+        return (f"INSERT INTO events (entity, entity_id, field, old, new, effective, "
+                f"recorded_at, by, source) VALUES ('{entity}', '{values['id']}', 'created', "
+                f"NULL, '{json.dumps(values, sort_keys=True)}', '2026-11-13', "
+                f"'2026-11-16T09:00:00+00:00', 't', '{source}');\n")
+
+    return (
+        "INSERT INTO counters VALUES ('action', 2), ('decision', 1);\n"
+        "INSERT INTO decisions VALUES ('D-0001', 'Freeze non-urgent EHR changes', '', "
+        "'weekly 2026-11-13', '2026-11-13', '[\"change_success_rate\"]', '[\"A-0001\"]');\n"
+        "INSERT INTO actions VALUES ('A-0001', 'Root-cause the releses', 'Change Manager', "
+        "'2026-11-27', 'open', 'change_success_rate', 'weekly 2026-11-13', '2026-11-13', "
+        "'D-0001', '');\n"
+        "INSERT INTO actions VALUES ('A-0002', 'Publish the patching calendar', 'CISO', "
+        "'2026-11-25', 'open', NULL, 'weekly 2026-11-13', '2026-11-13', NULL, '');\n"
+        + created("decision", decision) + created("action", first) + created("action", second)
+        + f"INSERT INTO minutes_imports VALUES ('{sha256}', 'minutes.yaml', 'weekly 2026-11-13', "
+        "'2026-11-16T09:00:00+00:00', 't', 4);\n")
+
+
+def test_an_amended_title_on_a_store_migrated_from_schema_2_makes_no_duplicate(
+    tmp_path: Path,
+) -> None:
+    minutes = tmp_path / "minutes.yaml"
+    minutes.write_text(OLD_MINUTES, encoding="utf-8")
+    sha256 = hashlib.sha256(minutes.read_bytes()).hexdigest()
+    write_store(tmp_path / "reviewkit.sqlite", V2_SCHEMA, _v2_import(sha256))
+    params = write_params(tmp_path)
+    code, out, _ = run("minutes", "import", minutes, "--params", params, "--by", "t")
+    assert (code, out) == (0, f"{minutes}: already imported; nothing changed\n")
+    correct(minutes, "releses", "releases")
+    code, _, err = run("minutes", "import", minutes, "--params", params, "--by", "t")
+    assert code == 2, err
+    assert err.splitlines()[1:] == [
+        "decisions[0].actions[0] (A-0001): title 'Root-cause the releses' → "
+        "'Root-cause the releases'"]
+    code, _, err = run("minutes", "import", minutes, "--params", params, "--by", "t", "--amend")
+    assert code == 0, err
+    assert [(a["id"], a["title"], a["decision_id"]) for a in actions(params)] == [
+        ("A-0001", "Root-cause the releases", "D-0001"),
+        ("A-0002", "Publish the patching calendar", "")]
+    # From now on the entries are kept: the same correction again changes nothing.
+    code, out, _ = run("minutes", "import", minutes, "--params", params, "--by", "t")
+    assert code == 0 and "already imported" in out

@@ -8,7 +8,8 @@ from typing import Any
 
 from reviewkit.layout.view import Difference
 from reviewkit.run import publish
-from reviewkit.run.reissue import differences
+from reviewkit.run.reissue import differences, published_versions
+from reviewkit.store.records import PackVersion, summary_snapshot
 
 
 def _snapshot(value: float = 88.1, status: str = "red", text: str = "Releases fail.",
@@ -99,3 +100,63 @@ def test_a_pack_from_before_versions_were_counted_is_kept_as_version_1(tmp_path:
     assert publish.published_version(final) == 1
     (final / "manifest.json").write_text("{not json")
     assert publish.published_version(final) is None
+
+
+# -- versions continue when the store does not know the published one ------------------------
+
+SUMMARY_V1 = {"cadence": "weekly", "label": "2026-11-20", "state": "final", "version": 1,
+              "approver": "Dana Whitfield", "published_at": "2026-11-23T09:00:00+00:00",
+              "generated_at": "2026-11-23T08:59:00+00:00",
+              "kpis": [{"id": "change_success_rate", "name": "Change success rate",
+                        "value": 88.1, "status": "red", "unit": "%"}]}
+
+
+def test_a_snapshot_from_a_summary_compares_kpis_only() -> None:
+    before = summary_snapshot(SUMMARY_V1)
+    assert before == {"kpis": [{"id": "change_success_rate", "name": "Change success rate",
+                                "value": 88.1, "status": "red"}]}
+    before["kpis"][0]["value_text"] = "88.1%"
+    after = _snapshot(value=91.5, status="amber", text="Anything", extra_action=True)
+    assert differences(before, after) == (
+        Difference("value", "Change success rate", "88.1%", "91.5%"),
+        Difference("status", "Change success rate", "Off track", "At risk"),
+        Difference("value", "P1 incidents", "not in the pack", "1"),
+    )
+
+
+def test_the_version_a_pack_folder_holds_counts_when_the_store_has_none(tmp_path: Path) -> None:
+    folder = tmp_path / "weekly" / "2026-11-20"
+    _pack(folder, "final", 1, "version 1")
+    (folder / "summary.json").write_text(json.dumps(SUMMARY_V1), encoding="utf-8")
+    (found,) = published_versions([], folder, "weekly", "2026-11-20", "")
+    assert (found.version, found.approver, found.published_at) == (
+        1, "Dana Whitfield", "2026-11-23T09:00:00+00:00")
+    assert found.snapshot == summary_snapshot(SUMMARY_V1)
+    recorded = [PackVersion("weekly", "2026-11-20", 1, "2026-11-23T09:00:00+00:00", "D", {})]
+    assert published_versions(recorded, folder, "weekly", "2026-11-20", "") == recorded
+    draft = tmp_path / "draft"
+    _pack(draft, "draft", 2, "a draft")
+    assert published_versions([], draft, "weekly", "2026-11-20", "") == []
+    assert published_versions([], tmp_path / "nowhere", "weekly", "2026-11-20", "") == []
+
+
+def test_a_reissue_of_a_version_known_from_its_summary_says_only_kpis_were_compared(
+    demo_params: Path,
+) -> None:
+    from conftest import prepare_view
+
+    from reviewkit.layout.view import Publication
+    from reviewkit.run.reissue import reissue_of
+
+    view = prepare_view("weekly", demo_params)
+    kpi = view.evaluation.results[0]
+    summary = {**SUMMARY_V1, "kpis": [{"id": kpi.kpi.id, "name": kpi.kpi.name,
+                                       "value": kpi.value, "status": kpi.status}]}
+    version = PackVersion("weekly", view.period.label, 1, "2026-11-23T09:00:00+00:00", "Dana",
+                          summary_snapshot(summary))
+    publication = reissue_of([version], view, Publication(state="final"))
+    assert publication.version == 2
+    assert publication.reissue is not None and publication.reissue.kpis_only
+    # Every other KPI is new to that version; this one is unchanged.
+    assert kpi.kpi.name not in {d.subject for d in publication.reissue.differences}
+    assert {d.kind for d in publication.reissue.differences} == {"value"}

@@ -29,6 +29,7 @@ from reviewkit.store.database import (
     PackVersion,
     Store,
     StoreError,
+    StoreFault,
     UnknownRecord,
     meta_table,
     store_url,
@@ -168,6 +169,59 @@ def test_a_store_before_pack_versions_is_migrated_to_keep_them_keeping_its_narra
                                      "Dana Whitfield", {"kpis": []}))
     assert [(v.version, v.approver) for v in store.versions("weekly", "2026-11-20")] == [
         (1, "Dana Whitfield")]
+
+
+def test_what_each_migration_adds_adds_up_to_todays_tables() -> None:
+    declared: dict[str, set[str]] = {}
+    for adds in store_module.SCHEMA_ADDS:
+        for name, columns in adds.items():
+            declared.setdefault(name, set()).update(columns)
+    assert len(store_module.SCHEMA_ADDS) == len(store_module.MIGRATIONS)
+    assert declared == {name: set(table.columns.keys())
+                        for name, table in store_module.metadata.tables.items()}
+
+
+def test_a_store_missing_a_column_of_its_schema_is_refused_unchanged(
+    open_store: OpenStore,
+) -> None:
+    store = open_store()
+    add(store)
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE decisions DROP COLUMN unit")
+    store.dispose()
+    with pytest.raises(StoreFault, match=r"does not hold what schema version \d+ holds: table "
+                                         r"'decisions' has no column 'unit'.*nothing was changed"):
+        open_store()
+    engine = sa.create_engine(store.engine.url)
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT id FROM actions").all() == [("A-0001",)]
+            assert "unit" not in {c["name"] for c in sa.inspect(connection).get_columns(
+                "decisions")}
+    finally:
+        engine.dispose()
+
+
+def test_a_pack_published_before_versions_were_kept_is_version_1_after_the_migration(
+    open_store: OpenStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = store_module.MIGRATIONS.index(store_module._add_pack_versions)
+    published = {"state": "final", "version": 1, "approver": "Dana Whitfield",
+                 "published_at": "2026-11-23T09:00:00+00:00",
+                 "kpis": [{"id": "uptime", "name": "Uptime", "value": 99.1, "status": "green",
+                           "unit": "%"}]}
+    with monkeypatch.context() as patch:
+        patch.setattr(store_module, "SCHEMA_VERSION", before)
+        patch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:before])
+        old = open_store()
+        old.record_pack("weekly", "2026-11-20", dt.date(2026, 11, 20), published)
+        old.record_pack("weekly", "2026-11-27", dt.date(2026, 11, 27), {"state": "draft"})
+        old.dispose()
+    store = open_store()
+    assert store.versions("weekly", "2026-11-20") == [PackVersion(
+        "weekly", "2026-11-20", 1, "2026-11-23T09:00:00+00:00", "Dana Whitfield",
+        {"kpis": [{"id": "uptime", "name": "Uptime", "value": 99.1, "status": "green"}]})]
+    assert store.versions("weekly", "2026-11-27") == []
 
 
 def test_a_published_version_is_recorded_once(store: Store) -> None:
@@ -385,25 +439,20 @@ def test_record_pack_round_trips_in_period_order_and_replaces_a_label(store: Sto
 
 # -- lookups, links, imports ----------------------------------------------------------------
 
-def test_find_action_and_find_decision(store: Store) -> None:
-    add(store, "Fix the flaky deploy", raised_in="weekly-2025-W02")
-    add(store, "Unreviewed")
-    store.add_decision(text="Freeze Fridays", review="weekly-2025-W02", **CONTEXT)
-    store.add_decision(text="Ad hoc", **CONTEXT)
+def test_created_by_minutes_gives_the_values_minutes_created_a_record_with(
+    store: Store,
+) -> None:
+    minutes = {**CONTEXT, "source": "minutes weekly.yaml sha256:0123456789ab"}
+    add(store, "As the minutes said", raised_in="weekly 2025-01-03", **minutes)
+    add(store, "From the command line")
+    store.add_decision(text="Freeze Fridays", review="weekly 2025-01-03", **minutes)
+    store.update_action("A-0001", {"title": "Renamed later"}, **CONTEXT)
     with store.transaction() as tx:
-        found = tx.find_action(title="Fix the flaky deploy", raised_in="weekly-2025-W02")
-        assert found is not None and found.id == "A-0001"
-        assert tx.find_action(title="Fix the flaky deploy", raised_in="weekly-2025-W03") is None
-        assert tx.find_action(title="Fix the flaky deploy", raised_in=None) is None
-        unreviewed = tx.find_action(title="Unreviewed", raised_in=None)
-        assert unreviewed is not None and unreviewed.id == "A-0002"
-        assert tx.find_action(title="Nope", raised_in=None) is None
-
-        decision = tx.find_decision(text="Freeze Fridays", review="weekly-2025-W02")
-        assert decision is not None and decision.id == "D-0001"
-        assert tx.find_decision(text="Freeze Fridays", review=None) is None
-        ad_hoc = tx.find_decision(text="Ad hoc", review=None)
-        assert ad_hoc is not None and ad_hoc.id == "D-0002"
+        created = tx.created_by_minutes("A-0001")
+        assert created is not None and created["title"] == "As the minutes said"
+        assert tx.created_by_minutes("A-0002") is None  # not made by minutes
+        decision = tx.created_by_minutes("D-0001")
+        assert decision is not None and decision["text"] == "Freeze Fridays"
         assert tx.has_action("A-0002")
         assert not tx.has_action("A-0003")
 
@@ -469,21 +518,15 @@ WORKER = textwrap.dedent(
 )
 
 
-def run_workers(location: str, workers: int, each: int, *, open_first: bool = True) -> None:
-    """Start ``workers`` processes on one store, release them together, wait for all.
-
-    Each adds ``each`` actions; with ``open_first`` they open the store before the common
-    start, else right after it (so they race to create it).
-    """
-    mode = "open-first" if open_first else "open-on-go"
+def together(script: str, argvs: list[list[str]]) -> list[str]:
+    """Run ``script`` in one process per argument list, release them together once each has
+    said "ready", and return what each printed after that (failing if any failed)."""
     processes = [
-        subprocess.Popen(
-            [sys.executable, "-c", WORKER, location, f"w{index}", str(each), mode],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, cwd=REPO,
-        )
-        for index in range(workers)
+        subprocess.Popen([sys.executable, "-c", script, *argv], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+        for argv in argvs
     ]
+    outputs = []
     try:
         for process in processes:
             assert process.stdout is not None
@@ -498,7 +541,7 @@ def run_workers(location: str, workers: int, each: int, *, open_first: bool = Tr
         for process in processes:
             out, errors = process.communicate(timeout=60)
             assert process.returncode == 0, errors
-            assert out.strip() == "done", (out, errors)
+            outputs.append(out.strip())
     finally:
         for process in processes:
             if process.poll() is None:
@@ -508,6 +551,19 @@ def run_workers(location: str, workers: int, each: int, *, open_first: bool = Tr
                 if stream is not None:
                     with contextlib.suppress(OSError):
                         stream.close()
+    return outputs
+
+
+def run_workers(location: str, workers: int, each: int, *, open_first: bool = True) -> None:
+    """Start ``workers`` processes on one store, release them together, wait for all.
+
+    Each adds ``each`` actions; with ``open_first`` they open the store before the common
+    start, else right after it (so they race to create it).
+    """
+    mode = "open-first" if open_first else "open-on-go"
+    outputs = together(WORKER, [[location, f"w{index}", str(each), mode]
+                                for index in range(workers)])
+    assert outputs == ["done"] * workers, outputs
 
 
 def test_concurrent_writers_get_distinct_gap_free_ids(
@@ -540,3 +596,51 @@ def test_concurrent_first_use_creates_the_schema_once(
     store = open_store()
     assert store.schema_version() == store_module.SCHEMA_VERSION
     assert [a.id for a in store.actions()] == [f"A-{n:04d}" for n in range(1, 9)]
+
+
+IMPORTER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+
+    from reviewkit.store.database import Store
+    from reviewkit.store.minutes import import_minutes, load_minutes
+
+    location, path = sys.argv[1], Path(sys.argv[2])
+    store = Store.open(location)
+    minutes = load_minutes(path, {"uptime"})
+    print("ready", flush=True)
+    sys.stdin.readline()
+    result = import_minutes(store, minutes, by="w")
+    store.dispose()
+    print("already" if result.already_imported else "imported", flush=True)
+    """
+)
+
+
+def test_the_same_minutes_imported_four_times_at_once_are_imported_once(
+    open_store: OpenStore, store_location: str, tmp_path: Path
+) -> None:
+    minutes = tmp_path / "minutes.yaml"
+    minutes.write_text("review: weekly 2026-11-13\ndecisions:\n  - text: Freeze changes\n"
+                       "actions:\n" + "".join(f"  - {{title: Task {n}, owner: Ann, due: "
+                                               "2026-11-27, kpi: uptime}\n" for n in range(20)),
+                       encoding="utf-8")
+    open_store().dispose()
+    outcomes = together(IMPORTER, [[store_location, str(minutes)]] * 4)
+    assert sorted(outcomes) == ["already", "already", "already", "imported"]
+    store = open_store()
+    assert len(store.actions()) == 20 and len(store.decisions()) == 1
+
+
+def test_the_longest_ids_the_contract_allows_are_kept_on_both_backends(store: Store) -> None:
+    """A KPI id may have 64 characters and a unit id 64 (the data contract): every column that
+    holds one, alone or in a narrative key, keeps them on PostgreSQL as on SQLite."""
+    kpi, unit = "k" * 64, "u" * 64
+    action_id = add(store, kpi_id=kpi, unit=unit, raised_in="weekly 2026-11-20")
+    store.save_narrative(cadence="weekly", label="2026-11-20", unit=unit, key=f"kpi-{kpi}",
+                         kpi_id=kpi, text="Kept.", basis={}, expected_revision=0, by="a",
+                         source="test")
+    store.add_decision(text="Decided", kpis=[kpi], unit=unit, **CONTEXT)
+    assert store.action(action_id).kpi_id == kpi
+    assert store.narratives("weekly", "2026-11-20", unit)[f"kpi-{kpi}"].kpi_id == kpi

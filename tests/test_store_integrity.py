@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import REPO
+from conftest import REPO, run_cli_in_process
+from old_stores import V2_SCHEMA, write_store
 
 from reviewkit.cli import main
 from reviewkit.errors import EnvironmentFailure
-from reviewkit.store.database import SCHEMA_VERSION, Store
+from reviewkit.store import database as store_module
+from reviewkit.store.database import SCHEMA_VERSION, Store, StoreFault
 
 DEMO = REPO / "data" / "demo"
 MINUTES = DEMO / "minutes" / "weekly-2026-10-30.yaml"
@@ -151,8 +153,16 @@ def test_a_store_that_cannot_be_written_fails_the_import_whole(
     assert run(["actions", "list", "--params", params])[1] == "(none)\n"
 
 
+@pytest.mark.parametrize("url, shown", [
+    ("postgresql://rk:s3cr3t-pw@127.0.0.1:{port}/reviews", "postgresql://rk:***@127.0.0.1"),
+    ("postgresql://:s3cr3t-pw@127.0.0.1:{port}/reviews", "postgresql://:***@127.0.0.1"),
+    ("postgresql://rk@127.0.0.1:{port}/reviews?password=s3cr3t-pw", "?password=***"),
+    ("postgresql://rk@127.0.0.1:{port}/reviews?sslmode=disable&sslpassword=s3cr3t-pw",
+     "&sslpassword=***"),
+    ("postgresql://rk@127.0.0.1:{port}/reviews?pass%77ord=s3cr3t%2Dpw", "?pass%77ord=***"),
+])
 def test_an_unreachable_database_is_an_environment_failure_without_the_password(
-    tmp_path: Path,
+    tmp_path: Path, url: str, shown: str,
 ) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -160,12 +170,12 @@ def test_an_unreachable_database_is_an_environment_failure_without_the_password(
     params = tmp_path / "weekly.yaml"
     params.write_text(f"organisation: N\ncatalog: {DEMO / 'kpis.yaml'}\n"
                       f"measurements: {DEMO / 'measurements.csv'}\n"
-                      f"store: postgresql://rk:s3cr3t@127.0.0.1:{port}/reviews\n",
+                      f"store: {url.format(port=port)}\n",
                       encoding="utf-8")
     code, _, err = run(["actions", "list", "--params", params])
     assert code == ENVIRONMENT_FAILED, err
     assert err.count("\n") == 1 and "s3cr3t" not in err
-    assert "postgresql://rk:***@127.0.0.1" in err
+    assert shown in err and "cannot be reached" in err
 
 
 def test_a_store_on_a_read_only_folder_is_reported_not_recreated(
@@ -176,3 +186,212 @@ def test_a_store_on_a_read_only_folder_is_reported_not_recreated(
     code, _, err = run(["actions", "list", "--params", params])
     assert code == 2 and "is a folder, not a store file" in err
     shutil.rmtree(params.parent / "store.sqlite")
+
+
+# -- migrations are checked, not assumed -----------------------------------------------------
+
+#: A store from another line of reviewkit's history: its version 3 kept minutes entries, and
+#: it never had units.
+OTHER_LINE_V3 = V2_SCHEMA.replace("VALUES ('schema_version', '2')",
+                                  "VALUES ('schema_version', '3')") + """
+CREATE TABLE minutes_entries (review VARCHAR(64), unit VARCHAR(64), entry VARCHAR(64),
+  kind VARCHAR(16) NOT NULL, entity_id VARCHAR(16) NOT NULL, content TEXT NOT NULL,
+  PRIMARY KEY (review, unit, entry));
+INSERT INTO counters VALUES ('action', 0), ('decision', 0);
+"""
+
+
+def _dump(path: Path) -> list[str]:
+    """An SQLite database's content as SQL (a copy has other header bytes, the same content)."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return list(db.iterdump())
+
+
+def _one_environment_line(code: int, out: str, err: str) -> str:
+    assert code == ENVIRONMENT_FAILED, err
+    assert out == "" and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("reviewkit: error: ")
+    return err
+
+
+def test_a_store_of_another_line_of_history_is_refused_before_anything_changes(
+    params: Path,
+) -> None:
+    store = write_store(params.parent / "store.sqlite", OTHER_LINE_V3)
+    before = store.read_bytes()
+    for command in (["actions", "list"], ["minutes", "import", MINUTES, "--by", "t"]):
+        err = _one_environment_line(*run([*command, "--params", params]))
+        assert str(store) in err and "schema version 3" in err
+        assert "table 'actions' has no column 'unit'" in err
+        assert store.read_bytes() == before
+    assert sorted(path.name for path in params.parent.iterdir()) == ["store.sqlite",
+                                                                      "weekly.yaml"]
+
+
+@pytest.mark.parametrize("statement, says", [
+    ("ALTER TABLE actions ADD COLUMN priority INTEGER",
+     "table 'actions' has a column reviewkit does not know ('priority')"),
+    ("CREATE TABLE scratch_notes (id INTEGER)",
+     "a table reviewkit does not know ('scratch_notes')"),
+    ("DROP TABLE minutes_entries", "table 'minutes_entries' is missing"),
+])
+def test_a_current_store_whose_tables_are_not_its_schemas_is_refused(
+    params: Path, statement: str, says: str,
+) -> None:
+    store = params.parent / "store.sqlite"
+    _valid_store(store)
+    with contextlib.closing(sqlite3.connect(store)) as db:
+        db.execute(statement)
+        db.commit()
+    before = store.read_bytes()
+    err = _one_environment_line(*run(["actions", "list", "--params", params]))
+    assert says in err and f"schema version {SCHEMA_VERSION}" in err
+    assert store.read_bytes() == before
+
+
+def test_a_migration_keeps_a_copy_of_the_store_as_it_was(params: Path) -> None:
+    store = write_store(params.parent / "store.sqlite", V2_SCHEMA,
+                        "INSERT INTO counters VALUES ('action', 1), ('decision', 0);"
+                        "INSERT INTO actions VALUES ('A-0001', 'Old', 'Ann', '2026-12-01', "
+                        "'open', NULL, NULL, '2026-11-01', NULL, '');")
+    before = _dump(store)
+    code, out, err = run(["actions", "list", "--params", params, "--format", "csv"])
+    assert code == 0, err
+    assert "A-0001,Old,Ann" in out
+    backup = params.parent / "store.sqlite.v2.backup"
+    assert _dump(backup) == before
+    assert Store.open(str(store)).schema_version() == SCHEMA_VERSION
+
+
+def test_a_migration_that_does_not_come_out_right_is_undone_naming_the_copy(
+    params: Path,
+) -> None:
+    # Version 4 of another line already had a table of published versions, keyed differently.
+    store = write_store(params.parent / "store.sqlite", V2_SCHEMA, """
+        UPDATE reviewkit_meta SET value = '4';
+        INSERT INTO counters VALUES ('action', 0), ('decision', 0);
+        ALTER TABLE actions ADD COLUMN unit VARCHAR(64) NOT NULL DEFAULT '';
+        ALTER TABLE decisions ADD COLUMN unit VARCHAR(64) NOT NULL DEFAULT '';
+        ALTER TABLE narrative_history ADD COLUMN unit VARCHAR(64) NOT NULL DEFAULT '';
+        DROP TABLE narratives;
+        CREATE TABLE narratives (cadence VARCHAR(16), label VARCHAR(16), unit VARCHAR(64),
+          key VARCHAR(128), kpi_id VARCHAR(128), text TEXT NOT NULL,
+          basis TEXT DEFAULT '{}' NOT NULL, revision INTEGER NOT NULL,
+          updated_at VARCHAR(32) NOT NULL, updated_by TEXT NOT NULL,
+          PRIMARY KEY (cadence, label, unit, key));
+        DROP TABLE packs;
+        CREATE TABLE packs (cadence VARCHAR(16), label VARCHAR(16), unit VARCHAR(64),
+          period_end VARCHAR(10) NOT NULL, built_at VARCHAR(32) NOT NULL,
+          summary TEXT NOT NULL, PRIMARY KEY (cadence, label, unit));
+        CREATE TABLE minutes_entries (review VARCHAR(64), unit VARCHAR(64), entry VARCHAR(64),
+          kind VARCHAR(16) NOT NULL, entity_id VARCHAR(16) NOT NULL, content TEXT NOT NULL,
+          PRIMARY KEY (review, unit, entry));
+        CREATE TABLE pack_versions (cadence VARCHAR(16), label VARCHAR(16), version INTEGER,
+          published_at VARCHAR(32) NOT NULL, approver TEXT NOT NULL, snapshot TEXT NOT NULL,
+          PRIMARY KEY (cadence, label, version));
+        """)
+    before = store.read_bytes()
+    err = _one_environment_line(*run(["actions", "list", "--params", params]))
+    backup = params.parent / "store.sqlite.v4.backup"
+    assert "table 'pack_versions' has no column 'unit'" in err
+    assert "migration was undone" in err and str(backup) in err
+    assert store.read_bytes() == before
+    assert _dump(backup) == _dump(store)
+
+
+@pytest.mark.parametrize("store", [
+    "host=127.0.0.1 user=rk password=Dsn-s3cret dbname=reviews",
+    "dbname=reviews password = 'Dsn-s3cret with spaces'",
+])
+def test_a_libpq_connection_string_is_refused_not_taken_for_a_file(
+    tmp_path: Path, store: str,
+) -> None:
+    params = tmp_path / "weekly.yaml"
+    params.write_text(f"organisation: N\ncatalog: {DEMO / 'kpis.yaml'}\n"
+                      f"measurements: {DEMO / 'measurements.csv'}\nstore: \"{store}\"\n",
+                      encoding="utf-8")
+    code, out, err = run(["actions", "list", "--params", params])
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "libpq connection string" in err and "postgresql://" in err
+    assert "Dsn-s3cret" not in err and "password=***" in err.replace(" = ", "=")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["weekly.yaml"]
+
+
+# -- every store failure is exit 4 and one line, and a batch stops asking a store that failed ---
+
+def _unit_params(tmp_path: Path, store: str) -> Path:
+    params = tmp_path / "weekly.yaml"
+    params.write_text(f"organisation: N\ncatalog: {DEMO / 'kpis.yaml'}\n"
+                      f"measurements: {DEMO / 'measurements.csv'}\nstore: {store}\n"
+                      "cadences: [weekly]\nunits:\n" + "".join(
+                          f"  - {{id: {unit.lower()}, segment: {unit}}}\n"
+                          for unit in ("NGH", "SAH", "RCH", "EWC")), encoding="utf-8")
+    return params
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port  # closed once the block ended: nothing listens there
+
+
+def test_a_batch_on_an_unreachable_store_asks_it_once_and_exits_4_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    params = _unit_params(tmp_path, f"postgresql://rk:pw-s3cret@127.0.0.1:{_closed_port()}/r")
+    opened: list[str] = []
+    real_open = Store.open.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[Store], location: str) -> Store:
+        opened.append(location)
+        return real_open(cls, location)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Store, "open", classmethod(counting))
+    code, out, err = run_cli_in_process(["batch", "--params", str(params), "--out",
+                                         str(tmp_path / "out"),
+                                         "-q", "--workers", "1"])
+    assert code == ENVIRONMENT_FAILED, err
+    assert out == "" and err.count("\n") == 1 and "Traceback" not in err
+    assert "cannot be reached" in err and "pw-s3cret" not in err
+    assert "5 packs" in err  # four units and the group
+    assert len(opened) == 1  # not once per pack (each waited for the store before failing)
+
+
+@pytest.fixture
+def impatient_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wait half a second, not a minute, for a locked SQLite store."""
+    monkeypatch.setattr(store_module, "LOCK_WAIT_SECONDS", 0.5)
+
+
+@pytest.mark.usefixtures("impatient_store")
+def test_a_locked_store_is_exit_4_saying_it_is_locked(params: Path) -> None:
+    store = params.parent / "store.sqlite"
+    _valid_store(store)
+    with contextlib.closing(sqlite3.connect(store, isolation_level=None)) as other:
+        other.execute("BEGIN EXCLUSIVE")  # another program holds the store
+        for command in (["actions", "list"], ["minutes", "import", MINUTES, "--by", "t"]):
+            err = _one_environment_line(*run([*command, "--params", params]))
+            assert str(store) in err and "is locked by another program" in err
+        other.execute("ROLLBACK")
+    assert run(["actions", "list", "--params", params])[0] == 0
+
+
+def test_a_read_that_fails_while_listing_versions_is_a_store_fault(
+    params: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = Store.open(str(params.parent / "store.sqlite"))
+    real_execute = sa.engine.Connection.execute
+
+    def failing(self: sa.engine.Connection, statement: object, *args: object,
+                **kwargs: object) -> object:
+        if "pack_versions" in str(statement):
+            raise sa.exc.OperationalError("SELECT", {}, sqlite3.OperationalError("disk I/O error"))
+        return real_execute(self, statement, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sa.engine.Connection, "execute", failing)
+    try:
+        with pytest.raises(StoreFault, match=r"store\.sqlite failed \(disk I/O error\)"):
+            store.versions("weekly", "2026-11-20")
+    finally:
+        store.dispose()

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from conftest import REPO
+from old_stores import V2_SCHEMA, write_store
 
 from reviewkit import cadences
 from reviewkit.errors import InputError
@@ -205,35 +205,8 @@ def test_minutes_of_a_units_review_keep_its_actions_apart(two_units: Path) -> No
         store.dispose()
 
 
-#: The version 2 schema of the tables that units change, as reviewkit 0.1 created them.
-_V2 = """
-CREATE TABLE reviewkit_meta (key VARCHAR(64) PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE counters (name VARCHAR(32) PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE actions (id VARCHAR(16) PRIMARY KEY, title TEXT NOT NULL, owner TEXT NOT NULL,
-  due VARCHAR(10) NOT NULL, status VARCHAR(16) NOT NULL, kpi_id VARCHAR(128),
-  raised_in VARCHAR(64), raised_on VARCHAR(10) NOT NULL, decision_id VARCHAR(16),
-  note TEXT DEFAULT '' NOT NULL);
-CREATE TABLE decisions (id VARCHAR(16) PRIMARY KEY, text TEXT NOT NULL,
-  rationale TEXT DEFAULT '' NOT NULL, review VARCHAR(64), decided_on VARCHAR(10) NOT NULL,
-  kpis TEXT DEFAULT '[]' NOT NULL, actions TEXT DEFAULT '[]' NOT NULL);
-CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, entity VARCHAR(16) NOT NULL,
-  entity_id VARCHAR(16) NOT NULL, field VARCHAR(32) NOT NULL, old TEXT, new TEXT,
-  effective VARCHAR(10) NOT NULL, recorded_at VARCHAR(32) NOT NULL, by TEXT NOT NULL,
-  source TEXT NOT NULL);
-CREATE TABLE minutes_imports (sha256 VARCHAR(64) PRIMARY KEY, file TEXT NOT NULL,
-  review VARCHAR(64) NOT NULL, imported_at VARCHAR(32) NOT NULL, by TEXT NOT NULL,
-  changes INTEGER NOT NULL);
-CREATE TABLE packs (cadence VARCHAR(16), label VARCHAR(16), period_end VARCHAR(10) NOT NULL,
-  built_at VARCHAR(32) NOT NULL, summary TEXT NOT NULL, PRIMARY KEY (cadence, label));
-CREATE TABLE narratives (cadence VARCHAR(16), label VARCHAR(16), key VARCHAR(128),
-  kpi_id VARCHAR(128), text TEXT NOT NULL, basis TEXT DEFAULT '{}' NOT NULL,
-  revision INTEGER NOT NULL, updated_at VARCHAR(32) NOT NULL, updated_by TEXT NOT NULL,
-  PRIMARY KEY (cadence, label, key));
-CREATE TABLE narrative_history (seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  cadence VARCHAR(16) NOT NULL, label VARCHAR(16) NOT NULL, key VARCHAR(128) NOT NULL,
-  revision INTEGER NOT NULL, text TEXT NOT NULL, basis TEXT NOT NULL,
-  updated_at VARCHAR(32) NOT NULL, updated_by TEXT NOT NULL, source TEXT NOT NULL);
-INSERT INTO reviewkit_meta VALUES ('schema_version', '2');
+#: What a version 2 store of the demo held (see old_stores.V2_SCHEMA for its tables).
+_V2_ROWS = """
 INSERT INTO counters VALUES ('action', 1), ('decision', 0);
 INSERT INTO actions VALUES ('A-0001', 'Old action', 'Ann', '2026-12-01', 'open', NULL, NULL,
   '2026-11-01', NULL, '');
@@ -245,13 +218,7 @@ INSERT INTO narratives VALUES ('weekly', '2026-11-13', 'summary', NULL, 'Kept wo
 
 def test_a_version_2_store_migrates_to_units_keeping_everything_as_the_groups(
         tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite"
-    engine = sa.create_engine(f"sqlite:///{path}")
-    with engine.begin() as connection:
-        for statement in _V2.split(";"):
-            if statement.strip():
-                connection.exec_driver_sql(statement)
-    engine.dispose()
+    path = write_store(tmp_path / "old.sqlite", V2_SCHEMA, _V2_ROWS)
     store = Store.open(str(path))
     try:
         assert store.schema_version() == store_module.SCHEMA_VERSION

@@ -211,29 +211,76 @@ def test_store_url_can_come_from_the_environment(
     assert target.is_file()
 
 
-def test_no_pack_file_shows_the_store_password(
+#: The passwords of the store and of a database source in the pack test below, each in another
+#: form a driver accepts.
+SECRETS = ("Sup3r-s3cret", "Qu3ry-s3cret", "Ssl-s3cret", "Enc0ded-s3cret")
+
+
+def test_no_pack_file_shows_a_password_in_any_url_form(
     postgres_url: str, tmp_path: Path  # noqa: F811
 ) -> None:
-    """A build against a PostgreSQL store whose URL carries a password (the test server trusts
-    local connections, so any password opens it): no file of the pack holds the password."""
+    """A build against a PostgreSQL store and a PostgreSQL source whose URLs carry passwords in
+    the user information, the query string (``password``, ``sslpassword``) and a
+    percent-encoded key (the test server trusts local connections, so any password opens it):
+    no file of the pack holds a password, and neither does anything the command printed."""
+    import psycopg
     from conftest_build import run_cli
 
     database = create_database(postgres_url)
-    with_password = database.replace("://", "://postgres:Sup3r-s3cret@", 1) \
-        if "@" not in database else database.replace("@", ":Sup3r-s3cret@", 1)
-    params = _params(tmp_path, organisation="Northwind IT", store=json.dumps(with_password))
+    with psycopg.connect(database.replace("postgresql+psycopg://", "postgresql://"),
+                         autocommit=True) as connection:
+        connection.execute("CREATE TABLE incidents (restored_at DATE, hours REAL)")
+        connection.execute("INSERT INTO incidents VALUES ('2026-11-17', 1), ('2026-11-19', 3)")
+    store = (database.replace("://postgres@", "://postgres:Sup3r-s3cret@", 1)
+             + "?password=Qu3ry-s3cret&sslpassword=Ssl-s3cret&application_name=reviewkit")
+    source = database + "?application_name=reviewkit&pass%77ord=Enc0ded-s3cret"
+    catalog = tmp_path / "kpis.yaml"
+    catalog.write_text((DEMO / "kpis.yaml").read_text(encoding="utf-8") + """\
+  - id: restore_hours
+    name: Mean time to restore
+    perspective: Reliability
+    direction: lower_is_better
+    target: 4
+    owner: Service Operations Manager
+    cadences: [weekly]
+    unit: h
+    query: SELECT period_of(restored_at) AS period_end, avg(hours) AS value FROM incidents
+      GROUP BY ALL
+""", encoding="utf-8")
+    params = tmp_path / "weekly.yaml"
+    params.write_text(f"organisation: Northwind IT\ncatalog: {catalog}\n"
+                      f"measurements: {DEMO / 'measurements.csv'}\nstore: {json.dumps(store)}\n"
+                      f"sources:\n  incidents: {{url: {json.dumps(source)}, table: incidents}}\n",
+                      encoding="utf-8")
     proc = run_cli(["build", "weekly", "--params", params, "--out", tmp_path / "out", "-q"])
     assert proc.returncode == 0, proc.stderr
-    assert "Sup3r-s3cret" not in proc.stdout + proc.stderr
     folder = tmp_path / "out" / "weekly" / "2026-11-20"
     files = [path for path in folder.rglob("*") if path.is_file()]
     assert {path.name for path in files} >= {"pack.pdf", "pack.html", "pack.ipynb",
                                              "manifest.json", "summary.json"}
-    for path in files:
-        data = path.read_bytes()
-        assert b"Sup3r-s3cret" not in data, path.name
     # The PDF's text too (its streams are compressed, so read them as text).
     from pypdf import PdfReader
 
     text = "".join(page.extract_text() or "" for page in PdfReader(folder / "pack.pdf").pages)
-    assert "Sup3r-s3cret" not in text and "postgres:***@" in text
+    for secret in SECRETS:
+        assert secret not in proc.stdout + proc.stderr + text
+        for path in files:
+            assert secret.encode() not in path.read_bytes(), (secret, path.name)
+    assert "postgres:***@" in text and "password=***" in text
+    assert "Mean time to restore" in text  # the source was read
+    # Failures name the store and the source without their passwords too (the database is
+    # gone): the source's, and the store's once the pack reads no source.
+    from pg import drop_database
+
+    drop_database(database)
+    proc = run_cli(["build", "weekly", "--params", params, "--out", tmp_path / "out", "-q"])
+    assert proc.returncode != 0 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "source 'incidents'" in proc.stderr
+    params.write_text(f"organisation: Northwind IT\ncatalog: {DEMO / 'kpis.yaml'}\n"
+                      f"measurements: {DEMO / 'measurements.csv'}\nstore: {json.dumps(store)}\n",
+                      encoding="utf-8")
+    failed = run_cli(["build", "weekly", "--params", params, "--out", tmp_path / "out", "-q"])
+    assert failed.returncode == 4 and failed.stderr.count("\n") == 1, failed.stderr
+    assert "password=***" in failed.stderr
+    for secret in SECRETS:
+        assert secret not in proc.stdout + proc.stderr + failed.stdout + failed.stderr

@@ -1,21 +1,115 @@
-"""Secrets out of sight: database URLs are shown and recorded without their password."""
+"""Secrets out of sight: the one place that masks passwords before anything is shown or written.
+
+A database password can travel in many forms, and drivers accept all of them:
+
+- a URL's user information: ``postgresql://rk:s3cret@db/reviews`` (also with no user,
+  ``postgresql://:s3cret@db/reviews``);
+- a URL's query string: ``?password=s3cret``, ``&passwd=…``, ``&pwd=…``, ``&sslpassword=…``,
+  its key or value percent-encoded (``pass%77ord=s3%40cret``);
+- a libpq connection string, ``host=db user=rk password=s3cret`` or ``password='s3 cret'``,
+  alone or percent-encoded inside a URL (libpq reads ``dbname`` as one);
+- a mapping printed as JSON or by Python: ``"password": "s3cret"``.
+
+:func:`text` masks every one of them in any text (``***``); :func:`url` is the same for one
+location. Where the URL a message is about is known, :func:`text` also masks its secrets
+wherever they appear verbatim (a driver may echo a password alone).
+"""
 
 from __future__ import annotations
 
 import re
-
-#: ``scheme://user:password@host``: the password is what lies between the user's colon and
-#: the last ``@`` before the host (a password may itself hold ``@`` or ``:`` when quoted).
-_CREDENTIALS = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@'\"]*):(?P<secret>[^\s'\"]*)@")
+from urllib.parse import unquote, unquote_plus
 
 MASK = "***"
 
+#: A key whose value is a secret, compared in lower case without separators: password,
+#: passwd, pwd, sslpassword, pgpassword, db_password, secret, client_secret, token,
+#: access_token, api_key, x-api-key, passphrase, credentials, …
+_SECRET_NAME = re.compile(
+    r"(password|passwd|passphrase|pwd|pass|secret|token|apikey|accesskey|secretkey|"
+    r"privatekey|credentials?)$")
+
+#: ``scheme://user:password@host``: the password is what lies between the user's colon and
+#: the last ``@`` before the host (a password may itself hold ``@`` or ``:`` unencoded).
+_USERINFO = re.compile(
+    r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@'\"]*):(?P<secret>[^\s'\"]*)@")
+
+#: ``key=value`` as in a query string or a libpq connection string (the key perhaps
+#: percent-encoded, the value perhaps quoted with '…' and backslash escapes), and
+#: ``"key": "value"`` as JSON or Python print a mapping.
+_ASSIGNMENT = re.compile(
+    r"(?P<key>(?<![\w%.-])[A-Za-z_%][\w%.-]*)(?P<sep>\s*=\s*)"
+    r"(?P<value>'(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?|[^\s&#]*)"
+    r"|(?P<qkey>['\"][A-Za-z_][\w.-]*['\"])(?P<qsep>\s*:\s*)"
+    r"(?P<qvalue>'(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?)")
+# Why an unquoted value runs to the next space, '&' or '#' (quotes included): libpq ends it only
+# at a space, a query string at '&' or '#'; masking a closing quote too is the safe side.
+
+#: A run of text holding a percent-encoded ``=`` or ``://``: a connection string or URL hidden
+#: inside a URL.
+_ENCODED = re.compile(r"[^\s'\"]*(?:%3[dD]|%3[aA]%2[fF]%2[fF])[^\s'\"]*")
+
+
+def is_secret_name(key: str) -> bool:
+    """Whether a URL or connection-string key names a secret (``pass%77ord`` too)."""
+    plain = re.sub(r"[^a-z]", "", unquote_plus(key).lower())
+    return bool(plain) and _SECRET_NAME.search(plain) is not None
+
+
+def _mask_assignment(match: re.Match[str]) -> str:
+    if match["key"] is not None:
+        if not is_secret_name(match["key"]) or not match["value"]:
+            return match[0]
+        return f"{match['key']}{match['sep']}{MASK}"
+    if not is_secret_name(match["qkey"].strip("'\"")):
+        return match[0]
+    quote = match["qvalue"][:1]
+    return f"{match['qkey']}{match['qsep']}{quote}{MASK}{quote}"
+
+
+def _mask_encoded(match: re.Match[str]) -> str:
+    """A percent-encoded run (already masked as it stands) that still hides a secret once
+    decoded is shown decoded, with the secret masked."""
+    run = match[0]
+    decoded = unquote(run)
+    masked = _mask_plain(decoded)
+    return masked if masked != decoded else run
+
+
+def _mask_plain(message: str) -> str:
+    message = _USERINFO.sub(lambda match: f"{match['head']}:{MASK}@", message)
+    return _ASSIGNMENT.sub(_mask_assignment, message)
+
+
+def secrets_of(location: str) -> list[str]:
+    """The secret values a URL or connection string carries, as written and decoded (longest
+    first, so a masked longer form leaves no piece of itself behind)."""
+    found: set[str] = set()
+    for match in _USERINFO.finditer(location):
+        found.add(match["secret"])
+    for text in (location, unquote(location)):
+        for match in _ASSIGNMENT.finditer(text):
+            key = match["key"] if match["key"] is not None else match["qkey"].strip("'\"")
+            value = match["value"] if match["key"] is not None else match["qvalue"]
+            if is_secret_name(key) and value:
+                found.add(value)
+                found.add(value.strip("'\""))
+    values = {form for value in found for form in (value, unquote(value), unquote_plus(value))}
+    # Why at least three characters: a one-letter password masked everywhere would mask every
+    # such letter of the message; the patterns above still mask it where it is assigned.
+    return sorted((value for value in values if len(value) >= 3), key=len, reverse=True)
+
+
+def text(message: str, *locations: str) -> str:
+    """``message`` with every password in it masked, in any of the forms above, and every
+    secret of ``locations`` (the URLs the message is about) masked wherever it appears."""
+    message = _ENCODED.sub(_mask_encoded, _mask_plain(message))
+    for location in locations:
+        for secret in secrets_of(location):
+            message = message.replace(secret, MASK)
+    return message
+
 
 def url(location: str) -> str:
-    """A store location as it may be shown: ``postgresql://rk:***@db/reviews``."""
+    """A store or source location as it may be shown: ``postgresql://rk:***@db/reviews``."""
     return text(location)
-
-
-def text(message: str) -> str:
-    """Any text with the passwords of the URLs in it masked."""
-    return _CREDENTIALS.sub(lambda match: f"{match['head']}:{MASK}@", message)

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import IO, Any
 
-from reviewkit.errors import UsageError
+from reviewkit.errors import EnvironmentFailure, UsageError
 from reviewkit.run import library
 from reviewkit.run.batch import BatchOptions, BatchReport, PackReport, plan, plan_json, run_batch
 from reviewkit.run.workers import Limits
@@ -32,8 +32,20 @@ def run_batch_command(args: argparse.Namespace) -> int:
     report = run_batch(options, display.update if display else None)
     if display:
         display.close()
+    machine = [pack for pack in report.failed if pack.environment]
+    if machine and len(machine) == len(report.packs):
+        # Nothing could be built for the same kind of reason: say it once, as any command does.
+        others = {pack.error for pack in machine} - {machine[0].error}
+        raise EnvironmentFailure(
+            f"{machine[0].error} (no pack was built: {len(machine)} pack"
+            f"{'s' if len(machine) != 1 else ''} need"
+            f"{'' if len(machine) != 1 else 's'} it"
+            + (f"; {len(others)} other failure{'s' if len(others) != 1 else ''} of the machine "
+               f"in {report.out / 'batch.json'}" if others else "") + ")")
     print_table(report, sys.stderr)
     print(report.out / "index.html")
+    if machine:
+        return EnvironmentFailure.exit_code
     return 1 if report.failed or any(item["kpi"] for item in report.consistency) else 0
 
 

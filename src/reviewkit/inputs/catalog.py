@@ -27,6 +27,10 @@ Rollup = Literal["sum", "mean", "latest", "min", "max"]
 Kind = Literal["leading", "lagging"]
 
 _ID_PATTERN = re.compile(r"^[a-z0-9_]+$")
+#: The longest KPI id, as for unit ids: an id names the KPI in the action store (whose
+#: PostgreSQL columns keep 128 characters, narrative keys ``kpi-<id>`` included), in narrative
+#: placeholders and in file names; checked here so every store agrees.
+ID_MAX_LENGTH = 64
 
 Threshold = float | dict[str, float]
 
@@ -190,6 +194,10 @@ def _validate_kpi(path: Path, item: LineDict) -> Kpi:
             line=item.line_of("id"),
             field="id",
         )
+    if len(kpi_id) > ID_MAX_LENGTH:
+        raise InputError(
+            path, f"KPI id '{kpi_id[:20]}…' is {len(kpi_id)} characters long; an id may have "
+            f"at most {ID_MAX_LENGTH}", line=item.line_of("id"), field="id")
     for name in ("target", "amber"):
         # Why: pydantic's lax float accepts booleans, so `target: yes` (YAML for true) silently
         # became a target of 1.0; the contract asks for a number.

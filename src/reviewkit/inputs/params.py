@@ -365,11 +365,14 @@ def load_params(path: str | Path) -> LoadedParams:
 
 
 def _plain(data: LineDict) -> dict[str, Any]:
-    """The params as written, for provenance; a database source's password is hidden."""
+    """The params as written, for provenance; the store's and database sources' passwords
+    are hidden."""
     plain = {
         key: (str(value) if isinstance(value, dt.date) else value)
         for key, value in data.items()
     }
+    if isinstance(plain.get("store"), str):
+        plain["store"] = redact_url(plain["store"])
     sources = plain.get("sources")
     if isinstance(sources, dict):
         plain["sources"] = {

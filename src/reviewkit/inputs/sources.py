@@ -575,7 +575,7 @@ def _database_table(source: Source, deadline: float | None = None) -> Any:
         engine = sqlalchemy.create_engine(source.url, **_connect_args(source.url))
     except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, ImportError,
             ValueError) as exc:
-        raise source.declaration_error(f"the url does not work ({_scrub(str(exc), source.url)}"
+        raise source.declaration_error(f"the url does not work ({redact.text(str(exc), source.url)}"
                                        "); write it as postgresql://user@host/db or "
                                        "sqlite:///path/to.db", "url") from None
     try:
@@ -601,7 +601,7 @@ def _database_table(source: Source, deadline: float | None = None) -> Any:
     except ReviewkitError:
         raise
     except sqlalchemy.exc.DBAPIError as exc:
-        message = _scrub(str(exc.orig or exc).split("\n")[0], source.url)
+        message = redact.text(str(exc.orig or exc).split("\n")[0], source.url)
         if exc.connection_invalidated or isinstance(exc, sqlalchemy.exc.OperationalError |
                                                     sqlalchemy.exc.InterfaceError):
             raise EnvironmentFailure(f"cannot reach {source.describe()}: {message}; check that "
@@ -609,7 +609,7 @@ def _database_table(source: Source, deadline: float | None = None) -> Any:
                                      ) from None
         raise _source_error(source, message) from None
     except Exception as exc:  # drivers raise their own types; all mean "cannot read it"
-        raise _source_error(source, _scrub(str(exc).split("\n")[0], source.url)) from None
+        raise _source_error(source, redact.text(str(exc).split("\n")[0], source.url)) from None
     finally:
         engine.dispose()
     return pa.table({column: [row[index] for row in rows] for index, column in enumerate(names)})
@@ -638,15 +638,6 @@ def _no_table(source: Source, connection: Any, schema: str | None) -> InputError
     return source.declaration_error(f"no table '{source.table}' in the database"
                                     f"{did_you_mean(source.table, names)}; tables: "
                                     f"{', '.join(names) or 'none'}", "table")
-
-
-def _scrub(text: str, url: str) -> str:
-    """``text`` with the URL's password removed wherever a driver echoed it."""
-    match = re.search(r"://[^/@:]*:([^/@]*)@", url)
-    text = redact.text(text.replace(url, redact.url(url)))
-    if match and match.group(1):
-        text = text.replace(match.group(1), redact.MASK)
-    return text
 
 
 # -- a CSV the engine cannot read: which file, which line ---------------------------------------

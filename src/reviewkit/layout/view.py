@@ -169,6 +169,7 @@ class Reissue:
     published_at: str  # when that version was published (ISO time)
     approver: str  # who published it
     differences: tuple[Difference, ...] = ()
+    kpis_only: bool = False  # that version is known from its summary: only KPIs are compared
 
     @property
     def published_on(self) -> dt.date:

@@ -44,7 +44,7 @@ from reviewkit.run.cluster import DaskPool
 from reviewkit.run.execute import read_notebook
 from reviewkit.run.prepare import notebook_for, parse_period
 from reviewkit.run.workers import Event, Limits, LocalPool, Outcome
-from reviewkit.store.database import Store
+from reviewkit.store.database import Store, StoreFault
 
 LOCK_NAME = ".reviewkit-batch.lock"
 REPORT_NAME = "batch.json"
@@ -219,6 +219,7 @@ class PackReport:
     seconds: float = 0.0
     error: str = ""
     worker: str = ""
+    environment: bool = False  # failed because the machine failed (the store, the disk)
 
     def as_json(self) -> dict[str, Any]:
         return {"name": self.planned.name, "params": str(self.planned.params),
@@ -324,13 +325,20 @@ def _jobs(batch_plan: Plan, report: BatchReport, force: bool,
     fingerprint changed; a pack that cannot even be prepared fails here, alone."""
     author = getpass.getuser()
     stores: dict[Path, Store] = {}
+    # A store that failed (unreachable, locked, damaged) is not asked again for the next pack:
+    # each would wait for it (a locked one for a minute) only to fail the same way.
+    unavailable: dict[Path, str] = {}
     templates: dict[Path, Any] = {}
     try:
         for index, (definition, planned) in enumerate(batch_plan.packs):
             line = report.packs[index]
             started = time.perf_counter()
+            params = definition.params
+            if params.path in unavailable:
+                _finish(line, "failed", 0.0, unavailable[params.path], watch, report,
+                        environment=True)
+                continue
             try:
-                params = definition.params
                 cadence = cadences.get(planned.cadence)
                 notebook_path = notebook_for(cadence, params.values.notebook)
                 if notebook_path not in templates:
@@ -344,9 +352,14 @@ def _jobs(batch_plan: Plan, report: BatchReport, force: bool,
                         notebook_path, period=planned.period_end,
                         unit=planned.unit or (GROUP_FOLDER if planned.units else None),
                         out_dir=batch_plan.out, by=author)
+            except StoreFault as exc:
+                unavailable[params.path] = exc.one_line()
+                _finish(line, "failed", time.perf_counter() - started, exc.one_line(), watch,
+                        report, environment=True)
+                continue
             except ReviewkitError as exc:
                 _finish(line, "failed", time.perf_counter() - started, exc.one_line(), watch,
-                        report)
+                        report, environment=isinstance(exc, EnvironmentFailure))
                 continue
             if not force and _unchanged(job):
                 _finish(line, "skipped", time.perf_counter() - started, "", watch, report)
@@ -369,8 +382,10 @@ def _unchanged(job: PackJob) -> bool:
 
 
 def _finish(line: PackReport, status: Literal["built", "skipped", "failed"], seconds: float,
-            error: str, watch: Watcher | None, report: BatchReport, worker: str = "") -> None:
+            error: str, watch: Watcher | None, report: BatchReport, worker: str = "", *,
+            environment: bool = False) -> None:
     line.status, line.seconds, line.error, line.worker = status, seconds, error, worker
+    line.environment = environment
     if watch:
         watch(report, line)
 
@@ -385,7 +400,7 @@ def _apply(report: BatchReport, event: Event, watch: Watcher | None) -> None:
         return
     outcome: Outcome = event[1]
     _finish(report.packs[outcome.index], outcome.status, outcome.seconds, outcome.error, watch,
-            report, outcome.worker)
+            report, outcome.worker, environment=outcome.environment)
 
 
 def _clean_abandoned(out: Path) -> None:

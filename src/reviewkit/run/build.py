@@ -51,7 +51,7 @@ from reviewkit.run.prepare import (
     unit_inputs,
     unit_key,
 )
-from reviewkit.run.reissue import reissue_of, snapshot_of
+from reviewkit.run.reissue import published_versions, reissue_of, snapshot_of
 from reviewkit.store.database import Store
 from reviewkit.store.records import Action, PackVersion
 
@@ -187,8 +187,9 @@ def prepare_job(
         publication = _apply_gate(document, store.actions(unit=unit_key(unit)), rules, approver,
                                   force)
     # A pack published before is reissued as its next version, with what changed.
-    publication = reissue_of(store.versions(definition.name, evaluated.period.label,
-                                            unit_key(unit)), view, publication)
+    publication = reissue_of(published_versions(
+        store.versions(definition.name, evaluated.period.label, unit_key(unit)), final,
+        definition.name, evaluated.period.label, unit_key(unit)), view, publication)
     document = replace(document, publication=publication)
     return PackJob(
         name=pack_name(definition, evaluated.period.label, own), document=document,

@@ -3,16 +3,21 @@ published again says differently (every KPI value and status, narrative cell and
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
-from reviewkit.formatting import STATUS_WORDS, format_date
+from reviewkit.formatting import STATUS_WORDS, format_date, format_value
 from reviewkit.layout.view import Difference, PackView, Publication, Reissue
 from reviewkit.narrative.placeholders import fill
-from reviewkit.store.records import PackVersion
+from reviewkit.outputs.data import MANIFEST_FILE, SUMMARY_FILE
+from reviewkit.run import publish
+from reviewkit.store.records import PackVersion, summary_snapshot
 
 #: A Markdown backslash escape (drafts escape catalog text so it shows literally): the change
 #: page shows the character, as the pack does.
@@ -78,7 +83,11 @@ def differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[Di
     found += [Difference("value", str(old["name"]), str(old["value_text"]), "not in the pack")
               for kpi_id, old in old_kpis.items() if kpi_id not in new_kpis]
 
+    # A snapshot taken from a summary (a version published before snapshots were kept) holds
+    # no narrative or actions: what it does not hold is not compared.
     old_cells, new_cells = _by(before.get("narrative"), "key"), _by(after.get("narrative"), "key")
+    if "narrative" not in before:
+        old_cells = new_cells = {}
     for key in [*new_cells, *(key for key in old_cells if key not in new_cells)]:
         old_text = str(old_cells[key]["text"]).strip() if key in old_cells else ""
         new_text = str(new_cells[key]["text"]).strip() if key in new_cells else ""
@@ -88,6 +97,8 @@ def differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[Di
                                     new_text or "(none)"))
 
     old_actions, new_actions = _by(before.get("actions"), "id"), _by(after.get("actions"), "id")
+    if "actions" not in before:
+        old_actions = new_actions = {}
     for action_id in [*new_actions, *(a for a in old_actions if a not in new_actions)]:
         was, now = old_actions.get(action_id), new_actions.get(action_id)
         subject = f"{action_id} {(now or was or {}).get('title', '')}".strip()
@@ -106,6 +117,27 @@ def differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[Di
     return tuple(found)
 
 
+def published_versions(recorded: list[PackVersion], folder: Path, cadence: str, label: str,
+                       unit: str) -> list[PackVersion]:
+    """The published versions of the pack in ``folder``: those the store ``recorded``, and
+    the published pack the folder holds when the store does not know its version (published
+    before reviewkit recorded versions, or with another store), so versions continue from it."""
+    version = publish.published_version(folder)
+    if version is None or any(known.version >= version for known in recorded):
+        return recorded
+    try:
+        summary = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        summary = {}
+    summary = summary if isinstance(summary, dict) else {}
+    return [*recorded, PackVersion(
+        cadence, label, version,
+        str(summary.get("published_at") or summary.get("generated_at")
+            or dt.datetime.fromtimestamp((folder / MANIFEST_FILE).stat().st_mtime,
+                                         dt.UTC).isoformat()),
+        str(summary.get("approver") or ""), summary_snapshot(summary), unit)]
+
+
 def reissue_of(versions: list[PackVersion], view: PackView,
                publication: Publication) -> Publication:
     """``publication`` as the next version of a pack already published ``versions`` times,
@@ -113,6 +145,14 @@ def reissue_of(versions: list[PackVersion], view: PackView,
     if not versions:
         return publication
     last = versions[-1]
-    changed = differences(last.snapshot, snapshot_of(view, publication))
+    # A version known from its summary has values without their text: shown as the pack does.
+    kpis = {result.kpi.id: result.kpi for result in view.evaluation.results}
+    before = {**last.snapshot, "kpis": [
+        {**item, "value_text": item.get("value_text") or (
+            format_value(item.get("value"), kpis[item["id"]]) if item.get("id") in kpis
+            else str(item.get("value")))}
+        for item in last.snapshot.get("kpis") or ()]}
+    changed = differences(before, snapshot_of(view, publication))
     return replace(publication, version=last.version + 1,
-                   reissue=Reissue(last.version, last.published_at, last.approver, changed))
+                   reissue=Reissue(last.version, last.published_at, last.approver, changed,
+                                   kpis_only=not {"narrative", "actions"} <= set(last.snapshot)))

@@ -25,7 +25,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any, Literal
 
-from reviewkit.errors import ReviewkitError
+from reviewkit.errors import EnvironmentFailure, ReviewkitError
 from reviewkit.layout import charts
 from reviewkit.outputs.pack import preload
 from reviewkit.run.build import PackJob, produce
@@ -51,6 +51,7 @@ class Outcome:
     error: str = ""
     worker: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    environment: bool = False  # failed because the machine failed (the store, the disk)
 
 
 #: A progress event: ("started", index) when a worker takes a pack, ("finished", outcome).
@@ -64,7 +65,8 @@ def make_one(index: int, job: PackJob, memory: int | None) -> Outcome:
     try:
         result = produce(job, memory_limit=memory)
     except ReviewkitError as exc:
-        return Outcome(index, "failed", time.perf_counter() - started, exc.one_line(), worker)
+        return Outcome(index, "failed", time.perf_counter() - started, exc.one_line(), worker,
+                       environment=isinstance(exc, EnvironmentFailure))
     except Exception as exc:  # a bug or an environment problem: still only this pack's failure
         detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
         return Outcome(index, "failed", time.perf_counter() - started, detail, worker)

@@ -8,13 +8,18 @@ writers each get their own id.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+import os
+import re
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.request import pathname2url
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -36,6 +41,7 @@ from reviewkit.store.records import (
     StoreFault,
     StoreHistory,
     UnknownRecord,
+    summary_snapshot,
 )
 
 __all__ = [
@@ -174,9 +180,15 @@ def store_url(location: str) -> str:
     return f"sqlite:///{Path(location).resolve()}"
 
 
+#: How long a command waits for an SQLite store another process is writing, in seconds:
+#: reviewkit's own writers hold it for milliseconds, so running out means another program holds
+#: it (or a write was left hanging).
+LOCK_WAIT_SECONDS = 60.0
+
+
 def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 60})
+        engine = sa.create_engine(url, connect_args={"timeout": LOCK_WAIT_SECONDS})
 
         # pysqlite's own transaction handling starts transactions late; take the write lock at
         # BEGIN so two writers queue up instead of failing half-way (SQLAlchemy's recipe).
@@ -192,6 +204,10 @@ def _engine(url: str) -> Engine:
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
 
+
+#: ``host=db user=rk dbname=reviews``: a libpq connection string (not a path, nor a URL).
+_CONNINFO = re.compile(
+    r"\s*(?:[a-z_]+\s*=\s*(?:'(?:[^'\\]|\\.)*'|\S*)\s+)+[a-z_]+\s*=.*", re.DOTALL)
 
 #: The first bytes of every SQLite database file.
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -223,6 +239,9 @@ _FAULT_HINTS = (
      "is damaged", "restore it from a backup"),
     (("readonly", "read-only", "permission denied"),
      "cannot be written", "check the file's or the server's permissions"),
+    (("database is locked", "database table is locked", "lock timeout",
+      "could not obtain lock", "deadlock detected"),
+     "is locked by another program", "let it finish (or close it) and run the command again"),
     (("disk is full", "no space left", "disk full"),
      "cannot be written: the disk is full", "free some space and run the command again"),
     (("connection refused", "could not connect", "connection failed", "server closed",
@@ -241,7 +260,7 @@ def store_fault(location: str, exc: BaseException) -> StoreFault:
         if any(word in lowered for word in words):
             state, hint = what, todo
             break
-    return StoreFault(redact.text(f"the store {location} {state} ({reason}); {hint}"))
+    return StoreFault(redact.text(f"the store {location} {state} ({reason}); {hint}", location))
 
 
 def _migrate_to_1(connection: Connection) -> None:
@@ -253,6 +272,8 @@ def _migrate_to_1(connection: Connection) -> None:
 
 #: Key of the PostgreSQL advisory lock held while checking and migrating the schema.
 _MIGRATION_LOCK = 0x7265766B  # "revk"
+#: Key of the PostgreSQL advisory lock held while importing minutes.
+_MINUTES_LOCK = 0x7265766D  # "revm"
 
 def _migrate_to_2(connection: Connection) -> None:
     """Version 2: analysts' narrative, per cadence, period and cell, with its history."""
@@ -297,8 +318,27 @@ def _migrate_add_minutes_entries(connection: Connection) -> None:
 
 
 def _add_pack_versions(connection: Connection) -> None:
-    """The published versions of each pack: a reissued pack is compared with the one before."""
+    """The published versions of each pack: a reissued pack is compared with the one before.
+
+    A pack whose last recorded build was a publication becomes its version (from its summary),
+    so publishing it again after the migration makes the next version, not a second first."""
     metadata.create_all(connection, tables=[pack_versions_table])
+    rows = connection.execute(sa.text(
+        "SELECT cadence, label, unit, built_at, summary FROM packs")).mappings().all()
+    for row in rows:
+        try:
+            summary = json.loads(row["summary"])
+        except ValueError:
+            continue
+        if not isinstance(summary, dict) or summary.get("state") != "final":
+            continue
+        version = summary.get("version", 1)
+        connection.execute(pack_versions_table.insert().values(
+            cadence=row["cadence"], label=row["label"], unit=row["unit"] or "",
+            version=version if isinstance(version, int) and version >= 1 else 1,
+            published_at=str(summary.get("published_at") or row["built_at"]),
+            approver=str(summary.get("approver") or ""),
+            snapshot=json.dumps(summary_snapshot(summary), sort_keys=True)))
 
 
 #: Schema migrations, in order; entry ``n`` brings a store from version ``n`` to ``n + 1``.
@@ -308,6 +348,125 @@ MIGRATIONS: Sequence[Callable[[Connection], None]] = (_migrate_to_1, _migrate_to
                                                       _add_pack_versions)
 #: The schema this reviewkit writes: every migration applied.
 SCHEMA_VERSION = len(MIGRATIONS)
+
+#: What each migration adds, in step with :data:`MIGRATIONS`: a store stamped with schema
+#: version ``n`` holds at least the tables and columns the first ``n`` entries name. Written
+#: out (not read from today's table definitions) because it is what each version was.
+SCHEMA_ADDS: Sequence[Mapping[str, tuple[str, ...]]] = (
+    {  # 1: the action log
+        "reviewkit_meta": ("key", "value"),
+        "counters": ("name", "value"),
+        "actions": ("id", "title", "owner", "due", "status", "kpi_id", "raised_in",
+                    "raised_on", "decision_id", "note"),
+        "decisions": ("id", "text", "rationale", "review", "decided_on", "kpis", "actions"),
+        "events": ("seq", "entity", "entity_id", "field", "old", "new", "effective",
+                   "recorded_at", "by", "source"),
+        "minutes_imports": ("sha256", "file", "review", "imported_at", "by", "changes"),
+        "packs": ("cadence", "label", "period_end", "built_at", "summary"),
+    },
+    {  # 2: analysts' narrative
+        "narratives": ("cadence", "label", "key", "kpi_id", "text", "basis", "revision",
+                       "updated_at", "updated_by"),
+        "narrative_history": ("seq", "cadence", "label", "key", "revision", "text", "basis",
+                              "updated_at", "updated_by", "source"),
+    },
+    {  # 3: units
+        "actions": ("unit",), "decisions": ("unit",), "narratives": ("unit",),
+        "narrative_history": ("unit",), "packs": ("unit",),
+    },
+    {  # 4: minutes entries
+        "minutes_entries": ("review", "unit", "entry", "kind", "entity_id", "content"),
+    },
+    {  # 5: published versions
+        "pack_versions": ("cadence", "label", "version", "unit", "published_at", "approver",
+                          "snapshot"),
+    },
+)
+
+
+def schema_problem(connection: Connection, version: int, *, complete: bool) -> str | None:
+    """What in a store's tables does not fit schema ``version``, in a few words; None when
+    everything fits. Every table of version ``version`` must be there with its columns, and
+    no table of reviewkit's may have a column reviewkit does not know (nor, in an SQLite file,
+    may there be a table it does not know). ``complete``: the store is at this reviewkit's
+    own version, so every table must also have the primary key reviewkit defines."""
+    tables, keys = _tables(connection)
+    present = set(tables)
+    required: dict[str, set[str]] = {}
+    for adds in SCHEMA_ADDS[:version]:
+        for name, added in adds.items():
+            required.setdefault(name, set()).update(added)
+    if connection.dialect.name == "sqlite":  # a PostgreSQL database may be shared
+        strangers = sorted(present - set(metadata.tables))
+        if strangers:
+            return f"it holds a table reviewkit does not know ('{strangers[0]}')"
+    absent = sorted(set(required) - present)
+    if absent:
+        return f"table '{absent[0]}' is missing"
+    for name in sorted(present & set(metadata.tables)):
+        columns = tables[name]
+        missing = sorted(required.get(name, set()) - columns)
+        if missing:
+            return f"table '{name}' has no column '{missing[0]}'"
+        strangers = sorted(columns - set(metadata.tables[name].columns.keys()))
+        if strangers:
+            return f"table '{name}' has a column reviewkit does not know ('{strangers[0]}')"
+        if complete and name in required:
+            key = keys.get(name, [])
+            wanted = [column.name for column in metadata.tables[name].primary_key]
+            if sorted(key) != sorted(wanted):
+                return (f"table '{name}' is keyed by ({', '.join(key)}), not by "
+                        f"({', '.join(wanted)})")
+    return None
+
+
+def _tables(connection: Connection) -> tuple[dict[str, set[str]], dict[str, list[str]]]:
+    """Every table of the store's schema with its columns, and each one's primary key."""
+    if connection.dialect.name == "postgresql":
+        # Two queries instead of the inspector's two per table: every command opens the store.
+        tables: dict[str, set[str]] = {}
+        for table, column in connection.execute(sa.text(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema()")):
+            tables.setdefault(str(table), set()).add(str(column))
+        keys: dict[str, list[str]] = {}
+        for table, column in connection.execute(sa.text(
+                "SELECT c.table_name, k.column_name FROM information_schema.table_constraints c "
+                "JOIN information_schema.key_column_usage k ON k.constraint_name = "
+                "c.constraint_name AND k.table_schema = c.table_schema AND k.table_name = "
+                "c.table_name WHERE c.constraint_type = 'PRIMARY KEY' "
+                "AND c.table_schema = current_schema() ORDER BY k.ordinal_position")):
+            keys.setdefault(str(table), []).append(str(column))
+        return tables, keys
+    inspector = sa.inspect(connection)
+    names = inspector.get_table_names()
+    return ({name: {column["name"] for column in inspector.get_columns(name)} for name in names},
+            {name: list(inspector.get_pk_constraint(name).get("constrained_columns") or [])
+             for name in names})
+
+
+def backup_path(path: Path, version: int) -> Path:
+    """Where the copy of an SQLite store taken before migrating it from ``version`` goes."""
+    return path.with_name(f"{path.name}.v{version}.backup")
+
+
+def _backup_sqlite(path: Path, version: int) -> Path:
+    """A consistent copy of an SQLite store, beside it, before a migration changes it."""
+    target = backup_path(path, version)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        with contextlib.closing(sqlite3.connect(
+                f"file:{pathname2url(str(path))}?mode=ro", uri=True)) as source, \
+                contextlib.closing(sqlite3.connect(partial)) as copy:
+            source.backup(copy)
+        os.replace(partial, target)
+    except (OSError, sqlite3.Error) as exc:
+        partial.unlink(missing_ok=True)
+        raise StoreFault(f"the store {path} needs migrating from schema version {version} to "
+                         f"{SCHEMA_VERSION}, and a copy of it could not be kept first at "
+                         f"{target} ({exc}); free some space or make the folder writable, and "
+                         "run the command again (the store was not changed)") from exc
+    return target
 
 
 class Store:
@@ -319,6 +478,12 @@ class Store:
 
     @classmethod
     def open(cls, location: str) -> Store:
+        if "://" not in location and _CONNINFO.fullmatch(Path(location).name):
+            raise StoreError(
+                f"store '{redact.text(Path(location).name)}' is a libpq connection string, "
+                "which reviewkit would take for a file name; write it as a URL, "
+                "postgresql://USER@HOST:PORT/DATABASE, and keep the password out of the params "
+                "file (store: ${REVIEWKIT_STORE_URL}, or a ~/.pgpass file)")
         url = store_url(location)
         if url.startswith("sqlite:///"):
             _check_sqlite_file(Path(url.removeprefix("sqlite:///")))
@@ -379,15 +544,34 @@ class Store:
                     f"store '{redact.url(self.location)}' has schema version {version}, newer "
                     f"than this reviewkit understands ({SCHEMA_VERSION}); upgrade reviewkit"
                 )
+            shown = redact.url(self.location)
+            if version > 0:
+                problem = schema_problem(connection, version,
+                                         complete=version == SCHEMA_VERSION)
+                if problem is not None:
+                    raise StoreFault(
+                        f"the store {shown} does not hold what schema version {version} holds: "
+                        f"{problem}. Another version of reviewkit may have written it; nothing "
+                        "was changed. Use the reviewkit that wrote it, or restore the store "
+                        "from a backup")
+            if version == SCHEMA_VERSION:
+                return
+            backup = None
+            if version > 0 and connection.dialect.name == "sqlite":
+                backup = _backup_sqlite(Path(self.engine.url.database or ""), version)
             for step in MIGRATIONS[version:]:
                 step(connection)
-            if version < SCHEMA_VERSION:
-                connection.execute(
-                    sa.delete(meta_table).where(meta_table.c.key == "schema_version")
-                )
-                connection.execute(
-                    meta_table.insert().values(key="schema_version", value=str(SCHEMA_VERSION))
-                )
+            connection.execute(sa.delete(meta_table).where(meta_table.c.key == "schema_version"))
+            connection.execute(
+                meta_table.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+            problem = schema_problem(connection, SCHEMA_VERSION, complete=True)
+            if problem is not None:  # raised inside the transaction: the migration is undone
+                kept = f"; a copy taken before migrating is at {backup}" if backup else ""
+                raise StoreFault(
+                    f"the store {shown} did not come out of its migration from schema version "
+                    f"{version} to {SCHEMA_VERSION} as it should ({problem}), so the migration "
+                    f"was undone and nothing was changed{kept}. Another version of reviewkit "
+                    "may have written it: use that one, or restore the store from a backup")
 
     def schema_version(self) -> int:
         with self._reading() as connection:
@@ -493,7 +677,7 @@ class Store:
     def versions(self, cadence: str, label: str, unit: str = "") -> list[PackVersion]:
         """The published versions of one pack (of ``unit``; '' the group or only pack), oldest
         first."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             rows = connection.execute(
                 sa.select(pack_versions_table).where(
                     (pack_versions_table.c.cadence == cadence)
@@ -605,26 +789,6 @@ class Transaction:
         if row is None:
             raise UnknownRecord(f"unknown decision id '{decision_id}'")
         return _decision(row)
-
-    def find_action(self, *, title: str, raised_in: str | None,
-                    unit: str = "") -> Action | None:
-        row = self.connection.execute(
-            sa.select(actions_table).where(
-                (actions_table.c.title == title) & (actions_table.c.raised_in == raised_in)
-                & (actions_table.c.unit == unit)
-            )
-        ).mappings().first()
-        return _action(row) if row else None
-
-    def find_decision(self, *, text: str, review: str | None,
-                      unit: str = "") -> Decision | None:
-        row = self.connection.execute(
-            sa.select(decisions_table).where(
-                (decisions_table.c.text == text) & (decisions_table.c.review == review)
-                & (decisions_table.c.unit == unit)
-            )
-        ).mappings().first()
-        return _decision(row) if row else None
 
     def add_action(self, *, title: str, owner: str, due: dt.date, kpi_id: str | None = None,
                    raised_in: str | None = None, note: str = "", decision_id: str | None = None,
@@ -809,23 +973,49 @@ class Transaction:
         return {row["entry"]: MinutesEntry(row["entry"], row["kind"], row["entity_id"],
                                            json.loads(row["content"])) for row in rows}
 
-    def keep_minutes_entry(self, review: str, unit: str, entry: MinutesEntry) -> None:
-        """Remember an entry as imported now (replacing what it was)."""
-        self.forget_minutes_entry(review, unit, entry.entry)
-        self.connection.execute(minutes_entries.insert().values(
-            review=review, unit=unit, entry=entry.entry, kind=entry.kind,
-            entity_id=entry.entity_id, content=json.dumps(entry.content, sort_keys=True)))
-
-    def forget_minutes_entry(self, review: str, unit: str, entry: str) -> None:
+    def replace_minutes_entries(self, review: str, unit: str,
+                                entries: Sequence[MinutesEntry]) -> None:
+        """Remember a meeting's entries as imported now (replacing what they were)."""
         self.connection.execute(sa.delete(minutes_entries).where(
-            (minutes_entries.c.review == review) & (minutes_entries.c.unit == unit)
-            & (minutes_entries.c.entry == entry)))
+            (minutes_entries.c.review == review) & (minutes_entries.c.unit == unit)))
+        if entries:
+            self.connection.execute(minutes_entries.insert(), [
+                {"review": review, "unit": unit, "entry": entry.entry, "kind": entry.kind,
+                 "entity_id": entry.entity_id,
+                 "content": json.dumps(entry.content, sort_keys=True)} for entry in entries])
 
-    def review_imported(self, review: str) -> bool:
-        """Whether minutes of this review were imported before (with or without entries)."""
-        return self.connection.execute(
-            sa.select(imports_table.c.sha256).where(imports_table.c.review == review)
-        ).first() is not None
+    def lock_minutes(self) -> None:
+        """Hold the minutes-import lock until this transaction ends (PostgreSQL; SQLite's
+        BEGIN IMMEDIATE serialises every writer already)."""
+        if self.connection.dialect.name == "postgresql":
+            self.connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_MINUTES_LOCK)))
+
+    def created_by_minutes(self, entity_id: str) -> dict[str, Any] | None:
+        """The values an action or decision was created with, when a minutes import made it."""
+        row = self.connection.execute(
+            sa.select(events_table.c.new, events_table.c.source).where(
+                (events_table.c.entity_id == entity_id) & (events_table.c.field == "created"))
+            .order_by(events_table.c.seq)
+        ).first()
+        if row is None or not str(row[1]).startswith("minutes ") or not row[0]:
+            return None
+        values = json.loads(row[0])
+        return values if isinstance(values, dict) else None
+
+    def units_of_imports(self, review: str) -> set[str]:
+        """The units whose minutes of ``review`` were imported, as the records each import
+        made or changed tell (an import that touched nothing counts as the group's: minutes
+        of reviews from before units)."""
+        units: set[str] = set()
+        for (sha256,) in self.connection.execute(
+                sa.select(imports_table.c.sha256).where(imports_table.c.review == review)):
+            touched = sa.select(events_table.c.entity_id).where(
+                events_table.c.source.like(f"minutes %sha256:{str(sha256)[:12]}"))
+            found = {str(row[0]) for row in self.connection.execute(sa.union(
+                sa.select(actions_table.c.unit).where(actions_table.c.id.in_(touched)),
+                sa.select(decisions_table.c.unit).where(decisions_table.c.id.in_(touched))))}
+            units |= found or {""}
+        return units
 
     def update_decision(self, decision_id: str, changes: dict[str, Any], *, effective: dt.date,
                         by: str, source: str) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +21,12 @@ from reviewkit.store.database import ACTION_STATUSES, Store, Transaction
 from reviewkit.store.records import MinutesEntry
 from reviewkit.store.reviews import Review, parse_review
 
-_ACTION_KEYS = ("title", "owner", "due", "kpi", "note")
+_ACTION_KEYS = ("id", "title", "owner", "due", "kpi", "note")
 _UPDATE_KEYS = ("id", "status", "due", "owner", "note", "title", "kpi")
-_DECISION_KEYS = ("text", "rationale", "kpis", "actions")
+_DECISION_KEYS = ("id", "text", "rationale", "kpis", "actions")
+#: What an entry's ``id`` looks like, by kind: in corrected minutes it names the action or
+#: decision the entry is.
+_ID_PREFIX = {"action": "A-", "decision": "D-"}
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,8 @@ class NewAction:
     due: dt.date
     kpi: str | None
     note: str
+    id: str | None = None  # corrected minutes: the action this entry is (``id: A-0007``)
+    line: int = 0  # where the entry (or its id) is in the file
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,8 @@ class NewDecision:
     rationale: str
     kpis: list[str]
     actions: list[NewAction]
+    id: str | None = None  # corrected minutes: the decision this entry is
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -121,16 +129,31 @@ def _items(path: Path, data: LineDict, key: str) -> list[tuple[LineDict, int]]:
     return items
 
 
+def _entry_id(path: Path, item: LineDict, kind: str) -> tuple[str | None, int]:
+    """An entry's own ``id`` (corrected minutes name the record an entry is) and its line."""
+    value = _text(path, item, "id", required=False)
+    if not value:
+        return None, item.line
+    prefix = _ID_PREFIX[kind]
+    if not value.startswith(prefix):
+        raise InputError(path, f"{value!r} is not the id of {'an' if kind == 'action' else 'a'} "
+                         f"{kind}; {kind} ids look like {prefix}0007", line=item.line_of("id"),
+                         field="id")
+    return value, item.line_of("id")
+
+
 def _new_action(path: Path, item: LineDict, known_kpis: set[str]) -> NewAction:
     check_known_keys(path, item, _ACTION_KEYS, where=" of an action")
     if item.get("due") in (None, ""):
         raise InputError(path, "required field is missing", line=item.line, field="due")
+    entry_id, line = _entry_id(path, item, "action")
     return NewAction(
         title=_text(path, item, "title", required=True),
         owner=_text(path, item, "owner", required=True),
         due=_date(path, item, "due"),
         kpi=_kpi(path, item, "kpi", known_kpis),
         note=_text(path, item, "note", required=False),
+        id=entry_id, line=line,
     )
 
 
@@ -171,10 +194,11 @@ def load_minutes(path: str | Path, known_kpis: set[str],
                 raise InputError(path, f"unknown KPI '{kpi}'; use an id from the KPI catalog",
                                  line=item.line_of("kpis"), field="kpis")
         nested = [_new_action(path, sub, known_kpis) for sub, _ in _items(path, item, "actions")]
+        entry_id, line = _entry_id(path, item, "decision")
         minutes.decisions.append(NewDecision(
             text=_text(path, item, "text", required=True),
             rationale=_text(path, item, "rationale", required=False),
-            kpis=[str(k) for k in kpis_value], actions=nested,
+            kpis=[str(k) for k in kpis_value], actions=nested, id=entry_id, line=line,
         ))
     for item, _line in _items(path, data, "actions"):
         minutes.actions.append(_new_action(path, item, known_kpis))
@@ -210,10 +234,12 @@ class _Entry:
     key: str  # "decisions[0]", "decisions[0].actions[1]", "actions[2]", "updates[0]"
     kind: str  # decision | action | update
     content: dict[str, Any]
+    line: int
     decision: NewDecision | None = None
     action: NewAction | None = None
     update: Update | None = None
     parent: str | None = None  # a decision's action: the decision's key
+    told: str | None = None  # the record the file says this entry is (its ``id``)
 
 
 def _entries(minutes: Minutes) -> list[_Entry]:
@@ -222,17 +248,19 @@ def _entries(minutes: Minutes) -> list[_Entry]:
         key = f"decisions[{i}]"
         found.append(_Entry(key, "decision", {"text": decision.text,
                                               "rationale": decision.rationale,
-                                              "kpis": list(decision.kpis)}, decision=decision))
+                                              "kpis": list(decision.kpis)}, decision.line,
+                            decision=decision, told=decision.id))
         for j, action in enumerate(decision.actions):
             found.append(_Entry(f"{key}.actions[{j}]", "action", _action_content(action),
-                                action=action, parent=key))
+                                action.line, action=action, parent=key, told=action.id))
     for i, action in enumerate(minutes.actions):
-        found.append(_Entry(f"actions[{i}]", "action", _action_content(action), action=action))
+        found.append(_Entry(f"actions[{i}]", "action", _action_content(action), action.line,
+                            action=action, told=action.id))
     for i, update in enumerate(minutes.updates):
         found.append(_Entry(f"updates[{i}]", "update",
                             {"id": update.id, **{name: _as_text(value)
                                                  for name, value in update.changes.items()}},
-                            update=update))
+                            update.line, update=update))
     return found
 
 
@@ -245,6 +273,22 @@ def _action_content(action: NewAction) -> dict[str, Any]:
 _ACTION_FIELD = {"title": "title", "owner": "owner", "due": "due", "kpi": "kpi_id",
                  "note": "note"}
 
+#: The entry remembered for every import of a review's minutes, whatever the file holds: it
+#: tells a second file of that meeting from a first one even when the first had no entries.
+_MEETING = MinutesEntry("", "meeting", "", {})
+
+
+@dataclass(frozen=True)
+class _Known:
+    """A record a review's minutes made before: the entry as it was imported (``key`` None for
+    minutes imported before reviewkit kept entries) and the action or decision it is."""
+
+    key: str | None
+    kind: str
+    entity_id: str
+    content: dict[str, Any]
+    parent: str | None = None  # an action raised under a decision: that decision's id
+
 
 class MinutesDiffer(ReviewkitError):
     """A review's minutes were imported before and this file differs from them; nothing is
@@ -255,8 +299,8 @@ class MinutesDiffer(ReviewkitError):
     def __init__(self, minutes: Minutes, differences: list[str]) -> None:
         self.reasons = differences
         super().__init__(
-            f"{minutes.path}: the minutes of {minutes.review} were imported before and this "
-            f"file differs from them in {len(differences)} place"
+            f"{minutes.path}: the minutes of {_meeting_words(minutes)} were imported before and "
+            f"this file differs from them in {len(differences)} place"
             f"{'s' if len(differences) != 1 else ''} (below); nothing was changed. If the file "
             "is the corrected record, run the import again with --amend to record them as "
             "amendments of that meeting"
@@ -264,7 +308,8 @@ class MinutesDiffer(ReviewkitError):
 
 
 def _fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    return [name for name in dict.fromkeys([*old, *new]) if old.get(name) != new.get(name)]
+    """The fields that differ, in the order the file gives them."""
+    return [name for name in dict.fromkeys([*new, *old]) if old.get(name) != new.get(name)]
 
 
 def _show(value: Any) -> str:
@@ -280,8 +325,9 @@ def import_minutes(store: Store, minutes: Minutes, *, by: str,
                    amend: bool = False) -> ImportResult:
     """Apply a minutes file in one transaction.
 
-    The first file of a review is applied entry by entry, and each entry is remembered. A
-    file for a review imported before is compared with what was remembered: if an entry
+    The first file of a review (of one unit) is applied entry by entry, and each entry is
+    remembered. A file for a meeting imported before is matched with what was remembered,
+    entry by entry, by identity and never by position (see :func:`_match`): if an entry
     changed, appeared or went, nothing is applied and :class:`MinutesDiffer` lists the
     differences, until ``amend`` records them as amendments of the meeting (effective on its
     date): a changed entry updates the same action or decision, a new one is created, and an
@@ -291,31 +337,37 @@ def import_minutes(store: Store, minutes: Minutes, *, by: str,
     source = f"minutes {minutes.path.name} sha256:{minutes.sha256[:12]}"
     review, unit = str(minutes.review), minutes.unit
     with store.transaction() as tx:
+        # Imports queue up here: the same file imported several times at once is applied by
+        # the first, and the others find it imported (SQLite's write lock does this already).
+        tx.lock_minutes()
         if tx.imported(minutes.sha256):
             result.already_imported = True
             return result
         _check_updates(tx, minutes)
-        recorded = tx.minutes_entries(review, unit)
-        before = bool(recorded) or tx.review_imported(review)
         entries = _entries(minutes)
-        matched = {} if recorded or not before else _legacy_matches(tx, minutes, entries)
-        differences: list[str] = []
-        for entry in entries:
-            known = recorded.get(entry.key) or matched.get(entry.key)
-            if known is None:
-                if before:
-                    differences.append(_added(entry, bool(recorded)))
-            elif known.content != entry.content:
-                differences += [
-                    f"{entry.key} ({known.entity_id}): {name} {_show(known.content.get(name))} "
-                    f"→ {_show(entry.content.get(name))}"
-                    for name in _fields(known.content, entry.content)]
-        current = {entry.key for entry in entries}
-        for key, gone in recorded.items():
-            if key not in current:
-                differences.append(f"{key} ({gone.entity_id}): no longer in the minutes"
-                                   + (" (the action is dropped)" if gone.kind == "action"
-                                      else " (kept: an applied record is not undone)"))
+        recorded = tx.minutes_entries(review, unit)
+        legacy = not recorded
+        if legacy:  # not imported, or imported before reviewkit kept entries
+            known = _legacy_known(tx, review, unit)
+            before = bool(known) or unit in tx.units_of_imports(review)
+        else:
+            known = _recorded_known(recorded)
+            before = True
+        if not before:
+            _refuse_ids_in_first_minutes(minutes, entries)
+        matched = _match(minutes, entries, known)
+        if legacy:
+            # An update of a meeting imported before entries were kept is that update when
+            # every change it makes was recorded on the meeting's date.
+            for entry in entries:
+                if entry.update is not None and entry.key not in matched and before and all(
+                        tx.has_event(entry.update.id, name, _as_text(value), minutes.date)
+                        for name, value in entry.update.changes.items()):
+                    matched[entry.key] = _Known(None, "update", entry.update.id, entry.content)
+        used = {id(record) for record in matched.values()}
+        # Minutes from before entries were kept cannot say what was taken out of them.
+        gone = [] if legacy else [record for record in known if id(record) not in used]
+        differences = _differences(entries, matched, gone, before=before, legacy=legacy)
         if differences and not amend:
             raise MinutesDiffer(minutes, differences)
         if differences:
@@ -323,21 +375,174 @@ def import_minutes(store: Store, minutes: Minutes, *, by: str,
             result.amended = differences
         made: dict[str, str] = {}  # entry key → the record it is (for a decision's actions)
         for entry in entries:
-            known = recorded.get(entry.key) or matched.get(entry.key)
-            made[entry.key] = _apply(tx, minutes, entry, known, made, by, source, result)
-        for key, gone in recorded.items():
-            if key not in current:
-                if gone.kind == "action":
-                    changed = tx.update_action(
-                        gone.entity_id, {"status": "dropped",
-                                         "note": f"removed from the minutes of {review}"},
-                        effective=minutes.date, by=by, source=source)
-                    if changed:
-                        result.updated.setdefault(gone.entity_id, []).extend(changed)
-                tx.forget_minutes_entry(review, unit, key)
+            made[entry.key] = _apply(tx, minutes, entry, matched.get(entry.key), made, by,
+                                     source, result)
+        for record in gone:
+            if record.kind == "action":
+                changed = tx.update_action(
+                    record.entity_id, {"status": "dropped",
+                                       "note": f"removed from the minutes of {review}"},
+                    effective=minutes.date, by=by, source=source)
+                if changed:
+                    result.updated.setdefault(record.entity_id, []).extend(changed)
+        tx.replace_minutes_entries(review, unit, [_MEETING, *(
+            MinutesEntry(entry.key, entry.kind, made[entry.key], entry.content)
+            for entry in entries)])
         tx.record_import(sha256=minutes.sha256, file=str(minutes.path), review=review, by=by,
                          changes=result.changes)
     return result
+
+
+def _recorded_known(recorded: dict[str, MinutesEntry]) -> list[_Known]:
+    """The entries remembered of a meeting, each with the decision it was raised under."""
+    known = []
+    for key, entry in recorded.items():
+        if entry.kind == _MEETING.kind:
+            continue
+        parent = recorded.get(key.rpartition(".")[0]) if "." in key else None
+        known.append(_Known(key, entry.kind, entry.entity_id, entry.content,
+                            parent.entity_id if parent else None))
+    return known
+
+
+def _legacy_known(tx: Transaction, review: str, unit: str) -> list[_Known]:
+    """The actions and decisions that minutes of a review imported before reviewkit kept
+    entries made, as those minutes said them (their values when created)."""
+    known: list[_Known] = []
+    for decision in tx.decisions(unit):
+        created = tx.created_by_minutes(decision.id) if decision.review == review else None
+        if created is not None:
+            kpis = created.get("kpis", "[]")
+            known.append(_Known(None, "decision", decision.id, {
+                "text": created.get("text", ""), "rationale": created.get("rationale") or "",
+                "kpis": list(json.loads(kpis) if isinstance(kpis, str) else kpis or [])}))
+    for action in tx.actions(unit=unit):
+        created = tx.created_by_minutes(action.id) if action.raised_in == review else None
+        if created is not None:
+            known.append(_Known(None, "action", action.id, {
+                "title": created.get("title", ""), "owner": created.get("owner", ""),
+                "due": created.get("due", ""), "kpi": created.get("kpi_id"),
+                "note": created.get("note") or ""}, created.get("decision_id")))
+    return known
+
+
+def _refuse_ids_in_first_minutes(minutes: Minutes, entries: list[_Entry]) -> None:
+    for entry in entries:
+        if entry.told is not None:
+            raise InputError(
+                minutes.path, f"{entry.told}: an entry's id names the {entry.kind} it corrects "
+                f"in minutes imported before, and the minutes of {_meeting_words(minutes)} are "
+                f"new; leave the id out (to change an action raised before, list it under "
+                "updates)", line=entry.line, field="id")
+
+
+#: The field that names an entry, by kind: an entry whose name is unchanged is the same entry.
+_NAME_FIELD = {"action": "title", "decision": "text", "update": "id"}
+
+
+def _alike(kind: str, new: dict[str, Any], old: dict[str, Any]) -> bool:
+    """Whether a changed entry can be the old one corrected: its name is unchanged, or it
+    differs in one field only (an update is always of the same action)."""
+    if kind == "update":
+        return bool(new.get("id") == old.get("id"))
+    return bool(new.get(_NAME_FIELD[kind]) == old.get(_NAME_FIELD[kind])
+                or len(_fields(old, new)) <= 1)
+
+
+def _match(minutes: Minutes, entries: list[_Entry], known: list[_Known]) -> dict[str, _Known]:
+    """Each entry's record, by identity, never by position: first the id the entry gives,
+    then a record whose entry is unchanged, then one it is unambiguously a correction of
+    (:func:`_alike`, one to one). Decisions first: an action is matched only among the
+    actions of its own decision. What matches nothing is new; a record nothing matches went."""
+    matched: dict[str, _Known] = {}
+    free = list(known)
+
+    def raised_under(entry: _Entry) -> str | None:
+        if entry.parent is None:
+            return None
+        parent = matched.get(entry.parent)
+        return parent.entity_id if parent else f"new {entry.parent}"
+
+    def fits(entry: _Entry, record: _Known) -> bool:
+        return record.kind == entry.kind and (
+            entry.kind != "action" or record.parent == raised_under(entry))
+
+    def take(entry: _Entry, record: _Known) -> None:
+        matched[entry.key] = record
+        free.remove(record)
+
+    for kind in ("decision", "action", "update"):
+        mine = [entry for entry in entries if entry.kind == kind]
+        for entry in mine:
+            if entry.told is not None:
+                record = next((r for r in free if r.kind == kind and r.entity_id == entry.told),
+                              None)
+                if record is None:
+                    raise _not_of_these_minutes(minutes, entry, known, matched)
+                if not fits(entry, record):
+                    where = (f"under decision {record.parent}" if record.parent
+                             else "on its own, not under a decision,")
+                    raise InputError(
+                        minutes.path, f"{entry.told} was raised {where} in these minutes; an "
+                        "amendment cannot move it (take it out, and add the action anew where "
+                        "it belongs)", line=entry.line, field="id")
+                take(entry, record)
+        for entry in mine:
+            if entry.key not in matched:
+                record = next((r for r in free if fits(entry, r) and r.content == entry.content),
+                              None)
+                if record is not None:
+                    take(entry, record)
+        while True:  # one-to-one corrections, until no more are certain
+            pending = [entry for entry in mine if entry.key not in matched]
+            candidates = {entry.key: [r for r in free if fits(entry, r)
+                                      and _alike(kind, entry.content, r.content)]
+                          for entry in pending}
+            chosen = [(entry, found[0]) for entry in pending
+                      if len(found := candidates[entry.key]) == 1
+                      and sum(any(r is found[0] for r in candidates[other.key])
+                              for other in pending) == 1]
+            for entry, record in chosen:
+                take(entry, record)
+            if not chosen:
+                break
+    return matched
+
+
+def _not_of_these_minutes(minutes: Minutes, entry: _Entry, known: list[_Known],
+                          matched: dict[str, _Known]) -> InputError:
+    if any(record.entity_id == entry.told for record in matched.values()):
+        problem = f"{entry.told} is the id of two entries; give each entry its own"
+    else:
+        ours = sorted(r.entity_id for r in known if r.kind == entry.kind)
+        problem = (f"{entry.told} is not {'an' if entry.kind == 'action' else 'a'} {entry.kind} "
+                   f"these minutes of {_meeting_words(minutes)} raised"
+                   + (f" (they raised {', '.join(ours)})" if ours else "")
+                   + "; leave the id out for a new one, or change an action raised elsewhere "
+                   "under updates")
+    return InputError(minutes.path, problem, line=entry.line, field="id")
+
+
+def _differences(entries: list[_Entry], matched: dict[str, _Known], gone: list[_Known], *,
+                 before: bool, legacy: bool) -> list[str]:
+    """What a file says differently from the minutes imported before, one line each."""
+    found: list[str] = []
+    for entry in entries:
+        record = matched.get(entry.key)
+        if record is None:
+            if before:
+                found.append(_added(entry, legacy, [r.entity_id for r in gone
+                                                    if r.kind == entry.kind]))
+            continue
+        moved = f", was {record.key}" if record.key and record.key != entry.key else ""
+        found += [f"{entry.key} ({record.entity_id}{moved}): {name} "
+                  f"{_show(record.content.get(name))} → {_show(entry.content.get(name))}"
+                  for name in _fields(record.content, entry.content)]
+    for record in sorted(gone, key=lambda r: r.key or ""):
+        found.append(f"{record.key} ({record.entity_id}): no longer in the minutes"
+                     + (" (the action is dropped)" if record.kind == "action"
+                        else " (kept: an applied record is not undone)"))
+    return found
 
 
 def _check_updates(tx: Transaction, minutes: Minutes) -> None:
@@ -354,45 +559,28 @@ def _check_updates(tx: Transaction, minutes: Minutes) -> None:
                 line=update.line, field="id")
 
 
-def _added(entry: _Entry, remembered: bool) -> str:
+def _added(entry: _Entry, legacy: bool, gone: list[str]) -> str:
     if entry.kind == "decision":
         what = f"decision {_show(entry.content['text'])}"
     elif entry.kind == "action":
         what = f"action {_show(entry.content['title'])}"
     else:
         what = f"update of {entry.content['id']}"
-    if remembered:
+    if legacy:
+        return (f"{entry.key}: {what} is not among the {entry.kind}s this review raised (it "
+                "was imported before reviewkit kept minutes entries); with --amend it is added"
+                + (f" (if it is one of them corrected, give it that {entry.kind}'s id)"
+                   if entry.kind != "update" else ""))
+    if not gone or entry.kind == "update":
         return f"{entry.key}: a new {what}"
-    return (f"{entry.key}: {what} is not among the {entry.kind}s this review raised (it was "
-            "imported before reviewkit kept minutes entries); with --amend it is added")
+    which = gone[0] if len(gone) == 1 else f"one of {', '.join(gone)}"
+    return (f"{entry.key}: a new {what} (if it corrects {which}, give it `id: {gone[0]}`"
+            + ("" if len(gone) == 1 else " or the id it corrects") + ")")
 
 
-def _legacy_matches(tx: Transaction, minutes: Minutes,
-                    entries: list[_Entry]) -> dict[str, MinutesEntry]:
-    """For a review imported before entries were kept: the entries found by their text, taken
-    to be what was imported (nothing else is known of it)."""
-    review, unit = str(minutes.review), minutes.unit
-    found: dict[str, MinutesEntry] = {}
-    for entry in entries:
-        record: str | None = None
-        if entry.decision is not None:
-            decision = tx.find_decision(text=entry.decision.text, review=review, unit=unit)
-            record = decision.id if decision else None
-        elif entry.action is not None:
-            action = tx.find_action(title=entry.action.title, raised_in=review, unit=unit)
-            record = action.id if action else None
-        elif entry.update is not None and all(
-                tx.has_event(entry.update.id, name, _as_text(value), minutes.date)
-                for name, value in entry.update.changes.items()):
-            record = entry.update.id
-        if record is not None:
-            found[entry.key] = MinutesEntry(entry.key, entry.kind, record, entry.content)
-    return found
-
-
-def _apply(tx: Transaction, minutes: Minutes, entry: _Entry, known: MinutesEntry | None,
+def _apply(tx: Transaction, minutes: Minutes, entry: _Entry, known: _Known | None,
            made: dict[str, str], by: str, source: str, result: ImportResult) -> str:
-    """Make or amend the record of one entry, remember the entry; the record's id."""
+    """Make or amend the record of one entry; the record's id."""
     review, unit, day = str(minutes.review), minutes.unit, minutes.date
     if entry.decision is not None:
         if known is None:
@@ -440,9 +628,11 @@ def _apply(tx: Transaction, minutes: Minutes, entry: _Entry, known: MinutesEntry
         changed = tx.update_action(record, fresh, effective=day, by=by, source=source)
         if changed:
             result.updated.setdefault(record, []).extend(changed)
-    tx.keep_minutes_entry(review, unit, MinutesEntry(entry.key, entry.kind, record,
-                                                     entry.content))
     return record
+
+
+def _meeting_words(minutes: Minutes) -> str:
+    return f"{minutes.review}" + (f" (unit '{minutes.unit}')" if minutes.unit else "")
 
 
 def _unit_words(unit: str) -> str:

@@ -113,6 +113,16 @@ class PackVersion:
     unit: str = ""  # '' for the group's (or the only) pack
 
 
+def summary_snapshot(summary: dict[str, Any]) -> dict[str, Any]:
+    """What a published pack said, as far as its ``summary.json`` tells: its KPI values and
+    statuses (a snapshot without narrative or actions: those are not compared). For a pack
+    published before reviewkit kept each version's snapshot."""
+    kpis = summary.get("kpis")
+    return {"kpis": [{name: item.get(name) for name in ("id", "name", "value", "status")}
+                     for item in kpis if isinstance(item, dict)]
+            if isinstance(kpis, list) else []}
+
+
 @dataclass(frozen=True)
 class MinutesEntry:
     """One entry of a review's minutes as it was imported, and the record it made."""
