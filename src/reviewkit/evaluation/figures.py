@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from reviewkit.evaluation.actions import ActionLog
 from reviewkit.evaluation.changes import ChangeReport
 from reviewkit.evaluation.evaluate import Evaluation, KpiResult, PeriodValue
+from reviewkit.evaluation.forecast import QuarterOutlook
 from reviewkit.evaluation.rollup import YearToDate, perspective_status
 from reviewkit.evaluation.spend import CategorySpend, SpendSummary
 from reviewkit.evaluation.strategy import BenefitView, Strategy
@@ -473,8 +474,7 @@ def _outlook(book: _Book, strategy: Strategy, kpis: Mapping[str, Kpi]) -> None:
             book.add(kpi.id, "forecast-high", quarter.upper,
                      format_value(quarter.upper, kpi, decimals=quarters.decimals), where, label)
             if quarters.target is not None:
-                met = _meets_at(kpi, quarter.mean, quarters.target, quarters.decimals)
-                verdict = "met" if met else "missed"
+                verdict = "met" if _met(quarters, quarter.period) else "missed"
                 book.add(kpi.id, "forecast-status", verdict, FORECAST_WORDS[verdict], where,
                          label)
         if quarters.target is not None:
@@ -482,9 +482,13 @@ def _outlook(book: _Book, strategy: Strategy, kpis: Mapping[str, Kpi]) -> None:
                      format_value(quarters.target, kpi, decimals=quarters.decimals), where)
 
 
-def _meets_at(kpi: Kpi, value: float, target: float, places: int) -> bool:
-    mean, goal = round(value, places), round(target, places)
-    return mean >= goal if kpi.higher_is_better else mean <= goal
+def _met(outlook: QuarterOutlook, quarter: Period) -> bool:
+    """Whether the outlook says ``quarter`` meets the target: from the first quarter that
+    reaches it until the first that falls short again (its own verdict, not worked out
+    again here)."""
+    if outlook.reach is None or quarter < outlook.reach:
+        return False
+    return outlook.misses_from is None or quarter < outlook.misses_from
 
 
 # -- benefits' and key results' measures --------------------------------------------------------
