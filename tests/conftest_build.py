@@ -13,12 +13,15 @@ opts out of assertion rewriting (it asserts nothing): PYTEST_DONT_REWRITE.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -292,3 +295,79 @@ def failed_build(demo_pack: BuiltPack, _demo_session: _Session) -> FailedBuild:
     assert _demo_session.failed is not None
     _demo_session.failed.child.wait()
     return _demo_session.failed
+
+
+#: The last week of the tiny definition's data.
+TINY_DAY = dt.date(2026, 11, 20)
+
+
+def two_site_definition(root: Path) -> Path:
+    """A tiny pack definition under ``root``: two units (North, South), two KPIs, one cadence
+    (weekly, six weeks to 2026-11-20) and a notebook of three sections, so a pack costs a kernel
+    start and a short PDF; North's commentary on uptime shows an image of the assets folder.
+    Returns its params file."""
+    import nbformat  # deferred: only the batch tests need it
+
+    from reviewkit.store.database import Store  # deferred: as above
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "kpis.yaml").write_text("""kpis:
+  - {id: uptime, name: Uptime, perspective: Reliability, direction: higher_is_better,
+     target: 99, amber: 98, owner: Ops, cadences: [weekly], headline: true}
+  - {id: incidents, name: Incidents, perspective: Reliability, direction: lower_is_better,
+     target: 4, owner: Ops, cadences: [weekly], aggregation: sum, headline: true}
+""", encoding="utf-8")
+    rows = ["kpi_id,period_end,value,segment,count"]
+    for week in range(6):
+        day = (TINY_DAY - dt.timedelta(weeks=5 - week)).isoformat()
+        rows += [f"uptime,{day},{98.5 + week * 0.1:.1f},N1,30", f"uptime,{day},99.5,S1,10",
+                 f"incidents,{day},{week % 3},N1,", f"incidents,{day},1,S1,"]
+    (root / "measurements.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell('cadence = "weekly"\nparams_file = None\nperiod_end = None\n'
+                                  "unit = None", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("from reviewkit.run.notebook import open_pack\n"
+                                  "pack = open_pack(cadence, params_file, period_end, unit)"),
+        *[nbformat.v4.new_code_cell(f'pack.section("{section}")', metadata={
+            "reviewkit": {"section": {"id": section, "title": section}, "toc": False}})
+          for section in ("cover", "units", "summary")],
+    ]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    nbformat.write(notebook, root / "tiny.ipynb")
+    params = root / "params.yaml"
+    params.write_text("""organisation: Two Sites
+catalog: kpis.yaml
+measurements: measurements.csv
+notebook: tiny.ipynb
+assets: assets
+cadences: [weekly]
+units:
+  - {id: north, segment: N1, name: North}
+  - {id: south, segment: S1, name: South}
+""", encoding="utf-8")
+    # North's commentary on uptime shows an image of the assets folder.
+    (root / "assets").mkdir()
+    (root / "assets" / "trend.png").write_bytes(PNG)
+    store = Store.open(str(root / "reviewkit.sqlite"))
+    try:
+        store.save_narrative(cadence="weekly", label=TINY_DAY.isoformat(), key="kpi-uptime",
+                             kpi_id="uptime", text="Uptime recovers.\n\n![trend](trend.png)",
+                             basis={}, expected_revision=0, by="analyst", source="test",
+                             unit="north")
+    finally:
+        store.dispose()
+    return params
+
+
+def png(rgba: bytes) -> bytes:
+    """A PNG of one pixel."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00" + rgba)) + chunk(b"IEND", b""))
+
+
+PNG = png(b"\xff\x00\x00\xff")

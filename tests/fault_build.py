@@ -11,6 +11,7 @@ PYTEST_DONT_REWRITE
 from __future__ import annotations
 
 import errno
+import json
 import os
 import signal
 import sqlite3
@@ -27,7 +28,7 @@ from reviewkit.run import build, execute, publish
 from reviewkit.store import database
 
 MODES = ("evaluate", "execute", "pdf", "before-swap", "after-swap", "after-record",
-         "record-fails", "disk-full")
+         "record-fails", "disk-full", "published-meanwhile")
 
 
 def die() -> None:
@@ -90,6 +91,18 @@ def inject(mode: str, pid_file: Path) -> None:
                                           sqlite3.OperationalError("database is locked"))
 
         database.Transaction.record_pack = locked  # type: ignore[method-assign]
+    elif mode == "published-meanwhile":
+        real_swapped_in = publish.swapped_in
+
+        def published_first(staging: Path, final: Path, **kwargs: Any) -> Any:
+            # Another process published the pack (version 1) while this draft was being made.
+            manifest = final / "manifest.json"
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+            manifest.write_text(json.dumps({**data, "state": "final", "version": 1}),
+                                encoding="utf-8")
+            return real_swapped_in(staging, final, **kwargs)
+
+        publish.swapped_in = published_first  # type: ignore[assignment]
     else:
         raise SystemExit(f"unknown mode {mode}; use one of {', '.join(MODES)}")
 

@@ -24,6 +24,7 @@ import dataclasses
 import datetime as dt
 import io
 import itertools
+import json
 import os
 import re
 import resource
@@ -532,6 +533,7 @@ class Case:
     memory: int | None = None
     file_size: int | None = None
     read_only_store: bool = False  # the store file and its folder read-only while it runs
+    read_only_out: bool = False  # the output folder read-only while it runs
     absent: tuple[str, ...] = ()  # text that must appear nowhere in the output (a secret)
     max_chars: int | None = None  # the longest the error line may be
 
@@ -1354,6 +1356,95 @@ def _narrative_cases() -> list[Case]:
     ]
 
 
+#: The pack.ipynb ``reviewkit draft`` writes for the demo's 20 November pack (outputs stripped;
+#: named .json so nbval does not run it): the analyst's working copy whose edits the next build
+#: collects.
+PACK_NOTEBOOK = REPO / "tests" / "fixtures" / "packs" / "weekly-2026-11-20.ipynb.json"
+BUILD_W = _cmd("build weekly --params {weekly} --out {out} -q")
+
+
+def pack_notebook(change: Callable[[dict[str, Any]], Found | None]) -> Mutation:
+    """Put the demo pack's notebook in the previous pack and change its JSON as an analyst's
+    Jupyter would save it; ``cell`` is the 1-based number of the cell the change is about."""
+
+    def mutate(demo: Demo) -> Found:
+        data = json.loads(PACK_NOTEBOOK.read_text(encoding="utf-8"))
+        found = change(data) or {}
+        (demo.pack / "pack.ipynb").write_text(json.dumps(data, indent=1), encoding="utf-8")
+        return found
+
+    return mutate
+
+
+def _narrative_cell(data: dict[str, Any], key: str) -> tuple[int, dict[str, Any]]:
+    for number, cell in enumerate(data["cells"], start=1):
+        meta = cell["metadata"].get("reviewkit")
+        if isinstance(meta, dict) and meta.get("key") == key:
+            return number, cell
+    raise HarnessError(f"the pack notebook has no narrative cell {key!r}")
+
+
+def _add_markdown(data: dict[str, Any]) -> Found:
+    number, _ = _narrative_cell(data, "summary")
+    data["cells"].insert(number, {"cell_type": "markdown", "metadata": {},
+                                  "source": "Supplier restores are slow this week."})
+    return {"cell": number + 1}
+
+
+def _set_meta(key: str, field: str | None, value: Any) -> Callable[[dict[str, Any]], Found]:
+    def change(data: dict[str, Any]) -> Found:
+        number, cell = _narrative_cell(data, key)
+        if field is None:
+            cell["metadata"]["reviewkit"] = value
+        else:
+            cell["metadata"]["reviewkit"][field] = value
+        return {"cell": number}
+
+    return change
+
+
+def _copy_cell(data: dict[str, Any]) -> Found:
+    number, cell = _narrative_cell(data, "summary")
+    copied = json.loads(json.dumps(cell))
+    copied["source"] = "A second thought on the summary."
+    data["cells"].insert(number, copied)
+    return {"cell": number + 1, "first": number}
+
+
+def _pack_notebook_cases() -> list[Case]:
+    """The analyst's pack.ipynb: a cell the rebuild would drop is refused before anything is
+    saved or built, naming the notebook and the cell."""
+    nb = "pack.ipynb"
+
+    def notebook(id: str, mutation: str, change: Callable[[dict[str, Any]], Found | None],
+                 where: str) -> Case:
+        return case(id, mutation, pack_notebook(change), BUILD_W, names=nb,
+                    where=r"cell {cell}: " + where)
+
+    return [
+        notebook("pack-notebook-markdown-cell-added", "a Markdown cell added after the summary "
+                 "(not tagged narrative)", _add_markdown,
+                 r"a Markdown cell the build did not write \('Supplier restores"),
+        notebook("pack-notebook-key-changed", "the summary cell's key changed to 'sumary'",
+                 _set_meta("summary", "key", "sumary"),
+                 r"narrative key 'sumary' is not a cell of this pack \(did you mean 'summary'"),
+        notebook("pack-notebook-revision-text", "revision: 'x' in a narrative cell's metadata",
+                 _set_meta("kpis", "revision", "x"), r".*'reviewkit.revision' is 'x'"),
+        notebook("pack-notebook-revision-null", "revision: null",
+                 _set_meta("kpis", "revision", None), r".*'reviewkit.revision' is null"),
+        notebook("pack-notebook-revision-list", "revision: [1]",
+                 _set_meta("kpis", "revision", [1]), r".*'reviewkit.revision' is a list"),
+        notebook("pack-notebook-metadata-null", "a narrative cell's reviewkit metadata: null",
+                 _set_meta("actions", None, None), r".*metadata 'reviewkit' is null"),
+        notebook("pack-notebook-metadata-string", "reviewkit metadata: a string",
+                 _set_meta("actions", None, "summary"), r".*metadata 'reviewkit' is 'summary'"),
+        notebook("pack-notebook-metadata-list", "reviewkit metadata: a list",
+                 _set_meta("actions", None, ["summary"]), r".*metadata 'reviewkit' is a list"),
+        notebook("pack-notebook-duplicate-key", "the summary cell copied, the copy edited",
+                 _copy_cell, r"this cell and cell {first} are both narrative cell 'summary'"),
+    ]
+
+
 def _argument_cases() -> list[Case]:
     export = ("narrative export {cadence} --params {{{params}}} --period {period} "
               "--output {{root}}/n.md")
@@ -1397,6 +1488,47 @@ def _argument_cases() -> list[Case]:
              _cmd("actions update A-0999 --params {weekly} --status done"), names="A-0999"),
         case("args-actions-show-unknown-id", "actions show A-9999", None,
              _cmd("actions show A-9999 --params {weekly}"), names="A-9999"),
+    ]
+
+
+def _batch_cases() -> list[Case]:
+    """`reviewkit batch` and `reviewkit index`: every bad argument is refused before anything
+    runs; a disk that cannot take the lock or the library page is the machine's fault."""
+    batch = ("batch", "--params", "{weekly}", "--out", "{out}", "-q")
+
+    def arg(id: str, *extra: str, names: str | tuple[str, ...], **expect: Any) -> Case:
+        return case(f"batch-{id}", "batch " + " ".join(extra), None, (*batch, *extra),
+                    names=names, **expect)
+
+    return [
+        arg("units-comma", "--units", ",", names="--units", where="names no unit"),
+        arg("units-empty-id", "--units", "north,,south", names="--units",
+            where="an empty id between commas"),
+        arg("units-twice", "--units", "north,north", names="--units",
+            where="'north' more than once"),
+        arg("time-limit-negative", "--time-limit", "-1", names="--time-limit"),
+        arg("time-limit-nan", "--time-limit", "nan", names="--time-limit"),
+        arg("time-limit-infinite", "--time-limit", "inf", names="--time-limit"),
+        arg("memory-limit-negative", "--memory-limit", "-5", names="--memory-limit"),
+        arg("memory-limit-too-small", "--memory-limit", "300", names="--memory-limit",
+            where="1024 or more"),
+        arg("scheduler-not-a-url", "--executor", "dask", "--scheduler", "not a url",
+            names="--scheduler", where="tcp://HOST:PORT"),
+        arg("scheduler-http", "--executor", "dask", "--scheduler", "http://127.0.0.1:8786",
+            names="--scheduler"),
+        arg("scheduler-no-port", "--executor", "dask", "--scheduler", "tcp://127.0.0.1",
+            names="--scheduler"),
+        case("batch-cadence-not-made", "batch --cadence monthly on a weekly-only params file",
+             set_key(WEEKLY, "cadences", "[weekly]"), (*batch, "--cadence", "monthly"),
+             names="--cadence", where="weekly.yaml makes weekly"),
+        case("batch-read-only-out", "batch into a read-only output folder", None, batch,
+             names="batch's lock", exit=4, child=True, read_only_out=True),
+        case("batch-disk-full", "batch with no room to write its lock (RLIMIT_FSIZE)", None,
+             batch, names="batch's lock", exit=4, child=True, file_size=1),
+        case("index-read-only-out", "index of a read-only output folder", None,
+             ("index", "{out}"), names="index.html", exit=4, child=True, read_only_out=True),
+        case("index-disk-full", "index with no room for the page (RLIMIT_FSIZE)", None,
+             ("index", "{out}"), names="index.html", exit=4, child=True, file_size=1),
     ]
 
 
@@ -1711,8 +1843,8 @@ def parquet_float32() -> Mutation:
 CASES: list[Case] = [
     *_params_cases(), *_catalog_cases(), *_measurement_cases(), *_xlsx_cases(),
     *_parquet_cases(), *_portfolio_cases(), *_minutes_cases(), *_narrative_cases(),
-    *_argument_cases(), *_store_cases(), *_build_cases(), *_source_cases(),
-    *_tabular_rule_cases(),
+    *_pack_notebook_cases(), *_argument_cases(), *_batch_cases(), *_store_cases(),
+    *_build_cases(), *_source_cases(), *_tabular_rule_cases(),
 ]
 
 
@@ -1720,8 +1852,9 @@ def test_the_sweep_is_big_enough_and_ids_are_unique() -> None:
     ids = [c.id for c in CASES]
     assert len(ids) == len(set(ids)), [i for i in ids if ids.count(i) > 1]
     assert len([c for c in CASES if c.exit != 0]) >= 110
+    # A build refused before its notebook runs costs a second; a finished one about 15 s.
     builds = [c for c in CASES if c.command[:1] == ("build",) and c.command[1] in
-              ("weekly", "monthly", "quarterly")]
+              ("weekly", "monthly", "quarterly") and c.exit != 2]
     assert len(builds) <= 5, "a build takes about 15 s: keep to five"
 
 
@@ -1768,13 +1901,20 @@ def _as_a_user(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def snapshot(*paths: Path) -> dict[str, bytes | str]:
-    """Bytes of every file at or below ``paths`` (and the mode of the store, for read-only)."""
+    """Bytes of every file at or below ``paths`` (and the mode of the store, for read-only).
+
+    A pack's lock file (``.<pack>.lock`` beside it) is left out while it is empty: a build takes
+    the lock before it reads the analyst's edits, and a free lock is an empty file, not a change
+    to anything a user keeps."""
     found: dict[str, bytes | str] = {}
     for path in paths:
         if path.is_file():
             found[str(path)] = path.read_bytes()
         elif path.is_dir():
             for item in sorted(path.rglob("*")):
+                if item.is_file() and item.name.endswith(".lock") and item.name.startswith(
+                        ".") and item.stat().st_size == 0:
+                    continue
                 if item.is_file():
                     found[str(item)] = item.read_bytes()
                 elif item.is_dir():
@@ -1796,6 +1936,17 @@ def read_only(demo: Demo) -> Iterator[None]:
     finally:
         folder.chmod(modes[0])
         demo.store.chmod(modes[1])
+
+
+@contextlib.contextmanager
+def read_only_folder(folder: Path) -> Iterator[None]:
+    """A folder read-only while the child runs (one run by root is made to obey modes)."""
+    mode = folder.stat().st_mode
+    folder.chmod(0o555)
+    try:
+        yield
+    finally:
+        folder.chmod(mode)
 
 
 # -- the test -----------------------------------------------------------------------------------
@@ -1871,10 +2022,11 @@ def run_case(c: Case, template: Path, folder: Path) -> Ran:
     watched = (demo.store.parent, demo.out)
     before = snapshot(*watched)
     if c.child:
-        with read_only(demo) if c.read_only_store else contextlib.nullcontext():
+        with (read_only(demo) if c.read_only_store else contextlib.nullcontext(),
+              read_only_folder(demo.out) if c.read_only_out else contextlib.nullcontext()):
             outcome = run_in_child(args, cwd=demo.root, timeout=c.timeout, cpu=c.cpu,
-                                   memory=c.memory,
-                                   file_size=c.file_size, obey_modes=c.read_only_store)
+                                   memory=c.memory, file_size=c.file_size,
+                                   obey_modes=c.read_only_store or c.read_only_out)
     else:
         outcome = run_in_process(args)
     return Ran(outcome, found, before, snapshot(*watched))

@@ -19,55 +19,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
-from conftest_build import BIN, REPO, child_env
+from conftest_build import BIN, REPO, child_env, png
+from conftest_build import two_site_definition as _definition
 
+from reviewkit.run import publish
 from reviewkit.run.batch import BatchOptions, locked, run_batch
 from reviewkit.run.workers import Limits
 
-DAY = dt.date(2026, 11, 20)
+DAY = dt.date(2026, 11, 20)  # the tiny definition's last week
 FILES = ("pack.pdf", "pack.html", "pack.ipynb", "summary.json", "manifest.json")
 
 
-def _definition(root: Path) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "kpis.yaml").write_text("""kpis:
-  - {id: uptime, name: Uptime, perspective: Reliability, direction: higher_is_better,
-     target: 99, amber: 98, owner: Ops, cadences: [weekly], headline: true}
-  - {id: incidents, name: Incidents, perspective: Reliability, direction: lower_is_better,
-     target: 4, owner: Ops, cadences: [weekly], aggregation: sum, headline: true}
-""", encoding="utf-8")
-    rows = ["kpi_id,period_end,value,segment,count"]
-    for week in range(6):
-        day = (DAY - dt.timedelta(weeks=5 - week)).isoformat()
-        rows += [f"uptime,{day},{98.5 + week * 0.1:.1f},N1,30", f"uptime,{day},99.5,S1,10",
-                 f"incidents,{day},{week % 3},N1,", f"incidents,{day},1,S1,"]
-    (root / "measurements.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [
-        nbformat.v4.new_code_cell('cadence = "weekly"\nparams_file = None\nperiod_end = None\n'
-                                  "unit = None", metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell("from reviewkit.run.notebook import open_pack\n"
-                                  "pack = open_pack(cadence, params_file, period_end, unit)"),
-        *[nbformat.v4.new_code_cell(f'pack.section("{section}")', metadata={
-            "reviewkit": {"section": {"id": section, "title": section}, "toc": False}})
-          for section in ("cover", "units", "summary")],
-    ]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}
-    nbformat.write(notebook, root / "tiny.ipynb")
-    params = root / "params.yaml"
-    params.write_text("""organisation: Two Sites
-catalog: kpis.yaml
-measurements: measurements.csv
-notebook: tiny.ipynb
-cadences: [weekly]
-units:
-  - {id: north, segment: N1, name: North}
-  - {id: south, segment: S1, name: South}
-""", encoding="utf-8")
-    return params
 
 
 def _batch(*args: str | Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
@@ -124,7 +87,7 @@ def test_the_library_page_lists_every_pack_with_links_and_no_outside_resource(
     _, out, _ = first_batch
     page = (out / "index.html").read_text(encoding="utf-8")
     for unit in ("north", "south", "group"):
-        assert f'href="weekly/2026-11-20/{unit}/pack.pdf"' in page
+        assert f'href="./weekly/2026-11-20/{unit}/pack.pdf"' in page
     assert "North" in page and "Group" in page
     assert "http" not in page.replace('name="viewport"', "")
     os.remove(out / "index.html")
@@ -188,6 +151,24 @@ def test_a_killed_batch_leaves_whole_packs_and_a_rerun_builds_only_the_rest(
     assert list(out.rglob("*staging*")) == []
 
 
+def test_the_batch_clean_up_spares_the_staging_of_a_build_holding_its_pack(
+        tmp_path: Path) -> None:
+    """A single build in the same output folder holds its pack's lock while its staging folder
+    fills: the batch's clean-up at the end leaves it; an abandoned one goes."""
+    from reviewkit.run.batch import _clean_abandoned
+
+    week = tmp_path / "out" / "weekly" / DAY.isoformat()
+    busy = week / ".north.staging-999999-0000aaaa"
+    abandoned = week / ".south.staging-999998-0000bbbb"
+    for folder in (busy, abandoned):
+        folder.mkdir(parents=True)
+        (folder / "pack.html").write_text("half", encoding="utf-8")
+    with publish.locked(week / "north"):
+        _clean_abandoned(tmp_path / "out")
+    assert (busy / "pack.html").is_file()
+    assert not abandoned.exists()
+
+
 @pytest.fixture
 def dask_cluster() -> Iterator[Any]:
     from distributed import LocalCluster  # deferred: only these tests need it
@@ -229,3 +210,88 @@ def test_a_batch_on_a_dask_cluster_finishes_every_pack_when_a_worker_is_killed(
     assert len(_whole_packs(out)) == 3
     assert list(out.rglob("*staging*")) == []
     assert report.consistency == []
+
+
+# -- published packs (these change the first batch's folders, so they come last) --------------
+
+
+@pytest.fixture(scope="module")
+def published(first_batch: tuple[Path, Path, Any]) -> tuple[Path, Path, dict[str, bytes]]:
+    """The first batch's packs with North's published (version 1): the published pack's
+    files, as they were published. The tests using it come last in this module: they change
+    the first batch's folders."""
+    params, out, _ = first_batch
+    common = ["weekly", "--params", str(params), "--out", str(out), "--unit", "north"]
+    proc = subprocess.run([str(BIN / "reviewkit"), "publish", *common, "--approver", "Dana",
+                           "--force", "-q"], capture_output=True, text=True, cwd=REPO,
+                          env=child_env(), timeout=240, check=False)
+    assert proc.returncode == 0, proc.stderr
+    north = out / "weekly" / DAY.isoformat() / "north"
+    return params, out, _files(north)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def test_a_draft_of_a_published_pack_goes_beside_it_and_a_batch_keeps_both(
+        published: tuple[Path, Path, dict[str, bytes]]) -> None:
+    params, out, files = published
+    north = out / "weekly" / DAY.isoformat() / "north"
+    assert json.loads((north / "summary.json").read_text())["state"] == "final"
+    proc = subprocess.run([str(BIN / "reviewkit"), "draft", "weekly", "--params", str(params),
+                           "--out", str(out), "--unit", "north"], capture_output=True,
+                          text=True, cwd=REPO, env=child_env(), timeout=240, check=False)
+    assert proc.returncode == 0, proc.stderr
+    beside = north.with_name("north.draft")
+    assert proc.stdout.strip() == str(beside / "pack.ipynb")
+    assert f"the published pack (version 1) stays in {north}" in proc.stderr
+    assert _files(north) == files
+    assert json.loads((beside / "summary.json").read_text())["state"] == "draft"
+    # Nothing changed since: the batch rebuilds neither the published pack nor its draft.
+    report = run_batch(BatchOptions(params=(params,), out=out, workers=1))
+    assert [p.status for p in report.packs] == ["skipped"] * 3
+    assert _files(north) == files
+
+
+def test_a_batch_rebuilds_what_is_stale_or_not_whole_and_never_over_a_published_pack(
+        published: tuple[Path, Path, dict[str, bytes]]) -> None:
+    params, out, files = published
+    week = out / "weekly" / DAY.isoformat()
+    (params.parent / "assets" / "trend.png").write_bytes(png(b"\x00\x80\x00\xff"))
+    (week / "south" / "pack.html").unlink()
+    summary = json.loads((week / "group" / "summary.json").read_text())
+    summary["status_counts"]["red"] = 0
+    (week / "group" / "summary.json").write_text(json.dumps(summary))
+    report = run_batch(BatchOptions(params=(params,), out=out, workers=2))
+    assert {p.planned.unit or "group": p.status for p in report.packs} == {
+        "north": "built", "south": "built", "group": "built"}, [p.error for p in report.packs]
+    assert _files(week / "north") == files, "the published pack must stay as published"
+    assert json.loads((week / "north.draft" / "manifest.json").read_text())["state"] == "draft"
+    for folder in (week / "south", week / "group", week / "north.draft"):
+        assert publish.whole_pack(folder), folder
+    assert report.consistency == []
+
+
+def test_publishing_again_collects_the_edits_made_in_the_draft_beside_and_removes_it(
+        published: tuple[Path, Path, dict[str, bytes]]) -> None:
+    params, out, _ = published
+    week = out / "weekly" / DAY.isoformat()
+    draft = week / "north.draft" / "pack.ipynb"
+    notebook = json.loads(draft.read_text(encoding="utf-8"))
+    [cell] = [c for c in notebook["cells"]
+              if c["metadata"].get("reviewkit", {}).get("key") == "kpi-uptime"]
+    cell["source"] = "Uptime is back above target after the network fix."
+    draft.write_text(json.dumps(notebook), encoding="utf-8")
+    proc = subprocess.run([str(BIN / "reviewkit"), "publish", "weekly", "--params", str(params),
+                           "--out", str(out), "--unit", "north", "--approver", "Sam",
+                           "--force", "-q"], capture_output=True, text=True, cwd=REPO,
+                          env=child_env(), timeout=240, check=False)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((week / "north" / "summary.json").read_text())
+    assert (summary["state"], summary["version"]) == ("final", 2)
+    assert "Uptime is back above target after the network fix." in (
+        week / "north" / "pack.html").read_text(encoding="utf-8")
+    assert (week / "north" / "versions" / "1" / "pack.pdf").is_file()
+    assert not (week / "north.draft").exists()

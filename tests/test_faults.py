@@ -14,17 +14,22 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest_build import DEMO_LABEL, copy_demo_inputs, run_cli, snapshot
 
+from reviewkit.inputs.catalog import Kpi
 from reviewkit.run import publish
+from reviewkit.run.batch import compare_group
+from reviewkit.run.cluster import cluster_failure
+from reviewkit.run.workers import Limits, LocalPool, Outcome, memory_too_small
 from reviewkit.store.database import Store
 
 HARNESS = Path(__file__).resolve().parent / "fault_build.py"
 BEFORE_SWAP = ("evaluate", "execute", "pdf", "before-swap")
 AFTER_SWAP = ("after-swap", "after-record")
-MODES = (*BEFORE_SWAP, *AFTER_SWAP, "record-fails", "disk-full")
+MODES = (*BEFORE_SWAP, *AFTER_SWAP, "record-fails", "disk-full", "published-meanwhile")
 PACK_FILES = ("pack.pdf", "pack.html", "pack.ipynb", "summary.json", "manifest.json")
 
 
@@ -155,6 +160,59 @@ def test_a_full_disk_while_writing_the_pack_is_one_line_and_keeps_the_previous_p
     assert snapshot(run.folder) == base.folder_files
 
 
+def test_a_draft_finishing_after_a_publish_of_its_pack_stops_and_leaves_the_published_pack(
+    base: Base,
+) -> None:
+    run = base.runs["published-meanwhile"]
+    assert run.returncode == 4, run.stderr
+    assert run.stderr.count("\n") == 1
+    assert "version 1 of the pack in" in run.stderr and "was published while this draft was " \
+        "being made" in run.stderr and "nothing was replaced" in run.stderr
+    after = snapshot(run.folder)
+    manifest = json.loads(after.pop("manifest.json"))
+    assert (manifest["state"], manifest["version"]) == ("final", 1)
+    assert after == {name: data for name, data in base.folder_files.items()
+                     if name != "manifest.json"}
+    assert not (run.folder.parent / f"{DEMO_LABEL}.draft").exists()
+    assert _recorded(run.params)[DEMO_LABEL] == base.recorded_at
+
+
+def test_a_build_waits_for_the_build_or_publish_of_the_same_pack_under_way(
+    base: Base, tmp_path: Path
+) -> None:
+    """Builds and publishes of one pack are serialised: while another process holds the pack's
+    lock (a publish under way), a build does not read the pack's edits nor replace it."""
+    root = tmp_path / "serial"
+    shutil.copytree(base.root, root)
+    params = root / "inputs" / "params" / "weekly.yaml"
+    folder = root / "out" / "weekly" / DEMO_LABEL
+    before = snapshot(folder)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\n"
+         "from reviewkit.run import publish\n"
+         "with publish.locked(Path(sys.argv[1])):\n"
+         "    print('held', flush=True)\n    sys.stdin.read()\n", str(folder)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        build = subprocess.Popen(
+            [sys.executable, "-m", "reviewkit", "build", "weekly", "--params", str(params),
+             "--out", str(root / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env={k: v for k, v in os.environ.items() if k != "REVIEWKIT_DEBUG"})
+        deadline = time.monotonic() + 120
+        waiting = ""
+        assert build.stderr is not None
+        while "waiting for reviewkit (pid" not in waiting and time.monotonic() < deadline:
+            waiting += build.stderr.readline()
+        assert f"waiting for reviewkit (pid {holder.pid} on " in waiting
+        assert build.poll() is None and snapshot(folder) == before
+    finally:
+        holder.communicate("", timeout=30)  # releases the lock
+    _, err = build.communicate(timeout=240)
+    assert build.returncode == 0, err
+    assert snapshot(folder) != before and _whole_new_pack(folder)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_what_a_killed_build_leaves_beside_the_pack_is_cleaned_by_the_next(
     base: Base, mode: str
@@ -177,3 +235,59 @@ def test_shutting_down_a_kernel_stops_its_warm_up_instead_of_waiting_for_it(
     assert kernel._warm is not None
     kernel.shutdown()
     assert not kernel._warm.is_alive()
+
+
+# -- a batch under trouble: the memory limit, the cluster, damaged summaries -----------------
+
+
+def test_a_memory_limit_too_small_for_a_worker_is_reported_as_such() -> None:
+    """Under a cap too small to load the pipeline the worker aborts (or raises MemoryError):
+    the pack fails saying the memory limit is too small, not "worker died"."""
+    pool = LocalPool(1, Limits(seconds=120, memory=200 << 20))
+    events = list(pool.run(iter([(0, None)])))  # type: ignore[list-item]
+    [outcome] = [event[1] for event in events if event[0] == "finished"]
+    assert isinstance(outcome, Outcome) and outcome.status == "failed"
+    assert outcome.error.startswith("the pack's worker ran out of memory under the memory "
+                                    "limit of 200 MB; raise --memory-limit"), outcome.error
+
+
+@pytest.mark.parametrize("detail", [
+    "could not execute the notebook: RuntimeError: Kernel died before replying to kernel_info "
+    "(kernel said: RuntimeError: can't start new thread)",
+    "could not execute the notebook: DeadKernelError: Kernel died (kernel said: object type "
+    "name: MemoryError)",
+])
+def test_a_kernel_out_of_memory_under_the_limit_is_reported_in_our_words(detail: str) -> None:
+    assert memory_too_small(detail, 1100 << 20) == (
+        "the pack's kernel ran out of memory under the memory limit of 1100 MB; raise "
+        "--memory-limit (a pack's worker and its kernel each need about 1 GB of address "
+        "space), or 0 for no limit; nothing was published")
+    assert memory_too_small(detail, None) == detail
+
+
+def test_a_pack_lost_on_every_dask_try_is_reported_in_our_words_not_as_killed_worker() -> None:
+    from distributed import KilledWorker  # deferred: only this test needs it
+
+    error = KilledWorker("reviewkit-pack-0-123", "tcp://127.0.0.1:40000", "tcp://127.0.0.1:1")
+    message = cluster_failure(error, Limits(seconds=30, memory=2048 << 20))
+    assert message == ("its worker was lost on each of 3 tries: the pack ran past the time "
+                       "limit of 30 s (--time-limit) or over the memory limit of 2048 MB, or "
+                       "the worker died; nothing was published")
+    assert "KilledWorker" not in message
+
+
+@pytest.mark.parametrize("damage", [
+    lambda s: s.update(kpis="many"), lambda s: s.update(kpis=[{"value": 1}]),
+    lambda s: s["kpis"][0].update(weight="heavy"), lambda s: s.update(unit=["north"]),
+], ids=["kpis-a-string", "kpi-without-id", "weight-not-a-number", "unit-a-list"])
+def test_a_damaged_summary_at_the_end_of_a_batch_is_not_checked_and_said_so(
+    damage: Any,
+) -> None:
+    kpi = Kpi(id="uptime", name="Uptime", perspective="Reliability",
+              direction="higher_is_better", target=99, owner="Ops", cadences=["weekly"])
+    unit = {"unit": {"id": "north"}, "kpis": [{"id": "uptime", "value": 99.0, "weight": 1}]}
+    damage(unit)
+    group = {"kpis": [{"id": "uptime", "value": 99.0}]}
+    assert compare_group("weekly 2026-11-20 group", {"uptime": kpi}, group, [unit]) == [
+        {"pack": "weekly 2026-11-20 group", "kpi": None, "detail": "not checked: a "
+         "summary.json of the group or a unit is damaged; rebuild those packs (--force)"}]

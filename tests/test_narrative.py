@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
 from conftest import REPO, prepare_view
-from nbformat.v4 import new_markdown_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from reviewkit.cadences import MONTHLY, WEEKLY, Narrative
 from reviewkit.errors import InputError, UsageError
@@ -28,7 +30,13 @@ from reviewkit.layout.view import PackView, Publication
 from reviewkit.narrative.cells import NarrativeCell, plan_cells
 from reviewkit.narrative.drafts import draft_for_kpi, draft_for_section
 from reviewkit.narrative.edits import parse_markdown, to_markdown
-from reviewkit.narrative.notebook import ACCEPT_FLAG, apply_to_notebook, edits_in, slots_of
+from reviewkit.narrative.notebook import (
+    ACCEPT_FLAG,
+    apply_to_notebook,
+    edits_in,
+    record_written,
+    slots_of,
+)
 from reviewkit.narrative.placeholders import NarrativeError, check_placeholders, fill
 from reviewkit.narrative.service import NarrativeService
 from reviewkit.outputs.html import narrative_html, to_html
@@ -171,9 +179,12 @@ def test_unknown_placeholder_is_an_error_naming_it_and_the_cell(
 def test_draft_for_red_kpi_names_the_change_the_streak_and_open_actions(
     context: PackEvaluation,
 ) -> None:
+    """Off track for the first week, but below its target (at risk) for four weeks before: the
+    streak the sentence names is the one it counts."""
     text = draft_for_kpi(context.evaluation.result("change_success_rate"), context)
     assert text.startswith(
-        "Change success rate fell to 88.1% (at risk → off track), the 1st week below target "
+        "Change success rate fell to 88.1% since last week (at risk → off track), the 5th week "
+        "below target "
         "(target 95.0%); owner: Change Manager. Open actions: A-0005 Root-cause the failed "
         "integration-engine releases (due 2026-11-27). Expected action: Require Change "
         "Advisory Board sign-off"
@@ -182,7 +193,8 @@ def test_draft_for_red_kpi_names_the_change_the_streak_and_open_actions(
 
 def test_draft_for_red_kpi_without_an_open_action_says_so(context: PackEvaluation) -> None:
     text = draft_for_kpi(context.evaluation.result("open_critical_vulns"), context)
-    assert text.startswith("Open critical vulnerabilities rose to 29, the 6th week above target "
+    assert text.startswith("Open critical vulnerabilities rose to 29 since last week, the 6th week "
+                           "above target "
                            "(target 15); owner: CISO. No open action is linked to it.")
     assert "Expected action: Give each open critical vulnerability a named owner" in text
 
@@ -191,12 +203,15 @@ def test_draft_for_amber_kpi_says_below_or_above_target_and_expected_action(
     context: PackEvaluation,
 ) -> None:
     ehr = draft_for_kpi(context.evaluation.result("ehr_availability"), context)
-    assert ehr.startswith("EHR availability rose to 99.78%, the 3rd week below target "
-                          "(target 99.90%); owner: Head of Infrastructure.")
+    # Up this week, down over six: the sentence says both, with their spans.
+    assert ehr.startswith("EHR availability rose to 99.78% since last week, the 3rd week below "
+                          "target (target 99.90%), though over 6 weeks the trend is worsening; "
+                          "owner: Head of Infrastructure.")
     assert "Expected action: Freeze non-urgent EHR changes" in ehr
     cloud = draft_for_kpi(context.evaluation.result("cloud_spend"), context)
-    assert cloud.startswith("Cloud spend run-rate rose to £44.6k (on track → at risk), the 1st "
-                            "week above target (target £42.0k); owner: Finance Business Partner. "
+    assert cloud.startswith("Cloud spend run-rate rose to £44.6k since last week (on track → "
+                            "at risk), the 1st week above target (target £42.0k); owner: Finance "
+                            "Business Partner. "
                             "Open actions: A-0006 Switch off idle non-production cloud workloads "
                             "(due 2026-11-18).")
 
@@ -206,7 +221,7 @@ def test_draft_for_green_kpi_counts_weeks_on_target_without_expected_action(
 ) -> None:
     result = context.evaluation.result("critical_patch_compliance")
     text = draft_for_kpi(result, context)
-    assert text == (f"Critical patch compliance rose to 96.1%, on target for the "
+    assert text == (f"Critical patch compliance rose to 96.1% since last week, on target for the "
                     f"{result.streak}nd week in a row (target 95.0%); owner: CISO.")
     assert result.streak == 2
     assert "Expected action" not in text
@@ -327,15 +342,21 @@ def test_plan_cells_refuses_stored_text_with_an_unknown_placeholder(
 
 def write_pack_notebook(path: Path, context: PackEvaluation,
                         saved: dict[str, StoredNarrative]) -> list[NarrativeCell]:
-    """A pack.ipynb with the narrative cells a build would put there."""
+    """A pack.ipynb with the narrative cells a build would put there (and its own notes, a
+    section's code), recording what it wrote as a build does."""
     notebook = new_notebook()
+    intro = new_markdown_cell("# Weekly Operational Review\n\nThe pack's own notes.")
+    intro.metadata["tags"] = ["remove-cell"]
+    notebook.cells.append(intro)
     for key in (slot.key for slot in SECTIONS):
+        notebook.cells.append(new_code_cell(f'pack.section("{key}")'))
         cell = new_markdown_cell("*No commentary yet.*")
         cell.metadata["tags"] = ["narrative"]
         cell.metadata["reviewkit"] = {"key": key}
         notebook.cells.append(cell)
     cells = list(plan_cells(context, slots_of(notebook, WEEKLY), saved))
     apply_to_notebook(notebook, cells, WEEKLY)
+    record_written(notebook)
     nbformat.write(notebook, path)
     return cells
 
@@ -491,6 +512,256 @@ def test_collecting_the_same_edits_again_is_not_a_conflict(
     assert collect_edits(path, store, context, by="analyst") == ["kpi-mttr_p1"]
     assert collect_edits(path, store, context, by="analyst") == []
     assert store.narratives("weekly", "2026-11-20")["kpi-mttr_p1"].revision == 1
+
+
+# -- every cell an analyst adds or changes is kept or refused -----------------------------------
+
+def _notebook_json(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def _cell_of(data: dict[str, Any], key: str) -> tuple[int, dict[str, Any]]:
+    """The 1-based number and the JSON of the narrative cell ``key``."""
+    for number, cell in enumerate(data["cells"], start=1):
+        meta = cell.get("metadata", {}).get("reviewkit")
+        if isinstance(meta, dict) and meta.get("key") == key:
+            return number, cell
+    raise AssertionError(f"no narrative cell {key}")
+
+
+def _rewrite(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    """Change the notebook's JSON as an analyst's Jupyter (or editor) would save it."""
+    data = _notebook_json(path)
+    change(data)
+    path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+def test_a_narrative_cell_whose_tags_were_removed_keeps_the_analysts_text(
+    context: PackEvaluation, store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "pack.ipynb"
+    write_pack_notebook(path, context, {})
+
+    def untag(data: dict[str, Any]) -> None:
+        _, cell = _cell_of(data, "kpis")
+        cell["metadata"]["tags"] = []
+        cell["source"] = "Patching is behind; the CISO has a plan."
+
+    _rewrite(path, untag)
+    assert collect_edits(path, store, context, by="analyst") == ["kpis"]
+    assert store.narratives("weekly", "2026-11-20")["kpis"].text == (
+        "Patching is behind; the CISO has a plan.")
+
+
+def test_a_narrative_cell_turned_into_a_code_cell_keeps_the_analysts_text(
+    context: PackEvaluation, store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "pack.ipynb"
+    write_pack_notebook(path, context, {})
+
+    def to_code(data: dict[str, Any]) -> None:
+        _, cell = _cell_of(data, "summary")
+        cell.update(cell_type="code", execution_count=None, outputs=[],
+                    source=["Three reds this week.\n", "All have owners."])
+
+    _rewrite(path, to_code)
+    assert collect_edits(path, store, context, by="analyst") == ["summary"]
+    assert store.narratives("weekly", "2026-11-20")["summary"].text == (
+        "Three reds this week.\nAll have owners.")
+
+
+def _refused(path: Path, store: Store, context: PackEvaluation) -> str:
+    with pytest.raises(InputError) as caught:
+        collect_edits(path, store, context, by="analyst")
+    assert store.narratives("weekly", "2026-11-20") == {}, "nothing may be saved"
+    line = caught.value.one_line()
+    assert line.startswith(f"{path}, cell ")
+    return line
+
+
+@pytest.mark.parametrize("kind", ["markdown", "raw", "code"])
+def test_a_cell_the_analyst_added_is_refused_naming_it_before_anything_is_saved(
+    context: PackEvaluation, store: Store, tmp_path: Path, kind: str
+) -> None:
+    path = tmp_path / "pack.ipynb"
+    write_pack_notebook(path, context, {})
+
+    def add(data: dict[str, Any]) -> None:
+        number, _ = _cell_of(data, "summary")
+        cell: dict[str, Any] = {"cell_type": kind, "metadata": {},
+                                "source": "Supplier restores are slow this week."}
+        if kind == "code":
+            cell.update(execution_count=None, outputs=[])
+        data["cells"].insert(number, cell)  # right after the summary's cell
+        # an edit elsewhere in the same save must not be saved either
+        _cell_of(data, "kpis")[1]["source"] = "Edited too."
+
+    _rewrite(path, add)
+    number = _cell_of(_notebook_json(path), "summary")[0] + 1
+    line = _refused(path, store, context)
+    assert line.startswith(f"{path}, cell {number}: a ")
+    assert "'Supplier restores are slow this week.'" in line
+    assert "the build did not write" in line and "narrative cell" in line
+
+
+def test_an_empty_cell_or_a_changed_section_cell_of_the_build_is_refused_only_with_text(
+    context: PackEvaluation, store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "pack.ipynb"
+    write_pack_notebook(path, context, {})
+    _rewrite(path, lambda data: data["cells"].insert(0, {"cell_type": "markdown",
+                                                         "metadata": {}, "source": "  \n"}))
+    assert collect_edits(path, store, context, by="analyst") == []
+
+    def change_intro(data: dict[str, Any]) -> None:
+        data["cells"][1]["source"] = "# Weekly Operational Review\n\nMy own notes."
+
+    _rewrite(path, change_intro)
+    assert "cell 2: a Markdown cell the build did not write ('# Weekly Operational Review " \
+        "My own note…')" in _refused(path, store, context)
+
+
+def test_a_changed_label_cell_is_refused_pointing_at_the_narrative_cell(
+    context: PackEvaluation, store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "pack.ipynb"
+    write_pack_notebook(path, context, {})
+
+    def write_in_label(data: dict[str, Any]) -> None:
+        number, _ = _cell_of(data, "summary")
+        data["cells"][number - 2]["source"] = "My commentary, typed in the wrong cell."
+
+    _rewrite(path, write_in_label)
+    assert "the label above a narrative cell was changed" in _refused(path, store, context)
+
+
+def test_a_cell_tagged_narrative_by_the_analyst_is_refused_not_silently_skipped(
+    context: PackEvaluation, store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "pack.ipynb"
+    write_pack_notebook(path, context, {})
+    _rewrite(path, lambda data: data["cells"].append({
+        "cell_type": "markdown", "metadata": {"tags": ["narrative"]},
+        "source": "A closing note for the board."}))
+    line = _refused(path, store, context)
+    assert "tagged 'narrative' that is not one of the pack's narrative cells" in line
+
+
+def test_a_narrative_cell_whose_key_was_changed_is_refused_naming_the_key(
+    context: PackEvaluation, store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "pack.ipynb"
+    write_pack_notebook(path, context, {})
+
+    def rekey(data: dict[str, Any]) -> None:
+        _, cell = _cell_of(data, "summary")
+        cell["metadata"]["reviewkit"]["key"] = "sumary"
+        cell["source"] = "Three reds."
+
+    _rewrite(path, rekey)
+    line = _refused(path, store, context)
+    assert "narrative key 'sumary' is not a cell of this pack (did you mean 'summary'?)" in line
+
+
+def test_a_key_changed_in_a_notebook_from_before_the_record_is_checked_against_the_pack(
+    context: PackEvaluation, store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "pack.ipynb"
+    keys = [cell.key for cell in write_pack_notebook(path, context, {})]
+
+    def older(data: dict[str, Any]) -> None:
+        del data["metadata"]["reviewkit"]["written"]
+        _, cell = _cell_of(data, "kpis")
+        cell["metadata"]["reviewkit"]["key"] = "kpi-nonsense"
+
+    _rewrite(path, older)
+    with pytest.raises(InputError, match=r"narrative key 'kpi-nonsense' is not a cell"):
+        edits_in(path, keys=keys)
+    assert edits_in(path) == []  # without the keys nothing can be checked, and nothing changed
+
+
+@pytest.mark.parametrize(("field", "value", "shown"), [
+    ("revision", "x", "is 'x', not a whole number"),
+    ("revision", None, "is null, not a whole number"),
+    ("revision", [1], "is a list, not a whole number"),
+    ("revision", -1, "is -1, not a whole number"),
+    ("revision", True, "is True, not a whole number"),
+    ("origin", None, "is null, not text"),
+    ("values", "x", "is 'x', not a mapping"),
+    ("draft", "no", "is 'no', not true or false"),
+])
+def test_malformed_narrative_metadata_is_one_line_naming_the_cell_and_field(
+    context: PackEvaluation, store: Store, tmp_path: Path, field: str, value: Any, shown: str
+) -> None:
+    path = tmp_path / "pack.ipynb"
+    write_pack_notebook(path, context, {})
+    _rewrite(path, lambda data: _cell_of(data, "summary")[1]["metadata"]["reviewkit"].update(
+        {field: value}))
+    line = _refused(path, store, context)
+    assert f"narrative cell 'summary': metadata 'reviewkit.{field}' {shown}" in line
+
+
+@pytest.mark.parametrize(("value", "shown"), [(None, "null"), ("x", "'x'"), ([1], "a list")])
+def test_narrative_metadata_that_is_not_a_mapping_is_one_line(
+    context: PackEvaluation, store: Store, tmp_path: Path, value: Any, shown: str
+) -> None:
+    path = tmp_path / "pack.ipynb"
+    write_pack_notebook(path, context, {})
+    _rewrite(path, lambda data: _cell_of(data, "kpis")[1]["metadata"].update(reviewkit=value))
+    line = _refused(path, store, context)
+    assert f"the narrative cell's metadata 'reviewkit' is {shown}, not the mapping" in line
+
+
+def test_two_cells_with_one_key_and_different_text_are_refused_with_a_true_message(
+    context: PackEvaluation, store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "pack.ipynb"
+    write_pack_notebook(path, context, {})
+
+    def copy_cell(data: dict[str, Any]) -> None:
+        number, cell = _cell_of(data, "summary")
+        copied = json.loads(json.dumps(cell))
+        copied["source"] = "A second thought."
+        data["cells"].insert(number, copied)
+
+    _rewrite(path, copy_cell)
+    first = _cell_of(_notebook_json(path), "summary")[0]
+    line = _refused(path, store, context)
+    assert f"cell {first + 1}: this cell and cell {first} are both narrative cell 'summary'" \
+        in line
+    assert "changed in the store" not in line
+
+
+def test_two_cells_with_one_key_and_the_same_text_are_one_edit(
+    context: PackEvaluation, store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "pack.ipynb"
+    write_pack_notebook(path, context, {})
+
+    def copy_cell(data: dict[str, Any]) -> None:
+        number, cell = _cell_of(data, "summary")
+        cell["source"] = "Same words."
+        data["cells"].insert(number, json.loads(json.dumps(cell)))
+
+    _rewrite(path, copy_cell)
+    assert collect_edits(path, store, context, by="analyst") == ["summary"]
+
+
+def test_an_edit_read_again_from_an_older_copy_after_later_revisions_is_not_a_conflict(
+    context: PackEvaluation, store: Store, tmp_path: Path
+) -> None:
+    """The same edit collected twice, with a later revision saved in between (the notebook of
+    a published pack and the draft beside it both hold it): saved once, no conflict."""
+    path = tmp_path / "pack.ipynb"
+    write_pack_notebook(path, context, {})
+    edit_notebook(path, {"summary": "First words."})
+    assert collect_edits(path, store, context, by="analyst") == ["summary"]
+    store.save_narrative(cadence="weekly", label="2026-11-20", key="summary", kpi_id=None,
+                         text="Second words.", basis={}, expected_revision=1, by="analyst",
+                         source="notebook")
+    assert collect_edits(path, store, context, by="analyst") == []
+    assert store.narratives("weekly", "2026-11-20")["summary"].text == "Second words."
 
 
 # -- Markdown round trip ---------------------------------------------------------------------
@@ -700,8 +971,10 @@ def test_section_drafts_for_the_board_sections_summarise_portfolio_spend_and_pri
     )
     context = prepare_view("quarterly", params).evaluated
     delivery = draft_for_section("delivery", "Delivery", context)
-    assert delivery.startswith("4 initiatives late (")
+    # EHR upgrade 2025 finished late and over budget: history, not one of the live late ones.
+    assert delivery.startswith("3 initiatives late (")
     assert "Network supplier transition" in delivery and "2 at risk" in delivery
+    assert "EHR upgrade 2025" not in delivery
     cost = draft_for_section("cost", "Cost discipline", context)
     assert cost.startswith("Year to date £") and "Over budget to date: Hardware" in cost
     priorities = draft_for_section("priorities", "Strategic priorities", context)

@@ -5,6 +5,8 @@ Fast unit tests on small folders; no build.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +14,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -288,3 +291,117 @@ def test_two_processes_committing_at_once_leave_exactly_one_complete_version(
             assert child.returncode == 0, stderr
         assert _files(final) in (_expected_version(tokens[0]), _expected_version(tokens[1]))
         assert _siblings(final) == [f".{LABEL}.lock", LABEL]
+
+
+# --- a published pack is only ever replaced by a newer publication -----------------------------
+
+
+def _pack(folder: Path, state: str, version: int, token: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "manifest.json").write_text(json.dumps({"state": state, "version": version}))
+    (folder / "pack.pdf").write_text(token, encoding="utf-8")
+
+
+def test_a_draft_goes_beside_a_published_pack_and_never_over_it(final: Path) -> None:
+    _pack(final, "final", 1, "version 1")
+    staging = publish.staging_dir(final)
+    _pack(staging, "draft", 2, "draft of version 2")
+    with publish.swapped_in(staging, final, publishing=False, found_published=1) as placed:
+        assert placed == final.with_name(f"{LABEL}.draft")
+    assert (final / "pack.pdf").read_text() == "version 1"
+    assert (placed / "pack.pdf").read_text() == "draft of version 2"
+    assert not (placed / "versions").exists()
+
+
+def test_a_draft_replaces_a_draft_in_place(final: Path) -> None:
+    _pack(final, "draft", 1, "first draft")
+    staging = publish.staging_dir(final)
+    _pack(staging, "draft", 1, "second draft")
+    with publish.swapped_in(staging, final, publishing=False, found_published=0) as placed:
+        assert placed == final
+    assert (final / "pack.pdf").read_text() == "second draft"
+
+
+def test_a_publication_replaces_the_published_pack_and_removes_the_draft_beside_it(
+    final: Path,
+) -> None:
+    _pack(final, "final", 1, "version 1")
+    _pack(publish.draft_beside(final), "draft", 2, "draft of version 2")
+    staging = publish.staging_dir(final)
+    _pack(staging, "final", 2, "version 2")
+    with publish.swapped_in(staging, final, publishing=True, found_published=1) as placed:
+        assert placed == final
+    assert (final / "pack.pdf").read_text() == "version 2"
+    assert (final / "versions" / "1" / "pack.pdf").read_text() == "version 1"
+    assert not publish.draft_beside(final).exists()
+
+
+@pytest.mark.parametrize("publishing", [False, True], ids=["draft", "publication"])
+def test_a_build_finishing_after_a_publish_of_its_pack_stops_and_replaces_nothing(
+    final: Path, publishing: bool
+) -> None:
+    """A draft (or a publication) prepared while version 5 was the latest finishes after
+    version 6 was published: it would be out of date, so it stops, and version 6 stays."""
+    _pack(final, "final", 6, "version 6")
+    staging = publish.staging_dir(final)
+    _pack(staging, "final" if publishing else "draft", 6, "made from version 5")
+    with pytest.raises(publish.PublishedMeanwhile, match=r"version 6 of the pack in .* was "
+                       r"published while this .* was being made.*nothing was replaced"), \
+            publish.swapped_in(staging, final, publishing=publishing, found_published=5):
+        raise AssertionError("the swap must not happen")
+    assert (final / "pack.pdf").read_text() == "version 6"
+    assert not publish.draft_beside(final).exists()
+    assert publish.PublishedMeanwhile.exit_code == 4
+
+
+def test_the_pack_lock_is_reentrant_in_a_thread_and_exclusive_between_processes(
+    final: Path,
+) -> None:
+    final.parent.mkdir(parents=True)
+    with publish.locked(final), publish.locked(final):  # a build, and its swap inside it
+        assert publish.is_locked(final)
+        code = textwrap.dedent(f"""
+            from pathlib import Path
+            from reviewkit.run import publish
+            try:
+                with publish.locked(Path({str(final)!r}), wait=False):
+                    print("got it")
+            except publish.PackBusy as exc:
+                print(exc.one_line())
+        """)
+        other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               timeout=60, check=True)
+        assert other.stdout.startswith(f"the pack {final} is being built by reviewkit (pid "
+                                       f"{os.getpid()} on "), other.stdout
+    assert not publish.is_locked(final)
+
+
+def _whole(folder: Path) -> None:
+    """A pack folder whose manifest lists the hash of each output, as a build writes it."""
+    folder.mkdir(parents=True)
+    outputs = {}
+    for name, data in (("pack.pdf", b"%PDF-1.7 a whole pack\n"), ("pack.html", b"<html>\n"),
+                       ("summary.json", b'{"state": "draft"}\n'), ("pack.ipynb", b"{}\n")):
+        (folder / name).write_bytes(data)
+        outputs[name] = hashlib.sha256(data).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps({"outputs": outputs}))
+
+
+@pytest.mark.parametrize(("damage", "whole"), [
+    (lambda f: None, True),
+    (lambda f: (f / "pack.html").unlink(), False),
+    (lambda f: (f / "pack.pdf").write_bytes(b"%PDF-1.7 a wh"), False),
+    (lambda f: (f / "summary.json").write_text('{"state": "final"}\n'), False),
+    (lambda f: (f / "manifest.json").write_text("{not json"), False),
+    (lambda f: (f / "pack.ipynb").unlink(), False),
+    # the analyst's working copy: edited in Jupyter, its edits are collected before comparing
+    (lambda f: (f / "pack.ipynb").write_text('{"cells": []}'), True),
+], ids=["untouched", "html-deleted", "pdf-truncated", "summary-edited", "manifest-damaged",
+        "notebook-deleted", "notebook-edited"])
+def test_a_pack_is_whole_only_when_every_output_matches_its_manifest(
+    tmp_path: Path, damage: Any, whole: bool
+) -> None:
+    folder = tmp_path / "pack"
+    _whole(folder)
+    damage(folder)
+    assert publish.whole_pack(folder) is whole

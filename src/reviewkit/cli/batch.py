@@ -3,19 +3,50 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from typing import IO, Any
 
+from reviewkit import cadences
+from reviewkit.cli.batch_args import MIN_MEMORY_LIMIT_MB, TIME_LIMIT
 from reviewkit.errors import EnvironmentFailure, UsageError
 from reviewkit.run import library
-from reviewkit.run.batch import BatchOptions, BatchReport, PackReport, plan, plan_json, run_batch
+from reviewkit.run.batch import (
+    BatchOptions,
+    BatchReport,
+    PackReport,
+    parse_units,
+    plan,
+    plan_json,
+    run_batch,
+)
+from reviewkit.run.cluster import check_scheduler
 from reviewkit.run.workers import Limits
 
 
-def run_batch_command(args: argparse.Namespace) -> int:
+def check_arguments(args: argparse.Namespace) -> None:
+    """Every argument of `reviewkit batch` that can be checked alone, before anything runs."""
     if args.workers < 0:
         raise UsageError("--workers must be 1 or more (0: one per core)")
+    if not math.isfinite(args.time_limit) or args.time_limit <= 0:
+        raise UsageError(f"--time-limit {args.time_limit:g}: give the seconds one pack may take, "
+                         f"more than 0 (default {TIME_LIMIT:g})")
+    if args.memory_limit < 0 or 0 < args.memory_limit < MIN_MEMORY_LIMIT_MB:
+        raise UsageError(f"--memory-limit {args.memory_limit}: give the megabytes a pack's "
+                         f"worker and its kernel may each use, {MIN_MEMORY_LIMIT_MB} or more (each "
+                         f"maps about 1 GB before it makes a pack), or 0 for no limit")
+    if args.scheduler is not None:
+        if args.executor != "dask":
+            raise UsageError("--scheduler needs --executor dask")
+        check_scheduler(args.scheduler)
+    parse_units(args.units)
+    for name in args.cadence or ():
+        cadences.get(name)  # a usage error with a suggestion for a typo
+
+
+def run_batch_command(args: argparse.Namespace) -> int:
+    check_arguments(args)
     if args.plan:
         sys.stdout.write(plan_json(plan(args.params, args.out, units=args.units,
                                         cadence_names=args.cadence, period=args.period)))

@@ -9,6 +9,9 @@ from typing import Any
 #: A pack's default limits (reviewkit.run.workers.Limits has the same).
 TIME_LIMIT = 900.0
 MEMORY_LIMIT_MB = 6144
+#: Below this a pack's worker or kernel cannot even load (each maps about 1 GB of address
+#: space with matplotlib, nbconvert and WeasyPrint loaded).
+MIN_MEMORY_LIMIT_MB = 1024
 
 
 def add_batch_parsers(commands: Any) -> None:

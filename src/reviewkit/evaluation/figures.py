@@ -26,7 +26,7 @@ from reviewkit.evaluation.actions import ActionLog
 from reviewkit.evaluation.changes import ChangeReport
 from reviewkit.evaluation.evaluate import Evaluation, KpiResult, PeriodValue
 from reviewkit.evaluation.forecast import QuarterOutlook
-from reviewkit.evaluation.rollup import YearToDate, perspective_status
+from reviewkit.evaluation.rollup import YearToDate, perspective_status, year_ago
 from reviewkit.evaluation.spend import CategorySpend, SpendSummary
 from reviewkit.evaluation.strategy import BenefitView, Strategy
 from reviewkit.evaluation.units import UnitFigures
@@ -53,7 +53,7 @@ MINUS = "\u2212"
 SPEND_WORDS = {"green": "Within", "amber": "Over ≤5%", "red": "Over >5%", "no_data": "No data"}
 #: How the pack words an initiative's schedule state.
 SCHEDULE_WORDS = {"on_time": "On time", "at_risk": "At risk", "late": "Late",
-                  "cancelled": "Cancelled"}
+                  "finished": "Finished", "cancelled": "Cancelled"}
 #: How the pack words a closed action's effect on its KPI.
 VERDICT_WORDS = {"improved": "Moved the right way", "no_better": "No better yet",
                  "unknown": "Not measurable"}
@@ -238,6 +238,11 @@ def _kpi(book: _Book, result: KpiResult, decimals: int, where: str = "scorecard"
             plural(result.periods_without_data, noun), where, label)
     for pv in result.history[:-1]:
         _period(book, kpi, pv, decimals, "history")
+    ago = year_ago(result)
+    if ago is not None:
+        # The same period a year earlier, as the scorecard compares it (a summed KPI's period
+        # in progress: the same share of it).
+        add(kpi.id, "year-ago", ago.value, value_text(kpi, ago.value, decimals), where, label)
 
 
 def _period(book: _Book, kpi: Kpi, pv: PeriodValue, decimals: int, where: str) -> None:
@@ -325,18 +330,19 @@ def _actions(book: _Book, log: ActionLog, results: Mapping[str, KpiResult],
             book.add(subject, "kpi-status", view.kpi_status, STATUS_WORDS[view.kpi_status],
                      where)
     for effect in log.effects:
+        # The KPI at the data's own grain when the action was raised and now: its own figures
+        # (a week's row in a quarterly pack is not the quarter's figure).
         subject = f"action:{effect.view.id}"
+        where = f"did closed actions work? ({effect.view.id})"
+        book.add(subject, "verdict", effect.verdict, VERDICT_WORDS[effect.verdict], where)
         result = results.get(effect.kpi_id)
-        book.add(subject, "verdict", effect.verdict, VERDICT_WORDS[effect.verdict],
-                 "did closed actions work?")
-        if result is None:
-            continue
         places = decimals.get(effect.kpi_id, 1)
-        label = f"did closed actions work? ({effect.view.id})"
-        for pv in (effect.then, effect.now):
-            if pv is None:
-                continue
-            _period(book, result.kpi, pv, places, label)
+        for when, point in (("then", effect.then), ("now", effect.now)):
+            if result is not None:
+                book.add(subject, f"{when}-value", point.value,
+                         value_text(result.kpi, point.value, places), where)
+            book.add(subject, f"{when}-status", point.status,
+                     STATUS_WORDS.get(point.status, point.status), where)
 
 
 def _portfolio(book: _Book, strategy: Strategy) -> None:
@@ -349,7 +355,7 @@ def _portfolio(book: _Book, strategy: Strategy) -> None:
     book.add("initiatives", "count", len(strategy.initiatives),
              str(len(strategy.initiatives)), where)
     for item in strategy.initiatives:
-        state = item.schedule_state_on(strategy.as_of)
+        state = strategy.schedule_of(item)
         subject = f"initiative:{item.id}"
         book.add(subject, "state", state, SCHEDULE_WORDS[state], where)
         book.add(subject, "done", item.percent_complete, f"{item.percent_complete:.0f}%", where)
@@ -397,8 +403,15 @@ def _priorities(book: _Book, strategy: Strategy, kpis: Mapping[str, Kpi],
         book.add(subject, "progress", progress.progress, _percent(progress.progress), where)
         for index, kr in enumerate(progress.key_results, start=1):
             sub = f"kr:{priority.id}:{index}"
-            measure = _measure(kpis.get(kr.kpi or ""), kr.unit, kr.baseline, kr.target)
-            places = shared_decimals(measure, [kr.value], [kr.baseline, kr.target])
+            kpi = kpis.get(kr.kpi or "")
+            measure = _measure(kpi, kr.unit, kr.baseline, kr.target)
+            # A level is also kept apart from its KPI's own target and amber (93.96% beside a
+            # 94.00% target is never "94.0%").
+            thresholds = [kr.baseline, kr.target]
+            if kpi is not None and kpi.aggregation != "sum":
+                cadence = kpi.cadences[0]
+                thresholds += [kpi.target_for(cadence), kpi.amber_for(cadence)]
+            places = shared_decimals(measure, [kr.value], thresholds)
             # A key result measured by a KPI's value this period states that figure, as the
             # scorecard does (93.96% is never "94.0%" here and "93.96%" there).
             same = _stated(book, kr.kpi, kr.value)
@@ -422,19 +435,23 @@ def _stated(book: _Book, kpi_id: str | None, value: float | None) -> str | None:
 
 
 def _percent(value: float | None) -> str:
-    return "unknown" if value is None else f"{value:.0f}%"
+    if value is None:
+        return "unknown"
+    return f"{MINUS}{-value:.0f}%" if round(value) < 0 else f"{value:.0f}%"
+
+
+def spend_word(status: str, amber: float) -> str:
+    """A spend line's status as the table words it, with the limit it was judged by."""
+    return {"green": "Within", "amber": f"Over ≤{amber:g}%",
+            "red": f"Over >{amber:g}%"}.get(status, SPEND_WORDS["no_data"])
 
 
 def _spend(book: _Book, spend: SpendSummary, currency: Currency) -> None:
-    lines: list[tuple[str, CategorySpend]] = []
-    seen: dict[str, int] = {}
-    for category in spend.categories:
-        name = slug(category.category)
-        seen[name] = seen.get(name, 0) + 1
-        lines.append((f"spend:{name}" + (f"-{seen[name]}" if seen[name] > 1 else ""), category))
-    lines.append(("spend:total", spend.total))
+    lines: list[tuple[str, CategorySpend]] = list(
+        zip(spend_subjects(spend), [*spend.categories, spend.total], strict=True))
     for subject, line in lines:
         where = f"spend ({line.category})"
+        _, amber = spend.limits(line.category)
         for span, figures in (("period", line.current), ("ytd", line.ytd),
                               ("fy", line.full_year)):
             book.add(subject, f"{span}-budget", figures.budget, currency.format(figures.budget),
@@ -443,8 +460,8 @@ def _spend(book: _Book, spend: SpendSummary, currency: Currency) -> None:
                      where)
             book.add(subject, f"{span}-variance", figures.variance,
                      currency.format(figures.variance, signed=True), where)
-            book.add(subject, f"{span}-status", figures.status, SPEND_WORDS[figures.status],
-                     where)
+            book.add(subject, f"{span}-status", figures.status,
+                     spend_word(figures.status, amber), where)
 
 
 def spend_subjects(spend: SpendSummary) -> list[str]:
@@ -467,6 +484,12 @@ def _outlook(book: _Book, strategy: Strategy, kpis: Mapping[str, Kpi]) -> None:
         where = f"outlook ({kpi.name})"
         for quarter in quarters.quarters:
             label = quarter.period.label
+            if quarter.measured:
+                # The pack's own quarter: the scorecard's figure, stated as the scorecard does.
+                verdict = "met" if quarter.status == "green" else "missed"
+                book.add(kpi.id, "forecast-status", verdict, FORECAST_WORDS[verdict], where,
+                         label)
+                continue
             book.add(kpi.id, "forecast", quarter.mean,
                      format_value(quarter.mean, kpi, decimals=quarters.decimals), where, label)
             book.add(kpi.id, "forecast-low", quarter.lower,

@@ -2,11 +2,11 @@
 
 A screen reader (and the PDF's structure tree) reads these in place of the picture, so each
 says what a sighted reader takes from the chart and the figures beside it: the span, where the
-line went, the target, the status and the trend with its own span, e.g. "Change success rate,
-26 weeks to 20 Nov 2026: fell from 96.2% to 88.1%; target 95.0%; off track; trend over the
-last 6 weeks: worsening". Every number and status in them is the text of one of the pack's
-figures (:mod:`reviewkit.evaluation.figures`), so they say what the page says; each
-:class:`AltText` names the figures it states, and the pack's audit checks them.
+line went, the trend with its own span, the target and the status, e.g. "Change success rate,
+26 weeks to 20 Nov 2026: fell from 94.6% to 88.1%; over the last 6 weeks worsening; target
+95.0%; off track". Every number and status in them is the text of one of the pack's figures
+(:mod:`reviewkit.evaluation.figures`), so they say what the page says; each :class:`AltText`
+names the figures it states, and the pack's audit checks them.
 """
 
 from __future__ import annotations
@@ -14,25 +14,22 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from reviewkit import cadences
 from reviewkit.evaluation.evaluate import KpiResult
-from reviewkit.evaluation.figures import (
-    SCHEDULE_WORDS,
-    PackFigures,
-    figure_id,
-    spend_subjects,
-)
+from reviewkit.evaluation.figures import PackFigures, figure_id, spend_subjects
 from reviewkit.evaluation.spend import SpendSummary
 from reviewkit.evaluation.strategy import Outlook
-from reviewkit.formatting import format_date, plural
+from reviewkit.formatting import format_date, format_value, plural
 from reviewkit.inputs.catalog import Kpi
+from reviewkit.inputs.portfolio import ScheduleState
 from reviewkit.layout.charts import SPARKLINE_PERIODS, chart_history
 
+#: How a schedule state is said in a sentence, in the order the sentence lists them.
+SCHEDULE_WORDS: dict[ScheduleState, str] = {
+    "on_time": "on time", "at_risk": "at risk", "late": "late", "finished": "finished",
+    "cancelled": "cancelled"}
 #: How a spend status is said.
 SPEND_WORDS = {"green": "within budget", "amber": "over budget by up to 5%",
                "red": "over budget by more than 5%", "no_data": "no figures"}
-#: The order a timeline's alternative text counts the initiatives in.
-SCHEDULE_ORDER = ("late", "at_risk", "on_time", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -69,92 +66,105 @@ class _Said:
 def kpi_chart_alt(result: KpiResult, figures: PackFigures, *, as_of: dt.date | None = None,
                   sparkline: bool = False) -> AltText:
     """What a KPI's history chart (or, ``sparkline``, a summary tile's sparkline: its last
-    periods only) shows, in one sentence, with the value, target, status and trend the page
-    prints beside it."""
+    periods only) shows, in one sentence: the periods the chart draws, fitted to the data, up
+    to the day the data runs to (``as_of``), where the line went, and the trend, target and
+    status as the page prints them.
+
+    A first period the data only partly covers is named, and the line's movement is told from
+    the first whole period, so eight incidents in five weeks do not read as a rise to fourteen
+    in seven."""
     say = _Said(figures)
     kpi = result.kpi
     period = result.current.period
     history = chart_history(result, most=SPARKLINE_PERIODS if sparkline else None)
-    until = period.end if as_of is None else min(period.end, as_of)
-    span = f"{plural(len(history), period.noun)} to {format_date(until)}"
-    known = [pv for pv in history if pv.value is not None]
+    end = min(period.end, as_of) if as_of is not None else period.end
+    span = f"{plural(len(history), period.noun)} to {format_date(end)}"
+    known = [point for point in history if point.value is not None]
+    partial = [point for point in known if point.partial]
+    whole = [point for point in known if not point.partial] or known
     if not known:
         movement = "no data"
     else:
-        first = say(kpi.id, "value", known[0].period.label)
-        last = say(kpi.id, "value", known[-1].period.label)
-        values = (known[0].value, known[-1].value)
+        first, final = whole[0], known[-1]
+        start = say(kpi.id, "value", first.period.label)
+        finish = say(kpi.id, "value", final.period.label)
+        to_date = " so far" if final.pro_rated and as_of is not None and as_of < period.end \
+            else ""
         if len(known) == 1:
-            movement = f"one value, {last}"
-        elif first == last:
-            movement = f"held at {last}"
+            movement = f"one value, {finish}"
+        elif first is final or start == finish:
+            movement = f"held at {finish}{to_date}"
         else:
-            rose = values[1] is not None and values[0] is not None and values[1] > values[0]
-            movement = f"{'rose' if rose else 'fell'} from {first} to {last}"
+            rose = (final.value or 0) > (first.value or 0)
+            movement = f"{'rose' if rose else 'fell'} from {start} to {finish}{to_date}"
         missing = len(history) - len(known)
         if missing:
             movement += f" (no data for {plural(missing, period.noun)})"
+        if partial and partial[0] is not first:
+            movement += (f"; {partial[0].period.long_label} is only partly covered (data from "
+                         f"{format_date(partial[0].partial_from)})")
+    trend = ""
+    if result.trend in ("improving", "worsening", "flat"):
+        reading = result.reading
+        trend = f"; over the last {reading.span} {say(kpi.id, 'trend').lower()}"
+        if reading.caveat:
+            trend += f", {reading.caveat}"
     target = say(kpi.id, "target")
-    if result.current.pro_rated:
-        target += ", pro-rated to date"
     status = say(kpi.id, "status").lower()
-    window = cadences.get(period.cadence).trend_window
-    if result.trend == "unknown":
-        trend_words = "too few values for a trend"
-    else:
-        trend = say(kpi.id, "trend").lower()
-        trend_words = f"trend over the last {plural(window, period.noun)}: {trend}"
-    return say.alt(f"{kpi.name}, {span}: {movement}; target {target}; {status}; {trend_words}")
+    stale = ""
+    if result.data_to is not None:
+        stale = (f" (last measured {format_date(result.data_to)})" if result.status == "no_data"
+                 else f" (data to {format_date(result.data_to)})")
+    return say.alt(f"{kpi.name}, {span}: {movement}{trend}; target {target}; {status}{stale}")
 
 
 def outlook_chart_alt(kpi: Kpi, outlook: Outlook, figures: PackFigures) -> AltText:
-    """What an outlook chart shows: the monthly history, the forecast, and what the outlook
-    says of each quarter (the figures of its table and sentence)."""
+    """What an outlook chart shows, and the verdict the page prints beside it: the chart draws
+    months against the monthly target, the sentence speaks in quarters, and the alternative
+    text says both, in the sentence's own words."""
     say = _Said(figures)
-    quarters = outlook.quarterly.quarters
-    if not quarters:
+    forecast = outlook.forecast
+    if not forecast.points:
         return say.alt(f"{kpi.name}: history only, too little data for a forecast")
-    last = quarters[-1].period
-    level = round(outlook.forecast.level * 100)
-    text = (f"{kpi.name}: monthly history and a forecast to {last.long_label}, "
-            f"{say(kpi.id, 'forecast', last.label)} then ({level}% interval "
-            f"{say(kpi.id, 'forecast-low', last.label)} to "
-            f"{say(kpi.id, 'forecast-high', last.label)})")
-    if outlook.quarterly.target is not None:
-        met = [q.period for q in quarters
-               if figures.value(kpi.id, "forecast-status", q.period.label) == "met"]
-        first = met[0] if met else quarters[0].period
-        text += (f"; quarterly target {say(kpi.id, 'forecast-target')}: the projection "
-                 f"{say(kpi.id, 'forecast-status', first.label)} in {first.long_label}")
-        if not met:
-            text += f" and every quarter to {last.long_label}"
-    return say.alt(text)
+    history = [period for period, value in outlook.history if value is not None]
+    last = forecast.points[-1]
+    level = round(forecast.level * 100)
+    shown = (f"{kpi.name}, monthly values to {history[-1].long_label}"
+             f"{' (a month in progress)' if outlook.partial_month else ''} and the forecast "
+             f"to {last.period.long_label} with its {level}% interval")
+    if forecast.target is not None:
+        shown += f"; the dashed line is the monthly target, {format_value(forecast.target, kpi)}"
+    return say.alt(f"{shown}. {outlook.quarterly.sentence}")
 
 
 def timeline_alt(figures: PackFigures, as_of: dt.date) -> AltText:
-    """What the initiative timeline shows: how many initiatives stand where on their
-    schedule on the day the data runs to (the counts printed above it)."""
+    """What the initiative timeline shows: how many initiatives stand where on their schedule
+    on the day the data runs to (the dashed line), as the strip above it counts them."""
     say = _Said(figures)
-    count = figures.value("initiatives", "count")
-    parts = []
-    for state in SCHEDULE_ORDER:
-        if figures.value("initiatives", state):
-            parts.append(f"{say('initiatives', state)} {SCHEDULE_WORDS[state].lower()}")
-    total = plural(int(count or 0), "initiative")
+    parts = [f"{say('initiatives', state)} {word}" for state, word in SCHEDULE_WORDS.items()
+             if figures.value("initiatives", state)]
+    total = plural(int(figures.value("initiatives", "count") or 0), "initiative")
     return say.alt(f"Timeline of {total} as of {format_date(as_of)}: " + ", ".join(parts))
 
 
 def spend_chart_alt(summary: SpendSummary, figures: PackFigures) -> AltText:
-    """What the spend chart shows: each category's actual against its budget, year to date
-    (the year-to-date columns of the table)."""
+    """What the spend chart shows: each category's actual against its budget, year to date (to
+    the latest month with actuals), as the table's year-to-date columns print them, with the
+    status the table gives it."""
     say = _Said(figures)
     parts = []
     for category, subject in zip(summary.categories, spend_subjects(summary), strict=False):
-        if category.ytd.actual is None or category.ytd.budget is None:
+        ytd = category.ytd
+        if ytd.actual is None or ytd.budget is None:
             parts.append(f"{category.category}: no figures")
             continue
+        within, amber = summary.limits(category.category)
+        words = {"green": "within budget" + (f" (or within {within:g}%)" if within else ""),
+                 "amber": f"over budget by up to {amber:g}%",
+                 "red": f"over budget by more than {amber:g}%"}
         parts.append(f"{category.category}: {say(subject, 'ytd-actual')} against "
-                     f"{say(subject, 'ytd-budget')}, {SPEND_WORDS[category.ytd.status]}")
-    month = dt.date(int(summary.period[:4]), int(summary.period[5:7]), 1)
-    return say.alt(f"Spend against budget by category, year to date to {month:%B %Y}: "
-                   + "; ".join(parts))
+                     f"{say(subject, 'ytd-budget')}, "
+                     f"{words.get(ytd.status, SPEND_WORDS.get(ytd.status, ''))}")
+    year, month = int(summary.period[:4]), int(summary.period[5:7])
+    return say.alt(f"Spend against budget by category, year to date to "
+                   f"{dt.date(year, month, 1):%B %Y}: " + "; ".join(parts))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from reviewkit.cadences import Narrative
 from reviewkit.evaluation.figures import PackFigures, perspective_slug
+from reviewkit.evaluation.pack import PackEvaluation
 from reviewkit.layout.describe import (
     AltText,
     kpi_chart_alt,
@@ -144,16 +145,17 @@ class PackDocument:
         return self.alts.get(chart_id) or AltText("")
 
 
-def plan_sections(view: PackView) -> tuple[PlannedSection, ...]:
-    """This pack's sections in reading order, from its cadence (the group-only ones in a
-    group pack only)."""
-    cadence = view.cadence
+def plan_sections(evaluated: PackEvaluation) -> tuple[PlannedSection, ...]:
+    """This pack's sections in reading order, from its cadence: the group-only ones (the units
+    page) in a group pack only, the group-level ones (the portfolio, spend, …) in every pack
+    but a unit's."""
+    cadence = evaluated.cadence
     return tuple(
         PlannedSection(id=section.id, heading=cadence.heading(section.id),
                        new_page=section.new_page, in_contents=section.in_contents,
                        lists_perspectives=section.lists_perspectives,
                        kpi_commentary=section.kpi_commentary, narrative=section.narrative)
-        for section in cadence.sections_for(view.evaluated.is_group))
+        for section in cadence.sections_for(evaluated.is_group, evaluated.unit is not None))
 
 
 def alt_texts(view: PackView) -> dict[str, AltText]:
@@ -180,8 +182,11 @@ def alt_texts(view: PackView) -> dict[str, AltText]:
 
 
 def pack_document(view: PackView, publication: Publication | None = None,
-                  charts: Mapping[str, bytes] | None = None) -> PackDocument:
-    """The document of a pack: its section plan and alternative texts computed once."""
+                  charts: Mapping[str, bytes] | None = None, *,
+                  sections: tuple[PlannedSection, ...] | None = None) -> PackDocument:
+    """The document of a pack: its section plan (``sections``, when already made for its
+    notebook) and alternative texts computed once."""
     return PackDocument(view=view, publication=publication or Publication(),
-                        sections=plan_sections(view), charts=dict(charts or {}),
-                        alts=alt_texts(view))
+                        sections=plan_sections(view.evaluated) if sections is None
+                        else sections,
+                        charts=dict(charts or {}), alts=alt_texts(view))

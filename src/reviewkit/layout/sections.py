@@ -16,11 +16,11 @@ from typing import Any
 from markupsafe import Markup
 
 from reviewkit.errors import ReviewkitError
-from reviewkit.evaluation.actions import Effect
 from reviewkit.evaluation.evaluate import KpiResult, PeriodValue
 from reviewkit.evaluation.figures import spend_subjects, unit_subject
 from reviewkit.evaluation.rollup import year_ago
 from reviewkit.evaluation.spend import CategorySpend
+from reviewkit.evaluation.units import reported_by_units
 from reviewkit.formatting import NBSP
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.units import Unit
@@ -37,7 +37,6 @@ from reviewkit.layout.figures import nobreak
 from reviewkit.layout.render import environment, render
 from reviewkit.layout.styles import NOTEBOOK_SCOPE, notebook_style
 from reviewkit.layout.view import PackView, Publication
-from reviewkit.narrative.placeholders import fill
 
 #: A figure whose unit is longer than this may wrap onto the line under its number.
 SHORT_UNIT = 5
@@ -90,15 +89,6 @@ class SpendMonths:
     title: str  # "October 2026", "Q4 2026 to date (October and November)"
     heading: str  # the column group: "October 2026", "Q4 2026 to date"
     year_start: str  # "1 July 2026"
-
-
-@dataclass(frozen=True)
-class BoardAsk:
-    kpi: Kpi
-    result: KpiResult
-    reasons: list[str]
-    recommendation: str
-    from_narrative: bool
 
 
 class Pack:
@@ -155,14 +145,6 @@ class Pack:
         if lower:
             text = text.lower()
         return Markup('<span data-fig="{}">{}</span>').format(identity, text)
-
-    def effect_value(self, effect: Effect, when: str) -> Markup:
-        """A closed action's KPI value when it was raised (``then``) or now: the KPI's figure
-        for that period."""
-        value = effect.then if when == "then" else effect.now
-        if value is None:
-            return Markup("—")
-        return self.fig(effect.kpi_id, "value", value.period.label)
 
     def spend_lines(self) -> list[tuple[str, CategorySpend]]:
         """Each spend category, then the total, with the subject of its figures."""
@@ -225,45 +207,35 @@ class Pack:
                    for result in self.view.evaluation.results)
 
     def spend_months(self) -> SpendMonths:
-        """The months the spend figures count: the pack's month, or its quarter's months to
-        date (the latest month with spend data)."""
+        """The months the spend figures count, named as they are: the pack's month, or the
+        months of its quarter that have actuals ("Q4 2026 to date (October)" when November's
+        actuals are not in, though the data runs to 20 November)."""
         spend = self.view.strategy.spend
         assert spend is not None
-        first = _month(spend.first_month)
-        last = _month(spend.period)
+        months = [_month(label) for label in spend.months]
         year = _month(spend.year_start)
         start = f"1 {year:%B %Y}"
-        if first == last:
-            name = f"{last:%B %Y}"
-            return SpendMonths(name, name, start)
         period = self.view.period
-        label = period.long_label + (" to date" if self.view.as_of < period.end else "")
-        return SpendMonths(f"{label} ({first:%B} to {last:%B})", label, start)
-
-    def board_asks(self) -> list[BoardAsk]:
-        """KPIs that need a decision, with the owner's recommendation: the commentary an
-        analyst wrote for the KPI when there is one, else the catalog's expected action."""
-        reasons = self.exceptions_by_kpi()
-        written = {cell.kpi_id: cell for cell in self.publication.narrative
-                   if cell.kpi_id and not cell.draft}
-        asks = []
-        for kpi_id, kpi_reasons in reasons.items():
-            decisive = [r for r in kpi_reasons if r in ("red", "red_no_action", "worsened")]
-            if not decisive:
-                continue
-            result = self.view.result(kpi_id)
-            cell = written.get(kpi_id)
-            if cell is not None:
-                text, from_narrative = fill(cell.text, self.view.evaluated), True
-            else:
-                text = result.kpi.action_if_off_track or "No recommendation recorded."
-                from_narrative = False
-            asks.append(BoardAsk(result.kpi, result, decisive, text, from_narrative))
-        return asks
+        if period.rule.unit == "months" and period.rule.length == 1:
+            name = f"{months[-1]:%B %Y}"
+            return SpendMonths(name, name, start)
+        whole = len(months) == period.rule.length and self.view.as_of >= period.end
+        label = period.long_label + ("" if whole else " to date")
+        if len(months) == 1:
+            counted = f"{months[0]:%B}"
+        elif len(months) == 2:
+            counted = f"{months[0]:%B} and {months[1]:%B}"
+        else:
+            counted = f"{months[0]:%B} to {months[-1]:%B}"
+        return SpendMonths(f"{label} ({counted})", label, start)
 
     @staticmethod
     def perspective_anchor(name: str) -> str:
         return perspective_anchor(name)
+
+    def chart_alt(self, chart_id: str) -> str:
+        """The alternative text of a chart, written from the pack's figures."""
+        return self.document.alt(chart_id).text
 
     def sparkline_alt(self, result: KpiResult) -> str:
         """The alternative text of a summary tile's sparkline (its last periods only)."""
@@ -281,9 +253,11 @@ class Pack:
                 for figures in evaluated.units]
         return shown, rows
 
-    @staticmethod
-    def rollup_words(kpi: Kpi) -> str:
-        """How the group's figure of a KPI is made from its units', in a few words."""
+    def rollup_words(self, kpi: Kpi) -> str:
+        """How the group's figure of a KPI is made from its units', in a few words; a KPI no
+        unit reports is the group's own figure, not a roll-up."""
+        if not reported_by_units(kpi.id, self.view.evaluated.units):
+            return "the group's own figure"
         return ROLLUP_WORDS[kpi.rollup_rule]
 
     def _fragment(self, planned: PlannedSection) -> Fragment:

@@ -93,6 +93,12 @@ def kpi_cell_ids(pack: PackEvaluation) -> list[str]:
     return [kpi_id for kpi_id in order if kpi_id in wanted]
 
 
+def cell_keys(pack: PackEvaluation, slots: Sequence[Narrative]) -> list[str]:
+    """The keys of every narrative cell of the pack, in order (what :func:`plan_cells` makes)."""
+    return [slot.key for slot in slots] + [f"{KPI_KEY_PREFIX}{kpi_id}"
+                                           for kpi_id in kpi_cell_ids(pack)]
+
+
 def plan_cells(
     pack: PackEvaluation,
     slots: Sequence[Narrative],

@@ -13,7 +13,7 @@ from reviewkit.evaluation.pack import PackEvaluation
 from reviewkit.narrative.cells import NarrativeCell, plan_cells
 from reviewkit.narrative.edits import NarrativeEdit, normalise
 from reviewkit.narrative.placeholders import NarrativeError, check_placeholders
-from reviewkit.store.database import Store
+from reviewkit.store.database import Store, Transaction
 from reviewkit.store.records import StoredNarrative
 
 #: Which side wins when a cell was edited and the store changed since: the edit, or the store.
@@ -69,6 +69,8 @@ class NarrativeService:
                     continue  # saved already (e.g. by a publish the gate then refused)
                 revision = edit.revision
                 stored_revision = current.revision if current is not None else 0
+                if stored_revision != revision and _saved_since(tx, self, edit):
+                    continue  # collected before (an older copy of the pack's notebook)
                 if stored_revision != revision:
                     if prefer == "store":
                         continue
@@ -105,3 +107,12 @@ class NarrativeService:
                           accepted=True)
             for cell in chosen if cell.draft or cell.stale
         ], by=by)
+
+
+def _saved_since(tx: Transaction, service: NarrativeService, edit: NarrativeEdit) -> bool:
+    """Whether exactly this text was saved already, in a revision after the one the edit was
+    made from: the same edit read again from a copy made before it was saved."""
+    return any(
+        entry.revision > edit.revision and normalise(entry.text) == normalise(edit.text)
+        for entry in tx.narrative_history(service.cadence, service.label, edit.key,
+                                          service.unit))

@@ -19,8 +19,8 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -31,6 +31,7 @@ from reviewkit.errors import EnvironmentFailure, ReviewkitError, UsageError
 from reviewkit.evaluation.pack import reference_day
 from reviewkit.evaluation.units import Disagreement, disagreements
 from reviewkit.inputs._yaml import did_you_mean
+from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.loaded import Inputs, load_named_inputs
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams, load_params
 from reviewkit.inputs.sources import query_limits
@@ -38,12 +39,12 @@ from reviewkit.inputs.units import Unit
 from reviewkit.outputs.data import MANIFEST_FILE, SUMMARY_FILE
 from reviewkit.outputs.pack import PACK_FILES
 from reviewkit.periods import period_containing, today
-from reviewkit.run import library
+from reviewkit.run import library, publish
 from reviewkit.run.build import PackJob, pack_folder, prepare_job
 from reviewkit.run.cluster import DaskPool
 from reviewkit.run.execute import read_notebook
 from reviewkit.run.prepare import notebook_for, parse_period
-from reviewkit.run.workers import Event, Limits, LocalPool, Outcome
+from reviewkit.run.workers import Event, Limits, LocalPool, Outcome, one_line_of
 from reviewkit.store.database import Store, StoreFault
 
 LOCK_NAME = ".reviewkit-batch.lock"
@@ -103,10 +104,28 @@ class Plan:
     packs: tuple[tuple[Definition, PlannedPack], ...]
 
 
+def parse_units(selection: str | None) -> tuple[str, ...] | None:
+    """``--units``: None or 'all' (every unit), else the ids it names, each once."""
+    if selection is None or selection.strip() == "all":
+        return None
+    wanted = [part.strip() for part in selection.split(",")]
+    if not any(wanted):
+        raise UsageError(f"--units {selection!r} names no unit; give unit ids separated by "
+                         "commas, or all")
+    if "" in wanted:
+        raise UsageError(f"--units {selection!r} has an empty id between commas; give unit ids "
+                         "separated by commas, or all")
+    twice = sorted({unit for unit in wanted if wanted.count(unit) > 1})
+    if twice:
+        raise UsageError(f"--units names {', '.join(repr(u) for u in twice)} more than once; "
+                         "name each unit once")
+    return tuple(wanted)
+
+
 def _select_units(inputs: Inputs, selection: str | None) -> tuple[Unit, ...]:
-    if selection in (None, "all"):
+    wanted = parse_units(selection)
+    if wanted is None:
         return inputs.units
-    wanted = [part.strip() for part in str(selection).split(",") if part.strip()]
     known = {unit.id: unit for unit in inputs.units}
     for unit_id in wanted:
         if unit_id not in known:
@@ -164,6 +183,19 @@ def plan(params_files: Sequence[str | Path], out: str | Path, *, units: str | No
                         "own cadences (the params key 'cadences') or its own --out")
                 where[planned.folder] = planned
                 packs.append((definition, planned))
+    made = {name for definition in definitions for name in
+            (cadence.name for cadence in definition.cadences)}
+    missing = [name for name in cadence_names or () if name not in made]
+    if missing or not packs:
+        offered = "; ".join(
+            f"{definition.params.path.name} makes " + (", ".join(
+                cadence.name for cadence in _cadences_of(definition.params, definition.inputs,
+                                                         None)) or "none")
+            for definition in definitions)
+        asked = f"--cadence {', '.join(missing)}: " if missing else ""
+        raise UsageError(f"{asked}no params file makes "
+                         f"{', '.join(missing) + ' packs' if missing else 'a pack'} "
+                         f"({offered}); name a cadence they make, or another params file")
     return Plan(out_dir, tuple(definitions), tuple(packs))
 
 
@@ -180,10 +212,13 @@ def locked(out: Path) -> Iterator[None]:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"cannot create the output folder {out}: {exc.strerror or exc}; "
-                         "choose another --out") from exc
+        raise publish.unwritable(out, exc, "the batch's packs") from exc
     path = out / LOCK_NAME
-    handle: IO[str] = path.open("a+", encoding="utf-8")
+    created = not path.exists()
+    try:
+        handle: IO[str] = path.open("a+", encoding="utf-8")
+    except OSError as exc:
+        raise publish.unwritable(out, exc, "the batch's lock") from exc
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -192,19 +227,27 @@ def locked(out: Path) -> Iterator[None]:
             holder = handle.read().strip() or "another batch"
             raise BatchBusy(f"{out} is being written by {holder}; wait for it to finish, or "
                             "write to another folder with --out") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"reviewkit batch (pid {os.getpid()} on {socket.gethostname()}, user "
-                     f"{getpass.getuser()}, started {_now()})\n")
-        handle.flush()
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"reviewkit batch (pid {os.getpid()} on {socket.gethostname()}, user "
+                         f"{getpass.getuser()}, started {_now()})\n")
+            handle.flush()
+        except OSError as exc:  # a full disk: leave the folder as it was
+            if created:
+                with suppress(OSError):
+                    path.unlink()
+            raise publish.unwritable(out, exc, "the batch's lock") from exc
         try:
             yield
         finally:
-            handle.seek(0)
-            handle.truncate()
+            with suppress(OSError):
+                handle.seek(0)
+                handle.truncate()
             fcntl.flock(handle, fcntl.LOCK_UN)
     finally:
-        handle.close()
+        with suppress(OSError):
+            handle.close()
 
 
 # -- running it ----------------------------------------------------------------------------
@@ -287,12 +330,13 @@ def run_batch(options: BatchOptions, watch: Watcher | None = None) -> BatchRepor
     if options.scheduler and options.executor != "dask":
         raise UsageError("--scheduler needs --executor dask")
     out = options.out.resolve()
+    # Planned first (it only reads): a refused plan leaves the output folder untouched. The
+    # queries of KPIs run here, in this process, for every pack: the packs' limits cover them
+    # too (each pack's queries together).
+    with query_limits(options.limits.seconds, options.limits.memory):
+        batch_plan = plan(options.params, out, units=options.units,
+                          cadence_names=options.cadences, period=options.period)
     with locked(out):
-        # The queries of KPIs run here, in this process, for every pack: the packs' limits
-        # cover them too (each pack's queries together).
-        with query_limits(options.limits.seconds, options.limits.memory):
-            batch_plan = plan(options.params, out, units=options.units,
-                              cadence_names=options.cadences, period=options.period)
         report = BatchReport(out, options.executor, workers, _now(),
                              [PackReport(planned) for _, planned in batch_plan.packs])
         pool = _pool(options, workers)
@@ -338,6 +382,9 @@ def _jobs(batch_plan: Plan, report: BatchReport, force: bool,
                 _finish(line, "failed", 0.0, unavailable[params.path], watch, report,
                         environment=True)
                 continue
+            # The pack's lock while its edits are read and saved: a single build or publish
+            # of the same pack under way makes this pack fail, alone, instead of interleaving.
+            holding = ExitStack()
             try:
                 cadence = cadences.get(planned.cadence)
                 notebook_path = notebook_for(cadence, params.values.notebook)
@@ -351,7 +398,7 @@ def _jobs(batch_plan: Plan, report: BatchReport, force: bool,
                         cadence, definition.inputs, store, templates[notebook_path],
                         notebook_path, period=planned.period_end,
                         unit=planned.unit or (GROUP_FOLDER if planned.units else None),
-                        out_dir=batch_plan.out, by=author)
+                        out_dir=batch_plan.out, by=author, claim=_claim_into(holding))
             except StoreFault as exc:
                 unavailable[params.path] = exc.one_line()
                 _finish(line, "failed", time.perf_counter() - started, exc.one_line(), watch,
@@ -361,6 +408,12 @@ def _jobs(batch_plan: Plan, report: BatchReport, force: bool,
                 _finish(line, "failed", time.perf_counter() - started, exc.one_line(), watch,
                         report, environment=isinstance(exc, EnvironmentFailure))
                 continue
+            except Exception as exc:  # a bug: still only this pack's failure, in one line
+                _finish(line, "failed", time.perf_counter() - started, one_line_of(exc), watch,
+                        report)
+                continue
+            finally:
+                holding.close()
             if not force and _unchanged(job):
                 _finish(line, "skipped", time.perf_counter() - started, "", watch, report)
                 continue
@@ -370,15 +423,29 @@ def _jobs(batch_plan: Plan, report: BatchReport, force: bool,
             store.dispose()
 
 
+def _claim_into(holding: ExitStack) -> Callable[[Path], None]:
+    """Take a pack's lock without waiting, held until ``holding`` closes."""
+    def claim(folder: Path) -> None:
+        holding.enter_context(publish.locked(folder, wait=False))
+    return claim
+
+
 def _unchanged(job: PackJob) -> bool:
-    """Whether the pack in place was built from exactly these inputs (and is whole: it has
-    every file its outputs write)."""
+    """Whether the pack in place (or the draft beside a published pack) was built from exactly
+    these inputs and is whole: every file its manifest lists, with the hash it lists, and every
+    file today's outputs write."""
+    return any(_fingerprint_of(folder) == job.fingerprint and publish.whole_pack(folder)
+               and all((folder / name).is_file() for name in PACK_FILES)
+               for folder in (job.final, publish.draft_beside(job.final)))
+
+
+def _fingerprint_of(folder: Path) -> str | None:
     try:
-        manifest = json.loads((job.final / MANIFEST_FILE).read_text(encoding="utf-8"))
+        manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return (isinstance(manifest, dict) and manifest.get("fingerprint") == job.fingerprint
-            and all((job.final / name).is_file() for name in PACK_FILES))
+        return None
+    found = manifest.get("fingerprint") if isinstance(manifest, dict) else None
+    return found if isinstance(found, str) else None
 
 
 def _finish(line: PackReport, status: Literal["built", "skipped", "failed"], seconds: float,
@@ -405,9 +472,11 @@ def _apply(report: BatchReport, event: Event, watch: Watcher | None) -> None:
 
 def _clean_abandoned(out: Path) -> None:
     """Staging folders left by workers that were killed mid-pack: every worker has finished
-    now, so any still here is abandoned (on a cluster their process ids mean nothing here)."""
+    now, so any still here is abandoned (on a cluster their process ids mean nothing here),
+    unless its pack's lock is held: a single build of that pack is under way in this folder."""
     for path in out.rglob(".*.staging-*"):
-        if path.is_dir():
+        name = path.name[1:].split(".staging-", 1)[0]
+        if path.is_dir() and not publish.is_locked(path.parent / name):
             shutil.rmtree(path, ignore_errors=True)
 
 
@@ -434,11 +503,22 @@ def _consistency(definition: Definition, batch_plan: Plan,
             found.append({"pack": group.name, "kpi": None, "detail": "not checked: the batch "
                           "built only some of the units (--units)"})
             continue
-        problems: list[Disagreement] = disagreements(
-            kpis, group_summary, [s for s in summaries if s is not None])
-        found += [{"pack": group.name, "kpi": item.kpi_id, "detail": item.describe()}
-                  for item in problems]
+        found += compare_group(group.name, kpis, group_summary,
+                               [s for s in summaries if s is not None])
     return found
+
+
+def compare_group(name: str, kpis: Mapping[str, Kpi], group: Mapping[str, Any],
+                  units: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The consistency check of one group pack; summaries that are not what a build writes
+    (edited or damaged since) are reported as not checked, not a crash."""
+    try:
+        problems: list[Disagreement] = disagreements(kpis, group, units)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return [{"pack": name, "kpi": None, "detail": "not checked: a summary.json of the "
+                 "group or a unit is damaged; rebuild those packs (--force)"}]
+    return [{"pack": name, "kpi": item.kpi_id, "detail": item.describe()}
+            for item in problems]
 
 
 def _summary(folder: Path) -> dict[str, Any] | None:
@@ -452,8 +532,14 @@ def _summary(folder: Path) -> dict[str, Any] | None:
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     """Written whole: a reader sees the previous report or this one, never half of it."""
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    partial.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    partial.replace(path)
+    try:
+        partial.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n",
+                           encoding="utf-8")
+        partial.replace(path)
+    except OSError as exc:
+        with suppress(OSError):
+            partial.unlink()
+        raise publish.unwritable(path.parent, exc, f"the batch's report {path.name}") from exc
 
 
 def _now() -> str:

@@ -5,6 +5,7 @@ Reads like the pipeline; each stage lives in its own package.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import getpass
@@ -15,7 +16,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,9 +31,16 @@ from reviewkit.evaluation.pack import PackEvaluation
 from reviewkit.inputs.loaded import Inputs
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams, load_params
 from reviewkit.layout.charts import render_charts
-from reviewkit.layout.document import PackDocument, pack_document
+from reviewkit.layout.document import PackDocument, PlannedSection, pack_document, plan_sections
 from reviewkit.layout.view import PackView, Publication, make_view
-from reviewkit.narrative.notebook import apply_to_notebook, edits_in, slots_of
+from reviewkit.narrative.cells import cell_keys
+from reviewkit.narrative.notebook import (
+    apply_to_notebook,
+    edits_in,
+    is_narrative,
+    record_written,
+    slots_of,
+)
 from reviewkit.narrative.service import NarrativeService, Prefer
 from reviewkit.outputs.audit import STRICT_ENV, AuditFailed, Finding, audit
 from reviewkit.outputs.base import BuildFacts, Staging
@@ -73,6 +81,9 @@ class BuildResult:
     document: PackDocument
     timings: Mapping[str, float] = field(default_factory=dict)
     findings: tuple[Finding, ...] = ()
+    #: A draft made while a published pack is in the pack's folder goes beside it (``folder``
+    #: is then ``<pack>.draft``): the version of that published pack; None otherwise.
+    beside_published: int | None = None
 
     @property
     def view(self) -> PackView:
@@ -123,6 +134,9 @@ class PackJob:
     fingerprint: str
     store_location: str
     assets: Path | None = None  # the params file's folder of narrative images
+    #: The version published in ``final`` when the job was prepared (0: none): a later one at
+    #: the swap means the pack was published meanwhile, and this build stops.
+    found_published: int = 0
     #: A contradiction the audit finds refuses the publication (the ``figures_agree`` rule of
     #: a pack being published without --force).
     refuse_contradictions: bool = False
@@ -168,20 +182,26 @@ def prepare_job(
     force: bool = False,
     prefer: Prefer | None = None,
     by: str,
+    claim: Callable[[Path], None] | None = None,
 ) -> PackJob:
     """Evaluate one pack of a definition (``inputs`` are the whole definition's), save the
     narrative edits of its previous ``pack.ipynb``, plan its narrative, apply the publish gate
     when it is being published, and fill in its notebook: everything but the charts and the
-    notebook run."""
+    notebook run. ``claim`` is called with the pack's folder before its edits are read (a
+    build takes the pack's lock there)."""
     evaluated = evaluate(definition, inputs, store, period, unit)
     own = unit_inputs(inputs, unit)
     final = pack_folder(out_dir, definition, evaluated.period.label, own)
+    if claim is not None:
+        claim(final)
+    found_published = publish.published_version(final) or 0
     notebook = copy.deepcopy(template)
-    publication = _settle_narrative(store, evaluated, notebook, final / NOTEBOOK_FILE, prefer,
-                                    by)
+    plan = plan_sections(evaluated)
+    _keep_sections(notebook, plan)
+    publication = _settle_narrative(store, evaluated, notebook, final, prefer, by)
     view = make_view(evaluated, own, sources=sources(definition, notebook_path, store,
                                                      evaluated.period.label, unit_key(unit)))
-    document = pack_document(view, publication)
+    document = pack_document(view, publication, sections=plan)
     rules = inputs.params.values.publish_gate
     if approver is not None:
         publication = _apply_gate(document, store.actions(unit=unit_key(unit)), rules, approver,
@@ -194,11 +214,34 @@ def prepare_job(
     return PackJob(
         name=pack_name(definition, evaluated.period.label, own), document=document,
         notebook=notebook, notebook_path=notebook_path, final=final,
-        fingerprint=pack_fingerprint(view, publication, notebook),
+        fingerprint=pack_fingerprint(view, publication, notebook,
+                                     assets=inputs.params.values.assets),
         store_location=inputs.params.store_location, assets=inputs.params.values.assets,
+        found_published=found_published,
         refuse_contradictions=(approver is not None and not force
                                and rules.get("figures_agree", True)),
     )
+
+
+def _keep_sections(notebook: NotebookNode, plan: Sequence[PlannedSection]) -> None:
+    """Drop the cells of sections this pack's plan leaves out (the units page outside a group,
+    the group's portfolio in a unit's pack), and the commentary cells that follow them: a
+    section's cell is known by its id, everything else about it is the plan's."""
+    wanted = {section.id for section in plan}
+    kept: list[NotebookNode] = []
+    dropping = False
+    for cell in notebook.cells:
+        section = cell.metadata.get("reviewkit", {}).get("section")
+        if isinstance(section, dict):
+            dropping = section.get("id") not in wanted
+            if not dropping:
+                kept.append(cell)
+            continue
+        if dropping and is_narrative(cell):
+            continue  # the commentary of a section left out
+        dropping = False
+        kept.append(cell)
+    notebook.cells = kept
 
 
 def start_kernel(notebook_path: Path, memory_limit: int | None = None) -> tuple[Kernel, Path]:
@@ -246,7 +289,7 @@ def produce(
                 with stages.stage("execute notebook"):
                     # This process mostly waits on the kernel now: import the outputs' libraries
                     # meanwhile.
-                    threading.Thread(target=preload, daemon=True).start()
+                    threading.Thread(target=_preload_quietly, daemon=True).start()
                     executed = execute_notebook(
                         job.notebook,
                         _parameters(document.view, job),
@@ -255,6 +298,7 @@ def produce(
                         kernel=running,
                         failed_copy=job.final.parent / f"failed-{job.final.name}.ipynb",
                     )
+                    record_written(executed)
             except BaseException:
                 publish.discard(staging)
                 raise
@@ -279,9 +323,15 @@ def produce(
                     store = Store.open(job.store_location)
                 # The pack and its record in the store are one outcome: the record commits
                 # while the new pack is in place, and if it cannot, the previous pack returns.
-                with publish.swapped_in(staging, job.final), store.transaction() as tx:
-                    tx.record_pack(view.cadence.name, view.period.label, view.period.end,
-                                   summary_of(view, publication), job.unit)
+                # A draft never replaces a published pack: it goes beside it, unrecorded (the
+                # published pack stays the pack of record).
+                with publish.swapped_in(
+                        staging, job.final, publishing=publication.state == "final",
+                        found_published=job.found_published) as placed, \
+                        store.transaction() as tx:
+                    if placed == job.final:
+                        tx.record_pack(view.cadence.name, view.period.label, view.period.end,
+                                       summary_of(view, publication), job.unit)
                     # A published pack is recorded as a version too: a reissue compares with it.
                     if publication.state == "final" and publication.published_at is not None:
                         tx.record_version(PackVersion(
@@ -299,8 +349,9 @@ def produce(
         if own_store and store is not None:
             store.dispose()
         shutil.rmtree(scratch, ignore_errors=True)
-    return BuildResult(folder=job.final, document=document, timings=dict(stages.timings),
-                       findings=findings)
+    return BuildResult(folder=placed, document=document, timings=dict(stages.timings),
+                       findings=findings,
+                       beside_published=job.found_published if placed != job.final else None)
 
 
 def _judge(findings: tuple[Finding, ...], job: PackJob) -> None:
@@ -316,6 +367,13 @@ def _judge(findings: tuple[Finding, ...], job: PackJob) -> None:
                                    for finding in findings])
     for finding in findings:  # the command line shows them; they are in the manifest too
         log.info("%s: audit: %s", job.name, finding.describe())
+
+
+def _preload_quietly() -> None:
+    """Import the outputs' libraries ahead of need; a failure (too little memory, say) is left
+    to the output itself to report, not printed as a stray thread's traceback."""
+    with contextlib.suppress(Exception):
+        preload()
 
 
 def _parameters(view: PackView, job: PackJob) -> dict[str, Any]:
@@ -367,12 +425,17 @@ def build_pack(
         except BaseException:
             _stop(kernel)
             raise
+    # The pack's lock is held from reading the analyst's edits to the swap: a build and a
+    # publish of the same pack (or two builds) happen one after the other, never interleaved.
+    holding = contextlib.ExitStack()
     try:
         try:
             with stages.stage("narrative, gate and charts"):
-                job = prepare_job(definition, inputs, store, template, notebook_path,
-                                  period=period, unit=unit, out_dir=out_dir, approver=approver,
-                                  force=force, prefer=prefer, by=author)
+                job = prepare_job(
+                    definition, inputs, store, template, notebook_path, period=period,
+                    unit=unit, out_dir=out_dir, approver=approver, force=force, prefer=prefer,
+                    by=author, claim=lambda folder: holding.enter_context(
+                        publish.locked(folder, waiting=progress)))
                 job = replace(job, document=replace(
                     job.document, charts=render_charts(job.document.view.evaluated)))
         except BaseException:
@@ -381,6 +444,7 @@ def build_pack(
         stages.timings["total"] = time.perf_counter() - started
         return produce(job, kernel=kernel, stages=stages, store=store)
     finally:
+        holding.close()
         store.dispose()
 
 
@@ -402,11 +466,16 @@ def _stop(kernel: tuple[Kernel, Path]) -> None:
 
 
 def _settle_narrative(store: Store, evaluated: PackEvaluation, notebook: NotebookNode,
-                      previous: Path, prefer: Prefer | None, by: str) -> Publication:
-    """Save edits from the previous pack.ipynb, then plan every narrative cell of this pack."""
+                      final: Path, prefer: Prefer | None, by: str) -> Publication:
+    """Save edits from the pack's previous pack.ipynb (and from the draft beside a published
+    pack, the newer working copy), then plan every narrative cell of this pack."""
     service = NarrativeService(store, evaluated)
-    service.save(edits_in(previous), by=by, prefer=prefer)
-    cells = service.plan(slots_of(notebook, evaluated.cadence))
+    slots = slots_of(notebook, evaluated.cadence)
+    keys = cell_keys(evaluated, slots)
+    edits = [edit for folder in (final, publish.draft_beside(final))
+             for edit in edits_in(folder / NOTEBOOK_FILE, keys=keys)]
+    service.save(edits, by=by, prefer=prefer)
+    cells = service.plan(slots)
     apply_to_notebook(notebook, cells, evaluated.cadence)
     return Publication(narrative=cells)
 

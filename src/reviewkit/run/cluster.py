@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
-from reviewkit.errors import ReviewkitError, UsageError
+from reviewkit.errors import EnvironmentFailure, UsageError
 from reviewkit.run.build import PackJob
 from reviewkit.run.workers import Event, Limits, Outcome, timed_make_one
 
@@ -22,10 +23,40 @@ from reviewkit.run.workers import Event, Limits, Outcome, timed_make_one
 RETRIES = 2
 
 
-class ClusterError(ReviewkitError):
-    """The Dask scheduler cannot be reached or the cluster cannot start."""
+class ClusterError(EnvironmentFailure):
+    """The Dask scheduler cannot be reached or the cluster cannot start (the machine's
+    failure: exit code 4)."""
 
-    exit_code = 1
+
+#: The schemes of the addresses a Dask scheduler listens on.
+SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
+
+
+def check_scheduler(address: str) -> str:
+    """A ``--scheduler`` address as Dask takes it (``tcp://HOST:PORT``), or a usage error."""
+    parsed = urlsplit(address.strip())
+    try:
+        port = parsed.port
+    except ValueError:
+        port = None
+    if parsed.scheme not in SCHEDULER_SCHEMES or not parsed.hostname or port is None or (
+            parsed.path not in ("", "/")) or parsed.query or parsed.fragment:
+        raise UsageError(f"--scheduler {address!r} is not a Dask scheduler address; give "
+                         "tcp://HOST:PORT (the address `dask scheduler` prints, port 8786 by "
+                         "default)")
+    return address.strip()
+
+
+def cluster_failure(exc: BaseException, limits: Limits) -> str:
+    """Why a pack failed on the cluster, in our words: a lost worker (Dask's KilledWorker) on
+    every try means the pack ran past its time limit, or its worker ran out of memory or
+    died."""
+    if type(exc).__name__ == "KilledWorker":
+        memory = f" or over the memory limit of {limits.memory >> 20} MB" if limits.memory else ""
+        return (f"its worker was lost on each of {RETRIES + 1} tries: the pack ran past the "
+                f"time limit of {limits.seconds:g} s (--time-limit){memory}, or the worker "
+                "died; nothing was published")
+    return f"failed on the cluster after {RETRIES} retries: {type(exc).__name__}: {exc}"
 
 
 class DaskPool:
@@ -60,7 +91,11 @@ class DaskPool:
         except (OSError, TimeoutError) as exc:
             self.close()
             where = self.scheduler or "a local cluster"
-            raise ClusterError(f"cannot reach the Dask scheduler at {where}: {exc}") from exc
+            raise ClusterError(f"cannot reach the Dask scheduler at {where}: {exc}; start it, "
+                               "or check the address") from exc
+        except ValueError as exc:  # an address Dask cannot parse
+            self.close()
+            raise UsageError(f"--scheduler {self.scheduler!r}: {exc}") from exc
         return self._client
 
     @property
@@ -89,9 +124,7 @@ class DaskPool:
             try:
                 outcome: Outcome = future.result()
             except Exception as exc:  # the task's worker was lost on every try, or it raised
-                outcome = Outcome(index, "failed", 0.0,
-                                  f"failed on the cluster after {RETRIES} retries: "
-                                  f"{type(exc).__name__}: {exc}")
+                outcome = Outcome(index, "failed", 0.0, cluster_failure(exc, self.limits))
             yield ("finished", outcome)
 
     def close(self) -> None:

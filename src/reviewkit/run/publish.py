@@ -10,17 +10,24 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import datetime as dt
 import errno
 import fcntl
+import getpass
+import hashlib
 import json
 import os
 import shutil
+import socket
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from reviewkit.errors import EnvironmentFailure, UsageError
+from reviewkit.errors import EnvironmentFailure, ReviewkitError, UsageError
 from reviewkit.outputs.data import MANIFEST_FILE
+from reviewkit.outputs.notebook import NOTEBOOK_FILE
+from reviewkit.outputs.pdf import PDF_FILE
 
 _RENAME_EXCHANGE = 2  # linux/fs.h
 
@@ -40,6 +47,18 @@ def staging_dir(final: Path) -> Path:
             "choose another output folder (--out)"
         ) from exc
     return staging
+
+
+def unwritable(folder: Path, exc: OSError, what: str = "the pack") -> ReviewkitError:
+    """An output folder that cannot be written: a path through a file is a bad --out (exit 2);
+    a read-only or full disk, or no permission, is the machine's (exit 4)."""
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, NotADirectoryError | FileExistsError) or exc.errno in (
+            errno.ENOTDIR, errno.EEXIST, errno.ENAMETOOLONG):
+        return UsageError(f"cannot write {what} under {folder}: {reason}; choose another "
+                          "output folder (--out)")
+    return EnvironmentFailure(f"cannot write {what} under {folder}: {reason}; free space or "
+                              "make the folder writable, then run the command again")
 
 
 def clean_abandoned(final: Path) -> None:
@@ -65,16 +84,101 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def lock_path(final: Path) -> Path:
+    return final.parent / f".{final.name}.lock"
+
+
+#: The pack locks this process holds, by (folder, thread): a build holds its pack's lock from
+#: reading the analyst's edits to the swap, and the swap inside it takes the same lock again.
+_HELD: dict[tuple[Path, int], int] = {}
+_HELD_GUARD = threading.Lock()
+
+
+class PackBusy(EnvironmentFailure):
+    """Another reviewkit process is building or publishing the same pack."""
+
+
 @contextlib.contextmanager
-def locked(final: Path) -> Iterator[None]:
-    """An exclusive lock per pack folder, held while it is swapped."""
-    lock_path = final.parent / f".{final.name}.lock"
-    with lock_path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+def locked(final: Path, *, wait: bool = True,
+           waiting: Callable[[str], None] | None = None) -> Iterator[None]:
+    """An exclusive lock per pack, held by a build (or publish) from reading the analyst's
+    edits to the swap, so builds and publishes of one pack happen one after another.
+
+    Re-entrant within a thread. Without ``wait`` a lock held elsewhere raises
+    :class:`PackBusy` naming the holder; with it, ``waiting`` is told who is waited for. The
+    operating system releases the lock however its holder ends.
+    """
+    key = (final.resolve(), threading.get_ident())
+    with _HELD_GUARD:
+        if key in _HELD:
+            _HELD[key] += 1
+            reentered = True
+        else:
+            reentered = False
+    if reentered:
         try:
             yield
         finally:
+            with _HELD_GUARD:
+                _HELD[key] -= 1
+        return
+    path = lock_path(final)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a+", encoding="utf-8")
+    except OSError as exc:
+        raise unwritable(final.parent, exc) from exc
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another reviewkit process"
+            if not wait:
+                raise PackBusy(f"the pack {final} is being built by {holder}; run again once "
+                               "it has finished") from None
+            if waiting is not None:
+                waiting(f"waiting for {holder}, which is building the same pack …")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        with contextlib.suppress(OSError):  # who holds it is a courtesy; a full disk is not
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"reviewkit (pid {os.getpid()} on {socket.gethostname()}, user "
+                         f"{_user()}, since {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S} UTC)\n")
+            handle.flush()
+        with _HELD_GUARD:
+            _HELD[key] = 1
+        try:
+            yield
+        finally:
+            with _HELD_GUARD:
+                del _HELD[key]
+            with contextlib.suppress(OSError):
+                handle.seek(0)
+                handle.truncate()
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def is_locked(final: Path) -> bool:
+    """Whether some process holds the pack's lock now (a build of it is under way)."""
+    path = lock_path(final)
+    try:
+        with path.open("a+", encoding="utf-8") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return False
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -128,6 +232,35 @@ def keep_versions(final: Path, staging: Path) -> None:
         shutil.copytree(final, kept / str(version), ignore=shutil.ignore_patterns(VERSIONS))
 
 
+#: Where a draft goes while a published pack is in the pack's folder: beside it, as
+#: ``<folder>.draft``; the next publication replaces the published pack and removes the draft.
+DRAFT_SUFFIX = ".draft"
+
+
+def draft_beside(final: Path) -> Path:
+    return final.with_name(final.name + DRAFT_SUFFIX)
+
+
+class PublishedMeanwhile(EnvironmentFailure):
+    """The pack was published while this build was being made: it would be out of date."""
+
+
+def place_for(final: Path, *, publishing: bool, found_published: int | None) -> Path:
+    """Where a finished pack goes, decided under the pack's lock: a publication replaces the
+    pack in ``final``; a draft replaces a draft, and goes beside a published pack, never over
+    it. ``found_published`` is the version published in ``final`` when the build began (None:
+    not checked); a later one means the pack was published meanwhile, and this build stops."""
+    now = published_version(final) or 0
+    if found_published is not None and now > found_published:
+        raise PublishedMeanwhile(
+            f"version {now} of the pack in {final} was published while this "
+            f"{'publication' if publishing else 'draft'} was being made, so it would be out of "
+            f"date; nothing was replaced: run the command again")
+    if publishing or now == 0:
+        return final
+    return draft_beside(final)
+
+
 def commit(staging: Path, final: Path) -> None:
     """Put the finished ``staging`` folder at ``final``, replacing any previous pack atomically.
 
@@ -139,15 +272,20 @@ def commit(staging: Path, final: Path) -> None:
 
 
 @contextlib.contextmanager
-def swapped_in(staging: Path, final: Path) -> Iterator[None]:
-    """Swap the finished ``staging`` folder in at ``final`` for the body of the ``with``; if the
-    body fails (e.g. recording the pack in the store), swap the previous pack back, so the
-    swap and what goes with it are one outcome. The pack's lock is held throughout, and the
-    pack's earlier published versions are copied into ``staging`` under it (:func:`keep_versions`),
-    so two builds cannot both think they succeed the same version."""
+def swapped_in(staging: Path, final: Path, *, publishing: bool = True,
+               found_published: int | None = None) -> Iterator[Path]:
+    """Swap the finished ``staging`` folder in for the body of the ``with`` (it is given the
+    folder it went to: ``final``, or beside a published pack for a draft, see
+    :func:`place_for`); if the body fails (e.g. recording the pack in the store), swap the
+    previous pack back, so the swap and what goes with it are one outcome. The pack's lock is
+    held throughout, and the pack's earlier published versions are copied into ``staging``
+    under it (:func:`keep_versions`), so two builds cannot both think they succeed the same
+    version. A publication that succeeds removes the draft beside it: it supersedes it."""
     with locked(final):
+        place = place_for(final, publishing=publishing, found_published=found_published)
         try:
-            keep_versions(final, staging)
+            if place == final:
+                keep_versions(final, staging)
             for path in staging.rglob("*"):
                 if path.is_file():
                     with path.open("rb") as handle:
@@ -155,14 +293,16 @@ def swapped_in(staging: Path, final: Path) -> Iterator[None]:
         except OSError as exc:
             raise EnvironmentFailure(f"cannot write the pack under {final.parent}: "
                                      f"{exc.strerror or exc}") from exc
-        retired = _swap(staging, final)
+        retired = _swap(staging, place)
         try:
-            yield
+            yield place
         except BaseException:
-            _swap_back(staging, final, retired)
+            _swap_back(staging, place, retired)
             raise
         if retired is not None:
             shutil.rmtree(retired, ignore_errors=True)
+        if publishing and place == final:
+            shutil.rmtree(draft_beside(final), ignore_errors=True)
 
 
 def _swap(staging: Path, final: Path) -> Path | None:
@@ -189,6 +329,36 @@ def _swap_back(staging: Path, final: Path, retired: Path | None) -> None:
         final.rename(staging)
         retired.rename(final)
     shutil.rmtree(staging, ignore_errors=True)
+
+
+#: The pack's own notebook is the analyst's working copy: edited in Jupyter, so its hash in the
+#: manifest is not expected to hold (its edits are collected before a pack is compared).
+WORKING_COPY = NOTEBOOK_FILE
+
+
+def whole_pack(folder: Path) -> bool:
+    """Whether ``folder`` holds a whole pack: its manifest readable, and every output the
+    manifest lists present with the hash it lists (the working-copy notebook present)."""
+    try:
+        manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+        outputs = manifest["outputs"]
+        if not isinstance(outputs, dict) or not outputs:
+            return False
+        for name, digest in outputs.items():
+            path = folder / str(name)
+            if not path.is_file() or (name != WORKING_COPY and _sha256(path) != digest):
+                return False
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return (folder / WORKING_COPY).is_file() and (folder / PDF_FILE).is_file()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def refuse_over_unit_packs(final: Path) -> None:

@@ -58,6 +58,27 @@ class Outcome:
 Event = tuple[Literal["started"], int] | tuple[Literal["finished"], Outcome]
 
 
+def one_line_of(exc: BaseException) -> str:
+    """An unexpected exception as one line: its type and message."""
+    return " ".join(traceback.format_exception_only(type(exc), exc)[-1].split())
+
+
+#: What a process says when it runs out of address space under RLIMIT_AS: Python's
+#: MemoryError, a thread it cannot start, a C library's failed allocation.
+_OUT_OF_MEMORY = ("MemoryError", "can't start new thread", "Resource temporarily unavailable",
+                  "Cannot allocate memory", "std::bad_alloc", "out of memory",
+                  "failed to map segment")
+
+
+def memory_too_small(detail: str, memory: int | None, what: str = "the pack's kernel") -> str:
+    """``detail`` in our words when it is an allocation that failed under the memory limit."""
+    if memory is None or not any(word in detail for word in _OUT_OF_MEMORY):
+        return detail
+    return (f"{what} ran out of memory under the memory limit of {memory >> 20} MB; raise "
+            "--memory-limit (a pack's worker and its kernel each need about 1 GB of address "
+            "space), or 0 for no limit; nothing was published")
+
+
 def make_one(index: int, job: PackJob, memory: int | None) -> Outcome:
     """Make one pack in this process; any error becomes a failed outcome naming it."""
     started = time.perf_counter()
@@ -65,11 +86,12 @@ def make_one(index: int, job: PackJob, memory: int | None) -> Outcome:
     try:
         result = produce(job, memory_limit=memory)
     except ReviewkitError as exc:
-        return Outcome(index, "failed", time.perf_counter() - started, exc.one_line(), worker,
+        return Outcome(index, "failed", time.perf_counter() - started,
+                       memory_too_small(exc.one_line(), memory), worker,
                        environment=isinstance(exc, EnvironmentFailure))
     except Exception as exc:  # a bug or an environment problem: still only this pack's failure
-        detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        return Outcome(index, "failed", time.perf_counter() - started, detail, worker)
+        return Outcome(index, "failed", time.perf_counter() - started,
+                       memory_too_small(one_line_of(exc), memory, "the pack's worker"), worker)
     return Outcome(index, "built", time.perf_counter() - started, "", worker,
                    dict(result.timings))
 
@@ -86,12 +108,22 @@ def _worker_main(tasks: Connection, memory: int | None) -> None:
     _die_with_parent()
     if memory is not None:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    warm_up()
+    try:
+        warm_up()
+        unfit = ""
+    except Exception as exc:
+        # Too little memory to even load the pipeline (MemoryError, a thread or a library it
+        # cannot map): each pack it is given says so, and it stops.
+        unfit = memory_too_small(one_line_of(exc), memory, "the pack's worker")
     while True:
         message = tasks.recv()
         if message is None:
             return
         index, job = message
+        if unfit:
+            tasks.send(Outcome(index, "failed", 0.0, unfit, f"{os.uname().nodename}:"
+                               f"{os.getpid()}"))
+            return
         tasks.send(make_one(index, job, memory))
 
 
@@ -102,6 +134,11 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         if os.getppid() == 1:  # the batch died before the call took effect
             os._exit(1)
+
+
+#: How a worker process ends when an allocation fails in C code under its memory limit:
+#: SIGABRT (an abort), SIGSEGV or SIGBUS.
+_DIED_OF_MEMORY = (-signal.SIGABRT, -signal.SIGSEGV, -signal.SIGBUS)
 
 
 @dataclass
@@ -187,6 +224,11 @@ class LocalPool:
             self._retire(worker)
             code = worker.process.exitcode
             why = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+            if self.limits.memory is not None and code in _DIED_OF_MEMORY:
+                # Under RLIMIT_AS a failed allocation inside a C library aborts the process
+                # (libzmq: "Resource temporarily unavailable"); nothing else kills it so.
+                return Outcome(index, "failed", elapsed, memory_too_small(
+                    f"MemoryError ({why})", self.limits.memory, "the pack's worker"), name)
             return Outcome(index, "failed", elapsed, f"its worker process died ({why}); the "
                            "pack was not published", name)
         if elapsed > self.limits.seconds:
