@@ -19,7 +19,7 @@ import pytest
 from conftest import REPO
 from pack_pages import document_of, page_of
 
-from reviewkit.evaluation.actions import ActionLog, ActionView, Effect
+from reviewkit.evaluation.changes import ChangeReport, StatusChange
 from reviewkit.evaluation.figures import pack_figures
 from reviewkit.layout.document import PackDocument
 from reviewkit.layout.view import Publication
@@ -36,7 +36,6 @@ from reviewkit.outputs.audit import (
     read_page,
 )
 from reviewkit.outputs.pdf import to_pdf
-from reviewkit.store.records import Action
 
 DEMO = REPO / "data" / "demo"
 KESTREL = REPO / "data" / "examples" / "kestrel"
@@ -249,27 +248,26 @@ def test_the_pdfs_alt_texts_are_read_and_checked_against_the_page(tmp_path: Path
 def test_one_identity_stated_twice_with_two_statuses_is_a_conflict(
     weekly: tuple[PackDocument, str],
 ) -> None:
-    """An action's "when raised" status for a week differs from the scorecard's for it."""
+    """"What changed" says a KPI was on track last week (from the pack recorded then) while
+    the scorecard's own history says at risk for that week: one week, two statuses."""
     document, _ = weekly
     evaluated = document.view.evaluated
     result = evaluated.result("change_success_rate")
-    then = dataclasses.replace(result.previous, status="green")
-    action = Action(id="A-0100", title="Fix changes", owner="CAB", due=TODAY, status="done",
-                    kpi_id="change_success_rate", raised_in=None,
-                    raised_on=result.previous.period.end)
-    effect = Effect(ActionView(action, 3, 0, 0, TODAY), "change_success_rate", then,
-                    result.current, "improved")
-    log = ActionLog(as_of=TODAY, since=TODAY, previous_label=None, actions=(effect.view,),
-                    effects=(effect,))
+    before = result.previous.period.label
+    assert result.previous.status != "green"
+    changes = ChangeReport(before, status_changes=(StatusChange(
+        "change_success_rate", "Change success rate", "green", result.status),))
     figures = pack_figures(period=evaluated.period, evaluation=evaluated.evaluation,
-                           action_log=log, changes=None, strategy=evaluated.strategy,
-                           kpis=evaluated.catalog.by_id(), units=evaluated.units)
+                           action_log=evaluated.action_log, changes=changes,
+                           strategy=evaluated.strategy, kpis=evaluated.catalog.by_id(),
+                           units=evaluated.units)
     conflicted = dataclasses.replace(document, view=dataclasses.replace(
         document.view, evaluated=dataclasses.replace(evaluated, figures=figures)))
     found = check_document(conflicted)
     assert [f.rule for f in found] == ["status-differs"]
-    assert found[0].place == "did closed actions work? (A-0100)"
-    assert f"change_success_rate/{result.previous.period.label}/status" in found[0].message
+    assert found[0].place == "what changed since the last review"
+    assert f"change_success_rate/{before}/status" in found[0].message
+    assert "'On track'" in found[0].message
 
 
 # -- what a finding does to a build -----------------------------------------------------------
