@@ -26,6 +26,7 @@ from reviewkit.evaluation.actions import ActionLog
 from reviewkit.evaluation.changes import ChangeReport
 from reviewkit.evaluation.evaluate import Evaluation, KpiResult, PeriodValue
 from reviewkit.evaluation.forecast import QuarterOutlook
+from reviewkit.evaluation.priorities import KeyResultProgress
 from reviewkit.evaluation.rollup import YearToDate, perspective_status, year_ago
 from reviewkit.evaluation.spend import CategorySpend, SpendSummary
 from reviewkit.evaluation.strategy import BenefitView, Strategy
@@ -404,25 +405,13 @@ def _priorities(book: _Book, strategy: Strategy, kpis: Mapping[str, Kpi],
         for index, kr in enumerate(progress.key_results, start=1):
             sub = f"kr:{priority.id}:{index}"
             kpi = kpis.get(kr.kpi or "")
-            measure = _measure(kpi, kr.unit, kr.baseline, kr.target)
-            # A level is also kept apart from its KPI's own target and amber (93.96% beside a
-            # 94.00% target is never "94.0%").
-            thresholds = [kr.baseline, kr.target]
-            if kpi is not None and kpi.aggregation != "sum":
-                cadence = kpi.cadences[0]
-                thresholds += [kpi.target_for(cadence), kpi.amber_for(cadence)]
-            places = shared_decimals(measure, [kr.value], thresholds)
             # A key result measured by a KPI's value this period states that figure, as the
-            # scorecard does (93.96% is never "94.0%" here and "93.96%" there).
+            # scorecard does, and its row prints at the KPI's precision.
             same = _stated(book, kr.kpi, kr.value)
-            if same is not None:
-                places = decimals.get(str(kr.kpi), places)
-            book.add(sub, "baseline", kr.baseline,
-                     format_value(kr.baseline, measure, decimals=places), where)
-            book.add(sub, "value", kr.value, same if same is not None else format_value(
-                kr.value, measure, decimals=places), where)
-            book.add(sub, "target", kr.target, format_value(kr.target, measure, decimals=places),
-                     where)
+            texts = key_result_texts(kr, kpi, decimals.get(str(kr.kpi)) if same else None)
+            book.add(sub, "baseline", kr.baseline, texts.baseline, where)
+            book.add(sub, "value", kr.value, same if same is not None else texts.value, where)
+            book.add(sub, "target", kr.target, texts.target, where)
             book.add(sub, "progress", kr.progress, _percent(kr.progress), where)
 
 
@@ -543,6 +532,23 @@ def benefit_texts(view: BenefitView, kpi: Kpi | None) -> MeasureTexts:
     places = shared_decimals(measure, [assessment.value], [benefit.baseline, benefit.target])
     return MeasureTexts(*(format_value(value, measure, decimals=places) for value in (
         benefit.baseline, benefit.target, assessment.planned_value, assessment.value)))
+
+
+def key_result_texts(kr: KeyResultProgress, kpi: Kpi | None,
+                     places: int | None = None) -> MeasureTexts:
+    """Baseline, target and the value now of a key result, in its KPI's unit (or its own), at
+    a precision (``places``, unless given) that also keeps a level apart from its KPI's own
+    target and amber (93.96% beside a 94.00% target prints as 93.96%, never "94.0%")."""
+    measure = _measure(kpi, kr.unit, kr.baseline, kr.target)
+    if places is None:
+        thresholds = [kr.baseline, kr.target]
+        if kpi is not None and kpi.aggregation != "sum":
+            cadence = kpi.cadences[0]
+            thresholds += [kpi.target_for(cadence), kpi.amber_for(cadence)]
+        places = shared_decimals(measure, [kr.value], thresholds)
+    return MeasureTexts(format_value(kr.baseline, measure, decimals=places),
+                        format_value(kr.target, measure, decimals=places), "",
+                        format_value(kr.value, measure, decimals=places))
 
 
 # -- the whole pack ------------------------------------------------------------------------------
