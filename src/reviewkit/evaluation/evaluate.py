@@ -221,6 +221,18 @@ def like_for_like(kpi: Kpi, earlier: PeriodValue, share: float) -> PeriodValue:
 
 
 @dataclass(frozen=True)
+class OwnerStatus:
+    """A status the KPI's owner set in the review round instead of the data's, and why."""
+
+    status: Status
+    reason: str
+    by: str
+    at: str  # ISO time it was saved
+    approved: bool  # by the office (the publish gate may require it)
+    data_status: Status = "no_data"  # what the data gave
+
+
+@dataclass(frozen=True)
 class KpiResult:
     """Everything a pack says about one KPI for one period."""
 
@@ -238,6 +250,8 @@ class KpiResult:
     target_streak: int = 0
     #: How long the feed has been silent at the day the data runs to, at its own grain.
     silence: Silence = field(default_factory=lambda: Silence(None, None, 0))
+    #: The owner's status in place of the data's (see evaluation/owners.py), if they set one.
+    owner_status: OwnerStatus | None = None
 
     @property
     def status(self) -> Status:

@@ -6,6 +6,7 @@ computed from the loaded inputs and what the store remembers.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from reviewkit.cadences import Cadence, StrategyPart
@@ -15,12 +16,21 @@ from reviewkit.evaluation.changes import ChangeReport, compare
 from reviewkit.evaluation.evaluate import Evaluation, ExceptionItem, KpiResult, evaluate
 from reviewkit.evaluation.figures import PackFigures, pack_figures
 from reviewkit.evaluation.forecast import HISTORY_MONTHS
+from reviewkit.evaluation.owners import (
+    EnteredValue,
+    OwnerNote,
+    entered_values,
+    owner_notes,
+    owner_statuses,
+    with_owner_statuses,
+)
 from reviewkit.evaluation.strategy import Strategy, outlook_month, prepare_strategy
 from reviewkit.evaluation.units import UnitFigures, unit_figures
 from reviewkit.inputs.catalog import Catalog, Kpi
 from reviewkit.inputs.loaded import Inputs
 from reviewkit.inputs.units import Unit
 from reviewkit.periods import Period, period_containing
+from reviewkit.store.cycle import KpiUpdate
 from reviewkit.store.records import PackRecord, StoreHistory
 
 #: Headline KPIs when neither the params file nor the catalog names any: the first few.
@@ -44,6 +54,10 @@ class PackEvaluation:
     unit: Unit | None = None
     #: A group pack's units, each with its figures for the period ("units side by side").
     units: tuple[UnitFigures, ...] = ()
+    #: What the KPIs' owners wrote in the review round, by KPI id (see evaluation/owners.py).
+    owner_notes: Mapping[str, OwnerNote] = field(default_factory=dict)
+    #: Values owners entered by hand for the period, by KPI id.
+    entered: Mapping[str, EnteredValue] = field(default_factory=dict)
     #: Every figure the pack states, written once (:mod:`reviewkit.evaluation.figures`).
     figures: PackFigures = field(default_factory=lambda: PackFigures(""))
 
@@ -168,6 +182,7 @@ def evaluate_pack(
     requested: dt.date | None = None,
     *,
     today: dt.date,
+    owner_updates: Sequence[KpiUpdate] = (),
 ) -> PackEvaluation:
     """Evaluate one pack of ``cadence`` for the period ``requested`` falls in (default: the
     params file's ``period_end``, else the latest complete period in the data).
@@ -190,6 +205,7 @@ def evaluate_pack(
         today=today,
         unseen=measurements.unseen,
     )
+    evaluation = with_owner_statuses(evaluation, owner_statuses(owner_updates))
     earlier = [pack for pack in history.packs if pack.period_end < period.end]
     previous = earlier[-1] if earlier else None
     since = previous.period_end if previous else period.previous().end
@@ -211,7 +227,9 @@ def evaluate_pack(
     return PackEvaluation(cadence=cadence, period=period, as_of=as_of, catalog=inputs.catalog,
                           headline=headline, evaluation=evaluation, action_log=log,
                           changes=changes, strategy=strategy, unit=inputs.unit,
-                          units=units, figures=figures)
+                          units=units, figures=figures,
+                          owner_notes=owner_notes(owner_updates),
+                          entered=entered_values(owner_updates))
 
 
 def _previous_exceptions(inputs: Inputs, history: StoreHistory, period: Period,

@@ -66,6 +66,9 @@ class Kpi(BaseModel):
     #: that line's variance to budget in percent, from the spend file, so the KPI and the spend
     #: table state one variance and one status.
     spend_line: str | None = Field(default=None, min_length=1)
+    #: Measured by hand: its owner enters the period's value in the review round (reviewkit
+    #: serve), which the pack takes as a measurement, with who entered it and when.
+    manual: bool = False
 
     @field_validator("cadences")
     @classmethod

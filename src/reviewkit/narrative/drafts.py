@@ -83,6 +83,23 @@ def draft_for_kpi(result: KpiResult, pack: PackEvaluation) -> str:
         text += " No open action is linked to it."
     if kpi.action_if_off_track and result.status in ("red", "amber"):
         text += f" Expected action: {literal(kpi.action_if_off_track)}"
+    return text + _from_the_owner(result, pack)
+
+
+def _from_the_owner(result: KpiResult, pack: PackEvaluation) -> str:
+    """What the KPI's owner wrote in the review round, marked with who and when."""
+    text = ""
+    chosen = result.owner_status
+    if chosen is not None:
+        text += (f"\n\nStatus set by the owner ({literal(chosen.by)}, {chosen.at[:10]}): "
+                 f"{literal(chosen.reason)}")
+    note = pack.owner_notes.get(result.kpi.id)
+    if note is not None:
+        text += f"\n\nOwner's update ({literal(note.by)}, {note.day}):"
+        if note.analysis:
+            text += f" {literal(note.analysis)}"
+        if note.recommendation:
+            text += f" Recommendation: {literal(note.recommendation)}"
     return text
 
 

@@ -200,7 +200,8 @@ def prepare_job(
     _keep_sections(notebook, plan)
     publication = _settle_narrative(store, evaluated, notebook, final, prefer, by)
     view = make_view(evaluated, own, sources=sources(definition, notebook_path, store,
-                                                     evaluated.period.label, unit_key(unit)))
+                                                     evaluated.period.label, unit_key(unit),
+                                                     params=str(inputs.params.path)))
     document = pack_document(view, publication, sections=plan)
     rules = inputs.params.values.publish_gate
     if approver is not None:

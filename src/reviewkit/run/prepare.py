@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
 from reviewkit import redact
 from reviewkit.cadences import Cadence, Narrative
 from reviewkit.errors import ReviewkitError, UsageError
+from reviewkit.evaluation.owners import entered_values
 from reviewkit.evaluation.pack import (
     PackEvaluation,
     evaluate_pack,
@@ -23,6 +25,7 @@ from reviewkit.evaluation.pack import (
     rows_needed_from,
 )
 from reviewkit.inputs.loaded import InputFile, Inputs, input_file, load_named_inputs
+from reviewkit.inputs.measurements import Observation
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams
 from reviewkit.inputs.sources import window_for
 from reviewkit.layout.charts import render_charts
@@ -30,8 +33,9 @@ from reviewkit.layout.document import PackDocument, pack_document
 from reviewkit.layout.render import templates_fingerprint
 from reviewkit.layout.view import Publication, make_view
 from reviewkit.narrative.service import NarrativeService
-from reviewkit.periods import check_date, parse_date
+from reviewkit.periods import Period, check_date, parse_date, period_containing
 from reviewkit.periods import today as clock
+from reviewkit.store.cycle import CycleStore, KpiUpdate
 from reviewkit.store.database import Store
 
 
@@ -58,17 +62,23 @@ def notebook_for(cadence: Cadence, custom: Path | None = None) -> Path:
 
 
 def sources(cadence: Cadence, notebook: Path, store: Store, label: str,
-            unit: str = "") -> tuple[InputFile, ...]:
+            unit: str = "", *, params: str = "") -> tuple[InputFile, ...]:
     """What a pack is made from besides its input files: the notebook, the templates and
     stylesheets (their version, as one hash), and the store's content the pack reads (actions,
     decisions, earlier packs, narrative; named without any password)."""
     digest, _, size = templates_fingerprint(cadence.template_dirs)
-    return (
+    found = (
         input_file("notebook", notebook, None),
         InputFile("templates", "reviewkit layout templates", digest, size),
         InputFile("store", redact.url(store.location), store.fingerprint(cadence.name, label, unit),
                   0),
     )
+    # What owners wrote in the period's review round, when one was opened.
+    written = CycleStore(store).fingerprint(cadence.name, label, unit, params)
+    if written is None:
+        return found
+    return (*found, InputFile("review round", f"review round {cadence.name} {label}",
+                              written[0], 0, written[1]))
 
 
 def load_for(params: LoadedParams, unit: str | None = None) -> Inputs:
@@ -107,9 +117,42 @@ def evaluate(cadence: Cadence, inputs: Inputs, store: Store,
         window = window_for(resolved, history_length(cadence, inputs))
         inputs = inputs.for_pack(cadence.name, window,
                                  rows_needed_from(cadence, inputs, resolved, as_of), now)
+    updates = round_updates(cadence, inputs, store, day)
+    inputs = with_entered_values(inputs, updates, period_containing(cadence.name, day))
     own = unit_inputs(inputs, unit)
     return evaluate_pack(cadence, own, store.history(cadence.name, unit_key(unit)), day,
-                         today=now)
+                         today=now, owner_updates=[u for u in updates if u.unit == unit_key(unit)])
+
+
+def round_updates(cadence: Cadence, inputs: Inputs, store: Store,
+                  day: dt.date) -> tuple[KpiUpdate, ...]:
+    """What owners wrote in the review round of this pack's period (every unit's)."""
+    label = period_containing(cadence.name, day).label
+    return CycleStore(store).updates_for_pack(cadence.name, label, str(inputs.params.path))
+
+
+def with_entered_values(inputs: Inputs, updates: Sequence[KpiUpdate],
+                        period: Period) -> Inputs:
+    """The inputs with each value an owner entered by hand for ``period`` (a KPI the catalog
+    marks ``manual``) as that period's measurement of its unit, in place of any row the data
+    has there."""
+    manual = {kpi.id for kpi in inputs.catalog.kpis if kpi.manual}
+    entered = entered_values([u for u in updates if u.kpi_id in manual])
+    if not entered:
+        return inputs
+    segments = {unit.id: unit.segment for unit in inputs.units}
+    series = dict(inputs.measurements.series)
+    for update in updates:
+        value = entered_values([update]).get(update.kpi_id)
+        if value is None or update.kpi_id not in manual:
+            continue
+        segment = segments.get(update.unit, "") if update.unit else ""
+        kept = [obs for obs in series.get(update.kpi_id, [])
+                if not (period.start <= obs.period_end <= period.end and obs.segment == segment)]
+        series[update.kpi_id] = sorted(
+            [*kept, Observation(period_end=period.end, value=value.value, segment=segment)],
+            key=lambda obs: (obs.period_end, obs.segment))
+    return replace(inputs, measurements=replace(inputs.measurements, series=series))
 
 
 def prepare(
@@ -132,5 +175,5 @@ def prepare(
     notebook = notebook_for(cadence, inputs.params.values.notebook)
     view = make_view(evaluated, unit_inputs(inputs, unit), now=now,
                      sources=sources(cadence, notebook, store, evaluated.period.label,
-                                     unit_key(unit)))
+                                     unit_key(unit), params=str(inputs.params.path)))
     return pack_document(view, Publication(narrative=cells), render_charts(evaluated))
