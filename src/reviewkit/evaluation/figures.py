@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from reviewkit.evaluation.actions import ActionLog
+from reviewkit.evaluation.breakdown import Breakdown
 from reviewkit.evaluation.changes import ChangeReport
 from reviewkit.evaluation.evaluate import Evaluation, KpiResult, PeriodValue
 from reviewkit.evaluation.forecast import QuarterOutlook
@@ -30,7 +31,7 @@ from reviewkit.evaluation.priorities import KeyResultProgress
 from reviewkit.evaluation.rollup import YearToDate, perspective_status, year_ago
 from reviewkit.evaluation.spend import CategorySpend, SpendSummary
 from reviewkit.evaluation.strategy import BenefitView, Strategy
-from reviewkit.evaluation.units import UnitFigures
+from reviewkit.evaluation.units import ShareOfGroup, UnitFigures
 from reviewkit.formatting import (
     NBSP,
     STATUS_WORDS,
@@ -79,8 +80,31 @@ def slug(text: str) -> str:
 
 
 def unit_subject(kpi_id: str, unit_id: str) -> str:
-    """The subject of a unit's figures for a KPI on a group's units page."""
+    """The subject of a unit's figures for a KPI on a group's units page, and in a unit's own
+    pack of its share of the group's figure (the same figure, so the same identity)."""
     return f"{kpi_id}@{unit_id}"
+
+
+#: The subject suffix of the group's figures stated in a unit's pack (its share table).
+GROUP_SUFFIX = "@group"
+
+
+def group_subject(kpi_id: str) -> str:
+    """The subject of the group's figure for a KPI in a unit's pack (beside the unit's share
+    of it): not the pack's own figure for the KPI, which would be the unit's."""
+    return f"{kpi_id}{GROUP_SUFFIX}"
+
+
+def breakdown_subjects(kpi_id: str, table: Breakdown) -> list[str]:
+    """The subject of each part of a KPI's breakdown, in order ('sales#quayside-front-shop');
+    two names that read alike get a number."""
+    subjects = []
+    seen: dict[str, int] = {}
+    for part in table.parts:
+        name = slug(part.name)
+        seen[name] = seen.get(name, 0) + 1
+        subjects.append(f"{kpi_id}#{name}" + (f"-{seen[name]}" if seen[name] > 1 else ""))
+    return subjects
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +209,8 @@ def kpi_decimals(result: KpiResult, units: Sequence[UnitFigures] = ()) -> int:
     from its target, and in a group pack what any unit's does (one precision per row)."""
     places = [_own_decimals(result)]
     for figures in units:
-        unit_result = figures.result(result.kpi.id)
+        share = figures.share(result.kpi.id)
+        unit_result = figures.result(result.kpi.id) or (share.unit if share else None)
         if unit_result is not None:
             places.append(_own_decimals(unit_result))
     return max(places)
@@ -274,11 +299,64 @@ def _units(book: _Book, units: Sequence[UnitFigures], group: Mapping[str, KpiRes
             book.add(subject, "value", result.value,
                      value_text(result.kpi, result.value, places), where)
             book.add(subject, "status", result.status, STATUS_WORDS[result.status], where)
-            whole = group.get(kpi_id)
-            if (whole is not None and result.kpi.rollup_rule == "sum"
-                    and result.value is not None and whole.value):
-                share = result.value / whole.value
-                book.add(subject, "share", share, f"{100 * share:.0f}%", where)
+            _share_of(book, subject, result, group.get(kpi_id), where)
+        for kpi_id, share in figures.shares.items():
+            # Its share of the group's figure, not judged: a value and a share, no status.
+            subject = unit_subject(kpi_id, figures.unit.id)
+            places = decimals.get(kpi_id, _own_decimals(share.unit))
+            where = f"units page ({figures.unit.name})"
+            book.add(subject, "value", share.value,
+                     value_text(share.kpi, share.value, places), where)
+            _share_of(book, subject, share.unit, group.get(kpi_id), where)
+
+
+def _share_of(book: _Book, subject: str, unit: KpiResult, whole: KpiResult | None,
+              where: str) -> None:
+    """A unit's part of a group figure that is the sum of its units' ("—" without one)."""
+    if whole is None or whole.kpi.rollup_rule != "sum":
+        return
+    share = unit.value / whole.value if unit.value is not None and whole.value else None
+    book.add(subject, "share", share, "—" if share is None else f"{100 * share:.0f}%", where)
+
+
+def _shares(book: _Book, shares: Sequence[ShareOfGroup], unit_id: str,
+            decimals: dict[str, int]) -> None:
+    """A unit pack's share of each group figure it is not judged on: the unit's figure, the
+    group's, the share, the group's status against the group's target, the unit's trend.
+    One precision per row: the one the group's figure needs beside its target."""
+    for share in shares:
+        kpi, whole = share.kpi, share.group
+        places = decimals.setdefault(kpi.id, _own_decimals(whole))
+        mine, group = unit_subject(kpi.id, unit_id), group_subject(kpi.id)
+        where = f"the unit's share of the group's figures ({kpi.name})"
+        row = shown(kpi, whole.value, whole.current.target, whole.current.amber,
+                    at_least=places)
+        book.add(mine, "value", share.value, value_text(kpi, share.value, places), where)
+        book.add(mine, "share", share.share,
+                 "—" if share.share is None else f"{100 * share.share:.0f}%", where)
+        book.add(mine, "trend", share.unit.trend, TREND_WORDS[share.unit.trend], where)
+        book.add(group, "value", whole.value, value_text(kpi, whole.value, places), where)
+        book.add(group, "target", whole.current.target, row.target, where)
+        book.add(group, "status", whole.status, STATUS_WORDS[whole.status], where)
+
+
+def _breakdowns(book: _Book, tables: Mapping[str, Breakdown], results: Mapping[str, KpiResult],
+                decimals: Mapping[str, int]) -> None:
+    """Each part of a KPI's figure for the period: its value at the KPI's precision, and its
+    status against the pack's target (a level) or its share of the figure (a sum)."""
+    for kpi_id, table in tables.items():
+        result = results.get(kpi_id)
+        if result is None:
+            continue
+        places = decimals.get(kpi_id, 0)
+        for subject, part in zip(breakdown_subjects(kpi_id, table), table.parts, strict=True):
+            where = f"breakdown of {result.kpi.name} ({part.name})"
+            book.add(subject, "value", part.value, value_text(result.kpi, part.value, places),
+                     where)
+            if part.status is not None:
+                book.add(subject, "status", part.status, STATUS_WORDS[part.status], where)
+            elif part.share is not None:
+                book.add(subject, "share", part.share, f"{100 * part.share:.0f}%", where)
 
 
 # -- the rest of the pack ----------------------------------------------------------------------
@@ -319,9 +397,13 @@ def _actions(book: _Book, log: ActionLog, results: Mapping[str, KpiResult],
               "decisions-since": len(log.decisions_since), "slipped": len(log.slipped),
               "effects": len(log.effects),
               "effects-improved": sum(1 for e in log.effects if e.verdict == "improved")}
+    if log.group_actions:
+        counts["group-open"] = len(log.group_actions)
     for kind, count in counts.items():
         book.add("actions", kind, count, str(count), where)
-    for view in log.actions:
+    # A unit's pack also lists the group's open actions on its KPIs (action ids are the
+    # store's, one sequence for every unit).
+    for view in (*log.actions, *log.group_actions):
         subject = f"action:{view.id}"
         book.add(subject, "age", view.age_days, f"{view.age_days}{NBSP}d", where)
         book.add(subject, "days-overdue", view.days_overdue, f"{view.days_overdue}{NBSP}d",
@@ -563,9 +645,13 @@ def pack_figures(
     strategy: Strategy,
     kpis: Mapping[str, Kpi],
     units: Sequence[UnitFigures] = (),
+    shares: Sequence[ShareOfGroup] = (),
+    unit_id: str | None = None,
+    breakdowns: Mapping[str, Breakdown] | None = None,
     as_of: dt.date | None = None,
 ) -> PackFigures:
-    """Every figure the pack of ``period`` states (see the module)."""
+    """Every figure the pack of ``period`` states (see the module): in a unit's pack
+    (``unit_id``) its ``shares`` of the group's figures, and the ``breakdowns`` of its KPIs."""
     book = _Book(period.label)
     results = {result.kpi.id: result for result in evaluation.results}
     decimals = {kpi_id: kpi_decimals(result, units) for kpi_id, result in results.items()}
@@ -575,6 +661,9 @@ def pack_figures(
         if kpi_id in results:
             _ytd(book, results[kpi_id].kpi, ytd, decimals[kpi_id])
     _units(book, units, results, decimals)
+    if unit_id is not None:
+        _shares(book, shares, unit_id, decimals)
+    _breakdowns(book, breakdowns or {}, results, decimals)
     _counts(book, evaluation)
     _perspectives(book, evaluation)
     if action_log is not None:

@@ -148,14 +148,14 @@ class PackDocument:
 def plan_sections(evaluated: PackEvaluation) -> tuple[PlannedSection, ...]:
     """This pack's sections in reading order, from its cadence: the group-only ones (the units
     page) in a group pack only, the group-level ones (the portfolio, spend, …) in every pack
-    but a unit's."""
+    but a unit's, and only those whose input the pack has (:attr:`PackEvaluation.sections`)."""
     cadence = evaluated.cadence
     return tuple(
         PlannedSection(id=section.id, heading=cadence.heading(section.id),
                        new_page=section.new_page, in_contents=section.in_contents,
                        lists_perspectives=section.lists_perspectives,
                        kpi_commentary=section.kpi_commentary, narrative=section.narrative)
-        for section in cadence.sections_for(evaluated.is_group, evaluated.unit is not None))
+        for section in evaluated.sections)
 
 
 def alt_texts(view: PackView) -> dict[str, AltText]:

@@ -16,8 +16,14 @@ from typing import Any
 from markupsafe import Markup
 
 from reviewkit.errors import ReviewkitError
+from reviewkit.evaluation.breakdown import Breakdown, Part
 from reviewkit.evaluation.evaluate import KpiResult, PeriodValue
-from reviewkit.evaluation.figures import spend_subjects, unit_subject
+from reviewkit.evaluation.figures import (
+    breakdown_subjects,
+    group_subject,
+    spend_subjects,
+    unit_subject,
+)
 from reviewkit.evaluation.rollup import year_ago
 from reviewkit.evaluation.spend import CategorySpend
 from reviewkit.evaluation.units import reported_by_units
@@ -43,7 +49,8 @@ SHORT_UNIT = 5
 
 #: How a group figure is made from its units' figures, as the units page says it.
 ROLLUP_WORDS = {"sum": "sum of units", "mean": "weighted mean", "min": "lowest unit",
-                "max": "highest unit", "latest": "latest of units"}
+                "max": "highest unit", "latest": "latest of units",
+                "own": "the group's own figure"}
 
 
 class SectionError(ReviewkitError):
@@ -158,6 +165,18 @@ class Pack:
     def unit_subject(kpi_id: str, unit: Unit) -> str:
         return unit_subject(kpi_id, unit.id)
 
+    @staticmethod
+    def group_subject(kpi_id: str) -> str:
+        """The subject of the group's figure for a KPI in a unit's pack."""
+        return group_subject(kpi_id)
+
+    def breakdown(self, kpi_id: str) -> tuple[Breakdown | None, list[tuple[str, Part]]]:
+        """A KPI's breakdown for the period, and each part with the subject of its figures."""
+        table = self.view.evaluated.breakdowns.get(kpi_id)
+        if table is None:
+            return None, []
+        return table, list(zip(breakdown_subjects(kpi_id, table), table.parts, strict=True))
+
     def status_of(self, subject: str, period: str | None = None) -> str:
         """A figure's status ('green', …) for a badge's colour."""
         return str(self.figures.value(subject, "status", period) or "no_data")
@@ -249,9 +268,17 @@ class Pack:
         shown = [self.view.result(kpi_id) for kpi_id in self.view.headline]
         shown += [result for result in evaluated.results
                   if result.status == "red" and result.kpi.id not in self.view.headline]
-        rows = [(figures.unit, {kpi_id: result for kpi_id, result in figures.results.items()})
+        # A unit's figure for a KPI it shows as its share of the group is its own series too.
+        rows = [(figures.unit, {**{kpi_id: share.unit for kpi_id, share in figures.shares.items()},
+                                **figures.results})
                 for figures in evaluated.units]
         return shown, rows
+
+    def judged(self, unit: Unit, kpi_id: str) -> bool:
+        """Whether a unit is judged on a KPI (against a target of its own, or the KPI's for a
+        level), or shows its share of the group's figure."""
+        return not any(figures.unit == unit and kpi_id in figures.shares
+                       for figures in self.view.evaluated.units)
 
     def rollup_words(self, kpi: Kpi) -> str:
         """How the group's figure of a KPI is made from its units', in a few words; a KPI no

@@ -222,7 +222,7 @@ def make_view(
         page_size=params.values.page_size,
         generated_at=(now or dt.datetime.now(dt.UTC)).replace(microsecond=0),
         provenance=Provenance(params_path=str(params.path), parameters=parameters,
-                              inputs=(*inputs.files(), *sources),
+                              inputs=(*inputs.files(evaluated.source_reads), *sources),
                               versions=package_versions()),
         year_start_month=params.values.year_start_month,
     )

@@ -220,7 +220,10 @@ DRAFTERS: dict[str, Callable[[PackEvaluation], str | None]] = {
 
 
 def draft_for_section(key: str, title: str, pack: PackEvaluation) -> str:
-    """The draft of a section's commentary cell."""
+    """The draft of a section's commentary cell: empty when there is nothing in the data to
+    draft it from (a pack never prints a placeholder such as "Commentary on Delivery."; the
+    empty cell waits for the analyst's words and is not shown until then)."""
+    del title  # named in the cell's label, never as text of its own
     drafter = DRAFTERS.get(key)
     text = drafter(pack) if drafter is not None else None
-    return text if text is not None else f"Commentary on {title}."
+    return text or ""

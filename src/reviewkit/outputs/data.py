@@ -11,6 +11,14 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reviewkit.evaluation.breakdown import Breakdown
+from reviewkit.evaluation.figures import (
+    PackFigures,
+    breakdown_subjects,
+    group_subject,
+    unit_subject,
+)
+from reviewkit.evaluation.units import ShareOfGroup
 from reviewkit.inputs.units import Unit
 from reviewkit.layout.document import PackDocument
 from reviewkit.layout.view import PackView, Publication
@@ -57,6 +65,10 @@ def summary_of(view: PackView, publication: Publication) -> dict[str, Any]:
         "actions": view.action_log.summary(),
     }
     evaluated = view.evaluated
+    for entry in summary["kpis"]:
+        table = evaluated.breakdowns.get(entry["id"])
+        if table is not None:
+            entry["breakdown"] = _breakdown(view, entry["id"], table)
     if evaluated.unit is not None or evaluated.is_group:
         if evaluated.unit is not None:
             summary["unit"] = _unit(evaluated.unit)
@@ -66,7 +78,42 @@ def summary_of(view: PackView, publication: Publication) -> dict[str, Any]:
             entry["weight"] = _round(result.current.weight)
             entry["last_seen"] = result.last_seen.isoformat() if result.last_seen else None
             entry["rollup"] = result.kpi.rollup_rule
+        if evaluated.unit is not None:
+            summary["shares"] = [_share_entry(view, evaluated.unit, share)
+                                 for share in evaluated.shares]
     return summary
+
+
+def _number(figures: PackFigures, subject: str, kind: str) -> float | None:
+    value = figures.value(subject, kind)
+    return _round(float(value)) if isinstance(value, int | float) else None
+
+
+def _breakdown(view: PackView, kpi_id: str, table: Breakdown) -> dict[str, Any]:
+    """A KPI's period by the parts of its breakdown column, as the card states it."""
+    figures = view.figures
+    return {"column": table.column, "parts": [
+        {"name": part.name, "value": _number(figures, subject, "value"),
+         "status": figures.value(subject, "status"),
+         "share": _number(figures, subject, "share")}
+        for subject, part in zip(breakdown_subjects(kpi_id, table), table.parts, strict=True)]}
+
+
+def _share_entry(view: PackView, unit: Unit, share: ShareOfGroup) -> dict[str, Any]:
+    """A KPI the unit's pack shows as its share of the group's figure, as its table states it."""
+    figures = view.figures
+    mine, group = unit_subject(share.kpi.id, unit.id), group_subject(share.kpi.id)
+    last_seen = share.unit.last_seen
+    return {"id": share.kpi.id, "name": share.kpi.name,
+            "value": _number(figures, mine, "value"),
+            "group_value": _number(figures, group, "value"),
+            "share": _number(figures, mine, "share"),
+            "group_status": figures.value(group, "status"),
+            "group_target": _number(figures, group, "target"),
+            "trend": figures.value(mine, "trend"), "owner": share.kpi.owner,
+            "unit": share.kpi.unit, "weight": _round(share.unit.current.weight),
+            "last_seen": last_seen.isoformat() if last_seen else None,
+            "rollup": share.kpi.rollup_rule}
 
 
 def _kpi_entry(view: PackView, kpi_id: str) -> dict[str, Any]:
@@ -103,6 +150,8 @@ def _kpi_entry(view: PackView, kpi_id: str) -> dict[str, Any]:
     # A summed KPI in a period in progress: the share its target is pro-rated to.
     if result.current.pro_rated:
         entry["target_share"] = number("share")
+    # The target of the data's rows, or the catalog's (the group's, or the unit's).
+    entry["target_from"] = result.current.target_from
     return entry
 
 

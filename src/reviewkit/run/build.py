@@ -226,8 +226,9 @@ def prepare_job(
 
 def _keep_sections(notebook: NotebookNode, plan: Sequence[PlannedSection]) -> None:
     """Drop the cells of sections this pack's plan leaves out (the units page outside a group,
-    the group's portfolio in a unit's pack), and the commentary cells that follow them: a
-    section's cell is known by its id, everything else about it is the plan's."""
+    the group's portfolio in a unit's pack, the spend of a pack without a spend file), and the
+    commentary cells that follow them: a section's cell is known by its id, everything else
+    about it is the plan's."""
     wanted = {section.id for section in plan}
     kept: list[NotebookNode] = []
     dropping = False

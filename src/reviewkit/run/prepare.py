@@ -13,8 +13,9 @@ from importlib import resources
 from pathlib import Path
 
 from reviewkit import redact
-from reviewkit.cadences import Cadence, Narrative
+from reviewkit.cadences import MONTHLY, Cadence, Narrative
 from reviewkit.errors import ReviewkitError, UsageError
+from reviewkit.evaluation.forecast import HISTORY_MONTHS
 from reviewkit.evaluation.owners import entered_values
 from reviewkit.evaluation.pack import (
     PackEvaluation,
@@ -24,10 +25,11 @@ from reviewkit.evaluation.pack import (
     resolve_period,
     rows_needed_from,
 )
+from reviewkit.evaluation.strategy import outlook_month
 from reviewkit.inputs.loaded import InputFile, Inputs, input_file, load_named_inputs
 from reviewkit.inputs.measurements import Observation
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams
-from reviewkit.inputs.sources import window_for
+from reviewkit.inputs.sources import Window, window_for
 from reviewkit.layout.charts import render_charts
 from reviewkit.layout.document import PackDocument, pack_document
 from reviewkit.layout.render import templates_fingerprint
@@ -116,7 +118,8 @@ def evaluate(cadence: Cadence, inputs: Inputs, store: Store,
         resolved, as_of = resolve_period(cadence, inputs, day, now)
         window = window_for(resolved, history_length(cadence, inputs))
         inputs = inputs.for_pack(cadence.name, window,
-                                 rows_needed_from(cadence, inputs, resolved, as_of), now)
+                                 rows_needed_from(cadence, inputs, resolved, as_of), now,
+                                 outlook=outlook_window(cadence, resolved, as_of))
     updates = round_updates(cadence, inputs, store, day)
     inputs = with_entered_values(inputs, updates, period_containing(cadence.name, day))
     own = unit_inputs(inputs, unit)
@@ -155,6 +158,15 @@ def with_entered_values(inputs: Inputs, updates: Sequence[KpiUpdate],
     return replace(inputs, measurements=replace(inputs.measurements, series=series))
 
 
+def outlook_window(cadence: Cadence, period: Period, as_of: dt.date) -> Window | None:
+    """The months a pack's outlook is fitted on, when the cadence has an outlook: its KPI
+    queries run again by month over them (a pack's own periods may be quarters)."""
+    if not cadence.wants("outlook"):
+        return None
+    first = outlook_month(as_of).shift(-(HISTORY_MONTHS - 1))
+    return Window(first.start, period.end, MONTHLY.name, MONTHLY.period)
+
+
 def prepare(
     cadence: Cadence,
     inputs: Inputs,
@@ -170,7 +182,7 @@ def prepare(
     evaluated = evaluate(cadence, inputs, store, period, unit,
                          today=now.date() if now else None)
     cells = NarrativeService(store, evaluated).plan(
-        cadence.narratives_for(evaluated.is_group, evaluated.unit is not None)
+        tuple(section.narrative for section in evaluated.sections if section.narrative)
         if slots is None else slots)
     notebook = notebook_for(cadence, inputs.params.values.notebook)
     view = make_view(evaluated, unit_inputs(inputs, unit), now=now,

@@ -679,7 +679,8 @@ class Store:
         ``cadence`` for the unit ('' the group, or the only, pack): what an evaluation needs
         from the store, read in one go."""
         return StoreHistory(events=tuple(self.events(unit=unit)),
-                            packs=tuple(self.packs(cadence, unit)))
+                            packs=tuple(self.packs(cadence, unit)),
+                            group_events=tuple(self.events(unit="")) if unit else ())
 
     def packs(self, cadence: str, unit: str = "") -> list[PackRecord]:
         """Packs of a cadence (and unit) recorded in the store, oldest first."""
@@ -767,7 +768,8 @@ class Store:
         history = self.history(cadence, unit)
         content = {
             "events": [[e.seq, e.entity, e.entity_id, e.field, e.old, e.new,
-                        e.effective.isoformat(), e.recorded_at] for e in history.events],
+                        e.effective.isoformat(), e.recorded_at]
+                       for e in (*history.events, *history.group_events)],
             "packs": [[p.label, p.summary] for p in history.packs if p.label != label],
             "narrative": {key: [n.revision, n.text]
                           for key, n in sorted(self.narratives(cadence, label, unit).items())},
