@@ -203,6 +203,27 @@ def test_counts_arrows_and_forecasts_are_not_read_as_a_kpis_status(
     assert _described(check_document(said)) == []
 
 
+def test_a_list_introduced_as_no_longer_holding_states_no_status(
+    weekly: tuple[PackDocument, str],
+) -> None:
+    """'Cleared (no longer raised): A (off track); B (off track).' lists what no longer holds,
+    item by item; the same list introduced as holding now is judged item by item."""
+    document, _ = weekly
+    green = [r.kpi.name for r in document.view.evaluation.results if r.status == "green"][:2]
+    assert len(green) == 2
+    items = f"{green[0]} (off track); {green[1]} (off track)."
+
+    def said(text: str) -> list[Finding]:
+        cell = NarrativeCell(key="summary", kpi_id=None, title="Summary", text=text,
+                             draft=False, revision=1)
+        return check_document(dataclasses.replace(
+            document, publication=Publication(narrative=(cell,))))
+
+    assert said(f"Cleared ✔ (no longer raised): {items}") == []
+    now = said(f"Raised this week: {items}")
+    assert [f.rule for f in now] == ["sentence-contradicts-status"] * 2
+
+
 def test_an_alt_text_that_differs_from_the_page_is_caught(
     weekly: tuple[PackDocument, str],
 ) -> None:
