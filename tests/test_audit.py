@@ -13,10 +13,12 @@ import dataclasses
 import datetime as dt
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 from conftest import REPO
+from conftest_build import BIN, child_env
 from pack_pages import document_of, page_of
 
 from reviewkit.evaluation.changes import ChangeReport, StatusChange
@@ -39,6 +41,7 @@ from reviewkit.outputs.pdf import to_pdf
 
 DEMO = REPO / "data" / "demo"
 KESTREL = REPO / "data" / "examples" / "kestrel"
+HARBOUR = REPO / "tests" / "fixtures" / "orgs" / "harbour"
 TODAY = dt.date(2026, 11, 23)
 
 
@@ -99,6 +102,43 @@ def test_a_group_pack_and_a_units_pack_agree_with_themselves(demo: Path) -> None
         assert _described(audit(document, page_of(document))) == []
     page = page_of(group)
     assert any("@st-annes/" in stated.identity for stated in read_page(page).figures)
+
+
+def test_a_units_shares_breakdowns_and_the_groups_actions_are_figures_it_states(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A unit's pack of the Harbourside stores: its share of each group figure it is not
+    judged on, the group's figure and status beside it, each department of a breakdown and
+    the group's open actions on its KPIs all print with their identity, and agree."""
+    harbour = tmp_path_factory.mktemp("harbour") / "harbour"
+    shutil.copytree(HARBOUR, harbour, ignore=shutil.ignore_patterns("generate.py", "out"))
+    for minutes in sorted((harbour / "minutes").glob("*.yaml")):
+        done = subprocess.run([str(BIN / "reviewkit"), "minutes", "import", str(minutes),
+                               "--params", "weekly.yaml"], capture_output=True, text=True,
+                              cwd=harbour, env=child_env(), timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+    document = document_of("weekly", harbour / "weekly.yaml", "2026-10-30", today=TODAY,
+                           unit="quayside")
+    page = page_of(document)
+    assert _described(audit(document, page)) == []
+    stated = {figure.identity for figure in read_page(page).figures}
+    evaluated = document.view.evaluated
+    assert evaluated.shares and evaluated.breakdowns and evaluated.action_log.group_actions
+    for share in evaluated.shares:
+        for identity in (f"{share.kpi.id}@quayside/2026-10-30/value",
+                         f"{share.kpi.id}@quayside/2026-10-30/share",
+                         f"{share.kpi.id}@group/2026-10-30/value",
+                         f"{share.kpi.id}@group/2026-10-30/status"):
+            assert identity in stated
+    parts = [identity for identity in stated if identity.startswith("on_shelf#")]
+    assert len(parts) == 2 * len(evaluated.breakdowns["on_shelf"].parts)
+    for view in evaluated.action_log.group_actions:
+        assert f"action:{view.id}/2026-10-30/age" in stated
+    # A part's status printed otherwise is caught like a KPI's.
+    part = sorted(i for i in parts if i.endswith("/status"))[0]
+    wrong = "On track" if document.figures.figures[part].text != "On track" else "Off track"
+    found = check_html(document, _retext(page, part, wrong))
+    assert [f.rule for f in found] == ["status-differs"]
 
 
 def test_every_figure_printed_twice_reads_the_same(weekly: tuple[PackDocument, str]) -> None:

@@ -11,17 +11,19 @@ import datetime as dt
 import io
 import re
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import REPO
+from conftest_build import BIN, child_env
 from openpyxl import load_workbook
 from pack_pages import document_of
 
 from reviewkit.layout.document import PackDocument
 from reviewkit.outputs.data import ACTION_COLUMNS, action_csvs
-from reviewkit.outputs.workbook import SHEETS, workbook_bytes
+from reviewkit.outputs.workbook import OPTIONAL_SHEETS, SHEETS, workbook_bytes
 
 TODAY = dt.date(2026, 11, 23)
 _SECTION = re.compile(r'^(?:"([^"]*)")?([+-]?)(?:"([^"]*)")?#,##0(?:\.(0+))?(?:"([^"]*)")?$')
@@ -113,3 +115,53 @@ def test_the_action_and_decision_sheets_are_the_csvs(demo: Path) -> None:
     csvs = action_csvs(document.view)
     assert len(list(book["Actions"].iter_rows())) == csvs["actions.csv"].count(b"\r\n")
     assert len(list(book["Decisions"].iter_rows())) == csvs["decisions.csv"].count(b"\r\n")
+
+
+def test_a_units_workbook_adds_its_shares_breakdowns_and_the_groups_actions(
+    tmp_path: Path,
+) -> None:
+    """A Harbourside store's pack: its share of each group figure, each department of a
+    breakdown and the group's open actions, as the pack prints them."""
+    harbour = tmp_path / "harbour"
+    shutil.copytree(REPO / "tests" / "fixtures" / "orgs" / "harbour", harbour,
+                    ignore=shutil.ignore_patterns("generate.py"))
+    for minutes in sorted((harbour / "minutes").glob("*.yaml")):
+        done = subprocess.run([str(BIN / "reviewkit"), "minutes", "import", str(minutes),
+                               "--params", "weekly.yaml"], capture_output=True, text=True,
+                              cwd=harbour, env=child_env(), timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+    document = document_of("weekly", harbour / "weekly.yaml", "2026-10-30", today=TODAY,
+                           unit="quayside")
+    book = _book(document)
+    assert book.sheetnames == [*SHEETS, *OPTIONAL_SHEETS]
+    figures = document.figures
+    evaluated = document.view.evaluated
+
+    def same(cell: Any, identity: str) -> None:
+        figure = figures.figures[identity]
+        assert cell.value == pytest.approx(figure.value, abs=1e-9), identity
+        if cell.number_format != "0%":
+            assert shown_as(cell.value, cell.number_format) == _plain(figure.text), identity
+        else:
+            assert f"{100 * cell.value:.0f}%" == figure.text, identity
+
+    shares = list(book["Shares"].iter_rows(min_row=2))
+    assert [row[0].value for row in shares] == [share.kpi.id for share in evaluated.shares]
+    for row in shares:
+        mine, group = f"{row[0].value}@quayside/2026-10-30", f"{row[0].value}@group/2026-10-30"
+        same(row[3], f"{mine}/value")
+        same(row[4], f"{group}/value")
+        same(row[5], f"{mine}/share")
+        assert row[6].value == figures.figures[f"{group}/status"].text
+        same(row[7], f"{group}/target")
+    parts = list(book["Breakdowns"].iter_rows(min_row=2))
+    table = evaluated.breakdowns["on_shelf"]
+    assert [row[3].value for row in parts] == [part.name for part in table.parts]
+    for row, part in zip(parts, table.parts, strict=True):
+        subject = f"on_shelf#{part.name.lower().replace(' ', '-')}/2026-10-30"
+        same(row[4], f"{subject}/value")
+        assert row[5].value == figures.figures[f"{subject}/status"].text
+    group_actions = list(book["Group actions"].iter_rows(min_row=2, values_only=True))
+    assert [row[0] for row in group_actions] == [
+        view.id for view in evaluated.action_log.group_actions]
+    assert group_actions
