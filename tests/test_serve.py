@@ -7,13 +7,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import html
+import json
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import run_cli_in_process as run
+from conftest_build import BuiltPack
 from flask import Flask, url_for
 from serve_support import PASSWORD, PERIOD, Cycle, Inbox, body_of, link_in, make_cycle
 from serve_support import smtp_server as smtp_server
@@ -31,6 +34,8 @@ from reviewkit.serve import app as serve_app
 from reviewkit.serve import rounds
 from reviewkit.store.cycle import CycleStore
 from reviewkit.store.database import Store
+
+pytest_plugins = ["conftest_build"]
 
 ROLES = ("office", "analyst", "owner", "reader")
 
@@ -77,7 +82,8 @@ ALLOWED: dict[str, set[str] | dict[str, set[str]]] = {
     "rounds_page": {"GET": {"office", "analyst"}, "POST": {"office"}},
     "tracker_page": {"office", "analyst"},
     "remind": {"office"}, "close_round": {"office"}, "approve": {"office"},
-    "publish": {"office"}, "people": {"office"}, "invite": {"office"}, "audit": {"office"},
+    "publish": {"office"}, "people": {"office"}, "invite": {"office"},
+    "deactivate": {"office"}, "audit": {"office"},
     "narrative": {"GET": {"office", "analyst"}, "POST": {"analyst"}},
 }
 
@@ -89,7 +95,7 @@ def allowed_roles(endpoint: str, method: str) -> set[str]:
 
 def _url(app: Flask, endpoint: str, cycle: Cycle) -> str:
     values: dict[str, Any] = {"round_id": round_id(cycle), "kpi_id": "change_success_rate",
-                              "unit": "group", "user_id": cycle.users["reader"].id,
+                              "unit": "group", "user_id": cycle.users["board"].id,
                               "cadence": "weekly", "label": PERIOD, "name": "pack.pdf",
                               "token": "not-a-token", "filename": "serve.css"}
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
@@ -643,3 +649,98 @@ def test_on_publish_each_reader_gets_one_message_with_their_pdfs_attached(
         attached = [part.get_content() for part in message.iter_attachments()]
         assert attached == [f"%PDF-1.7 the pack of {unit}".encode() for unit in units]
         assert "(attached)" in body_of(message)
+
+
+# -- drafts and people who leave ---------------------------------------------------------------
+
+def test_readers_and_owners_never_see_a_draft_pack_that_the_office_sees(
+        tmp_path: Path, smtp_server: tuple[int, Inbox], demo_pack: BuiltPack) -> None:
+    """A draft is the office's and the analysts' work in progress: not listed in a reader's or
+    an owner's library, and its files are not served to them even by their exact address."""
+    own = make_cycle(tmp_path, smtp_server)
+    label = demo_pack.folder.name
+    shutil.copytree(demo_pack.folder, own.root / "packs" / "weekly" / label)
+    summary = json.loads((demo_pack.folder / "summary.json").read_text(encoding="utf-8"))
+    assert summary["state"] != "final"  # the demo build is a draft
+    application = own.app()
+    pdf = f"/packs/weekly/{label}/group/pack.pdf"
+    try:
+        for role in ("board", "owner"):
+            client = Cycle.sign_in(application, own.users[role])
+            assert own.users[role].may_read("group")
+            page = client.get("/library")
+            assert page.status_code == 200
+            assert label.encode() not in page.data and b"pack.pdf" not in page.data
+            assert client.get(pdf).status_code == 404
+        office = Cycle.sign_in(application, own.users["office"])
+        page = office.get("/library")
+        assert page.status_code == 200 and f"/packs/weekly/{label}/group/".encode() in page.data
+        answer = office.get(pdf)
+        try:
+            assert answer.status_code == 200 and answer.data.startswith(b"%PDF")
+        finally:
+            answer.close()
+    finally:
+        application.extensions["reviewkit"].store.dispose()
+
+
+def test_a_person_the_office_deactivates_is_signed_out_and_cannot_sign_in_again(
+        tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
+    own = make_cycle(tmp_path, smtp_server)
+    application = own.app()
+    try:
+        leaver = Cycle.sign_in(application, own.users["desk"])
+        assert leaver.get("/library").status_code == 200
+        office = Cycle.sign_in(application, own.users["office"])
+        token = csrf_of(office.get("/people").data)
+        answer = office.post(f"/people/{own.users['desk'].id}/deactivate",
+                             data={"csrf_token": token})
+        assert answer.status_code == 302
+        ended = leaver.get("/library")  # the session ended at once
+        assert ended.status_code == 302 and "/sign-in" in ended.location
+        stranger = application.test_client()
+        token = csrf_of(stranger.get("/sign-in").data)
+        signed = stranger.post("/sign-in", data={"csrf_token": token, "password": PASSWORD,
+                                                 "email": own.users["desk"].email})
+        assert signed.status_code == 401
+        assert stranger.get("/library").status_code == 302
+        people_page = office.get("/people").data.decode()
+        row = people_page[people_page.index("sam@northwind.example"):]
+        assert "deactivated" in row[:row.index("</tr>")]
+        entries = [(e.what, e.target) for e in
+                   CycleStore(application.extensions["reviewkit"].store).audit_entries()]
+        assert ("person deactivated", "sam@northwind.example") in entries
+        # The office cannot lock itself out.
+        token = csrf_of(office.get("/people").data)
+        office.post(f"/people/{own.users['office'].id}/deactivate", data={"csrf_token": token})
+        assert office.get("/people").status_code == 200
+    finally:
+        application.extensions["reviewkit"].store.dispose()
+
+
+def test_people_deactivate_on_the_command_line_and_add_brings_them_back(
+        tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
+    own = make_cycle(tmp_path, smtp_server)
+    code, out, err = run(["people", "deactivate", "Priya@Northwind.example",
+                          "--params", str(own.params)])
+    assert (code, err) == (0, "") and "priya@northwind.example: deactivated" in out
+    code, out, _ = run(["people", "list", "--params", str(own.params)])
+    line = next(row for row in out.splitlines() if row.startswith("priya@"))
+    assert line.endswith("\tdeactivated")
+    people = own.root / "people.yaml"
+    people.write_text("people:\n  - email: priya@northwind.example\n    name: Priya R.\n"
+                      "    role: reader\n    units: [north-general]\n", encoding="utf-8")
+    code, out, _ = run(["people", "import", str(people), "--params", str(own.params)])
+    assert code == 0 and "priya@northwind.example stays deactivated" in out
+    code, _, err = run(["people", "deactivate", "nobody@northwind.example",
+                        "--params", str(own.params)])
+    assert code == 2 and "nobody@northwind.example" in err and err.count("\n") == 1
+    code, _, _ = run(["people", "add", "priya@northwind.example", "--params", str(own.params),
+                      "--name", "Priya Raman", "--role", "reader", "--units", "north-general"])
+    assert code == 0
+    store = Store.open(str(own.root / "review.sqlite"))
+    try:
+        user = CycleStore(store).user_by_email("priya@northwind.example")
+        assert user is not None and user.active
+    finally:
+        store.dispose()

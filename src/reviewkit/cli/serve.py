@@ -88,8 +88,18 @@ def _people(args: argparse.Namespace, store: Store) -> int:
     if args.people_command == "import":
         added = save_people(cycle, read_people(args.file), by=by)
         print(f"{len(added)} people from {args.file}")
+        for user in added:
+            if not user.active:
+                print(f"{user.email} stays deactivated ('people add' brings them back)")
+        return 0
+    if args.people_command == "deactivate":
+        left = cycle.deactivate(args.email, by=by)
+        if left is None:
+            raise UsageError(f"no one has the address {args.email.strip().lower()}; "
+                             "'people list' shows everyone")
+        print(f"{left.email}: deactivated")
         return 0
     for user in cycle.users():
         print(f"{user.email}\t{user.name}\t{user.role}\t{'; '.join(user.owns)}\t"
-              f"{','.join(user.units)}")
+              f"{','.join(user.units)}\t{'active' if user.active else 'deactivated'}")
     return 0

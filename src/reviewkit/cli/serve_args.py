@@ -42,7 +42,8 @@ def add_serve_parsers(commands: Any) -> None:
     closed.add_argument("--params", required=True, type=Path, metavar="FILE")
     closed.add_argument("--by", help="who closes it (default: your user name)")
 
-    people = commands.add_parser("people", help="the review cycle's people: add, import, list")
+    people = commands.add_parser(
+        "people", help="the review cycle's people: add, import, deactivate, list")
     psub = people.add_subparsers(dest="people_command", required=True, metavar="COMMAND")
     add = psub.add_parser("add", help="add a person (or change their details)")
     add.add_argument("email")
@@ -61,5 +62,10 @@ def add_serve_parsers(commands: Any) -> None:
     imported.add_argument("file", type=Path)
     imported.add_argument("--params", required=True, type=Path, metavar="FILE")
     imported.add_argument("--by", help="who imports it (default: your user name)")
+    leaver = psub.add_parser("deactivate", help="someone who left: no more sign-in, sessions "
+                             "end, history kept ('people add' brings them back)")
+    leaver.add_argument("email")
+    leaver.add_argument("--params", required=True, type=Path, metavar="FILE")
+    leaver.add_argument("--by", help="who deactivates them (default: your user name)")
     listed_people = psub.add_parser("list", help="everyone, with their role and units")
     listed_people.add_argument("--params", required=True, type=Path, metavar="FILE")

@@ -606,7 +606,7 @@ def _office_routes(app: Flask) -> None:
                     _invite(added)
                 return redirect(url_for("people"))
         return render_template("people.html", users=site().cycle.users(), roles=ROLES,
-                               error=error), 400 if error else 200
+                               error=error, me=me()), 400 if error else 200
 
     @app.post("/people/<int:user_id>/invite")
     @roles("office")
@@ -615,6 +615,20 @@ def _office_routes(app: Flask) -> None:
         if user is None:
             abort(404)
         _invite(user)
+        return redirect(url_for("people"))
+
+    @app.post("/people/<int:user_id>/deactivate")
+    @roles("office")
+    def deactivate(user_id: int) -> Any:
+        user = site().cycle.user(user_id)
+        if user is None:
+            abort(404)
+        if user.id == me().id:
+            flash("You cannot deactivate yourself: ask another member of the office.")
+        else:
+            site().cycle.deactivate(user.email, by=me().name)
+            flash(f"{user.name} can no longer sign in; their history stays. Add them again "
+                  "to bring them back.")
         return redirect(url_for("people"))
 
     @app.get("/audit")

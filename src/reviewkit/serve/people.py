@@ -143,6 +143,7 @@ def read_people(path: Path) -> list[Person]:
 
 
 def save_people(cycle: CycleStore, people: Sequence[Person], *, by: str) -> list[User]:
-    """Add each person, or update their details (passwords stay as they are)."""
+    """Add each person, or update their details (passwords stay as they are). Someone the
+    office deactivated stays deactivated: the file is read at every start."""
     return [cycle.add_user(email=p.email, name=p.name, role=p.role, owns=p.owns, units=p.units,
-                           by=by) for p in people]
+                           by=by, reactivate=False) for p in people]

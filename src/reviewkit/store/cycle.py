@@ -239,9 +239,10 @@ class CycleStore:
     # -- people ------------------------------------------------------------------------------
     def add_user(self, *, email: str, name: str, role: str, owns: Sequence[str] = (),
                  units: Sequence[str] = (), password_hash: str | None = None,
-                 by: str) -> User:
+                 by: str, reactivate: bool = True) -> User:
         """A new person, or the same person's details replaced (their password is kept unless
-        a new one is given)."""
+        a new one is given). A deactivated person becomes active again only with
+        ``reactivate``: a people file read again must not bring back someone who left."""
         email = email.strip().lower()
         if role not in ROLES:
             raise StoreError(f"role '{role}' is not one of {', '.join(ROLES)}")
@@ -259,8 +260,10 @@ class CycleStore:
                 if password_hash is not None:
                     values.update(password_hash=password_hash,
                                   session_token=secrets.token_hex(16))
+                if reactivate:
+                    values["active"] = True
                 connection.execute(sa.update(users_table).where(
-                    users_table.c.email == email).values(active=True, **values))
+                    users_table.c.email == email).values(**values))
                 what = "person changed"
             self._audit(connection, by, what, email, {"role": role, "owns": list(owns),
                                                       "units": list(units)})
@@ -303,6 +306,22 @@ class CycleStore:
         with self._write() as connection:
             connection.execute(sa.update(users_table).where(users_table.c.id == user_id).values(
                 session_token=secrets.token_hex(16)))
+
+    def deactivate(self, email: str, *, by: str) -> User | None:
+        """Someone who left: they can no longer sign in and every session of theirs ends; their
+        history (audit entries, values they saved) stays. None when no one has that address.
+        Adding them again makes them active."""
+        email = email.strip().lower()
+        with self._write() as connection:
+            changed = connection.execute(sa.update(users_table).where(
+                users_table.c.email == email).values(
+                    active=False, session_token=secrets.token_hex(16))).rowcount
+            if not changed:
+                return None
+            self._audit(connection, by, "person deactivated", email)
+            row = connection.execute(sa.select(users_table).where(
+                users_table.c.email == email)).mappings().one()
+            return _user(row)
 
     def library_seen(self, user_id: int, at: str) -> None:
         with self._write() as connection:
