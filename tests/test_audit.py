@@ -306,6 +306,25 @@ def test_the_pdfs_alt_texts_are_read_and_checked_against_the_page(tmp_path: Path
     assert found[0].place == "pack.pdf, page 1"
 
 
+def test_an_image_of_the_commentary_keeps_the_analysts_alt_text_in_the_pdf(
+        tmp_path: Path, weekly: tuple[PackDocument, str]) -> None:
+    """An image the analyst put in the commentary is no chart: its alternative text is the
+    analyst's, and the PDF carries it as the page does."""
+    document, _ = weekly
+    dot = ('src="data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADU'
+           'lEQVR42mP8/5+hHgAHggJ/PchI7wAAAABJRU5ErkJggg=="')
+    page = f'<html><body><aside class="rk-narrative"><img alt="trend" {dot}></aside></body></html>'
+    to_pdf(page, tmp_path / "image.pdf", base_url=tmp_path)
+    pdf = (tmp_path / "image.pdf").read_bytes()
+    assert pdf_alt_texts(pdf) == [(1, "trend")]
+    assert check_pdf(document, page, pdf) == []
+    # The PDF saying what the page does not is still caught.
+    other = page.replace('alt="trend"', 'alt="Uptime 99.9%"')
+    to_pdf(other, tmp_path / "other.pdf", base_url=tmp_path)
+    found = check_pdf(document, page, (tmp_path / "other.pdf").read_bytes())
+    assert [f.rule for f in found] == ["alt-text-differs", "alt-text-differs"]
+
+
 def test_one_identity_stated_twice_with_two_statuses_is_a_conflict(
     weekly: tuple[PackDocument, str],
 ) -> None:
