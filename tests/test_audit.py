@@ -243,6 +243,29 @@ def test_counts_arrows_and_forecasts_are_not_read_as_a_kpis_status(
     assert _described(check_document(said)) == []
 
 
+def test_above_and_below_target_read_by_the_kpis_direction(
+    weekly: tuple[PackDocument, str],
+) -> None:
+    """'Above target' is on track for a KPI where higher is better and off track where lower
+    is; 'below target' the other way round."""
+    document, _ = weekly
+    results = document.view.evaluation.results
+    higher = next(r.kpi.name for r in results if r.status == "green" and r.kpi.higher_is_better)
+    lower = next(r.kpi.name for r in results
+                 if r.status == "green" and not r.kpi.higher_is_better)
+
+    def said(text: str) -> list[str]:
+        cell = NarrativeCell(key="summary", kpi_id=None, title="Summary", text=text,
+                             draft=False, revision=1)
+        return [f.rule for f in check_document(dataclasses.replace(
+            document, publication=Publication(narrative=(cell,))))]
+
+    assert said(f"{higher} is back above target.") == []
+    assert said(f"{lower} is below target.") == []
+    assert said(f"{higher} is below target.") == ["sentence-contradicts-status"]
+    assert said(f"{lower} is above target.") == ["sentence-contradicts-status"]
+
+
 def test_a_list_introduced_as_no_longer_holding_states_no_status(
     weekly: tuple[PackDocument, str],
 ) -> None:
