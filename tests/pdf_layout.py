@@ -16,7 +16,7 @@ from typing import Any
 
 from weasyprint.formatting_structure import boxes
 
-from reviewkit.run import export
+from reviewkit.outputs import pdf as export
 
 #: Boxes that hold their text: a table cell, or one of the pack's cards and panels.
 CONTAINER_CLASSES = frozenset({

@@ -248,14 +248,16 @@ def _amber_from_target(kpi: Kpi) -> bool:
 
 
 def shown(kpi: Kpi, value: float | None, target: float, amber: float | None,
-          change: float | None = None, *, beside: Sequence[Row] = ()) -> Shown:
+          change: float | None = None, *, beside: Sequence[Row] = (),
+          at_least: int = 0) -> Shown:
     """Value, target, amber, variance and change as a pack prints them side by side.
 
     One precision for all of them and for the rows ``beside`` them (:func:`row_decimals`),
-    except that a whole-number value stays whole: 5 incidents against a target pro-rated to
-    6.65 print as "5" and "6.7".
+    and at least ``at_least`` (the KPI's precision in the pack, where the row stands beside
+    its other figures), except that a whole-number value stays whole: 5 incidents against a
+    target pro-rated to 6.65 print as "5" and "6.7".
     """
-    places = row_decimals(kpi, (value, target, amber), beside)
+    places = max(row_decimals(kpi, (value, target, amber), beside), at_least)
     limits = places
     if whole_numbers(kpi, value) and places == 0:
         limits = _target_decimals(value, (target, amber))

@@ -15,6 +15,7 @@ from reviewkit.evaluation.actions import ActionLog, action_log, red_without_acti
 from reviewkit.evaluation.breakdown import Breakdown, breakdowns
 from reviewkit.evaluation.changes import ChangeReport, compare
 from reviewkit.evaluation.evaluate import Evaluation, ExceptionItem, KpiResult, evaluate
+from reviewkit.evaluation.figures import PackFigures, pack_figures
 from reviewkit.evaluation.forecast import HISTORY_MONTHS
 from reviewkit.evaluation.owners import (
     EnteredValue,
@@ -24,10 +25,8 @@ from reviewkit.evaluation.owners import (
     owner_statuses,
     with_owner_statuses,
 )
-from reviewkit.evaluation.rollup import YearToDate
 from reviewkit.evaluation.strategy import Strategy, outlook_month, prepare_strategy
 from reviewkit.evaluation.units import ShareOfGroup, UnitFigures, shares_of, unit_figures
-from reviewkit.formatting import Row, Shown, shown
 from reviewkit.inputs.catalog import Catalog, Kpi
 from reviewkit.inputs.loaded import Inputs
 from reviewkit.inputs.sources import SourceRead
@@ -71,6 +70,8 @@ class PackEvaluation:
     owner_notes: Mapping[str, OwnerNote] = field(default_factory=dict)
     #: Values owners entered by hand for the period, by KPI id.
     entered: Mapping[str, EnteredValue] = field(default_factory=dict)
+    #: Every figure the pack states, written once (:mod:`reviewkit.evaluation.figures`).
+    figures: PackFigures = field(default_factory=lambda: PackFigures(""))
 
     @property
     def is_group(self) -> bool:
@@ -127,22 +128,6 @@ class PackEvaluation:
 
     def result(self, kpi_id: str) -> KpiResult:
         return self.evaluation.result(kpi_id)
-
-    def shown(self, result: KpiResult) -> Shown:
-        """The KPI's figures for the period as every page prints them: at one precision with
-        its year to date, where the pack has one."""
-        current = result.current
-        ytd = self.strategy.ytd.get(result.kpi.id)
-        beside: list[Row] = [] if ytd is None else [(ytd.value, ytd.target, ytd.amber)]
-        return shown(result.kpi, current.value, current.target, current.amber, result.change,
-                     beside=beside)
-
-    def shown_ytd(self, ytd: YearToDate, kpi_id: str) -> Shown:
-        """The KPI's year to date at the precision of its period's figures."""
-        result = self.result(kpi_id)
-        current = result.current
-        return shown(result.kpi, ytd.value, ytd.target, ytd.amber,
-                     beside=[(current.value, current.target, current.amber)])
 
     @property
     def in_progress(self) -> bool:
@@ -295,13 +280,17 @@ def evaluate_pack(
                       previous_period=period.previous(),
                       previous_exceptions=_previous_exceptions(inputs, history, period, earlier))
     strategy = prepare_strategy(cadence, inputs, evaluation, period, headline, as_of)
+    units = unit_figures(inputs, period, as_of) if inputs.is_group else ()
+    parts = {} if inputs.is_group else breakdowns(evaluation.results, measurements.series)
+    figures = pack_figures(period=period, evaluation=evaluation, action_log=log,
+                           changes=changes, strategy=strategy, kpis=inputs.catalog.by_id(),
+                           units=units, shares=shares,
+                           unit_id=inputs.unit.id if inputs.unit else None,
+                           breakdowns=parts, as_of=as_of)
     return PackEvaluation(cadence=cadence, period=period, as_of=as_of, catalog=inputs.catalog,
                           headline=headline, evaluation=evaluation, action_log=log,
                           changes=changes, strategy=strategy, unit=inputs.unit,
-                          units=unit_figures(inputs, period, as_of) if inputs.is_group else (),
-                          shares=shares,
-                          breakdowns={} if inputs.is_group else breakdowns(
-                              evaluation.results, measurements.series),
+                          units=units, figures=figures, shares=shares, breakdowns=parts,
                           source_reads=inputs.source_reads,
                           configured=_configured(inputs),
                           owner_notes=owner_notes(owner_updates),

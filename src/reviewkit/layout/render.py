@@ -15,14 +15,13 @@ import jinja2
 from reviewkit import formatting, redact
 from reviewkit.evaluation.evaluate import KpiResult
 from reviewkit.evaluation.rollup import YearToDate
-from reviewkit.formatting import NBSP, STATUS_SHAPES, STATUS_WORDS, Shown
+from reviewkit.formatting import NBSP, STATUS_SHAPES, STATUS_WORDS, Shown, shown
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.layout.figures import (
     figure_for_page,
     for_page,
     name_for_page,
     shown_of,
-    shown_ytd,
 )
 
 REASON_WORDS = {
@@ -112,21 +111,20 @@ def _change(change: float | None, kpi: Kpi, decimals: int | None = None) -> str:
 
 @jinja2.pass_context
 def _shown(context: jinja2.runtime.Context, result: KpiResult) -> Shown:
-    """The KPI's figures for the period, at the one precision the whole pack prints them."""
-    view = context.get("view")
-    evaluated = getattr(view, "evaluated", None)
-    if evaluated is None:
+    """The KPI's figures for the period as the pack states them (its figures,
+    :mod:`reviewkit.evaluation.figures`), for a cadence's own templates."""
+    figures = getattr(getattr(context.get("view"), "evaluated", None), "figures", None)
+    if figures is None or result.kpi.id not in figures.decimals:
         return for_page(shown_of(result))
-    return for_page(evaluated.shown(result))
+    return for_page(figures.shown(result.kpi.id))
 
 
 @jinja2.pass_context
 def _shown_ytd(context: jinja2.runtime.Context, ytd: YearToDate, kpi: Kpi) -> Shown:
-    view = context.get("view")
-    evaluated = getattr(view, "evaluated", None)
-    if evaluated is None:
-        return for_page(shown_ytd(ytd, kpi))
-    return for_page(evaluated.shown_ytd(ytd, kpi.id))
+    """A KPI's year to date, at least at the pack's precision for the KPI."""
+    figures = getattr(getattr(context.get("view"), "evaluated", None), "figures", None)
+    places = figures.decimals.get(kpi.id, 0) if figures is not None else 0
+    return for_page(shown(kpi, ytd.value, ytd.target, ytd.amber, at_least=places))
 
 
 def _date(day: dt.date | None) -> str:

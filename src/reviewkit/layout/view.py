@@ -1,6 +1,7 @@
-"""What a pack shows, as two frozen values handed to the notebook kernel:
+"""What a pack shows, as two frozen values (:class:`reviewkit.layout.document.PackDocument`
+holds them, with the section plan and the charts, for the notebook kernel and the outputs):
 
-* :class:`PackView`: the evaluated period, its charts, the pack's identity (organisation,
+* :class:`PackView`: the evaluated period with its figures, the pack's identity (organisation,
   title, classification, paper) and its provenance;
 * :class:`Publication`: the narrative cells and the publication state (draft, or final with the
   approver and any gate reasons overridden).
@@ -11,8 +12,8 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import platform
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Literal
 
@@ -21,6 +22,7 @@ from reviewkit.cadences import Cadence
 from reviewkit.evaluation.actions import ActionLog
 from reviewkit.evaluation.changes import ChangeReport
 from reviewkit.evaluation.evaluate import Evaluation, KpiResult
+from reviewkit.evaluation.figures import PackFigures
 from reviewkit.evaluation.pack import PackEvaluation
 from reviewkit.evaluation.strategy import Strategy
 from reviewkit.formatting import Currency
@@ -77,7 +79,6 @@ class PackView:
     page_size: str
     generated_at: dt.datetime
     provenance: Provenance
-    charts: Mapping[str, str] = field(default_factory=dict)  # chart id → PNG data URL
     year_start_month: int = 1  # first month of the (financial) year
 
     # -- the evaluation, by the names the templates use ------------------------------------
@@ -140,6 +141,11 @@ class PackView:
         return self.evaluated.unit
 
     @property
+    def figures(self) -> PackFigures:
+        """Every figure the pack states, written once."""
+        return self.evaluated.figures
+
+    @property
     def running_header(self) -> str:
         who = f"{self.organisation} · {self.unit.name}" if self.unit else self.organisation
         return f"{who} · {self.title} · {self.period.long_label}"
@@ -197,7 +203,6 @@ def make_view(
     evaluated: PackEvaluation,
     inputs: Inputs,
     *,
-    charts: Mapping[str, str] | None = None,
     now: dt.datetime | None = None,
     sources: Sequence[InputFile] = (),
 ) -> PackView:
@@ -219,6 +224,5 @@ def make_view(
         provenance=Provenance(params_path=str(params.path), parameters=parameters,
                               inputs=(*inputs.files(evaluated.source_reads), *sources),
                               versions=package_versions()),
-        charts=dict(charts or {}),
         year_start_month=params.values.year_start_month,
     )

@@ -29,7 +29,7 @@ class NarrativeError(ReviewkitError):
 
 def _kpi_value(result: KpiResult, name: str, pack: PackEvaluation) -> str:
     kpi, current = result.kpi, result.current
-    figures = pack.shown(result)
+    figures = pack.figures.shown(kpi.id)
     values: dict[str, str] = {
         "value": figures.value,
         "target": figures.target,
