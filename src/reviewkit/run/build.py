@@ -298,7 +298,7 @@ def produce(
                         cwd=job.notebook_path.parent,
                         output_path=staging / NOTEBOOK_FILE,
                         kernel=running,
-                        failed_copy=job.final.parent / f"failed-{job.final.name}.ipynb",
+                        failed_copy=failed_notebook(job.final),
                     )
                     record_written(executed)
             except BaseException:
@@ -340,6 +340,10 @@ def produce(
                             view.cadence.name, view.period.label, publication.version,
                             publication.published_at.isoformat(), publication.approver or "",
                             snapshot_of(view, publication), job.unit))
+                # An earlier failure's notebook no longer tells the truth about this pack (left
+                # in place if it cannot go: the pack is built either way).
+                with contextlib.suppress(OSError):
+                    failed_notebook(job.final).unlink(missing_ok=True)
         except OSError as exc:  # the disk is full, the folder became read-only, …
             publish.discard(staging)
             raise EnvironmentFailure(f"cannot write the pack under {job.final.parent}: "
@@ -354,6 +358,12 @@ def produce(
     return BuildResult(folder=placed, document=document, timings=dict(stages.timings),
                        findings=findings,
                        beside_published=job.found_published if placed != job.final else None)
+
+
+def failed_notebook(final: Path) -> Path:
+    """Where a build whose notebook failed keeps the executed notebook: beside the pack's
+    folder, until the pack builds."""
+    return final.parent / f"failed-{final.name}.ipynb"
 
 
 def _judge(findings: tuple[Finding, ...], job: PackJob) -> None:
