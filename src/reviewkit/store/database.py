@@ -24,7 +24,7 @@ from urllib.request import pathname2url
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from reviewkit import redact
+from reviewkit import periods, redact
 from reviewkit.store.records import (
     ACTION_FIELDS,
     ACTION_STATUSES,
@@ -167,7 +167,7 @@ pack_versions_table = sa.Table(
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    return periods.now().isoformat()
 
 
 def store_url(location: str) -> str:
