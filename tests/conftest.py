@@ -174,3 +174,26 @@ def prepare_view(
         store.dispose()
     return make_view(evaluated, inputs, charts=render_charts(evaluated) if charts else None,
                      now=now)
+
+
+#: A small organisation of our own (tests/fixtures/orgs/lumen/generate.py): a quarter in
+#: progress, a stale feed, a partial first period, a gap, a spend KPI and board asks.
+LUMEN = Path(__file__).resolve().parent / "fixtures" / "orgs" / "lumen"
+
+
+@pytest.fixture(scope="session")
+def lumen(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Lumen organisation copied away from the repository (its store is made there)."""
+    folder = tmp_path_factory.mktemp("lumen") / "lumen"
+    shutil.copytree(LUMEN, folder, ignore=shutil.ignore_patterns("*.sqlite", "__pycache__"))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def lumen_quarterly(lumen: Path) -> PackView:
+    return prepare_view("quarterly", lumen / "params" / "quarterly.yaml")
+
+
+@pytest.fixture(scope="session")
+def lumen_weekly(lumen: Path) -> PackView:
+    return prepare_view("weekly", lumen / "params" / "weekly.yaml")

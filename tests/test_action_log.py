@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import shutil
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +26,9 @@ from conftest import REPO, prepare_view
 
 from reviewkit.cli.app import main
 from reviewkit.errors import InputError
-from reviewkit.inputs.catalog import load_catalog
+from reviewkit.evaluation.actions import point_at
+from reviewkit.inputs.catalog import Kpi, load_catalog
+from reviewkit.inputs.measurements import Observation
 from reviewkit.layout.sections import Pack
 from reviewkit.layout.view import PackView, Publication
 from reviewkit.run.summary import summary_of, write_action_csvs
@@ -191,13 +194,49 @@ def test_closed_actions_are_judged_by_their_kpi_then_and_now(replay: Replay) -> 
     patch, vulns = effects["A-0001"], effects["A-0003"]
     assert patch.kpi_id == "critical_patch_compliance"
     assert patch.then is not None and patch.now is not None
-    assert patch.then.period.end == dt.date(2026, 10, 30)
+    assert patch.then.day == dt.date(2026, 10, 30) and patch.then.noun == "week"
+    assert patch.now.day == dt.date(2026, 11, 20)
     assert (patch.then.value, patch.now.value) == (92.6, 96.1)
     assert patch.verdict == "improved"
     assert vulns.kpi_id == "open_critical_vulns"
     assert vulns.then is not None and vulns.now is not None
     assert (vulns.then.value, vulns.now.value) == (29, 29)
     assert vulns.verdict == "no_better"
+
+
+@pytest.mark.parametrize("cadence", ["monthly", "quarterly"])
+def test_every_cadence_built_from_the_same_data_gives_the_same_verdicts(
+        own_copy: Path, cadence: str) -> None:
+    """The board pack once compared the quarter's value with itself ("91.8% → 91.8%, no better
+    yet") where the weekly pack said 92.6% → 96.1%, moved the right way."""
+    longer = own_copy.with_name(f"{cadence}.yaml")
+    longer.write_text(own_copy.read_text(encoding="utf-8"), encoding="utf-8")
+    weekly = prepare_view("weekly", own_copy, "2026-11-20", now=NOW).action_log
+    other = prepare_view(cadence, longer, "2026-11-20", now=NOW).action_log
+    assert weekly is not None and other is not None
+    assert [(e.view.id, e.then, e.now, e.verdict) for e in other.effects] == [
+        (e.view.id, e.then, e.now, e.verdict) for e in weekly.effects]
+
+
+def test_the_kpi_when_an_action_was_raised_is_the_latest_data_the_meeting_had(
+        make_kpi: Callable[..., Kpi]) -> None:
+    """Raised at a Monday meeting: the week that ended the Friday before, not the week the
+    meeting falls in (whose data nobody had yet)."""
+    kpi = make_kpi(target=95.0, amber=90.0)
+    rows = [Observation(dt.date(2026, 10, 30), 92.3), Observation(dt.date(2026, 11, 6), 92.6),
+            Observation(dt.date(2026, 11, 13), 94.0)]
+    then = point_at(kpi, rows, dt.date(2026, 11, 9))
+    assert (then.day, then.value, then.status, then.noun) == (
+        dt.date(2026, 11, 6), 92.6, "amber", "week")
+    assert then.label == "week to 6 Nov 2026"
+
+
+def test_the_demo_decision_quotes_the_kpi_as_the_action_found_it(replay: Replay) -> None:
+    log = replay.third.action_log
+    assert log is not None
+    patch = next(e for e in log.effects if e.view.id == "A-0001")
+    decision = next(d for d in log.decisions if d.id == patch.view.action.decision_id)
+    assert f"{patch.then.value:.1f}%" in decision.rationale
 
 
 def test_red_kpi_without_an_open_action_is_an_exception_of_its_own(replay: Replay) -> None:

@@ -7,11 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import prepare_view
+from conftest import REPO, prepare_view
 
 from reviewkit.evaluation.evaluate import KpiResult, PeriodValue
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.layout.describe import kpi_chart_alt
+from reviewkit.layout.sections import Pack
 from reviewkit.periods import period_containing
 
 
@@ -25,7 +26,7 @@ def _result(kpi: Kpi, values: list[float | None], status: str = "red") -> KpiRes
         for i, value in enumerate(values)
     ]
     return KpiResult(kpi=kpi, current=history[-1], previous=history[-2], history=history,
-                     trend="worsening", streak=1, last_seen=end, periods_without_data=0,
+                     trend="unknown", streak=1, last_seen=end, periods_without_data=0,
                      stale=False)
 
 
@@ -34,15 +35,15 @@ def test_kpi_chart_alt_says_the_span_the_movement_the_target_and_the_status(
 ) -> None:
     view = prepare_view("weekly", demo_params)
     assert kpi_chart_alt(view.result("change_success_rate")) == (
-        "Change success rate, 26 weeks to 20 Nov 2026: fell from 94.6% to 88.1%; target 95%; "
-        "off track")
+        "Change success rate, 26 weeks to 20 Nov 2026: fell from 94.6% to 88.1%; over the last 6 "
+        "weeks worsening; target 95%; off track")
 
 
 def test_kpi_chart_alt_counts_the_periods_without_data(demo_params: Path) -> None:
     view = prepare_view("weekly", demo_params)
     assert kpi_chart_alt(view.result("backup_success_rate")) == (
         "Backup success rate, 26 weeks to 20 Nov 2026: fell from 99.30% to 97.8% (no data for 3 "
-        "weeks); target 99%; no data")
+        "weeks); target 99%; no data (last measured 30 Oct 2026)")
 
 
 @pytest.mark.parametrize(("values", "movement"), [
@@ -66,3 +67,59 @@ def test_kpi_chart_alt_of_a_sparkline_covers_only_its_last_periods(
     text = kpi_chart_alt(_result(kpi, [80.0, 91.0, 92.0, 93.5], status="amber"), last=2)
     assert text == ("Availability, 2 weeks to 20 Nov 2026: rose from 92% to 93.5%; target 95%; "
                     "at risk")
+
+
+# -- the alternative text says what the page says ------------------------------------------------
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory: pytest.TempPathFactory) -> Pack:
+    text = (REPO / "params" / "quarterly.yaml").read_text(encoding="utf-8")
+    params = tmp_path_factory.mktemp("alt") / "quarterly.yaml"
+    params.write_text(text.replace("../data/demo/", f"{REPO / 'data' / 'demo'}/"),
+                      encoding="utf-8")
+    return Pack(prepare_view("quarterly", params))
+
+
+def test_the_timeline_alt_counts_what_the_strip_counts_on_the_day_the_data_runs_to(
+        board: Pack) -> None:
+    """The alt text said "as of 31 Dec 2026: 5 late, 1 at risk" beside a strip of "4 late"
+    and a dashed line on 20 Nov 2026."""
+    counts = board.view.strategy.schedule_counts()
+    alt = board.chart_alt("timeline")
+    assert alt.startswith("Timeline of 10 initiatives as of 20 Nov 2026: ")
+    for state, word in (("on_time", "on time"), ("at_risk", "at risk"), ("late", "late"),
+                        ("finished", "finished")):
+        if counts[state]:
+            assert f"{counts[state]} {word}" in alt
+    assert counts["late"] == 3 and counts["finished"] == 2  # EHR upgrade 2025 is history
+
+
+def test_the_outlook_alt_gives_the_verdict_the_page_prints(board: Pack) -> None:
+    """The alt text said "target 95%, met now" (a monthly target, the latest month) beside a
+    sentence and a scorecard that say at risk for the quarter."""
+    for outlook in board.view.strategy.outlooks:
+        if not outlook.forecast.points:
+            continue
+        alt = board.chart_alt(f"outlook-{outlook.forecast.kpi_id}")
+        assert alt.endswith(outlook.quarterly.sentence)
+        assert "met now" not in alt and "not reached in the forecast" not in alt
+
+
+def test_a_sparkline_alt_says_the_trend_the_tile_shows_with_its_span(
+        demo_params: Path) -> None:
+    """"Cloud spend … fell from £46.4k to £44.6k" beside a tile that says ▲ Worsening: the
+    line's 13 weeks and the trend's 6 are different spans, and the alt text now says both."""
+    pack = Pack(prepare_view("weekly", demo_params))
+    result = pack.view.result("cloud_spend")
+    alt = pack.sparkline_alt(result)
+    assert alt.startswith("Cloud spend run-rate, 13 weeks to 20 Nov 2026: ")
+    assert f"over the last 6 weeks {result.trend}" in alt
+
+
+def test_board_chart_alts_end_on_the_day_the_data_runs_to_and_name_the_money(
+        board: Pack) -> None:
+    alt = board.chart_alt("p1_incidents")
+    assert " to 20 Nov 2026: " in alt and "31 Dec 2026" not in alt
+    spend = board.chart_alt("spend")
+    assert spend.startswith("Spend against budget by category, year to date to November 2026")
+    assert "Staff: £" in spend

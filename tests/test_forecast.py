@@ -10,12 +10,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
-from conftest import REPO
+from conftest import REPO, prepare_view
 
 from reviewkit.evaluation import forecast as fc
 from reviewkit.evaluation.forecast import Forecast, forecast_kpi, monthly_series
+from reviewkit.evaluation.strategy import outlook_series
+from reviewkit.formatting import STATUS_WORDS
 from reviewkit.inputs.catalog import Kpi, load_catalog
 from reviewkit.inputs.measurements import Observation, load_measurements
+from reviewkit.layout.figures import shown_of
+from reviewkit.layout.view import PackView
 from reviewkit.periods import Period, period_containing
 
 MakeKpi = Callable[..., Kpi]
@@ -400,3 +404,60 @@ def test_quarterly_outlook_without_a_forecast_keeps_the_reason(make_kpi: MakeKpi
     outlook = fc.quarter_outlook(kpi, forecast, series)
     assert outlook.quarters == []
     assert outlook.sentence == forecast.sentence
+
+
+# --- the board pack's outlook agrees with its scorecard ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_quarterly(tmp_path_factory: pytest.TempPathFactory) -> PackView:
+    text = (REPO / "params" / "quarterly.yaml").read_text(encoding="utf-8")
+    folder = tmp_path_factory.mktemp("outlook")
+    params = folder / "quarterly.yaml"
+    params.write_text(text.replace("../data/demo/", f"{REPO / 'data' / 'demo'}/"),
+                      encoding="utf-8")
+    return prepare_view("quarterly", params)
+
+
+def test_the_outlook_states_the_quarter_in_progress_as_the_scorecard_does(
+        demo_quarterly: PackView) -> None:
+    """The outlook said "Change success rate is on its 95.0% target in Q4 2026" (95.6%, from
+    October and a forecast) two pages after the scorecard's 93.4% at risk for Q4 to date."""
+    assert demo_quarterly.strategy.outlooks
+    for outlook in demo_quarterly.strategy.outlooks:
+        result = demo_quarterly.result(outlook.forecast.kpi_id)
+        now = outlook.quarterly.quarters[0]
+        assert now.period == result.current.period and now.to_date
+        assert (now.status, now.mean, now.target) == (
+            result.status, result.value, result.current.target)
+        sentence = outlook.quarterly.sentence
+        words = STATUS_WORDS[result.status].lower()
+        assert sentence.startswith(f"{result.kpi.name} is {words} in Q4 2026 to date "
+                                   f"({shown_of(result).value} against "), sentence
+        if result.status != "green":
+            assert " is on " not in sentence and "on track" not in sentence
+        assert [q.period.label for q in outlook.quarterly.quarters[1:]] == [
+            "2027-Q1", "2027-Q2", "2027-Q3", "2027-Q4"]
+
+
+def test_the_outlook_is_fitted_on_the_month_in_progress(demo_quarterly: PackView) -> None:
+    """Critical patch compliance recovered in November (96.1% in the week to 20 Nov); fitted
+    on complete months only, the outlook held it flat at 89.7% and forecast a year's miss."""
+    outlooks = {o.forecast.kpi_id: o for o in demo_quarterly.strategy.outlooks}
+    patch = outlooks["critical_patch_compliance"]
+    assert patch.partial_month and patch.history[-1][0].label == "2026-11"
+    assert patch.forecast.last_actual is not None
+    assert patch.forecast.last_actual.label == "2026-11"
+    assert "not projected" not in patch.quarterly.sentence
+
+
+def test_a_summed_kpis_month_in_progress_counts_at_its_pace_for_the_whole_month(
+        make_kpi: MakeKpi) -> None:
+    kpi = make_kpi(id="incidents", aggregation="sum", direction="lower_is_better", unit="count",
+                   target={"weekly": 1, "monthly": 4, "quarterly": 12}, amber=None)
+    # Weekly rows on Fridays, two a week; November has 3 of its 4 Fridays by the 20th.
+    rows = [Observation(dt.date(2026, 10, 2) + dt.timedelta(weeks=i), 2.0) for i in range(8)]
+    series, partial = outlook_series(kpi, rows, dt.date(2026, 11, 20))
+    assert partial and series[-1][0].label == "2026-11"
+    assert series[-1][1] == pytest.approx(6.0 / (3 / 4))
+    assert dict(series)[period_containing("monthly", dt.date(2026, 10, 1))] == 10.0

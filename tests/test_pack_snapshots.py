@@ -63,8 +63,8 @@ def section_pages(pdf: Path) -> dict[str, int]:
 def test_the_body_of_a_longer_pack_fits_its_page_budget(
     built: dict[str, tuple[str, str]], demo_root: Path, cadence: str, label: str, budget: int,
 ) -> None:
-    """Board members read the first pages: the body (cover to the end of the action log and
-    decisions) stays within its budget, and the KPI cards sit in the appendix behind it."""
+    """Board members read the first pages: the body stays within its budget, and the KPI cards
+    (and, in the board pack, the operational action log) sit in the appendices behind it."""
     pages = section_pages(demo_root / "out" / cadence / label / "pack.pdf")
     shown = cadences.get(cadence).sections_for(group=False)
     body = [section.id for section in shown if not section.appendix]
@@ -72,7 +72,8 @@ def test_the_body_of_a_longer_pack_fits_its_page_budget(
     assert set(body) <= set(pages)
     assert max(pages[section] for section in body) < pages[first_appendix]
     assert pages[first_appendix] - 1 <= budget, pages
-    assert first_appendix == "kpi_details"
+    assert first_appendix in ("kpi_details", "actions")
+    assert cadences.get(cadence).section("kpi_details").appendix
 
 
 @pytest.mark.parametrize("name", ["weekly/2026-11-20", "monthly/2026-10", "quarterly/2026-Q4"])

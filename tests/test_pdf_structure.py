@@ -56,8 +56,8 @@ def test_pdf_is_tagged_with_the_language_and_the_pack_title(reader: PdfReader) -
 
 def test_every_figure_has_alternative_text_written_from_its_data(reader: PdfReader) -> None:
     texts = check_tagged_with_alternative_text(reader)
-    assert ("Change success rate, 26 weeks to 20 Nov 2026: fell from 94.6% to 88.1%; "
-            "target 95%; off track") in texts
+    assert ("Change success rate, 26 weeks to 20 Nov 2026: fell from 94.6% to 88.1%; over the "
+            "last 6 weeks worsening; target 95%; off track") in texts
     assert any(text.startswith("Change success rate, 13 weeks to 20 Nov 2026") for text in texts)
 
 

@@ -3,6 +3,7 @@ both directions and weighted progress per priority."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,15 +12,19 @@ from conftest import REPO
 
 from reviewkit.errors import InputError
 from reviewkit.evaluation.priorities import (
+    KeyResultProgress,
+    expected_progress,
     key_result_progress,
     objective_progress,
     priority_progress,
     progress_from_value,
     weighted_progress,
 )
-from reviewkit.inputs.catalog import load_catalog
+from reviewkit.inputs.catalog import Kpi, load_catalog
 from reviewkit.inputs.portfolio import check_initiatives, load_initiatives
 from reviewkit.inputs.priorities import KeyResult, Objective, StrategicPriority, load_priorities
+from reviewkit.layout.figures import key_result_figures
+from reviewkit.layout.view import PackView
 
 Write = Callable[[str, str], Path]
 KPIS = ["critical_patch_compliance", "open_critical_vulns", "phishing_click_rate"]
@@ -191,9 +196,9 @@ def test_the_file_needs_a_priorities_list(write: Write) -> None:
         (90, 100, 95, 50.0),  # higher is better
         (90, 100, 100, 100.0),
         (90, 100, 104, 100.0),  # beyond the target: clipped
-        (90, 100, 85, 0.0),  # the wrong way: clipped
+        (90, 100, 85, -50.0),  # the wrong way: negative, never floored at 0
         (10, 5, 6, 80.0),  # lower is better: falling is progress
-        (10, 5, 12, 0.0),
+        (10, 5, 12, -40.0),
         (10, 5, 2, 100.0),
         (5, 5, 5, 100.0),
         (5, 5, 6, 0.0),
@@ -230,13 +235,14 @@ def test_priority_progress_weights_all_key_results_of_the_priority(write: Write)
 
     progress = priority_progress(priority, values)
 
-    # Patch 50% (weight 2), vulns 0% (wrong way), training 70%, simulations 25%: (100+0+70+25)/5.
-    assert [kr.progress for kr in progress.key_results] == [50, 0, 70, 25]
-    assert progress.progress == pytest.approx(39.0)
+    # Patch 50% (weight 2), vulns -40% (the wrong way), training 70%, simulations 25%:
+    # (100-40+70+25)/5.
+    assert [kr.progress for kr in progress.key_results] == [50, -40, 70, 25]
+    assert progress.progress == pytest.approx(31.0)
     assert progress.unknown == 0
     assert progress.key_results[0].value == 95.5
     assert progress.key_results[3].value == 3
-    assert objective_progress(priority.objectives[0], values) == pytest.approx(100 / 3)
+    assert objective_progress(priority.objectives[0], values) == pytest.approx(60 / 3)
 
     partial = priority_progress(priority, {"critical_patch_compliance": 98})
     assert partial.unknown == 1
@@ -269,3 +275,45 @@ def test_the_demo_priorities_are_valid_and_link_to_the_catalog_and_initiatives()
     assert any(kr.kpi is None and kr.progress is not None for kr in key_results)
     check_initiatives(load_initiatives(demo / "initiatives.csv"), kpi_ids,
                       [p.id for p in priorities])
+
+
+# -- key results in their own grain, with the progress expected by now ---------------------------
+
+def test_a_key_result_on_a_summed_kpi_reads_it_per_its_own_cadence(
+        lumen_quarterly: PackView) -> None:
+    """"Complaints under 40 a month" against a quarter to date (105 in 8 of Q4's 13 weeks) read
+    60 → 105 → 40, 0%; a monthly rate it is about 57, 15% of the way."""
+    priorities = lumen_quarterly.strategy.priorities
+    assert priorities is not None
+    (_, progress), = priorities
+    complaints = progress.key_results[0]
+    assert complaints.value == pytest.approx(105 / (8 / 13) * 30.44 / 92)
+    assert complaints.note == "a month, pro rata over Q4 2026 to date"
+    assert complaints.progress == pytest.approx(100 * (complaints.value - 60) / (40 - 60))
+
+
+def test_the_progress_expected_by_now_is_the_share_of_the_time_gone(
+        lumen_quarterly: PackView) -> None:
+    priorities = lumen_quarterly.strategy.priorities
+    assert priorities is not None
+    (_, progress), = priorities
+    gone = 100 * (dt.date(2026, 11, 20) - dt.date(2026, 7, 1)).days / (
+        dt.date(2027, 6, 30) - dt.date(2026, 7, 1)).days
+    assert [kr.expected for kr in progress.key_results] == [pytest.approx(gone)] * 2
+    assert progress.expected == pytest.approx(gone)
+    assert expected_progress(None, dt.date(2027, 1, 1), dt.date(2026, 1, 1)) is None
+
+
+def test_a_key_result_that_moved_the_wrong_way_drags_its_priority_but_not_below_minus_100(
+) -> None:
+    assert weighted_progress([(1, -740.0), (1, 60.0)]) == pytest.approx(-20.0)
+
+
+def test_a_key_results_level_prints_apart_from_its_kpis_target(
+        make_kpi: Callable[..., Kpi]) -> None:
+    """On-time delivery printed "NOW 94.0%" where the scorecard printed 93.96% against its
+    94.00% target (at risk)."""
+    kpi = make_kpi(target=94.0, amber=90.0, unit="%")
+    kr = KeyResultProgress(objective_id=None, objective="o", text="On time at 96%", kpi=kpi.id,
+                           baseline=92.0, target=96.0, value=93.96, weight=1, progress=49.0)
+    assert key_result_figures(kr, kpi).value == "93.96%"

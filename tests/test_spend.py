@@ -17,13 +17,18 @@ from reviewkit.evaluation.spend import (
     full_year_forecast,
     latest_period,
     month_spend,
+    spend_rules,
     spend_status,
     summarise_spend,
     variance,
     year_months,
     ytd_spend,
 )
-from reviewkit.inputs.spend import SpendLine, load_spend, period_label
+from reviewkit.inputs.catalog import Kpi
+from reviewkit.inputs.measurements import Observation
+from reviewkit.inputs.spend import SpendLine, load_spend, period_label, with_spend_kpis
+from reviewkit.layout.sections import Pack
+from reviewkit.layout.view import PackView
 
 Write = Callable[[str, str], Path]
 
@@ -289,3 +294,63 @@ def test_the_demo_spend_matches_the_opex_and_cloud_kpis() -> None:
     assert all(row.forecast_source == "explicit" for row in november.categories)
     assert november.total.full_year.status == "amber"
     assert november.total.ytd.status == "green"
+
+
+# -- one variance and one status per line and period ---------------------------------------------
+
+def test_an_overspend_within_materiality_is_within_budget() -> None:
+    """+£11.2k on £13,050k (0.09%) was "▲ Over ≤5%": any overspend was amber."""
+    rules = spend_rules(0.5, 5, [])
+    assert spend_status(13050, 13061.2) == "amber"
+    assert spend_status(13050, 13061.2, rules) == "green"
+    assert spend_status(100, 100.6, rules) == "amber"
+    assert spend_status(100, 105.1, rules) == "red"
+
+
+def test_a_line_a_kpi_measures_is_judged_by_the_kpis_own_limits(
+        make_kpi: Callable[..., Kpi]) -> None:
+    """Opex 2.3% over budget was red as a KPI (target 1%) and amber in the spend table."""
+    kpi = make_kpi(id="opex_variance", direction="lower_is_better", target=1.0, amber=None,
+                   unit="%", cadences=["monthly", "quarterly"], spend_line="Total")
+    rules = spend_rules(0.0, 5, [kpi])
+    lines = [SpendLine(period="2026-10", category="Staff", budget=1000, actual=1023)]
+    summary = summarise_spend(lines, "2026-10", rules=rules)
+    assert summary.total.current.variance_pct == pytest.approx(2.3)
+    assert summary.total.current.status == "red"
+    assert summary.categories[0].current.status == "amber"  # the general rule for a category
+    assert summary.kpi_lines == {"Total": "opex_variance"} and summary.limits("Total") == (1, 1)
+
+
+def test_a_spend_kpi_takes_its_months_from_the_spend_file(make_kpi: Callable[..., Kpi]) -> None:
+    kpi = make_kpi(id="opex_variance", direction="lower_is_better", target=1.0, amber=None,
+                   unit="%", cadences=["monthly", "quarterly"], spend_line="Total")
+    lines = [SpendLine(period="2026-10", category="Staff", budget=1000, actual=1030),
+             SpendLine(period="2026-10", category="Cloud", budget=500, actual=500),
+             SpendLine(period="2026-11", category="Staff", budget=1000, actual=1000)]
+    ledger = [Observation(dt.date(2026, 9, 30), 1.4), Observation(dt.date(2026, 10, 31), 9.9)]
+    series = with_spend_kpis({"opex_variance": ledger}, [kpi], lines)["opex_variance"]
+    assert [(o.period_end, o.value, o.count) for o in series] == [
+        (dt.date(2026, 9, 30), 1.4, None),  # before the spend file: the ledger's row
+        (dt.date(2026, 10, 31), 2.0, 1500), (dt.date(2026, 11, 30), 0.0, 1000)]
+
+
+def test_a_quarter_to_date_names_only_the_months_with_actuals() -> None:
+    """"Q4 2026 to date (October to November)" printed October's figures alone."""
+    lines = [SpendLine(period="2026-10", category="Fleet", budget=420, actual=431),
+             SpendLine(period="2026-11", category="Fleet", budget=420, actual=None)]
+    summary = summarise_spend(lines, dt.date(2026, 11, 20), period_start=dt.date(2026, 10, 1))
+    assert summary.months == ["2026-10"] and summary.period == "2026-10"
+    assert summary.total.current.budget == 420
+
+
+def test_the_board_packs_spend_kpi_and_spend_table_state_one_variance_and_status(
+        lumen_quarterly: PackView) -> None:
+    spend = lumen_quarterly.strategy.spend
+    assert spend is not None and spend.months == ["2026-10"]
+    opex = lumen_quarterly.result("opex_variance")
+    assert opex.value == pytest.approx(spend.total.current.variance_pct)
+    assert opex.status == spend.total.current.status
+    ytd = lumen_quarterly.strategy.ytd["opex_variance"]
+    assert ytd.value == pytest.approx(spend.total.ytd.variance_pct)
+    assert ytd.status == spend.total.ytd.status
+    assert Pack(lumen_quarterly).spend_months().title == "Q4 2026 to date (October)"

@@ -381,6 +381,7 @@ CATALOG: list[Kpi] = [
         "unit": "%",
         "kind": "lagging",
         "aggregation": "mean",
+        "spend_line": "Total",
         "definition": "IT operating spend for the month against the month's budget, as a "
         "percentage (positive means overspend), from the ledger after month-end close.",
         "why_it_matters": "The group's savings plan depends on IT staying within budget; "

@@ -68,6 +68,9 @@ class Section:
     new_page: bool = True
     #: Shown only in the group pack of a definition with units (it compares the units).
     group_only: bool = False
+    #: Its data is the group's (the portfolio, spend, priorities, board asks): left out of a
+    #: unit's pack, with its commentary, instead of standing there as an empty stub.
+    group_level: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,9 +100,15 @@ class Cadence:
         """The commentary cells of its sections, in reading order."""
         return tuple(section.narrative for section in self.sections if section.narrative)
 
-    def sections_for(self, group: bool) -> tuple[Section, ...]:
-        """The sections of one pack: the group-only ones only in a group pack."""
-        return tuple(s for s in self.sections if group or not s.group_only)
+    def sections_for(self, group: bool, unit: bool = False) -> tuple[Section, ...]:
+        """The sections of one pack: the group-only ones only in a group pack, the group-level
+        ones in every pack but a unit's."""
+        return tuple(s for s in self.sections
+                     if (group or not s.group_only) and not (unit and s.group_level))
+
+    def narratives_for(self, group: bool, unit: bool = False) -> tuple[Narrative, ...]:
+        """The commentary cells of one pack's sections (:meth:`sections_for`)."""
+        return tuple(s.narrative for s in self.sections_for(group, unit) if s.narrative)
 
     def section(self, section_id: str) -> Section:
         for section in self.sections:
@@ -179,13 +188,15 @@ MONTHLY = Cadence(
         _CHANGES,
         Section("portfolio", "Delivery: the initiative portfolio",
                 Narrative("delivery", "Delivery",
-                          "Which initiatives need help, and what you ask for.")),
+                          "Which initiatives need help, and what you ask for."),
+                group_level=True),
         # Spend and the action log follow on: the commentary before each often spills
         # onto a page of its own otherwise.
         Section("spend", "Cost discipline: spend against budget",
                 Narrative("cost", "Cost discipline",
-                          "Where spend is off plan, why, and the recovery."), new_page=False),
-        Section("benefits", "Benefits realization"),
+                          "Where spend is off plan, why, and the recovery."), new_page=False,
+                group_level=True),
+        Section("benefits", "Benefits realization", group_level=True),
         Section("leading_lagging", "Leading and lagging indicators"),
         _SCORECARD,
         Section("actions", "Action log and decisions", _ACTIONS, new_page=False),
@@ -209,17 +220,21 @@ QUARTERLY = Cadence(
         Section("balanced_scorecard", "Balanced scorecard",
                 _summary("The quarter in three sentences for the board.")),
         _UNITS,
-        Section("board_decisions", "Decisions requested of the board"),
+        Section("board_decisions", "Decisions requested of the board", group_level=True),
+        # Follows on: a board has a few asks, so the decisions page is short.
         Section("priorities", "Strategic priorities",
                 Narrative("priorities", "Strategic priorities",
-                          "Which priorities are behind, and what would bring them back.")),
+                          "Which priorities are behind, and what would bring them back."),
+                group_level=True, new_page=False),
         Section("outlook", "Outlook: the next four quarters"),
-        Section("benefits", "Benefits realization"),
-        Section("portfolio", "The initiative portfolio"),
-        Section("spend", "Spend against budget"),
+        Section("benefits", "Benefits realization", group_level=True),
+        Section("portfolio", "The initiative portfolio", group_level=True),
+        Section("spend", "Spend against budget", group_level=True),
         _CHANGES,
-        Section("actions", "Action log and decisions"),
-        # The board reads the balanced scorecard; the full scorecard leads the KPI detail.
+        # The board reads the balanced scorecard, the decisions asked of it and what changed;
+        # the operational action log and the full scorecard are appendices (the body stays
+        # within a board's dozen pages).
+        Section("actions", "Action log and decisions", appendix=True),
         Section("kpi_details", "Scorecard and KPI detail", appendix=True, kpi_commentary=True,
                 lists_perspectives=True),
         _DATA_QUALITY,

@@ -559,6 +559,8 @@ priorities:
   - id: safe_drinking_water
     title: Safe drinking water, every tap, every day
     owner: {json.dumps(DWQ, ensure_ascii=False)}
+    baseline_date: 2026-07-01
+    due: 2027-06-30
     description: Two barriers against contamination at every source, and a network that keeps
       its chlorine residual to the last tap.
     objectives:
@@ -583,6 +585,8 @@ priorities:
   - id: resilient_network
     title: A resilient network that loses less water and keeps its pressure
     owner: {json.dumps(NETWORKS, ensure_ascii=False)}
+    baseline_date: 2026-07-01
+    due: 2027-06-30
     objectives:
       - id: lose_less_water
         text: Lose less of the water we treat
@@ -604,6 +608,8 @@ priorities:
   - id: healthy_waterways
     title: Healthy rivers, estuary and harbour — Ōtākaro/Avon, Ōpāwaho/Heathcote and Te Ihutai
     owner: {json.dumps(WASTEWATER, ensure_ascii=False)}
+    baseline_date: 2026-07-01
+    due: 2027-06-30
     description: Fewer overflows of untreated wastewater and an outfall that stays inside its
       consent.
     objectives:

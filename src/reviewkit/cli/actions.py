@@ -1,4 +1,5 @@
-"""Command-line handlers for actions, decisions and minutes (argparse wiring and printing)."""
+"""Command-line handlers for actions, decisions, board asks and minutes (argparse wiring and
+printing)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,14 @@ from reviewkit.inputs.catalog import load_catalog
 from reviewkit.inputs.measurements import load_measurements
 from reviewkit.inputs.params import LoadedParams, load_params
 from reviewkit.inputs.units import resolve_units, segments_of
-from reviewkit.store.database import ACTION_STATUSES, Action, Decision, Store
+from reviewkit.store.database import (
+    ACTION_STATUSES,
+    ASK_STATUSES,
+    Action,
+    BoardAsk,
+    Decision,
+    Store,
+)
 from reviewkit.store.minutes import import_minutes, load_minutes
 from reviewkit.store.reviews import parse_review
 
@@ -85,6 +93,35 @@ def add_parsers(commands: Any) -> None:
     dadd.add_argument("--review", metavar="LABEL")
     dlist = dsub.add_parser("list", parents=[common, which], help="list decisions")
     dlist.add_argument("--format", choices=FORMATS, default="table")
+
+    asks = commands.add_parser("asks", help="table and list matters for the board to decide")
+    asub = asks.add_subparsers(dest="ask_command", required=True, metavar="COMMAND")
+    aadd = asub.add_parser("add", parents=[common, writer],
+                           help="table an ask for the board; prints its id")
+    aadd.add_argument("--ask", required=True, help="what the board is asked to decide")
+    aadd.add_argument("--option", action="append", default=[], metavar="TEXT",
+                      help="an option before the board (repeat for several)")
+    aadd.add_argument("--recommend", default="", metavar="TEXT",
+                      help="the owner's recommendation")
+    aadd.add_argument("--owner", required=True)
+    aadd.add_argument("--deadline", required=True, metavar="YYYY-MM-DD",
+                      help="by when the board must decide")
+    aadd.add_argument("--kpi", action="append", default=[], metavar="ID",
+                      help="a KPI the ask concerns (repeat for several)")
+    aadd.add_argument("--action", action="append", default=[], metavar="ID",
+                      help="an action it concerns, e.g. A-0002 (repeat for several)")
+    aadd.add_argument("--review", metavar="LABEL", help="review it was tabled in")
+    aupdate = asub.add_parser("update", parents=[common, writer],
+                              help="record the board's answer, or change an ask")
+    aupdate.add_argument("id")
+    aupdate.add_argument("--status", choices=ASK_STATUSES)
+    aupdate.add_argument("--decision", metavar="ID", help="the decision that answers it")
+    aupdate.add_argument("--deadline", metavar="YYYY-MM-DD")
+    aupdate.add_argument("--recommend", metavar="TEXT")
+    aupdate.add_argument("--review", metavar="LABEL", help="review the change was agreed in")
+    alist = asub.add_parser("list", parents=[common, which], help="list board asks")
+    alist.add_argument("--status", choices=ASK_STATUSES)
+    alist.add_argument("--format", choices=FORMATS, default="table")
 
     minutes = commands.add_parser("minutes", help="import a meeting's minutes file")
     msub = minutes.add_subparsers(dest="minutes_command", required=True, metavar="COMMAND")
@@ -224,6 +261,48 @@ def run_decisions(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_asks(args: argparse.Namespace) -> int:
+    store, known = _open(args)
+    try:
+        if args.ask_command == "add":
+            deadline = _date_arg(args.deadline, "--deadline")
+            assert deadline is not None
+            kpis = [_kpi_arg(k, known, args.params) for k in args.kpi]
+            for action_id in args.action:
+                store.action(action_id)  # an unknown id is refused, naming it
+            review, _ = _review_arg(args.review)
+            ask_id = store.add_ask(
+                ask=args.ask, owner=args.owner, deadline=deadline, options=args.option,
+                recommendation=args.recommend, kpis=[k for k in kpis if k],
+                action_ids=args.action, review=review, unit=_unit_key(args) or "",
+                **_context(args))
+            print(ask_id)
+        elif args.ask_command == "update":
+            changes: dict[str, Any] = {
+                "status": args.status or ("decided" if args.decision else None),
+                "decision_id": args.decision,
+                "deadline": _date_arg(args.deadline, "--deadline"),
+                "recommendation": args.recommend}
+            changed = store.update_ask(args.id, changes, **_context(args))
+            print(f"{args.id}: " + (", ".join(changed) + " changed" if changed else "no change"))
+        else:
+            _print_rows([_ask_row(a) for a in store.asks(args.status, _unit_key(args))],
+                        args.format)
+    finally:
+        store.dispose()
+    return 0
+
+
+def _ask_row(ask: BoardAsk) -> dict[str, Any]:
+    return {
+        "id": ask.id, "ask": ask.ask, "owner": ask.owner, "deadline": ask.deadline.isoformat(),
+        "status": ask.status, "recommendation": ask.recommendation,
+        "options": " | ".join(ask.options), "kpis": " ".join(ask.kpis),
+        "actions": " ".join(ask.actions), "review": ask.review or "",
+        "decision_id": ask.decision_id or "", "unit": ask.unit,
+    }
+
+
 def run_minutes(args: argparse.Namespace) -> int:
     store, known = _open(args)
     try:
@@ -241,6 +320,8 @@ def run_minutes(args: argparse.Namespace) -> int:
         parts.append("decisions " + ", ".join(result.created_decisions))
     if result.created_actions:
         parts.append("new actions " + ", ".join(result.created_actions))
+    if result.created_asks:
+        parts.append("board asks " + ", ".join(result.created_asks))
     if result.updated:
         parts.append("updated " + ", ".join(f"{k} ({', '.join(v)})"
                                             for k, v in result.updated.items()))
@@ -286,7 +367,8 @@ def _render(rows: list[dict[str, Any]], fmt: str) -> str:
         return buffer.getvalue()
     if not rows:
         return "(none)\n"
-    columns = [c for c in rows[0] if c not in ("note", "rationale", "raised_on", "decision_id")]
+    columns = [c for c in rows[0] if c not in ("note", "rationale", "raised_on", "decision_id",
+                                               "recommendation", "options")]
     widths = {c: min(48, max(len(c), *(len(str(r[c])) for r in rows))) for c in columns}
     lines = ["  ".join(c.ljust(widths[c]) for c in columns)]
     for row in rows:

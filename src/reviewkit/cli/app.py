@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, NoReturn
 
 from reviewkit import __version__, cadences, redact
 from reviewkit._speedups import apply as _apply_speedups
-from reviewkit.cli.actions import add_parsers, run_actions, run_decisions, run_minutes
+from reviewkit.cli.actions import (
+    add_parsers,
+    run_actions,
+    run_asks,
+    run_decisions,
+    run_minutes,
+)
 from reviewkit.cli.batch_args import add_batch_parsers
 from reviewkit.errors import ReviewkitError, UsageError
 from reviewkit.inputs.loaded import load_inputs
@@ -148,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_actions(args)
         if args.command == "decisions":
             return run_decisions(args)
+        if args.command == "asks":
+            return run_asks(args)
         if args.command == "minutes":
             return run_minutes(args)
     except ReviewkitError as exc:

@@ -12,17 +12,20 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from reviewkit.evaluation.evaluate import (
     ExceptionItem,
     KpiResult,
-    PeriodValue,
+    combine,
     is_worse,
-    period_value,
+    rag_status,
 )
+from reviewkit.evaluation.grain import cadence_days, dates_with_values, grain_of, shortest_cadence
+from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.measurements import Observation
 from reviewkit.periods import Period
-from reviewkit.store.records import OPEN_STATUSES, Action, Decision, Event
+from reviewkit.store.records import OPEN_STATUSES, Action, BoardAsk, Decision, Event
 
 #: Closed actions are checked for effect over this many days back from the period end.
 EFFECTIVENESS_WINDOW_DAYS = 90
@@ -54,13 +57,34 @@ class ActionView:
 
 
 @dataclass(frozen=True)
+class Point:
+    """A KPI at one date of its data, at the data's own grain (a week's row, a month's): the
+    finest figure there is, the same whichever pack shows it."""
+
+    day: dt.date | None  # the row date; None: no data by then
+    value: float | None
+    status: str
+    noun: str = ""  # the grain: "week", "month" ('' unknown)
+
+    @property
+    def label(self) -> str:
+        """'week to 23 Oct 2026', 'month to 31 Oct 2026', '23 Oct 2026'."""
+        if self.day is None:
+            return "no data"
+        day = f"{self.day.day} {self.day:%b %Y}"
+        return f"{self.noun} to {day}" if self.noun else day
+
+
+@dataclass(frozen=True)
 class Effect:
-    """Did a closed action move its KPI the right way?"""
+    """Did a closed action move its KPI the right way? The KPI at its data's own grain when the
+    action was raised (the latest row up to that day: what the meeting saw) and at the day the
+    data runs to, so every pack built from the same data gives the same verdict."""
 
     view: ActionView
     kpi_id: str
-    then: PeriodValue | None
-    now: PeriodValue | None
+    then: Point
+    now: Point
     verdict: str  # improved | no_better | unknown
 
 
@@ -74,6 +98,27 @@ class ActionLog:
     actions: tuple[ActionView, ...] = ()
     decisions: tuple[Decision, ...] = ()
     effects: tuple[Effect, ...] = ()
+    #: The board asks as they stood (every status): the register the board pack reads.
+    asks: tuple[BoardAsk, ...] = ()
+
+    @property
+    def tabled(self) -> list[BoardAsk]:
+        """The asks before the board: tabled and not yet decided, withdrawn or deferred."""
+        return [ask for ask in self.asks if ask.tabled]
+
+    @property
+    def asks_decided_since(self) -> list[BoardAsk]:
+        return [ask for ask in self.asks if ask.status != "tabled"
+                and ask.id in self.ask_changed_since]
+
+    #: Asks whose status changed since the last review (filled by :func:`action_log`).
+    ask_changed_since: frozenset[str] = frozenset()
+
+    @property
+    def has_previous_review(self) -> bool:
+        """Whether a pack was recorded before this one (else "since" is the previous period's
+        end, and nothing was asked at a "last review")."""
+        return self.previous_label is not None
 
     @property
     def open(self) -> list[ActionView]:
@@ -123,6 +168,46 @@ class ActionLog:
         }
 
 
+def replay_asks(events: Sequence[Event], before: dt.date,
+                since: dt.date | None = None) -> tuple[dict[str, BoardAsk], set[str]]:
+    """Every board ask as it stood from the events effective before ``before``, and the asks
+    whose status changed on or after ``since``."""
+    asks: dict[str, BoardAsk] = {}
+    moved: set[str] = set()
+    for event in sorted(events, key=lambda e: (e.effective, e.seq)):
+        if event.entity != "ask" or event.effective >= before:
+            continue
+        if event.field == "created" and event.new:
+            asks[event.entity_id] = _ask_from(json.loads(event.new))
+            continue
+        current = asks.get(event.entity_id)
+        if current is None or event.new is None:
+            continue
+        value: Any = event.new
+        if event.field in ("options", "kpis", "actions"):
+            value = json.loads(event.new)
+        elif event.field == "deadline":
+            value = dt.date.fromisoformat(event.new)
+        asks[event.entity_id] = replace(current, **{event.field: value})
+        if event.field == "status" and since is not None and event.effective >= since:
+            moved.add(event.entity_id)
+    return asks, moved
+
+
+def _ask_from(values: dict[str, str | None]) -> BoardAsk:
+    return BoardAsk(
+        id=str(values["id"]), ask=str(values["ask"]),
+        options=json.loads(str(values.get("options") or "[]")),
+        recommendation=str(values.get("recommendation") or ""), owner=str(values["owner"]),
+        deadline=dt.date.fromisoformat(str(values["deadline"])),
+        status=str(values.get("status") or "tabled"), review=values.get("review"),
+        raised_on=dt.date.fromisoformat(str(values["raised_on"])),
+        kpis=json.loads(str(values.get("kpis") or "[]")),
+        actions=json.loads(str(values.get("actions") or "[]")),
+        decision_id=values.get("decision_id"), unit=str(values.get("unit") or ""),
+    )
+
+
 def replay(events: Sequence[Event], before: dt.date) -> tuple[dict[str, Action],
                                                                dict[str, dt.date],
                                                                dict[str, int],
@@ -137,7 +222,7 @@ def replay(events: Sequence[Event], before: dt.date) -> tuple[dict[str, Action],
     due_changes: dict[str, int] = {}
     decisions: dict[str, Decision] = {}
     for event in sorted(events, key=lambda e: (e.effective, e.seq)):
-        if event.effective >= before:
+        if event.effective >= before or event.entity == "ask":
             continue
         if event.entity == "decision":
             if event.field == "created" and event.new:
@@ -235,14 +320,19 @@ def action_log(
             )
         )
     decision_list = sorted(decisions.values(), key=lambda d: d.id)
+    # An ask tabled at the meeting on the pack's own period end is before the board that day.
+    asks, moved = replay_asks(events, as_of + dt.timedelta(days=1), since)
     return ActionLog(as_of=as_of, since=since, previous_label=previous_label,
                      actions=tuple(views), decisions=tuple(decision_list),
-                     effects=tuple(effects(views, as_of, period, by_kpi, series)))
+                     effects=tuple(effects(views, as_of, period, by_kpi, series)),
+                     asks=tuple(sorted(asks.values(), key=lambda a: a.id)),
+                     ask_changed_since=frozenset(moved))
 
 
 def effects(views: Sequence[ActionView], as_of: dt.date, period: Period,
             by_kpi: dict[str, KpiResult], series: dict[str, list[Observation]]) -> list[Effect]:
-    """For actions done in the last 90 days and linked to a KPI: the KPI then and now."""
+    """For actions done in the last 90 days and linked to a KPI: the KPI then and now, at the
+    finest grain its data has (:func:`point_at`)."""
     start = as_of - dt.timedelta(days=EFFECTIVENESS_WINDOW_DAYS)
     found = []
     for view in views:
@@ -251,19 +341,38 @@ def effects(views: Sequence[ActionView], as_of: dt.date, period: Period,
             continue
         if not start <= view.closed_on < as_of or kpi_id not in by_kpi:
             continue
-        result = by_kpi[kpi_id]
-        raised_period = period.shift(-period.offset_of(view.action.raised_on))
-        rows = [o for o in series.get(kpi_id, []) if raised_period.contains(o.period_end)]
-        then = period_value(result.kpi, raised_period, rows)
-        now = result.current
-        found.append(Effect(view, kpi_id, then, now, _verdict(result, then, now)))
+        kpi = by_kpi[kpi_id].kpi
+        rows = series.get(kpi_id, [])
+        then = point_at(kpi, rows, view.action.raised_on)
+        now = point_at(kpi, rows, as_of)
+        found.append(Effect(view, kpi_id, then, now, _verdict(kpi, then, now)))
     return found
 
 
-def _verdict(result: KpiResult, then: PeriodValue, now: PeriodValue) -> str:
-    if then.value is None or now.value is None:
+def point_at(kpi: Kpi, rows: Sequence[Observation], day: dt.date) -> Point:
+    """The KPI at the latest date of its data up to ``day``: that date's rows combined (its
+    segments rolled up), judged against the target of the KPI's shortest cadence (for a
+    summed KPI whose rows come more or less often than that cadence, the target scaled to the
+    rows' grain)."""
+    grain = grain_of(dates_with_values(rows))
+    dates = dates_with_values(rows, until=day)
+    noun = grain.noun if grain is not None else ""
+    if not dates:
+        return Point(None, None, "no_data", noun)
+    latest = dates[-1]
+    value = combine(kpi, [obs for obs in rows if obs.period_end == latest]).value
+    cadence = shortest_cadence(kpi)
+    target, amber = kpi.target_for(cadence), kpi.amber_for(cadence)
+    if kpi.aggregation == "sum" and grain is not None:
+        factor = grain.days / cadence_days(cadence)
+        target, amber = target * factor, None if amber is None else amber * factor
+    return Point(latest, value, rag_status(value, target, amber, kpi.direction), noun)
+
+
+def _verdict(kpi: Kpi, then: Point, now: Point) -> str:
+    if then.value is None or now.value is None or then.day == now.day:
         return "unknown"
-    better = now.value > then.value if result.kpi.higher_is_better else now.value < then.value
+    better = now.value > then.value if kpi.higher_is_better else now.value < then.value
     if better or is_worse(then.status, now.status):
         return "improved"
     return "no_better"

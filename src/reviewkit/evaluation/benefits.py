@@ -15,9 +15,13 @@ from reviewkit.inputs.portfolio import Benefit
 
 BenefitState = Literal["not_started", "on_track", "at_risk", "achieved", "no_data"]
 
-#: A benefit whose realized share of its improvement trails the planned share by more than this
-#: (a fraction: 0.10 is ten percentage points) is "at risk".
+#: A benefit whose realized share of its improvement falls short of the planned share by more
+#: than this part of the plan to date (a fraction: 0.10 is a tenth of what was planned by now)
+#: is "at risk": half the planned value is not on track, however early or back-loaded the plan.
 BENEFIT_TOLERANCE = 0.10
+#: A shortfall smaller than this (a fraction of the whole improvement: one percentage point) is
+#: noise, not a risk: the first days of a plan would otherwise flag a benefit for a rounding.
+BENEFIT_NOISE = 0.01
 
 
 class BenefitAssessment(BaseModel):
@@ -64,8 +68,11 @@ def realized_fraction(benefit: Benefit, value: float) -> float:
 
 def is_at_risk(planned: float, realized: float) -> bool:
     """The at-risk rule: moving the wrong way (worse than the baseline), or realized progress
-    behind the planned progress by more than :data:`BENEFIT_TOLERANCE` (10 points)."""
-    return realized < 0 or planned - realized > BENEFIT_TOLERANCE + 1e-9
+    short of the plan to date by more than :data:`BENEFIT_TOLERANCE` of that plan (and by more
+    than :data:`BENEFIT_NOISE` of the whole): £29k of a planned £58k is at risk."""
+    shortfall = planned - realized
+    return realized < 0 or (shortfall > BENEFIT_TOLERANCE * planned + 1e-9
+                            and shortfall > BENEFIT_NOISE + 1e-9)
 
 
 def assess_benefit(

@@ -31,6 +31,9 @@ class ExceptionChange:
     reason: str
     detail: str
     reviews: int  # reviews in a row the exception has been raised, this one included
+    #: Periods in a row the data raises it, this one included, where the data says (a red
+    #: KPI's streak, a feed's periods without data): the count the detail also gives.
+    periods: int | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,18 @@ def _keys(pack: PackRecord) -> set[tuple[str, str]]:
     return {(str(e["kpi_id"]), str(e["reason"])) for e in pack.summary.get("exceptions", [])}
 
 
+def _periods(item: ExceptionItem, result: KpiResult | None) -> int | None:
+    """How many periods in a row the data has raised an exception (None where only the recorded
+    reviews can tell): "Persisting" then says the same count as "10th week in a row"."""
+    if result is None:
+        return None
+    if item.reason == "red":
+        return result.streak
+    if item.reason == "no_data":
+        return result.periods_without_data
+    return None
+
+
 def compare(
     results: Sequence[KpiResult],
     exceptions: Sequence[ExceptionItem],
@@ -67,6 +82,7 @@ def compare(
     ``previous_exceptions``, worked out from the previous period's data.
     """
     names = {r.kpi.id: r.kpi.name for r in results}
+    by_id = {r.kpi.id: r for r in results}
     status_changes = tuple(
         StatusChange(r.kpi.id, r.kpi.name, r.previous.status, r.status)
         for r in results if r.previous.status != r.status
@@ -91,7 +107,7 @@ def compare(
                 break
             streak += 1
         change = ExceptionChange(item.kpi_id, names.get(item.kpi_id, item.kpi_id), item.reason,
-                                 item.detail, streak)
+                                 item.detail, streak, _periods(item, by_id.get(item.kpi_id)))
         (persisting if streak > 1 else new).append(change)
     current = {(item.kpi_id, item.reason) for item in exceptions}
     cleared = tuple(ExceptionChange(kpi_id, names.get(kpi_id, kpi_id), reason, detail, 0)

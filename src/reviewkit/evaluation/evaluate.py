@@ -7,11 +7,20 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from reviewkit import cadences
+from reviewkit.evaluation.grain import (
+    Coverage,
+    Grain,
+    Silence,
+    coverage_of,
+    dates_with_values,
+    missing_points,
+    silence_of,
+)
 from reviewkit.formatting import STATUS_WORDS, ordinal
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.measurements import Observation, Unseen
@@ -19,6 +28,10 @@ from reviewkit.periods import Period
 
 Status = Literal["green", "amber", "red", "no_data"]
 Trend = Literal["improving", "worsening", "flat", "unknown"]
+#: How a trend reads beside its KPI's status: good (green), bad (red), a warning (amber: a
+#: worsening KPI still on track), mixed (amber: improving over the span but worse this period),
+#: or neutral (flat, unknown).
+TrendTone = Literal["good", "bad", "warning", "mixed", "neutral"]
 
 _SEVERITY = {"green": 0, "amber": 1, "red": 2}
 
@@ -142,36 +155,69 @@ class PeriodValue:
     count: int  # measurements with a value inside the period
     weight: float = 0.0  # the sum of their counts: the period's weight in a group's mean
     #: Share of the period the target is judged over: below 1 for a summed KPI in a period
-    #: still in progress (its target and amber are pro-rated to the days elapsed).
+    #: still in progress, or in the first period its data only partly covers (its target and
+    #: amber are pro-rated to the days covered).
     share: float = 1.0
+    #: The day the KPI's data starts, when that is inside this period: the first period is
+    #: only partly covered (flagged wherever it is shown, whatever the aggregation).
+    partial_from: dt.date | None = None
 
     @property
     def pro_rated(self) -> bool:
         return self.share < 1.0
 
-
-def elapsed_share(period: Period, as_of: dt.date | None) -> float:
-    """The share of ``period``'s days up to ``as_of`` (1 when the period is over)."""
-    if as_of is None or as_of >= period.end:
-        return 1.0
-    if as_of < period.start:
-        return 0.0
-    return ((as_of - period.start).days + 1) / ((period.end - period.start).days + 1)
+    @property
+    def partial(self) -> bool:
+        """The data covers only part of this period (it starts inside it)."""
+        return self.partial_from is not None
 
 
-def pro_rate(kpi: Kpi, pv: PeriodValue, as_of: dt.date | None) -> PeriodValue:
-    """A summed KPI's period in progress, judged against the target for the days so far.
+def elapsed_share(period: Period, as_of: dt.date | None,
+                  coverage: Coverage | None = None) -> float:
+    """The share of ``period`` the data covers from its start (when that is inside the period)
+    up to ``as_of``: 1 when the period is over and the data covers all of it. With the data's
+    ``coverage``, counted in its own rows where they come more often than the period
+    (:meth:`Coverage.share`), else in days."""
+    return (coverage or Coverage(None, None, None)).share(period.start, period.end, as_of)
 
-    Eleven P1 incidents by 20 November are off track against a quarter's target of 12 pro-rated
-    to 51 of its 92 days (6.7); a mean, last, min or max is a level and keeps its target.
+
+def pro_rate(kpi: Kpi, pv: PeriodValue, as_of: dt.date | None,
+             coverage: Coverage | None = None) -> PeriodValue:
+    """A summed KPI's period in progress (or its first period, when the data starts inside
+    it), judged against the target for the share of it covered.
+
+    Eleven P1 incidents in the 8 weekly rows of a quarter of 13 that have come by 20 November
+    are off track against a quarter's target of 12 pro-rated to 8/13 (7.4); a mean, last, min
+    or max is a level and keeps its target. Either way a period the data starts inside is
+    marked :attr:`PeriodValue.partial`.
     """
-    share = elapsed_share(pv.period, as_of)
-    if kpi.aggregation != "sum" or share >= 1.0:
+    start = coverage.start if coverage is not None else None
+    if start is not None and pv.period.start < start <= pv.period.end:
+        pv = replace(pv, partial_from=start)
+    elif coverage is not None:
+        coverage = replace(coverage, start=None, first=None)
+    share = elapsed_share(pv.period, as_of, coverage)
+    if kpi.aggregation != "sum" or share >= 1.0 or share <= 0.0:
         return pv
     target = pv.target * share
     amber = pv.amber * share if pv.amber is not None else None
     return replace(pv, target=target, amber=amber, share=share,
                    status=rag_status(pv.value, target, amber, kpi.direction))
+
+
+def like_for_like(kpi: Kpi, earlier: PeriodValue, share: float) -> PeriodValue:
+    """An earlier period of a summed KPI, scaled to compare with a period of which ``share``
+    is covered: its value, target and amber times ``share / earlier.share`` (a quarter in
+    progress for 51 of its 92 days is compared with 51/92 of the last quarter; a first quarter
+    covered for 39 days, scaled up to the whole). A level is compared as it is."""
+    if kpi.aggregation != "sum" or earlier.share <= 0 or share == earlier.share:
+        return earlier
+    factor = share / earlier.share
+    return replace(earlier,
+                   value=None if earlier.value is None else earlier.value * factor,
+                   target=earlier.target * factor,
+                   amber=None if earlier.amber is None else earlier.amber * factor,
+                   share=share)
 
 
 @dataclass(frozen=True)
@@ -187,6 +233,11 @@ class KpiResult:
     last_seen: dt.date | None  # date of the latest measurement with a value, up to period end
     periods_without_data: int  # consecutive periods, ending now, with no value
     stale: bool
+    #: Periods in a row, ending now, on the current side of the target: meeting it (green), or
+    #: missing it (amber or red). "The 3rd week below target" counts these, not the status.
+    target_streak: int = 0
+    #: How long the feed has been silent at the day the data runs to, at its own grain.
+    silence: Silence = field(default_factory=lambda: Silence(None, None, 0))
 
     @property
     def status(self) -> Status:
@@ -197,11 +248,53 @@ class KpiResult:
         return self.current.value
 
     @property
+    def grain(self) -> Grain | None:
+        """How often the KPI's rows come (a week, a month), from their dates."""
+        return self.silence.grain
+
+    @property
+    def compared(self) -> PeriodValue:
+        """The previous period as this one is compared with it: for a summed KPI whose
+        periods are covered in different shares (a period in progress, a partial first
+        period), scaled like for like (:func:`like_for_like`)."""
+        return like_for_like(self.kpi, self.previous, self.current.share)
+
+    @property
+    def change_pro_rata(self) -> bool:
+        """Whether "since last" compares pro rata (a summed KPI over unequal shares)."""
+        return self.compared is not self.previous
+
+    @property
     def change(self) -> float | None:
-        """Change in value since the previous period."""
-        if self.current.value is None or self.previous.value is None:
+        """Change in value since the previous period, like for like (:attr:`compared`)."""
+        compared = self.compared
+        if self.current.value is None or compared.value is None:
             return None
-        return self.current.value - self.previous.value
+        return self.current.value - compared.value
+
+    @property
+    def data_to(self) -> dt.date | None:
+        """The last day with data, when the feed is stale (its status stands on old data)."""
+        return self.last_seen if self.stale else None
+
+    @property
+    def on_target(self) -> bool:
+        return self.current.status == "green"
+
+    @property
+    def target_changes(self) -> list[tuple[Period, float]]:
+        """The periods whose target the data set (row-level targets), where it differs from
+        the catalog's: each with that target, so a chart's step is explained."""
+        cadence = self.current.period.cadence
+        usual = self.kpi.target_for(cadence)
+        return [(pv.period, pv.target / pv.share if pv.share > 0 else pv.target)
+                for pv in self.history
+                if pv.share > 0 and abs(pv.target / pv.share - usual) > 1e-9]
+
+    @property
+    def reading(self) -> TrendReading:
+        """The trend as the pack says it (:func:`trend_reading`)."""
+        return trend_reading(self)
 
     @property
     def variance(self) -> float | None:
@@ -219,6 +312,40 @@ class KpiResult:
     @property
     def status_changed(self) -> bool:
         return self.current.status != self.previous.status
+
+
+@dataclass(frozen=True)
+class TrendReading:
+    """A KPI's trend as every page says it: the direction over its span (the last
+    ``periods`` periods), its tone beside the status, and the caveat when this period went the
+    other way. A KPI that got worse this period is never a plain green "improving"."""
+
+    trend: Trend
+    tone: TrendTone
+    periods: int  # the trend window: the span the line is fitted over
+    noun: str  # "week"
+    caveat: str = ""  # "worse this week": improving over the span, but not this period
+
+    @property
+    def span(self) -> str:
+        """'6 weeks'."""
+        return f"{self.periods} {self.noun}{'s' if self.periods != 1 else ''}"
+
+
+def trend_reading(result: KpiResult) -> TrendReading:
+    """How :attr:`KpiResult.trend` reads beside the KPI's status and its change this period."""
+    current = result.current
+    noun = current.period.noun
+    periods = cadences.get(current.period.cadence).trend_window
+    trend = result.trend
+    if trend == "improving":
+        if is_worse(current.status, result.previous.status):
+            return TrendReading(trend, "mixed", periods, noun, f"worse this {noun}")
+        return TrendReading(trend, "good", periods, noun)
+    if trend == "worsening":
+        return TrendReading(trend, "warning" if current.status == "green" else "bad", periods,
+                            noun)
+    return TrendReading(trend, "neutral", periods, noun)
 
 
 @dataclass(frozen=True)
@@ -244,6 +371,14 @@ class DataQuality:
     ignored_columns: list[str] = field(default_factory=list)
     target_overrides: dict[str, int] = field(default_factory=dict)
     rows_in_future: int = 0  # rows dated after today: a feed or a typo to look at
+    #: Rows missing at the data's own grain inside the pack's window, where that grain is finer
+    #: than the pack's periods (a week missing from a month): kpi_id -> the dates due.
+    missing_points: dict[str, list[dt.date]] = field(default_factory=dict)
+    #: The noun of each KPI's grain, for ``missing_points`` ("week").
+    grain_nouns: dict[str, str] = field(default_factory=dict)
+    #: KPIs whose data starts inside a period the pack shows: kpi_id -> (the day it starts,
+    #: that period's label). The period is only partly covered.
+    partial_first: dict[str, tuple[dt.date, str]] = field(default_factory=dict)
 
     @property
     def issue_count(self) -> int:
@@ -252,6 +387,8 @@ class DataQuality:
             len(self.unknown_kpis)
             + len(self.missing_values)
             + len(self.gaps)
+            + len(self.missing_points)
+            + len(set(self.partial_first.values()))
             + len(self.stale)
             + len(self.never_reported)
             + (1 if self.rows_after_period else 0)
@@ -303,9 +440,11 @@ def trend_of(kpi: Kpi, history: Sequence[PeriodValue]) -> Trend:
     known = [(i, pv) for i, pv in enumerate(recent) if pv.value is not None]
     if len(known) < 3:
         return "unknown"
-    moving = len({pv.target for _, pv in known}) > 1
-    points = [(i, pv.value - pv.target if moving else pv.value)
-              for i, pv in known if pv.value is not None]
+    # A summed KPI's partly covered period (in progress, or the data's first) counts at its
+    # rate for the whole period, so eleven incidents in half a quarter read as twenty-two.
+    scaled = [(i, _whole(kpi, pv)) for i, pv in known]
+    moving = len({round(target, 9) for _, (_, target) in scaled}) > 1
+    points = [(i, value - target if moving else value) for i, (value, target) in scaled]
     n = len(points)
     mean_x = sum(x for x, _ in points) / n
     mean_y = sum(y for _, y in points) / n
@@ -313,10 +452,11 @@ def trend_of(kpi: Kpi, history: Sequence[PeriodValue]) -> Trend:
     slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sxx
     change = slope * (points[-1][0] - points[0][0])
     current = history[-1]
-    if current.amber is not None and current.amber != current.target:
-        tolerance = FLAT_SHARE_OF_BAND * abs(current.target - current.amber)
+    target, amber = _whole_thresholds(kpi, current)
+    if amber is not None and amber != target:
+        tolerance = FLAT_SHARE_OF_BAND * abs(target - amber)
     else:
-        scale = abs(current.target) or abs(mean_y) or 1.0
+        scale = abs(target) or abs(mean_y) or 1.0
         tolerance = FLAT_SHARE_OF_TARGET * scale
     # Why <=: docs/evaluation.md says movement must *exceed* the tolerance; a change exactly at
     # half the band (or 5% of target) is flat.
@@ -328,6 +468,21 @@ def trend_of(kpi: Kpi, history: Sequence[PeriodValue]) -> Trend:
     return "improving" if better else "worsening"
 
 
+def _whole(kpi: Kpi, pv: PeriodValue) -> tuple[float, float]:
+    """A period's value and target at the rate of a whole period (a summed KPI's partly
+    covered period scaled up; anything else as it is)."""
+    assert pv.value is not None
+    if kpi.aggregation == "sum" and 0 < pv.share < 1:
+        return pv.value / pv.share, pv.target / pv.share
+    return pv.value, pv.target
+
+
+def _whole_thresholds(kpi: Kpi, pv: PeriodValue) -> tuple[float, float | None]:
+    if kpi.aggregation == "sum" and 0 < pv.share < 1:
+        return pv.target / pv.share, None if pv.amber is None else pv.amber / pv.share
+    return pv.target, pv.amber
+
+
 def _best_of(kpi: Kpi, points: Sequence[tuple[int, float]]) -> bool:
     """Whether the last point is at least as good as every other one."""
     last = points[-1][1]
@@ -335,24 +490,32 @@ def _best_of(kpi: Kpi, points: Sequence[tuple[int, float]]) -> bool:
     return last >= max(others) if kpi.higher_is_better else last <= min(others)
 
 
-def streak_of(history: Sequence[PeriodValue]) -> int:
-    """How many periods in a row, ending with the current one, share its status."""
+def streak_of(history: Sequence[PeriodValue], key: Callable[[str], str] = str) -> int:
+    """How many periods in a row, ending with the current one, share its status (or, with
+    ``key``, what ``key`` makes of it: :func:`side_of_target`)."""
     if not history:
         return 0
-    status = history[-1].status
+    status = key(history[-1].status)
     count = 0
     for pv in reversed(history):
-        if pv.status != status:
+        if key(pv.status) != status:
             break
         count += 1
     return count
 
 
+def side_of_target(status: str) -> str:
+    """Which side of its target a status is: meeting it (green), missing it (amber or red),
+    or unknown (no data)."""
+    return {"green": "meets", "amber": "misses", "red": "misses"}.get(status, status)
+
+
 def _full_streak(
-    kpi: Kpi, period: Period, observations: Sequence[Observation], history: Sequence[PeriodValue]
+    kpi: Kpi, period: Period, observations: Sequence[Observation], history: Sequence[PeriodValue],
+    key: Callable[[str], str] = str,
 ) -> int:
     """The streak, counted past the charted history when it runs that far back."""
-    streak = streak_of(history)
+    streak = streak_of(history, key)
     if streak < len(history) or not observations:
         return streak
     # Rows grouped by how many periods back they fall, once: walking back period by period
@@ -361,11 +524,11 @@ def _full_streak(
     for obs in sorted(observations, key=lambda o: (o.period_end, o.segment)):
         by_offset.setdefault(period.offset_of(obs.period_end), []).append(obs)
     oldest = max(by_offset)
-    status = history[-1].status
+    status = key(history[-1].status)
     offset = len(history)
     earlier = period.shift(-offset)
     while offset <= oldest:
-        if period_value(kpi, earlier, by_offset.get(offset, [])).status != status:
+        if key(period_value(kpi, earlier, by_offset.get(offset, [])).status) != status:
             break
         streak += 1
         offset += 1
@@ -399,8 +562,10 @@ def evaluate_kpi(
         if offset < history_length:
             buckets[history_length - 1 - offset].append(obs)
     periods = period.history(history_length)
-    history = [period_value(kpi, p, rows) for p, rows in zip(periods, buckets, strict=True)]
-    history[-1] = pro_rate(kpi, history[-1], as_of)
+    coverage = coverage_of(observations)
+    history = [pro_rate(kpi, period_value(kpi, p, rows), as_of if p == period else None,
+                        coverage)
+               for p, rows in zip(periods, buckets, strict=True)]
     without = 0
     for pv in reversed(history):
         if pv.value is not None:
@@ -408,7 +573,10 @@ def evaluate_kpi(
         without += 1
     if last_seen is not None and without == history_length:
         without = max(without, period.offset_of(last_seen))
-    stale = last_seen is not None and without >= stale_after
+    # Silent for ``stale_after`` of its own rows (three weeks of a weekly feed is stale in a
+    # quarterly pack too), or for as many of the pack's periods.
+    silence = silence_of(observations, min(as_of, period.end) if as_of else period.end)
+    stale = last_seen is not None and (without >= stale_after or silence.stale(stale_after))
     return KpiResult(
         kpi=kpi,
         current=history[-1],
@@ -419,6 +587,8 @@ def evaluate_kpi(
         last_seen=last_seen,
         periods_without_data=without,
         stale=stale,
+        target_streak=_full_streak(kpi, period, observations, history, side_of_target),
+        silence=silence,
     )
 
 
@@ -445,14 +615,19 @@ def exceptions_for(result: KpiResult) -> list[ExceptionItem]:
         )
         items.append(ExceptionItem(kpi.id, "no_data", detail))
     if result.stale:
-        items.append(
-            ExceptionItem(
-                kpi.id,
-                "stale",
-                f"no data for {result.periods_without_data} {current.period.noun}s",
-            )
-        )
+        items.append(ExceptionItem(kpi.id, "stale", f"no data for {_silent_for(result)}"))
     return items
+
+
+def _silent_for(result: KpiResult) -> str:
+    """How long a stale feed has been silent: in its own rows when they come more often than
+    the pack's periods (three weeks, in a quarterly pack), else in periods."""
+    silence, noun = result.silence, result.current.period.noun
+    count = result.periods_without_data
+    periods = f"{count} {noun}{'s' if count != 1 else ''}"
+    if silence.grain is None or silence.missed <= result.periods_without_data:
+        return periods
+    return silence.grain.plural(silence.missed)
 
 
 def sort_exceptions(
@@ -530,7 +705,7 @@ def evaluate(
         [kpi.id for kpi in in_cadence],
     )
     quality = _data_quality(kpis, results, series, period, ignored_columns, today,
-                            unseen or Unseen())
+                            unseen or Unseen(), as_of)
     return Evaluation(period, tuple(results), tuple(exceptions), quality)
 
 
@@ -542,6 +717,7 @@ def _data_quality(
     ignored_columns: Sequence[str],
     today: dt.date | None,
     unseen: Unseen,
+    as_of: dt.date | None = None,
 ) -> DataQuality:
     known = {kpi.id for kpi in kpis}
     future = unseen.rows_in_future + sum(1 for rows in series.values() for obs in rows
@@ -554,6 +730,10 @@ def _data_quality(
     never: list[str] = []
     after = unseen.rows_after_period
     overrides: dict[str, int] = {}
+    points: dict[str, list[dt.date]] = {}
+    nouns: dict[str, str] = {}
+    partial: dict[str, tuple[dt.date, str]] = {}
+    end = min(period.end, as_of) if as_of is not None else period.end
     for kpi_id, rows in sorted(series.items()):
         if kpi_id not in known:
             unknown[kpi_id] = len(rows)
@@ -587,8 +767,28 @@ def _data_quality(
             gaps[kpi_id] = holes
         if result.stale:
             stale[kpi_id] = result.last_seen
+        first_partial = next((pv for pv in result.history if pv.partial), None)
+        if first_partial is not None and first_partial.partial_from is not None:
+            partial[kpi_id] = (first_partial.partial_from, first_partial.period.label)
+        grain = result.grain
+        if grain is not None and _finer(grain, period):
+            due = missing_points(grain, dates_with_values(rows, until=end),
+                                 result.history[0].period.start, end)
+            if due:
+                points[kpi_id] = due
+                nouns[kpi_id] = grain.noun
     return DataQuality(unknown_kpis=unknown, missing_values=missing_values,
                        missing_rows=missing_rows, gaps=gaps,
                        stale=stale, never_reported=never, rows_after_period=after,
                        ignored_columns=list(ignored_columns), target_overrides=overrides,
-                       rows_in_future=future)
+                       rows_in_future=future, missing_points=points, grain_nouns=nouns,
+                       partial_first=partial)
+
+
+def _finer(grain: Grain, period: Period) -> bool:
+    """Whether rows at ``grain`` come more often than ``period``'s cadence (a missing week
+    inside a month is not a missing month, so it is listed on its own)."""
+    rule = period.rule
+    if rule.unit == "days":
+        return not grain.months and grain.days < rule.length
+    return not grain.months or grain.months < rule.length

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from reviewkit.cadences import MONTHLY
-from reviewkit.evaluation.evaluate import aggregate, combine
-from reviewkit.formatting import format_number, format_value, shared_decimals
+from reviewkit.evaluation.evaluate import PeriodValue, aggregate, combine
+from reviewkit.formatting import STATUS_WORDS, format_number, format_value, shared_decimals, shown
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.measurements import Observation
 from reviewkit.periods import Period, period_containing
@@ -497,6 +497,16 @@ class QuarterFigure:
     lower: float
     upper: float
     actual_months: int  # months of it already measured (their values, not projections)
+    #: The quarter the pack reports, as its scorecard states it: its status (None: projected),
+    #: whether it is still in progress, and the target it is judged against (pro-rated).
+    status: str | None = None
+    to_date: bool = False
+    target: float | None = None
+
+    @property
+    def measured(self) -> bool:
+        """The pack's own quarter (the scorecard's figure), not a projection."""
+        return self.status is not None
 
 
 @dataclass(frozen=True)
@@ -523,17 +533,25 @@ def quarterly_target(kpi: Kpi) -> float | None:
 
 
 def quarter_outlook(kpi: Kpi, forecast: Forecast,
-                    history: Sequence[tuple[Period, float | None]]) -> QuarterOutlook:
+                    history: Sequence[tuple[Period, float | None]],
+                    now: PeriodValue | None = None,
+                    as_of: dt.date | None = None) -> QuarterOutlook:
     """The forecast rolled up into quarters, with a verdict and a sentence in quarters.
 
-    The quarter holding the first projected month counts the months of it already measured
-    at their values (the bounds of a measured month are its value). A projection meets the
-    target when it does at the precision the pack prints (a projected 99.8996% against a
-    99.90% target prints, and counts, as 99.90%).
+    With ``now`` (the quarter the pack reports, as its scorecard evaluated it, with the data to
+    ``as_of``), the outlook starts with that quarter exactly as the scorecard states it (its
+    value to date, status and pro-rated target), and projects the four quarters after it: what
+    the outlook says of the current quarter is what the scorecard says. Without it, the quarter
+    holding the first projected month counts the months of it already measured at their values
+    (the bounds of a measured month are its value). A projection meets the target when it does
+    at the precision the pack prints (a projected 99.8996% against a 99.90% target prints, and
+    counts, as 99.90%).
     """
     target = quarterly_target(kpi)
     if not forecast.points:
         return QuarterOutlook([], target, 0, None, None, forecast.sentence)
+    if now is not None:
+        return _outlook_from_now(kpi, forecast, target, now, as_of)
     measured = {period: value for period, value in history if value is not None}
     first = period_containing("quarterly", forecast.points[0].period.end)
     quarters: list[QuarterFigure] = []
@@ -563,6 +581,95 @@ def quarter_outlook(kpi: Kpi, forecast: Forecast,
                            if not ok), None)
     outlook = QuarterOutlook(quarters, target, places, reach, misses, "")
     return replace(outlook, sentence=_quarter_sentence(kpi, forecast, outlook))
+
+
+def _outlook_from_now(kpi: Kpi, forecast: Forecast, target: float | None, now: PeriodValue,
+                      as_of: dt.date | None) -> QuarterOutlook:
+    """The outlook of :func:`quarter_outlook` when the pack's own quarter is known."""
+    value = now.value
+    first = QuarterFigure(now.period, value if value is not None else math.nan,
+                          value if value is not None else math.nan,
+                          value if value is not None else math.nan, 0, status=now.status,
+                          to_date=as_of is not None and as_of < now.period.end,
+                          target=now.target)
+    groups: dict[Period, list[ForecastPoint]] = {}
+    for point in forecast.points:
+        groups.setdefault(period_containing("quarterly", point.period.end), []).append(point)
+    ahead = []
+    for quarter, points in sorted(groups.items()):
+        if quarter <= now.period or len(points) != 3:
+            continue
+        mean = aggregate([p.mean for p in points], kpi.aggregation)
+        lower = aggregate([p.lower for p in points], kpi.aggregation)
+        upper = aggregate([p.upper for p in points], kpi.aggregation)
+        assert mean is not None and lower is not None and upper is not None
+        ahead.append(QuarterFigure(quarter, mean, lower, upper, 0))
+    ahead = ahead[:4]
+    places = shared_decimals(kpi, [q.mean for q in ahead], [target], separate=False)
+    reach = misses = None
+    if now.status == "green":
+        reach = now.period
+    if target is not None:
+        met = [_meets(kpi, round(q.mean, places), round(target, places)) for q in ahead]
+        if reach is None and True in met:
+            reach = ahead[met.index(True)].period
+        if reach is not None:
+            later = [(q, ok) for q, ok in zip(ahead, met, strict=True) if q.period > reach]
+            misses = next((q.period for q, ok in later if not ok), None)
+    outlook = QuarterOutlook([first, *ahead], target, places, reach, misses, "")
+    return replace(outlook, sentence=_now_sentence(kpi, forecast, outlook))
+
+
+def _now_sentence(kpi: Kpi, forecast: Forecast, outlook: QuarterOutlook) -> str:
+    """The outlook's sentence, starting from the pack's quarter exactly as the scorecard states
+    it (its figures, status and target to date), then the projection of the quarters after."""
+    now, ahead = outlook.quarters[0], outlook.quarters[1:]
+    interval = f"{forecast.level * 100:g}% interval"
+
+    def value(number: float) -> str:
+        return format_value(number, kpi, decimals=outlook.decimals)
+
+    def bounds(q: QuarterFigure) -> str:
+        upper = value(q.upper)
+        lower = (value(q.lower) if kpi.unit.startswith(_PREFIX_UNITS)
+                 else format_number(q.lower, kpi, decimals=outlook.decimals))
+        return f"{lower} to {upper}" if q.lower < 0 else f"{lower}\u2013{upper}"
+
+    when = now.period.long_label + (" to date" if now.to_date else "")
+    status = now.status or "no_data"
+    if status == "no_data" or now.target is None:
+        start = f"{kpi.name} has no data for {when}"
+    else:
+        # The scorecard's own figures, at its precision (5 against 7.4, 93.96% against 94.00%).
+        figures = shown(kpi, now.mean, now.target, None)
+        pro_rated = outlook.target is not None and now.target != outlook.target
+        note = ", the target pro-rated to date" if pro_rated else ""
+        start = (f"{kpi.name} is {STATUS_WORDS[status].lower()} in {when} ({figures.value} "
+                 f"against {figures.target}{note})")
+    if outlook.target is None or not ahead:
+        return f"{start}."
+    if kpi.unit == "%":
+        target = f"its {value(outlook.target)} target"
+    elif kpi.aggregation == "sum":
+        target = f"its quarterly target of {value(outlook.target)}"
+    else:
+        target = f"its target of {value(outlook.target)}"
+    final = ahead[-1]
+    if status == "green":
+        if outlook.misses_from is None:
+            return (f"{start}, and is projected to stay on {target} through "
+                    f"{final.period.long_label} ({interval} {bounds(final)} by then).")
+        slip = next(q for q in ahead if q.period == outlook.misses_from)
+        return (f"{start}, but on the current trajectory it falls short of {target} from "
+                f"{slip.period.long_label} ({interval} {bounds(slip)} by then).")
+    if outlook.reach is not None:
+        reach = next(q for q in ahead if q.period == outlook.reach)
+        again = (f" but falls short again from {outlook.misses_from.long_label}"
+                 if outlook.misses_from is not None else "")
+        return (f"{start}; on the current trajectory it reaches {target} in "
+                f"{reach.period.long_label}{again} ({interval} {bounds(reach)} then).")
+    return (f"{start}; on the current trajectory it is not projected to reach {target} by "
+            f"{final.period.long_label} ({interval} {bounds(final)} by then).")
 
 
 def _quarter_sentence(kpi: Kpi, forecast: Forecast, outlook: QuarterOutlook) -> str:

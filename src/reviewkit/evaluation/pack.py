@@ -14,7 +14,7 @@ from reviewkit.evaluation.actions import ActionLog, action_log, red_without_acti
 from reviewkit.evaluation.changes import ChangeReport, compare
 from reviewkit.evaluation.evaluate import Evaluation, ExceptionItem, KpiResult, evaluate
 from reviewkit.evaluation.forecast import HISTORY_MONTHS
-from reviewkit.evaluation.strategy import Strategy, last_complete_month, prepare_strategy
+from reviewkit.evaluation.strategy import Strategy, outlook_month, prepare_strategy
 from reviewkit.evaluation.units import UnitFigures, unit_figures
 from reviewkit.inputs.catalog import Catalog, Kpi
 from reviewkit.inputs.loaded import Inputs
@@ -135,7 +135,7 @@ def rows_needed_from(cadence: Cadence, inputs: Inputs, period: Period,
     if cadence.wants("year_to_date"):
         start = min(start, dt.date(period.end.year, 1, 1))
     if cadence.wants("outlook"):
-        start = min(start, last_complete_month(as_of).shift(-(HISTORY_MONTHS - 1)).start)
+        start = min(start, outlook_month(as_of).shift(-(HISTORY_MONTHS - 1)).start)
     # From the start of a period of the pack: a period is either read row by row or summarised.
     return period.shift(-period.offset_of(start)).start
 

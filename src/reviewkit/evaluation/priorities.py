@@ -1,15 +1,19 @@
 """Progress of strategic priorities: pure functions of the loaded priorities and KPI values.
 
 A key result's progress (:func:`progress_from_value`) is the share of the way from baseline to
-target that the value has travelled, in percent, clipped to 0-100; the sign of
+target that the value has travelled, in percent, up to 100 and negative when it moved the wrong
+way (never floored at 0: restore time doubling is not "not started"); the sign of
 ``target - baseline`` says which way is better, so it works for lower-is-better measures too.
-A priority's progress (:func:`priority_progress`) is the weighted mean over all its key results
-whose progress is known.
+With a baseline date and a due date, the progress expected by now is the share of that time
+gone (:func:`expected_progress`). A priority's progress (:func:`priority_progress`) is the
+weighted mean over all its key results whose progress is known, each counted no lower than
+-100% (one runaway key result does not bury the others).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
 
 from pydantic import BaseModel, ConfigDict
 
@@ -35,6 +39,15 @@ class KeyResultProgress(BaseModel):
     weight: float
     progress: float | None
     unit: str = ""  # of a key result without a KPI
+    #: Progress expected by now (baseline date to due date, in time), None without dates.
+    expected: float | None = None
+    #: What the value is, when it is not simply the KPI's figure for the pack's period: "a
+    #: month, pro rata over Q4 2026 to date".
+    note: str = ""
+
+
+#: A key result counts no lower than this in its priority's weighted progress.
+FLOOR_IN_PRIORITY = -100.0
 
 
 class PriorityProgress(BaseModel):
@@ -47,6 +60,8 @@ class PriorityProgress(BaseModel):
     owner: str
     progress: float | None
     key_results: list[KeyResultProgress]
+    #: The weighted progress expected by now, over the key results with dates.
+    expected: float | None = None
 
     @property
     def unknown(self) -> int:
@@ -55,16 +70,30 @@ class PriorityProgress(BaseModel):
 
 
 def progress_from_value(baseline: float, target: float, value: float) -> float:
-    """Percent of the way from ``baseline`` to ``target`` that ``value`` has come, 0-100.
+    """Percent of the way from ``baseline`` to ``target`` that ``value`` has come, at most 100.
 
     Direction-aware through the sign of ``target - baseline``: for a lower-is-better measure
     (target below baseline) a falling value is progress. A value on the wrong side of the
-    baseline is 0; beyond the target is 100. (Equal baseline and target: 100 at the target.)
+    baseline is negative (restore time from 3.5 h to 7.2 h against a target of 3 h is -740%);
+    beyond the target is 100. (Equal baseline and target: 100 at the target, else 0.)
     """
     span = target - baseline
     if span == 0:
         return 100.0 if value == target else 0.0
-    return min(100.0, max(0.0, 100 * (value - baseline) / span))
+    return min(100.0, 100 * (value - baseline) / span)
+
+
+def expected_progress(start: dt.date | None, due: dt.date | None,
+                      on: dt.date | None) -> float | None:
+    """The progress a key result is expected to have made by ``on``: the share of the time from
+    its baseline date to its due date gone, in percent (None without both dates)."""
+    if start is None or due is None or on is None:
+        return None
+    if on <= start:
+        return 0.0
+    if on >= due:
+        return 100.0
+    return 100 * (on - start).days / (due - start).days
 
 
 def key_result_progress(kr: KeyResult, kpi_values: Mapping[str, float | None]) -> float | None:
@@ -83,9 +112,10 @@ def key_result_progress(kr: KeyResult, kpi_values: Mapping[str, float | None]) -
 
 
 def weighted_progress(parts: Iterable[tuple[float, float | None]]) -> float | None:
-    """Weighted mean of ``(weight, progress)`` pairs, leaving out unknown progress; None if all
-    are unknown."""
-    known = [(weight, progress) for weight, progress in parts if progress is not None]
+    """Weighted mean of ``(weight, progress)`` pairs, leaving out unknown progress, each counted
+    no lower than :data:`FLOOR_IN_PRIORITY`; None if all are unknown."""
+    known = [(weight, max(FLOOR_IN_PRIORITY, progress)) for weight, progress in parts
+             if progress is not None]
     total = sum(weight for weight, _ in known)
     if not known or total <= 0:
         return None
@@ -101,15 +131,29 @@ def objective_progress(
     )
 
 
+#: A key result's value and what it is ("a month, pro rata over Q4 2026 to date"), found by the
+#: caller: None to read ``kpi_values`` by the key result's KPI.
+KeyResultValue = Callable[[KeyResult], tuple[float | None, str]]
+
+
 def priority_progress(
-    priority: StrategicPriority, kpi_values: Mapping[str, float | None]
+    priority: StrategicPriority, kpi_values: Mapping[str, float | None],
+    on: dt.date | None = None, value_of: KeyResultValue | None = None,
 ) -> PriorityProgress:
     """A priority's progress: the weighted mean over all key results of all its objectives
-    (weights compare key results across the whole priority, not within an objective)."""
+    (weights compare key results across the whole priority, not within an objective), and the
+    progress expected by ``on`` where the key results have dates. ``value_of`` gives a key
+    result's value at its own grain (:func:`reviewkit.evaluation.strategy.key_result_value`)."""
     parts: list[KeyResultProgress] = []
     for objective in priority.objectives:
         for kr in objective.key_results:
-            value = kpi_values.get(kr.kpi) if kr.kpi is not None else kr.current
+            note = ""
+            if kr.kpi is not None and value_of is not None:
+                value, note = value_of(kr)
+                values: Mapping[str, float | None] = {kr.kpi: value}
+            else:
+                value = kpi_values.get(kr.kpi) if kr.kpi is not None else kr.current
+                values = kpi_values
             parts.append(
                 KeyResultProgress(
                     objective_id=objective.id,
@@ -120,8 +164,10 @@ def priority_progress(
                     target=kr.target,
                     value=value,
                     weight=kr.weight,
-                    progress=key_result_progress(kr, kpi_values),
+                    progress=key_result_progress(kr, values),
                     unit=kr.unit,
+                    expected=expected_progress(kr.baseline_date, kr.due, on),
+                    note=note,
                 )
             )
     return PriorityProgress(
@@ -130,4 +176,5 @@ def priority_progress(
         owner=priority.owner,
         progress=weighted_progress((part.weight, part.progress) for part in parts),
         key_results=parts,
+        expected=weighted_progress((part.weight, part.expected) for part in parts),
     )

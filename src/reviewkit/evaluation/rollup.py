@@ -8,7 +8,14 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reviewkit.evaluation.evaluate import KpiResult, PeriodValue, Status, combine, rag_status
+from reviewkit.evaluation.evaluate import (
+    KpiResult,
+    PeriodValue,
+    Status,
+    combine,
+    like_for_like,
+    rag_status,
+)
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.measurements import Observation
 from reviewkit.periods import Period
@@ -73,11 +80,13 @@ def year_to_date(kpi: Kpi, period: Period, observations: Sequence[Observation], 
 
 
 def year_ago(result: KpiResult) -> PeriodValue | None:
-    """The same period a year earlier, when the history reaches back that far."""
+    """The same period a year earlier, when the history reaches back that far; for a summed
+    KPI whose current period is partly covered (in progress), the same share of it
+    (:func:`like_for_like`: 105 complaints in 8 of 13 weeks compare with 8/13 of a year ago)."""
     steps = result.current.period.rule.per_year
     if len(result.history) <= steps:
         return None
-    return result.history[-1 - steps]
+    return like_for_like(result.kpi, result.history[-1 - steps], result.current.share)
 
 
 _RANK = {"green": 0, "no_data": 1, "amber": 1, "red": 2}

@@ -34,6 +34,11 @@ class UnitFigures:
         return self.results.get(kpi_id)
 
 
+def reported_by_units(kpi_id: str, units: Sequence[UnitFigures]) -> int:
+    """How many units report a KPI: none, and the group's figure is its own, not a roll-up."""
+    return sum(1 for figures in units if figures.result(kpi_id) is not None)
+
+
 def unit_figures(inputs: Inputs, period: Period) -> tuple[UnitFigures, ...]:
     """Every unit of a group's inputs evaluated for ``period`` (the group pack shows them)."""
     figures = []

@@ -62,6 +62,10 @@ class Kpi(BaseModel):
     contributors: list[str] = Field(default_factory=list)
     decimals: int | None = Field(default=None, ge=0, le=6)
     query: str | None = None  # SQL over the params file's sources, instead of measurement rows
+    #: The spend file's line this KPI is (a category, or ``Total``): its value for a month is
+    #: that line's variance to budget in percent, from the spend file, so the KPI and the spend
+    #: table state one variance and one status.
+    spend_line: str | None = Field(default=None, min_length=1)
 
     @field_validator("cadences")
     @classmethod
@@ -226,6 +230,12 @@ def _validate_kpi(path: Path, item: LineDict) -> Kpi:
             raise InputError(path, f"KPI '{kpi.id}': {item.get(name)!r} is not a finite number",
                              line=item.line_of(name), field=name)
     _check_thresholds(path, item, kpi)
+    if kpi.spend_line is not None and (kpi.aggregation != "mean" or kpi.unit != "%"
+                                       or kpi.query is not None):
+        raise InputError(
+            path, f"KPI '{kpi.id}' takes its values from the spend file (spend_line), so it is a "
+            "percentage averaged over the months by their budget: give it unit '%', "
+            "aggregation mean and no query", line=item.line_of("spend_line"), field="spend_line")
     if kpi.query is not None:
         problem = (check_query_text(kpi.query) if kpi.query.strip()
                    else "the query is empty; write SQL or remove the field")

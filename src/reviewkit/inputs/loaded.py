@@ -23,7 +23,7 @@ from reviewkit.inputs.portfolio import (
 )
 from reviewkit.inputs.priorities import StrategicPriority, load_priorities
 from reviewkit.inputs.sources import Window, check_queries, run_queries
-from reviewkit.inputs.spend import SpendLine, load_spend
+from reviewkit.inputs.spend import TOTAL, SpendLine, load_spend, with_spend_kpis
 from reviewkit.inputs.units import Unit, group_rows, resolve_units, rows_of
 
 
@@ -153,7 +153,15 @@ class Inputs:
             queried = run_queries(queries, self.params.sources, window,
                                   self.params.values.query_time_limit)
             measurements = replace(measurements, series={**measurements.series, **queried})
-        return replace(self, measurements=measurements)
+        return replace(self, measurements=measurements).with_spend_kpis()
+
+    def with_spend_kpis(self) -> Inputs:
+        """These inputs with each spend KPI's values from the spend file (one variance and one
+        status for a line, in the KPI and in the spend table); unchanged without a spend file."""
+        if self.spend is None or not any(kpi.spend_line for kpi in self.catalog.kpis):
+            return self
+        series = with_spend_kpis(self.measurements.series, self.catalog.kpis, self.spend)
+        return replace(self, measurements=replace(self.measurements, series=series))
 
     def describe_optional(self) -> list[str]:
         """'initiatives (6)', … for each optional input given."""
@@ -206,12 +214,26 @@ def load_named_inputs(params: LoadedParams, *, every_segment: bool = False) -> I
         benefits = tuple(load_benefits(values.benefits))
         check_benefits(benefits, initiatives, kpi_ids)
     spend = tuple(load_spend(values.spend)) if values.spend is not None else None
+    if spend is not None:
+        _check_spend_lines(catalog, spend)
     units = resolve_units(params, measurements, every_segment=every_segment)
     _check_owners(catalog, units)
     inputs = Inputs(params=params, catalog=catalog, measurements=measurements,
                     initiatives=initiatives, benefits=benefits, spend=spend,
-                    priorities=priorities)
+                    priorities=priorities).with_spend_kpis()
     return inputs.with_units(units) if units else inputs
+
+
+def _check_spend_lines(catalog: Catalog, spend: tuple[SpendLine, ...]) -> None:
+    """A KPI's ``spend_line`` must name a category of the spend file, or its total."""
+    lines = {line.category for line in spend} | {TOTAL}
+    for kpi in catalog.kpis:
+        if kpi.spend_line and kpi.spend_line not in lines:
+            raise InputError(
+                catalog.path,
+                f"KPI '{kpi.id}': spend_line '{kpi.spend_line}' is no category of the spend file"
+                f"{did_you_mean(kpi.spend_line, lines)}; use a category or '{TOTAL}'",
+                field="spend_line")
 
 
 def _check_owners(catalog: Catalog, units: tuple[Unit, ...]) -> None:

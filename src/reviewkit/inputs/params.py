@@ -65,6 +65,28 @@ class CurrencyParams(BaseModel):
         return Currency(self.symbol, self.scale)
 
 
+class SpendThresholds(BaseModel):
+    """When an overspend is at risk or off track, in percent of the line's budget."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    materiality: float = Field(
+        default=0.0, ge=0, le=100,
+        description="An overspend up to this % of budget is immaterial: within budget.")
+    amber: float = Field(
+        default=5.0, gt=0, le=100,
+        description="An overspend above materiality and up to this % is at risk; more is "
+                    "off track.")
+
+    @field_validator("amber")
+    @classmethod
+    def _above_materiality(cls, value: float, info: Any) -> float:
+        materiality = info.data.get("materiality", 0.0)
+        if value <= materiality:
+            raise ValueError(f"amber ({value:g}%) must be above materiality ({materiality:g}%)")
+        return value
+
+
 #: A unit id: a folder name, a store key and a command-line word, so plain letters only.
 UNIT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 #: The folder of a group pack beside its units' folders (so no unit may be called that).
@@ -156,6 +178,12 @@ class PackParams(BaseModel):
         default_factory=CurrencyParams,
         description="Money in the initiatives, benefits and spend files, e.g. "
                     "{symbol: €, scale: k}.",
+    )
+    spend_thresholds: SpendThresholds = Field(
+        default_factory=SpendThresholds,
+        description="Spend status in percent of budget: an overspend up to `materiality` is "
+                    "within budget, up to `amber` at risk, more off track, e.g. "
+                    "{materiality: 0.5, amber: 5}.",
     )
     year_start_month: int = Field(
         default=1, ge=1, le=12, strict=True,
@@ -394,6 +422,8 @@ def _as_input_error(path: Path, data: LineDict, exc: ValidationError) -> InputEr
         message = "not a date; write it as YYYY-MM-DD"
     elif error["type"] == "extra_forbidden" and field == "currency":
         message = f"unknown key; allowed keys: {', '.join(CurrencyParams.model_fields)}"
+    elif error["type"] == "extra_forbidden" and field == "spend_thresholds":
+        message = f"unknown key; allowed keys: {', '.join(SpendThresholds.model_fields)}"
     elif message.startswith("Value error, "):
         message = message.removeprefix("Value error, ")
     line = data.line_of(field) if field else data.line

@@ -34,7 +34,7 @@ from reviewkit.inputs.table import (
 
 Priority = Literal["high", "medium", "low"]
 Status = Literal["not_started", "on_track", "at_risk", "late", "done", "cancelled"]
-ScheduleState = Literal["on_time", "at_risk", "late", "cancelled"]
+ScheduleState = Literal["on_time", "at_risk", "late", "finished", "cancelled"]
 
 PRIORITIES: tuple[Priority, ...] = ("high", "medium", "low")
 STATUSES: tuple[Status, ...] = ("not_started", "on_track", "at_risk", "late", "done", "cancelled")
@@ -92,8 +92,8 @@ class Initiative(BaseModel):
     Schedule state (:meth:`schedule_state_on`), first rule that applies:
 
     1. status ``cancelled``: ``cancelled``;
-    2. status ``done``: ``on_time`` if it finished (``forecast_finish`` is the actual finish) on
-       or before ``planned_finish``, else ``late``;
+    2. status ``done``: ``finished`` (never live "late": how late it finished is history,
+       :attr:`finished_late_days`; ``forecast_finish`` is the actual finish);
     3. ``late`` if the status is ``late``, or the forecast finish is more than
        :data:`SLIP_TOLERANCE_DAYS` (14) days after the planned finish, or (given an as-of date)
        the planned finish has passed and the initiative is not done;
@@ -137,7 +137,7 @@ class Initiative(BaseModel):
         if self.status == "cancelled":
             return "cancelled"
         if self.status == "done":
-            return "on_time" if self.slip_days <= 0 else "late"
+            return "finished"
         overdue = as_of is not None and self.planned_finish < as_of
         if self.status == "late" or self.slip_days > SLIP_TOLERANCE_DAYS or overdue:
             return "late"
@@ -152,7 +152,23 @@ class Initiative(BaseModel):
 
     @property
     def over_budget(self) -> bool:
+        """Spent more than its budget (a finished initiative: its final cost did)."""
         return self.cost_to_date > self.budget
+
+    @property
+    def live(self) -> bool:
+        """Still being delivered: not finished, not cancelled."""
+        return self.status not in ("done", "cancelled")
+
+    @property
+    def live_over_budget(self) -> bool:
+        """Over budget and still spending: what delivery commentary warns about."""
+        return self.live and self.over_budget
+
+    @property
+    def finished_late_days(self) -> int:
+        """Days a finished initiative finished after its planned finish (0: on time)."""
+        return max(0, self.slip_days) if self.status == "done" else 0
 
 
 def load_initiatives(path: str | Path) -> list[Initiative]:

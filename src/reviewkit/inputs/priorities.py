@@ -21,9 +21,14 @@ The file (params key ``priorities``, YAML) looks like::
                 progress: 40          # 0-100: for a key result without kpi, or give
                 current: 9            #   baseline and current and it is computed
                 unit: count           # optional, for a key result without kpi
+                per: monthly          # optional, with kpi: the grain of its target (a
+                                      #   summed KPI is read as a rate per month)
+                baseline_date: 2026-07-01   # optional (or on the priority): when the
+                due: 2027-06-30             #   baseline held and when the target is due,
+                                            #   for the expected-by-now mark
 
 A key result's progress (:func:`progress_from_value`) is the share of the way from baseline to
-target that the value has travelled, in percent, clipped to 0-100; the sign of
+target that the value has travelled, in percent (negative when it moved the wrong way); the sign of
 ``target - baseline`` says which way is better, so it works for lower-is-better measures too.
 A priority's progress (:func:`priority_progress`) is the weighted mean over all its key results
 whose progress is known.
@@ -31,6 +36,7 @@ whose progress is known.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Collection
@@ -39,6 +45,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reviewkit import cadences as cadence_registry
 from reviewkit.errors import InputError
 from reviewkit.inputs._yaml import (
     LineDict,
@@ -47,16 +54,17 @@ from reviewkit.inputs._yaml import (
     did_you_mean,
     load_yaml_mapping,
 )
+from reviewkit.periods import check_date, parse_date
 
 #: A board can steer a handful of priorities; more is an error.
 MAX_PRIORITIES = 5
 
 _ID_PATTERN = re.compile(r"[a-z0-9_-]+")
 
-PRIORITY_KEYS = ("id", "title", "owner", "description", "objectives")
+PRIORITY_KEYS = ("id", "title", "owner", "description", "objectives", "baseline_date", "due")
 OBJECTIVE_KEYS = ("id", "text", "key_results")
 KEY_RESULT_KEYS = ("text", "kpi", "baseline", "target", "weight", "progress", "current",
-                   "unit")
+                   "unit", "per", "baseline_date", "due")
 
 
 class KeyResult(BaseModel):
@@ -72,6 +80,11 @@ class KeyResult(BaseModel):
     progress: float | None = Field(default=None, ge=0, le=100)
     current: float | None = None
     unit: str = ""  # a key result without a KPI: its measure's unit (a KPI's is the catalog's)
+    #: The cadence the target is written for ("under 40 a month": monthly); a key result with a
+    #: KPI reads the KPI at that grain. None: the KPI's own shortest cadence.
+    per: str | None = None
+    baseline_date: dt.date | None = None  # when the baseline held
+    due: dt.date | None = None  # when the target is due
     line: int = Field(default=0, exclude=True, repr=False)
 
 
@@ -205,27 +218,53 @@ class _Reader:
         title = self.text(mapping, "title", where)
         owner = self.text(mapping, "owner", where)
         description = self.text(mapping, "description", where, required=False)
+        dates = self.dates(mapping, where, (None, None))
         objectives = [
-            self.objective(child, child_line, where, index + 1)
+            self.objective(child, child_line, where, index + 1, dates)
             for index, (child, child_line) in enumerate(self.items(mapping, "objectives", where))
         ]
         return StrategicPriority(id=priority_id, title=title, owner=owner,
                                  description=description, objectives=objectives,
                                  line=mapping.line)
 
-    def objective(self, item: Any, line: int, parent: str, number: int) -> Objective:
+    def date(self, mapping: LineDict, key: str, where: str) -> dt.date | None:
+        value = mapping.get(key)
+        if value is None or value == "":
+            return None
+        try:
+            if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+                return check_date(value)
+            return parse_date(str(value))
+        except ValueError as exc:
+            raise self.error(f"{where}: {exc}", mapping.line_of(key), key) from None
+
+    def dates(self, mapping: LineDict, where: str,
+              default: tuple[dt.date | None, dt.date | None]
+              ) -> tuple[dt.date | None, dt.date | None]:
+        """``baseline_date`` and ``due``, each defaulting to the enclosing priority's."""
+        start = self.date(mapping, "baseline_date", where) or default[0]
+        due = self.date(mapping, "due", where) or default[1]
+        if start is not None and due is not None and due <= start:
+            line = mapping.line_of("due") if "due" in mapping else mapping.line
+            raise self.error(f"{where}: due {due.isoformat()} is not after the baseline date "
+                             f"{start.isoformat()}", line, "due")
+        return start, due
+
+    def objective(self, item: Any, line: int, parent: str, number: int,
+                  dates: tuple[dt.date | None, dt.date | None] = (None, None)) -> Objective:
         mapping = self.mapping(item, line, "objective")
         where = f"objective {number} of {parent}"
         check_known_keys(self.path, mapping, OBJECTIVE_KEYS, where=f" of {where}")
         objective_id = self.ident(mapping, where, self.objective_ids, required=False)
         text = self.text(mapping, "text", where)
         key_results = [
-            self.key_result(child, child_line, where, index + 1)
+            self.key_result(child, child_line, where, index + 1, dates)
             for index, (child, child_line) in enumerate(self.items(mapping, "key_results", where))
         ]
         return Objective(id=objective_id, text=text, key_results=key_results, line=mapping.line)
 
-    def key_result(self, item: Any, line: int, parent: str, number: int) -> KeyResult:
+    def key_result(self, item: Any, line: int, parent: str, number: int,
+                   dates: tuple[dt.date | None, dt.date | None] = (None, None)) -> KeyResult:
         mapping = self.mapping(item, line, "key result")
         where = f"key result {number} of {parent}"
         check_known_keys(self.path, mapping, KEY_RESULT_KEYS, where=f" of {where}")
@@ -237,6 +276,17 @@ class _Reader:
         progress = self.number(mapping, "progress", where)
         current = self.number(mapping, "current", where)
         unit = self.text(mapping, "unit", where, required=False)
+        per = self.text(mapping, "per", where, required=False) or None
+        baseline_date, due = self.dates(mapping, where, dates)
+        if per is not None:
+            known = cadence_registry.names()
+            if per not in known:
+                raise self.error(f"{where}: per '{per}' is not a cadence; use "
+                                 f"{', '.join(known)}{did_you_mean(per, known)}",
+                                 mapping.line_of("per"), "per")
+            if kpi is None:
+                raise self.error(f"{where}: 'per' reads a KPI at a cadence; a key result "
+                                 "without a KPI has none", mapping.line_of("per"), "per")
         if target is None:
             raise self.error(f"required field of {where} is missing", mapping.line, "target")
         if weight is not None and weight <= 0:
@@ -276,4 +326,5 @@ class _Reader:
                              mapping.line_of("target"), "target")
         return KeyResult(text=text, kpi=kpi, baseline=baseline, target=target,
                          weight=1.0 if weight is None else weight, progress=progress,
-                         current=current, unit=unit, line=mapping.line)
+                         current=current, unit=unit, per=per, baseline_date=baseline_date,
+                         due=due, line=mapping.line)

@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reviewkit.inputs.catalog import Kpi
+from reviewkit.inputs.measurements import Observation
 from reviewkit.inputs.table import SourceRow, Table, TableRow, parse_number, parse_text, read_table
 
 SPEND_COLUMNS = ("period", "category", "budget", "actual")
@@ -112,3 +115,43 @@ def period_label(period: str | dt.date) -> str:
     if match is None or not 1 <= int(match.group(2)) <= 12:
         raise ValueError(f"{period!r} is not a month; write it as YYYY-MM")
     return f"{match.group(1)}-{match.group(2)}"
+
+
+#: The name of the spend table's total line (a KPI's ``spend_line`` may name it).
+TOTAL = "Total"
+
+
+def spend_observations(lines: Sequence[SpendLine], line: str) -> list[Observation]:
+    """A spend line's variance to budget in percent, month by month (dated the month's last
+    day, weighted by the budget, so a KPI's mean over months is the variance of their sums):
+    the values of a KPI whose ``spend_line`` it is."""
+    found = []
+    for month in sorted({row.period for row in lines if row.actual is not None}):
+        rows = [row for row in lines if row.period == month
+                and (line == TOTAL or row.category == line)
+                and row.budget is not None and row.actual is not None]
+        budget = sum(row.budget or 0.0 for row in rows)
+        if not rows or budget <= 0:
+            continue
+        actual = sum(row.actual or 0.0 for row in rows)
+        year, number = int(month[:4]), int(month[5:])
+        end = dt.date(year + number // 12, number % 12 + 1, 1) - dt.timedelta(days=1)
+        found.append(Observation(end, round(100 * (actual - budget) / budget, 9), count=budget))
+    return found
+
+
+def with_spend_kpis(series: dict[str, list[Observation]], kpis: Iterable[Kpi],
+                    lines: Sequence[SpendLine]) -> dict[str, list[Observation]]:
+    """The measurements with each spend KPI's months from the spend file: a month the spend
+    file has an actual for is its figure (the measurement rows of that month are set aside),
+    earlier months keep their rows."""
+    merged = dict(series)
+    for kpi in kpis:
+        if not kpi.spend_line:
+            continue
+        months = spend_observations(lines, kpi.spend_line)
+        covered = {(obs.period_end.year, obs.period_end.month) for obs in months}
+        kept = [obs for obs in series.get(kpi.id, [])
+                if (obs.period_end.year, obs.period_end.month) not in covered]
+        merged[kpi.id] = sorted([*kept, *months], key=lambda obs: (obs.period_end, obs.segment))
+    return merged

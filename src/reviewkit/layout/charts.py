@@ -11,7 +11,7 @@ import datetime as dt
 import io
 import math
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -46,6 +46,11 @@ def chart_history(result: KpiResult, *, most: int | None = None) -> list[PeriodV
     return list(history[min(first, max(0, len(history) - MIN_CHART_PERIODS)):])
 
 
+def partly_covered(pv: PeriodValue) -> bool:
+    """A period the chart marks: its data starts inside it, or (a sum) only part of it is in."""
+    return pv.partial or pv.pro_rated
+
+
 def counts_only(result: KpiResult) -> bool:
     """Whether the KPI counts things, so its axis needs whole-number ticks (no 7.5 complaints):
     its unit is ``count``, or it sums whole numbers."""
@@ -71,9 +76,13 @@ def kpi_figure(result: KpiResult, *, width_in: float = 6.6, height_in: float = 1
         fig.subplots_adjust(left=0.075, right=0.88, top=0.95, bottom=0.16)
         ax = fig.add_subplot()
         _band(ax, xs, history)
+        # The target is drawn from the first period with data: before it there is nothing to
+        # judge, and a plan drawn over empty periods reads as a target the data missed.
+        first = next((i for i, pv in enumerate(history) if pv.value is not None), 0)
+        targets = [pv.target if i >= first else math.nan for i, pv in enumerate(history)]
         ax.step(
             [x for x in xs] + [xs[-1] + 0.5],
-            [pv.target for pv in history] + [history[-1].target],
+            [*targets, history[-1].target],
             where="mid",
             color="#111111",
             linestyle=(0, (4, 2)),
@@ -81,20 +90,25 @@ def kpi_figure(result: KpiResult, *, width_in: float = 6.6, height_in: float = 1
         )
         ax.plot(xs, ys, color=LINE_COLOUR, linewidth=1.4)
         for status, marker in STATUS_MARKERS.items():
-            points = [
-                (x, pv.value)
-                for x, pv in zip(xs, history, strict=True)
-                if pv.status == status and pv.value is not None
-            ]
-            if points:
+            for partial in (False, True):
+                # A period the data only partly covers (in progress, or the first the data
+                # reaches) is drawn hollow: its figure is not a whole period's.
+                points = [
+                    (x, pv.value)
+                    for x, pv in zip(xs, history, strict=True)
+                    if pv.status == status and pv.value is not None
+                    and partly_covered(pv) == partial
+                ]
+                if not points:
+                    continue
                 ax.scatter(
                     [point[0] for point in points],
                     [point[1] for point in points],
                     marker=marker,
                     s=18 if status == "green" else 26,
-                    color=STATUS_COLOURS[status],
-                    edgecolors="#222222",
-                    linewidths=0.5,
+                    facecolors="white" if partial else STATUS_COLOURS[status],
+                    edgecolors=STATUS_COLOURS[status] if partial else "#222222",
+                    linewidths=1.1 if partial else 0.5,
                     zorder=3,
                 )
         current = history[-1]
@@ -247,8 +261,10 @@ def _png(fig: Any) -> str:
 
 
 SCHEDULE_COLOURS = {"on_time": STATUS_COLOURS["green"], "at_risk": STATUS_COLOURS["amber"],
+                    "finished": "#b9c3cc",
                     "late": STATUS_COLOURS["red"], "cancelled": STATUS_COLOURS["no_data"]}
-SCHEDULE_HATCH = {"on_time": "", "at_risk": "////", "late": "xxxx", "cancelled": "...."}
+SCHEDULE_HATCH = {"on_time": "", "at_risk": "////", "late": "xxxx", "finished": "",
+                  "cancelled": "...."}
 
 
 #: Axis labels longer than this wrap onto another line (at most three).
@@ -272,7 +288,8 @@ def _label_margin(labels: Sequence[str], figure_width: float) -> float:
     return min(0.45, (widest * _CHAR_IN + 0.15) / figure_width)
 
 
-def timeline_png(initiatives: Sequence[Any], as_of: dt.date) -> str:
+def timeline_png(initiatives: Sequence[Any], as_of: dt.date,
+                 state_of: Callable[[Any], str] | None = None) -> str:
     """Initiatives as bars from start to planned finish, with the slip to the forecast hatched,
     and a dashed line on the day the data runs to (labelled with that date)."""
     # Deferred for start-up time: matplotlib takes ~0.5 s to import and only charts need it.
@@ -295,7 +312,8 @@ def timeline_png(initiatives: Sequence[Any], as_of: dt.date) -> str:
                             top=1 - 0.22 / height, bottom=0.35 / height)
         ax = fig.add_subplot()
         for y, initiative in enumerate(rows):
-            state = initiative.schedule_state_on(as_of)
+            state = (state_of(initiative) if state_of is not None
+                     else initiative.schedule_state_on(as_of))
             start = initiative.start or (initiative.planned_finish - dt.timedelta(days=180))
             planned = to_num(initiative.planned_finish)
             forecast = to_num(initiative.forecast_finish)
@@ -355,9 +373,11 @@ def spend_png(summary: Any, currency: Currency) -> str:
 MIN_OUTLOOK_MONTHS = 6
 
 
-def outlook_png(kpi: Any, series: Sequence[Any], forecast: Any) -> str | None:
+def outlook_png(kpi: Any, series: Sequence[Any], forecast: Any,
+                partial: bool = False) -> str | None:
     """Monthly history, the forecast with its interval, and the target line; None when there
-    is too little history to forecast (a two-point line is not a chart worth printing)."""
+    is too little history to forecast (a two-point line is not a chart worth printing). With
+    ``partial``, the last month is in progress and its point is drawn hollow."""
     # Deferred for start-up time: matplotlib takes ~0.5 s to import and only charts need it.
     import matplotlib as mpl
     from matplotlib.figure import Figure
@@ -378,6 +398,9 @@ def outlook_png(kpi: Any, series: Sequence[Any], forecast: Any) -> str | None:
                         color="#c9d6e6", edgecolor="#7d93b0", linewidth=0.4)
         ax.plot(xs, [last] + [p.mean for p in forecast.points], color=LINE_COLOUR,
                 linestyle=(0, (2, 1.5)), linewidth=1.3)
+        if partial:
+            ax.scatter([n - 1], [last], s=16, facecolors="white", edgecolors=LINE_COLOUR,
+                       linewidths=1.0, zorder=3)
         if forecast.target is not None:
             ax.axhline(forecast.target, color="#111111", linestyle=(0, (4, 2)), linewidth=0.9)
         months = [p for p, _ in history] + [p.period for p in forecast.points]
@@ -395,14 +418,15 @@ def render_charts(pack: PackEvaluation) -> dict[str, str]:
     wanted = pack.cadence.charts
     strategy = pack.strategy
     if "timeline" in wanted and strategy.initiatives:
-        charts["timeline"] = timeline_png(strategy.initiatives, pack.as_of)
+        charts["timeline"] = timeline_png(strategy.initiatives, strategy.as_of,
+                                          strategy.schedule_of)
     if "spend" in wanted and strategy.spend is not None and strategy.spend.categories:
         charts["spend"] = spend_png(strategy.spend, strategy.currency)
     if "outlook" in wanted:
         kpis = pack.catalog.by_id()
         for outlook in strategy.outlooks:
             kpi = kpis[outlook.forecast.kpi_id]
-            chart = outlook_png(kpi, outlook.history, outlook.forecast)
+            chart = outlook_png(kpi, outlook.history, outlook.forecast, outlook.partial_month)
             if chart is not None:
                 charts[f"outlook-{kpi.id}"] = chart
     return charts

@@ -85,9 +85,15 @@ def benefit_figures(view: BenefitView, kpi: Kpi | None) -> MeasureFigures:
 
 
 def key_result_figures(kr: KeyResultProgress, kpi: Kpi | None) -> MeasureFigures:
-    """Baseline, target and the value now of a key result, in its KPI's unit (or its own)."""
+    """Baseline, target and the value now of a key result, in its KPI's unit (or its own), at
+    a precision that also keeps a level apart from its KPI's own target and amber (93.96%
+    beside a 94.00% target prints as 93.96%, never "94.0%")."""
     measure = _measure(kpi, kr.unit, kr.baseline, kr.target)
-    places = shared_decimals(measure, [kr.value], [kr.baseline, kr.target])
+    thresholds = [kr.baseline, kr.target]
+    if kpi is not None and kpi.aggregation != "sum":
+        cadence = kpi.cadences[0]
+        thresholds += [kpi.target_for(cadence), kpi.amber_for(cadence)]
+    places = shared_decimals(measure, [kr.value], thresholds)
 
     def text(value: float | None) -> str:
         return _measure_text(value, measure, places)

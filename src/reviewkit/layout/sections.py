@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from reviewkit.cadences import Section
 from reviewkit.errors import ReviewkitError
 from reviewkit.evaluation.evaluate import KpiResult, PeriodValue
 from reviewkit.evaluation.priorities import KeyResultProgress
 from reviewkit.evaluation.rollup import perspective_status, year_ago
 from reviewkit.evaluation.strategy import BenefitView
+from reviewkit.evaluation.units import reported_by_units
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.units import Unit
 from reviewkit.layout.charts import SPARKLINE_PERIODS, chart_history, sparkline
@@ -38,7 +40,6 @@ from reviewkit.layout.figures import (
 from reviewkit.layout.render import environment, render
 from reviewkit.layout.styles import NOTEBOOK_SCOPE, notebook_style
 from reviewkit.layout.view import PackView, Publication
-from reviewkit.narrative.placeholders import fill
 
 #: How a group figure is made from its units' figures, as the units page says it.
 ROLLUP_WORDS = {"sum": "sum of units", "mean": "weighted mean", "min": "lowest unit",
@@ -73,15 +74,6 @@ class SpendMonths:
     year_start: str  # "1 July 2026"
 
 
-@dataclass(frozen=True)
-class BoardAsk:
-    kpi: Kpi
-    result: KpiResult
-    reasons: list[str]
-    recommendation: str
-    from_narrative: bool
-
-
 def perspective_anchor(name: str) -> str:
     """The HTML id of a perspective's heading (the contents links to it)."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
@@ -104,21 +96,25 @@ class Pack:
             known = ", ".join(section.id for section in self.view.cadence.sections)
             raise SectionError(f"the {self.view.cadence.name} pack has no section "
                                f"'{section_id}'; its sections: {known}") from None
-        if section.group_only and not self.view.evaluated.is_group:
+        if section not in self._sections():
             return Fragment(section_id, "")
         return self._fragment(section_id)
 
     def sections(self) -> list[Fragment]:
         """Every section of this pack in reading order (what the notebook shows cell by cell)."""
-        return [self._fragment(section.id)
-                for section in self.view.cadence.sections_for(self.view.evaluated.is_group)]
+        return [self._fragment(section.id) for section in self._sections()]
+
+    def _sections(self) -> tuple[Section, ...]:
+        """This pack's sections: a group's units page only in a group pack, the group's own
+        sections (portfolio, spend, …) not in a unit's."""
+        return self.view.cadence.sections_for(self.view.evaluated.is_group,
+                                              self.view.unit is not None)
 
     # -- data the templates use -----------------------------------------------------------
     @property
     def section_ids(self) -> frozenset[str]:
         """The sections of this pack (a group pack's included)."""
-        return frozenset(section.id for section in
-                         self.view.cadence.sections_for(self.view.evaluated.is_group))
+        return frozenset(section.id for section in self._sections())
 
     @property
     def kpi_ids(self) -> frozenset[str]:
@@ -164,41 +160,27 @@ class Pack:
         return key_result_figures(kr, self.view.catalog.by_id().get(kr.kpi or ""))
 
     def spend_months(self) -> SpendMonths:
-        """The months the spend figures count: the pack's month, or its quarter's months to
-        date (the latest month with spend data)."""
+        """The months the spend figures count, named as they are: the pack's month, or the
+        months of its quarter that have actuals ("Q4 2026 to date (October)" when November's
+        actuals are not in, though the data runs to 20 November)."""
         spend = self.view.strategy.spend
         assert spend is not None
-        first = _month(spend.first_month)
-        last = _month(spend.period)
+        months = [_month(label) for label in spend.months]
         year = _month(spend.year_start)
         start = f"1 {year:%B %Y}"
-        if first == last:
-            name = f"{last:%B %Y}"
-            return SpendMonths(name, name, start)
         period = self.view.period
-        label = period.long_label + (" to date" if self.view.as_of < period.end else "")
-        return SpendMonths(f"{label} ({first:%B} to {last:%B})", label, start)
-
-    def board_asks(self) -> list[BoardAsk]:
-        """KPIs that need a decision, with the owner's recommendation: the commentary an
-        analyst wrote for the KPI when there is one, else the catalog's expected action."""
-        reasons = self.exceptions_by_kpi()
-        written = {cell.kpi_id: cell for cell in self.publication.narrative
-                   if cell.kpi_id and not cell.draft}
-        asks = []
-        for kpi_id, kpi_reasons in reasons.items():
-            decisive = [r for r in kpi_reasons if r in ("red", "red_no_action", "worsened")]
-            if not decisive:
-                continue
-            result = self.view.result(kpi_id)
-            cell = written.get(kpi_id)
-            if cell is not None:
-                text, from_narrative = fill(cell.text, self.view.evaluated), True
-            else:
-                text = result.kpi.action_if_off_track or "No recommendation recorded."
-                from_narrative = False
-            asks.append(BoardAsk(result.kpi, result, decisive, text, from_narrative))
-        return asks
+        if period.rule.unit == "months" and period.rule.length == 1:
+            name = f"{months[-1]:%B %Y}"
+            return SpendMonths(name, name, start)
+        whole = len(months) == period.rule.length and self.view.as_of >= period.end
+        label = period.long_label + ("" if whole else " to date")
+        if len(months) == 1:
+            counted = f"{months[0]:%B}"
+        elif len(months) == 2:
+            counted = f"{months[0]:%B} and {months[1]:%B}"
+        else:
+            counted = f"{months[0]:%B} to {months[-1]:%B}"
+        return SpendMonths(f"{label} ({counted})", label, start)
 
     @staticmethod
     def perspective_anchor(name: str) -> str:
@@ -209,20 +191,19 @@ class Pack:
         view = self.view
         strategy = view.strategy
         if chart_id == "timeline" and strategy.initiatives:
-            return timeline_alt(strategy.initiatives, view.period.end)
+            return timeline_alt(strategy)
         if chart_id == "spend" and strategy.spend is not None:
-            return spend_chart_alt(strategy.spend)
+            return spend_chart_alt(strategy.spend, strategy.currency)
         if chart_id.startswith("outlook-"):
             kpi_id = chart_id.removeprefix("outlook-")
             for outlook in strategy.outlooks:
                 if outlook.forecast.kpi_id == kpi_id:
-                    return outlook_chart_alt(view.catalog.by_id()[kpi_id], outlook.forecast)
-        return kpi_chart_alt(view.result(chart_id))
+                    return outlook_chart_alt(view.catalog.by_id()[kpi_id], outlook)
+        return kpi_chart_alt(view.result(chart_id), as_of=view.as_of)
 
-    @staticmethod
-    def sparkline_alt(result: KpiResult) -> str:
+    def sparkline_alt(self, result: KpiResult) -> str:
         """The alternative text of a summary tile's sparkline (its last periods only)."""
-        return kpi_chart_alt(result, last=SPARKLINE_PERIODS)
+        return kpi_chart_alt(result, last=SPARKLINE_PERIODS, as_of=self.view.as_of)
 
     def units_side_by_side(self) -> tuple[list[KpiResult],
                                           list[tuple[Unit, dict[str, KpiResult]]]]:
@@ -252,9 +233,11 @@ class Pack:
             return "—"
         return f"{100 * unit.value / group.value:.0f}%"
 
-    @staticmethod
-    def rollup_words(kpi: Kpi) -> str:
-        """How the group's figure of a KPI is made from its units', in a few words."""
+    def rollup_words(self, kpi: Kpi) -> str:
+        """How the group's figure of a KPI is made from its units', in a few words; a KPI no
+        unit reports is the group's own figure, not a roll-up."""
+        if not reported_by_units(kpi.id, self.view.evaluated.units):
+            return "the group's own figure"
         return ROLLUP_WORDS[kpi.rollup_rule]
 
     def _fragment(self, name: str) -> Fragment:

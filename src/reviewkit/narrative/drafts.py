@@ -49,24 +49,29 @@ def draft_for_kpi(result: KpiResult, pack: PackEvaluation) -> str:
         text = (f"{literal(kpi.name)} has no data this {noun} ({last}); "
                 f"owner: {literal(kpi.owner)}.")
     else:
-        if result.change is not None and result.change != 0:
-            verb = "rose" if result.change > 0 else "fell"
-            moved = f" {verb} to {literal(figures.value)}"
+        change = result.change
+        # A change that prints as nothing (+0 pro rata) is none: "stands at", not "rose to".
+        if change is not None and round(change, figures.decimals) != 0:
+            verb = "rose" if change > 0 else "fell"
+            moved = (f" {verb} to {literal(figures.value)} since last {noun}"
+                     + (", pro rata" if result.change_pro_rata else ""))
         else:
             moved = f" stands at {literal(figures.value)}"
         transition = ""
         if previous.status != current.status and previous.status != "no_data":
             transition = (f" ({STATUS_WORDS[previous.status].lower()} → "
                           f"{STATUS_WORDS[current.status].lower()})")
+        # The streak named is the streak counted: periods in a row meeting (or missing) the
+        # target, whatever their colour.
         if current.status == "green":
-            where = f"on target for the {ordinal(result.streak)} {noun} in a row"
+            where = f"on target for the {ordinal(result.target_streak)} {noun} in a row"
         else:
-            where = (f"the {ordinal(result.streak)} {noun} "
+            where = (f"the {ordinal(result.target_streak)} {noun} "
                      f"{'below' if kpi.higher_is_better else 'above'} target")
         target = (f"target {literal(figures.target)}"
                   + (", pro-rated to date" if current.pro_rated else ""))
-        text = (f"{literal(kpi.name)}{moved}{transition}, {where} ({target}); "
-                f"owner: {literal(kpi.owner)}.")
+        text = (f"{literal(kpi.name)}{moved}{transition}, {where} ({target})"
+                f"{_trend_clause(result)}{_data_to(result)}; owner: {literal(kpi.owner)}.")
     linked = pack.action_log.open_for(kpi.id)
     if linked:
         text += " Open actions: " + "; ".join(
@@ -78,6 +83,24 @@ def draft_for_kpi(result: KpiResult, pack: PackEvaluation) -> str:
     if kpi.action_if_off_track and result.status in ("red", "amber"):
         text += f" Expected action: {literal(kpi.action_if_off_track)}"
     return text
+
+
+def _trend_clause(result: KpiResult) -> str:
+    """The trend, with its span, when it runs the other way from this period's change (a
+    value that rose this week beside a six-week worsening trend would read as a contradiction
+    without it)."""
+    change, trend = result.change, result.trend
+    if change is None or change == 0 or trend not in ("improving", "worsening"):
+        return ""
+    good_change = (change > 0) == result.kpi.higher_is_better
+    if good_change == (trend == "improving"):
+        return ""
+    return f", though over {result.reading.span} the trend is {trend}"
+
+
+def _data_to(result: KpiResult) -> str:
+    day = result.data_to
+    return f"; data only to {day.day} {day:%b %Y}" if day is not None else ""
 
 
 def _summary(pack: PackEvaluation) -> str:
@@ -126,11 +149,10 @@ def _delivery(pack: PackEvaluation) -> str | None:
     strategy = pack.strategy
     if strategy.initiatives is None:
         return None
-    states = {literal(i.name): i.schedule_state_on(strategy.as_of)
-              for i in strategy.initiatives}
+    states = {literal(i.name): strategy.schedule_of(i) for i in strategy.initiatives}
     late = [name for name, state in states.items() if state == "late"]
     risky = [name for name, state in states.items() if state == "at_risk"]
-    over = [literal(i.name) for i in strategy.initiatives if i.over_budget]
+    over = [literal(i.name) for i in strategy.initiatives if i.live_over_budget]
     text = (f"{plural(len(late), 'initiative')} late" + (f" ({', '.join(late)})" if late else "")
             + f", {len(risky)} at risk" + (f" ({', '.join(risky)})" if risky else "") + ".")
     if over:

@@ -39,6 +39,7 @@ from reviewkit.narrative.notebook import (
     apply_to_notebook,
     edits_in,
     for_export,
+    is_narrative,
     record_written,
     slots_of,
 )
@@ -168,7 +169,8 @@ def prepare_job(
         claim(final)
     found_published = publish.published_version(final) or 0
     notebook = copy.deepcopy(template)
-    _keep_sections(notebook, definition.sections_for(evaluated.is_group))
+    _keep_sections(notebook, definition.sections_for(evaluated.is_group,
+                                                     evaluated.unit is not None))
     publication = _settle_narrative(store, evaluated, notebook, final, prefer, by)
     if approver is not None:
         publication = _apply_gate(evaluated, publication, store.actions(unit=unit_key(unit)),
@@ -192,14 +194,23 @@ def prepare_job(
 
 
 def _keep_sections(notebook: NotebookNode, sections: Sequence[Section]) -> None:
-    """Drop the cells of sections this pack does not have (the units page outside a group)."""
+    """Drop the cells of sections this pack does not have (the units page outside a group, the
+    group's portfolio in a unit's pack), and the commentary cells that follow them."""
     wanted = {section.id for section in sections}
-
-    def kept(cell: NotebookNode) -> bool:
+    kept: list[NotebookNode] = []
+    dropping = False
+    for cell in notebook.cells:
         section = cell.metadata.get("reviewkit", {}).get("section")
-        return not isinstance(section, dict) or section.get("id") in wanted
-
-    notebook.cells = [cell for cell in notebook.cells if kept(cell)]
+        if isinstance(section, dict):
+            dropping = section.get("id") not in wanted
+            if not dropping:
+                kept.append(cell)
+            continue
+        if dropping and is_narrative(cell):
+            continue  # the commentary of a section left out
+        dropping = False
+        kept.append(cell)
+    notebook.cells = kept
 
 
 def start_kernel(notebook_path: Path, memory_limit: int | None = None) -> tuple[Kernel, Path]:

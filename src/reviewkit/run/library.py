@@ -148,6 +148,39 @@ def _pack_of(out: Path, folder: Path) -> LibraryPack:
     )
 
 
+@dataclass(frozen=True)
+class PeriodTotal:
+    """The status counts that stand for one cadence's period on the library page: the group's
+    pack (a roll-up of its units), else the one pack of that period, else the sum over the
+    packs of that period (each KPI of each pack counted once, said so)."""
+
+    cadence: str
+    label: str
+    counts: dict[str, int]
+    source: str  # "the group's pack", "its pack", "across 3 packs"
+
+
+def period_totals(packs: list[LibraryPack]) -> dict[str, PeriodTotal]:
+    """Each cadence's newest period with its status counts (never summed across cadences or
+    periods, nor a group with its own units: that counts each KPI several times)."""
+    totals: dict[str, PeriodTotal] = {}
+    for cadence in dict.fromkeys(pack.cadence for pack in packs):
+        mine = [pack for pack in packs if pack.cadence == cadence]
+        newest = max(pack.period_end for pack in mine)
+        latest = [pack for pack in mine if pack.period_end == newest]
+        group = next((pack for pack in latest if pack.is_group), None)
+        if group is not None:
+            totals[cadence] = PeriodTotal(cadence, group.label, group.counts, "the group's pack")
+        elif len(latest) == 1:
+            totals[cadence] = PeriodTotal(cadence, latest[0].label, latest[0].counts, "its pack")
+        else:
+            counts = {status: sum(pack.counts.get(status, 0) for pack in latest)
+                      for status in STATUS_WORDS}
+            totals[cadence] = PeriodTotal(cadence, latest[0].label, counts,
+                                          f"across {len(latest)} packs")
+    return totals
+
+
 def _link(out: Path, path: Path) -> str:
     # A relative URL, so the folder can be moved or served anywhere. Each folder name is
     # URL-quoted (a ':' can never make it a scheme), and the template escapes it as HTML.
@@ -164,10 +197,9 @@ def render_index(out: Path) -> str:
     sections: dict[str, list[LibraryPack]] = {}
     for pack in packs:
         sections.setdefault(pack.cadence, []).append(pack)
-    totals = {status: sum(pack.counts.get(status, 0) for pack in packs)
-              for status in STATUS_WORDS}
     return environment.get_template("index.html.j2").render(
-        packs=packs, sections=sections, status_words=STATUS_WORDS, totals=totals,
+        packs=packs, sections=sections, status_words=STATUS_WORDS,
+        totals=period_totals(packs),
         generated=periods.now().strftime("%d %b %Y, %H:%M UTC"),
         titles={name: cadences.get(name).title for name in sections
                 if name in cadences.names()},

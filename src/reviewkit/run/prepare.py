@@ -140,7 +140,8 @@ def prepare(
     evaluated = evaluate(cadence, inputs, store, period, unit,
                          today=now.date() if now else None)
     cells = NarrativeService(store, evaluated).plan(
-        cadence.narratives if slots is None else slots)
+        cadence.narratives_for(evaluated.is_group, evaluated.unit is not None)
+        if slots is None else slots)
     notebook = notebook_for(cadence, inputs.params.values.notebook)
     view = make_view(evaluated, unit_inputs(inputs, unit), charts=render_charts(evaluated),
                      now=now, sources=sources(cadence, notebook, store, evaluated.period.label,

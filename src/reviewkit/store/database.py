@@ -28,8 +28,11 @@ from reviewkit import periods, redact
 from reviewkit.store.records import (
     ACTION_FIELDS,
     ACTION_STATUSES,
+    ASK_FIELDS,
+    ASK_STATUSES,
     OPEN_STATUSES,
     Action,
+    BoardAsk,
     Decision,
     Event,
     MinutesEntry,
@@ -45,7 +48,8 @@ from reviewkit.store.records import (
 )
 
 __all__ = [
-    "ACTION_FIELDS", "ACTION_STATUSES", "OPEN_STATUSES", "Action", "Decision", "Event",
+    "ACTION_FIELDS", "ACTION_STATUSES", "ASK_STATUSES", "OPEN_STATUSES", "Action", "BoardAsk",
+    "Decision", "Event",
     "NarrativeConflict", "PackRecord", "PackVersion", "Store", "StoreError", "StoreFault",
     "StoreHistory", "StoredNarrative", "Transaction", "UnknownRecord",
 ]
@@ -85,6 +89,22 @@ decisions_table = sa.Table(
     sa.Column("decided_on", sa.String(10), nullable=False),
     sa.Column("kpis", sa.Text, nullable=False, server_default="[]"),
     sa.Column("actions", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("unit", sa.String(64), nullable=False, server_default=""),
+)
+board_asks_table = sa.Table(
+    "board_asks", metadata,
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("ask", sa.Text, nullable=False),
+    sa.Column("options", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("recommendation", sa.Text, nullable=False, server_default=""),
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("deadline", sa.String(10), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("review", sa.String(64)),
+    sa.Column("raised_on", sa.String(10), nullable=False),
+    sa.Column("kpis", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("actions", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("decision_id", sa.String(16)),
     sa.Column("unit", sa.String(64), nullable=False, server_default=""),
 )
 minutes_entries = sa.Table(
@@ -341,11 +361,21 @@ def _add_pack_versions(connection: Connection) -> None:
             snapshot=json.dumps(summary_snapshot(summary), sort_keys=True)))
 
 
+def _add_board_asks(connection: Connection) -> None:
+    """Board asks: the matters put to the board for a decision (the quarterly pack's "Decisions
+    requested of the board"), recorded through minutes and the command line, with a counter
+    for their ids (B-0001)."""
+    metadata.create_all(connection, tables=[board_asks_table])
+    known = connection.execute(sa.select(counters.c.name).where(counters.c.name == "ask")).first()
+    if known is None:
+        connection.execute(counters.insert().values(name="ask", value=0))
+
+
 #: Schema migrations, in order; entry ``n`` brings a store from version ``n`` to ``n + 1``.
 MIGRATIONS: Sequence[Callable[[Connection], None]] = (_migrate_to_1, _migrate_to_2,
                                                       _migrate_add_units,
                                                       _migrate_add_minutes_entries,
-                                                      _add_pack_versions)
+                                                      _add_pack_versions, _add_board_asks)
 #: The schema this reviewkit writes: every migration applied.
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -380,6 +410,11 @@ SCHEMA_ADDS: Sequence[Mapping[str, tuple[str, ...]]] = (
     {  # 5: published versions
         "pack_versions": ("cadence", "label", "version", "unit", "published_at", "approver",
                           "snapshot"),
+    },
+    {  # 6: the register of board asks
+        "board_asks": ("id", "ask", "options", "recommendation", "owner", "deadline",
+                       "status", "review", "raised_on", "kpis", "actions", "decision_id",
+                       "unit"),
     },
 )
 
@@ -625,6 +660,7 @@ class Store:
                 owned = sa.union(
                     sa.select(actions_table.c.id).where(actions_table.c.unit == unit),
                     sa.select(decisions_table.c.id).where(decisions_table.c.unit == unit),
+                    sa.select(board_asks_table.c.id).where(board_asks_table.c.unit == unit),
                 )
                 query = query.where(events_table.c.entity_id.in_(owned))
             return [_event(row) for row in connection.execute(query).mappings()]
@@ -664,6 +700,19 @@ class Store:
     def add_decision(self, **values: Any) -> str:
         with self.transaction() as tx:
             return tx.add_decision(**values)
+
+    def asks(self, status: str | None = None, unit: str | None = None) -> list[BoardAsk]:
+        """Board asks, oldest id first; ``unit`` keeps one unit's ('' the group's), None all."""
+        with self._reading() as connection:
+            return Transaction(connection).asks(status, unit)
+
+    def add_ask(self, **values: Any) -> str:
+        with self.transaction() as tx:
+            return tx.add_ask(**values)
+
+    def update_ask(self, ask_id: str, changes: dict[str, Any], **context: Any) -> list[str]:
+        with self.transaction() as tx:
+            return tx.update_ask(ask_id, changes, **context)
 
     def record_pack(self, cadence: str, label: str, period_end: dt.date,
                     summary: dict[str, Any], unit: str = "") -> None:
@@ -839,6 +888,79 @@ class Transaction:
         self._event("decision", decision_id, "created", None, json.dumps(values, sort_keys=True),
                     effective=effective, by=by, source=source)
         return decision_id
+
+    def asks(self, status: str | None = None, unit: str | None = None) -> list[BoardAsk]:
+        query = sa.select(board_asks_table).order_by(board_asks_table.c.id)
+        if status is not None:
+            query = query.where(board_asks_table.c.status == status)
+        if unit is not None:
+            query = query.where(board_asks_table.c.unit == unit)
+        return [_ask(row) for row in self.connection.execute(query).mappings()]
+
+    def ask(self, ask_id: str) -> BoardAsk:
+        row = self.connection.execute(
+            sa.select(board_asks_table).where(board_asks_table.c.id == ask_id)
+        ).mappings().first()
+        if row is None:
+            raise UnknownRecord(f"unknown board ask id '{ask_id}'; see `reviewkit asks list`")
+        return _ask(row)
+
+    def has_ask(self, ask_id: str) -> bool:
+        return self.connection.execute(
+            sa.select(board_asks_table.c.id).where(board_asks_table.c.id == ask_id)
+        ).first() is not None
+
+    def add_ask(self, *, ask: str, owner: str, deadline: dt.date, options: Sequence[str] = (),
+                recommendation: str = "", kpis: Sequence[str] = (),
+                action_ids: Sequence[str] = (), review: str | None = None, unit: str = "",
+                effective: dt.date, by: str, source: str) -> str:
+        """Table an ask for the board; its id (B-0001)."""
+        ask_id = f"B-{self._next('ask'):04d}"
+        values = {
+            "id": ask_id, "ask": ask, "options": json.dumps(list(options)),
+            "recommendation": recommendation, "owner": owner, "deadline": deadline.isoformat(),
+            "status": "tabled", "review": review, "raised_on": effective.isoformat(),
+            "kpis": json.dumps(list(kpis)), "actions": json.dumps(list(action_ids)),
+            "decision_id": None, **({"unit": unit} if unit else {}),
+        }
+        self.connection.execute(board_asks_table.insert().values(**values))
+        self._event("ask", ask_id, "created", None, json.dumps(values, sort_keys=True),
+                    effective=effective, by=by, source=source)
+        return ask_id
+
+    def update_ask(self, ask_id: str, changes: dict[str, Any], *, effective: dt.date, by: str,
+                   source: str) -> list[str]:
+        """Change an ask (its status when the board decides, defers or withdraws it); the
+        fields that really changed, an event each."""
+        row = self.connection.execute(
+            sa.select(board_asks_table).where(board_asks_table.c.id == ask_id)
+        ).mappings().first()
+        if row is None:
+            raise UnknownRecord(f"unknown board ask id '{ask_id}'; see `reviewkit asks list`")
+        changed, updates = [], {}
+        for name, value in changes.items():
+            if name not in ASK_FIELDS:
+                raise StoreError(f"board asks have no field '{name}'")
+            if value is None:
+                continue
+            if name in ("options", "kpis", "actions"):
+                new = json.dumps(list(value))
+            elif isinstance(value, dt.date):
+                new = value.isoformat()
+            else:
+                new = str(value)
+            if name == "status" and new not in ASK_STATUSES:
+                raise StoreError(f"status '{new}' is not one of {', '.join(ASK_STATUSES)}")
+            if new == row[name]:
+                continue
+            updates[name] = new
+            changed.append(name)
+            self._event("ask", ask_id, name, row[name], new, effective=effective, by=by,
+                        source=source)
+        if updates:
+            self.connection.execute(sa.update(board_asks_table).where(
+                board_asks_table.c.id == ask_id).values(**updates))
+        return changed
 
     def link_actions(self, decision_id: str, action_ids: Sequence[str], *,
                      effective: dt.date, by: str, source: str) -> None:
@@ -1082,6 +1204,17 @@ def _decision(row: Any) -> Decision:
         id=row["id"], text=row["text"], rationale=row["rationale"] or "", review=row["review"],
         decided_on=dt.date.fromisoformat(row["decided_on"]), kpis=json.loads(row["kpis"]),
         actions=json.loads(row["actions"]),
+    )
+
+
+def _ask(row: Any) -> BoardAsk:
+    return BoardAsk(
+        id=row["id"], ask=row["ask"], options=json.loads(row["options"] or "[]"),
+        recommendation=row["recommendation"] or "", owner=row["owner"],
+        deadline=dt.date.fromisoformat(row["deadline"]), status=row["status"],
+        review=row["review"], raised_on=dt.date.fromisoformat(row["raised_on"]),
+        kpis=json.loads(row["kpis"] or "[]"), actions=json.loads(row["actions"] or "[]"),
+        decision_id=row["decision_id"], unit=row.get("unit") or "",
     )
 
 

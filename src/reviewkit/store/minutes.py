@@ -1,4 +1,5 @@
-"""Minutes files: the decisions, new actions and action updates of one meeting, in YAML.
+"""Minutes files: the decisions, new actions, action updates and board asks of one meeting, in
+YAML.
 
 Importing is all or nothing (one transaction, after every entry has been checked) and
 idempotent: an entry already applied changes nothing the second time.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,16 +19,21 @@ from typing import Any
 from reviewkit.errors import InputError, ReviewkitError
 from reviewkit.inputs._yaml import LineDict, LineList, check_known_keys, load_yaml_mapping
 from reviewkit.periods import check_date, parse_date
-from reviewkit.store.database import ACTION_STATUSES, Store, Transaction
+from reviewkit.store.database import ACTION_STATUSES, ASK_STATUSES, Store, Transaction
 from reviewkit.store.records import MinutesEntry
 from reviewkit.store.reviews import Review, parse_review
 
 _ACTION_KEYS = ("id", "title", "owner", "due", "kpi", "note")
 _UPDATE_KEYS = ("id", "status", "due", "owner", "note", "title", "kpi")
-_DECISION_KEYS = ("id", "text", "rationale", "kpis", "actions")
-#: What an entry's ``id`` looks like, by kind: in corrected minutes it names the action or
-#: decision the entry is.
-_ID_PREFIX = {"action": "A-", "decision": "D-"}
+_DECISION_KEYS = ("id", "text", "rationale", "kpis", "actions", "answers")
+_ASK_KEYS = ("id", "ask", "options", "recommendation", "owner", "deadline", "kpis", "actions")
+#: What an update of a board ask (an id B-…) may change.
+_ASK_UPDATE_KEYS = ("id", "status", "deadline", "recommendation", "owner")
+#: What an entry's ``id`` looks like, by kind: in corrected minutes it names the action,
+#: decision or board ask the entry is.
+_ID_PREFIX = {"action": "A-", "decision": "D-", "ask": "B-"}
+_ACTION_ID = re.compile(r"A-\d{4,}")
+_ASK_ID = re.compile(r"B-\d{4,}")
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,22 @@ class NewDecision:
     actions: list[NewAction]
     id: str | None = None  # corrected minutes: the decision this entry is
     line: int = 0
+    answers: str | None = None  # the board ask this decision answers (B-…)
+
+
+@dataclass(frozen=True)
+class NewAsk:
+    """A matter tabled for the board to decide."""
+
+    ask: str
+    options: list[str]
+    recommendation: str
+    owner: str
+    deadline: dt.date
+    kpis: list[str]
+    actions: list[str]
+    id: str | None = None  # corrected minutes: the ask this entry is
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -67,12 +90,14 @@ class Minutes:
     decisions: list[NewDecision] = field(default_factory=list)
     actions: list[NewAction] = field(default_factory=list)
     updates: list[Update] = field(default_factory=list)
+    asks: list[NewAsk] = field(default_factory=list)
 
 
 @dataclass
 class ImportResult:
     created_actions: list[str] = field(default_factory=list)
     created_decisions: list[str] = field(default_factory=list)
+    created_asks: list[str] = field(default_factory=list)
     updated: dict[str, list[str]] = field(default_factory=dict)
     amended: list[str] = field(default_factory=list)  # the differences recorded as amendments
     already_imported: bool = False
@@ -80,7 +105,7 @@ class ImportResult:
     @property
     def changes(self) -> int:
         return (len(self.created_actions) + len(self.created_decisions)
-                + sum(len(v) for v in self.updated.values()))
+                + len(self.created_asks) + sum(len(v) for v in self.updated.values()))
 
 
 def _text(path: Path, item: LineDict, key: str, *, required: bool) -> str:
@@ -136,8 +161,10 @@ def _entry_id(path: Path, item: LineDict, kind: str) -> tuple[str | None, int]:
         return None, item.line
     prefix = _ID_PREFIX[kind]
     if not value.startswith(prefix):
-        raise InputError(path, f"{value!r} is not the id of {'an' if kind == 'action' else 'a'} "
-                         f"{kind}; {kind} ids look like {prefix}0007", line=item.line_of("id"),
+        what = "a board ask" if kind == "ask" else f"{'an' if kind == 'action' else 'a'} {kind}"
+        raise InputError(path, f"{value!r} is not the id of {what}; "
+                         f"{'board ask' if kind == 'ask' else kind} ids look like {prefix}0007",
+                         line=item.line_of("id"),
                          field="id")
     return value, item.line_of("id")
 
@@ -157,6 +184,68 @@ def _new_action(path: Path, item: LineDict, known_kpis: set[str]) -> NewAction:
     )
 
 
+def _text_list(path: Path, item: LineDict, key: str) -> list[str]:
+    value = item.get(key)
+    if value in (None, ""):
+        return []
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, list) or not all(
+            isinstance(part, str | int | float) and not isinstance(part, bool)
+            and str(part).strip() for part in value):
+        raise InputError(path, "must be a list of texts", line=item.line_of(key), field=key)
+    return [str(part).strip() for part in value]
+
+
+def _new_ask(path: Path, item: LineDict, known_kpis: set[str]) -> NewAsk:
+    check_known_keys(path, item, _ASK_KEYS, where=" of a board ask")
+    if item.get("deadline") in (None, ""):
+        raise InputError(path, "required field is missing: by when the board must decide",
+                         line=item.line, field="deadline")
+    kpis = _text_list(path, item, "kpis")
+    for kpi in kpis:
+        if kpi not in known_kpis:
+            raise InputError(path, f"unknown KPI '{kpi}'; use an id from the KPI catalog",
+                             line=item.line_of("kpis"), field="kpis")
+    actions = _text_list(path, item, "actions")
+    for action_id in actions:
+        if not _ACTION_ID.fullmatch(action_id):
+            raise InputError(path, f"'{action_id}' is not an action id (A-0001)",
+                             line=item.line_of("actions"), field="actions")
+    entry_id, line = _entry_id(path, item, "ask")
+    return NewAsk(
+        ask=_text(path, item, "ask", required=True),
+        options=_text_list(path, item, "options"),
+        recommendation=_text(path, item, "recommendation", required=False),
+        owner=_text(path, item, "owner", required=True),
+        deadline=_date(path, item, "deadline"),
+        kpis=kpis, actions=actions, id=entry_id, line=line,
+    )
+
+
+def _ask_update(path: Path, item: LineDict, line: int) -> Update:
+    """An update of a board ask: the board deferred or withdrew it, or its deadline or
+    recommendation changed (a decision answers it with ``answers``)."""
+    check_known_keys(path, item, _ASK_UPDATE_KEYS, where=" of a board ask's update")
+    ask_id = _text(path, item, "id", required=True)
+    changes: dict[str, Any] = {}
+    if item.get("status") not in (None, ""):
+        status = str(item["status"])
+        if status not in ASK_STATUSES:
+            raise InputError(path, f"status '{status}' is not one of " + ", ".join(ASK_STATUSES),
+                             line=item.line_of("status"), field="status")
+        changes["status"] = status
+    if item.get("deadline") not in (None, ""):
+        changes["deadline"] = _date(path, item, "deadline")
+    for key in ("recommendation", "owner"):
+        if item.get(key) not in (None, ""):
+            changes[key] = _text(path, item, key, required=False)
+    if not changes:
+        raise InputError(path, f"update of {ask_id} changes nothing; give status, deadline, "
+                         "recommendation or owner", line=line, field="id")
+    return Update(ask_id, item.line_of("id"), changes)
+
+
 def load_minutes(path: str | Path, known_kpis: set[str],
                  known_units: set[str] | Callable[[], set[str]] | None = None) -> Minutes:
     """Read and check a minutes file; any problem is an InputError naming the line and field.
@@ -165,7 +254,8 @@ def load_minutes(path: str | Path, known_kpis: set[str],
     units of a params file can mean loading its measurements)."""
     path = Path(path)
     data = load_yaml_mapping(path, "minutes")
-    check_known_keys(path, data, ("review", "unit", "date", "decisions", "actions", "updates"))
+    check_known_keys(path, data, ("review", "unit", "date", "decisions", "actions", "updates",
+                                  "board_asks"))
     review_text = _text(path, data, "review", required=True)
     try:
         review = parse_review(review_text)
@@ -195,14 +285,27 @@ def load_minutes(path: str | Path, known_kpis: set[str],
                                  line=item.line_of("kpis"), field="kpis")
         nested = [_new_action(path, sub, known_kpis) for sub, _ in _items(path, item, "actions")]
         entry_id, line = _entry_id(path, item, "decision")
+        answers = _text(path, item, "answers", required=False) or None
+        if answers is not None and not _ASK_ID.fullmatch(answers):
+            raise InputError(path, f"'{answers}' is not a board ask id (B-0001)",
+                             line=item.line_of("answers"), field="answers")
         minutes.decisions.append(NewDecision(
             text=_text(path, item, "text", required=True),
             rationale=_text(path, item, "rationale", required=False),
             kpis=[str(k) for k in kpis_value], actions=nested, id=entry_id, line=line,
+            answers=answers,
         ))
     for item, _line in _items(path, data, "actions"):
         minutes.actions.append(_new_action(path, item, known_kpis))
+    for item, line in _items(path, data, "board_asks"):
+        if unit:
+            raise InputError(path, "board asks are the group's (its board pack shows them); "
+                             "record them in the group's minutes", line=line, field="board_asks")
+        minutes.asks.append(_new_ask(path, item, known_kpis))
     for item, line in _items(path, data, "updates"):
+        if _ASK_ID.fullmatch(str(item.get("id") or "")):
+            minutes.updates.append(_ask_update(path, item, line))
+            continue
         check_known_keys(path, item, _UPDATE_KEYS, where=" of an update")
         action_id = _text(path, item, "id", required=True)
         changes: dict[str, Any] = {}
@@ -232,12 +335,13 @@ class _Entry:
     """One entry of a minutes file: where it sits, what it says and what it is."""
 
     key: str  # "decisions[0]", "decisions[0].actions[1]", "actions[2]", "updates[0]"
-    kind: str  # decision | action | update
+    kind: str  # decision | action | update | ask
     content: dict[str, Any]
     line: int
     decision: NewDecision | None = None
     action: NewAction | None = None
     update: Update | None = None
+    ask: NewAsk | None = None
     parent: str | None = None  # a decision's action: the decision's key
     told: str | None = None  # the record the file says this entry is (its ``id``)
 
@@ -246,9 +350,11 @@ def _entries(minutes: Minutes) -> list[_Entry]:
     found: list[_Entry] = []
     for i, decision in enumerate(minutes.decisions):
         key = f"decisions[{i}]"
-        found.append(_Entry(key, "decision", {"text": decision.text,
-                                              "rationale": decision.rationale,
-                                              "kpis": list(decision.kpis)}, decision.line,
+        content: dict[str, Any] = {"text": decision.text, "rationale": decision.rationale,
+                                   "kpis": list(decision.kpis)}
+        if decision.answers:  # only when given: minutes kept before board asks stay alike
+            content["answers"] = decision.answers
+        found.append(_Entry(key, "decision", content, decision.line,
                             decision=decision, told=decision.id))
         for j, action in enumerate(decision.actions):
             found.append(_Entry(f"{key}.actions[{j}]", "action", _action_content(action),
@@ -256,12 +362,21 @@ def _entries(minutes: Minutes) -> list[_Entry]:
     for i, action in enumerate(minutes.actions):
         found.append(_Entry(f"actions[{i}]", "action", _action_content(action), action.line,
                             action=action, told=action.id))
+    for i, ask in enumerate(minutes.asks):
+        found.append(_Entry(f"board_asks[{i}]", "ask", _ask_content(ask), ask.line, ask=ask,
+                            told=ask.id))
     for i, update in enumerate(minutes.updates):
         found.append(_Entry(f"updates[{i}]", "update",
                             {"id": update.id, **{name: _as_text(value)
                                                  for name, value in update.changes.items()}},
                             update.line, update=update))
     return found
+
+
+def _ask_content(ask: NewAsk) -> dict[str, Any]:
+    return {"ask": ask.ask, "options": list(ask.options), "recommendation": ask.recommendation,
+            "owner": ask.owner, "deadline": ask.deadline.isoformat(), "kpis": list(ask.kpis),
+            "actions": list(ask.actions)}
 
 
 def _action_content(action: NewAction) -> dict[str, Any]:
@@ -437,7 +552,7 @@ def _refuse_ids_in_first_minutes(minutes: Minutes, entries: list[_Entry]) -> Non
 
 
 #: The field that names an entry, by kind: an entry whose name is unchanged is the same entry.
-_NAME_FIELD = {"action": "title", "decision": "text", "update": "id"}
+_NAME_FIELD = {"action": "title", "decision": "text", "update": "id", "ask": "ask"}
 
 
 def _alike(kind: str, new: dict[str, Any], old: dict[str, Any]) -> bool:
@@ -471,7 +586,7 @@ def _match(minutes: Minutes, entries: list[_Entry], known: list[_Known]) -> dict
         matched[entry.key] = record
         free.remove(record)
 
-    for kind in ("decision", "action", "update"):
+    for kind in ("decision", "action", "ask", "update"):
         mine = [entry for entry in entries if entry.kind == kind]
         for entry in mine:
             if entry.told is not None:
@@ -515,7 +630,9 @@ def _not_of_these_minutes(minutes: Minutes, entry: _Entry, known: list[_Known],
         problem = f"{entry.told} is the id of two entries; give each entry its own"
     else:
         ours = sorted(r.entity_id for r in known if r.kind == entry.kind)
-        problem = (f"{entry.told} is not {'an' if entry.kind == 'action' else 'a'} {entry.kind} "
+        what = ("a board ask" if entry.kind == "ask"
+                else f"{'an' if entry.kind == 'action' else 'a'} {entry.kind}")
+        problem = (f"{entry.told} is not {what} "
                    f"these minutes of {_meeting_words(minutes)} raised"
                    + (f" (they raised {', '.join(ours)})" if ours else "")
                    + "; leave the id out for a new one, or change an action raised elsewhere "
@@ -546,7 +663,17 @@ def _differences(entries: list[_Entry], matched: dict[str, _Known], gone: list[_
 
 
 def _check_updates(tx: Transaction, minutes: Minutes) -> None:
+    for decision in minutes.decisions:
+        if decision.answers and not tx.has_ask(decision.answers):
+            raise InputError(minutes.path, f"decision answers unknown board ask "
+                             f"'{decision.answers}'; see `reviewkit asks list`",
+                             line=decision.line, field="answers")
     for update in minutes.updates:
+        if _ASK_ID.fullmatch(update.id):
+            if not tx.has_ask(update.id):
+                raise InputError(minutes.path, f"unknown board ask id '{update.id}'; see "
+                                 "`reviewkit asks list`", line=update.line, field="id")
+            continue
         if not tx.has_action(update.id):
             raise InputError(minutes.path, f"unknown action id '{update.id}'; see "
                              "`reviewkit actions list`", line=update.line, field="id")
@@ -562,6 +689,8 @@ def _check_updates(tx: Transaction, minutes: Minutes) -> None:
 def _added(entry: _Entry, legacy: bool, gone: list[str]) -> str:
     if entry.kind == "decision":
         what = f"decision {_show(entry.content['text'])}"
+    elif entry.kind == "ask":
+        what = f"board ask {_show(entry.content['ask'])}"
     elif entry.kind == "action":
         what = f"action {_show(entry.content['title'])}"
     else:
@@ -582,7 +711,24 @@ def _apply(tx: Transaction, minutes: Minutes, entry: _Entry, known: _Known | Non
            made: dict[str, str], by: str, source: str, result: ImportResult) -> str:
     """Make or amend the record of one entry; the record's id."""
     review, unit, day = str(minutes.review), minutes.unit, minutes.date
-    if entry.decision is not None:
+    if entry.ask is not None:
+        ask = entry.ask
+        if known is None:
+            record = tx.add_ask(
+                ask=ask.ask, owner=ask.owner, deadline=ask.deadline, options=ask.options,
+                recommendation=ask.recommendation, kpis=ask.kpis, action_ids=ask.actions,
+                review=review, unit=unit, effective=day, by=by, source=source)
+            result.created_asks.append(record)
+        else:
+            record = known.entity_id
+            changed = tx.update_ask(
+                record, {name: entry.content[name] for name in _fields(known.content,
+                                                                       entry.content)},
+                effective=day, by=by, source=source)
+            if changed:
+                result.updated.setdefault(record, []).extend(changed)
+    elif entry.decision is not None:
+        answers = entry.decision.answers
         if known is None:
             record = tx.add_decision(
                 text=entry.decision.text, rationale=entry.decision.rationale,
@@ -593,10 +739,16 @@ def _apply(tx: Transaction, minutes: Minutes, entry: _Entry, known: _Known | Non
             record = known.entity_id
             changed = tx.update_decision(
                 record, {name: entry.content[name] for name in _fields(known.content,
-                                                                       entry.content)},
+                                                                       entry.content)
+                         if name != "answers"},
                 effective=day, by=by, source=source)
             if changed:
                 result.updated.setdefault(record, []).extend(changed)
+        if answers:  # the board decided the ask: off the table
+            changed = tx.update_ask(answers, {"status": "decided", "decision_id": record},
+                                    effective=day, by=by, source=source)
+            if changed:
+                result.updated.setdefault(answers, []).extend(changed)
     elif entry.action is not None:
         if known is None:
             parent = made.get(entry.parent) if entry.parent else None
@@ -621,6 +773,11 @@ def _apply(tx: Transaction, minutes: Minutes, entry: _Entry, known: _Known | Non
         old = known.content if known is not None and known.entity_id == record else {}
         wanted = {name: value for name, value in entry.update.changes.items()
                   if old.get(name) != _as_text(value)}
+        if _ASK_ID.fullmatch(record):
+            changed = tx.update_ask(record, wanted, effective=day, by=by, source=source)
+            if changed:
+                result.updated.setdefault(record, []).extend(changed)
+            return record
         # A change this meeting already made (the same value on the same date) is not made
         # twice: re-importing cannot undo what later meetings changed.
         fresh = {name: value for name, value in wanted.items()

@@ -12,6 +12,11 @@ from reviewkit.errors import EnvironmentFailure, ReviewkitError
 ACTION_STATUSES = ("open", "in_progress", "done", "dropped")
 OPEN_STATUSES = ("open", "in_progress")
 ACTION_FIELDS = ("title", "owner", "due", "status", "kpi_id", "note")
+#: A board ask is tabled until the board decides it, or it is withdrawn or deferred.
+ASK_STATUSES = ("tabled", "decided", "deferred", "withdrawn")
+#: The fields of an ask that change after it is tabled.
+ASK_FIELDS = ("ask", "options", "recommendation", "owner", "deadline", "kpis", "actions",
+              "status", "decision_id")
 
 
 class StoreError(ReviewkitError):
@@ -57,6 +62,31 @@ class Decision:
     kpis: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
     unit: str = ""
+
+
+@dataclass(frozen=True)
+class BoardAsk:
+    """A matter put to the board for a decision: what is asked, the options and the owner's
+    recommendation, who owns it, by when, and the KPIs and actions it concerns. Tabled until
+    the board decides it (``decision_id``), or it is withdrawn or deferred."""
+
+    id: str
+    ask: str
+    options: list[str]
+    recommendation: str
+    owner: str
+    deadline: dt.date
+    status: str
+    review: str | None
+    raised_on: dt.date
+    kpis: list[str] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    decision_id: str | None = None
+    unit: str = ""
+
+    @property
+    def tabled(self) -> bool:
+        return self.status == "tabled"
 
 
 @dataclass(frozen=True)
