@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import os
 from dataclasses import dataclass, replace
@@ -11,7 +12,7 @@ from pathlib import Path
 from reviewkit.errors import InputError
 from reviewkit.inputs._yaml import did_you_mean
 from reviewkit.inputs.catalog import Catalog, load_catalog
-from reviewkit.inputs.measurements import Measurements, load_measurements
+from reviewkit.inputs.measurements import Measurements, Observation, load_measurements
 from reviewkit.inputs.params import LoadedParams, load_params
 from reviewkit.inputs.portfolio import (
     Benefit,
@@ -24,7 +25,7 @@ from reviewkit.inputs.portfolio import (
 from reviewkit.inputs.priorities import StrategicPriority, load_priorities
 from reviewkit.inputs.sources import Window, check_queries, run_queries
 from reviewkit.inputs.spend import TOTAL, SpendLine, load_spend, with_spend_kpis
-from reviewkit.inputs.units import Unit, group_rows, resolve_units, rows_of
+from reviewkit.inputs.units import Unit, group_rows, resolve_units
 
 
 @dataclass(frozen=True)
@@ -100,10 +101,21 @@ class Inputs:
                                series=group_rows(self.measurements, units))
         return replace(self, measurements=measurements, units=units, unit=None)
 
+    @functools.cached_property
+    def _by_segment(self) -> dict[str, dict[str, list[Observation]]]:
+        """The series split by segment, in one pass over the rows (each in date order): a
+        batch cuts every unit's inputs from it instead of scanning every row once per unit."""
+        split: dict[str, dict[str, list[Observation]]] = {}
+        for kpi_id, rows in self.measurements.series.items():
+            for obs in rows:
+                split.setdefault(obs.segment, {}).setdefault(kpi_id, []).append(obs)
+        return split
+
     def for_unit(self, unit: Unit) -> Inputs:
         """One unit's inputs: its rows only, the KPIs it reports with its own owners, and none
         of the group's portfolio, spend or priorities (those are the group pack's)."""
-        series = rows_of(self.measurements.series, {unit.segment})
+        series = {kpi_id: list(rows)
+                  for kpi_id, rows in self._by_segment.get(unit.segment, {}).items()}
         reported = [kpi for kpi in self.catalog.kpis if kpi.id in series]
         catalog = self.catalog.model_copy(update={"kpis": [
             kpi.model_copy(update={"owner": kpi.owner_for(unit.id, unit.segment)})

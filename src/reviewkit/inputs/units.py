@@ -90,14 +90,6 @@ def _line(params: LoadedParams, key: str) -> int | None:
     return params.lines.get(key)
 
 
-def rows_of(series: dict[str, list[Observation]],
-            segments: set[str]) -> dict[str, list[Observation]]:
-    """The series with only the rows of ``segments``; KPIs left without rows are dropped."""
-    kept = {kpi_id: [obs for obs in rows if obs.segment in segments]
-            for kpi_id, rows in series.items()}
-    return {kpi_id: rows for kpi_id, rows in kept.items() if rows}
-
-
 def group_rows(measurements: Measurements, units: tuple[Unit, ...]) -> dict[str, list[Observation]]:
     """What the group pack reads: its units' rows, and the group's own rows (no segment) for
     KPIs no unit reports. A KPI with both is an error: its group figure would be ambiguous."""

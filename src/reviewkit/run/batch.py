@@ -21,7 +21,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -169,7 +169,10 @@ def plan(params_files: Sequence[str | Path], out: str | Path, *, units: str | No
             label = period_containing(cadence.name, reported).label
             members: list[Unit | None] = [*chosen, None]
             for unit in members:
-                own = inputs.for_unit(unit) if unit is not None else inputs
+                # Only the folder's name is needed here: the unit's rows are cut when its pack
+                # is made (cutting them now for every unit cost units x rows before anything
+                # was built).
+                own = replace(inputs, unit=unit)
                 planned = PlannedPack(params.path, cadence.name, unit.id if unit else None,
                                       bool(inputs.units), label, reported,
                                       pack_folder(out_dir, cadence, label, own))
