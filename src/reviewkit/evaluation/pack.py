@@ -8,13 +8,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from reviewkit.cadences import Cadence, StrategyPart
+from reviewkit.cadences import Cadence
 from reviewkit.errors import InputError, UsageError
 from reviewkit.evaluation.actions import ActionLog, action_log, red_without_action
 from reviewkit.evaluation.changes import ChangeReport, compare
 from reviewkit.evaluation.evaluate import Evaluation, ExceptionItem, KpiResult, evaluate
-from reviewkit.evaluation.forecast import HISTORY_MONTHS
-from reviewkit.evaluation.strategy import Strategy, outlook_month, prepare_strategy
+from reviewkit.evaluation.strategy import Strategy, prepare_strategy
 from reviewkit.evaluation.units import UnitFigures, unit_figures
 from reviewkit.inputs.catalog import Catalog, Kpi
 from reviewkit.inputs.loaded import Inputs
@@ -117,27 +116,6 @@ def resolve_period(cadence: Cadence, inputs: Inputs, requested: dt.date | None,
 def history_length(cadence: Cadence, inputs: Inputs) -> int:
     """Periods of history the pack evaluates and charts, the current one included."""
     return max(inputs.params.values.history or cadence.history, cadence.trend_window, 2)
-
-
-#: The parts of a pack that read measurements other than one value per period of the pack: the
-#: year to date, the outlook's months, and the latest value of a benefit's or key result's KPI.
-ROW_BY_ROW_PARTS: tuple[StrategyPart, ...] = ("year_to_date", "outlook", "benefits", "priorities")
-
-
-def rows_needed_from(cadence: Cadence, inputs: Inputs, period: Period,
-                     as_of: dt.date) -> dt.date:
-    """The first day whose measurements the evaluation reads row by row: the periods the pack
-    shows, and for the parts in :data:`ROW_BY_ROW_PARTS` the rows they combine across periods.
-    Earlier periods only count toward a streak, the day a KPI was last seen and the
-    data-quality appendix, which need one value per period, its latest date with a value and
-    latest target, and the empty rows."""
-    start = period.shift(-(history_length(cadence, inputs) - 1)).start
-    if cadence.wants("year_to_date"):
-        start = min(start, dt.date(period.end.year, 1, 1))
-    if cadence.wants("outlook"):
-        start = min(start, outlook_month(as_of).shift(-(HISTORY_MONTHS - 1)).start)
-    # From the start of a period of the pack: a period is either read row by row or summarised.
-    return period.shift(-period.offset_of(start)).start
 
 
 def choose_headline(cadence: Cadence, inputs: Inputs) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from reviewkit.errors import InputError
 from reviewkit.inputs._yaml import did_you_mean
-from reviewkit.inputs.catalog import Catalog, load_catalog
+from reviewkit.inputs.catalog import DEFAULT_ROLLUP, Catalog, load_catalog
 from reviewkit.inputs.measurements import Measurements, Observation, load_measurements
 from reviewkit.inputs.params import LoadedParams, load_params
 from reviewkit.inputs.portfolio import (
@@ -152,14 +152,12 @@ class Inputs:
             files.extend(input_file(role, path, None, base=base) for path in source.files)
         return tuple(files)
 
-    def for_pack(self, cadence: str, window: Window, keep_from: dt.date,
-                 today: dt.date) -> Inputs:
+    def for_pack(self, cadence: str, window: Window, today: dt.date) -> Inputs:
         """These inputs as one pack of ``cadence`` over ``window`` needs them: a large table's
-        rows of the catalog's KPIs (row by row from ``keep_from``), and the cadence's query
-        KPIs from their queries (replacing any rows the table has for them)."""
+        rows of the catalog's KPIs up to the window's end (each date's rows combined), and the
+        cadence's query KPIs from their queries (replacing any rows the table has for them)."""
         rules = {kpi.id: kpi.aggregation for kpi in self.catalog.kpis}
-        measurements = self.measurements.for_pack(rules, keep_from, window.end, window.rule,
-                                                  today)
+        measurements = self.measurements.for_pack(rules, window.end, today)
         queries = self.catalog.queries(cadence)
         if queries:
             queried = run_queries(queries, self.params.sources, window,
@@ -200,12 +198,13 @@ def load_named_inputs(params: LoadedParams, *, every_segment: bool = False) -> I
             raise params.error(f"unknown KPI id '{kpi_id}' in the headline list"
                                f"{did_you_mean(kpi_id, catalog.by_id())}", "headline")
     # A large table is read column-wise unless units are asked for (they are found in the rows)
-    # or it has units and a KPI rolls them up by a rule of its own (earlier periods come
-    # summarised across units by the KPI's aggregation, which is the default rollup's figure).
+    # or it has units and a KPI rolls them up by a rule of its own (the engine combines a
+    # date's rows across units by the KPI's aggregation, which is the default rollup's figure).
     measurements = load_measurements(values.measurements,
                                      column_wise=values.units is None and not every_segment)
     if (measurements.scan is not None and measurements.scan.has_segments
-            and any(kpi.rollup is not None for kpi in catalog.kpis)):
+            and any(kpi.rollup_rule != DEFAULT_ROLLUP[kpi.aggregation]
+                    for kpi in catalog.kpis)):
         measurements = load_measurements(values.measurements, column_wise=False)
     queries = catalog.queries()
     if queries and not params.sources:

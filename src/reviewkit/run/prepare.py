@@ -20,7 +20,6 @@ from reviewkit.evaluation.pack import (
     history_length,
     reference_day,
     resolve_period,
-    rows_needed_from,
 )
 from reviewkit.inputs.loaded import InputFile, Inputs, input_file, load_named_inputs, shown_path
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams
@@ -111,16 +110,16 @@ def evaluate(cadence: Cadence, inputs: Inputs, store: Store,
     period and the action log of a period in progress.
 
     Once the period is known, KPIs computed by queries are queried over the pack's window
-    (the periods its charts show), and a large measurements table gives up the rows the pack
-    needs (before a unit's rows are picked from them).
+    (the periods its charts show), and a large measurements table gives up its catalog KPIs'
+    dates up to the period's end, each date's rows combined (before a unit's rows are picked
+    from them).
     """
     now = today or clock()
     day = reference_day(cadence, inputs, parse_period(period), now)
     if inputs.catalog.queries(cadence.name) or inputs.measurements.scan is not None:
-        resolved, as_of = resolve_period(cadence, inputs, day, now)
+        resolved, _ = resolve_period(cadence, inputs, day, now)
         window = window_for(resolved, history_length(cadence, inputs))
-        inputs = inputs.for_pack(cadence.name, window,
-                                 rows_needed_from(cadence, inputs, resolved, as_of), now)
+        inputs = inputs.for_pack(cadence.name, window, now)
     own = unit_inputs(inputs, unit)
     return evaluate_pack(cadence, own, store.history(cadence.name, unit_key(unit)), day,
                          today=now)
