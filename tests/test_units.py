@@ -294,3 +294,34 @@ def test_a_segment_that_makes_no_unit_id_says_why(two_units: Path, segment: str,
     with pytest.raises(InputError) as caught:
         load_inputs(two_units)
     assert message in caught.value.message
+
+
+def test_a_group_takes_its_units_figures_from_their_own_packs_unevaluated_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A batch hands each unit's figures from its own pack to the group's units page: the page
+    # reads as if the group had evaluated every unit itself, and no unit is evaluated twice.
+    from reviewkit.evaluation import units as units_module
+    from reviewkit.run.batch import _remember_unit
+
+    params = load_params(REPO / "params" / "units" / "weekly.yaml")
+    inputs = load_for(params)
+    store = Store.open(str(tmp_path / "store.db"))
+    try:
+        for name, period in (("weekly", "2026-11-20"), ("monthly", "2026-10-31")):
+            cadence = cadences.get(name)
+            expected = evaluate(cadence, inputs, store, period).units
+            known: dict[str, units_module.UnitFigures] = {}
+            for unit in inputs.units:
+                _remember_unit(known, evaluate(cadence, inputs, store, period, unit.id))
+            assert sorted(known) == sorted(unit.id for unit in inputs.units)
+            evaluated: list[object] = []
+            real = units_module.evaluate
+            monkeypatch.setattr(units_module, "evaluate",
+                                lambda *a, **k: evaluated.append(a) or real(*a, **k))
+            got = evaluate(cadence, inputs, store, period, units_known=known).units
+            monkeypatch.setattr(units_module, "evaluate", real)
+            assert got == expected
+            assert evaluated == []
+    finally:
+        store.dispose()

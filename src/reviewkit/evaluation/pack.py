@@ -6,6 +6,7 @@ computed from the loaded inputs and what the store remembers.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from reviewkit.cadences import Cadence
@@ -143,9 +144,11 @@ def evaluate_pack(
     requested: dt.date | None = None,
     *,
     today: dt.date,
+    units_known: Mapping[str, UnitFigures] | None = None,
 ) -> PackEvaluation:
     """Evaluate one pack of ``cadence`` for the period ``requested`` falls in (default: the
-    params file's ``period_end``, else the latest complete period in the data).
+    params file's ``period_end``, else the latest complete period in the data). A group's
+    units page takes the figures in ``units_known`` (by unit id) as they are.
 
     ``today`` is the clock (the caller reads it, so this stays pure): the action log of a
     period in progress is taken as of the day the data runs to, or today if that is earlier.
@@ -182,7 +185,8 @@ def evaluate_pack(
     return PackEvaluation(cadence=cadence, period=period, as_of=as_of, catalog=inputs.catalog,
                           headline=headline, evaluation=evaluation, action_log=log,
                           changes=changes, strategy=strategy, unit=inputs.unit,
-                          units=unit_figures(inputs, period) if inputs.is_group else ())
+                          units=unit_figures(inputs, period, units_known)
+                          if inputs.is_group else ())
 
 
 def _previous_exceptions(inputs: Inputs, history: StoreHistory, period: Period,

@@ -39,10 +39,16 @@ def reported_by_units(kpi_id: str, units: Sequence[UnitFigures]) -> int:
     return sum(1 for figures in units if figures.result(kpi_id) is not None)
 
 
-def unit_figures(inputs: Inputs, period: Period) -> tuple[UnitFigures, ...]:
-    """Every unit of a group's inputs evaluated for ``period`` (the group pack shows them)."""
+def unit_figures(inputs: Inputs, period: Period,
+                 known: Mapping[str, UnitFigures] | None = None) -> tuple[UnitFigures, ...]:
+    """Every unit of a group's inputs evaluated for ``period`` (the group pack shows them).
+    ``known``: units' figures already evaluated for this period, by unit id (a batch hands on
+    those of the units' own packs, so no unit is evaluated twice)."""
     figures = []
     for unit in inputs.units:
+        if known is not None and unit.id in known:
+            figures.append(known[unit.id])
+            continue
         own = inputs.for_unit(unit)
         evaluation = evaluate(own.catalog.kpis, own.measurements.series, period,
                               history_length=inputs.params.values.history,

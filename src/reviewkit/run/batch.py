@@ -28,8 +28,8 @@ from typing import IO, Any, Literal
 from reviewkit import __version__, cadences, periods
 from reviewkit.cadences import Cadence
 from reviewkit.errors import EnvironmentFailure, ReviewkitError, UsageError
-from reviewkit.evaluation.pack import reference_day
-from reviewkit.evaluation.units import Disagreement, disagreements
+from reviewkit.evaluation.pack import PackEvaluation, reference_day
+from reviewkit.evaluation.units import Disagreement, UnitFigures, disagreements
 from reviewkit.inputs._yaml import did_you_mean
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.loaded import Inputs, load_named_inputs
@@ -374,6 +374,9 @@ def _jobs(batch_plan: Plan, report: BatchReport, force: bool,
     # each would wait for it (a locked one for a minute) only to fail the same way.
     unavailable: dict[Path, str] = {}
     templates: dict[Path, Any] = {}
+    # Each unit's figures from its own pack, for its group's units page (the plan puts a
+    # definition's units before their group): each unit is evaluated once.
+    figures: dict[tuple[Path, str, str], dict[str, UnitFigures]] = {}
     try:
         for index, (definition, planned) in enumerate(batch_plan.packs):
             line = report.packs[index]
@@ -394,12 +397,15 @@ def _jobs(batch_plan: Plan, report: BatchReport, force: bool,
                 store = stores.get(params.path)
                 if store is None:
                     store = stores[params.path] = Store.open(params.store_location)
+                known = figures.setdefault((params.path, planned.cadence, planned.label), {})
                 with query_limits(limits.seconds, limits.memory):
                     job = prepare_job(
                         cadence, definition.inputs, store, templates[notebook_path],
                         notebook_path, period=planned.period_end,
                         unit=planned.unit or (GROUP_FOLDER if planned.units else None),
-                        out_dir=batch_plan.out, by=author, claim=_claim_into(holding))
+                        out_dir=batch_plan.out, by=author, claim=_claim_into(holding),
+                        units_known=known)
+                _remember_unit(known, job.view.evaluated)
             except StoreFault as exc:
                 unavailable[params.path] = exc.one_line()
                 _finish(line, "failed", time.perf_counter() - started, exc.one_line(), watch,
@@ -422,6 +428,16 @@ def _jobs(batch_plan: Plan, report: BatchReport, force: bool,
     finally:
         for store in stores.values():
             store.dispose()
+
+
+def _remember_unit(known: dict[str, UnitFigures], evaluated: PackEvaluation) -> None:
+    """Keep a unit's figures for its group's units page when they are the ones the group
+    would evaluate: a period the unit's data covers to its end (the group's page judges every
+    unit on the whole period, while a unit's own pack of a period in progress is judged as of
+    its latest data)."""
+    if evaluated.unit is not None and evaluated.as_of >= evaluated.period.end:
+        known[evaluated.unit.id] = UnitFigures(
+            evaluated.unit, {result.kpi.id: result for result in evaluated.evaluation.results})
 
 
 def _claim_into(holding: ExitStack) -> Callable[[Path], None]:

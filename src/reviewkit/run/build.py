@@ -29,6 +29,7 @@ from reviewkit import cadences, periods
 from reviewkit.cadences import Cadence, Section
 from reviewkit.errors import EnvironmentFailure, ExecutionError, UsageError
 from reviewkit.evaluation.pack import PackEvaluation
+from reviewkit.evaluation.units import UnitFigures
 from reviewkit.inputs.loaded import Inputs, sha256_of
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams, load_params
 from reviewkit.layout.charts import render_charts
@@ -156,13 +157,15 @@ def prepare_job(
     prefer: Prefer | None = None,
     by: str,
     claim: Callable[[Path], None] | None = None,
+    units_known: Mapping[str, UnitFigures] | None = None,
 ) -> PackJob:
     """Evaluate one pack of a definition (``inputs`` are the whole definition's), save the
     narrative edits of its previous ``pack.ipynb``, plan its narrative, apply the publish gate
     when it is being published, and fill in its notebook: everything but the charts and the
     notebook run. ``claim`` is called with the pack's folder before its edits are read (a
-    build takes the pack's lock there)."""
-    evaluated = evaluate(definition, inputs, store, period, unit)
+    build takes the pack's lock there). ``units_known``: units' figures already evaluated
+    for a group's units page, by unit id."""
+    evaluated = evaluate(definition, inputs, store, period, unit, units_known=units_known)
     own = unit_inputs(inputs, unit)
     final = pack_folder(out_dir, definition, evaluated.period.label, own)
     if claim is not None:

@@ -6,7 +6,7 @@ commands and a notebook run by hand in Jupyter all go through here, so they agre
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -21,6 +21,7 @@ from reviewkit.evaluation.pack import (
     reference_day,
     resolve_period,
 )
+from reviewkit.evaluation.units import UnitFigures
 from reviewkit.inputs.loaded import InputFile, Inputs, input_file, load_named_inputs, shown_path
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams
 from reviewkit.inputs.sources import window_for
@@ -103,7 +104,8 @@ def unit_inputs(inputs: Inputs, unit: str | None) -> Inputs:
 
 def evaluate(cadence: Cadence, inputs: Inputs, store: Store,
              period: str | dt.date | None = None, unit: str | None = None, *,
-             today: dt.date | None = None) -> PackEvaluation:
+             today: dt.date | None = None,
+             units_known: Mapping[str, UnitFigures] | None = None) -> PackEvaluation:
     """Evaluate a pack of ``cadence`` (of ``unit``, when given) with the history the store
     holds. ``inputs`` are the whole definition's: a unit reports the group's period.
     ``today`` is the clock (default :func:`reviewkit.periods.today`): it limits the latest
@@ -112,7 +114,8 @@ def evaluate(cadence: Cadence, inputs: Inputs, store: Store,
     Once the period is known, KPIs computed by queries are queried over the pack's window
     (the periods its charts show), and a large measurements table gives up its catalog KPIs'
     dates up to the period's end, each date's rows combined (before a unit's rows are picked
-    from them).
+    from them). ``units_known``: units' figures for a group's units page (see
+    :func:`~reviewkit.evaluation.pack.evaluate_pack`).
     """
     now = today or clock()
     day = reference_day(cadence, inputs, parse_period(period), now)
@@ -122,7 +125,7 @@ def evaluate(cadence: Cadence, inputs: Inputs, store: Store,
         inputs = inputs.for_pack(cadence.name, window, now)
     own = unit_inputs(inputs, unit)
     return evaluate_pack(cadence, own, store.history(cadence.name, unit_key(unit)), day,
-                         today=now)
+                         today=now, units_known=units_known)
 
 
 def prepare(
