@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import REPO
@@ -307,6 +308,13 @@ def test_a_group_takes_its_units_figures_from_their_own_packs_unevaluated_again(
     params = load_params(REPO / "params" / "units" / "weekly.yaml")
     inputs = load_for(params)
     store = Store.open(str(tmp_path / "store.db"))
+    real = units_module.evaluate
+    evaluated: list[object] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        evaluated.append(args)
+        return real(*args, **kwargs)
+
     try:
         for name, period in (("weekly", "2026-11-20"), ("monthly", "2026-10-31")):
             cadence = cadences.get(name)
@@ -315,10 +323,8 @@ def test_a_group_takes_its_units_figures_from_their_own_packs_unevaluated_again(
             for unit in inputs.units:
                 _remember_unit(known, evaluate(cadence, inputs, store, period, unit.id))
             assert sorted(known) == sorted(unit.id for unit in inputs.units)
-            evaluated: list[object] = []
-            real = units_module.evaluate
-            monkeypatch.setattr(units_module, "evaluate",
-                                lambda *a, **k: evaluated.append(a) or real(*a, **k))
+            evaluated.clear()
+            monkeypatch.setattr(units_module, "evaluate", counted)
             got = evaluate(cadence, inputs, store, period, units_known=known).units
             monkeypatch.setattr(units_module, "evaluate", real)
             assert got == expected
