@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     from reviewkit.evaluation import evaluate as evaluate_module
     from reviewkit.evaluation import pack as pack_module
     from reviewkit.evaluation import units as units_module
-    from reviewkit.inputs import loaded
+    from reviewkit.inputs import loaded, measurements
     from reviewkit.run import build, fingerprint, prepare, summary
     from reviewkit.store import database
 
@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(owner, "sha256_of"):
             counter.wrap(owner, "sha256_of", "sha256_of")
     counter.wrap(database.Store, "history", "Store.history")
+    counter.wrap(measurements.Measurements, "latest_date", "latest date scanned")
     with tempfile.TemporaryDirectory(prefix="reviewkit-counts-") as scratch:
         folder = Path(scratch)
         params = _copy_demo(folder, args.batch)

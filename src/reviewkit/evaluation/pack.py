@@ -145,15 +145,18 @@ def evaluate_pack(
     *,
     today: dt.date,
     units_known: Mapping[str, UnitFigures] | None = None,
+    resolved: tuple[Period, dt.date] | None = None,
 ) -> PackEvaluation:
     """Evaluate one pack of ``cadence`` for the period ``requested`` falls in (default: the
     params file's ``period_end``, else the latest complete period in the data). A group's
-    units page takes the figures in ``units_known`` (by unit id) as they are.
+    units page takes the figures in ``units_known`` (by unit id) as they are. ``resolved``:
+    the period and the day its data runs to, when the caller has resolved them already from
+    these inputs (:func:`resolve_period`).
 
     ``today`` is the clock (the caller reads it, so this stays pure): the action log of a
     period in progress is taken as of the day the data runs to, or today if that is earlier.
     """
-    period, as_of = resolve_period(cadence, inputs, requested, today)
+    period, as_of = resolved or resolve_period(cadence, inputs, requested, today)
     measurements = inputs.measurements
     params = inputs.params.values
     headline = choose_headline(cadence, inputs)

@@ -119,13 +119,18 @@ def evaluate(cadence: Cadence, inputs: Inputs, store: Store,
     """
     now = today or clock()
     day = reference_day(cadence, inputs, parse_period(period), now)
-    if inputs.catalog.queries(cadence.name) or inputs.measurements.scan is not None:
-        resolved, _ = resolve_period(cadence, inputs, day, now)
-        window = window_for(resolved, history_length(cadence, inputs))
+    # Resolved once from the definition's inputs: the period and, for the group's (or the
+    # only) pack, the day its data runs to; a unit's pack takes that day from its own rows.
+    windowed = bool(inputs.catalog.queries(cadence.name)) or inputs.measurements.scan is not None
+    own_pack = not unit_key(unit)
+    resolved = resolve_period(cadence, inputs, day, now) if windowed or own_pack else None
+    if windowed and resolved is not None:
+        window = window_for(resolved[0], history_length(cadence, inputs))
         inputs = inputs.for_pack(cadence.name, window, now)
     own = unit_inputs(inputs, unit)
     return evaluate_pack(cadence, own, store.history(cadence.name, unit_key(unit)), day,
-                         today=now, units_known=units_known)
+                         today=now, units_known=units_known,
+                         resolved=resolved if own_pack else None)
 
 
 def prepare(
