@@ -38,6 +38,7 @@ from reviewkit.inputs.sources import query_limits
 from reviewkit.inputs.units import Unit
 from reviewkit.periods import period_containing, today
 from reviewkit.run import library, publish
+from reviewkit.run._spawned import worker_main
 from reviewkit.run.build import PackJob, pack_folder, prepare_job
 from reviewkit.run.cluster import DaskPool
 from reviewkit.run.execute import read_notebook
@@ -361,7 +362,7 @@ def run_batch(options: BatchOptions, watch: Watcher | None = None) -> BatchRepor
 def _pool(options: BatchOptions, workers: int) -> LocalPool | DaskPool:
     if options.executor == "dask":
         return DaskPool(workers, options.limits, options.scheduler)
-    return LocalPool(workers, options.limits)
+    return LocalPool(workers, options.limits, target=worker_main)
 
 
 def _jobs(batch_plan: Plan, report: BatchReport, force: bool,
