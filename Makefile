@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo demo-all demo-batch test lint bench bench-batch bench-scale notebooks clean sysdeps
+.PHONY: demo demo-all demo-batch serve-demo test lint bench bench-batch bench-scale notebooks clean sysdeps
 
 # System libraries (Pango, HarfBuzz subsetting, fonts) are checked on every run, not only when
 # the environment is first made: a machine can lose them, and a fresh one never had them.
@@ -16,7 +16,7 @@ sysdeps:
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,serve]'
 	@# An editable install leaves our own modules uncompiled; compile them once so every run
 	@# (and every notebook kernel) loads bytecode even where PYTHONDONTWRITEBYTECODE is set.
 	$(BIN)/python -m compileall -q src
@@ -42,6 +42,17 @@ demo-batch: sysdeps $(STAMP)
 	  $(BIN)/reviewkit minutes import $$f --params params/weekly.yaml --by demo >/dev/null || exit $$?; done
 	$(BIN)/reviewkit batch --params params/units/weekly.yaml --params params/units/monthly.yaml \
 	  --params params/units/quarterly.yaml --out outputs/batch
+
+# The review cycle on the demo (reviewkit serve): an office user, two owners and a reader, printed
+# with their sign-in details; the weekly round of the latest week is open. A local SMTP server
+# prints every e-mail the application sends. Ctrl-C stops both.
+serve-demo: sysdeps $(STAMP)
+	@for f in data/demo/minutes/weekly-*.yaml; do \
+	  $(BIN)/reviewkit minutes import $$f --params params/weekly.yaml --by demo >/dev/null || exit $$?; done
+	@$(BIN)/python tools/serve_demo.py
+	@$(BIN)/python -m aiosmtpd -n -l 127.0.0.1:8025 & smtp=$$!; \
+	  trap 'kill $$smtp 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/reviewkit serve --params params/review-cycle.yaml
 
 test: sysdeps $(STAMP)
 	$(BIN)/python -m pytest

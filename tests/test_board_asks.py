@@ -126,7 +126,7 @@ def test_a_store_from_before_board_asks_migrates_and_keeps_its_records(tmp_path:
     engine.dispose()
     store = Store.open(str(path))
     try:
-        assert store.schema_version() == database.SCHEMA_VERSION == 6
+        assert store.schema_version() == database.SCHEMA_VERSION >= 6  # board asks: 6
         assert store.asks() == []
         with store.transaction() as tx:
             ask = tx.add_ask(ask="Approve", owner="CFO", deadline=dt.date(2026, 12, 1),

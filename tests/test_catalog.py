@@ -405,3 +405,54 @@ def test_invalid_yaml_in_the_catalog_names_the_line(write: Write) -> None:
 def test_missing_catalog_file_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not found"):
         load_catalog(tmp_path / "kpis.yaml")
+
+
+# --- targets per unit, relative amber, counts of events, breakdowns ----------------------------
+
+
+def test_an_amber_relative_to_the_target_is_that_share_on_its_bad_side(
+    catalog_file: Callable[..., Path],
+) -> None:
+    path = catalog_file(kpi(amber="5%", target=60),
+                        kpi(id="waits", direction="lower_is_better", target=25, amber="10%"))
+    rises, waits = load_catalog(path).kpis
+    assert rises.amber_for("weekly") == pytest.approx(57.0)
+    assert waits.amber_for("monthly") == pytest.approx(27.5)
+
+
+def test_a_units_own_target_and_amber_judge_it_in_its_pack(
+    catalog_file: Callable[..., Path],
+) -> None:
+    path = catalog_file(kpi(id="revenue", aggregation="sum", target={"weekly": 55, "monthly": 235},
+                            amber={"weekly": 50, "monthly": 220},
+                            unit_targets={"north": {"weekly": 22, "monthly": 100},
+                                          "south": {"target": {"weekly": 20, "monthly": 90},
+                                                    "amber": "5%"}}))
+    (revenue,) = load_catalog(path).kpis
+    north, south = revenue.for_unit("north", "N"), revenue.for_unit("south", "S")
+    assert (north.target_for("weekly"), south.target_for("monthly")) == (22, 90)
+    # no amber of its own: the group's band in proportion, for a KPI summed over the units
+    assert north.amber_for("weekly") == pytest.approx(22 * 50 / 55)
+    assert south.amber_for("weekly") == pytest.approx(19.0)
+    # a unit without an entry keeps the KPI as it is (the pack then shows its share)
+    assert revenue.for_unit("east", "E").target_for("weekly") == 55
+
+
+@pytest.mark.parametrize(("changes", "field", "message"), [
+    ({"amber": "5 percent"}, "amber", "not a number, a share of the target such as '5%'"),
+    ({"unit_targets": {"north": 99.95, "south": {"target": 99, "amber": 99.5}}},
+     "unit_targets.south.amber", "amber for unit 'south' 99.5 must be on the bad side"),
+    ({"unit_targets": {"north": {"weekly": 99.5}}}, "unit_targets.north.target",
+     "its target for unit 'north' has no 'monthly' entry"),
+    ({"unit_targets": {"north": "high"}}, "unit_targets.north.target",
+     "unit 'north': 'high' is not a number"),
+    ({"absent": "zero"}, "absent", "right only for a count summed over time"),
+    ({"data_from": "2026-01-05"}, "data_from", "it needs absent: zero"),
+    ({"breakdown": "segment"}, "breakdown", "must name a column of the KPI's rows other than"),
+])
+def test_units_targets_counts_and_breakdowns_are_checked_with_their_line(
+    catalog_file: Callable[..., Path], changes: dict[str, Any], field: str, message: str,
+) -> None:
+    path = catalog_file(kpi(**changes))
+    error = rejected(path, field=field, line=None)
+    assert message in str(error)

@@ -1,7 +1,7 @@
 """environment.yml (conda) lists the same packages, with the same minimum versions, as pyproject.
 
-pyproject.toml's [project].dependencies plus the `test` extra is the source of truth; a package
-added to (or dropped from) one file and not the other fails here.
+pyproject.toml's [project].dependencies plus the `test` and `serve` extras are the source of
+truth; a package added to (or dropped from) one file and not the other fails here.
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ def parse_requirement(text: str) -> tuple[str, str | None]:
 def pyproject_packages(data: dict[str, Any]) -> dict[str, str | None]:
     project = data["project"]
     requirements = list(project["dependencies"])
-    requirements += project.get("optional-dependencies", {}).get("test", [])
+    for extra in ("test", "serve"):
+        requirements += project.get("optional-dependencies", {}).get(extra, [])
     return dict(parse_requirement(item) for item in requirements)
 
 

@@ -22,6 +22,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from reviewkit.cadences import MONTHLY, WEEKLY, Narrative
 from reviewkit.errors import InputError, UsageError
+from reviewkit.evaluation.evaluate import OwnerStatus
+from reviewkit.evaluation.owners import with_owner_statuses
 from reviewkit.evaluation.pack import PackEvaluation
 from reviewkit.inputs.catalog import load_catalog
 from reviewkit.layout.notebooks import make_notebook
@@ -929,7 +931,11 @@ def test_gate_headline_rule_refuses_a_headline_kpi_without_data(demo: Demo) -> N
 
 @pytest.mark.parametrize("rule", sorted(gate.RULES))
 def test_gate_rule_turned_off_drops_only_its_reasons(demo: Demo, rule: str) -> None:
-    context = dataclasses.replace(demo.context,
+    # An owner set a status in the review round, which the office has not approved.
+    evaluation = with_owner_statuses(demo.context.evaluation, {"change_success_rate": OwnerStatus(
+        "amber", "a one-off migration weekend", "Chris Moyo", "2026-11-21T09:00:00+00:00",
+        approved=False)})
+    context = dataclasses.replace(demo.context, evaluation=evaluation,
                                   headline=(*demo.context.headline, "backup_success_rate"))
     cells = plan_cells(context, SECTIONS, {})
     every = gate.check(context, cells, demo.actions_now, {})
@@ -938,6 +944,7 @@ def test_gate_rule_turned_off_drops_only_its_reasons(demo: Demo, rule: str) -> N
         "red_kpis_explained": "has neither commentary nor an open action",
         "overdue_actions_rescheduled": "overdue with no new due date",
         "headline_data_current": "has no data for",
+        "owner_status_approved": "the office has not approved it",
     }
     assert all(any(marker in r for r in every) for marker in markers.values())
     without = gate.check(context, cells, demo.actions_now, {rule: False})

@@ -262,6 +262,33 @@ def test_a_database_table_is_a_source(tmp_path: Path) -> None:
     assert prepare_view("weekly", params).evaluated.result("restore_hours").value == 1.5
 
 
+def test_a_database_source_from_the_environment_is_in_the_provenance_with_its_rows_hash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    database = tmp_path / "itsm.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE incidents (restored_at TEXT, hours REAL)")
+        connection.executemany("INSERT INTO incidents VALUES (?, ?)",
+                               [("2026-11-17", 1.0), ("2026-11-18", 2.0)])
+    monkeypatch.setenv("ITSM_URL", "sqlite:///itsm.db")
+    params = _pack(tmp_path, query="""\
+    query: |
+      SELECT period_of(CAST(restored_at AS DATE)) AS period_end, avg(hours) AS value
+      FROM incidents GROUP BY ALL
+""", sources="sources:\n  incidents: {url: '${ITSM_URL}', table: incidents}\n")
+    first = prepare_view("weekly", params).provenance.inputs
+    (entry,) = [item for item in first if item.role == "source incidents"]
+    assert entry.path == "sqlite:///itsm.db (from ${ITSM_URL}) table incidents"
+    assert entry.rows == 2 and len(entry.sha256) == 64
+    # the same rows give the same hash; a changed row another
+    again = prepare_view("weekly", params).provenance.inputs
+    assert [item.sha256 for item in again if item.role == "source incidents"] == [entry.sha256]
+    with sqlite3.connect(database) as connection:
+        connection.execute("UPDATE incidents SET hours = 2.5 WHERE restored_at = '2026-11-18'")
+    changed = prepare_view("weekly", params).provenance.inputs
+    assert [item.sha256 for item in changed if item.role == "source incidents"] != [entry.sha256]
+
+
 def test_a_postgresql_table_is_a_source_shown_without_its_password(
     tmp_path: Path, postgres_url: str,  # noqa: F811  (the fixture)
 ) -> None:

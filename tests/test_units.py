@@ -16,14 +16,16 @@ from old_stores import V2_SCHEMA, write_store
 
 from reviewkit import cadences
 from reviewkit.errors import InputError
-from reviewkit.evaluation.evaluate import combine
+from reviewkit.evaluation.evaluate import combine, period_value
 from reviewkit.evaluation.units import disagreements
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.loaded import load_inputs
 from reviewkit.inputs.measurements import Observation
 from reviewkit.inputs.params import load_params
+from reviewkit.inputs.units import slug
 from reviewkit.layout.sections import Pack
 from reviewkit.layout.view import Publication, make_view
+from reviewkit.periods import period_containing
 from reviewkit.run.prepare import evaluate, load_for
 from reviewkit.run.summary import summary_of
 from reviewkit.store import database as store_module
@@ -124,7 +126,9 @@ def test_a_units_pack_shows_only_its_rows_its_owners_and_not_the_groups_own_kpis
     inputs = load_inputs(two_units)
     north = inputs.for_unit(inputs.unit_named("north"))
     assert {obs.segment for rows in north.measurements.series.values() for obs in rows} == {"N1"}
-    assert [kpi.id for kpi in north.catalog.kpis] == ["uptime", "incidents"]
+    assert [kpi.id for kpi in north.catalog.kpis] == ["uptime"]
+    # incidents add up to the group's: without a target of its own a unit shows its share
+    assert [kpi.id for kpi in north.shares] == ["incidents"]
     assert north.catalog.by_id()["uptime"].owner == "North site lead"
     south = inputs.for_unit(inputs.unit_named("south"))
     assert south.catalog.by_id()["uptime"].owner == "Head of Operations"
@@ -146,12 +150,52 @@ def test_the_group_pack_rolls_its_units_up_and_its_figures_pass_the_consistency_
     summaries = [summary_of(make_view(e, inputs), Publication()) for e in (group, *units)]
     kpis = inputs.catalog.by_id()
     assert disagreements(kpis, summaries[0], summaries[1:]) == []
+    # incidents add up over the units, which have no target of their own: shares, not judged
+    assert [(entry["id"], entry["value"], entry["share"]) for entry in summaries[1]["shares"]] \
+        == [("incidents", 2, pytest.approx(2 / 3))]
     # a unit's figure that changed after the group was built is reported
     stale = json.loads(json.dumps(summaries[1]))
-    stale["kpis"][1]["value"] = 7
+    stale["shares"][0]["value"] = 7
     found = disagreements(kpis, summaries[0], [stale, summaries[2]])
     assert [item.kpi_id for item in found] == ["incidents"]
     assert "group 3" in found[0].describe() and "sum 8" in found[0].describe()
+
+
+def test_the_consistency_check_finds_a_target_or_a_status_the_catalog_does_not_give(
+        two_units: Path) -> None:
+    inputs = load_for(load_params(two_units))
+    store = Store.open(inputs.params.store_location)
+    try:
+        weekly = cadences.get("weekly")
+        packs = [evaluate(weekly, inputs, store, unit=unit) for unit in (None, "north", "south")]
+    finally:
+        store.dispose()
+    group, north, south = (summary_of(make_view(e, inputs), Publication()) for e in packs)
+    kpis = inputs.catalog.by_id()
+    assert disagreements(kpis, group, [north, south]) == []
+
+    def changed(summary: dict[str, Any], kpi_id: str, **fields: Any) -> dict[str, Any]:
+        copy = json.loads(json.dumps(summary))
+        entry = next(item for item in copy["kpis"] if item["id"] == kpi_id)
+        entry.update(fields)
+        return copy
+
+    # the group judged against a unit's target (the last store's row target)
+    found = disagreements(kpis, changed(group, "incidents", target=1, status="red"),
+                          [north, south])
+    assert [item.describe() for item in found] == [
+        "incidents: target 1, but the catalog gives the group 4"]
+    # a status its value and target do not give
+    found = disagreements(kpis, changed(group, "uptime", status="red"), [north, south])
+    assert [item.kpi_id for item in found] == ["uptime"] and "is green" in found[0].detail
+    # a unit judged against the group's target for a summed KPI
+    judged = json.loads(json.dumps(north))
+    judged["kpis"].append({**judged["shares"][0], "target": 4.0, "amber": None,
+                           "status": "green", "target_from": "catalog"})
+    judged["shares"] = []
+    found = disagreements(kpis, group, [judged, south])
+    assert [(item.kpi_id, item.pack) for item in found] == [("incidents", "north")]
+    assert "no target of its own" in found[0].detail
 
 
 def test_a_kpi_with_both_unit_rows_and_group_rows_is_an_error_naming_the_line(
@@ -331,3 +375,95 @@ def test_a_group_takes_its_units_figures_from_their_own_packs_unevaluated_again(
             assert evaluated == []
     finally:
         store.dispose()
+@pytest.mark.parametrize(("segment", "unit_id"), [
+    ("Ünit Três", "unit-tres"), ("São Brás", "sao-bras"), ("Søndre Straße", "sondre-strasse"),
+    ("North General (site 2)", "north-general-site-2"),
+])
+def test_a_unit_id_made_from_a_segment_keeps_its_letters_without_accents(
+        segment: str, unit_id: str) -> None:
+    assert slug(segment) == unit_id
+
+
+def test_the_group_is_judged_against_its_own_target_never_a_units_row_target(
+        make_kpi: Callable[..., Kpi]) -> None:
+    summed = make_kpi(direction="lower_is_better", target={"weekly": 40}, amber=None,
+                      aggregation="sum", cadences=["weekly"])
+    period = period_containing("weekly", DAY)
+    rows = [Observation(DAY, 20.0, 8.0, "a"), Observation(DAY, 21.0, 18.0, "b")]
+    group = period_value(summed, period, rows)
+    assert (group.value, group.target, group.status) == (41.0, 40.0, "red")
+    # one unit's rows are judged by its own target
+    unit = period_value(summed, period, rows[:1])
+    assert (unit.target, unit.status, unit.target_from) == (8.0, "red", "rows")
+    # a level whose units all give the same plan takes it; differing plans do not
+    level = make_kpi(target=95.0, amber=90.0, cadences=["weekly"])
+    same = [Observation(DAY, 96.0, 97.0, "a"), Observation(DAY, 98.0, 97.0, "b")]
+    assert period_value(level, period, same).target == 97.0
+    differ = [Observation(DAY, 96.0, 97.0, "a"), Observation(DAY, 98.0, 99.0, "b")]
+    assert period_value(level, period, differ).target == 95.0
+
+
+def test_a_count_of_events_is_zero_in_a_period_without_rows_from_the_day_its_data_begins(
+        make_kpi: Callable[..., Kpi]) -> None:
+    kpi = make_kpi(direction="lower_is_better", target={"weekly": 3}, amber=None,
+                   aggregation="sum", cadences=["weekly"], absent="zero",
+                   data_from=DAY - dt.timedelta(weeks=2))
+    period = period_containing("weekly", DAY)
+    assert (period_value(kpi, period, []).value, period_value(kpi, period, []).zero) == (0.0, True)
+    before = period.shift(-3)
+    assert period_value(kpi, before, []).value is None  # before its data began: no data
+    # a row with an empty value is still a missing value
+    assert period_value(kpi, period, [Observation(DAY, None)]).value is None
+
+
+def test_the_groups_own_row_is_its_figure_for_a_kpi_that_rolls_up_as_own(
+        make_kpi: Callable[..., Kpi]) -> None:
+    kpi = make_kpi(rollup="own", direction="lower_is_better", target=25.0, amber=None)
+    rows = [_obs(18.0, "a", 40), _obs(40.7, "b", 30), _obs(28.0, "", 70)]
+    assert combine(kpi, rows).value == 28.0
+    assert combine(kpi, rows[:1]).value == 18.0  # a unit's pack: its own row
+
+
+def test_a_query_that_returns_group_rows_beside_units_needs_rollup_own(
+        two_units: Path, write: Callable[[str, str], Path]) -> None:
+    write("waits.csv", "day,site,minutes\n2026-11-17,N1,10\n2026-11-18,S1,30\n")
+    catalog = two_units.parent / "kpis.yaml"
+    catalog.write_text(catalog.read_text() + """  - id: wait_p90
+    name: Wait
+    perspective: Reliability
+    direction: lower_is_better
+    target: 25
+    owner: Ops
+    cadences: [weekly]
+    query: |
+      SELECT period_of(day) AS period_end, site AS segment,
+             quantile_cont(minutes, 0.9) AS value
+      FROM waits GROUP BY GROUPING SETS ((period_of(day), site), (period_of(day)))
+""", encoding="utf-8")
+    two_units.write_text(two_units.read_text() + "period_end: 2026-11-20\nsources: {waits: "
+                         "waits.csv}\n", encoding="utf-8")
+    inputs = load_for(load_params(two_units))
+    store = Store.open(inputs.params.store_location)
+    try:
+        with pytest.raises(InputError, match="give the KPI rollup: own"):
+            evaluate(cadences.get("weekly"), inputs, store)
+        catalog.write_text(catalog.read_text().replace("    target: 25\n",
+                                                       "    target: 25\n    rollup: own\n"))
+        inputs = load_for(load_params(two_units))
+        group = evaluate(cadences.get("weekly"), inputs, store)
+        north = evaluate(cadences.get("weekly"), inputs, store, unit="north")
+    finally:
+        store.dispose()
+    assert group.result("wait_p90").value == pytest.approx(28.0)  # of 10 and 30
+    assert north.result("wait_p90").value == 10.0
+
+
+def test_unit_targets_must_name_units_of_the_params_file(two_units: Path) -> None:
+    catalog = two_units.parent / "kpis.yaml"
+    catalog.write_text(catalog.read_text().replace(
+        "    owners: {north: North site lead}\n",
+        "    owners: {north: North site lead}\n    unit_targets: {nort: 99.5}\n"))
+    with pytest.raises(InputError, match=r"unit_targets names 'nort', which is no unit's id or "
+                                         r"segment; units: north, south \(did you mean "
+                                         r"'north'\?\)"):
+        load_inputs(two_units)

@@ -5,8 +5,13 @@
 #   libharfbuzz-subset0                WeasyPrint subsets fonts with it (without it, it warns on
 #                                      every PDF and embeds whole fonts; future versions need it)
 #   fonts-dejavu-core                  a system fallback font for glyphs the bundled ones lack
+#   chromium, chromium-driver          the review cycle's browser tests (Selenium) and the
+#                                      screenshots of its pages; without them those tests skip
+#                                      and say why, so they are installed where possible but
+#                                      never required
 #
-# `sh tools/ensure_system_deps.sh --check` only checks (exit 1 and the list when any is missing).
+# `sh tools/ensure_system_deps.sh --check` only checks (exit 1 and the list when any required
+# one is missing); `--check-browser` checks the browser alone.
 
 missing=""
 have_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
@@ -16,20 +21,37 @@ have_lib 'libharfbuzz-subset.so.0' || missing="$missing libharfbuzz-subset0"
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || [ "$(uname)" = "Darwin" ] \
   || missing="$missing fonts-dejavu-core"
 
-if [ -z "$missing" ]; then
+browser=""
+if [ "$(uname)" != "Darwin" ]; then
+  command -v chromium >/dev/null 2>&1 || browser="$browser chromium"
+  command -v chromedriver >/dev/null 2>&1 || browser="$browser chromium-driver"
+fi
+
+if [ "$1" = "--check-browser" ]; then
+  [ -z "$browser" ] && exit 0
+  echo "reviewkit: missing system packages for the browser tests:$browser" >&2
+  exit 1
+fi
+if [ -z "$missing" ] && [ -z "$browser" ]; then
   exit 0
 fi
 if [ "$1" = "--check" ]; then
+  [ -z "$missing" ] && exit 0
   echo "reviewkit: missing system packages:$missing" >&2
   exit 1
 fi
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-  echo "reviewkit: installing system packages for WeasyPrint (apt-get):$missing" >&2
+  echo "reviewkit: installing system packages (apt-get):$missing$browser" >&2
   # shellcheck disable=SC2086 # the list is meant to split into words
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing; } \
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing $browser; } \
     >/dev/null || exit $?
   exit 0
 fi
+if [ -n "$browser" ]; then
+  echo "reviewkit: the review cycle's browser tests need:$browser (Debian/Ubuntu names); they" >&2
+  echo "  skip without them (e.g. sudo apt-get install$browser)." >&2
+fi
+[ -z "$missing" ] && exit 0
 echo "reviewkit: WeasyPrint needs these system packages:$missing (Debian/Ubuntu names);" >&2
 echo "  install them (e.g. sudo apt-get install$missing), or 'brew install pango' on macOS," >&2
 echo "  then run make again." >&2

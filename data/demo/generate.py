@@ -403,6 +403,8 @@ CATALOG: list[Kpi] = [
         "kind": "lagging",
         "aggregation": "mean",
         "headline": True,
+        # Measured by hand: each site lead enters the week's survey score in the review round.
+        "manual": True,
         "definition": "Share of post-ticket survey responses in the week that rate the service "
         "desk 4 or 5 out of 5.",
         "why_it_matters": "It is staff's daily experience of IT, and it falls before complaints "

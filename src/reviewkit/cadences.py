@@ -10,6 +10,7 @@ which strategy parts and charts a build prepares. Adding a cadence is one :class
 from __future__ import annotations
 
 import difflib
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
@@ -71,6 +72,9 @@ class Section:
     #: Its data is the group's (the portfolio, spend, priorities, board asks): left out of a
     #: unit's pack, with its commentary, instead of standing there as an empty stub.
     group_level: bool = False
+    #: The input it shows (the portfolio shows the initiatives): a pack whose params file
+    #: names none leaves the section out, and its data-quality appendix says so in a line.
+    needs: StrategyPart | None = None
 
 
 @dataclass(frozen=True)
@@ -100,15 +104,21 @@ class Cadence:
         """The commentary cells of its sections, in reading order."""
         return tuple(section.narrative for section in self.sections if section.narrative)
 
-    def sections_for(self, group: bool, unit: bool = False) -> tuple[Section, ...]:
+    def sections_for(self, group: bool, unit: bool = False,
+                     present: Collection[StrategyPart] | None = None) -> tuple[Section, ...]:
         """The sections of one pack: the group-only ones only in a group pack, the group-level
-        ones in every pack but a unit's."""
+        ones in every pack but a unit's; given the inputs ``present``, only the sections whose
+        input is there."""
         return tuple(s for s in self.sections
-                     if (group or not s.group_only) and not (unit and s.group_level))
+                     if (group or not s.group_only) and not (unit and s.group_level)
+                     and (present is None or s.needs is None or s.needs in present))
 
-    def narratives_for(self, group: bool, unit: bool = False) -> tuple[Narrative, ...]:
+    def narratives_for(self, group: bool, unit: bool = False,
+                       present: Collection[StrategyPart] | None = None,
+                       ) -> tuple[Narrative, ...]:
         """The commentary cells of one pack's sections (:meth:`sections_for`)."""
-        return tuple(s.narrative for s in self.sections_for(group, unit) if s.narrative)
+        return tuple(s.narrative for s in self.sections_for(group, unit, present)
+                     if s.narrative)
 
     def section(self, section_id: str) -> Section:
         for section in self.sections:
@@ -189,14 +199,14 @@ MONTHLY = Cadence(
         Section("portfolio", "Delivery: the initiative portfolio",
                 Narrative("delivery", "Delivery",
                           "Which initiatives need help, and what you ask for."),
-                group_level=True),
+                group_level=True, needs="initiatives"),
         # Spend and the action log follow on: the commentary before each often spills
         # onto a page of its own otherwise.
         Section("spend", "Cost discipline: spend against budget",
                 Narrative("cost", "Cost discipline",
                           "Where spend is off plan, why, and the recovery."), new_page=False,
-                group_level=True),
-        Section("benefits", "Benefits realization", group_level=True),
+                group_level=True, needs="spend"),
+        Section("benefits", "Benefits realization", group_level=True, needs="benefits"),
         Section("leading_lagging", "Leading and lagging indicators"),
         _SCORECARD,
         Section("actions", "Action log and decisions", _ACTIONS, new_page=False),
@@ -225,11 +235,11 @@ QUARTERLY = Cadence(
         Section("priorities", "Strategic priorities",
                 Narrative("priorities", "Strategic priorities",
                           "Which priorities are behind, and what would bring them back."),
-                group_level=True, new_page=False),
+                group_level=True, new_page=False, needs="priorities"),
         Section("outlook", "Outlook: the next four quarters"),
-        Section("benefits", "Benefits realization", group_level=True),
-        Section("portfolio", "The initiative portfolio", group_level=True),
-        Section("spend", "Spend against budget", group_level=True),
+        Section("benefits", "Benefits realization", group_level=True, needs="benefits"),
+        Section("portfolio", "The initiative portfolio", group_level=True, needs="initiatives"),
+        Section("spend", "Spend against budget", group_level=True, needs="spend"),
         _CHANGES,
         # The board reads the balanced scorecard, the decisions asked of it and what changed;
         # the operational action log and the full scorecard are appendices (the body stays

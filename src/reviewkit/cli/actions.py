@@ -147,7 +147,8 @@ def known_units(params: LoadedParams) -> set[str]:
     listed = params.values.units
     if isinstance(listed, list):
         return {unit.id for unit in listed}
-    measurements = load_measurements(params.values.measurements)
+    breakdowns = load_catalog(params.values.catalog).breakdowns()
+    measurements = load_measurements(params.values.measurements, breakdowns=breakdowns)
     if not segments_of(measurements):
         return set()
     return {unit.id for unit in resolve_units(params, measurements, every_segment=True)}

@@ -22,6 +22,7 @@ from reviewkit.cli.actions import (
     run_minutes,
 )
 from reviewkit.cli.batch_args import add_batch_parsers
+from reviewkit.cli.serve_args import SERVE_COMMANDS, add_serve_parsers
 from reviewkit.errors import ReviewkitError, UsageError
 from reviewkit.inputs.loaded import load_inputs
 from reviewkit.periods import parse_date
@@ -120,6 +121,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_parsers(commands)
     add_batch_parsers(commands)
+    add_serve_parsers(commands)
     return parser
 
 
@@ -159,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_asks(args)
         if args.command == "minutes":
             return run_minutes(args)
+        if args.command in SERVE_COMMANDS:
+            return _serve(args)
     except ReviewkitError as exc:
         if debug:
             raise
@@ -230,6 +234,17 @@ def _build(args: argparse.Namespace) -> int:
             print(f"  {reason}", file=sys.stderr)
     print(result.folder / "pack.ipynb" if args.command == "draft" else result.pdf)
     return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        # Deferred: the review cycle is an optional extra (Flask and friends), and only these
+        # commands need it.
+        from reviewkit.cli.serve import run_serve_command
+    except ModuleNotFoundError as exc:
+        raise UsageError(f"'reviewkit {args.command}' needs the review cycle's extra (missing "
+                         f"{exc.name}): pip install 'reviewkit[serve]'") from None
+    return run_serve_command(args)
 
 
 def _validate(args: argparse.Namespace) -> int:

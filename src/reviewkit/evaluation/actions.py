@@ -98,6 +98,9 @@ class ActionLog:
     actions: tuple[ActionView, ...] = ()
     decisions: tuple[Decision, ...] = ()
     effects: tuple[Effect, ...] = ()
+    #: In a unit's pack: the group's open actions on the unit's KPIs (the group pack's log
+    #: holds them; the unit's lead needs to see them beside the unit's own).
+    group_actions: tuple[ActionView, ...] = ()
     #: The board asks as they stood (every status): the register the board pack reads.
     asks: tuple[BoardAsk, ...] = ()
 
@@ -153,7 +156,13 @@ class ActionLog:
         return [d for d in self.decisions if self.since <= d.decided_on < self.as_of]
 
     def open_for(self, kpi_id: str) -> list[ActionView]:
-        return [v for v in self.open if v.action.kpi_id == kpi_id]
+        """The open actions on a KPI: the pack's own, and in a unit's pack the group's."""
+        return [v for v in (*self.open, *self.group_actions) if v.action.kpi_id == kpi_id]
+
+    def with_group_actions(self, group: ActionLog, kpi_ids: set[str]) -> ActionLog:
+        """This (a unit's) log with the group's open actions on the unit's KPIs."""
+        return replace(self, group_actions=tuple(
+            view for view in group.open if view.action.kpi_id in kpi_ids))
 
     def summary(self) -> dict[str, object]:
         """The contract's ``actions`` block of summary.json."""
@@ -165,6 +174,8 @@ class ActionLog:
             "decisions_since_last": [d.id for d in self.decisions_since],
             "since": self.since.isoformat(),
             "previous_pack": self.previous_label,
+            **({"group_open": [v.id for v in self.group_actions]} if self.group_actions
+               else {}),
         }
 
 

@@ -28,6 +28,7 @@ from reviewkit.periods import Period
 
 Status = Literal["green", "amber", "red", "no_data"]
 Trend = Literal["improving", "worsening", "flat", "unknown"]
+TargetSource = Literal["catalog", "rows"]
 #: How a trend reads beside its KPI's status: good (green), bad (red), a warning (amber: a
 #: worsening KPI still on track), mixed (amber: improving over the span but worse this period),
 #: or neutral (flat, unknown).
@@ -107,21 +108,30 @@ def combine(kpi: Kpi, observations: Iterable[Observation]) -> Combined:
     in one pass (the same arithmetic as a single unit's mean). Rows without a value are left out.
     """
     rows = sorted((obs for obs in observations if obs.value is not None),
-                  key=lambda o: (o.period_end, o.segment))
+                  key=lambda o: (o.period_end, o.segment, o.part))
+    rollup = kpi.rollup_rule
+    if rollup == "own" and len({obs.segment for obs in rows}) > 1:
+        # The group's own figure (a median over every record): its rows without a segment,
+        # never a roll-up of the units' figures.
+        rows = [obs for obs in rows if obs.segment == ""]
+    if rollup == "own":
+        rollup = "latest"  # one figure: the group's, or a unit's, own
     if not rows:
         return Combined(None, 0, 0.0)
     weight = math.fsum(_weight(obs) for obs in rows)
     count = sum(obs.rows for obs in rows)
-    segments: dict[str, list[Observation]] = {}
+    # Each unit's rows, and inside a unit each part of its breakdown (a depot): aggregated over
+    # time, then combined by the roll-up rule (a sum of sums, a mean of every measurement, …).
+    segments: dict[tuple[str, str], list[Observation]] = {}
     for obs in rows:
-        segments.setdefault(obs.segment, []).append(obs)
-    rollup = kpi.rollup_rule
-    # The default rollup over units' figures is the aggregation over every row (a sum of
-    # sums, the latest of the latest, a count-weighted mean of means …): one pass, exact.
+        segments.setdefault((obs.segment, obs.part), []).append(obs)
+    # The default rollup over units' figures is the aggregation over every row in (date, unit,
+    # part) order (a sum of sums, the latest of the latest, a count-weighted mean of means …):
+    # one pass, exact.
     if len(segments) == 1 or rollup == DEFAULT_ROLLUP[kpi.aggregation]:
         return Combined(_figure(_over_time(rows, kpi.aggregation)), count, weight)
     parts = [(_over_time(part, kpi.aggregation), math.fsum(_weight(o) for o in part),
-              (part[-1].period_end, segment)) for segment, part in segments.items()]
+              (part[-1].period_end, *key)) for key, part in segments.items()]
     values = [value for value, _, _ in parts if value is not None]
     if rollup == "mean":
         value: float | None = math.fsum(w * v for v, w, _ in parts if v is not None) / math.fsum(
@@ -168,6 +178,11 @@ class PeriodValue:
     #: still in progress, or in the first period its data only partly covers (its target and
     #: amber are pro-rated to the days covered).
     share: float = 1.0
+    #: Where the target comes from: the catalog (the KPI's, or a unit's own), or the rows of
+    #: the period (a ``target`` column).
+    target_from: TargetSource = "catalog"
+    #: A count of events with no rows in the period: 0 (``absent: zero``), not a measurement.
+    zero: bool = False
     #: The day the KPI's data starts, when that is inside this period: the first period is
     #: only partly covered (flagged wherever it is shown, whatever the aggregation).
     partial_from: dt.date | None = None
@@ -231,6 +246,18 @@ def like_for_like(kpi: Kpi, earlier: PeriodValue, share: float) -> PeriodValue:
 
 
 @dataclass(frozen=True)
+class OwnerStatus:
+    """A status the KPI's owner set in the review round instead of the data's, and why."""
+
+    status: Status
+    reason: str
+    by: str
+    at: str  # ISO time it was saved
+    approved: bool  # by the office (the publish gate may require it)
+    data_status: Status = "no_data"  # what the data gave
+
+
+@dataclass(frozen=True)
 class KpiResult:
     """Everything a pack says about one KPI for one period."""
 
@@ -248,6 +275,8 @@ class KpiResult:
     target_streak: int = 0
     #: How long the feed has been silent at the day the data runs to, at its own grain.
     silence: Silence = field(default_factory=lambda: Silence(None, None, 0))
+    #: The owner's status in place of the data's (see evaluation/owners.py), if they set one.
+    owner_status: OwnerStatus | None = None
 
     @property
     def status(self) -> Status:
@@ -381,6 +410,9 @@ class DataQuality:
     ignored_columns: list[str] = field(default_factory=list)
     target_overrides: dict[str, int] = field(default_factory=dict)
     rows_in_future: int = 0  # rows dated after today: a feed or a typo to look at
+    #: Counts of events whose periods without rows read 0 (``absent: zero``): kpi_id -> the
+    #: periods shown that had no rows, and the day the data begins (zeros count from it).
+    zero_counted: dict[str, tuple[int, dt.date]] = field(default_factory=dict)
     #: Rows missing at the data's own grain inside the pack's window, where that grain is finer
     #: than the pack's periods (a week missing from a month): kpi_id -> the dates due.
     missing_points: dict[str, list[dt.date]] = field(default_factory=dict)
@@ -407,29 +439,47 @@ class DataQuality:
 
 
 def _period_target(
-    kpi: Kpi, cadence: str, rows: Iterable[Observation]
-) -> tuple[float, float | None]:
-    """Target and amber for a period: the latest row override wins, keeping the band's width."""
+    kpi: Kpi, cadence: str, rows: Sequence[Observation]
+) -> tuple[float, float | None, TargetSource]:
+    """Target and amber for a period, and where they come from: the latest row's target when
+    the rows set one for the figure, keeping the band's width; else the catalog's.
+
+    Rows set the target of the figure they make: the group's own rows (no segment), or the
+    rows of one unit. A figure made of several units' rows takes their target only when every
+    unit gives the same one and the figure is a level, not a sum: units' targets never add up
+    to the group's, and one unit's target is never the group's (the catalog's is)."""
     target = kpi.target_for(cadence)
     amber = kpi.amber_for(cadence)
-    override = None
-    for obs in rows:
-        if obs.target is not None:
-            override = obs.target
-    if override is None:
-        return target, amber
+    given = [obs for obs in rows if obs.target is not None]
+    if not given:
+        return target, amber, "catalog"
+    own = [obs for obs in given if obs.segment == ""]
+    units = {obs.segment for obs in rows} - {""}
+    if own:
+        override = own[-1].target
+    elif len(units) == 1 or (not kpi.sums_units and {obs.segment for obs in given} == units
+          and len({obs.target for obs in given}) == 1):
+        override = given[-1].target
+    else:
+        return target, amber, "catalog"
+    assert override is not None
     if amber is None:
-        return override, None
-    return override, override - (target - amber)
+        return override, None, "rows"
+    return override, override - (target - amber), "rows"
 
 
 def period_value(kpi: Kpi, period: Period, rows: Sequence[Observation]) -> PeriodValue:
-    """Aggregate the rows dated inside ``period`` and rate the result."""
+    """Aggregate the rows dated inside ``period`` and rate the result. A count of events with
+    no rows in a period from the day its data begins is 0 (``absent: zero``)."""
     combined = combine(kpi, rows)
-    target, amber = _period_target(kpi, period.cadence, rows)
+    zero = (not rows and kpi.counts_absent_as_zero and kpi.data_from is not None
+            and period.end >= kpi.data_from)
+    if zero:
+        combined = Combined(0.0, 0, 0.0)
+    target, amber, source = _period_target(kpi, period.cadence, rows)
     status = rag_status(combined.value, target, amber, kpi.direction)
     return PeriodValue(period, combined.value, target, amber, status, combined.count,
-                       combined.weight)
+                       combined.weight, target_from=source, zero=zero)
 
 
 def trend_of(kpi: Kpi, history: Sequence[PeriodValue]) -> Trend:
@@ -572,7 +622,10 @@ def evaluate_kpi(
         if offset < history_length:
             buckets[history_length - 1 - offset].append(obs)
     periods = period.history(history_length)
-    coverage = coverage_of(observations)
+    # A count of events whose absence is zero has rows only when something happened: their
+    # dates tell neither how often the data comes nor where it starts (its data_from does).
+    zero = kpi.counts_absent_as_zero
+    coverage = Coverage(None, None, None) if zero else coverage_of(observations)
     history = [pro_rate(kpi, period_value(kpi, p, rows), as_of if p == period else None,
                         coverage)
                for p, rows in zip(periods, buckets, strict=True)]
@@ -585,7 +638,8 @@ def evaluate_kpi(
         without = max(without, period.offset_of(last_seen))
     # Silent for ``stale_after`` of its own rows (three weeks of a weekly feed is stale in a
     # quarterly pack too), or for as many of the pack's periods.
-    silence = silence_of(observations, min(as_of, period.end) if as_of else period.end)
+    silence = (Silence(None, last_seen, 0) if zero else
+               silence_of(observations, min(as_of, period.end) if as_of else period.end))
     stale = last_seen is not None and (without >= stale_after or silence.stale(stale_after))
     return KpiResult(
         kpi=kpi,
@@ -750,9 +804,12 @@ def _data_quality(
     unknown = dict(sorted(unknown.items()))
     for rows in series.values():
         after += sum(1 for obs in rows if obs.period_end > period.end)
+    zeros: dict[str, tuple[int, dt.date]] = {}
     for result in results:
         kpi_id = result.kpi.id
         rows = series.get(kpi_id, [])
+        if result.kpi.counts_absent_as_zero and result.kpi.data_from is not None:
+            zeros[kpi_id] = (sum(1 for pv in result.history if pv.zero), result.kpi.data_from)
         missing = [
             obs.period_end for obs in rows if obs.value is None and obs.period_end <= period.end
         ]
@@ -764,6 +821,8 @@ def _data_quality(
         ) + unseen.extra_target_rows.get(kpi_id, 0)
         if count:
             overrides[kpi_id] = count
+        if kpi_id in zeros and any(pv.value is not None for pv in result.history):
+            continue  # no rows is a count of 0 here: no gap, no silence, no missing week
         if result.last_seen is None:
             never.append(kpi_id)
             continue
@@ -792,7 +851,7 @@ def _data_quality(
                        stale=stale, never_reported=never, rows_after_period=after,
                        ignored_columns=list(ignored_columns), target_overrides=overrides,
                        rows_in_future=future, missing_points=points, grain_nouns=nouns,
-                       partial_first=partial)
+                       partial_first=partial, zero_counted=zeros)
 
 
 def _finer(grain: Grain, period: Period) -> bool:

@@ -6,20 +6,31 @@ computed from the loaded inputs and what the store remembers.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
-from reviewkit.cadences import Cadence
+from reviewkit.cadences import Cadence, Section, StrategyPart
 from reviewkit.errors import InputError, UsageError
 from reviewkit.evaluation.actions import ActionLog, action_log, red_without_action
+from reviewkit.evaluation.breakdown import Breakdown, breakdowns
 from reviewkit.evaluation.changes import ChangeReport, compare
 from reviewkit.evaluation.evaluate import Evaluation, ExceptionItem, KpiResult, evaluate
+from reviewkit.evaluation.owners import (
+    EnteredValue,
+    OwnerNote,
+    entered_values,
+    owner_notes,
+    owner_statuses,
+    with_owner_statuses,
+)
 from reviewkit.evaluation.strategy import Strategy, prepare_strategy
-from reviewkit.evaluation.units import UnitFigures, unit_figures
+from reviewkit.evaluation.units import ShareOfGroup, UnitFigures, shares_of, unit_figures
 from reviewkit.inputs.catalog import Catalog, Kpi
 from reviewkit.inputs.loaded import Inputs
+from reviewkit.inputs.sources import SourceRead
 from reviewkit.inputs.units import Unit
 from reviewkit.periods import Period, period_containing
+from reviewkit.store.cycle import KpiUpdate
 from reviewkit.store.records import PackRecord, StoreHistory
 
 #: Headline KPIs when neither the params file nor the catalog names any: the first few.
@@ -43,10 +54,60 @@ class PackEvaluation:
     unit: Unit | None = None
     #: A group pack's units, each with its figures for the period ("units side by side").
     units: tuple[UnitFigures, ...] = ()
+    #: A unit pack's KPIs summed over the units without a target of the unit's own: its share
+    #: of the group's figure, not judged.
+    shares: tuple[ShareOfGroup, ...] = ()
+    #: KPIs broken down by a column finer than the unit (a depot): their period by its parts,
+    #: by KPI id (not in a group pack, whose units page breaks it down by unit).
+    breakdowns: Mapping[str, Breakdown] = field(default_factory=dict)
+    #: What its queries read from database sources (for the provenance).
+    source_reads: tuple[SourceRead, ...] = ()
+    #: The optional inputs the params file names (a unit's pack has none of them itself).
+    configured: frozenset[StrategyPart] = frozenset()
+    #: What the KPIs' owners wrote in the review round, by KPI id (see evaluation/owners.py).
+    owner_notes: Mapping[str, OwnerNote] = field(default_factory=dict)
+    #: Values owners entered by hand for the period, by KPI id.
+    entered: Mapping[str, EnteredValue] = field(default_factory=dict)
 
     @property
     def is_group(self) -> bool:
         return bool(self.units)
+
+    @property
+    def inputs_present(self) -> frozenset[StrategyPart]:
+        """The optional inputs this pack has (initiatives, benefits, spend, priorities)."""
+        strategy = self.strategy
+        given: tuple[tuple[StrategyPart, object], ...] = (
+            ("initiatives", strategy.initiatives), ("benefits", strategy.benefits),
+            ("spend", strategy.spend), ("priorities", strategy.priorities))
+        return frozenset(part for part, value in given if value is not None)
+
+    @property
+    def inputs_missing(self) -> tuple[StrategyPart, ...]:
+        """The inputs the cadence's sections show that this pack does not have: those
+        sections are left out (the data-quality appendix names them)."""
+        present = self.inputs_present
+        return tuple(dict.fromkeys(section.needs for section in self.cadence.sections
+                                   if section.needs is not None
+                                   and section.needs not in present))
+
+    @property
+    def inputs_not_configured(self) -> tuple[StrategyPart, ...]:
+        """Of :attr:`inputs_missing`, those the params file does not name."""
+        return tuple(part for part in self.inputs_missing if part not in self.configured)
+
+    @property
+    def inputs_of_group(self) -> tuple[StrategyPart, ...]:
+        """Of :attr:`inputs_missing`, those the params file names: a unit's pack leaves the
+        group's portfolio, spend and priorities to the group's pack."""
+        return tuple(part for part in self.inputs_missing if part in self.configured)
+
+    @property
+    def sections(self) -> tuple[Section, ...]:
+        """The sections of this pack: the units page only in a group pack, the group's own
+        sections not in a unit's, and only the sections whose input it has."""
+        return self.cadence.sections_for(self.is_group, self.unit is not None,
+                                         self.inputs_present)
 
     @property
     def unit_key(self) -> str:
@@ -144,6 +205,7 @@ def evaluate_pack(
     requested: dt.date | None = None,
     *,
     today: dt.date,
+    owner_updates: Sequence[KpiUpdate] = (),
     units_known: Mapping[str, UnitFigures] | None = None,
     resolved: tuple[Period, dt.date] | None = None,
 ) -> PackEvaluation:
@@ -160,9 +222,12 @@ def evaluate_pack(
     measurements = inputs.measurements
     params = inputs.params.values
     headline = choose_headline(cadence, inputs)
+    # A unit's shares of the group's figures are evaluated apart (their rows are not rows of
+    # KPIs missing from the catalog).
+    shared = {kpi.id for kpi in inputs.shares}
     evaluation = evaluate(
         inputs.catalog.kpis,
-        measurements.series,
+        {kpi_id: rows for kpi_id, rows in measurements.series.items() if kpi_id not in shared},
         period,
         history_length=params.history,
         stale_after=params.stale_after,
@@ -171,6 +236,7 @@ def evaluate_pack(
         today=today,
         unseen=measurements.unseen,
     )
+    evaluation = with_owner_statuses(evaluation, owner_statuses(owner_updates))
     earlier = [pack for pack in history.packs if pack.period_end < period.end]
     previous = earlier[-1] if earlier else None
     since = previous.period_end if previous else period.previous().end
@@ -180,6 +246,15 @@ def evaluate_pack(
         results=evaluation.results, series=measurements.series,
         as_of=min(as_of, today),
     )
+    shares = shares_of(inputs, period, as_of)
+    if inputs.unit is not None:
+        # The group's actions name the unit's KPI and its status; a KPI the unit shows as its
+        # share of the group, the group's status (the unit has none of its own there).
+        group_log = action_log(history.group_events, period, since=since, previous_label=None,
+                               results=[*evaluation.results, *(s.group for s in shares)],
+                               series=measurements.series, as_of=min(as_of, today))
+        log = log.with_group_actions(group_log, {kpi.id for kpi in inputs.catalog.kpis}
+                                     | {kpi.id for kpi in inputs.shares})
     evaluation = evaluation.with_exceptions(red_without_action(evaluation.results, log))
     changes = compare(evaluation.results, evaluation.exceptions, earlier,
                       previous_period=period.previous(),
@@ -188,8 +263,23 @@ def evaluate_pack(
     return PackEvaluation(cadence=cadence, period=period, as_of=as_of, catalog=inputs.catalog,
                           headline=headline, evaluation=evaluation, action_log=log,
                           changes=changes, strategy=strategy, unit=inputs.unit,
-                          units=unit_figures(inputs, period, units_known)
-                          if inputs.is_group else ())
+                          units=unit_figures(inputs, period, as_of, units_known)
+                          if inputs.is_group else (),
+                          shares=shares,
+                          breakdowns={} if inputs.is_group else breakdowns(
+                              evaluation.results, measurements.series),
+                          source_reads=inputs.source_reads,
+                          configured=_configured(inputs),
+                          owner_notes=owner_notes(owner_updates),
+                          entered=entered_values(owner_updates))
+
+
+def _configured(inputs: Inputs) -> frozenset[StrategyPart]:
+    values = inputs.params.values
+    named: tuple[tuple[StrategyPart, object], ...] = (
+        ("initiatives", values.initiatives), ("benefits", values.benefits),
+        ("spend", values.spend), ("priorities", values.priorities))
+    return frozenset(part for part, path in named if path is not None)
 
 
 def _previous_exceptions(inputs: Inputs, history: StoreHistory, period: Period,

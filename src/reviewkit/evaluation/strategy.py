@@ -174,6 +174,15 @@ def outlook_series(kpi: Kpi, rows: Sequence[Observation],
         if 0 < share < 1 and value is not None:
             series[-1] = (last, value / share)
     return series, partial
+def _zeros(kpi: Kpi, series: list[tuple[Period, float | None]],
+           ) -> list[tuple[Period, float | None]]:
+    """A count of events (``absent: zero``) is 0 in a month without rows from the day its data
+    begins, as in the pack's own periods."""
+    if not kpi.counts_absent_as_zero or kpi.data_from is None:
+        return series
+    start = kpi.data_from
+    return [(month, 0.0 if value is None and month.end >= start else value)
+            for month, value in series]
 
 
 def prepare_strategy(
@@ -236,8 +245,8 @@ def prepare_strategy(
         kpis_by_id = inputs.catalog.by_id()
         for kpi_id in headline:
             kpi = kpis_by_id[kpi_id]
-            series, partial = outlook_series(kpi, inputs.measurements.series.get(kpi_id, []),
-                                             as_of)
+            series, partial = outlook_series(kpi, inputs.outlook_rows_of(kpi_id), as_of)
+            series = _zeros(kpi, series)
             forecast = forecast_kpi(kpi, series)
             # The outlook speaks in quarters: a pack of quarters starts it from its own quarter
             # as the scorecard states it.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from pathlib import Path
@@ -22,9 +23,14 @@ from reviewkit.inputs.sources import KpiQuery, check_query_text
 
 Direction = Literal["higher_is_better", "lower_is_better"]
 Aggregation = Literal["mean", "sum", "last", "min", "max"]
-#: How a group's figure is made from its units' figures for one period.
-Rollup = Literal["sum", "mean", "latest", "min", "max"]
+#: How a group's figure is made from its units' figures for one period; ``own``: it is not made
+#: from them at all, but taken from the group's own rows (a median or percentile over every
+#: record, which no roll-up of the units' figures gives).
+Rollup = Literal["sum", "mean", "latest", "min", "max", "own"]
 Kind = Literal["leading", "lagging"]
+#: What a period without rows is: missing (no data), or zero (a count of events: a week without
+#: complaints had 0 complaints).
+Absent = Literal["missing", "zero"]
 
 _ID_PATTERN = re.compile(r"^[a-z0-9_]+$")
 #: The longest KPI id, as for unit ids: an id names the KPI in the action store (whose
@@ -33,6 +39,34 @@ _ID_PATTERN = re.compile(r"^[a-z0-9_]+$")
 ID_MAX_LENGTH = 64
 
 Threshold = float | dict[str, float]
+#: An amber threshold: a number, ``"5%"`` (relative to the target, on its bad side), or either
+#: per cadence.
+AmberThreshold = float | str | dict[str, float | str]
+#: An amber written relative to its target: "5%", "2.5 %".
+_RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+#: A column a KPI's rows may be broken down by (depot, region, ward): a plain column name.
+_COLUMN = re.compile(r"^[a-z_][a-z0-9_]*$")
+#: Columns of the measurements and of a query's result, which no breakdown may be called.
+_RESERVED_COLUMNS = ("kpi_id", "period_end", "value", "target", "segment", "count")
+
+
+def relative_share(amber: object) -> float | None:
+    """The share of an amber written relative to its target ("5%" → 0.05), else None."""
+    if isinstance(amber, str):
+        found = _RELATIVE.match(amber)
+        if found:
+            return float(found[1]) / 100
+    return None
+
+
+class UnitTarget(BaseModel):
+    """A unit's own target (and amber), in the forms of the KPI's: a number, a number per
+    cadence, and an amber that may be relative to the target."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    target: Threshold
+    amber: AmberThreshold | None = None
 
 
 class Kpi(BaseModel):
@@ -45,7 +79,7 @@ class Kpi(BaseModel):
     perspective: str = Field(min_length=1)
     direction: Direction
     target: Threshold
-    amber: Threshold | None = None
+    amber: AmberThreshold | None = None
     owner: str = Field(min_length=1)
     cadences: list[str] = Field(min_length=1)
     unit: str = ""
@@ -62,10 +96,43 @@ class Kpi(BaseModel):
     contributors: list[str] = Field(default_factory=list)
     decimals: int | None = Field(default=None, ge=0, le=6)
     query: str | None = None  # SQL over the params file's sources, instead of measurement rows
+    #: A unit's own target and amber, by unit id or segment: the unit's pack judges it by them.
+    unit_targets: dict[str, UnitTarget] = Field(default_factory=dict)
+    #: A period without rows: missing (no data), or zero from the day the data begins.
+    absent: Absent = "missing"
+    #: The day the KPI's data begins, for ``absent: zero`` (default: its first row).
+    data_from: dt.date | None = None
+    #: A column of the KPI's rows finer than the unit (depot, region, ward): a unit's card
+    #: breaks its latest period down by it.
+    breakdown: str | None = None
+
+    @field_validator("unit_targets", mode="before")
+    @classmethod
+    def _unit_target_forms(cls, value: Any) -> Any:
+        """A unit's entry may be its target alone (``north: 12``, ``north: {weekly: 3}``) or
+        ``{target: ..., amber: ...}``."""
+        if not isinstance(value, dict):
+            return value
+        return {key: entry if isinstance(entry, dict) and "target" in entry
+                else {"target": entry} for key, entry in value.items()}
+
+    @field_validator("breakdown")
+    @classmethod
+    def _breakdown_column(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not _COLUMN.fullmatch(value) or value in _RESERVED_COLUMNS:
+            raise ValueError(f"breakdown {value!r} must name a column of the KPI's rows other "
+                             f"than {', '.join(_RESERVED_COLUMNS)}, in lower-case letters, "
+                             "digits and '_' (e.g. depot)")
+        return value
     #: The spend file's line this KPI is (a category, or ``Total``): its value for a month is
     #: that line's variance to budget in percent, from the spend file, so the KPI and the spend
     #: table state one variance and one status.
     spend_line: str | None = Field(default=None, min_length=1)
+    #: Measured by hand: its owner enters the period's value in the review round (reviewkit
+    #: serve), which the pack takes as a measurement, with who entered it and when.
+    manual: bool = False
 
     @field_validator("cadences")
     @classmethod
@@ -78,12 +145,8 @@ class Kpi(BaseModel):
 
     @field_validator("target", "amber")
     @classmethod
-    def _known_threshold_cadences(cls, value: Threshold | None) -> Threshold | None:
-        if isinstance(value, dict):
-            known = cadence_registry.names()
-            for name in value:
-                if name not in known:
-                    raise ValueError(f"unknown cadence {name!r}")
+    def _known_threshold_cadences(cls, value: Any) -> Any:
+        _check_threshold_form(value)
         return value
 
     @property
@@ -107,7 +170,54 @@ class Kpi(BaseModel):
         return value
 
     def amber_for(self, cadence: str) -> float | None:
-        return _threshold_for(self.amber, cadence)
+        """The amber threshold for ``cadence``; one written relative to the target ("5%") is
+        that share of the target on its bad side."""
+        return _amber_for(self.amber, self.target_for(cadence), cadence, self.higher_is_better)
+
+    @property
+    def sums_units(self) -> bool:
+        """Whether the group's figure is the sum of its units' (incidents, spend): a unit's
+        figure is then a part of the group's, not a level to judge against the group's target."""
+        return self.rollup_rule == "sum"
+
+    @property
+    def counts_absent_as_zero(self) -> bool:
+        return self.absent == "zero"
+
+    def unit_target(self, unit_id: str, segment: str) -> UnitTarget | None:
+        """The unit's own target (keyed by its id or its segment value), if the catalog gives
+        one."""
+        return self.unit_targets.get(unit_id) or self.unit_targets.get(segment)
+
+    def for_unit(self, unit_id: str, segment: str) -> Kpi:
+        """The KPI as a unit's pack judges it: with the unit's own owner, and its own target
+        and amber when the catalog gives them. Without an amber of its own a unit keeps the
+        KPI's: one relative to the target stays relative (to the unit's target); an absolute
+        one keeps the band's proportion to the target for a KPI summed over units, and its
+        width for a level (as a row's target does)."""
+        own = self.unit_target(unit_id, segment)
+        update: dict[str, Any] = {"owner": self.owner_for(unit_id, segment), "unit_targets": {}}
+        if own is not None:
+            update["target"] = own.target
+            update["amber"] = own.amber if own.amber is not None else self._scaled_amber(
+                own.target)
+        return self.model_copy(update=update)
+
+    def _scaled_amber(self, target: Threshold) -> AmberThreshold | None:
+        if self.amber is None or relative_share(self.amber) is not None:
+            return self.amber
+        ambers: dict[str, float | str] = {}
+        for cadence in self.cadences:
+            own = _threshold_for(target, cadence)
+            group = self.target_for(cadence)
+            amber = self.amber_for(cadence)
+            if own is None or amber is None:
+                continue
+            if self.sums_units and group != 0:
+                ambers[cadence] = round(own * amber / group, 9)
+            else:
+                ambers[cadence] = round(own - (group - amber), 9)
+        return ambers
 
 
 #: The roll-up across units that matches each aggregation over time: a sum of sums, a mean of
@@ -122,8 +232,36 @@ def _threshold_for(threshold: Threshold | None, cadence: str) -> float | None:
     if threshold is None:
         return None
     if isinstance(threshold, dict):
-        return threshold.get(cadence)
+        found = threshold.get(cadence)
+        return None if found is None else float(found)
     return float(threshold)
+
+
+def _amber_for(amber: AmberThreshold | None, target: float, cadence: str,
+               higher_is_better: bool) -> float | None:
+    if amber is None:
+        return None
+    written = amber.get(cadence) if isinstance(amber, dict) else amber
+    if written is None:
+        return None
+    share = relative_share(written)
+    if share is None:
+        return float(written)
+    band = abs(target) * share
+    return target - band if higher_is_better else target + band
+
+
+def _check_threshold_form(value: Any) -> None:
+    """A threshold's cadences are known ones and its text, if any, is a relative amber."""
+    parts = value.values() if isinstance(value, dict) else [value]
+    if isinstance(value, dict):
+        known = cadence_registry.names()
+        for name in value:
+            if name not in known:
+                raise ValueError(f"unknown cadence {name!r}")
+    for part in parts:
+        if isinstance(part, str) and relative_share(part) is None:
+            raise ValueError(f"{part!r} is not a number or a share of the target such as '5%'")
 
 
 class Catalog(BaseModel):
@@ -142,8 +280,12 @@ class Catalog(BaseModel):
         """The queries of the KPIs that carry one (of ``cadence``, when given), in catalog
         order."""
         kpis = self.kpis if cadence is None else self.for_cadence(cadence)
-        return [KpiQuery(kpi.id, kpi.query, self.path, self.query_lines.get(kpi.id, 0))
-                for kpi in kpis if kpi.query]
+        return [KpiQuery(kpi.id, kpi.query, self.path, self.query_lines.get(kpi.id, 0),
+                         kpi.breakdown) for kpi in kpis if kpi.query]
+
+    def breakdowns(self) -> dict[str, str]:
+        """KPI id → the column its rows are broken down by, for the KPIs that have one."""
+        return {kpi.id: kpi.breakdown for kpi in self.kpis if kpi.breakdown}
 
     def for_cadence(self, cadence: str) -> list[Kpi]:
         return [kpi for kpi in self.kpis if cadence in kpi.cadences]
@@ -184,6 +326,12 @@ def _validate_kpi(path: Path, item: LineDict) -> Kpi:
     kpi_id = item.get("id")
     label = f" of KPI '{kpi_id}'" if isinstance(kpi_id, str) else ""
     check_known_keys(path, item, Kpi.model_fields, where=label)
+    targets = item.get("unit_targets")
+    if isinstance(targets, LineDict):
+        for key, entry in targets.items():
+            if isinstance(entry, LineDict) and "target" in entry:
+                check_known_keys(path, entry, UnitTarget.model_fields,
+                                 where=f" of KPI '{kpi_id}', unit_targets.{key}")
     for required in ("id", "name", "perspective", "direction", "target", "owner", "cadences"):
         if item.get(required) in (None, "", []):
             raise InputError(
@@ -202,23 +350,14 @@ def _validate_kpi(path: Path, item: LineDict) -> Kpi:
         raise InputError(
             path, f"KPI id '{kpi_id[:20]}…' is {len(kpi_id)} characters long; an id may have "
             f"at most {ID_MAX_LENGTH}", line=item.line_of("id"), field="id")
-    for name in ("target", "amber"):
-        # Why: pydantic's lax float accepts booleans, so `target: yes` (YAML for true) silently
-        # became a target of 1.0; the contract asks for a number.
-        value = item.get(name)
-        parts = value.values() if isinstance(value, dict) else [value]
-        if any(isinstance(part, bool) for part in parts):
-            raise InputError(
-                path,
-                f"KPI '{kpi_id}': {value!r} is not a number (YAML reads yes/no/true/false as "
-                "booleans)",
-                line=item.line_of(name),
-                field=name,
-            )
-        # YAML's .nan, .inf and 1e999 are floats, but no status can be judged against them.
-        if any(isinstance(part, float) and not math.isfinite(part) for part in parts):
-            raise InputError(path, f"KPI '{kpi_id}': {value!r} is not a finite number",
-                             line=item.line_of(name), field=name)
+    _check_threshold_values(path, item, kpi_id, item, "")
+    targets = item.get("unit_targets")
+    if isinstance(targets, LineDict):
+        for key, entry in targets.items():
+            where = entry if isinstance(entry, LineDict) else None
+            values = entry if isinstance(entry, dict) and "target" in entry else {"target": entry}
+            _check_threshold_values(path, where or targets, kpi_id, values,
+                                    f"unit_targets.{key}.", line=targets.line_of(key))
     try:
         kpi = Kpi.model_validate(dict(item))
     except ValidationError as exc:
@@ -226,10 +365,24 @@ def _validate_kpi(path: Path, item: LineDict) -> Kpi:
     for name in ("target", "amber"):
         value = getattr(kpi, name)
         parts = value.values() if isinstance(value, dict) else [value]
-        if any(part is not None and not math.isfinite(part) for part in parts):
+        # pydantic reads the text 'inf' as a float: no status can be judged against it
+        if any(isinstance(part, float) and not math.isfinite(part) for part in parts):
             raise InputError(path, f"KPI '{kpi.id}': {item.get(name)!r} is not a finite number",
                              line=item.line_of(name), field=name)
-    _check_thresholds(path, item, kpi)
+    _check_thresholds(path, item, kpi, kpi.target, kpi.amber, "")
+    for key, own in kpi.unit_targets.items():
+        entry = item["unit_targets"]
+        where = entry[key] if isinstance(entry.get(key), LineDict) else entry
+        for name in ("target", "amber"):
+            value = getattr(own, name)
+            parts = value.values() if isinstance(value, dict) else [value]
+            if any(isinstance(part, float) and not math.isfinite(part) for part in parts):
+                raise InputError(path, f"KPI '{kpi.id}': unit '{key}': {value!r} is not a "
+                                 "finite number", line=entry.line_of(key),
+                                 field=f"unit_targets.{key}.{name}")
+        _check_thresholds(path, where, kpi, own.target, own.amber, f"unit_targets.{key}.",
+                          line=entry.line_of(key), whose=f" for unit '{key}'")
+    _check_absent(path, item, kpi)
     if kpi.spend_line is not None and (kpi.aggregation != "mean" or kpi.unit != "%"
                                        or kpi.query is not None):
         raise InputError(
@@ -245,45 +398,89 @@ def _validate_kpi(path: Path, item: LineDict) -> Kpi:
     return kpi
 
 
-def _check_thresholds(path: Path, item: LineDict, kpi: Kpi) -> None:
+def _check_threshold_values(path: Path, where: LineDict, kpi_id: Any, values: Any,
+                            prefix: str, line: int | None = None) -> None:
+    """Targets and ambers are numbers (not YAML's booleans) and finite."""
+    for name in ("target", "amber"):
+        # Why: pydantic's lax float accepts booleans, so `target: yes` (YAML for true) silently
+        # became a target of 1.0; the contract asks for a number.
+        value = values.get(name)
+        parts = value.values() if isinstance(value, dict) else [value]
+        at = where.line_of(name) if name in where else line
+        if any(isinstance(part, bool) for part in parts):
+            raise InputError(
+                path,
+                f"KPI '{kpi_id}': {value!r} is not a number (YAML reads yes/no/true/false as "
+                "booleans)",
+                line=at,
+                field=prefix + name,
+            )
+        # YAML's .nan, .inf and 1e999 are floats, but no status can be judged against them.
+        if any(isinstance(part, float) and not math.isfinite(part) for part in parts):
+            raise InputError(path, f"KPI '{kpi_id}': {value!r} is not a finite number",
+                             line=at, field=prefix + name)
+
+
+def _check_absent(path: Path, item: LineDict, kpi: Kpi) -> None:
+    """``absent: zero`` is for counts summed over time, and ``data_from`` only goes with it."""
+    if kpi.counts_absent_as_zero and kpi.aggregation != "sum":
+        raise InputError(path, f"KPI '{kpi.id}': absent: zero counts a period without rows as "
+                         f"0, which is right only for a count summed over time (aggregation "
+                         f"sum); this KPI's aggregation is {kpi.aggregation}",
+                         line=item.line_of("absent"), field="absent")
+    if kpi.data_from is not None and not kpi.counts_absent_as_zero:
+        raise InputError(path, f"KPI '{kpi.id}': data_from says from when a period without rows "
+                         "is 0; it needs absent: zero", line=item.line_of("data_from"),
+                         field="data_from")
+
+
+def _check_thresholds(path: Path, item: LineDict, kpi: Kpi, target_spec: Threshold,
+                      amber_spec: AmberThreshold | None, prefix: str, *,
+                      line: int | None = None, whose: str = "") -> None:
+    def at(name: str) -> int | None:
+        return item.line_of(name) if name in item else line
+
     if kpi.aggregation == "sum" and len(kpi.cadences) > 1:
-        for name in ("target", "amber"):
-            if isinstance(getattr(kpi, name), float | int):
+        for name, spec in (("target", target_spec), ("amber", amber_spec)):
+            if isinstance(spec, float | int):
                 # A sum grows with the period: 1 incident a week is not 1 a month.
                 raise InputError(
                     path,
-                    f"KPI '{kpi.id}' is a sum reported {', '.join(kpi.cadences)}, so its {name} "
-                    f"needs a value per cadence, e.g. {{weekly: 2, monthly: 8, quarterly: 24}}",
-                    line=item.line_of(name), field=name,
+                    f"KPI '{kpi.id}' is a sum reported {', '.join(kpi.cadences)}, so its {name}"
+                    f"{whose} needs a value per cadence, e.g. "
+                    "{weekly: 2, monthly: 8, quarterly: 24}",
+                    line=at(name), field=prefix + name,
                 )
     for cadence in kpi.cadences:
-        target = _threshold_for(kpi.target, cadence)
+        target = _threshold_for(target_spec, cadence)
         if target is None:
             raise InputError(
                 path,
-                f"KPI '{kpi.id}' is reported {cadence} but its target has no '{cadence}' entry",
-                line=item.line_of("target"),
-                field="target",
+                f"KPI '{kpi.id}' is reported {cadence} but its target{whose} has no "
+                f"'{cadence}' entry",
+                line=at("target"),
+                field=prefix + "target",
             )
-        if kpi.amber is None:
+        if amber_spec is None:
             continue
-        amber = _threshold_for(kpi.amber, cadence)
+        amber = _amber_for(amber_spec, target, cadence, kpi.higher_is_better)
         if amber is None:
             raise InputError(
                 path,
-                f"KPI '{kpi.id}' is reported {cadence} but its amber has no '{cadence}' entry",
-                line=item.line_of("amber"),
-                field="amber",
+                f"KPI '{kpi.id}' is reported {cadence} but its amber{whose} has no "
+                f"'{cadence}' entry",
+                line=at("amber"),
+                field=prefix + "amber",
             )
         wrong_side = amber > target if kpi.higher_is_better else amber < target
         if wrong_side:
             side = "below" if kpi.higher_is_better else "above"
             raise InputError(
                 path,
-                f"KPI '{kpi.id}': amber {amber:g} must be on the bad side of target {target:g} "
-                f"({side} it, since the KPI is {kpi.direction})",
-                line=item.line_of("amber"),
-                field="amber",
+                f"KPI '{kpi.id}': amber{whose} {amber:g} must be on the bad side of target "
+                f"{target:g} ({side} it, since the KPI is {kpi.direction})",
+                line=at("amber"),
+                field=prefix + "amber",
             )
 
 
@@ -296,7 +493,8 @@ def _as_input_error(path: Path, item: LineDict, kpi_id: Any, exc: ValidationErro
     expected = {
         "direction": "higher_is_better or lower_is_better",
         "aggregation": "mean, sum, last, min or max",
-        "rollup": "sum, mean, latest, min or max",
+        "rollup": "sum, mean, latest, min, max or own",
+        "absent": "missing or zero",
         "kind": "leading or lagging",
     }
     if field in expected:
@@ -307,13 +505,31 @@ def _as_input_error(path: Path, item: LineDict, kpi_id: Any, exc: ValidationErro
         message = (f"{label}cadences must be a non-empty list of "
                    f"{', '.join(cadence_registry.names())}")
     elif field in ("target", "amber"):
-        message = (
-            f"{label}{value!r} is not a number or a mapping of cadence to number "
-            "(e.g. {weekly: 2, monthly: 8, quarterly: 24})"
-        )
+        message = label + _threshold_message(field, value)
+    elif field == "unit_targets" and len(location) >= 3 and location[2] in ("target", "amber"):
+        targets = item.get(field)
+        entry = targets.get(location[1]) if isinstance(targets, dict) else None
+        written = entry.get(location[2]) if isinstance(entry, dict) and "target" in entry \
+            else entry
+        message = f"{label}unit '{location[1]}': " + _threshold_message(location[2], written)
+        line = (entry.line_of(location[2]) if isinstance(entry, LineDict) and location[2] in entry
+                else targets.line_of(location[1]) if isinstance(targets, LineDict) else None)
+        return InputError(path, message, line=line or item.line_of(field),
+                          field=".".join(location[:3]))
+    elif field == "unit_targets":
+        message = (f"{label}unit_targets maps a unit's id or segment to its target, e.g. "
+                   "{north: {weekly: 3, monthly: 12}} or {north: {target: 95, amber: 93}}")
     else:
-        message = f"{label}{error['msg']}"
+        message = f"{label}{error['msg'].removeprefix('Value error, ')}"
     # Why: for the float-or-mapping union pydantic appends the member tried ('target.float'),
     # which is noise to a user; name the catalog field itself.
     name = field if field in ("target", "amber") else ".".join(location)
     return InputError(path, message, line=item.line_of(field), field=name)
+
+
+def _threshold_message(name: str, value: Any) -> str:
+    if name == "amber":
+        return (f"{value!r} is not a number, a share of the target such as '5%', or a mapping "
+                "of cadence to either (e.g. {weekly: 2, monthly: 8, quarterly: 24})")
+    return (f"{value!r} is not a number or a mapping of cadence to number "
+            "(e.g. {weekly: 2, monthly: 8, quarterly: 24})")

@@ -6,12 +6,13 @@ import datetime as dt
 import functools
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from reviewkit.errors import InputError
 from reviewkit.inputs._yaml import did_you_mean
-from reviewkit.inputs.catalog import DEFAULT_ROLLUP, Catalog, load_catalog
+from reviewkit.inputs.catalog import DEFAULT_ROLLUP, Catalog, Kpi, load_catalog
 from reviewkit.inputs.measurements import Measurements, Observation, load_measurements
 from reviewkit.inputs.params import LoadedParams, load_params
 from reviewkit.inputs.portfolio import (
@@ -23,9 +24,15 @@ from reviewkit.inputs.portfolio import (
     load_initiatives,
 )
 from reviewkit.inputs.priorities import StrategicPriority, load_priorities
-from reviewkit.inputs.sources import Window, check_queries, run_queries
+from reviewkit.inputs.sources import (
+    KpiQuery,
+    SourceRead,
+    Window,
+    check_queries,
+    run_queries,
+)
 from reviewkit.inputs.spend import TOTAL, SpendLine, load_spend, with_spend_kpis
-from reviewkit.inputs.units import Unit, group_rows, resolve_units
+from reviewkit.inputs.units import Unit, group_rows, resolve_units, rows_of
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,16 @@ class Inputs:
     units: tuple[Unit, ...] = ()
     #: The unit these inputs are cut for; None for the group (or the only) pack.
     unit: Unit | None = None
+    #: A unit's KPIs summed over the units (incidents, spend) that have no target of the
+    #: unit's own: its pack shows them as its share of the group's figure, not judged.
+    shares: tuple[Kpi, ...] = ()
+    #: A unit's group: the inputs its shares of the group's figures are taken from.
+    group: Inputs | None = None
+    #: What the pack's queries read from database sources (rows and their hash), by source.
+    source_reads: tuple[SourceRead, ...] = ()
+    #: Query KPIs' rows by month over the outlook's window, for a pack whose own periods are
+    #: longer (a quarter's rows would give the forecast one month in three), by KPI id.
+    outlook_rows: dict[str, list[Observation]] | None = None
 
     @property
     def kpi_ids(self) -> set[str]:
@@ -97,9 +114,14 @@ class Inputs:
         """These inputs as the group of ``units``: only their rows (and the group's own)."""
         if not units:
             return replace(self, units=(), unit=None)
+        own = frozenset(kpi.id for kpi in self.catalog.kpis if kpi.rollup == "own")
         measurements = replace(self.measurements,
-                               series=group_rows(self.measurements, units))
-        return replace(self, measurements=measurements, units=units, unit=None)
+                               series=group_rows(self.measurements, units, own))
+        outlook = self.outlook_rows
+        if outlook is not None:
+            outlook = group_rows(replace(self.measurements, series=outlook), units, own)
+        return replace(self, measurements=measurements, units=units, unit=None,
+                       outlook_rows=outlook)
 
     @functools.cached_property
     def _by_segment(self) -> dict[str, dict[str, list[Observation]]]:
@@ -112,23 +134,50 @@ class Inputs:
         return split
 
     def for_unit(self, unit: Unit) -> Inputs:
-        """One unit's inputs: its rows only, the KPIs it reports with its own owners, and none
-        of the group's portfolio, spend or priorities (those are the group pack's)."""
+        """One unit's inputs: its rows only, the KPIs it reports (a count of events whose
+        absence is zero: every KPI the group reports) each with the unit's own owner and target,
+        and none of the group's portfolio, spend or priorities (those are the group pack's).
+
+        A KPI summed over the units without a target of the unit's own (in the catalog's
+        ``unit_targets`` or on its rows) is one of the unit's :attr:`shares`, not judged: the
+        group's target is not the unit's. A unit judged by its rows' targets keeps a row's
+        target until a later row gives another."""
         series = {kpi_id: list(rows)
                   for kpi_id, rows in self._by_segment.get(unit.segment, {}).items()}
-        reported = [kpi for kpi in self.catalog.kpis if kpi.id in series]
-        catalog = self.catalog.model_copy(update={"kpis": [
-            kpi.model_copy(update={"owner": kpi.owner_for(unit.id, unit.segment)})
-            for kpi in reported]})
+        reported = [kpi for kpi in self.catalog.kpis if kpi.id in series
+                    or (kpi.counts_absent_as_zero and kpi.id in self.measurements.series)]
+        judged, shares = [], []
+        for kpi in reported:
+            own = kpi.for_unit(unit.id, unit.segment)
+            rows = series.get(kpi.id, [])
+            if kpi.sums_units and kpi.unit_target(unit.id, unit.segment) is None:
+                if not any(obs.target is not None for obs in rows):
+                    shares.append(own)
+                    continue
+                series[kpi.id] = _targets_carried(rows)
+            judged.append(own)
+        catalog = self.catalog.model_copy(update={"kpis": judged})
         measurements = replace(self.measurements, series=series,
                                row_count=sum(len(rows) for rows in series.values()))
+        outlook = (rows_of(self.outlook_rows, {unit.segment})
+                   if self.outlook_rows is not None else None)
         return replace(self, catalog=catalog, measurements=measurements, initiatives=None,
-                       benefits=None, spend=None, priorities=None, unit=unit)
+                       benefits=None, spend=None, priorities=None, unit=unit,
+                       shares=tuple(shares), group=self, outlook_rows=outlook)
 
-    def files(self) -> tuple[InputFile, ...]:
+    def outlook_rows_of(self, kpi_id: str) -> list[Observation]:
+        """A KPI's rows for the outlook's monthly history: a query KPI's monthly rows when the
+        pack ran its query by month for it, else its rows."""
+        if self.outlook_rows is not None and kpi_id in self.outlook_rows:
+            return self.outlook_rows[kpi_id]
+        return self.measurements.series.get(kpi_id, [])
+
+    def files(self, reads: Sequence[SourceRead] | None = None) -> tuple[InputFile, ...]:
         """Every input a pack records in its provenance, with its SHA-256: the params file,
         the catalog, the measurements, each optional input the params file names and each
-        source its queries read; each named relative to the params file's folder."""
+        source its queries read (a database source by the hash of the rows read: ``reads``,
+        default :attr:`source_reads`); each named relative to the params file's folder."""
+        reads = self.source_reads if reads is None else reads
         values = self.params.values
         base = self.params.path.parent
         files = [
@@ -148,22 +197,41 @@ class Inputs:
         for source in self.params.sources:
             role = f"source {source.name}"
             if source.kind == "database":
-                files.append(InputFile(role, f"{source.shown} table {source.table}", "", 0))
+                # The rows the pack's queries read, hashed: a table has no file to hash, and
+                # the rows are what the pack was made from (the URL shows no password).
+                read = next((item for item in reads if item.name == source.name), None)
+                files.append(InputFile(role, f"{source.shown} table {source.table}",
+                                       read.sha256 if read else "", 0,
+                                       read.rows if read else None))
             files.extend(input_file(role, path, None, base=base) for path in source.files)
         return tuple(files)
 
-    def for_pack(self, cadence: str, window: Window, today: dt.date) -> Inputs:
+    def for_pack(self, cadence: str, window: Window, today: dt.date,
+                 outlook: Window | None = None) -> Inputs:
         """These inputs as one pack of ``cadence`` over ``window`` needs them: a large table's
         rows of the catalog's KPIs up to the window's end (each date's rows combined), and the
-        cadence's query KPIs from their queries (replacing any rows the table has for them)."""
+        cadence's query
+        KPIs from their queries (replacing any rows the table has for them); with an
+        ``outlook`` window (by month), the queries run again by month for the outlook."""
         rules = {kpi.id: kpi.aggregation for kpi in self.catalog.kpis}
         measurements = self.measurements.for_pack(rules, window.end, today)
         queries = self.catalog.queries(cadence)
+        inputs = replace(self, measurements=measurements)
         if queries:
+            reads: dict[str, SourceRead] = {}
             queried = run_queries(queries, self.params.sources, window,
-                                  self.params.values.query_time_limit)
+                                  self.params.values.query_time_limit, reads)
             measurements = replace(measurements, series={**measurements.series, **queried})
-        return replace(self, measurements=measurements).with_spend_kpis()
+            monthly = None
+            if outlook is not None:
+                monthly = run_queries(queries, self.params.sources, outlook,
+                                      self.params.values.query_time_limit)
+            inputs = replace(self, measurements=measurements, outlook_rows=monthly,
+                             source_reads=tuple(reads[name] for name in sorted(reads)))
+            if self.units:
+                _check_group_rows(queries, queried, self.catalog)
+                inputs = inputs.with_units(self.units)
+        return inputs.with_spend_kpis().with_data_starts()
 
     def with_spend_kpis(self) -> Inputs:
         """These inputs with each spend KPI's values from the spend file (one variance and one
@@ -172,6 +240,24 @@ class Inputs:
             return self
         series = with_spend_kpis(self.measurements.series, self.catalog.kpis, self.spend)
         return replace(self, measurements=replace(self.measurements, series=series))
+
+    def with_data_starts(self) -> Inputs:
+        """Each KPI counted as zero where it has no rows (``absent: zero``) with the day its
+        data begins: the catalog's ``data_from``, else the first row of the KPI in any unit
+        (so a unit without a complaint in its first weeks reads 0 there, as the group does)."""
+        update = {}
+        for kpi in self.catalog.kpis:
+            if not kpi.counts_absent_as_zero or kpi.data_from is not None:
+                continue
+            rows = self.measurements.series.get(kpi.id, [])
+            if rows:
+                update[kpi.id] = kpi.model_copy(update={"data_from": min(
+                    obs.period_end for obs in rows)})
+        if not update:
+            return self
+        catalog = self.catalog.model_copy(update={"kpis": [
+            update.get(kpi.id, kpi) for kpi in self.catalog.kpis]})
+        return replace(self, catalog=catalog)
 
     def describe_optional(self) -> list[str]:
         """'initiatives (6)', … for each optional input given."""
@@ -200,12 +286,15 @@ def load_named_inputs(params: LoadedParams, *, every_segment: bool = False) -> I
     # A large table is read column-wise unless units are asked for (they are found in the rows)
     # or it has units and a KPI rolls them up by a rule of its own (the engine combines a
     # date's rows across units by the KPI's aggregation, which is the default rollup's figure).
+    breakdowns = catalog.breakdowns()
     measurements = load_measurements(values.measurements,
-                                     column_wise=values.units is None and not every_segment)
+                                     column_wise=values.units is None and not every_segment,
+                                     breakdowns=breakdowns)
     if (measurements.scan is not None and measurements.scan.has_segments
             and any(kpi.rollup_rule != DEFAULT_ROLLUP[kpi.aggregation]
                     for kpi in catalog.kpis)):
-        measurements = load_measurements(values.measurements, column_wise=False)
+        measurements = load_measurements(values.measurements, column_wise=False,
+                                         breakdowns=breakdowns)
     queries = catalog.queries()
     if queries and not params.sources:
         raise InputError(params.path, f"KPI '{queries[0].kpi_id}' in the catalog has a query, "
@@ -229,10 +318,60 @@ def load_named_inputs(params: LoadedParams, *, every_segment: bool = False) -> I
         _check_spend_lines(catalog, spend)
     units = resolve_units(params, measurements, every_segment=every_segment)
     _check_owners(catalog, units)
+    _check_unit_targets(catalog, units)
     inputs = Inputs(params=params, catalog=catalog, measurements=measurements,
                     initiatives=initiatives, benefits=benefits, spend=spend,
                     priorities=priorities).with_spend_kpis()
-    return inputs.with_units(units) if units else inputs
+    return (inputs.with_units(units) if units else inputs).with_data_starts()
+
+
+def _check_group_rows(queries: list[KpiQuery], queried: dict[str, list[Observation]],
+                      catalog: Catalog) -> None:
+    """A query that returns rows for units and the group's own row (no segment) must say how
+    the group's figure is made: ``rollup: own`` takes it from that row."""
+    kpis = catalog.by_id()
+    for query in queries:
+        rows = queried.get(query.kpi_id, [])
+        if (kpis[query.kpi_id].rollup != "own" and any(obs.segment == "" for obs in rows)
+                and any(obs.segment != "" for obs in rows)):
+            raise query.error("the query returns rows for units and rows without a segment "
+                              "(the group's own); give the KPI rollup: own to take the group's "
+                              "figure from those rows (a median or percentile over every "
+                              "record), or return a segment on every row")
+
+
+def _targets_carried(rows: list[Observation]) -> list[Observation]:
+    """A unit's rows with each row's target carried to the rows after it (and the first
+    target back to the rows before it), so that every period is judged by a target of the
+    unit's own."""
+    ordered = sorted(rows, key=lambda obs: (obs.period_end, obs.segment))
+    first = next(obs.target for obs in ordered if obs.target is not None)
+    carried, current = [], first
+    for obs in ordered:
+        if obs.target is not None:
+            current = obs.target
+            carried.append(obs)
+        else:
+            carried.append(replace(obs, target=current))
+    return carried
+
+
+def _check_unit_targets(catalog: Catalog, units: tuple[Unit, ...]) -> None:
+    """Units' own targets must name units of the pack definition (a typo would judge a unit by
+    the group's target, or not at all)."""
+    if not units:
+        return
+    known = {unit.id for unit in units} | {unit.segment for unit in units}
+    for kpi in catalog.kpis:
+        for key in kpi.unit_targets:
+            if key not in known:
+                raise InputError(
+                    catalog.path,
+                    f"KPI '{kpi.id}': unit_targets names '{key}', which is no unit's id or "
+                    f"segment; units: {', '.join(sorted(unit.id for unit in units)) or 'none'}"
+                    f"{did_you_mean(key, sorted(known))}",
+                    field="unit_targets",
+                )
 
 
 def _check_spend_lines(catalog: Catalog, spend: tuple[SpendLine, ...]) -> None:

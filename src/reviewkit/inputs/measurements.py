@@ -48,6 +48,9 @@ class Observation:
     #: How many items the value summarises (changes, tickets, survey answers): its weight in a
     #: mean across rows and units; None counts as 1.
     count: float | None = None
+    #: Its value of a column finer than the unit (a depot, a region, a ward) that the KPI is
+    #: broken down by (the catalog's ``breakdown``); '' when the KPI has none.
+    part: str = ""
     #: How many rows with a value this observation stands for: 1 for a row; a large table's
     #: rows of one date, across their segments, are one observation (``value`` is then their
     #: figure by the KPI's aggregation and ``total`` their exact sum).
@@ -187,15 +190,22 @@ def _observations(summary: DaySummary, rule: str) -> list[Observation]:
     return made
 
 
-def load_measurements(path: str | Path, *, column_wise: bool = True) -> Measurements:
+def load_measurements(path: str | Path, *, column_wise: bool = True,
+                      breakdowns: Mapping[str, str] | None = None) -> Measurements:
     """Read measurements and check every row; errors name the file, the line and the column.
 
-    ``column_wise``: a large CSV may be read column-wise (see the module's docstring)."""
-    table, rows = stream_table(path, "measurements", REQUIRED_COLUMNS, OPTIONAL_COLUMNS,
-                               formats=FORMATS)
+    ``column_wise``: a large CSV may be read column-wise (see the module's docstring).
+    ``breakdowns``: KPI id → the column its rows are broken down by (a depot, a region): that
+    column of the KPI's rows is kept as each row's :attr:`Observation.part`."""
+    breakdowns = dict(breakdowns or {})
+    finer = tuple(sorted(set(breakdowns.values())))
+    table, rows = stream_table(path, "measurements", REQUIRED_COLUMNS,
+                               (*OPTIONAL_COLUMNS, *finer), formats=FORMATS)
     # Why only without counts: a count weighs rows in means across units, which the engine's
-    # per-period summary does not reproduce; such a table is read row by row.
+    # per-period summary does not reproduce; such a table is read row by row (so is one with
+    # a breakdown: the summary keeps no parts).
     if (column_wise and table.path.suffix.lower() == ".csv" and "count" not in table.columns
+            and not any(column in table.columns for column in finer)
             and table.path.stat().st_size >= COLUMNAR_FROM_BYTES and not damaged(table.path)):
         header = _header(table.path)
         scan = scan_csv(table.path, header) if header is not None else None
@@ -203,14 +213,19 @@ def load_measurements(path: str | Path, *, column_wise: bool = True) -> Measurem
             return Measurements(path=table.path, series={}, row_count=scan.row_count,
                                 ignored_columns=list(table.ignored), scan=scan)
     series: dict[str, list[Observation]] = defaultdict(list)
-    seen: dict[tuple[str, dt.date, str], int] = {}
+    seen: dict[tuple[str, dt.date, str, str], int] = {}
     count = 0
     for row in rows:
         count += 1
         observation, kpi_id = _observation(table, row)
-        key = (kpi_id, observation.period_end, observation.segment)
+        column = breakdowns.get(kpi_id)
+        if column is not None and column in table.columns:
+            observation = replace(observation, part=row.get(column).strip())
+        key = (kpi_id, observation.period_end, observation.segment, observation.part)
         if key in seen:
             where = f" segment '{observation.segment}'" if observation.segment else ""
+            if observation.part:
+                where += f" {column} '{observation.part}'"
             raise table.error(
                 row,
                 f"duplicate row for '{kpi_id}' on {observation.period_end}{where} "

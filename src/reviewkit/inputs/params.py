@@ -15,6 +15,7 @@ from reviewkit.cadences import Cadence
 from reviewkit.errors import InputError
 from reviewkit.formatting import Currency
 from reviewkit.inputs._yaml import LineDict, check_known_keys, load_yaml_mapping
+from reviewkit.inputs.serve_params import ServeParams
 from reviewkit.inputs.sources import Source, resolve_sources
 from reviewkit.periods import check_date, parse_date
 from reviewkit.redact import url as redact_url
@@ -27,6 +28,8 @@ GATE_RULES: dict[str, str] = {
     "red_kpis_explained": "every red KPI has commentary or an open action",
     "overdue_actions_rescheduled": "every overdue action has a new due date (or is closed)",
     "headline_data_current": "every headline KPI has data for the period",
+    "owner_status_approved": "every status an owner set in the review round (instead of the "
+                             "data's) has been approved by the office",
 }
 
 
@@ -215,6 +218,11 @@ class PackParams(BaseModel):
     query_time_limit: float | None = Field(
         default=None, gt=0, le=86_400, allow_inf_nan=False, strict=True,
         description="Seconds one KPI query may run (default 120).",
+    )
+    serve: ServeParams | None = Field(
+        default=None,
+        description="The review cycle's web application (reviewkit serve): its address, people "
+                    "file, packs folder and SMTP server.",
     )
 
     @field_validator("allowed", mode="before")

@@ -24,6 +24,8 @@ import contextvars
 import datetime as dt
 import functools
 import glob
+import hashlib
+import json
 import math
 import os
 import re
@@ -243,7 +245,9 @@ def _resolve_database(params_path: Path, name: str, spec: LineDict, roots: _Root
     if not isinstance(table, str) or not table.strip():
         raise InputError(params_path, "table is required: the database table to read",
                          line=spec.line_of("table"), field=f"{field_name}.table")
-    shown = redact.url(str(shown) if variable else url)
+    # From the environment, the URL it held (password masked) and where it came from: the
+    # provenance names the database the rows were read from.
+    shown = redact.url(url) + (f" (from {variable[0]})" if variable else "")
     if url.split(":", 1)[0].split("+", 1)[0].lower() == "sqlite":
         url = _sqlite_url(params_path, url, url_line, f"{field_name}.url", roots)
     return Source(name, "database", shown, table=table.strip(), url=url, params=params_path,
@@ -304,6 +308,14 @@ class KpiQuery:
     sql: str
     catalog: Path
     line: int
+    #: The column, finer than the unit, the KPI's rows are broken down by (catalog's
+    #: ``breakdown``): the query may return it beside the contract's columns.
+    breakdown: str | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns the query may return."""
+        return (*RESULT_COLUMNS, *((self.breakdown,) if self.breakdown else ()))
 
     def error(self, message: str) -> InputError:
         return InputError(self.catalog, f"KPI '{self.kpi_id}': {message}", line=self.line,
@@ -410,10 +422,23 @@ def _too_slow(query: KpiQuery, sources: Sequence[Source], limit: str) -> InputEr
 
 # -- running queries ---------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class SourceRead:
+    """What a pack read from a database source: its rows' count and a SHA-256 over them (the
+    column names, then each row's values in order), for the pack's provenance: a file is
+    hashed as it is, a table as the rows the pack was made from."""
+
+    name: str
+    rows: int
+    sha256: str
+
+
 @contextmanager
 def connect(sources: Sequence[Source], clock: _Clock | None = None,
+            reads: dict[str, SourceRead] | None = None,
             ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-memory DuckDB connection with one view per source and no other file access."""
+    """An in-memory DuckDB connection with one view per source and no other file access;
+    ``reads`` collects what each database source gave."""
     memory = _LIMITS.get().memory
     # The engine's ceiling, lowered (never raised) to the memory a pack may use.
     settings = ({} if memory is None or memory >> 20 >= MEMORY_LIMIT_MB
@@ -421,7 +446,7 @@ def connect(sources: Sequence[Source], clock: _Clock | None = None,
     with engine(**settings) as con:
         deadline = None if clock is None else clock.deadline
         for source in sources:
-            _register(con, source, deadline)
+            _register(con, source, deadline, reads)
         allowed = [str(path) for source in sources for path in source.files]
         con.execute("SET allowed_paths = $paths", {"paths": allowed})
         # The engine's own spill folder stays usable (it holds nothing but its temp files).
@@ -433,7 +458,8 @@ def connect(sources: Sequence[Source], clock: _Clock | None = None,
         yield con
 
 
-def _register(con: duckdb.DuckDBPyConnection, source: Source, deadline: float | None) -> None:
+def _register(con: duckdb.DuckDBPyConnection, source: Source, deadline: float | None,
+              reads: dict[str, SourceRead] | None = None) -> None:
     import duckdb  # deferred: see connect()
 
     if source.kind == "csv":
@@ -456,7 +482,10 @@ def _register(con: duckdb.DuckDBPyConnection, source: Source, deadline: float | 
         elif source.kind == "xlsx":
             relation = con.from_arrow(_xlsx_table(source))
         else:
-            relation = con.from_arrow(_database_table(source, deadline))
+            table, read = _database_table(source, deadline)
+            relation = con.from_arrow(table)
+            if reads is not None:
+                reads[source.name] = read
         _exact(relation).create_view(source.name)
     except duckdb.Error as exc:
         raise _file_error(source, exc) or _source_error(source, _engine_message(exc)) from None
@@ -560,8 +589,9 @@ MAX_DATABASE_ROWS = 5_000_000
 _FETCH = 50_000
 
 
-def _database_table(source: Source, deadline: float | None = None) -> Any:
-    """A database table as an Arrow table, read through SQLAlchemy.
+def _database_table(source: Source, deadline: float | None = None) -> tuple[Any, SourceRead]:
+    """A database table as an Arrow table, read through SQLAlchemy, and what was read (its
+    rows' count and hash: :class:`SourceRead`).
 
     The table is copied into the query engine once per pack: fine for the thousands of rows
     an operational export has, not for tens of millions (export those to Parquet). A server
@@ -612,7 +642,31 @@ def _database_table(source: Source, deadline: float | None = None) -> Any:
         raise _source_error(source, redact.text(str(exc).split("\n")[0], source.url)) from None
     finally:
         engine.dispose()
-    return pa.table({column: [row[index] for row in rows] for index, column in enumerate(names)})
+    table = pa.table({column: [row[index] for row in rows] for index, column in enumerate(names)})
+    return table, SourceRead(source.name, len(rows), _rows_digest(names, rows))
+
+
+def _rows_digest(names: Sequence[str], rows: Sequence[Any]) -> str:
+    """SHA-256 over a table's column names and rows, each value written one way (dates in ISO
+    form, decimals and floats as their exact text): the same rows give the same hash whatever
+    the driver's types, and a changed row gives another."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, dt.date | dt.datetime | dt.time):
+            return value.isoformat()
+        if isinstance(value, float):
+            return repr(value)
+        if isinstance(value, Decimal):
+            return str(value)
+        if isinstance(value, bytes | bytearray | memoryview):
+            return bytes(value).hex()
+        return value if value is None or isinstance(value, bool | int | str) else str(value)
+
+    digest = hashlib.sha256()
+    digest.update(json.dumps(list(names)).encode())
+    for row in rows:
+        digest.update(b"\n")
+        digest.update(json.dumps([plain(value) for value in row], ensure_ascii=False).encode())
+    return digest.hexdigest()
 
 
 def _connect_args(url: str) -> dict[str, Any]:
@@ -700,7 +754,7 @@ def _csv_problem(source: Source, path: Path) -> InputError | None:
 
 def run_queries(
     queries: Sequence[KpiQuery], sources: Sequence[Source], window: Window,
-    time_limit: float | None = None,
+    time_limit: float | None = None, reads: dict[str, SourceRead] | None = None,
 ) -> dict[str, list[Observation]]:
     """Run each KPI's query over ``window`` and check what it returns.
 
@@ -717,7 +771,7 @@ def run_queries(
     values = {"window_start": window.start, "window_end": window.end, "cadence": window.cadence}
     series: dict[str, list[Observation]] = {}
     clock = _Clock.start(time_limit)
-    with connect(sources, clock) as con:
+    with connect(sources, clock, reads) as con:
         define_period_of(con, window.end, window.rule)
         for query in queries:
             statement = duckdb.extract_statements(query.sql)[0]
@@ -792,11 +846,12 @@ def _read_by(query: KpiQuery, sources: Sequence[Source]) -> str:
 
 def _check_columns(query: KpiQuery, sources: Sequence[Source], names: list[str]) -> None:
     for name in names:
-        if name not in RESULT_COLUMNS:
+        if name not in query.columns:
+            finer = f" and {query.breakdown} (its breakdown)" if query.breakdown else ""
             raise query.error(
                 f"the query over {_read_by(query, sources)} returns column '{name}'"
-                f"{did_you_mean(name, RESULT_COLUMNS)}; return period_end and value, and "
-                "optionally segment, target and count")
+                f"{did_you_mean(name, query.columns)}; return period_end and value, and "
+                f"optionally segment, target, count{finer}")
     if len(set(names)) != len(names):
         raise query.error("the query returns a column twice; return each of period_end, value, "
                           "segment, target and count at most once")
@@ -811,7 +866,7 @@ def _observations(
     query: KpiQuery, sources: Sequence[Source], names: list[str], rows: Sequence[tuple[Any, ...]]
 ) -> list[Observation]:
     index = {name: position for position, name in enumerate(names)}
-    seen: dict[tuple[dt.date, str], int] = {}
+    seen: dict[tuple[dt.date, str, str], int] = {}
     observations = []
     for number, row in enumerate(rows, start=1):
         period_end = _as_date(query, row[index["period_end"]], number)
@@ -826,14 +881,19 @@ def _observations(
                               "NULL")
         segment = row[index["segment"]] if "segment" in index else None
         segment_text = "" if segment is None else str(segment).strip()
-        key = (period_end, segment_text)
+        part = (row[index[query.breakdown]] if query.breakdown and query.breakdown in index
+                else None)
+        part_text = "" if part is None else str(part).strip()
+        key = (period_end, segment_text, part_text)
         if key in seen:
             unit = f" and segment '{segment_text}'" if segment_text else ""
+            if part_text:
+                unit += f" and {query.breakdown} '{part_text}'"
             raise query.error(f"the query returns two rows for {period_end}{unit} (rows "
                               f"{seen[key]} and {number}); return one row per period")
         seen[key] = number
         observations.append(Observation(period_end, value, target, segment_text, number,
-                                        count))
+                                        count, part_text))
     observations.sort(key=lambda obs: (obs.period_end, obs.segment))
     return observations
 
@@ -936,7 +996,7 @@ def check_queries(queries: Sequence[KpiQuery], sources: Sequence[Source],
             _check_columns(query, sources, names)
             for name, kind in zip(names, kinds, strict=True):
                 pattern = _DATE_TYPES if name == "period_end" else _NUMERIC_TYPES
-                if name != "segment" and not pattern.fullmatch(str(kind)):
+                if name not in ("segment", query.breakdown) and not pattern.fullmatch(str(kind)):
                     wanted = "a date" if name == "period_end" else "a number"
                     raise query.error(
                         f"the query over {_read_by(query, sources)} returns {kind} in "

@@ -8,6 +8,7 @@ pack rolls the units up with each KPI's ``rollup`` rule.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from reviewkit.errors import InputError, quoted
@@ -26,9 +27,18 @@ class Unit:
     owner: str = ""
 
 
+#: Latin letters that Unicode does not decompose into a plain letter and a mark.
+_LETTERS = str.maketrans({"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d",
+                          "ð": "d", "þ": "th", "\u0131": "i", "ŀ": "l", "ħ": "h"})
+
+
 def slug(text: str) -> str:
-    """A unit id made from a segment value: 'North General (site 2)' → 'north-general-site-2'."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:64].strip("-")
+    """A unit id made from a segment value, its letters without their accents: 'North General
+    (site 2)' → 'north-general-site-2', 'Ünit Três' → 'unit-tres', 'Søndre Straße' →
+    'sondre-strasse'."""
+    plain = unicodedata.normalize("NFKD", text.lower().translate(_LETTERS))
+    plain = "".join(char for char in plain if not unicodedata.combining(char))
+    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:64].strip("-")
 
 
 def segments_of(measurements: Measurements) -> list[str]:
@@ -90,21 +100,34 @@ def _line(params: LoadedParams, key: str) -> int | None:
     return params.lines.get(key)
 
 
-def group_rows(measurements: Measurements, units: tuple[Unit, ...]) -> dict[str, list[Observation]]:
+def rows_of(series: dict[str, list[Observation]],
+            segments: set[str]) -> dict[str, list[Observation]]:
+    """The series with only the rows of ``segments``; KPIs left without rows are dropped."""
+    kept = {kpi_id: [obs for obs in rows if obs.segment in segments]
+            for kpi_id, rows in series.items()}
+    return {kpi_id: rows for kpi_id, rows in kept.items() if rows}
+
+
+def group_rows(measurements: Measurements, units: tuple[Unit, ...],
+               own_figures: frozenset[str] = frozenset()) -> dict[str, list[Observation]]:
     """What the group pack reads: its units' rows, and the group's own rows (no segment) for
-    KPIs no unit reports. A KPI with both is an error: its group figure would be ambiguous."""
+    KPIs no unit reports. A KPI with both is an error (its group figure would be ambiguous),
+    unless it is one of ``own_figures`` (``rollup: own``): its group figure is its own rows, and
+    its units' rows are kept for the units' figures."""
     segments = {unit.segment for unit in units}
     series: dict[str, list[Observation]] = {}
     for kpi_id, rows in measurements.series.items():
         own = [obs for obs in rows if obs.segment == ""]
         of_units = [obs for obs in rows if obs.segment in segments]
-        if own and of_units:
+        if own and of_units and kpi_id not in own_figures:
             raise InputError(
                 measurements.path,
                 f"KPI '{kpi_id}' has rows for units and rows without a segment; the group pack "
-                "rolls the units up, so give the group's own rows only for KPIs no unit reports",
+                "rolls the units up, so give the group's own rows only for KPIs no unit reports, "
+                "or give the KPI rollup: own to take the group's figure from its own rows",
                 line=own[0].line, field="segment",
             )
         if own or of_units:
-            series[kpi_id] = own or of_units
+            series[kpi_id] = sorted([*own, *of_units], key=lambda obs: (obs.period_end,
+                                                                       obs.segment))
     return series

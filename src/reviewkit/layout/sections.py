@@ -43,7 +43,8 @@ from reviewkit.layout.view import PackView, Publication
 
 #: How a group figure is made from its units' figures, as the units page says it.
 ROLLUP_WORDS = {"sum": "sum of units", "mean": "weighted mean", "min": "lowest unit",
-                "max": "highest unit", "latest": "latest of units"}
+                "max": "highest unit", "latest": "latest of units",
+                "own": "the group's own figure"}
 
 
 class SectionError(ReviewkitError):
@@ -106,9 +107,9 @@ class Pack:
 
     def _sections(self) -> tuple[Section, ...]:
         """This pack's sections: a group's units page only in a group pack, the group's own
-        sections (portfolio, spend, …) not in a unit's."""
-        return self.view.cadence.sections_for(self.view.evaluated.is_group,
-                                              self.view.unit is not None)
+        sections (portfolio, spend, …) not in a unit's, and only those whose input the pack
+        has (:attr:`PackEvaluation.sections`)."""
+        return self.view.evaluated.sections
 
     # -- data the templates use -----------------------------------------------------------
     @property
@@ -213,9 +214,17 @@ class Pack:
         shown = [self.view.result(kpi_id) for kpi_id in self.view.headline]
         shown += [result for result in evaluated.results
                   if result.status == "red" and result.kpi.id not in self.view.headline]
-        rows = [(figures.unit, {kpi_id: result for kpi_id, result in figures.results.items()})
+        # A unit's figure for a KPI it shows as its share of the group is its own series too.
+        rows = [(figures.unit, {**{kpi_id: share.unit for kpi_id, share in figures.shares.items()},
+                                **figures.results})
                 for figures in evaluated.units]
         return shown, rows
+
+    def judged(self, unit: Unit, kpi_id: str) -> bool:
+        """Whether a unit is judged on a KPI (against a target of its own, or the KPI's for a
+        level), or shows its share of the group's figure."""
+        return not any(figures.unit == unit and kpi_id in figures.shares
+                       for figures in self.view.evaluated.units)
 
     @staticmethod
     def row_decimals(group: KpiResult,

@@ -241,7 +241,7 @@ def make_view(
         page_size=params.values.page_size,
         generated_at=(now or periods.now()).replace(microsecond=0),
         provenance=Provenance(params_path=str(params.path), parameters=parameters,
-                              inputs=(*inputs.files(), *sources),
+                              inputs=(*inputs.files(evaluated.source_reads), *sources),
                               versions=package_versions()),
         charts=dict(charts or {}),
         year_start_month=params.values.year_start_month,

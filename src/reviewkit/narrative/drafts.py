@@ -82,6 +82,23 @@ def draft_for_kpi(result: KpiResult, pack: PackEvaluation) -> str:
         text += " No open action is linked to it."
     if kpi.action_if_off_track and result.status in ("red", "amber"):
         text += f" Expected action: {literal(kpi.action_if_off_track)}"
+    return text + _from_the_owner(result, pack)
+
+
+def _from_the_owner(result: KpiResult, pack: PackEvaluation) -> str:
+    """What the KPI's owner wrote in the review round, marked with who and when."""
+    text = ""
+    chosen = result.owner_status
+    if chosen is not None:
+        text += (f"\n\nStatus set by the owner ({literal(chosen.by)}, {chosen.at[:10]}): "
+                 f"{literal(chosen.reason)}")
+    note = pack.owner_notes.get(result.kpi.id)
+    if note is not None:
+        text += f"\n\nOwner's update ({literal(note.by)}, {note.day}):"
+        if note.analysis:
+            text += f" {literal(note.analysis)}"
+        if note.recommendation:
+            text += f" Recommendation: {literal(note.recommendation)}"
     return text
 
 
@@ -200,7 +217,10 @@ DRAFTERS: dict[str, Callable[[PackEvaluation], str | None]] = {
 
 
 def draft_for_section(key: str, title: str, pack: PackEvaluation) -> str:
-    """The draft of a section's commentary cell."""
+    """The draft of a section's commentary cell: empty when there is nothing in the data to
+    draft it from (a pack never prints a placeholder such as "Commentary on Delivery."; the
+    empty cell waits for the analyst's words and is not shown until then)."""
+    del title  # named in the cell's label, never as text of its own
     drafter = DRAFTERS.get(key)
     text = drafter(pack) if drafter is not None else None
-    return text if text is not None else f"Commentary on {title}."
+    return text or ""

@@ -172,15 +172,15 @@ def prepare_job(
         claim(final)
     found_published = publish.published_version(final) or 0
     notebook = copy.deepcopy(template)
-    _keep_sections(notebook, definition.sections_for(evaluated.is_group,
-                                                     evaluated.unit is not None))
+    _keep_sections(notebook, evaluated.sections)
     publication = _settle_narrative(store, evaluated, notebook, final, prefer, by)
     if approver is not None:
         publication = _apply_gate(evaluated, publication, store.actions(unit=unit_key(unit)),
                                   inputs.params.values.publish_gate, approver, force)
     view = make_view(evaluated, own, sources=sources(definition, notebook_path, store,
                                                      evaluated.period.label, unit_key(unit),
-                                                     base=inputs.params.path.parent))
+                                                     base=inputs.params.path.parent,
+                                                     params=str(inputs.params.path)))
     # A pack published before is reissued as its next version, with what changed.
     publication = reissue_of(published_versions(
         store.versions(definition.name, evaluated.period.label, unit_key(unit)), final,
@@ -198,7 +198,8 @@ def prepare_job(
 
 def _keep_sections(notebook: NotebookNode, sections: Sequence[Section]) -> None:
     """Drop the cells of sections this pack does not have (the units page outside a group, the
-    group's portfolio in a unit's pack), and the commentary cells that follow them."""
+    group's portfolio in a unit's pack, the spend of a pack without a spend file), and the
+    commentary cells that follow them."""
     wanted = {section.id for section in sections}
     kept: list[NotebookNode] = []
     dropping = False

@@ -10,7 +10,9 @@ the same paths (a shared file system); see docs/scaling.md.
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +23,8 @@ from reviewkit.run.workers import Event, Limits, Outcome, timed_make_one
 
 #: Times Dask re-runs a pack whose worker was lost before it gives up on it.
 RETRIES = 2
+#: How often the batch asks the scheduler which packs are running, in seconds.
+POLL_SECONDS = 0.5
 
 
 class ClusterError(EnvironmentFailure):
@@ -82,12 +86,19 @@ class DaskPool:
                 self._client = Client(self.scheduler, timeout="20s")  # type: ignore[no-untyped-call]
             else:
                 # One thread per worker process: each pack runs its own kernel and PDF render,
-                # which want a core each. The dashboard is off: no port is opened for it.
-                self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
-                                             n_workers=self.size, threads_per_worker=1,
-                                             processes=True, dashboard_address=None,
-                                             memory_limit=self.limits.memory or 0)
-                self._client = Client(self._cluster)  # type: ignore[no-untyped-call]
+                # which want a core each. No dashboard is wanted, but the scheduler serves HTTP
+                # anyway: on a free port (":0"), never the usual 8787, which another cluster
+                # may hold (distributed then warns the user about it); workers serve none.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)
+                    self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                        n_workers=self.size, threads_per_worker=1, processes=True,
+                        dashboard_address=":0", worker_dashboard_address=None,
+                        memory_limit=self.limits.memory or 0,
+                        # Its workers' and scheduler's chatter (a task cancelled on close, a
+                        # worker restarted) is not the user's business; errors still show.
+                        silence_logs=logging.ERROR)
+                    self._client = Client(self._cluster)  # type: ignore[no-untyped-call]
         except (OSError, TimeoutError) as exc:
             self.close()
             where = self.scheduler or "a local cluster"
@@ -108,24 +119,50 @@ class DaskPool:
         return pids
 
     def run(self, jobs: Iterator[tuple[int, PackJob]]) -> Iterator[Event]:
-        from distributed import as_completed  # deferred with the rest of distributed
+        """Submit every job, then yield events as packs start and finish. A pack has started
+        when a worker is running it (a worker holds more tasks than it runs at once: only as
+        many as it has threads count), not when it was handed to the scheduler."""
+        from distributed import wait  # deferred with the rest of distributed
 
         client = self.client
-        futures = {}
-        completed = as_completed()  # type: ignore[no-untyped-call]
+        pending: dict[str, tuple[int, Any]] = {}
         for index, job in jobs:
             future = client.submit(timed_make_one, index, job, self.limits, pure=False,
                                    retries=RETRIES, key=f"reviewkit-pack-{index}-{os.getpid()}")
-            futures[future.key] = (index, job)
-            completed.add(future)  # type: ignore[no-untyped-call]
-            yield ("started", index)
-        for future in completed:
-            index, job = futures[future.key]
+            pending[future.key] = (index, future)
+        started: set[str] = set()
+        while pending:
+            for key in sorted(self._running(client) - started, key=lambda k: pending.get(
+                    k, (0, None))[0]):
+                if key in pending:
+                    started.add(key)
+                    yield ("started", pending[key][0])
             try:
-                outcome: Outcome = future.result()
-            except Exception as exc:  # the task's worker was lost on every try, or it raised
-                outcome = Outcome(index, "failed", 0.0, cluster_failure(exc, self.limits))
-            yield ("finished", outcome)
+                done = wait(  # type: ignore[no-untyped-call]
+                    [future for _, future in pending.values()], timeout=POLL_SECONDS,
+                    return_when="FIRST_COMPLETED").done
+            except TimeoutError:  # none finished yet: ask again which are running
+                done = set()
+            for future in sorted(done, key=lambda f: pending[f.key][0]):
+                index, _ = pending.pop(future.key)
+                if future.key not in started:
+                    yield ("started", index)
+                try:
+                    outcome: Outcome = future.result()
+                except Exception as exc:  # the task's worker was lost on every try, or it raised
+                    outcome = Outcome(index, "failed", 0.0, cluster_failure(exc, self.limits))
+                yield ("finished", outcome)
+
+    @staticmethod
+    def _running(client: Any) -> set[str]:
+        """The tasks workers are running now: of those each worker holds, as many as it has
+        threads (the scheduler hands a worker a few more to keep it busy)."""
+        try:
+            threads = client.nthreads()
+            held = client.processing()
+        except Exception:  # a worker lost mid-call: the next poll asks again
+            return set()
+        return {key for worker, keys in held.items() for key in list(keys)[:threads.get(worker, 1)]}
 
     def close(self) -> None:
         if self._client is not None:

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 
 from reviewkit.errors import ReviewkitError
 from reviewkit.evaluation.pack import PackEvaluation
-from reviewkit.formatting import format_date
+from reviewkit.formatting import STATUS_WORDS, format_date
 from reviewkit.inputs.params import GATE_RULES
 from reviewkit.narrative.cells import NarrativeCell
 from reviewkit.store.records import Action
@@ -68,6 +68,15 @@ def check(
                 continue
             reasons.append(f"action {view.id} ({view.action.title}) is {view.days_overdue} days "
                            f"overdue with no new due date (due {format_date(current.due)})")
+    if on["owner_status_approved"]:
+        for result in pack.results:
+            chosen = result.owner_status
+            if chosen is not None and not chosen.approved:
+                reasons.append(
+                    f"KPI '{result.kpi.id}' ({result.kpi.name}): {chosen.by} set its status to "
+                    f"{STATUS_WORDS[chosen.status].lower()} (the data say "
+                    f"{STATUS_WORDS[chosen.data_status].lower()}) and the office has not "
+                    "approved it; approve it on the round's tracker (reviewkit serve)")
     if on["headline_data_current"]:
         for kpi_id in pack.headline:
             result = pack.evaluation.result(kpi_id)

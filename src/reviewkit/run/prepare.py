@@ -12,8 +12,10 @@ from importlib import resources
 from pathlib import Path
 
 from reviewkit import redact
-from reviewkit.cadences import Cadence, Narrative
+from reviewkit.cadences import MONTHLY, Cadence, Narrative
 from reviewkit.errors import ReviewkitError, UsageError
+from reviewkit.evaluation.forecast import HISTORY_MONTHS
+from reviewkit.evaluation.owners import entered_values
 from reviewkit.evaluation.pack import (
     PackEvaluation,
     evaluate_pack,
@@ -21,16 +23,19 @@ from reviewkit.evaluation.pack import (
     reference_day,
     resolve_period,
 )
+from reviewkit.evaluation.strategy import outlook_month
 from reviewkit.evaluation.units import UnitFigures
 from reviewkit.inputs.loaded import InputFile, Inputs, input_file, load_named_inputs, shown_path
+from reviewkit.inputs.measurements import Observation
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams
-from reviewkit.inputs.sources import window_for
+from reviewkit.inputs.sources import Window, window_for
 from reviewkit.layout.charts import render_charts
 from reviewkit.layout.render import templates_fingerprint
 from reviewkit.layout.view import PackView, Publication, make_view
 from reviewkit.narrative.service import NarrativeService
-from reviewkit.periods import check_date, parse_date
+from reviewkit.periods import Period, check_date, parse_date, period_containing
 from reviewkit.periods import today as clock
+from reviewkit.store.cycle import CycleStore, KpiUpdate
 from reviewkit.store.database import Store
 
 
@@ -57,7 +62,8 @@ def notebook_for(cadence: Cadence, custom: Path | None = None) -> Path:
 
 
 def sources(cadence: Cadence, notebook: Path, store: Store, label: str,
-            unit: str = "", *, base: Path | None = None) -> tuple[InputFile, ...]:
+            unit: str = "", *, base: Path | None = None,
+            params: str = "") -> tuple[InputFile, ...]:
     """What a pack is made from besides its input files: the notebook, the templates and
     stylesheets (their version, as one hash), and the store's content the pack reads (actions,
     decisions, earlier packs, narrative; named without any password). Files are named relative
@@ -70,11 +76,17 @@ def sources(cadence: Cadence, notebook: Path, store: Store, label: str,
     location = store.location
     if base is not None and "://" not in location:
         location = shown_path(Path(location), base)
-    return (
+    found = (
         notebook_file,
         InputFile("templates", "reviewkit layout templates", digest, size),
         InputFile("store", redact.url(location), store.fingerprint(cadence.name, label, unit), 0),
     )
+    # What owners wrote in the period's review round, when one was opened.
+    written = CycleStore(store).fingerprint(cadence.name, label, unit, params)
+    if written is None:
+        return found
+    return (*found, InputFile("review round", f"review round {cadence.name} {label}",
+                              written[0], 0, written[1]))
 
 
 @dataclass(frozen=True)
@@ -126,11 +138,57 @@ def evaluate(cadence: Cadence, inputs: Inputs, store: Store,
     resolved = resolve_period(cadence, inputs, day, now) if windowed or own_pack else None
     if windowed and resolved is not None:
         window = window_for(resolved[0], history_length(cadence, inputs))
-        inputs = inputs.for_pack(cadence.name, window, now)
+        inputs = inputs.for_pack(cadence.name, window, now,
+                                 outlook=outlook_window(cadence, *resolved))
+    updates = round_updates(cadence, inputs, store, day)
+    entered = with_entered_values(inputs, updates, period_containing(cadence.name, day))
+    if entered is not inputs:
+        resolved = None  # a value entered by hand may move the day the data runs to
+    inputs = entered
     own = unit_inputs(inputs, unit)
     return evaluate_pack(cadence, own, store.history(cadence.name, unit_key(unit)), day,
-                         today=now, units_known=units_known,
-                         resolved=resolved if own_pack else None)
+                         today=now, owner_updates=[u for u in updates if u.unit == unit_key(unit)],
+                         units_known=units_known, resolved=resolved if own_pack else None)
+
+
+def round_updates(cadence: Cadence, inputs: Inputs, store: Store,
+                  day: dt.date) -> tuple[KpiUpdate, ...]:
+    """What owners wrote in the review round of this pack's period (every unit's)."""
+    label = period_containing(cadence.name, day).label
+    return CycleStore(store).updates_for_pack(cadence.name, label, str(inputs.params.path))
+
+
+def with_entered_values(inputs: Inputs, updates: Sequence[KpiUpdate],
+                        period: Period) -> Inputs:
+    """The inputs with each value an owner entered by hand for ``period`` (a KPI the catalog
+    marks ``manual``) as that period's measurement of its unit, in place of any row the data
+    has there."""
+    manual = {kpi.id for kpi in inputs.catalog.kpis if kpi.manual}
+    entered = entered_values([u for u in updates if u.kpi_id in manual])
+    if not entered:
+        return inputs
+    segments = {unit.id: unit.segment for unit in inputs.units}
+    series = dict(inputs.measurements.series)
+    for update in updates:
+        value = entered_values([update]).get(update.kpi_id)
+        if value is None or update.kpi_id not in manual:
+            continue
+        segment = segments.get(update.unit, "") if update.unit else ""
+        kept = [obs for obs in series.get(update.kpi_id, [])
+                if not (period.start <= obs.period_end <= period.end and obs.segment == segment)]
+        series[update.kpi_id] = sorted(
+            [*kept, Observation(period_end=period.end, value=value.value, segment=segment)],
+            key=lambda obs: (obs.period_end, obs.segment))
+    return replace(inputs, measurements=replace(inputs.measurements, series=series))
+
+
+def outlook_window(cadence: Cadence, period: Period, as_of: dt.date) -> Window | None:
+    """The months a pack's outlook is fitted on, when the cadence has an outlook: its KPI
+    queries run again by month over them (a pack's own periods may be quarters)."""
+    if not cadence.wants("outlook"):
+        return None
+    first = outlook_month(as_of).shift(-(HISTORY_MONTHS - 1))
+    return Window(first.start, period.end, MONTHLY.name, MONTHLY.period)
 
 
 def prepare(
@@ -147,10 +205,11 @@ def prepare(
     evaluated = evaluate(cadence, inputs, store, period, unit,
                          today=now.date() if now else None)
     cells = NarrativeService(store, evaluated).plan(
-        cadence.narratives_for(evaluated.is_group, evaluated.unit is not None)
+        tuple(section.narrative for section in evaluated.sections if section.narrative)
         if slots is None else slots)
     notebook = notebook_for(cadence, inputs.params.values.notebook)
     view = make_view(evaluated, unit_inputs(inputs, unit), charts=render_charts(evaluated),
                      now=now, sources=sources(cadence, notebook, store, evaluated.period.label,
-                                              unit_key(unit), base=inputs.params.path.parent))
+                                              unit_key(unit), base=inputs.params.path.parent,
+                                              params=str(inputs.params.path)))
     return Prepared(view, Publication(narrative=cells))

@@ -56,6 +56,8 @@ def summary_of(view: PackView, publication: Publication) -> dict[str, Any]:
                 # A summed KPI in a period in progress: the share its target is pro-rated to.
                 **({"target_share": _round(result.current.share)}
                    if result.current.pro_rated else {}),
+                # The target of the data's rows, or the catalog's (the group's, or the unit's).
+                "target_from": result.current.target_from,
             }
             for result in evaluation.results
         ],
@@ -66,6 +68,12 @@ def summary_of(view: PackView, publication: Publication) -> dict[str, Any]:
         "actions": view.action_log.summary(),
     }
     evaluated = view.evaluated
+    for entry in summary["kpis"]:
+        table = evaluated.breakdowns.get(entry["id"])
+        if table is not None:
+            entry["breakdown"] = {"column": table.column, "parts": [
+                {"name": part.name, "value": _round(part.value), "status": part.status,
+                 "share": _round(part.share)} for part in table.parts]}
     if evaluated.unit is not None or evaluated.is_group:
         if evaluated.unit is not None:
             summary["unit"] = _unit(evaluated.unit)
@@ -75,6 +83,17 @@ def summary_of(view: PackView, publication: Publication) -> dict[str, Any]:
             entry["weight"] = _round(result.current.weight)
             entry["last_seen"] = result.last_seen.isoformat() if result.last_seen else None
             entry["rollup"] = result.kpi.rollup_rule
+        if evaluated.unit is not None:
+            summary["shares"] = [
+                {"id": share.kpi.id, "name": share.kpi.name, "value": _round(share.value),
+                 "group_value": _round(share.group.value),
+                 "share": _round(share.share), "group_status": share.group.status,
+                 "group_target": _round(share.group.current.target),
+                 "trend": share.unit.trend, "owner": share.kpi.owner, "unit": share.kpi.unit,
+                 "weight": _round(share.unit.current.weight),
+                 "last_seen": share.unit.last_seen.isoformat() if share.unit.last_seen
+                 else None, "rollup": share.kpi.rollup_rule}
+                for share in evaluated.shares]
     return summary
 
 

@@ -25,6 +25,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from reviewkit import periods, redact
+from reviewkit.store.cycle_schema import ADDS as review_cycle_adds
+from reviewkit.store.cycle_schema import TABLES as review_cycle_tables
+from reviewkit.store.cycle_schema import migrate_add_review_cycle
 from reviewkit.store.records import (
     ACTION_FIELDS,
     ACTION_STATUSES,
@@ -55,6 +58,10 @@ __all__ = [
 ]
 
 metadata = sa.MetaData()
+# The review cycle's tables (store/cycle_schema.py) are the store's too: its schema checks know
+# them.
+for _table in review_cycle_tables:
+    _table.to_metadata(metadata)
 
 meta_table = sa.Table(
     "reviewkit_meta", metadata,
@@ -375,7 +382,8 @@ def _add_board_asks(connection: Connection) -> None:
 MIGRATIONS: Sequence[Callable[[Connection], None]] = (_migrate_to_1, _migrate_to_2,
                                                       _migrate_add_units,
                                                       _migrate_add_minutes_entries,
-                                                      _add_pack_versions, _add_board_asks)
+                                                      _add_pack_versions, _add_board_asks,
+                                                      migrate_add_review_cycle)
 #: The schema this reviewkit writes: every migration applied.
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -416,6 +424,7 @@ SCHEMA_ADDS: Sequence[Mapping[str, tuple[str, ...]]] = (
                        "status", "review", "raised_on", "kpis", "actions", "decision_id",
                        "unit"),
     },
+    review_cycle_adds,  # 7: the review cycle (store/cycle_schema.py)
 )
 
 
@@ -670,7 +679,8 @@ class Store:
         ``cadence`` for the unit ('' the group, or the only, pack): what an evaluation needs
         from the store, read in one go."""
         return StoreHistory(events=tuple(self.events(unit=unit)),
-                            packs=tuple(self.packs(cadence, unit)))
+                            packs=tuple(self.packs(cadence, unit)),
+                            group_events=tuple(self.events(unit="")) if unit else ())
 
     def packs(self, cadence: str, unit: str = "") -> list[PackRecord]:
         """Packs of a cadence (and unit) recorded in the store, oldest first."""
@@ -758,7 +768,8 @@ class Store:
         history = self.history(cadence, unit)
         content = {
             "events": [[e.seq, e.entity, e.entity_id, e.field, e.old, e.new,
-                        e.effective.isoformat(), e.recorded_at] for e in history.events],
+                        e.effective.isoformat(), e.recorded_at]
+                       for e in (*history.events, *history.group_events)],
             "packs": [[p.label, p.summary] for p in history.packs if p.label != label],
             "narrative": {key: [n.revision, n.text]
                           for key, n in sorted(self.narratives(cadence, label, unit).items())},

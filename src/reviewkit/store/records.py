@@ -170,6 +170,9 @@ class StoreHistory:
 
     events: tuple[Event, ...] = ()
     packs: tuple[PackRecord, ...] = ()
+    #: For a unit: the events of the group's actions and decisions (a unit's pack lists the
+    #: group's open actions on its KPIs).
+    group_events: tuple[Event, ...] = ()
 
     @property
     def previous(self) -> PackRecord | None:

@@ -1,0 +1,744 @@
+"""The review cycle's web application, in process (Flask's test client): who may open what,
+CSRF, cookies, sign-in, owners' saves and conflicts, the tracker, e-mail through a real local
+SMTP server, the audit log, and what owners write reaching the pack."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import html
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import run_cli_in_process as run
+from conftest_build import BuiltPack
+from flask import Flask, url_for
+from serve_support import PASSWORD, PERIOD, Cycle, Inbox, body_of, link_in, make_cycle
+from serve_support import smtp_server as smtp_server
+
+from reviewkit import cadences
+from reviewkit.inputs.loaded import load_inputs
+from reviewkit.layout.sections import Pack
+from reviewkit.layout.view import Publication, make_view
+from reviewkit.narrative.drafts import draft_for_kpi
+from reviewkit.run import gate
+from reviewkit.run.build import BuildResult
+from reviewkit.run.prepare import evaluate, sources
+from reviewkit.serve import app as serve_app
+from reviewkit.serve import rounds
+from reviewkit.store.cycle import CycleStore
+from reviewkit.store.database import Store
+
+pytest_plugins = ["conftest_build"]
+
+ROLES = ("office", "analyst", "owner", "reader")
+
+
+@pytest.fixture(scope="module")
+def cycle(tmp_path_factory: pytest.TempPathFactory,
+          smtp_server: tuple[int, Inbox]) -> Cycle:
+    return make_cycle(tmp_path_factory.mktemp("cycle"), smtp_server)
+
+
+@pytest.fixture(scope="module")
+def matrix_cycle(tmp_path_factory: pytest.TempPathFactory,
+                 smtp_server: tuple[int, Inbox]) -> Cycle:
+    """A cycle of its own: walking every route closes rounds and ends sessions."""
+    return make_cycle(tmp_path_factory.mktemp("matrix"), smtp_server)
+
+
+@pytest.fixture(scope="module")
+def app(cycle: Cycle) -> Iterator[Flask]:
+    application = cycle.app()
+    yield application
+    application.extensions["reviewkit"].store.dispose()
+
+
+def csrf_of(page: bytes) -> str:
+    found = re.search(rb'name="csrf_token" value="([^"]+)"', page)
+    assert found, page[:500]
+    return found[1].decode()
+
+
+def round_id(cycle: Cycle) -> int:
+    assert cycle.round is not None
+    return cycle.round.id
+
+
+# -- who may open what -------------------------------------------------------------------------
+
+#: Every route and the roles that may use it; a route missing here fails the matrix test, so a
+#: new page cannot be added without deciding who sees it.
+PUBLIC = {"index", "sign_in", "request_link", "link", "static"}
+SIGNED_IN = {"sign_out", "password", "library", "pack_file"}
+ALLOWED: dict[str, set[str] | dict[str, set[str]]] = {
+    "my_rounds": {"owner"}, "my_page": {"owner"}, "my_done": {"owner"},
+    "rounds_page": {"GET": {"office", "analyst"}, "POST": {"office"}},
+    "tracker_page": {"office", "analyst"},
+    "remind": {"office"}, "close_round": {"office"}, "approve": {"office"},
+    "publish": {"office"}, "people": {"office"}, "invite": {"office"},
+    "deactivate": {"office"}, "audit": {"office"},
+    "narrative": {"GET": {"office", "analyst"}, "POST": {"analyst"}},
+}
+
+
+def allowed_roles(endpoint: str, method: str) -> set[str]:
+    roles = ALLOWED.get(endpoint, set())
+    return roles[method] if isinstance(roles, dict) else roles
+
+
+def _url(app: Flask, endpoint: str, cycle: Cycle) -> str:
+    values: dict[str, Any] = {"round_id": round_id(cycle), "kpi_id": "change_success_rate",
+                              "unit": "group", "user_id": cycle.users["board"].id,
+                              "cadence": "weekly", "label": PERIOD, "name": "pack.pdf",
+                              "token": "not-a-token", "filename": "serve.css"}
+    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+    with app.test_request_context():
+        return url_for(endpoint, **{k: values[k] for k in rule.arguments})
+
+
+def test_every_route_is_declared_in_the_authorization_matrix(app: Flask) -> None:
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints == PUBLIC | SIGNED_IN | set(ALLOWED)
+
+
+@pytest.mark.parametrize("role", [None, *ROLES])
+def test_every_route_answers_each_role_and_the_signed_out_as_declared(
+        matrix_cycle: Cycle, role: str | None) -> None:
+    cycle = matrix_cycle
+    application = cycle.app(WTF_CSRF_ENABLED=False)
+    ran: list[Any] = []
+    application.extensions["reviewkit_publish_job"] = lambda *args: ran.append(args)
+    wrong: list[str] = []
+    try:
+        for rule in application.url_map.iter_rules():
+            if rule.endpoint in PUBLIC:
+                continue
+            url = _url(application, rule.endpoint, cycle)
+            for method in sorted((rule.methods or set()) & {"GET", "POST"}):
+                client = (application.test_client() if role is None
+                          else Cycle.sign_in(application, cycle.users[role]))
+                answer = client.open(url, method=method)
+                allowed = rule.endpoint in SIGNED_IN or role in allowed_roles(rule.endpoint,
+                                                                              method)
+                if role is None:
+                    ok = answer.status_code == 302 and "/sign-in" in answer.location
+                elif allowed:
+                    ok = answer.status_code not in (401, 403) and answer.status_code < 500
+                    if rule.endpoint == "pack_file" and role == "reader":
+                        ok = answer.status_code == 403  # the group's pack is not theirs
+                else:
+                    ok = answer.status_code == 403
+                if not ok:
+                    wrong.append(f"{method} {url} as {role}: {answer.status_code}")
+    finally:
+        application.extensions["reviewkit"].store.dispose()
+    assert wrong == []
+
+
+def test_an_owner_cannot_open_a_round_page_of_owners_they_do_not_answer_for(
+        app: Flask, cycle: Cycle) -> None:
+    store = app.extensions["reviewkit"].store
+    stranger = CycleStore(store).add_user(email="zed@northwind.example", name="Zed",
+                                          role="owner", owns=["Nobody's title"],
+                                          units=["all"], by="test")
+    client = Cycle.sign_in(app, stranger)
+    assert client.get(f"/my/{round_id(cycle)}").status_code == 403
+
+
+def test_every_form_refuses_a_post_without_its_csrf_token(app: Flask, cycle: Cycle) -> None:
+    posts = [rule for rule in app.url_map.iter_rules() if "POST" in (rule.methods or set())]
+    assert len(posts) >= 10
+    for rule in posts:
+        client = Cycle.sign_in(app, cycle.users["office"])
+        answer = client.post(_url(app, rule.endpoint, cycle), data={"email": "x@y.z"})
+        assert answer.status_code == 400, rule.endpoint
+        assert b"The form expired" in answer.data
+
+
+def test_every_page_form_carries_a_csrf_token(app: Flask, cycle: Cycle) -> None:
+    pages = ["/sign-in", f"/rounds/{round_id(cycle)}", "/rounds", "/people"]
+    client = Cycle.sign_in(app, cycle.users["office"])
+    for page in pages:
+        html = client.get(page).data.decode()
+        forms = html.count("<form")
+        assert forms and html.count('name="csrf_token"') == forms, page
+
+
+def test_the_session_cookie_is_httponly_and_samesite(app: Flask, cycle: Cycle) -> None:
+    client = app.test_client()
+    page = client.get("/sign-in").data
+    answer = client.post("/sign-in", data={"csrf_token": csrf_of(page),
+                                           "email": cycle.users["owner"].email,
+                                           "password": PASSWORD})
+    assert answer.status_code == 302
+    cookie = answer.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "script-src 'none'" in answer.headers["Content-Security-Policy"]
+
+
+def test_a_wrong_password_and_an_unknown_address_get_the_same_answer(
+        app: Flask, cycle: Cycle) -> None:
+    answers = []
+    for email, password in ((cycle.users["owner"].email, "wrong password!!"),
+                            ("nobody@northwind.example", PASSWORD)):
+        client = app.test_client()
+        token = csrf_of(client.get("/sign-in").data)
+        answer = client.post("/sign-in", data={"csrf_token": token, "email": email,
+                                               "password": password})
+        answers.append((answer.status_code, re.sub(rb'value="[^"]+"', b"",
+                                                   answer.data)))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 401 and b"do not match an account" in answers[0][1]
+
+
+def test_sign_in_attempts_from_one_address_are_limited(cycle: Cycle) -> None:
+    application = cycle.app(SIGN_IN_LIMIT="3 per minute")
+    try:
+        client = application.test_client()
+        token = csrf_of(client.get("/sign-in").data)
+        codes = [client.post("/sign-in", data={"csrf_token": token, "email": "a@b.example",
+                                               "password": "guess number one"}).status_code
+                 for _ in range(5)]
+    finally:
+        application.extensions["reviewkit"].store.dispose()
+    assert codes == [401, 401, 401, 429, 429]
+
+
+def test_a_request_larger_than_the_bound_is_refused(app: Flask, cycle: Cycle) -> None:
+    client = Cycle.sign_in(app, cycle.users["owner"])
+    answer = client.post(f"/my/{round_id(cycle)}", data={"x": "y" * 400_000})
+    assert answer.status_code == 413
+
+
+# -- sign-in links and e-mail -------------------------------------------------------------------
+
+def test_an_emailed_sign_in_link_works_once(app: Flask, cycle: Cycle) -> None:
+    cycle.inbox.clear()
+    client = app.test_client()
+    token = csrf_of(client.get("/sign-in").data)
+    for address in (cycle.users["reader"].email, "nobody@northwind.example"):
+        answer = client.post("/sign-in/link", data={"csrf_token": token, "email": address},
+                             follow_redirects=True)
+        assert b"If that address has an account" in answer.data
+    assert len(cycle.inbox.messages) == 1  # none for an address without an account
+    link = link_in(cycle.inbox.to(cycle.users["reader"].email)[0])
+    path = link.split("127.0.0.1:8000", 1)[1]
+    page = client.get(path)
+    assert page.status_code == 200 and b"Continue" in page.data
+    assert client.get("/library").status_code == 302  # opening the link signs no one in
+    used = client.post(path, data={"csrf_token": csrf_of(page.data)})
+    assert used.status_code == 302 and client.get("/library").status_code == 200
+    again = app.test_client()
+    token = csrf_of(again.get(path).data)
+    assert b"used already" in again.post(path, data={"csrf_token": token}).data
+
+
+def test_a_sign_in_link_expires(app: Flask, cycle: Cycle, monkeypatch: pytest.MonkeyPatch
+                                ) -> None:
+    cycle.inbox.clear()
+    client = app.test_client()
+    client.post("/sign-in/link", data={"csrf_token": csrf_of(client.get("/sign-in").data),
+                                       "email": cycle.users["board"].email})
+    path = link_in(cycle.inbox.messages[0]).split("127.0.0.1:8000", 1)[1]
+    real = __import__("time").time
+    monkeypatch.setattr("itsdangerous.timed.time.time", lambda: real() + 31 * 60)
+    answer = client.get(path)
+    assert answer.status_code == 400 and b"expired" in answer.data
+
+
+def test_an_invitation_is_mailed_and_lets_a_new_person_choose_a_password(
+        app: Flask, cycle: Cycle) -> None:
+    cycle.inbox.clear()
+    office = Cycle.sign_in(app, cycle.users["office"])
+    token = csrf_of(office.get("/people").data)
+    answer = office.post("/people", data={
+        "csrf_token": token, "name": "Nia <b>New</b>", "email": "nia@northwind.example",
+        "role": "reader", "units": "north-general", "invite": "1"}, follow_redirects=True)
+    assert b"Nia &lt;b&gt;New&lt;/b&gt;" in answer.data and b"<b>New</b>" not in answer.data
+    message = cycle.inbox.to("nia@northwind.example")[0]
+    assert message["Subject"] == "Your invitation to the review cycle"
+    assert "Olive Ward invites you" in body_of(message) and "reader" in body_of(message)
+    path = link_in(message).split("127.0.0.1:8000", 1)[1]
+    client = app.test_client()
+    page = client.get(path)
+    assert b"You are invited as" in page.data
+    assert client.post(path, data={"csrf_token": csrf_of(page.data)}).location.endswith(
+        "/account/password")
+    form = client.get("/account/password").data
+    answer = client.post("/account/password", data={"csrf_token": csrf_of(form),
+                                                    "password": "a new long password",
+                                                    "again": "a new long password"})
+    assert answer.status_code == 302
+    fresh = app.test_client()
+    signed = fresh.post("/sign-in", data={"csrf_token": csrf_of(fresh.get("/sign-in").data),
+                                          "email": "nia@northwind.example",
+                                          "password": "a new long password"})
+    assert signed.status_code == 302 and signed.location.endswith("/library")
+
+
+def test_signing_out_ends_the_session_everywhere(app: Flask, cycle: Cycle) -> None:
+    first = Cycle.sign_in(app, cycle.users["analyst"])
+    second = Cycle.sign_in(app, cycle.users["analyst"])
+    assert second.get("/rounds").status_code == 200
+    token = csrf_of(first.get("/rounds").data)
+    assert first.post("/sign-out", data={"csrf_token": token}).status_code == 302
+    assert second.get("/rounds").status_code == 302  # the old cookie is void
+
+
+# -- owners' pages ----------------------------------------------------------------------------
+
+def _form(page: bytes) -> dict[str, str]:
+    """The fields of the owner's update form as the page fills them in."""
+    text = page.decode()
+    start = text.index('<form method="post" class="updates">')
+    form = text[start:text.index("</form>", start)]
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+    fields.update({name: text for name, text in re.findall(
+        r'<textarea id="[^"]+" name="([^"]+)"[^>]*>([^<]*)</textarea>', form)})
+    return {name: html.unescape(text) for name, text in fields.items()}
+
+
+def test_an_owner_sees_only_their_kpis_and_units(app: Flask, cycle: Cycle) -> None:
+    desk = Cycle.sign_in(app, cycle.users["desk"]).get(f"/my/{round_id(cycle)}").data.decode()
+    assert "Service desk satisfaction" in desk or "service_desk_csat" in desk
+    assert "North General Hospital" in desk
+    assert "Change success rate" not in desk
+    assert 'id="service_desk_csat.north-general:value"' in desk  # measured by hand
+    chris = Cycle.sign_in(app, cycle.users["owner"]).get(f"/my/{round_id(cycle)}").data.decode()
+    assert chris.count('class="kpi card"') == 2  # the group's and North General's
+    assert 'id="change_success_rate.group:value"' not in chris  # from the data
+
+
+def test_two_people_editing_one_field_never_lose_each_others_text(
+        app: Flask, cycle: Cycle) -> None:
+    page_url = f"/my/{round_id(cycle)}"
+    chris, dee = (Cycle.sign_in(app, cycle.users[who]) for who in ("owner", "deputy"))
+    chris_page, dee_page = chris.get(page_url).data, dee.get(page_url).data
+    mine = _form(chris_page)
+    mine["change_success_rate.group:analysis"] = "Chris: two failed EHR releases"
+    mine["change_success_rate.north-general:recommendation"] = "Chris: freeze NGH changes"
+    saved = chris.post(page_url, data=mine)
+    assert saved.status_code == 302, re.findall(r'class="problem"[^>]*>([^<]*)', saved.text)
+    theirs = _form(dee_page)
+    theirs["change_success_rate.group:analysis"] = "Dee: the network change on Tuesday"
+    theirs["change_success_rate.group:recommendation"] = "Dee: rollback plans for all"
+    answer = dee.post(page_url, data=theirs)
+    assert answer.status_code == 400
+    text = answer.data.decode()
+    assert "Chris Moyo saved this" in text and "Chris: two failed EHR releases" in text
+    assert "Dee: the network change on Tuesday" in text  # still in her box
+    values = CycleStore(app.extensions["reviewkit"].store).values(round_id(cycle))
+    group = values[("change_success_rate", "")]
+    assert group.text("analysis") == "Chris: two failed EHR releases"
+    assert group.text("recommendation") == ""  # her whole update of that KPI waits for her
+    assert values[("change_success_rate", "north-general")].text("recommendation") == (
+        "Chris: freeze NGH changes")
+    # She merges and saves again from the page as it came back: now it goes through.
+    merged = _form(answer.data)
+    merged["change_success_rate.group:analysis"] = "Chris + Dee: EHR releases, network change"
+    assert dee.post(page_url, data=merged).status_code == 302
+    history = CycleStore(app.extensions["reviewkit"].store).history(round_id(cycle),
+                                                                     "change_success_rate")
+    assert [(h.field, h.revision, h.updated_by) for h in history if h.unit == ""] == [
+        ("analysis", 1, "Chris Moyo"), ("analysis", 2, "Dee Puty"),
+        ("recommendation", 1, "Dee Puty")]
+
+
+def test_a_field_someone_else_changed_that_this_page_did_not_touch_is_no_conflict(
+        app: Flask, cycle: Cycle) -> None:
+    page_url = f"/my/{round_id(cycle)}"
+    chris, dee = (Cycle.sign_in(app, cycle.users[who]) for who in ("owner", "deputy"))
+    stale = _form(dee.get(page_url).data)
+    fresh = _form(chris.get(page_url).data)
+    fresh["change_success_rate.north-general:analysis"] = "Chris: NGH releases"
+    assert chris.post(page_url, data=fresh).status_code == 302
+    stale["change_success_rate.north-general:recommendation"] = "Dee: weekend window"
+    assert dee.post(page_url, data=stale).status_code == 302
+    update = CycleStore(app.extensions["reviewkit"].store).values(round_id(cycle))[
+        ("change_success_rate", "north-general")]
+    assert update.text("analysis") == "Chris: NGH releases"
+    assert update.text("recommendation") == "Dee: weekend window"
+
+
+def test_a_value_that_is_no_number_and_an_override_without_reason_are_refused(
+        app: Flask, cycle: Cycle) -> None:
+    page_url = f"/my/{round_id(cycle)}"
+    desk = Cycle.sign_in(app, cycle.users["desk"])
+    form = _form(desk.get(page_url).data)
+    form["service_desk_csat.north-general:value"] = "about ninety"
+    answer = desk.post(page_url, data=form)
+    assert answer.status_code == 400 and b"is not a number" in answer.data
+    assert b"about ninety" in answer.data  # kept in the form
+    form["service_desk_csat.north-general:value"] = "90"
+    form["service_desk_csat.north-general:status"] = "green"
+    answer = desk.post(page_url, data=form)
+    assert answer.status_code == 400 and b"say why you set the status" in answer.data
+    assert ("service_desk_csat", "north-general") not in CycleStore(
+        app.extensions["reviewkit"].store).values(round_id(cycle))
+
+
+def test_an_owner_updates_an_action_and_every_change_is_an_event_with_who(
+        app: Flask, cycle: Cycle) -> None:
+    store: Store = app.extensions["reviewkit"].store
+    action_id = store.add_action(title="Patch the <b>VPN</b>", owner="Change Manager",
+                                 due=dt.date(2026, 11, 27), effective=dt.date(2026, 11, 13),
+                                 by="test", source="test")
+    page_url = f"/my/{round_id(cycle)}"
+    chris = Cycle.sign_in(app, cycle.users["owner"])
+    page = chris.get(page_url).data
+    assert b"Patch the &lt;b&gt;VPN&lt;/b&gt;" in page
+    form = _form(page)
+    form[f"action.{action_id}:note"] = "Vendor window booked"
+    form[f"action.{action_id}:due"] = "2026-12-11"
+    assert b"say why" in chris.post(page_url, data=form).data  # a new date needs a reason
+    form[f"action.{action_id}:reason"] = "vendor's earliest window"
+    assert chris.post(page_url, data=form).status_code == 302
+    action = store.action(action_id)
+    assert action.due == dt.date(2026, 12, 11)
+    assert "Vendor window booked" in action.note and "vendor's earliest window" in action.note
+    events = [e for e in store.events(action_id) if e.field != "created"]
+    assert {e.field for e in events} == {"note", "due"}
+    assert {e.by for e in events} == {"Chris Moyo"}
+    assert {e.source for e in events} == {f"review round weekly {PERIOD}"}
+    done = _form(chris.get(page_url).data)
+    done[f"action.{action_id}:done"] = "1"
+    assert chris.post(page_url, data=done).status_code == 302
+    assert store.action(action_id).status == "done"
+
+
+def test_the_done_tick_and_the_tracker(app: Flask, cycle: Cycle) -> None:
+    client = Cycle.sign_in(app, cycle.users["desk"])
+    token = csrf_of(client.get(f"/my/{round_id(cycle)}").data)
+    client.post(f"/my/{round_id(cycle)}/done", data={"csrf_token": token, "done": "1"})
+    page = client.get(f"/my/{round_id(cycle)}").data
+    assert "✓ Done".encode() in page
+    tracker = Cycle.sign_in(app, cycle.users["office"]).get(
+        f"/rounds/{round_id(cycle)}").data.decode()
+    assert re.search(r"Service Desk Lead</th>\s*<td><span class=\"state done\">done", tracker)
+    assert re.search(r"Change Manager</th>\s*<td><span class=\"state started\">started",
+                     tracker)
+    assert re.search(r"CISO</th>\s*<td><span class=\"state not-started\">not started",
+                     tracker)
+    assert "no one signed up" in tracker  # the CISO has no account
+    late = rounds.tracker(CycleStore(app.extensions["reviewkit"].store),
+                          dataclasses.replace(cycle.round, due=dt.date(2026, 11, 1)),
+                          [], today=dt.date(2026, 11, 25))
+    assert {row.owner: row.state for row in late}["CISO"] == "late"
+    assert {row.owner: row.state for row in late}["Service Desk Lead"] == "done"
+
+
+def test_reminders_go_to_the_people_of_owners_not_done(app: Flask, cycle: Cycle) -> None:
+    cycle.inbox.clear()
+    office = Cycle.sign_in(app, cycle.users["office"])
+    token = csrf_of(office.get(f"/rounds/{round_id(cycle)}").data)
+    CycleStore(app.extensions["reviewkit"].store).set_done(
+        round_id(cycle), ["Service Desk Lead", "Site IT Lead, North General"], True,
+        by="Sam Desk")
+    answer = office.post(f"/rounds/{round_id(cycle)}/remind", data={"csrf_token": token},
+                         follow_redirects=True)
+    assert b"Reminders sent to 3 people" in answer.data
+    received = sorted(str(m["To"]) for m in cycle.inbox.messages)
+    assert received == ["Chris Moyo <chris@northwind.example>",
+                        "Dee Puty <dee@northwind.example>",
+                        "Ira Fraser <ira@northwind.example>"]  # not Sam, who is done
+    body = body_of(cycle.inbox.to("chris@northwind.example")[0])
+    assert f"/my/{round_id(cycle)}" in body and "Change Manager" in body
+
+
+def test_commentary_is_escaped_on_every_page_that_shows_it(app: Flask, cycle: Cycle) -> None:
+    page_url = f"/my/{round_id(cycle)}"
+    chris = Cycle.sign_in(app, cycle.users["owner"])
+    form = _form(chris.get(page_url).data)
+    attack = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    form["change_success_rate.north-general:status"] = "amber"
+    form["change_success_rate.north-general:status_reason"] = attack
+    assert chris.post(page_url, data=form).status_code == 302
+    pages = [chris.get(page_url).data,
+             Cycle.sign_in(app, cycle.users["office"]).get(f"/rounds/{round_id(cycle)}").data,
+             Cycle.sign_in(app, cycle.users["office"]).get("/audit").data]
+    for page in pages[:2]:
+        assert b"&lt;script&gt;alert(" in page
+    for page in pages:
+        assert b"<script" not in page and b"<img src=x" not in page
+
+
+def test_every_change_is_in_the_audit_log(app: Flask, cycle: Cycle) -> None:
+    entries = CycleStore(app.extensions["reviewkit"].store).audit_entries()
+    kinds = {entry.what for entry in entries}
+    assert {"person added", "round opened", "KPI update saved", "owner done",
+            "reminder sent", "action updated"} <= kinds
+    saved = [e for e in entries if e.what == "KPI update saved"]
+    assert all(e.by and e.at and e.detail["fields"] for e in saved)
+
+
+# -- what owners write reaches the pack --------------------------------------------------------
+
+def test_what_owners_write_reaches_the_pack(app: Flask, cycle: Cycle) -> None:
+    store: Store = app.extensions["reviewkit"].store
+    cycle_store = CycleStore(store)
+    rid = round_id(cycle)
+    cycle_store.save_fields(rid, "service_desk_csat", "north-general",
+                            {"value": ("71.5", 0)}, by="Sam Desk")
+    analysis = cycle_store.values(rid)[("change_success_rate", "")].fields["analysis"]
+    cycle_store.save_fields(rid, "change_success_rate", "", {
+        "status": ("amber", 0), "status_reason": ("two releases were a one-off", 0)},
+        by="Chris Moyo")
+    definition = cadences.get("weekly")
+    inputs = load_inputs(cycle.params)
+    group = evaluate(definition, inputs, store, PERIOD)
+    unit = evaluate(definition, inputs, store, PERIOD, "north-general")
+    # The value entered by hand is North General's measurement for the week.
+    assert unit.result("service_desk_csat").value == 71.5
+    assert unit.entered["service_desk_csat"].by == "Sam Desk"
+    # The owner's status is shown with its reason and what the data say.
+    result = group.result("change_success_rate")
+    assert result.status == "amber" and result.owner_status is not None
+    assert result.owner_status.data_status == "red" and not result.owner_status.approved
+    assert "change_success_rate" not in {e.kpi_id for e in group.evaluation.exceptions
+                                         if e.reason == "red"}
+    # The draft the analyst edits carries the owner's words, with who and when.
+    draft = draft_for_kpi(result, group)
+    assert f"Owner's update ({analysis.updated_by}, {analysis.updated_at[:10]}):" in draft
+    assert "Status set by the owner (Chris Moyo" in draft
+    # The KPI's card in the pack.
+    view = make_view(group, inputs)
+    html = "".join(fragment.html for fragment in Pack(view).sections())
+    assert "Status set by the owner: two releases were a one-off" in html
+    assert "not yet approved by the office" in html and "Owner's update" in html
+    # The publish gate asks for the office's approval, which the tracker gives.
+    reasons = gate.check(group, (), store.actions(), {r: r == "owner_status_approved"
+                                                     for r in gate.RULES})
+    assert len(reasons) == 1 and "has not approved it" in reasons[0]
+    office = Cycle.sign_in(app, cycle.users["office"])
+    token = csrf_of(office.get(f"/rounds/{rid}").data)
+    office.post(f"/rounds/{rid}/approve/change_success_rate/group",
+                data={"csrf_token": token, "approve": "1"})
+    approved = evaluate(definition, inputs, store, PERIOD)
+    assert approved.result("change_success_rate").owner_status.approved  # type: ignore[union-attr]
+    assert gate.check(approved, (), store.actions(), {r: r == "owner_status_approved"
+                                                      for r in gate.RULES}) == []
+    # A new status from the owner needs a new approval.
+    cycle_store.save_fields(rid, "change_success_rate", "", {
+        "status": ("green", cycle_store.values(rid)[("change_success_rate", "")]
+                   .fields["status"].revision)}, by="Chris Moyo")
+    again = evaluate(definition, inputs, store, PERIOD).result("change_success_rate")
+    assert again.owner_status is not None and not again.owner_status.approved
+
+
+def test_the_pack_provenance_names_the_review_round(app: Flask, cycle: Cycle) -> None:
+    store: Store = app.extensions["reviewkit"].store
+    params = str(cycle.params.resolve())
+    before = CycleStore(store).fingerprint("weekly", PERIOD, "", params)
+    assert before is not None
+    CycleStore(store).save_fields(round_id(cycle), "p1_incidents", "",
+                                  {"analysis": ("one more", 0)}, by="x")
+    after = CycleStore(store).fingerprint("weekly", PERIOD, "", params)
+    assert after is not None and after[0] != before[0] and after[1] == before[1] + 1
+    assert CycleStore(store).fingerprint("weekly", "2026-11-06", "", params) is None
+    # Another definition sharing the store has a round of its own, or none.
+    assert CycleStore(store).fingerprint("weekly", PERIOD, "", "/elsewhere.yaml") is None
+    view = make_view(evaluate(cadences.get("weekly"), load_inputs(cycle.params), store, PERIOD),
+                     load_inputs(cycle.params),
+                     sources=sources(cadences.get("weekly"), cycle.params, store, PERIOD,
+                                     params=params))
+    assert [f.path for f in view.provenance.inputs if f.role == "review round"] == [
+        f"review round weekly {PERIOD}"]
+
+
+def test_a_round_for_the_same_period_cannot_be_opened_twice(cycle: Cycle) -> None:
+    store = Store.open(str(cycle.root / "review.sqlite"))
+    try:
+        with pytest.raises(Exception, match="is open already"):
+            rounds.open_round(store, cycle.params, "weekly", period=PERIOD, due="2099-01-01",
+                              by="x")
+    finally:
+        store.dispose()
+
+
+def test_people_file_and_round_commands(tmp_path: Path, cycle: Cycle) -> None:
+    people = tmp_path / "people.yaml"
+    people.write_text("people:\n  - email: Kim@Northwind.example\n    name: Kim\n"
+                      "    role: owner\n    owns: [CISO]\n"
+                      "  - email: lee@northwind.example\n    name: Lee\n    role: reader\n",
+                      encoding="utf-8")
+    code, _, err = run(["people", "import", str(people), "--params", str(cycle.params)])
+    assert code == 2 and "people[1]" in err and "a reader needs 'units'" in err
+    assert err.count("\n") == 1
+    people.write_text(people.read_text(encoding="utf-8") + "    units: [group]\n",
+                      encoding="utf-8")
+    code, out, _ = run(["people", "import", str(people), "--params", str(cycle.params)])
+    assert code == 0 and "2 people" in out
+    code, out, _ = run(["people", "list", "--params", str(cycle.params)])
+    assert "kim@northwind.example\tKim\towner\tCISO\tall" in out
+    code, out, _ = run(["round", "list", "--params", str(cycle.params)])
+    assert code == 0 and f"weekly {PERIOD}" in out and "CISO:" in out
+
+
+def test_an_analyst_edits_the_narrative_with_the_notebooks_conflict_rule(
+        app: Flask, cycle: Cycle) -> None:
+    store: Store = app.extensions["reviewkit"].store
+    url = f"/rounds/{round_id(cycle)}/narrative/north-general"
+    first, second = (Cycle.sign_in(app, cycle.users["analyst"]) for _ in range(2))
+    page = first.get(url).data.decode()
+    assert 'name="key" value="summary"' in page
+    token = csrf_of(page.encode())
+    saved = first.post(url, data={"csrf_token": token, "key": "summary", "revision": "0",
+                                  "text": "North General had a <hard> week."})
+    assert saved.status_code == 302
+    stored = store.narratives("weekly", PERIOD, "north-general")["summary"]
+    assert (stored.text, stored.revision, stored.updated_by) == (
+        "North General had a <hard> week.", 1, "Ana Lyst")
+    late = second.post(url, data={"csrf_token": csrf_of(second.get(url).data), "key": "summary",
+                                  "revision": "0",
+                                  "text": "My own summary"})
+    assert late.status_code == 409
+    assert b"My own summary" in late.data and b"&lt;hard&gt;" in late.data
+    assert store.narratives("weekly", PERIOD, "north-general")["summary"].revision == 1
+    office = Cycle.sign_in(app, cycle.users["office"])
+    assert office.post(url, data={"csrf_token": csrf_of(office.get(url).data),
+                                  "key": "summary", "revision": "1",
+                                  "text": "x"}).status_code == 403
+
+
+def test_the_office_opens_a_round_from_the_web(app: Flask, cycle: Cycle) -> None:
+    office = Cycle.sign_in(app, cycle.users["office"])
+    token = csrf_of(office.get("/rounds").data)
+    form = {"csrf_token": token, "params": str(cycle.params.resolve()), "cadence": "weekly",
+            "period": "2026-11-13", "due": "2099-01-31"}
+    opened = office.post("/rounds", data=form, follow_redirects=True)
+    assert b"Round weekly 2026-11-13 is open until 2099-01-31" in opened.data
+    again = office.post("/rounds", data=form)
+    assert again.status_code == 400 and b"is open already" in again.data
+    bad = office.post("/rounds", data={**form, "period": "2026-11-06", "due": "soon"})
+    assert bad.status_code == 400 and b"--due" in bad.data
+
+
+def test_on_publish_each_reader_gets_one_message_with_their_pdfs_attached(
+        app: Flask, cycle: Cycle, tmp_path: Path) -> None:
+    site = app.extensions["reviewkit"]
+    assert cycle.round is not None
+    published = []
+    for unit in ("", "north-general"):
+        evaluated = evaluate(cadences.get("weekly"), load_inputs(cycle.params), site.store,
+                             PERIOD, unit or None)
+        folder = tmp_path / (unit or "group")
+        folder.mkdir()
+        (folder / "pack.pdf").write_bytes(b"%PDF-1.7 the pack of " + (unit or "group").encode())
+        view = make_view(evaluated, load_inputs(cycle.params))
+        published.append(rounds.Published(unit, BuildResult(folder, view, Publication())))
+    attaching = dataclasses.replace(
+        site, settings=site.settings.model_copy(update={"attach_pdf": True}))
+    cycle.inbox.clear()
+    with app.test_request_context(base_url=site.settings.url):
+        sent = serve_app._send_packs(attaching, cycle.round, published)
+    readers = {user.email: [unit for unit in ("group", "north-general") if user.may_read(unit)]
+               for user in site.cycle.users() if user.role == "reader"}
+    assert readers["priya@northwind.example"] == ["north-general"]
+    assert readers["bo@northwind.example"] == ["group"]
+    assert sent == len(cycle.inbox.messages) == len(readers)
+    for address, units in readers.items():
+        (message,) = cycle.inbox.to(address)
+        attached = [part.get_content() for part in message.iter_attachments()]
+        assert attached == [f"%PDF-1.7 the pack of {unit}".encode() for unit in units]
+        assert "(attached)" in body_of(message)
+
+
+# -- drafts and people who leave ---------------------------------------------------------------
+
+def test_readers_and_owners_never_see_a_draft_pack_that_the_office_sees(
+        tmp_path: Path, smtp_server: tuple[int, Inbox], demo_pack: BuiltPack) -> None:
+    """A draft is the office's and the analysts' work in progress: not listed in a reader's or
+    an owner's library, and its files are not served to them even by their exact address."""
+    own = make_cycle(tmp_path, smtp_server)
+    label = demo_pack.folder.name
+    shutil.copytree(demo_pack.folder, own.root / "packs" / "weekly" / label)
+    summary = json.loads((demo_pack.folder / "summary.json").read_text(encoding="utf-8"))
+    assert summary["state"] != "final"  # the demo build is a draft
+    application = own.app()
+    pdf = f"/packs/weekly/{label}/group/pack.pdf"
+    try:
+        for role in ("board", "owner"):
+            client = Cycle.sign_in(application, own.users[role])
+            assert own.users[role].may_read("group")
+            page = client.get("/library")
+            assert page.status_code == 200
+            assert label.encode() not in page.data and b"pack.pdf" not in page.data
+            assert client.get(pdf).status_code == 404
+        office = Cycle.sign_in(application, own.users["office"])
+        page = office.get("/library")
+        assert page.status_code == 200 and f"/packs/weekly/{label}/group/".encode() in page.data
+        answer = office.get(pdf)
+        try:
+            assert answer.status_code == 200 and answer.data.startswith(b"%PDF")
+        finally:
+            answer.close()
+    finally:
+        application.extensions["reviewkit"].store.dispose()
+
+
+def test_a_person_the_office_deactivates_is_signed_out_and_cannot_sign_in_again(
+        tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
+    own = make_cycle(tmp_path, smtp_server)
+    application = own.app()
+    try:
+        leaver = Cycle.sign_in(application, own.users["desk"])
+        assert leaver.get("/library").status_code == 200
+        office = Cycle.sign_in(application, own.users["office"])
+        token = csrf_of(office.get("/people").data)
+        answer = office.post(f"/people/{own.users['desk'].id}/deactivate",
+                             data={"csrf_token": token})
+        assert answer.status_code == 302
+        ended = leaver.get("/library")  # the session ended at once
+        assert ended.status_code == 302 and "/sign-in" in ended.location
+        stranger = application.test_client()
+        token = csrf_of(stranger.get("/sign-in").data)
+        signed = stranger.post("/sign-in", data={"csrf_token": token, "password": PASSWORD,
+                                                 "email": own.users["desk"].email})
+        assert signed.status_code == 401
+        assert stranger.get("/library").status_code == 302
+        people_page = office.get("/people").data.decode()
+        row = people_page[people_page.index("sam@northwind.example"):]
+        assert "deactivated" in row[:row.index("</tr>")]
+        entries = [(e.what, e.target) for e in
+                   CycleStore(application.extensions["reviewkit"].store).audit_entries()]
+        assert ("person deactivated", "sam@northwind.example") in entries
+        # The office cannot lock itself out.
+        token = csrf_of(office.get("/people").data)
+        office.post(f"/people/{own.users['office'].id}/deactivate", data={"csrf_token": token})
+        assert office.get("/people").status_code == 200
+    finally:
+        application.extensions["reviewkit"].store.dispose()
+
+
+def test_people_deactivate_on_the_command_line_and_add_brings_them_back(
+        tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
+    own = make_cycle(tmp_path, smtp_server)
+    code, out, err = run(["people", "deactivate", "Priya@Northwind.example",
+                          "--params", str(own.params)])
+    assert (code, err) == (0, "") and "priya@northwind.example: deactivated" in out
+    code, out, _ = run(["people", "list", "--params", str(own.params)])
+    line = next(row for row in out.splitlines() if row.startswith("priya@"))
+    assert line.endswith("\tdeactivated")
+    people = own.root / "people.yaml"
+    people.write_text("people:\n  - email: priya@northwind.example\n    name: Priya R.\n"
+                      "    role: reader\n    units: [north-general]\n", encoding="utf-8")
+    code, out, _ = run(["people", "import", str(people), "--params", str(own.params)])
+    assert code == 0 and "priya@northwind.example stays deactivated" in out
+    code, _, err = run(["people", "deactivate", "nobody@northwind.example",
+                        "--params", str(own.params)])
+    assert code == 2 and "nobody@northwind.example" in err and err.count("\n") == 1
+    code, _, _ = run(["people", "add", "priya@northwind.example", "--params", str(own.params),
+                      "--name", "Priya Raman", "--role", "reader", "--units", "north-general"])
+    assert code == 0
+    store = Store.open(str(own.root / "review.sqlite"))
+    try:
+        user = CycleStore(store).user_by_email("priya@northwind.example")
+        assert user is not None and user.active
+    finally:
+        store.dispose()
