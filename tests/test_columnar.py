@@ -121,7 +121,10 @@ def _history_table(path: Path) -> None:
                 if rng.random() < 0.05:
                     continue
                 value = "" if rng.random() < 0.02 else f"{rng.uniform(90, 100):.2f}"
-                target = f"{rng.uniform(95, 99):.1f}" if rng.random() < 0.03 else ""
+                # Targets on the group's own rows: a unit's target sends a table to the row
+                # reader (see the test after the next).
+                target = (f"{rng.uniform(95, 99):.1f}" if rng.random() < 0.03 and not segment
+                          else "")
                 lines.append(f"{kpi_id},{day},{value},{target},{segment}")
         if day.day == 1:
             lines.append(f"retired_kpi,{day},1,,")
@@ -155,6 +158,7 @@ def test_a_large_table_gives_the_same_pack_as_reading_every_row(
     _row_by_row(monkeypatch)
     expected = prepare_view(cadence, params).evaluated
     _column_wise(monkeypatch)
+    assert load_inputs(params).measurements.scan is not None
     got = prepare_view(cadence, params).evaluated
     assert got.evaluation.data_quality == expected.evaluation.data_quality
     assert expected.evaluation.data_quality.rows_after_period > 0
@@ -205,9 +209,9 @@ def test_a_table_with_units_and_a_kpi_with_a_rollup_of_its_own_is_read_row_by_ro
 def test_the_demo_read_column_wise_gives_the_same_pack_as_reading_every_row(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cadence: str, period: str,
 ) -> None:
-    """Seven units' rows a date, targets, empty values and a date after the period: combined
-    per date by the engine, they make the pack that every row makes (the demo without its
-    counts and its two rollups of their own: with them, a table is read row by row)."""
+    """Seven units' rows a date, empty values and a date after the period: combined per date
+    by the engine, they make the pack that every row makes (the demo without its counts, its
+    two rollups of their own and its units' targets: with them, a table is read row by row)."""
     params = copy_demo(tmp_path, cadence)
     data = tmp_path / "data" / "demo"
     catalog = data / "kpis.yaml"
@@ -216,9 +220,14 @@ def test_the_demo_read_column_wise_gives_the_same_pack_as_reading_every_row(
                        + "\n", encoding="utf-8")
     table = data / "measurements.csv"
     lines = table.read_text(encoding="utf-8").splitlines()
-    assert lines[0].endswith(",count")
-    table.write_text("\n".join(line.rsplit(",", 1)[0] for line in lines) + "\n",
-                     encoding="utf-8")
+    assert lines[0] == "kpi_id,period_end,value,target,segment,count"
+
+    def without_count_and_units_targets(line: str) -> str:
+        kpi_id, day, value, target, segment, _ = line.split(",")
+        return ",".join((kpi_id, day, value, "" if segment else target, segment))
+
+    table.write_text("\n".join([lines[0].rsplit(",", 1)[0], *map(
+        without_count_and_units_targets, lines[1:])]) + "\n", encoding="utf-8")
     _row_by_row(monkeypatch)
     expected = prepare_view(cadence, params, period).evaluated
     _column_wise(monkeypatch)
@@ -266,3 +275,18 @@ def test_the_column_wise_path_judges_a_value_at_its_target_on_target(
     assert load_inputs(params).measurements.scan is not None
     result = prepare_view("weekly", params).evaluated.result("availability")
     assert (result.value, result.status, result.previous.status) == (95.6, "green", "green")
+
+
+def test_a_units_row_with_a_target_of_its_own_sends_the_table_to_the_row_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Whether units' targets set a period's target depends on which units give one; a date's
+    # summary does not keep that, so the row reader reads such a table.
+    path = tmp_path / "measurements.csv"
+    path.write_text(HEADER + "availability,2026-11-20,99.5,98,north\n"
+                    "availability,2026-11-20,99.1,,south\n", encoding="utf-8")
+    _column_wise(monkeypatch)
+    assert load_measurements(path).scan is None
+    path.write_text(HEADER + "availability,2026-11-20,99.5,98,\n"
+                    "availability,2026-11-20,99.1,,south\n", encoding="utf-8")
+    assert load_measurements(path).scan is not None

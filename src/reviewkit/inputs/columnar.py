@@ -206,7 +206,10 @@ def scan_csv(path: Path, columns: Sequence[str]) -> Scan | None:
     target empty or a finite number in the contract's form; no two rows with the same KPI,
     date and segment; no kpi_id or segment with white space at an end (the row reader trims
     it; we leave such a file to it). A value the engine cannot add up exactly as the row
-    reader does (see :func:`_exact_form`) also leaves the file to the row reader.
+    reader does (see :func:`_exact_form`) also leaves the file to the row reader, and so does a
+    unit's row (a segment) with a target of its own: whether units' targets set a period's
+    target depends on which units give one (evaluation's ``_period_target``), which a date's
+    summary does not keep.
     """
     import duckdb  # deferred: see engine()
 
@@ -223,7 +226,8 @@ def scan_csv(path: Path, columns: Sequence[str]) -> Scan | None:
             # has as many distinct segments as rows, or two rows share one (a duplicate; the
             # segments' hashes are counted, faster than their text: two segments of one date
             # sharing a hash read as a duplicate too, and the row reader then decides). A value
-            # not in the exact form is bad or beyond exact sums: the row reader decides too.
+            # not in the exact form is bad or beyond exact sums, and a unit's row with a target
+            # needs the units' own rows: the row reader decides too.
             groups = con.execute(f"""
                 WITH typed AS (
                   SELECT kpi_id, period_end, value, target, segment,
@@ -233,7 +237,8 @@ def scan_csv(path: Path, columns: Sequence[str]) -> Scan | None:
                 SELECT kpi_id, period_end, count(*), count(DISTINCT hash(segment)),
                   count(*) FILTER (WHERE segment <> ''),
                   count(*) FILTER (WHERE {_edge_space('segment')} OR {_bad_number('target')}),
-                  count(*) FILTER (WHERE value <> '' AND NOT {_exact_form('value')}),
+                  count(*) FILTER (WHERE (value <> '' AND NOT {_exact_form('value')})
+                                    OR (segment <> '' AND target <> '')),
                   count(v),
                   sum(try_cast(value AS DECIMAL(38, {SUM_SCALE}))) FILTER (WHERE v IS NOT NULL),
                   min(v), max(v), arg_max(v, segment) FILTER (WHERE v IS NOT NULL),
