@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     from reviewkit.evaluation import pack as pack_module
     from reviewkit.evaluation import units as units_module
     from reviewkit.inputs import loaded, measurements
-    from reviewkit.run import build, fingerprint, prepare, summary
+    from reviewkit.run import build, fingerprint, prepare
     from reviewkit.store import database
 
     counter = Counter()
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(owner, "evaluate"):
             counter.wrap(owner, "evaluate", "evaluate()")
     counter.wrap(loaded.Inputs, "for_unit", "Inputs.for_unit")
-    for owner in (loaded, build, fingerprint, prepare, summary):
+    for owner in (loaded, build, fingerprint, prepare):
         if hasattr(owner, "sha256_of"):
             counter.wrap(owner, "sha256_of", "sha256_of")
     counter.wrap(database.Store, "history", "Store.history")
