@@ -16,7 +16,7 @@ from pg import create_database, drop_database, postgres_url  # noqa: F401  (fixt
 from reviewkit.cli.app import main
 from reviewkit.errors import EnvironmentFailure, InputError
 from reviewkit.inputs.catalog import load_catalog
-from reviewkit.inputs.loaded import load_inputs
+from reviewkit.inputs.loaded import load_inputs, shown_path
 from reviewkit.inputs.params import load_params
 from reviewkit.inputs.sources import KpiQuery, Source, run_queries, window_for
 from reviewkit.layout.sections import Pack
@@ -119,7 +119,10 @@ def test_the_operational_pack_records_each_source_file_in_its_provenance(
 ) -> None:
     _, queried = both_demo_views
     page = Pack(queried).section("provenance").html
-    assert f"<code>incidents: {REPO}/data/demo/operational/incidents-*.csv</code>" in page
+    # Named relative to the params file, as every input is: no folder of the build machine.
+    folder = shown_path(REPO / "data" / "demo" / "operational",
+                        Path(queried.provenance.params_path).parent)
+    assert f"<code>incidents: {folder}/incidents-*.csv</code>" in page
     roles = [(item.role, Path(item.path).name) for item in queried.provenance.inputs]
     assert ("source billing", "cloud-billing.parquet") in roles
     assert [name for role, name in roles if role == "source incidents"] == [

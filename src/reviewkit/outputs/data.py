@@ -184,7 +184,9 @@ def manifest_of(document: PackDocument, staging: Staging, *,
             for cell in publication.narrative
         ],
         "generated_at": view.generated_at.isoformat(),
-        "notebook": str(facts.notebook),
+        # As the provenance names it: never a folder of the machine that built the pack.
+        "notebook": next((item.path for item in provenance.inputs if item.role == "notebook"),
+                         facts.notebook.name),
         "embedded_files": [*embedded, MANIFEST_FILE],
         "parameters": provenance.parameters,
         "inputs": [

@@ -24,10 +24,11 @@ from typing import Any
 
 from nbformat import NotebookNode
 
-from reviewkit import cadences
+from reviewkit import cadences, periods
 from reviewkit.cadences import Cadence
 from reviewkit.errors import EnvironmentFailure, ExecutionError, UsageError
 from reviewkit.evaluation.pack import PackEvaluation
+from reviewkit.evaluation.units import UnitFigures
 from reviewkit.inputs.loaded import Inputs
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams, load_params
 from reviewkit.layout.charts import render_charts
@@ -183,13 +184,15 @@ def prepare_job(
     prefer: Prefer | None = None,
     by: str,
     claim: Callable[[Path], None] | None = None,
+    units_known: Mapping[str, UnitFigures] | None = None,
 ) -> PackJob:
     """Evaluate one pack of a definition (``inputs`` are the whole definition's), save the
     narrative edits of its previous ``pack.ipynb``, plan its narrative, apply the publish gate
     when it is being published, and fill in its notebook: everything but the charts and the
     notebook run. ``claim`` is called with the pack's folder before its edits are read (a
-    build takes the pack's lock there)."""
-    evaluated = evaluate(definition, inputs, store, period, unit)
+    build takes the pack's lock there). ``units_known``: units' figures already evaluated
+    for a group's units page, by unit id."""
+    evaluated = evaluate(definition, inputs, store, period, unit, units_known=units_known)
     own = unit_inputs(inputs, unit)
     final = pack_folder(out_dir, definition, evaluated.period.label, own)
     if claim is not None:
@@ -201,6 +204,7 @@ def prepare_job(
     publication = _settle_narrative(store, evaluated, notebook, final, prefer, by)
     view = make_view(evaluated, own, sources=sources(definition, notebook_path, store,
                                                      evaluated.period.label, unit_key(unit),
+                                                     base=inputs.params.path.parent,
                                                      params=str(inputs.params.path)))
     document = pack_document(view, publication, sections=plan)
     rules = inputs.params.values.publish_gate
@@ -502,7 +506,7 @@ def _apply_gate(document: PackDocument, actions_now: list[Action],
     if reasons and not force:
         raise gate.PublishRefused(reasons)
     return replace(publication, state="final", approver=approver.strip(),
-                   published_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
+                   published_at=periods.now(),
                    overrides=tuple(reasons))
 
 

@@ -10,7 +10,6 @@ manifest lists (a pack of an older version lists fewer outputs than a build writ
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import os
 import re
@@ -20,7 +19,7 @@ from urllib.parse import quote
 
 import jinja2
 
-from reviewkit import cadences
+from reviewkit import cadences, periods
 from reviewkit.errors import EnvironmentFailure
 from reviewkit.formatting import (
     STATUS_ORDER,
@@ -226,7 +225,7 @@ def render_index(out: Path) -> str:
         packs=packs, sections=sections,
         status_words={status: STATUS_WORDS[status] for status in STATUS_ORDER},
         shapes=STATUS_SHAPES, totals=period_totals(packs),
-        generated=format_timestamp(dt.datetime.now(dt.UTC)),
+        generated=format_timestamp(periods.now()),
         titles={name: cadences.get(name).title for name in sections
                 if name in cadences.names()},
         folder=out.name, left_off=library.left_off)
