@@ -134,6 +134,15 @@ def test_a_units_shares_breakdowns_and_the_groups_actions_are_figures_it_states(
     assert len(parts) == 2 * len(evaluated.breakdowns["on_shelf"].parts)
     for view in evaluated.action_log.group_actions:
         assert f"action:{view.id}/2026-10-30/age" in stated
+    # Beside the unit's own counts ("0 open, 0 overdue"), the group's actions it lists are
+    # counted too, on the summary page and in the action log.
+    group_open = evaluated.action_log.group_actions
+    figures = document.figures.figures
+    assert figures["actions/2026-10-30/group-open"].value == len(group_open)
+    assert figures["actions/2026-10-30/group-overdue"].value == sum(
+        1 for view in group_open if view.overdue)
+    assert [f.identity for f in read_page(page).figures].count(
+        "actions/2026-10-30/group-overdue") == 2
     # A part's status printed otherwise is caught like a KPI's.
     part = sorted(i for i in parts if i.endswith("/status"))[0]
     wrong = "On track" if document.figures.figures[part].text != "On track" else "Off track"

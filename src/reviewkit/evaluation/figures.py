@@ -405,6 +405,7 @@ def _actions(book: _Book, log: ActionLog, results: Mapping[str, KpiResult],
               "effects-improved": sum(1 for e in log.effects if e.verdict == "improved")}
     if log.group_actions:
         counts["group-open"] = len(log.group_actions)
+        counts["group-overdue"] = sum(1 for view in log.group_actions if view.overdue)
     for kind, count in counts.items():
         book.add("actions", kind, count, str(count), where)
     # A unit's pack also lists the group's open actions on its KPIs (action ids are the
