@@ -744,3 +744,18 @@ def test_people_deactivate_on_the_command_line_and_add_brings_them_back(
         assert user is not None and user.active
     finally:
         store.dispose()
+
+
+def test_pages_print_periods_and_days_in_words_as_the_packs_do(app: Flask, cycle: Cycle) -> None:
+    """'Weekly review 20 Nov 2026, due 31 Dec 2099', never a folder's '2026-11-20'."""
+    iso = re.compile(r"\b\d{4}-\d{2}(-\d{2}|-Q\d)?\b")
+    pages = {"office": ["/rounds", f"/rounds/{round_id(cycle)}"],
+             "owner": [f"/my/{round_id(cycle)}"]}
+    for role, urls in pages.items():
+        client = Cycle.sign_in(app, cycle.users[role])
+        for url in urls:
+            page = client.get(url)
+            assert page.status_code == 200, url
+            text = html.unescape(re.sub(r"<[^>]+>", " ", page.data.decode()))
+            assert [m.group(0) for m in iso.finditer(text)] == [], url
+            assert "20 Nov 2026" in text, url

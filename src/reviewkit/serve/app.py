@@ -39,7 +39,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from reviewkit import cadences
 from reviewkit.errors import ReviewkitError
-from reviewkit.formatting import STATUS_WORDS
+from reviewkit.formatting import STATUS_WORDS, format_date, label_words
 from reviewkit.narrative.edits import NarrativeEdit
 from reviewkit.narrative.placeholders import NarrativeError
 from reviewkit.narrative.service import NarrativeService
@@ -178,6 +178,8 @@ def create_app(params_files: Sequence[str | Path], *, packs: Path | None = None,
     app.extensions["reviewkit"] = served
     app.jinja_env.globals.update(status_words=STATUS_WORDS, unit_word=rounds.unit_word,
                                  role_duties=ROLE_DUTIES)
+    # Periods and days in words, as the packs print them ('20 Nov 2026', 'Q4 2026').
+    app.jinja_env.filters.update(period_words=label_words, day=_day, stamp=_stamp)
     CSRFProtect(app)
     limiter = Limiter(get_remote_address, app=app)
     logins = LoginManager(app)
@@ -635,6 +637,16 @@ def _office_routes(app: Flask) -> None:
     @roles("office")
     def audit() -> Any:
         return render_template("audit.html", entries=site().cycle.audit_entries())
+
+
+def _day(value: dt.date | str) -> str:
+    """A day in words from a date or an ISO time stamp ('2026-12-06T09:30:00+00:00')."""
+    return format_date(value if isinstance(value, dt.date) else dt.date.fromisoformat(value[:10]))
+
+
+def _stamp(value: str) -> str:
+    """An ISO time stamp as '6 Dec 2026 09:30 UTC' (the store keeps UTC)."""
+    return f"{_day(value)} {value[11:16]} UTC"
 
 
 def _served(round_: Round) -> bool:
