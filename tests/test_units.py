@@ -136,6 +136,16 @@ def test_a_units_pack_shows_only_its_rows_its_owners_and_not_the_groups_own_kpis
     assert south.catalog.by_id()["uptime"].owner == "Head of Operations"
 
 
+def test_a_units_provenance_counts_the_catalog_file_it_fingerprints(two_units: Path) -> None:
+    """The provenance names the catalog file with its SHA-256: its count is that file's KPIs,
+    the same in every unit's pack and the group's (a unit judged on 1 of 3 printed 1)."""
+    inputs = load_inputs(two_units)
+    group = {f.role: f for f in inputs.files()}
+    north = {f.role: f for f in inputs.for_unit(inputs.unit_named("north")).files()}
+    assert north["catalog"].sha256 == group["catalog"].sha256
+    assert north["catalog"].rows == group["catalog"].rows == len(inputs.catalog.kpis) == 3
+
+
 def test_the_group_pack_rolls_its_units_up_and_its_figures_pass_the_consistency_check(
         two_units: Path) -> None:
     inputs = load_for(load_params(two_units))

@@ -182,7 +182,9 @@ class Inputs:
         base = self.params.path.parent
         files = [
             input_file("params", self.params.path, None, base=base),
-            input_file("catalog", self.catalog.path, len(self.catalog.kpis), base=base),
+            # The file's KPIs, as its hash is the file's: a unit's pack judges only some.
+            input_file("catalog", self.catalog.path,
+                       len((self.group or self).catalog.kpis), base=base),
             input_file("measurements", self.measurements.path, self.measurements.row_count,
                        base=base),
         ]
