@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io
+import os
 import shutil
 import sys
 import textwrap
@@ -22,10 +23,44 @@ from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.loaded import load_inputs
 from reviewkit.layout.charts import render_charts
 from reviewkit.layout.view import PackView, make_view
+from reviewkit.periods import TODAY_ENV
 from reviewkit.run.prepare import evaluate
 from reviewkit.store.database import Store
 
 REPO = Path(__file__).resolve().parents[1]
+DEMO_DATA = REPO / "data" / "demo"
+
+
+#: The day every test takes as today (``REVIEWKIT_TODAY``), whatever the machine's clock says: a
+#: Monday after the demo's last week of data (Friday 20 November 2026), in the quarter of the
+#: board pack. What a pack says never depends on the day the suite runs.
+SUITE_TODAY = "2026-12-01"
+
+
+def pin_the_clock() -> None:
+    """Take :data:`SUITE_TODAY` as today in this process and every child it starts."""
+    os.environ[TODAY_ENV] = SUITE_TODAY
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    pin_the_clock()
+
+
+#: Packs built once per session in child processes (tests/conftest_build.py): the fixture a
+#: test reads them through, and the fixture that starts them.
+BACKGROUND_BUILDS = {"demo_pack": "demo_pack_started", "demo_packs": "demo_packs_started"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _start_background_builds(request: pytest.FixtureRequest) -> None:
+    """Start, first thing, the demo builds that the selected tests will read: they run in child
+    processes on the other core while the quick tests run here, instead of when their first
+    test comes up."""
+    used = {name for item in request.session.items
+            for name in getattr(item, "fixturenames", ())}
+    for fixture, starter in BACKGROUND_BUILDS.items():
+        if fixture in used:
+            request.getfixturevalue(starter)
 
 
 @contextlib.contextmanager
@@ -96,19 +131,27 @@ def make_kpi() -> Callable[..., Kpi]:
     return _make
 
 
-@pytest.fixture(scope="session")
-def demo_params(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """params/weekly.yaml copied into a fresh folder with its data paths made absolute.
+def copy_demo(root: Path, cadence: str = "weekly") -> Path:
+    """params/<cadence>.yaml copied to ``root/params/`` and the demo data to ``root/data/demo/``
+    (once per root), laid out as in the repository; returns the params file.
 
     A pack reads its action store from beside the params file, so a copy keeps tests off the
-    repo's own store (and whatever actions people have recorded there).
+    repo's own store (and whatever actions people have recorded there). The params file keeps
+    its relative paths, so what a pack shows does not depend on where the checkout lives.
     """
-    text = (REPO / "params" / "weekly.yaml").read_text(encoding="utf-8")
-    absolute = text.replace("../data/demo/", f"{REPO / 'data' / 'demo'}/")
-    assert absolute.count(str(REPO)) == 2, "params/weekly.yaml no longer points at data/demo"
-    path = tmp_path_factory.mktemp("demo") / "weekly.yaml"
-    path.write_text(absolute, encoding="utf-8")
-    return path
+    data = root / "data" / "demo"
+    if not data.is_dir():
+        shutil.copytree(DEMO_DATA, data, ignore=shutil.ignore_patterns("__pycache__"))
+    params = root / "params" / f"{cadence}.yaml"
+    params.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(REPO / "params" / f"{cadence}.yaml", params)
+    return params
+
+
+@pytest.fixture(scope="session")
+def demo_params(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """params/weekly.yaml with the demo data, copied into a fresh folder (:func:`copy_demo`)."""
+    return copy_demo(tmp_path_factory.mktemp("demo"))
 
 
 def prepare_view(

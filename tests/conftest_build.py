@@ -27,6 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import copy_demo
+from pack_snapshots import BuiltPack as SnapshotPack
+from pack_snapshots import DemoBuild
+
+from reviewkit.periods import NOW_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_PARAMS = REPO / "params" / "weekly.yaml"
@@ -37,11 +42,21 @@ BIN = Path(sys.executable).parent
 BUILD_TIMEOUT = 240
 
 
-def child_env() -> dict[str, str]:
-    """The environment for a child process: as a user runs reviewkit (no debug switches)."""
+#: The clock of the session's demo pack: it is built at BASE_TIME, and every build over a copy
+#: of it (the rebuild, the failing build, the fault cases) at LATER_TIME, so what those record
+#: and print comes after it without waiting for the clock to tick (one-second resolution).
+BASE_TIME = "2026-12-01T09:00:00+00:00"
+LATER_TIME = "2026-12-01T09:30:00+00:00"
+
+
+def child_env(now: str | None = None) -> dict[str, str]:
+    """The environment for a child process: as a user runs reviewkit (no debug switches), with
+    the clock at ``now`` when given."""
     env = dict(os.environ)
-    for name in ("REVIEWKIT_DEBUG", "REVIEWKIT_NO_SPEEDUPS"):
+    for name in ("REVIEWKIT_DEBUG", "REVIEWKIT_NO_SPEEDUPS", NOW_ENV):
         env.pop(name, None)
+    if now is not None:
+        env[NOW_ENV] = now
     return env
 
 
@@ -76,19 +91,11 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def copy_demo_inputs(root: Path) -> Path:
-    """Copy the demo params, catalog and CSV under ``root`` as laid out in the repository.
-
-    Builds then keep their action store (``reviewkit.sqlite`` beside the params file) out of
-    the working tree and away from other tests. Returns the params file.
-    """
-    params = root / "params" / "weekly.yaml"
-    params.parent.mkdir(parents=True)
-    shutil.copy2(DEMO_PARAMS, params)
-    data = root / "data" / "demo"
-    data.mkdir(parents=True)
-    for name in ("kpis.yaml", "measurements.csv"):
-        shutil.copy2(DEMO_DATA / name, data / name)
-    return params
+    """Copy the demo's weekly params and data under ``root`` as laid out in the repository
+    (:func:`conftest.copy_demo`): builds keep their action store (``reviewkit.sqlite`` beside
+    the params file) out of the working tree and away from other tests. Returns the params
+    file."""
+    return copy_demo(root)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,13 +122,13 @@ class Background:
     Output goes to files, not pipes, so a chatty child never blocks on a full pipe.
     """
 
-    def __init__(self, command: Sequence[str], logs: Path) -> None:
+    def __init__(self, command: Sequence[str], logs: Path, *, now: str | None = None) -> None:
         logs.mkdir(parents=True, exist_ok=True)
         self._stdout_path, self._stderr_path = logs / "stdout.txt", logs / "stderr.txt"
         self._start = time.perf_counter()
         with self._stdout_path.open("w") as stdout, self._stderr_path.open("w") as stderr:
             self._proc = subprocess.Popen(command, stdout=stdout, stderr=stderr, cwd=REPO,
-                                          env=child_env())
+                                          env=child_env(now))
         self._seconds: float | None = None
 
     def wait(self) -> tuple[int, str, str, float]:
@@ -209,13 +216,21 @@ class FailedBuild:
 
 @dataclasses.dataclass
 class _Session:
+    """The session's demo builds, started in the background as the session starts (see
+    ``tests/conftest.py``) and awaited by the fixtures below."""
+
+    demo_child: Background | None = None
+    demo_params: Path | None = None
+    demo_root: Path | None = None
     demo: BuiltPack | None = None
     rebuild: Rebuild | None = None
     failed: FailedBuild | None = None
+    snapshots: DemoBuild | None = None
 
 
 def _start_followups(demo: BuiltPack, root: Path) -> tuple[Rebuild, FailedBuild]:
-    """Start the rebuild and the failing build, each on its own copy of the demo pack.
+    """Start the rebuild and the failing build, each on its own copy of the demo pack and at
+    a later time on the clock than the demo pack's.
 
     Each copy also gets its own copy of the inputs (with the action store the demo build
     wrote), so the two children never share a store.
@@ -232,14 +247,14 @@ def _start_followups(demo: BuiltPack, root: Path) -> tuple[Rebuild, FailedBuild]
     before_files = snapshot(folder)
     before_mtimes = {name: (folder / name).stat().st_mtime_ns for name in PACK_FILES}
     before_inode = folder.stat().st_ino
-    time.sleep(1.1)  # generated_at has one-second resolution
     rebuild = Rebuild(before_inode, before_files, before_mtimes,
-                      Background(_build_command(params, out), root / "rebuild" / "logs"),
+                      Background(_build_command(params, out), root / "rebuild" / "logs",
+                                 now=LATER_TIME),
                       params, out)
     failed = FailedBuild(
         snapshot(failing_out / "weekly" / DEMO_LABEL),
         Background([sys.executable, "-c", _FAILING_BUILD, str(failing_params), str(failing_out)],
-                   root / "failing" / "logs"),
+                   root / "failing" / "logs", now=LATER_TIME),
         failing_out,
     )
     return rebuild, failed
@@ -249,32 +264,72 @@ def _start_followups(demo: BuiltPack, root: Path) -> tuple[Rebuild, FailedBuild]
 def _demo_session() -> Iterator[_Session]:
     session = _Session()
     yield session
-    for child in (session.rebuild, session.failed):
+    for child in (session.demo_child, session.rebuild and session.rebuild.child,
+                  session.failed and session.failed.child):
         if child is not None:
-            child.child.stop()
+            child.stop()
+    if session.snapshots is not None:
+        session.snapshots.close()
 
 
 @pytest.fixture(scope="session")
-def demo_pack(_demo_session: _Session, tmp_path_factory: pytest.TempPathFactory) -> BuiltPack:
-    """The demo weekly pack, built once per session with ``reviewkit build weekly -q``.
+def demo_pack_started(_demo_session: _Session, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Start building the demo weekly pack in the background (once per session)."""
+    if _demo_session.demo_child is None:
+        root = tmp_path_factory.mktemp("demo")
+        _demo_session.demo_root = root
+        _demo_session.demo_params = copy_demo_inputs(root / "inputs")
+        _demo_session.demo_child = Background(
+            _build_command(_demo_session.demo_params, root / "out", "-q"),
+            tmp_path_factory.mktemp("demo-logs"), now=BASE_TIME)
+
+
+@pytest.fixture(scope="session")
+def demo_pack(demo_pack_started: None, _demo_session: _Session,
+              tmp_path_factory: pytest.TempPathFactory) -> BuiltPack:
+    """The demo weekly pack, built once per session with ``reviewkit build weekly -q`` (on a
+    fresh store, at :data:`BASE_TIME`).
 
     Read-only for tests. As soon as it is built, a second build of the same period (over a
     copy) and a build that fails half-way (over another copy) start in the background; the
     ``demo_rebuild`` and ``failed_build`` fixtures wait for them.
     """
-    root = tmp_path_factory.mktemp("demo")
-    params = copy_demo_inputs(root / "inputs")
-    start = time.perf_counter()
-    proc = run_cli(["build", "weekly", "--params", params, "--out", root / "out", "-q"])
-    built = BuiltPack(params, root / "out", root / "out" / "weekly" / DEMO_LABEL,
-                      proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - start)
-    if built.returncode != 0:
-        pytest.fail(f"the demo build failed ({built.returncode}):\n{built.stderr}")
-    _demo_session.demo = built
-    _demo_session.rebuild, _demo_session.failed = _start_followups(
-        built, tmp_path_factory.mktemp("followups")
-    )
-    return built
+    if _demo_session.demo is None:
+        assert _demo_session.demo_child and _demo_session.demo_root and _demo_session.demo_params
+        returncode, stdout, stderr, seconds = _demo_session.demo_child.wait()
+        root = _demo_session.demo_root
+        built = BuiltPack(_demo_session.demo_params, root / "out",
+                          root / "out" / "weekly" / DEMO_LABEL, returncode, stdout, stderr,
+                          seconds)
+        if built.returncode != 0:
+            pytest.fail(f"the demo build failed ({built.returncode}):\n{built.stderr}")
+        _demo_session.demo = built
+        _demo_session.rebuild, _demo_session.failed = _start_followups(
+            built, tmp_path_factory.mktemp("followups")
+        )
+    return _demo_session.demo
+
+
+@pytest.fixture(scope="session")
+def demo_packs_started(_demo_session: _Session, tmp_path_factory: pytest.TempPathFactory
+                       ) -> DemoBuild:
+    """Start building the snapshot packs of every cadence in the background (once per
+    session): tests/pack_snapshots.py."""
+    if _demo_session.snapshots is None:
+        _demo_session.snapshots = DemoBuild(tmp_path_factory.mktemp("snapshots").resolve())
+        _demo_session.snapshots.start()
+    return _demo_session.snapshots
+
+
+@pytest.fixture(scope="session")
+def demo_packs(demo_packs_started: DemoBuild) -> dict[str, SnapshotPack]:
+    """The demo packs of tests/snapshots/ (the minutes replayed, the week before, this week's,
+    the monthly and the quarterly pack, on one store), built once per session: read-only for
+    tests. By name, e.g. ``monthly-2026-10``; their common root is ``.root`` of any."""
+    try:
+        return demo_packs_started.wait()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")

@@ -23,9 +23,12 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from conftest import copy_demo, pin_the_clock
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "data" / "demo"
@@ -72,45 +75,86 @@ def _normalise_json(value: Any, root: Path) -> Any:
     return value
 
 
-def _params(cadence: str, folder: Path) -> Path:
-    text = (REPO / "params" / f"{cadence}.yaml").read_text(encoding="utf-8")
-    text = text.replace("../data/demo/", f"{DEMO}/")
-    path = folder / f"{cadence}.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
+@dataclass(frozen=True)
+class BuiltPack:
+    """A pack built by the command line (``-q``), with what the command printed."""
+
+    params: Path
+    out: Path
+    folder: Path
+    returncode: int
+    stdout: str
+    stderr: str
 
 
-def _run(args: list[str]) -> None:
+def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run([str(BIN / "reviewkit"), *args], capture_output=True, text=True,
                           cwd=REPO, check=False, timeout=600)
     if proc.returncode != 0:
         raise RuntimeError(f"reviewkit {' '.join(args)} failed:\n{proc.stderr}")
+    return proc
+
+
+class DemoBuild:
+    """Every snapshot pack built under ``root`` by child processes, started at once and awaited
+    when first needed (the test suite starts it first thing and reads the packs from several
+    modules): the demo's data and params copied to ``root`` as laid out in the repository, the
+    minutes replayed, then two chains side by side (one per core): the weekly packs in order,
+    and the others. Each cadence reads only its own earlier packs from the shared store, so the
+    order between the chains does not show in any pack."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.params = {cadence: copy_demo(root, cadence)
+                       for cadence in ("weekly", "monthly", "quarterly")}
+        self._future: Future[dict[str, BuiltPack]] | None = None
+        self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="demo-build")
+
+    def start(self) -> DemoBuild:
+        if self._future is None:
+            self._future = self._pool.submit(self._build)
+        return self
+
+    def wait(self) -> dict[str, BuiltPack]:
+        """Each snapshot's pack by name (``weekly-2026-11-20``), once all are built."""
+        return self.start()._future.result()  # type: ignore[union-attr]
+
+    def _build(self) -> dict[str, BuiltPack]:
+        for minutes in sorted((DEMO / "minutes").glob("weekly-*.yaml")):
+            _run(["minutes", "import", str(minutes), "--params", str(self.params["weekly"]),
+                  "--by", "demo"])
+
+        def chain(packs: tuple[tuple[str, str, str | None], ...]
+                  ) -> dict[tuple[str, str], BuiltPack]:
+            built = {}
+            for cadence, period, label in packs:
+                out = self.root / "out"
+                proc = _run(["build", cadence, "--params", str(self.params[cadence]),
+                             "--period", period, "--out", str(out), "-q"])
+                built[cadence, period] = BuiltPack(self.params[cadence], out,
+                                                   out / cadence / (label or period),
+                                                   proc.returncode, proc.stdout, proc.stderr)
+            return built
+
+        weekly = tuple(pack for pack in PACKS if pack[0] == "weekly")
+        others = tuple(pack for pack in PACKS if pack[0] != "weekly")
+        built: dict[tuple[str, str], BuiltPack] = {}
+        for done in [self._pool.submit(chain, weekly), self._pool.submit(chain, others)]:
+            built.update(done.result())
+        return {f"{cadence}-{label}": built[cadence, period]
+                for cadence, period, label in PACKS if label is not None}
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def build_demo(root: Path) -> dict[str, Path]:
     """Build every snapshot pack under ``root``; return each label's pack folder."""
-    params_dir = root / "params"
-    params_dir.mkdir(parents=True)
-    params = {cadence: _params(cadence, params_dir) for cadence in ("weekly", "monthly",
-                                                                    "quarterly")}
-    for minutes in sorted((DEMO / "minutes").glob("weekly-*.yaml")):
-        _run(["minutes", "import", str(minutes), "--params", str(params["weekly"]),
-              "--by", "demo"])
-    def build(packs: tuple[tuple[str, str, str | None], ...]) -> None:
-        for cadence, period, _ in packs:
-            _run(["build", cadence, "--params", str(params[cadence]), "--period", period,
-                  "--out", str(root / "out"), "-q"])
-
-    # Two chains side by side (one per core): the weekly packs in order, and the others. Each
-    # cadence reads only its own earlier packs from the shared store, so the order between
-    # the chains does not show in any pack.
-    weekly = tuple(pack for pack in PACKS if pack[0] == "weekly")
-    others = tuple(pack for pack in PACKS if pack[0] != "weekly")
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for done in [pool.submit(build, weekly), pool.submit(build, others)]:
-            done.result()
-    return {f"{cadence}-{label}": root / "out" / cadence / label
-            for cadence, _, label in PACKS if label is not None}
+    demo = DemoBuild(root)
+    try:
+        return {name: pack.folder for name, pack in demo.wait().items()}
+    finally:
+        demo.close()
 
 
 def pdf_pages(pdf: Path) -> list[str]:
@@ -143,6 +187,7 @@ def main() -> int:
     parser.add_argument("--update", action="store_true", help="rewrite tests/snapshots/")
     parser.add_argument("--keep", type=Path, help="build into this folder and keep it")
     args = parser.parse_args()
+    pin_the_clock()
     root = args.keep or Path(tempfile.mkdtemp(prefix="reviewkit-snapshots-"))
     changed = 0
     try:

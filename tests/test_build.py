@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -221,12 +222,32 @@ def test_manifest_input_hashes_equal_sha256_of_the_files(
     }
     inputs = {item["role"]: item for item in manifest["inputs"]}
     assert set(inputs) == {*expected, "notebook", "templates", "store"}
-    assert Path(inputs["notebook"]["path"]).name == "weekly_operational.ipynb"
-    expected["notebook"] = Path(inputs["notebook"]["path"])
+    # Files are named relative to the params file; the built-in notebook by its package name.
+    assert inputs["notebook"]["path"] == "reviewkit/notebooks/weekly_operational.ipynb"
+    assert manifest["notebook"] == inputs["notebook"]["path"]
+    expected["notebook"] = Path(str(resources.files("reviewkit"))) / "notebooks" / \
+        "weekly_operational.ipynb"
+    assert inputs["store"]["path"] == "reviewkit.sqlite"
     for role, path in expected.items():
-        assert Path(inputs[role]["path"]).resolve() == path.resolve()
+        if role != "notebook":
+            assert (demo_pack.params.parent / inputs[role]["path"]).resolve() == path.resolve()
         assert inputs[role]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest(), role
         assert inputs[role]["size_bytes"] == path.stat().st_size
+
+
+def test_no_pack_file_names_a_folder_of_the_machine_that_built_it(demo_pack: BuiltPack) -> None:
+    """The pack names its inputs relative to the params file: neither the folder the inputs
+    were in, nor the checkout, nor the output folder appear in any of its files."""
+    machine = [str(demo_pack.params.parent.parent), str(demo_pack.out),
+               str(Path(str(resources.files("reviewkit"))).parent)]
+    pdf_text = "\n".join(page.extract_text() or ""
+                         for page in PdfReader(demo_pack.folder / "pack.pdf").pages)
+    texts = {"pack.pdf (text)": pdf_text, **{
+        path.name: path.read_bytes().decode("utf-8", "replace")
+        for path in demo_pack.folder.iterdir() if path.is_file()}}
+    found = {name: folder for name, text in texts.items() for folder in machine
+             if folder in text}
+    assert found == {}
 
 
 def test_manifest_output_hashes_equal_sha256_of_the_pack_files(

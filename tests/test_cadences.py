@@ -1,9 +1,10 @@
 """The monthly and quarterly packs of the demo, built once each through the command line.
 
-Each build runs on a copy of params/monthly.yaml or params/quarterly.yaml (data paths made
-absolute) so its action store stays in a temporary folder. A third build, a quarterly pack
-without the optional inputs, shows each strategy section says it is left out. Bad optional
-inputs fail before any notebook runs, so those tests are fast.
+They are the session's demo packs (tests/pack_snapshots.py: the snapshot tests read the same
+packs), built on a copy of the demo's params and data so their action store stays in a
+temporary folder. A third build, a quarterly pack without the optional inputs, shows each
+strategy section says it is left out. Bad optional inputs fail before any notebook runs, so
+those tests are fast.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import io
 import json
 import math
 import re
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +25,14 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, copy_demo
+from pack_snapshots import BuiltPack
 from pdf_structure import check_outline, check_tagged_with_alternative_text
 from pypdf import PdfReader
 
 from reviewkit.cli.app import main
+
+pytest_plugins = ["conftest_build"]
 
 DEMO = REPO / "data" / "demo"
 OPTIONAL_INPUTS = ("initiatives", "benefits", "spend", "priorities")
@@ -66,17 +69,6 @@ class Built:
         return " ".join(" ".join(self._pages).split())
 
 
-def copy_params(cadence: str, folder: Path) -> Path:
-    """params/<cadence>.yaml in ``folder`` with its ../data/demo/ paths made absolute."""
-    text = (REPO / "params" / f"{cadence}.yaml").read_text(encoding="utf-8")
-    absolute = text.replace("../data/demo/", f"{DEMO}/")
-    assert "../" not in absolute
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{cadence}.yaml"
-    path.write_text(absolute, encoding="utf-8")
-    return path
-
-
 def run(args: list[str]) -> tuple[int, str, str]:
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
@@ -92,23 +84,25 @@ def build(cadence: str, params: Path, out: Path, label: str) -> Built:
     return Built(params, out, out / cadence / label, code, stdout, stderr)
 
 
-@pytest.fixture(scope="module")
-def monthly(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    root = tmp_path_factory.mktemp("monthly")
-    return build("monthly", copy_params("monthly", root / "params"), root / "out", "2026-10")
+def _shared(pack: BuiltPack) -> Built:
+    return Built(pack.params, pack.out, pack.folder, pack.returncode, pack.stdout, pack.stderr)
 
 
 @pytest.fixture(scope="module")
-def quarterly(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    root = tmp_path_factory.mktemp("quarterly")
-    return build("quarterly", copy_params("quarterly", root / "params"), root / "out", "2026-Q4")
+def monthly(demo_packs: dict[str, BuiltPack]) -> Built:
+    return _shared(demo_packs["monthly-2026-10"])
+
+
+@pytest.fixture(scope="module")
+def quarterly(demo_packs: dict[str, BuiltPack]) -> Built:
+    return _shared(demo_packs["quarterly-2026-Q4"])
 
 
 @pytest.fixture(scope="module")
 def bare_quarterly(tmp_path_factory: pytest.TempPathFactory) -> Built:
     """The quarterly pack from a params file without initiatives, benefits, spend, priorities."""
     root = tmp_path_factory.mktemp("bare")
-    params = copy_params("quarterly", root / "params")
+    params = copy_demo(root, "quarterly")
     kept = [line for line in params.read_text(encoding="utf-8").splitlines()
             if not line.startswith(OPTIONAL_INPUTS)]
     params.write_text("\n".join(kept) + "\n", encoding="utf-8")
@@ -343,22 +337,11 @@ def test_bad_optional_input_exits_2_naming_file_line_and_field_without_a_pack(
     tmp_path: Path, case: str
 ) -> None:
     name, (old, new), line, field = BAD_INPUTS[case]
-    inputs = tmp_path / "inputs"
-    inputs.mkdir()
-    for key in ("initiatives", "benefits", "spend"):
-        shutil.copy2(DEMO / f"{key}.csv", inputs / f"{key}.csv")
-    broken = inputs / name
+    params = copy_demo(tmp_path, "monthly")
+    broken = tmp_path / "data" / "demo" / name
     text = broken.read_text(encoding="utf-8")
     assert text.count(old) == 1
     broken.write_text(text.replace(old, new), encoding="utf-8")
-    params = copy_params("monthly", tmp_path / "params")
-    params.write_text(
-        params.read_text(encoding="utf-8").replace(f"{DEMO}/initiatives.csv", "../inputs/"
-                                                   "initiatives.csv")
-        .replace(f"{DEMO}/benefits.csv", "../inputs/benefits.csv")
-        .replace(f"{DEMO}/spend.csv", "../inputs/spend.csv"),
-        encoding="utf-8",
-    )
     out = tmp_path / "out"
     code, stdout, stderr = run(["build", "monthly", "--params", str(params), "--out", str(out),
                                 "-q"])
@@ -394,7 +377,7 @@ def test_provenance_lists_every_input_of_the_board_pack(quarterly: Built) -> Non
                      "priorities", "notebook", "templates", "store"]
     for item in manifest["inputs"]:
         if item["role"] in OPTIONAL_INPUTS:
-            path = Path(item["path"])
+            path = quarterly.params.parent / item["path"]  # named relative to the params file
             assert item["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     text = quarterly.text()
     assert all(role in text for role in roles)

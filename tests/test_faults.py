@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest_build import DEMO_LABEL, copy_demo_inputs, run_cli, snapshot
+from conftest_build import DEMO_LABEL, LATER_TIME, BuiltPack, child_env, snapshot
 
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.run import publish
@@ -25,6 +24,8 @@ from reviewkit.run.batch import compare_group
 from reviewkit.run.cluster import cluster_failure
 from reviewkit.run.workers import Limits, LocalPool, Outcome, memory_too_small
 from reviewkit.store.database import Store
+
+pytest_plugins = ["conftest_build"]
 
 HARNESS = Path(__file__).resolve().parent / "fault_build.py"
 BEFORE_SWAP = ("evaluate", "execute", "pdf", "before-swap")
@@ -66,8 +67,7 @@ def _run(mode: str, base_root: Path, where: Path) -> Faulted:
     pid_file = where / "kernel.pid"
     proc = subprocess.run(
         [sys.executable, str(HARNESS), mode, str(params), str(where / "out"), str(pid_file)],
-        capture_output=True, text=True, timeout=300, check=False,
-        env={k: v for k, v in os.environ.items() if k != "REVIEWKIT_DEBUG"},
+        capture_output=True, text=True, timeout=300, check=False, env=child_env(LATER_TIME),
     )
     pid = int(pid_file.read_text()) if pid_file.is_file() else None
     return Faulted(mode, where, params, where / "out" / "weekly" / DEMO_LABEL, proc.returncode,
@@ -75,15 +75,17 @@ def _run(mode: str, base_root: Path, where: Path) -> Faulted:
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Base:
+def base(demo_pack: BuiltPack, tmp_path_factory: pytest.TempPathFactory) -> Base:
+    """The session's demo pack (built on a fresh store) and a build over a copy of it with
+    each fault, two at a time; they run later on the clock, so a new record has a later
+    built_at."""
     root = tmp_path_factory.mktemp("faults") / "base"
-    params = copy_demo_inputs(root / "inputs")
-    proc = run_cli(["build", "weekly", "--params", params, "--out", root / "out", "-q"])
-    assert proc.returncode == 0, proc.stderr
+    shutil.copytree(demo_pack.params.parent.parent, root / "inputs")
+    shutil.copytree(demo_pack.out, root / "out")
     folder = root / "out" / "weekly" / DEMO_LABEL
     before = snapshot(folder)
-    recorded = _recorded(params)[DEMO_LABEL]
-    time.sleep(1.1)  # a new record has a later built_at (one-second resolution)
+    assert before == snapshot(demo_pack.folder)
+    recorded = _recorded(root / "inputs" / "params" / "weekly.yaml")[DEMO_LABEL]
     cases = tmp_path_factory.mktemp("fault-cases")
     with ThreadPoolExecutor(max_workers=2) as pool:
         runs = dict(zip(MODES, pool.map(lambda m: _run(m, root, cases / m), MODES),
@@ -198,7 +200,7 @@ def test_a_build_waits_for_the_build_or_publish_of_the_same_pack_under_way(
         build = subprocess.Popen(
             [sys.executable, "-m", "reviewkit", "build", "weekly", "--params", str(params),
              "--out", str(root / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env={k: v for k, v in os.environ.items() if k != "REVIEWKIT_DEBUG"})
+            text=True, env=child_env(LATER_TIME))
         deadline = time.monotonic() + 120
         waiting = ""
         assert build.stderr is not None

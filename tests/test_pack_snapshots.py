@@ -11,20 +11,22 @@ import re
 from pathlib import Path
 
 import pytest
-from pack_snapshots import SNAPSHOTS, snapshots
+from pack_snapshots import SNAPSHOTS, BuiltPack, snapshot_of
 from pypdf import PdfReader
 
 from reviewkit import cadences
 
-
-@pytest.fixture(scope="module")
-def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("snapshots").resolve()
+pytest_plugins = ["conftest_build"]
 
 
 @pytest.fixture(scope="module")
-def built(demo_root: Path) -> dict[str, tuple[str, str]]:
-    return {name: (text, summary) for name, text, summary in snapshots(demo_root)}
+def demo_root(demo_packs: dict[str, BuiltPack]) -> Path:
+    return next(iter(demo_packs.values())).out.parent
+
+
+@pytest.fixture(scope="module")
+def built(demo_packs: dict[str, BuiltPack], demo_root: Path) -> dict[str, tuple[str, str]]:
+    return {name: snapshot_of(pack.folder, demo_root) for name, pack in demo_packs.items()}
 
 
 def _diff(expected: str, actual: str, name: str) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import REPO, prepare_view
+from conftest import REPO, copy_demo, prepare_view
 
 from reviewkit.errors import InputError, UsageError
 from reviewkit.inputs.params import load_params
@@ -153,6 +153,24 @@ def test_inputs_are_fingerprinted_for_provenance(weekly: PackView) -> None:
     assert roles["catalog"].rows == 16
     assert all(len(f.sha256) == 64 and f.size_bytes > 0 for f in weekly.provenance.inputs)
     assert "pandas" in weekly.provenance.versions
+
+
+def test_inputs_written_with_absolute_paths_are_named_relative_to_the_params_file(
+    tmp_path: Path,
+) -> None:
+    """A pack never shows where the machine that built it keeps its files: the parameters and
+    the input files are named relative to the params file, whatever the params file wrote."""
+    params = copy_demo(tmp_path / "a" / "long" / "way" / "down")
+    data = params.parent.parent / "data" / "demo"
+    params.write_text(params.read_text(encoding="utf-8").replace("../data/demo/", f"{data}/")
+                      + f"store: {params.parent / 'actions.sqlite'}\n", encoding="utf-8")
+    view = prepare_view("weekly", params, now=NOW)
+    assert view.provenance.parameters["catalog"] == "../data/demo/kpis.yaml"
+    assert view.provenance.parameters["measurements"] == "../data/demo/measurements.csv"
+    assert view.provenance.parameters["store"] == "actions.sqlite"
+    assert {item.role: item.path for item in view.provenance.inputs} == {
+        "params": "weekly.yaml", "catalog": "../data/demo/kpis.yaml",
+        "measurements": "../data/demo/measurements.csv"}
 
 
 def test_the_week_before_matches_the_demo_story(demo_params: Path) -> None:

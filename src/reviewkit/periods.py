@@ -125,13 +125,41 @@ def parse_date(text: str) -> dt.date:
 #: Set to a YYYY-MM-DD date to build as of that day instead of the machine's date (a rebuild
 #: that must come out as it did then; tests).
 TODAY_ENV = "REVIEWKIT_TODAY"
+#: Set to a UTC time (``YYYY-MM-DDTHH:MM:SS``, ``Z`` or ``+00:00`` allowed) to take as the
+#: moment instead of the machine's clock: what a pack says it was generated at, what the store
+#: records as built, published or updated. Its date is also today's unless ``REVIEWKIT_TODAY``
+#: says otherwise. Tests use it to order builds without waiting for the clock to tick.
+NOW_ENV = "REVIEWKIT_NOW"
+
+
+def now() -> dt.datetime:
+    """The moment reviewkit takes as now (UTC, whole seconds): the machine's clock, or
+    ``REVIEWKIT_NOW``."""
+    text = os.environ.get(NOW_ENV)
+    if not text:
+        return dt.datetime.now(dt.UTC).replace(microsecond=0)
+    try:
+        moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"{NOW_ENV}: {quoted(text)} is not a time; write it as "
+                         "YYYY-MM-DDTHH:MM:SS (UTC)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    elif moment.utcoffset() != dt.timedelta(0):
+        raise UsageError(f"{NOW_ENV}: {quoted(text)} is not in UTC; end it with Z or +00:00")
+    try:
+        check_date(moment.date())
+    except ValueError as exc:
+        raise UsageError(f"{NOW_ENV}: {exc}") from None
+    return moment.astimezone(dt.UTC).replace(microsecond=0)
 
 
 def today() -> dt.date:
-    """The day reviewkit takes as today: the machine's date, or ``REVIEWKIT_TODAY``."""
+    """The day reviewkit takes as today: the machine's date, or ``REVIEWKIT_TODAY``, or the
+    date of ``REVIEWKIT_NOW``."""
     text = os.environ.get(TODAY_ENV)
     if not text:
-        return dt.date.today()
+        return now().date() if os.environ.get(NOW_ENV) else dt.date.today()
     try:
         return parse_date(text)
     except ValueError as exc:

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from reviewkit import periods
 from reviewkit.errors import InputError, UsageError
 from reviewkit.inputs.catalog import load_catalog
 from reviewkit.inputs.measurements import load_measurements
@@ -196,7 +197,7 @@ def _kpi_arg(value: str | None, known: set[str], params: Path) -> str | None:
 
 def _context(args: argparse.Namespace) -> dict[str, Any]:
     _, review_date = _review_arg(getattr(args, "review", None))
-    effective = _date_arg(getattr(args, "date", None), "--date") or review_date or dt.date.today()
+    effective = _date_arg(getattr(args, "date", None), "--date") or review_date or periods.today()
     return {"effective": effective, "by": args.by or getpass.getuser(),
             "source": "command line"}
 
@@ -335,7 +336,7 @@ def run_minutes(args: argparse.Namespace) -> int:
 
 
 def _action_row(action: Action) -> dict[str, Any]:
-    today = dt.date.today()
+    today = periods.today()
     overdue = max(0, (today - action.due).days) if action.is_open else 0
     return {
         "id": action.id, "title": action.title, "owner": action.owner,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -52,8 +53,16 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def input_file(role: str, path: Path, rows: int | None) -> InputFile:
-    return InputFile(role, str(path), sha256_of(path), path.stat().st_size, rows)
+def shown_path(path: Path, base: Path) -> str:
+    """``path`` as a pack names it: relative to ``base`` (the params file's folder), so that no
+    pack shows where the machine that built it keeps its files."""
+    return Path(os.path.relpath(path.resolve(), base.resolve())).as_posix()
+
+
+def input_file(role: str, path: Path, rows: int | None, *, base: Path | None = None) -> InputFile:
+    """An input file with its fingerprint, named relative to ``base`` when given."""
+    shown = shown_path(path, base) if base is not None else str(path)
+    return InputFile(role, shown, sha256_of(path), path.stat().st_size, rows)
 
 
 @dataclass(frozen=True)
@@ -155,13 +164,15 @@ class Inputs:
         """Every input a pack records in its provenance, with its SHA-256: the params file,
         the catalog, the measurements, each optional input the params file names and each
         source its queries read (a database source by the hash of the rows read: ``reads``,
-        default :attr:`source_reads`)."""
+        default :attr:`source_reads`); each named relative to the params file's folder."""
         reads = self.source_reads if reads is None else reads
         values = self.params.values
+        base = self.params.path.parent
         files = [
-            input_file("params", self.params.path, None),
-            input_file("catalog", self.catalog.path, len(self.catalog.kpis)),
-            input_file("measurements", self.measurements.path, self.measurements.row_count),
+            input_file("params", self.params.path, None, base=base),
+            input_file("catalog", self.catalog.path, len(self.catalog.kpis), base=base),
+            input_file("measurements", self.measurements.path, self.measurements.row_count,
+                       base=base),
         ]
         optional: tuple[tuple[str, Path | None, tuple[object, ...] | None], ...] = (
             ("initiatives", values.initiatives, self.initiatives),
@@ -169,7 +180,7 @@ class Inputs:
             ("spend", values.spend, self.spend),
             ("priorities", values.priorities, self.priorities),
         )
-        files += [input_file(role, path, len(items)) for role, path, items in optional
+        files += [input_file(role, path, len(items), base=base) for role, path, items in optional
                   if path is not None and items is not None]
         for source in self.params.sources:
             role = f"source {source.name}"
@@ -180,7 +191,7 @@ class Inputs:
                 files.append(InputFile(role, f"{source.shown} table {source.table}",
                                        read.sha256 if read else "", 0,
                                        read.rows if read else None))
-            files.extend(input_file(role, path, None) for path in source.files)
+            files.extend(input_file(role, path, None, base=base) for path in source.files)
         return tuple(files)
 
     def for_pack(self, cadence: str, window: Window, keep_from: dt.date,

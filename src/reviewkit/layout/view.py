@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import os
 import platform
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any, Literal
 
-from reviewkit import redact
+from reviewkit import periods, redact
 from reviewkit.cadences import Cadence
 from reviewkit.evaluation.actions import ActionLog
 from reviewkit.evaluation.changes import ChangeReport
@@ -25,7 +27,7 @@ from reviewkit.evaluation.pack import PackEvaluation
 from reviewkit.evaluation.strategy import Strategy
 from reviewkit.formatting import Currency
 from reviewkit.inputs.catalog import Catalog, Kpi
-from reviewkit.inputs.loaded import InputFile, Inputs
+from reviewkit.inputs.loaded import InputFile, Inputs, shown_path
 from reviewkit.inputs.units import Unit
 from reviewkit.narrative.cells import NarrativeCell
 from reviewkit.periods import Period
@@ -193,6 +195,27 @@ class Publication:
                 else f"Draft of version {self.version}")
 
 
+#: The params keys whose values are paths (relative to the params file, or absolute).
+_PATH_KEYS = ("catalog", "measurements", "notebook", "assets", "initiatives", "benefits", "spend",
+              "priorities", "store", "allowed", "sources")
+
+
+def _relative_paths(raw: Mapping[str, Any], base: Path) -> dict[str, Any]:
+    """The params as written, with each absolute path among them made relative to ``base``."""
+
+    def shown(value: Any) -> Any:
+        if isinstance(value, str):
+            return (shown_path(Path(value), base) if "://" not in value and os.path.isabs(value)
+                    else value)
+        if isinstance(value, list):
+            return [shown(item) for item in value]
+        if isinstance(value, dict):
+            return {name: shown(item) if name != "url" else item for name, item in value.items()}
+        return value
+
+    return {key: shown(value) if key in _PATH_KEYS else value for key, value in raw.items()}
+
+
 def make_view(
     evaluated: PackEvaluation,
     inputs: Inputs,
@@ -204,9 +227,10 @@ def make_view(
     """The view of an evaluated pack: identity and provenance from the inputs (and
     ``sources``: what else the pack was made from, e.g. its notebook and templates)."""
     params = inputs.params
-    # A store URL may carry a database password: record it masked.
+    # A store URL may carry a database password: record it masked. A path written absolute is
+    # named relative to the params file: a pack never shows the build machine's folders.
     parameters = {key: redact.text(value) if isinstance(value, str) else value
-                  for key, value in params.raw.items()}
+                  for key, value in _relative_paths(params.raw, params.path.parent).items()}
     parameters["cadence"] = evaluated.cadence.name
     parameters["period_end"] = evaluated.period.end.isoformat()
     return PackView(
@@ -215,7 +239,7 @@ def make_view(
         title=params.title_for(evaluated.cadence),
         classification=params.values.classification,
         page_size=params.values.page_size,
-        generated_at=(now or dt.datetime.now(dt.UTC)).replace(microsecond=0),
+        generated_at=(now or periods.now()).replace(microsecond=0),
         provenance=Provenance(params_path=str(params.path), parameters=parameters,
                               inputs=(*inputs.files(evaluated.source_reads), *sources),
                               versions=package_versions()),

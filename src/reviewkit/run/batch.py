@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from reviewkit import __version__, cadences
+from reviewkit import __version__, cadences, periods
 from reviewkit.cadences import Cadence
 from reviewkit.errors import EnvironmentFailure, ReviewkitError, UsageError
 from reviewkit.evaluation.pack import reference_day
@@ -539,7 +539,7 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    return periods.now().isoformat()
 
 
 def plan_json(batch_plan: Plan) -> str:

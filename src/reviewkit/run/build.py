@@ -25,7 +25,7 @@ import nbformat
 from nbformat import NotebookNode
 from nbformat.sign import NotebookNotary
 
-from reviewkit import cadences
+from reviewkit import cadences, periods
 from reviewkit.cadences import Cadence, Section
 from reviewkit.errors import EnvironmentFailure, ExecutionError, UsageError
 from reviewkit.evaluation.pack import PackEvaluation
@@ -176,7 +176,8 @@ def prepare_job(
                                   inputs.params.values.publish_gate, approver, force)
     view = make_view(evaluated, own, sources=sources(definition, notebook_path, store,
                                                      evaluated.period.label, unit_key(unit),
-                                                     params=str(inputs.params.path)))
+                                                     params=str(inputs.params.path),
+                                                     base=inputs.params.path.parent))
     # A pack published before is reissued as its next version, with what changed.
     publication = reissue_of(published_versions(
         store.versions(definition.name, evaluated.period.label, unit_key(unit)), final,
@@ -454,7 +455,7 @@ def _apply_gate(evaluated: PackEvaluation, publication: Publication, actions_now
     if reasons and not force:
         raise gate.PublishRefused(reasons)
     return replace(publication, state="final", approver=approver.strip(),
-                   published_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
+                   published_at=periods.now(),
                    overrides=tuple(reasons))
 
 

@@ -104,7 +104,9 @@ def pack_fingerprint(view: PackView, publication: Publication, notebook: Noteboo
         "title": view.title,
         "classification": view.classification,
         "page_size": view.page_size,
-        "params": sha256_of(Path(view.provenance.params_path)),
+        # The params file's digest, taken when it was loaded (it is not read again).
+        "params": next((item.sha256 for item in view.provenance.inputs if item.role == "params"),
+                       ""),
         "parameters": canonical(view.provenance.parameters),
     }
     cells = [{key: cell.get(key) for key in ("cell_type", "source", "metadata")}

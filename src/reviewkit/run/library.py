@@ -8,7 +8,6 @@ period first, group before units, each with its status counts, state and links.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import os
 import re
@@ -18,7 +17,7 @@ from urllib.parse import quote
 
 import jinja2
 
-from reviewkit import cadences
+from reviewkit import cadences, periods
 from reviewkit.errors import EnvironmentFailure
 from reviewkit.formatting import STATUS_WORDS
 from reviewkit.inputs.params import GROUP_FOLDER, UNIT_ID
@@ -201,7 +200,7 @@ def render_index(out: Path) -> str:
     return environment.get_template("index.html.j2").render(
         packs=packs, sections=sections, status_words=STATUS_WORDS,
         totals=period_totals(packs),
-        generated=dt.datetime.now(dt.UTC).strftime("%d %b %Y, %H:%M UTC"),
+        generated=periods.now().strftime("%d %b %Y, %H:%M UTC"),
         titles={name: cadences.get(name).title for name in sections
                 if name in cadences.names()},
         folder=out.name, left_off=library.left_off)

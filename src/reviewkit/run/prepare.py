@@ -25,7 +25,7 @@ from reviewkit.evaluation.pack import (
     rows_needed_from,
 )
 from reviewkit.evaluation.strategy import outlook_month
-from reviewkit.inputs.loaded import InputFile, Inputs, input_file, load_named_inputs
+from reviewkit.inputs.loaded import InputFile, Inputs, input_file, load_named_inputs, shown_path
 from reviewkit.inputs.measurements import Observation
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams
 from reviewkit.inputs.sources import Window, window_for
@@ -62,16 +62,24 @@ def notebook_for(cadence: Cadence, custom: Path | None = None) -> Path:
 
 
 def sources(cadence: Cadence, notebook: Path, store: Store, label: str,
-            unit: str = "", *, params: str = "") -> tuple[InputFile, ...]:
+            unit: str = "", *, params: str = "", base: Path | None = None
+            ) -> tuple[InputFile, ...]:
     """What a pack is made from besides its input files: the notebook, the templates and
     stylesheets (their version, as one hash), and the store's content the pack reads (actions,
-    decisions, earlier packs, narrative; named without any password)."""
+    decisions, earlier packs, narrative; named without any password). Files are named relative
+    to ``base`` (the params file's folder), the built-in notebooks by their name in the package."""
     digest, _, size = templates_fingerprint(cadence.template_dirs)
+    notebook_file = input_file("notebook", notebook, None, base=base)
+    builtin = Path(str(resources.files("reviewkit") / "notebooks"))
+    if notebook.resolve().parent == builtin.resolve():
+        notebook_file = replace(notebook_file, path=f"reviewkit/notebooks/{notebook.name}")
+    location = store.location
+    if base is not None and "://" not in location:
+        location = shown_path(Path(location), base)
     found = (
-        input_file("notebook", notebook, None),
+        notebook_file,
         InputFile("templates", "reviewkit layout templates", digest, size),
-        InputFile("store", redact.url(store.location), store.fingerprint(cadence.name, label, unit),
-                  0),
+        InputFile("store", redact.url(location), store.fingerprint(cadence.name, label, unit), 0),
     )
     # What owners wrote in the period's review round, when one was opened.
     written = CycleStore(store).fingerprint(cadence.name, label, unit, params)
@@ -192,5 +200,6 @@ def prepare(
     notebook = notebook_for(cadence, inputs.params.values.notebook)
     view = make_view(evaluated, unit_inputs(inputs, unit), charts=render_charts(evaluated),
                      now=now, sources=sources(cadence, notebook, store, evaluated.period.label,
-                                              unit_key(unit), params=str(inputs.params.path)))
+                                              unit_key(unit), params=str(inputs.params.path),
+                                              base=inputs.params.path.parent))
     return Prepared(view, Publication(narrative=cells))

@@ -135,7 +135,9 @@ def manifest_of(
             for cell in publication.narrative
         ],
         "generated_at": view.generated_at.isoformat(),
-        "notebook": str(notebook),
+        # As the provenance names it: never a folder of the machine that built the pack.
+        "notebook": next((item.path for item in provenance.inputs if item.role == "notebook"),
+                         notebook.name),
         "embedded_files": ["summary.json", "actions.csv", "decisions.csv", "manifest.json"],
         "parameters": provenance.parameters,
         "inputs": [

@@ -24,7 +24,7 @@ from urllib.request import pathname2url
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from reviewkit import redact
+from reviewkit import periods, redact
 from reviewkit.store.cycle_schema import ADDS as review_cycle_adds
 from reviewkit.store.cycle_schema import TABLES as review_cycle_tables
 from reviewkit.store.cycle_schema import migrate_add_review_cycle
@@ -194,7 +194,7 @@ pack_versions_table = sa.Table(
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    return periods.now().isoformat()
 
 
 def store_url(location: str) -> str:
