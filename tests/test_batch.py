@@ -27,6 +27,8 @@ from reviewkit.run import publish
 from reviewkit.run.batch import BatchOptions, locked, run_batch
 from reviewkit.run.workers import Limits
 
+pytestmark = pytest.mark.slow
+
 DAY = dt.date(2026, 11, 20)  # the tiny definition's last week
 FILES = ("pack.pdf", "pack.html", "pack.ipynb", "summary.json", "manifest.json")
 
