@@ -190,13 +190,16 @@ def test_a_batch_on_a_dask_cluster_finishes_every_pack_when_a_worker_is_killed(
     params = _definition(tmp_path / "inputs")
     out = tmp_path / "out"
     killed: list[int] = []
+    # The workers' process ids, asked before the batch: a second client opened in the killer's
+    # thread while the batch's client waits trips distributed's event loop ("bound to a
+    # different event loop") now and then.
+    with Client(dask_cluster.scheduler_address) as client:
+        pids = client.run(os.getpid)
 
     def kill_one_worker_mid_pack() -> None:
         deadline = time.monotonic() + 200
         while not list(out.rglob(".*staging*")) and time.monotonic() < deadline:
             time.sleep(0.1)
-        with Client(dask_cluster.scheduler_address) as client:
-            pids = client.run(os.getpid)
         pid = next(iter(pids.values()))
         os.kill(pid, signal.SIGKILL)
         killed.append(pid)
