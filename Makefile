@@ -57,7 +57,7 @@ serve-demo: sysdeps $(STAMP)
 # The whole suite, one worker per core (pytest-xdist): each test file runs in one worker, and the
 # demo packs several files read are built once for the run (tests/conftest.py).
 test: sysdeps $(STAMP)
-	$(BIN)/python -m pytest -n auto --dist loadgroup
+	$(BIN)/python -m pytest -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench tools data/demo/generate.py data/demo/generate_operational.py

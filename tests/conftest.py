@@ -49,26 +49,41 @@ def pytest_configure(config: pytest.Config) -> None:
 
 #: The session's shared builds (tests/conftest_build.py): a test reading one is ``slow``.
 SHARED_BUILDS = {"demo_pack", "demo_packs", "demo_rebuild", "failed_build"}
+#: Test files run in one process together under pytest-xdist: they read the rebuild and the
+#: failing build over the demo pack (tests/conftest_build.py), made once per process.
+FOLLOWUP_READERS = ("tests/test_build.py", "tests/test_cli.py", "tests/test_pdf_structure.py")
 
 
-@pytest.hookimpl(tryfirst=True)
+def work_unit(nodeid: str) -> str:
+    """What pytest-xdist hands a worker as one piece: a test file (its module fixtures, a
+    batch, a fault sweep or a notebook's kernel for nbval, are then made once), or the files
+    that share the demo pack's follow-up builds."""
+    path = nodeid.split("::", 1)[0]
+    return "demo follow-ups" if path in FOLLOWUP_READERS else path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist's scope scheduling with :func:`work_unit` as the scope."""
+    from xdist.scheduler import LoadScopeScheduling  # deferred: only under pytest-xdist
+
+    class ByWorkUnit(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return ByWorkUnit(config, log)
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    if SHARED_BUILDS & set(getattr(item, "fixturenames", ())):
+        item.add_marker(pytest.mark.slow)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep each test file's tests in one process under pytest-xdist (``--dist loadgroup``):
-    a module's fixtures (a batch, a fault sweep, a notebook's kernel for nbval) are then made
-    once, not once per worker. Files marked ``slow`` go first, so the long ones do not start
-    last and keep one core busy while the other idles."""
-    for item in items:
-        if SHARED_BUILDS & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.slow)
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
-    slow = {_group(item) for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: _group(item) not in slow)
-
-
-def _group(item: pytest.Item) -> str:
-    marker = item.get_closest_marker("xdist_group")
-    return str(marker.args[0]) if marker and marker.args else item.nodeid.split("::")[0]
+    """Work units with a ``slow`` test go first (pytest-xdist hands them out in this order),
+    so the long ones do not start last and keep one core busy while the other idles."""
+    slow = {work_unit(item.nodeid) for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: work_unit(item.nodeid) not in slow)
 
 
 def shared_folder(factory: pytest.TempPathFactory) -> Path:

@@ -29,9 +29,6 @@ from conftest_build import (
 from pypdf import PdfReader
 
 pytest_plugins = ["conftest_build"]
-#: The rebuild and the failing build over the demo pack are made once, in the process that
-#: runs these modules (pytest-xdist).
-pytestmark = pytest.mark.xdist_group("demo-followups")
 
 ORGANISATION = "Northwind IT"
 TITLE = "Weekly Operational Review"

@@ -25,9 +25,6 @@ from conftest_build import (
 from reviewkit.cli.app import main
 
 pytest_plugins = ["conftest_build"]
-#: The rebuild and the failing build over the demo pack are made once, in the process that
-#: runs these modules (pytest-xdist).
-pytestmark = pytest.mark.xdist_group("demo-followups")
 
 
 @pytest.fixture(autouse=True)

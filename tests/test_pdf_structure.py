@@ -29,9 +29,6 @@ from reviewkit import cadences
 from reviewkit.layout.styles import notebook_style, pack_css
 
 pytest_plugins = ["conftest_build"]
-#: The rebuild and the failing build over the demo pack are made once, in the process that
-#: runs these modules (pytest-xdist).
-pytestmark = pytest.mark.xdist_group("demo-followups")
 
 #: The files a pack carries inside its PDF, as PDF/A-3 embedded files.
 EMBEDDED = ("summary.json", "actions.csv", "decisions.csv")
