@@ -22,8 +22,8 @@ from reviewkit import cadences
 from reviewkit.cli import main as cli_main
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.loaded import load_inputs
-from reviewkit.layout.charts import render_charts
 from reviewkit.layout.view import PackView, make_view
+from reviewkit.outputs.audit import STRICT_ENV
 from reviewkit.periods import TODAY_ENV
 from reviewkit.run.prepare import evaluate
 from reviewkit.store.database import Store
@@ -133,6 +133,10 @@ def _start_background_builds(request: pytest.FixtureRequest) -> None:
         if fixture in used:
             request.getfixturevalue(starter)
 
+# Every pack the suite builds, in this process or a child, fails if its audit finds the pack
+# contradicting itself (a draft outside the suite is written with its findings recorded).
+os.environ[STRICT_ENV] = "strict"
+
 
 @contextlib.contextmanager
 def as_a_user_sees_warnings() -> Iterator[None]:
@@ -231,10 +235,10 @@ def prepare_view(
     period: str | dt.date | None = None,
     *,
     now: dt.datetime | None = None,
-    charts: bool = False,
 ) -> PackView:
     """What ``reviewkit build`` lays out for a pack, without running its notebook: the inputs
-    loaded, evaluated with the store's history, charts drawn only when asked for."""
+    loaded and evaluated with the store's history (its document, charts and all, is
+    :func:`reviewkit.layout.document.pack_document` of this view)."""
     definition = cadences.get(cadence)
     inputs = load_inputs(params)
     store = Store.open(inputs.params.store_location)
@@ -243,8 +247,7 @@ def prepare_view(
                              today=now.date() if now else None)
     finally:
         store.dispose()
-    return make_view(evaluated, inputs, charts=render_charts(evaluated) if charts else None,
-                     now=now)
+    return make_view(evaluated, inputs, now=now)
 
 
 #: A small organisation of our own (tests/fixtures/orgs/lumen/generate.py): a quarter in

@@ -38,7 +38,8 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO_PARAMS = REPO / "params" / "weekly.yaml"
 DEMO_DATA = REPO / "data" / "demo"
 DEMO_LABEL = "2026-11-20"
-PACK_FILES = ("pack.pdf", "pack.html", "pack.ipynb", "summary.json", "manifest.json")
+PACK_FILES = ("pack.pdf", "pack.html", "pack.ipynb", "pack.xlsx", "summary.json",
+              "manifest.json")
 BIN = Path(sys.executable).parent
 BUILD_TIMEOUT = 240
 
@@ -172,7 +173,7 @@ import gc, json, sys, warnings
 from pathlib import Path
 
 from reviewkit.run import build
-from reviewkit.run import export
+from reviewkit.outputs import pdf
 from reviewkit.errors import ExportError
 
 params, out = sys.argv[1], sys.argv[2]
@@ -185,7 +186,7 @@ def broken_pdf(html, target, *, base_url, attachments=()):
     raise ExportError("PDF rendering failed: simulated")
 
 
-export.to_pdf = broken_pdf
+pdf.to_pdf = broken_pdf
 error = ""
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")

@@ -23,7 +23,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from reviewkit.cli import main
-from reviewkit.run import build, execute, export, publish
+from reviewkit.outputs import pdf
+from reviewkit.run import build, execute, publish
 from reviewkit.store import database
 
 MODES = ("evaluate", "execute", "pdf", "before-swap", "after-swap", "after-record",
@@ -58,7 +59,7 @@ def inject(mode: str, pid_file: Path) -> None:
             target.write_bytes(b"%PDF-1.7 half written")
             die()
 
-        export.to_pdf = half_pdf  # type: ignore[assignment]
+        pdf.to_pdf = half_pdf  # type: ignore[assignment]
     elif mode == "before-swap":
         publish.swapped_in = lambda *a, **k: die()  # type: ignore[assignment]
     elif mode == "after-swap":
@@ -83,7 +84,7 @@ def inject(mode: str, pid_file: Path) -> None:
             target.write_bytes(b"%PDF-1.7 part")
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target))
 
-        export.to_pdf = full  # type: ignore[assignment]
+        pdf.to_pdf = full  # type: ignore[assignment]
     elif mode == "record-fails":
         def locked(self: database.Transaction, *args: Any) -> None:
             raise sa.exc.OperationalError("INSERT INTO packs", {},

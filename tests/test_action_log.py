@@ -31,7 +31,7 @@ from reviewkit.inputs.catalog import Kpi, load_catalog
 from reviewkit.inputs.measurements import Observation
 from reviewkit.layout.sections import Pack
 from reviewkit.layout.view import PackView, Publication
-from reviewkit.run.summary import summary_of, write_action_csvs
+from reviewkit.outputs.data import summary_of, write_action_csvs
 from reviewkit.store.database import Store
 from reviewkit.store.minutes import ImportResult, import_minutes, load_minutes
 

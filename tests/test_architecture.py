@@ -32,6 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("reviewkit.evaluation",),
     ("reviewkit.narrative",),
     ("reviewkit.layout",),
+    ("reviewkit.outputs",),
     ("reviewkit.run",),
     ("reviewkit.serve",),
     ("reviewkit.cli", "reviewkit.__main__"),

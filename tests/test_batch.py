@@ -19,7 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
+from conftest import run_cli_in_process as run
 from conftest_build import BIN, REPO, child_env, png
 from conftest_build import two_site_definition as _definition
 
@@ -300,3 +302,25 @@ def test_publishing_again_collects_the_edits_made_in_the_draft_beside_and_remove
         week / "north" / "pack.html").read_text(encoding="utf-8")
     assert (week / "north" / "versions" / "1" / "pack.pdf").is_file()
     assert not (week / "north.draft").exists()
+
+
+def test_a_failed_notebook_is_kept_beside_the_pack_until_the_pack_builds(tmp_path: Path) -> None:
+    """The executed notebook of a failed build is kept for the user to open; once the same pack
+    builds, it is gone (it no longer says anything true about the pack beside it)."""
+    params = _definition(tmp_path / "inputs")
+    notebook_file = params.parent / "tiny.ipynb"
+    good = notebook_file.read_bytes()
+    notebook = nbformat.read(notebook_file, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell('raise ValueError("a cell that fails")'))
+    nbformat.write(notebook, notebook_file)
+    out = tmp_path / "out"
+    failed = out / "weekly" / DAY.isoformat() / "failed-north.ipynb"
+    args = ["build", "weekly", "--params", str(params), "--out", str(out), "--unit", "north",
+            "-q"]
+    code, _, err = run(args)
+    assert code == 1 and "a cell that fails" in err and failed.is_file()
+    notebook_file.write_bytes(good)
+    code, _, err = run(args)
+    assert (code, err) == (0, "")
+    assert (out / "weekly" / DAY.isoformat() / "north" / "pack.pdf").is_file()
+    assert not failed.exists()

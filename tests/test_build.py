@@ -120,6 +120,38 @@ def test_pack_notebook_is_executed_without_errors(demo_pack: BuiltPack) -> None:
     assert not [output for output in outputs if output["output_type"] == "error"]
 
 
+def test_every_output_wrote_its_files_and_the_manifest_hashes_them(
+    demo_pack: BuiltPack, manifest: dict[str, Any]
+) -> None:
+    from reviewkit.outputs.pack import PACK_FILES as DECLARED
+
+    names = {path.name for path in demo_pack.folder.iterdir()}
+    assert set(DECLARED) <= names
+    assert set(manifest["outputs"]) == set(DECLARED) - {"manifest.json"}
+    assert manifest["embedded_files"] == ["summary.json", "actions.csv", "decisions.csv",
+                                          "manifest.json"]
+
+
+def test_the_demo_pack_audits_clean(manifest: dict[str, Any]) -> None:
+    assert manifest["audit"] == []
+
+
+def test_the_workbook_shows_the_figures_the_pdf_prints(
+    demo_pack: BuiltPack, pdf_pages: list[str]
+) -> None:
+    from openpyxl import load_workbook
+    from test_workbook import shown_as
+
+    book = load_workbook(demo_pack.folder / "pack.xlsx")
+    rows = list(book["Scorecard"].iter_rows(min_row=2))
+    text = " ".join(" ".join(pdf_pages).split()).replace("\u2212", "-").replace("\u00a0", " ")
+    shown = [shown_as(row[5].value, row[5].number_format) for row in rows
+             if row[5].value is not None]
+    assert len(shown) == len(rows) - 1  # one KPI without data this week
+    missing = [figure for figure in shown if figure not in text]
+    assert missing == []
+
+
 # --- summary.json -----------------------------------------------------------------------------
 
 

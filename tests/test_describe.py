@@ -1,4 +1,5 @@
-"""Alternative text of the charts, written from the data each chart draws."""
+"""Alternative text of the charts, written from the pack's figures: the chart's span and
+movement, and the trend (with its span), target and status the page prints beside it."""
 
 from __future__ import annotations
 
@@ -9,64 +10,99 @@ from pathlib import Path
 import pytest
 from conftest import REPO, prepare_view
 
-from reviewkit.evaluation.evaluate import KpiResult, PeriodValue
+from reviewkit.evaluation.evaluate import DataQuality, Evaluation, KpiResult, PeriodValue
+from reviewkit.evaluation.figures import PackFigures, pack_figures
+from reviewkit.evaluation.strategy import Strategy
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.layout.describe import kpi_chart_alt
+from reviewkit.layout.document import pack_document
 from reviewkit.layout.sections import Pack
 from reviewkit.periods import period_containing
+
+END = dt.date(2026, 11, 20)
 
 
 def _result(kpi: Kpi, values: list[float | None], status: str = "red") -> KpiResult:
     """A weekly result whose history holds ``values`` (oldest first), ending 20 Nov 2026."""
-    end = dt.date(2026, 11, 20)
     history = [
-        PeriodValue(period_containing("weekly", end - dt.timedelta(weeks=len(values) - 1 - i)),
+        PeriodValue(period_containing("weekly", END - dt.timedelta(weeks=len(values) - 1 - i)),
                     value, 95.0, 90.0, "red" if value is None else status,  # type: ignore[arg-type]
                     0 if value is None else 1)
         for i, value in enumerate(values)
     ]
     return KpiResult(kpi=kpi, current=history[-1], previous=history[-2], history=history,
-                     trend="unknown", streak=1, last_seen=end, periods_without_data=0,
+                     trend="unknown", streak=1, last_seen=END, periods_without_data=0,
                      stale=False)
 
 
-def test_kpi_chart_alt_says_the_span_the_movement_the_target_and_the_status(
+def _figures(result: KpiResult) -> PackFigures:
+    period = result.current.period
+    evaluation = Evaluation(period, (result,), (), DataQuality())
+    return pack_figures(period=period, evaluation=evaluation, action_log=None, changes=None,
+                        strategy=Strategy(as_of=END), kpis={result.kpi.id: result.kpi})
+
+
+def _alt(result: KpiResult, *, sparkline: bool = False) -> str:
+    return kpi_chart_alt(result, _figures(result), sparkline=sparkline).text
+
+
+def test_kpi_chart_alt_says_the_span_the_movement_the_trend_the_target_and_the_status(
     demo_params: Path,
 ) -> None:
     view = prepare_view("weekly", demo_params)
-    assert kpi_chart_alt(view.result("change_success_rate")) == (
+    assert pack_document(view).alt("change_success_rate").text == (
         "Change success rate, 26 weeks to 20 Nov 2026: fell from 94.6% to 88.1%; over the last 6 "
-        "weeks worsening; target 95%; off track")
+        "weeks worsening; target 95.0%; off track")
 
 
 def test_kpi_chart_alt_counts_the_periods_without_data(demo_params: Path) -> None:
     view = prepare_view("weekly", demo_params)
-    assert kpi_chart_alt(view.result("backup_success_rate")) == (
-        "Backup success rate, 26 weeks to 20 Nov 2026: fell from 99.30% to 97.8% (no data for 3 "
-        "weeks); target 99%; no data (last measured 30 Oct 2026)")
+    assert pack_document(view).alt("backup_success_rate").text == (
+        "Backup success rate, 26 weeks to 20 Nov 2026: fell from 99.3% to 97.8% (no data for 3 "
+        "weeks); target 99.0%; no data (last measured 30 Oct 2026)")
+
+
+def test_an_alt_text_states_its_figures_as_the_page_prints_them(demo_params: Path) -> None:
+    document = pack_document(prepare_view("weekly", demo_params))
+    figures = document.figures
+    for chart_id in ("change_success_rate", "spark-cloud_spend", "cloud_spend"):
+        alt = document.alt(chart_id)
+        assert alt.states
+        for identity in alt.states:
+            figure = figures.get(identity)
+            assert figure is not None and figure.text.lower() in alt.text.lower(), identity
 
 
 @pytest.mark.parametrize(("values", "movement"), [
-    ([90.0, 92.5, 96.0], "rose from 90% to 96%"),
-    ([96.0, 91.0, 96.0], "held at 96%"),
-    ([None, None, 93.2], "one value, 93.2% (no data for 2 weeks)"),
+    ([90.0, 92.5, 96.0], "rose from {0} to {2}"),
+    ([96.0, 91.0, 96.0], "held at {2}"),
+    ([None, None, 93.2], "one value, {2} (no data for 2 weeks)"),
     ([None, None, None], "no data"),
 ])
 def test_kpi_chart_alt_names_the_movement_from_first_to_last_value(
     make_kpi: Callable[..., Kpi], values: list[float | None], movement: str
 ) -> None:
     kpi = make_kpi(name="Change success rate", unit="%")
-    text = kpi_chart_alt(_result(kpi, values))
-    assert text == f"Change success rate, 3 weeks to 20 Nov 2026: {movement}; target 95%; off track"
+    result = _result(kpi, values)
+    figures = _figures(result)
+    texts = [figures.text(kpi.id, "value", pv.period.label) for pv in result.history]
+    assert _alt(result) == (
+        f"Change success rate, 3 weeks to 20 Nov 2026: {movement.format(*texts)}; target "
+        f"{figures.text(kpi.id, 'target')}; off track")
 
 
 def test_kpi_chart_alt_of_a_sparkline_covers_only_its_last_periods(
     make_kpi: Callable[..., Kpi],
 ) -> None:
     kpi = make_kpi(name="Availability", unit="%")
-    text = kpi_chart_alt(_result(kpi, [80.0, 91.0, 92.0, 93.5], status="amber"), last=2)
-    assert text == ("Availability, 2 weeks to 20 Nov 2026: rose from 92% to 93.5%; target 95%; "
-                    "at risk")
+    values: list[float | None] = [70.0, 75.0, 80.0, 85.0, 88.0, 90.0, 91.0, 92.0, 93.0, 93.2,
+                                  93.4, 93.5, 93.6, 93.8]
+    result = _result(kpi, values, status="amber")
+    figures = _figures(result)
+    first, last = (figures.text(kpi.id, "value", pv.period.label)
+                   for pv in (result.history[1], result.history[-1]))
+    assert _alt(result, sparkline=True).startswith(
+        f"Availability, 13 weeks to 20 Nov 2026: rose from {first} to {last};")
 
 
 # -- the alternative text says what the page says ------------------------------------------------

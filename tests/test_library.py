@@ -2,7 +2,8 @@
 link URL-quoted, lists the draft beside a published pack on that pack's line, and leaves off
 (saying so) a pack whose summary is damaged.
 
-Fast: small fake pack folders (a manifest, a summary and a PDF each); no build.
+Fast: small fake pack folders (a manifest listing a PDF and a web page, a summary, and those
+files); no build.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from reviewkit.run import library
 def _pack(folder: Path, *, unit: str | None = None, state: str = "draft", version: int = 1,
           summary: Any = None) -> None:
     folder.mkdir(parents=True)
-    (folder / "manifest.json").write_text(json.dumps({"state": state, "version": version}))
+    (folder / "manifest.json").write_text(json.dumps({
+        "state": state, "version": version,
+        "outputs": {"pack.pdf": "0" * 64, "pack.html": "0" * 64, "summary.json": "0" * 64}}))
     (folder / "pack.pdf").write_bytes(b"%PDF-1.7\n")
     (folder / "pack.html").write_text("<html></html>")
     if summary is None:
@@ -56,7 +59,8 @@ def test_a_folder_named_like_a_script_url_never_becomes_a_link(tmp_path: Path) -
 def test_every_link_is_url_quoted_and_relative_to_the_page(tmp_path: Path) -> None:
     out = tmp_path / "out"
     _pack(out / "weekly" / "2026-11-20" / "north_1", unit="north_1")
-    assert [p.pdf for p in library.find_packs(out)] == ["./weekly/2026-11-20/north_1/pack.pdf"]
+    assert [p.links["PDF"] for p in library.find_packs(out)] == [
+        "./weekly/2026-11-20/north_1/pack.pdf"]
     assert library._link(out, out / "a b" / "x:y" / "pack.pdf") == "./a%20b/x%3Ay/pack.pdf"
 
 
@@ -85,10 +89,28 @@ def test_the_draft_beside_a_published_pack_is_on_that_packs_line(tmp_path: Path)
     _pack(week / "north.draft", unit="north", version=2)
     _pack(week / "south.draft", unit="south", version=1)  # no published pack beside it
     [north, south] = library.find_packs(out)
-    assert (north.state, north.pdf, north.draft_pdf, north.draft_version) == (
+    assert (north.state, north.links["PDF"], north.draft_links["PDF"], north.draft_version) == (
         "final", "./weekly/2026-11-20/north/pack.pdf",
         "./weekly/2026-11-20/north.draft/pack.pdf", 2)
-    assert (south.state, south.pdf) == ("draft", "./weekly/2026-11-20/south.draft/pack.pdf")
+    assert (south.state, south.links["PDF"]) == (
+        "draft", "./weekly/2026-11-20/south.draft/pack.pdf")
     page = library.render_index(out)
     assert 'draft of version 2:</span> <a href="./weekly/2026-11-20/north.draft/pack.pdf">' \
         in page
+
+
+def test_a_pack_links_each_output_its_manifest_lists_and_a_half_pack_is_not_listed(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "out"
+    week = out / "weekly" / "2026-11-20"
+    _pack(week / "north", unit="north")
+    manifest = json.loads((week / "north" / "manifest.json").read_text())
+    manifest["outputs"]["pack.xlsx"] = "0" * 64
+    (week / "north" / "manifest.json").write_text(json.dumps(manifest))
+    assert library.find_packs(out) == []  # the workbook it lists is not there
+    (week / "north" / "pack.xlsx").write_bytes(b"PK")
+    [north] = library.find_packs(out)
+    assert north.links == {"web page": "./weekly/2026-11-20/north/pack.html",
+                           "workbook": "./weekly/2026-11-20/north/pack.xlsx",
+                           "PDF": "./weekly/2026-11-20/north/pack.pdf"}

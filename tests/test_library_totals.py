@@ -9,7 +9,7 @@ def pack(cadence: str, label: str, unit: str, counts: dict[str, int],
          group: bool = False) -> LibraryPack:
     return LibraryPack(cadence=cadence, label=label, period_end=label[:10], title="t",
                        organisation="o", unit=unit, is_group=group, state="draft",
-                       approver="", counts=counts, pdf="", html="", generated_at="")
+                       approver="", counts=counts, links={}, generated_at="")
 
 
 def test_each_cadence_shows_its_newest_period_as_the_group_pack_counts_it() -> None:

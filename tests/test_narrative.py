@@ -26,7 +26,9 @@ from reviewkit.evaluation.evaluate import OwnerStatus
 from reviewkit.evaluation.owners import with_owner_statuses
 from reviewkit.evaluation.pack import PackEvaluation
 from reviewkit.inputs.catalog import load_catalog
+from reviewkit.layout.document import pack_document
 from reviewkit.layout.notebooks import make_notebook
+from reviewkit.layout.view import PackView, Publication
 from reviewkit.narrative.cells import NarrativeCell, plan_cells
 from reviewkit.narrative.drafts import draft_for_kpi, draft_for_section
 from reviewkit.narrative.edits import parse_markdown, to_markdown
@@ -39,8 +41,8 @@ from reviewkit.narrative.notebook import (
 )
 from reviewkit.narrative.placeholders import NarrativeError, check_placeholders, fill
 from reviewkit.narrative.service import NarrativeService
+from reviewkit.outputs.html import narrative_html, to_html
 from reviewkit.run import gate
-from reviewkit.run.export import narrative_html, to_html
 from reviewkit.store.database import Action, Store, StoredNarrative
 from reviewkit.store.minutes import import_minutes, load_minutes
 
@@ -52,8 +54,12 @@ NOW = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)
 
 @dataclasses.dataclass(frozen=True)
 class Demo:
-    context: PackEvaluation
+    view: PackView
     actions_now: list[Action]
+
+    @property
+    def context(self) -> PackEvaluation:
+        return self.view.evaluated
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +80,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
         actions = store.actions()
     finally:
         store.dispose()
-    context = prepare_view("weekly", params, "2026-11-20", now=NOW).evaluated
-    return Demo(context, actions)
+    return Demo(prepare_view("weekly", params, "2026-11-20", now=NOW), actions)
 
 
 @pytest.fixture
@@ -352,7 +357,7 @@ def write_pack_notebook(path: Path, context: PackEvaluation,
         cell.metadata["reviewkit"] = {"key": key}
         notebook.cells.append(cell)
     cells = list(plan_cells(context, slots_of(notebook, WEEKLY), saved))
-    apply_to_notebook(notebook, cells)
+    apply_to_notebook(notebook, cells, WEEKLY)
     record_written(notebook)
     nbformat.write(notebook, path)
     return cells
@@ -937,19 +942,26 @@ def test_gate_rule_turned_off_drops_only_its_reasons(demo: Demo, rule: str) -> N
         approved=False)})
     context = dataclasses.replace(demo.context, evaluation=evaluation,
                                   headline=(*demo.context.headline, "backup_success_rate"))
-    cells = plan_cells(context, SECTIONS, {})
-    every = gate.check(context, cells, demo.actions_now, {})
+    view = dataclasses.replace(demo.view, evaluated=context)
+    cells = [dataclasses.replace(cell, text="Change success rate is on target this week.")
+             if cell.key == "kpi-change_success_rate" else cell
+             for cell in plan_cells(context, SECTIONS, {})]
+    document = pack_document(view, Publication(narrative=tuple(cells)))
+    every = gate.check(context, cells, demo.actions_now, {}, document=document)
     markers = {
         "narrative_final": "is still the generated draft",
         "red_kpis_explained": "has neither commentary nor an open action",
         "overdue_actions_rescheduled": "overdue with no new due date",
         "headline_data_current": "has no data for",
         "owner_status_approved": "the office has not approved it",
+        "figures_agree": "contradicts itself",
     }
+    assert set(markers) == set(gate.RULES)
     assert all(any(marker in r for r in every) for marker in markers.values())
-    without = gate.check(context, cells, demo.actions_now, {rule: False})
+    without = gate.check(context, cells, demo.actions_now, {rule: False}, document=document)
     assert without == [r for r in every if markers[rule] not in r]
-    assert gate.check(context, cells, demo.actions_now, dict.fromkeys(gate.RULES, False)) == []
+    assert gate.check(context, cells, demo.actions_now, dict.fromkeys(gate.RULES, False),
+                      document=document) == []
 
 
 def test_section_drafts_for_the_board_sections_summarise_portfolio_spend_and_priorities(
@@ -1059,14 +1071,18 @@ def test_collect_edits_saves_a_stale_text_accepted_through_its_metadata_flag(
 
 @pytest.mark.parametrize(("state", "label"), [("draft", "Draft text, generated from the data"),
                                               ("final", "Generated from the data")])
-def test_a_final_pack_never_labels_generated_text_as_draft(state: str, label: str) -> None:
+def test_a_final_pack_never_labels_generated_text_as_draft(
+    demo_params: Path, state: str, label: str
+) -> None:
     """Published with --force, a pack may keep generated text: it says so, but not "draft"."""
     cell = new_markdown_cell("Change success rate fell to 88.1%.")
     cell.metadata["tags"] = ["narrative"]
-    cell.metadata["reviewkit"] = {"key": "summary", "draft": True}
-    notebook = new_notebook(cells=[cell])
-    notebook.metadata["reviewkit"] = {"state": state}
-    html = to_html(notebook)
+    cell.metadata["reviewkit"] = {"key": "summary"}
+    planned = NarrativeCell(key="summary", kpi_id=None, title="Summary",
+                            text="Change success rate fell to 88.1%.", draft=True, revision=0)
+    view = prepare_view("weekly", demo_params, "2026-11-20", now=NOW)
+    document = pack_document(view, Publication(narrative=(planned,), state=state))  # type: ignore[arg-type]
+    html = to_html(document, new_notebook(cells=[cell]))
     assert label in html
     assert ("Draft text" in html) == (state == "draft")
     dotted = re.search(r'<aside class="[^"]*rk-narrative-draft', html) is not None
@@ -1079,7 +1095,7 @@ def test_kpi_commentary_follows_the_section_that_asks_for_it(context: PackEvalua
     for cadence, after in ((MONTHLY, "kpi_details"), (WEEKLY, "summary")):
         notebook = make_notebook(cadence)
         cells = list(plan_cells(context, slots_of(notebook, cadence), {}))
-        apply_to_notebook(notebook, cells)
+        apply_to_notebook(notebook, cells, cadence)
         kpi_cells = [i for i, c in enumerate(notebook.cells)
                      if c.metadata.get("reviewkit", {}).get("kpi")]
         sections = [(i, c.metadata["reviewkit"]["section"]["id"]) for i, c in

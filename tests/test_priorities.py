@@ -11,6 +11,7 @@ import pytest
 from conftest import REPO
 
 from reviewkit.errors import InputError
+from reviewkit.evaluation.figures import key_result_texts
 from reviewkit.evaluation.priorities import (
     KeyResultProgress,
     expected_progress,
@@ -23,7 +24,6 @@ from reviewkit.evaluation.priorities import (
 from reviewkit.inputs.catalog import Kpi, load_catalog
 from reviewkit.inputs.portfolio import check_initiatives, load_initiatives
 from reviewkit.inputs.priorities import KeyResult, Objective, StrategicPriority, load_priorities
-from reviewkit.layout.figures import key_result_figures
 from reviewkit.layout.view import PackView
 
 Write = Callable[[str, str], Path]
@@ -316,4 +316,4 @@ def test_a_key_results_level_prints_apart_from_its_kpis_target(
     kpi = make_kpi(target=94.0, amber=90.0, unit="%")
     kr = KeyResultProgress(objective_id=None, objective="o", text="On time at 96%", kpi=kpi.id,
                            baseline=92.0, target=96.0, value=93.96, weight=1, progress=49.0)
-    assert key_result_figures(kr, kpi).value == "93.96%"
+    assert key_result_texts(kr, kpi).value == "93.96%"

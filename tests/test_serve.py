@@ -23,6 +23,7 @@ from serve_support import smtp_server as smtp_server
 
 from reviewkit import cadences
 from reviewkit.inputs.loaded import load_inputs
+from reviewkit.layout.document import pack_document
 from reviewkit.layout.sections import Pack
 from reviewkit.layout.view import Publication, make_view
 from reviewkit.narrative.drafts import draft_for_kpi
@@ -631,7 +632,8 @@ def test_on_publish_each_reader_gets_one_message_with_their_pdfs_attached(
         folder.mkdir()
         (folder / "pack.pdf").write_bytes(b"%PDF-1.7 the pack of " + (unit or "group").encode())
         view = make_view(evaluated, load_inputs(cycle.params))
-        published.append(rounds.Published(unit, BuildResult(folder, view, Publication())))
+        published.append(rounds.Published(
+            unit, BuildResult(folder, pack_document(view, Publication()))))
     attaching = dataclasses.replace(
         site, settings=site.settings.model_copy(update={"attach_pdf": True}))
     cycle.inbox.clear()

@@ -21,8 +21,8 @@ from reviewkit.inputs.params import load_params
 from reviewkit.inputs.sources import KpiQuery, Source, run_queries, window_for
 from reviewkit.layout.sections import Pack
 from reviewkit.layout.view import Publication
+from reviewkit.outputs.data import summary_of
 from reviewkit.periods import period_containing
-from reviewkit.run.summary import summary_of
 
 OPERATIONAL = ("mttr_p1", "cloud_spend")
 

@@ -1,11 +1,14 @@
 """The notebook's copy of the pack's styles: scoped to the section outputs, never JupyterLab's
-own page; and taken out again by the HTML export."""
+own page; added only where Jupyter shows a section, never to the page."""
 
 from __future__ import annotations
 
-from reviewkit.layout.sections import Fragment
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+from reviewkit.layout.sections import SECTION_METADATA, Fragment
 from reviewkit.layout.styles import notebook_style, pack_css, scoped_css
-from reviewkit.run.export import without_notebook_style
+from reviewkit.outputs.notebook import for_jupyter
 
 CSS = """
 /* a comment { with braces } */
@@ -44,10 +47,25 @@ def test_every_rule_of_the_pack_stylesheet_is_scoped_in_the_notebook() -> None:
                for part in line.split(","))
 
 
-def test_a_section_output_carries_its_styles_and_the_export_takes_them_out() -> None:
-    fragment = Fragment("summary", "<section><h2>Summary</h2></section>")
-    shown = fragment._repr_html_()
-    assert shown.startswith('<div class="rk-nb"><style>')
-    assert shown.count(notebook_style()) == 1
-    assert without_notebook_style(shown) == (
-        '<div class="rk-nb"><section><h2>Summary</h2></section></div>')
+def test_a_section_shown_by_hand_carries_its_styles_and_one_run_by_a_build_does_not() -> None:
+    by_hand = Fragment("summary", "<section><h2>Summary</h2></section>")
+    data, metadata = by_hand._repr_mimebundle_()
+    assert data["text/html"].startswith('<div class="rk-nb"><style>')
+    assert data["text/html"].count(notebook_style()) == 1
+    assert metadata == {SECTION_METADATA: {"section": "summary"}}
+    built = Fragment("summary", "<section><h2>Summary</h2></section>", styled=False)
+    assert built._repr_mimebundle_()[0] == {"text/html": "<section><h2>Summary</h2></section>"}
+
+
+def test_the_pack_notebook_styles_each_section_output_and_leaves_the_executed_one_alone() -> None:
+    section = new_code_cell('pack.section("summary")')
+    section.outputs = [new_output("display_data", data={"text/html": "<section>S</section>"},
+                                  metadata={SECTION_METADATA: {"section": "summary"}})]
+    other = new_code_cell("display(HTML('<p>mine</p>'))")
+    other.outputs = [new_output("display_data", data={"text/html": "<p>mine</p>"})]
+    executed: nbformat.NotebookNode = new_notebook(cells=[section, other])
+    shown = for_jupyter(executed, "weekly_operational.ipynb")
+    assert shown.cells[0].outputs[0].data["text/html"] == (
+        f'<div class="rk-nb">{notebook_style()}<section>S</section></div>')
+    assert shown.cells[1].outputs[0].data["text/html"] == "<p>mine</p>"
+    assert executed.cells[0].outputs[0].data["text/html"] == "<section>S</section>"

@@ -25,9 +25,9 @@ from reviewkit.inputs.params import load_params
 from reviewkit.inputs.units import slug
 from reviewkit.layout.sections import Pack
 from reviewkit.layout.view import Publication, make_view
+from reviewkit.outputs.data import summary_of
 from reviewkit.periods import period_containing
 from reviewkit.run.prepare import evaluate, load_for
-from reviewkit.run.summary import summary_of
 from reviewkit.store import database as store_module
 from reviewkit.store.database import Store
 from reviewkit.store.minutes import import_minutes, load_minutes
@@ -308,14 +308,16 @@ def test_the_units_page_prints_each_kpis_row_at_one_precision(tmp_path: Path) ->
     store = Store.open(str(tmp_path / "store.db"))
     try:
         group = evaluate(cadences.get("quarterly"), inputs, store)
-        html = Pack(make_view(group, inputs)).section("units").html
+        section = Pack(make_view(group, inputs)).section("units")
+        assert section is not None
+        html = section.html
     finally:
         store.dispose()
     rows = re.findall(r"<tr>\s*<td><b>(.*?)</b>(.*?)</tr>", html, re.S)
     assert rows
     for name, row in rows:
-        figures = re.findall(r'class="rk-num[^"]*">(?:<b>)?([^<]*?[0-9][^<]*?)(?:</b>)?<br>',
-                             row)
+        figures = re.findall(r'class="rk-num[^"]*">(?:<b>)?(?:<span[^>]*>)?([^<]*?[0-9][^<]*?)'
+                             r'(?:</span>)?(?:</b>)?<br>', row)
         digits = [re.sub(r"[^0-9.]", "", figure) for figure in figures]
         places = {len(d.split(".")[1]) if "." in d else 0 for d in digits}
         assert len(places) <= 1, (name, figures)

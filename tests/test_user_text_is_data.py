@@ -17,13 +17,14 @@ from pg import create_database, postgres_url  # noqa: F401  (fixture by name)
 
 from reviewkit import redact
 from reviewkit.errors import ExportError
+from reviewkit.layout.document import pack_document
 from reviewkit.layout.sections import Pack
-from reviewkit.layout.view import Publication
+from reviewkit.layout.view import PackView, Publication
 from reviewkit.narrative.cells import plan_cells
 from reviewkit.narrative.drafts import draft_for_kpi
 from reviewkit.narrative.placeholders import fill
-from reviewkit.run import export
-from reviewkit.run.build import notebook_metadata
+from reviewkit.outputs import html as export
+from reviewkit.outputs import pdf
 from reviewkit.store.database import Store
 
 HOSTILE = '</style><script>alert("org")</script><img src=x onerror=alert(1)>'
@@ -34,11 +35,13 @@ class _Elements(html.parser.HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.tags: list[str] = []
+        self.attributes: list[str] = []
         self.title = ""
         self._in_title = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append(tag)
+        self.attributes.extend(name for name, _ in attrs)
         self._in_title = tag == "title"
 
     def handle_endtag(self, tag: str) -> None:
@@ -49,10 +52,8 @@ class _Elements(html.parser.HTMLParser):
             self.title += data
 
 
-def _page(meta: dict[str, object], cells: list[nbformat.NotebookNode]) -> str:
-    notebook = new_notebook(cells=cells)
-    notebook.metadata["reviewkit"] = meta
-    return export.to_html(notebook)
+def _page(view: PackView, cells: list[nbformat.NotebookNode]) -> str:
+    return export.to_html(pack_document(view, Publication()), new_notebook(cells=cells))
 
 
 def _params(tmp_path: Path, **extra: str) -> Path:
@@ -69,7 +70,7 @@ def test_organisation_and_title_are_text_in_the_title_and_the_page_header_css(
     params = _params(tmp_path, organisation=json.dumps(HOSTILE),
                      title=json.dumps('<script>alert("t")</script>'))
     view = prepare_view("weekly", params)
-    page = _page(notebook_metadata(view, Publication()), [])
+    page = _page(view, [])
     parser = _Elements()
     parser.feed(page)
     assert "script" not in parser.tags and "img" not in parser.tags
@@ -85,17 +86,20 @@ def test_css_strings_cannot_break_out_of_the_string_or_the_style_element() -> No
     assert "<" not in escaped and ">" not in escaped and "\n" not in escaped
 
 
-def test_section_titles_and_keys_from_the_notebook_are_escaped() -> None:
-    cell = new_code_cell("pack.section('summary')")
-    cell.metadata["reviewkit"] = {"section": {"id": 'x" onclick="alert(1)', "title": HOSTILE}}
-    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": "<p>ok</p>"})]
-    other = new_code_cell("pack.section('provenance')")
-    other.metadata["reviewkit"] = {"section": {"id": "provenance", "title": "Provenance"}}
-    other.outputs = [nbformat.v4.new_output("display_data",
-                                            data={"text/html": "<p><!--rk-toc--></p>"})]
+def test_narrative_keys_from_the_notebook_are_escaped(tmp_path: Path) -> None:
+    """Section headings come from the cadence, never the notebook; what a notebook's cell
+    metadata does carry (a narrative cell's key) is text."""
+    cell = nbformat.v4.new_markdown_cell("Our words.")
+    cell.metadata["tags"] = ["narrative"]
+    cell.metadata["reviewkit"] = {"key": f'x" onclick="alert(1)" {HOSTILE}'}
+    section = new_code_cell("pack.section('summary')")
+    section.metadata["reviewkit"] = {"section": {"id": 'x" onclick="alert(1)', "title": HOSTILE}}
+    section.outputs = [nbformat.v4.new_output("display_data", data={"text/html": "<p>ok</p>"})]
     parser = _Elements()
-    parser.feed(_page({}, [cell, other]))
+    page = _page(prepare_view("weekly", _params(tmp_path, organisation="Org")), [section, cell])
+    parser.feed(page)
     assert "script" not in parser.tags and "img" not in parser.tags
+    assert "onclick" not in parser.attributes and HOSTILE not in page
 
 
 # -- placeholders belong to narrative only ---------------------------------------------------
@@ -163,7 +167,7 @@ def test_the_pdf_fetcher_refuses_files_outside_reviewkits_assets(tmp_path: Path)
     secret.write_text('<svg xmlns="http://www.w3.org/2000/svg"><text>secret</text></svg>')
     page = f'<html><body><p>x</p><img src="{secret.as_uri()}"></body></html>'
     with pytest.raises(ExportError, match="not one of reviewkit's own files"):
-        export.to_pdf(page, tmp_path / "out.pdf", base_url=tmp_path)
+        pdf.to_pdf(page, tmp_path / "out.pdf", base_url=tmp_path)
     assert not (tmp_path / "out.pdf").exists()
 
 

@@ -162,17 +162,18 @@ class Shown:
 
 
 def shown(kpi: Kpi, value: float | None, target: float, amber: float | None,
-          change: float | None = None) -> Shown:
+          change: float | None = None, *, at_least: int = 0) -> Shown:
     """Value, target, amber, variance and change as a pack prints them side by side.
 
-    One precision for all of them (:func:`shared_decimals`), except that a count is a whole
-    number: 5 incidents against a target pro-rated to 6.65 print as "5" and "6.7".
+    One precision for all of them (:func:`shared_decimals`, and at least ``at_least``: a row
+    that stands beside other figures of the KPI), except that a count is a whole number: 5
+    incidents against a target pro-rated to 6.65 print as "5" and "6.7".
     """
-    places = shared_decimals(kpi, [value], [target, amber])
+    places = max(shared_decimals(kpi, [value], [target, amber]), at_least)
     limits = places
     if kpi.unit == "count" and kpi.decimals is None and (value is None
                                                           or float(value).is_integer()):
-        places = 0
+        places = at_least
         limits = max(decimals_for(t, kpi) for t in (target, amber) if t is not None)
     variance = None if value is None else value - target
     return Shown(

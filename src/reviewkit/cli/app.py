@@ -229,7 +229,9 @@ def _build(args: argparse.Namespace) -> int:
               "(recorded in the pack):", file=sys.stderr)
         for reason in overrides:
             print(f"  {reason}", file=sys.stderr)
-    print(result.folder / "pack.ipynb" if args.command == "draft" else result.pdf)
+    for finding in result.findings:
+        print(f"warning: the pack contradicts itself: {finding.describe()}", file=sys.stderr)
+    print(result.notebook if args.command == "draft" else result.pdf)
     return 0
 
 

@@ -15,6 +15,7 @@ from reviewkit.evaluation.actions import ActionLog, action_log, red_without_acti
 from reviewkit.evaluation.breakdown import Breakdown, breakdowns
 from reviewkit.evaluation.changes import ChangeReport, compare
 from reviewkit.evaluation.evaluate import Evaluation, ExceptionItem, KpiResult, evaluate
+from reviewkit.evaluation.figures import PackFigures, pack_figures
 from reviewkit.evaluation.forecast import HISTORY_MONTHS
 from reviewkit.evaluation.owners import (
     EnteredValue,
@@ -69,6 +70,8 @@ class PackEvaluation:
     owner_notes: Mapping[str, OwnerNote] = field(default_factory=dict)
     #: Values owners entered by hand for the period, by KPI id.
     entered: Mapping[str, EnteredValue] = field(default_factory=dict)
+    #: Every figure the pack states, written once (:mod:`reviewkit.evaluation.figures`).
+    figures: PackFigures = field(default_factory=lambda: PackFigures(""))
 
     @property
     def is_group(self) -> bool:
@@ -277,13 +280,17 @@ def evaluate_pack(
                       previous_period=period.previous(),
                       previous_exceptions=_previous_exceptions(inputs, history, period, earlier))
     strategy = prepare_strategy(cadence, inputs, evaluation, period, headline, as_of)
+    units = unit_figures(inputs, period, as_of) if inputs.is_group else ()
+    parts = {} if inputs.is_group else breakdowns(evaluation.results, measurements.series)
+    figures = pack_figures(period=period, evaluation=evaluation, action_log=log,
+                           changes=changes, strategy=strategy, kpis=inputs.catalog.by_id(),
+                           units=units, shares=shares,
+                           unit_id=inputs.unit.id if inputs.unit else None,
+                           breakdowns=parts, as_of=as_of)
     return PackEvaluation(cadence=cadence, period=period, as_of=as_of, catalog=inputs.catalog,
                           headline=headline, evaluation=evaluation, action_log=log,
                           changes=changes, strategy=strategy, unit=inputs.unit,
-                          units=unit_figures(inputs, period, as_of) if inputs.is_group else (),
-                          shares=shares,
-                          breakdowns={} if inputs.is_group else breakdowns(
-                              evaluation.results, measurements.series),
+                          units=units, figures=figures, shares=shares, breakdowns=parts,
                           source_reads=inputs.source_reads,
                           configured=_configured(inputs),
                           owner_notes=owner_notes(owner_updates),

@@ -30,6 +30,8 @@ GATE_RULES: dict[str, str] = {
     "headline_data_current": "every headline KPI has data for the period",
     "owner_status_approved": "every status an owner set in the review round (instead of the "
                              "data's) has been approved by the office",
+    "figures_agree": "the pack states each figure once: every number and status it prints is "
+                     "its figure, and no sentence or alternative text contradicts a status",
 }
 
 

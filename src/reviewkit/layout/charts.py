@@ -1,4 +1,4 @@
-"""Charts for the pack: a history chart per KPI (matplotlib, SVG) and pure-SVG sparklines.
+"""Charts for the pack: a history chart per KPI (matplotlib, PNG) and pure-SVG sparklines.
 
 Charts must read in grey-scale: the status of each point is told by marker shape as well as
 colour, the target is a dashed line and the amber band is hatched.
@@ -6,7 +6,6 @@ colour, the target is a dashed line and the amber band is hatched.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import io
 import math
@@ -59,8 +58,10 @@ def counts_only(result: KpiResult) -> bool:
         result.kpi.aggregation == "sum" and all(float(v).is_integer() for v in values))
 
 
-def kpi_figure(result: KpiResult, *, width_in: float = 6.6, height_in: float = 1.65) -> Any:
-    """History of one KPI with its target line and amber band (a matplotlib Figure)."""
+def kpi_figure(result: KpiResult, *, width_in: float = 6.6, height_in: float = 1.65,
+               label: str | None = None) -> Any:
+    """History of one KPI with its target line and amber band (a matplotlib Figure); the
+    latest value is labelled ``label`` (the pack's figure; default: written here)."""
     # Deferred for start-up time: matplotlib takes ~0.5 s to import and only charts need it.
     import matplotlib as mpl
     from matplotlib.figure import Figure
@@ -69,7 +70,6 @@ def kpi_figure(result: KpiResult, *, width_in: float = 6.6, height_in: float = 1
     history = chart_history(result)
     xs = list(range(len(history)))
     ys = [pv.value if pv.value is not None else math.nan for pv in history]
-    places = shown_of(result).decimals
     with mpl.rc_context(fname=str(_STYLE)):
         fig = Figure(figsize=(width_in, height_in))
         # Fixed margins instead of bbox="tight": tight bounding boxes draw every chart twice.
@@ -114,7 +114,8 @@ def kpi_figure(result: KpiResult, *, width_in: float = 6.6, height_in: float = 1
         current = history[-1]
         if current.value is not None:
             ax.annotate(
-                format_value(current.value, result.kpi, decimals=places),
+                label if label is not None else format_value(
+                    current.value, result.kpi, decimals=shown_of(result).decimals),
                 (xs[-1], current.value),
                 xytext=(6, 0),
                 textcoords="offset points",
@@ -134,8 +135,9 @@ def kpi_figure(result: KpiResult, *, width_in: float = 6.6, height_in: float = 1
     return fig
 
 
-def kpi_chart_png(result: KpiResult, *, width_in: float = 6.6, height_in: float = 1.65) -> str:
-    """History of one KPI with its target line and amber band, as a PNG data URL.
+def kpi_chart_png(result: KpiResult, *, width_in: float = 6.6, height_in: float = 1.65,
+                  label: str | None = None) -> bytes:
+    """History of one KPI with its target line and amber band, as a PNG image.
 
     PNG rather than SVG: WeasyPrint draws a dozen matplotlib SVGs in seconds but places
     images in milliseconds, and inline SVGs from several figures would share element ids.
@@ -145,7 +147,7 @@ def kpi_chart_png(result: KpiResult, *, width_in: float = 6.6, height_in: float 
 
     # Encoded under the style too: ticks made while drawing read the style's sizes.
     with mpl.rc_context(fname=str(_STYLE)):
-        return _png(kpi_figure(result, width_in=width_in, height_in=height_in))
+        return _png(kpi_figure(result, width_in=width_in, height_in=height_in, label=label))
 
 
 def _band(ax: object, xs: Sequence[int], history: Sequence[PeriodValue]) -> None:
@@ -239,8 +241,9 @@ def sparkline(
 PNG_COMPRESSION = 1
 
 
-def _png(fig: Any) -> str:
-    """The figure as an opaque RGB PNG data URL.
+def _png(fig: Any) -> bytes:
+    """The figure as an opaque RGB PNG image (bytes: a data URL is a third larger, and the
+    pack hands its charts to the notebook kernel).
 
     Drawn on an Agg canvas and saved without an alpha channel: the charts are opaque, and an
     RGBA image costs WeasyPrint a second encode (its soft mask) and the PDF a second stream.
@@ -257,7 +260,7 @@ def _png(fig: Any) -> str:
     image = Image.frombuffer("RGBA", (width, height), pixels, "raw", "RGBA", 0, 1)
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, format="png", compress_level=PNG_COMPRESSION)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
 
 
 SCHEDULE_COLOURS = {"on_time": STATUS_COLOURS["green"], "at_risk": STATUS_COLOURS["amber"],
@@ -289,7 +292,7 @@ def _label_margin(labels: Sequence[str], figure_width: float) -> float:
 
 
 def timeline_png(initiatives: Sequence[Any], as_of: dt.date,
-                 state_of: Callable[[Any], str] | None = None) -> str:
+                 state_of: Callable[[Any], str] | None = None) -> bytes:
     """Initiatives as bars from start to planned finish, with the slip to the forecast hatched,
     and a dashed line on the day the data runs to (labelled with that date)."""
     # Deferred for start-up time: matplotlib takes ~0.5 s to import and only charts need it.
@@ -336,7 +339,7 @@ def timeline_png(initiatives: Sequence[Any], as_of: dt.date,
         return _png(fig)
 
 
-def spend_png(summary: Any, currency: Currency) -> str:
+def spend_png(summary: Any, currency: Currency) -> bytes:
     """Year-to-date budget against actual per category (horizontal bars, so long category
     names read), in the params file's currency."""
     # Deferred for start-up time: matplotlib takes ~0.5 s to import and only charts need it.
@@ -374,7 +377,7 @@ MIN_OUTLOOK_MONTHS = 6
 
 
 def outlook_png(kpi: Any, series: Sequence[Any], forecast: Any,
-                partial: bool = False) -> str | None:
+                partial: bool = False) -> bytes | None:
     """Monthly history, the forecast with its interval, and the target line; None when there
     is too little history to forecast (a two-point line is not a chart worth printing). With
     ``partial``, the last month is in progress and its point is drawn hollow."""
@@ -411,10 +414,12 @@ def outlook_png(kpi: Any, series: Sequence[Any], forecast: Any,
         return _png(fig)
 
 
-def render_charts(pack: PackEvaluation) -> dict[str, str]:
+def render_charts(pack: PackEvaluation) -> dict[str, bytes]:
     """Every chart a pack of this cadence shows, by id: one per KPI (its id), and the
     timeline, spend and outlook charts when the cadence asks for them and the data is there."""
-    charts = {result.kpi.id: kpi_chart_png(result) for result in pack.results}
+    figures = pack.figures
+    charts = {result.kpi.id: kpi_chart_png(result, label=figures.text(result.kpi.id, "value"))
+              for result in pack.results}
     wanted = pack.cadence.charts
     strategy = pack.strategy
     if "timeline" in wanted and strategy.initiatives:

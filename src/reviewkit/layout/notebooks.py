@@ -19,16 +19,11 @@ NARRATIVE_PLACEHOLDER = "*No commentary yet.*"
 METADATA_KEY = "reviewkit"
 
 
-def section_cell(cadence: Cadence, section: Section) -> NotebookNode:
+def section_cell(section: Section) -> NotebookNode:
+    """A section's cell: one call, and the section's id (everything else about the section,
+    its heading, page break and place in the contents, is the cadence's)."""
     cell: NotebookNode = new_code_cell(f'pack.section("{section.id}")')  # type: ignore[no-untyped-call]
-    described: dict[str, object] = {"id": section.id, "title": cadence.heading(section.id)}
-    if section.lists_perspectives:
-        described["perspectives"] = True
-    if section.kpi_commentary:
-        described["kpi_commentary"] = True
-    if not section.new_page:
-        described["new_page"] = False
-    cell.metadata[METADATA_KEY] = {"section": described, "toc": section.in_contents}
+    cell.metadata[METADATA_KEY] = {"section": {"id": section.id}}
     return cell
 
 
@@ -66,7 +61,7 @@ def make_notebook(cadence: Cadence, params_file: str | None = None) -> NotebookN
     )
     cells = [intro, params, setup]
     for section in cadence.sections:
-        cells.append(section_cell(cadence, section))
+        cells.append(section_cell(section))
         if section.narrative is not None:
             cells.append(narrative_cell(section.narrative))
     for index, cell in enumerate(cells):

@@ -8,38 +8,44 @@ templates under ``layout/templates/pack``, the logic in the tested modules.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from reviewkit.cadences import Section
+from markupsafe import Markup
+
 from reviewkit.errors import ReviewkitError
+from reviewkit.evaluation.breakdown import Breakdown, Part
 from reviewkit.evaluation.evaluate import KpiResult, PeriodValue
-from reviewkit.evaluation.priorities import KeyResultProgress
-from reviewkit.evaluation.rollup import perspective_status, year_ago
-from reviewkit.evaluation.strategy import BenefitView
+from reviewkit.evaluation.figures import (
+    breakdown_subjects,
+    group_subject,
+    spend_subjects,
+    unit_subject,
+)
+from reviewkit.evaluation.rollup import year_ago
+from reviewkit.evaluation.spend import CategorySpend
 from reviewkit.evaluation.units import reported_by_units
+from reviewkit.formatting import NBSP
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.units import Unit
-from reviewkit.layout.charts import SPARKLINE_PERIODS, chart_history, sparkline
-from reviewkit.layout.describe import (
-    kpi_chart_alt,
-    outlook_chart_alt,
-    spend_chart_alt,
-    timeline_alt,
+from reviewkit.layout.charts import chart_history, sparkline
+from reviewkit.layout.document import (
+    SPARKLINE_PREFIX,
+    ContentsEntry,
+    PackDocument,
+    PlannedSection,
+    pack_document,
+    perspective_anchor,
 )
-from reviewkit.layout.figures import (
-    MeasureFigures,
-    benefit_figures,
-    key_result_figures,
-    shown_of,
-)
+from reviewkit.layout.figures import nobreak
 from reviewkit.layout.render import environment, render
 from reviewkit.layout.styles import NOTEBOOK_SCOPE, notebook_style
 from reviewkit.layout.view import PackView, Publication
+
+#: A figure whose unit is longer than this may wrap onto the line under its number.
+SHORT_UNIT = 5
 
 #: How a group figure is made from its units' figures, as the units page says it.
 ROLLUP_WORDS = {"sum": "sum of units", "mean": "weighted mean", "min": "lowest unit",
@@ -52,18 +58,35 @@ class SectionError(ReviewkitError):
 
 
 class Fragment:
-    """An HTML section of the pack; Jupyter shows it through ``_repr_html_``, with the pack's
-    styles scoped to it so the notebook looks like the pack (the export takes them out)."""
+    """An HTML section of the pack.
 
-    def __init__(self, name: str, html: str) -> None:
+    Jupyter shows it through ``_repr_html_``. Shown by hand (a notebook opened in Jupyter),
+    it carries the pack's styles scoped to it, so the notebook looks like the pack; run by a
+    build, it is the section alone: the pack's notebook output adds the styles where Jupyter
+    shows it (``pack.ipynb``), and the page has them once.
+    """
+
+    def __init__(self, name: str, html: str, *, styled: bool = True) -> None:
         self.name = name
         self.html = html
+        self.styled = styled
 
-    def _repr_html_(self) -> str:
-        return f'<div class="{NOTEBOOK_SCOPE}">{notebook_style()}{self.html}</div>'
+    def _repr_mimebundle_(self, include: Any = None,
+                          exclude: Any = None) -> tuple[dict[str, str], dict[str, Any]]:
+        html = in_notebook_style(self.html) if self.styled else self.html
+        return {"text/html": html}, {SECTION_METADATA: {"section": self.name}}
 
     def __repr__(self) -> str:
         return f"<reviewkit {self.name}>"
+
+
+#: The output metadata key that marks a section's output (the notebook output styles it).
+SECTION_METADATA = "reviewkit"
+
+
+def in_notebook_style(html: str) -> str:
+    """A section's HTML as Jupyter shows it: inside the scope of the pack's styles."""
+    return f'<div class="{NOTEBOOK_SCOPE}">{notebook_style()}{html}</div>'
 
 
 @dataclass(frozen=True)
@@ -75,47 +98,99 @@ class SpendMonths:
     year_start: str  # "1 July 2026"
 
 
-def perspective_anchor(name: str) -> str:
-    """The HTML id of a perspective's heading (the contents links to it)."""
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    return f"persp-{slug or 'other'}"
-
-
 class Pack:
-    """One pack's sections, laid out from its :class:`PackView` and :class:`Publication`."""
+    """One pack's sections, laid out from its :class:`PackDocument` (``styled``: each section
+    carries the notebook's styles, as Jupyter shows it)."""
 
-    def __init__(self, view: PackView, publication: Publication | None = None) -> None:
-        self.view = view
-        self.publication = publication or Publication()
+    def __init__(self, document: PackDocument | PackView,
+                 publication: Publication | None = None, *, styled: bool = True) -> None:
+        if isinstance(document, PackView):  # a view alone: its document, drafted
+            document = pack_document(document, publication)
+        self.document = document
+        self.view = document.view
+        self.publication = document.publication
+        self.figures = document.figures
+        self.styled = styled
 
-    def section(self, section_id: str) -> Fragment:
-        """One section of the pack, by its id in the cadence's definition (empty when the
+    def section(self, section_id: str) -> Fragment | None:
+        """One section of the pack, by its id in the cadence's definition (None when the
         section is not for this pack, e.g. the units page outside a group pack)."""
         try:
-            section = self.view.cadence.section(section_id)
+            self.view.cadence.section(section_id)
         except KeyError:
             known = ", ".join(section.id for section in self.view.cadence.sections)
             raise SectionError(f"the {self.view.cadence.name} pack has no section "
                                f"'{section_id}'; its sections: {known}") from None
-        if section not in self._sections():
-            return Fragment(section_id, "")
-        return self._fragment(section_id)
+        planned = self.document.section(section_id)
+        return None if planned is None else self._fragment(planned)
 
     def sections(self) -> list[Fragment]:
         """Every section of this pack in reading order (what the notebook shows cell by cell)."""
-        return [self._fragment(section.id) for section in self._sections()]
-
-    def _sections(self) -> tuple[Section, ...]:
-        """This pack's sections: a group's units page only in a group pack, the group's own
-        sections (portfolio, spend, …) not in a unit's, and only those whose input the pack
-        has (:attr:`PackEvaluation.sections`)."""
-        return self.view.evaluated.sections
+        return [self._fragment(planned) for planned in self.document.sections]
 
     # -- data the templates use -----------------------------------------------------------
     @property
     def section_ids(self) -> frozenset[str]:
         """The sections of this pack (a group pack's included)."""
-        return frozenset(section.id for section in self._sections())
+        return frozenset(planned.id for planned in self.document.sections)
+
+    # -- figures, each printed with its identity ----------------------------------------------
+    def fid(self, subject: str, kind: str, period: str | None = None) -> str:
+        """A figure's identity (``data-fig``)."""
+        return self.figures.identity(subject, kind, period)
+
+    def fig(self, subject: str, kind: str, period: str | None = None, *,
+            wrap: bool = False, lower: bool = False) -> Markup:
+        """A figure as the page prints it, with its identity: the text the pack's figures
+        give it (no line break inside a unit; ``wrap``: a long unit may go to the next line;
+        ``lower``: in lower case, inside a sentence)."""
+        identity = self.fid(subject, kind, period)
+        found = self.figures.get(identity)
+        text = nobreak(found.text if found is not None else "—")
+        if wrap and NBSP in text and len(text.rsplit(NBSP, 1)[1]) > SHORT_UNIT:
+            text = text.replace(NBSP, " ")
+        if lower:
+            text = text.lower()
+        return Markup('<span data-fig="{}">{}</span>').format(identity, text)
+
+    def spend_lines(self) -> list[tuple[str, CategorySpend]]:
+        """Each spend category, then the total, with the subject of its figures."""
+        spend = self.view.strategy.spend
+        if spend is None:
+            return []
+        lines = [*spend.categories, spend.total]
+        return list(zip(spend_subjects(spend), lines, strict=True))
+
+    @staticmethod
+    def unit_subject(kpi_id: str, unit: Unit) -> str:
+        return unit_subject(kpi_id, unit.id)
+
+    @staticmethod
+    def group_subject(kpi_id: str) -> str:
+        """The subject of the group's figure for a KPI in a unit's pack."""
+        return group_subject(kpi_id)
+
+    def breakdown(self, kpi_id: str) -> tuple[Breakdown | None, list[tuple[str, Part]]]:
+        """A KPI's breakdown for the period, and each part with the subject of its figures."""
+        table = self.view.evaluated.breakdowns.get(kpi_id)
+        if table is None:
+            return None, []
+        return table, list(zip(breakdown_subjects(kpi_id, table), table.parts, strict=True))
+
+    def status_of(self, subject: str, period: str | None = None) -> str:
+        """A figure's status ('green', …) for a badge's colour."""
+        return str(self.figures.value(subject, "status", period) or "no_data")
+
+    def chart(self, chart_id: str) -> Markup:
+        """A chart's image with its alternative text (nothing when it was not drawn)."""
+        if chart_id not in self.document.charts:
+            return Markup("")
+        return Markup('<img src="{}" alt="{}" data-chart="{}">').format(
+            self.document.chart_src(chart_id), self.document.alt(chart_id).text, chart_id)
+
+    @property
+    def contents(self) -> tuple[ContentsEntry, ...]:
+        return self.document.contents
 
     @property
     def kpi_ids(self) -> frozenset[str]:
@@ -138,10 +213,6 @@ class Pack:
         return grouped
 
     @staticmethod
-    def perspective_status(results: list[KpiResult]) -> str:
-        return perspective_status(results)
-
-    @staticmethod
     def chart_periods(result: KpiResult) -> int:
         """How many periods the KPI's chart shows (its data's span, at least a few)."""
         return len(chart_history(result))
@@ -153,12 +224,6 @@ class Pack:
         """Whether some KPI has a value a year ago (else the scorecard leaves the column out)."""
         return any((ago := year_ago(result)) is not None and ago.value is not None
                    for result in self.view.evaluation.results)
-
-    def benefit_figures(self, benefit: BenefitView) -> MeasureFigures:
-        return benefit_figures(benefit, self.view.catalog.by_id().get(benefit.benefit.kpi_id or ""))
-
-    def key_result_figures(self, kr: KeyResultProgress) -> MeasureFigures:
-        return key_result_figures(kr, self.view.catalog.by_id().get(kr.kpi or ""))
 
     def spend_months(self) -> SpendMonths:
         """The months the spend figures count, named as they are: the pack's month, or the
@@ -188,23 +253,12 @@ class Pack:
         return perspective_anchor(name)
 
     def chart_alt(self, chart_id: str) -> str:
-        """The alternative text of a chart in ``view.charts``, written from its data."""
-        view = self.view
-        strategy = view.strategy
-        if chart_id == "timeline" and strategy.initiatives:
-            return timeline_alt(strategy)
-        if chart_id == "spend" and strategy.spend is not None:
-            return spend_chart_alt(strategy.spend, strategy.currency)
-        if chart_id.startswith("outlook-"):
-            kpi_id = chart_id.removeprefix("outlook-")
-            for outlook in strategy.outlooks:
-                if outlook.forecast.kpi_id == kpi_id:
-                    return outlook_chart_alt(view.catalog.by_id()[kpi_id], outlook)
-        return kpi_chart_alt(view.result(chart_id), as_of=view.as_of)
+        """The alternative text of a chart, written from the pack's figures."""
+        return self.document.alt(chart_id).text
 
     def sparkline_alt(self, result: KpiResult) -> str:
         """The alternative text of a summary tile's sparkline (its last periods only)."""
-        return kpi_chart_alt(result, last=SPARKLINE_PERIODS, as_of=self.view.as_of)
+        return self.document.alt(SPARKLINE_PREFIX + result.kpi.id).text
 
     def units_side_by_side(self) -> tuple[list[KpiResult],
                                           list[tuple[Unit, dict[str, KpiResult]]]]:
@@ -226,22 +280,6 @@ class Pack:
         return not any(figures.unit == unit and kpi_id in figures.shares
                        for figures in self.view.evaluated.units)
 
-    @staticmethod
-    def row_decimals(group: KpiResult,
-                     rows: Sequence[tuple[Unit, dict[str, KpiResult]]]) -> int:
-        """One precision for a KPI's row on the units page: the most any of its figures needs
-        on its own (to stand apart from its target; none for a count), so the unit's and the
-        group's figures print alike (93.0% beside 92.7%, never 93%)."""
-        results = [group, *(cells[group.kpi.id] for _, cells in rows if group.kpi.id in cells)]
-        return max(shown_of(result).decimals for result in results)
-
-    @staticmethod
-    def share(unit: KpiResult, group: KpiResult) -> str:
-        """A unit's share of a group figure that is the sum of its units' ('12%')."""
-        if unit.value is None or not group.value:
-            return "—"
-        return f"{100 * unit.value / group.value:.0f}%"
-
     def rollup_words(self, kpi: Kpi) -> str:
         """How the group's figure of a KPI is made from its units', in a few words; a KPI no
         unit reports is the group's own figure, not a roll-up."""
@@ -249,19 +287,25 @@ class Pack:
             return "the group's own figure"
         return ROLLUP_WORDS[kpi.rollup_rule]
 
-    def _fragment(self, name: str) -> Fragment:
+    def _fragment(self, planned: PlannedSection) -> Fragment:
         view = self.view
         values: dict[str, Any] = {
             "pack": self, "view": view, "publication": self.publication,
-            "evaluation": view.evaluation, "period": view.period, "sparkline": sparkline,
+            "document": self.document, "evaluation": view.evaluation, "period": view.period,
+            "sparkline": sparkline,
         }
+        name = planned.id
         try:
             html = render(f"{name}.html.j2", view.cadence.template_dirs, **values)
         except Exception as exc:
             # Re-raised without the template frames: IPython cannot format Jinja's compiled
             # frames and would otherwise print "Unexpected exception formatting exception".
             raise SectionError(f"the {name} section failed: {type(exc).__name__}: {exc}") from None
-        return Fragment(name, html)
+        # The section's place in the page, from the plan: its anchor (the contents links to
+        # it), its entry in the PDF's outline and whether it starts a new page in print.
+        opening = Markup('<div class="rk-section{}" id="{}" data-bookmark="{}">').format(
+            " rk-new-page" if planned.new_page else "", planned.anchor, planned.heading)
+        return Fragment(name, f"{opening}\n{html}\n</div>", styled=self.styled)
 
 
 def _month(label: str) -> dt.date:

@@ -1,6 +1,7 @@
-"""What a pack shows, as two frozen values handed to the notebook kernel:
+"""What a pack shows, as two frozen values (:class:`reviewkit.layout.document.PackDocument`
+holds them, with the section plan and the charts, for the notebook kernel and the outputs):
 
-* :class:`PackView`: the evaluated period, its charts, the pack's identity (organisation,
+* :class:`PackView`: the evaluated period with its figures, the pack's identity (organisation,
   title, classification, paper) and its provenance;
 * :class:`Publication`: the narrative cells and the publication state (draft, or final with the
   approver and any gate reasons overridden).
@@ -13,7 +14,7 @@ import datetime as dt
 import os
 import platform
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +24,7 @@ from reviewkit.cadences import Cadence
 from reviewkit.evaluation.actions import ActionLog
 from reviewkit.evaluation.changes import ChangeReport
 from reviewkit.evaluation.evaluate import Evaluation, KpiResult
+from reviewkit.evaluation.figures import PackFigures
 from reviewkit.evaluation.pack import PackEvaluation
 from reviewkit.evaluation.strategy import Strategy
 from reviewkit.formatting import Currency
@@ -79,7 +81,6 @@ class PackView:
     page_size: str
     generated_at: dt.datetime
     provenance: Provenance
-    charts: Mapping[str, str] = field(default_factory=dict)  # chart id → PNG data URL
     year_start_month: int = 1  # first month of the (financial) year
 
     # -- the evaluation, by the names the templates use ------------------------------------
@@ -140,6 +141,11 @@ class PackView:
     def unit(self) -> Unit | None:
         """The unit this pack is for; None for the group (or the only) pack."""
         return self.evaluated.unit
+
+    @property
+    def figures(self) -> PackFigures:
+        """Every figure the pack states, written once."""
+        return self.evaluated.figures
 
     @property
     def running_header(self) -> str:
@@ -220,7 +226,6 @@ def make_view(
     evaluated: PackEvaluation,
     inputs: Inputs,
     *,
-    charts: Mapping[str, str] | None = None,
     now: dt.datetime | None = None,
     sources: Sequence[InputFile] = (),
 ) -> PackView:
@@ -243,6 +248,5 @@ def make_view(
         provenance=Provenance(params_path=str(params.path), parameters=parameters,
                               inputs=(*inputs.files(evaluated.source_reads), *sources),
                               versions=package_versions()),
-        charts=dict(charts or {}),
         year_start_month=params.values.year_start_month,
     )

@@ -12,8 +12,9 @@ import re
 from collections.abc import Callable
 
 from reviewkit.evaluation.evaluate import KpiResult
+from reviewkit.evaluation.figures import spend_subjects
 from reviewkit.evaluation.pack import PackEvaluation
-from reviewkit.formatting import STATUS_WORDS, ordinal, plural, shown
+from reviewkit.formatting import STATUS_WORDS, ordinal, plural
 from reviewkit.formatting import format_value as _format_value
 from reviewkit.inputs.catalog import Kpi
 
@@ -38,7 +39,7 @@ def format_value(value: float | None, kpi: Kpi) -> str:
 def draft_for_kpi(result: KpiResult, pack: PackEvaluation) -> str:
     """A factual first sentence about one KPI (its figures at the pack's precision)."""
     kpi, current, previous = result.kpi, result.current, result.previous
-    figures = shown(kpi, current.value, current.target, current.amber, result.change)
+    figures = pack.figures.shown(kpi.id)
     noun = pack.period.noun
     if current.value is None:
         last = (
@@ -181,17 +182,18 @@ def _cost(pack: PackEvaluation) -> str | None:
     spend = pack.strategy.spend
     if spend is None:
         return None
-    currency = pack.strategy.currency
-    total = spend.total
-    over = [c for c in spend.categories if c.ytd.status in ("amber", "red")]
-    year = total.full_year
-    text = (f"Year to date {currency.format(total.ytd.actual or 0)} against a budget of "
-            f"{currency.format(total.ytd.budget or 0)}; full-year forecast "
-            f"{currency.format(year.actual or 0)} against {currency.format(year.budget or 0)}.")
+    figures = pack.figures
+    lines = dict(zip(spend_subjects(spend), [*spend.categories, spend.total], strict=True))
+    over = [(subject, c) for subject, c in lines.items()
+            if c is not spend.total and c.ytd.status in ("amber", "red")]
+    text = (f"Year to date {figures.text('spend:total', 'ytd-actual')} against a budget of "
+            f"{figures.text('spend:total', 'ytd-budget')}; full-year forecast "
+            f"{figures.text('spend:total', 'fy-actual')} against "
+            f"{figures.text('spend:total', 'fy-budget')}.")
     if over:
         text += " Over budget to date: " + ", ".join(
-            f"{literal(c.category)} ({literal(currency.format(c.ytd.variance or 0, signed=True))})"
-            for c in over) + "."
+            f"{literal(c.category)} ({literal(figures.text(subject, 'ytd-variance'))})"
+            for subject, c in over) + "."
     return text
 
 
@@ -199,9 +201,10 @@ def _priorities(pack: PackEvaluation) -> str | None:
     priorities = pack.strategy.priorities
     if priorities is None:
         return None
+    figures = pack.figures
     return "Progress: " + "; ".join(
-        f"{literal(priority.title)} {progress.progress:.0f}%" if progress.progress is not None
-        else f"{literal(priority.title)} unknown" for priority, progress in priorities
+        f"{literal(priority.title)} {figures.text(f'priority:{priority.id}', 'progress')}"
+        for priority, _ in priorities
     ) + "."
 
 

@@ -3,7 +3,6 @@ edits from a pack's ``pack.ipynb``."""
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -16,11 +15,10 @@ from nbformat.v4 import new_markdown_cell
 
 from reviewkit.cadences import Cadence, Narrative
 from reviewkit.errors import InputError
-from reviewkit.evaluation.pack import PackEvaluation
 from reviewkit.inputs._yaml import did_you_mean
 from reviewkit.narrative.cells import NarrativeCell
 from reviewkit.narrative.edits import NarrativeEdit, normalise
-from reviewkit.narrative.placeholders import NarrativeError, fill
+from reviewkit.narrative.placeholders import NarrativeError
 
 #: The cell tag that marks a narrative cell.
 NARRATIVE_TAG = "narrative"
@@ -70,9 +68,11 @@ def _label_cell(planned: NarrativeCell) -> NotebookNode:
     return label
 
 
-def _kpi_commentary_at(cells: Sequence[NotebookNode]) -> int:
-    """Where the KPIs' own commentary goes: after the section that asks for it (and after that
-    section's own commentary), else after the summary's commentary (an older custom notebook)."""
+def _kpi_commentary_at(cells: Sequence[NotebookNode], cadence: Cadence) -> int:
+    """Where the KPIs' own commentary goes: after the cell of the section the cadence says it
+    follows (and after that section's own commentary), else after the summary's commentary (a
+    custom notebook without that section)."""
+    asking = {section.id for section in cadence.sections if section.kpi_commentary}
     def _after(index: int) -> int:
         index += 1
         while index < len(cells) and (is_narrative(cells[index])
@@ -82,7 +82,7 @@ def _kpi_commentary_at(cells: Sequence[NotebookNode]) -> int:
 
     for index, cell in enumerate(cells):
         section = cell.metadata.get("reviewkit", {}).get("section", {})
-        if isinstance(section, dict) and section.get("kpi_commentary"):
+        if isinstance(section, dict) and section.get("id") in asking:
             return _after(index)
     for index, cell in enumerate(cells):
         if is_narrative(cell) and cell.metadata.get("reviewkit", {}).get("key") == "summary":
@@ -90,7 +90,8 @@ def _kpi_commentary_at(cells: Sequence[NotebookNode]) -> int:
     return len(cells)
 
 
-def apply_to_notebook(notebook: NotebookNode, cells: Sequence[NarrativeCell]) -> None:
+def apply_to_notebook(notebook: NotebookNode, cells: Sequence[NarrativeCell],
+                      cadence: Cadence) -> None:
     """Put the planned text into the section cells and add a cell per KPI after the section
     that asks for them (the summary in a weekly pack, the KPI detail in the longer packs).
 
@@ -117,17 +118,8 @@ def apply_to_notebook(notebook: NotebookNode, cells: Sequence[NarrativeCell]) ->
         new.metadata["tags"] = [NARRATIVE_TAG]
         new.metadata["reviewkit"] = kpi_cell.metadata()
         kpi_cells += [_label_cell(kpi_cell), new]
-    at = _kpi_commentary_at(result)
+    at = _kpi_commentary_at(result, cadence)
     notebook.cells = result[:at] + kpi_cells + result[at:]
-
-
-def for_export(notebook: NotebookNode, pack: PackEvaluation) -> NotebookNode:
-    """A copy with placeholders filled, for HTML and PDF; pack.ipynb keeps them as written."""
-    copy_nb = copy.deepcopy(notebook)
-    for cell in copy_nb.cells:
-        if is_narrative(cell):
-            cell.source = fill(cell.source, pack)
-    return copy_nb
 
 
 #: Where a pack's notebook records what the build wrote (notebook metadata, under

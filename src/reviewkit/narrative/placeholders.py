@@ -12,7 +12,7 @@ import re
 from reviewkit.errors import ReviewkitError
 from reviewkit.evaluation.evaluate import KpiResult
 from reviewkit.evaluation.pack import PackEvaluation
-from reviewkit.formatting import STATUS_WORDS, shown
+from reviewkit.formatting import STATUS_WORDS
 
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.S)
 _KPI_FIELD = re.compile(r"^kpi\.([a-z0-9_]+)\.([a-z_]+)$")
@@ -27,9 +27,9 @@ class NarrativeError(ReviewkitError):
     exit_code = 2
 
 
-def _kpi_value(result: KpiResult, name: str) -> str:
+def _kpi_value(result: KpiResult, name: str, pack: PackEvaluation) -> str:
     kpi, current = result.kpi, result.current
-    figures = shown(kpi, current.value, current.target, current.amber, result.change)
+    figures = pack.figures.shown(kpi.id)
     values: dict[str, str] = {
         "value": figures.value,
         "target": figures.target,
@@ -78,7 +78,7 @@ def fill(text: str, pack: PackEvaluation) -> str:
         name = match[1].strip()
         kpi_match = _KPI_FIELD.match(name)
         if kpi_match and kpi_match[1] in results and kpi_match[2] in KPI_FIELDS:
-            return _kpi_value(results[kpi_match[1]], kpi_match[2])
+            return _kpi_value(results[kpi_match[1]], kpi_match[2], pack)
         attr = name.removeprefix("period.")
         if name.startswith("period.") and attr in PERIOD_FIELDS:
             value = getattr(period, attr)

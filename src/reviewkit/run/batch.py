@@ -36,6 +36,8 @@ from reviewkit.inputs.loaded import Inputs, load_named_inputs
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams, load_params
 from reviewkit.inputs.sources import query_limits
 from reviewkit.inputs.units import Unit
+from reviewkit.outputs.data import MANIFEST_FILE, SUMMARY_FILE
+from reviewkit.outputs.pack import PACK_FILES
 from reviewkit.periods import period_containing, today
 from reviewkit.run import library, publish
 from reviewkit.run.build import PackJob, pack_folder, prepare_job
@@ -430,14 +432,16 @@ def _claim_into(holding: ExitStack) -> Callable[[Path], None]:
 
 def _unchanged(job: PackJob) -> bool:
     """Whether the pack in place (or the draft beside a published pack) was built from exactly
-    these inputs and is whole: every file its manifest lists, with the hash it lists."""
+    these inputs and is whole: every file its manifest lists, with the hash it lists, and every
+    file today's outputs write."""
     return any(_fingerprint_of(folder) == job.fingerprint and publish.whole_pack(folder)
+               and all((folder / name).is_file() for name in PACK_FILES)
                for folder in (job.final, publish.draft_beside(job.final)))
 
 
 def _fingerprint_of(folder: Path) -> str | None:
     try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     found = manifest.get("fingerprint") if isinstance(manifest, dict) else None
@@ -519,7 +523,7 @@ def compare_group(name: str, kpis: Mapping[str, Kpi], group: Mapping[str, Any],
 
 def _summary(folder: Path) -> dict[str, Any] | None:
     try:
-        data = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        data = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None

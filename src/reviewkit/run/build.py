@@ -1,5 +1,6 @@
-"""The build orchestrator: inputs → evaluation → narrative and gate → notebook → HTML → PDF →
-atomic publish. Reads like the pipeline; each stage lives in its own package.
+"""The build orchestrator: inputs → evaluation → narrative and gate → the pack's document →
+notebook → outputs (notebook, HTML, data, workbook, PDF) → audit → manifest → atomic publish.
+Reads like the pipeline; each stage lives in its own package.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import contextlib
 import copy
 import datetime as dt
 import getpass
-import json
+import logging
 import os
 import pickle
 import shutil
@@ -21,35 +22,36 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import nbformat
 from nbformat import NotebookNode
-from nbformat.sign import NotebookNotary
 
 from reviewkit import cadences, periods
-from reviewkit.cadences import Cadence, Section
+from reviewkit.cadences import Cadence
 from reviewkit.errors import EnvironmentFailure, ExecutionError, UsageError
 from reviewkit.evaluation.pack import PackEvaluation
-from reviewkit.inputs.loaded import Inputs, sha256_of
+from reviewkit.inputs.loaded import Inputs
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams, load_params
 from reviewkit.layout.charts import render_charts
-from reviewkit.layout.sections import perspective_anchor
+from reviewkit.layout.document import PackDocument, PlannedSection, pack_document, plan_sections
 from reviewkit.layout.view import PackView, Publication, make_view
 from reviewkit.narrative.cells import cell_keys
 from reviewkit.narrative.notebook import (
     apply_to_notebook,
     edits_in,
-    for_export,
     is_narrative,
     record_written,
     slots_of,
 )
 from reviewkit.narrative.service import NarrativeService, Prefer
-from reviewkit.run import export, gate, publish
+from reviewkit.outputs.audit import STRICT_ENV, AuditFailed, Finding, audit
+from reviewkit.outputs.base import BuildFacts, Staging
+from reviewkit.outputs.data import summary_of
+from reviewkit.outputs.notebook import NOTEBOOK_FILE
+from reviewkit.outputs.pack import MANIFEST, OUTPUTS, file_of, preload
+from reviewkit.run import gate, publish
 from reviewkit.run.execute import Kernel, execute_notebook, read_notebook
 from reviewkit.run.fingerprint import pack_fingerprint
 from reviewkit.run.notebook import PREPARED_ENV
 from reviewkit.run.prepare import (
-    Prepared,
     evaluate,
     load_for,
     notebook_for,
@@ -58,9 +60,10 @@ from reviewkit.run.prepare import (
     unit_key,
 )
 from reviewkit.run.reissue import published_versions, reissue_of, snapshot_of
-from reviewkit.run.summary import MANIFEST_ATTACHED, manifest_of, summary_of, write_action_csvs
 from reviewkit.store.database import Store
 from reviewkit.store.records import Action, PackVersion
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 
@@ -71,19 +74,32 @@ KERNEL_WARM_UP = "import reviewkit.run.notebook\nreviewkit.run.notebook.warm_up(
 
 @dataclass(frozen=True)
 class BuildResult:
-    """Where a finished pack is, what it shows, and how long each stage took."""
+    """Where a finished pack is, what it shows, how long each stage took and what its audit
+    found (nothing, for a pack that agrees with itself)."""
 
     folder: Path
-    view: PackView
-    publication: Publication
+    document: PackDocument
     timings: Mapping[str, float] = field(default_factory=dict)
+    findings: tuple[Finding, ...] = ()
     #: A draft made while a published pack is in the pack's folder goes beside it (``folder``
     #: is then ``<pack>.draft``): the version of that published pack; None otherwise.
     beside_published: int | None = None
 
     @property
+    def view(self) -> PackView:
+        return self.document.view
+
+    @property
+    def publication(self) -> Publication:
+        return self.document.publication
+
+    @property
     def pdf(self) -> Path:
-        return self.folder / "pack.pdf"
+        return self.folder / file_of("PDF")
+
+    @property
+    def notebook(self) -> Path:
+        return self.folder / NOTEBOOK_FILE
 
 
 class _Stages:
@@ -105,13 +121,13 @@ class _Stages:
 
 @dataclass(frozen=True)
 class PackJob:
-    """One pack ready to make: evaluated, its narrative settled, its notebook filled in and its
-    place decided. A batch prepares every job in one process (inputs loaded and evaluated once)
-    and hands each to a worker, which draws the charts, runs the notebook and publishes."""
+    """One pack ready to make: its document assembled (evaluated, its narrative settled, its
+    publication decided), its notebook filled in and its place decided. A batch prepares every
+    job in one process (inputs loaded and evaluated once) and hands each to a worker, which
+    draws the charts, runs the notebook, writes the outputs and publishes."""
 
     name: str  # "weekly 2026-11-20 north": how progress and errors name the pack
-    view: PackView  # charts are drawn by the worker when empty
-    publication: Publication
+    document: PackDocument  # charts are drawn by the worker when empty
     notebook: NotebookNode
     notebook_path: Path
     final: Path
@@ -121,10 +137,21 @@ class PackJob:
     #: The version published in ``final`` when the job was prepared (0: none): a later one at
     #: the swap means the pack was published meanwhile, and this build stops.
     found_published: int = 0
+    #: A contradiction the audit finds refuses the publication (the ``figures_agree`` rule of
+    #: a pack being published without --force).
+    refuse_contradictions: bool = False
 
     @property
     def unit(self) -> str:
-        return self.view.evaluated.unit_key
+        return self.document.view.evaluated.unit_key
+
+    @property
+    def view(self) -> PackView:
+        return self.document.view
+
+    @property
+    def publication(self) -> Publication:
+        return self.document.publication
 
 
 def pack_folder(out_dir: str | Path, cadence: Cadence, label: str, inputs: Inputs) -> Path:
@@ -169,35 +196,41 @@ def prepare_job(
         claim(final)
     found_published = publish.published_version(final) or 0
     notebook = copy.deepcopy(template)
-    _keep_sections(notebook, evaluated.sections)
+    plan = plan_sections(evaluated)
+    _keep_sections(notebook, plan)
     publication = _settle_narrative(store, evaluated, notebook, final, prefer, by)
-    if approver is not None:
-        publication = _apply_gate(evaluated, publication, store.actions(unit=unit_key(unit)),
-                                  inputs.params.values.publish_gate, approver, force)
     view = make_view(evaluated, own, sources=sources(definition, notebook_path, store,
                                                      evaluated.period.label, unit_key(unit),
                                                      params=str(inputs.params.path),
                                                      base=inputs.params.path.parent))
+    document = pack_document(view, publication, sections=plan)
+    rules = inputs.params.values.publish_gate
+    if approver is not None:
+        publication = _apply_gate(document, store.actions(unit=unit_key(unit)), rules, approver,
+                                  force)
     # A pack published before is reissued as its next version, with what changed.
     publication = reissue_of(published_versions(
         store.versions(definition.name, evaluated.period.label, unit_key(unit)), final,
         definition.name, evaluated.period.label, unit_key(unit)), view, publication)
-    notebook.metadata["reviewkit"] = notebook_metadata(view, publication)
+    document = replace(document, publication=publication)
     return PackJob(
-        name=pack_name(definition, evaluated.period.label, own), view=view,
-        publication=publication, notebook=notebook, notebook_path=notebook_path, final=final,
+        name=pack_name(definition, evaluated.period.label, own), document=document,
+        notebook=notebook, notebook_path=notebook_path, final=final,
         fingerprint=pack_fingerprint(view, publication, notebook,
                                      assets=inputs.params.values.assets),
         store_location=inputs.params.store_location, assets=inputs.params.values.assets,
         found_published=found_published,
+        refuse_contradictions=(approver is not None and not force
+                               and rules.get("figures_agree", True)),
     )
 
 
-def _keep_sections(notebook: NotebookNode, sections: Sequence[Section]) -> None:
-    """Drop the cells of sections this pack does not have (the units page outside a group, the
-    group's portfolio in a unit's pack, the spend of a pack without a spend file), and the
-    commentary cells that follow them."""
-    wanted = {section.id for section in sections}
+def _keep_sections(notebook: NotebookNode, plan: Sequence[PlannedSection]) -> None:
+    """Drop the cells of sections this pack's plan leaves out (the units page outside a group,
+    the group's portfolio in a unit's pack, the spend of a pack without a spend file), and the
+    commentary cells that follow them: a section's cell is known by its id, everything else
+    about it is the plan's."""
+    wanted = {section.id for section in plan}
     kept: list[NotebookNode] = []
     dropping = False
     for cell in notebook.cells:
@@ -238,67 +271,56 @@ def produce(
     memory_limit: int | None = None,
     store: Store | None = None,
 ) -> BuildResult:
-    """Make a prepared pack: draw its charts, run its notebook on its own kernel, export HTML
-    and PDF, and publish the folder whole (or leave the previous pack untouched), then record
-    the pack in the store."""
-    stages = stages or _Stages(progress, total=5)
+    """Make a prepared pack: draw its charts, run its notebook on its own kernel, write every
+    output, audit it, and publish the folder whole (or leave the previous pack untouched), then
+    record the pack in the store."""
+    stages = stages or _Stages(progress, total=len(OUTPUTS) + 5)
     started = time.perf_counter()
     running, scratch = kernel or start_kernel(job.notebook_path, memory_limit)
     # A single build hands over its store session; a batch worker opens its own.
     own_store = store is None
     try:
         with running:
-            view = job.view
-            if not view.charts:
+            document = job.document
+            if not document.charts:
                 with stages.stage("charts"):
-                    view = replace(view, charts=render_charts(view.evaluated))
-            _hand_over(Prepared(view, job.publication), scratch / "prepared.pickle")
+                    document = replace(document,
+                                       charts=render_charts(document.view.evaluated))
+            _hand_over(document, scratch / "prepared.pickle")
             staging = publish.staging_dir(job.final)
             try:
                 with stages.stage("execute notebook"):
-                    # This process mostly waits on the kernel now: import the exporters meanwhile.
+                    # This process mostly waits on the kernel now: import the outputs' libraries
+                    # meanwhile.
                     threading.Thread(target=_preload_quietly, daemon=True).start()
                     executed = execute_notebook(
                         job.notebook,
-                        _parameters(view, job),
+                        _parameters(document.view, job),
                         cwd=job.notebook_path.parent,
-                        output_path=staging / "pack.ipynb",
+                        output_path=staging / NOTEBOOK_FILE,
                         kernel=running,
-                        failed_copy=job.final.parent / f"failed-{job.final.name}.ipynb",
+                        failed_copy=failed_notebook(job.final),
                     )
-                    _finish_pack_notebook(executed, job.notebook_path.name,
-                                          staging / "pack.ipynb")
+                    record_written(executed)
             except BaseException:
                 publish.discard(staging)
                 raise
         try:
-            evaluated = view.evaluated
-            with stages.stage("export HTML"):
-                html = export.to_html(for_export(executed, evaluated), assets=job.assets)
-                (staging / "pack.html").write_text(html, encoding="utf-8")
-            with stages.stage("render PDF"):
-                # The data files first: the PDF carries them, and the manifest as it stands
-                # before the PDF exists (a file cannot hold its own hash).
-                summary = summary_of(view, job.publication)
-                _write_json(staging / "summary.json", summary)
-                data = [staging / "summary.json", *write_action_csvs(view, staging)]
-                made = [staging / name for name in ("pack.html", "pack.ipynb")] + data
-                manifest = manifest_of(view, job.publication, timings=dict(stages.timings),
-                                       outputs=made, notebook=job.notebook_path,
-                                       fingerprint=job.fingerprint)
-                export.to_pdf(html, staging / "pack.pdf", base_url=job.notebook_path.parent,
-                              attachments=[
-                                  *(export.Attachment(path.name, path.read_bytes())
-                                    for path in data),
-                                  export.Attachment("manifest.json", _json_bytes(manifest),
-                                                    "Supplement", MANIFEST_ATTACHED),
-                              ])
+            view, publication = document.view, document.publication
+            written = Staging(staging, BuildFacts(job.notebook_path, job.assets, job.fingerprint,
+                                                  stages.timings))
+            for output in OUTPUTS:
+                with stages.stage(f"write {output.name}"):
+                    output.write(document, executed, written)
+            with stages.stage("audit"):
+                findings = tuple(audit(document, written.files[file_of("HTML page")].decode(),
+                                       written.files.get(file_of("PDF"))))
+                written.facts.audit.extend(finding.as_json() for finding in findings)
+                _judge(findings, job)
             with stages.stage("publish"):
                 stages.timings["total"] = stages.timings.get("total", 0.0) + (
                     time.perf_counter() - started)
-                manifest["outputs"]["pack.pdf"] = sha256_of(staging / "pack.pdf")
-                manifest["timings_seconds"] = _rounded(stages.timings)
-                _write_json(staging / "manifest.json", manifest)
+                MANIFEST.write(document, executed, written)
                 publish.refuse_over_unit_packs(job.final)
                 if store is None:
                     store = Store.open(job.store_location)
@@ -306,20 +328,23 @@ def produce(
                 # while the new pack is in place, and if it cannot, the previous pack returns.
                 # A draft never replaces a published pack: it goes beside it, unrecorded (the
                 # published pack stays the pack of record).
-                publication = job.publication
                 with publish.swapped_in(
                         staging, job.final, publishing=publication.state == "final",
                         found_published=job.found_published) as placed, \
                         store.transaction() as tx:
                     if placed == job.final:
                         tx.record_pack(view.cadence.name, view.period.label, view.period.end,
-                                       summary, job.unit)
+                                       summary_of(view, publication), job.unit)
                     # A published pack is recorded as a version too: a reissue compares with it.
                     if publication.state == "final" and publication.published_at is not None:
                         tx.record_version(PackVersion(
                             view.cadence.name, view.period.label, publication.version,
                             publication.published_at.isoformat(), publication.approver or "",
                             snapshot_of(view, publication), job.unit))
+                # An earlier failure's notebook no longer tells the truth about this pack (left
+                # in place if it cannot go: the pack is built either way).
+                with contextlib.suppress(OSError):
+                    failed_notebook(job.final).unlink(missing_ok=True)
         except OSError as exc:  # the disk is full, the folder became read-only, …
             publish.discard(staging)
             raise EnvironmentFailure(f"cannot write the pack under {job.final.parent}: "
@@ -331,16 +356,37 @@ def produce(
         if own_store and store is not None:
             store.dispose()
         shutil.rmtree(scratch, ignore_errors=True)
-    return BuildResult(folder=placed, view=view, publication=job.publication,
-                       timings=dict(stages.timings),
+    return BuildResult(folder=placed, document=document, timings=dict(stages.timings),
+                       findings=findings,
                        beside_published=job.found_published if placed != job.final else None)
 
 
+def failed_notebook(final: Path) -> Path:
+    """Where a build whose notebook failed keeps the executed notebook: beside the pack's
+    folder, until the pack builds."""
+    return final.parent / f"failed-{final.name}.ipynb"
+
+
+def _judge(findings: tuple[Finding, ...], job: PackJob) -> None:
+    """A pack that contradicts itself is not published: with ``REVIEWKIT_AUDIT=strict`` (the
+    test suite) it is not written at all, and publishing refuses it (the ``figures_agree``
+    rule) unless forced; a draft is written with its findings in the manifest."""
+    if not findings:
+        return
+    if os.environ.get(STRICT_ENV, "").strip().lower() == "strict":
+        raise AuditFailed(findings)
+    if job.refuse_contradictions:
+        raise gate.PublishRefused([f"the pack contradicts itself: {finding.describe()}"
+                                   for finding in findings])
+    for finding in findings:  # the command line shows them; they are in the manifest too
+        log.info("%s: audit: %s", job.name, finding.describe())
+
+
 def _preload_quietly() -> None:
-    """Import the exporters ahead of need; a failure (too little memory, say) is left to the
-    export itself to report, not printed as a stray thread's traceback."""
+    """Import the outputs' libraries ahead of need; a failure (too little memory, say) is left
+    to the output itself to report, not printed as a stray thread's traceback."""
     with contextlib.suppress(Exception):
-        export.preload()
+        preload()
 
 
 def _parameters(view: PackView, job: PackJob) -> dict[str, Any]:
@@ -376,7 +422,7 @@ def build_pack(
     previous ``pack.ipynb`` of the same pack are saved to the store before anything else.
     """
     definition = cadence if isinstance(cadence, Cadence) else cadences.get(cadence)
-    stages = _Stages(progress, total=6)
+    stages = _Stages(progress, total=len(OUTPUTS) + 5)
     started = time.perf_counter()
     author = by or getpass.getuser()
     with stages.stage("load and validate inputs"):
@@ -403,8 +449,8 @@ def build_pack(
                     unit=unit, out_dir=out_dir, approver=approver, force=force, prefer=prefer,
                     by=author, claim=lambda folder: holding.enter_context(
                         publish.locked(folder, waiting=progress)))
-                job = replace(job, view=replace(job.view,
-                                                charts=render_charts(job.view.evaluated)))
+                job = replace(job, document=replace(
+                    job.document, charts=render_charts(job.document.view.evaluated)))
         except BaseException:
             _stop(kernel)
             raise
@@ -440,18 +486,20 @@ def _settle_narrative(store: Store, evaluated: PackEvaluation, notebook: Noteboo
     slots = slots_of(notebook, evaluated.cadence)
     keys = cell_keys(evaluated, slots)
     edits = [edit for folder in (final, publish.draft_beside(final))
-             for edit in edits_in(folder / "pack.ipynb", keys=keys)]
+             for edit in edits_in(folder / NOTEBOOK_FILE, keys=keys)]
     service.save(edits, by=by, prefer=prefer)
     cells = service.plan(slots)
-    apply_to_notebook(notebook, cells)
+    apply_to_notebook(notebook, cells, evaluated.cadence)
     return Publication(narrative=cells)
 
 
-def _apply_gate(evaluated: PackEvaluation, publication: Publication, actions_now: list[Action],
+def _apply_gate(document: PackDocument, actions_now: list[Action],
                 rules: Mapping[str, bool], approver: str, force: bool) -> Publication:
     if not approver.strip():
         raise UsageError("--approver must name a person")
-    reasons = gate.check(evaluated, publication.narrative, actions_now, rules)
+    publication = document.publication
+    reasons = gate.check(document.view.evaluated, publication.narrative, actions_now, rules,
+                         document=document)
     if reasons and not force:
         raise gate.PublishRefused(reasons)
     return replace(publication, state="final", approver=approver.strip(),
@@ -459,61 +507,9 @@ def _apply_gate(evaluated: PackEvaluation, publication: Publication, actions_now
                    overrides=tuple(reasons))
 
 
-def _finish_pack_notebook(executed: NotebookNode, source: str, written: Path) -> None:
-    """Write the pack's notebook as the analyst will open it.
-
-    papermill records where it read and wrote the notebook: the whole notebook (it was handed
-    over in memory) and the build's staging folder. The pack's copy names them as the pack sees
-    them (the built-in notebook's file name, and itself), so it carries no path of the machine
-    that built it. And it is signed as trusted for the user who built it, as Jupyter signs a
-    notebook that user ran: JupyterLab otherwise strips the sections' styles and charts from
-    outputs it did not see made (they are ours, with every user text escaped).
-    """
-    record = executed.metadata.get("papermill")
-    if record is not None:
-        record["input_path"] = source
-        record["output_path"] = written.name
-    record_written(executed)
-    nbformat.write(executed, written)  # type: ignore[no-untyped-call]
-    # A notebook left untrusted (e.g. the signature database is locked) still opens, unstyled.
-    with contextlib.suppress(Exception):
-        NotebookNotary().sign(executed)  # type: ignore[no-untyped-call]
-
-
-def _hand_over(prepared: Prepared, path: Path) -> None:
-    """Leave the prepared pack where the kernel's ``open_pack`` looks (written whole: the name
-    appears only once the file is complete)."""
+def _hand_over(document: PackDocument, path: Path) -> None:
+    """Leave the pack's document where the kernel's ``open_pack`` looks (written whole: the
+    name appears only once the file is complete)."""
     partial = path.with_suffix(".partial")
-    partial.write_bytes(pickle.dumps(prepared, protocol=pickle.HIGHEST_PROTOCOL))
+    partial.write_bytes(pickle.dumps(document, protocol=pickle.HIGHEST_PROTOCOL))
     partial.replace(path)
-
-
-def notebook_metadata(view: PackView, publication: Publication) -> dict[str, Any]:
-    """What the HTML template needs besides cell outputs: running header, page size, contents."""
-    perspectives = dict.fromkeys(result.kpi.perspective for result in view.evaluation.results)
-    return {
-        "version": view.provenance.versions.get("reviewkit", ""),
-        "organisation": view.organisation,
-        "title": view.title,
-        "cadence": view.cadence.name,
-        "period_label": view.period.label,
-        "running_header": view.running_header,
-        "classification": view.classification,
-        "page_size": view.page_size,
-        "state": publication.state,
-        "version_note": publication.version_note,
-        "perspectives": [{"id": perspective_anchor(name), "title": name}
-                         for name in perspectives],
-    }
-
-
-def _rounded(timings: Mapping[str, float]) -> dict[str, float]:
-    return {stage: round(seconds, 3) for stage, seconds in timings.items()}
-
-
-def _json_bytes(data: dict[str, Any]) -> bytes:
-    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_bytes(_json_bytes(data))

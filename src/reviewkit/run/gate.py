@@ -11,7 +11,9 @@ from reviewkit.errors import ReviewkitError
 from reviewkit.evaluation.pack import PackEvaluation
 from reviewkit.formatting import STATUS_WORDS, format_date
 from reviewkit.inputs.params import GATE_RULES
+from reviewkit.layout.document import PackDocument
 from reviewkit.narrative.cells import NarrativeCell
+from reviewkit.outputs.audit import check_document
 from reviewkit.store.records import Action
 
 #: Rule name → what it checks (declared with the params that switch them).
@@ -34,8 +36,12 @@ def check(
     cells: Sequence[NarrativeCell],
     actions_now: Sequence[Action],
     enabled: Mapping[str, bool],
+    *,
+    document: PackDocument | None = None,
 ) -> list[str]:
-    """Every reason the gate refuses, one sentence each, in a stable order."""
+    """Every reason the gate refuses, one sentence each, in a stable order. With the pack's
+    ``document``, what it says is audited too (``figures_agree``); the pages the build makes
+    from it are audited again once written."""
     on = {rule: enabled.get(rule, True) for rule in RULES}
     reasons: list[str] = []
     if on["narrative_final"]:
@@ -83,4 +89,7 @@ def check(
             if result.status == "no_data" or result.stale:
                 reasons.append(f"headline KPI '{kpi_id}' ({result.kpi.name}) has no data for "
                                f"{pack.period.label}")
+    if on["figures_agree"] and document is not None:
+        reasons += [f"the pack contradicts itself: {finding.describe()}"
+                    for finding in check_document(document)]
     return reasons

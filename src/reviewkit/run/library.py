@@ -1,8 +1,10 @@
 """``OUT/index.html``: a self-contained library page of every pack in an output folder.
 
-Packs are found by their ``manifest.json`` (``OUT/<cadence>/<label>/`` for a definition
-without units, ``OUT/<cadence>/<label>/<unit>/`` with them), grouped by cadence, newest
-period first, group before units, each with its status counts, state and links.
+Packs are found by their manifest (``OUT/<cadence>/<label>/`` for a definition without units,
+``OUT/<cadence>/<label>/<unit>/`` with them), grouped by cadence, newest period first, group
+before units, each with its status counts, state and a link to each of its outputs a reader
+opens (:data:`reviewkit.outputs.pack.LINKS`). A pack is listed once it holds every file its
+manifest lists (a pack of an older version lists fewer outputs than a build writes today).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import contextlib
 import json
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,6 +23,8 @@ from reviewkit import cadences, periods
 from reviewkit.errors import EnvironmentFailure
 from reviewkit.formatting import STATUS_WORDS
 from reviewkit.inputs.params import GROUP_FOLDER, UNIT_ID
+from reviewkit.outputs.data import MANIFEST_FILE, SUMMARY_FILE
+from reviewkit.outputs.pack import LINKS
 from reviewkit.run import publish
 
 INDEX_NAME = "index.html"
@@ -40,14 +44,12 @@ class LibraryPack:
     state: str
     approver: str
     counts: dict[str, int]
-    pdf: str
-    html: str
+    links: dict[str, str]  # label → link, one per output a reader opens ("PDF", "web page")
     generated_at: str
     version: int = 1
-    #: The draft beside a published pack (``<folder>.draft``): its PDF and web page, and the
-    #: version it is a draft of; '' and 0 when there is none.
-    draft_pdf: str = ""
-    draft_html: str = ""
+    #: The draft beside a published pack (``<folder>.draft``): its links, and the version it
+    #: is a draft of; none and 0 when there is none.
+    draft_links: dict[str, str] = field(default_factory=dict)
     draft_version: int = 0
 
 
@@ -88,11 +90,11 @@ def read_library(out: Path) -> Library:
     packs: dict[Path, LibraryPack] = {}
     drafts: dict[Path, LibraryPack] = {}
     left_off: list[tuple[str, str]] = []
-    for manifest in sorted(out.glob("*/*/manifest.json")) + sorted(
-            out.glob("*/*/*/manifest.json")):
+    for manifest in sorted(out.glob(f"*/*/{MANIFEST_FILE}")) + sorted(
+            out.glob(f"*/*/*/{MANIFEST_FILE}")):
         folder = manifest.parent
         parts = folder.relative_to(out).parts
-        if not _recognised(parts) or not (folder / "pack.pdf").is_file():
+        if not _recognised(parts) or not _whole(folder):
             continue  # a staging folder, a half-made pack, or not a pack of ours
         try:
             found = _pack_of(out, folder)
@@ -106,7 +108,7 @@ def read_library(out: Path) -> Library:
     for folder, draft in drafts.items():
         published = packs.get(folder)
         if published is not None and published.state == "final":
-            packs[folder] = replace(published, draft_pdf=draft.pdf, draft_html=draft.html,
+            packs[folder] = replace(published, draft_links=draft.links,
                                     draft_version=draft.version)
         else:
             packs[folder.with_name(folder.name + publish.DRAFT_SUFFIX)] = draft
@@ -119,10 +121,25 @@ def read_library(out: Path) -> Library:
     return Library(listed, left_off)
 
 
+def _written(folder: Path) -> list[str]:
+    """The files a pack's manifest says it wrote (none, when it cannot be read)."""
+    try:
+        outputs = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8")).get("outputs")
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [str(name) for name in outputs] if isinstance(outputs, dict) else []
+
+
+def _whole(folder: Path) -> bool:
+    """Whether every file the pack's manifest lists is there."""
+    written = _written(folder)
+    return bool(written) and all((folder / name).is_file() for name in written)
+
+
 def _pack_of(out: Path, folder: Path) -> LibraryPack:
     """A pack's line from its summary.json; a summary that is not what a build writes raises
     (ValueError, TypeError, AttributeError)."""
-    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    summary = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
     if not isinstance(summary, dict):
         raise TypeError("summary.json is not an object")
     unit = summary.get("unit") or {}
@@ -141,8 +158,8 @@ def _pack_of(out: Path, folder: Path) -> LibraryPack:
         state="final" if summary.get("state") == "final" else "draft",
         approver=str(summary.get("approver") or ""),
         counts={str(key): int(value) for key, value in counts.items()},
-        pdf=_link(out, folder / "pack.pdf"),
-        html=_link(out, folder / "pack.html"),
+        links={label: _link(out, folder / name) for label, name in LINKS.items()
+               if name in _written(folder)},
         generated_at=str(summary.get("generated_at", "")),
         version=version if isinstance(version, int) and not isinstance(version, bool) else 1,
     )

@@ -1,9 +1,10 @@
 """The notebook's entry point in the kernel: ``open_pack(cadence, params_file, period_end)``.
 
-During ``reviewkit build`` the orchestrator has already prepared the pack (inputs, evaluation,
-charts, narrative, publication state) and leaves it in a file of its private folder, named in
-the kernel's environment (:data:`PREPARED_ENV`), so the kernel only lays it out. Opened by
-hand in Jupyter, the notebook prepares the same pack itself from its parameters.
+During ``reviewkit build`` the orchestrator has already made the pack's document (inputs,
+evaluation and figures, charts, narrative, publication state, section plan) and leaves it in a
+file of its private folder, named in the kernel's environment (:data:`PREPARED_ENV`), so the
+kernel only lays it out. Opened by hand in Jupyter, the notebook prepares the same pack itself
+from its parameters.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from pathlib import Path
 
 from reviewkit import cadences
 from reviewkit.inputs.params import load_params
+from reviewkit.layout.document import PackDocument
 from reviewkit.layout.sections import Pack
 from reviewkit.layout.sections import warm_up as _compile_templates
 from reviewkit.layout.view import Publication
+from reviewkit.outputs.data import MANIFEST_FILE
 from reviewkit.periods import period_containing
-from reviewkit.run.prepare import Prepared, load_for, parse_period, prepare
+from reviewkit.run.prepare import load_for, parse_period, prepare
 from reviewkit.run.reissue import reissue_of
 from reviewkit.store.database import PackVersion, Store
 
@@ -34,19 +37,19 @@ def warm_up() -> None:
     _compile_templates()
 
 
-def received() -> Prepared | None:
-    """The pack the build prepared for this kernel, if it was started by a build."""
+def received() -> PackDocument | None:
+    """The pack's document the build made for this kernel, if it was started by a build."""
     path = os.environ.get(PREPARED_ENV)
     if not path or not Path(path).is_file():
         return None
     # The file is one the build wrote moments ago into its private folder.
-    prepared = pickle.loads(Path(path).read_bytes())
-    if not isinstance(prepared, Prepared):
-        raise TypeError(f"{path} does not hold a prepared pack")
+    document = pickle.loads(Path(path).read_bytes())
+    if not isinstance(document, PackDocument):
+        raise TypeError(f"{path} does not hold a pack's document")
     # A cadence defined by the caller (not built in) must be known here too: periods look up
     # their rules by the cadence's name.
-    cadences.register(prepared.view.cadence)
-    return prepared
+    cadences.register(document.view.cadence)
+    return document
 
 
 def open_pack(cadence: str, params_file: str | Path,
@@ -58,7 +61,8 @@ def open_pack(cadence: str, params_file: str | Path,
             and handed.view.evaluated.unit_key == (unit or "")):
         day = parse_period(period_end)
         if day is None or period_containing(cadence, day) == handed.view.period:
-            return Pack(handed.view, handed.publication)
+            # The pack.ipynb output adds the notebook's styles where Jupyter shows it.
+            return Pack(handed, styled=False)
     definition = cadences.get(cadence)
     inputs = load_for(load_params(params_file), unit)
     store = Store.open(inputs.params.store_location)
@@ -68,10 +72,12 @@ def open_pack(cadence: str, params_file: str | Path,
                                   prepared.view.evaluated.unit_key)
     finally:
         store.dispose()
-    return Pack(prepared.view, as_built(prepared, versions, Path("manifest.json")))
+    return Pack(replace(prepared, publication=as_built(prepared, versions,
+                                                       Path(MANIFEST_FILE))))
 
 
-def as_built(prepared: Prepared, versions: list[PackVersion], manifest_file: Path) -> Publication:
+def as_built(prepared: PackDocument, versions: list[PackVersion],
+             manifest_file: Path) -> Publication:
     """The publication state of the pack whose folder holds ``manifest_file`` (a pack's own
     notebook run again in its folder shows the pack as it was published: final, approved by
     whom, which version); a draft of the next version anywhere else."""

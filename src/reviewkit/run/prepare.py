@@ -1,13 +1,14 @@
 """The stages every way of making a pack shares, up to what it shows: inputs → evaluation →
-view (with charts) → the narrative's planned cells. ``reviewkit build``, the ``narrative``
-commands and a notebook run by hand in Jupyter all go through here, so they agree.
+view → the narrative's planned cells → the pack's document (with charts). ``reviewkit build``,
+the ``narrative`` commands and a notebook run by hand in Jupyter all go through here, so they
+agree.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
@@ -30,8 +31,9 @@ from reviewkit.inputs.measurements import Observation
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams
 from reviewkit.inputs.sources import Window, window_for
 from reviewkit.layout.charts import render_charts
+from reviewkit.layout.document import PackDocument, pack_document
 from reviewkit.layout.render import templates_fingerprint
-from reviewkit.layout.view import PackView, Publication, make_view
+from reviewkit.layout.view import Publication, make_view
 from reviewkit.narrative.service import NarrativeService
 from reviewkit.periods import Period, check_date, parse_date, period_containing
 from reviewkit.periods import today as clock
@@ -87,14 +89,6 @@ def sources(cadence: Cadence, notebook: Path, store: Store, label: str,
         return found
     return (*found, InputFile("review round", f"review round {cadence.name} {label}",
                               written[0], 0, written[1]))
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A pack ready to lay out: what it shows and its narrative (a draft publication)."""
-
-    view: PackView
-    publication: Publication
 
 
 def load_for(params: LoadedParams, unit: str | None = None) -> Inputs:
@@ -190,16 +184,17 @@ def prepare(
     slots: Sequence[Narrative] | None = None,
     now: dt.datetime | None = None,
     unit: str | None = None,
-) -> Prepared:
-    """Everything up to the narrative, for one pack (charts included); ``now`` is the clock."""
+) -> PackDocument:
+    """Everything up to the narrative, for one pack (a draft, charts included); ``now`` is
+    the clock."""
     evaluated = evaluate(cadence, inputs, store, period, unit,
                          today=now.date() if now else None)
     cells = NarrativeService(store, evaluated).plan(
         tuple(section.narrative for section in evaluated.sections if section.narrative)
         if slots is None else slots)
     notebook = notebook_for(cadence, inputs.params.values.notebook)
-    view = make_view(evaluated, unit_inputs(inputs, unit), charts=render_charts(evaluated),
-                     now=now, sources=sources(cadence, notebook, store, evaluated.period.label,
-                                              unit_key(unit), params=str(inputs.params.path),
-                                              base=inputs.params.path.parent))
-    return Prepared(view, Publication(narrative=cells))
+    view = make_view(evaluated, unit_inputs(inputs, unit), now=now,
+                     sources=sources(cadence, notebook, store, evaluated.period.label,
+                                     unit_key(unit), params=str(inputs.params.path),
+                                     base=inputs.params.path.parent))
+    return pack_document(view, Publication(narrative=cells), render_charts(evaluated))

@@ -25,6 +25,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from reviewkit.errors import EnvironmentFailure, ReviewkitError, UsageError
+from reviewkit.outputs.data import MANIFEST_FILE
+from reviewkit.outputs.notebook import NOTEBOOK_FILE
+from reviewkit.outputs.pdf import PDF_FILE
 
 _RENAME_EXCHANGE = 2  # linux/fs.h
 
@@ -205,7 +208,7 @@ def published_version(folder: Path) -> int | None:
     """The version number of the published (final) pack in ``folder``; None for a draft, a
     missing or an unreadable manifest."""
     try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(manifest, dict) or manifest.get("state") != "final":
@@ -330,14 +333,14 @@ def _swap_back(staging: Path, final: Path, retired: Path | None) -> None:
 
 #: The pack's own notebook is the analyst's working copy: edited in Jupyter, so its hash in the
 #: manifest is not expected to hold (its edits are collected before a pack is compared).
-WORKING_COPY = "pack.ipynb"
+WORKING_COPY = NOTEBOOK_FILE
 
 
 def whole_pack(folder: Path) -> bool:
     """Whether ``folder`` holds a whole pack: its manifest readable, and every output the
     manifest lists present with the hash it lists (the working-copy notebook present)."""
     try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
         outputs = manifest["outputs"]
         if not isinstance(outputs, dict) or not outputs:
             return False
@@ -347,7 +350,7 @@ def whole_pack(folder: Path) -> bool:
                 return False
     except (OSError, ValueError, KeyError, TypeError):
         return False
-    return (folder / WORKING_COPY).is_file() and (folder / "pack.pdf").is_file()
+    return (folder / WORKING_COPY).is_file() and (folder / PDF_FILE).is_file()
 
 
 def _sha256(path: Path) -> str:
@@ -364,7 +367,7 @@ def refuse_over_unit_packs(final: Path) -> None:
     if not final.is_dir():
         return
     inside = sorted(entry.name for entry in final.iterdir()
-                    if entry.is_dir() and (entry / "manifest.json").is_file())
+                    if entry.is_dir() and (entry / MANIFEST_FILE).is_file())
     if inside:
         raise UsageError(
             f"{final} holds the packs of units ({', '.join(inside)}), which replacing it would "

@@ -15,6 +15,7 @@ from typing import Any
 from reviewkit.formatting import STATUS_WORDS, format_date, format_value
 from reviewkit.layout.view import Difference, PackView, Publication, Reissue
 from reviewkit.narrative.placeholders import fill
+from reviewkit.outputs.data import MANIFEST_FILE, SUMMARY_FILE
 from reviewkit.run import publish
 from reviewkit.store.records import PackVersion, summary_snapshot
 
@@ -32,7 +33,7 @@ def snapshot_of(view: PackView, publication: Publication) -> dict[str, Any]:
     return {
         "kpis": [
             {"id": result.kpi.id, "name": result.kpi.name, "value": result.value,
-             "value_text": format_value(result.value, result.kpi), "status": result.status}
+             "value_text": view.figures.text(result.kpi.id, "value"), "status": result.status}
             for result in view.evaluation.results
         ],
         "narrative": [
@@ -125,14 +126,14 @@ def published_versions(recorded: list[PackVersion], folder: Path, cadence: str, 
     if version is None or any(known.version >= version for known in recorded):
         return recorded
     try:
-        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        summary = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         summary = {}
     summary = summary if isinstance(summary, dict) else {}
     return [*recorded, PackVersion(
         cadence, label, version,
         str(summary.get("published_at") or summary.get("generated_at")
-            or dt.datetime.fromtimestamp((folder / "manifest.json").stat().st_mtime,
+            or dt.datetime.fromtimestamp((folder / MANIFEST_FILE).stat().st_mtime,
                                          dt.UTC).isoformat()),
         str(summary.get("approver") or ""), summary_snapshot(summary), unit)]
 

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from reviewkit.errors import EnvironmentFailure, ReviewkitError
 from reviewkit.layout import charts
-from reviewkit.run import export
+from reviewkit.outputs.pack import preload
 from reviewkit.run.build import PackJob, produce
 
 Status = Literal["built", "skipped", "failed"]
@@ -99,7 +99,7 @@ def make_one(index: int, job: PackJob, memory: int | None) -> Outcome:
 def warm_up() -> None:
     """Import what every pack needs once per worker, not once per pack."""
     charts.warm_up()
-    export.preload()
+    preload()
 
 
 def _worker_main(tasks: Connection, memory: int | None) -> None:

@@ -110,7 +110,7 @@ class Site:
         """Every pack of the packs folder, its unit id and its folder."""
         found = []
         for pack in find_packs(self.packs):
-            parts = [unquote(part) for part in pack.pdf.removeprefix("./").split("/")]
+            parts = [unquote(part) for part in pack.links["PDF"].removeprefix("./").split("/")]
             unit = parts[2] if len(parts) == 4 else GROUP_FOLDER
             found.append((pack, unit, self.packs.joinpath(*parts[:-1])))
         return found

@@ -1,8 +1,8 @@
-"""Export: the executed notebook to self-contained HTML (nbconvert), then to PDF (WeasyPrint)."""
+"""The pack as a tagged PDF/A-3 (``pack.pdf``), printed from its HTML page by WeasyPrint with
+the print stylesheet and outline, carrying the pack's data files and manifest."""
 
 from __future__ import annotations
 
-import base64
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,104 +11,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reviewkit.errors import ExportError
-from reviewkit.layout.styles import notebook_style, pack_css, structure_css
+from reviewkit.layout.document import PackDocument
+from reviewkit.layout.styles import structure_css
+from reviewkit.outputs.base import ManifestOf, Staging
+from reviewkit.outputs.data import MANIFEST_FILE, json_bytes
+from reviewkit.outputs.html import HTML_FILE
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
 _TEMPLATES = resources.files("reviewkit.layout") / "templates"
-
-
-def preload() -> None:
-    """Import the exporters ahead of use (from a thread, while the kernel runs the notebook)."""
-    # Deferred by design: this is the function that imports them early, on a thread.
-    import nbconvert  # noqa: F401
-    import weasyprint  # noqa: F401
-
-
-def css_string(text: object) -> str:
-    """Escape text for a CSS string literal inside a <style> element (running headers come from
-    user-supplied names): quotes and backslashes cannot end the string, and ``<`` and ``>``
-    become CSS escapes so ``</style>`` cannot end the element."""
-    value = str(text)
-    return (
-        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ").replace("\r", " ")
-        .replace("<", "\\3c ").replace(">", "\\3e ")
-    )
-
-
-#: Images the narrative may show, from the params file's assets folder, and their size limit.
-IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
-               ".gif": "image/gif", ".webp": "image/webp"}
-MAX_IMAGE_BYTES = 5 * 1024 * 1024
-
-
-@functools.cache
-def _safe_markdown(assets: Path | None) -> Any:
-    import mistune  # deferred: only the HTML export renders Markdown
-
-    class Renderer(mistune.HTMLRenderer):
-        """escape=True turns raw HTML (and so <script>) into text, and mistune refuses
-        javascript:/vbscript:/data: links; images are inlined from the assets folder only,
-        so no other file can reach the pack."""
-
-        def image(self, text: str, url: str, title: str | None = None) -> str:
-            source = _asset_data_url(assets, url)
-            if source is None:
-                return (f'<span class="rk-image-refused">[image not shown: '
-                        f"{mistune.escape(text or url)}]</span>")
-            return f'<img src="{source}" alt="{mistune.escape(text)}">'
-
-    return mistune.create_markdown(renderer=Renderer(escape=True),
-                                   plugins=["table", "strikethrough"])
-
-
-def _asset_data_url(assets: Path | None, url: str) -> str | None:
-    """A narrative image as a data URL, if it is a file of the assets folder; else None."""
-    if assets is None or not url or "://" in url or url.startswith(("/", "\\", "data:")):
-        return None
-    try:
-        path = (assets / url).resolve()
-    except (OSError, RuntimeError):  # a symlink loop
-        return None
-    if not path.is_relative_to(assets.resolve()) or not path.is_file():
-        return None
-    kind = IMAGE_TYPES.get(path.suffix.lower())
-    if kind is None or path.stat().st_size > MAX_IMAGE_BYTES:
-        return None
-    return f"data:{kind};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
-
-
-def narrative_html(text: str, assets: Path | None = None) -> str:
-    """Analysts' Markdown as HTML with any raw HTML neutralised; images only from ``assets``."""
-    return str(_safe_markdown(assets)(text))
-
-
-def without_notebook_style(html: str) -> str:
-    """A section output without the styles it carries for Jupyter: the page has them once."""
-    return html.replace(notebook_style(), "")
-
-
-def to_html(notebook: NotebookNode, *, assets: Path | None = None) -> str:
-    """The pack as one HTML page: outputs and narrative only, styles inline, no code."""
-    from nbconvert import HTMLExporter  # deferred: preload() imports it while the kernel runs
-
-    try:
-        exporter = HTMLExporter(  # type: ignore[no-untyped-call]
-            template_name="reviewkit",
-            extra_template_basedirs=[str(_TEMPLATES / "nbconvert")],
-            exclude_input=True,
-            exclude_input_prompt=True,
-            exclude_output_prompt=True,
-            filters={"css_string": css_string,
-                     "narrative_html": functools.partial(narrative_html, assets=assets),
-                     "without_notebook_style": without_notebook_style},
-        )
-        body, _ = exporter.from_notebook_node(notebook, resources={"reviewkit_css": pack_css()})
-    except Exception as exc:  # nbconvert and Jinja raise many types
-        raise ExportError(f"HTML export failed: {type(exc).__name__}: {exc}") from exc
-    return str(body)
-
+PDF_FILE = "pack.pdf"
 
 @functools.cache
 def _font_css() -> str:
@@ -248,3 +161,35 @@ def _own_files_fetcher() -> Any:
             return super().fetch(url, headers)
 
     return OwnFiles(allowed_protocols={"file", "data"}, fail_on_errors=True)
+
+
+#: What the copy of the manifest embedded in the PDF says about the PDF's own hash.
+MANIFEST_ATTACHED = ("The manifest as it stood before pack.pdf was rendered: manifest.json beside "
+                     "the PDF adds the PDF's own SHA-256 and the last stages' timings.")
+
+
+class PdfOutput:
+    """``pack.pdf``: the pack as leaders read it, with the data files of the outputs that are
+    ``attached`` and the manifest as it stands embedded."""
+
+    name: str = "PDF"
+    files: tuple[str, ...] = (PDF_FILE,)
+    attached: bool = False
+    link: str = "PDF"
+
+    def __init__(self, carried: Sequence[str], manifest: ManifestOf) -> None:
+        self.carried = tuple(carried)
+        self.manifest = manifest
+
+    def write(self, document: PackDocument, executed: NotebookNode, staging: Staging) -> None:
+        # A file cannot hold its own hash: the manifest attached is the one before the PDF.
+        manifest = self.manifest(document, staging)
+        attachments = [Attachment(name, staging.files[name]) for name in self.carried
+                       if name in staging.files]
+        attachments.append(Attachment(MANIFEST_FILE, json_bytes(manifest), "Supplement",
+                                      MANIFEST_ATTACHED))
+        html = staging.files[HTML_FILE].decode("utf-8")
+        to_pdf(html, staging.folder / PDF_FILE, base_url=staging.facts.notebook.parent,
+               attachments=attachments)
+        staging.adopt(PDF_FILE)
+

@@ -1,0 +1,167 @@
+"""pack.xlsx: the pack's figures for a spreadsheet, the same ones its pages print.
+
+Each number is stored as the pack's figure and shown, through its cell's number format, as the
+PDF prints it; each status is the pack's word. Checked here for the demo's packs laid out in
+this process; the demo build's own workbook is checked against its PDF in test_build.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import REPO
+from conftest_build import BIN, child_env
+from openpyxl import load_workbook
+from pack_pages import document_of
+
+from reviewkit.layout.document import PackDocument
+from reviewkit.outputs.data import ACTION_COLUMNS, action_csvs
+from reviewkit.outputs.workbook import OPTIONAL_SHEETS, SHEETS, workbook_bytes
+
+TODAY = dt.date(2026, 11, 23)
+_SECTION = re.compile(r'^(?:"([^"]*)")?([+-]?)(?:"([^"]*)")?#,##0(?:\.(0+))?(?:"([^"]*)")?$')
+
+
+def shown_as(value: float, fmt: str) -> str:
+    """A number as Excel shows it in a cell of the formats the workbook uses."""
+    sections = fmt.split(";")
+    if len(sections) == 3 and value == 0:
+        return sections[2].strip('"')
+    section = sections[1] if len(sections) > 1 and value < 0 else sections[0]
+    match = _SECTION.match(section)
+    assert match is not None, fmt
+    before, sign, after, zeros, suffix = match.groups()
+    places = len(zeros or "")
+    number = f"{abs(value) if len(sections) > 1 else value:,.{places}f}"
+    return f"{before or ''}{sign}{after or ''}{number}{suffix or ''}"
+
+
+def _plain(text: str) -> str:
+    return text.replace("\u2212", "-").replace("\u00a0", " ").replace("\u2060", "")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("workbook")
+    shutil.copytree(REPO / "params", root / "params", ignore=shutil.ignore_patterns("*.sqlite"))
+    (root / "data").mkdir()
+    shutil.copytree(REPO / "data" / "demo", root / "data" / "demo")
+    return root / "params"
+
+
+def _book(document: PackDocument) -> Any:
+    return load_workbook(io.BytesIO(workbook_bytes(document)))
+
+
+@pytest.mark.parametrize("cadence", ["weekly", "quarterly"])
+def test_the_scorecard_sheet_shows_each_kpis_figures_as_the_pack_prints_them(
+    demo: Path, cadence: str
+) -> None:
+    document = document_of(cadence, demo / f"{cadence}.yaml", today=TODAY)
+    book = _book(document)
+    assert book.sheetnames == list(SHEETS)
+    rows = list(book["Scorecard"].iter_rows(values_only=False))
+    header = [cell.value for cell in rows[0]]
+    figures = document.figures
+    assert len(rows) - 1 == len(document.view.evaluation.results)
+    checked = 0
+    for row in rows[1:]:
+        cells = dict(zip(header, row, strict=True))
+        kpi_id = cells["KPI id"].value
+        for column, kind in (("Value", "value"), ("Target", "target"), ("Since last", "change"),
+                             ("Variance", "variance")):
+            cell, figure = cells[column], figures.of(kpi_id, kind)
+            if figure.value is None:
+                assert cell.value is None
+                continue
+            assert cell.value == pytest.approx(figure.value, abs=1e-9), (kpi_id, column)
+            assert shown_as(cell.value, cell.number_format) == _plain(figure.text), (kpi_id,
+                                                                                   column)
+            checked += 1
+        assert cells["Status"].value == figures.text(kpi_id, "status")
+        assert cells["Trend"].value == figures.text(kpi_id, "trend")
+    assert checked >= 3 * len(rows[1:])
+
+
+def test_the_history_sheet_holds_each_kpis_window_with_targets_and_statuses(demo: Path) -> None:
+    document = document_of("weekly", demo / "weekly.yaml", today=TODAY)
+    sheet = _book(document)["History"]
+    rows = list(sheet.iter_rows(min_row=2))
+    results = document.view.evaluation.results
+    assert len(rows) == sum(len(result.history) for result in results)
+    by_key = {(row[0].value, row[2].value): row for row in rows}
+    figures = document.figures
+    for result in results:
+        for pv in result.history:
+            row = by_key[(result.kpi.id, pv.period.label)]
+            assert row[8].value == figures.text(result.kpi.id, "status", pv.period.label)
+            assert row[6].value == pv.target
+            if pv.value is not None:
+                assert shown_as(row[5].value, row[5].number_format) == _plain(
+                    figures.text(result.kpi.id, "value", pv.period.label))
+
+
+def test_the_action_and_decision_sheets_are_the_csvs(demo: Path) -> None:
+    document = document_of("weekly", demo / "weekly.yaml", today=TODAY)
+    book = _book(document)
+    assert [cell.value for cell in book["Actions"][1]] == list(ACTION_COLUMNS)
+    csvs = action_csvs(document.view)
+    assert len(list(book["Actions"].iter_rows())) == csvs["actions.csv"].count(b"\r\n")
+    assert len(list(book["Decisions"].iter_rows())) == csvs["decisions.csv"].count(b"\r\n")
+
+
+def test_a_units_workbook_adds_its_shares_breakdowns_and_the_groups_actions(
+    tmp_path: Path,
+) -> None:
+    """A Harbourside store's pack: its share of each group figure, each department of a
+    breakdown and the group's open actions, as the pack prints them."""
+    harbour = tmp_path / "harbour"
+    shutil.copytree(REPO / "tests" / "fixtures" / "orgs" / "harbour", harbour,
+                    ignore=shutil.ignore_patterns("generate.py"))
+    for minutes in sorted((harbour / "minutes").glob("*.yaml")):
+        done = subprocess.run([str(BIN / "reviewkit"), "minutes", "import", str(minutes),
+                               "--params", "weekly.yaml"], capture_output=True, text=True,
+                              cwd=harbour, env=child_env(), timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+    document = document_of("weekly", harbour / "weekly.yaml", "2026-10-30", today=TODAY,
+                           unit="quayside")
+    book = _book(document)
+    assert book.sheetnames == [*SHEETS, *OPTIONAL_SHEETS]
+    figures = document.figures
+    evaluated = document.view.evaluated
+
+    def same(cell: Any, identity: str) -> None:
+        figure = figures.figures[identity]
+        assert cell.value == pytest.approx(figure.value, abs=1e-9), identity
+        if cell.number_format != "0%":
+            assert shown_as(cell.value, cell.number_format) == _plain(figure.text), identity
+        else:
+            assert f"{100 * cell.value:.0f}%" == figure.text, identity
+
+    shares = list(book["Shares"].iter_rows(min_row=2))
+    assert [row[0].value for row in shares] == [share.kpi.id for share in evaluated.shares]
+    for row in shares:
+        mine, group = f"{row[0].value}@quayside/2026-10-30", f"{row[0].value}@group/2026-10-30"
+        same(row[3], f"{mine}/value")
+        same(row[4], f"{group}/value")
+        same(row[5], f"{mine}/share")
+        assert row[6].value == figures.figures[f"{group}/status"].text
+        same(row[7], f"{group}/target")
+    parts = list(book["Breakdowns"].iter_rows(min_row=2))
+    table = evaluated.breakdowns["on_shelf"]
+    assert [row[3].value for row in parts] == [part.name for part in table.parts]
+    for row, part in zip(parts, table.parts, strict=True):
+        subject = f"on_shelf#{part.name.lower().replace(' ', '-')}/2026-10-30"
+        same(row[4], f"{subject}/value")
+        assert row[5].value == figures.figures[f"{subject}/status"].text
+    group_actions = list(book["Group actions"].iter_rows(min_row=2, values_only=True))
+    assert [row[0] for row in group_actions] == [
+        view.id for view in evaluated.action_log.group_actions]
+    assert group_actions
