@@ -177,8 +177,10 @@ def test_the_batch_clean_up_spares_the_staging_of_a_build_holding_its_pack(
 def dask_cluster() -> Iterator[Any]:
     from distributed import LocalCluster  # deferred: only these tests need it
 
+    # The scheduler's HTTP server on a free port (as reviewkit's own cluster does): the default
+    # 8787 is taken by any other Dask on the machine, another test worker's included.
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                           dashboard_address=None)
+                           dashboard_address=":0", worker_dashboard_address=None)
     try:
         yield cluster
     finally:
