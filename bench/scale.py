@@ -293,8 +293,12 @@ def kpi_catalog(folder: Path, count: int) -> tuple[Path, Path]:
     catalog = folder / f"kpis-{count}.yaml"
     catalog.write_text(yaml.safe_dump({"kpis": kpis}, sort_keys=False, allow_unicode=True),
                        encoding="utf-8")
-    rows = ["kpi_id,period_end,value,target"]
-    demo_rows = (DEMO / "measurements.csv").read_text(encoding="utf-8").splitlines()[1:]
+    # The demo's own header: its rows are one per KPI, date and unit (segment, count), and a
+    # copied KPI keeps all of them (a shorter header would drop the segments and leave
+    # duplicate rows).
+    header, *demo_rows = (DEMO / "measurements.csv").read_text(encoding="utf-8").splitlines()
+    assert header.startswith("kpi_id,"), header
+    rows = [header]
     by_kpi: dict[str, list[str]] = {}
     for row in demo_rows:
         kpi_id, rest = row.split(",", 1)

@@ -9,12 +9,12 @@ import random
 from pathlib import Path
 
 import pytest
-from conftest import prepare_view
+from conftest import copy_demo, prepare_view
 
-from reviewkit import cadences
 from reviewkit.errors import InputError
-from reviewkit.evaluation.pack import resolve_period, rows_needed_from
+from reviewkit.evaluation.evaluate import combine
 from reviewkit.inputs import measurements
+from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.loaded import load_inputs
 from reviewkit.inputs.measurements import load_measurements
 
@@ -63,9 +63,22 @@ def test_the_column_wise_path_names_the_same_bad_line_as_the_row_reader(
     assert _message(path) == expected
 
 
-def _rows(table: measurements.Measurements) -> dict[str, list[tuple[object, ...]]]:
-    return {kpi_id: [(obs.period_end, obs.value, obs.target, obs.segment) for obs in rows]
-            for kpi_id, rows in table.series.items()}
+def _by_date(table: measurements.Measurements, rule: str) -> dict[str, list[tuple[object, ...]]]:
+    """Each KPI's dates as the evaluation reads them: the date's figure by ``rule`` across its
+    segments (value, rows with a value, their weight), the target that wins on that date (the
+    last in segment order), the segments without a value and how many rows have a target."""
+    found: dict[str, list[tuple[object, ...]]] = {}
+    for kpi_id, rows in table.series.items():
+        kpi = Kpi(id=kpi_id, name=kpi_id, perspective="P", direction="higher_is_better",
+                  target=1.0, owner="O", cadences=["weekly"], aggregation=rule)
+        for day in sorted({obs.period_end for obs in rows}):
+            on_day = sorted((obs for obs in rows if obs.period_end == day),
+                            key=lambda obs: obs.segment)
+            targets = [obs.target for obs in on_day if obs.target is not None]
+            found.setdefault(kpi_id, []).append((
+                day, combine(kpi, on_day), targets[-1] if targets else None,
+                [obs.segment for obs in on_day if obs.value is None]))
+    return found
 
 
 @pytest.mark.parametrize("body", [
@@ -85,15 +98,14 @@ def test_the_column_wise_path_reads_the_same_values_as_the_row_reader(
     bom = body.startswith("\ufeff")
     path.write_text(("\ufeff" if bom else "") + HEADER + body.removeprefix("\ufeff"),
                     encoding="utf-8")
-    rule = cadences.rule_of("weekly")
     _row_by_row(monkeypatch)
     expected = load_measurements(path)
     _column_wise(monkeypatch)
     got = load_measurements(path)
     assert (got.row_count, got.latest_date()) == (expected.row_count, expected.latest_date())
-    whole = got.for_pack({"availability": "mean"}, dt.date(2000, 1, 1), dt.date(2030, 1, 4),
-                         rule, dt.date(2030, 1, 4))
-    assert _rows(whole) == _rows(expected)
+    for rule in ("mean", "sum", "min", "max", "last"):
+        whole = got.for_pack({"availability": rule}, dt.date(2030, 1, 4), dt.date(2030, 1, 4))
+        assert _by_date(whole, rule) == _by_date(expected, rule)
 
 
 def _history_table(path: Path) -> None:
@@ -109,7 +121,10 @@ def _history_table(path: Path) -> None:
                 if rng.random() < 0.05:
                     continue
                 value = "" if rng.random() < 0.02 else f"{rng.uniform(90, 100):.2f}"
-                target = f"{rng.uniform(95, 99):.1f}" if rng.random() < 0.03 else ""
+                # Targets on the group's own rows: a unit's target sends a table to the row
+                # reader (see the test after the next).
+                target = (f"{rng.uniform(95, 99):.1f}" if rng.random() < 0.03 and not segment
+                          else "")
                 lines.append(f"{kpi_id},{day},{value},{target},{segment}")
         if day.day == 1:
             lines.append(f"retired_kpi,{day},1,,")
@@ -143,6 +158,7 @@ def test_a_large_table_gives_the_same_pack_as_reading_every_row(
     _row_by_row(monkeypatch)
     expected = prepare_view(cadence, params).evaluated
     _column_wise(monkeypatch)
+    assert load_inputs(params).measurements.scan is not None
     got = prepare_view(cadence, params).evaluated
     assert got.evaluation.data_quality == expected.evaluation.data_quality
     assert expected.evaluation.data_quality.rows_after_period > 0
@@ -150,6 +166,30 @@ def test_a_large_table_gives_the_same_pack_as_reading_every_row(
     assert got.results == expected.results
     assert max(result.streak for result in got.results) > history  # counted past the charts
     assert got.strategy == expected.strategy
+
+
+def test_a_large_table_brings_one_observation_per_kpi_and_date_into_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Ten units' rows a day for half a year: the engine combines each date's rows, so what a
+    # pack holds in memory grows with its dates, not with the table's rows; the figures are
+    # the same as reading every row.
+    path = tmp_path / "measurements.csv"
+    lines = [HEADER.strip()]
+    day = dt.date(2026, 6, 1)
+    while day <= dt.date(2026, 11, 20):
+        lines.extend(f"availability,{day},{90 + unit / 7:.3f},,unit-{unit}" for unit in range(10))
+        day += dt.timedelta(days=1)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    end = dt.date(2026, 11, 20)
+    _row_by_row(monkeypatch)
+    expected = load_measurements(path)
+    _column_wise(monkeypatch)
+    got = load_measurements(path).for_pack({"availability": "mean"}, end, end)
+    dates = (end - dt.date(2026, 6, 1)).days + 1
+    assert len(got.series["availability"]) == dates
+    assert sum(obs.rows for obs in got.series["availability"]) == 10 * dates
+    assert _by_date(got, "mean") == _by_date(expected, "mean")
 
 
 def test_a_table_with_units_and_a_kpi_with_a_rollup_of_its_own_is_read_row_by_row(
@@ -163,20 +203,42 @@ def test_a_table_with_units_and_a_kpi_with_a_rollup_of_its_own_is_read_row_by_ro
     assert sum(len(rows) for rows in inputs.measurements.series.values()) > 9_000
 
 
-@pytest.mark.parametrize(("cadence", "day"), [("weekly", "2026-11-20"), ("monthly", "2026-10-31"),
-                                              ("quarterly", "2026-11-20")])
-def test_rows_are_kept_from_the_start_of_one_of_the_packs_periods(
-    demo_params: Path, cadence: str, day: str,
+@pytest.mark.parametrize(("cadence", "period"), [("weekly", "2026-11-20"),
+                                                 ("monthly", "2026-10-31"),
+                                                 ("quarterly", "2026-11-20")])
+def test_the_demo_read_column_wise_gives_the_same_pack_as_reading_every_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cadence: str, period: str,
 ) -> None:
-    # A period partly summarised and partly read row by row would be combined twice.
-    definition = cadences.get(cadence)
-    inputs = load_inputs(demo_params)
-    period, as_of = resolve_period(definition, inputs, dt.date.fromisoformat(day),
-                                   dt.date(2026, 11, 21))
-    start = rows_needed_from(definition, inputs, period, as_of)
-    first = period.shift(-period.offset_of(start))
-    assert first.start == start
-    assert start < period.start
+    """Seven units' rows a date, empty values and a date after the period: combined per date
+    by the engine, they make the pack that every row makes (the demo without its counts, its
+    two rollups of their own and its units' targets: with them, a table is read row by row)."""
+    params = copy_demo(tmp_path, cadence)
+    data = tmp_path / "data" / "demo"
+    catalog = data / "kpis.yaml"
+    catalog.write_text("\n".join(line for line in catalog.read_text(encoding="utf-8")
+                                 .splitlines() if not line.strip().startswith("rollup:"))
+                       + "\n", encoding="utf-8")
+    table = data / "measurements.csv"
+    lines = table.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "kpi_id,period_end,value,target,segment,count"
+
+    def without_count_and_units_targets(line: str) -> str:
+        kpi_id, day, value, target, segment, _ = line.split(",")
+        return ",".join((kpi_id, day, value, "" if segment else target, segment))
+
+    table.write_text("\n".join([lines[0].rsplit(",", 1)[0], *map(
+        without_count_and_units_targets, lines[1:])]) + "\n", encoding="utf-8")
+    _row_by_row(monkeypatch)
+    expected = prepare_view(cadence, params, period).evaluated
+    _column_wise(monkeypatch)
+    assert load_inputs(params).measurements.scan is not None
+    got = prepare_view(cadence, params, period).evaluated
+    assert got.evaluation.data_quality == expected.evaluation.data_quality
+    assert got.results == expected.results
+    assert got.changes == expected.changes
+    assert got.strategy == expected.strategy
+    # A period's figure stands on its rows (seven units' a date), not on its one date.
+    assert max(result.current.count for result in got.results) >= 7
 
 
 def test_nul_bytes_after_the_good_rows_are_refused_not_read_as_the_good_rows(
@@ -213,3 +275,18 @@ def test_the_column_wise_path_judges_a_value_at_its_target_on_target(
     assert load_inputs(params).measurements.scan is not None
     result = prepare_view("weekly", params).evaluated.result("availability")
     assert (result.value, result.status, result.previous.status) == (95.6, "green", "green")
+
+
+def test_a_units_row_with_a_target_of_its_own_sends_the_table_to_the_row_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Whether units' targets set a period's target depends on which units give one; a date's
+    # summary does not keep that, so the row reader reads such a table.
+    path = tmp_path / "measurements.csv"
+    path.write_text(HEADER + "availability,2026-11-20,99.5,98,north\n"
+                    "availability,2026-11-20,99.1,,south\n", encoding="utf-8")
+    _column_wise(monkeypatch)
+    assert load_measurements(path).scan is None
+    path.write_text(HEADER + "availability,2026-11-20,99.5,98,\n"
+                    "availability,2026-11-20,99.1,,south\n", encoding="utf-8")
+    assert load_measurements(path).scan is not None

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, copy_demo, prepare_view
+from conftest import REPO, prepare_view
 from pg import create_database, drop_database, postgres_url  # noqa: F401  (fixture by name)
 
 from reviewkit.cli.app import main
 from reviewkit.errors import EnvironmentFailure, InputError
 from reviewkit.inputs.catalog import load_catalog
-from reviewkit.inputs.loaded import load_inputs
+from reviewkit.inputs.loaded import load_inputs, shown_path
 from reviewkit.inputs.params import load_params
 from reviewkit.inputs.sources import KpiQuery, Source, run_queries, window_for
 from reviewkit.layout.sections import Pack
@@ -85,7 +85,10 @@ def _error(params: Path) -> InputError:
 
 @pytest.fixture(scope="module")
 def both_demo_views(demo_params: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    operational = copy_demo(tmp_path_factory.mktemp("operational"), "weekly-operational-data")
+    text = (REPO / "params" / "weekly-operational-data.yaml").read_text(encoding="utf-8")
+    absolute = text.replace("../data/demo/", f"{REPO / 'data' / 'demo'}/")
+    operational = tmp_path_factory.mktemp("operational") / "weekly-operational-data.yaml"
+    operational.write_text(absolute, encoding="utf-8")
     now = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
     return (prepare_view("weekly", demo_params, now=now),
             prepare_view("weekly", operational, now=now))
@@ -116,8 +119,10 @@ def test_the_operational_pack_records_each_source_file_in_its_provenance(
 ) -> None:
     _, queried = both_demo_views
     page = Pack(queried).section("provenance").html
-    # As the params file names it: relative to its folder, never the build machine's folders.
-    assert "<code>incidents: ../data/demo/operational/incidents-*.csv</code>" in page
+    # Named relative to the params file, as every input is: no folder of the build machine.
+    folder = shown_path(REPO / "data" / "demo" / "operational",
+                        Path(queried.provenance.params_path).parent)
+    assert f"<code>incidents: {folder}/incidents-*.csv</code>" in page
     roles = [(item.role, Path(item.path).name) for item in queried.provenance.inputs]
     assert ("source billing", "cloud-billing.parquet") in roles
     assert [name for role, name in roles if role == "source incidents"] == [

@@ -343,6 +343,46 @@ def test_a_segment_that_makes_no_unit_id_says_why(two_units: Path, segment: str,
     assert message in caught.value.message
 
 
+def test_a_group_takes_its_units_figures_from_their_own_packs_unevaluated_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A batch hands each unit's figures from its own pack to the group's units page: the page
+    # reads as if the group had evaluated every unit itself, and no unit is evaluated twice.
+    from reviewkit.evaluation import units as units_module
+    from reviewkit.run.batch import _remember_unit
+
+    params = load_params(REPO / "params" / "units" / "weekly.yaml")
+    inputs = load_for(params)
+    store = Store.open(str(tmp_path / "store.db"))
+    real = units_module.evaluate
+    evaluated: list[object] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        evaluated.append(args)
+        return real(*args, **kwargs)
+
+    try:
+        for name, period in (("weekly", "2026-11-20"), ("monthly", "2026-10-31")):
+            cadence = cadences.get(name)
+            monkeypatch.setattr(units_module, "evaluate", counted)
+            evaluated.clear()
+            expected = evaluate(cadence, inputs, store, period).units
+            alone = len(evaluated)
+            monkeypatch.setattr(units_module, "evaluate", real)
+            known: dict[str, units_module.UnitFigures] = {}
+            for unit in inputs.units:
+                _remember_unit(known, evaluate(cadence, inputs, store, period, unit.id))
+            assert sorted(known) == sorted(unit.id for unit in inputs.units)
+            monkeypatch.setattr(units_module, "evaluate", counted)
+            evaluated.clear()
+            got = evaluate(cadence, inputs, store, period, units_known=known).units
+            monkeypatch.setattr(units_module, "evaluate", real)
+            assert got == expected
+            # The group's page evaluates no unit again (what it still evaluates is the
+            # group's own figure of the KPIs its units' shares are shares of).
+            assert alone - len(evaluated) == len(inputs.units)
+    finally:
+        store.dispose()
 @pytest.mark.parametrize(("segment", "unit_id"), [
     ("Ünit Três", "unit-tres"), ("São Brás", "sao-bras"), ("Søndre Straße", "sondre-strasse"),
     ("North General (site 2)", "north-general-site-2"),

@@ -1,19 +1,51 @@
-"""Start-up speed-ups for the command line, each with the reason it is safe.
+"""Start-up and run-time speed-ups for the command line, each with the reason it is safe.
 
 jsonschema imports ``rfc3987_syntax`` when it is installed (Jupyter's event schemas pull it
 in), and that package compiles a grammar at import: about two seconds on every command that
 touches nbformat. nbformat's notebook schema uses no ``iri`` formats, so the build blocks the
-import and jsonschema skips those format checkers. Set ``REVIEWKIT_NO_SPEEDUPS=1`` to disable.
+import and jsonschema skips those format checkers.
+
+The garbage collector: a build allocates millions of short-lived objects (WeasyPrint's boxes,
+matplotlib's artists), and with Python's default thresholds the collector walks the whole heap
+again and again, the hundreds of thousands of objects the imports made included. Once the
+pipeline is imported (:func:`settle`), those objects are frozen out of collection and the
+collector runs less often; and at exit the collector no longer walks the whole heap once more
+before the process ends (measured: 1-4 s on a busy 2-core machine, 0.1 s frozen). Reference
+counting still frees almost everything as soon as it is unused; only cycles wait longer.
+
+Set ``REVIEWKIT_NO_SPEEDUPS=1`` to disable all of them.
 """
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 import sys
 
+#: Allocations between young collections (Python's default is 700), and how many young and
+#: middle collections make the next older one (default 10 and 10).
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
+def enabled() -> bool:
+    return not os.environ.get("REVIEWKIT_NO_SPEEDUPS")
+
 
 def apply() -> None:
-    if os.environ.get("REVIEWKIT_NO_SPEEDUPS"):
+    """Before the pipeline is imported."""
+    if not enabled():
         return
     if "jsonschema" not in sys.modules:
         sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+    # Registered first, so it runs last: after every other exit handler, just before the
+    # interpreter's final collection, which then has nothing tracked to walk.
+    atexit.register(gc.freeze)
+
+
+def settle() -> None:
+    """Once the pipeline is imported: its objects live as long as the process."""
+    if not enabled():
+        return
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)

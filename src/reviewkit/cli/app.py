@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from reviewkit import __version__, cadences, redact
+from reviewkit import __version__, _speedups, cadences, redact
 from reviewkit._speedups import apply as _apply_speedups
 from reviewkit.cli.actions import (
     add_parsers,
@@ -151,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Deferred for start-up time: the batch imports the whole pipeline.
             from reviewkit.cli.batch import run_batch_command, run_index
 
+            _speedups.settle()
             return run_batch_command(args) if args.command == "batch" else run_index(args)
         if args.command == "actions":
             return run_actions(args)
@@ -193,6 +194,8 @@ def _build(args: argparse.Namespace) -> int:
     # Deferred for start-up time: the build imports nbformat, papermill and matplotlib, which
     # the other commands never need.
     from reviewkit.run.build import build_pack
+
+    _speedups.settle()
 
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)

@@ -22,8 +22,8 @@ from reviewkit.evaluation.grain import (
     silence_of,
 )
 from reviewkit.formatting import STATUS_WORDS, ordinal
-from reviewkit.inputs.catalog import Kpi
-from reviewkit.inputs.measurements import Observation, Unseen
+from reviewkit.inputs.catalog import DEFAULT_ROLLUP, Kpi
+from reviewkit.inputs.measurements import Observation, Unseen, exact_mean, exact_sum
 from reviewkit.periods import Period
 
 Status = Literal["green", "amber", "red", "no_data"]
@@ -71,16 +71,23 @@ class Combined:
 
 
 def _weight(obs: Observation) -> float:
-    return 1.0 if obs.count is None else obs.count
+    # An observation standing for several rows (a large table's date) weighs as many.
+    return float(obs.rows) if obs.count is None else obs.count
 
 
 def _over_time(rows: Sequence[Observation], rule: str) -> float | None:
     """One unit's figure: the aggregation rule over its rows in date order; a mean weighs each
-    row by its count."""
+    row by its count. Means and sums without counts add the values up exactly, as decimals:
+    a large table's dates come summed by the engine, and the two must agree to the last bit."""
+    valued = [obs for obs in rows if obs.value is not None]
     if rule == "mean" and any(obs.count is not None for obs in rows):
-        return math.fsum(_weight(o) * o.value for o in rows if o.value is not None) / math.fsum(
+        return math.fsum(_weight(o) * o.value for o in valued) / math.fsum(  # type: ignore[operator]
             _weight(o) for o in rows)
-    return aggregate([obs.value for obs in rows if obs.value is not None], rule)
+    if rule == "mean":
+        return exact_mean(valued)
+    if rule == "sum":
+        return exact_sum(valued) if valued else None
+    return aggregate([obs.value for obs in valued if obs.value is not None], rule)
 
 
 #: Figures made by arithmetic (means, sums across units) are rounded to this many decimal
@@ -112,13 +119,17 @@ def combine(kpi: Kpi, observations: Iterable[Observation]) -> Combined:
     if not rows:
         return Combined(None, 0, 0.0)
     weight = math.fsum(_weight(obs) for obs in rows)
+    count = sum(obs.rows for obs in rows)
     # Each unit's rows, and inside a unit each part of its breakdown (a depot): aggregated over
     # time, then combined by the roll-up rule (a sum of sums, a mean of every measurement, …).
     segments: dict[tuple[str, str], list[Observation]] = {}
     for obs in rows:
         segments.setdefault((obs.segment, obs.part), []).append(obs)
-    if len(segments) == 1 or (rollup == "mean" and kpi.aggregation == "mean"):
-        return Combined(_figure(_over_time(rows, kpi.aggregation)), len(rows), weight)
+    # The default rollup over units' figures is the aggregation over every row in (date, unit,
+    # part) order (a sum of sums, the latest of the latest, a count-weighted mean of means …):
+    # one pass, exact.
+    if len(segments) == 1 or rollup == DEFAULT_ROLLUP[kpi.aggregation]:
+        return Combined(_figure(_over_time(rows, kpi.aggregation)), count, weight)
     parts = [(_over_time(part, kpi.aggregation), math.fsum(_weight(o) for o in part),
               (part[-1].period_end, *key)) for key, part in segments.items()]
     values = [value for value, _, _ in parts if value is not None]
@@ -129,7 +140,7 @@ def combine(kpi: Kpi, observations: Iterable[Observation]) -> Combined:
         value = max(parts, key=lambda part: part[2])[0]
     else:
         value = aggregate(values, rollup)
-    return Combined(_figure(value), len(rows), weight)
+    return Combined(_figure(value), count, weight)
 
 
 def rag_status(value: float | None, target: float, amber: float | None, direction: str) -> Status:

@@ -16,7 +16,6 @@ from reviewkit.evaluation.breakdown import Breakdown, breakdowns
 from reviewkit.evaluation.changes import ChangeReport, compare
 from reviewkit.evaluation.evaluate import Evaluation, ExceptionItem, KpiResult, evaluate
 from reviewkit.evaluation.figures import PackFigures, pack_figures
-from reviewkit.evaluation.forecast import HISTORY_MONTHS
 from reviewkit.evaluation.owners import (
     EnteredValue,
     OwnerNote,
@@ -25,7 +24,7 @@ from reviewkit.evaluation.owners import (
     owner_statuses,
     with_owner_statuses,
 )
-from reviewkit.evaluation.strategy import Strategy, outlook_month, prepare_strategy
+from reviewkit.evaluation.strategy import Strategy, prepare_strategy
 from reviewkit.evaluation.units import ShareOfGroup, UnitFigures, shares_of, unit_figures
 from reviewkit.inputs.catalog import Catalog, Kpi
 from reviewkit.inputs.loaded import Inputs
@@ -184,27 +183,6 @@ def history_length(cadence: Cadence, inputs: Inputs) -> int:
     return max(inputs.params.values.history or cadence.history, cadence.trend_window, 2)
 
 
-#: The parts of a pack that read measurements other than one value per period of the pack: the
-#: year to date, the outlook's months, and the latest value of a benefit's or key result's KPI.
-ROW_BY_ROW_PARTS: tuple[StrategyPart, ...] = ("year_to_date", "outlook", "benefits", "priorities")
-
-
-def rows_needed_from(cadence: Cadence, inputs: Inputs, period: Period,
-                     as_of: dt.date) -> dt.date:
-    """The first day whose measurements the evaluation reads row by row: the periods the pack
-    shows, and for the parts in :data:`ROW_BY_ROW_PARTS` the rows they combine across periods.
-    Earlier periods only count toward a streak, the day a KPI was last seen and the
-    data-quality appendix, which need one value per period, its latest date with a value and
-    latest target, and the empty rows."""
-    start = period.shift(-(history_length(cadence, inputs) - 1)).start
-    if cadence.wants("year_to_date"):
-        start = min(start, dt.date(period.end.year, 1, 1))
-    if cadence.wants("outlook"):
-        start = min(start, outlook_month(as_of).shift(-(HISTORY_MONTHS - 1)).start)
-    # From the start of a period of the pack: a period is either read row by row or summarised.
-    return period.shift(-period.offset_of(start)).start
-
-
 def choose_headline(cadence: Cadence, inputs: Inputs) -> tuple[str, ...]:
     """Headline KPIs: the params file's list, else the catalog's ``headline: true`` ones, else
     the first few in catalog order."""
@@ -231,14 +209,19 @@ def evaluate_pack(
     *,
     today: dt.date,
     owner_updates: Sequence[KpiUpdate] = (),
+    units_known: Mapping[str, UnitFigures] | None = None,
+    resolved: tuple[Period, dt.date] | None = None,
 ) -> PackEvaluation:
     """Evaluate one pack of ``cadence`` for the period ``requested`` falls in (default: the
-    params file's ``period_end``, else the latest complete period in the data).
+    params file's ``period_end``, else the latest complete period in the data). A group's
+    units page takes the figures in ``units_known`` (by unit id) as they are. ``resolved``:
+    the period and the day its data runs to, when the caller has resolved them already from
+    these inputs (:func:`resolve_period`).
 
     ``today`` is the clock (the caller reads it, so this stays pure): the action log of a
     period in progress is taken as of the day the data runs to, or today if that is earlier.
     """
-    period, as_of = resolve_period(cadence, inputs, requested, today)
+    period, as_of = resolved or resolve_period(cadence, inputs, requested, today)
     measurements = inputs.measurements
     params = inputs.params.values
     headline = choose_headline(cadence, inputs)
@@ -280,7 +263,7 @@ def evaluate_pack(
                       previous_period=period.previous(),
                       previous_exceptions=_previous_exceptions(inputs, history, period, earlier))
     strategy = prepare_strategy(cadence, inputs, evaluation, period, headline, as_of)
-    units = unit_figures(inputs, period, as_of) if inputs.is_group else ()
+    units = unit_figures(inputs, period, as_of, units_known) if inputs.is_group else ()
     parts = {} if inputs.is_group else breakdowns(evaluation.results, measurements.series)
     figures = pack_figures(period=period, evaluation=evaluation, action_log=log,
                            changes=changes, strategy=strategy, kpis=inputs.catalog.by_id(),

@@ -14,7 +14,7 @@ from reviewkit import cadences
 from reviewkit.cadences import Cadence
 from reviewkit.evaluation.actions import point_at
 from reviewkit.evaluation.benefits import BenefitAssessment, assess_benefit
-from reviewkit.evaluation.evaluate import Evaluation
+from reviewkit.evaluation.evaluate import Evaluation, combine
 from reviewkit.evaluation.forecast import (
     Forecast,
     QuarterOutlook,
@@ -107,14 +107,17 @@ def _latest_values(
     for result in evaluation.results:
         if result.value is not None:
             values[result.kpi.id] = (result.value, result.current.period.end)
+    kpis = inputs.catalog.by_id()
     for kpi_id, rows in inputs.measurements.series.items():
-        if kpi_id in values:
+        if kpi_id in values or kpi_id not in kpis:
             continue
         dated = [obs for obs in rows if obs.value is not None and obs.period_end <= end]
         if dated:
-            last = max(dated, key=lambda obs: obs.period_end)
-            assert last.value is not None
-            values[kpi_id] = (last.value, last.period_end)
+            # The latest date's figure: its rows (one per unit) combined as in any period.
+            latest = max(obs.period_end for obs in dated)
+            value = combine(kpis[kpi_id], [obs for obs in dated if obs.period_end == latest])
+            assert value.value is not None
+            values[kpi_id] = (value.value, latest)
     return values
 
 

@@ -53,21 +53,30 @@ def reported_by_units(kpi_id: str, units: Sequence[UnitFigures]) -> int:
 
 
 def unit_figures(inputs: Inputs, period: Period,
-                 as_of: dt.date | None = None) -> tuple[UnitFigures, ...]:
+                 as_of: dt.date | None = None,
+                 known: Mapping[str, UnitFigures] | None = None) -> tuple[UnitFigures, ...]:
     """Every unit of a group's inputs evaluated for ``period`` (the group pack shows them),
     each against its own targets; a KPI a unit shows as its share of the group is in its
-    :attr:`UnitFigures.shares`."""
+    :attr:`UnitFigures.shares`. ``known``: units' results already evaluated for this whole
+    period, by unit id (a batch hands on those of the units' own packs, so no unit is
+    evaluated twice); used when the group's data, too, runs to the period's end."""
     figures = []
     group = {r.kpi.id: r for r in evaluate(
         [kpi for kpi in inputs.catalog.kpis if kpi.sums_units], inputs.measurements.series,
         period, history_length=inputs.params.values.history, as_of=as_of).results}
+    whole = as_of is None or as_of >= period.end
     for unit in inputs.units:
         own = inputs.for_unit(unit)
-        evaluation = evaluate(own.catalog.kpis, own.measurements.series, period,
-                              history_length=inputs.params.values.history,
-                              stale_after=inputs.params.values.stale_after, as_of=as_of)
+        reused = (known or {}).get(unit.id) if whole else None
+        if reused is not None:
+            results = dict(reused.results)
+        else:
+            evaluation = evaluate(own.catalog.kpis, own.measurements.series, period,
+                                  history_length=inputs.params.values.history,
+                                  stale_after=inputs.params.values.stale_after, as_of=as_of)
+            results = {r.kpi.id: r for r in evaluation.results}
         shares = {share.kpi.id: share for share in shares_of(own, period, as_of, group)}
-        figures.append(UnitFigures(unit, {r.kpi.id: r for r in evaluation.results}, shares))
+        figures.append(UnitFigures(unit, results, shares))
     return tuple(figures)
 
 

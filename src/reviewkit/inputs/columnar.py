@@ -15,12 +15,12 @@ Python; the earlier periods come back as one row per KPI and period (see :func:`
 from __future__ import annotations
 
 import datetime as dt
-import math
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -100,29 +100,53 @@ class CsvTable:
     columns: tuple[str, ...]
 
 
+#: The scale of the engine's exact sums: a value with more decimal places than this (or in
+#: exponent form, or of more than 15 significant digits) sends the table to the row reader.
+SUM_SCALE = 12
+#: The most digits a value the engine sums may have: up to 15, a value's shortest Python repr
+#: is the decimal written in the file, so both readers add the same decimals.
+SUM_DIGITS = 15
+
+
+@dataclass(frozen=True, slots=True)
+class DaySummary:
+    """One KPI's rows on one date, combined across their segments by the engine."""
+
+    day: dt.date
+    rows: int  # every row of the KPI on that date
+    n: int  # the rows with a value
+    total: Decimal | None  # the exact sum of those values (None when n is 0)
+    low: float | None  # the smallest of them
+    high: float | None  # the largest
+    last: float | None  # the value of the last of them in segment order
+    # The target of the last row in segment order that has one (a row with or without a
+    # value), and which row that is: None when it has a value, else its segment.
+    target: float | None
+    target_missing_segment: str | None
+    target_rows: int  # rows with a target
+    missing: tuple[str, ...]  # the segments of the rows without a value, in order
+
+
 @dataclass(frozen=True)
 class Scan:
-    """What the load stage keeps of a checked table: no rows, only what choosing a period and
-    reporting on the file need."""
+    """What the load stage keeps of a checked table: no rows, only each KPI's rows summarised
+    per date (see :class:`DaySummary`), which is all a pack of any period needs."""
 
     table: CsvTable
     row_count: int
-    today: dt.date  # the day the scan took as today
-    latest: dict[str, dt.date]  # the latest date of each KPI's rows, up to ``today``
     rows: dict[str, int]  # each KPI's row count
+    days: dict[str, tuple[DaySummary, ...]]  # each KPI's dates, in order
     has_segments: bool = False  # some row has a segment (a unit)
 
     def latest_dates(self, not_after: dt.date | None) -> dict[str, dt.date]:
-        """Each KPI's latest date, ignoring rows after ``not_after`` (None: none ignored)."""
-        if not_after == self.today:
-            return self.latest
-        with engine() as con:
-            cells = _relation_sql(con, self.table)
-            latest = con.execute(
-                f"SELECT kpi_id, max(period_end) FROM ({cells}) WHERE kpi_id <> '' "
-                "AND ($last IS NULL OR period_end <= $last) GROUP BY kpi_id",
-                {"last": not_after.isoformat() if not_after else None}).fetchall()
-        return {kpi: dt.date.fromisoformat(day) for kpi, day in latest}
+        """Each KPI's latest date with a row, ignoring rows after ``not_after`` (None: none
+        ignored)."""
+        latest: dict[str, dt.date] = {}
+        for kpi_id, days in self.days.items():
+            kept = [day.day for day in days if not_after is None or day.day <= not_after]
+            if kept:
+                latest[kpi_id] = kept[-1]
+        return latest
 
 
 def _relation_sql(con: duckdb.DuckDBPyConnection, table: CsvTable) -> str:
@@ -141,14 +165,51 @@ def _relation_sql(con: duckdb.DuckDBPyConnection, table: CsvTable) -> str:
             f"{cell('segment')} AS segment FROM raw")
 
 
-def scan_csv(path: Path, columns: Sequence[str], today: dt.date) -> Scan | None:
-    """Check every row of a measurements CSV column-wise; None when the row reader must decide.
+def _bad_number(column: str) -> str:
+    """SQL: the cell is not empty and not a finite number in the contract's form."""
+    return (f"({column} <> '' AND NOT (regexp_full_match({column}, '{_NUMBER}') "
+            f"AND coalesce(isfinite(try_cast({column} AS DOUBLE)), false)))")
+
+
+#: A number in the contract's form that the engine adds up exactly as the row reader does: no
+#: exponent and at most SUM_SCALE decimal places (RE2 syntax); it is finite.
+_EXACT_NUMBER = rf"[+-]?([0-9]+(\.[0-9]{{0,{SUM_SCALE}}})?|\.[0-9]{{1,{SUM_SCALE}}})"
+
+
+def _exact_form(column: str) -> str:
+    """SQL: the cell holds a number the engine sums exactly as the row reader does (see
+    :data:`_EXACT_NUMBER`), of at most SUM_DIGITS digits. One regular expression a cell: the
+    contract's own form is implied."""
+    digits = (f"length({column}) - CAST(starts_with({column}, '+') OR starts_with({column}, '-') "
+              f"AS INTEGER) - CAST(contains({column}, '.') AS INTEGER)")
+    return (f"(regexp_full_match({column}, '{_EXACT_NUMBER}') "
+            f"AND (length({column}) <= {SUM_DIGITS} OR {digits} <= {SUM_DIGITS}))")
+
+
+def _date_or_none(text: str) -> dt.date | None:
+    """The date a period_end cell holds as the row reader reads it (None: it reads none)."""
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+    if len(text) != 10 or day.isoformat() != text or not EARLIEST <= day <= LATEST:
+        return None
+    return day
+
+
+def scan_csv(path: Path, columns: Sequence[str]) -> Scan | None:
+    """Check every row of a measurements CSV column-wise and summarise each KPI's rows per date,
+    in one pass over the file; None when the row reader must decide.
 
     ``columns`` is the header as the row reader checked it (lower-cased, trimmed). Checked
     here: kpi_id not empty; period_end a real YYYY-MM-DD date from 1900 to 2999; value and
     target empty or a finite number in the contract's form; no two rows with the same KPI,
     date and segment; no kpi_id or segment with white space at an end (the row reader trims
-    it; we leave such a file to it).
+    it; we leave such a file to it). A value the engine cannot add up exactly as the row
+    reader does (see :func:`_exact_form`) also leaves the file to the row reader, and so does a
+    unit's row (a segment) with a target of its own: whether units' targets set a period's
+    target depends on which units give one (evaluation's ``_period_target``), which a date's
+    summary does not keep.
     """
     import duckdb  # deferred: see engine()
 
@@ -160,155 +221,53 @@ def scan_csv(path: Path, columns: Sequence[str], today: dt.date) -> Scan | None:
             con.execute(
                 "CREATE VIEW rows AS SELECT * FROM cells WHERE NOT (kpi_id = '' AND "
                 "period_end = '' AND value = '' AND target = '' AND segment = '')")
-            # One scan: per KPI, its rows, its bad rows and its latest date up to today.
             con.execute("SET VARIABLE reviewkit_space = $space", {"space": _SPACE})
-            per_kpi = con.execute(f"""
-                SELECT kpi_id, count(*), count(*) FILTER (WHERE
-                    kpi_id = '' OR {_edge_space('kpi_id')} OR {_edge_space('segment')}
-                 OR period_end < $earliest OR period_end > $latest OR period_end IS DISTINCT FROM
-                    strftime(try_cast(period_end AS DATE), '%Y-%m-%d')
-                 OR (value <> '' AND NOT (regexp_full_match(value, '{_NUMBER}')
-                      AND coalesce(isfinite(try_cast(value AS DOUBLE)), false)))
-                 OR (target <> '' AND NOT (regexp_full_match(target, '{_NUMBER}')
-                      AND coalesce(isfinite(try_cast(target AS DOUBLE)), false)))),
-                 max(period_end) FILTER (WHERE period_end <= $today),
-                 count(*) FILTER (WHERE segment <> '')
-                FROM rows GROUP BY kpi_id
-            """, {"today": today.isoformat(), "earliest": EARLIEST.isoformat(),
-                  "latest": LATEST.isoformat()}).fetchall()
-            if any(bad for _, _, bad, _, _ in per_kpi):
-                return None
-            # A hash shared by two different rows reads as a duplicate too: the row reader
-            # then decides (a chance of a few in a million for ten million rows). Hashes
-            # group faster than the text they stand for.
-            duplicate = con.execute(
-                "SELECT 1 FROM rows GROUP BY hash(kpi_id, period_end, segment) "
-                "HAVING count(*) > 1 LIMIT 1").fetchone()
-            if duplicate is not None:
-                return None
+            # One pass: per KPI and date (as written), its rows checked and summarised. A date
+            # has as many distinct segments as rows, or two rows share one (a duplicate; the
+            # segments' hashes are counted, faster than their text: two segments of one date
+            # sharing a hash read as a duplicate too, and the row reader then decides). A value
+            # not in the exact form is bad or beyond exact sums, and a unit's row with a target
+            # needs the units' own rows: the row reader decides too.
+            groups = con.execute(f"""
+                WITH typed AS (
+                  SELECT kpi_id, period_end, value, target, segment,
+                         CASE WHEN value <> '' THEN try_cast(value AS DOUBLE) END AS v,
+                         CASE WHEN target <> '' THEN try_cast(target AS DOUBLE) END AS t
+                  FROM rows)
+                SELECT kpi_id, period_end, count(*), count(DISTINCT hash(segment)),
+                  count(*) FILTER (WHERE segment <> ''),
+                  count(*) FILTER (WHERE {_edge_space('segment')} OR {_bad_number('target')}),
+                  count(*) FILTER (WHERE (value <> '' AND NOT {_exact_form('value')})
+                                    OR (segment <> '' AND target <> '')),
+                  count(v),
+                  sum(try_cast(value AS DECIMAL(38, {SUM_SCALE}))) FILTER (WHERE v IS NOT NULL),
+                  min(v), max(v), arg_max(v, segment) FILTER (WHERE v IS NOT NULL),
+                  arg_max(t, segment) FILTER (WHERE t IS NOT NULL),
+                  arg_max(CASE WHEN v IS NULL THEN segment END, segment)
+                    FILTER (WHERE t IS NOT NULL),
+                  arg_max(v IS NULL, segment) FILTER (WHERE t IS NOT NULL),
+                  count(t),
+                  list(segment ORDER BY segment) FILTER (WHERE value = '')
+                FROM typed GROUP BY kpi_id, period_end
+            """).fetchall()
         except duckdb.Error:
             return None  # a line DuckDB cannot parse: the row reader names it, or reads it
-    return Scan(table, sum(rows for _, rows, _, _, _ in per_kpi), today,
-                {kpi: dt.date.fromisoformat(day) for kpi, _, _, day, _ in per_kpi if day},
-                {kpi: rows for kpi, rows, _, _, _ in per_kpi},
-                any(units for _, _, _, _, units in per_kpi))
-
-
-Row = tuple[str, dt.date, float | None, float | None, str]
-#: Rows fetched at a time: DuckDB's result rows are Python tuples until we keep what we need.
-_BATCH = 100_000
-#: Periods fetched at a time when earlier periods are summarised: each brings its values.
-_GROUPS = 64
-
-
-@dataclass(frozen=True)
-class PackRows:
-    """The rows of a large table that one pack needs, as plain values."""
-
-    # every row of the catalog's KPIs dated from ``keep_from`` to the period end, in
-    # (kpi, date, segment) order, in batches: kpi, date, value, target, segment
-    kept: Iterator[list[Row]]
-    # before ``keep_from``, one row per KPI and period that has a value: kpi, the latest date
-    # with a value, the period's value by the KPI's rule, the latest target, the values counted
-    summarised: list[tuple[str, dt.date, float, float | None, int]]
-    # before ``keep_from``, the rows with an empty value: kpi, date, segment
-    missing: list[tuple[str, dt.date, str]]
-    rows_after: int  # rows of any KPI dated after the period
-    rows_in_future: int  # rows after today not among the kept (unknown KPIs, after the period)
-    target_rows_before: dict[str, int]  # rows with a target, before ``keep_from``
-
-
-@contextmanager
-def pack_rows(
-    table: CsvTable,
-    rules: Mapping[str, str],
-    keep_from: dt.date,
-    end: dt.date,
-    rule: PeriodRule,
-    today: dt.date,
-) -> Iterator[PackRows]:
-    """The rows of ``rules``' KPIs (id → aggregation rule) that a pack ending on ``end`` needs.
-
-    Rows from ``keep_from`` on come back as they are (one scan of the file, fetched in batches
-    while the context is open). Earlier periods are only needed to count a streak back past the
-    charts, for the day a KPI was last seen and for the data-quality appendix, so a second scan
-    returns them combined: one row per KPI and period with the period's value (the KPI's rule
-    over its values, as the evaluation computes it), its latest date with a value and its
-    latest target (in date and segment order); plus each row with an empty value. Two scans of
-    the file hold less in memory than one scan into a table of every row.
-    """
-    with engine() as con:
-        cells = _relation_sql(con, table)
-        con.execute("CREATE TEMP TABLE rules (kpi_id VARCHAR, rule VARCHAR)")
-        con.executemany("INSERT INTO rules VALUES (?, ?)", list(rules.items()))
-        # Dates compare as text: the load's scan checked their form.
-        con.execute(f"""
-            CREATE VIEW typed AS
-            SELECT kpi_id, period_end, CAST(period_end AS DATE) AS day,
-                   CAST(nullif(value, '') AS DOUBLE) AS value,
-                   CAST(nullif(target, '') AS DOUBLE) AS target, segment, rule
-            FROM ({cells}) LEFT JOIN rules USING (kpi_id)
-            WHERE period_end <> ''
-        """)
-        define_period_of(con, end, rule)
-        # Means and sums come back as the list of the period's values and are added up here
-        # with math.fsum, as the evaluation does (the engine's sum can differ in the last bit).
-        earlier = con.execute("""
-            SELECT kpi_id, any_value(rule),
-                   count(*) FILTER (WHERE period_end > $end_text),
-                   count(*) FILTER (WHERE period_end > $today_text
-                                    AND (rule IS NULL OR period_end > $end_text)),
-                   count(*) FILTER (WHERE rule IS NOT NULL AND period_end < $start_text),
-                   max(day) FILTER (WHERE value IS NOT NULL AND period_end < $start_text),
-                   count(value),
-                   CASE any_value(rule)
-                     WHEN 'min' THEN min(value)
-                     WHEN 'max' THEN max(value)
-                     WHEN 'last' THEN arg_max(value, (day, segment))
-                                      FILTER (WHERE value IS NOT NULL)
-                   END,
-                   CASE WHEN any_value(rule) IN ('mean', 'sum')
-                        THEN list(value) FILTER (WHERE value IS NOT NULL) END,
-                   arg_max(target, (day, segment)) FILTER (WHERE target IS NOT NULL),
-                   count(target),
-                   list((day, segment) ORDER BY day, segment) FILTER (WHERE value IS NULL)
-            FROM typed
-            WHERE period_end > $end_text OR period_end > $today_text
-               OR (rule IS NOT NULL AND period_end < $start_text)
-            GROUP BY kpi_id, period_of(day)
-        """, {"end_text": end.isoformat(), "start_text": keep_from.isoformat(),
-              "today_text": today.isoformat()})
-        summarised: list[tuple[str, dt.date, float, float | None, int]] = []
-        missing: list[tuple[str, dt.date, str]] = []
-        targets: dict[str, int] = {}
-        after = future = 0
-        while groups := earlier.fetchmany(_GROUPS):
-            for (kpi_id, kpi_rule, later, in_future, before, seen, count, value, values,
-                 target, target_rows, empty) in groups:
-                after += later
-                future += in_future
-                if not before:
-                    continue  # a KPI the catalog does not know, or a period after keep_from
-                if seen is not None:
-                    if kpi_rule == "mean":
-                        value = math.fsum(values) / len(values)
-                    elif kpi_rule == "sum":
-                        value = math.fsum(values)
-                    summarised.append((kpi_id, seen, value, target, count))
-                missing.extend((kpi_id, day, segment) for day, segment in empty or ())
-                if target_rows:
-                    targets[kpi_id] = targets.get(kpi_id, 0) + target_rows
-
-        def batches() -> Iterator[list[Row]]:
-            if keep_from > end:
-                return  # every period summarised: no need to read the file again
-            result = con.execute(
-                "SELECT kpi_id, day, value, target, segment FROM typed WHERE rule IS NOT NULL "
-                "AND period_end BETWEEN $start_text AND $end_text "
-                "ORDER BY kpi_id, day, segment",
-                {"start_text": keep_from.isoformat(), "end_text": end.isoformat()})
-            while batch := result.fetchmany(_BATCH):
-                yield batch
-
-        yield PackRows(kept=batches(), summarised=summarised, missing=missing,
-                       rows_after=after, rows_in_future=future, target_rows_before=targets)
+    rows: dict[str, int] = {}
+    days: dict[str, list[DaySummary]] = {}
+    has_segments = False
+    for (kpi_id, text, count, segments, with_segment, bad, inexact, n, total, low, high, last,
+         target, target_segment, target_missing, target_rows, missing) in groups:
+        day = _date_or_none(text)
+        if (bad or inexact or count != segments or day is None or not kpi_id
+                or kpi_id != kpi_id.strip(_SPACE)):
+            return None
+        has_segments = has_segments or bool(with_segment)
+        rows[kpi_id] = rows.get(kpi_id, 0) + count
+        days.setdefault(kpi_id, []).append(DaySummary(
+            day, count, n, total if n else None, low, high, last, target,
+            target_segment if target_missing else None, target_rows, tuple(missing or ())))
+    return Scan(table, sum(rows.values()),
+                dict(sorted(rows.items())),
+                {kpi_id: tuple(sorted(found, key=lambda summary: summary.day))
+                 for kpi_id, found in days.items()},
+                has_segments)

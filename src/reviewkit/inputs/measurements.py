@@ -1,7 +1,8 @@
 """Measurements: the long table of KPI values, loaded from CSV, Parquet or Excel and validated.
 
 A CSV of at least :data:`COLUMNAR_FROM_BYTES` is checked column-wise by DuckDB
-(:mod:`reviewkit.inputs.columnar`) and only the rows a pack needs become Python values; any
+(:mod:`reviewkit.inputs.columnar`), which also combines each KPI's rows of a date into one
+:class:`Observation` (their figure, exact sum and count); no row becomes a Python value. Any
 doubt sends it through the row reader, so errors and line numbers are the same either way.
 """
 
@@ -10,13 +11,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from decimal import Decimal, localcontext
 from pathlib import Path
 
-from reviewkit.cadences import PeriodRule
 from reviewkit.errors import quoted
-from reviewkit.inputs.columnar import Scan, pack_rows, scan_csv
+from reviewkit.inputs.columnar import DaySummary, Scan, scan_csv
 from reviewkit.inputs.table import (
     FORMATS,
     MAX_LINE_CHARS,
@@ -27,7 +28,6 @@ from reviewkit.inputs.table import (
     number_or_none,
     stream_table,
 )
-from reviewkit.periods import today
 
 REQUIRED_COLUMNS = ("kpi_id", "period_end", "value")
 OPTIONAL_COLUMNS = ("target", "segment", "count")
@@ -51,6 +51,52 @@ class Observation:
     #: Its value of a column finer than the unit (a depot, a region, a ward) that the KPI is
     #: broken down by (the catalog's ``breakdown``); '' when the KPI has none.
     part: str = ""
+    #: How many rows with a value this observation stands for: 1 for a row; a large table's
+    #: rows of one date, across their segments, are one observation (``value`` is then their
+    #: figure by the KPI's aggregation and ``total`` their exact sum).
+    rows: int = 1
+    total: Decimal | None = None
+
+    @property
+    def exact(self) -> Decimal:
+        """The exact sum of the values this observation stands for (its value for a row: the
+        decimal the file wrote, which the shortest repr of a float read from it is)."""
+        if self.total is not None:
+            return self.total
+        assert self.value is not None
+        return Decimal(repr(self.value))
+
+
+#: Exact sums and means: the data are decimals, and both readers add them up exactly, so a
+#: large table's figures are those of reading every row, to the last bit.
+_EXACT_DIGITS = 60
+
+
+def exact_sum(observations: Iterable[Observation]) -> float:
+    """The sum of the observations' values, added up exactly (as decimals), as a float."""
+    with localcontext() as context:
+        context.prec = _EXACT_DIGITS
+        return float(sum((obs.exact for obs in observations), Decimal(0)))
+
+
+def exact_mean(observations: Iterable[Observation]) -> float | None:
+    """The mean of the values the observations stand for, added up exactly."""
+    total, rows = Decimal(0), 0
+    with localcontext() as context:
+        context.prec = _EXACT_DIGITS
+        for obs in observations:
+            total += obs.exact
+            rows += obs.rows
+    return mean_of(total, rows)
+
+
+def mean_of(total: Decimal, rows: int) -> float | None:
+    """``total / rows`` as a float (None for no rows), divided as :func:`exact_mean` does."""
+    if not rows:
+        return None
+    with localcontext() as context:
+        context.prec = _EXACT_DIGITS
+        return float(total / rows)
 
 
 @dataclass(frozen=True)
@@ -95,41 +141,53 @@ class Measurements:
         ]
         return max(dates) if dates else None
 
-    def for_pack(self, rules: Mapping[str, str], keep_from: dt.date, end: dt.date,
-                 rule: PeriodRule, today: dt.date) -> Measurements:
-        """The series a pack ending on ``end`` needs, for the catalog's KPIs (id → aggregation
-        rule): every row from ``keep_from``, and each earlier period of the pack's cadence as
-        one row (its value by the KPI's rule, its latest date with a value and latest target),
-        plus the earlier rows with an empty value. A table read row by row is returned as is.
-        """
+    def for_pack(self, rules: Mapping[str, str], end: dt.date, today: dt.date) -> Measurements:
+        """The series a pack ending on ``end`` needs from a large table, for the catalog's KPIs
+        (id → aggregation rule): for each date, one observation standing for its rows with a
+        value (their figure by the KPI's rule, their exact sum and how many they are), and one
+        per row without a value. Rows after ``end`` and rows of KPIs the catalog does not know
+        are only counted. A table read row by row is returned as is."""
         if self.scan is None:
             return self
-        series: dict[str, list[Observation]] = defaultdict(list)
-        summarised_targets: dict[str, int] = defaultdict(int)
-        # Why the caches: millions of rows share a few hundred dates and units; one object
-        # each instead of one per row.
-        days: dict[dt.date, dt.date] = {}
-        units: dict[str, str] = {}
-        with pack_rows(self.scan.table, rules, keep_from, end, rule, today) as rows:
-            for batch in rows.kept:
-                for kpi_id, day, value, target, segment in batch:
-                    series[kpi_id].append(Observation(days.setdefault(day, day), value, target,
-                                                      units.setdefault(segment, segment)))
-            for kpi_id, day, value, target, _ in rows.summarised:
-                series[kpi_id].append(Observation(day, value, target))
-                if target is not None:
-                    summarised_targets[kpi_id] += 1
-            for kpi_id, day, segment in rows.missing:
-                series[kpi_id].append(Observation(day, None, None, segment))
-        for observations in series.values():
-            observations.sort(key=lambda obs: (obs.period_end, obs.segment))
-        # The series hold one target row per summarised period; the table may have more.
-        extra = {kpi_id: count - summarised_targets.get(kpi_id, 0)
-                 for kpi_id, count in rows.target_rows_before.items()}
-        unknown = {kpi_id: count for kpi_id, count in sorted(self.scan.rows.items())
+        series: dict[str, list[Observation]] = {}
+        extra_targets: dict[str, int] = {}
+        after = future = 0
+        for kpi_id, days in self.scan.days.items():
+            rule = rules.get(kpi_id)
+            for summary in days:
+                if rule is None or summary.day > end:
+                    after += summary.rows if summary.day > end else 0
+                    future += summary.rows if summary.day > today else 0
+                    continue
+                made = _observations(summary, rule)
+                series.setdefault(kpi_id, []).extend(made)
+                if summary.day > today:
+                    future += summary.rows - len(made)
+                extra = summary.target_rows - sum(1 for obs in made if obs.target is not None)
+                if extra:
+                    extra_targets[kpi_id] = extra_targets.get(kpi_id, 0) + extra
+        unknown = {kpi_id: count for kpi_id, count in self.scan.rows.items()
                    if kpi_id not in rules}
-        return replace(self, series=dict(series), scan=None,
-                       unseen=Unseen(unknown, rows.rows_after, extra, rows.rows_in_future))
+        return replace(self, series=series, scan=None,
+                       unseen=Unseen(unknown, after, extra_targets, future))
+
+
+def _observations(summary: DaySummary, rule: str) -> list[Observation]:
+    """A date's rows of one KPI as the evaluation reads them: one observation for those with a
+    value, one for each without (as the row reader has them)."""
+    made: list[Observation] = []
+    if summary.n:
+        assert summary.total is not None
+        value = {"mean": mean_of(summary.total, summary.n), "sum": float(summary.total),
+                 "min": summary.low, "max": summary.high, "last": summary.last}[rule]
+        made.append(Observation(summary.day, value,
+                                summary.target if summary.target_missing_segment is None
+                                and summary.target_rows else None,
+                                rows=summary.n, total=summary.total))
+    made.extend(Observation(summary.day, None, summary.target
+                            if segment == summary.target_missing_segment else None, segment)
+                for segment in summary.missing)
+    return made
 
 
 def load_measurements(path: str | Path, *, column_wise: bool = True,
@@ -150,7 +208,7 @@ def load_measurements(path: str | Path, *, column_wise: bool = True,
             and not any(column in table.columns for column in finer)
             and table.path.stat().st_size >= COLUMNAR_FROM_BYTES and not damaged(table.path)):
         header = _header(table.path)
-        scan = scan_csv(table.path, header, today()) if header is not None else None
+        scan = scan_csv(table.path, header) if header is not None else None
         if scan is not None:
             return Measurements(path=table.path, series={}, row_count=scan.row_count,
                                 ignored_columns=list(table.ignored), scan=scan)

@@ -21,15 +21,15 @@ import socket
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Literal
 
 from reviewkit import __version__, cadences, periods
 from reviewkit.cadences import Cadence
 from reviewkit.errors import EnvironmentFailure, ReviewkitError, UsageError
-from reviewkit.evaluation.pack import reference_day
-from reviewkit.evaluation.units import Disagreement, disagreements
+from reviewkit.evaluation.pack import PackEvaluation, reference_day
+from reviewkit.evaluation.units import Disagreement, UnitFigures, disagreements
 from reviewkit.inputs._yaml import did_you_mean
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.loaded import Inputs, load_named_inputs
@@ -40,6 +40,7 @@ from reviewkit.outputs.data import MANIFEST_FILE, SUMMARY_FILE
 from reviewkit.outputs.pack import PACK_FILES
 from reviewkit.periods import period_containing, today
 from reviewkit.run import library, publish
+from reviewkit.run._spawned import worker_main
 from reviewkit.run.build import PackJob, pack_folder, prepare_job
 from reviewkit.run.cluster import DaskPool
 from reviewkit.run.execute import read_notebook
@@ -171,7 +172,10 @@ def plan(params_files: Sequence[str | Path], out: str | Path, *, units: str | No
             label = period_containing(cadence.name, reported).label
             members: list[Unit | None] = [*chosen, None]
             for unit in members:
-                own = inputs.for_unit(unit) if unit is not None else inputs
+                # Only the folder's name is needed here: the unit's rows are cut when its pack
+                # is made (cutting them now for every unit cost units x rows before anything
+                # was built).
+                own = replace(inputs, unit=unit)
                 planned = PlannedPack(params.path, cadence.name, unit.id if unit else None,
                                       bool(inputs.units), label, reported,
                                       pack_folder(out_dir, cadence, label, own))
@@ -360,7 +364,7 @@ def run_batch(options: BatchOptions, watch: Watcher | None = None) -> BatchRepor
 def _pool(options: BatchOptions, workers: int) -> LocalPool | DaskPool:
     if options.executor == "dask":
         return DaskPool(workers, options.limits, options.scheduler)
-    return LocalPool(workers, options.limits)
+    return LocalPool(workers, options.limits, target=worker_main)
 
 
 def _jobs(batch_plan: Plan, report: BatchReport, force: bool,
@@ -373,6 +377,9 @@ def _jobs(batch_plan: Plan, report: BatchReport, force: bool,
     # each would wait for it (a locked one for a minute) only to fail the same way.
     unavailable: dict[Path, str] = {}
     templates: dict[Path, Any] = {}
+    # Each unit's figures from its own pack, for its group's units page (the plan puts a
+    # definition's units before their group): each unit is evaluated once.
+    figures: dict[tuple[Path, str, str], dict[str, UnitFigures]] = {}
     try:
         for index, (definition, planned) in enumerate(batch_plan.packs):
             line = report.packs[index]
@@ -393,12 +400,15 @@ def _jobs(batch_plan: Plan, report: BatchReport, force: bool,
                 store = stores.get(params.path)
                 if store is None:
                     store = stores[params.path] = Store.open(params.store_location)
+                known = figures.setdefault((params.path, planned.cadence, planned.label), {})
                 with query_limits(limits.seconds, limits.memory):
                     job = prepare_job(
                         cadence, definition.inputs, store, templates[notebook_path],
                         notebook_path, period=planned.period_end,
                         unit=planned.unit or (GROUP_FOLDER if planned.units else None),
-                        out_dir=batch_plan.out, by=author, claim=_claim_into(holding))
+                        out_dir=batch_plan.out, by=author, claim=_claim_into(holding),
+                        units_known=known)
+                _remember_unit(known, job.view.evaluated)
             except StoreFault as exc:
                 unavailable[params.path] = exc.one_line()
                 _finish(line, "failed", time.perf_counter() - started, exc.one_line(), watch,
@@ -421,6 +431,16 @@ def _jobs(batch_plan: Plan, report: BatchReport, force: bool,
     finally:
         for store in stores.values():
             store.dispose()
+
+
+def _remember_unit(known: dict[str, UnitFigures], evaluated: PackEvaluation) -> None:
+    """Keep a unit's figures for its group's units page when they are the ones the group
+    would evaluate: a period the unit's data covers to its end (the group's page judges every
+    unit on the whole period, while a unit's own pack of a period in progress is judged as of
+    its latest data)."""
+    if evaluated.unit is not None and evaluated.as_of >= evaluated.period.end:
+        known[evaluated.unit.id] = UnitFigures(
+            evaluated.unit, {result.kpi.id: result for result in evaluated.evaluation.results})
 
 
 def _claim_into(holding: ExitStack) -> Callable[[Path], None]:

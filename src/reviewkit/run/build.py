@@ -28,6 +28,7 @@ from reviewkit import cadences, periods
 from reviewkit.cadences import Cadence
 from reviewkit.errors import EnvironmentFailure, ExecutionError, UsageError
 from reviewkit.evaluation.pack import PackEvaluation
+from reviewkit.evaluation.units import UnitFigures
 from reviewkit.inputs.loaded import Inputs
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams, load_params
 from reviewkit.layout.charts import render_charts
@@ -183,13 +184,15 @@ def prepare_job(
     prefer: Prefer | None = None,
     by: str,
     claim: Callable[[Path], None] | None = None,
+    units_known: Mapping[str, UnitFigures] | None = None,
 ) -> PackJob:
     """Evaluate one pack of a definition (``inputs`` are the whole definition's), save the
     narrative edits of its previous ``pack.ipynb``, plan its narrative, apply the publish gate
     when it is being published, and fill in its notebook: everything but the charts and the
     notebook run. ``claim`` is called with the pack's folder before its edits are read (a
-    build takes the pack's lock there)."""
-    evaluated = evaluate(definition, inputs, store, period, unit)
+    build takes the pack's lock there). ``units_known``: units' figures already evaluated
+    for a group's units page, by unit id."""
+    evaluated = evaluate(definition, inputs, store, period, unit, units_known=units_known)
     own = unit_inputs(inputs, unit)
     final = pack_folder(out_dir, definition, evaluated.period.label, own)
     if claim is not None:
@@ -201,8 +204,8 @@ def prepare_job(
     publication = _settle_narrative(store, evaluated, notebook, final, prefer, by)
     view = make_view(evaluated, own, sources=sources(definition, notebook_path, store,
                                                      evaluated.period.label, unit_key(unit),
-                                                     params=str(inputs.params.path),
-                                                     base=inputs.params.path.parent))
+                                                     base=inputs.params.path.parent,
+                                                     params=str(inputs.params.path)))
     document = pack_document(view, publication, sections=plan)
     rules = inputs.params.values.publish_gate
     if approver is not None:

@@ -7,7 +7,7 @@ agree.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -23,9 +23,9 @@ from reviewkit.evaluation.pack import (
     history_length,
     reference_day,
     resolve_period,
-    rows_needed_from,
 )
 from reviewkit.evaluation.strategy import outlook_month
+from reviewkit.evaluation.units import UnitFigures
 from reviewkit.inputs.loaded import InputFile, Inputs, input_file, load_named_inputs, shown_path
 from reviewkit.inputs.measurements import Observation
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams
@@ -64,8 +64,8 @@ def notebook_for(cadence: Cadence, custom: Path | None = None) -> Path:
 
 
 def sources(cadence: Cadence, notebook: Path, store: Store, label: str,
-            unit: str = "", *, params: str = "", base: Path | None = None
-            ) -> tuple[InputFile, ...]:
+            unit: str = "", *, base: Path | None = None,
+            params: str = "") -> tuple[InputFile, ...]:
     """What a pack is made from besides its input files: the notebook, the templates and
     stylesheets (their version, as one hash), and the store's content the pack reads (actions,
     decisions, earlier packs, narrative; named without any password). Files are named relative
@@ -110,29 +110,39 @@ def unit_inputs(inputs: Inputs, unit: str | None) -> Inputs:
 
 def evaluate(cadence: Cadence, inputs: Inputs, store: Store,
              period: str | dt.date | None = None, unit: str | None = None, *,
-             today: dt.date | None = None) -> PackEvaluation:
+             today: dt.date | None = None,
+             units_known: Mapping[str, UnitFigures] | None = None) -> PackEvaluation:
     """Evaluate a pack of ``cadence`` (of ``unit``, when given) with the history the store
     holds. ``inputs`` are the whole definition's: a unit reports the group's period.
     ``today`` is the clock (default :func:`reviewkit.periods.today`): it limits the latest
     period and the action log of a period in progress.
 
     Once the period is known, KPIs computed by queries are queried over the pack's window
-    (the periods its charts show), and a large measurements table gives up the rows the pack
-    needs (before a unit's rows are picked from them).
+    (the periods its charts show), and a large measurements table gives up its catalog KPIs'
+    dates up to the period's end, each date's rows combined (before a unit's rows are picked
+    from them). ``units_known``: units' figures for a group's units page (see
+    :func:`~reviewkit.evaluation.pack.evaluate_pack`).
     """
     now = today or clock()
     day = reference_day(cadence, inputs, parse_period(period), now)
-    if inputs.catalog.queries(cadence.name) or inputs.measurements.scan is not None:
-        resolved, as_of = resolve_period(cadence, inputs, day, now)
-        window = window_for(resolved, history_length(cadence, inputs))
-        inputs = inputs.for_pack(cadence.name, window,
-                                 rows_needed_from(cadence, inputs, resolved, as_of), now,
-                                 outlook=outlook_window(cadence, resolved, as_of))
+    # Resolved once from the definition's inputs: the period and, for the group's (or the
+    # only) pack, the day its data runs to; a unit's pack takes that day from its own rows.
+    windowed = bool(inputs.catalog.queries(cadence.name)) or inputs.measurements.scan is not None
+    own_pack = not unit_key(unit)
+    resolved = resolve_period(cadence, inputs, day, now) if windowed or own_pack else None
+    if windowed and resolved is not None:
+        window = window_for(resolved[0], history_length(cadence, inputs))
+        inputs = inputs.for_pack(cadence.name, window, now,
+                                 outlook=outlook_window(cadence, *resolved))
     updates = round_updates(cadence, inputs, store, day)
-    inputs = with_entered_values(inputs, updates, period_containing(cadence.name, day))
+    entered = with_entered_values(inputs, updates, period_containing(cadence.name, day))
+    if entered is not inputs:
+        resolved = None  # a value entered by hand may move the day the data runs to
+    inputs = entered
     own = unit_inputs(inputs, unit)
     return evaluate_pack(cadence, own, store.history(cadence.name, unit_key(unit)), day,
-                         today=now, owner_updates=[u for u in updates if u.unit == unit_key(unit)])
+                         today=now, owner_updates=[u for u in updates if u.unit == unit_key(unit)],
+                         units_known=units_known, resolved=resolved if own_pack else None)
 
 
 def round_updates(cadence: Cadence, inputs: Inputs, store: Store,
@@ -195,6 +205,6 @@ def prepare(
     notebook = notebook_for(cadence, inputs.params.values.notebook)
     view = make_view(evaluated, unit_inputs(inputs, unit), now=now,
                      sources=sources(cadence, notebook, store, evaluated.period.label,
-                                     unit_key(unit), params=str(inputs.params.path),
-                                     base=inputs.params.path.parent))
+                                     unit_key(unit), base=inputs.params.path.parent,
+                                     params=str(inputs.params.path)))
     return pack_document(view, Publication(narrative=cells), render_charts(evaluated))

@@ -25,6 +25,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any, Literal
 
+from reviewkit import _speedups
 from reviewkit.errors import EnvironmentFailure, ReviewkitError
 from reviewkit.layout import charts
 from reviewkit.outputs.pack import preload
@@ -100,6 +101,7 @@ def warm_up() -> None:
     """Import what every pack needs once per worker, not once per pack."""
     charts.warm_up()
     preload()
+    _speedups.settle()
 
 
 def _worker_main(tasks: Connection, memory: int | None) -> None:
@@ -152,9 +154,13 @@ class _Worker:
 class LocalPool:
     """``workers`` processes on this machine, each making one pack at a time."""
 
-    def __init__(self, workers: int, limits: Limits) -> None:
+    def __init__(self, workers: int, limits: Limits,
+                 target: Callable[[Connection, int | None], None] | None = None) -> None:
         self.size = max(1, workers)
         self.limits = limits
+        # What a worker process runs (reviewkit.run._spawned's entry applies the speed-ups
+        # before this module's imports).
+        self._target = target or _worker_main
         # spawn, not fork: the batch process has threads (progress, SQLAlchemy pools), and a
         # forked child inheriting their locks can hang.
         self._context = multiprocessing.get_context("spawn")
@@ -162,7 +168,7 @@ class LocalPool:
 
     def _start(self) -> _Worker:
         ours, theirs = self._context.Pipe()
-        process = self._context.Process(target=_worker_main, args=(theirs, self.limits.memory),
+        process = self._context.Process(target=self._target, args=(theirs, self.limits.memory),
                                         name="reviewkit-worker", daemon=True)
         process.start()
         theirs.close()
