@@ -36,7 +36,8 @@ def lumen_store(lumen: Path, tmp_path: Path) -> Path:
 
 def board_page(params: Path) -> tuple[Pack, str]:
     pack = Pack(prepare_view("quarterly", params))
-    return pack, pack.section("board_decisions").html
+    # A day is printed unbreakable ("10\u00a0Dec\u00a02026"): read as the page reads.
+    return pack, pack.section("board_decisions").html.replace("\u00a0", " ")
 
 
 def test_a_tabled_ask_is_what_the_board_is_asked(lumen_store: Path) -> None:

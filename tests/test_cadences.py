@@ -27,6 +27,7 @@ import pytest
 import yaml
 from conftest import REPO, copy_demo
 from pack_snapshots import BuiltPack
+from pdf_layout import Layout, number_and_date_slips, visible_text
 from pdf_structure import check_outline, check_tagged_with_alternative_text
 from pypdf import PdfReader
 
@@ -369,6 +370,23 @@ def test_pdf_is_tagged_outlined_and_every_chart_has_alternative_text(
     check_outline(reader, cadence, [kpi["name"] for kpi in built.summary["kpis"]])
     assert any(text.startswith("Timeline of 10 initiatives as of") for text in texts)
     assert any(text.startswith("Spend against budget by category, year to date") for text in texts)
+
+
+@pytest.mark.parametrize("fixture", ["monthly", "quarterly"])
+def test_every_page_lays_out_cleanly(request: pytest.FixtureRequest, fixture: str) -> None:
+    """No text out of its card or column, no text over text, no heading stranded at a page's
+    foot, no page holding only a spill (tests/pdf_layout.py)."""
+    built: Built = request.getfixturevalue(fixture)
+    assert Layout.of(built.folder / "pack.html").problems() == []
+
+
+@pytest.mark.parametrize("fixture", ["monthly", "quarterly"])
+def test_numbers_and_dates_are_written_one_way(request: pytest.FixtureRequest,
+                                               fixture: str) -> None:
+    """A true minus sign, days as '27 Nov 2026', never '+0.0'."""
+    built: Built = request.getfixturevalue(fixture)
+    html = (built.folder / "pack.html").read_text(encoding="utf-8")
+    assert number_and_date_slips(visible_text(html)) == []
 
 
 def test_provenance_lists_every_input_of_the_board_pack(quarterly: Built) -> None:

@@ -8,6 +8,7 @@ import io
 from collections.abc import Callable, Sequence
 
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
 from reviewkit.evaluation.evaluate import KpiResult, evaluate_kpi
@@ -17,14 +18,16 @@ from reviewkit.inputs.measurements import Observation
 from reviewkit.layout.charts import (
     MIN_CHART_PERIODS,
     chart_history,
+    chartable,
     counts_only,
     kpi_chart_png,
     kpi_figure,
     outlook_png,
     sparkline,
+    tick_labels,
     wrap_label,
 )
-from reviewkit.periods import weekly_period
+from reviewkit.periods import period_containing, weekly_period
 
 MakeKpi = Callable[..., Kpi]
 END = dt.date(2026, 11, 20)
@@ -47,10 +50,62 @@ def test_chart_spans_the_data_not_the_whole_history(make_kpi: MakeKpi) -> None:
 
 
 def test_chart_keeps_a_minimum_span_when_the_data_is_short(make_kpi: MakeKpi) -> None:
-    result = weekly(make_kpi(), [96, 97])
+    result = weekly(make_kpi(), [96, 97, 98])
     shown = chart_history(result)
-    assert len(shown) == MIN_CHART_PERIODS
-    assert [pv.value for pv in shown][-2:] == [96, 97]
+    assert len(shown) == MIN_CHART_PERIODS == 3
+    assert [pv.value for pv in shown] == [96, 97, 98]
+
+
+def test_a_kpi_with_fewer_than_three_values_gets_no_chart(make_kpi: MakeKpi) -> None:
+    """Two points drawn across an axis of empty periods say less than the two values."""
+    assert not chartable(weekly(make_kpi(), [96, 97]))
+    assert not chartable(weekly(make_kpi(), [96, None, None, 97]))
+    assert chartable(weekly(make_kpi(), [96, None, 97, 98]))
+
+
+def test_the_latest_value_is_labelled_outside_the_plot(make_kpi: MakeKpi) -> None:
+    """Beside the plot, the label never sits on the last marker or the target line."""
+    figure = kpi_figure(weekly(make_kpi(unit="mg/L", decimals=3), [0.21, 0.2, 0.195]))
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    axes = figure.axes[0]
+    label = next(t for t in axes.texts if "mg/L" in t.get_text())
+    box = label.get_window_extent(renderer)
+    plot = axes.get_window_extent(renderer)
+    assert box.x0 >= plot.x1
+    assert box.x1 <= figure.bbox.x1  # and inside the figure
+
+
+def test_the_value_axis_has_a_tick_beyond_the_highest_value(make_kpi: MakeKpi) -> None:
+    result = weekly(make_kpi(unit="h", direction="lower_is_better", target=4, amber=6),
+                    [2.4, 3.1, 4.6, 6.4, 7.2, 7.6, 7.2])
+    axes = kpi_figure(result).axes[0]
+    low, high = axes.get_ylim()
+    ticks = [t for t in axes.get_yticks() if low <= t <= high]
+    assert max(ticks) >= 7.6
+
+
+def test_the_value_axis_of_figures_never_below_zero_starts_at_zero(make_kpi: MakeKpi) -> None:
+    """Complaints of 0 most weeks drew an axis from minus 1: a count that cannot be negative."""
+    kpi = make_kpi(unit="count", direction="lower_is_better", target=1, amber=2,
+                   aggregation="sum")
+    axes = kpi_figure(weekly(kpi, [0, 1, 0, 2, 0, 0, 3, 0])).axes[0]
+    low, _ = axes.get_ylim()
+    assert low == 0
+    assert min(axes.get_yticks()) >= 0
+    # A KPI that does go below zero keeps its negative axis (a variance to budget).
+    signed = make_kpi(unit="%", direction="lower_is_better", target=0, amber=5)
+    assert kpi_figure(weekly(signed, [-2.5, 1.0, 3.2, -0.4])).axes[0].get_ylim()[0] < 0
+
+
+def test_axis_dates_are_written_as_every_date_in_the_pack() -> None:
+    """'Oct 2026' and 'Q4 2026', never 'Oct 26'; weeks name their year once."""
+    months = [period_containing("monthly", dt.date(2026, month, 28)) for month in (9, 10)]
+    assert tick_labels(months) == ["Sep 2026", "Oct 2026"]
+    quarters = [period_containing("quarterly", dt.date(2026, 11, 1))]
+    assert tick_labels(quarters) == ["Q4 2026"]
+    weeks = [weekly_period(dt.date(2026, 12, 25)), weekly_period(dt.date(2027, 1, 1)),
+             weekly_period(dt.date(2027, 1, 8))]
+    assert tick_labels(weeks) == ["25 Dec 2026", "1 Jan 2027", "8 Jan"]
 
 
 def test_chart_keeps_gaps_inside_the_data(make_kpi: MakeKpi) -> None:

@@ -431,7 +431,7 @@ def test_no_data_for_one_period_is_not_yet_stale(higher: Kpi) -> None:
     result = evaluate_kpi(higher, WEEK, weekly_rows([96, 96, None]), history_length=6)
     assert (result.periods_without_data, result.stale) == (1, False)
     (item,) = exceptions_for(result)
-    assert (item.reason, item.detail) == ("no_data", "last measured 2026-11-13")
+    assert (item.reason, item.detail) == ("no_data", "last measured 13 Nov 2026")
 
 
 def test_stale_after_the_configured_periods_gives_no_data_and_stale(higher: Kpi) -> None:

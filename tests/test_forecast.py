@@ -146,7 +146,7 @@ def test_flat_series_far_from_target_is_not_projected_to_reach_it(make_kpi: Make
     assert result.misses_from is None
     assert not result.already_on_target
     assert result.sentence.startswith(
-        "On the current trajectory, change success rate is not projected to reach its 95% "
+        "On the current trajectory, change success rate is not projected to reach its 95.0% "
         "target by December 2027 (80% interval "
     )
 
@@ -159,7 +159,7 @@ def test_already_on_target_and_staying_there(make_kpi: MakeKpi) -> None:
     assert result.reach_period == month("2027-01")
     assert result.misses_from is None
     assert result.sentence.startswith(
-        "Change success rate is on its 95% target and projected to stay there through "
+        "Change success rate is on its 95.0% target and projected to stay there through "
         "December 2027"
     )
 
@@ -171,7 +171,7 @@ def test_on_target_now_but_sliding_away(make_kpi: MakeKpi) -> None:
     assert result.already_on_target
     assert result.misses_from is not None
     assert result.misses_from > LAST
-    assert "is on its 95% target now, but on the current trajectory it falls short from" in (
+    assert "is on its 95.0% target now, but on the current trajectory it falls short from" in (
         result.sentence
     )
 

@@ -4,6 +4,7 @@ file's currency, and plurals."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 import pytest
@@ -12,11 +13,16 @@ from reviewkit.formatting import (
     NBSP,
     Currency,
     format_change,
+    format_date,
     format_value,
     format_variance,
+    label_words,
+    percent,
     plural,
+    review_words,
     shared_decimals,
     shown,
+    signed,
 )
 from reviewkit.inputs.catalog import Kpi
 
@@ -49,6 +55,20 @@ def test_a_value_just_past_its_amber_threshold_is_told_apart_from_it(
     assert shared_decimals(kpi, [89.96], [94, 90]) == 2
 
 
+def test_an_amber_given_as_a_share_of_the_target_adds_no_digits_of_its_own(
+    make_kpi: Callable[..., Kpi],
+) -> None:
+    # 5% under £19.5k is £18.525k: written out it made every figure of the KPI "£18.75k".
+    kpi = make_kpi(unit="£k", target=19.5, amber="5%")
+    figures = shown(kpi, 18.75, 19.5, kpi.amber_for("weekly"))
+    assert (figures.value, figures.target, figures.amber) == ("£18.8k", "£19.5k", "£18.5k")
+    # It is still a threshold: a value beside it prints apart from it.
+    assert shown(kpi, 18.51, 19.5, kpi.amber_for("weekly")).value == "£18.51k"
+    # An amber the catalog writes out is written as the catalog does.
+    written = make_kpi(unit="£k", target=19.5, amber=18.525)
+    assert shown(written, 18.75, 19.5, 18.525).amber == "£18.52k"
+
+
 def test_variance_uses_the_shared_precision_and_says_on_target_when_equal(
     make_kpi: Callable[..., Kpi],
 ) -> None:
@@ -61,7 +81,8 @@ def test_variance_uses_the_shared_precision_and_says_on_target_when_equal(
 
 def test_equal_value_and_target_need_no_extra_digits(make_kpi: Callable[..., Kpi]) -> None:
     kpi = make_kpi(unit="%", target=94, amber=90)
-    assert shown(kpi, 94.0, 94, 90).value == "94%"
+    assert shown(kpi, 94.0, 94, 90).value == "94.0%"
+    assert shown(kpi, 94.0, 94, 90).decimals == 1
 
 
 def test_unit_is_joined_to_its_number_by_a_no_break_space(make_kpi: Callable[..., Kpi]) -> None:
@@ -73,7 +94,7 @@ def test_prefix_currency_units_keep_the_sign_before_the_symbol(
     make_kpi: Callable[..., Kpi],
 ) -> None:
     kpi = make_kpi(unit="€k")
-    assert format_value(-41.5, kpi) == "-€41.5k"
+    assert format_value(-41.5, kpi) == "\u2212€41.5k"
     assert format_change(-41.5, kpi) == "\u2212€41.5k"
 
 
@@ -116,3 +137,96 @@ def test_a_count_stays_whole_beside_a_pro_rated_target(make_kpi: Callable[..., K
     figures = shown(kpi, 5, 12 * 51 / 92, 24 * 51 / 92)
     assert (figures.value, figures.target, figures.amber) == ("5", "6.7", "13.3")
     assert (shown(kpi, 5, 4, 8).value, shown(kpi, 5, 4, 8).target) == ("5", "4")
+
+
+# -- one precision per KPI row, true minus signs, one date style ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "target", "expected"),
+    [
+        (93.0, 95, ("93.0%", "95.0%", f"\u22122.0{NBSP}pts")),  # never "93%" beside "93.4%"
+        (78.0, 80, ("78.0%", "80.0%", f"\u22122.0{NBSP}pts")),
+        (None, 99, ("—", "99.0%", "—")),  # no value: the target still at the KPI's precision
+        (94.0, 94, ("94.0%", "94.0%", "on target")),
+    ],
+)
+def test_a_percentage_prints_at_one_decimal_at_least_whatever_its_value(
+    make_kpi: Callable[..., Kpi], value: float | None, target: float,
+    expected: tuple[str, str, str],
+) -> None:
+    kpi = make_kpi(unit="%", target=target, amber=None)
+    figures = shown(kpi, value, target, None)
+    assert (figures.value, figures.target, figures.variance) == expected
+
+
+def test_year_to_date_shares_the_precision_of_the_period_beside_it(
+    make_kpi: Callable[..., Kpi],
+) -> None:
+    kpi = make_kpi(unit="%", target=99, amber=98)
+    period = shown(kpi, 98.3, 99, 98, beside=[(99.05, 99, 98)])
+    ytd = shown(kpi, 99.05, 99, 98, beside=[(98.3, 99, 98)])
+    assert (period.value, ytd.value) == ("98.30%", "99.05%")
+    assert period.decimals == ytd.decimals == 2
+
+
+@pytest.mark.parametrize("decimals", [None, 0])
+def test_a_pro_rated_target_of_a_count_keeps_one_decimal(
+    make_kpi: Callable[..., Kpi], decimals: int | None,
+) -> None:
+    kpi = make_kpi(unit="count", decimals=decimals, direction="lower_is_better",
+                   target={"weekly": 1, "monthly": 4, "quarterly": 3}, amber=None,
+                   aggregation="sum")
+    figures = shown(kpi, 3, 3 * 51 / 92, None)
+    assert (figures.value, figures.target) == ("3", "1.7")  # never "3 of 2"
+
+
+def test_a_summed_whole_number_stays_whole_beside_a_target_it_is_close_to(
+    make_kpi: Callable[..., Kpi],
+) -> None:
+    kpi = make_kpi(unit="incidents", direction="lower_is_better", target=6, amber=None,
+                   aggregation="sum")
+    figures = shown(kpi, 64, 63.997, None)
+    assert figures.value == f"64{NBSP}incidents"  # not "64.00"
+    assert figures.target != f"64{NBSP}incidents"
+
+
+@pytest.mark.parametrize(
+    ("unit", "value", "expected"),
+    [("%", -0.1, "\u22120.1%"), ("€k", -41.5, "\u2212€41.5k"), ("h", -2.5, f"\u22122.5{NBSP}h")],
+)
+def test_a_negative_value_has_a_true_minus_sign(
+    make_kpi: Callable[..., Kpi], unit: str, value: float, expected: str,
+) -> None:
+    assert format_value(value, make_kpi(unit=unit)) == expected
+
+
+def test_a_change_too_small_to_print_is_no_change(make_kpi: Callable[..., Kpi]) -> None:
+    kpi = make_kpi(unit="%")
+    assert format_change(0.04, kpi, decimals=1) == "no change"  # never "+0.0 pts"
+    assert format_change(-0.04, kpi, decimals=1) == "no change"
+    assert format_change(0.05001, kpi, decimals=1) == f"+0.1{NBSP}pts"
+
+
+@pytest.mark.parametrize("unit", ["score", "index", "count", ""])
+def test_a_unit_that_names_the_measure_is_not_repeated_on_every_number(
+    make_kpi: Callable[..., Kpi], unit: str,
+) -> None:
+    kpi = make_kpi(unit=unit, target=40, amber=30)
+    figures = shown(kpi, 29, 40, 30, change=-11)
+    assert (figures.value, figures.target, figures.change) == ("29", "40", "\u221211")
+
+
+def test_dates_and_period_labels_print_in_one_style() -> None:
+    assert format_date(dt.date(2026, 11, 27)) == "27 Nov 2026"
+    assert label_words("2026-10-09") == "9 Oct 2026"
+    assert label_words("2026-10") == "Oct 2026"
+    assert label_words("2026-Q4") == "Q4 2026"
+    assert label_words("2026") == "2026"
+    assert review_words("weekly 2026-11-06") == "weekly review of 6 Nov 2026"
+    assert review_words("2026-Q3") == "review of Q3 2026"
+
+
+def test_signed_numbers_and_percentages_have_a_true_minus() -> None:
+    assert (signed(14), signed(-5), signed(0)) == ("+14", "\u22125", "0")
+    assert (percent(8.2), percent(-25)) == ("8%", "\u221225%")

@@ -99,6 +99,15 @@ def test_the_draft_beside_a_published_pack_is_on_that_packs_line(tmp_path: Path)
         in page
 
 
+def test_the_library_names_periods_as_the_packs_do(tmp_path: Path) -> None:
+    """'20 Nov 2026', not the folder's '2026-11-20' (and 'Q4 2026' for a quarter)."""
+    out = tmp_path / "out"
+    _pack(out / "weekly" / "2026-11-20" / "north", unit="north")
+    page = library.render_index(out)
+    assert "<b>20 Nov 2026</b>" in page and "KPIs in 20 Nov 2026" in page
+    assert "<b>2026-11-20</b>" not in page
+
+
 def test_a_pack_links_each_output_its_manifest_lists_and_a_half_pack_is_not_listed(
     tmp_path: Path,
 ) -> None:

@@ -138,7 +138,7 @@ def test_fill_replaces_kpi_placeholders_with_formatted_values(context: PackEvalu
 
 def test_fill_replaces_period_placeholders(context: PackEvaluation) -> None:
     text = "{{ period.label }} | {{ period.long_label }} | {{ period.start }} | {{ period.end }}"
-    assert fill(text, context) == "2026-11-20 | week ending 20 Nov 2026 | 2026-11-14 | 2026-11-20"
+    assert fill(text, context) == "2026-11-20 | week ending 20 Nov 2026 | 14 Nov 2026 | 20 Nov 2026"
 
 
 def test_fill_leaves_text_without_placeholders_alone(context: PackEvaluation) -> None:
@@ -188,7 +188,7 @@ def test_draft_for_red_kpi_names_the_change_the_streak_and_open_actions(
         "Change success rate fell to 88.1% since last week (at risk → off track), the 5th week "
         "below target "
         "(target 95.0%); owner: Change Manager. Open actions: A-0005 Root-cause the failed "
-        "integration-engine releases (due 2026-11-27). Expected action: Require Change "
+        "integration-engine releases (due 27 Nov 2026). Expected action: Require Change "
         "Advisory Board sign-off"
     )
 
@@ -215,7 +215,7 @@ def test_draft_for_amber_kpi_says_below_or_above_target_and_expected_action(
                             "at risk), the 1st week above target (target £42.0k); owner: Finance "
                             "Business Partner. "
                             "Open actions: A-0006 Switch off idle non-production cloud workloads "
-                            "(due 2026-11-18).")
+                            "(due 18 Nov 2026).")
 
 
 def test_draft_for_green_kpi_counts_weeks_on_target_without_expected_action(
@@ -247,9 +247,9 @@ def test_draft_for_kpi_without_data_says_when_it_was_last_measured(
     context: PackEvaluation,
 ) -> None:
     text = draft_for_kpi(context.evaluation.result("backup_success_rate"), context)
-    assert text == ("Backup success rate has no data this week (last measured 2026-10-30); "
+    assert text == ("Backup success rate has no data this week (last measured 30 Oct 2026); "
                     "owner: Head of Infrastructure. Open actions: A-0004 Restore the backup "
-                    "reporting feed after the platform migration (due 2026-11-13).")
+                    "reporting feed after the platform migration (due 13 Nov 2026).")
 
 
 def test_section_drafts_summarise_counts_status_changes_and_overdue_actions(
@@ -987,6 +987,8 @@ def test_section_drafts_for_the_board_sections_summarise_portfolio_spend_and_pri
     priorities = draft_for_section("priorities", "Strategic priorities", context)
     assert priorities.startswith("Progress: Reliable clinical systems ")
     assert priorities.count("%") == 4
+    # A priority that went backwards has a true minus, as every number in the pack.
+    assert "Reliable clinical systems \u221245%" in priorities and "-" not in priorities
 
 
 # -- accepting text as it stands ------------------------------------------------------------

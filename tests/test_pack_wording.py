@@ -75,6 +75,26 @@ def test_an_action_opened_and_closed_since_says_it_is_done(board: Pack) -> None:
         assert re.search(rf"{view.id} .*?\(done", page)
 
 
+def test_an_empty_action_log_says_so_in_one_paragraph(tmp_path: Path) -> None:
+    """A heading and "None" for each part of an empty log filled a page with headings and
+    spilled its last line onto a page of its own."""
+    html = Pack(prepare_view("weekly", params_copy("weekly", tmp_path))).section("actions").html
+    assert "<h3>" not in html
+    text = text_of(html)
+    assert re.search(r"No action was raised before \d+ \w+ \d{4}; no action was opened or "
+                     r"closed since \d+ \w+ \d{4}; no action linked to a KPI was closed in the "
+                     r"last 90 days; no decision was recorded since \d+ \w+ \d{4}\.", text), text
+
+
+def test_a_log_lists_what_it_has_and_says_what_it_has_not(board: Pack) -> None:
+    log = board.view.action_log
+    assert log is not None and log.opened_since and log.effects
+    text = text_of(board.section("actions").html)
+    assert "Opened since" in text and "Did closed actions work?" in text
+    if not log.decisions_since:
+        assert "no decision was recorded since" in text and "Decisions since" not in text
+
+
 def test_red_without_an_action_and_its_detail_do_not_run_together(demo_folder: Path) -> None:
     """"Red, no action no open action is linked to this KPI" (weekly p2)."""
     summary = Pack(prepare_view("weekly", demo_folder / "weekly.yaml")).section("summary")

@@ -17,6 +17,7 @@ from typing import Any
 import nbformat
 import pytest
 from conftest_build import BuiltPack, Rebuild
+from pdf_layout import Layout, number_and_date_slips, visible_text
 from pdf_structure import (
     check_outline,
     check_tagged_with_alternative_text,
@@ -77,6 +78,18 @@ def test_contents_and_scorecard_link_to_their_sections_and_kpi_cards(
     assert {f"sec-{section}" for section in sections} <= targets
     assert {f"kpi-{kpi['id']}" for kpi in summary["kpis"]} <= targets
     assert targets <= set(reader.named_destinations)
+
+
+def test_every_page_lays_out_cleanly(demo_pack: BuiltPack) -> None:
+    """No text out of its card or column, no text over text, no heading stranded at a page's
+    foot, no page holding only a spill (tests/pdf_layout.py)."""
+    assert Layout.of(demo_pack.folder / "pack.html").problems() == []
+
+
+def test_numbers_and_dates_are_written_one_way(demo_pack: BuiltPack) -> None:
+    """A true minus sign, days as '27 Nov 2026', never '+0.0'."""
+    html = (demo_pack.folder / "pack.html").read_text(encoding="utf-8")
+    assert number_and_date_slips(visible_text(html)) == []
 
 
 def test_every_table_header_cell_has_a_scope(demo_pack: BuiltPack) -> None:

@@ -262,6 +262,20 @@ def test_a_database_table_is_a_source(tmp_path: Path) -> None:
     assert prepare_view("weekly", params).evaluated.result("restore_hours").value == 1.5
 
 
+def test_the_provenance_writes_parameters_as_the_params_file_does(tmp_path: Path) -> None:
+    """Lists and a database source's mapping read as YAML would, never as Python reprs."""
+    database = tmp_path / "itsm.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE incidents (restored_at TEXT, hours REAL)")
+    params = _pack(tmp_path, sources=(
+        "cadences: [weekly]\n"
+        f"sources:\n  incidents: {{url: 'sqlite:///{database}', table: incidents}}\n"))
+    page = Pack(prepare_view("weekly", params)).section("provenance").html
+    assert "[&#39;" not in page and "{&#39;" not in page and "['" not in page
+    assert '<th scope="row">cadences</th><td><code>weekly</code></td>' in page
+    assert "incidents: url: sqlite:///" in page and "table: incidents" in page
+
+
 def test_a_database_source_from_the_environment_is_in_the_provenance_with_its_rows_hash(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Callable
+from html import unescape as html_unescape
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from reviewkit.inputs.loaded import load_inputs
 from reviewkit.inputs.measurements import Observation
 from reviewkit.inputs.params import load_params
 from reviewkit.inputs.units import slug
+from reviewkit.layout.figures import figure_for_page
 from reviewkit.layout.sections import Pack
 from reviewkit.layout.view import Publication, make_view
 from reviewkit.outputs.data import summary_of
@@ -302,7 +304,9 @@ def test_the_demos_seven_units_roll_up_to_its_group_figures(tmp_path: Path) -> N
 
 
 def test_the_units_page_prints_each_kpis_row_at_one_precision(tmp_path: Path) -> None:
-    # St Anne's change success rate of 93.0% printed "93%" beside its neighbours' "92.7%".
+    # St Anne's change success rate of 93.0% printed "93%" beside its neighbours' "92.7%"; and
+    # the group's cloud spend "£41.02k" beside "£41.0k" on its scorecard, because a unit's
+    # share of it carried a target scaled to many digits.
     params = load_params(REPO / "params" / "units" / "quarterly.yaml")
     inputs = load_for(params)
     store = Store.open(str(tmp_path / "store.db"))
@@ -313,16 +317,23 @@ def test_the_units_page_prints_each_kpis_row_at_one_precision(tmp_path: Path) ->
         html = section.html
     finally:
         store.dispose()
+    by_name = {result.kpi.name: result for result in group.results}
     rows = re.findall(r"<tr>\s*<td><b>(.*?)</b>(.*?)</tr>", html, re.S)
     assert rows
     for name, row in rows:
         figures = re.findall(r'class="rk-num[^"]*">(?:<b>)?(?:<span[^>]*>)?([^<]*?[0-9][^<]*?)'
                              r'(?:</span>)?(?:</b>)?<br>', row)
+        # The group's figure reads as on the pack's other pages.
+        name = html_unescape(name).replace("\u2060", "").replace("\u00a0", " ")
+        kpi_id = by_name[name].kpi.id
+        assert html_unescape(figures[-1]) == figure_for_page(group.figures.text(kpi_id, "value"))
         digits = [re.sub(r"[^0-9.]", "", figure) for figure in figures]
         places = {len(d.split(".")[1]) if "." in d else 0 for d in digits}
         assert len(places) <= 1, (name, figures)
         if name == "P1 incidents":  # a count is a whole number, whatever its pro-rated target
             assert places == {0}, figures
+        if name == "Cloud spend run-rate":
+            assert places == {1}, figures
 
 
 @pytest.mark.parametrize(("segment", "message"), [

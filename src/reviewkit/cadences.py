@@ -151,7 +151,8 @@ _ACTIONS = Narrative("actions", "Action log",
 _COVER = Section("cover", "Cover", in_contents=False)
 _SUMMARY_TITLE = "Summary: headline KPIs and what needs attention"
 _CHANGES = Section("changes", "What changed since the last review", new_page=False)
-_UNITS = Section("units", "Units side by side", group_only=True)
+# Follows on: the summary's commentary before it would otherwise sit alone on a page.
+_UNITS = Section("units", "Units side by side", group_only=True, new_page=False)
 _DATA_QUALITY = Section("data_quality", "Data quality", appendix=True, new_page=False)
 _PROVENANCE = Section("provenance", "Provenance", appendix=True)
 #: The longer packs keep their body short: the scorecard stays in it, linked to each KPI's
@@ -174,8 +175,9 @@ WEEKLY = Cadence(
                 kpi_commentary=True),
         _UNITS,
         _CHANGES,
-        Section("perspectives", "Scorecard and KPIs by perspective", _KPIS,
-                lists_perspectives=True),
+        # The scorecard's commentary (what moved) sits under the scorecard, before the cards.
+        _SCORECARD,
+        Section("perspectives", "KPIs by perspective", lists_perspectives=True, new_page=False),
         # Follows on: the KPIs' commentary before it would otherwise sit on a page of its own.
         Section("actions", "Action log and decisions", _ACTIONS, new_page=False),
         _DATA_QUALITY,
@@ -236,7 +238,8 @@ QUARTERLY = Cadence(
                 Narrative("priorities", "Strategic priorities",
                           "Which priorities are behind, and what would bring them back."),
                 group_level=True, new_page=False, needs="priorities"),
-        Section("outlook", "Outlook: the next four quarters"),
+        # Follows on: without the history for charts it is a paragraph, not a page.
+        Section("outlook", "Outlook: the next four quarters", new_page=False),
         Section("benefits", "Benefits realization", group_level=True, needs="benefits"),
         Section("portfolio", "The initiative portfolio", group_level=True, needs="initiatives"),
         Section("spend", "Spend against budget", group_level=True, needs="spend"),

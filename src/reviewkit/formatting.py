@@ -20,6 +20,9 @@ class Kpi(Protocol):
     @property
     def higher_is_better(self) -> bool: ...
 
+    @property
+    def aggregation(self) -> str: ...
+
 
 STATUS_WORDS: dict[str, str] = {
     "green": "On track",
@@ -28,23 +31,38 @@ STATUS_WORDS: dict[str, str] = {
     "no_data": "No data",
 }
 
+#: The order statuses are counted in everywhere (cover, library page): the worst first.
+STATUS_ORDER = ("red", "amber", "green", "no_data")
+#: The shape that tells a status without its colour, as the pack's pills and charts draw it.
+STATUS_SHAPES = {"red": "■", "amber": "▲", "green": "●", "no_data": "○"}
+
 _PREFIX_UNITS = ("£", "$", "€")
 
 #: Between a number and its unit: a line never breaks inside "7.2 h".
 NBSP = "\u00a0"
+#: Units that name what is measured rather than a unit of measure: the number prints bare
+#: ("29 vs 40", never "29 score vs 40 score"); the unit is said once, in the KPI's definition.
+BARE_UNITS = frozenset({"", "count", "score", "index", "points", "rating", "ratio"})
 #: More decimals than this are never added to tell a value from its target.
 MAX_DECIMALS = 4
 _MINUS = "\u2212"  # a true minus sign, for signed changes
 
 
 def decimals_for(value: float, kpi: Kpi) -> int:
-    """Digits after the point for one value on its own (the catalog's ``decimals`` if set)."""
+    """Digits after the point for one value on its own (the catalog's ``decimals`` if set).
+
+    A percentage always has one at least, so 93.0% stands beside 93.4% as "93.0%" (never "93%"),
+    and two from 99% (99.95% and 99.5% are very different availabilities); other units drop
+    the decimals of a whole number or of one in the thousands.
+    """
     if kpi.decimals is not None:
         return kpi.decimals
-    if float(value).is_integer() or abs(value) >= 1000:
+    if abs(value) >= 1000:
         return 0
-    if kpi.unit == "%" and abs(value) >= 99:
-        return 2  # 99.95% and 99.5% are very different availabilities
+    if kpi.unit == "%":
+        return 2 if abs(value) >= 99 and not float(value).is_integer() else 1
+    if float(value).is_integer():
+        return 0
     return 1
 
 
@@ -75,7 +93,8 @@ def shared_decimals(kpi: Kpi, values: Sequence[float | None],
         places = kpi.decimals
     else:
         places = max([decimals_for(v, kpi) for v in known]
-                     + [min(exact_decimals(t), 2) for t in thresholds if t is not None],
+                     + [min(exact_decimals(t), 2) for t in thresholds if t is not None]
+                     + ([1] if kpi.unit == "%" else []),
                      default=0)
     while separate and places < MAX_DECIMALS and any(
         value != limit and f"{value:.{places}f}" == f"{limit:.{places}f}"
@@ -97,15 +116,27 @@ class Measure:
     def decimals(self) -> int | None:
         return 0 if self.unit == "count" else None
 
+    @property
+    def aggregation(self) -> str:
+        return "last"
+
+
+def with_minus(text: str) -> str:
+    """A number written by Python with a true minus sign in place of its hyphen (U+2212)."""
+    return _MINUS + text[1:] if text.startswith("-") else text
+
 
 def format_number(value: float, kpi: Kpi, *, decimals: int | None = None) -> str:
     places = decimals if decimals is not None else decimals_for(value, kpi)
-    return f"{value:,.{places}f}"
+    text = f"{value:,.{places}f}"
+    if text.startswith("-") and not text.strip("-0.,"):
+        text = text[1:]  # "-0.0" is zero
+    return with_minus(text)
 
 
 def with_unit(number: str, unit: str) -> str:
     """A formatted number with its unit: '99.7%', '£512k', '3.4 h' (no break inside), '2'."""
-    if not unit or unit == "count":
+    if unit in BARE_UNITS:
         return number
     if unit == "%":
         return f"{number}%"
@@ -136,6 +167,8 @@ def format_change(change: float | None, kpi: Kpi, *, decimals: int | None = None
         if abs(change) >= 100 or float(change).is_integer():
             places = 0
     text = f"{abs(change):,.{places}f}"
+    if not text.strip("0.,"):
+        return "no change"  # too small to show at the KPI's precision: never "+0.0 pts"
     sign = "+" if change > 0 else _MINUS
     if kpi.unit == "%":
         return f"{sign}{text}{NBSP}pts"
@@ -161,20 +194,73 @@ class Shown:
     decimals: int
 
 
+#: A row of figures judged together: a value, its target and its amber threshold.
+Row = tuple[float | None, float, float | None]
+
+
+def whole_numbers(kpi: Kpi, value: float | None) -> bool:
+    """Whether the KPI's value prints as a whole number: a count (its unit, or a catalog
+    ``decimals: 0``), or a whole value summed over the period (incidents, complaints)."""
+    if kpi.decimals is not None:
+        return kpi.decimals == 0
+    if kpi.unit == "%" or (value is not None and not float(value).is_integer()):
+        return False
+    return kpi.unit == "count" or kpi.aggregation == "sum"
+
+
+def _target_decimals(value: float | None, targets: Sequence[float | None]) -> int:
+    """Decimals of the targets beside a whole-number value: none for whole targets, one for a
+    pro-rated one below a thousand (1.66 incidents prints "1.7", never "2"), and more while a
+    target would print as the value it differs from."""
+    known = [t for t in targets if t is not None]
+    places = max((0 if float(t).is_integer() or abs(t) >= 1000 else 1 for t in known),
+                 default=0)
+    while value is not None and places < MAX_DECIMALS and any(
+        t != value and f"{t:.{places}f}" == f"{value:.{places}f}" for t in known
+    ):
+        places += 1
+    return places
+
+
+def row_decimals(kpi: Kpi, row: Row, beside: Sequence[Row] = ()) -> int:
+    """The precision of a KPI's figures printed side by side: its value and thresholds for the
+    period, and the rows ``beside`` them (its year to date) at the one precision each needs
+    (:func:`shared_decimals`); a whole-number value keeps none."""
+    rows = [row, *beside]
+    places = 0
+    for value, target, amber in rows:
+        if whole_numbers(kpi, value):
+            continue
+        if _amber_from_target(kpi):
+            # Set by the target (5% under £19.5k is £18.525k), the amber is not written out to
+            # its last digit; the values are still kept apart from it.
+            places = max(places, shared_decimals(kpi, [value], [target], [amber]))
+        else:
+            places = max(places, shared_decimals(kpi, [value], [target, amber]))
+    return places
+
+
+def _amber_from_target(kpi: Kpi) -> bool:
+    """Whether the KPI's amber is written as a share of its target ("5%"), in any cadence."""
+    amber = getattr(kpi, "amber", None)
+    written = amber.values() if isinstance(amber, dict) else [amber]
+    return any(isinstance(item, str) for item in written)
+
+
 def shown(kpi: Kpi, value: float | None, target: float, amber: float | None,
-          change: float | None = None, *, at_least: int = 0) -> Shown:
+          change: float | None = None, *, beside: Sequence[Row] = (),
+          at_least: int = 0) -> Shown:
     """Value, target, amber, variance and change as a pack prints them side by side.
 
-    One precision for all of them (:func:`shared_decimals`, and at least ``at_least``: a row
-    that stands beside other figures of the KPI), except that a count is a whole number: 5
-    incidents against a target pro-rated to 6.65 print as "5" and "6.7".
+    One precision for all of them and for the rows ``beside`` them (:func:`row_decimals`),
+    and at least ``at_least`` (the KPI's precision in the pack, where the row stands beside
+    its other figures), except that a whole-number value stays whole: 5 incidents against a
+    target pro-rated to 6.65 print as "5" and "6.7".
     """
-    places = max(shared_decimals(kpi, [value], [target, amber]), at_least)
+    places = max(row_decimals(kpi, (value, target, amber), beside), at_least)
     limits = places
-    if kpi.unit == "count" and kpi.decimals is None and (value is None
-                                                          or float(value).is_integer()):
-        places = at_least
-        limits = max(decimals_for(t, kpi) for t in (target, amber) if t is not None)
+    if whole_numbers(kpi, value) and places == 0:
+        limits = _target_decimals(value, (target, amber))
     variance = None if value is None else value - target
     return Shown(
         value=format_value(value, kpi, decimals=places),
@@ -195,19 +281,47 @@ class Currency:
     scale: str = "k"
 
     def format(self, amount: float | None, *, signed: bool = False) -> str:
-        """'£4,850k', '€12.6m', 'CHF 310k'; '+£19k' and '-£41k' (true minus) when ``signed``."""
+        """'£4,850k', '€12.6m', 'CHF 310k'; '+£19k' and '-£41k' (true minus) if ``signed``."""
         if amount is None:
             return "—"
+        symbol = f"{self.symbol}{NBSP}" if self.symbol[-1:].isalpha() else self.symbol
+        sign, number = self._parts(amount, signed)
+        return f"{sign}{symbol}{number}{self.scale}"
+
+    def amount(self, amount: float | None, *, signed: bool = False) -> str:
+        """The number alone, for a table whose heading names the currency (:attr:`unit`):
+        '4,850', '-41' (a true minus)."""
+        if amount is None:
+            return "—"
+        sign, number = self._parts(amount, signed)
+        return f"{sign}{number}"
+
+    @staticmethod
+    def _parts(amount: float, signed: bool) -> tuple[str, str]:
         places = 0 if float(amount).is_integer() or abs(amount) >= 100 else 1
         number = f"{abs(amount):,.{places}f}"
-        symbol = f"{self.symbol}{NBSP}" if self.symbol[-1:].isalpha() else self.symbol
-        sign = _MINUS if amount < 0 else ("+" if signed and amount > 0 else "")
-        return f"{sign}{symbol}{number}{self.scale}"
+        if not number.strip("0.,"):
+            return "", number
+        return _MINUS if amount < 0 else ("+" if signed and amount > 0 else ""), number
 
     @property
     def unit(self) -> str:
-        """The unit for an axis or a column: '£k', '€m'."""
-        return f"{self.symbol}{self.scale}"
+        """The unit for an axis or a column: '£k', '€m', 'CHF k'."""
+        between = " " if self.symbol[-1:].isalpha() and self.scale else ""
+        return f"{self.symbol}{between}{self.scale}"
+
+
+def signed(number: float, places: int = 0) -> str:
+    """A signed number with a true minus: '+14', '-5', '0'."""
+    text = f"{abs(number):,.{places}f}"
+    if not text.strip("0.,"):
+        return text
+    return ("+" if number > 0 else _MINUS) + text
+
+
+def percent(share: float, places: int = 0) -> str:
+    """A percentage with a true minus: '8%', '-25%' (``share`` already in percent)."""
+    return with_minus(f"{share:,.{places}f}") + "%"
 
 
 def plural(count: int, noun: str, many: str | None = None) -> str:
@@ -216,9 +330,40 @@ def plural(count: int, noun: str, many: str | None = None) -> str:
 
 
 def format_date(day: dt.date | None) -> str:
+    """'27 Nov 2026': the one way a pack writes a day."""
     if day is None:
         return "—"
     return f"{day.day} {day:%b %Y}"
+
+
+def format_timestamp(moment: dt.datetime) -> str:
+    """'6 Dec 2026, 11:44 UTC': a moment in UTC, its day written as every other day."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC)
+    return f"{format_date(moment.date())}, {moment:%H:%M} UTC"
+
+
+def review_words(review: str) -> str:
+    """A review label as a reader reads it: 'weekly 2026-11-06' → 'weekly review of
+    6 Nov 2026', 'monthly 2026-10' → 'monthly review of Oct 2026'."""
+    cadence, _, label = review.strip().rpartition(" ")
+    return f"{cadence + ' ' if cadence else ''}review of {label_words(label)}"
+
+
+def label_words(label: str) -> str:
+    """A period's label as a reader reads it: '2026-10-09' → '9 Oct 2026', '2026-10' →
+    'Oct 2026', '2026-Q4' → 'Q4 2026', '2026' as it is."""
+    parts = label.split("-")
+    try:
+        if len(parts) == 3:
+            return format_date(dt.date.fromisoformat(label))
+        if len(parts) == 2 and parts[1].isdigit():
+            return f"{dt.date(int(parts[0]), int(parts[1]), 1):%b} {parts[0]}"
+    except ValueError:
+        return label
+    if len(parts) == 2:
+        return f"{parts[1]} {parts[0]}"
+    return label
 
 
 TREND_ARROWS = {"improving": "▲", "worsening": "▼", "flat": "▶", "unknown": "·"}

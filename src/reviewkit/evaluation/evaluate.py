@@ -21,7 +21,7 @@ from reviewkit.evaluation.grain import (
     missing_points,
     silence_of,
 )
-from reviewkit.formatting import STATUS_WORDS, ordinal
+from reviewkit.formatting import STATUS_WORDS, format_date, ordinal
 from reviewkit.inputs.catalog import DEFAULT_ROLLUP, Kpi
 from reviewkit.inputs.measurements import Observation, Unseen, exact_mean, exact_sum
 from reviewkit.periods import Period
@@ -673,7 +673,7 @@ def exceptions_for(result: KpiResult) -> list[ExceptionItem]:
         )
     if current.status == "no_data":
         detail = (
-            f"last measured {result.last_seen.isoformat()}"
+            f"last measured {format_date(result.last_seen)}"
             if result.last_seen
             else "never measured"
         )

@@ -44,6 +44,7 @@ from reviewkit.formatting import (
     plural,
     shared_decimals,
     shown,
+    whole_numbers,
 )
 from reviewkit.formatting import Kpi as Formattable
 from reviewkit.inputs.catalog import Kpi
@@ -207,12 +208,17 @@ class _Book:
 def kpi_decimals(result: KpiResult, units: Sequence[UnitFigures] = ()) -> int:
     """The precision of a KPI's values in a pack: what its current value needs to stand apart
     from its target, and in a group pack what any unit's does (one precision per row)."""
+    kpi = result.kpi
     places = [_own_decimals(result)]
     for figures in units:
-        share = figures.share(result.kpi.id)
-        unit_result = figures.result(result.kpi.id) or (share.unit if share else None)
+        unit_result = figures.result(kpi.id)
+        share = figures.share(kpi.id)
         if unit_result is not None:
             places.append(_own_decimals(unit_result))
+        elif share is not None and not whole_numbers(kpi, share.value):
+            # A unit's share of the group's figure is not judged: the target it carries only
+            # scales its trend, and has no digits to stand apart from (£9.97k was £10.0k).
+            places.append(shared_decimals(kpi, [share.value]))
     return max(places)
 
 

@@ -17,8 +17,9 @@ from typing import Any
 
 from reviewkit.evaluation.evaluate import KpiResult, PeriodValue
 from reviewkit.evaluation.pack import PackEvaluation
-from reviewkit.formatting import Currency, format_value
+from reviewkit.formatting import Currency, format_date, format_value, label_words
 from reviewkit.layout.figures import shown_of
+from reviewkit.periods import Period
 
 STATUS_COLOURS = {"green": "#2e7d32", "amber": "#e69f00", "red": "#c62828", "no_data": "#8a939c"}
 STATUS_MARKERS = {"green": "o", "amber": "^", "red": "s"}
@@ -27,13 +28,19 @@ LINE_COLOUR = "#1f3a5f"
 _STYLE = resources.files("reviewkit.layout") / "templates" / "charts.mplstyle"
 
 
+#: Rough width of one character of the 8 pt bold end-of-line label, in inches.
+_LABEL_CHAR_IN = 0.075
+
 #: Resolution of chart images: sharp when printed at full page width.
 CHART_DPI = 200
 
 
-#: A history chart or sparkline spans at least this many periods, even when the data covers
-#: fewer (a chart of two points says little, and one that fills the width says too much).
-MIN_CHART_PERIODS = 6
+#: A KPI gets a history chart (and a sparkline) once it has values for this many periods: two
+#: points say little, and drawn across an axis of empty periods they say less. With fewer, its
+#: card lists the values instead.
+MIN_CHART_POINTS = 3
+#: A history chart spans at least this many periods.
+MIN_CHART_PERIODS = MIN_CHART_POINTS
 
 
 def chart_history(result: KpiResult, *, most: int | None = None) -> list[PeriodValue]:
@@ -43,6 +50,17 @@ def chart_history(result: KpiResult, *, most: int | None = None) -> list[PeriodV
     history = result.history if most is None else result.history[-most:]
     first = next((i for i, pv in enumerate(history) if pv.value is not None), len(history))
     return list(history[min(first, max(0, len(history) - MIN_CHART_PERIODS)):])
+
+
+def data_points(result: KpiResult, *, most: int | None = None) -> int:
+    """How many of the periods a chart (or, with ``most``, a sparkline) would draw have a
+    value."""
+    return sum(pv.value is not None for pv in chart_history(result, most=most))
+
+
+def chartable(result: KpiResult, *, most: int | None = None) -> bool:
+    """Whether the KPI has enough history for a chart (:data:`MIN_CHART_POINTS`)."""
+    return data_points(result, most=most) >= MIN_CHART_POINTS
 
 
 def partly_covered(pv: PeriodValue) -> bool:
@@ -70,10 +88,17 @@ def kpi_figure(result: KpiResult, *, width_in: float = 6.6, height_in: float = 1
     history = chart_history(result)
     xs = list(range(len(history)))
     ys = [pv.value if pv.value is not None else math.nan for pv in history]
+    current = history[-1]
+    if label is None:
+        label = (format_value(current.value, result.kpi, decimals=shown_of(result).decimals)
+                 if current.value is not None else "")
     with mpl.rc_context(fname=str(_STYLE)):
         fig = Figure(figsize=(width_in, height_in))
         # Fixed margins instead of bbox="tight": tight bounding boxes draw every chart twice.
-        fig.subplots_adjust(left=0.075, right=0.88, top=0.95, bottom=0.16)
+        # The latest value is labelled in the right margin, outside the plot (never on the
+        # last marker or the target line): the margin fits the label.
+        right = 1 - (len(label) * _LABEL_CHAR_IN + 0.14) / width_in
+        fig.subplots_adjust(left=0.075, right=min(0.9, right), top=0.95, bottom=0.16)
         ax = fig.add_subplot()
         _band(ax, xs, history)
         # The target is drawn from the first period with data: before it there is nothing to
@@ -110,14 +135,14 @@ def kpi_figure(result: KpiResult, *, width_in: float = 6.6, height_in: float = 1
                     edgecolors=STATUS_COLOURS[status] if partial else "#222222",
                     linewidths=1.1 if partial else 0.5,
                     zorder=3,
+                    clip_on=False,
                 )
-        current = history[-1]
         if current.value is not None:
             ax.annotate(
-                label if label is not None else format_value(
-                    current.value, result.kpi, decimals=shown_of(result).decimals),
-                (xs[-1], current.value),
-                xytext=(6, 0),
+                label,
+                (1.0, current.value),
+                xycoords=("axes fraction", "data"),
+                xytext=(4, 0),
                 textcoords="offset points",
                 va="center",
                 fontsize=8,
@@ -126,12 +151,18 @@ def kpi_figure(result: KpiResult, *, width_in: float = 6.6, height_in: float = 1
                 annotation_clip=False,  # the label sits in the right margin, outside the axes
             )
         ticks = _tick_positions(len(history))
-        ax.set_xticks(ticks, [_tick_label(history[i]) for i in ticks])
+        ax.set_xticks(ticks, tick_labels([history[i].period for i in ticks]))
         ax.set_xlim(-0.5, xs[-1] + 0.5)
         if counts_only(result):
             ax.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=2))
         if result.kpi.unit and result.kpi.unit != "count":
             ax.set_ylabel(result.kpi.unit)
+        drawn = [v for pv in history for v in (pv.value, pv.target, pv.amber)
+                 if v is not None and not math.isnan(v)]
+        if drawn and min(drawn) >= 0 and ax.get_ylim()[0] < 0:
+            # Rounding the axis out to a tick must not draw room for figures that cannot be
+            # (minus 1 complaints); markers on zero sit on the axis, unclipped.
+            ax.set_ylim(bottom=0)
     return fig
 
 
@@ -177,8 +208,20 @@ def _tick_positions(count: int, most: int = 7) -> list[int]:
     return sorted(ticks)
 
 
-def _tick_label(pv: PeriodValue) -> str:
-    return pv.period.short_label
+def tick_labels(periods: Sequence[Period]) -> list[str]:
+    """Axis labels in the pack's one date style: 'Oct 2026', 'Q4 2026' for months and quarters
+    (never 'Dec 26', which reads as a day); '20 Nov' for weeks, with the year on the first
+    tick and wherever a new year starts ('5 Jun 2026 … 1 Jan 2027')."""
+    labels = []
+    year = None
+    for period in periods:
+        if period.rule.unit != "days":
+            labels.append(label_words(period.label))
+            continue
+        words = format_date(period.end)
+        labels.append(words if period.end.year != year else words.rsplit(" ", 1)[0])
+        year = period.end.year
+    return labels
 
 
 @dataclass(frozen=True)
@@ -297,7 +340,7 @@ def timeline_png(initiatives: Sequence[Any], as_of: dt.date,
     and a dashed line on the day the data runs to (labelled with that date)."""
     # Deferred for start-up time: matplotlib takes ~0.5 s to import and only charts need it.
     import matplotlib as mpl
-    from matplotlib.dates import DateFormatter, date2num
+    from matplotlib.dates import DateFormatter, MonthLocator, date2num
     from matplotlib.figure import Figure
 
     def to_num(day: dt.date) -> float:
@@ -333,7 +376,14 @@ def timeline_png(initiatives: Sequence[Any], as_of: dt.date,
                     xycoords=("data", "axes fraction"), xytext=(0, 2),
                     textcoords="offset points", ha="center", va="bottom", fontsize=6.5)
         ax.set_yticks(range(len(rows)), labels, fontsize=7)
-        ax.xaxis.set_major_formatter(DateFormatter("%b %y"))  # type: ignore[no-untyped-call]
+        # Ticks on the first of a month at one regular interval (every 3, 6 or 12 months,
+        # from January), named 'Jan 2026' as every date in the pack.
+        low, high = ax.get_xlim()
+        months = (high - low) / 30.4
+        step = 3 if months <= 24 else 6 if months <= 48 else 12
+        ax.xaxis.set_major_locator(MonthLocator(bymonth=range(1, 13, step)))  # type: ignore[no-untyped-call]
+        ax.xaxis.set_major_formatter(DateFormatter("%b %Y"))  # type: ignore[no-untyped-call]
+        ax.set_xlim(low, high)
         ax.grid(axis="x", color="#dde1e6", linewidth=0.5)
         ax.grid(axis="y", visible=False)
         return _png(fig)
@@ -350,10 +400,11 @@ def spend_png(summary: Any, currency: Currency) -> bytes:
     cats = list(reversed(summary.categories))
     labels = [wrap_label(c.category, 26, 2) for c in cats]
     width = 6.6
-    height = 0.36 * len(cats) + 0.1 * sum(label.count("\n") for label in labels) + 0.75
+    # Compact (0.3 in a category): the table above it has the figures, the chart the shape.
+    height = 0.3 * len(cats) + 0.1 * sum(label.count("\n") for label in labels) + 0.75
     with mpl.rc_context(fname=str(_STYLE)):
         fig = Figure(figsize=(width, height))
-        fig.subplots_adjust(left=_label_margin(labels, width), right=0.97,
+        fig.subplots_adjust(left=_label_margin(labels, width), right=0.94,
                             top=1 - 0.3 / height, bottom=0.38 / height)
         ax = fig.add_subplot()
         ys = list(range(len(cats)))
@@ -366,7 +417,8 @@ def spend_png(summary: Any, currency: Currency) -> bytes:
         ax.set_yticks(ys, labels, fontsize=7)
         ax.grid(axis="x", color="#dde1e6", linewidth=0.5)
         ax.grid(axis="y", visible=False)
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: currency.format(x)))
+        # Amounts alone, as in the spend table: the axis title names the currency.
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: currency.amount(x)))
         ax.set_xlabel(f"Year to date, {currency.unit}")
         ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, borderaxespad=0.2)
         return _png(fig)
@@ -407,8 +459,8 @@ def outlook_png(kpi: Any, series: Sequence[Any], forecast: Any,
         if forecast.target is not None:
             ax.axhline(forecast.target, color="#111111", linestyle=(0, (4, 2)), linewidth=0.9)
         months = [p for p, _ in history] + [p.period for p in forecast.points]
-        ticks = _tick_positions(len(months), most=5)
-        ax.set_xticks(ticks, [months[i].short_label for i in ticks], fontsize=6)
+        ticks = _tick_positions(len(months), most=4)
+        ax.set_xticks(ticks, tick_labels([months[i] for i in ticks]), fontsize=6)
         if kpi.unit and kpi.unit != "count":
             ax.set_ylabel(kpi.unit, fontsize=7)
         return _png(fig)
@@ -418,8 +470,9 @@ def render_charts(pack: PackEvaluation) -> dict[str, bytes]:
     """Every chart a pack of this cadence shows, by id: one per KPI (its id), and the
     timeline, spend and outlook charts when the cadence asks for them and the data is there."""
     figures = pack.figures
+    # A KPI with fewer values than a chart needs lists them on its card instead.
     charts = {result.kpi.id: kpi_chart_png(result, label=figures.text(result.kpi.id, "value"))
-              for result in pack.results}
+              for result in pack.results if chartable(result)}
     wanted = pack.cadence.charts
     strategy = pack.strategy
     if "timeline" in wanted and strategy.initiatives:

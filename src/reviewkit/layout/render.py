@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -13,9 +15,14 @@ import jinja2
 from reviewkit import formatting, redact
 from reviewkit.evaluation.evaluate import KpiResult
 from reviewkit.evaluation.rollup import YearToDate
-from reviewkit.formatting import STATUS_WORDS, Shown
+from reviewkit.formatting import NBSP, STATUS_SHAPES, STATUS_WORDS, Shown, shown
 from reviewkit.inputs.catalog import Kpi
-from reviewkit.layout.figures import for_page, nobreak, shown_of, shown_ytd
+from reviewkit.layout.figures import (
+    figure_for_page,
+    for_page,
+    name_for_page,
+    shown_of,
+)
 
 REASON_WORDS = {
     "red": "Off track",
@@ -48,12 +55,20 @@ def environment(extra_dirs: tuple[str, ...] = ()) -> jinja2.Environment:
         shown=_shown,
         shown_ytd=_shown_ytd,
         plural=formatting.plural,
-        date=formatting.format_date,
+        date=_date,
+        timestamp=formatting.format_timestamp,
+        name=name_for_page,
+        percent=formatting.percent,
+        signed=formatting.signed,
+        period_words=_period_words,
+        review_words=formatting.review_words,
         arrow=formatting.trend_arrow,
         status_word=lambda status: STATUS_WORDS.get(status, status),
+        status_shape=lambda status: STATUS_SHAPES.get(status, ""),
         trend_word=lambda trend: formatting.TREND_WORDS.get(trend, trend),
         reason_word=lambda reason: REASON_WORDS.get(reason, reason.replace("_", " ")),
         redact=lambda value: redact.text(str(value)),
+        plain=_plain,
     )
     return env
 
@@ -74,20 +89,52 @@ def templates_fingerprint(extra_dirs: tuple[str, ...] = ()) -> tuple[str, int, i
             digest.update(hashlib.sha256(content).digest())
             count, size = count + 1, size + len(content)
     return digest.hexdigest(), count, size
+
+
+def _plain(value: Any) -> str:
+    """A parameter as the params file writes it, on one line and with secrets hidden: a
+    mapping as ``key: value, key: value``, a list as its items (never a Python repr)."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{key}: {_plain(item)}" for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(_plain(item) for item in value)
+    return redact.text(str(value))
+
+
 def _value(value: float | None, kpi: Kpi, decimals: int | None = None) -> str:
-    return nobreak(formatting.format_value(value, kpi, decimals=decimals))
+    return figure_for_page(formatting.format_value(value, kpi, decimals=decimals))
 
 
 def _change(change: float | None, kpi: Kpi, decimals: int | None = None) -> str:
-    return nobreak(formatting.format_change(change, kpi, decimals=decimals))
+    return figure_for_page(formatting.format_change(change, kpi, decimals=decimals))
 
 
-def _shown(result: KpiResult) -> Shown:
-    return for_page(shown_of(result))
+@jinja2.pass_context
+def _shown(context: jinja2.runtime.Context, result: KpiResult) -> Shown:
+    """The KPI's figures for the period as the pack states them (its figures,
+    :mod:`reviewkit.evaluation.figures`), for a cadence's own templates."""
+    figures = getattr(getattr(context.get("view"), "evaluated", None), "figures", None)
+    if figures is None or result.kpi.id not in figures.decimals:
+        return for_page(shown_of(result))
+    return for_page(figures.shown(result.kpi.id))
 
 
-def _shown_ytd(ytd: YearToDate, kpi: Kpi) -> Shown:
-    return for_page(shown_ytd(ytd, kpi))
+@jinja2.pass_context
+def _shown_ytd(context: jinja2.runtime.Context, ytd: YearToDate, kpi: Kpi) -> Shown:
+    """A KPI's year to date, at least at the pack's precision for the KPI."""
+    figures = getattr(getattr(context.get("view"), "evaluated", None), "figures", None)
+    places = figures.decimals.get(kpi.id, 0) if figures is not None else 0
+    return for_page(shown(kpi, ytd.value, ytd.target, ytd.amber, at_least=places))
+
+
+def _date(day: dt.date | None) -> str:
+    """A day as the pack writes it, never broken across lines: '27 Nov 2026'."""
+    return formatting.format_date(day).replace(" ", NBSP)
+
+
+def _period_words(label: str) -> str:
+    """A period's label in words, never broken across lines: '9 Oct 2026', 'Q4 2026'."""
+    return formatting.label_words(label).replace(" ", NBSP)
 
 
 def render(template: str, extra_dirs: tuple[str, ...] = (), **values: Any) -> str:

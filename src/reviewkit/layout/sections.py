@@ -24,13 +24,20 @@ from reviewkit.evaluation.figures import (
     spend_subjects,
     unit_subject,
 )
+from reviewkit.evaluation.forecast import INSUFFICIENT, MIN_POINTS
 from reviewkit.evaluation.rollup import year_ago
 from reviewkit.evaluation.spend import CategorySpend
 from reviewkit.evaluation.units import reported_by_units
 from reviewkit.formatting import NBSP
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.units import Unit
-from reviewkit.layout.charts import chart_history, sparkline
+from reviewkit.layout.charts import (
+    SPARKLINE_PERIODS,
+    chart_history,
+    chartable,
+    data_points,
+    sparkline,
+)
 from reviewkit.layout.document import (
     SPARKLINE_PREFIX,
     ContentsEntry,
@@ -39,13 +46,10 @@ from reviewkit.layout.document import (
     pack_document,
     perspective_anchor,
 )
-from reviewkit.layout.figures import nobreak
+from reviewkit.layout.figures import figure_for_page
 from reviewkit.layout.render import environment, render
 from reviewkit.layout.styles import NOTEBOOK_SCOPE, notebook_style
 from reviewkit.layout.view import PackView, Publication
-
-#: A figure whose unit is longer than this may wrap onto the line under its number.
-SHORT_UNIT = 5
 
 #: How a group figure is made from its units' figures, as the units page says it.
 ROLLUP_WORDS = {"sum": "sum of units", "mean": "weighted mean", "min": "lowest unit",
@@ -140,18 +144,36 @@ class Pack:
         return self.figures.identity(subject, kind, period)
 
     def fig(self, subject: str, kind: str, period: str | None = None, *,
-            wrap: bool = False, lower: bool = False) -> Markup:
+            lower: bool = False) -> Markup:
         """A figure as the page prints it, with its identity: the text the pack's figures
-        give it (no line break inside a unit; ``wrap``: a long unit may go to the next line;
-        ``lower``: in lower case, inside a sentence)."""
+        give it (never broken inside its unit, a long unit free to go under its number:
+        :func:`~reviewkit.layout.figures.figure_for_page`; ``lower``: in lower case, inside a
+        sentence)."""
         identity = self.fid(subject, kind, period)
         found = self.figures.get(identity)
-        text = nobreak(found.text if found is not None else "—")
-        if wrap and NBSP in text and len(text.rsplit(NBSP, 1)[1]) > SHORT_UNIT:
-            text = text.replace(NBSP, " ")
+        text = figure_for_page(found.text if found is not None else "—")
         if lower:
             text = text.lower()
         return Markup('<span data-fig="{}">{}</span>').format(identity, text)
+
+    def amount(self, subject: str, kind: str, period: str | None = None) -> Markup:
+        """A money figure in a table whose heading names the currency ("amounts in £k"): the
+        number alone is printed, so a column of amounts fits its width. The symbol and scale
+        stay in the markup, hidden (the element still holds the figure's whole text, which the
+        audit compares)."""
+        identity = self.fid(subject, kind, period)
+        found = self.figures.get(identity)
+        text = found.text if found is not None else "—"
+        currency = self.view.currency
+        symbol = f"{currency.symbol}{NBSP}" if currency.symbol[-1:].isalpha() else currency.symbol
+        sign = text[:1] if text[:1] in ("+", "\u2212") else ""
+        rest = text[len(sign):]
+        if not rest.startswith(symbol) or not rest.endswith(currency.scale):
+            return self.fig(subject, kind, period)
+        number = rest[len(symbol):len(rest) - len(currency.scale)]
+        return Markup('<span data-fig="{}">{}<span class="rk-cur">{}</span>{}'
+                      '<span class="rk-cur">{}</span></span>').format(
+            identity, sign, symbol, number, currency.scale)
 
     def spend_lines(self) -> list[tuple[str, CategorySpend]]:
         """Each spend category, then the total, with the subject of its figures."""
@@ -180,6 +202,11 @@ class Pack:
     def status_of(self, subject: str, period: str | None = None) -> str:
         """A figure's status ('green', …) for a badge's colour."""
         return str(self.figures.value(subject, "status", period) or "no_data")
+
+    def has_chart(self, chart_id: str) -> bool:
+        """Whether the chart was drawn (a KPI with too few values has none: its card lists
+        them)."""
+        return chart_id in self.document.charts
 
     def chart(self, chart_id: str) -> Markup:
         """A chart's image with its alternative text (nothing when it was not drawn)."""
@@ -216,6 +243,26 @@ class Pack:
     def chart_periods(result: KpiResult) -> int:
         """How many periods the KPI's chart shows (its data's span, at least a few)."""
         return len(chart_history(result))
+
+    #: How the outlook names a KPI with too little history to fit a forecast, and the months
+    #: a forecast needs.
+    unfitted_method = INSUFFICIENT
+    forecast_months = MIN_POINTS
+
+    @staticmethod
+    def chartable(result: KpiResult) -> bool:
+        """Whether the KPI's tile draws a sparkline (enough values in its last periods)."""
+        return chartable(result, most=SPARKLINE_PERIODS)
+
+    @staticmethod
+    def data_periods(result: KpiResult) -> int:
+        """How many periods of the tile's span have a value."""
+        return data_points(result, most=SPARKLINE_PERIODS)
+
+    @staticmethod
+    def short_history(result: KpiResult) -> list[PeriodValue]:
+        """The periods with a value, for a card with too little history for a chart."""
+        return [pv for pv in chart_history(result) if pv.value is not None]
 
     def year_ago(self, result: KpiResult) -> PeriodValue | None:
         return year_ago(result)

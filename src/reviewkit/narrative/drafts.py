@@ -14,7 +14,7 @@ from collections.abc import Callable
 from reviewkit.evaluation.evaluate import KpiResult
 from reviewkit.evaluation.figures import spend_subjects
 from reviewkit.evaluation.pack import PackEvaluation
-from reviewkit.formatting import STATUS_WORDS, ordinal, plural
+from reviewkit.formatting import STATUS_WORDS, format_date, ordinal, plural
 from reviewkit.formatting import format_value as _format_value
 from reviewkit.inputs.catalog import Kpi
 
@@ -43,7 +43,7 @@ def draft_for_kpi(result: KpiResult, pack: PackEvaluation) -> str:
     noun = pack.period.noun
     if current.value is None:
         last = (
-            f"last measured {result.last_seen.isoformat()}"
+            f"last measured {format_date(result.last_seen)}"
             if result.last_seen
             else "never measured"
         )
@@ -76,7 +76,7 @@ def draft_for_kpi(result: KpiResult, pack: PackEvaluation) -> str:
     linked = pack.action_log.open_for(kpi.id)
     if linked:
         text += " Open actions: " + "; ".join(
-            f"{literal(view.id)} {literal(view.action.title)} (due {view.action.due.isoformat()})"
+            f"{literal(view.id)} {literal(view.action.title)} (due {format_date(view.action.due)})"
             for view in linked
         ) + "."
     elif result.status == "red":

@@ -12,7 +12,7 @@ import re
 from reviewkit.errors import ReviewkitError
 from reviewkit.evaluation.evaluate import KpiResult
 from reviewkit.evaluation.pack import PackEvaluation
-from reviewkit.formatting import STATUS_WORDS
+from reviewkit.formatting import STATUS_WORDS, format_date
 
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.S)
 _KPI_FIELD = re.compile(r"^kpi\.([a-z0-9_]+)\.([a-z_]+)$")
@@ -82,7 +82,7 @@ def fill(text: str, pack: PackEvaluation) -> str:
         attr = name.removeprefix("period.")
         if name.startswith("period.") and attr in PERIOD_FIELDS:
             value = getattr(period, attr)
-            return value.isoformat() if hasattr(value, "isoformat") else str(value)
+            return format_date(value) if hasattr(value, "isoformat") else str(value)
         # Only the closed grammar is ever filled; anything else was refused when it was saved.
         raise NarrativeError(f"unknown placeholder '{{{{ {name} }}}}'")
 

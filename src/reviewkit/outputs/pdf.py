@@ -84,6 +84,42 @@ class Attachment:
     description: str = ""
 
 
+def _render(html: str, base_url: Path, fetcher: Any,
+            attachments: Sequence[Attachment]) -> tuple[Any, dict[str, Any]]:
+    """The laid-out document and the options to write it with (as ``HTML.write_pdf`` would)."""
+    import weasyprint  # deferred: preload() imports it while the kernel runs
+
+    fonts = weasyprint.text.fonts.FontConfiguration()
+    profiles: dict[str, object] = {}
+    options = {
+        **weasyprint.DEFAULT_OPTIONS,
+        "stylesheets": [weasyprint.CSS(string=_font_css(), font_config=fonts),
+                        weasyprint.CSS(string=structure_css()),
+                        weasyprint.CSS(string=_output_intent_css(), color_profiles=profiles)],
+        "pdf_variant": PDF_VARIANT,
+        "output_intent": OUTPUT_INTENT,
+        "pdf_tags": True,
+        "attachments": [
+            # From bytes, not paths: nothing outside the pack's HTML is fetched.
+            weasyprint.Attachment(string=item.content, name=item.name,
+                                  description=item.description or None,
+                                  relationship=item.relationship)
+            for item in attachments
+        ],
+    }
+    document = weasyprint.HTML(
+        string=html, base_url=str(base_url), url_fetcher=fetcher, media_type="print",
+    ).render(font_config=fonts, color_profiles=profiles, **options)
+    return document, options
+
+
+def layout(html: str, *, base_url: Path) -> Any:
+    """The pack's pages as WeasyPrint lays them out for the PDF (a ``weasyprint.Document``),
+    for checks that read the layout box by box."""
+    document, _ = _render(html, base_url, _own_files_fetcher(), ())
+    return document
+
+
 def to_pdf(html: str, target: Path, *, base_url: Path,
            attachments: Sequence[Attachment] = ()) -> None:
     """Render the pack HTML to a tagged PDF/A-3 with its print stylesheet and outline, the
@@ -92,30 +128,8 @@ def to_pdf(html: str, target: Path, *, base_url: Path,
 
     fetcher = _own_files_fetcher()
     try:
-        fonts = weasyprint.text.fonts.FontConfiguration()
-        profiles: dict[str, object] = {}
-        document = weasyprint.HTML(
-            string=html, base_url=str(base_url), url_fetcher=fetcher, media_type="print",
-        )
-        document.write_pdf(
-            target,
-            stylesheets=[weasyprint.CSS(string=_font_css(), font_config=fonts),
-                         weasyprint.CSS(string=structure_css()),
-                         weasyprint.CSS(string=_output_intent_css(),
-                                        color_profiles=profiles)],
-            font_config=fonts,
-            color_profiles=profiles,
-            pdf_variant=PDF_VARIANT,
-            output_intent=OUTPUT_INTENT,
-            pdf_tags=True,
-            attachments=[
-                # From bytes, not paths: nothing outside the pack's HTML is fetched.
-                weasyprint.Attachment(string=item.content, name=item.name,
-                                      description=item.description or None,
-                                      relationship=item.relationship)
-                for item in attachments
-            ],
-        )
+        document, options = _render(html, base_url, fetcher, attachments)
+        document.write_pdf(target, **options)
     except weasyprint.urls.FatalURLFetchingError as exc:  # a BaseException, not an Exception
         target.unlink(missing_ok=True)
         refused = getattr(fetcher, "refused", None)

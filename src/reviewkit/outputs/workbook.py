@@ -24,6 +24,7 @@ from reviewkit.evaluation.figures import (
     unit_subject,
 )
 from reviewkit.evaluation.rollup import year_ago
+from reviewkit.formatting import BARE_UNITS
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.layout.document import PackDocument
 from reviewkit.outputs.base import Staging
@@ -64,7 +65,7 @@ def change_format(kpi: Kpi, places: int, zero: str = "no change") -> str:
 
 
 def _affixes(unit: str) -> tuple[str, str]:
-    if not unit or unit == "count":
+    if unit in BARE_UNITS:  # "count", "score": the number alone, as the pack prints it
         return "", ""
     if unit == "%":
         return "", '"%"'

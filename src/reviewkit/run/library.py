@@ -21,7 +21,13 @@ import jinja2
 
 from reviewkit import cadences, periods
 from reviewkit.errors import EnvironmentFailure
-from reviewkit.formatting import STATUS_WORDS
+from reviewkit.formatting import (
+    STATUS_ORDER,
+    STATUS_SHAPES,
+    STATUS_WORDS,
+    format_timestamp,
+    label_words,
+)
 from reviewkit.inputs.params import GROUP_FOLDER, UNIT_ID
 from reviewkit.outputs.data import MANIFEST_FILE, SUMMARY_FILE
 from reviewkit.outputs.pack import LINKS
@@ -211,13 +217,15 @@ def render_index(out: Path) -> str:
         loader=jinja2.PackageLoader("reviewkit.layout", "templates/library"),
         autoescape=True, trim_blocks=True, lstrip_blocks=True,
         undefined=jinja2.StrictUndefined)
+    environment.filters["period_words"] = label_words
     sections: dict[str, list[LibraryPack]] = {}
     for pack in packs:
         sections.setdefault(pack.cadence, []).append(pack)
     return environment.get_template("index.html.j2").render(
-        packs=packs, sections=sections, status_words=STATUS_WORDS,
-        totals=period_totals(packs),
-        generated=periods.now().strftime("%d %b %Y, %H:%M UTC"),
+        packs=packs, sections=sections,
+        status_words={status: STATUS_WORDS[status] for status in STATUS_ORDER},
+        shapes=STATUS_SHAPES, totals=period_totals(packs),
+        generated=format_timestamp(periods.now()),
         titles={name: cadences.get(name).title for name in sections
                 if name in cadences.names()},
         folder=out.name, left_off=library.left_off)
