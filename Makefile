@@ -54,8 +54,10 @@ serve-demo: sysdeps $(STAMP)
 	  trap 'kill $$smtp 2>/dev/null' EXIT INT TERM; \
 	  $(BIN)/reviewkit serve --params params/review-cycle.yaml
 
+# The whole suite, one worker per core (pytest-xdist): each test file runs in one worker, and the
+# demo packs several files read are built once for the run (tests/conftest.py).
 test: sysdeps $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench tools data/demo/generate.py data/demo/generate_operational.py

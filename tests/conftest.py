@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io
+import json
 import os
 import shutil
 import sys
@@ -44,6 +45,76 @@ def pin_the_clock() -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     pin_the_clock()
+
+
+#: The session's shared builds (tests/conftest_build.py): a test reading one is ``slow``.
+SHARED_BUILDS = {"demo_pack", "demo_packs", "demo_rebuild", "failed_build"}
+#: Test files run in one process together under pytest-xdist: they read the rebuild and the
+#: failing build over the demo pack (tests/conftest_build.py), made once per process.
+FOLLOWUP_READERS = ("tests/test_build.py", "tests/test_cli.py", "tests/test_pdf_structure.py")
+
+
+def work_unit(nodeid: str) -> str:
+    """What pytest-xdist hands a worker as one piece: a test file (its module fixtures, a
+    batch, a fault sweep or a notebook's kernel for nbval, are then made once), or the files
+    that share the demo pack's follow-up builds."""
+    path = nodeid.split("::", 1)[0]
+    return "demo follow-ups" if path in FOLLOWUP_READERS else path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist's scope scheduling with :func:`work_unit` as the scope."""
+    from xdist.scheduler import LoadScopeScheduling  # deferred: only under pytest-xdist
+
+    class ByWorkUnit(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return ByWorkUnit(config, log)
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    if SHARED_BUILDS & set(getattr(item, "fixturenames", ())):
+        item.add_marker(pytest.mark.slow)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Work units with a ``slow`` test go first (pytest-xdist hands them out in this order),
+    so the long ones do not start last and keep one core busy while the other idles."""
+    slow = {work_unit(item.nodeid) for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: work_unit(item.nodeid) not in slow)
+
+
+def shared_folder(factory: pytest.TempPathFactory) -> Path:
+    """The temporary folder every process of this test run shares: with pytest-xdist, the
+    parent of the worker's own base folder (the run's); without it, the base folder."""
+    base = factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def once_per_run(folder: Path, make: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
+    """``make(folder)`` run by one process of the test run, however many workers ask: the
+    first to take the lock makes it and records what ``make`` returns (JSON) beside it;
+    the others wait for the lock and read the record. A failure is recorded too, so it is
+    reported by every worker instead of being tried again."""
+    from filelock import FileLock  # deferred: only the shared builds need it
+
+    record = folder.with_name(f"{folder.name}.json")
+    with FileLock(str(folder.with_name(f"{folder.name}.lock"))):
+        if not record.is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            try:
+                made: dict[str, Any] = {"result": make(folder)}
+            except Exception as exc:
+                made = {"error": f"{type(exc).__name__}: {exc}"}
+            record.write_text(json.dumps(made), encoding="utf-8")
+        data: dict[str, Any] = json.loads(record.read_text(encoding="utf-8"))
+    if "error" in data:
+        raise RuntimeError(f"building {folder.name} once for the run failed: {data['error']}")
+    result: dict[str, Any] = data["result"]
+    return result
 
 
 #: Packs built once per session in child processes (tests/conftest_build.py): the fixture a

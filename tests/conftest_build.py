@@ -23,11 +23,12 @@ import sys
 import time
 import zlib
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import copy_demo
+from conftest import copy_demo, once_per_run, shared_folder
 from pack_snapshots import BuiltPack as SnapshotPack
 from pack_snapshots import DemoBuild
 
@@ -220,8 +221,9 @@ class _Session:
     """The session's demo builds, started in the background as the session starts (see
     ``tests/conftest.py``) and awaited by the fixtures below."""
 
-    demo_child: Background | None = None
-    demo_params: Path | None = None
+    pool: ThreadPoolExecutor = dataclasses.field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo"))
+    demo_future: Future[dict[str, Any]] | None = None
     demo_root: Path | None = None
     demo: BuiltPack | None = None
     rebuild: Rebuild | None = None
@@ -265,59 +267,76 @@ def _start_followups(demo: BuiltPack, root: Path) -> tuple[Rebuild, FailedBuild]
 def _demo_session() -> Iterator[_Session]:
     session = _Session()
     yield session
-    for child in (session.demo_child, session.rebuild and session.rebuild.child,
+    for child in (session.rebuild and session.rebuild.child,
                   session.failed and session.failed.child):
         if child is not None:
             child.stop()
+    # A build another worker may be waiting for is finished, not killed.
+    session.pool.shutdown(wait=True)
     if session.snapshots is not None:
         session.snapshots.close()
 
 
+def _build_demo_pack(root: Path) -> dict[str, Any]:
+    """The demo weekly pack built under ``root`` on a fresh store, at :data:`BASE_TIME`."""
+    params = copy_demo_inputs(root / "inputs")
+    start = time.perf_counter()
+    proc = subprocess.run(_build_command(params, root / "out", "-q"), capture_output=True,
+                          text=True, cwd=REPO, env=child_env(BASE_TIME), timeout=BUILD_TIMEOUT,
+                          check=False)
+    return {"params": str(params), "returncode": proc.returncode, "stdout": proc.stdout,
+            "stderr": proc.stderr, "seconds": time.perf_counter() - start}
+
+
 @pytest.fixture(scope="session")
 def demo_pack_started(_demo_session: _Session, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Start building the demo weekly pack in the background (once per session)."""
-    if _demo_session.demo_child is None:
-        root = tmp_path_factory.mktemp("demo")
+    """Start building the demo weekly pack in the background, once for the whole test run
+    (every pytest-xdist worker reads the same pack)."""
+    if _demo_session.demo_future is None:
+        root = shared_folder(tmp_path_factory) / "demo"
         _demo_session.demo_root = root
-        _demo_session.demo_params = copy_demo_inputs(root / "inputs")
-        _demo_session.demo_child = Background(
-            _build_command(_demo_session.demo_params, root / "out", "-q"),
-            tmp_path_factory.mktemp("demo-logs"), now=BASE_TIME)
+        _demo_session.demo_future = _demo_session.pool.submit(
+            once_per_run, root, _build_demo_pack)
 
 
 @pytest.fixture(scope="session")
-def demo_pack(demo_pack_started: None, _demo_session: _Session,
-              tmp_path_factory: pytest.TempPathFactory) -> BuiltPack:
-    """The demo weekly pack, built once per session with ``reviewkit build weekly -q`` (on a
-    fresh store, at :data:`BASE_TIME`).
-
-    Read-only for tests. As soon as it is built, a second build of the same period (over a
-    copy) and a build that fails half-way (over another copy) start in the background; the
-    ``demo_rebuild`` and ``failed_build`` fixtures wait for them.
-    """
+def demo_pack(demo_pack_started: None, _demo_session: _Session) -> BuiltPack:
+    """The demo weekly pack, built once per test run with ``reviewkit build weekly -q`` (on a
+    fresh store, at :data:`BASE_TIME`). Read-only for tests: copy what you change."""
     if _demo_session.demo is None:
-        assert _demo_session.demo_child and _demo_session.demo_root and _demo_session.demo_params
-        returncode, stdout, stderr, seconds = _demo_session.demo_child.wait()
+        assert _demo_session.demo_future is not None and _demo_session.demo_root is not None
+        try:
+            made = _demo_session.demo_future.result(timeout=BUILD_TIMEOUT * 2)
+        except RuntimeError as exc:
+            pytest.fail(str(exc))
         root = _demo_session.demo_root
-        built = BuiltPack(_demo_session.demo_params, root / "out",
-                          root / "out" / "weekly" / DEMO_LABEL, returncode, stdout, stderr,
-                          seconds)
+        built = BuiltPack(Path(made["params"]), root / "out",
+                          root / "out" / "weekly" / DEMO_LABEL, made["returncode"],
+                          made["stdout"], made["stderr"], made["seconds"])
         if built.returncode != 0:
             pytest.fail(f"the demo build failed ({built.returncode}):\n{built.stderr}")
         _demo_session.demo = built
-        _demo_session.rebuild, _demo_session.failed = _start_followups(
-            built, tmp_path_factory.mktemp("followups")
-        )
     return _demo_session.demo
+
+
+def _followups(demo: BuiltPack, session: _Session,
+               factory: pytest.TempPathFactory) -> tuple[Rebuild, FailedBuild]:
+    """The rebuild and the failing build over copies of the demo pack, both started when the
+    first of them is wanted (the test modules that read them share an xdist_group, so one
+    worker runs them)."""
+    if session.rebuild is None or session.failed is None:
+        session.rebuild, session.failed = _start_followups(demo, factory.mktemp("followups"))
+    return session.rebuild, session.failed
 
 
 @pytest.fixture(scope="session")
 def demo_packs_started(_demo_session: _Session, tmp_path_factory: pytest.TempPathFactory
                        ) -> DemoBuild:
-    """Start building the snapshot packs of every cadence in the background (once per
-    session): tests/pack_snapshots.py."""
+    """Start building the snapshot packs of every cadence in the background, once for the
+    whole test run: tests/pack_snapshots.py."""
     if _demo_session.snapshots is None:
-        _demo_session.snapshots = DemoBuild(tmp_path_factory.mktemp("snapshots").resolve())
+        root = (shared_folder(tmp_path_factory) / "snapshots").resolve()
+        _demo_session.snapshots = DemoBuild(root, shared=True)
         _demo_session.snapshots.start()
     return _demo_session.snapshots
 
@@ -325,7 +344,7 @@ def demo_packs_started(_demo_session: _Session, tmp_path_factory: pytest.TempPat
 @pytest.fixture(scope="session")
 def demo_packs(demo_packs_started: DemoBuild) -> dict[str, SnapshotPack]:
     """The demo packs of tests/snapshots/ (the minutes replayed, the week before, this week's,
-    the monthly and the quarterly pack, on one store), built once per session: read-only for
+    the monthly and the quarterly pack, on one store), built once per test run: read-only for
     tests. By name, e.g. ``monthly-2026-10``; their common root is ``.root`` of any."""
     try:
         return demo_packs_started.wait()
@@ -334,22 +353,24 @@ def demo_packs(demo_packs_started: DemoBuild) -> dict[str, SnapshotPack]:
 
 
 @pytest.fixture(scope="session")
-def demo_rebuild(demo_pack: BuiltPack, _demo_session: _Session) -> Rebuild:
+def demo_rebuild(demo_pack: BuiltPack, _demo_session: _Session,
+                 tmp_path_factory: pytest.TempPathFactory) -> Rebuild:
     """The demo period built again (not quiet) over a copy of the demo pack.
 
     A marker file was added to the old pack first: a pack replaced whole loses it.
     """
-    assert _demo_session.rebuild is not None
-    _demo_session.rebuild.child.wait()
-    return _demo_session.rebuild
+    rebuild, _ = _followups(demo_pack, _demo_session, tmp_path_factory)
+    rebuild.child.wait()
+    return rebuild
 
 
 @pytest.fixture(scope="session")
-def failed_build(demo_pack: BuiltPack, _demo_session: _Session) -> FailedBuild:
+def failed_build(demo_pack: BuiltPack, _demo_session: _Session,
+                 tmp_path_factory: pytest.TempPathFactory) -> FailedBuild:
     """A build (in-process, in a child) over a copy of the demo pack, failing at the PDF."""
-    assert _demo_session.failed is not None
-    _demo_session.failed.child.wait()
-    return _demo_session.failed
+    _, failed = _followups(demo_pack, _demo_session, tmp_path_factory)
+    failed.child.wait()
+    return failed
 
 
 #: The last week of the tiny definition's data.

@@ -24,11 +24,11 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from conftest import copy_demo, pin_the_clock
+from conftest import copy_demo, once_per_run, pin_the_clock
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "data" / "demo"
@@ -103,10 +103,10 @@ class DemoBuild:
     and the others. Each cadence reads only its own earlier packs from the shared store, so the
     order between the chains does not show in any pack."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, shared: bool = False) -> None:
         self.root = root
-        self.params = {cadence: copy_demo(root, cadence)
-                       for cadence in ("weekly", "monthly", "quarterly")}
+        #: Built once for the whole test run, by whichever worker (pytest-xdist) comes first.
+        self.shared = shared
         self._future: Future[dict[str, BuiltPack]] | None = None
         self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="demo-build")
 
@@ -120,18 +120,31 @@ class DemoBuild:
         return self.start()._future.result()  # type: ignore[union-attr]
 
     def _build(self) -> dict[str, BuiltPack]:
+        if not self.shared:
+            return self._make(self.root)
+        made = once_per_run(self.root, lambda root: {
+            name: {field: str(value) if isinstance(value, Path) else value
+                   for field, value in asdict(pack).items()}
+            for name, pack in self._make(root).items()})
+        return {name: BuiltPack(Path(pack["params"]), Path(pack["out"]), Path(pack["folder"]),
+                                pack["returncode"], pack["stdout"], pack["stderr"])
+                for name, pack in made.items()}
+
+    def _make(self, root: Path) -> dict[str, BuiltPack]:
+        params = {cadence: copy_demo(root, cadence)
+                  for cadence in ("weekly", "monthly", "quarterly")}
         for minutes in sorted((DEMO / "minutes").glob("weekly-*.yaml")):
-            _run(["minutes", "import", str(minutes), "--params", str(self.params["weekly"]),
+            _run(["minutes", "import", str(minutes), "--params", str(params["weekly"]),
                   "--by", "demo"])
 
         def chain(packs: tuple[tuple[str, str, str | None], ...]
                   ) -> dict[tuple[str, str], BuiltPack]:
             built = {}
             for cadence, period, label in packs:
-                out = self.root / "out"
-                proc = _run(["build", cadence, "--params", str(self.params[cadence]),
+                out = root / "out"
+                proc = _run(["build", cadence, "--params", str(params[cadence]),
                              "--period", period, "--out", str(out), "-q"])
-                built[cadence, period] = BuiltPack(self.params[cadence], out,
+                built[cadence, period] = BuiltPack(params[cadence], out,
                                                    out / cadence / (label or period),
                                                    proc.returncode, proc.stdout, proc.stderr)
             return built

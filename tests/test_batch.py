@@ -29,6 +29,8 @@ from reviewkit.run import publish
 from reviewkit.run.batch import BatchOptions, locked, run_batch
 from reviewkit.run.workers import Limits
 
+pytestmark = pytest.mark.slow
+
 DAY = dt.date(2026, 11, 20)  # the tiny definition's last week
 FILES = ("pack.pdf", "pack.html", "pack.ipynb", "summary.json", "manifest.json")
 
@@ -175,8 +177,10 @@ def test_the_batch_clean_up_spares_the_staging_of_a_build_holding_its_pack(
 def dask_cluster() -> Iterator[Any]:
     from distributed import LocalCluster  # deferred: only these tests need it
 
+    # The scheduler's HTTP server on a free port (as reviewkit's own cluster does): the default
+    # 8787 is taken by any other Dask on the machine, another test worker's included.
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                           dashboard_address=None)
+                           dashboard_address=":0", worker_dashboard_address=None)
     try:
         yield cluster
     finally:
@@ -190,13 +194,16 @@ def test_a_batch_on_a_dask_cluster_finishes_every_pack_when_a_worker_is_killed(
     params = _definition(tmp_path / "inputs")
     out = tmp_path / "out"
     killed: list[int] = []
+    # The workers' process ids, asked before the batch: a second client opened in the killer's
+    # thread while the batch's client waits trips distributed's event loop ("bound to a
+    # different event loop") now and then.
+    with Client(dask_cluster.scheduler_address) as client:
+        pids = client.run(os.getpid)
 
     def kill_one_worker_mid_pack() -> None:
         deadline = time.monotonic() + 200
         while not list(out.rglob(".*staging*")) and time.monotonic() < deadline:
             time.sleep(0.1)
-        with Client(dask_cluster.scheduler_address) as client:
-            pids = client.run(os.getpid)
         pid = next(iter(pids.values()))
         os.kill(pid, signal.SIGKILL)
         killed.append(pid)

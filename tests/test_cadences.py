@@ -34,6 +34,7 @@ from pypdf import PdfReader
 from reviewkit.cli.app import main
 
 pytest_plugins = ["conftest_build"]
+pytestmark = pytest.mark.slow
 
 DEMO = REPO / "data" / "demo"
 OPTIONAL_INPUTS = ("initiatives", "benefits", "spend", "priorities")

@@ -18,6 +18,8 @@ from reviewkit.cadences import Cadence, Narrative, PeriodRule, Section
 from reviewkit.layout.notebooks import make_notebook
 from reviewkit.run.build import build_pack
 
+pytestmark = pytest.mark.slow
+
 
 def fortnightly(template_dir: Path) -> Cadence:
     return Cadence(

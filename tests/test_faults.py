@@ -26,6 +26,7 @@ from reviewkit.run.workers import Limits, LocalPool, Outcome, memory_too_small
 from reviewkit.store.database import Store
 
 pytest_plugins = ["conftest_build"]
+pytestmark = pytest.mark.slow
 
 HARNESS = Path(__file__).resolve().parent / "fault_build.py"
 BEFORE_SWAP = ("evaluate", "execute", "pdf", "before-swap")

@@ -19,6 +19,8 @@ from pypdf import PdfReader
 from reviewkit.cli.app import main
 from reviewkit.store.database import Store
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 LABEL = "2026-11-20"
 

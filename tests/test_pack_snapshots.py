@@ -17,6 +17,7 @@ from pypdf import PdfReader
 from reviewkit import cadences
 
 pytest_plugins = ["conftest_build"]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -175,17 +175,18 @@ def test_pack_notebook_run_again_in_its_own_folder_shows_the_same_pack(
 ) -> None:
     from nbclient import NotebookClient  # deferred: only this test runs a notebook itself
 
-    # A copy beside the original (same relative path to the params file), run as Jupyter's
-    # "Run All" runs it: from its folder, with no build around it.
-    folder = demo_pack.folder.parent / f"{demo_pack.folder.name}-run-all"
+    # A copy of the pack and its inputs laid out as built (the same relative path to the
+    # params file; the shared demo pack is left alone), run as Jupyter's "Run All" runs it:
+    # from its folder, with no build around it.
+    root = demo_pack.out.parent
+    shutil.copytree(demo_pack.params.parent.parent, tmp_path / demo_pack.params.parent.parent
+                    .relative_to(root))
+    folder = tmp_path / demo_pack.folder.relative_to(root)
     shutil.copytree(demo_pack.folder, folder)
-    try:
-        built = nbformat.read(folder / "pack.ipynb", as_version=4)
-        rerun = copy.deepcopy(built)
-        NotebookClient(rerun, timeout=240, kernel_name="python3",
-                       resources={"metadata": {"path": str(folder)}}).execute()
-    finally:
-        shutil.rmtree(folder)
+    built = nbformat.read(folder / "pack.ipynb", as_version=4)
+    rerun = copy.deepcopy(built)
+    NotebookClient(rerun, timeout=240, kernel_name="python3",
+                   resources={"metadata": {"path": str(folder)}}).execute()
     errors = [output for cell in rerun.cells for output in cell.get("outputs", [])
               if output.get("output_type") == "error"]
     assert errors == []

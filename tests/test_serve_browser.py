@@ -30,10 +30,10 @@ from serve_load import Server, free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     CHROMIUM is None or DRIVER is None,
     reason="the browser tests need Debian's chromium and chromium-driver: "
-           "sh tools/ensure_system_deps.sh installs them (as root with apt-get)")
+           "sh tools/ensure_system_deps.sh installs them (as root with apt-get)")]
 
 
 @pytest.fixture(scope="module")

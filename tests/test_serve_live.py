@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "bench"))
@@ -23,6 +24,8 @@ from serve_load import (
     sign_in_all,
     stored_history,
 )
+
+pytestmark = pytest.mark.slow
 
 OWNERS = 8
 

@@ -36,6 +36,8 @@ from reviewkit.inputs.params import load_params
 from reviewkit.run.prepare import evaluate, load_for
 from reviewkit.store.database import Store
 
+pytestmark = pytest.mark.slow
+
 HARBOUR = REPO / "tests" / "fixtures" / "orgs" / "harbour"
 WEEK_END = dt.date(2026, 10, 30)
 MONTH = "2026-09"

@@ -9,6 +9,7 @@ import functools
 import os
 import queue
 import resource
+import shutil
 import signal
 import sys
 import tempfile
@@ -58,11 +59,25 @@ class Kernel:
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in shutdown()
             prefix="reviewkit-kernel-", suffix=".log", delete=False
         )
-        self.manager: AsyncKernelManager = _tracking_manager()(kernel_name=KERNEL_NAME)
-        run_sync(self.manager.start_kernel)(
-            cwd=str(cwd), stderr=self.log, stdout=self.log, env={**os.environ, **(env or {})},
-            preexec_fn=functools.partial(_prepare_kernel_process, memory_limit),
-        )
+        # The kernel's sockets are files in a private folder: over TCP, jupyter_client picks
+        # free ports, releases them and the kernel binds them a moment later, and another
+        # program (or another build of a batch) can take one in between ("Address already in
+        # use"); a folder only this build can reach cannot be raced, nor connected to by
+        # other users of the machine.
+        self._sockets = _socket_folder()
+        transport = ({"transport": "ipc", "ip": str(self._sockets / "kernel")}
+                     if self._sockets is not None else {})
+        self.manager: AsyncKernelManager = _tracking_manager()(kernel_name=KERNEL_NAME,
+                                                               **transport)
+        try:
+            run_sync(self.manager.start_kernel)(
+                cwd=str(cwd), stderr=self.log, stdout=self.log,
+                env={**os.environ, **(env or {})},
+                preexec_fn=functools.partial(_prepare_kernel_process, memory_limit),
+            )
+        except BaseException:
+            self._remove_sockets()
+            raise
         self._warm: threading.Thread | None = None
         self._stopping = threading.Event()
         if warm_up:
@@ -143,6 +158,11 @@ class Kernel:
                 self._warm.join(timeout=10)
             self.log.close()
             Path(self.log.name).unlink(missing_ok=True)
+            self._remove_sockets()
+
+    def _remove_sockets(self) -> None:
+        if self._sockets is not None:
+            shutil.rmtree(self._sockets, ignore_errors=True)
 
     def __enter__(self) -> Kernel:
         return self
@@ -164,6 +184,28 @@ def _prepare_kernel_process(memory_limit: int | None) -> None:
 
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+#: The longest path of a Unix socket (Linux: sun_path holds 108 bytes with the final NUL).
+_SOCKET_PATH_MAX = 107
+#: What jupyter_client adds to the prefix to name a channel's socket ("-1" … "-5", room to spare).
+_SOCKET_SUFFIX = len("kernel-99")
+
+
+def _socket_folder() -> Path | None:
+    """A new private folder (mode 0700) for a kernel's socket files, short enough for a socket
+    path: under the temporary folder, or under /tmp where that is too deep; None (TCP on the
+    loopback address) where sockets are not files (Windows) or no folder is short enough."""
+    if os.name != "posix":
+        return None
+    for parent in dict.fromkeys((tempfile.gettempdir(), "/tmp")):
+        if len(os.fsencode(parent)) + len("/rk-kernel-12345678/") + _SOCKET_SUFFIX \
+                > _SOCKET_PATH_MAX:
+            continue
+        try:
+            return Path(tempfile.mkdtemp(prefix="rk-kernel-", dir=parent))
+        except OSError:
+            continue
+    return None
 
 
 def _close_thread_loop() -> None:

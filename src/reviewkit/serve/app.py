@@ -37,7 +37,7 @@ from flask_login import LoginManager, current_user, login_required, login_user, 
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from reviewkit import cadences
+from reviewkit import cadences, periods
 from reviewkit.errors import ReviewkitError
 from reviewkit.formatting import STATUS_WORDS, format_date, label_words
 from reviewkit.narrative.edits import NarrativeEdit
@@ -780,7 +780,7 @@ def _library_routes(app: Flask) -> None:
         user = me()
         packs = site().library(user)
         seen = user.library_seen_at or ""
-        now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+        now = periods.now().isoformat()
         site().cycle.library_seen(user.id, now)
         return render_template("library.html", packs=packs, seen=seen,
                                new=[p for p, _ in packs if p.generated_at > seen])

@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from reviewkit import periods
 from reviewkit.store.cycle_schema import (
     audit_table,
     round_history_table,
@@ -43,7 +44,8 @@ OVERRIDE_STATUSES = ("green", "amber", "red")
 
 
 def now() -> str:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    """The moment the review cycle records (UTC, whole seconds): reviewkit's one clock."""
+    return periods.now().isoformat()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,82 @@
+"""The kernel a build runs its notebook on starts whatever else runs on the machine: it talks
+to the build over socket files in a private folder, not TCP ports picked, released and bound
+again later (the race in which another program, or another build, takes the port first)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from reviewkit.run.execute import Kernel, execute_notebook
+
+
+def _run_on(kernel: Kernel, folder: Path) -> str:
+    """Run a one-cell notebook on ``kernel``; the text it printed."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("print(6 * 7)")]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    executed = execute_notebook(notebook, {}, cwd=folder, output_path=folder / "out.ipynb",
+                                kernel=kernel)
+    return "".join(output.get("text", "") for output in executed.cells[0].outputs)
+
+
+@pytest.fixture
+def taken_port(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """A TCP port held by someone else, handed out as free by jupyter_client's port picker:
+    what happens when another process binds the port between the pick and the kernel's bind."""
+    from jupyter_client.connect import LocalPortCache
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port: int = holder.getsockname()[1]
+    monkeypatch.setattr(LocalPortCache, "find_available_port", lambda self, ip: port)
+    try:
+        yield port
+    finally:
+        holder.close()
+
+
+def test_a_kernel_starts_when_the_port_it_would_be_given_is_taken(
+    tmp_path: Path, taken_port: int
+) -> None:
+    with Kernel(cwd=tmp_path) as kernel:
+        assert _run_on(kernel, tmp_path) == "42\n"
+
+
+def test_the_kernels_sockets_are_in_a_private_folder_removed_at_shutdown(
+    tmp_path: Path,
+) -> None:
+    kernel = Kernel(cwd=tmp_path)
+    try:
+        info = kernel.manager.get_connection_info()
+        assert info["transport"] == "ipc"
+        folder = Path(str(info["ip"])).parent
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        assert _run_on(kernel, tmp_path) == "42\n"
+        assert any(path.is_socket() for path in folder.iterdir())
+    finally:
+        kernel.shutdown()
+    assert not folder.exists()
+
+
+def test_a_kernel_starts_under_a_temporary_folder_too_long_for_a_socket_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A socket's path holds at most 107 bytes on Linux; TMPDIR may be deeper than that.
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    monkeypatch.setenv("TMPDIR", str(deep))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    assert len(os.fsencode(tempfile.gettempdir())) > 107
+    with Kernel(cwd=tmp_path) as kernel:
+        assert len(os.fsencode(str(kernel.manager.get_connection_info()["ip"]))) < 100
+        assert _run_on(kernel, tmp_path) == "42\n"
