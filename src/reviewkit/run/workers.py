@@ -139,8 +139,10 @@ def _die_with_parent() -> None:
 
 
 #: How a worker process ends when an allocation fails in C code under its memory limit:
-#: SIGABRT (an abort), SIGSEGV or SIGBUS.
-_DIED_OF_MEMORY = (-signal.SIGABRT, -signal.SIGSEGV, -signal.SIGBUS)
+#: SIGABRT (an abort), SIGSEGV or SIGBUS, or exit code 1: OpenBLAS calls exit(1) when it cannot
+#: allocate its buffers ("Memory allocation still failed after 10 retries, giving up"). The
+#: worker itself never exits with 1: it reports every failure of a pack as an outcome.
+_DIED_OF_MEMORY = (-signal.SIGABRT, -signal.SIGSEGV, -signal.SIGBUS, 1)
 
 
 @dataclass
@@ -232,7 +234,8 @@ class LocalPool:
             why = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
             if self.limits.memory is not None and code in _DIED_OF_MEMORY:
                 # Under RLIMIT_AS a failed allocation inside a C library aborts the process
-                # (libzmq: "Resource temporarily unavailable"); nothing else kills it so.
+                # (libzmq: "Resource temporarily unavailable") or exits it (OpenBLAS); nothing
+                # else ends a worker so.
                 return Outcome(index, "failed", elapsed, memory_too_small(
                     f"MemoryError ({why})", self.limits.memory, "the pack's worker"), name)
             return Outcome(index, "failed", elapsed, f"its worker process died ({why}); the "
