@@ -588,6 +588,27 @@ def test_concurrent_writers_get_distinct_gap_free_ids(
     assert add(store, "after the rush") == f"A-{total + 1:04d}"
 
 
+def test_a_new_sqlite_store_appears_whole_never_as_the_empty_file_sqlite_starts_with(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a new store's tables are being made, its path holds nothing another process
+    could open (an empty file there is refused as not a store: a second build starting at the
+    same moment failed so); when open returns, it holds the whole store."""
+    path = tmp_path / "new.sqlite"
+    seen: list[bool] = []
+    migrate = Store._migrate
+
+    def watched(self: Store) -> None:
+        # Once the migration's transaction has begun, SQLite's file exists where it is made.
+        sa.event.listen(self.engine, "begin", lambda _: seen.append(path.exists()))
+        migrate(self)
+
+    monkeypatch.setattr(Store, "_migrate", watched)
+    Store.open(str(path)).dispose()
+    assert seen[0] is False  # the tables were made elsewhere
+    assert path.read_bytes().startswith(b"SQLite format 3\x00")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.sqlite"]  # no leftovers
+
+
 def test_concurrent_first_use_creates_the_schema_once(
     open_store: OpenStore, store_location: str
 ) -> None:

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -529,9 +530,14 @@ class Store:
                 "postgresql://USER@HOST:PORT/DATABASE, and keep the password out of the params "
                 "file (store: ${REVIEWKIT_STORE_URL}, or a ~/.pgpass file)")
         url = store_url(location)
+        new_file: Path | None = None
         if url.startswith("sqlite:///"):
-            _check_sqlite_file(Path(url.removeprefix("sqlite:///")))
+            path = Path(url.removeprefix("sqlite:///"))
+            _check_sqlite_file(path)
+            new_file = None if path.exists() else path
         try:
+            if new_file is not None:
+                cls._create_whole(new_file)
             engine = _engine(url)
             store = cls(engine, location)
             try:
@@ -552,6 +558,25 @@ class Store:
                 "install it (pip install 'reviewkit[postgres]' for PostgreSQL)"
             ) from exc
         return store
+
+    @classmethod
+    def _create_whole(cls, path: Path) -> None:
+        """Make a new SQLite store that appears whole: built under a temporary name beside it,
+        then linked into place. SQLite's first step is an empty file, which another process
+        starting at the same moment would refuse as "not a reviewkit store"; a link never
+        replaces a store someone else made meanwhile (theirs is used)."""
+        partial = path.with_name(f".{path.name}.new-{os.getpid()}-{secrets.token_hex(4)}")
+        try:
+            engine = _engine(store_url(str(partial)))
+            try:
+                cls(engine, str(path))._migrate()
+            finally:
+                engine.dispose()
+            with contextlib.suppress(FileExistsError):
+                os.link(partial, path)
+        finally:
+            for leftover in ("", "-journal", "-wal", "-shm"):
+                partial.with_name(partial.name + leftover).unlink(missing_ok=True)
 
     def _migrate(self) -> None:
         with self.engine.begin() as connection:
