@@ -3,18 +3,21 @@ that fit, and no chart where there is too little history to draw one."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
 from reviewkit.evaluation.evaluate import KpiResult, evaluate_kpi
-from reviewkit.evaluation.forecast import forecast_kpi, monthly_series
+from reviewkit.evaluation.forecast import ForecastPoint, forecast_kpi, monthly_series
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.measurements import Observation
+from reviewkit.layout import charts
 from reviewkit.layout.charts import (
     MIN_CHART_PERIODS,
     chart_history,
@@ -167,3 +170,25 @@ def test_charts_are_opaque_rgb_pngs(make_kpi: MakeKpi) -> None:
     assert image.format == "PNG"
     assert image.mode == "RGB"
     assert image.size == (1320, 330)  # 6.6 by 1.65 inches at 200 dpi
+
+
+def test_an_outlook_of_a_figure_that_cannot_be_negative_draws_no_room_below_zero(
+        make_kpi: MakeKpi, monkeypatch: pytest.MonkeyPatch) -> None:
+    """P1 incidents' outlook drew its axis from −2.5: the interval of a count reached below
+    zero. A band below zero is cut at zero and the axis starts there."""
+    kpi = make_kpi(cadences=["monthly", "quarterly"], unit="count", direction="lower_is_better",
+                   target=4, amber=6)
+    series = [(period_containing("monthly", dt.date(2025, month, 1)), value)
+              for month, value in zip(range(1, 13), [5, 1, 6, 0, 7, 2, 5, 1, 6, 0, 4, 3],
+                                      strict=True)]
+    months = [period_containing("monthly", dt.date(2026, month, 1)) for month in range(1, 7)]
+    forecast = dataclasses.replace(
+        forecast_kpi(kpi, series),
+        points=[ForecastPoint(month, 3.0, -2.2, 9.0) for month in months])
+    drawn: list[Any] = []
+    monkeypatch.setattr(charts, "_png", lambda fig: drawn.append(fig) or b"png")
+    assert outlook_png(kpi, series, forecast) == b"png"
+    axes = drawn[0].axes[0]
+    assert axes.get_ylim()[0] == 0
+    band = axes.collections[0].get_paths()[0].vertices
+    assert band[:, 1].min() >= 0

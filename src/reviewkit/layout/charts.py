@@ -448,7 +448,11 @@ def outlook_png(kpi: Any, series: Sequence[Any], forecast: Any,
         ax.plot(range(n), [v for _, v in history], color=LINE_COLOUR, linewidth=1.3)
         xs = list(range(n - 1, n + len(forecast.points)))
         last = history[-1][1]
-        ax.fill_between(xs, [last] + [p.lower for p in forecast.points],
+        # A figure that cannot be negative (every value and the target at or above zero) has
+        # no interval below zero: the band is cut there and the axis starts at zero.
+        floor = 0.0 if min([*(v for _, v in history), forecast.target or 0.0]) >= 0 else None
+        lowers = [p.lower if floor is None else max(p.lower, floor) for p in forecast.points]
+        ax.fill_between(xs, [last, *lowers],
                         [last] + [p.upper for p in forecast.points],
                         color="#c9d6e6", edgecolor="#7d93b0", linewidth=0.4)
         ax.plot(xs, [last] + [p.mean for p in forecast.points], color=LINE_COLOUR,
@@ -463,6 +467,8 @@ def outlook_png(kpi: Any, series: Sequence[Any], forecast: Any,
         ax.set_xticks(ticks, tick_labels([months[i] for i in ticks]), fontsize=6)
         if kpi.unit and kpi.unit != "count":
             ax.set_ylabel(kpi.unit, fontsize=7)
+        if floor is not None and ax.get_ylim()[0] < floor:
+            ax.set_ylim(bottom=floor)
         return _png(fig)
 
 
