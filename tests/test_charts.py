@@ -174,7 +174,7 @@ def test_charts_are_opaque_rgb_pngs(make_kpi: MakeKpi) -> None:
 
 def test_an_outlook_of_a_figure_that_cannot_be_negative_draws_no_room_below_zero(
         make_kpi: MakeKpi, monkeypatch: pytest.MonkeyPatch) -> None:
-    """P1 incidents' outlook drew its axis from −2.5: the interval of a count reached below
+    """P1 incidents' outlook drew its axis from -2.5: the interval of a count reached below
     zero. A band below zero is cut at zero and the axis starts there."""
     kpi = make_kpi(cadences=["monthly", "quarterly"], unit="count", direction="lower_is_better",
                    target=4, amber=6)
