@@ -99,12 +99,28 @@ def wait_for(driver: object, condition: Callable[[Any], object], seconds: float 
 
 
 def click_and_wait(driver: Any, element: Any) -> None:
-    """Click, and wait for the page the click loads (the old page going stale)."""
-    from selenium.webdriver.support import expected_conditions
+    """Click, and wait for the page the click loads (the old page gone, the new one loaded)."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 
     html = driver.find_element("tag name", "html")
     element.click()
-    wait_for(driver, expected_conditions.staleness_of(html))
+
+    def replaced(_: Any) -> bool:
+        try:
+            html.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            # Asked in the instant the old document is torn down, chromedriver answers with an
+            # inspector error instead of "stale element" (seen under load).
+            if "does not belong to the document" in str(exc) or "No node with given id" in str(
+                    exc):
+                return True
+            raise
+        return False
+
+    wait_for(driver, replaced)
+    wait_for(driver, lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def sign_in(driver: Any, base: str, email: str) -> None:
