@@ -620,20 +620,39 @@ def _outlook_from_now(kpi: Kpi, forecast: Forecast, target: float | None, now: P
     return replace(outlook, sentence=_now_sentence(kpi, forecast, outlook))
 
 
+@dataclass(frozen=True)
+class _OutlookWords:
+    """How the outlook's sentences write a KPI's quarters: at the precision the pack prints
+    them, an interval as 'low-high' with an en dash (or 'low to high' below zero), the target
+    by its kind."""
+
+    kpi: Kpi
+    outlook: QuarterOutlook
+
+    def value(self, number: float) -> str:
+        return format_value(number, self.kpi, decimals=self.outlook.decimals)
+
+    def bounds(self, q: QuarterFigure) -> str:
+        upper = self.value(q.upper)
+        lower = (self.value(q.lower) if self.kpi.unit.startswith(_PREFIX_UNITS)
+                 else format_number(q.lower, self.kpi, decimals=self.outlook.decimals))
+        return f"{lower} to {upper}" if q.lower < 0 else f"{lower}\u2013{upper}"
+
+    def target(self, target: float) -> str:
+        if self.kpi.unit == "%":
+            return f"its {self.value(target)} target"
+        if self.kpi.aggregation == "sum":
+            return f"its quarterly target of {self.value(target)}"
+        return f"its target of {self.value(target)}"
+
+
 def _now_sentence(kpi: Kpi, forecast: Forecast, outlook: QuarterOutlook) -> str:
     """The outlook's sentence, starting from the pack's quarter exactly as the scorecard states
     it (its figures, status and target to date), then the projection of the quarters after."""
     now, ahead = outlook.quarters[0], outlook.quarters[1:]
     interval = f"{forecast.level * 100:g}% interval"
-
-    def value(number: float) -> str:
-        return format_value(number, kpi, decimals=outlook.decimals)
-
-    def bounds(q: QuarterFigure) -> str:
-        upper = value(q.upper)
-        lower = (value(q.lower) if kpi.unit.startswith(_PREFIX_UNITS)
-                 else format_number(q.lower, kpi, decimals=outlook.decimals))
-        return f"{lower} to {upper}" if q.lower < 0 else f"{lower}\u2013{upper}"
+    words = _OutlookWords(kpi, outlook)
+    bounds = words.bounds
 
     when = now.period.long_label + (" to date" if now.to_date else "")
     status = now.status or "no_data"
@@ -648,12 +667,7 @@ def _now_sentence(kpi: Kpi, forecast: Forecast, outlook: QuarterOutlook) -> str:
                  f"against {figures.target}{note})")
     if outlook.target is None or not ahead:
         return f"{start}."
-    if kpi.unit == "%":
-        target = f"its {value(outlook.target)} target"
-    elif kpi.aggregation == "sum":
-        target = f"its quarterly target of {value(outlook.target)}"
-    else:
-        target = f"its target of {value(outlook.target)}"
+    target = words.target(outlook.target)
     final = ahead[-1]
     if status == "green":
         if outlook.misses_from is None:
@@ -678,26 +692,14 @@ def _quarter_sentence(kpi: Kpi, forecast: Forecast, outlook: QuarterOutlook) -> 
         return forecast.sentence
     final = quarters[-1]
     interval = f"{forecast.level * 100:g}% interval"
-
-    def value(number: float) -> str:
-        return format_value(number, kpi, decimals=outlook.decimals)
-
-    def bounds(q: QuarterFigure) -> str:
-        upper = value(q.upper)
-        lower = (value(q.lower) if kpi.unit.startswith(_PREFIX_UNITS)
-                 else format_number(q.lower, kpi, decimals=outlook.decimals))
-        return f"{lower} to {upper}" if q.lower < 0 else f"{lower}\u2013{upper}"
+    words = _OutlookWords(kpi, outlook)
+    value, bounds = words.value, words.bounds
 
     name = _lower_first(kpi.name)
     if outlook.target is None:
         return (f"On the current trajectory, {name} is projected at {value(final.mean)} in "
                 f"{final.period.long_label} ({interval} {bounds(final)}).")
-    if kpi.unit == "%":
-        target = f"its {value(outlook.target)} target"
-    elif kpi.aggregation == "sum":
-        target = f"its quarterly target of {value(outlook.target)}"
-    else:
-        target = f"its target of {value(outlook.target)}"
+    target = words.target(outlook.target)
     now = quarters[0]
     if outlook.reach == now.period:
         if outlook.misses_from is None:
