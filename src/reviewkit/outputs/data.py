@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reviewkit.evaluation.actions import ActionView
 from reviewkit.evaluation.breakdown import Breakdown
 from reviewkit.evaluation.figures import (
     PackFigures,
@@ -208,6 +209,20 @@ ACTION_COLUMNS = (
 DECISION_COLUMNS = ("id", "decided_on", "review", "text", "rationale", "kpis", "actions")
 
 
+def action_row(figures: PackFigures, item: ActionView, kpi_status: str) -> list[object]:
+    """An action in :data:`ACTION_COLUMNS`, its figures as the pack states them (the CSV and
+    the workbook write the same row; each says the KPI's status in its own form)."""
+    a = item.action
+    subject = f"action:{a.id}"
+    return [
+        a.id, a.title, a.owner, a.due.isoformat(), a.status, a.kpi_id or "",
+        a.raised_in or "", figures.value(subject, "days-overdue"),
+        figures.value(subject, "due-changes"), figures.value(subject, "age"),
+        a.raised_on.isoformat(), item.closed_on.isoformat() if item.closed_on else "",
+        kpi_status, a.decision_id or "", a.note,
+    ]
+
+
 def action_csvs(view: PackView) -> dict[str, bytes]:
     """actions.csv and decisions.csv: the log as of the pack's period end (each action's
     days overdue and KPI status as the pack states them)."""
@@ -217,15 +232,8 @@ def action_csvs(view: PackView) -> dict[str, bytes]:
     writer = csv.writer(actions)
     writer.writerow(ACTION_COLUMNS)
     for item in log.actions:
-        a = item.action
-        subject = f"action:{a.id}"
-        writer.writerow([
-            a.id, a.title, a.owner, a.due.isoformat(), a.status, a.kpi_id or "",
-            a.raised_in or "", figures.value(subject, "days-overdue"),
-            figures.value(subject, "due-changes"), figures.value(subject, "age"),
-            a.raised_on.isoformat(), item.closed_on.isoformat() if item.closed_on else "",
-            figures.value(subject, "kpi-status") or "", a.decision_id or "", a.note,
-        ])
+        status = figures.value(f"action:{item.action.id}", "kpi-status") or ""
+        writer.writerow(action_row(figures, item, str(status)))
     writer = csv.writer(decisions)
     writer.writerow(DECISION_COLUMNS)
     for d in log.decisions:

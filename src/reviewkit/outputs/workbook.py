@@ -28,7 +28,7 @@ from reviewkit.formatting import BARE_UNITS
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.layout.document import PackDocument
 from reviewkit.outputs.base import Staging
-from reviewkit.outputs.data import ACTION_COLUMNS, DECISION_COLUMNS
+from reviewkit.outputs.data import ACTION_COLUMNS, DECISION_COLUMNS, action_row
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -132,15 +132,8 @@ def _number(sheet: _Sheet, figures: PackFigures, kpi: Kpi, subject: str, kind: s
 def _action_rows(sheet: _Sheet, figures: PackFigures, views: Sequence[ActionView]) -> None:
     """Actions in the columns of ``actions.csv``, their figures as the pack states them."""
     for item in views:
-        a = item.action
-        subject = f"action:{a.id}"
-        sheet.append([
-            a.id, a.title, a.owner, a.due.isoformat(), a.status, a.kpi_id or "",
-            a.raised_in or "", figures.value(subject, "days-overdue"),
-            figures.value(subject, "due-changes"), figures.value(subject, "age"),
-            a.raised_on.isoformat(), item.closed_on.isoformat() if item.closed_on else "",
-            _word(figures, subject, "kpi-status"), a.decision_id or "", a.note,
-        ])
+        sheet.append(action_row(figures, item,
+                                _word(figures, f"action:{item.action.id}", "kpi-status")))
 
 
 def _word(figures: PackFigures, subject: str, kind: str, period: str | None = None) -> str:
