@@ -447,3 +447,16 @@ def png(rgba: bytes) -> bytes:
 
 
 PNG = png(b"\xff\x00\x00\xff")
+
+
+def harbour_with_minutes(folder: Path) -> Path:
+    """A copy of the Harbourside organisation in ``folder`` with its weekly minutes imported
+    (the group's actions on the stores' KPIs): its folder."""
+    shutil.copytree(REPO / "tests" / "fixtures" / "orgs" / "harbour", folder,
+                    ignore=shutil.ignore_patterns("generate.py", "out"))
+    for minutes in sorted((folder / "minutes").glob("*.yaml")):
+        done = subprocess.run([str(BIN / "reviewkit"), "minutes", "import", str(minutes),
+                               "--params", "weekly.yaml"], capture_output=True, text=True,
+                              cwd=folder, env=child_env(), timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+    return folder

@@ -13,12 +13,11 @@ import dataclasses
 import datetime as dt
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from conftest import REPO
-from conftest_build import BIN, child_env
+from conftest_build import harbour_with_minutes
 from pack_pages import document_of, page_of
 
 from reviewkit.evaluation.changes import ChangeReport, StatusChange
@@ -41,7 +40,6 @@ from reviewkit.outputs.pdf import to_pdf
 
 DEMO = REPO / "data" / "demo"
 KESTREL = REPO / "data" / "examples" / "kestrel"
-HARBOUR = REPO / "tests" / "fixtures" / "orgs" / "harbour"
 TODAY = dt.date(2026, 11, 23)
 
 
@@ -111,12 +109,7 @@ def test_a_units_shares_breakdowns_and_the_groups_actions_are_figures_it_states(
     judged on, the group's figure and status beside it, each department of a breakdown and
     the group's open actions on its KPIs all print with their identity, and agree."""
     harbour = tmp_path_factory.mktemp("harbour") / "harbour"
-    shutil.copytree(HARBOUR, harbour, ignore=shutil.ignore_patterns("generate.py", "out"))
-    for minutes in sorted((harbour / "minutes").glob("*.yaml")):
-        done = subprocess.run([str(BIN / "reviewkit"), "minutes", "import", str(minutes),
-                               "--params", "weekly.yaml"], capture_output=True, text=True,
-                              cwd=harbour, env=child_env(), timeout=120, check=False)
-        assert done.returncode == 0, done.stderr
+    harbour_with_minutes(harbour)
     document = document_of("weekly", harbour / "weekly.yaml", "2026-10-30", today=TODAY,
                            unit="quayside")
     page = page_of(document)

@@ -11,13 +11,12 @@ import datetime as dt
 import io
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import REPO
-from conftest_build import BIN, child_env
+from conftest_build import harbour_with_minutes
 from openpyxl import load_workbook
 from pack_pages import document_of
 
@@ -122,14 +121,7 @@ def test_a_units_workbook_adds_its_shares_breakdowns_and_the_groups_actions(
 ) -> None:
     """A Harbourside store's pack: its share of each group figure, each department of a
     breakdown and the group's open actions, as the pack prints them."""
-    harbour = tmp_path / "harbour"
-    shutil.copytree(REPO / "tests" / "fixtures" / "orgs" / "harbour", harbour,
-                    ignore=shutil.ignore_patterns("generate.py"))
-    for minutes in sorted((harbour / "minutes").glob("*.yaml")):
-        done = subprocess.run([str(BIN / "reviewkit"), "minutes", "import", str(minutes),
-                               "--params", "weekly.yaml"], capture_output=True, text=True,
-                              cwd=harbour, env=child_env(), timeout=120, check=False)
-        assert done.returncode == 0, done.stderr
+    harbour = harbour_with_minutes(tmp_path / "harbour")
     document = document_of("weekly", harbour / "weekly.yaml", "2026-10-30", today=TODAY,
                            unit="quayside")
     book = _book(document)
