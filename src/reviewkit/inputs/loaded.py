@@ -319,8 +319,7 @@ def load_named_inputs(params: LoadedParams, *, every_segment: bool = False) -> I
     if spend is not None:
         _check_spend_lines(catalog, spend)
     units = resolve_units(params, measurements, every_segment=every_segment)
-    _check_owners(catalog, units)
-    _check_unit_targets(catalog, units)
+    _check_unit_keys(catalog, units)
     inputs = Inputs(params=params, catalog=catalog, measurements=measurements,
                     initiatives=initiatives, benefits=benefits, spend=spend,
                     priorities=priorities).with_spend_kpis()
@@ -358,22 +357,23 @@ def _targets_carried(rows: list[Observation]) -> list[Observation]:
     return carried
 
 
-def _check_unit_targets(catalog: Catalog, units: tuple[Unit, ...]) -> None:
-    """Units' own targets must name units of the pack definition (a typo would judge a unit by
-    the group's target, or not at all)."""
+def _check_unit_keys(catalog: Catalog, units: tuple[Unit, ...]) -> None:
+    """A KPI's per-unit ``owners`` and ``unit_targets`` must name units of the pack definition
+    (a typo would hide an owner, or judge a unit by the group's target)."""
     if not units:
         return
     known = {unit.id for unit in units} | {unit.segment for unit in units}
     for kpi in catalog.kpis:
-        for key in kpi.unit_targets:
-            if key not in known:
-                raise InputError(
-                    catalog.path,
-                    f"KPI '{kpi.id}': unit_targets names '{key}', which is no unit's id or "
-                    f"segment; units: {', '.join(sorted(unit.id for unit in units)) or 'none'}"
-                    f"{did_you_mean(key, sorted(known))}",
-                    field="unit_targets",
-                )
+        for field, keys in (("owners", kpi.owners), ("unit_targets", kpi.unit_targets)):
+            for key in keys:
+                if key not in known:
+                    raise InputError(
+                        catalog.path,
+                        f"KPI '{kpi.id}': {field} names '{key}', which is no unit's id or "
+                        f"segment; units: {', '.join(sorted(unit.id for unit in units))}"
+                        f"{did_you_mean(key, sorted(known))}",
+                        field=field,
+                    )
 
 
 def _check_spend_lines(catalog: Catalog, spend: tuple[SpendLine, ...]) -> None:
@@ -386,19 +386,3 @@ def _check_spend_lines(catalog: Catalog, spend: tuple[SpendLine, ...]) -> None:
                 f"KPI '{kpi.id}': spend_line '{kpi.spend_line}' is no category of the spend file"
                 f"{did_you_mean(kpi.spend_line, lines)}; use a category or '{TOTAL}'",
                 field="spend_line")
-
-
-def _check_owners(catalog: Catalog, units: tuple[Unit, ...]) -> None:
-    """Per-unit owners must name units of the pack definition (a typo would hide an owner)."""
-    if not units:
-        return
-    known = {unit.id for unit in units} | {unit.segment for unit in units}
-    for kpi in catalog.kpis:
-        for key in kpi.owners:
-            if key not in known:
-                raise InputError(
-                    catalog.path,
-                    f"KPI '{kpi.id}': owners names '{key}', which is no unit's id or segment; "
-                    f"units: {', '.join(sorted(unit.id for unit in units))}",
-                    field="owners",
-                )
