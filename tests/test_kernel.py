@@ -80,3 +80,19 @@ def test_a_kernel_starts_under_a_temporary_folder_too_long_for_a_socket_path(
     with Kernel(cwd=tmp_path) as kernel:
         assert len(os.fsencode(str(kernel.manager.get_connection_info()["ip"]))) < 100
         assert _run_on(kernel, tmp_path) == "42\n"
+
+
+def test_the_kernels_warm_up_compiles_the_templates_the_sections_are_rendered_with() -> None:
+    """The build runs the warm-up while the kernel waits for its notebook, so that the cells
+    find every section template compiled: it must fill the very environment a section of a
+    built-in cadence renders with, not one of its own."""
+    from reviewkit import cadences
+    from reviewkit.layout import render
+    from reviewkit.layout.sections import warm_up
+
+    render.environment.cache_clear()
+    warm_up()
+    rendering = render.environment(cadences.get("weekly").template_dirs)
+    compiled = {name for _, name in rendering.cache}  # type: ignore[union-attr]
+    assert {"cover.html.j2", "summary.html.j2", "scorecard.html.j2",
+            "_macros.html.j2"} <= compiled

@@ -34,9 +34,10 @@ REASON_WORDS = {
 
 
 @functools.cache
-def environment(extra_dirs: tuple[str, ...] = ()) -> jinja2.Environment:
+def environment(extra_dirs: tuple[str, ...], /) -> jinja2.Environment:
     """The section templates' environment; ``extra_dirs`` are searched first (a cadence's own
-    sections)."""
+    sections). Always passed, and by position: the cache then holds one environment per
+    folder list, and the kernel's warm-up compiles into the one the sections render with."""
     own = jinja2.PackageLoader("reviewkit.layout", "templates/pack")
     loader: jinja2.BaseLoader = (
         jinja2.ChoiceLoader([jinja2.FileSystemLoader(list(extra_dirs)), own]) if extra_dirs

@@ -364,4 +364,4 @@ def warm_up() -> None:
     folder = resources.files("reviewkit.layout") / "templates" / "pack"
     for entry in folder.iterdir():
         if entry.name.endswith(".html.j2"):
-            environment().get_template(entry.name)
+            environment(()).get_template(entry.name)

@@ -69,8 +69,17 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
 #: Run silently in the kernel as soon as it is up, so the notebook's first cell finds the
-#: helpers imported and the templates compiled.
-KERNEL_WARM_UP = "import reviewkit.run.notebook\nreviewkit.run.notebook.warm_up()\ndel reviewkit"
+#: helpers imported and the templates compiled; with the speed-ups of the command line
+#: (:mod:`reviewkit._speedups`) first, as the kernel is a process of the build too: without
+#: them its import of nbformat alone took as long as the rest of its start.
+KERNEL_WARM_UP = """\
+import reviewkit._speedups
+reviewkit._speedups.apply()
+import reviewkit.run.notebook
+reviewkit.run.notebook.warm_up()
+reviewkit._speedups.settle()
+del reviewkit
+"""
 
 
 @dataclass(frozen=True)
