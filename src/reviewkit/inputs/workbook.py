@@ -12,7 +12,8 @@ Its rules hold wherever a workbook is read:
 * The sheet's XML may be at most :data:`MAX_SHEET_BYTES` once unpacked: a workbook of a few
   kilobytes can unpack to gigabytes.
 
-openpyxl reads the sheet as a stream (``read_only``), so a large sheet is never held whole.
+openpyxl reads the sheet as a stream (``read_only``), so a large sheet is never held whole. The
+formulas are read in a second pass only when the sheet has any (a data export has none).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ MAX_SHEET_BYTES = 512 << 20
 #: ``<mergeCell ref="A2:A3"/>``, with or without a namespace prefix.
 _MERGE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?mergeCell\b[^>]*?\bref=\""
                     rb"([A-Z]+[0-9]+(?::[A-Z]+[0-9]+)?)\"")
+#: A cell's formula element, ``<f>`` or ``<f t="shared" …/>``, with or without a prefix.
+_FORMULA = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
 _RELATIONSHIP = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 
 
@@ -59,18 +62,24 @@ def rows(path: Path, what: str) -> Iterator[tuple[int, list[object]]]:
     """
     import openpyxl  # deferred: only spreadsheet inputs need it
 
-    _check_sheet(path, what)
+    has_formulas = _check_sheet(path, what)
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
         # The formulas too: a formula without a saved value reads as an empty cell above.
-        formulas = openpyxl.load_workbook(path, read_only=True, data_only=False)
+        formulas = (openpyxl.load_workbook(path, read_only=True, data_only=False)
+                    if has_formulas else None)
     except Exception as exc:  # openpyxl raises many types for files that are not workbooks
         raise not_a_workbook(path, what, exc) from None
     try:
-        values_sheet, formula_sheet = book.worksheets[0], formulas.worksheets[0]
+        values_sheet = book.worksheets[0]
         # Why: a sheet's stated size can be wrong (or hostile: A1:XFD1048576), and read-only
         # sheets pad every row to it. Without it, rows are as long as the file makes them.
         values_sheet.reset_dimensions()
+        if formulas is None:
+            for number, values in enumerate(values_sheet.iter_rows(values_only=True), start=1):
+                yield number, list(values)
+            return
+        formula_sheet = formulas.worksheets[0]
         formula_sheet.reset_dimensions()
         pairs = zip(values_sheet.iter_rows(values_only=True),
                     formula_sheet.iter_rows(values_only=True), strict=False)
@@ -83,7 +92,8 @@ def rows(path: Path, what: str) -> Iterator[tuple[int, list[object]]]:
             yield number, cells
     finally:
         book.close()
-        formulas.close()
+        if formulas is not None:
+            formulas.close()
 
 
 def not_a_workbook(path: Path, what: str, exc: BaseException) -> InputError:
@@ -104,19 +114,20 @@ def sheet_names(path: Path) -> list[str]:
     return names
 
 
-def _check_sheet(path: Path, what: str) -> None:
-    """Refuse a first sheet that unpacks to more than MAX_SHEET_BYTES or has merged cells."""
+def _check_sheet(path: Path, what: str) -> bool:
+    """Refuse a first sheet that unpacks to more than MAX_SHEET_BYTES or has merged cells;
+    whether the sheet holds any formula (True where it cannot tell)."""
     try:
         with zipfile.ZipFile(path) as archive:
             member = _first_sheet(archive)
             if member is None:
-                return  # openpyxl says what is wrong with it
+                return True  # openpyxl says what is wrong with it
             size = archive.getinfo(member).file_size
             if size > MAX_SHEET_BYTES:
                 raise InputError(path, f"cannot read {what}: its first sheet unpacks to "
                                  f"{size / (1 << 20):,.0f} MiB, over the {MAX_SHEET_BYTES >> 20} "
                                  "MiB a table may have; export the data as CSV or Parquet")
-            merged = _first_merged_range(archive, member)
+            merged, has_formulas = _scan(archive, member)
     except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError) as exc:
         raise not_a_workbook(path, what, exc) from None
     if merged is not None:
@@ -124,6 +135,7 @@ def _check_sheet(path: Path, what: str) -> None:
         raise InputError(path, f"cells {merged} are merged: only the first holds a value and "
                          "the others would read as empty; unmerge them and fill every cell",
                          line=first_row, row_label="row")
+    return has_formulas
 
 
 def _first_sheet(archive: zipfile.ZipFile) -> str | None:
@@ -160,15 +172,18 @@ def _office_document(archive: zipfile.ZipFile) -> str | None:
     return None
 
 
-def _first_merged_range(archive: zipfile.ZipFile, member: str) -> str | None:
-    """The first ``ref`` of a ``<mergeCell>`` in the sheet, read as a stream of bytes (the list
-    of merged ranges comes after every row; parsing the XML again would cost a second read)."""
+def _scan(archive: zipfile.ZipFile, member: str) -> tuple[str | None, bool]:
+    """The first ``ref`` of a ``<mergeCell>`` in the sheet, and whether any cell holds a
+    formula, read as a stream of bytes (the list of merged ranges comes after every row;
+    parsing the XML again would cost a second read)."""
     tail = b""
+    has_formulas = False
     with archive.open(member) as stream:
         while chunk := stream.read(1 << 20):
             window = tail + chunk
             found = _MERGE.search(window)
             if found:
-                return found.group(1).decode("ascii")
+                return found.group(1).decode("ascii"), True
+            has_formulas = has_formulas or _FORMULA.search(window) is not None
             tail = window[-512:]
-    return None
+    return None, has_formulas
