@@ -96,3 +96,25 @@ def test_the_kernels_warm_up_compiles_the_templates_the_sections_are_rendered_wi
     compiled = {name for _, name in rendering.cache}  # type: ignore[union-attr]
     assert {"cover.html.j2", "summary.html.j2", "scorecard.html.j2",
             "_macros.html.j2"} <= compiled
+
+
+def test_a_compiled_template_cache_that_cannot_be_read_or_written_only_costs_a_compile(
+        tmp_path: Path) -> None:
+    """Each kernel finds the templates compiled by the previous one in Jinja's cache folder;
+    a cache file cut short, or a folder that is gone, must never fail a pack."""
+    import jinja2
+
+    from reviewkit.layout.render import _QuietBytecodeCache
+
+    def rendered(cache: jinja2.BytecodeCache) -> str:
+        env = jinja2.Environment(loader=jinja2.DictLoader({"t": "{{ 6 * 7 }}"}),
+                                 bytecode_cache=cache)
+        return env.get_template("t").render()
+
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    assert rendered(_QuietBytecodeCache(str(folder))) == "42"
+    [written] = list(folder.iterdir())
+    written.write_bytes(written.read_bytes()[:20])  # cut short after its header
+    assert rendered(_QuietBytecodeCache(str(folder))) == "42"
+    assert rendered(_QuietBytecodeCache(str(tmp_path / "gone"))) == "42"

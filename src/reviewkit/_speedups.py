@@ -13,6 +13,10 @@ collector runs less often; and at exit the collector no longer walks the whole h
 before the process ends (measured: 1-4 s on a busy 2-core machine, 0.1 s frozen). Reference
 counting still frees almost everything as soon as it is unused; only cycles wait longer.
 
+The section templates, compiled once, are kept in Jinja's own per-user cache folder
+(:mod:`reviewkit.layout.render`), keyed by each template's source: every pack's kernel would
+otherwise compile all of them again.
+
 Set ``REVIEWKIT_NO_SPEEDUPS=1`` to disable all of them.
 """
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
+import pickle
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -12,7 +14,7 @@ from typing import Any
 
 import jinja2
 
-from reviewkit import formatting, redact
+from reviewkit import _speedups, formatting, redact
 from reviewkit.evaluation.evaluate import KpiResult
 from reviewkit.evaluation.rollup import YearToDate
 from reviewkit.formatting import NBSP, STATUS_SHAPES, STATUS_WORDS, Shown, shown
@@ -45,6 +47,9 @@ def environment(extra_dirs: tuple[str, ...], /) -> jinja2.Environment:
     )
     env = jinja2.Environment(
         loader=loader,
+        # Compiled templates kept between processes (Jinja's own per-user cache folder, keyed
+        # by each template's source): every pack's kernel otherwise compiles all of them again.
+        bytecode_cache=_compiled_templates() if _speedups.enabled() else None,
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -72,6 +77,30 @@ def environment(extra_dirs: tuple[str, ...], /) -> jinja2.Environment:
         plain=_plain,
     )
     return env
+
+
+class _QuietBytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Jinja's per-user cache folder, where a file that cannot be read or written only means
+    compiling again: a cache never fails a pack (a full disk, a file cut short)."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError):
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def _compiled_templates() -> jinja2.BytecodeCache | None:
+    """The cache of compiled templates, or None where the machine gives no safe folder for it
+    (Jinja refuses one another user could write)."""
+    try:
+        return _QuietBytecodeCache()
+    except (OSError, RuntimeError):
+        return None
 
 
 def templates_fingerprint(extra_dirs: tuple[str, ...] = ()) -> tuple[str, int, int]:
