@@ -40,7 +40,6 @@ from reviewkit.outputs.data import MANIFEST_FILE, SUMMARY_FILE
 from reviewkit.outputs.pack import PACK_FILES
 from reviewkit.periods import period_containing, today
 from reviewkit.run import library, publish
-from reviewkit.run._spawned import worker_main
 from reviewkit.run.build import PackJob, pack_folder, prepare_job
 from reviewkit.run.cluster import DaskPool
 from reviewkit.run.execute import read_notebook
@@ -364,7 +363,7 @@ def run_batch(options: BatchOptions, watch: Watcher | None = None) -> BatchRepor
 def _pool(options: BatchOptions, workers: int) -> LocalPool | DaskPool:
     if options.executor == "dask":
         return DaskPool(workers, options.limits, options.scheduler)
-    return LocalPool(workers, options.limits, target=worker_main)
+    return LocalPool(workers, options.limits)
 
 
 def _jobs(batch_plan: Plan, report: BatchReport, force: bool,

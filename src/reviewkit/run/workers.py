@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import multiprocessing
 import os
 import resource
 import signal
@@ -23,12 +22,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any, Literal
 
 from reviewkit import _speedups
 from reviewkit.errors import EnvironmentFailure, ReviewkitError
 from reviewkit.layout import charts
 from reviewkit.outputs.pack import preload
+from reviewkit.run._spawned import worker_context, worker_main
 from reviewkit.run.build import PackJob, produce
 
 Status = Literal["built", "skipped", "failed"]
@@ -111,6 +112,10 @@ def _worker_main(tasks: Connection, memory: int | None) -> None:
     if memory is not None:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     try:
+        held = _address_space()
+        if memory is not None and held is not None and held > memory:
+            # Forked with the pipeline loaded: already over the limit, before any pack.
+            raise MemoryError(f"the pipeline alone holds {held >> 20} MB")
         warm_up()
         unfit = ""
     except Exception as exc:
@@ -127,6 +132,15 @@ def _worker_main(tasks: Connection, memory: int | None) -> None:
                                f"{os.getpid()}"))
             return
         tasks.send(make_one(index, job, memory))
+
+
+def _address_space() -> int | None:
+    """This process's address space in bytes (what RLIMIT_AS caps), where Linux tells."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text(encoding="ascii").split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * resource.getpagesize()
 
 
 def _die_with_parent() -> None:
@@ -156,22 +170,18 @@ class _Worker:
 class LocalPool:
     """``workers`` processes on this machine, each making one pack at a time."""
 
-    def __init__(self, workers: int, limits: Limits,
-                 target: Callable[[Connection, int | None], None] | None = None) -> None:
+    def __init__(self, workers: int, limits: Limits) -> None:
         self.size = max(1, workers)
         self.limits = limits
-        # What a worker process runs (reviewkit.run._spawned's entry applies the speed-ups
-        # before this module's imports).
-        self._target = target or _worker_main
-        # spawn, not fork: the batch process has threads (progress, SQLAlchemy pools), and a
-        # forked child inheriting their locks can hang.
-        self._context = multiprocessing.get_context("spawn")
+        # Forked from a server that imported the pipeline once (reviewkit.run._spawned).
+        self._context = worker_context()
         self._workers: list[_Worker] = []
 
     def _start(self) -> _Worker:
         ours, theirs = self._context.Pipe()
-        process = self._context.Process(target=self._target, args=(theirs, self.limits.memory),
-                                        name="reviewkit-worker", daemon=True)
+        process = self._context.Process(  # type: ignore[attr-defined]
+            target=worker_main, args=(theirs, self.limits.memory, os.getcwd(), dict(os.environ)),
+            name="reviewkit-worker", daemon=True)
         process.start()
         theirs.close()
         worker = _Worker(process, ours)

@@ -1,0 +1,22 @@
+"""Imported by the batch's fork server, once, before it forks any worker
+(:mod:`reviewkit.run._spawned`): the pipeline every pack needs, imported the way a worker
+would import it. Never imported anywhere else: importing it is the work."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+# Before numpy loads: one BLAS thread (and no BLAS thread at all to be forked with).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from reviewkit import _speedups
+
+_speedups.apply()
+
+# A failure here (too little memory, a missing library) is each worker's to report: the
+# worker warms up again, and what failed here fails there with its own words.
+with contextlib.suppress(Exception):
+    from reviewkit.run import workers
+
+    workers.warm_up()
