@@ -43,18 +43,14 @@ def worker_context() -> BaseContext:
 
 def worker_main(tasks: Connection, memory: int | None, cwd: str,
                 environment: Mapping[str, str]) -> None:
-    os.chdir(cwd)
-    os.environ.clear()
-    os.environ.update(environment)
     # One BLAS thread per worker, set before numpy loads (a worker spawned where there is no
     # fork server loads it here): the batch's parallelism is its workers (N workers of N BLAS
     # threads each would oversubscribe the cores), and each BLAS thread's buffer is address
-    # space a --memory-limit must hold. The pack's kernel inherits it; a value the user set is
-    # kept.
+    # space a --memory-limit must hold. A value the user set is kept.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     _speedups.apply()
     # Deferred for start-up time: the worker's module imports the whole pipeline, nbformat
     # included, which must come after the speed-ups (already imported in a forked worker).
     from reviewkit.run.workers import _worker_main
 
-    _worker_main(tasks, memory)
+    _worker_main(tasks, memory, cwd, environment)

@@ -40,6 +40,7 @@ from reviewkit.outputs.data import MANIFEST_FILE, SUMMARY_FILE
 from reviewkit.outputs.pack import PACK_FILES
 from reviewkit.periods import period_containing, today
 from reviewkit.run import library, publish
+from reviewkit.run._spawned import worker_context, worker_main
 from reviewkit.run.build import PackJob, pack_folder, prepare_job
 from reviewkit.run.cluster import DaskPool
 from reviewkit.run.execute import read_notebook
@@ -363,7 +364,7 @@ def run_batch(options: BatchOptions, watch: Watcher | None = None) -> BatchRepor
 def _pool(options: BatchOptions, workers: int) -> LocalPool | DaskPool:
     if options.executor == "dask":
         return DaskPool(workers, options.limits, options.scheduler)
-    return LocalPool(workers, options.limits)
+    return LocalPool(workers, options.limits, target=worker_main, context=worker_context())
 
 
 def _jobs(batch_plan: Plan, report: BatchReport, force: bool,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import multiprocessing
 import os
 import resource
 import signal
@@ -18,9 +19,10 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
+from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any, Literal
@@ -29,7 +31,6 @@ from reviewkit import _speedups
 from reviewkit.errors import EnvironmentFailure, ReviewkitError
 from reviewkit.layout import charts
 from reviewkit.outputs.pack import preload
-from reviewkit.run._spawned import worker_context, worker_main
 from reviewkit.run.build import PackJob, produce
 
 Status = Literal["built", "skipped", "failed"]
@@ -105,8 +106,17 @@ def warm_up() -> None:
     _speedups.settle()
 
 
-def _worker_main(tasks: Connection, memory: int | None) -> None:
-    """A local worker: capped, warmed up, then one pack per message until told to stop."""
+def _worker_main(tasks: Connection, memory: int | None, cwd: str,
+                 environment: Mapping[str, str]) -> None:
+    """A local worker: in the batch's folder and environment, capped, warmed up, then one pack
+    per message until told to stop."""
+    # A worker forked from the fork server starts in the server's folder and environment, as
+    # they were when it started: the batch's own are sent with the worker.
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(environment)
+    # One BLAS thread for the pack's kernel too (reviewkit.run._spawned); a user's value is kept.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the batch decides; Ctrl-C goes to it
     _die_with_parent()
     if memory is not None:
@@ -170,17 +180,22 @@ class _Worker:
 class LocalPool:
     """``workers`` processes on this machine, each making one pack at a time."""
 
-    def __init__(self, workers: int, limits: Limits) -> None:
+    def __init__(self, workers: int, limits: Limits, *,
+                 target: Callable[[Connection, int | None, str, Mapping[str, str]], None]
+                 | None = None,
+                 context: BaseContext | None = None) -> None:
         self.size = max(1, workers)
         self.limits = limits
-        # Forked from a server that imported the pipeline once (reviewkit.run._spawned).
-        self._context = worker_context()
+        # What a worker process runs, and how it is started: a batch passes those of
+        # reviewkit.run._spawned (forked from a server that imported the pipeline once).
+        self._target = target or _worker_main
+        self._context = context or multiprocessing.get_context("spawn")
         self._workers: list[_Worker] = []
 
     def _start(self) -> _Worker:
         ours, theirs = self._context.Pipe()
         process = self._context.Process(  # type: ignore[attr-defined]
-            target=worker_main, args=(theirs, self.limits.memory, os.getcwd(), dict(os.environ)),
+            target=self._target, args=(theirs, self.limits.memory, os.getcwd(), dict(os.environ)),
             name="reviewkit-worker", daemon=True)
         process.start()
         theirs.close()
