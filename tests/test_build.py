@@ -421,3 +421,28 @@ def test_build_in_process_raises_no_warnings_and_leaks_no_sockets(
     # The suite turns warnings into errors; a build run in-process (API users, draft/publish,
     # tests) must close what it opens, e.g. the kernel client's zmq sockets.
     assert failed_build.report()["warnings"] == []
+
+
+@pytest.mark.parametrize("breakage", ["catalog", "notebook", "store"])
+def test_bad_input_is_refused_before_any_kernel_starts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, breakage: str) -> None:
+    """A kernel costs a process and a second of CPU: a build whose inputs, notebook or store
+    are bad stops before it starts one."""
+    from conftest import copy_demo
+
+    from reviewkit.errors import ReviewkitError
+    from reviewkit.run import build
+
+    params = copy_demo(tmp_path)
+    if breakage == "catalog":
+        (tmp_path / "data" / "demo" / "kpis.yaml").write_text("kpis: [1, 2]\n", encoding="utf-8")
+    elif breakage == "notebook":
+        params.write_text(params.read_text(encoding="utf-8")
+                          + "notebook: ../data/demo/priorities.yaml\n", encoding="utf-8")
+    else:
+        (params.parent / "reviewkit.sqlite").write_bytes(b"not a database" * 100)
+    started: list[Path] = []
+    monkeypatch.setattr(build, "start_kernel", lambda path, *a, **k: started.append(path))
+    with pytest.raises(ReviewkitError):
+        build.build_pack("weekly", params, out_dir=tmp_path / "out")
+    assert started == []

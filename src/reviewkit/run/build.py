@@ -440,15 +440,16 @@ def build_pack(
     with stages.stage("load and validate inputs"):
         params = load_params(params_file)
         notebook_path = notebook_for(definition, params.values.notebook)
+        inputs = load_for(params, unit)
+        template = _read_notebook(notebook_path, params)
+        store = Store.open(params.store_location)
         # The kernel boots (and imports the notebook helpers) in its own process while this
-        # one loads and evaluates the inputs and draws the charts.
-        kernel = start_kernel(notebook_path)
+        # one evaluates the inputs and draws the charts; only once the inputs, the notebook
+        # and the store are known to be good, so bad input never costs a kernel.
         try:
-            inputs = load_for(params, unit)
-            template = _read_notebook(notebook_path, params)
-            store = Store.open(params.store_location)
+            kernel = start_kernel(notebook_path)
         except BaseException:
-            _stop(kernel)
+            store.dispose()
             raise
     # The pack's lock is held from reading the analyst's edits to the swap: a build and a
     # publish of the same pack (or two builds) happen one after the other, never interleaved.
