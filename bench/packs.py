@@ -17,7 +17,8 @@ once, and never written.
 
 After one untimed warm-up of each side, every round times reviewkit and by-hand back to
 back, alternating which goes first, and takes the ratio reviewkit / by-hand.  The figure
-of merit is the median of those ratios, per cadence; the goal is at most 0.6.  For the
+of merit is the median of those ratios, per cadence; the goals are at most 0.45 weekly and
+0.55 monthly and quarterly (:data:`GOALS`).  For the
 weekly cadence (and for all with ``--no-speedups-too``) every round also times reviewkit
 with ``REVIEWKIT_NO_SPEEDUPS=1``, to show what the start-up speed-ups contribute.
 
@@ -55,7 +56,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # installation, or the comparison measures two environments instead of two methods.
 BIN = Path(sys.executable).parent
 
-GOAL = 0.6
+#: The most each cadence's median ratio may be (issue #16: weekly 0.45, quarterly 0.55; the
+#: monthly pack, between the two in size, is held to the quarterly's).
+GOALS = {"weekly": 0.45, "monthly": 0.55, "quarterly": 0.55}
 # Generous: a round takes well under a minute; this only stops a hung kernel from
 # hanging the benchmark forever.
 TIMEOUT_S = 900
@@ -552,7 +555,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  git HEAD {machine['git_head']}, source fingerprint "
           f"{machine['source_fingerprint_start']}")
     print(f"  load average at start (1/5/15 min): {_fmt_load(machine['load_start'])}")
-    print(f"  goal: median ratio reviewkit / by hand <= {GOAL} for every cadence")
+    print("  goals: median ratio reviewkit / by hand <= "
+          + ", ".join(f"{name} {goal}" for name, goal in GOALS.items()))
 
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-inputs-") as tmp:
@@ -607,13 +611,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     machine["source_fingerprint_end"] = _source_fingerprint()
 
     print()
-    print(f"== summary: median ratio reviewkit / by hand (goal <= {GOAL})")
+    print("== summary: median ratio reviewkit / by hand")
     for name, res in results.items():
         med = res["medians"]
-        met = med["ratio"] <= GOAL
+        met = med["ratio"] <= GOALS[name]
         line = (f"  {name:<9} {med['ratio']:.3f}  (min {med['ratio_min']:.3f}, "
                 f"max {med['ratio_max']:.3f}; {med['reviewkit_s']:.2f} s vs "
-                f"{med['by_hand_s']:.2f} s)  {'MET' if met else 'NOT MET'}")
+                f"{med['by_hand_s']:.2f} s; goal <= {GOALS[name]})  "
+                f"{'MET' if met else 'NOT MET'}")
         print(line)
         if "ratio_no_speedups" in med:
             print(f"  {'':<9} {med['ratio_no_speedups']:.3f}  with REVIEWKIT_NO_SPEEDUPS=1 "
@@ -629,10 +634,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         document = {
             "machine": machine,
-            "goal_ratio": GOAL,
+            "goal_ratio": GOALS,
             "store": store_note,
             "cadences": results,
-            "goal_met": {n: r["medians"]["ratio"] <= GOAL for n, r in results.items()},
+            "goal_met": {n: r["medians"]["ratio"] <= GOALS[n] for n, r in results.items()},
         }
         args.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         print(f"raw results written to {args.json}")
