@@ -1000,7 +1000,8 @@ def _repeat_header(workbook: Any) -> None:
 def _xlsx_cases() -> list[Case]:
     x = "measurements.xlsx"
     return [
-        case("xlsx-ok", "the demo workbook's first rows", use_measurements("measurements.xlsx"), exit=0),
+        case("xlsx-ok", "the demo workbook's first rows", use_measurements("measurements.xlsx"),
+             exit=0),
         case("xlsx-value-n-a", "value cell 'n/a'", xlsx_cell(30, 3, "n/a"), names=x,
              where=at("value", row="{row}")),
         case("xlsx-value-N-A", "value cell 'N/A'", xlsx_cell(31, 3, "N/A"), names=x,
