@@ -16,7 +16,6 @@ import os
 import signal
 import sqlite3
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +46,16 @@ def inject(mode: str, pid_file: Path) -> None:
     if mode == "evaluate":
         build.evaluate = lambda *a, **k: die()  # type: ignore[assignment]
     elif mode == "execute":
-        real_execute = build.execute_notebook
+        from papermill.clientwrap import PapermillNotebookClient
 
-        def executing(*args: Any, **kwargs: Any) -> Any:
-            threading.Timer(0.8, die).start()  # while the kernel runs the notebook
-            return real_execute(*args, **kwargs)
+        real_cell = PapermillNotebookClient.execute_cell
 
-        build.execute_notebook = executing  # type: ignore[assignment]
+        def cell_or_die(self: Any, cell: Any, index: int, *args: Any, **kwargs: Any) -> Any:
+            if index >= 3:  # the kernel has run the parameters and opened the pack
+                die()
+            return real_cell(self, cell, index, *args, **kwargs)
+
+        PapermillNotebookClient.execute_cell = cell_or_die  # type: ignore[method-assign]
     elif mode == "pdf":
         def half_pdf(html: str, target: Path, **kwargs: Any) -> None:
             target.write_bytes(b"%PDF-1.7 half written")

@@ -1,6 +1,11 @@
 """A build killed at any stage (SIGKILL: no clean-up runs) or failing to record its pack leaves
 the pack folder whole (the previous pack, or the new one complete), the store readable and in
-step, and no kernel running."""
+step, and no kernel running.
+
+Economy: the pack under fault is a small unit's pack (tests/conftest_build.py's two-site
+definition: a kernel, a notebook of three sections, a two-page PDF), built once and then over
+its copies with each fault, two at a time: what is under test is the pipeline's order of
+writes, not the size of the pack."""
 
 from __future__ import annotations
 
@@ -16,7 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest_build import DEMO_LABEL, LATER_TIME, BuiltPack, child_env, snapshot
+from conftest_build import (
+    BASE_TIME,
+    BIN,
+    LATER_TIME,
+    TINY_DAY,
+    child_env,
+    snapshot,
+    two_site_definition,
+)
 
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.run import publish
@@ -33,6 +46,16 @@ BEFORE_SWAP = ("evaluate", "execute", "pdf", "before-swap")
 AFTER_SWAP = ("after-swap", "after-record")
 MODES = (*BEFORE_SWAP, *AFTER_SWAP, "record-fails", "disk-full", "published-meanwhile")
 PACK_FILES = ("pack.pdf", "pack.html", "pack.ipynb", "summary.json", "manifest.json")
+LABEL = TINY_DAY.isoformat()
+UNIT = "north"
+
+
+def _params(root: Path) -> Path:
+    return root / "inputs" / "params.yaml"
+
+
+def _folder(root: Path) -> Path:
+    return root / "out" / "weekly" / LABEL / UNIT
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,36 +80,38 @@ class Base:
 def _recorded(params: Path) -> dict[str, str]:
     store = Store.open(str(params.parent / "reviewkit.sqlite"))
     try:
-        return {pack.label: pack.built_at for pack in store.packs("weekly")}
+        return {pack.label: pack.built_at for pack in store.packs("weekly", UNIT)}
     finally:
         store.dispose()
 
 
 def _run(mode: str, base_root: Path, where: Path) -> Faulted:
     shutil.copytree(base_root, where)
-    params = where / "inputs" / "params" / "weekly.yaml"
+    params = _params(where)
     pid_file = where / "kernel.pid"
     proc = subprocess.run(
-        [sys.executable, str(HARNESS), mode, str(params), str(where / "out"), str(pid_file)],
+        [sys.executable, str(HARNESS), mode, str(params), str(where / "out"), str(pid_file),
+         "--unit", UNIT],
         capture_output=True, text=True, timeout=300, check=False, env=child_env(LATER_TIME),
     )
     pid = int(pid_file.read_text()) if pid_file.is_file() else None
-    return Faulted(mode, where, params, where / "out" / "weekly" / DEMO_LABEL, proc.returncode,
-                   proc.stderr, pid)
+    return Faulted(mode, where, params, _folder(where), proc.returncode, proc.stderr, pid)
 
 
 @pytest.fixture(scope="module")
-def base(demo_pack: BuiltPack, tmp_path_factory: pytest.TempPathFactory) -> Base:
-    """The session's demo pack (built on a fresh store) and a build over a copy of it with
-    each fault, two at a time; they run later on the clock, so a new record has a later
-    built_at."""
+def base(tmp_path_factory: pytest.TempPathFactory) -> Base:
+    """North's pack built on a fresh store, and a build over a copy of it with each fault,
+    two at a time; they run later on the clock, so a new record has a later built_at."""
     root = tmp_path_factory.mktemp("faults") / "base"
-    shutil.copytree(demo_pack.params.parent.parent, root / "inputs")
-    shutil.copytree(demo_pack.out, root / "out")
-    folder = root / "out" / "weekly" / DEMO_LABEL
-    before = snapshot(folder)
-    assert before == snapshot(demo_pack.folder)
-    recorded = _recorded(root / "inputs" / "params" / "weekly.yaml")[DEMO_LABEL]
+    params = two_site_definition(root / "inputs")
+    built = subprocess.run(
+        [str(BIN / "reviewkit"), "build", "weekly", "--params", str(params), "--unit", UNIT,
+         "--out", str(root / "out"), "-q"],
+        capture_output=True, text=True, timeout=300, check=False, env=child_env(BASE_TIME))
+    assert built.returncode == 0, built.stderr
+    before = snapshot(_folder(root))
+    assert "pack.pdf" in before
+    recorded = _recorded(params)[LABEL]
     cases = tmp_path_factory.mktemp("fault-cases")
     with ThreadPoolExecutor(max_workers=2) as pool:
         runs = dict(zip(MODES, pool.map(lambda m: _run(m, root, cases / m), MODES),
@@ -127,7 +152,7 @@ def test_a_build_killed_before_the_swap_leaves_the_previous_pack_and_record(
     run = base.runs[mode]
     assert run.returncode == -9, run.stderr
     assert snapshot(run.folder) == base.folder_files
-    assert _recorded(run.params)[DEMO_LABEL] == base.recorded_at
+    assert _recorded(run.params)[LABEL] == base.recorded_at
 
 
 @pytest.mark.parametrize("mode", AFTER_SWAP)
@@ -140,7 +165,7 @@ def test_a_build_killed_after_the_swap_leaves_the_new_pack_whole_and_the_store_r
     assert _whole_new_pack(run.folder)
     # The record was not committed (the kill came first): the store still holds the earlier
     # record, readable and unlocked; the next build of the period records it again.
-    assert _recorded(run.params)[DEMO_LABEL] == base.recorded_at
+    assert _recorded(run.params)[LABEL] == base.recorded_at
 
 
 def test_a_store_that_cannot_record_the_pack_leaves_the_previous_pack_in_place(
@@ -150,7 +175,7 @@ def test_a_store_that_cannot_record_the_pack_leaves_the_previous_pack_in_place(
     assert run.returncode == 4, run.stderr
     assert run.stderr.count("\n") == 1 and "database is locked" in run.stderr
     assert snapshot(run.folder) == base.folder_files
-    assert _recorded(run.params)[DEMO_LABEL] == base.recorded_at
+    assert _recorded(run.params)[LABEL] == base.recorded_at
 
 
 def test_a_full_disk_while_writing_the_pack_is_one_line_and_keeps_the_previous_pack(
@@ -176,8 +201,8 @@ def test_a_draft_finishing_after_a_publish_of_its_pack_stops_and_leaves_the_publ
     assert (manifest["state"], manifest["version"]) == ("final", 1)
     assert after == {name: data for name, data in base.folder_files.items()
                      if name != "manifest.json"}
-    assert not (run.folder.parent / f"{DEMO_LABEL}.draft").exists()
-    assert _recorded(run.params)[DEMO_LABEL] == base.recorded_at
+    assert not run.folder.with_name(f"{run.folder.name}.draft").exists()
+    assert _recorded(run.params)[LABEL] == base.recorded_at
 
 
 def test_a_build_waits_for_the_build_or_publish_of_the_same_pack_under_way(
@@ -187,8 +212,8 @@ def test_a_build_waits_for_the_build_or_publish_of_the_same_pack_under_way(
     lock (a publish under way), a build does not read the pack's edits nor replace it."""
     root = tmp_path / "serial"
     shutil.copytree(base.root, root)
-    params = root / "inputs" / "params" / "weekly.yaml"
-    folder = root / "out" / "weekly" / DEMO_LABEL
+    params = _params(root)
+    folder = _folder(root)
     before = snapshot(folder)
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\n"
@@ -200,8 +225,8 @@ def test_a_build_waits_for_the_build_or_publish_of_the_same_pack_under_way(
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         build = subprocess.Popen(
             [sys.executable, "-m", "reviewkit", "build", "weekly", "--params", str(params),
-             "--out", str(root / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env=child_env(LATER_TIME))
+             "--unit", UNIT, "--out", str(root / "out")], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, env=child_env(LATER_TIME))
         deadline = time.monotonic() + 120
         waiting = ""
         assert build.stderr is not None
