@@ -1,4 +1,6 @@
-"""Start-up and run-time speed-ups for the command line, each with the reason it is safe.
+"""Start-up and run-time speed-ups for the command line, each with the reason it is safe. The
+build's other processes take them too: the batch's fork server (run/_preload.py) and every pack's
+kernel (its warm-up, run/build.py).
 
 jsonschema imports ``rfc3987_syntax`` when it is installed (Jupyter's event schemas pull it
 in), and that package compiles a grammar at import: about two seconds on every command that
