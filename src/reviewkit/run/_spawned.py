@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Mapping
 from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
@@ -26,9 +27,11 @@ PRELOAD = "reviewkit.run._preload"
 
 def worker_context() -> BaseContext:
     """The context local workers are started in: the fork server, preloading the pipeline,
-    started now (it imports while the batch prepares its first pack); spawn where there is no
-    fork server (Windows)."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
+    started now (it imports while the batch prepares its first pack), on Linux; spawn
+    elsewhere (Windows has no fork, and on macOS a process that loaded system frameworks, as
+    the PDF and chart libraries do, must not fork without exec)."""
+    if (not sys.platform.startswith("linux")
+            or "forkserver" not in multiprocessing.get_all_start_methods()):
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([PRELOAD])
