@@ -24,14 +24,13 @@ from reviewkit.inputs.units import Unit
 from reviewkit.layout.document import PackDocument
 from reviewkit.layout.view import PackView, Publication
 from reviewkit.outputs.base import Staging
+from reviewkit.outputs.files import MANIFEST_FILE, SUMMARY_FILE
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
 #: The manifest's file: a pack folder is found by it.
-MANIFEST_FILE = "manifest.json"
 #: The contract's summary of a pack.
-SUMMARY_FILE = "summary.json"
 
 
 def _round(value: float | None) -> float | None:

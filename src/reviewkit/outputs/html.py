@@ -19,12 +19,12 @@ from reviewkit.layout.document import PackDocument
 from reviewkit.layout.styles import pack_css
 from reviewkit.narrative.placeholders import fill
 from reviewkit.outputs.base import Staging
+from reviewkit.outputs.files import HTML_FILE
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
 _TEMPLATES = resources.files("reviewkit.layout") / "templates"
-HTML_FILE = "pack.html"
 
 
 def css_string(text: object) -> str:

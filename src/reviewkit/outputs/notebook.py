@@ -18,8 +18,7 @@ from nbformat.sign import NotebookNotary
 from reviewkit.layout.document import PackDocument
 from reviewkit.layout.sections import SECTION_METADATA, in_notebook_style
 from reviewkit.outputs.base import Staging
-
-NOTEBOOK_FILE = "pack.ipynb"
+from reviewkit.outputs.files import NOTEBOOK_FILE
 
 
 def for_jupyter(executed: NotebookNode, source: str) -> NotebookNode:

@@ -14,14 +14,13 @@ from reviewkit.errors import ExportError
 from reviewkit.layout.document import PackDocument
 from reviewkit.layout.styles import structure_css
 from reviewkit.outputs.base import ManifestOf, Staging
-from reviewkit.outputs.data import MANIFEST_FILE, json_bytes
-from reviewkit.outputs.html import HTML_FILE
+from reviewkit.outputs.data import json_bytes
+from reviewkit.outputs.files import HTML_FILE, MANIFEST_FILE, PDF_FILE
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
 _TEMPLATES = resources.files("reviewkit.layout") / "templates"
-PDF_FILE = "pack.pdf"
 
 @functools.cache
 def _font_css() -> str:

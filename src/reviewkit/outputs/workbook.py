@@ -29,11 +29,11 @@ from reviewkit.inputs.catalog import Kpi
 from reviewkit.layout.document import PackDocument
 from reviewkit.outputs.base import Staging
 from reviewkit.outputs.data import ACTION_COLUMNS, DECISION_COLUMNS, action_row
+from reviewkit.outputs.files import WORKBOOK_FILE
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
-WORKBOOK_FILE = "pack.xlsx"
 #: The sheets every workbook has, in order.
 SHEETS = ("Pack", "Scorecard", "History", "Actions", "Decisions")
 #: The sheets a workbook adds when its pack shows them: a unit's share of the group's

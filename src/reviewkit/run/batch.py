@@ -36,7 +36,7 @@ from reviewkit.inputs.loaded import Inputs, load_named_inputs
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams, load_params
 from reviewkit.inputs.sources import query_limits
 from reviewkit.inputs.units import Unit
-from reviewkit.outputs.data import MANIFEST_FILE, SUMMARY_FILE
+from reviewkit.outputs.files import MANIFEST_FILE, SUMMARY_FILE
 from reviewkit.outputs.pack import PACK_FILES
 from reviewkit.periods import period_containing, today
 from reviewkit.run import library, publish

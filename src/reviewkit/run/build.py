@@ -46,7 +46,7 @@ from reviewkit.narrative.service import NarrativeService, Prefer
 from reviewkit.outputs.audit import STRICT_ENV, AuditFailed, Finding, audit
 from reviewkit.outputs.base import BuildFacts, Staging
 from reviewkit.outputs.data import summary_of
-from reviewkit.outputs.notebook import NOTEBOOK_FILE
+from reviewkit.outputs.files import NOTEBOOK_FILE
 from reviewkit.outputs.pack import MANIFEST, OUTPUTS, file_of, preload
 from reviewkit.run import gate, publish
 from reviewkit.run.execute import Kernel, execute_notebook, read_notebook

@@ -29,7 +29,7 @@ from reviewkit.formatting import (
     label_words,
 )
 from reviewkit.inputs.params import GROUP_FOLDER, UNIT_ID
-from reviewkit.outputs.data import MANIFEST_FILE, SUMMARY_FILE
+from reviewkit.outputs.files import MANIFEST_FILE, SUMMARY_FILE
 from reviewkit.outputs.pack import LINKS
 from reviewkit.run import publish
 

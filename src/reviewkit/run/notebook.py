@@ -22,7 +22,7 @@ from reviewkit.layout.document import PackDocument
 from reviewkit.layout.sections import Pack
 from reviewkit.layout.sections import warm_up as _compile_templates
 from reviewkit.layout.view import Publication
-from reviewkit.outputs.data import MANIFEST_FILE
+from reviewkit.outputs.files import MANIFEST_FILE
 from reviewkit.periods import period_containing
 from reviewkit.run.prepare import load_for, parse_period, prepare
 from reviewkit.run.reissue import reissue_of

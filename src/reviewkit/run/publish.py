@@ -25,9 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from reviewkit.errors import EnvironmentFailure, ReviewkitError, UsageError
-from reviewkit.outputs.data import MANIFEST_FILE
-from reviewkit.outputs.notebook import NOTEBOOK_FILE
-from reviewkit.outputs.pdf import PDF_FILE
+from reviewkit.outputs.files import MANIFEST_FILE, NOTEBOOK_FILE, PDF_FILE
 
 _RENAME_EXCHANGE = 2  # linux/fs.h
 

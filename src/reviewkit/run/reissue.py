@@ -15,7 +15,7 @@ from typing import Any
 from reviewkit.formatting import STATUS_WORDS, format_date, format_value
 from reviewkit.layout.view import Difference, PackView, Publication, Reissue
 from reviewkit.narrative.placeholders import fill
-from reviewkit.outputs.data import MANIFEST_FILE, SUMMARY_FILE
+from reviewkit.outputs.files import MANIFEST_FILE, SUMMARY_FILE
 from reviewkit.run import publish
 from reviewkit.store.records import PackVersion, summary_snapshot
 
