@@ -29,7 +29,12 @@ class LineList(list[Any]):
     item_lines: list[int]
 
 
-class _LineLoader(yaml.SafeLoader):
+#: libyaml's parser where PyYAML was built with it (every wheel is): the same documents, nodes
+#: and marks, composed about ten times faster than by the pure-Python parser.
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _LineLoader(_BaseLoader):  # type: ignore[valid-type,misc]
     pass
 
 
