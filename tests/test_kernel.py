@@ -118,3 +118,16 @@ def test_a_compiled_template_cache_that_cannot_be_read_or_written_only_costs_a_c
     written.write_bytes(written.read_bytes()[:20])  # cut short after its header
     assert rendered(_QuietBytecodeCache(str(folder))) == "42"
     assert rendered(_QuietBytecodeCache(str(tmp_path / "gone"))) == "42"
+
+
+def test_a_failed_notebook_that_cannot_be_kept_is_a_logged_warning_not_a_second_failure(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from reviewkit.run.execute import _keep_failed
+
+    written = tmp_path / "out.ipynb"
+    written.write_text("{}", encoding="utf-8")
+    blocked = tmp_path / "a-file"
+    blocked.write_text("", encoding="utf-8")
+    with caplog.at_level("WARNING", logger="reviewkit.run.execute"):
+        assert _keep_failed(written, blocked / "failed.ipynb") is None
+    assert "could not keep the failed notebook" in caplog.text

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import ctypes
 import functools
+import logging
 import os
 import queue
 import resource
@@ -26,6 +27,8 @@ from reviewkit.errors import ExecutionError
 
 if TYPE_CHECKING:
     from jupyter_client.manager import AsyncKernelManager
+
+log = logging.getLogger(__name__)
 
 KERNEL_NAME = "python3"
 #: How long the warm-up client waits at a time, so a shutdown is noticed at once.
@@ -299,6 +302,7 @@ def _keep_failed(written: Path, keep_at: Path | None) -> Path | None:
         keep_at.parent.mkdir(parents=True, exist_ok=True)
         written.replace(keep_at)
     except OSError as exc:  # keep the original failure as the one the user sees
-        print(f"reviewkit: could not keep the failed notebook: {exc}", file=sys.stderr)
+        # A warning, printed as the command line's own line where no handler is configured.
+        log.warning("reviewkit: could not keep the failed notebook: %s", exc)
         return None
     return keep_at
