@@ -1105,3 +1105,21 @@ def test_kpi_commentary_follows_the_section_that_asks_for_it(context: PackEvalua
         before = [sid for i, sid in sections if i < kpi_cells[0]]
         assert before[-1] == after
         assert kpi_cells == list(range(kpi_cells[0], kpi_cells[0] + len(kpi_cells) * 2, 2))
+
+
+@pytest.mark.parametrize("command", ["export", "import"])
+def test_a_narrative_command_refuses_a_bad_period_before_reading_any_input(
+        tmp_path: Path, command: str) -> None:
+    """As ``build`` does: the period is the command line's own, checked first, so the user
+    hears of it at once and in its own words, whatever the inputs hold."""
+    from conftest import copy_demo, run_cli_in_process
+
+    params = copy_demo(tmp_path)
+    (tmp_path / "data" / "demo" / "kpis.yaml").write_text("kpis: [1, 2]\n", encoding="utf-8")
+    markdown = tmp_path / "narrative.md"
+    markdown.write_text("", encoding="utf-8")
+    where = ["--output", str(markdown)] if command == "export" else [str(markdown)]
+    code, _, err = run_cli_in_process(["narrative", command, "weekly", "--params", str(params),
+                                       "--period", "9999-12-31", *where])
+    assert code == 2
+    assert err.startswith("reviewkit: error: --period: 9999-12-31 is outside the dates"), err

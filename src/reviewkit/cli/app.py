@@ -140,6 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("build", "draft", "publish"):
             return _build(args)
         if args.command == "narrative":
+            _apply_speedups()  # before nbformat is imported, as for build
             # Deferred for start-up time: it imports the whole pipeline (nbformat, matplotlib).
             from reviewkit.cli.narrative import run_narrative
 

@@ -14,7 +14,7 @@ from reviewkit.narrative.edits import edits_from_markdown, parse_markdown, to_ma
 from reviewkit.narrative.notebook import slots_of
 from reviewkit.narrative.service import NarrativeService
 from reviewkit.run.execute import read_notebook
-from reviewkit.run.prepare import evaluate, load_for, notebook_for
+from reviewkit.run.prepare import evaluate, load_for, notebook_for, parse_period
 from reviewkit.store.database import Store
 
 
@@ -38,11 +38,13 @@ def run_narrative(args: argparse.Namespace) -> int:
     if args.narrative_command == "accept" and bool(args.keys) == bool(args.all):
         raise UsageError("narrative accept: name the cells to accept (KEY …) or give --all, "
                          "not both")
+    # The command line's own argument, checked before any input is read (as build does).
+    period = parse_period(args.period)
     inputs = load_for(load_params(args.params), args.unit)
     notebook = read_notebook(notebook_for(cadence, inputs.params.values.notebook))
     store = Store.open(inputs.params.store_location)
     try:
-        evaluated = evaluate(cadence, inputs, store, args.period, args.unit)
+        evaluated = evaluate(cadence, inputs, store, period, args.unit)
         service = NarrativeService(store, evaluated)
         cells = service.plan(slots_of(notebook, cadence))
         if args.narrative_command == "accept":
