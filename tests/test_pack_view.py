@@ -12,7 +12,7 @@ from conftest import REPO, copy_demo, prepare_view
 from reviewkit.errors import InputError, UsageError
 from reviewkit.inputs.params import load_params
 from reviewkit.layout.view import PackView
-from reviewkit.run.prepare import parse_period
+from reviewkit.periods import parse_period
 
 Write = Callable[[str, str], Path]
 DEMO = REPO / "data" / "demo"

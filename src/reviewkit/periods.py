@@ -166,6 +166,18 @@ def today() -> dt.date:
         raise UsageError(f"{TODAY_ENV}: {exc}") from None
 
 
+def parse_period(text: str | dt.date | None) -> dt.date | None:
+    """A ``--period`` value as a date; a clear usage error when it is not one."""
+    if text is None:
+        return None
+    try:
+        if isinstance(text, dt.date):
+            return check_date(text)
+        return parse_date(str(text))
+    except ValueError as exc:
+        raise UsageError(f"--period: {exc}") from None
+
+
 def check_date(day: dt.date) -> dt.date:
     """``day`` if reviewkit can work with it; ValueError naming the range otherwise."""
     if not EARLIEST <= day <= LATEST:

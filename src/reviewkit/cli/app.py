@@ -25,7 +25,7 @@ from reviewkit.cli.batch_args import add_batch_parsers
 from reviewkit.cli.serve_args import SERVE_COMMANDS, add_serve_parsers
 from reviewkit.errors import ReviewkitError, UsageError
 from reviewkit.inputs.loaded import load_inputs
-from reviewkit.periods import parse_date
+from reviewkit.periods import parse_period
 
 if TYPE_CHECKING:  # the narrative service is imported with the build, not at start-up
     from reviewkit.narrative.service import Prefer
@@ -187,11 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _build(args: argparse.Namespace) -> int:
     _apply_speedups()
     cadence = cadences.get(args.cadence)
-    if args.period is not None:  # checked before a kernel starts, not after
-        try:
-            parse_date(args.period)
-        except ValueError as exc:
-            raise UsageError(f"--period: {exc}") from None
+    parse_period(args.period)  # checked before a kernel starts, not after
     # Deferred for start-up time: the build imports nbformat, papermill and matplotlib, which
     # the other commands never need.
     from reviewkit.run.build import build_pack

@@ -13,8 +13,9 @@ from reviewkit.inputs.params import load_params
 from reviewkit.narrative.edits import edits_from_markdown, parse_markdown, to_markdown
 from reviewkit.narrative.notebook import slots_of
 from reviewkit.narrative.service import NarrativeService
+from reviewkit.periods import parse_period
 from reviewkit.run.execute import read_notebook
-from reviewkit.run.prepare import evaluate, load_for, notebook_for, parse_period
+from reviewkit.run.prepare import evaluate, load_for, notebook_for
 from reviewkit.store.database import Store
 
 

@@ -38,13 +38,13 @@ from reviewkit.inputs.sources import query_limits
 from reviewkit.inputs.units import Unit
 from reviewkit.outputs.files import MANIFEST_FILE, SUMMARY_FILE
 from reviewkit.outputs.pack import PACK_FILES
-from reviewkit.periods import period_containing, today
+from reviewkit.periods import parse_period, period_containing, today
 from reviewkit.run import library, publish
 from reviewkit.run._spawned import worker_context, worker_main
 from reviewkit.run.build import PackJob, pack_folder, prepare_job
 from reviewkit.run.cluster import DaskPool
 from reviewkit.run.execute import read_notebook
-from reviewkit.run.prepare import notebook_for, parse_period
+from reviewkit.run.prepare import notebook_for
 from reviewkit.run.workers import Event, Limits, LocalPool, Outcome, one_line_of
 from reviewkit.store.database import Store, StoreFault
 

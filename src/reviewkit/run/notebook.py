@@ -23,8 +23,8 @@ from reviewkit.layout.sections import Pack
 from reviewkit.layout.sections import warm_up as _compile_templates
 from reviewkit.layout.view import Publication
 from reviewkit.outputs.files import MANIFEST_FILE
-from reviewkit.periods import period_containing
-from reviewkit.run.prepare import load_for, parse_period, prepare
+from reviewkit.periods import parse_period, period_containing
+from reviewkit.run.prepare import load_for, prepare
 from reviewkit.run.reissue import reissue_of
 from reviewkit.store.database import PackVersion, Store
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from reviewkit import redact
 from reviewkit.cadences import MONTHLY, Cadence, Narrative
-from reviewkit.errors import ReviewkitError, UsageError
+from reviewkit.errors import ReviewkitError
 from reviewkit.evaluation.forecast import HISTORY_MONTHS
 from reviewkit.evaluation.owners import entered_values
 from reviewkit.evaluation.pack import (
@@ -35,22 +35,10 @@ from reviewkit.layout.document import PackDocument, pack_document
 from reviewkit.layout.render import templates_fingerprint
 from reviewkit.layout.view import Publication, make_view
 from reviewkit.narrative.service import NarrativeService
-from reviewkit.periods import Period, check_date, parse_date, period_containing
+from reviewkit.periods import Period, parse_period, period_containing
 from reviewkit.periods import today as clock
 from reviewkit.store.cycle import CycleStore, KpiUpdate
 from reviewkit.store.database import Store
-
-
-def parse_period(text: str | dt.date | None) -> dt.date | None:
-    """A ``--period`` value as a date; a clear usage error when it is not one."""
-    if text is None:
-        return None
-    try:
-        if isinstance(text, dt.date):
-            return check_date(text)
-        return parse_date(str(text))
-    except ValueError as exc:
-        raise UsageError(f"--period: {exc}") from None
 
 
 def notebook_for(cadence: Cadence, custom: Path | None = None) -> Path:

@@ -18,10 +18,10 @@ from reviewkit.errors import ReviewkitError, UsageError
 from reviewkit.formatting import STATUS_WORDS, format_value
 from reviewkit.inputs.loaded import Inputs
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams, load_params
-from reviewkit.periods import parse_date, period_containing
+from reviewkit.periods import parse_date, parse_period, period_containing
 from reviewkit.periods import today as clock
 from reviewkit.run.gate import PublishRefused
-from reviewkit.run.prepare import evaluate, load_for, parse_period
+from reviewkit.run.prepare import evaluate, load_for
 from reviewkit.store.cycle import (
     APPROVAL_FIELD,
     OVERRIDE_STATUSES,
