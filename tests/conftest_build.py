@@ -453,7 +453,7 @@ def harbour_with_minutes(folder: Path) -> Path:
     """A copy of the Harbourside organisation in ``folder`` with its weekly minutes imported
     (the group's actions on the stores' KPIs): its folder."""
     shutil.copytree(REPO / "tests" / "fixtures" / "orgs" / "harbour", folder,
-                    ignore=shutil.ignore_patterns("generate.py", "out"))
+                    ignore=shutil.ignore_patterns("generate.py", "out", "__pycache__"))
     for minutes in sorted((folder / "minutes").glob("*.yaml")):
         done = subprocess.run([str(BIN / "reviewkit"), "minutes", "import", str(minutes),
                                "--params", "weekly.yaml"], capture_output=True, text=True,

@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
-from conftest_build import BIN, REPO, child_env
+from conftest_build import BIN, REPO, child_env, harbour_with_minutes
 
 from reviewkit import cadences
 from reviewkit.inputs.params import load_params
@@ -169,25 +169,14 @@ def _batch(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           text=True, cwd=cwd, env=child_env(), timeout=BATCH_TIMEOUT, check=False)
 
 
-def _copy(root: Path) -> Path:
-    """The organisation in a folder of its own, with the minutes of its last review imported:
-    an action of the group's on complaints, and one of Quayside's own."""
-    org = root / "harbour"
-    shutil.copytree(HARBOUR, org, ignore=shutil.ignore_patterns("generate.py", "__pycache__"))
-    for minutes in sorted((org / "minutes").glob("*.yaml")):
-        done = subprocess.run([str(BIN / "reviewkit"), "minutes", "import", str(minutes),
-                               "--params", "weekly.yaml"], capture_output=True, text=True,
-                              cwd=org, env=child_env(), timeout=120, check=False)
-        assert done.returncode == 0, done.stderr
-    return org
-
-
 @pytest.fixture(scope="module")
 def harbour(tmp_path_factory: pytest.TempPathFactory,
             ) -> tuple[Path, dict[str, Any]]:
     """The organisation's packs: the weekly ones from a batch on Dask, the monthly ones from a
     local batch, into one folder; each batch's process and report, by cadence."""
-    org = _copy(tmp_path_factory.mktemp("units-org"))
+    # Its last review's minutes imported: an action of the group's on complaints, and one
+    # of Quayside's own.
+    org = harbour_with_minutes(tmp_path_factory.mktemp("units-org") / "harbour")
     batches: dict[str, Any] = {}
     for cadence, executor in (("weekly", "dask"), ("monthly", "process")):
         proc = _batch(org, "--params", f"{cadence}.yaml", "--out", "out", "--workers", "2",
