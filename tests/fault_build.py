@@ -26,7 +26,7 @@ from reviewkit.outputs import pdf
 from reviewkit.run import build, execute, publish
 from reviewkit.store import database
 
-MODES = ("evaluate", "execute", "pdf", "before-swap", "after-swap", "after-record",
+MODES = ("charts", "execute", "pdf", "before-swap", "after-swap", "after-record",
          "record-fails", "disk-full", "published-meanwhile")
 
 
@@ -43,8 +43,8 @@ def inject(mode: str, pid_file: Path) -> None:
 
     execute.Kernel.__init__ = init  # type: ignore[method-assign]
 
-    if mode == "evaluate":
-        build.evaluate = lambda *a, **k: die()  # type: ignore[assignment]
+    if mode == "charts":  # while the kernel boots
+        build.render_charts = lambda *a, **k: die()  # type: ignore[assignment]
     elif mode == "execute":
         from papermill.clientwrap import PapermillNotebookClient
 

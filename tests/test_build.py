@@ -423,11 +423,12 @@ def test_build_in_process_raises_no_warnings_and_leaks_no_sockets(
     assert failed_build.report()["warnings"] == []
 
 
-@pytest.mark.parametrize("breakage", ["catalog", "notebook", "store"])
+@pytest.mark.parametrize("breakage", ["catalog", "notebook", "store", "pack notebook"])
 def test_bad_input_is_refused_before_any_kernel_starts(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, breakage: str) -> None:
     """A kernel costs a process and a second of CPU: a build whose inputs, notebook or store
-    are bad stops before it starts one."""
+    are bad, or whose previous pack's notebook an analyst left with a cell the build would
+    drop, stops before it starts one."""
     from conftest import copy_demo
 
     from reviewkit.errors import ReviewkitError
@@ -439,8 +440,14 @@ def test_bad_input_is_refused_before_any_kernel_starts(
     elif breakage == "notebook":
         params.write_text(params.read_text(encoding="utf-8")
                           + "notebook: ../data/demo/priorities.yaml\n", encoding="utf-8")
-    else:
+    elif breakage == "store":
         (params.parent / "reviewkit.sqlite").write_bytes(b"not a database" * 100)
+    else:
+        folder = tmp_path / "out" / "weekly" / DEMO_LABEL
+        folder.mkdir(parents=True)
+        (folder / "pack.ipynb").write_text(
+            json.dumps({"cells": ["Supplier restores are slow"], "metadata": {}}),
+            encoding="utf-8")
     started: list[Path] = []
     monkeypatch.setattr(build, "start_kernel", lambda path, *a, **k: started.append(path))
     with pytest.raises(ReviewkitError):

@@ -42,7 +42,7 @@ pytest_plugins = ["conftest_build"]
 pytestmark = pytest.mark.slow
 
 HARNESS = Path(__file__).resolve().parent / "fault_build.py"
-BEFORE_SWAP = ("evaluate", "execute", "pdf", "before-swap")
+BEFORE_SWAP = ("charts", "execute", "pdf", "before-swap")
 AFTER_SWAP = ("after-swap", "after-record")
 MODES = (*BEFORE_SWAP, *AFTER_SWAP, "record-fails", "disk-full", "published-meanwhile")
 PACK_FILES = ("pack.pdf", "pack.html", "pack.ipynb", "summary.json", "manifest.json")

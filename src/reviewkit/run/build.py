@@ -443,30 +443,27 @@ def build_pack(
         inputs = load_for(params, unit)
         template = _read_notebook(notebook_path, params)
         store = Store.open(params.store_location)
-        # The kernel boots (and imports the notebook helpers) in its own process while this
-        # one evaluates the inputs and draws the charts; only once the inputs, the notebook
-        # and the store are known to be good, so bad input never costs a kernel.
-        try:
-            kernel = start_kernel(notebook_path)
-        except BaseException:
-            store.dispose()
-            raise
     # The pack's lock is held from reading the analyst's edits to the swap: a build and a
     # publish of the same pack (or two builds) happen one after the other, never interleaved.
     holding = contextlib.ExitStack()
     try:
-        try:
-            with stages.stage("narrative, gate and charts"):
-                job = prepare_job(
-                    definition, inputs, store, template, notebook_path, period=period,
-                    unit=unit, out_dir=out_dir, approver=approver, force=force, prefer=prefer,
-                    by=author, claim=lambda folder: holding.enter_context(
-                        publish.locked(folder, waiting=progress)))
+        with stages.stage("narrative, gate and charts"):
+            job = prepare_job(
+                definition, inputs, store, template, notebook_path, period=period,
+                unit=unit, out_dir=out_dir, approver=approver, force=force, prefer=prefer,
+                by=author, claim=lambda folder: holding.enter_context(
+                    publish.locked(folder, waiting=progress)))
+            # The kernel boots (and imports the notebook helpers) in its own process while
+            # this one draws the charts: only once the inputs, the notebook, the store, the
+            # analyst's edits in the previous pack and the publish gate are known to be good,
+            # so bad input never costs a kernel.
+            kernel = start_kernel(notebook_path)
+            try:
                 job = replace(job, document=replace(
                     job.document, charts=render_charts(job.document.view.evaluated)))
-        except BaseException:
-            _stop(kernel)
-            raise
+            except BaseException:
+                _stop(kernel)
+                raise
         stages.timings["total"] = time.perf_counter() - started
         return produce(job, kernel=kernel, stages=stages, store=store)
     finally:
