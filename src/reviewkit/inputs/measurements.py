@@ -214,10 +214,11 @@ def load_measurements(path: str | Path, *, column_wise: bool = True,
                                 ignored_columns=list(table.ignored), scan=scan)
     series: dict[str, list[Observation]] = defaultdict(list)
     seen: dict[tuple[str, dt.date, str, str], int] = {}
+    dates: dict[str, dt.date] = {}  # a table repeats its few hundred dates thousands of times
     count = 0
     for row in rows:
         count += 1
-        observation, kpi_id = _observation(table, row)
+        observation, kpi_id = _observation(table, row, dates)
         column = breakdowns.get(kpi_id)
         if column is not None and column in table.columns:
             observation = replace(observation, part=row.get(column).strip())
@@ -249,18 +250,23 @@ def _header(path: Path) -> list[str] | None:
     return [cell.strip().lower() for cell in next(csv.reader([first]), [])]
 
 
-def _observation(table: Table, row: TableRow) -> tuple[Observation, str]:
+def _observation(table: Table, row: TableRow,
+                 dates: dict[str, dt.date]) -> tuple[Observation, str]:
+    """A row checked, as an observation of its KPI; ``dates``: the dates read so far, by text."""
     kpi_id = row.get("kpi_id")
     if kpi_id == "":
         raise table.error(row, "kpi_id is empty", "kpi_id")
     date_text = row.get("period_end")
-    try:
-        period_end = date_or_none(date_text)
-    except ValueError as exc:
-        raise table.error(row, str(exc), "period_end") from None
+    period_end = dates.get(date_text)
     if period_end is None:
-        raise table.error(row, "period_end is empty; write the date as YYYY-MM-DD",
-                          "period_end")
+        try:
+            period_end = date_or_none(date_text)
+        except ValueError as exc:
+            raise table.error(row, str(exc), "period_end") from None
+        if period_end is None:
+            raise table.error(row, "period_end is empty; write the date as YYYY-MM-DD",
+                              "period_end")
+        dates[date_text] = period_end
     value_text = row.get("value")
     try:
         value = number_or_none(value_text)
