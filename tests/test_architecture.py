@@ -157,10 +157,28 @@ def test_no_reviewkit_module_is_imported_inside_a_function_except_for_start_up_t
                # A spawned batch worker applies the start-up speed-ups before the pipeline.
                ("reviewkit.run._spawned", "reviewkit.run.workers"),
                ("reviewkit.cli.app", "reviewkit.cli.serve"),
-               ("reviewkit.serve.rounds", "reviewkit.run.build")}
+               ("reviewkit.serve.rounds", "reviewkit.run.build"),
+               # A build's kernel lays out what it was handed; only a notebook opened by hand
+               # prepares its pack, with the store and its database library.
+               ("reviewkit.run.notebook", "reviewkit.run.prepare"),
+               ("reviewkit.run.notebook", "reviewkit.store.database")}
     hidden = [f"{item.importer} (line {item.line}) imports {item.imported}" for item in OURS
               if item.local and (item.importer, item.imported) not in allowed]
     assert hidden == []
+
+
+def test_a_builds_kernel_lays_out_its_pack_without_importing_the_database_library() -> None:
+    """Every pack starts a kernel: what it imports, it imports once per pack."""
+    import subprocess
+    import sys
+
+    from reviewkit.run.build import KERNEL_WARM_UP
+
+    loaded = subprocess.run(
+        [sys.executable, "-c", KERNEL_WARM_UP + "import sys\n"
+         "print(sorted({name.split('.')[0] for name in sys.modules}))"],
+        capture_output=True, text=True, check=True, timeout=120).stdout
+    assert "'reviewkit'" in loaded and "'sqlalchemy'" not in loaded
 
 
 def test_every_function_local_import_says_why() -> None:

@@ -15,7 +15,7 @@ from reviewkit.evaluation.evaluate import (
     exceptions_for,
     sort_exceptions,
 )
-from reviewkit.store.cycle import KpiUpdate
+from reviewkit.store.records import KpiUpdate
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,7 @@ from reviewkit.inputs.loaded import Inputs
 from reviewkit.inputs.sources import SourceRead
 from reviewkit.inputs.units import Unit
 from reviewkit.periods import Period, period_containing
-from reviewkit.store.cycle import KpiUpdate
-from reviewkit.store.records import PackRecord, StoreHistory
+from reviewkit.store.records import KpiUpdate, PackRecord, StoreHistory
 
 #: Headline KPIs when neither the params file nor the catalog names any: the first few.
 DEFAULT_HEADLINE_COUNT = 6

@@ -15,6 +15,7 @@ import os
 import pickle
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reviewkit import cadences
 from reviewkit.inputs.params import load_params
@@ -24,9 +25,10 @@ from reviewkit.layout.sections import warm_up as _compile_templates
 from reviewkit.layout.view import Publication
 from reviewkit.outputs.files import MANIFEST_FILE
 from reviewkit.periods import parse_period, period_containing
-from reviewkit.run.prepare import load_for, prepare
 from reviewkit.run.reissue import reissue_of
-from reviewkit.store.database import PackVersion, Store
+
+if TYPE_CHECKING:
+    from reviewkit.store.records import PackVersion
 
 #: The environment variable through which a build tells its kernel where the prepared pack is.
 PREPARED_ENV = "REVIEWKIT_PREPARED"
@@ -63,6 +65,11 @@ def open_pack(cadence: str, params_file: str | Path,
         if day is None or period_containing(cadence, day) == handed.view.period:
             # The pack.ipynb output adds the notebook's styles where Jupyter shows it.
             return Pack(handed, styled=False)
+    # Opened by hand: the pack is prepared here. Deferred, so that a build's kernel, which
+    # only lays out what it was handed, never imports the database library.
+    from reviewkit.run.prepare import load_for, prepare
+    from reviewkit.store.database import Store
+
     definition = cadences.get(cadence)
     inputs = load_for(load_params(params_file), unit)
     store = Store.open(inputs.params.store_location)

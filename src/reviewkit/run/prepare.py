@@ -37,8 +37,9 @@ from reviewkit.layout.view import Publication, make_view
 from reviewkit.narrative.service import NarrativeService
 from reviewkit.periods import Period, parse_period, period_containing
 from reviewkit.periods import today as clock
-from reviewkit.store.cycle import CycleStore, KpiUpdate
+from reviewkit.store.cycle import CycleStore
 from reviewkit.store.database import Store
+from reviewkit.store.records import KpiUpdate
 
 
 def notebook_for(cadence: Cadence, custom: Path | None = None) -> Path:

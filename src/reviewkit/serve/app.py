@@ -54,7 +54,6 @@ from reviewkit.serve.people import (
 )
 from reviewkit.serve.site import Site
 from reviewkit.store.cycle import (
-    APPROVAL_FIELD,
     KPI_FIELDS,
     OVERRIDE_STATUSES,
     ROLES,
@@ -62,6 +61,7 @@ from reviewkit.store.cycle import (
     Round,
     User,
 )
+from reviewkit.store.records import APPROVAL_FIELD
 
 log = logging.getLogger(__name__)
 

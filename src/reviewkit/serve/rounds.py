@@ -23,16 +23,14 @@ from reviewkit.periods import today as clock
 from reviewkit.run.gate import PublishRefused
 from reviewkit.run.prepare import evaluate, load_for
 from reviewkit.store.cycle import (
-    APPROVAL_FIELD,
     OVERRIDE_STATUSES,
     CycleStore,
-    KpiUpdate,
     OwnerProgress,
     Round,
     User,
 )
 from reviewkit.store.database import Store
-from reviewkit.store.records import Action
+from reviewkit.store.records import APPROVAL_FIELD, Action, KpiUpdate
 
 if TYPE_CHECKING:  # the build is imported when a round is published, not at start-up
     from reviewkit.run.build import BuildResult

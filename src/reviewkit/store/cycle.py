@@ -15,7 +15,7 @@ import json
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,13 +32,11 @@ from reviewkit.store.cycle_schema import (
     users_table,
 )
 from reviewkit.store.database import Store, meta_table
-from reviewkit.store.records import StoreError
+from reviewkit.store.records import FieldValue, KpiUpdate, StoreError
 
 ROLES = ("office", "analyst", "owner", "reader")
 #: The fields of an owner's update of one KPI, in the order the page shows them.
 KPI_FIELDS = ("value", "analysis", "recommendation", "status", "status_reason")
-#: The office's approval of an owner's status: the status field's revision it approves.
-APPROVAL_FIELD = "status_approved"
 #: A status an owner may set instead of the one the data give.
 OVERRIDE_STATUSES = ("green", "amber", "red")
 
@@ -116,19 +114,6 @@ class OwnerProgress:
 
 
 @dataclass(frozen=True)
-class FieldValue:
-    """One saved field of an owner's update of a KPI, with who saved it and when."""
-
-    kpi_id: str
-    unit: str
-    field: str
-    text: str
-    revision: int
-    updated_at: str
-    updated_by: str
-
-
-@dataclass(frozen=True)
 class AuditEntry:
     seq: int
     at: str
@@ -145,26 +130,6 @@ class FieldConflict(StoreError):
         self.conflicts = tuple(conflicts)
         names = ", ".join(f"{c.field} of {c.kpi_id}" for c in conflicts)
         super().__init__(f"{names} changed since you opened the page; nothing was saved")
-
-
-@dataclass(frozen=True)
-class KpiUpdate:
-    """What owners wrote about one KPI of one pack in a round: each field as last saved."""
-
-    kpi_id: str
-    unit: str
-    fields: Mapping[str, FieldValue] = field(default_factory=dict)
-
-    def text(self, name: str) -> str:
-        value = self.fields.get(name)
-        return value.text if value is not None else ""
-
-    @property
-    def status_approved(self) -> bool:
-        status = self.fields.get("status")
-        approval = self.fields.get(APPROVAL_FIELD)
-        return bool(status and status.text and approval
-                    and approval.text == str(status.revision))
 
 
 def _user(row: Any) -> User:

@@ -4,6 +4,7 @@ and the packs recorded so far. Everything above the store reads these, never its
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,3 +178,41 @@ class StoreHistory:
     @property
     def previous(self) -> PackRecord | None:
         return self.packs[-1] if self.packs else None
+
+
+#: The office's approval of an owner's status (a review round's field): the status field's
+#: revision it approves.
+APPROVAL_FIELD = "status_approved"
+
+
+@dataclass(frozen=True)
+class FieldValue:
+    """One saved field of an owner's update of a KPI, with who saved it and when."""
+
+    kpi_id: str
+    unit: str
+    field: str
+    text: str
+    revision: int
+    updated_at: str
+    updated_by: str
+
+
+@dataclass(frozen=True)
+class KpiUpdate:
+    """What owners wrote about one KPI of one pack in a round: each field as last saved."""
+
+    kpi_id: str
+    unit: str
+    fields: Mapping[str, FieldValue] = field(default_factory=dict)
+
+    def text(self, name: str) -> str:
+        value = self.fields.get(name)
+        return value.text if value is not None else ""
+
+    @property
+    def status_approved(self) -> bool:
+        status = self.fields.get("status")
+        approval = self.fields.get(APPROVAL_FIELD)
+        return bool(status and status.text and approval
+                    and approval.text == str(status.revision))
