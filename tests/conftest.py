@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from reviewkit import cadences
+from reviewkit import _speedups, cadences
 from reviewkit.cli import main as cli_main
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.loaded import load_inputs
@@ -84,6 +84,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     so the long ones do not start last and keep one core busy while the other idles."""
     slow = {work_unit(item.nodeid) for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: work_unit(item.nodeid) not in slow)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The collector as the command line has it once its pipeline is imported
+    (:func:`reviewkit._speedups.settle`): the imported modules and the collected tests live as
+    long as the process, so the collector stops walking them again and again (a tenth of the
+    time of the tests that run in this process)."""
+    _speedups.settle()
 
 
 def shared_folder(factory: pytest.TempPathFactory) -> Path:

@@ -27,6 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import forked
 import pytest
 from conftest import copy_demo, once_per_run, shared_folder
 from pack_snapshots import BuiltPack as SnapshotPack
@@ -114,37 +115,33 @@ class BuiltPack:
 
 
 def _build_command(params: Path, out: Path, *extra: str) -> list[str]:
-    return [str(BIN / "reviewkit"), "build", "weekly", "--params", str(params), "--out", str(out),
-            *extra]
+    return ["build", "weekly", "--params", str(params), "--out", str(out), *extra]
 
 
 class Background:
-    """A child process started now and awaited when a test first needs what it did.
+    """A command started now in a child process (:mod:`forked`) and awaited when a test first
+    needs what it did; ``target`` is ``forked:cli`` (the command line, ``args`` its words) or
+    another ``module:function``.
 
     Output goes to files, not pipes, so a chatty child never blocks on a full pipe.
     """
 
-    def __init__(self, command: Sequence[str], logs: Path, *, now: str | None = None) -> None:
-        logs.mkdir(parents=True, exist_ok=True)
-        self._stdout_path, self._stderr_path = logs / "stdout.txt", logs / "stderr.txt"
+    def __init__(self, args: Sequence[Any], logs: Path, *, now: str | None = None,
+                 target: str = "forked:cli") -> None:
         self._start = time.perf_counter()
-        with self._stdout_path.open("w") as stdout, self._stderr_path.open("w") as stderr:
-            self._proc = subprocess.Popen(command, stdout=stdout, stderr=stderr, cwd=REPO,
-                                          env=child_env(now))
+        words = [[str(arg) for arg in args]] if target == "forked:cli" else args
+        self._child = forked.Child(target, words, env=child_env(now), logs=logs)
         self._seconds: float | None = None
 
     def wait(self) -> tuple[int, str, str, float]:
         """Exit code, stdout, stderr and wall seconds (from start to first being awaited)."""
-        returncode = self._proc.wait(timeout=BUILD_TIMEOUT)
+        returncode = self._child.wait(timeout=BUILD_TIMEOUT)
         if self._seconds is None:
             self._seconds = time.perf_counter() - self._start
-        return (returncode, self._stdout_path.read_text(), self._stderr_path.read_text(),
-                self._seconds)
+        return (returncode, *self._child.output(), self._seconds)
 
     def stop(self) -> None:
-        if self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
+        self._child.kill()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,41 +160,6 @@ class Rebuild:
         returncode, stdout, stderr, seconds = self.child.wait()
         return BuiltPack(self.params, self.out, self.out / "weekly" / DEMO_LABEL, returncode,
                          stdout, stderr, seconds)
-
-
-#: A build that fails while rendering the PDF, run in a child process so it overlaps the rebuild.
-#: It records every warning the build raises (the suite turns warnings into errors) and prints a
-#: JSON report as its last line.
-_FAILING_BUILD = """
-import gc, json, sys, warnings
-from pathlib import Path
-
-from reviewkit.run import build
-from reviewkit.outputs import pdf
-from reviewkit.errors import ExportError
-
-params, out = sys.argv[1], sys.argv[2]
-pdf_targets = []
-
-
-def broken_pdf(html, target, *, base_url, attachments=()):
-    pdf_targets.append(str(target))
-    Path(target).write_bytes(b"%PDF-1.7 half written")
-    raise ExportError("PDF rendering failed: simulated")
-
-
-pdf.to_pdf = broken_pdf
-error = ""
-with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter("always")
-    try:
-        build.build_pack("weekly", params, out_dir=out)
-    except ExportError as exc:
-        error = str(exc)
-    gc.collect()  # so what the build left open reports now, while recorded
-    found = [f"{item.category.__name__}: {item.message}" for item in caught]
-print(json.dumps({"error": error, "pdf_targets": pdf_targets, "warnings": found}))
-"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -256,8 +218,9 @@ def _start_followups(demo: BuiltPack, root: Path) -> tuple[Rebuild, FailedBuild]
                       params, out)
     failed = FailedBuild(
         snapshot(failing_out / "weekly" / DEMO_LABEL),
-        Background([sys.executable, "-c", _FAILING_BUILD, str(failing_params), str(failing_out)],
-                   root / "failing" / "logs", now=LATER_TIME),
+        # In a child so it overlaps the rebuild: fault_build.pdf_fails_in_process.
+        Background([str(failing_params), str(failing_out)], root / "failing" / "logs",
+                   now=LATER_TIME, target="fault_build:pdf_fails_in_process"),
         failing_out,
     )
     return rebuild, failed
@@ -281,9 +244,8 @@ def _build_demo_pack(root: Path) -> dict[str, Any]:
     """The demo weekly pack built under ``root`` on a fresh store, at :data:`BASE_TIME`."""
     params = copy_demo_inputs(root / "inputs")
     start = time.perf_counter()
-    proc = subprocess.run(_build_command(params, root / "out", "-q"), capture_output=True,
-                          text=True, cwd=REPO, env=child_env(BASE_TIME), timeout=BUILD_TIMEOUT,
-                          check=False)
+    proc = forked.run(_build_command(params, root / "out", "-q"), env=child_env(BASE_TIME),
+                      timeout=BUILD_TIMEOUT)
     return {"params": str(params), "returncode": proc.returncode, "stdout": proc.stdout,
             "stderr": proc.stderr, "seconds": time.perf_counter() - start}
 
@@ -455,8 +417,7 @@ def harbour_with_minutes(folder: Path) -> Path:
     shutil.copytree(REPO / "tests" / "fixtures" / "orgs" / "harbour", folder,
                     ignore=shutil.ignore_patterns("generate.py", "out", "__pycache__"))
     for minutes in sorted((folder / "minutes").glob("*.yaml")):
-        done = subprocess.run([str(BIN / "reviewkit"), "minutes", "import", str(minutes),
-                               "--params", "weekly.yaml"], capture_output=True, text=True,
-                              cwd=folder, env=child_env(), timeout=120, check=False)
+        done = forked.run(["minutes", "import", str(minutes), "--params", "weekly.yaml"],
+                          cwd=folder, env=child_env(), timeout=120)
         assert done.returncode == 0, done.stderr
     return folder

@@ -3,7 +3,9 @@ SIGKILL there (as the OOM killer or a power cut would), or a store write fails.
 
     python tests/fault_build.py MODE PARAMS OUT KERNEL_PID_FILE [build args…]
 
-Used by tests/test_faults.py; nothing here is part of reviewkit.
+Used by tests/test_faults.py (:func:`faulted_build`, in a forked child: tests/forked.py) and by
+the failing build of tests/conftest_build.py (:func:`pdf_fails_in_process`); nothing here is
+part of reviewkit.
 
 PYTEST_DONT_REWRITE
 """
@@ -109,7 +111,41 @@ def inject(mode: str, pid_file: Path) -> None:
         raise SystemExit(f"unknown mode {mode}; use one of {', '.join(MODES)}")
 
 
-if __name__ == "__main__":
-    mode, params, out, pid_file, *rest = sys.argv[1:]
+def faulted_build(mode: str, params: str, out: str, pid_file: str, *rest: str) -> int:
+    """``reviewkit build weekly`` of ``params`` into ``out`` with the fault ``mode``."""
     inject(mode, Path(pid_file))
-    sys.exit(main(["build", "weekly", "--params", params, "--out", out, "-q", *rest]))
+    return main(["build", "weekly", "--params", params, "--out", out, "-q", *rest])
+
+
+def pdf_fails_in_process(params: str, out: str) -> int:
+    """A build (through the API, as draft, publish and API users run one) that fails while
+    rendering the PDF; it records every warning the build raises (the suite turns warnings
+    into errors) and prints a JSON report as its last line."""
+    import gc
+    import warnings
+
+    from reviewkit.errors import ExportError
+
+    pdf_targets: list[str] = []
+
+    def broken_pdf(html: str, target: Path, **kwargs: Any) -> None:
+        pdf_targets.append(str(target))
+        Path(target).write_bytes(b"%PDF-1.7 half written")
+        raise ExportError("PDF rendering failed: simulated")
+
+    pdf.to_pdf = broken_pdf  # type: ignore[assignment]
+    error = ""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            build.build_pack("weekly", params, out_dir=out)
+        except ExportError as exc:
+            error = str(exc)
+        gc.collect()  # so what the build left open reports now, while recorded
+        found = [f"{item.category.__name__}: {item.message}" for item in caught]
+    print(json.dumps({"error": error, "pdf_targets": pdf_targets, "warnings": found}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(faulted_build(*sys.argv[1:]))

@@ -28,12 +28,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import forked
 from conftest import copy_demo, once_per_run, pin_the_clock
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "data" / "demo"
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
-BIN = Path(sys.executable).parent
 
 #: (cadence, period, label) of every snapshot, in build order; the first weekly pack only
 #: gives the second one something to compare with.
@@ -88,8 +88,7 @@ class BuiltPack:
 
 
 def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([str(BIN / "reviewkit"), *args], capture_output=True, text=True,
-                          cwd=REPO, check=False, timeout=600)
+    proc = forked.run(args, timeout=600)
     if proc.returncode != 0:
         raise RuntimeError(f"reviewkit {' '.join(args)} failed:\n{proc.stderr}")
     return proc

@@ -19,10 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import forked
 import nbformat
 import pytest
 from conftest import run_cli_in_process as run
-from conftest_build import BIN, REPO, child_env, png
+from conftest_build import child_env, png
 from conftest_build import two_site_definition as _definition
 
 from reviewkit.run import publish
@@ -38,9 +39,7 @@ FILES = ("pack.pdf", "pack.html", "pack.ipynb", "summary.json", "manifest.json")
 
 
 def _batch(*args: str | Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "reviewkit"), "batch", *map(str, args)],
-                          capture_output=True, text=True, cwd=REPO, env=child_env(),
-                          timeout=timeout, check=False)
+    return forked.run(["batch", *args], env=child_env(), timeout=timeout)
 
 
 def _whole_packs(out: Path) -> list[Path]:
@@ -95,8 +94,7 @@ def test_the_library_page_lists_every_pack_with_links_and_no_outside_resource(
     assert "North" in page and "Group" in page
     assert "http" not in page.replace('name="viewport"', "")
     os.remove(out / "index.html")
-    proc = subprocess.run([str(BIN / "reviewkit"), "index", str(out)], capture_output=True,
-                          text=True, env=child_env(), timeout=60, check=False)
+    proc = forked.run(["index", out], env=child_env(), timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert (out / "index.html").read_text(encoding="utf-8").count("pack.pdf") == 3
 
@@ -137,10 +135,8 @@ def test_a_killed_batch_leaves_whole_packs_and_a_rerun_builds_only_the_rest(
         tmp_path: Path) -> None:
     params = _definition(tmp_path / "inputs")
     out = tmp_path / "out"
-    with (tmp_path / "log.txt").open("w") as logs:
-        child = subprocess.Popen([str(BIN / "reviewkit"), "batch", "--params", str(params),
-                                  "--out", str(out), "--workers", "1"], stdout=logs,
-                                 stderr=logs, cwd=REPO, env=child_env())
+    child = forked.start(["batch", "--params", params, "--out", out, "--workers", "1"],
+                         env=child_env(), logs=tmp_path / "logs")
     deadline = time.monotonic() + 240
     while not _whole_packs(out) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -231,9 +227,8 @@ def published(first_batch: tuple[Path, Path, Any]) -> tuple[Path, Path, dict[str
     the first batch's folders."""
     params, out, _ = first_batch
     common = ["weekly", "--params", str(params), "--out", str(out), "--unit", "north"]
-    proc = subprocess.run([str(BIN / "reviewkit"), "publish", *common, "--approver", "Dana",
-                           "--force", "-q"], capture_output=True, text=True, cwd=REPO,
-                          env=child_env(), timeout=240, check=False)
+    proc = forked.run(["publish", *common, "--approver", "Dana", "--force", "-q"],
+                      env=child_env())
     assert proc.returncode == 0, proc.stderr
     north = out / "weekly" / DAY.isoformat() / "north"
     return params, out, _files(north)
@@ -249,9 +244,8 @@ def test_a_draft_of_a_published_pack_goes_beside_it_and_a_batch_keeps_both(
     params, out, files = published
     north = out / "weekly" / DAY.isoformat() / "north"
     assert json.loads((north / "summary.json").read_text())["state"] == "final"
-    proc = subprocess.run([str(BIN / "reviewkit"), "draft", "weekly", "--params", str(params),
-                           "--out", str(out), "--unit", "north"], capture_output=True,
-                          text=True, cwd=REPO, env=child_env(), timeout=240, check=False)
+    proc = forked.run(["draft", "weekly", "--params", params, "--out", out, "--unit", "north"],
+                      env=child_env())
     assert proc.returncode == 0, proc.stderr
     beside = north.with_name("north.draft")
     assert proc.stdout.strip() == str(beside / "pack.ipynb")
@@ -293,10 +287,8 @@ def test_publishing_again_collects_the_edits_made_in_the_draft_beside_and_remove
               if c["metadata"].get("reviewkit", {}).get("key") == "kpi-uptime"]
     cell["source"] = "Uptime is back above target after the network fix."
     draft.write_text(json.dumps(notebook), encoding="utf-8")
-    proc = subprocess.run([str(BIN / "reviewkit"), "publish", "weekly", "--params", str(params),
-                           "--out", str(out), "--unit", "north", "--approver", "Sam",
-                           "--force", "-q"], capture_output=True, text=True, cwd=REPO,
-                          env=child_env(), timeout=240, check=False)
+    proc = forked.run(["publish", "weekly", "--params", params, "--out", out, "--unit",
+                       "north", "--approver", "Sam", "--force", "-q"], env=child_env())
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((week / "north" / "summary.json").read_text())
     assert (summary["state"], summary["version"]) == ("final", 2)

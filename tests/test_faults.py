@@ -20,10 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import forked
 import pytest
 from conftest_build import (
     BASE_TIME,
-    BIN,
     LATER_TIME,
     TINY_DAY,
     child_env,
@@ -41,7 +41,6 @@ from reviewkit.store.database import Store
 pytest_plugins = ["conftest_build"]
 pytestmark = pytest.mark.slow
 
-HARNESS = Path(__file__).resolve().parent / "fault_build.py"
 BEFORE_SWAP = ("charts", "execute", "pdf", "before-swap")
 AFTER_SWAP = ("after-swap", "after-record")
 MODES = (*BEFORE_SWAP, *AFTER_SWAP, "record-fails", "disk-full", "published-meanwhile")
@@ -89,11 +88,9 @@ def _run(mode: str, base_root: Path, where: Path) -> Faulted:
     shutil.copytree(base_root, where)
     params = _params(where)
     pid_file = where / "kernel.pid"
-    proc = subprocess.run(
-        [sys.executable, str(HARNESS), mode, str(params), str(where / "out"), str(pid_file),
-         "--unit", UNIT],
-        capture_output=True, text=True, timeout=300, check=False, env=child_env(LATER_TIME),
-    )
+    proc = forked.Child("fault_build:faulted_build",
+                        [mode, str(params), str(where / "out"), str(pid_file), "--unit", UNIT],
+                        env=child_env(LATER_TIME)).finished(timeout=300)
     pid = int(pid_file.read_text()) if pid_file.is_file() else None
     return Faulted(mode, where, params, _folder(where), proc.returncode, proc.stderr, pid)
 
@@ -104,10 +101,8 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Base:
     two at a time; they run later on the clock, so a new record has a later built_at."""
     root = tmp_path_factory.mktemp("faults") / "base"
     params = two_site_definition(root / "inputs")
-    built = subprocess.run(
-        [str(BIN / "reviewkit"), "build", "weekly", "--params", str(params), "--unit", UNIT,
-         "--out", str(root / "out"), "-q"],
-        capture_output=True, text=True, timeout=300, check=False, env=child_env(BASE_TIME))
+    built = forked.run(["build", "weekly", "--params", params, "--unit", UNIT,
+                        "--out", root / "out", "-q"], env=child_env(BASE_TIME), timeout=300)
     assert built.returncode == 0, built.stderr
     before = snapshot(_folder(root))
     assert "pack.pdf" in before

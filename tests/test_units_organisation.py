@@ -27,10 +27,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import forked
 import pandas as pd
 import pytest
 import yaml
-from conftest_build import BIN, REPO, child_env, harbour_with_minutes
+from conftest_build import REPO, child_env, harbour_with_minutes
 
 from reviewkit import cadences
 from reviewkit.inputs.params import load_params
@@ -165,8 +166,7 @@ def status(value: float, target: float, amber: float, direction: str) -> str:
 # -- the batch -----------------------------------------------------------------------------------
 
 def _batch(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "reviewkit"), "batch", *args], capture_output=True,
-                          text=True, cwd=cwd, env=child_env(), timeout=BATCH_TIMEOUT, check=False)
+    return forked.run(["batch", *args], cwd=cwd, env=child_env(), timeout=BATCH_TIMEOUT)
 
 
 @pytest.fixture(scope="module")

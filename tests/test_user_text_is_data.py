@@ -224,7 +224,7 @@ def test_no_pack_file_shows_a_password_in_any_url_form(
     percent-encoded key (the test server trusts local connections, so any password opens it):
     no file of the pack holds a password, and neither does anything the command printed."""
     import psycopg
-    from conftest_build import run_cli
+    from forked import run as run_cli  # what the command prints, from a process of its own
 
     database = create_database(postgres_url)
     with psycopg.connect(database.replace("postgresql+psycopg://", "postgresql://"),
