@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pg import postgres_url  # noqa: F401  (the session's PostgreSQL server, for every module)
 
 from reviewkit import _speedups, cadences
 from reviewkit.cli import main as cli_main

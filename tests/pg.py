@@ -4,8 +4,8 @@
 the server on a free localhost TCP port with trust authentication, creates the database
 ``reviewkit_test`` and yields its SQLAlchemy URL; the server is stopped (``pg_ctl stop -m fast``)
 and the folder removed when the session ends. Without the server binaries the tests that use it
-are skipped with a hint how to install them. Test modules import the fixture by name
-(``from pg import postgres_url``) because ``tests/`` is not a package.
+are skipped with a hint how to install them. tests/conftest.py registers the fixture, once for
+every module (a module importing it by name would start a server of its own).
 
 ``create_database`` makes a further, empty database on the same server, so each test can have
 its own.

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from conftest import REPO, prepare_view
-from pg import create_database, drop_database, postgres_url  # noqa: F401  (fixture by name)
+from pg import create_database, drop_database
 
 from reviewkit.cli.app import main
 from reviewkit.errors import EnvironmentFailure, InputError
@@ -304,7 +304,7 @@ def test_a_database_source_from_the_environment_is_in_the_provenance_with_its_ro
 
 
 def test_a_postgresql_table_is_a_source_shown_without_its_password(
-    tmp_path: Path, postgres_url: str,  # noqa: F811  (the fixture)
+    tmp_path: Path, postgres_url: str,
 ) -> None:
     import psycopg
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from pg import create_database, drop_database, postgres_url  # noqa: F401  (fixture by name)
+from pg import create_database, drop_database
 
 from reviewkit.errors import ReviewkitError
 from reviewkit.store import database as store_module
@@ -246,7 +246,7 @@ def test_missing_sqlite_folder_is_a_store_error(tmp_path: Path) -> None:
         Store.open(str(tmp_path / "nope" / "reviewkit.sqlite"))
 
 
-def test_plain_postgresql_scheme_uses_psycopg(postgres_url: str) -> None:  # noqa: F811
+def test_plain_postgresql_scheme_uses_psycopg(postgres_url: str) -> None:
     url = create_database(postgres_url)
     try:
         store = Store.open(url.replace("postgresql+psycopg://", "postgresql://"))

@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from conftest import prepare_view
 from nbformat.v4 import new_code_cell, new_notebook
-from pg import create_database, postgres_url  # noqa: F401  (fixture by name)
+from pg import create_database
 
 from reviewkit import redact
 from reviewkit.errors import ExportError
@@ -217,7 +217,7 @@ SECRETS = ("Sup3r-s3cret", "Qu3ry-s3cret", "Ssl-s3cret", "Enc0ded-s3cret")
 
 
 def test_no_pack_file_shows_a_password_in_any_url_form(
-    postgres_url: str, tmp_path: Path  # noqa: F811
+    postgres_url: str, tmp_path: Path
 ) -> None:
     """A build against a PostgreSQL store and a PostgreSQL source whose URLs carry passwords in
     the user information, the query string (``password``, ``sslpassword``) and a
