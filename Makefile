@@ -55,9 +55,12 @@ serve-demo: sysdeps $(STAMP)
 	  $(BIN)/reviewkit serve --params params/review-cycle.yaml
 
 # The whole suite, one worker per core (pytest-xdist): each test file runs in one worker, and the
-# demo packs several files read are built once for the run (tests/conftest.py).
+# demo packs several files read are built once for the run (tests/conftest.py). pytest keeps the
+# test modules it rewrites for its assertions as bytecode (tests/__pycache__), even where
+# PYTHONDONTWRITEBYTECODE is set for everything else: every worker would otherwise rewrite
+# every module again on every run (about 4 s of CPU each).
 test: sysdeps $(STAMP)
-	$(BIN)/python -m pytest -n auto
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench tools data/demo/generate.py data/demo/generate_operational.py
