@@ -11,11 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import signal
 import subprocess
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,6 @@ from conftest_build import two_site_definition as _definition
 
 from reviewkit.run import publish
 from reviewkit.run.batch import BatchOptions, locked, run_batch
-from reviewkit.run.workers import Limits
 
 pytestmark = pytest.mark.slow
 
@@ -169,52 +167,59 @@ def test_the_batch_clean_up_spares_the_staging_of_a_build_holding_its_pack(
     assert not abandoned.exists()
 
 
-@pytest.fixture
-def dask_cluster() -> Iterator[Any]:
-    from distributed import LocalCluster  # deferred: only these tests need it
+def _dask_workers(batch: int) -> list[int]:
+    """The worker processes of the Dask cluster the batch process ``batch`` started: its
+    children started by multiprocessing (each nanny's worker), not its kernels or trackers."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == batch and b"spawn_main" in command:
+            found.append(int(stat.parent.name))
+    return found
 
-    # The scheduler's HTTP server on a free port (as reviewkit's own cluster does): the default
-    # 8787 is taken by any other Dask on the machine, another test worker's included.
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                           dashboard_address=":0", worker_dashboard_address=None)
-    try:
-        yield cluster
-    finally:
-        cluster.close()
+
+def _what_it_says(folder: Path) -> dict[str, Any]:
+    """A pack's summary.json without the moment it was built."""
+    summary: dict[str, Any] = json.loads((folder / "summary.json").read_text())
+    return {key: value for key, value in summary.items() if key != "generated_at"}
 
 
-def test_a_batch_on_a_dask_cluster_finishes_every_pack_when_a_worker_is_killed(
-        tmp_path: Path, dask_cluster: Any) -> None:
-    from distributed import Client  # deferred: only these tests need it
-
+def test_a_batch_on_dask_finishes_every_pack_when_a_worker_is_killed_and_says_what_a_local_one_says(
+        tmp_path: Path, first_batch: tuple[Path, Path, Any]) -> None:
+    """The batch's own Dask cluster (two worker processes) loses a worker while a pack is being
+    built: every pack is still built whole, the same as the local batch's; the progress line
+    counts what runs, and Dask's own warnings never reach the user."""
     params = _definition(tmp_path / "inputs")
     out = tmp_path / "out"
+    child = forked.start(["batch", "--params", params, "--out", out, "--workers", "2",
+                          "--executor", "dask"], env=child_env(), logs=tmp_path / "logs")
     killed: list[int] = []
-    # The workers' process ids, asked before the batch: a second client opened in the killer's
-    # thread while the batch's client waits trips distributed's event loop ("bound to a
-    # different event loop") now and then.
-    with Client(dask_cluster.scheduler_address) as client:
-        pids = client.run(os.getpid)
-
-    def kill_one_worker_mid_pack() -> None:
-        deadline = time.monotonic() + 200
-        while not list(out.rglob(".*staging*")) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        pid = next(iter(pids.values()))
-        os.kill(pid, signal.SIGKILL)
-        killed.append(pid)
-
-    killer = threading.Thread(target=kill_one_worker_mid_pack)
-    killer.start()
-    report = run_batch(BatchOptions(params=(params,), out=out, workers=2, executor="dask",
-                                    scheduler=dask_cluster.scheduler_address,
-                                    limits=Limits(seconds=300)))
-    killer.join()
+    deadline = time.monotonic() + 200
+    while not killed and child.poll() is None and time.monotonic() < deadline:
+        workers = _dask_workers(child.pid)
+        if len(workers) == 2 and list(out.rglob(".*staging*")):
+            os.kill(workers[0], signal.SIGKILL)
+            killed.append(workers[0])
+        time.sleep(0.1)
+    proc = child.finished(timeout=300)
     assert killed, "no worker was killed"
-    assert [p.status for p in report.packs] == ["built"] * 3, [p.error for p in report.packs]
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((out / "batch.json").read_text())
+    assert [p["status"] for p in report["packs"]] == ["built"] * 3, report["packs"]
+    assert report["executor"] == "dask" and report["consistency"] == []
     assert len(_whole_packs(out)) == 3
     assert list(out.rglob("*staging*")) == []
-    assert report.consistency == []
+    assert "Warning" not in proc.stderr and "warnings.warn" not in proc.stderr, proc.stderr
+    running = [int(found) for found in re.findall(r"\(running (\d+),", proc.stderr)]
+    assert running and max(running) <= 2, proc.stderr
+    _, local, _ = first_batch
+    for unit in ("north", "south", "group"):
+        assert (_what_it_says(out / "weekly" / DAY.isoformat() / unit)
+                == _what_it_says(local / "weekly" / DAY.isoformat() / unit)), unit
 
 
 # -- published packs (these change the first batch's folders, so they come last) --------------

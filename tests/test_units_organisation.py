@@ -1,7 +1,7 @@
 """An organisation as organisations run units: Harbourside Pharmacy Group's three stores and the
-group, the weekly packs built in a batch on Dask and the monthly packs in a local batch, with
-every value, target and status in every pack checked against figures computed here from the raw
-records with pandas and sqlite3 alone (tests/fixtures/orgs/harbour).
+group, the weekly and monthly packs built in one local batch, with every value, target and
+status in every pack checked against figures computed here from the raw records with pandas
+and sqlite3 alone (tests/fixtures/orgs/harbour).
 
 What it covers: each store judged against its own target (unit_targets, amber: 5%), a summed
 KPI without a store target shown as the store's share of the group and never judged against
@@ -12,8 +12,9 @@ the measurements table), a chain-wide 90th percentile from the query's own group
 a unit folder from an accented store name, the consistency check, the rows read from the
 database in the provenance, and the outlook of a query KPI counting the months it has.
 
-Economy: each pack is built once (8 packs, in two batches shared by every test): the checks
-against the raw records hold for the packs of both executors.
+Economy: each pack is built once (8 packs, in one batch shared by every test). A batch on Dask
+builds the same packs as a local one (tests/test_batch.py compares them), so the packs here
+are built locally.
 """
 
 from __future__ import annotations
@@ -172,19 +173,15 @@ def _batch(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def harbour(tmp_path_factory: pytest.TempPathFactory,
             ) -> tuple[Path, dict[str, Any]]:
-    """The organisation's packs: the weekly ones from a batch on Dask, the monthly ones from a
-    local batch, into one folder; each batch's process and report, by cadence."""
+    """The organisation's packs, weekly and monthly, from one local batch: its report."""
     # Its last review's minutes imported: an action of the group's on complaints, and one
     # of Quayside's own.
     org = harbour_with_minutes(tmp_path_factory.mktemp("units-org") / "harbour")
-    batches: dict[str, Any] = {}
-    for cadence, executor in (("weekly", "dask"), ("monthly", "process")):
-        proc = _batch(org, "--params", f"{cadence}.yaml", "--out", "out", "--workers", "2",
-                      "--executor", executor)
-        assert proc.returncode == 0, proc.stderr
-        report = json.loads((org / "out" / "batch.json").read_text(encoding="utf-8"))
-        batches[cadence] = (proc, report)
-    return org / "out", batches
+    proc = _batch(org, "--params", "weekly.yaml", "--params", "monthly.yaml", "--out", "out",
+                  "--workers", "2")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((org / "out" / "batch.json").read_text(encoding="utf-8"))
+    return org / "out", report
 
 
 def summary(out: Path, cadence: str, unit: str) -> dict[str, Any]:
@@ -195,10 +192,9 @@ def summary(out: Path, cadence: str, unit: str) -> dict[str, Any]:
 
 def test_every_pack_is_built_in_its_units_folder_and_the_group_agrees_with_its_units(
         harbour: tuple[Path, Any]) -> None:
-    out, batches = harbour
-    for _, report in batches.values():
-        assert [pack["status"] for pack in report["packs"]] == ["built"] * 4
-        assert report["consistency"] == []
+    out, report = harbour
+    assert [pack["status"] for pack in report["packs"]] == ["built"] * 8
+    assert report["consistency"] == []
     for cadence, label in PACKS.items():
         assert sorted(path.name for path in (out / cadence / label).iterdir()
                       if path.is_dir()) == ["group", "northgate", "quayside", "sao-bras"]
@@ -325,20 +321,6 @@ def test_the_provenance_names_the_database_rows_read_with_their_hash_and_no_vari
     assert database["rows"] == rows
     assert re.fullmatch(r"[0-9a-f]{64}", database["sha256"])
     assert "complaints.sqlite" in database["path"] and "table complaints" in database["path"]
-
-
-def test_the_packs_built_on_dask_come_with_an_honest_progress_line_and_no_library_warning(
-        harbour: tuple[Path, dict[str, Any]]) -> None:
-    """The weekly packs were built on Dask (their figures are checked against the raw records
-    above like the local batch's): its progress line counts what runs, and Dask's own
-    warnings never reach the user."""
-    _, batches = harbour
-    proc, report = batches["weekly"]
-    assert "Warning" not in proc.stderr and "warnings.warn" not in proc.stderr, proc.stderr
-    running = [int(found) for found in re.findall(r"\(running (\d+),", proc.stderr)]
-    assert len(running) == 4 and max(running) <= 2, proc.stderr
-    assert report["executor"] == "dask" and report["consistency"] == []
-    assert batches["monthly"][1]["executor"] == "process"
 
 
 def test_the_outlook_of_a_query_kpi_counts_the_months_it_has(tmp_path: Path) -> None:
