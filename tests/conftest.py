@@ -72,6 +72,12 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         def _split_scope(self, nodeid: str) -> str:
             return work_unit(nodeid)
 
+    # Once the last run's durations are known, hand out the work units in the order of the
+    # collection (longest first: pytest_collection_modifyitems); before that (a fresh clone),
+    # pytest-xdist's own order, the units with the most tests first, puts the long bad-input
+    # sweep first.
+    if _unit_seconds_known(config):
+        config.option.loadscopereorder = False
     return ByWorkUnit(config, log)
 
 
@@ -80,11 +86,52 @@ def pytest_itemcollected(item: pytest.Item) -> None:
         item.add_marker(pytest.mark.slow)
 
 
+#: Where pytest's cache keeps how long each work unit took in the last run that ran it.
+UNIT_SECONDS = "reviewkit/work-unit-seconds"
+
+
+def _unit_seconds_known(config: pytest.Config) -> dict[str, float]:
+    cache = getattr(config, "cache", None)
+    took: dict[str, float] = cache.get(UNIT_SECONDS, {}) if cache is not None else {}
+    return took
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Work units with a ``slow`` test go first (pytest-xdist hands them out in this order),
-    so the long ones do not start last and keep one core busy while the other idles."""
+    """The longest work units first (pytest-xdist hands them out in this order), so that no
+    long one starts last and keeps one core busy while the other idles: by how long each took
+    in the last run (pytest's cache), a unit not run since with a ``slow`` test after those and
+    before the others. Every worker reads the same cache, so all collect the same order. Where
+    no run is known (a fresh clone), pytest-xdist orders the units itself (see
+    :func:`pytest_xdist_make_scheduler`)."""
     slow = {work_unit(item.nodeid) for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: work_unit(item.nodeid) not in slow)
+    took = _unit_seconds_known(config)
+
+    def longest_first(item: pytest.Item) -> tuple[bool, float]:
+        unit = work_unit(item.nodeid)
+        if unit in took:
+            return False, -took[unit]
+        return unit not in slow, 0.0
+
+    items.sort(key=longest_first)
+
+
+_unit_seconds: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _unit_seconds[work_unit(report.nodeid)] = (_unit_seconds.get(work_unit(report.nodeid), 0.0)
+                                                + report.duration)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Keep how long each work unit took (in the process that ran the session: pytest-xdist's
+    controller, which sees every worker's reports), for the next run's order."""
+    cache = getattr(session.config, "cache", None)
+    if cache is None or hasattr(session.config, "workerinput") or not _unit_seconds:
+        return
+    took = dict(cache.get(UNIT_SECONDS, {}))
+    took.update({unit: round(seconds, 1) for unit, seconds in _unit_seconds.items()})
+    cache.set(UNIT_SECONDS, took)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
