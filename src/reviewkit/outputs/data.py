@@ -29,9 +29,6 @@ from reviewkit.outputs.files import MANIFEST_FILE, SUMMARY_FILE
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
-#: The manifest's file: a pack folder is found by it.
-#: The contract's summary of a pack.
-
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 6)

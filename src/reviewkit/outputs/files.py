@@ -8,5 +8,7 @@ NOTEBOOK_FILE = "pack.ipynb"
 HTML_FILE = "pack.html"
 PDF_FILE = "pack.pdf"
 WORKBOOK_FILE = "pack.xlsx"
+#: The contract's summary of a pack.
 SUMMARY_FILE = "summary.json"
+#: The manifest: a pack folder is found by it.
 MANIFEST_FILE = "manifest.json"
