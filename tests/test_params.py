@@ -148,6 +148,25 @@ def test_missing_input_file_names_the_field_and_the_path(
 
 
 @pytest.mark.usefixtures("inputs")
+@pytest.mark.parametrize(("text", "field", "line"), [
+    (VALID.replace("catalog: kpis.yaml", 'catalog: "kpis\\0.yaml"'), "catalog", 2),
+    (VALID + 'notebook: "nb\\0.ipynb"\n', "notebook", 4),
+    (VALID + 'assets: "assets\\0"\n', "assets", 4),
+    (VALID + 'store: "a\\0.sqlite"\n', "store", 4),
+])
+def test_a_path_holding_a_nul_character_is_refused_naming_the_field(
+    write: Write, text: str, field: str, line: int
+) -> None:
+    # YAML writes NUL as "\0" in a double-quoted string; no file name can hold it.
+    error = _error(write("params.yaml", text))
+
+    assert error.field == field
+    assert error.line == line
+    assert "NUL" in str(error)
+    assert error.exit_code == 2
+
+
+@pytest.mark.usefixtures("inputs")
 @pytest.mark.parametrize("value", ["2026-13-01", "2026-02-30", "20/11/2026", "next friday"])
 def test_bad_period_end_names_the_field_and_line(write: Write, value: str) -> None:
     error = _error(write("params.yaml", VALID + f"period_end: {value}\n"))

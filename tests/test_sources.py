@@ -552,6 +552,21 @@ def test_a_source_outside_the_params_folder_is_read_only_from_an_allowed_folder(
     assert error.field == "allowed" and "folder not found" in error.message
 
 
+@pytest.mark.parametrize(("sources", "field"), [
+    ('sources:\n  incidents: "incidents\\0.csv"\n', "sources.incidents"),
+    ('sources:\n  incidents: "exports/*\\0.csv"\n', "sources.incidents"),
+    ('sources:\n  incidents: {url: "sqlite:///itsm\\0.db", table: incidents}\n',
+     "sources.incidents.url"),
+    ('allowed: "exports\\0"\nsources:\n  incidents: incidents.csv\n', "allowed"),
+], ids=["file", "glob", "sqlite", "allowed"])
+def test_a_source_path_holding_a_nul_character_is_refused_naming_the_field(
+    tmp_path: Path, sources: str, field: str,
+) -> None:
+    # YAML writes NUL as "\0" in a double-quoted string; no file name can hold it.
+    error = _error(_pack(tmp_path, sources=sources))
+    assert error.field == field and "NUL" in error.message
+
+
 # -- limits: time and memory --------------------------------------------------------------------
 
 SLOW_QUERY = """\

@@ -201,6 +201,12 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
+#: YAML writes a NUL character as "\0" in a double-quoted string. No file name can hold one, and
+#: the operating system's refusal (a ValueError) names neither the file nor the field.
+NUL_IN_PATH = ("the path holds a NUL character (\\0), which no file name can hold; write the "
+               "file's path")
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A ' (did you mean …?)' suffix when a close match exists, else ''."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)

@@ -42,7 +42,7 @@ from reviewkit import redact
 from reviewkit.cadences import PeriodRule
 from reviewkit.errors import EnvironmentFailure, InputError, ReviewkitError, quoted
 from reviewkit.inputs import workbook
-from reviewkit.inputs._yaml import LineDict, did_you_mean
+from reviewkit.inputs._yaml import NUL_IN_PATH, LineDict, did_you_mean
 from reviewkit.inputs.columnar import MEMORY_LIMIT_MB, define_period_of, engine
 from reviewkit.inputs.measurements import Observation
 from reviewkit.inputs.table import (
@@ -151,6 +151,8 @@ def _roots(params_path: Path, data: LineDict) -> _Roots:
     # Its form (a path, or a list of them) is checked with the other params (PackParams).
     entries = [allowed] if isinstance(allowed, str) else list(allowed)
     for entry in entries:
+        if "\0" in entry:
+            raise InputError(params_path, NUL_IN_PATH, line=line, field="allowed")
         try:
             folder = (params_path.parent / entry).resolve()
         except (RuntimeError, OSError) as exc:  # 3.11 raises RuntimeError on a loop
@@ -192,6 +194,8 @@ def _resolve_one(params_path: Path, name: str, spec: Any, line: int, roots: _Roo
     if not isinstance(spec, str) or not spec.strip():
         raise InputError(params_path, f"a source is a path or glob of {format_list()} files, "
                          "or {url: ..., table: ...}", line=line, field=field_name)
+    if "\0" in spec:
+        raise InputError(params_path, NUL_IN_PATH, line=line, field=field_name)
     if "://" in spec:
         raise InputError(params_path, "a database source needs a table: write "
                          "{url: ..., table: ...}", line=line, field=field_name)
@@ -266,6 +270,8 @@ def _sqlite_url(params_path: Path, url: str, line: int, field_name: str, roots: 
         raise InputError(params_path, f"url is not a database URL ({exc})", line=line,
                          field=field_name) from None
     database = parsed.database or ""
+    if "\0" in database:
+        raise InputError(params_path, NUL_IN_PATH, line=line, field=field_name)
     if database in ("", ":memory:") or database.startswith("file:"):
         raise InputError(params_path, "url must name an SQLite database file, e.g. "
                          "sqlite:///exports/itsm.db (relative to the params file)",
