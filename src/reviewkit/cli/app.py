@@ -6,6 +6,7 @@ Only this module prints and exits; everything else raises :class:`ReviewkitError
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from collections.abc import Sequence
@@ -44,6 +45,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"reviewkit: error: {message}; see '{self.prog} --help'\n")
 
 
+# Made once per process: parsing leaves the parser as it was, and building it costs thousands of
+# gettext lookups (each a search of the locale folders) that the server, the tests and anything
+# else calling main() more than once would pay again on every call.
+@functools.cache
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="reviewkit",
