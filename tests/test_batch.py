@@ -168,18 +168,22 @@ def test_the_batch_clean_up_spares_the_staging_of_a_build_holding_its_pack(
 
 
 def _dask_workers(batch: int) -> list[int]:
-    """The worker processes of the Dask cluster the batch process ``batch`` started: its
-    children started by multiprocessing (each nanny's worker), not its kernels or trackers."""
-    found = []
+    """The worker processes of the Dask cluster the batch process ``batch`` started: forked
+    from the batch's fork server (a child of the batch), which imported the pipeline once,
+    not started afresh by the batch itself."""
+    parents: dict[int, int] = {}
+    commands: dict[int, bytes] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
             command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")
         except (OSError, IndexError, ValueError):
             continue
-        if parent == batch and b"spawn_main" in command:
-            found.append(int(stat.parent.name))
-    return found
+        parents[int(stat.parent.name)] = parent
+        commands[int(stat.parent.name)] = command
+    servers = {pid for pid, parent in parents.items()
+               if parent == batch and b"forkserver" in commands[pid]}
+    return sorted(pid for pid, parent in parents.items() if parent in servers)
 
 
 def _what_it_says(folder: Path) -> dict[str, Any]:

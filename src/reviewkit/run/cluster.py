@@ -10,6 +10,7 @@ the same paths (a shared file system); see docs/scaling.md.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import warnings
@@ -18,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from reviewkit.errors import EnvironmentFailure, UsageError
+from reviewkit.run._spawned import worker_context
 from reviewkit.run.build import PackJob
 from reviewkit.run.workers import Event, Limits, Outcome, timed_make_one
 
@@ -72,6 +74,7 @@ class DaskPool:
         self.scheduler = scheduler
         self._client: Any = None
         self._cluster: Any = None
+        self._settings = contextlib.ExitStack()
 
     def start(self) -> Any:
         try:
@@ -85,6 +88,7 @@ class DaskPool:
             if self.scheduler:
                 self._client = Client(self.scheduler, timeout="20s")  # type: ignore[no-untyped-call]
             else:
+                self._settings.enter_context(_forked_workers())
                 # One thread per worker process: each pack runs its own kernel and PDF render,
                 # which want a core each. No dashboard is wanted, but the scheduler serves HTTP
                 # anyway: on a free port (":0"), never the usual 8787, which another cluster
@@ -171,3 +175,18 @@ class DaskPool:
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
+        self._settings.close()
+
+
+def _forked_workers() -> contextlib.AbstractContextManager[Any]:
+    """While the local cluster lives: its worker processes (and a worker started again after
+    one was lost) are forked from the fork server of the local batch, which imported the
+    pipeline once, instead of each starting Python afresh and importing it again (Dask's
+    default, spawn). Where there is no fork server, Dask's default stays."""
+    import dask  # deferred with the rest of distributed
+
+    if worker_context().get_start_method() != "forkserver":
+        return contextlib.nullcontext()
+    setting: contextlib.AbstractContextManager[Any] = dask.config.set(
+        {"distributed.worker.multiprocessing-method": "forkserver"})
+    return setting
