@@ -14,6 +14,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 from pypdf import PdfReader
 
 from reviewkit.cli.app import main
@@ -25,12 +26,35 @@ REPO = Path(__file__).resolve().parents[1]
 LABEL = "2026-11-20"
 
 
+#: The KPIs the demo's weekly minutes name (decisions, actions): the loop needs no others, and
+#: each KPI left out is a chart, a page section and narrative fewer in each of its five builds.
+KPIS = ("change_success_rate", "critical_patch_compliance", "backup_success_rate", "cloud_spend",
+        "mttr_p1", "open_critical_vulns", "ehr_availability")
+
+
+def _keep_only(data: Path, kpis: tuple[str, ...]) -> None:
+    """The catalog and the measurements cut to ``kpis``."""
+    catalog = yaml.safe_load((data / "kpis.yaml").read_text(encoding="utf-8"))
+    catalog["kpis"] = [kpi for kpi in catalog["kpis"] if kpi["id"] in kpis]
+    (data / "kpis.yaml").write_text(yaml.safe_dump(catalog, sort_keys=False, allow_unicode=True),
+                                    encoding="utf-8")
+    measurements = data / "measurements.csv"
+    with measurements.open(encoding="utf-8") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["kpi_id"] in kpis]
+    with measurements.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
-    """The demo inputs copied so the test can change data and keep its own store."""
+    """The demo inputs copied so the test can change data and keep its own store; only the KPIs
+    the minutes name."""
     data = tmp_path / "data"
     shutil.copytree(REPO / "data" / "demo", data, ignore=shutil.ignore_patterns("*.xlsx",
                                                                                  "*.parquet"))
+    _keep_only(data, KPIS)
     params = tmp_path / "weekly.yaml"
     params.write_text(
         "organisation: Northwind IT\n"
