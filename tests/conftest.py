@@ -72,10 +72,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         def _split_scope(self, nodeid: str) -> str:
             return work_unit(nodeid)
 
-    # Once the last run's durations are known, hand out the work units in the order of the
-    # collection (longest first: pytest_collection_modifyitems); before that (a fresh clone),
-    # pytest-xdist's own order, the units with the most tests first, puts the long bad-input
-    # sweep first.
+    # Once durations are known (the last run's, or the seed's in a fresh clone), hand out the
+    # work units in the order of the collection (longest first: pytest_collection_modifyitems);
+    # without them, pytest-xdist's own order, the units with the most tests first.
     if _unit_seconds_known(config):
         config.option.loadscopereorder = False
     return ByWorkUnit(config, log)
@@ -88,11 +87,17 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 
 #: Where pytest's cache keeps how long each work unit took in the last run that ran it.
 UNIT_SECONDS = "reviewkit/work-unit-seconds"
+#: The same, from a full run on a 2-core machine, for a checkout whose cache knows no run yet (a
+#: fresh clone, CI): only the order of the units depends on it. To refresh it after adding a
+#: long test file, copy .pytest_cache/v/reviewkit/work-unit-seconds over it after `make test`.
+UNIT_SECONDS_SEED = Path(__file__).with_name("work-unit-seconds.json")
 
 
 def _unit_seconds_known(config: pytest.Config) -> dict[str, float]:
     cache = getattr(config, "cache", None)
     took: dict[str, float] = cache.get(UNIT_SECONDS, {}) if cache is not None else {}
+    if not took and UNIT_SECONDS_SEED.is_file():
+        took = json.loads(UNIT_SECONDS_SEED.read_text(encoding="utf-8"))
     return took
 
 
@@ -101,8 +106,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     long one starts last and keeps one core busy while the other idles: by how long each took
     in the last run (pytest's cache), a unit not run since with a ``slow`` test after those and
     before the others. Every worker reads the same cache, so all collect the same order. Where
-    no run is known (a fresh clone), pytest-xdist orders the units itself (see
-    :func:`pytest_xdist_make_scheduler`)."""
+    the cache knows no run (a fresh clone), the durations come from the committed seed,
+    ``tests/work-unit-seconds.json``."""
     slow = {work_unit(item.nodeid) for item in items if item.get_closest_marker("slow")}
     took = _unit_seconds_known(config)
 
