@@ -8,8 +8,8 @@ are forked instead from the fork server a batch forks its workers from
 batch worker's, with the folder, the environment, stdout and stderr of a process started now.
 
 What is about the console script itself (its entry point, its start-up, resource limits set
-before it starts) is tested with the real one: tests/test_cli.py, the bad-input sweep's child
-cases, ``make demo``.
+before it starts) is tested with the real one: tests/test_cli.py, the bad-input sweep's cases
+under a limit, ``make demo``.
 
 PYTEST_DONT_REWRITE
 """

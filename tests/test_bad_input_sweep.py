@@ -9,8 +9,10 @@ get one line and an exit code other than 2.
 
 Each case is one small mutation of a copy of the demo inputs, a command and the expected
 outcome. Most run in this process through ``reviewkit.cli.main`` (milliseconds each); the few
-that need a process of their own (memory and size bombs under a resource limit, a store the
-process may not write, a full disk, and a handful of builds) run ``python -m reviewkit``.
+that need a process of their own run ``python -m reviewkit`` where a limit is set before it
+starts (memory and size bombs under a resource limit, a store the process may not write, a
+full disk), and a handful of builds run in a child forked from the suite's fork server
+(tests/forked.py).
 
 Only the command line is used: the package's modules are being reorganised, so nothing below
 imports from reviewkit except ``reviewkit.cli.main``.
@@ -205,6 +207,24 @@ def run_in_child(
             proc.kill()
             stdout, stderr = proc.communicate()
             code = None
+    return Outcome(code, stdout, stderr, time.perf_counter() - start)
+
+
+def run_forked(args: Sequence[str], *, cwd: Path, timeout: float, logs: Path) -> Outcome:
+    """``reviewkit ARGS`` in a child forked from the suite's fork server (tests/forked.py): a
+    process of its own, in ``cwd`` with the environment :func:`run_in_child` gives, without
+    starting Python and importing the pipeline again. For the child cases that set no limit
+    before the command starts (the builds)."""
+    import forked
+
+    start = time.perf_counter()
+    child = forked.start(args, cwd=cwd, env=_child_env(cwd), logs=logs)
+    code: int | None
+    try:
+        code = child.wait(timeout)
+    except subprocess.TimeoutExpired:
+        code = None
+    stdout, stderr = child.output()
     return Outcome(code, stdout, stderr, time.perf_counter() - start)
 
 
@@ -527,7 +547,9 @@ class Case:
     exit: Exit = 2
     names: tuple[str, ...] = ()  # any of these basenames must appear in the error line
     where: str | None = None  # a regex the error line must match, formatted with found values
-    child: bool = False  # run ``python -m reviewkit`` in a child process
+    # A process of its own: ``python -m reviewkit`` where a limit is set before it starts,
+    # else forked (tests/forked.py).
+    child: bool = False
     timeout: float = 600.0  # wall-clock seconds: a safety net only
     cpu: float | None = None  # CPU seconds the child may use (see run_in_child)
     memory: int | None = None
@@ -2040,7 +2062,10 @@ def run_case(c: Case, template: Path, folder: Path) -> Ran:
     args = [part.format(**demo.placeholders()) for part in c.command]
     watched = (demo.store.parent, demo.out)
     before = snapshot(*watched)
-    if c.child:
+    if c.child and not (c.cpu or c.memory or c.file_size or c.read_only_store
+                        or c.read_only_out):
+        outcome = run_forked(args, cwd=demo.root, timeout=c.timeout, logs=folder / "logs")
+    elif c.child:
         with (read_only(demo) if c.read_only_store else contextlib.nullcontext(),
               read_only_folder(demo.out) if c.read_only_out else contextlib.nullcontext()):
             outcome = run_in_child(args, cwd=demo.root, timeout=c.timeout, cpu=c.cpu,
