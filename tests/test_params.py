@@ -153,6 +153,8 @@ def test_missing_input_file_names_the_field_and_the_path(
     (VALID + 'notebook: "nb\\0.ipynb"\n', "notebook", 4),
     (VALID + 'assets: "assets\\0"\n', "assets", 4),
     (VALID + 'store: "a\\0.sqlite"\n', "store", 4),
+    (VALID + 'serve:\n  packs: "packs\\0"\n', "serve.packs", 5),
+    (VALID + 'serve:\n  people: "people\\0.yaml"\n', "serve.people", 5),
 ])
 def test_a_path_holding_a_nul_character_is_refused_naming_the_field(
     write: Write, text: str, field: str, line: int

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from reviewkit.inputs._yaml import NUL_IN_PATH
+
 #: ``${NAME}``: a value taken from the environment when it is used.
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 #: A rate limit as Flask-Limiter writes it: "10 per minute", "10/minute; 100 per hour".
@@ -60,6 +62,13 @@ class ServeParams(BaseModel):
                               description="How long an e-mailed sign-in link works.")
     invitation_days: int = Field(default=7, ge=1, le=60, strict=True,
                                  description="How long an invitation's link works.")
+
+    @field_validator("people", "packs", mode="before")
+    @classmethod
+    def _no_nul_character(cls, value: object) -> object:
+        if isinstance(value, str) and "\0" in value:
+            raise ValueError(NUL_IN_PATH)
+        return value
 
     @field_validator("url")
     @classmethod
