@@ -207,6 +207,14 @@ NUL_IN_PATH = ("the path holds a NUL character (\\0), which no file name can hol
                "file's path")
 
 
+def no_nul_character(value: object) -> object:
+    """A path field's value as written, refused (ValueError) when it holds a NUL character: the
+    params models use it as a "before" field validator."""
+    if isinstance(value, str) and "\0" in value:
+        raise ValueError(NUL_IN_PATH)
+    return value
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A ' (did you mean …?)' suffix when a close match exists, else ''."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)

@@ -14,7 +14,7 @@ from reviewkit import cadences as cadence_registry
 from reviewkit.cadences import Cadence
 from reviewkit.errors import InputError
 from reviewkit.formatting import Currency
-from reviewkit.inputs._yaml import NUL_IN_PATH, LineDict, check_known_keys, load_yaml_mapping
+from reviewkit.inputs._yaml import LineDict, check_known_keys, load_yaml_mapping, no_nul_character
 from reviewkit.inputs.serve_params import ServeParams
 from reviewkit.inputs.sources import Source, resolve_sources
 from reviewkit.periods import check_date, parse_date
@@ -249,13 +249,9 @@ class PackParams(BaseModel):
                 )
         return value
 
-    @field_validator("catalog", "measurements", "notebook", "assets", "initiatives", "benefits",
-                     "spend", "priorities", "store", mode="before")
-    @classmethod
-    def _no_nul_character(cls, value: object) -> object:
-        if isinstance(value, str) and "\0" in value:
-            raise ValueError(NUL_IN_PATH)
-        return value
+    _no_nul_character = field_validator(
+        "catalog", "measurements", "notebook", "assets", "initiatives", "benefits", "spend",
+        "priorities", "store", mode="before")(no_nul_character)
 
     @field_validator("period_end", mode="before")
     @classmethod

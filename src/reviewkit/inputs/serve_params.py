@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from reviewkit.inputs._yaml import NUL_IN_PATH
+from reviewkit.inputs._yaml import no_nul_character
 
 #: ``${NAME}``: a value taken from the environment when it is used.
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -63,12 +63,7 @@ class ServeParams(BaseModel):
     invitation_days: int = Field(default=7, ge=1, le=60, strict=True,
                                  description="How long an invitation's link works.")
 
-    @field_validator("people", "packs", mode="before")
-    @classmethod
-    def _no_nul_character(cls, value: object) -> object:
-        if isinstance(value, str) and "\0" in value:
-            raise ValueError(NUL_IN_PATH)
-        return value
+    _no_nul_character = field_validator("people", "packs", mode="before")(no_nul_character)
 
     @field_validator("url")
     @classmethod
