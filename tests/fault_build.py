@@ -41,7 +41,9 @@ def inject(mode: str, pid_file: Path) -> None:
 
     def init(self: execute.Kernel, *args: Any, **kwargs: Any) -> None:
         real_init(self, *args, **kwargs)
-        pid_file.write_text(str(self.manager.provisioner.pid))
+        pid = self.manager.provisioner.pid
+        parent = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+        pid_file.write_text(f"{pid} {parent}")
 
     execute.Kernel.__init__ = init  # type: ignore[method-assign]
 

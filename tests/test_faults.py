@@ -66,6 +66,9 @@ class Faulted:
     returncode: int
     stderr: str
     kernel_pid: int | None
+    #: The kernel's parent: the fork server (reviewkit.run._kernel_fork), not the build.
+    kernel_parent: int | None
+    build_pid: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,11 +91,14 @@ def _run(mode: str, base_root: Path, where: Path) -> Faulted:
     shutil.copytree(base_root, where)
     params = _params(where)
     pid_file = where / "kernel.pid"
-    proc = forked.Child("fault_build:faulted_build",
-                        [mode, str(params), str(where / "out"), str(pid_file), "--unit", UNIT],
-                        env=child_env(LATER_TIME)).finished(timeout=300)
-    pid = int(pid_file.read_text()) if pid_file.is_file() else None
-    return Faulted(mode, where, params, _folder(where), proc.returncode, proc.stderr, pid)
+    child = forked.Child("fault_build:faulted_build",
+                         [mode, str(params), str(where / "out"), str(pid_file), "--unit", UNIT],
+                         env=child_env(LATER_TIME))
+    proc = child.finished(timeout=300)
+    pid, parent = ((int(found) for found in pid_file.read_text().split()) if pid_file.is_file()
+                   else (None, None))
+    return Faulted(mode, where, params, _folder(where), proc.returncode, proc.stderr, pid,
+                   parent, child.pid)
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +140,9 @@ def _whole_new_pack(folder: Path) -> bool:
 def test_no_kernel_outlives_a_killed_or_failed_build(base: Base, mode: str) -> None:
     run = base.runs[mode]
     assert run.kernel_pid is not None, run.stderr
+    # The build ran beside the fork server it was forked from, so its kernel was forked there
+    # too: the build is not its parent, and the kernel must see the build die by itself.
+    assert run.kernel_parent not in (None, run.build_pid)
     deadline = time.monotonic() + 10
     while _alive(run.kernel_pid) and time.monotonic() < deadline:
         time.sleep(0.2)

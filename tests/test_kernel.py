@@ -4,12 +4,14 @@ again later (the race in which another program, or another build, takes the port
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -131,3 +133,87 @@ def test_a_failed_notebook_that_cannot_be_kept_is_a_logged_warning_not_a_second_
     with caplog.at_level("WARNING", logger="reviewkit.run.execute"):
         assert _keep_failed(written, blocked / "failed.ipynb") is None
     assert "could not keep the failed notebook" in caplog.text
+
+
+# -- a kernel forked from the fork server (reviewkit.run._kernel_fork) --------------------------
+
+
+@pytest.fixture(scope="module")
+def fork_server() -> int:
+    """The fork server of this process, started as a batch starts it: its pid."""
+    from multiprocessing import forkserver
+
+    from reviewkit.run._spawned import worker_context
+
+    worker_context()
+    pid = forkserver._forkserver._forkserver_pid  # type: ignore[attr-defined]
+    assert isinstance(pid, int), "this process did not start the fork server"
+    return pid
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _outputs(kernel: Kernel, folder: Path, source: str) -> list[Any]:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source)]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    executed = execute_notebook(notebook, {}, cwd=folder, output_path=folder / "out.ipynb",
+                                kernel=kernel)
+    return list(executed.cells[0].outputs)
+
+
+def test_a_kernel_beside_a_fork_server_is_forked_from_it_in_the_builds_folder_and_environment(
+        tmp_path: Path, fork_server: int) -> None:
+    folder = tmp_path / "a folder"
+    folder.mkdir()
+    with Kernel(cwd=folder, env={"REVIEWKIT_PROBE": "the build's"}) as kernel:
+        pid = kernel.manager.provisioner.pid  # type: ignore[union-attr]
+        assert _parent(pid) == fork_server
+        assert os.getsid(pid) == pid  # a session of its own, as jupyter_client starts one
+        # It does not hold the server's "alive" pipe: the server, whose end ends the kernel,
+        # would otherwise live as long as the kernel.
+        from multiprocessing import forkserver
+
+        alive = os.fstat(forkserver._forkserver._forkserver_alive_fd)  # type: ignore[attr-defined]
+        held = set()
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                found = fd.stat()
+                held.add((found.st_dev, found.st_ino))
+        assert (alive.st_dev, alive.st_ino) not in held
+        [printed] = _outputs(kernel, folder, "import os, sys\n"
+                                             "print(os.getcwd(), os.environ['REVIEWKIT_PROBE'],"
+                                             " sys.path[0] in ('', os.getcwd()))")
+    assert printed["text"] == f"{folder} the build's True\n"
+    assert not _alive(pid)
+
+
+def test_a_figure_a_cell_draws_in_a_forked_kernel_shows_in_the_notebook(
+        tmp_path: Path, fork_server: int) -> None:
+    """The fork server imported matplotlib (for the charts) before the kernel chose its inline
+    backend: a cell's figure must still show, as in a kernel started afresh."""
+    with Kernel(cwd=tmp_path) as kernel:
+        assert _parent(kernel.manager.provisioner.pid) == fork_server  # type: ignore[union-attr]
+        outputs = _outputs(kernel, tmp_path, "import matplotlib.pyplot as plt\n"
+                                             "plt.plot([1, 3, 2])\nplt.show()")
+    assert any("image/png" in output.get("data", {}) for output in outputs), outputs
+
+
+def test_a_kernel_under_a_memory_limit_starts_afresh_not_forked(
+        tmp_path: Path, fork_server: int) -> None:
+    """A forked kernel's address space holds the pipeline the server imported, which a memory
+    limit would count against the notebook."""
+    with Kernel(cwd=tmp_path, memory_limit=8 * 2**30) as kernel:
+        pid = kernel.manager.provisioner.pid  # type: ignore[union-attr]
+        assert _parent(pid) == os.getpid()
+        assert _run_on(kernel, tmp_path) == "42\n"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -20,3 +20,13 @@ with contextlib.suppress(Exception):
     from reviewkit.run import workers
 
     workers.warm_up()
+
+
+# What a pack's kernel imports and compiles before its first cell, for the kernels forked from
+# here (reviewkit.run._kernel_fork); a kernel that fails to, fails in its own words.
+with contextlib.suppress(Exception):
+    import ipykernel.kernelapp  # noqa: F401 - the import is the work (and its kernel's)
+
+    from reviewkit.run import notebook
+
+    notebook.warm_up()

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from reviewkit.errors import ExecutionError
+from reviewkit.run import _kernel_fork
 
 if TYPE_CHECKING:
     from jupyter_client.manager import AsyncKernelManager
@@ -72,6 +74,9 @@ class Kernel:
                      if self._sockets is not None else {})
         self.manager: AsyncKernelManager = _tracking_manager()(kernel_name=KERNEL_NAME,
                                                                **transport)
+        # A kernel under a memory limit starts afresh: forked, its address space would hold
+        # the whole pipeline the fork server imported, which the limit would count.
+        self.manager.fork = memory_limit is None  # type: ignore[attr-defined]
         try:
             run_sync(self.manager.start_kernel)(
                 cwd=str(cwd), stderr=self.log, stdout=self.log,
@@ -223,19 +228,49 @@ def _close_thread_loop() -> None:
         loop.close()
 
 
+@functools.cache
 def _tracking_manager() -> type[AsyncKernelManager]:
     # Deferred for start-up time: jupyter_client is imported once a kernel is wanted.
     from jupyter_client.manager import AsyncKernelManager
+    from jupyter_client.provisioning.local_provisioner import LocalProvisioner
+
+    class ForkingProvisioner(LocalProvisioner):
+        """Starts the kernel forked from the fork server near this process where there is one
+        (reviewkit.run._kernel_fork), else as jupyter_client does."""
+
+        async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
+            if _kernel_fork.forkable(cmd):
+                stdout = kwargs.get("stdout")
+                process = _kernel_fork.fork_kernel(
+                    cmd, cwd=str(kwargs.get("cwd") or os.getcwd()),
+                    env=kwargs.get("env") or os.environ,
+                    log_file=getattr(stdout, "name", None))
+                if process is not None:
+                    # The kernel makes itself the leader of a session of its own.
+                    self.process = process  # type: ignore[assignment]
+                    self.pid = self.pgid = process.pid
+                    self.cwd = kwargs.get("cwd")
+                    return self.connection_info
+            return await super().launch_kernel(cmd, **kwargs)
 
     class TrackingKernelManager(AsyncKernelManager):
-        """Remembers the clients it hands out, so they can be closed with the kernel."""
+        """Remembers the clients it hands out, so they can be closed with the kernel; forks
+        the kernel where it can (``fork``)."""
 
         clients: list[Any]
+        fork: bool = False
 
         def client(self, **kwargs: Any) -> Any:
             client = super().client(**kwargs)
             self.__dict__.setdefault("clients", []).append(client)
             return client
+
+        async def _async_pre_start_kernel(self, **kw: Any) -> Any:
+            if self.fork and self.provisioner is None:
+                self.kernel_id = self.kernel_id or str(uuid.uuid4())
+                self.provisioner = ForkingProvisioner(
+                    kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
+            return await super()._async_pre_start_kernel(**kw)
 
     return TrackingKernelManager
 
