@@ -16,6 +16,7 @@ from typing import Any
 import nbformat
 import pytest
 
+from reviewkit.errors import ExecutionError
 from reviewkit.run.execute import Kernel, execute_notebook
 
 
@@ -202,14 +203,17 @@ def test_a_figure_a_cell_draws_in_a_forked_kernel_shows_in_the_notebook(
     assert any("image/png" in output.get("data", {}) for output in outputs), outputs
 
 
-def test_a_kernel_under_a_memory_limit_starts_afresh_not_forked(
+def test_a_forked_kernel_is_held_to_the_batchs_memory_limit(
         tmp_path: Path, fork_server: int) -> None:
-    """A forked kernel's address space holds the pipeline the server imported, which a memory
-    limit would count against the notebook."""
-    with Kernel(cwd=tmp_path, memory_limit=8 * 2**30) as kernel:
+    limit = 3 * 2**30
+    with Kernel(cwd=tmp_path, memory_limit=limit) as kernel:
         pid = kernel.manager.provisioner.pid  # type: ignore[union-attr]
-        assert _parent(pid) == os.getpid()
-        assert _run_on(kernel, tmp_path) == "42\n"
+        assert _parent(pid) == fork_server
+        [line] = [line for line in Path(f"/proc/{pid}/limits").read_text().splitlines()
+                  if line.startswith("Max address space")]
+        assert line.split()[3:5] == [str(limit), str(limit)]
+        with pytest.raises(ExecutionError, match="MemoryError"):
+            _outputs(kernel, tmp_path, "x = bytearray(4 * 2**30)")
 
 
 def _alive(pid: int) -> bool:

@@ -12,11 +12,11 @@ jupyter_client wrote), in a session of its own, in the build's folder and enviro
 output in the build's kernel log. It dies with the build: its parent is the fork server, so it
 also watches the build's process and ends its own session when the build is gone.
 
-A kernel is started afresh, as before, wherever forking is not possible or not wanted: no fork
-server near this process, another interpreter or kernel named by the kernel spec, a memory limit
-(a forked kernel's address space includes the whole pipeline the server imported, which the
-limit would count), or any failure to fork one (the new Python's fork server speaks another
-protocol, say): it costs a second, never the pack.
+A batch's memory limit holds a forked kernel as it holds a worker forked from the same server:
+its address space, the server's (about 250 MB) included. A kernel is started afresh, as before,
+wherever forking is not possible: no fork server near this process, another interpreter or
+kernel named by the kernel spec, or any failure to fork one (a later Python's fork server
+speaking another protocol, say): it costs a second, never the pack.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import ctypes
 import io
 import logging
 import os
+import resource
 import select
 import signal
 import sys
@@ -102,7 +103,7 @@ class ForkedKernel:
 
 
 def fork_kernel(cmd: Sequence[str], *, cwd: str, env: Mapping[str, str],
-                log_file: str | None) -> ForkedKernel | None:
+                log_file: str | None, memory_limit: int | None = None) -> ForkedKernel | None:
     """Ask the fork server for a kernel running ``cmd``'s arguments; None where it cannot (the
     caller starts one afresh)."""
     server = _server()
@@ -113,7 +114,7 @@ def fork_kernel(cmd: Sequence[str], *, cwd: str, env: Mapping[str, str],
 
         process = context.ForkServerProcess(
             target=_kernel_main, name="reviewkit-kernel", daemon=True,
-            args=(list(cmd[3:]), cwd, dict(env), log_file, os.getpid()))
+            args=(list(cmd[3:]), cwd, dict(env), log_file, os.getpid(), memory_limit))
         # A process forked from the fork server knows the server's address but did not start
         # it: asking it through multiprocessing's own path would start a second server.
         with _FORKING, _no_new_server(server):
@@ -171,7 +172,7 @@ def _no_new_server(server: Any) -> Any:
 
 
 def _kernel_main(argv: list[str], cwd: str, env: dict[str, str], log_file: str | None,
-                 build: int) -> None:
+                 build: int, memory_limit: int | None) -> None:
     """In the forked child: become the kernel a fresh ``python -m ipykernel_launcher`` would
     be, for the build ``build``."""
     os.setsid()  # as jupyter_client starts a kernel: signals reach the kernel's own group
@@ -187,6 +188,10 @@ def _kernel_main(argv: list[str], cwd: str, env: dict[str, str], log_file: str |
     if sys.platform.startswith("linux"):  # the server gone (its batch killed): so is the kernel
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     _end_with(build)
+    if memory_limit is not None:
+        # As for a worker forked from the same server, the limit holds the address space the
+        # kernel was forked with (the server's, about 250 MB) as well as the notebook's.
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)

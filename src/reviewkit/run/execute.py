@@ -74,9 +74,7 @@ class Kernel:
                      if self._sockets is not None else {})
         self.manager: AsyncKernelManager = _tracking_manager()(kernel_name=KERNEL_NAME,
                                                                **transport)
-        # A kernel under a memory limit starts afresh: forked, its address space would hold
-        # the whole pipeline the fork server imported, which the limit would count.
-        self.manager.fork = memory_limit is None  # type: ignore[attr-defined]
+        self.manager.memory_limit = memory_limit  # type: ignore[attr-defined]
         try:
             run_sync(self.manager.start_kernel)(
                 cwd=str(cwd), stderr=self.log, stdout=self.log,
@@ -244,7 +242,8 @@ def _tracking_manager() -> type[AsyncKernelManager]:
                 process = _kernel_fork.fork_kernel(
                     cmd, cwd=str(kwargs.get("cwd") or os.getcwd()),
                     env=kwargs.get("env") or os.environ,
-                    log_file=getattr(stdout, "name", None))
+                    log_file=getattr(stdout, "name", None),
+                    memory_limit=getattr(self.parent, "memory_limit", None))
                 if process is not None:
                     # The kernel makes itself the leader of a session of its own.
                     self.process = process  # type: ignore[assignment]
@@ -255,10 +254,10 @@ def _tracking_manager() -> type[AsyncKernelManager]:
 
     class TrackingKernelManager(AsyncKernelManager):
         """Remembers the clients it hands out, so they can be closed with the kernel; forks
-        the kernel where it can (``fork``)."""
+        the kernel where it can, under ``memory_limit`` as a kernel started afresh."""
 
         clients: list[Any]
-        fork: bool = False
+        memory_limit: int | None = None
 
         def client(self, **kwargs: Any) -> Any:
             client = super().client(**kwargs)
@@ -266,7 +265,7 @@ def _tracking_manager() -> type[AsyncKernelManager]:
             return client
 
         async def _async_pre_start_kernel(self, **kw: Any) -> Any:
-            if self.fork and self.provisioner is None:
+            if self.provisioner is None:
                 self.kernel_id = self.kernel_id or str(uuid.uuid4())
                 self.provisioner = ForkingProvisioner(
                     kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
