@@ -651,6 +651,26 @@ def test_on_publish_each_reader_gets_one_message_with_their_pdfs_attached(
         assert "(attached)" in body_of(message)
 
 
+def test_publishing_a_round_of_several_packs_starts_the_fork_server_their_kernels_fork_from(
+        cycle: Cycle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each pack's kernel is forked from the batch's fork server where the build has one
+    (reviewkit.run._kernel_fork): the server starts before the round's first pack."""
+    from reviewkit.run import _spawned, build
+
+    assert cycle.round is not None
+    calls: list[str] = []
+    monkeypatch.setattr(_spawned, "worker_context", lambda: calls.append("fork server"))
+
+    def built(cadence: str, params: Path, **kwargs: Any) -> BuildResult:
+        calls.append(kwargs["unit"])
+        raise gate.PublishRefused(["not this time"])
+
+    monkeypatch.setattr(build, "build_pack", built)
+    done = rounds.publish_round(cycle.round, approver="Dana", out_dir=tmp_path, by="test")
+    assert calls[0] == "fork server" and calls.count("fork server") == 1
+    assert calls[1:] == [p.unit for p in done] and len(done) > 1
+
+
 # -- drafts and people who leave ---------------------------------------------------------------
 
 def test_readers_and_owners_never_see_a_draft_pack_that_the_office_sees(

@@ -336,8 +336,16 @@ def publish_round(round_: Round, *, approver: str, out_dir: Path, force: bool = 
     from reviewkit.run.build import build_pack
 
     params = load_params(round_.params)
+    units = pack_units(params)
+    if len(units) > 1:
+        # A round of several packs starts the fork server a batch starts (it outlives the
+        # round, for the next): each pack's kernel is forked from it instead of importing
+        # IPython and the notebook helpers afresh (reviewkit.run._kernel_fork).
+        from reviewkit.run._spawned import worker_context  # deferred, as above
+
+        worker_context()
     done: list[Published] = []
-    for unit in pack_units(params):
+    for unit in units:
         try:
             result = build_pack(round_.cadence, round_.params,
                                 period=round_.period_end.isoformat(), out_dir=out_dir,
