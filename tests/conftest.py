@@ -46,6 +46,17 @@ def pin_the_clock() -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     pin_the_clock()
+    controller = getattr(config.option, "numprocesses", None) and not hasattr(
+        config, "workerinput")  # pytest-xdist's controller runs no test
+    if not (controller or config.option.collectonly) and sys.platform.startswith("linux"):
+        # The fork server a batch starts, started now (it imports while the tests are
+        # collected): the children of tests/forked.py are forked from it, and every build in
+        # this process or in them forks its kernel from it, as a batch worker's does
+        # (reviewkit.run._kernel_fork). tests/test_kernel.py starts kernels both ways.
+        # Deferred: the server starts with this process's environment, the clock pinned.
+        from reviewkit.run._spawned import worker_context
+
+        worker_context()
 
 
 #: The session's shared builds (tests/conftest_build.py): a test reading one is ``slow``.

@@ -46,6 +46,10 @@ def inject(mode: str, pid_file: Path) -> None:
         pid_file.write_text(f"{pid} {parent}")
 
     execute.Kernel.__init__ = init  # type: ignore[method-assign]
+    if mode == "execute":  # this build's kernel starts afresh, as a single build's does
+        from reviewkit.run import _kernel_fork  # deferred: only this mode changes it
+
+        _kernel_fork._server = lambda: None  # type: ignore[assignment]
 
     if mode == "charts":  # while the kernel boots
         build.render_charts = lambda *a, **k: die()  # type: ignore[assignment]

@@ -31,6 +31,31 @@ def _run_on(kernel: Kernel, folder: Path) -> str:
     return "".join(output.get("text", "") for output in executed.cells[0].outputs)
 
 
+@pytest.fixture(params=["afresh", "forked"])
+def way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """How the kernel starts: afresh (a build with no fork server near it, as a single
+    ``reviewkit build``), or forked from the fork server (reviewkit.run._kernel_fork, as in a
+    batch); the test's kernel is checked to have started that way."""
+    from reviewkit.run import _kernel_fork
+    from reviewkit.run._spawned import worker_context
+
+    started: list[int] = []
+    real_init = Kernel.__init__
+
+    def init(self: Kernel, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        started.append(_parent(self.manager.provisioner.pid))  # type: ignore[union-attr]
+
+    monkeypatch.setattr(Kernel, "__init__", init)
+    if request.param == "afresh":
+        monkeypatch.setattr(_kernel_fork, "_server", lambda: None)
+    else:
+        worker_context()
+    yield request.param
+    assert started, "no kernel was started"
+    assert all((parent == os.getpid()) == (request.param == "afresh") for parent in started)
+
+
 @pytest.fixture
 def taken_port(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     """A TCP port held by someone else, handed out as free by jupyter_client's port picker:
@@ -49,14 +74,14 @@ def taken_port(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
 
 
 def test_a_kernel_starts_when_the_port_it_would_be_given_is_taken(
-    tmp_path: Path, taken_port: int
+    tmp_path: Path, taken_port: int, way: str
 ) -> None:
     with Kernel(cwd=tmp_path) as kernel:
         assert _run_on(kernel, tmp_path) == "42\n"
 
 
 def test_the_kernels_sockets_are_in_a_private_folder_removed_at_shutdown(
-    tmp_path: Path,
+    tmp_path: Path, way: str
 ) -> None:
     kernel = Kernel(cwd=tmp_path)
     try:
@@ -72,7 +97,7 @@ def test_the_kernels_sockets_are_in_a_private_folder_removed_at_shutdown(
 
 
 def test_a_kernel_starts_under_a_temporary_folder_too_long_for_a_socket_path(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, way: str
 ) -> None:
     # A socket's path holds at most 107 bytes on Linux; TMPDIR may be deeper than that.
     deep = tmp_path / ("d" * 60) / ("e" * 60)

@@ -20,6 +20,7 @@ from reviewkit.inputs.loaded import Inputs
 from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams, load_params
 from reviewkit.periods import parse_date, parse_period, period_containing
 from reviewkit.periods import today as clock
+from reviewkit.run import _spawned
 from reviewkit.run.gate import PublishRefused
 from reviewkit.run.prepare import evaluate, load_for
 from reviewkit.store.cycle import (
@@ -341,9 +342,7 @@ def publish_round(round_: Round, *, approver: str, out_dir: Path, force: bool = 
         # A round of several packs starts the fork server a batch starts (it outlives the
         # round, for the next): each pack's kernel is forked from it instead of importing
         # IPython and the notebook helpers afresh (reviewkit.run._kernel_fork).
-        from reviewkit.run._spawned import worker_context  # deferred, as above
-
-        worker_context()
+        _spawned.worker_context()
     done: list[Published] = []
     for unit in units:
         try:
