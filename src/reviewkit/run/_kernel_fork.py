@@ -198,11 +198,15 @@ def _kernel_main(argv: list[str], cwd: str, env: dict[str, str], log_file: str |
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
-    if log_file is not None:
-        out = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        for fd in (1, 2):
-            os.dup2(out, fd)
-        os.close(out)
+    # The build's kernel log (its private file, which the build removes once the kernel has
+    # ended): never created here, so a kernel cannot leave one behind.
+    try:
+        out = os.open(log_file or os.devnull, os.O_WRONLY | os.O_APPEND)
+    except OSError:
+        out = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        os.dup2(out, fd)
+    os.close(out)
     # Loaded already where the server preloaded them (reviewkit.run._preload).
     import ipykernel_launcher  # type: ignore[import-untyped]
     from ipykernel.kernelapp import IPKernelApp
