@@ -164,9 +164,10 @@ def test_a_failed_notebook_that_cannot_be_kept_is_a_logged_warning_not_a_second_
 # -- a kernel forked from the fork server (reviewkit.run._kernel_fork) --------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def fork_server() -> int:
-    """The fork server of this process, started as a batch starts it: its pid."""
+    """The fork server of this process, started as a batch starts it (again, if a test killed
+    it): its pid."""
     from multiprocessing import forkserver
 
     from reviewkit.run._spawned import worker_context
@@ -239,6 +240,23 @@ def test_a_forked_kernel_is_held_to_the_batchs_memory_limit(
         assert line.split()[3:5] == [str(limit), str(limit)]
         with pytest.raises(ExecutionError, match="MemoryError"):
             _outputs(kernel, tmp_path, "x = bytearray(4 * 2**30)")
+
+
+def test_a_kernel_starts_afresh_when_the_fork_server_is_gone(
+        tmp_path: Path, fork_server: int) -> None:
+    """The server killed (out of memory, say): the build's kernel costs a second more, never
+    the pack."""
+    import signal
+
+    from reviewkit.run._spawned import worker_context
+
+    os.kill(fork_server, signal.SIGKILL)
+    try:
+        with Kernel(cwd=tmp_path) as kernel:
+            assert _parent(kernel.manager.provisioner.pid) == os.getpid()  # type: ignore[union-attr]
+            assert _run_on(kernel, tmp_path) == "42\n"
+    finally:
+        worker_context()  # a new server for the tests after this one, as a batch would start
 
 
 def _alive(pid: int) -> bool:
