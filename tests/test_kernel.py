@@ -17,6 +17,7 @@ import nbformat
 import pytest
 
 from reviewkit.errors import ExecutionError
+from reviewkit.run import _kernel_fork
 from reviewkit.run.execute import Kernel, execute_notebook
 
 
@@ -31,12 +32,16 @@ def _run_on(kernel: Kernel, folder: Path) -> str:
     return "".join(output.get("text", "") for output in executed.cells[0].outputs)
 
 
-@pytest.fixture(params=["afresh", "forked"])
+#: Forked kernels exist where reviewkit.run._kernel_fork supports them (Linux, Python < 3.14).
+FORKED_ONLY = pytest.mark.skipif(not _kernel_fork.SUPPORTED,
+                                 reason="kernels are forked on Linux before Python 3.14 only")
+
+
+@pytest.fixture(params=["afresh", pytest.param("forked", marks=FORKED_ONLY)])
 def way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """How the kernel starts: afresh (a build with no fork server near it, as a single
     ``reviewkit build``), or forked from the fork server (reviewkit.run._kernel_fork, as in a
     batch); the test's kernel is checked to have started that way."""
-    from reviewkit.run import _kernel_fork
     from reviewkit.run._spawned import worker_context
 
     started: list[int] = []
@@ -192,6 +197,7 @@ def _outputs(kernel: Kernel, folder: Path, source: str) -> list[Any]:
     return list(executed.cells[0].outputs)
 
 
+@FORKED_ONLY
 def test_a_kernel_beside_a_fork_server_is_forked_from_it_in_the_builds_folder_and_environment(
         tmp_path: Path, fork_server: int) -> None:
     folder = tmp_path / "a folder"
@@ -218,6 +224,7 @@ def test_a_kernel_beside_a_fork_server_is_forked_from_it_in_the_builds_folder_an
     assert not _alive(pid)
 
 
+@FORKED_ONLY
 def test_a_figure_a_cell_draws_in_a_forked_kernel_shows_in_the_notebook(
         tmp_path: Path, fork_server: int) -> None:
     """The fork server imported matplotlib (for the charts) before the kernel chose its inline
@@ -229,6 +236,7 @@ def test_a_figure_a_cell_draws_in_a_forked_kernel_shows_in_the_notebook(
     assert any("image/png" in output.get("data", {}) for output in outputs), outputs
 
 
+@FORKED_ONLY
 def test_a_forked_kernel_is_held_to_the_batchs_memory_limit(
         tmp_path: Path, fork_server: int) -> None:
     limit = 3 * 2**30

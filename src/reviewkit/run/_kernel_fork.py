@@ -42,12 +42,16 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _FORKING = threading.Lock()
 #: The module a kernel spec's command runs (``python -m ipykernel_launcher -f <file>``).
 _LAUNCHER = "ipykernel_launcher"
+#: Where kernels are forked: Linux (a fork server), before Python 3.14, whose fork server
+#: authenticates every request and passes more to its children (this module was checked
+#: against 3.11's). Elsewhere every kernel starts afresh.
+SUPPORTED = sys.platform.startswith("linux") and sys.version_info < (3, 14)
 
 
 def _server() -> Any | None:
     """multiprocessing's fork server of this process, if one is running that this process may
     ask for a child: one it started, or the one it was forked from."""
-    if not sys.platform.startswith("linux"):
+    if not SUPPORTED:
         return None
     from multiprocessing import forkserver  # deferred: only where a kernel is started
 
