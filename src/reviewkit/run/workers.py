@@ -119,19 +119,23 @@ def _worker_main(tasks: Connection, memory: int | None, cwd: str,
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the batch decides; Ctrl-C goes to it
     _die_with_parent()
-    if memory is not None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    try:
-        held = _address_space()
-        if memory is not None and held is not None and held > memory:
-            # Forked with the pipeline loaded: already over the limit, before any pack.
-            raise MemoryError(f"the pipeline alone holds {held >> 20} MB")
-        warm_up()
-        unfit = ""
-    except Exception as exc:
-        # Too little memory to even load the pipeline (MemoryError, a thread or a library it
-        # cannot map): each pack it is given says so, and it stops.
-        unfit = memory_too_small(one_line_of(exc), memory, "the pack's worker")
+    # Measured before the limit is set: forked with the pipeline loaded, a worker can be over
+    # the limit before any pack, and under it even reading /proc can fail (an import in the
+    # middle of it, with no memory left, ends in a SystemError instead of a MemoryError).
+    held = _address_space()
+    if memory is not None and held is not None and held > memory:
+        unfit = memory_too_small(f"MemoryError: the pipeline alone holds {held >> 20} MB",
+                                 memory, "the pack's worker")
+    else:
+        if memory is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        try:
+            warm_up()
+            unfit = ""
+        except Exception as exc:
+            # Too little memory to even load the pipeline (MemoryError, a thread or a library
+            # it cannot map): each pack it is given says so, and it stops.
+            unfit = memory_too_small(one_line_of(exc), memory, "the pack's worker")
     while True:
         message = tasks.recv()
         if message is None:
