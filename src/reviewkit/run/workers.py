@@ -133,9 +133,13 @@ def _worker_main(tasks: Connection, memory: int | None, cwd: str,
             warm_up()
             unfit = ""
         except Exception as exc:
-            # Too little memory to even load the pipeline (MemoryError, a thread or a library
-            # it cannot map): each pack it is given says so, and it stops.
-            unfit = memory_too_small(one_line_of(exc), memory, "the pack's worker")
+            # Too little memory to even load the pipeline: each pack it is given says so, and
+            # it stops. Under a limit a failed allocation inside an import can surface as any
+            # exception (a SystemError, a RuntimeError), so under one every failure here is
+            # taken for the limit, its own words kept.
+            detail = one_line_of(exc)
+            unfit = memory_too_small(detail if memory is None else f"MemoryError ({detail})",
+                                     memory, "the pack's worker")
     while True:
         message = tasks.recv()
         if message is None:
