@@ -22,11 +22,9 @@ speaking another protocol, say): it costs a second, never the pack.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import io
 import logging
 import os
-import resource
 import select
 import signal
 import sys
@@ -34,9 +32,10 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reviewkit.run import _process
+
 log = logging.getLogger(__name__)
 
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 #: One request to the fork server at a time from this process (the builds of a server's
 #: threads), as multiprocessing itself holds its lock while it asks.
 _FORKING = threading.Lock()
@@ -189,13 +188,11 @@ def _kernel_main(argv: list[str], cwd: str, env: dict[str, str], log_file: str |
         with contextlib.suppress(OSError):
             os.close(server._forkserver_alive_fd)
         server._forkserver_alive_fd = None
-    if sys.platform.startswith("linux"):  # the server gone (its batch killed): so is the kernel
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    _process.die_with_parent()  # the server gone (its batch killed): so is the kernel
     _end_with(build)
-    if memory_limit is not None:
-        # As for a worker forked from the same server, the limit holds the address space the
-        # kernel was forked with (the server's, about 250 MB) as well as the notebook's.
-        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    # As for a worker forked from the same server, the limit holds the address space the
+    # kernel was forked with (the server's, about 250 MB) as well as the notebook's.
+    _process.cap_address_space(memory_limit)
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)

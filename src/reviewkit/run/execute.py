@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import functools
 import logging
 import os
 import queue
-import resource
 import shutil
-import signal
-import sys
 import tempfile
 import threading
 import time
@@ -25,7 +21,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from reviewkit.errors import ExecutionError
-from reviewkit.run import _kernel_fork
+from reviewkit.run import _kernel_fork, _process
 
 if TYPE_CHECKING:
     from jupyter_client.manager import AsyncKernelManager
@@ -182,14 +178,8 @@ def _prepare_kernel_process(memory_limit: int | None) -> None:
     build killed with SIGKILL leaves no kernel running (elsewhere the build's own shutdown and
     jupyter_client's parent check do it); and cap its address space when a batch asks, so a
     runaway notebook fails with MemoryError instead of exhausting the machine."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if memory_limit is not None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
-
-
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+    _process.die_with_parent()
+    _process.cap_address_space(memory_limit)
 
 #: The longest path of a Unix socket (Linux: sun_path holds 108 bytes with the final NUL).
 _SOCKET_PATH_MAX = 107

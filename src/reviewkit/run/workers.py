@@ -10,7 +10,6 @@ down; the memory limit caps the address space of the worker and of every kernel 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import multiprocessing
 import os
 import resource
@@ -31,6 +30,7 @@ from reviewkit import _speedups
 from reviewkit.errors import EnvironmentFailure, ReviewkitError
 from reviewkit.layout import charts
 from reviewkit.outputs.pack import preload
+from reviewkit.run import _process
 from reviewkit.run.build import PackJob, produce
 
 Status = Literal["built", "skipped", "failed"]
@@ -127,8 +127,7 @@ def _worker_main(tasks: Connection, memory: int | None, cwd: str,
         unfit = memory_too_small(f"MemoryError: the pipeline alone holds {held >> 20} MB",
                                  memory, "the pack's worker")
     else:
-        if memory is not None:
-            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        _process.cap_address_space(memory)
         try:
             warm_up()
             unfit = ""
@@ -163,11 +162,9 @@ def _address_space() -> int | None:
 
 def _die_with_parent() -> None:
     """A worker dies with its batch (even one killed with SIGKILL), and its kernel with it."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        if os.getppid() == 1:  # the batch died before the call took effect
-            os._exit(1)
+    _process.die_with_parent()
+    if sys.platform.startswith("linux") and os.getppid() == 1:
+        os._exit(1)  # the batch died before the call took effect
 
 
 #: How a worker process ends when an allocation fails in C code under its memory limit:
