@@ -651,24 +651,46 @@ def test_on_publish_each_reader_gets_one_message_with_their_pdfs_attached(
         assert "(attached)" in body_of(message)
 
 
-def test_publishing_a_round_of_several_packs_starts_the_fork_server_their_kernels_fork_from(
-        cycle: Cycle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each pack's kernel is forked from the batch's fork server where the build has one
-    (reviewkit.run._kernel_fork): the server starts before the round's first pack."""
-    from reviewkit.run import _spawned, build
+def test_a_round_of_several_packs_is_refused_pack_by_pack_then_forced_publishes_each_whole(
+        tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
+    """The units' packs and the group's are made side by side by workers
+    (reviewkit.run.parallel): each goes through its own gate (a refusal names its own
+    reasons and builds nothing), and a forced round publishes every pack as version 1,
+    recorded in the store, its lock free again."""
+    from reviewkit.run import publish
 
-    assert cycle.round is not None
-    calls: list[str] = []
-    monkeypatch.setattr(_spawned, "worker_context", lambda: calls.append("fork server"))
-
-    def built(cadence: str, params: Path, **kwargs: Any) -> BuildResult:
-        calls.append(kwargs["unit"])
-        raise gate.PublishRefused(["not this time"])
-
-    monkeypatch.setattr(build, "build_pack", built)
-    done = rounds.publish_round(cycle.round, approver="Dana", out_dir=tmp_path, by="test")
-    assert calls[0] == "fork server" and calls.count("fork server") == 1
-    assert calls[1:] == [p.unit for p in done] and len(done) > 1
+    own = make_cycle(tmp_path, smtp_server)
+    assert own.round is not None
+    out = tmp_path / "packs"
+    refused = rounds.publish_round(own.round, approver="Dana", out_dir=out, by="test")
+    assert [p.unit for p in refused] == ["group", "north-general"]
+    for item in refused:
+        assert item.result is None and item.error == "" and item.refused, item
+    assert not list(out.rglob("pack.pdf"))
+    done = rounds.publish_round(own.round, approver="Dana", out_dir=out, force=True, by="test")
+    assert [(p.unit, p.refused, p.error) for p in done] == [
+        ("group", (), ""), ("north-general", (), "")]
+    week = out / "weekly" / PERIOD
+    for item, folder in zip(done, (week / "group", week / "north-general"), strict=True):
+        assert item.result is not None and item.result.folder == folder
+        assert item.result.pdf.read_bytes().startswith(b"%PDF")
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        assert (summary["state"], summary["version"], summary["approver"]) == (
+            "final", 1, "Dana"), summary
+        assert publish.whole_pack(folder)
+        with publish.locked(folder, wait=False):  # released once the round is published
+            pass
+    assert done[1].result is not None and done[1].result.view.evaluated.unit is not None
+    assert done[1].result.view.evaluated.unit.name == "North General Hospital"
+    group_html = (week / "group" / "pack.html").read_text(encoding="utf-8")
+    assert "<h2>Units side by side</h2>" in group_html and "North General Hospital" in group_html
+    store = Store.open(str(own.root / "review.sqlite"))
+    try:
+        for unit in ("", "north-general"):  # the group's pack is recorded as unit ""
+            assert [(v.version, v.approver) for v in store.versions("weekly", PERIOD, unit)] == [
+                (1, "Dana")], unit
+    finally:
+        store.dispose()
 
 
 # -- drafts and people who leave ---------------------------------------------------------------

@@ -408,7 +408,7 @@ def _jobs(batch_plan: Plan, report: BatchReport, force: bool,
                         unit=planned.unit or (GROUP_FOLDER if planned.units else None),
                         out_dir=batch_plan.out, by=author, claim=_claim_into(holding),
                         units_known=known)
-                _remember_unit(known, job.view.evaluated)
+                remember_unit(known, job.view.evaluated)
             except StoreFault as exc:
                 unavailable[params.path] = exc.one_line()
                 _finish(line, "failed", time.perf_counter() - started, exc.one_line(), watch,
@@ -433,7 +433,7 @@ def _jobs(batch_plan: Plan, report: BatchReport, force: bool,
             store.dispose()
 
 
-def _remember_unit(known: dict[str, UnitFigures], evaluated: PackEvaluation) -> None:
+def remember_unit(known: dict[str, UnitFigures], evaluated: PackEvaluation) -> None:
     """Keep a unit's figures for its group's units page when they are the ones the group
     would evaluate: a period the unit's data covers to its end (the group's page judges every
     unit on the whole period, while a unit's own pack of a period in progress is judged as of

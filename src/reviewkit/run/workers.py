@@ -32,6 +32,7 @@ from reviewkit.layout import charts
 from reviewkit.outputs.pack import preload
 from reviewkit.run import _process
 from reviewkit.run.build import PackJob, produce
+from reviewkit.run.gate import PublishRefused
 
 Status = Literal["built", "skipped", "failed"]
 
@@ -55,6 +56,8 @@ class Outcome:
     worker: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     environment: bool = False  # failed because the machine failed (the store, the disk)
+    #: Why publishing it was refused (the pack contradicts itself), each reason in full.
+    refused: tuple[str, ...] = ()
 
 
 #: A progress event: ("started", index) when a worker takes a pack, ("finished", outcome).
@@ -88,6 +91,9 @@ def make_one(index: int, job: PackJob, memory: int | None) -> Outcome:
     worker = f"{os.uname().nodename}:{os.getpid()}"
     try:
         result = produce(job, memory_limit=memory)
+    except PublishRefused as exc:
+        return Outcome(index, "failed", time.perf_counter() - started, exc.one_line(), worker,
+                       refused=tuple(exc.reasons))
     except ReviewkitError as exc:
         return Outcome(index, "failed", time.perf_counter() - started,
                        memory_too_small(exc.one_line(), memory), worker,

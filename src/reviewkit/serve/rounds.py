@@ -17,11 +17,9 @@ from reviewkit import cadences
 from reviewkit.errors import ReviewkitError, UsageError
 from reviewkit.formatting import STATUS_WORDS, format_value
 from reviewkit.inputs.loaded import Inputs
-from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams, load_params
+from reviewkit.inputs.params import GROUP_FOLDER, load_params
 from reviewkit.periods import parse_date, parse_period, period_containing
 from reviewkit.periods import today as clock
-from reviewkit.run import _spawned
-from reviewkit.run.gate import PublishRefused
 from reviewkit.run.prepare import evaluate, load_for
 from reviewkit.store.cycle import (
     OVERRIDE_STATUSES,
@@ -320,43 +318,19 @@ class Published:
     error: str = ""
 
 
-def pack_units(params: LoadedParams) -> list[str | None]:
-    """The packs of a definition: the only one, or the group's and each unit's."""
-    inputs = load_for(params)
-    if not inputs.units:
-        return [None]
-    return [GROUP_FOLDER, *(unit.id for unit in inputs.units)]
-
-
 def publish_round(round_: Round, *, approver: str, out_dir: Path, force: bool = False,
                   by: str) -> list[Published]:
     """Publish every pack of the round's definition for its period (each through the publish
-    gate; ``force`` publishes anyway and records the reasons)."""
+    gate; ``force`` publishes anyway and records the reasons): the units' packs and the
+    group's side by side, one worker per core (reviewkit.run.parallel)."""
     # Deferred for start-up time: the build imports papermill, nbconvert and WeasyPrint, which
     # only publishing needs (the server starts in a second without them).
-    from reviewkit.run.build import build_pack
+    from reviewkit.run.parallel import publish_packs
 
-    params = load_params(round_.params)
-    units = pack_units(params)
-    if len(units) > 1:
-        # A round of several packs starts the fork server a batch starts (it outlives the
-        # round, for the next): each pack's kernel is forked from it instead of importing
-        # IPython and the notebook helpers afresh (reviewkit.run._kernel_fork).
-        _spawned.worker_context()
-    done: list[Published] = []
-    for unit in units:
-        try:
-            result = build_pack(round_.cadence, round_.params,
-                                period=round_.period_end.isoformat(), out_dir=out_dir,
-                                approver=approver, force=force, by=by, unit=unit)
-        except PublishRefused as exc:
-            done.append(Published(unit or "", None, tuple(exc.reasons)))
-        except ReviewkitError as exc:
-            log.warning("publishing %s %s failed: %s", round_.name, unit or "", exc)
-            done.append(Published(unit or "", None, error=str(exc)))
-        else:
-            done.append(Published(unit or "", result))
-    return done
+    return [Published(made.unit, made.result, made.refused, made.error)
+            for made in publish_packs(Path(round_.params), round_.cadence,
+                                      period=round_.period_end, out_dir=out_dir,
+                                      approver=approver, force=force, by=by)]
 
 
 def label_of(cadence: str, day: dt.date) -> str:

@@ -1,0 +1,129 @@
+"""Every pack of one definition published at once (a review round of the serve extra): the
+units' packs and the group's made side by side by the batch's workers, one per core.
+
+Each pack is prepared here as a single build prepares it (its narrative edits saved, the
+publish gate applied, under the pack's lock), with each unit evaluated once and its figures
+handed to the group's units page as a batch hands them. The worker swaps the pack in under its
+lock again, and refuses to if a publication of the same pack came in between.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from reviewkit import cadences
+from reviewkit.errors import ReviewkitError
+from reviewkit.evaluation.units import UnitFigures
+from reviewkit.inputs.params import GROUP_FOLDER, load_params
+from reviewkit.run import publish
+from reviewkit.run._spawned import worker_context, worker_main
+from reviewkit.run.batch import default_workers, remember_unit
+from reviewkit.run.build import BuildResult, PackJob, build_pack, prepare_job
+from reviewkit.run.execute import read_notebook
+from reviewkit.run.gate import PublishRefused
+from reviewkit.run.prepare import load_for, notebook_for
+from reviewkit.run.workers import Limits, LocalPool
+from reviewkit.store.database import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Made:
+    """What became of one pack: its build, or why it was not published."""
+
+    unit: str  # the unit's id, "group" for the group's pack, "" for a definition's only pack
+    result: BuildResult | None = None
+    refused: tuple[str, ...] = ()
+    error: str = ""
+
+
+def publish_packs(params_file: Path, cadence: str, *, period: dt.date, out_dir: Path,
+                  approver: str, force: bool = False, by: str | None = None,
+                  workers: int = 0) -> list[Made]:
+    """Publish every pack of the definition for the period containing ``period``: the group's
+    and each unit's (one pack where it has no units), each through the publish gate (``force``
+    publishes anyway and records the reasons). In the order group, then units."""
+    author = by or getpass.getuser()
+    params = load_params(params_file)
+    inputs = load_for(params)
+    if not inputs.units:  # one pack: built here, as `reviewkit publish` builds it
+        return [_alone(params_file, cadence, period, out_dir, approver, force, author)]
+    definition = cadences.get(cadence)
+    notebook_path = notebook_for(definition, params.values.notebook)
+    template = read_notebook(notebook_path)
+    # Units first: each unit's figures are then handed to the group's units page.
+    order = [unit.id for unit in inputs.units] + [GROUP_FOLDER]
+    made: dict[str, Made] = {}
+    prepared: list[tuple[str, PackJob]] = []
+    store = Store.open(params.store_location)
+    try:
+
+        def jobs() -> Iterator[tuple[int, PackJob]]:
+            """Each pack prepared in turn, handed to a worker as soon as it is (the first
+            pack is made while the next are prepared)."""
+            known: dict[str, UnitFigures] = {}
+            for unit in order:
+                holding = ExitStack()
+                try:
+                    job = prepare_job(definition, inputs, store, template, notebook_path,
+                                      period=period, unit=unit, out_dir=out_dir,
+                                      approver=approver, force=force, by=author,
+                                      claim=_held_in(holding),
+                                      units_known=known)
+                except PublishRefused as exc:
+                    made[unit] = Made(unit, refused=tuple(exc.reasons))
+                    continue
+                except ReviewkitError as exc:
+                    made[unit] = Made(unit, error=str(exc))
+                    continue
+                finally:
+                    holding.close()
+                remember_unit(known, job.view.evaluated)
+                prepared.append((unit, job))
+                yield len(prepared) - 1, job
+
+        pool = LocalPool(min(len(order), workers or default_workers()), Limits(),
+                         target=worker_main, context=worker_context())
+        for event in pool.run(jobs()):
+            if event[0] != "finished":
+                continue
+            outcome = event[1]
+            unit, job = prepared[outcome.index]
+            if outcome.status == "built":
+                made[unit] = Made(unit, BuildResult(folder=job.final, document=job.document,
+                                                    timings=dict(outcome.timings)))
+            elif outcome.refused:
+                made[unit] = Made(unit, refused=outcome.refused)
+            else:
+                log.warning("publishing %s failed: %s", job.name, outcome.error)
+                made[unit] = Made(unit, error=outcome.error)
+    finally:
+        store.dispose()
+    return [made[unit] for unit in [GROUP_FOLDER, *order[:-1]]]
+
+
+def _held_in(holding: ExitStack) -> Callable[[Path], None]:
+    """Take a pack's lock (waiting for a build or publish of it under way), held until
+    ``holding`` closes."""
+    def claim(folder: Path) -> None:
+        holding.enter_context(publish.locked(folder))
+    return claim
+
+
+def _alone(params_file: Path, cadence: str, period: dt.date, out_dir: Path, approver: str,
+           force: bool, by: str) -> Made:
+    try:
+        return Made("", build_pack(cadence, params_file, period=period.isoformat(),
+                                   out_dir=out_dir, approver=approver, force=force, by=by))
+    except PublishRefused as exc:
+        return Made("", refused=tuple(exc.reasons))
+    except ReviewkitError as exc:
+        log.warning("publishing %s failed: %s", params_file, exc)
+        return Made("", error=str(exc))
