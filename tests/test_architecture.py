@@ -157,7 +157,7 @@ def test_no_reviewkit_module_is_imported_inside_a_function_except_for_start_up_t
                # A spawned batch worker applies the start-up speed-ups before the pipeline.
                ("reviewkit.run._spawned", "reviewkit.run.workers"),
                ("reviewkit.cli.app", "reviewkit.cli.serve"),
-               ("reviewkit.serve.rounds", "reviewkit.run.build"),
+               ("reviewkit.serve.rounds", "reviewkit.run.parallel"),
                # A build's kernel lays out what it was handed; only a notebook opened by hand
                # prepares its pack, with the store and its database library.
                ("reviewkit.run.notebook", "reviewkit.run.prepare"),

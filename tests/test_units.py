@@ -370,7 +370,7 @@ def test_a_group_takes_its_units_figures_from_their_own_packs_unevaluated_again(
     # A batch hands each unit's figures from its own pack to the group's units page: the page
     # reads as if the group had evaluated every unit itself, and no unit is evaluated twice.
     from reviewkit.evaluation import units as units_module
-    from reviewkit.run.batch import _remember_unit
+    from reviewkit.run.batch import remember_unit
 
     params = load_params(REPO / "params" / "units" / "weekly.yaml")
     inputs = load_for(params)
@@ -392,7 +392,7 @@ def test_a_group_takes_its_units_figures_from_their_own_packs_unevaluated_again(
             monkeypatch.setattr(units_module, "evaluate", real)
             known: dict[str, units_module.UnitFigures] = {}
             for unit in inputs.units:
-                _remember_unit(known, evaluate(cadence, inputs, store, period, unit.id))
+                remember_unit(known, evaluate(cadence, inputs, store, period, unit.id))
             assert sorted(known) == sorted(unit.id for unit in inputs.units)
             monkeypatch.setattr(units_module, "evaluate", counted)
             evaluated.clear()
