@@ -19,6 +19,12 @@ The section templates, compiled once, are kept in Jinja's own per-user cache fol
 (:mod:`reviewkit.layout.render`), keyed by each template's source: every pack's kernel would
 otherwise compile all of them again.
 
+scipy (1.17) parses the docstring of every one of several hundred functions as statsmodels
+imports it, only to append a note on array-API support to each: about 0.6 s of CPU before the
+quarterly pack's first forecast, on its critical path. A build never shows a scipy docstring,
+so before the forecasts import statsmodels (:func:`lighten_scipy`) those docstrings are left as
+they are. Nothing else of scipy changes; where scipy no longer does this, nothing is done.
+
 Set ``REVIEWKIT_NO_SPEEDUPS=1`` to disable all of them.
 """
 
@@ -55,3 +61,30 @@ def settle() -> None:
         return
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+class _DocAsIs:
+    """Stands in for scipy's docstring parser where scipy only appends a note: the note is
+    dropped and the docstring kept as written (what scipy does under ``python -OO``)."""
+
+    def __init__(self, function: object) -> None:
+        self._doc = getattr(function, "__doc__", None) or ""
+        self._notes: list[str] = []
+
+    def __getitem__(self, section: str) -> list[str]:
+        return self._notes
+
+    def __str__(self) -> str:
+        return "\n" + self._doc  # scipy drops the first line (the signature it would print)
+
+
+def lighten_scipy() -> None:
+    """Before statsmodels is imported: scipy's docstring notes left out (see above)."""
+    if not enabled() or "scipy.stats" in sys.modules:
+        return
+    try:  # deferred: only the forecasts import scipy, and this is where they do
+        from scipy._lib import _array_api  # type: ignore[import-untyped]
+    except ImportError:
+        return
+    if isinstance(getattr(_array_api, "FunctionDoc", None), type):
+        _array_api.FunctionDoc = _DocAsIs

@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from reviewkit import _speedups
 from reviewkit.cadences import MONTHLY
 from reviewkit.evaluation.evaluate import PeriodValue, aggregate, combine
 from reviewkit.formatting import STATUS_WORDS, format_number, format_value, shared_decimals, shown
@@ -291,6 +292,8 @@ def _fit_ets(
 ) -> tuple[list[float], list[float], list[float]]:
     # Deferred for start-up time (seconds): only the quarterly outlook fits models.
     import pandas as pd
+
+    _speedups.lighten_scipy()  # before scipy.stats is imported, through statsmodels
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
     # Why a RangeIndex: ETS prediction needs a pandas index, and an integer one avoids
@@ -324,6 +327,8 @@ def _fit_ols(
 ) -> tuple[list[float], list[float], list[float]]:
     # Deferred for start-up time (seconds): only the quarterly outlook fits models.
     import numpy as np
+
+    _speedups.lighten_scipy()  # before scipy.stats is imported, through statsmodels
     from statsmodels.regression.linear_model import OLS
 
     n = len(values)
