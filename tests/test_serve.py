@@ -29,6 +29,7 @@ from reviewkit.layout.view import Publication, make_view
 from reviewkit.narrative.drafts import draft_for_kpi
 from reviewkit.run import gate
 from reviewkit.run.build import BuildResult
+from reviewkit.run.parallel import Published
 from reviewkit.run.prepare import evaluate, sources
 from reviewkit.serve import app as serve_app
 from reviewkit.serve import rounds
@@ -632,7 +633,7 @@ def test_on_publish_each_reader_gets_one_message_with_their_pdfs_attached(
         folder.mkdir()
         (folder / "pack.pdf").write_bytes(b"%PDF-1.7 the pack of " + (unit or "group").encode())
         view = make_view(evaluated, load_inputs(cycle.params))
-        published.append(rounds.Published(
+        published.append(Published(
             unit, BuildResult(folder, pack_document(view, Publication()))))
     attaching = dataclasses.replace(
         site, settings=site.settings.model_copy(update={"attach_pdf": True}))

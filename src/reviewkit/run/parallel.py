@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Made:
+class Published:
     """What became of one pack: its build, or why it was not published."""
 
     unit: str  # the unit's id, "group" for the group's pack, "" for a definition's only pack
@@ -46,21 +46,25 @@ class Made:
 
 def publish_packs(params_file: Path, cadence: str, *, period: dt.date, out_dir: Path,
                   approver: str, force: bool = False, by: str | None = None,
-                  workers: int = 0) -> list[Made]:
+                  workers: int = 0) -> list[Published]:
     """Publish every pack of the definition for the period containing ``period``: the group's
     and each unit's (one pack where it has no units), each through the publish gate (``force``
     publishes anyway and records the reasons). In the order group, then units."""
     author = by or getpass.getuser()
     params = load_params(params_file)
+    # One pack (no units): built here, as `reviewkit publish` builds it, which loads the inputs
+    # itself.
+    if params.values.units is None:
+        return [_alone(params_file, cadence, period, out_dir, approver, force, author)]
     inputs = load_for(params)
-    if not inputs.units:  # one pack: built here, as `reviewkit publish` builds it
+    if not inputs.units:
         return [_alone(params_file, cadence, period, out_dir, approver, force, author)]
     definition = cadences.get(cadence)
     notebook_path = notebook_for(definition, params.values.notebook)
     template = read_notebook(notebook_path)
     # Units first: each unit's figures are then handed to the group's units page.
     order = [unit.id for unit in inputs.units] + [GROUP_FOLDER]
-    made: dict[str, Made] = {}
+    made: dict[str, Published] = {}
     prepared: list[tuple[str, PackJob]] = []
     store = Store.open(params.store_location)
     try:
@@ -78,10 +82,10 @@ def publish_packs(params_file: Path, cadence: str, *, period: dt.date, out_dir: 
                                       claim=_held_in(holding),
                                       units_known=known)
                 except PublishRefused as exc:
-                    made[unit] = Made(unit, refused=tuple(exc.reasons))
+                    made[unit] = Published(unit, refused=tuple(exc.reasons))
                     continue
                 except ReviewkitError as exc:
-                    made[unit] = Made(unit, error=str(exc))
+                    made[unit] = Published(unit, error=str(exc))
                     continue
                 finally:
                     holding.close()
@@ -97,13 +101,13 @@ def publish_packs(params_file: Path, cadence: str, *, period: dt.date, out_dir: 
             outcome = event[1]
             unit, job = prepared[outcome.index]
             if outcome.status == "built":
-                made[unit] = Made(unit, BuildResult(folder=job.final, document=job.document,
+                made[unit] = Published(unit, BuildResult(folder=job.final, document=job.document,
                                                     timings=dict(outcome.timings)))
             elif outcome.refused:
-                made[unit] = Made(unit, refused=outcome.refused)
+                made[unit] = Published(unit, refused=outcome.refused)
             else:
                 log.warning("publishing %s failed: %s", job.name, outcome.error)
-                made[unit] = Made(unit, error=outcome.error)
+                made[unit] = Published(unit, error=outcome.error)
     finally:
         store.dispose()
     return [made[unit] for unit in [GROUP_FOLDER, *order[:-1]]]
@@ -118,12 +122,12 @@ def _held_in(holding: ExitStack) -> Callable[[Path], None]:
 
 
 def _alone(params_file: Path, cadence: str, period: dt.date, out_dir: Path, approver: str,
-           force: bool, by: str) -> Made:
+           force: bool, by: str) -> Published:
     try:
-        return Made("", build_pack(cadence, params_file, period=period.isoformat(),
+        return Published("", build_pack(cadence, params_file, period=period.isoformat(),
                                    out_dir=out_dir, approver=approver, force=force, by=by))
     except PublishRefused as exc:
-        return Made("", refused=tuple(exc.reasons))
+        return Published("", refused=tuple(exc.reasons))
     except ReviewkitError as exc:
         log.warning("publishing %s failed: %s", params_file, exc)
-        return Made("", error=str(exc))
+        return Published("", error=str(exc))

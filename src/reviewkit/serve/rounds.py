@@ -32,7 +32,7 @@ from reviewkit.store.database import Store
 from reviewkit.store.records import APPROVAL_FIELD, Action, KpiUpdate
 
 if TYPE_CHECKING:  # the build is imported when a round is published, not at start-up
-    from reviewkit.run.build import BuildResult
+    from reviewkit.run.parallel import Published as Published
 
 log = logging.getLogger(__name__)
 
@@ -310,14 +310,6 @@ def approve_status(cycle: CycleStore, round_: Round, kpi_id: str, unit: str, *,
 
 # -- publishing the round's packs --------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Published:
-    unit: str
-    result: BuildResult | None
-    refused: tuple[str, ...] = ()
-    error: str = ""
-
-
 def publish_round(round_: Round, *, approver: str, out_dir: Path, force: bool = False,
                   by: str) -> list[Published]:
     """Publish every pack of the round's definition for its period (each through the publish
@@ -327,10 +319,8 @@ def publish_round(round_: Round, *, approver: str, out_dir: Path, force: bool = 
     # only publishing needs (the server starts in a second without them).
     from reviewkit.run.parallel import publish_packs
 
-    return [Published(made.unit, made.result, made.refused, made.error)
-            for made in publish_packs(Path(round_.params), round_.cadence,
-                                      period=round_.period_end, out_dir=out_dir,
-                                      approver=approver, force=force, by=by)]
+    return publish_packs(Path(round_.params), round_.cadence, period=round_.period_end,
+                         out_dir=out_dir, approver=approver, force=force, by=by)
 
 
 def label_of(cadence: str, day: dt.date) -> str:
