@@ -243,11 +243,20 @@ def _demo_session() -> Iterator[_Session]:
 def _build_demo_pack(root: Path) -> dict[str, Any]:
     """The demo weekly pack built under ``root`` on a fresh store, at :data:`BASE_TIME`."""
     params = copy_demo_inputs(root / "inputs")
+    # A temporary folder of its own, so a test can see what the build left there.
+    env = {**child_env(BASE_TIME), "TMPDIR": str(demo_temporary_folder(root))}
     start = time.perf_counter()
-    proc = forked.run(_build_command(params, root / "out", "-q"), env=child_env(BASE_TIME),
+    proc = forked.run(_build_command(params, root / "out", "-q"), env=env,
                       timeout=BUILD_TIMEOUT)
     return {"params": str(params), "returncode": proc.returncode, "stdout": proc.stdout,
             "stderr": proc.stderr, "seconds": time.perf_counter() - start}
+
+
+def demo_temporary_folder(root: Path) -> Path:
+    """The temporary folder (``TMPDIR``) of the demo build under ``root``."""
+    folder = root / "tmp"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="session")

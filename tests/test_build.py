@@ -23,6 +23,7 @@ from conftest_build import (
     BuiltPack,
     FailedBuild,
     Rebuild,
+    demo_temporary_folder,
     snapshot,
     staging_leftovers,
 )
@@ -280,6 +281,14 @@ def test_no_pack_file_names_a_folder_of_the_machine_that_built_it(demo_pack: Bui
     found = {name: folder for name, text in texts.items() for folder in machine
              if folder in text}
     assert found == {}
+
+
+def test_a_build_leaves_nothing_in_the_temporary_folder(demo_pack: BuiltPack) -> None:
+    """Every scratch folder a build makes (its kernel's, the PDF renderer's copies of the
+    fonts, about 3 MB) is gone when the command ends: an office building packs every day
+    would otherwise fill the machine's temporary folder."""
+    assert sorted(path.name for path in demo_temporary_folder(demo_pack.out.parent).iterdir()) \
+        == []
 
 
 def test_manifest_output_hashes_equal_sha256_of_the_pack_files(

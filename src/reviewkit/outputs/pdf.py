@@ -3,8 +3,10 @@ the print stylesheet and outline, carrying the pack's data files and manifest.""
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Sequence
+import shutil
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -83,12 +85,31 @@ class Attachment:
     description: str = ""
 
 
-def _render(html: str, base_url: Path, fetcher: Any,
-            attachments: Sequence[Attachment]) -> tuple[Any, dict[str, Any]]:
-    """The laid-out document and the options to write it with (as ``HTML.write_pdf`` would)."""
+@contextlib.contextmanager
+def _font_configuration() -> Iterator[Any]:
+    """WeasyPrint's font configuration for one document, its folder removed afterwards.
+
+    It copies the bundled fonts into a temporary folder of its own (about 3 MB) and removes
+    the folder only when it is garbage-collected, which in a build (the collector frozen at
+    exit, :mod:`reviewkit._speedups`) never came: every pack left one behind.
+    """
     import weasyprint  # deferred: preload() imports it while the kernel runs
 
     fonts = weasyprint.text.fonts.FontConfiguration()
+    try:
+        yield fonts
+    finally:
+        folder = getattr(fonts, "_folder", None)
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
+            fonts._folder = None
+
+
+def _render(html: str, base_url: Path, fetcher: Any, attachments: Sequence[Attachment],
+            fonts: Any) -> tuple[Any, dict[str, Any]]:
+    """The laid-out document and the options to write it with (as ``HTML.write_pdf`` would)."""
+    import weasyprint  # deferred: preload() imports it while the kernel runs
+
     profiles: dict[str, object] = {}
     options = {
         **weasyprint.DEFAULT_OPTIONS,
@@ -115,7 +136,8 @@ def _render(html: str, base_url: Path, fetcher: Any,
 def layout(html: str, *, base_url: Path) -> Any:
     """The pack's pages as WeasyPrint lays them out for the PDF (a ``weasyprint.Document``),
     for checks that read the layout box by box."""
-    document, _ = _render(html, base_url, _own_files_fetcher(), ())
+    with _font_configuration() as fonts:
+        document, _ = _render(html, base_url, _own_files_fetcher(), (), fonts)
     return document
 
 
@@ -127,8 +149,9 @@ def to_pdf(html: str, target: Path, *, base_url: Path,
 
     fetcher = _own_files_fetcher()
     try:
-        document, options = _render(html, base_url, fetcher, attachments)
-        document.write_pdf(target, **options)
+        with _font_configuration() as fonts:
+            document, options = _render(html, base_url, fetcher, attachments, fonts)
+            document.write_pdf(target, **options)
     except weasyprint.urls.FatalURLFetchingError as exc:  # a BaseException, not an Exception
         target.unlink(missing_ok=True)
         refused = getattr(fetcher, "refused", None)
