@@ -7,10 +7,14 @@ quarterly packs get the same structure checks in tests/test_cadences.py.
 
 from __future__ import annotations
 
+import base64
 import copy
+import io
 import json
 import re
 import shutil
+import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,7 @@ from pypdf import PdfReader
 
 from reviewkit import cadences
 from reviewkit.layout.styles import notebook_style, pack_css
+from reviewkit.outputs import pdf as export
 
 pytest_plugins = ["conftest_build"]
 
@@ -109,6 +114,104 @@ def test_pdf_is_pdf_a_3_and_carries_the_packs_data_byte_for_byte(
     assert set(attached) == {*EMBEDDED, "manifest.json"}
     for name in EMBEDDED:
         assert attached[name] == (demo_pack.folder / name).read_bytes(), name
+
+
+def _png_chunks(png: bytes, kind: bytes) -> bytes:
+    """The data of every chunk of ``kind`` in a PNG file, joined."""
+    found, position = [], 8
+    while position < len(png):
+        length, = struct.unpack("!I", png[position:position + 4])
+        if png[position + 4:position + 8] == kind:
+            found.append(png[position + 8:position + 8 + length])
+        position += 12 + length
+    return b"".join(found)
+
+
+def test_the_pdf_holds_every_chart_exactly_as_drawn(demo_pack: BuiltPack) -> None:
+    """Every chart's compressed pixels are in the PDF byte for byte: not scaled down, not
+    turned into a JPEG, not a pixel changed."""
+    html = (demo_pack.folder / "pack.html").read_text(encoding="utf-8")
+    charts = [base64.b64decode(data)
+              for data in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)]
+    pdf = (demo_pack.folder / "pack.pdf").read_bytes()
+    assert len(charts) >= 10
+    assert [n for n, png in enumerate(charts) if _png_chunks(png, b"IDAT") not in pdf] == []
+
+
+def _image(mode: str, **options: Any) -> tuple[bytes, bytes]:
+    """A small PNG with every pixel different, and its pixels as RGB(A) bytes."""
+    from PIL import Image
+
+    image = Image.new("RGBA" if mode == "P" else mode, (37, 11))
+    bands = len(image.getbands())
+    image.putdata([tuple((x * 7 + y * 23 + c * 50) % 256 for c in range(bands))
+                   if bands > 1 else (x * 7 + y * 23) % 256
+                   for y in range(11) for x in range(37)])
+    if mode == "P":
+        image = image.convert("RGB").quantize(64)
+    if options.get("interlace"):
+        return _interlaced_png(image), image.tobytes()
+    buffer = io.BytesIO()
+    image.save(buffer, format="png", **options)
+    return buffer.getvalue(), image.tobytes()
+
+
+#: Adam7's seven passes: first column and row, then the step between columns and rows.
+ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
+         (0, 1, 1, 2))
+
+
+def _interlaced_png(image: Any) -> bytes:
+    """An 8-bit RGB image as an interlaced PNG (Pillow writes none)."""
+    width, height = image.size
+    rows = bytearray()
+    for left, top, across, down in ADAM7:
+        for y in range(top, height, down):
+            rows.append(0)  # no filter
+            for x in range(left, width, across):
+                rows += bytes(image.getpixel((x, y)))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack("!I", len(data)) + kind + data
+                + struct.pack("!I", zlib.crc32(kind + data)))
+
+    header = struct.pack("!IIBBBBB", width, height, 8, 2, 0, 0, 1)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(bytes(rows))) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize(("mode", "options", "as_is"), [
+    # What the charts are: 8-bit RGB (or grey), not interlaced; whatever their compression.
+    ("RGB", {}, True), ("RGB", {"compress_level": 1}, True), ("L", {}, True),
+    # Encoded again by WeasyPrint, as without reviewkit: interlaced, a palette, alpha.
+    ("RGB", {"interlace": 1}, False), ("P", {}, False), ("RGBA", {}, False),
+])
+def test_an_image_prints_with_its_own_pixels_and_a_chart_is_not_compressed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str, options: dict[str, Any],
+    as_is: bool,
+) -> None:
+    """The PDF step takes a chart-like PNG's compressed pixels as they are (no PNG encoded
+    while the PDF is written) and any other PNG WeasyPrint's way; each prints its own
+    pixels."""
+    from PIL import Image
+
+    png, pixels = _image(mode, **options)
+    data = base64.b64encode(png).decode("ascii")
+    target = tmp_path / "page.pdf"
+    monkeypatch.delenv("REVIEWKIT_NO_SPEEDUPS", raising=False)
+    encoded: list[object] = []
+    save = Image.SAVE["PNG"]
+    monkeypatch.setitem(Image.SAVE, "PNG", lambda *args: (encoded.append(args), save(*args)))
+    export.to_pdf(f'<html lang="en"><body><img alt="test" src="data:image/png;base64,{data}">'
+                  "</body></html>", target, base_url=tmp_path)
+    assert (encoded == []) is as_is
+    printed = [image.image for image in PdfReader(target).pages[0].images]
+    assert len(printed) == 1
+    expected = Image.open(io.BytesIO(png))
+    if mode in ("P", "RGBA"):  # printed as RGB (with a soft mask for the alpha)
+        assert printed[0].convert("RGB").tobytes() == expected.convert("RGB").tobytes()
+    else:
+        assert printed[0].convert(mode).tobytes() == pixels
 
 
 def test_attached_manifest_is_the_one_beside_the_pack_but_for_the_pdfs_own_hash(

@@ -279,9 +279,10 @@ def sparkline(
     return Sparkline(width, height, segments, last_x, last_y, y_of(target), result.status)
 
 
-#: zlib level of the chart PNGs: 1 encodes several times faster than the default 6 for files
-#: a few percent larger, and WeasyPrint decodes and re-compresses every image anyway.
-PNG_COMPRESSION = 1
+#: zlib level of the chart PNGs: Pillow's default, as WeasyPrint compresses the pixels it puts
+#: in a PDF. The PDF step takes each chart's compressed pixels as they are
+#: (:func:`reviewkit._speedups.pass_png_through`), so they are compressed once, here.
+PNG_COMPRESSION = 6
 
 
 def _png(fig: Any) -> bytes:

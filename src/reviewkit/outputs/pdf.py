@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reviewkit import _speedups
 from reviewkit.errors import ExportError
 from reviewkit.layout.document import PackDocument
 from reviewkit.layout.styles import structure_css
@@ -147,6 +148,7 @@ def to_pdf(html: str, target: Path, *, base_url: Path,
     ``attachments`` embedded; nothing is fetched remotely."""
     import weasyprint  # deferred: preload() imports it while the kernel runs
 
+    _speedups.pass_png_through()
     fetcher = _own_files_fetcher()
     try:
         with _font_configuration() as fonts:
