@@ -435,6 +435,23 @@ def test_the_done_tick_and_the_tracker(app: Flask, cycle: Cycle) -> None:
     assert {row.owner: row.state for row in late}["Service Desk Lead"] == "done"
 
 
+def test_the_tracker_names_each_published_pack_by_its_unit_and_escapes_what_went_wrong(
+        app: Flask, cycle: Cycle, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The outcome of publishing lists the packs as people name them: the group's, each unit
+    by its name; the gate's reasons and a failure's message are shown as text."""
+    monkeypatch.setitem(app.extensions["reviewkit_publishing"], round_id(cycle), {
+        "state": "done", "sent": 1, "results": [
+            Published("group", refused=("<b>2 red KPIs</b> have no action",)),
+            Published("north-general", error="the kernel <died>")]})
+    tracker = Cycle.sign_in(app, cycle.users["office"]).get(
+        f"/rounds/{round_id(cycle)}").data.decode()
+    job = tracker[tracker.index('id="publishing"'):]
+    assert re.search(r"<li>Group: <span[^>]*>refused by the gate", job), job
+    assert "&lt;b&gt;2 red KPIs&lt;/b&gt; have no action" in job
+    assert re.search(r"<li>North General Hospital: <span[^>]*>failed</span> "
+                     r"the kernel &lt;died&gt;", job), job
+
+
 def test_reminders_go_to_the_people_of_owners_not_done(app: Flask, cycle: Cycle) -> None:
     cycle.inbox.clear()
     office = Cycle.sign_in(app, cycle.users["office"])
@@ -653,17 +670,27 @@ def test_on_publish_each_reader_gets_one_message_with_their_pdfs_attached(
 
 
 def test_a_round_of_several_packs_is_refused_pack_by_pack_then_forced_publishes_each_whole(
-        tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
+        tmp_path: Path, smtp_server: tuple[int, Inbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The units' packs and the group's are made side by side by workers
     (reviewkit.run.parallel): each goes through its own gate (a refusal names its own
     reasons and builds nothing), and a forced round publishes every pack as version 1,
     recorded in the store, its lock free again."""
-    from reviewkit.run import publish
+    from reviewkit.run import parallel, publish
 
+    sizes: list[int] = []
+
+    class CountedPool(parallel.LocalPool):
+        def __init__(self, workers: int, *args: Any, **options: Any) -> None:
+            sizes.append(workers)
+            super().__init__(workers, *args, **options)
+
+    monkeypatch.setattr(parallel, "LocalPool", CountedPool)
     own = make_cycle(tmp_path, smtp_server)
     assert own.round is not None
     out = tmp_path / "packs"
-    refused = rounds.publish_round(own.round, approver="Dana", out_dir=out, by="test")
+    refused = rounds.publish_round(own.round, approver="Dana", out_dir=out, by="test",
+                                   workers=1)
     assert [p.unit for p in refused] == ["group", "north-general"]
     for item in refused:
         assert item.result is None and item.error == "" and item.refused, item
@@ -671,6 +698,7 @@ def test_a_round_of_several_packs_is_refused_pack_by_pack_then_forced_publishes_
     done = rounds.publish_round(own.round, approver="Dana", out_dir=out, force=True, by="test")
     assert [(p.unit, p.refused, p.error) for p in done] == [
         ("group", (), ""), ("north-general", (), "")]
+    assert sizes == [1, min(2, parallel.default_workers())]  # as asked, then one per core
     week = out / "weekly" / PERIOD
     for item, folder in zip(done, (week / "group", week / "north-general"), strict=True):
         assert item.result is not None and item.result.folder == folder
@@ -692,6 +720,29 @@ def test_a_round_of_several_packs_is_refused_pack_by_pack_then_forced_publishes_
                 (1, "Dana")], unit
     finally:
         store.dispose()
+
+
+def test_the_serve_settings_say_how_many_packs_a_published_round_builds_at_once(
+        app: Flask, cycle: Cycle, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``serve: publish_workers`` reaches the round's publication (a server sharing its
+    machine leaves cores to its web pages); below one it is refused, naming the field."""
+    from pydantic import ValidationError
+
+    from reviewkit.inputs.serve_params import ServeParams
+
+    with pytest.raises(ValidationError, match="publish_workers"):
+        ServeParams(publish_workers=0)
+    site = app.extensions["reviewkit"]
+    monkeypatch.setattr(site, "settings", site.settings.model_copy(update={"publish_workers": 1}))
+    asked: list[dict[str, Any]] = []
+    monkeypatch.setattr(rounds, "publish_round",
+                        lambda round_, **options: asked.append(options) or [])
+    assert cycle.round is not None
+    office = next(user for user in site.cycle.users() if user.role == "office")
+    job: dict[str, Any] = {}
+    serve_app._publish_job(app, cycle.round, office, False, job)
+    assert job["state"] == "done", job
+    assert [options["workers"] for options in asked] == [1]
 
 
 # -- drafts and people who leave ---------------------------------------------------------------

@@ -202,6 +202,7 @@ def test_the_office_sees_the_tracker_and_publishes(
     screenshot(driver, shots, "06-tracker-published")
     assert "Publishing: done" in job, job
     assert job.count("published") == 2  # the group's pack and North General's
+    assert "Group: published" in job and "North General Hospital: published" in job, job
     for page in ("rounds", "people", "audit"):
         driver.get(f"{base}/{page}")  # type: ignore[attr-defined]
         screenshot(driver, shots, f"07-{page}")

@@ -62,6 +62,10 @@ class ServeParams(BaseModel):
                               description="How long an e-mailed sign-in link works.")
     invitation_days: int = Field(default=7, ge=1, le=60, strict=True,
                                  description="How long an invitation's link works.")
+    publish_workers: int | None = Field(
+        default=None, ge=1, le=64, strict=True,
+        description="Packs built at once when a round is published (default: one per core). "
+                    "Fewer leaves cores to the web pages on a machine the server shares.")
 
     _no_nul_character = field_validator("people", "packs", mode="before")(no_nul_character)
 

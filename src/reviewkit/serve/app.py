@@ -676,7 +676,8 @@ def _publish_job(app: Flask, round_: Round, user: User, force: bool,
     served = cast(Site, app.extensions["reviewkit"])
     try:
         results = rounds.publish_round(round_, approver=user.name, out_dir=served.packs,
-                                       force=force, by=user.name)
+                                       force=force, by=user.name,
+                                       workers=served.settings.publish_workers)
         job["results"] = results
         published = [r for r in results if r.result is not None]
         served.cycle.audit(user.name, "round published", round_.name,

@@ -311,16 +311,17 @@ def approve_status(cycle: CycleStore, round_: Round, kpi_id: str, unit: str, *,
 # -- publishing the round's packs --------------------------------------------------------------
 
 def publish_round(round_: Round, *, approver: str, out_dir: Path, force: bool = False,
-                  by: str) -> list[Published]:
+                  by: str, workers: int | None = None) -> list[Published]:
     """Publish every pack of the round's definition for its period (each through the publish
     gate; ``force`` publishes anyway and records the reasons): the units' packs and the
-    group's side by side, one worker per core (reviewkit.run.parallel)."""
+    group's side by side, ``workers`` at once (default one per core; reviewkit.run.parallel)."""
     # Deferred for start-up time: the build imports papermill, nbconvert and WeasyPrint, which
     # only publishing needs (the server starts in a second without them).
     from reviewkit.run.parallel import publish_packs
 
     return publish_packs(Path(round_.params), round_.cadence, period=round_.period_end,
-                         out_dir=out_dir, approver=approver, force=force, by=by)
+                         out_dir=out_dir, approver=approver, force=force, by=by,
+                         workers=workers or 0)
 
 
 def label_of(cadence: str, day: dt.date) -> str:
