@@ -23,14 +23,15 @@ from serve_support import smtp_server as smtp_server
 
 from reviewkit import cadences
 from reviewkit.inputs.loaded import load_inputs
+from reviewkit.inputs.params import load_params
 from reviewkit.layout.document import pack_document
 from reviewkit.layout.sections import Pack
 from reviewkit.layout.view import Publication, make_view
 from reviewkit.narrative.drafts import draft_for_kpi
-from reviewkit.run import gate
+from reviewkit.run import gate, parallel
 from reviewkit.run.build import BuildResult
 from reviewkit.run.parallel import Published
-from reviewkit.run.prepare import evaluate, sources
+from reviewkit.run.prepare import evaluate, load_for, sources
 from reviewkit.serve import app as serve_app
 from reviewkit.serve import rounds
 from reviewkit.store.cycle import CycleStore
@@ -439,17 +440,31 @@ def test_the_tracker_names_each_published_pack_by_its_unit_and_escapes_what_went
         app: Flask, cycle: Cycle, monkeypatch: pytest.MonkeyPatch) -> None:
     """The outcome of publishing lists the packs as people name them: the group's, each unit
     by its name; the gate's reasons and a failure's message are shown as text."""
-    monkeypatch.setitem(app.extensions["reviewkit_publishing"], round_id(cycle), {
-        "state": "done", "sent": 1, "results": [
-            Published("group", refused=("<b>2 red KPIs</b> have no action",)),
-            Published("north-general", error="the kernel <died>")]})
-    tracker = Cycle.sign_in(app, cycle.users["office"]).get(
-        f"/rounds/{round_id(cycle)}").data.decode()
-    job = tracker[tracker.index('id="publishing"'):]
+    office = Cycle.sign_in(app, cycle.users["office"])
+
+    def outcome(*results: Published) -> str:
+        monkeypatch.setitem(app.extensions["reviewkit_publishing"], round_id(cycle),
+                            {"state": "done", "sent": 1, "results": list(results)})
+        page = office.get(f"/rounds/{round_id(cycle)}").data.decode()
+        return page[page.index('id="publishing"'):]
+
+    job = outcome(Published("group", refused=("<b>2 red KPIs</b> have no action",)),
+                  Published("north-general", error="the kernel <died>"))
     assert re.search(r"<li>Group: <span[^>]*>refused by the gate", job), job
     assert "&lt;b&gt;2 red KPIs&lt;/b&gt; have no action" in job
     assert re.search(r"<li>North General Hospital: <span[^>]*>failed</span> "
                      r"the kernel &lt;died&gt;", job), job
+    built = BuildResult(folder=Path("group"), document=None)  # type: ignore[arg-type]
+    job = outcome(Published("group", built, agreement=parallel.Agreement(
+        compared=("north-general",), disagreements=("incidents: group 7 <> units 9",))))
+    assert "Its figures disagree with its units' packs:<ul><li>incidents: group 7 &lt;&gt; " \
+        "units 9</li>" in job, job
+    job = outcome(Published("group", built, agreement=parallel.Agreement(
+        not_checked="no pack of north-general for this period")))
+    assert "Not checked against its units' packs: no pack of north-general" in job, job
+    job = outcome(Published("group", built, agreement=parallel.Agreement(
+        compared=("north-general",))))
+    assert "Its figures agree with the packs of its 1 unit." in job, job
 
 
 def test_reminders_go_to_the_people_of_owners_not_done(app: Flask, cycle: Cycle) -> None:
@@ -676,7 +691,7 @@ def test_a_round_of_several_packs_is_refused_pack_by_pack_then_forced_publishes_
     (reviewkit.run.parallel): each goes through its own gate (a refusal names its own
     reasons and builds nothing), and a forced round publishes every pack as version 1,
     recorded in the store, its lock free again."""
-    from reviewkit.run import parallel, publish
+    from reviewkit.run import publish
 
     sizes: list[int] = []
 
@@ -699,6 +714,9 @@ def test_a_round_of_several_packs_is_refused_pack_by_pack_then_forced_publishes_
     assert [(p.unit, p.refused, p.error) for p in done] == [
         ("group", (), ""), ("north-general", (), "")]
     assert sizes == [1, min(2, parallel.default_workers())]  # as asked, then one per core
+    # The group's published figures were checked against North General's pack, and agree.
+    assert done[0].agreement == parallel.Agreement(compared=("north-general",))
+    assert done[1].agreement is None
     week = out / "weekly" / PERIOD
     for item, folder in zip(done, (week / "group", week / "north-general"), strict=True):
         assert item.result is not None and item.result.folder == folder
@@ -720,6 +738,21 @@ def test_a_round_of_several_packs_is_refused_pack_by_pack_then_forced_publishes_
                 (1, "Dana")], unit
     finally:
         store.dispose()
+    # A unit's pack whose figures differ from those the group's page printed (one published
+    # before a round whose own pack of it was refused) is found, naming the KPI; a unit
+    # without a pack for the period leaves the group unchecked, saying so.
+    kpis = load_for(load_params(Path(own.round.params))).catalog.by_id()
+    unit_summary = week / "north-general" / "summary.json"
+    figures = json.loads(unit_summary.read_text(encoding="utf-8"))
+    changed = next(entry for entry in figures["kpis"] if entry["value"])
+    changed["value"] = changed["value"] * 2 + 1
+    unit_summary.write_text(json.dumps(figures), encoding="utf-8")
+    found = parallel.group_agreement(week / "group", kpis, ["north-general"])
+    assert found.compared == ("north-general",) and found.not_checked == ""
+    assert any(item.startswith(changed["id"]) for item in found.disagreements), found
+    shutil.rmtree(week / "north-general")
+    assert parallel.group_agreement(week / "group", kpis, ["north-general"]) == \
+        parallel.Agreement(not_checked="no pack of north-general for this period")
 
 
 def test_the_serve_settings_say_how_many_packs_a_published_round_builds_at_once(

@@ -203,6 +203,8 @@ def test_the_office_sees_the_tracker_and_publishes(
     assert "Publishing: done" in job, job
     assert job.count("published") == 2  # the group's pack and North General's
     assert "Group: published" in job and "North General Hospital: published" in job, job
+    # Checked against North General's pack, whose backup status its owner set (approved).
+    assert "Its figures agree with the packs of its 1 unit." in job, job
     for page in ("rounds", "people", "audit"):
         driver.get(f"{base}/{page}")  # type: ignore[attr-defined]
         screenshot(driver, shots, f"07-{page}")

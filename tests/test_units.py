@@ -210,6 +210,46 @@ def test_the_consistency_check_finds_a_target_or_a_status_the_catalog_does_not_g
     assert "no target of its own" in found[0].detail
 
 
+def test_a_status_an_owner_set_in_a_review_round_is_told_apart_and_not_a_disagreement(
+        two_units: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A unit's pack whose status its owner set (approved by the office) says so in its
+    summary, with what the data gave; the consistency check judges the data's status, so the
+    owner's is no disagreement, and a data status that does not follow still is."""
+    from reviewkit.run import prepare
+    from reviewkit.store.records import APPROVAL_FIELD, FieldValue, KpiUpdate
+
+    inputs = load_for(load_params(two_units))
+    store = Store.open(inputs.params.store_location)
+    weekly = cadences.get("weekly")
+    try:
+        data_status = evaluate(weekly, inputs, store, unit="north").result("uptime").status
+        status = "red" if data_status != "red" else "green"
+
+        def saved(name: str, text: str) -> FieldValue:
+            return FieldValue("uptime", "north", name, text, 1, "2026-11-21T09:00:00+00:00",
+                              "Ira Fraser")
+
+        # What the round's owner saved and the office approved (the store's cycle tables).
+        update = KpiUpdate("uptime", "north", {
+            "status": saved("status", status), "status_reason": saved(
+                "status_reason", "a <planned> outage"), APPROVAL_FIELD: saved(APPROVAL_FIELD, "1")})
+        monkeypatch.setattr(prepare, "round_updates", lambda *args: (update,))
+        packs = [evaluate(weekly, inputs, store, unit=unit) for unit in (None, "north", "south")]
+    finally:
+        store.dispose()
+    group, north, south = (summary_of(make_view(e, inputs), Publication()) for e in packs)
+    entry = next(item for item in north["kpis"] if item["id"] == "uptime")
+    assert entry["status"] == status
+    assert entry["status_set_by_owner"] == {
+        "data_status": data_status, "reason": "a <planned> outage", "by": "Ira Fraser",
+        "approved": True}
+    kpis = inputs.catalog.by_id()
+    assert disagreements(kpis, group, [north, south]) == []
+    entry["status_set_by_owner"]["data_status"] = status
+    found = disagreements(kpis, group, [north, south])
+    assert [(item.kpi_id, item.pack) for item in found] == [("uptime", "north")]
+
+
 def test_a_kpi_with_both_unit_rows_and_group_rows_is_an_error_naming_the_line(
         two_units: Path) -> None:
     csv = two_units.parent / "measurements.csv"

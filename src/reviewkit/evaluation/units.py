@@ -202,13 +202,18 @@ def _number(entry: Mapping[str, Any], key: str) -> float | None:
 
 
 def _status_problem(entry: Mapping[str, Any], direction: str) -> str | None:
-    """Why a pack's status is not the one its value, target and amber give, or None."""
+    """Why a pack's status is not the one its value, target and amber give, or None. Where the
+    KPI's owner set the status in a review round, the data's status (kept beside it) is the
+    one judged."""
     value, target, amber = (_number(entry, key) for key in ("value", "target", "amber"))
+    owner = entry.get("status_set_by_owner")
+    status, which = ((owner.get("data_status"), "the data's status") if isinstance(owner, Mapping)
+                     else (entry.get("status"), "status"))
     if target is None:
-        return "no target" if entry.get("status") != "no_data" or value is not None else None
+        return "no target" if status != "no_data" or value is not None else None
     expected = rag_status(value, target, amber, direction)
-    if entry.get("status") != expected:
-        return (f"status {entry.get('status')}, but {_shown(value)} against target "
+    if status != expected:
+        return (f"{which} {status}, but {_shown(value)} against target "
                 f"{_shown(target)} is {expected}")
     return None
 

@@ -149,6 +149,13 @@ def _kpi_entry(view: PackView, kpi_id: str) -> dict[str, Any]:
         entry["target_share"] = number("share")
     # The target of the data's rows, or the catalog's (the group's, or the unit's).
     entry["target_from"] = result.current.target_from
+    # A status the KPI's owner set in the review round instead of the data's: a reader (and
+    # the consistency check of a group) can tell it from one the value and target give.
+    if result.owner_status is not None:
+        entry["status_set_by_owner"] = {
+            "data_status": result.owner_status.data_status,
+            "reason": result.owner_status.reason, "by": result.owner_status.by,
+            "approved": result.owner_status.approved}
     return entry
 
 

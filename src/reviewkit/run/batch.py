@@ -511,8 +511,8 @@ def _consistency(definition: Definition, batch_plan: Plan,
     for group in (p for p in planned if p.unit is None):
         members = [p for p in planned if p.unit is not None and p.cadence == group.cadence
                    and p.label == group.label]
-        summaries = [_summary(p.folder) for p in members]
-        group_summary = _summary(group.folder)
+        summaries = [summary_of(p.folder) for p in members]
+        group_summary = summary_of(group.folder)
         missing = [p.unit for p, s in zip(members, summaries, strict=True) if s is None]
         if group_summary is None or missing:
             found.append({"pack": group.name, "kpi": None, "detail": "not checked: "
@@ -541,7 +541,7 @@ def compare_group(name: str, kpis: Mapping[str, Kpi], group: Mapping[str, Any],
             for item in problems]
 
 
-def _summary(folder: Path) -> dict[str, Any] | None:
+def summary_of(folder: Path) -> dict[str, Any] | None:
     try:
         data = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):

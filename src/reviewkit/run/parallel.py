@@ -5,6 +5,10 @@ Each pack is prepared here as a single build prepares it (its narrative edits sa
 publish gate applied, under the pack's lock), with each unit evaluated once and its figures
 handed to the group's units page as a batch hands them. The worker swaps the pack in under its
 lock again, and refuses to if a publication of the same pack came in between.
+
+A published group pack is then checked against its units' packs of the period as they stand
+(published in this round or before it), as a batch checks it: a unit refused by the gate this
+time keeps its earlier pack, whose figures the group's page may no longer print.
 """
 
 from __future__ import annotations
@@ -12,18 +16,19 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from reviewkit import cadences
 from reviewkit.errors import ReviewkitError
 from reviewkit.evaluation.units import UnitFigures
+from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.params import GROUP_FOLDER, load_params
 from reviewkit.run import publish
 from reviewkit.run._spawned import worker_context, worker_main
-from reviewkit.run.batch import default_workers, remember_unit
+from reviewkit.run.batch import compare_group, default_workers, remember_unit, summary_of
 from reviewkit.run.build import BuildResult, PackJob, build_pack, prepare_job
 from reviewkit.run.execute import read_notebook
 from reviewkit.run.gate import PublishRefused
@@ -35,13 +40,42 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class Agreement:
+    """A published group pack checked against its units' packs of the same period."""
+
+    compared: tuple[str, ...] = ()  # the units whose packs were read
+    disagreements: tuple[str, ...] = ()  # each KPI (and unit) whose figures do not agree
+    not_checked: str = ""  # why the check could not be made ('' when it was)
+
+
+@dataclass(frozen=True)
 class Published:
-    """What became of one pack: its build, or why it was not published."""
+    """What became of one pack: its build, or why it was not published; for a group's pack,
+    how its figures agree with its units' packs."""
 
     unit: str  # the unit's id, "group" for the group's pack, "" for a definition's only pack
     result: BuildResult | None = None
     refused: tuple[str, ...] = ()
     error: str = ""
+    agreement: Agreement | None = None
+
+
+def group_agreement(group_folder: Path, kpis: Mapping[str, Kpi],
+                    units: Sequence[str]) -> Agreement:
+    """The group pack in ``group_folder`` against the packs of ``units`` beside it, as they
+    now stand (the consistency check of a batch: ``run/batch.py``)."""
+    group = summary_of(group_folder)
+    summaries = {unit: summary_of(group_folder.parent / unit) for unit in units}
+    missing = [unit for unit, summary in summaries.items() if summary is None]
+    if group is None or missing:
+        return Agreement(not_checked="the group's pack is missing" if group is None else
+                         f"no pack of {', '.join(missing)} for this period")
+    found = compare_group(group_folder.name, kpis, group,
+                          [summary for summary in summaries.values() if summary is not None])
+    notes = [item["detail"] for item in found if item["kpi"] is None]
+    return Agreement(compared=tuple(units),
+                     disagreements=tuple(item["detail"] for item in found if item["kpi"]),
+                     not_checked="; ".join(notes))
 
 
 def publish_packs(params_file: Path, cadence: str, *, period: dt.date, out_dir: Path,
@@ -110,6 +144,13 @@ def publish_packs(params_file: Path, cadence: str, *, period: dt.date, out_dir: 
                 made[unit] = Published(unit, error=outcome.error)
     finally:
         store.dispose()
+    group = made[GROUP_FOLDER]
+    if group.result is not None:
+        agreement = group_agreement(group.result.folder, inputs.catalog.by_id(), order[:-1])
+        made[GROUP_FOLDER] = replace(group, agreement=agreement)
+        if agreement.disagreements:
+            log.warning("the group's pack %s disagrees with its units' packs: %s",
+                        group.result.folder, "; ".join(agreement.disagreements))
     return [made[unit] for unit in [GROUP_FOLDER, *order[:-1]]]
 
 

@@ -683,7 +683,9 @@ def _publish_job(app: Flask, round_: Round, user: User, force: bool,
         served.cycle.audit(user.name, "round published", round_.name,
                            {"packs": [rounds.unit_word(r.unit) for r in published],
                             "refused": [rounds.unit_word(r.unit) for r in results
-                                        if r.refused or r.error], "forced": force})
+                                        if r.refused or r.error], "forced": force,
+                            "disagreements": [item for r in results if r.agreement
+                                              for item in r.agreement.disagreements]})
         with app.test_request_context(base_url=served.settings.url):
             job["sent"] = _send_packs(served, round_, published)
         job["state"] = "done"
