@@ -31,6 +31,7 @@ from conftest_build import (
     two_site_definition,
 )
 
+from reviewkit import _scratch
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.run import _kernel_fork, publish
 from reviewkit.run.batch import compare_group
@@ -91,9 +92,11 @@ def _run(mode: str, base_root: Path, where: Path) -> Faulted:
     shutil.copytree(base_root, where)
     params = _params(where)
     pid_file = where / "kernel.pid"
+    # A temporary folder of its own: what the build leaves there is the test's to read.
+    (where / "tmp").mkdir()
     child = forked.Child("fault_build:faulted_build",
                          [mode, str(params), str(where / "out"), str(pid_file), "--unit", UNIT],
-                         env=child_env(LATER_TIME))
+                         env={**child_env(LATER_TIME), "TMPDIR": str(where / "tmp")})
     proc = child.finished(timeout=300)
     pid, parent = ((int(found) for found in pid_file.read_text().split()) if pid_file.is_file()
                    else (None, None))
@@ -256,6 +259,29 @@ def test_what_a_killed_build_leaves_beside_the_pack_is_cleaned_by_the_next(
     leftovers = [p.name for p in run.folder.parent.iterdir()
                  if p.name.startswith(".") and not p.name.endswith(".lock")]
     assert leftovers == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_what_a_killed_build_leaves_in_the_temporary_folder_goes_with_the_next_build(
+    base: Base, mode: str
+) -> None:
+    """A build that fails cleans its temporary folders up itself; one killed outright cannot
+    (its prepared pack, the kernel's sockets and log stay), and the next build's first
+    temporary folder sweeps them away (reviewkit._scratch), the pack's figures with them."""
+    temporary = base.runs[mode].root / "tmp"
+    # Jinja's cache of compiled section templates is kept on purpose (reviewkit._speedups).
+    kept = [path.name for path in temporary.glob("_jinja2-cache-*")]
+    left = sorted(path.name for path in temporary.iterdir() if path.name not in kept)
+    if mode in (*BEFORE_SWAP, *AFTER_SWAP):
+        assert any(name.startswith("reviewkit-") for name in left), left
+    else:
+        assert left == []
+    swept = _scratch.make("reviewkit-", temporary)  # what the next build does first
+    try:
+        assert sorted(path.name for path in temporary.iterdir()) == sorted([swept.name, *kept])
+    finally:
+        _scratch.remove(swept)
+    assert sorted(path.name for path in temporary.iterdir()) == sorted(kept)
 
 
 def test_shutting_down_a_kernel_stops_its_warm_up_instead_of_waiting_for_it(

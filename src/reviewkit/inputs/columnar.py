@@ -15,8 +15,6 @@ Python; the earlier periods come back as one row per KPI and period (see :func:`
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reviewkit import _scratch
 from reviewkit.cadences import PeriodRule
 from reviewkit.periods import EARLIEST, LATEST
 
@@ -56,11 +55,11 @@ def engine(**settings: Any) -> Iterator[duckdb.DuckDBPyConnection]:
 
     # Why a folder of our own: past the memory limit DuckDB spills to disk, by default into
     # ".tmp" in the working directory, which is the user's.
-    spill = tempfile.mkdtemp(prefix="reviewkit-duckdb-")
+    spill = _scratch.make("reviewkit-duckdb-")
     try:
         con = duckdb.connect(config={"autoinstall_known_extensions": False,
                                      "autoload_known_extensions": False,
-                                     "memory_limit": MEMORY_LIMIT, "temp_directory": spill,
+                                     "memory_limit": MEMORY_LIMIT, "temp_directory": str(spill),
                                      **settings})
         try:
             # A bar drawn on the terminal during a long scan would break the one-line promise.
@@ -69,7 +68,7 @@ def engine(**settings: Any) -> Iterator[duckdb.DuckDBPyConnection]:
         finally:
             con.close()
     finally:
-        shutil.rmtree(spill, ignore_errors=True)
+        _scratch.remove(spill)
 
 
 def define_period_of(con: duckdb.DuckDBPyConnection, end: dt.date, rule: PeriodRule) -> None:

@@ -12,8 +12,6 @@ import getpass
 import logging
 import os
 import pickle
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -24,7 +22,7 @@ from typing import Any
 
 from nbformat import NotebookNode
 
-from reviewkit import cadences, periods
+from reviewkit import _scratch, cadences, periods
 from reviewkit.cadences import Cadence
 from reviewkit.errors import EnvironmentFailure, ExecutionError, UsageError
 from reviewkit.evaluation.pack import PackEvaluation
@@ -263,13 +261,13 @@ def start_kernel(notebook_path: Path, memory_limit: int | None = None) -> tuple[
     """A kernel booting (and importing the notebook helpers) in its own process, and the private
     folder where it will find its prepared pack (named in its environment, so neither the
     notebook nor pack.ipynb ever names it)."""
-    scratch = Path(tempfile.mkdtemp(prefix="reviewkit-"))
+    scratch = _scratch.make("reviewkit-")
     try:
         kernel = Kernel(cwd=notebook_path.parent, warm_up=KERNEL_WARM_UP,
                         env={PREPARED_ENV: str(scratch / "prepared.pickle")},
                         memory_limit=memory_limit)
     except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
+        _scratch.remove(scratch)
         raise
     return kernel, scratch
 
@@ -367,7 +365,7 @@ def produce(
     finally:
         if own_store and store is not None:
             store.dispose()
-        shutil.rmtree(scratch, ignore_errors=True)
+        _scratch.remove(scratch)
     return BuildResult(folder=placed, document=document, timings=dict(stages.timings),
                        findings=findings,
                        beside_published=job.found_published if placed != job.final else None)
@@ -485,7 +483,7 @@ def _read_notebook(path: Path, params: LoadedParams) -> NotebookNode:
 def _stop(kernel: tuple[Kernel, Path]) -> None:
     running, scratch = kernel
     running.shutdown()
-    shutil.rmtree(scratch, ignore_errors=True)
+    _scratch.remove(scratch)
 
 
 def _settle_narrative(store: Store, evaluated: PackEvaluation, notebook: NotebookNode,

@@ -8,7 +8,6 @@ import functools
 import logging
 import os
 import queue
-import shutil
 import tempfile
 import threading
 import time
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import nbformat
 from nbformat import NotebookNode
 
+from reviewkit import _scratch
 from reviewkit.errors import ExecutionError
 from reviewkit.run import _kernel_fork, _process
 
@@ -55,11 +55,6 @@ class Kernel:
         from jupyter_client.utils import run_sync  # type: ignore[attr-defined]
 
         self._run_sync = run_sync
-        # The kernel's own chatter (e.g. its TCP notice) goes to a log, not the user's terminal;
-        # ExecutionError quotes its tail when the kernel dies.
-        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in shutdown()
-            prefix="reviewkit-kernel-", suffix=".log", delete=False
-        )
         # The kernel's sockets are files in a private folder: over TCP, jupyter_client picks
         # free ports, releases them and the kernel binds them a moment later, and another
         # program (or another build of a batch) can take one in between ("Address already in
@@ -68,8 +63,16 @@ class Kernel:
         self._sockets = _socket_folder()
         transport = ({"transport": "ipc", "ip": str(self._sockets / "kernel")}
                      if self._sockets is not None else {})
-        self.manager: AsyncKernelManager = _tracking_manager()(kernel_name=KERNEL_NAME,
-                                                               **transport)
+        # The kernel's own chatter (e.g. its TCP notice) goes to a log, not the user's terminal;
+        # ExecutionError quotes its tail when the kernel dies. It is kept beside the sockets
+        # (or in a folder of its own), which a later build removes if this one is killed.
+        self._folder = self._sockets or _scratch.make("reviewkit-kernel-")
+        self.log = open(self._folder / "kernel.log", "w+b")  # noqa: SIM115 - closed in shutdown()
+        # Its connection file (the kernel's key) beside them too, not in a temporary file of
+        # jupyter_client's own that a killed build would leave behind.
+        self.manager: AsyncKernelManager = _tracking_manager()(
+            kernel_name=KERNEL_NAME, connection_file=str(self._folder / "kernel.json"),
+            **transport)
         self.manager.memory_limit = memory_limit  # type: ignore[attr-defined]
         try:
             run_sync(self.manager.start_kernel)(
@@ -78,7 +81,8 @@ class Kernel:
                 preexec_fn=functools.partial(_prepare_kernel_process, memory_limit),
             )
         except BaseException:
-            self._remove_sockets()
+            self.log.close()
+            _scratch.remove(self._folder)
             raise
         self._warm: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -159,12 +163,7 @@ class Kernel:
             if self._warm is not None:
                 self._warm.join(timeout=10)
             self.log.close()
-            Path(self.log.name).unlink(missing_ok=True)
-            self._remove_sockets()
-
-    def _remove_sockets(self) -> None:
-        if self._sockets is not None:
-            shutil.rmtree(self._sockets, ignore_errors=True)
+            _scratch.remove(self._folder)
 
     def __enter__(self) -> Kernel:
         return self
@@ -198,7 +197,7 @@ def _socket_folder() -> Path | None:
                 > _SOCKET_PATH_MAX:
             continue
         try:
-            return Path(tempfile.mkdtemp(prefix="rk-kernel-", dir=parent))
+            return _scratch.make("rk-kernel-", parent)
         except OSError:
             continue
     return None
