@@ -26,7 +26,7 @@ SRC = REPO / "src" / "reviewkit"
 #: their period arithmetic, and how numbers are written.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("reviewkit", "reviewkit.errors", "reviewkit.cadences", "reviewkit.periods",
-     "reviewkit.formatting", "reviewkit.redact", "reviewkit._speedups"),
+     "reviewkit.formatting", "reviewkit.redact", "reviewkit._speedups", "reviewkit._scratch"),
     ("reviewkit.inputs",),
     ("reviewkit.store",),
     ("reviewkit.evaluation",),
