@@ -55,8 +55,7 @@ def engine(**settings: Any) -> Iterator[duckdb.DuckDBPyConnection]:
 
     # Why a folder of our own: past the memory limit DuckDB spills to disk, by default into
     # ".tmp" in the working directory, which is the user's.
-    spill = _scratch.make("reviewkit-duckdb-")
-    try:
+    with _scratch.folder("reviewkit-duckdb-") as spill:
         con = duckdb.connect(config={"autoinstall_known_extensions": False,
                                      "autoload_known_extensions": False,
                                      "memory_limit": MEMORY_LIMIT, "temp_directory": str(spill),
@@ -67,8 +66,6 @@ def engine(**settings: Any) -> Iterator[duckdb.DuckDBPyConnection]:
             yield con
         finally:
             con.close()
-    finally:
-        _scratch.remove(spill)
 
 
 def define_period_of(con: duckdb.DuckDBPyConnection, end: dt.date, rule: PeriodRule) -> None:

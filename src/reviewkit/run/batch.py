@@ -511,21 +511,29 @@ def _consistency(definition: Definition, batch_plan: Plan,
     for group in (p for p in planned if p.unit is None):
         members = [p for p in planned if p.unit is not None and p.cadence == group.cadence
                    and p.label == group.label]
-        summaries = [summary_of(p.folder) for p in members]
-        group_summary = summary_of(group.folder)
-        missing = [p.unit for p, s in zip(members, summaries, strict=True) if s is None]
-        if group_summary is None or missing:
-            found.append({"pack": group.name, "kpi": None, "detail": "not checked: "
-                          + ("the group pack is missing" if group_summary is None else
-                             f"no pack for {', '.join(str(u) for u in missing)}")})
-            continue
         if len(members) < len(definition.inputs.units):
             found.append({"pack": group.name, "kpi": None, "detail": "not checked: the batch "
                           "built only some of the units (--units)"})
             continue
-        found += compare_group(group.name, kpis, group_summary,
-                               [s for s in summaries if s is not None])
+        found += check_group(group.name, kpis, group.folder,
+                             {str(p.unit): p.folder for p in members})
     return found
+
+
+def check_group(name: str, kpis: Mapping[str, Kpi], group_folder: Path,
+                unit_folders: Mapping[str, Path]) -> list[dict[str, Any]]:
+    """A group pack against its units' packs, as they now stand in their folders: each
+    disagreement (``kpi`` set), or why it could not be checked (``kpi`` None). A batch checks
+    its group packs this way, and so does a published review round (run/parallel.py)."""
+    group = summary_of(group_folder)
+    summaries = {unit: summary_of(folder) for unit, folder in unit_folders.items()}
+    missing = [unit for unit, summary in summaries.items() if summary is None]
+    if group is None or missing:
+        return [{"pack": name, "kpi": None, "detail": "not checked: "
+                 + ("the group pack is missing" if group is None else
+                    f"no pack for {', '.join(missing)}")}]
+    return compare_group(name, kpis, group,
+                         [summary for summary in summaries.values() if summary is not None])
 
 
 def compare_group(name: str, kpis: Mapping[str, Kpi], group: Mapping[str, Any],

@@ -28,7 +28,7 @@ from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.params import GROUP_FOLDER, load_params
 from reviewkit.run import publish
 from reviewkit.run._spawned import worker_context, worker_main
-from reviewkit.run.batch import compare_group, default_workers, remember_unit, summary_of
+from reviewkit.run.batch import check_group, default_workers, remember_unit
 from reviewkit.run.build import BuildResult, PackJob, build_pack, prepare_job
 from reviewkit.run.execute import read_notebook
 from reviewkit.run.gate import PublishRefused
@@ -63,17 +63,12 @@ class Published:
 def group_agreement(group_folder: Path, kpis: Mapping[str, Kpi],
                     units: Sequence[str]) -> Agreement:
     """The group pack in ``group_folder`` against the packs of ``units`` beside it, as they
-    now stand (the consistency check of a batch: ``run/batch.py``)."""
-    group = summary_of(group_folder)
-    summaries = {unit: summary_of(group_folder.parent / unit) for unit in units}
-    missing = [unit for unit, summary in summaries.items() if summary is None]
-    if group is None or missing:
-        return Agreement(not_checked="the group's pack is missing" if group is None else
-                         f"no pack of {', '.join(missing)} for this period")
-    found = compare_group(group_folder.name, kpis, group,
-                          [summary for summary in summaries.values() if summary is not None])
-    notes = [item["detail"] for item in found if item["kpi"] is None]
-    return Agreement(compared=tuple(units),
+    now stand (the batch's check: ``run/batch.py: check_group``)."""
+    found = check_group(group_folder.name, kpis, group_folder,
+                        {unit: group_folder.parent / unit for unit in units})
+    notes = [str(item["detail"]).removeprefix("not checked: ")
+             for item in found if item["kpi"] is None]
+    return Agreement(compared=() if notes else tuple(units),
                      disagreements=tuple(item["detail"] for item in found if item["kpi"]),
                      not_checked="; ".join(notes))
 
