@@ -9,6 +9,8 @@ import io
 import shutil
 import socket
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -395,3 +397,42 @@ def test_a_read_that_fails_while_listing_versions_is_a_store_fault(
             store.versions("weekly", "2026-11-20")
     finally:
         store.dispose()
+
+
+#: Another process's last use of a store: a pack's build in a batch or review-round worker
+#: records the pack, then closes its connection.
+_WORKER_RECORDS_AND_CLOSES = """\
+import contextlib, sqlite3, sys
+with contextlib.closing(sqlite3.connect(sys.argv[1], isolation_level=None)) as db:
+    db.execute("insert into reviewkit_meta (key, value) values ('worker', 'was here')")
+"""
+
+
+def test_opening_a_store_again_leaves_the_store_this_process_holds_to_it(tmp_path: Path) -> None:
+    """The review-cycle server keeps its store open (write-ahead log on, as ``Site.open`` sets
+    it) while a publication in one of its threads opens the store again, and the workers that
+    build the packs write to it and close it. Opening must not cancel the locks by which the
+    server holds the file (closing any descriptor of the file does, for the whole process:
+    SQLite's "How To Corrupt An SQLite Database File", 2.2). Otherwise a worker's last close
+    takes the file for its own, checkpoints the log and deletes it and its index from under the
+    server, whose next requests fail with "database disk image is malformed"."""
+    path = tmp_path / "review.sqlite"
+    served = Store.open(str(path))
+    try:
+        raw = served.engine.raw_connection()  # as Site.open sets it
+        try:
+            raw.driver_connection.execute("PRAGMA journal_mode=WAL")  # type: ignore[union-attr]
+        finally:
+            raw.close()  # back to the pool, open
+        with served.engine.begin() as connection:  # a request read it
+            connection.exec_driver_sql("select count(*) from reviewkit_meta").all()
+        Store.open(str(path)).dispose()  # the publication's thread
+        subprocess.run([sys.executable, "-c", _WORKER_RECORDS_AND_CLOSES, str(path)],
+                       check=True, timeout=60)
+        assert path.with_name(path.name + "-wal").exists()
+        assert path.with_name(path.name + "-shm").exists()
+        with served.engine.begin() as connection:
+            assert connection.exec_driver_sql(
+                "select value from reviewkit_meta where key = 'worker'").scalar() == "was here"
+    finally:
+        served.dispose()

@@ -237,10 +237,6 @@ def _engine(url: str) -> Engine:
 _CONNINFO = re.compile(
     r"\s*(?:[a-z_]+\s*=\s*(?:'(?:[^'\\]|\\.)*'|\S*)\s+)+[a-z_]+\s*=.*", re.DOTALL)
 
-#: The first bytes of every SQLite database file.
-SQLITE_HEADER = b"SQLite format 3\x00"
-
-
 def _check_sqlite_file(path: Path) -> None:
     """Refuse a path that is not (or not yet) an SQLite store; only a missing file is created."""
     hint = "give the path of your store, or remove the file to start a new store"
@@ -248,17 +244,29 @@ def _check_sqlite_file(path: Path) -> None:
         raise StoreError(f"{path} is a folder, not a store file; {hint}")
     if not path.parent.is_dir():
         raise StoreError(f"store folder {path.parent} does not exist; create it or fix 'store'")
-    if not path.exists():
-        return
     try:
-        with path.open("rb") as handle:
-            head = handle.read(len(SQLITE_HEADER))
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return
     except OSError as exc:
         raise store_fault(str(path), exc) from exc
-    if not head:
+    if not size:
         raise StoreError(f"{path} is empty, not a reviewkit store; {hint}")
-    if head != SQLITE_HEADER:
-        raise StoreError(f"{path} is not a reviewkit store (not an SQLite database); {hint}")
+    # Read through SQLite, never with open(): closing any descriptor of the file cancels every
+    # lock this process holds on it (POSIX locks are the process's), those of the store's other
+    # connections included, and another process may then write under them or delete the
+    # write-ahead log they read (SQLite's "How To Corrupt An SQLite Database File", 2.2).
+    # SQLite's own connections share their locks and keep a descriptor open while they are held.
+    try:
+        with contextlib.closing(sqlite3.connect(
+                f"file:{pathname2url(str(path))}?mode=rw", uri=True,
+                timeout=LOCK_WAIT_SECONDS)) as probe:
+            probe.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc):
+            raise StoreError(f"{path} is not a reviewkit store (not an SQLite database); "
+                             f"{hint}") from None
+        raise store_fault(str(path), exc) from exc
 
 
 #: What to do about the database failures a user can meet, by words in the driver's message.
