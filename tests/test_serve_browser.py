@@ -195,9 +195,12 @@ def test_the_office_sees_the_tracker_and_publishes(
     while time.monotonic() < deadline:
         driver.get(f"{base}/rounds/{cycle.round.id}")  # type: ignore[attr-defined,union-attr]
         heading = driver.find_elements(By.CSS_SELECTOR, "#publishing h2")  # type: ignore[attr-defined]
-        if heading and heading[0].text != "Publishing: running":
+        # No heading: not the round's page but an error page, which no wait will change.
+        if not heading or heading[0].text != "Publishing: running":
             break
         time.sleep(2)
+    page = driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
+    assert driver.find_elements(By.ID, "publishing"), page  # type: ignore[attr-defined]
     job = driver.find_element(By.ID, "publishing").text  # type: ignore[attr-defined]
     screenshot(driver, shots, "06-tracker-published")
     assert "Publishing: done" in job, job
