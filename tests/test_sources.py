@@ -624,6 +624,21 @@ def test_a_relative_sqlite_url_is_relative_to_the_params_file(
     assert prepare_view("weekly", params).evaluated.result("restore_hours").value == 1.5
 
 
+@pytest.mark.parametrize("folder, written", [("exports #1", "exports%20%231"),
+                                              ("exports 50%", "exports%2050%25"),
+                                              ("exports?", "exports%3F")])
+def test_a_sqlite_database_in_a_folder_whose_name_needs_quoting_is_read(
+    tmp_path: Path, folder: str, written: str,
+) -> None:
+    """The URL is written as URLs are, quoted; the file it names is read, whatever characters
+    its path has ('#', '%' and '?' mean something else to SQLite's own file: URIs)."""
+    (tmp_path / folder).mkdir()
+    _itsm(tmp_path / folder / "itsm.db")
+    params = _pack(tmp_path, query=DATE_QUERY, sources=(
+        f"sources:\n  incidents: {{url: 'sqlite:///{written}/itsm.db', table: incidents}}\n"))
+    assert prepare_view("weekly", params).evaluated.result("restore_hours").value == 1.5
+
+
 def test_a_missing_sqlite_database_is_named_and_never_created(tmp_path: Path) -> None:
     params = _pack(tmp_path, query=DATE_QUERY,
                    sources="sources:\n  incidents: {url: 'sqlite:///nope.db', table: incidents}\n")

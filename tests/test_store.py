@@ -241,6 +241,27 @@ def test_store_url_accepts_paths_and_urls(tmp_path: Path) -> None:
     assert store_url("sqlite:///x.db") == "sqlite:///x.db"
 
 
+@pytest.mark.parametrize("name", ["reviews?2026", "reviews%202026", "team #2", "équipe 2"])
+def test_a_store_path_with_url_characters_is_the_file_it_names(tmp_path: Path,
+                                                                name: str) -> None:
+    """A path is not a URL: '?' would start a query, '%20' would be read as a space, and the
+    store would be another file (created empty, the actions recorded in it, or not found)."""
+    folder = tmp_path / name
+    folder.mkdir()
+    path = folder / f"{name}.sqlite"
+    store = Store.open(str(path))
+    try:
+        assert add(store) == "A-0001"
+    finally:
+        store.dispose()
+    assert sorted(entry.name for entry in folder.iterdir()) == [path.name]
+    again = Store.open(str(path))
+    try:
+        assert [action.id for action in again.actions()] == ["A-0001"]
+    finally:
+        again.dispose()
+
+
 def test_missing_sqlite_folder_is_a_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="does not exist"):
         Store.open(str(tmp_path / "nope" / "reviewkit.sqlite"))

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.request import pathname2url
 
 from reviewkit import redact
 from reviewkit.cadences import PeriodRule
@@ -280,8 +281,9 @@ def _sqlite_url(params_path: Path, url: str, line: int, field_name: str, roots: 
     if not path.is_file():
         raise InputError(params_path, f"{path} is not a file; name an SQLite database file",
                          line=line, field=field_name)
-    return str(parsed.set(database=f"file:{path}?mode=ro", query={**parsed.query,
-                                                                   "uri": "true"}))
+    # A file: URI, so its path is quoted: '#', '?' and '%' mean something else in it.
+    return str(parsed.set(database=f"file:{pathname2url(str(path))}?mode=ro",
+                          query={**parsed.query, "uri": "true"}))
 
 
 # -- the catalog's `query:` ---------------------------------------------------------------------

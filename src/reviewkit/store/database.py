@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from urllib.request import pathname2url
 
 import sqlalchemy as sa
@@ -205,7 +206,9 @@ def store_url(location: str) -> str:
             # The driver we ship is psycopg 3; SQLAlchemy's bare scheme means psycopg2.
             return "postgresql+psycopg://" + location.split("://", 1)[1]
         return location
-    return f"sqlite:///{Path(location).resolve()}"
+    # Quoted: SQLAlchemy reads the path as part of a URL, where '?' starts a query and '%20'
+    # is a space; it unquotes what it reads, so the store is the file the path names.
+    return f"sqlite:///{quote(str(Path(location).resolve()), safe='/')}"
 
 
 #: How long a command waits for an SQLite store another process is writing, in seconds:
@@ -538,12 +541,13 @@ class Store:
                 "postgresql://USER@HOST:PORT/DATABASE, and keep the password out of the params "
                 "file (store: ${REVIEWKIT_STORE_URL}, or a ~/.pgpass file)")
         url = store_url(location)
-        new_file: Path | None = None
-        if url.startswith("sqlite:///"):
-            path = Path(url.removeprefix("sqlite:///"))
-            _check_sqlite_file(path)
-            new_file = None if path.exists() else path
         try:
+            new_file: Path | None = None
+            if url.startswith("sqlite:///"):
+                # The file SQLAlchemy will open: the URL's path, unquoted, without its query.
+                path = Path(sa.engine.make_url(url).database or "")
+                _check_sqlite_file(path)
+                new_file = None if path.exists() else path
             if new_file is not None:
                 cls._create_whole(new_file)
             engine = _engine(url)
