@@ -207,6 +207,28 @@ def test_staging_dir_cleans_up_after_killed_builds(final: Path) -> None:
     assert staging.is_dir()
 
 
+def test_a_build_killed_between_the_two_renames_leaves_the_previous_pack_to_the_next(
+    final: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where folders cannot be exchanged at once (NFS, SMB), a swap is two renames: the pack
+    to a retired name, then the new one into place. A build killed between them leaves no
+    pack at ``final``, the previous one retired under the dead build's id and the new one in
+    its staging folder. The next build puts the previous pack back (the new one's record was
+    never committed), never deletes it."""
+    monkeypatch.setattr(publish, "_exchange", lambda a, b: False)
+    final.mkdir(parents=True)
+    _fill(final, "published")
+    previous = _files(final)
+    dead = _dead_pid()
+    final.rename(final.parent / f".{LABEL}.previous-{dead}-0123abcd")
+    new = final.parent / f".{LABEL}.staging-{dead}-4567cdef"
+    new.mkdir()
+    _fill(new, "killed build's")
+    staging = publish.staging_dir(final)  # what the next build does first
+    assert _files(final) == previous
+    assert _siblings(final) == sorted([LABEL, staging.name])
+
+
 def test_discard_removes_the_staging_folder(final: Path) -> None:
     staging = publish.staging_dir(final)
     _fill(staging, "unfinished")

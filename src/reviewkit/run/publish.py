@@ -16,6 +16,7 @@ import fcntl
 import getpass
 import hashlib
 import json
+import logging
 import os
 import shutil
 import socket
@@ -26,6 +27,8 @@ from pathlib import Path
 
 from reviewkit.errors import EnvironmentFailure, ReviewkitError, UsageError
 from reviewkit.outputs.files import MANIFEST_FILE, NOTEBOOK_FILE, PDF_FILE
+
+log = logging.getLogger(__name__)
 
 _RENAME_EXCHANGE = 2  # linux/fs.h
 
@@ -61,15 +64,42 @@ def unwritable(folder: Path, exc: OSError, what: str = "the pack") -> ReviewkitE
 
 def clean_abandoned(final: Path) -> None:
     """Remove staging and retired folders left by builds that were killed (their process is
-    gone)."""
-    for prefix in (f".{final.name}.staging-", f".{final.name}.previous-"):
-        for entry in final.parent.glob(f"{prefix}*"):
-            try:
-                pid = int(entry.name[len(prefix):].split("-")[0])
-            except ValueError:
-                continue
-            if not _alive(pid):
-                shutil.rmtree(entry, ignore_errors=True)
+    gone). A build killed between the two renames of a swap (where folders cannot be exchanged
+    at once: NFS, SMB) left no pack at ``final`` and the previous pack retired: that pack is
+    put back, never removed (the new pack's record in the store was never committed)."""
+    staging = _abandoned(final, f".{final.name}.staging-")
+    retired = sorted(_abandoned(final, f".{final.name}.previous-"), key=_modified,
+                     reverse=True)
+    if retired and not final.exists():
+        try:
+            retired[0].rename(final)
+        except OSError:  # put back by another build meanwhile, or a pack is there now
+            pass
+        else:
+            log.warning("put back the pack %s that a killed build had moved aside", final)
+        retired = retired[1:]
+    for entry in (*staging, *retired):
+        shutil.rmtree(entry, ignore_errors=True)
+
+
+def _modified(folder: Path) -> int:
+    try:
+        return folder.stat().st_mtime_ns
+    except OSError:  # removed by another build meanwhile
+        return 0
+
+
+def _abandoned(final: Path, prefix: str) -> list[Path]:
+    """The folders beside ``final`` named ``prefix<pid>-…`` whose process is gone."""
+    found = []
+    for entry in final.parent.glob(f"{prefix}*"):
+        try:
+            pid = int(entry.name[len(prefix):].split("-")[0])
+        except ValueError:
+            continue
+        if not _alive(pid):
+            found.append(entry)
+    return found
 
 
 def _alive(pid: int) -> bool:
