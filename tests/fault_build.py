@@ -29,7 +29,9 @@ from reviewkit.run import build, execute, publish
 from reviewkit.store import database
 
 MODES = ("charts", "execute", "pdf", "before-swap", "after-swap", "after-record",
-         "record-fails", "disk-full", "published-meanwhile")
+         "record-fails", "disk-full", "published-meanwhile", "saved-meanwhile")
+#: What the analyst's save during the "saved-meanwhile" build adds to the pack's notebook.
+SAVED_MEANWHILE = "the analyst's words, saved in Jupyter while the pack was being built"
 
 
 def die() -> None:
@@ -113,6 +115,22 @@ def inject(mode: str, pid_file: Path) -> None:
             return real_swapped_in(staging, final, **kwargs)
 
         publish.swapped_in = published_first  # type: ignore[assignment]
+    elif mode == "saved-meanwhile":
+        real_swapped_in = publish.swapped_in
+
+        def saved_first(staging: Path, final: Path, **kwargs: Any) -> Any:
+            # The analyst saved the pack's notebook after the build had read its edits, as
+            # Jupyter saves: a new file renamed over the old one.
+            notebook = final / "pack.ipynb"
+            data = json.loads(notebook.read_text(encoding="utf-8"))
+            data["cells"].append({"cell_type": "markdown", "metadata": {}, "id": "saved",
+                                  "source": SAVED_MEANWHILE})
+            saving = notebook.with_name(".~pack.ipynb")
+            saving.write_text(json.dumps(data), encoding="utf-8")
+            saving.replace(notebook)
+            return real_swapped_in(staging, final, **kwargs)
+
+        publish.swapped_in = saved_first  # type: ignore[assignment]
     else:
         raise SystemExit(f"unknown mode {mode}; use one of {', '.join(MODES)}")
 

@@ -144,7 +144,7 @@ def test_a_killed_batch_leaves_whole_packs_and_a_rerun_builds_only_the_rest(
     assert len(finished) == 1
     report = run_batch(BatchOptions(params=(params,), out=out, workers=2))
     statuses = sorted(p.status for p in report.packs)
-    assert statuses == ["built", "built", "skipped"]
+    assert statuses == ["built", "built", "skipped"], [p.error for p in report.packs]
     assert len(_whole_packs(out)) == 3
     assert list(out.rglob("*staging*")) == []
 

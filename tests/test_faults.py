@@ -30,6 +30,7 @@ from conftest_build import (
     snapshot,
     two_site_definition,
 )
+from fault_build import SAVED_MEANWHILE
 
 from reviewkit import _scratch
 from reviewkit.inputs.catalog import Kpi
@@ -44,7 +45,8 @@ pytestmark = pytest.mark.slow
 
 BEFORE_SWAP = ("charts", "execute", "pdf", "before-swap")
 AFTER_SWAP = ("after-swap", "after-record")
-MODES = (*BEFORE_SWAP, *AFTER_SWAP, "record-fails", "disk-full", "published-meanwhile")
+MODES = (*BEFORE_SWAP, *AFTER_SWAP, "record-fails", "disk-full", "published-meanwhile",
+         "saved-meanwhile")
 PACK_FILES = ("pack.pdf", "pack.html", "pack.ipynb", "summary.json", "manifest.json")
 LABEL = TINY_DAY.isoformat()
 UNIT = "north"
@@ -211,6 +213,25 @@ def test_a_draft_finishing_after_a_publish_of_its_pack_stops_and_leaves_the_publ
     assert after == {name: data for name, data in base.folder_files.items()
                      if name != "manifest.json"}
     assert not run.folder.with_name(f"{run.folder.name}.draft").exists()
+    assert _recorded(run.params)[LABEL] == base.recorded_at
+
+
+def test_a_notebook_saved_after_its_edits_were_read_stops_the_build_and_keeps_the_words(
+    base: Base,
+) -> None:
+    """An analyst saves pack.ipynb in Jupyter while a build of the pack runs, after the build
+    read its edits: the swap would retire the folder holding those words and delete it. The
+    build stops instead (one line, exit 4), and the saved notebook stays, for the next build
+    to collect."""
+    run = base.runs["saved-meanwhile"]
+    assert run.returncode == 4, run.stderr
+    assert run.stderr.count("\n") == 1
+    assert "pack.ipynb was saved after this build read its edits" in run.stderr
+    assert "nothing was replaced" in run.stderr
+    after = snapshot(run.folder)
+    assert SAVED_MEANWHILE in after.pop("pack.ipynb").decode("utf-8")
+    assert after == {name: data for name, data in base.folder_files.items()
+                     if name != "pack.ipynb"}
     assert _recorded(run.params)[LABEL] == base.recorded_at
 
 

@@ -148,6 +148,8 @@ class PackJob:
     #: A contradiction the audit finds refuses the publication (the ``figures_agree`` rule of
     #: a pack being published without --force).
     refuse_contradictions: bool = False
+    #: The analyst's notebooks whose edits were read, as they were then (checked at the swap).
+    notebooks_read: tuple[tuple[str, publish.Signature], ...] = ()
 
     @property
     def unit(self) -> str:
@@ -208,7 +210,8 @@ def prepare_job(
     notebook = copy.deepcopy(template)
     plan = plan_sections(evaluated)
     _keep_sections(notebook, plan)
-    publication = _settle_narrative(store, evaluated, notebook, final, prefer, by)
+    publication, notebooks_read = _settle_narrative(store, evaluated, notebook, final,
+                                                    prefer, by)
     view = make_view(evaluated, own, sources=sources(definition, notebook_path, store,
                                                      evaluated.period.label, unit_key(unit),
                                                      base=inputs.params.path.parent,
@@ -232,6 +235,7 @@ def prepare_job(
         found_published=found_published,
         refuse_contradictions=(approver is not None and not force
                                and rules.get("figures_agree", True)),
+        notebooks_read=notebooks_read,
     )
 
 
@@ -340,7 +344,8 @@ def produce(
                 # published pack stays the pack of record).
                 with publish.swapped_in(
                         staging, job.final, publishing=publication.state == "final",
-                        found_published=job.found_published) as placed, \
+                        found_published=job.found_published,
+                        notebooks_read=job.notebooks_read) as placed, \
                         store.transaction() as tx:
                     if placed == job.final:
                         tx.record_pack(view.cadence.name, view.period.label, view.period.end,
@@ -486,19 +491,23 @@ def _stop(kernel: tuple[Kernel, Path]) -> None:
     _scratch.remove(scratch)
 
 
-def _settle_narrative(store: Store, evaluated: PackEvaluation, notebook: NotebookNode,
-                      final: Path, prefer: Prefer | None, by: str) -> Publication:
+def _settle_narrative(
+    store: Store, evaluated: PackEvaluation, notebook: NotebookNode, final: Path,
+    prefer: Prefer | None, by: str,
+) -> tuple[Publication, tuple[tuple[str, publish.Signature], ...]]:
     """Save edits from the pack's previous pack.ipynb (and from the draft beside a published
-    pack, the newer working copy), then plan every narrative cell of this pack."""
+    pack, the newer working copy), then plan every narrative cell of this pack; with the
+    notebooks read, as they were before they were read (a save after that stops the swap)."""
     service = NarrativeService(store, evaluated)
     slots = slots_of(notebook, evaluated.cadence)
     keys = cell_keys(evaluated, slots)
-    edits = [edit for folder in (final, publish.draft_beside(final))
-             for edit in edits_in(folder / NOTEBOOK_FILE, keys=keys)]
+    paths = [folder / NOTEBOOK_FILE for folder in (final, publish.draft_beside(final))]
+    read = tuple((str(path), publish.signature(path)) for path in paths)
+    edits = [edit for path in paths for edit in edits_in(path, keys=keys)]
     service.save(edits, by=by, prefer=prefer)
     cells = service.plan(slots)
     apply_to_notebook(notebook, cells, evaluated.cadence)
-    return Publication(narrative=cells)
+    return Publication(narrative=cells), read
 
 
 def _apply_gate(document: PackDocument, actions_now: list[Action],

@@ -22,10 +22,11 @@ import shutil
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from reviewkit.errors import EnvironmentFailure, ReviewkitError, UsageError
+from reviewkit.narrative.notebook import edits_in
 from reviewkit.outputs.files import MANIFEST_FILE, NOTEBOOK_FILE, PDF_FILE
 
 log = logging.getLogger(__name__)
@@ -289,6 +290,45 @@ def place_for(final: Path, *, publishing: bool, found_published: int | None) -> 
     return draft_beside(final)
 
 
+#: What tells that a file was saved again: its inode (Jupyter saves by writing a new file and
+#: renaming it over the old one), size and modification time in nanoseconds; None: no file.
+Signature = tuple[int, int, int] | None
+
+
+def signature(path: Path) -> Signature:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+class SavedMeanwhile(EnvironmentFailure):
+    """An analyst saved the pack's notebook after the build had read its edits."""
+
+
+def _refuse_if_saved(read: Sequence[tuple[str, Signature]]) -> None:
+    """The notebooks whose edits a build read must be as it read them when the folders holding
+    them are replaced, or hold no analyst's text: an analyst who saved one since would lose
+    that text with the folder. (A notebook another build put there since, with no edits in
+    it yet, loses nothing.)"""
+    for path, seen in read:
+        if signature(Path(path)) == seen or not _holds_text(Path(path)):
+            continue
+        raise SavedMeanwhile(
+            f"{path} was saved after this build read its edits; nothing was replaced, so the "
+            "text in it is still there: run the command again to keep it")
+
+
+def _holds_text(path: Path) -> bool:
+    """Whether an analyst's work is in a pack's notebook: an edit of its narrative, or a
+    change a build would refuse to drop (a cell the build did not write, say)."""
+    try:
+        return bool(edits_in(path))
+    except ReviewkitError:
+        return True
+
+
 def commit(staging: Path, final: Path) -> None:
     """Put the finished ``staging`` folder at ``final``, replacing any previous pack atomically.
 
@@ -301,16 +341,20 @@ def commit(staging: Path, final: Path) -> None:
 
 @contextlib.contextmanager
 def swapped_in(staging: Path, final: Path, *, publishing: bool = True,
-               found_published: int | None = None) -> Iterator[Path]:
+               found_published: int | None = None,
+               notebooks_read: Sequence[tuple[str, Signature]] = ()) -> Iterator[Path]:
     """Swap the finished ``staging`` folder in for the body of the ``with`` (it is given the
     folder it went to: ``final``, or beside a published pack for a draft, see
     :func:`place_for`); if the body fails (e.g. recording the pack in the store), swap the
     previous pack back, so the swap and what goes with it are one outcome. The pack's lock is
     held throughout, and the pack's earlier published versions are copied into ``staging``
     under it (:func:`keep_versions`), so two builds cannot both think they succeed the same
-    version. A publication that succeeds removes the draft beside it: it supersedes it."""
+    version. A publication that succeeds removes the draft beside it: it supersedes it.
+    ``notebooks_read``: the analyst's notebooks whose edits the build read, and their
+    :func:`signature` then; one saved since stops the swap (:class:`SavedMeanwhile`)."""
     with locked(final):
         place = place_for(final, publishing=publishing, found_published=found_published)
+        _refuse_if_saved(notebooks_read)
         try:
             if place == final:
                 keep_versions(final, staging)
