@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from reviewkit import cadences
 from reviewkit.errors import InputError
@@ -68,6 +69,19 @@ def test_store_defaults_to_sqlite_beside_the_params_file_and_keeps_urls(write: W
 
     url = load_params(write("url.yaml", VALID + "store: postgresql://db/reviews\n"))
     assert url.store_location == "postgresql://db/reviews"
+
+
+@pytest.mark.usefixtures("inputs")
+def test_a_relative_sqlite_store_url_is_relative_to_the_params_file(
+        write: Write, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As every path of the file is (and a source's sqlite URL): a relative one read against
+    the working folder would be another store in each folder a command runs from."""
+    loaded = load_params(write("params.yaml", VALID + "store: sqlite:///stores/team.sqlite\n"))
+    monkeypatch.chdir(loaded.path.parent.parent)
+    expected = (loaded.path.parent / "stores" / "team.sqlite").resolve()
+    assert make_url(loaded.store_location).database == str(expected)
+    absolute = load_params(write("absolute.yaml", VALID + f"store: sqlite:///{expected}\n"))
+    assert make_url(absolute.store_location).database == str(expected)
 
 
 @pytest.mark.usefixtures("inputs")

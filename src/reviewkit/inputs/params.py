@@ -7,6 +7,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -338,8 +339,28 @@ class LoadedParams(BaseModel):
         if variable:
             store = os.environ[variable[1]]
         if "://" in store:
-            return store
+            return _sqlite_beside(store, self.path.parent)
         return str((self.path.parent / store).resolve())
+
+
+def _sqlite_beside(url: str, folder: Path) -> str:
+    """A database URL; an SQLite one whose file is a relative path has it read against
+    ``folder``, as every path of the params file is, not against the working folder (each
+    folder a command ran from would have a store of its own)."""
+    if url.split(":", 1)[0].split("+", 1)[0].lower() != "sqlite":
+        return url
+    from sqlalchemy.engine import make_url  # deferred: only an SQLite URL needs it
+
+    try:
+        parsed = make_url(url)
+    except Exception:  # the store says what is wrong with the URL when it is opened
+        return url
+    database = parsed.database or ""
+    if not database or database == ":memory:" or database.startswith("file:") \
+            or Path(database).is_absolute():
+        return url
+    # Quoted: the URL is read again (and unquoted) when the store is opened.
+    return str(parsed.set(database=quote(str((folder / database).resolve()), safe="/")))
 
 
 #: ``${NAME}``: a value taken from the environment.
