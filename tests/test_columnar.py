@@ -108,6 +108,26 @@ def test_the_column_wise_path_reads_the_same_values_as_the_row_reader(
         assert _by_date(whole, rule) == _by_date(expected, rule)
 
 
+@pytest.mark.parametrize("name", ["measurements[1].csv", "measurements?.csv",
+                                  "measurements*.csv"])
+def test_a_large_table_whose_name_has_glob_characters_is_read_from_that_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str,
+) -> None:
+    """DuckDB expands '*', '?' and '[' in a path as a shell does: measurements[1].csv would be
+    read from measurements1.csv, beside it."""
+    (tmp_path / "measurements1.csv").write_text(
+        HEADER + "availability,2026-11-20,12.5,,north\n", encoding="utf-8")
+    path = tmp_path / name
+    path.write_text(HEADER + GOOD, encoding="utf-8")
+    _row_by_row(monkeypatch)
+    expected = load_measurements(path)
+    _column_wise(monkeypatch)
+    got = load_measurements(path)
+    assert got.row_count == expected.row_count == 2
+    whole = got.for_pack({"availability": "last"}, dt.date(2026, 11, 20), dt.date(2026, 11, 20))
+    assert _by_date(whole, "last") == _by_date(expected, "last")
+
+
 def _history_table(path: Path) -> None:
     """Three and a half years of daily rows for three KPIs in three units, with gaps, empty
     values, target overrides, rows of a KPI the catalog does not know and rows after the

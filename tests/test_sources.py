@@ -235,6 +235,20 @@ def test_a_glob_source_reads_every_matching_file(tmp_path: Path) -> None:
     assert prepare_view("weekly", params).evaluated.result("restore_hours").value == 50.0
 
 
+def test_a_file_of_a_glob_whose_name_has_glob_characters_is_read_as_itself(
+        tmp_path: Path) -> None:
+    """The glob finds changes-1.csv and changes-[1].csv; each is read as that file, though
+    DuckDB would read the second name as a pattern matching the first."""
+    (tmp_path / "changes-1.csv").write_text("day,ok\n2026-11-20,1\n", encoding="utf-8")
+    (tmp_path / "changes-[1].csv").write_text("day,ok\n2026-11-19,0\n2026-11-18,0\n",
+                                              encoding="utf-8")
+    params = _pack(tmp_path, query="""\
+    query: SELECT period_of(day) AS period_end, 100 * avg(ok) AS value FROM changes GROUP BY ALL
+""", sources="sources:\n  changes: changes-*.csv\n")
+    assert prepare_view("weekly", params).evaluated.result("restore_hours").value == \
+        pytest.approx(100 / 3)
+
+
 def test_an_xlsx_source_is_read_from_its_first_sheet(tmp_path: Path) -> None:
     import openpyxl
 

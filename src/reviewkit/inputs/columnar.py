@@ -68,6 +68,13 @@ def engine(**settings: Any) -> Iterator[duckdb.DuckDBPyConnection]:
             con.close()
 
 
+def literal(path: Path) -> str:
+    """``path`` as DuckDB reads that one file: it expands '*', '?' and '[' in a path as a
+    shell does (``report[1].csv`` would read ``report1.csv``), so each is put in brackets,
+    where it stands for itself."""
+    return "".join(f"[{char}]" if char in "*?[" else char for char in str(path))
+
+
 def define_period_of(con: duckdb.DuckDBPyConnection, end: dt.date, rule: PeriodRule) -> None:
     """``period_of(x)``: the last day of the period (cut by ``rule``, one of them ending on
     ``end``) that holds the date or time ``x``."""
@@ -148,7 +155,7 @@ class Scan:
 def _relation_sql(con: duckdb.DuckDBPyConnection, table: CsvTable) -> str:
     """A view ``raw`` of the CSV as text, one column per header column, named c0, c1 …"""
     names = [f"c{index}" for index in range(len(table.columns))]
-    con.read_csv(str(table.path), header=True, all_varchar=True, auto_detect=False,
+    con.read_csv(literal(table.path), header=True, all_varchar=True, auto_detect=False,
                  delimiter=",", quotechar='"', escapechar='"', null_padding=True,
                  columns={name: "VARCHAR" for name in names},
                  encoding="utf-8").create_view("raw")

@@ -44,7 +44,7 @@ from reviewkit.cadences import PeriodRule
 from reviewkit.errors import EnvironmentFailure, InputError, ReviewkitError, quoted
 from reviewkit.inputs import workbook
 from reviewkit.inputs._yaml import NUL_IN_PATH, LineDict, did_you_mean
-from reviewkit.inputs.columnar import MEMORY_LIMIT_MB, define_period_of, engine
+from reviewkit.inputs.columnar import MEMORY_LIMIT_MB, define_period_of, engine, literal
 from reviewkit.inputs.measurements import Observation
 from reviewkit.inputs.table import (
     FORMATS,
@@ -455,7 +455,10 @@ def connect(sources: Sequence[Source], clock: _Clock | None = None,
         deadline = None if clock is None else clock.deadline
         for source in sources:
             _register(con, source, deadline, reads)
-        allowed = [str(path) for source in sources for path in source.files]
+        # Each file as named and as the views read it (a name with glob characters is read
+        # through a pattern that matches only itself: columnar.literal).
+        allowed = sorted({name for source in sources for path in source.files
+                          for name in (str(path), literal(path))})
         con.execute("SET allowed_paths = $paths", {"paths": allowed})
         # The engine's own spill folder stays usable (it holds nothing but its temp files).
         spill = con.execute("SELECT current_setting('temp_directory')").fetchone()
@@ -483,10 +486,10 @@ def _register(con: duckdb.DuckDBPyConnection, source: Source, deadline: float | 
             # As every CSV is read, sources included: comma-separated UTF-8 with a header
             # line, fields in double quotes with "" for a quote inside. Only the columns'
             # types are detected.
-            relation = con.read_csv([str(path) for path in source.files], header=True,
+            relation = con.read_csv([literal(path) for path in source.files], header=True,
                                     sep=",", quotechar='"', escapechar='"', encoding="utf-8")
         elif source.kind == "parquet":
-            relation = con.read_parquet([str(path) for path in source.files])
+            relation = con.read_parquet([literal(path) for path in source.files])
         elif source.kind == "xlsx":
             relation = con.from_arrow(_xlsx_table(source))
         else:
