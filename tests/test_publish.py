@@ -226,7 +226,7 @@ def test_a_build_killed_between_the_two_renames_leaves_the_previous_pack_to_the_
     _fill(new, "killed build's")
     staging = publish.staging_dir(final)  # what the next build does first
     assert _files(final) == previous
-    assert _siblings(final) == sorted([LABEL, staging.name])
+    assert _siblings(final) == sorted([f".{LABEL}.lock", LABEL, staging.name])
 
 
 def test_discard_removes_the_staging_folder(final: Path) -> None:

@@ -72,12 +72,16 @@ def clean_abandoned(final: Path) -> None:
     retired = sorted(_abandoned(final, f".{final.name}.previous-"), key=_modified,
                      reverse=True)
     if retired and not final.exists():
+        # Under the pack's lock, which a swap holds: a live build between its own two renames
+        # is never mistaken for a killed one.
         try:
-            retired[0].rename(final)
-        except OSError:  # put back by another build meanwhile, or a pack is there now
+            with locked(final, wait=False):
+                if not final.exists():
+                    retired[0].rename(final)
+                    log.warning("put back the pack %s that a killed build had moved aside",
+                                final)
+        except (PackBusy, OSError):  # another build has the pack, or put it back already
             pass
-        else:
-            log.warning("put back the pack %s that a killed build had moved aside", final)
         retired = retired[1:]
     for entry in (*staging, *retired):
         shutil.rmtree(entry, ignore_errors=True)
