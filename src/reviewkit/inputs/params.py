@@ -17,7 +17,7 @@ from reviewkit.errors import InputError
 from reviewkit.formatting import Currency
 from reviewkit.inputs._yaml import LineDict, check_known_keys, load_yaml_mapping, no_nul_character
 from reviewkit.inputs.serve_params import ServeParams
-from reviewkit.inputs.sources import Source, resolve_sources
+from reviewkit.inputs.sources import Source, database_scheme, resolve_sources
 from reviewkit.periods import check_date, parse_date
 from reviewkit.redact import url as redact_url
 
@@ -347,7 +347,7 @@ def _sqlite_beside(url: str, folder: Path) -> str:
     """A database URL; an SQLite one whose file is a relative path has it read against
     ``folder``, as every path of the params file is, not against the working folder (each
     folder a command ran from would have a store of its own)."""
-    if url.split(":", 1)[0].split("+", 1)[0].lower() != "sqlite":
+    if database_scheme(url) != "sqlite":
         return url
     from sqlalchemy.engine import make_url  # deferred: only an SQLite URL needs it
 

@@ -253,10 +253,15 @@ def _resolve_database(params_path: Path, name: str, spec: LineDict, roots: _Root
     # From the environment, the URL it held (password masked) and where it came from: the
     # provenance names the database the rows were read from.
     shown = redact.url(url) + (f" (from {variable[0]})" if variable else "")
-    if url.split(":", 1)[0].split("+", 1)[0].lower() == "sqlite":
+    if database_scheme(url) == "sqlite":
         url = _sqlite_url(params_path, url, url_line, f"{field_name}.url", roots)
     return Source(name, "database", shown, table=table.strip(), url=url, params=params_path,
                   line=spec.line_of("table"))
+
+
+def database_scheme(url: str) -> str:
+    """The database a URL names, without its driver: ``sqlite+pysqlite:///x`` → ``sqlite``."""
+    return url.split(":", 1)[0].split("+", 1)[0].lower()
 
 
 def _sqlite_url(params_path: Path, url: str, line: int, field_name: str, roots: _Roots) -> str:
@@ -682,7 +687,7 @@ def _rows_digest(names: Sequence[str], rows: Sequence[Any]) -> str:
 
 def _connect_args(url: str) -> dict[str, Any]:
     """Driver settings that keep an unreachable server from hanging a build."""
-    scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
+    scheme = database_scheme(url)
     if scheme in ("postgresql", "postgres"):
         return {"connect_args": {"connect_timeout": CONNECT_TIMEOUT}}
     if scheme == "sqlite":

@@ -240,6 +240,12 @@ def _engine(url: str) -> Engine:
 _CONNINFO = re.compile(
     r"\s*(?:[a-z_]+\s*=\s*(?:'(?:[^'\\]|\\.)*'|\S*)\s+)+[a-z_]+\s*=.*", re.DOTALL)
 
+def _file_uri(path: Path, mode: str) -> str:
+    """SQLite's URI of a file, opened in ``mode`` (``ro``, ``rw``): quoted, since '#', '?' and
+    '%' mean something else in a URI."""
+    return f"file:{pathname2url(str(path))}?mode={mode}"
+
+
 def _check_sqlite_file(path: Path) -> None:
     """Refuse a path that is not (or not yet) an SQLite store; only a missing file is created."""
     hint = "give the path of your store, or remove the file to start a new store"
@@ -261,9 +267,8 @@ def _check_sqlite_file(path: Path) -> None:
     # write-ahead log they read (SQLite's "How To Corrupt An SQLite Database File", 2.2).
     # SQLite's own connections share their locks and keep a descriptor open while they are held.
     try:
-        with contextlib.closing(sqlite3.connect(
-                f"file:{pathname2url(str(path))}?mode=rw", uri=True,
-                timeout=LOCK_WAIT_SECONDS)) as probe:
+        with contextlib.closing(sqlite3.connect(_file_uri(path, "rw"), uri=True,
+                                                timeout=LOCK_WAIT_SECONDS)) as probe:
             probe.execute("PRAGMA schema_version").fetchone()
     except sqlite3.DatabaseError as exc:
         if "not a database" in str(exc):
@@ -511,8 +516,7 @@ def _backup_sqlite(path: Path, version: int) -> Path:
     target = backup_path(path, version)
     partial = target.with_name(target.name + ".partial")
     try:
-        with contextlib.closing(sqlite3.connect(
-                f"file:{pathname2url(str(path))}?mode=ro", uri=True)) as source, \
+        with contextlib.closing(sqlite3.connect(_file_uri(path, "ro"), uri=True)) as source, \
                 contextlib.closing(sqlite3.connect(partial)) as copy:
             source.backup(copy)
         os.replace(partial, target)
