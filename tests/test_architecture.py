@@ -161,7 +161,9 @@ def test_no_reviewkit_module_is_imported_inside_a_function_except_for_start_up_t
                # A build's kernel lays out what it was handed; only a notebook opened by hand
                # prepares its pack, with the store and its database library.
                ("reviewkit.run.notebook", "reviewkit.run.prepare"),
-               ("reviewkit.run.notebook", "reviewkit.store.database")}
+               ("reviewkit.run.notebook", "reviewkit.store.database"),
+               # A swap reads a notebook only if it was saved during the build.
+               ("reviewkit.run.publish", "reviewkit.narrative.notebook")}
     hidden = [f"{item.importer} (line {item.line}) imports {item.imported}" for item in OURS
               if item.local and (item.importer, item.imported) not in allowed]
     assert hidden == []
@@ -179,6 +181,37 @@ def test_a_builds_kernel_lays_out_its_pack_without_importing_the_database_librar
          "print(sorted({name.split('.')[0] for name in sys.modules}))"],
         capture_output=True, text=True, check=True, timeout=120).stdout
     assert "'reviewkit'" in loaded and "'sqlalchemy'" not in loaded
+
+
+@pytest.mark.parametrize("module", ["reviewkit.run.notebook", "reviewkit.run.publish"])
+def test_a_notebook_opened_by_hand_and_a_pack_swap_start_without_nbformat(module: str) -> None:
+    """nbformat imports jsonschema, whose format checkers compile a grammar on import (about
+    2.5 s): a kernel opening a pack by hand, the review-cycle server and every process that
+    swaps a pack in would pay it for a notebook they only read when a swap needs it."""
+    import subprocess
+    import sys
+
+    loaded = subprocess.run(
+        [sys.executable, "-c", f"import sys, {module}\n"
+         "print(sorted({name.split('.')[0] for name in sys.modules}))"],
+        capture_output=True, text=True, check=True, timeout=120).stdout
+    assert "'reviewkit'" in loaded and "'nbformat'" not in loaded
+
+
+def test_the_review_cycle_server_starts_without_compiling_jsonschemas_grammar(
+        tmp_path: Path) -> None:
+    """The server imports the build (nbformat, so jsonschema): it takes the command line's
+    start-up speed-ups, as build and batch do."""
+    import subprocess
+    import sys
+
+    missing = tmp_path / "review-cycle.yaml"
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys\nfrom reviewkit.cli.app import main\n"
+         f"code = main(['serve', '--params', {str(missing)!r}])\n"
+         "print(code, 'nbformat' in sys.modules, sys.modules.get('rfc3987_syntax') is not None)"],
+        capture_output=True, text=True, check=True, timeout=120).stdout.split()
+    assert loaded == ["2", "True", "False"]
 
 
 def test_every_function_local_import_says_why() -> None:

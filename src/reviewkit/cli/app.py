@@ -241,6 +241,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    _apply_speedups()  # before nbformat is imported: the server builds and swaps packs
     try:
         # Deferred: the review cycle is an optional extra (Flask and friends), and only these
         # commands need it.

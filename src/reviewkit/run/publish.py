@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from reviewkit.errors import EnvironmentFailure, ReviewkitError, UsageError
-from reviewkit.narrative.notebook import edits_in
 from reviewkit.outputs.files import MANIFEST_FILE, NOTEBOOK_FILE, PDF_FILE
 
 log = logging.getLogger(__name__)
@@ -327,6 +326,10 @@ def _refuse_if_saved(read: Sequence[tuple[str, Signature]]) -> None:
 def _holds_text(path: Path) -> bool:
     """Whether an analyst's work is in a pack's notebook: an edit of its narrative, or a
     change a build would refuse to drop (a cell the build did not write, say)."""
+    # Deferred for start-up time: nbformat's import costs seconds (jsonschema's grammar), and
+    # only a notebook saved during a build is ever read here.
+    from reviewkit.narrative.notebook import edits_in
+
     try:
         return bool(edits_in(path))
     except ReviewkitError:
