@@ -1,6 +1,7 @@
-"""Start-up and run-time speed-ups for the command line, each with the reason it is safe. The
-build's other processes take them too: the batch's fork server (run/_preload.py) and every pack's
-kernel (its warm-up, run/build.py).
+"""Start-up and run-time speed-ups for the command line, each with the reason it is safe: the
+commands that build, publish or serve packs apply them (cli/app.py). The build's other
+processes take them too: the batch's fork server (run/_preload.py) and every pack's kernel (its
+warm-up, run/build.py).
 
 jsonschema imports ``rfc3987_syntax`` when it is installed (Jupyter's event schemas pull it
 in), and that package compiles a grammar at import: about two seconds on every command that
