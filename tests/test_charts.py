@@ -172,6 +172,32 @@ def test_charts_are_opaque_rgb_pngs(make_kpi: MakeKpi) -> None:
     assert image.size == (1320, 330)  # 6.6 by 1.65 inches at 200 dpi
 
 
+def test_a_charts_png_holds_exactly_the_pixels_drawn_and_the_pdf_takes_it_as_it_is(
+        make_kpi: MakeKpi, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The PNG is written here (no row filter, as flat chart colours compress best without
+    one); it must decode to the canvas's pixels and stay what the PDF stores as it is."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from reviewkit._speedups import png_data_as_is
+
+    canvases: list[Any] = []
+    real_canvas = FigureCanvasAgg
+
+    def keeping(fig: Any) -> Any:
+        canvases.append(real_canvas(fig))
+        return canvases[-1]
+
+    monkeypatch.setattr("matplotlib.backends.backend_agg.FigureCanvasAgg", keeping)
+    png = kpi_chart_png(weekly(make_kpi(), [96, 97, 95, 96, 94, 95]))
+    drawn = np.asarray(canvases[0].buffer_rgba())[:, :, :3]
+    with Image.open(io.BytesIO(png)) as image:
+        image.load()  # checks every chunk's CRC and the compressed data's checksum
+        assert image.mode == "RGB" and image.size == (drawn.shape[1], drawn.shape[0])
+        assert np.array_equal(np.asarray(image), drawn)
+    assert png_data_as_is(png) is not None
+
+
 def test_an_outlook_of_a_figure_that_cannot_be_negative_draws_no_room_below_zero(
         make_kpi: MakeKpi, monkeypatch: pytest.MonkeyPatch) -> None:
     """P1 incidents' outlook drew its axis from -2.5: the interval of a count reached below
