@@ -231,6 +231,16 @@ def test_the_kpi_when_an_action_was_raised_is_the_latest_data_the_meeting_had(
     assert then.label == "week to 6 Nov 2026"
 
 
+def test_a_days_figure_at_its_share_of_the_weeks_target_is_on_target(
+        make_kpi: Callable[..., Kpi]) -> None:
+    """A weekly sum measured daily is judged against a seventh of the week's target: 0.7 / 7 is
+    0.09999999999999999 in binary, and a day at 0.1 was judged above it."""
+    kpi = make_kpi(direction="lower_is_better", aggregation="sum", unit="t", target=0.7,
+                   amber=1.4, cadences=["weekly"])
+    rows = [Observation(dt.date(2026, 11, day), 0.1) for day in (17, 18, 19)]
+    assert point_at(kpi, rows, dt.date(2026, 11, 20)).status == "green"
+
+
 def test_the_demo_decision_quotes_the_kpi_as_the_action_found_it(replay: Replay) -> None:
     log = replay.third.action_log
     assert log is not None

@@ -720,3 +720,31 @@ def test_a_kpi_on_target_at_the_best_value_of_its_window_is_not_worsening(
     kpi = make_kpi(direction="lower_is_better", target=1, amber=2, unit="count")
     assert trend_of(kpi, history_of(kpi, [0, 1, 2, 3, 2, 0])) == "flat"
     assert trend_of(kpi, history_of(kpi, [0, 1, 2, 3, 2, 1])) == "worsening"  # not the best
+
+
+# -- a threshold computed from written ones is the number it reads as ---------------------------
+# Binary floating point leaves noise in a threshold the pack computes (0.4 - (0.3 - 0.2) is
+# 0.30000000000000004): a value printed equal to its threshold was judged on the wrong side.
+
+
+def test_a_value_at_the_amber_line_a_row_target_moves_is_amber(make_kpi: MakeKpi) -> None:
+    kpi = make_kpi(target=0.3, amber=0.2, unit="mg/L")
+    current = period_value(kpi, WEEK, [obs(END, 0.3, target=0.4)])
+    assert (current.target, current.amber, current.status) == (0.4, 0.3, "amber")
+
+
+def test_a_value_at_its_pro_rated_target_is_on_target(make_kpi: MakeKpi) -> None:
+    """Sixty-three incidents 21 days into a 30-day month whose target is 90: the target so far
+    is 63 (90 x 21/30 is 62.99999999999999 in binary)."""
+    kpi = make_kpi(direction="lower_is_better", aggregation="sum", unit="count",
+                   target={"monthly": 90}, amber={"monthly": 120}, cadences=["monthly"])
+    month = period_containing("monthly", D(2026, 11, 1))
+    result = evaluate_kpi(kpi, month, [obs(D(2026, 11, 21), 63)], history_length=2,
+                          as_of=D(2026, 11, 21))
+    assert result.current.target == 63 and result.status == "green"
+
+
+def test_a_value_at_a_relative_amber_line_is_amber(make_kpi: MakeKpi) -> None:
+    kpi = make_kpi(target=99.9, amber="1%")
+    assert kpi.amber_for("weekly") == 98.901
+    assert period_value(kpi, WEEK, [obs(END, 98.901)]).status == "amber"

@@ -203,3 +203,13 @@ def test_year_to_date_follows_a_financial_year_and_pro_rates_a_period_in_progres
     assert ytd.target == pytest.approx(12 * (1 + 51 / 92))
     calendar = year_to_date(kpi, quarter, rows)
     assert (calendar.start, calendar.value, calendar.periods) == (dt.date(2026, 1, 1), 16, 4)
+
+
+def test_a_year_to_date_at_its_scaled_target_is_on_target(make_kpi: Callable[..., Kpi]) -> None:
+    """A summed KPI's target times the months gone (0.1 x 3 is 0.30000000000000004 in binary)
+    is the number it reads as: a year to date printed equal to it is on target."""
+    kpi = make_kpi(direction="higher_is_better", aggregation="sum", unit="t",
+                   target={"monthly": 0.1}, amber={"monthly": 0.05}, cadences=["monthly"])
+    march = period_containing("monthly", dt.date(2026, 3, 31))
+    ytd = year_to_date(kpi, march, [Observation(dt.date(2026, 3, 15), 0.3, None, "")])
+    assert (ytd.target, ytd.status) == (0.3, "green")

@@ -22,7 +22,7 @@ from reviewkit.evaluation.evaluate import (
     rag_status,
 )
 from reviewkit.evaluation.grain import cadence_days, dates_with_values, grain_of, shortest_cadence
-from reviewkit.inputs.catalog import Kpi
+from reviewkit.inputs.catalog import Kpi, as_written
 from reviewkit.inputs.measurements import Observation
 from reviewkit.periods import Period
 from reviewkit.store.records import OPEN_STATUSES, Action, BoardAsk, Decision, Event
@@ -376,7 +376,8 @@ def point_at(kpi: Kpi, rows: Sequence[Observation], day: dt.date) -> Point:
     target, amber = kpi.target_for(cadence), kpi.amber_for(cadence)
     if kpi.aggregation == "sum" and grain is not None:
         factor = grain.days / cadence_days(cadence)
-        target, amber = target * factor, None if amber is None else amber * factor
+        target = as_written(target * factor)
+        amber = None if amber is None else as_written(amber * factor)
     return Point(latest, value, rag_status(value, target, amber, kpi.direction), noun)
 
 

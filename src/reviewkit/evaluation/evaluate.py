@@ -22,7 +22,7 @@ from reviewkit.evaluation.grain import (
     silence_of,
 )
 from reviewkit.formatting import STATUS_WORDS, format_date, ordinal
-from reviewkit.inputs.catalog import DEFAULT_ROLLUP, Kpi
+from reviewkit.inputs.catalog import DEFAULT_ROLLUP, Kpi, as_written
 from reviewkit.inputs.measurements import Observation, Unseen, exact_mean, exact_sum
 from reviewkit.periods import Period
 
@@ -224,8 +224,8 @@ def pro_rate(kpi: Kpi, pv: PeriodValue, as_of: dt.date | None,
     share = elapsed_share(pv.period, as_of, coverage)
     if kpi.aggregation != "sum" or share >= 1.0 or share <= 0.0:
         return pv
-    target = pv.target * share
-    amber = pv.amber * share if pv.amber is not None else None
+    target = as_written(pv.target * share)
+    amber = as_written(pv.amber * share) if pv.amber is not None else None
     return replace(pv, target=target, amber=amber, share=share,
                    status=rag_status(pv.value, target, amber, kpi.direction))
 
@@ -465,7 +465,7 @@ def _period_target(
     assert override is not None
     if amber is None:
         return override, None, "rows"
-    return override, override - (target - amber), "rows"
+    return override, as_written(override - (target - amber)), "rows"
 
 
 def period_value(kpi: Kpi, period: Period, rows: Sequence[Observation]) -> PeriodValue:

@@ -16,7 +16,7 @@ from reviewkit.evaluation.evaluate import (
     like_for_like,
     rag_status,
 )
-from reviewkit.inputs.catalog import Kpi
+from reviewkit.inputs.catalog import Kpi, as_written
 from reviewkit.inputs.measurements import Observation
 from reviewkit.periods import Period
 
@@ -73,8 +73,8 @@ def year_to_date(kpi: Kpi, period: Period, observations: Sequence[Observation], 
     amber = kpi.amber_for(period.cadence)
     elapsed = periods_elapsed(period, as_of, first_month)
     if kpi.aggregation == "sum":
-        target *= elapsed
-        amber = amber * elapsed if amber is not None else None
+        target = as_written(target * elapsed)
+        amber = as_written(amber * elapsed) if amber is not None else None
     return YearToDate(start, min(period.end, as_of or period.end), value, target, amber,
                       rag_status(value, target, amber, kpi.direction), elapsed)
 

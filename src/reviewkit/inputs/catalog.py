@@ -214,9 +214,9 @@ class Kpi(BaseModel):
             if own is None or amber is None:
                 continue
             if self.sums_units and group != 0:
-                ambers[cadence] = round(own * amber / group, 9)
+                ambers[cadence] = as_written(own * amber / group)
             else:
-                ambers[cadence] = round(own - (group - amber), 9)
+                ambers[cadence] = as_written(own - (group - amber))
         return ambers
 
 
@@ -226,6 +226,19 @@ class Kpi(BaseModel):
 DEFAULT_ROLLUP: dict[str, Rollup] = {
     "sum": "sum", "mean": "mean", "min": "min", "max": "max", "last": "latest",
 }
+
+
+#: Significant digits a computed threshold keeps: far more than any pack prints or any catalog
+#: writes, and few enough to drop binary floating point's noise.
+THRESHOLD_DIGITS = 12
+
+
+def as_written(threshold: float) -> float:
+    """A threshold computed from written ones (a band moved with a row's target, a target
+    pro-rated to the part of a period gone, a relative amber) as the number it reads as:
+    0.4 - (0.3 - 0.2) is 0.30000000000000004 in binary, and a value of 0.3, printed equal to
+    it, was judged on its wrong side."""
+    return float(f"{threshold:.{THRESHOLD_DIGITS}g}")
 
 
 def _threshold_for(threshold: Threshold | None, cadence: str) -> float | None:
@@ -248,7 +261,7 @@ def _amber_for(amber: AmberThreshold | None, target: float, cadence: str,
     if share is None:
         return float(written)
     band = abs(target) * share
-    return target - band if higher_is_better else target + band
+    return as_written(target - band if higher_is_better else target + band)
 
 
 def _check_threshold_form(value: Any) -> None:
