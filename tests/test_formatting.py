@@ -55,6 +55,19 @@ def test_a_value_just_past_its_amber_threshold_is_told_apart_from_it(
     assert shared_decimals(kpi, [89.96], [94, 90]) == 2
 
 
+def test_a_value_just_below_zero_is_told_apart_from_a_threshold_of_zero(
+    make_kpi: Callable[..., Kpi],
+) -> None:
+    """-0.04 °C against a target of 0 printed "0.0 °C" twice and was judged at risk: a zero
+    prints without its minus sign, so "-0.0" and "0.0" are the same figure on the page."""
+    kpi = make_kpi(unit="°C", target=0, amber=-1)
+    figures = shown(kpi, -0.04, 0, -1)
+    assert figures.value != figures.target
+    assert shared_decimals(kpi, [-0.04], [0, -1]) == 2
+    count = make_kpi(unit="count", target=0, amber=-1, decimals=None)
+    assert shown(count, -0.4, 0, -1).value != shown(count, -0.4, 0, -1).target
+
+
 def test_an_amber_given_as_a_share_of_the_target_adds_no_digits_of_its_own(
     make_kpi: Callable[..., Kpi],
 ) -> None:

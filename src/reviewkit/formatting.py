@@ -97,7 +97,7 @@ def shared_decimals(kpi: Kpi, values: Sequence[float | None],
                      + ([1] if kpi.unit == "%" else []),
                      default=0)
     while separate and places < MAX_DECIMALS and any(
-        value != limit and f"{value:.{places}f}" == f"{limit:.{places}f}"
+        value != limit and _fixed(value, places) == _fixed(limit, places)
         for value in known for limit in limits
     ):
         places += 1
@@ -128,10 +128,14 @@ def with_minus(text: str) -> str:
 
 def format_number(value: float, kpi: Kpi, *, decimals: int | None = None) -> str:
     places = decimals if decimals is not None else decimals_for(value, kpi)
-    text = f"{value:,.{places}f}"
-    if text.startswith("-") and not text.strip("-0.,"):
-        text = text[1:]  # "-0.0" is zero
-    return with_minus(text)
+    return with_minus(_fixed(value, places, grouped=True))
+
+
+def _fixed(value: float, places: int, *, grouped: bool = False) -> str:
+    """``value`` to ``places`` decimals as a pack prints it: a zero has no minus sign ("-0.0"
+    is zero), so a figure is told apart from another by the text both print as."""
+    text = f"{value:,.{places}f}" if grouped else f"{value:.{places}f}"
+    return text[1:] if text.startswith("-") and not text.strip("-0.,") else text
 
 
 def with_unit(number: str, unit: str) -> str:
@@ -216,7 +220,7 @@ def _target_decimals(value: float | None, targets: Sequence[float | None]) -> in
     places = max((0 if float(t).is_integer() or abs(t) >= 1000 else 1 for t in known),
                  default=0)
     while value is not None and places < MAX_DECIMALS and any(
-        t != value and f"{t:.{places}f}" == f"{value:.{places}f}" for t in known
+        t != value and _fixed(t, places) == _fixed(value, places) for t in known
     ):
         places += 1
     return places
