@@ -20,9 +20,10 @@ from conftest_build import harbour_with_minutes
 from openpyxl import load_workbook
 from pack_pages import document_of
 
+from reviewkit.formatting import shown
 from reviewkit.layout.document import PackDocument
 from reviewkit.outputs.data import ACTION_COLUMNS, action_csvs
-from reviewkit.outputs.workbook import OPTIONAL_SHEETS, SHEETS, workbook_bytes
+from reviewkit.outputs.workbook import OPTIONAL_SHEETS, SHEETS, places_of, workbook_bytes
 
 TODAY = dt.date(2026, 11, 23)
 _SECTION = re.compile(r'^(?:"([^"]*)")?([+-]?)(?:"([^"]*)")?#,##0(?:\.(0+))?(?:"([^"]*)")?$')
@@ -105,6 +106,35 @@ def test_the_history_sheet_holds_each_kpis_window_with_targets_and_statuses(demo
             if pv.value is not None:
                 assert shown_as(row[5].value, row[5].number_format) == _plain(
                     figures.text(result.kpi.id, "value", pv.period.label))
+
+
+@pytest.mark.parametrize("cadence", ["weekly", "quarterly"])
+def test_the_history_sheet_shows_each_target_and_amber_as_the_pack_prints_them(
+        demo: Path, cadence: str) -> None:
+    """A target is written at its own precision, not its period's value's: P1 incidents'
+    pro-rated quarterly target of 6.65 showed as "7" beside a whole count, where the pack
+    prints "6.7"; a week without a value showed a target of 99.5% as "100%"."""
+    document = document_of(cadence, demo / f"{cadence}.yaml", today=TODAY)
+    rows = list(_book(document)["History"].iter_rows(min_row=2))
+    by_key = {(row[0].value, row[2].value): row for row in rows}
+    figures = document.figures
+    checked = 0
+    for result in document.view.evaluation.results:
+        kpi, current = result.kpi, result.current
+        for pv in result.history:
+            row = by_key[(kpi.id, pv.period.label)]
+            value = figures.text(kpi.id, "value", pv.period.label)
+            row_figures = shown(kpi, pv.value, pv.target, pv.amber, at_least=places_of(value))
+            for cell, number, text in ((row[6], pv.target, row_figures.target),
+                                       (row[7], pv.amber, row_figures.amber)):
+                if number is not None:
+                    assert shown_as(cell.value, cell.number_format) == _plain(text), (
+                        kpi.id, pv.period.label)
+                    checked += 1
+        label = current.period.label
+        assert shown_as(by_key[(kpi.id, label)][6].value, by_key[(kpi.id, label)][6].number_format
+                        ) == _plain(figures.text(kpi.id, "target", label)), kpi.id
+    assert checked > 0
 
 
 def test_the_action_and_decision_sheets_are_the_csvs(demo: Path) -> None:

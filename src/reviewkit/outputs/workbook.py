@@ -24,7 +24,7 @@ from reviewkit.evaluation.figures import (
     unit_subject,
 )
 from reviewkit.evaluation.rollup import year_ago
-from reviewkit.formatting import BARE_UNITS
+from reviewkit.formatting import BARE_UNITS, shown
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.layout.document import PackDocument
 from reviewkit.outputs.base import Staging
@@ -195,12 +195,15 @@ def workbook_bytes(document: PackDocument) -> bytes:
         kpi = result.kpi
         for pv in result.history:
             label = pv.period.label
-            fmt = number_format(kpi, places_of(figures.text(kpi.id, "value", label)))
+            # Each threshold at the precision the pack prints it beside the period's value
+            # (a pro-rated 6.65 beside a whole count is "6.7", not "7").
+            printed = shown(kpi, pv.value, pv.target, pv.amber,
+                            at_least=places_of(figures.text(kpi.id, "value", label)))
             history.append([
                 kpi.id, kpi.name, label, pv.period.start.isoformat(), pv.period.end.isoformat(),
                 _kpi_number(history, figures, kpi, "value", label),
-                history.number(pv.target, fmt),
-                history.number(pv.amber, fmt),
+                history.number(pv.target, number_format(kpi, places_of(printed.target))),
+                history.number(pv.amber, number_format(kpi, places_of(printed.amber))),
                 _word(figures, kpi.id, "status", label),
                 history.number(pv.share, "0%") if pv.pro_rated else None,
             ])
