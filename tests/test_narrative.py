@@ -582,6 +582,30 @@ def _refused(path: Path, store: Store, context: PackEvaluation) -> str:
     return line
 
 
+@pytest.mark.parametrize("where", ["narrative", "added"])
+def test_a_cell_holding_an_unpaired_surrogate_is_refused_naming_it(
+    context: PackEvaluation, store: Store, tmp_path: Path, where: str
+) -> None:
+    """JupyterLab can save text no UTF-8 file or database can hold (an unpaired surrogate,
+    written "\\ud800" in the notebook's JSON): the build stopped with a traceback (exit 1)."""
+    path = tmp_path / "pack.ipynb"
+    write_pack_notebook(path, context, {})
+
+    def spoil(data: dict[str, Any]) -> None:
+        number, cell = _cell_of(data, "summary")
+        if where == "narrative":
+            cell["source"] = "Three reds \ud800 this week."
+        else:
+            data["cells"].insert(number, {"cell_type": "markdown", "metadata": {},
+                                          "source": "Note \ud800"})
+
+    _rewrite(path, spoil)
+    number = _cell_of(_notebook_json(path), "summary")[0] + (where == "added")
+    line = _refused(path, store, context)
+    assert line.startswith(f"{path}, cell {number}: ")
+    assert "U+D800" in line
+
+
 @pytest.mark.parametrize("kind", ["markdown", "raw", "code"])
 def test_a_cell_the_analyst_added_is_refused_naming_it_before_anything_is_saved(
     context: PackEvaluation, store: Store, tmp_path: Path, kind: str

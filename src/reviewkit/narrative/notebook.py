@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,6 +130,10 @@ WRITTEN = "written"
 
 def _digest(text: str) -> str:
     return hashlib.sha256(normalise(text).encode("utf-8")).hexdigest()[:16]
+
+
+#: A surrogate code point: JSON can write one on its own ("\\ud800"), UTF-8 cannot.
+_UNPAIRED = re.compile("[\ud800-\udfff]")
 
 
 def _source(cell: Mapping[str, Any]) -> str:
@@ -300,6 +305,12 @@ def edits_in(pack_notebook: Path, keys: Collection[str] | None = None) -> list[N
         if not isinstance(metadata, dict):
             raise reader.refuse(number, f"the cell's metadata is {_shown(metadata)}, not a "
                                 "mapping; undo the change to the cell's metadata")
+        half = _UNPAIRED.search(_source(cell))
+        if half is not None:
+            raise reader.refuse(number, f"the cell's text holds U+{ord(half.group()):04X}, half "
+                                "of a character pair, which no file or store can hold (near "
+                                f"{_shown(_source(cell)[max(0, half.start() - 20):])}); "
+                                "delete it")
         tags = metadata.get("tags", [])
         tags = tags if isinstance(tags, list) else []
         record = metadata.get("reviewkit")
