@@ -176,6 +176,18 @@ def test_unknown_placeholder_is_an_error_naming_it_and_the_cell(
     assert caught.value.exit_code == 2
 
 
+def test_an_unknown_placeholder_spanning_many_lines_is_quoted_cut_on_one_line(
+    context: PackEvaluation,
+) -> None:
+    """'{{' written by mistake and '}}' 2,000 lines on made a 24 KB error line."""
+    text = "Costs {{ rose\n" + "and more words\n" * 2000 + "}} in total."
+    with pytest.raises(NarrativeError) as caught:
+        check_placeholders(text, context, "summary")
+    message = caught.value.one_line()
+    assert "\n" not in message and len(message) < 400
+    assert "'{{ rose\\nand more words" in message and "characters)" in message
+
+
 # -- drafts ----------------------------------------------------------------------------------
 
 def test_draft_for_red_kpi_names_the_change_the_streak_and_open_actions(

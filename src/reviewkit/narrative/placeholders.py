@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from reviewkit.errors import ReviewkitError
+from reviewkit.errors import ReviewkitError, quoted
 from reviewkit.evaluation.evaluate import KpiResult
 from reviewkit.evaluation.pack import PackEvaluation
 from reviewkit.formatting import STATUS_WORDS, format_date
@@ -64,8 +64,8 @@ def check_placeholders(text: str, pack: PackEvaluation, key: str) -> set[str]:
             continue
         hint = (f"KPI '{match[1]}' is not in this pack" if match and match[1] not in known
                 else f"use kpi.<id>.<{'|'.join(KPI_FIELDS)}> or period.<{'|'.join(PERIOD_FIELDS)}>")
-        raise NarrativeError(f"narrative cell '{key}': unknown placeholder '{{{{ {name} }}}}'; "
-                             f"{hint}")
+        raise NarrativeError(f"narrative cell '{key}': unknown placeholder "
+                             f"{quoted(f'{{{{ {name} }}}}')}; {hint}")
     return kpis
 
 
