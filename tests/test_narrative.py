@@ -864,6 +864,45 @@ def test_narrative_html_shows_scripts_and_raw_html_as_text() -> None:
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
 
 
+def test_catalog_text_filled_into_a_narrative_shows_as_written(
+    context: PackEvaluation,
+) -> None:
+    """A KPI's name or owner is data: filled into the analyst's Markdown it rendered as
+    Markdown ('*star*' in italics, a link), where the drafts show the same text literally."""
+    first = context.results[0]
+    named = first.kpi.model_copy(update={"name": "P1 *star* [l](javascript:alert(1))",
+                                         "owner": "Ops <b>Mgr</b> **bold**"})
+    pack = dataclasses.replace(context, evaluation=dataclasses.replace(
+        context.evaluation, results=(dataclasses.replace(first, kpi=named),
+                                     *context.results[1:])))
+    text = f"{{{{ kpi.{named.id}.name }}}} / {{{{ kpi.{named.id}.owner }}}}"
+    html = narrative_html(fill(text, pack))
+    assert "<em>" not in html and "<strong>" not in html and "<a " not in html
+    assert "P1 *star* [l](javascript:alert(1))" in html
+    assert "Ops &lt;b&gt;Mgr&lt;/b&gt; **bold**" in html
+
+
+def test_the_label_above_a_kpis_commentary_shows_its_name_as_written(
+    context: PackEvaluation, tmp_path: Path,
+) -> None:
+    """The heading the notebook shows the analyst above a KPI's cell put the catalog's name in
+    as Markdown (and Jupyter renders some HTML)."""
+    results = tuple(dataclasses.replace(r, kpi=r.kpi.model_copy(
+        update={"name": f"{r.kpi.name} *star* <img src=x onerror=alert(1)>"}))
+        for r in context.results)
+    pack = dataclasses.replace(context, evaluation=dataclasses.replace(
+        context.evaluation, results=results))
+    path = tmp_path / "pack.ipynb"
+    write_pack_notebook(path, pack, {})
+    labels = ["".join(cell["source"]) for cell in _notebook_json(path)["cells"]
+              if "narrative-label" in cell.get("metadata", {}).get("tags", [])]
+    labels = [label for label in labels if "star" in label]
+    assert labels
+    for label in labels:
+        assert not re.search(r"(?<!\\)[<*]", label.split("\n")[0].split(": ", 1)[1]), label
+        assert r"\*star\* \<img src=x onerror=alert(1)\>" in label
+
+
 @pytest.mark.parametrize("link", [
     "[click](javascript:alert(1))",
     "[click](JavaScript:alert(1))",

@@ -18,6 +18,7 @@ from reviewkit.cadences import Cadence, Narrative
 from reviewkit.errors import InputError
 from reviewkit.inputs._yaml import did_you_mean
 from reviewkit.narrative.cells import NarrativeCell
+from reviewkit.narrative.drafts import literal
 from reviewkit.narrative.edits import NarrativeEdit, normalise
 from reviewkit.narrative.placeholders import NarrativeError
 
@@ -59,10 +60,11 @@ def _label_cell(planned: NarrativeCell) -> NotebookNode:
              "in the cell metadata to accept it" if planned.draft else "your text, kept across "
              "rebuilds")
     if planned.stale:
-        state = (f"STALE: {planned.stale_detail}; edit it, or set `reviewkit.accepted` to true "
-                 "in the cell metadata if it is still right")
+        state = (f"STALE: {literal(planned.stale_detail)}; edit it, or set `reviewkit.accepted` "
+                 "to true in the cell metadata if it is still right")
+    # A KPI's name is the catalog's text, shown as written (Jupyter renders Markdown and HTML).
     label: NotebookNode = new_markdown_cell(  # type: ignore[no-untyped-call]
-        f"##### ✎ Commentary: {planned.title}\n"
+        f"##### ✎ Commentary: {literal(planned.title)}\n"
         f"<small>cell `{planned.key}`; {state}</small>"
     )
     label.metadata["tags"] = [REMOVE_TAG, LABEL_TAG]

@@ -13,6 +13,7 @@ from reviewkit.errors import ReviewkitError, quoted
 from reviewkit.evaluation.evaluate import KpiResult
 from reviewkit.evaluation.pack import PackEvaluation
 from reviewkit.formatting import STATUS_WORDS, format_date
+from reviewkit.narrative.drafts import literal
 
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.S)
 _KPI_FIELD = re.compile(r"^kpi\.([a-z0-9_]+)\.([a-z_]+)$")
@@ -70,7 +71,8 @@ def check_placeholders(text: str, pack: PackEvaluation, key: str) -> set[str]:
 
 
 def fill(text: str, pack: PackEvaluation) -> str:
-    """Replace placeholders with this pack's numbers (checked beforehand)."""
+    """Replace placeholders with this pack's numbers (checked beforehand), each as Markdown
+    that shows it as written: a KPI's name or owner is data, not Markdown of the analyst's."""
     results = {result.kpi.id: result for result in pack.results}
     period = pack.period
 
@@ -78,11 +80,11 @@ def fill(text: str, pack: PackEvaluation) -> str:
         name = match[1].strip()
         kpi_match = _KPI_FIELD.match(name)
         if kpi_match and kpi_match[1] in results and kpi_match[2] in KPI_FIELDS:
-            return _kpi_value(results[kpi_match[1]], kpi_match[2], pack)
+            return literal(_kpi_value(results[kpi_match[1]], kpi_match[2], pack))
         attr = name.removeprefix("period.")
         if name.startswith("period.") and attr in PERIOD_FIELDS:
             value = getattr(period, attr)
-            return format_date(value) if hasattr(value, "isoformat") else str(value)
+            return literal(format_date(value) if hasattr(value, "isoformat") else value)
         # Only the closed grammar is ever filled; anything else was refused when it was saved.
         raise NarrativeError(f"unknown placeholder '{{{{ {name} }}}}'")
 
