@@ -528,6 +528,41 @@ def test_collecting_the_same_edits_again_is_not_a_conflict(
     assert store.narratives("weekly", "2026-11-20")["kpi-mttr_p1"].revision == 1
 
 
+def _two_copies(context: PackEvaluation, tmp_path: Path, published: str, draft: str
+                ) -> list[Any]:
+    """The edits of a published pack's notebook and of the draft's beside it, as a build
+    collects them (the same cell edited in both)."""
+    copies = [tmp_path / "pack" / "pack.ipynb", tmp_path / "pack.draft" / "pack.ipynb"]
+    for path, text in zip(copies, (published, draft), strict=True):
+        path.parent.mkdir()
+        write_pack_notebook(path, context, {})
+        edit_notebook(path, {"summary": text})
+    return [edit for path in copies for edit in edits_in(path)]
+
+
+def test_the_same_edit_in_a_published_pack_and_its_draft_is_saved_once(
+    context: PackEvaluation, store: Store, tmp_path: Path
+) -> None:
+    """It was refused as 'changed in the store since this copy was made': the second copy's
+    edit met the first one's, just saved, and nothing told the analyst which files to mend."""
+    edits = _two_copies(context, tmp_path, "Three reds.", "Three reds.")
+    assert NarrativeService(store, context).save(edits, by="analyst") == ["summary"]
+    assert store.narratives("weekly", "2026-11-20")["summary"].revision == 1
+
+
+def test_different_edits_of_one_cell_in_a_published_pack_and_its_draft_name_both(
+    context: PackEvaluation, store: Store, tmp_path: Path
+) -> None:
+    edits = _two_copies(context, tmp_path, "Three reds.", "Two reds after the fix.")
+    with pytest.raises(NarrativeError) as caught:
+        NarrativeService(store, context).save(edits, by="analyst", prefer="edit")
+    message = caught.value.one_line()
+    assert "'summary'" in message and "differently" in message
+    assert str(tmp_path / "pack" / "pack.ipynb") in message
+    assert str(tmp_path / "pack.draft" / "pack.ipynb") in message
+    assert store.narratives("weekly", "2026-11-20") == {}, "nothing may be saved"
+
+
 # -- every cell an analyst adds or changes is kept or refused -----------------------------------
 
 def _notebook_json(path: Path) -> dict[str, Any]:

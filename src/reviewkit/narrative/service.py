@@ -54,6 +54,7 @@ class NarrativeService:
         revision an edit was made from (someone else saved that cell meanwhile), ``prefer``
         decides; without it nothing is saved and the error says how to choose.
         """
+        edits = _one_per_cell(edits)
         for edit in edits:  # every placeholder is checked before anything is written
             try:
                 check_placeholders(edit.text, self.pack, edit.key)
@@ -116,3 +117,20 @@ def _saved_since(tx: Transaction, service: NarrativeService, edit: NarrativeEdit
         entry.revision > edit.revision and normalise(entry.text) == normalise(edit.text)
         for entry in tx.narrative_history(service.cadence, service.label, edit.key,
                                           service.unit))
+
+
+def _one_per_cell(edits: Sequence[NarrativeEdit]) -> list[NarrativeEdit]:
+    """The edits with each cell once: copies of one cell edited alike (a published pack's
+    notebook and its draft's) are one edit, the newer copy's (the later one); edited
+    differently, they are refused, naming every copy, as no store revision can choose."""
+    by_key: dict[str, list[NarrativeEdit]] = {}
+    for edit in edits:
+        by_key.setdefault(edit.key, []).append(edit)
+    for key, copies in by_key.items():
+        if len({normalise(edit.text) for edit in copies}) > 1:
+            raise NarrativeError(
+                f"narrative cell '{key}' was edited differently in "
+                f"{' and in '.join(edit.where for edit in copies)}; make the copies the same "
+                "(or undo the edit in one of them), then build again")
+    return [copies[-1] for copies in by_key.values()]
+
