@@ -320,6 +320,27 @@ def test_plan_cells_stored_text_wins_over_the_draft(context: PackEvaluation) -> 
     assert cells["kpis"].draft and cells["kpi-mttr_p1"].draft
 
 
+def test_commentary_on_a_kpi_no_longer_an_exception_keeps_its_cell_and_reads_stale(
+    context: PackEvaluation,
+) -> None:
+    """An analyst wrote about a KPI while it was an exception; a corrected row put it back on
+    target, and the rebuild left their words out of the pack without a word. They stay, under
+    the KPI, flagged stale (the figures they discuss moved), so the publish gate asks again."""
+    planned = {r.kpi.id for r in context.results} & {
+        key.removeprefix("kpi-") for key in (c.key for c in plan_cells(context, SECTIONS, {}))}
+    quiet = next(r for r in context.results if r.kpi.id not in planned)
+    key = f"kpi-{quiet.kpi.id}"
+    saved = {key: stored(key, "Restores were slow; the supplier has added staff.",
+                         {quiet.kpi.id: {"value": -1.0, "status": "red"}},
+                         kpi_id=quiet.kpi.id)}
+    cells = {cell.key: cell for cell in plan_cells(context, SECTIONS, saved)}
+    assert cells[key].text == "Restores were slow; the supplier has added staff."
+    assert not cells[key].draft and cells[key].stale
+    assert cells[key].title == quiet.kpi.name
+    emptied = {key: stored(key, "", {}, kpi_id=quiet.kpi.id)}
+    assert key not in {cell.key for cell in plan_cells(context, SECTIONS, emptied)}
+
+
 def test_plan_cells_flags_stored_text_stale_when_its_number_changed(
     context: PackEvaluation,
 ) -> None:

@@ -86,17 +86,23 @@ def _stale(basis: Mapping[str, Any], now: Mapping[str, Any], pack: PackEvaluatio
     return ""
 
 
-def kpi_cell_ids(pack: PackEvaluation) -> list[str]:
-    """KPIs that get a commentary cell of their own: headline ones and exceptions."""
+def kpi_cell_ids(pack: PackEvaluation,
+                 stored: Mapping[str, StoredNarrative] | None = None) -> list[str]:
+    """KPIs that get a commentary cell of their own: headline ones, exceptions, and any an
+    analyst has written about for this pack (a corrected row that clears an exception must not
+    take their words out of the pack; an emptied cell lets the KPI go)."""
     order = [r.kpi.id for r in pack.results]
-    wanted = set(pack.headline) | {e.kpi_id for e in pack.evaluation.exceptions}
+    written = {key.removeprefix(KPI_KEY_PREFIX) for key, saved in (stored or {}).items()
+               if key.startswith(KPI_KEY_PREFIX) and saved.text.strip()}
+    wanted = set(pack.headline) | {e.kpi_id for e in pack.evaluation.exceptions} | written
     return [kpi_id for kpi_id in order if kpi_id in wanted]
 
 
-def cell_keys(pack: PackEvaluation, slots: Sequence[Narrative]) -> list[str]:
+def cell_keys(pack: PackEvaluation, slots: Sequence[Narrative],
+              stored: Mapping[str, StoredNarrative] | None = None) -> list[str]:
     """The keys of every narrative cell of the pack, in order (what :func:`plan_cells` makes)."""
     return [slot.key for slot in slots] + [f"{KPI_KEY_PREFIX}{kpi_id}"
-                                           for kpi_id in kpi_cell_ids(pack)]
+                                           for kpi_id in kpi_cell_ids(pack, stored)]
 
 
 def plan_cells(
@@ -105,14 +111,14 @@ def plan_cells(
     stored: Mapping[str, StoredNarrative],
 ) -> tuple[NarrativeCell, ...]:
     """Every narrative cell of the pack: the sections' cells (``slots``, in order), then one
-    per headline or exceptional KPI; stored words where there are any, else a draft."""
+    per KPI of :func:`kpi_cell_ids`; stored words where there are any, else a draft."""
     results = {r.kpi.id: r for r in pack.results}
     specs: list[tuple[str, str | None, str, str]] = [
         (slot.key, None, slot.title, slot.prompt) for slot in slots
     ]
     specs += [
         (f"{KPI_KEY_PREFIX}{kpi_id}", kpi_id, results[kpi_id].kpi.name, "")
-        for kpi_id in kpi_cell_ids(pack)
+        for kpi_id in kpi_cell_ids(pack, stored)
     ]
     cells = []
     for key, kpi_id, title, prompt in specs:

@@ -500,7 +500,7 @@ def _settle_narrative(
     notebooks read, as they were before they were read (a save after that stops the swap)."""
     service = NarrativeService(store, evaluated)
     slots = slots_of(notebook, evaluated.cadence)
-    keys = cell_keys(evaluated, slots)
+    keys = cell_keys(evaluated, slots, service.stored())
     paths = [folder / NOTEBOOK_FILE for folder in (final, publish.draft_beside(final))]
     read = tuple((str(path), publish.signature(path)) for path in paths)
     edits = [edit for path in paths for edit in edits_in(path, keys=keys)]
