@@ -650,6 +650,25 @@ def _refused(path: Path, store: Store, context: PackEvaluation) -> str:
     return line
 
 
+def test_an_image_pasted_into_a_narrative_cell_is_refused_naming_the_cell(
+    context: PackEvaluation, store: Store, tmp_path: Path
+) -> None:
+    """JupyterLab keeps a pasted image as the cell's attachment; the rebuild kept the words
+    and dropped the image without a word."""
+    path = tmp_path / "pack.ipynb"
+    write_pack_notebook(path, context, {})
+
+    def paste(data: dict[str, Any]) -> None:
+        _, cell = _cell_of(data, "summary")
+        cell["source"] = "The outage, as the monitor saw it:\n![image.png](attachment:image.png)"
+        cell["attachments"] = {"image.png": {"image/png": "iVBORw0KGgo="}}
+
+    _rewrite(path, paste)
+    number = _cell_of(_notebook_json(path), "summary")[0]
+    line = _refused(path, store, context)
+    assert line.startswith(f"{path}, cell {number}: ") and "'image.png'" in line
+
+
 @pytest.mark.parametrize("where", ["narrative", "added"])
 def test_a_cell_holding_an_unpaired_surrogate_is_refused_naming_it(
     context: PackEvaluation, store: Store, tmp_path: Path, where: str

@@ -322,6 +322,13 @@ def edits_in(pack_notebook: Path, keys: Collection[str] | None = None) -> list[N
             continue
         meta = reader.narrative_record(number, record)
         key = str(meta["key"])
+        attached = cell.get("attachments")
+        if attached:
+            names = (", ".join(repr(name) for name in attached) if isinstance(attached, dict)
+                     else "a file")
+            raise reader.refuse(number, f"narrative cell '{key}' has {names} attached (pasted "
+                                "into it), which a pack cannot show; remove the attachment "
+                                "and describe what it showed in words")
         text = normalise(_source(cell))
         first = texts.get(key)
         if first is not None:
