@@ -68,6 +68,20 @@ def test_a_value_just_below_zero_is_told_apart_from_a_threshold_of_zero(
     assert shown(count, -0.4, 0, -1).value != shown(count, -0.4, 0, -1).target
 
 
+@pytest.mark.parametrize(("value", "target", "decimals", "expected"), [
+    (99.95, 99.9, 1, ("100.0%", "99.9%", "+0.1\u00a0pts")),  # 0.05 is 0.04999… in binary
+    (2.5, 3, 0, ("2%", "3%", "\u22121\u00a0pts")),
+])
+def test_a_variance_is_the_difference_of_the_value_and_target_printed_beside_it(
+    make_kpi: Callable[..., Kpi], value: float, target: float, decimals: int,
+    expected: tuple[str, str, str],
+) -> None:
+    """"100.0%" against "99.9%" read "no change": the variance was rounded on its own."""
+    kpi = make_kpi(unit="%", target=target, amber=None, decimals=decimals)
+    figures = shown(kpi, value, target, None)
+    assert (figures.value, figures.target, figures.variance) == expected
+
+
 def test_an_amber_given_as_a_share_of_the_target_adds_no_digits_of_its_own(
     make_kpi: Callable[..., Kpi],
 ) -> None:

@@ -265,7 +265,10 @@ def shown(kpi: Kpi, value: float | None, target: float, amber: float | None,
     limits = places
     if whole_numbers(kpi, value) and places == 0:
         limits = _target_decimals(value, (target, amber))
-    variance = None if value is None else value - target
+    # The difference of the two figures printed beside it, not of the raw numbers: "100.0%"
+    # against "99.9%" is "+0.1 pts", never "no change" (99.95 - 99.9 is 0.0499… in binary).
+    variance = (None if value is None
+                else float(_fixed(value, places)) - float(_fixed(target, limits)))
     return Shown(
         value=format_value(value, kpi, decimals=places),
         target=format_value(target, kpi, decimals=limits),
