@@ -3,7 +3,9 @@ each streak and trend its span, and a unit's pack carries only its own sections.
 
 from __future__ import annotations
 
+import html
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from conftest import REPO, prepare_view, run_cli_in_process
 
 from reviewkit import cadences
 from reviewkit.evaluation.evaluate import ExceptionItem
+from reviewkit.formatting import format_value
 from reviewkit.layout.sections import Pack
 from reviewkit.layout.view import PackView
 
@@ -138,6 +141,24 @@ def test_a_card_names_the_targets_its_data_set(tmp_path: Path) -> None:
     assert [(p.label, t) for p, t in changes] == [("2025-06", 70.0)]
     html = Pack(view).section("kpi_details").html
     assert "Target set by the data" in html and "June 2025" in html
+
+
+def test_the_targets_a_cards_data_set_print_at_the_cards_precision(tmp_path: Path) -> None:
+    """Kestrel's capital works card printed its target "€52.0m", then "the catalog's is €52m"
+    and "€30m; €35.5m; €41m" in the note under it."""
+    kestrel = tmp_path / "kestrel"
+    shutil.copytree(REPO / "data" / "examples" / "kestrel", kestrel,
+                    ignore=shutil.ignore_patterns("*.sqlite"))
+    view: PackView = prepare_view("monthly", kestrel / "params" / "monthly.yaml")
+    noted = [r for r in view.evaluated.results if r.target_changes and r.kpi.unit != "%"]
+    assert noted
+    text = html.unescape(Pack(view).section("kpi_details").html)
+    for result in noted:
+        places = view.evaluated.figures.decimals[result.kpi.id]
+        for _, target in result.target_changes:
+            assert format_value(target, result.kpi, decimals=places) in text, target
+        catalog = format_value(result.kpi.target_for("monthly"), result.kpi, decimals=places)
+        assert f"(the catalog's is {catalog})" in text, (result.kpi.id, catalog)
 
 
 def test_the_units_page_says_which_figures_are_not_a_roll_up(tmp_path: Path) -> None:
