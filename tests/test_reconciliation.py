@@ -213,3 +213,18 @@ def test_a_year_to_date_at_its_scaled_target_is_on_target(make_kpi: Callable[...
     march = period_containing("monthly", dt.date(2026, 3, 31))
     ytd = year_to_date(kpi, march, [Observation(dt.date(2026, 3, 15), 0.3, None, "")])
     assert (ytd.target, ytd.status) == (0.3, "green")
+
+
+def test_a_level_kpis_year_to_date_is_judged_against_the_target_its_rows_set(
+        make_kpi: Callable[..., Kpi]) -> None:
+    """Kestrel's capital works: the scorecard row read "€45.9m ≥ €45.0m On track" (the rows'
+    target) and its year to date, the same €45.9m, "Off track" against the catalog's €52m."""
+    kpi = make_kpi(direction="higher_is_better", aggregation="last", unit="€m",
+                   target={"monthly": 52}, amber={"monthly": 46}, cadences=["monthly"])
+    october = period_containing("monthly", dt.date(2026, 10, 31))
+    rows = [Observation(dt.date(2026, 9, 30), 40.1, 41.0, ""),
+            Observation(dt.date(2026, 10, 31), 45.9, 45.0, "")]
+    period = evaluate_kpi(kpi, october, rows, history_length=2).current
+    ytd = year_to_date(kpi, october, rows, first_month=7)
+    assert (period.target, period.status) == (45.0, "green")
+    assert (ytd.value, ytd.target, ytd.amber, ytd.status) == (45.9, 45.0, 39.0, "green")

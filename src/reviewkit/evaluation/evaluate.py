@@ -438,7 +438,7 @@ class DataQuality:
         )
 
 
-def _period_target(
+def period_target(
     kpi: Kpi, cadence: str, rows: Sequence[Observation]
 ) -> tuple[float, float | None, TargetSource]:
     """Target and amber for a period, and where they come from: the latest row's target when
@@ -476,7 +476,7 @@ def period_value(kpi: Kpi, period: Period, rows: Sequence[Observation]) -> Perio
             and period.end >= kpi.data_from)
     if zero:
         combined = Combined(0.0, 0, 0.0)
-    target, amber, source = _period_target(kpi, period.cadence, rows)
+    target, amber, source = period_target(kpi, period.cadence, rows)
     status = rag_status(combined.value, target, amber, kpi.direction)
     return PeriodValue(period, combined.value, target, amber, status, combined.count,
                        combined.weight, target_from=source, zero=zero)

@@ -14,6 +14,7 @@ from reviewkit.evaluation.evaluate import (
     Status,
     combine,
     like_for_like,
+    period_target,
     rag_status,
 )
 from reviewkit.inputs.catalog import Kpi, as_written
@@ -64,17 +65,20 @@ def year_to_date(kpi: Kpi, period: Period, observations: Sequence[Observation], 
 
     For a ``sum`` KPI the target (and amber) scale with the periods elapsed: eight P1 incidents
     a month means forty by the end of May, and a month half gone counts half. Other rules keep
-    the per-period target.
+    the period's target: the one its rows set, as the period's own figure is judged, else the
+    catalog's.
     """
     start = year_start(period.end, first_month)
     value = combine(kpi, [obs for obs in observations
                           if start <= obs.period_end <= period.end]).value
-    target = kpi.target_for(period.cadence)
-    amber = kpi.amber_for(period.cadence)
     elapsed = periods_elapsed(period, as_of, first_month)
     if kpi.aggregation == "sum":
-        target = as_written(target * elapsed)
+        target = as_written(kpi.target_for(period.cadence) * elapsed)
+        amber = kpi.amber_for(period.cadence)
         amber = as_written(amber * elapsed) if amber is not None else None
+    else:
+        target, amber, _ = period_target(kpi, period.cadence, [
+            obs for obs in observations if period.start <= obs.period_end <= period.end])
     return YearToDate(start, min(period.end, as_of or period.end), value, target, amber,
                       rag_status(value, target, amber, kpi.direction), elapsed)
 
