@@ -187,3 +187,26 @@ def test_a_units_workbook_adds_its_shares_breakdowns_and_the_groups_actions(
     assert [row[0] for row in group_actions] == [
         view.id for view in evaluated.action_log.group_actions]
     assert group_actions
+
+
+@pytest.mark.parametrize(("kind", "value", "text"), [
+    ("change", 0.05, "no change"),     # 2.25 h then 2.3 h: too small to show at one decimal
+    ("change", -0.04, "no change"),
+    ("variance", 0.0, "on target"),
+])
+def test_a_difference_the_pack_calls_nothing_reads_so_in_the_workbook(
+        make_kpi: Any, kind: str, value: float, text: str) -> None:
+    """A change the pack prints "no change" showed "+0 h" (or "-0 h") in its cell: the cell's
+    format took no decimals from the words, and the number was not zero."""
+    from openpyxl import Workbook
+
+    from reviewkit.evaluation.figures import Figure, PackFigures, figure_id
+    from reviewkit.outputs.workbook import _kpi_number, _Sheet
+
+    kpi = make_kpi(unit="h", target=2.0, amber=3.0, direction="lower_is_better")
+    figures = PackFigures("2026-11-20",
+                          {figure_id(kpi.id, "2026-11-20", kind): Figure(value, text)})
+    book = Workbook(write_only=True)
+    cell = _kpi_number(_Sheet(book, "Scorecard", ["x"]), figures, kpi, kind)
+    book.save(io.BytesIO())  # a write-only sheet left unsaved complains when collected
+    assert shown_as(cell.value, cell.number_format) == text

@@ -117,7 +117,10 @@ def _kpi_number(sheet: _Sheet, figures: PackFigures, kpi: Kpi, kind: str,
     places = places_of(found.text)
     fmt = (change_format(kpi, places, SIGNED[kind]) if kind in SIGNED
            else number_format(kpi, places))
-    return sheet.number(found.value, fmt)
+    # A difference the pack words as nothing ("no change": too small to show at the KPI's
+    # precision) is nothing in its cell too, not "+0 h".
+    nothing = kind in SIGNED and found.text in SIGNED.values()
+    return sheet.number(0 if nothing else found.value, fmt)
 
 
 def _number(sheet: _Sheet, figures: PackFigures, kpi: Kpi, subject: str, kind: str) -> Any:
