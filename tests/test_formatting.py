@@ -240,7 +240,7 @@ def test_a_unit_that_names_the_measure_is_not_repeated_on_every_number(
     make_kpi: Callable[..., Kpi], unit: str,
 ) -> None:
     kpi = make_kpi(unit=unit, target=40, amber=30)
-    figures = shown(kpi, 29, 40, 30, change=-11)
+    figures = shown(kpi, 29, 40, 30, since=40)
     assert (figures.value, figures.target, figures.change) == ("29", "40", "\u221211")
 
 
@@ -257,3 +257,24 @@ def test_dates_and_period_labels_print_in_one_style() -> None:
 def test_signed_numbers_and_percentages_have_a_true_minus() -> None:
     assert (signed(14), signed(-5), signed(0)) == ("+14", "\u22125", "0")
     assert (percent(8.2), percent(-25)) == ("8%", "\u221225%")
+
+
+@pytest.mark.parametrize(("now", "before", "expected"), [
+    (2.26, 2.34, ("2.3\u00a0h", "no change")),       # both weeks print "2.3 h"
+    (2.3, 2.25, ("2.3\u00a0h", "+0.1\u00a0h")),      # 2.25 prints "2.2 h" (binary 2.2499…)
+])
+def test_a_change_is_the_difference_of_the_two_periods_as_printed(
+    make_kpi: Callable[..., Kpi], now: float, before: float, expected: tuple[str, str],
+) -> None:
+    """Two weeks printed "2.3 h" read a change of "-0.1 h": the change was rounded on its own."""
+    kpi = make_kpi(unit="h", target=2.0, amber=3.0, direction="lower_is_better")
+    figures = shown(kpi, now, 2.0, 3.0, since=before)
+    assert (figures.value, figures.change) == expected
+    assert shown(kpi, before, 2.0, 3.0).value in {"2.3\u00a0h", "2.2\u00a0h"}
+
+
+def test_a_printed_difference_is_stated_as_a_number_too(make_kpi: Callable[..., Kpi]) -> None:
+    """The workbook stores the difference the page prints: 100.0% against 99.9% is 0.1."""
+    kpi = make_kpi(unit="%", target=99.9, amber=None, decimals=1)
+    figures = shown(kpi, 99.95, 99.9, None, since=99.84)
+    assert figures.variance_number == 0.1 and figures.change_number == 0.2

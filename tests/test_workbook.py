@@ -210,3 +210,38 @@ def test_a_difference_the_pack_calls_nothing_reads_so_in_the_workbook(
     cell = _kpi_number(_Sheet(book, "Scorecard", ["x"]), figures, kpi, kind)
     book.save(io.BytesIO())  # a write-only sheet left unsaved complains when collected
     assert shown_as(cell.value, cell.number_format) == text
+
+
+def test_a_difference_is_stored_as_the_number_the_pack_prints(make_kpi: Any) -> None:
+    """100.0% against a target of 99.9% printed "+0.1 pts", and its cell held 0.0499… (99.95 -
+    99.9 in binary), which a spreadsheet shows as "+0.0 pts"."""
+    from openpyxl import Workbook
+
+    from reviewkit.evaluation.evaluate import DataQuality, Evaluation, KpiResult, PeriodValue
+    from reviewkit.evaluation.figures import pack_figures
+    from reviewkit.evaluation.strategy import Strategy
+    from reviewkit.outputs.workbook import _kpi_number, _Sheet
+    from reviewkit.periods import period_containing
+
+    kpi = make_kpi(unit="%", target=99.9, amber=None, decimals=1)
+    end = dt.date(2026, 11, 20)
+    history = [PeriodValue(period_containing("weekly", end - dt.timedelta(weeks=1 - i)),
+                           value, 99.9, None, "green", 1)
+               for i, value in enumerate((99.84, 99.95))]
+    result = KpiResult(kpi=kpi, current=history[-1], previous=history[0], history=history,
+                       trend="unknown", streak=1, last_seen=end, periods_without_data=0,
+                       stale=False)
+    period = result.current.period
+    figures = pack_figures(period=period, evaluation=Evaluation(period, (result,), (),
+                                                               DataQuality()),
+                           action_log=None, changes=None, strategy=Strategy(as_of=end),
+                           kpis={kpi.id: kpi})
+    book = Workbook(write_only=True)
+    sheet = _Sheet(book, "Scorecard", ["x"])
+    cells = {kind: _kpi_number(sheet, figures, kpi, kind) for kind in ("variance", "change")}
+    book.save(io.BytesIO())  # a write-only sheet left unsaved complains when collected
+    assert {kind: figures.text(kpi.id, kind) for kind in cells} == {
+        "variance": "+0.1\u00a0pts", "change": "+0.2\u00a0pts"}
+    assert {kind: (cell.value, _plain(shown_as(cell.value, cell.number_format)))
+            for kind, cell in cells.items()} == {"variance": (0.1, "+0.1 pts"),
+                                                  "change": (0.2, "+0.2 pts")}

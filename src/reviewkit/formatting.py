@@ -196,6 +196,10 @@ class Shown:
     variance: str
     change: str
     decimals: int
+    #: The differences as the texts above state them (the figures as printed, subtracted):
+    #: what a workbook cell holds, so a spreadsheet shows the pack's words.
+    variance_number: float | None = None
+    change_number: float | None = None
 
 
 #: A row of figures judged together: a value, its target and its amber threshold.
@@ -252,23 +256,25 @@ def _amber_from_target(kpi: Kpi) -> bool:
 
 
 def shown(kpi: Kpi, value: float | None, target: float, amber: float | None,
-          change: float | None = None, *, beside: Sequence[Row] = (),
+          *, since: float | None = None, beside: Sequence[Row] = (),
           at_least: int = 0) -> Shown:
     """Value, target, amber, variance and change as a pack prints them side by side.
 
     One precision for all of them and for the rows ``beside`` them (:func:`row_decimals`),
     and at least ``at_least`` (the KPI's precision in the pack, where the row stands beside
     its other figures), except that a whole-number value stays whole: 5 incidents against a
-    target pro-rated to 6.65 print as "5" and "6.7".
+    target pro-rated to 6.65 print as "5" and "6.7". The change is from ``since`` (the value
+    the period is compared with).
     """
     places = max(row_decimals(kpi, (value, target, amber), beside), at_least)
     limits = places
     if whole_numbers(kpi, value) and places == 0:
         limits = _target_decimals(value, (target, amber))
-    # The difference of the two figures printed beside it, not of the raw numbers: "100.0%"
-    # against "99.9%" is "+0.1 pts", never "no change" (99.95 - 99.9 is 0.0499… in binary).
-    variance = (None if value is None
-                else float(_fixed(value, places)) - float(_fixed(target, limits)))
+    # Each difference is of the two figures as printed, not of the raw numbers: "100.0%"
+    # against "99.9%" is "+0.1 pts", never "no change" (99.95 - 99.9 is 0.0499… in binary),
+    # and two weeks printed "2.3 h" are "no change", never "-0.1 h".
+    variance = _printed_difference(value, places, target, limits)
+    change = _printed_difference(value, places, since, places)
     return Shown(
         value=format_value(value, kpi, decimals=places),
         target=format_value(target, kpi, decimals=limits),
@@ -276,7 +282,18 @@ def shown(kpi: Kpi, value: float | None, target: float, amber: float | None,
         variance=format_variance(variance, kpi, decimals=limits),
         change=format_change(change, kpi, decimals=places),
         decimals=places,
+        variance_number=variance,
+        change_number=change,
     )
+
+
+def _printed_difference(first: float | None, first_places: int, second: float | None,
+                        second_places: int) -> float | None:
+    """``first`` minus ``second``, each as printed at its places (binary noise rounded off)."""
+    if first is None or second is None:
+        return None
+    difference = float(_fixed(first, first_places)) - float(_fixed(second, second_places))
+    return round(difference, max(first_places, second_places)) + 0.0  # never -0.0
 
 
 @dataclass(frozen=True)

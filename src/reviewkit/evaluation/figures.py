@@ -173,7 +173,13 @@ class PackFigures:
         or a placeholder quotes)."""
         return Shown(value=self.text(kpi_id, "value"), target=self.text(kpi_id, "target"),
                      amber=self.text(kpi_id, "amber"), variance=self.text(kpi_id, "variance"),
-                     change=self.text(kpi_id, "change"), decimals=self.decimals.get(kpi_id, 0))
+                     change=self.text(kpi_id, "change"), decimals=self.decimals.get(kpi_id, 0),
+                     variance_number=self._number(kpi_id, "variance"),
+                     change_number=self._number(kpi_id, "change"))
+
+    def _number(self, subject: str, kind: str) -> float | None:
+        value = self.value(subject, kind)
+        return float(value) if isinstance(value, int | float) else None
 
 
 class _Book:
@@ -248,16 +254,17 @@ def _kpi(book: _Book, result: KpiResult, decimals: int, where: str = "scorecard"
     kpi, current = result.kpi, result.current
     label = current.period.label
     noun = current.period.noun
-    row = shown(kpi, current.value, current.target, current.amber, result.change,
-                at_least=decimals)
+    row = shown(kpi, current.value, current.target, current.amber,
+                since=result.compared.value, at_least=decimals)
     add = book.add
     add(kpi.id, "value", current.value, row.value, where, label)
     add(kpi.id, "status", current.status, STATUS_WORDS[current.status], where, label)
     add(kpi.id, "target", current.target, row.target, where, label)
     if current.amber is not None:
         add(kpi.id, "amber", current.amber, row.amber, where, label)
-    add(kpi.id, "variance", result.variance, row.variance, where, label)
-    add(kpi.id, "change", result.change, row.change, where, label)
+    # The differences as printed (summary.json takes the unrounded ones from the result).
+    add(kpi.id, "variance", row.variance_number, row.variance, where, label)
+    add(kpi.id, "change", row.change_number, row.change, where, label)
     add(kpi.id, "trend", result.trend, TREND_WORDS[result.trend], where, label)
     add(kpi.id, "streak", _streak(result), plural(_streak(result), noun), where, label)
     if current.pro_rated:

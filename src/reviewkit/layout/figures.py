@@ -39,7 +39,8 @@ def name_for_page(text: str) -> str:
 def shown_of(result: KpiResult) -> Shown:
     """The KPI's figures this period at the precision that keeps value and target apart."""
     current = result.current
-    return shown(result.kpi, current.value, current.target, current.amber, result.change)
+    return shown(result.kpi, current.value, current.target, current.amber,
+                 since=result.compared.value)
 
 
 def shown_ytd(ytd: YearToDate, kpi: Kpi) -> Shown:

@@ -50,9 +50,10 @@ def draft_for_kpi(result: KpiResult, pack: PackEvaluation) -> str:
         text = (f"{literal(kpi.name)} has no data this {noun} ({last}); "
                 f"owner: {literal(kpi.owner)}.")
     else:
-        change = result.change
-        # A change that prints as nothing (+0 pro rata) is none: "stands at", not "rose to".
-        if change is not None and round(change, figures.decimals) != 0:
+        # The change as the page prints it: one that prints as nothing is none ("stands at",
+        # not "rose to").
+        change = figures.change_number
+        if change:
             verb = "rose" if change > 0 else "fell"
             moved = (f" {verb} to {literal(figures.value)} since last {noun}"
                      + (", pro rata" if result.change_pro_rata else ""))

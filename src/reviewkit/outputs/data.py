@@ -140,8 +140,9 @@ def _kpi_entry(view: PackView, kpi_id: str) -> dict[str, Any]:
         "owner": kpi.owner,
         "trend": word("trend"),
         "streak": result.streak,
-        "change": number("change"),
-        "variance": number("variance"),
+        # Unrounded, unlike the pages, which subtract the figures as printed.
+        "change": _round(result.change),
+        "variance": _round(result.variance),
         "unit": kpi.unit,
     }
     # A summed KPI in a period in progress: the share its target is pro-rated to.
