@@ -31,7 +31,7 @@ from reviewkit.layout.notebooks import make_notebook
 from reviewkit.layout.view import PackView, Publication
 from reviewkit.narrative.cells import NarrativeCell, plan_cells
 from reviewkit.narrative.drafts import draft_for_kpi, draft_for_section
-from reviewkit.narrative.edits import parse_markdown, to_markdown
+from reviewkit.narrative.edits import edits_from_markdown, parse_markdown, to_markdown
 from reviewkit.narrative.notebook import (
     ACCEPT_FLAG,
     apply_to_notebook,
@@ -439,6 +439,18 @@ def test_collect_edits_saves_edited_cells_and_skips_untouched_ones(
     assert entry.text == "Supplier restores are slow; {{ kpi.mttr_p1.value }}."
     assert (entry.revision, entry.kpi_id, entry.updated_by) == (1, "mttr_p1", "analyst")
     assert entry.basis == {"mttr_p1": {"value": 7.2, "status": "red"}}
+
+
+def test_a_cell_that_opens_with_an_indented_code_block_keeps_its_indentation(
+    context: PackEvaluation, store: Store, tmp_path: Path
+) -> None:
+    """Saving stripped the first line's four spaces, and the code block became a paragraph."""
+    path = tmp_path / "pack.ipynb"
+    write_pack_notebook(path, context, {})
+    text = "    SELECT count(*) FROM incidents\n    WHERE priority <= 2\n\nThe query behind it."
+    edit_notebook(path, {"summary": f"\n{text}\n\n"})
+    assert collect_edits(path, store, context, by="analyst") == ["summary"]
+    assert store.narratives("weekly", "2026-11-20")["summary"].text == text
 
 
 def test_collect_edits_saves_a_draft_accepted_through_its_metadata(
@@ -899,6 +911,25 @@ def test_markdown_export_and_parse_round_trip(context: PackEvaluation, tmp_path:
     assert [(s.key, s.revision, s.text, s.draft) for s in sections] == [
         (c.key, c.revision, c.text.strip(), c.draft) for c in cells
     ]
+
+
+def test_markdown_export_then_import_changes_nothing(
+    context: PackEvaluation, tmp_path: Path
+) -> None:
+    """A heading of the analyst's own read as a section, a form feed or line separator came
+    back as a line break, and a code block lost its indentation: importing an exported file
+    changed the narrative it was exported from."""
+    texts = {
+        "summary": "Three reds.\n\n## Risks\n\nSupplier restores are slow.",
+        "kpis": "    SELECT 1\n\nBelow the query.",
+        "actions": "One\u2028two\x0cthree\x85four",
+    }
+    cells = [dataclasses.replace(cell, text=texts.get(cell.key, cell.text), draft=False, revision=2)
+             for cell in plan_cells(context, SECTIONS, {})]
+    path = tmp_path / "narrative.md"
+    sections = parse_markdown(markdown_of(context, cells), path)
+    assert {s.key: s.text for s in sections if s.key in texts} == texts
+    assert edits_from_markdown(sections, cells, path, "weekly pack") == []
 
 
 def test_markdown_without_the_draft_marker_accepts_the_draft(

@@ -30,13 +30,25 @@ class NarrativeEdit:
     accepted: bool = False
 
 
+#: Lines holding only white space at the start of a text.
+_LEADING_BLANK_LINES = re.compile(r"\A(?:[^\S\n]*\n)+")
+
+
 def normalise(text: str) -> str:
-    return text.strip().replace("\r\n", "\n")
+    """A narrative's text as it is stored and compared: Windows line ends as Unix ones, without
+    blank lines before it or white space after it. The first line keeps its indentation: four
+    spaces there open a code block."""
+    return _LEADING_BLANK_LINES.sub("", text.replace("\r\n", "\n")).rstrip()
 
 
 # -- Markdown round trip -----------------------------------------------------------------
 
 _HEADING = re.compile(r"^## (\S+)(?: — .*)?$")
+#: A level-2 heading inside a text, indented by any spaces: written to the file one space
+#: further in (still a heading in Markdown), so it is not read back as a section of its own,
+#: and taken back out when the file is read.
+_INNER_HEADING = re.compile(r"^( *)(?=## )", re.MULTILINE)
+_INDENTED_INNER_HEADING = re.compile(r"^ ( *)(?=## )", re.MULTILINE)
 _REVISION = re.compile(r"^<!-- reviewkit: revision (\d+)(?P<draft>, draft)?(?:, stale)? -->$")
 
 
@@ -55,7 +67,7 @@ def to_markdown(title: str, long_label: str, cadence: str, label: str,
         flags = ", draft" if cell.draft else ""
         flags += ", stale" if cell.stale else ""
         lines += [f"## {cell.key} — {cell.title}", f"<!-- reviewkit: revision {cell.revision}"
-                  f"{flags} -->", "", cell.text.strip(), ""]
+                  f"{flags} -->", "", _INNER_HEADING.sub(r" \1", normalise(cell.text)), ""]
     return "\n".join(lines)
 
 
@@ -75,11 +87,12 @@ def parse_markdown(text: str, path: Path) -> list[MarkdownSection]:
     start = 0
     draft = False
     body: list[str] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Split at line breaks only: a form feed or a line separator is part of a text.
+    for number, line in enumerate(text.replace("\r\n", "\n").split("\n"), start=1):
         heading = _HEADING.match(line)
         if heading:
             if key is not None:
-                sections.append(MarkdownSection(key, revision, "\n".join(body).strip(), start,
+                sections.append(MarkdownSection(key, revision, _section_text(body), start,
                                                 draft))
             key, revision, start, body, draft = heading[1], 0, number, [], False
             continue
@@ -91,7 +104,7 @@ def parse_markdown(text: str, path: Path) -> list[MarkdownSection]:
             continue
         body.append(line)
     if key is not None:
-        sections.append(MarkdownSection(key, revision, "\n".join(body).strip(), start, draft))
+        sections.append(MarkdownSection(key, revision, _section_text(body), start, draft))
     seen: set[str] = set()
     for section in sections:
         if section.key in seen:
@@ -101,6 +114,10 @@ def parse_markdown(text: str, path: Path) -> list[MarkdownSection]:
         raise InputError(path, "no '## key' sections found; export the narrative with "
                          "`reviewkit narrative export` to get the expected layout")
     return sections
+
+
+def _section_text(body: Sequence[str]) -> str:
+    return normalise(_INDENTED_INNER_HEADING.sub(r"\1", "\n".join(body)))
 
 
 def edits_from_markdown(
@@ -116,7 +133,7 @@ def edits_from_markdown(
             raise InputError(path, f"no narrative cell '{section.key}' in the {pack_name}",
                              line=section.line)
         accepted = cell.draft and not section.draft
-        if section.text == cell.text.strip() and not accepted:
+        if section.text == normalise(cell.text) and not accepted:
             continue
         edits.append(NarrativeEdit(
             key=section.key, kpi_id=cell.kpi_id, text=section.text, revision=section.revision,
