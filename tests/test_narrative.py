@@ -705,6 +705,26 @@ def test_a_cell_holding_an_unpaired_surrogate_is_refused_naming_it(
     assert "U+D800" in line
 
 
+@pytest.mark.parametrize(("char", "code"), [("\x00", "U+0000"), ("\x1b", "U+001B")])
+def test_a_cell_holding_a_control_character_is_refused_naming_it(
+    context: PackEvaluation, store: Store, tmp_path: Path, char: str, code: str
+) -> None:
+    """A NUL pasted into a cell reached pack.html, where a browser shows it as a box or drops
+    it: the page no longer said what the analyst saw in the notebook."""
+    path = tmp_path / "pack.ipynb"
+    write_pack_notebook(path, context, {})
+
+    def spoil(data: dict[str, Any]) -> None:
+        _, cell = _cell_of(data, "summary")
+        cell["source"] = f"Three reds{char} this week.\n\tTabs,\x0bbreaks\x0cand feeds stay."
+
+    _rewrite(path, spoil)
+    number = _cell_of(_notebook_json(path), "summary")[0]
+    line = _refused(path, store, context)
+    assert line.startswith(f"{path}, cell {number}: ") and code in line
+    assert store.narratives("weekly", "2026-11-20") == {}
+
+
 @pytest.mark.parametrize("kind", ["markdown", "raw", "code"])
 def test_a_cell_the_analyst_added_is_refused_naming_it_before_anything_is_saved(
     context: PackEvaluation, store: Store, tmp_path: Path, kind: str
@@ -953,6 +973,17 @@ def test_markdown_with_a_key_twice_is_an_error_naming_the_line(tmp_path: Path) -
     assert caught.value.line == 8
     assert "narrative 'summary' appears twice" in str(caught.value)
     assert "narrative.md" in str(caught.value)
+
+
+def test_markdown_holding_a_control_character_is_an_error_naming_the_line(
+    tmp_path: Path,
+) -> None:
+    text = ("# Narrative\n\n## summary — Summary\n<!-- reviewkit: revision 0 -->\n\n"
+            "One\tfine line.\nA NUL\x00 here.\n")
+    with pytest.raises(InputError) as caught:
+        parse_markdown(text, tmp_path / "narrative.md")
+    assert caught.value.line == 7
+    assert "U+0000" in str(caught.value) and "narrative.md" in str(caught.value)
 
 
 def test_markdown_without_sections_is_an_error(tmp_path: Path) -> None:

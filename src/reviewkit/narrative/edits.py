@@ -30,6 +30,12 @@ class NarrativeEdit:
     accepted: bool = False
 
 
+#: A control character no page shows (NUL, escape, …): a browser drops it or draws a box, so
+#: the pack would not say what its writer wrote. Tab, line breaks, the vertical tab of a
+#: pasted slide and the form feed are text.
+CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
+CONTROL_IS = "a control character no page can show"
+
 #: Lines holding only white space at the start of a text.
 _LEADING_BLANK_LINES = re.compile(r"\A(?:[^\S\n]*\n)+")
 
@@ -89,6 +95,10 @@ def parse_markdown(text: str, path: Path) -> list[MarkdownSection]:
     body: list[str] = []
     # Split at line breaks only: a form feed or a line separator is part of a text.
     for number, line in enumerate(text.replace("\r\n", "\n").split("\n"), start=1):
+        control = CONTROL.search(line)
+        if control is not None:
+            raise InputError(path, f"U+{ord(control.group()):04X} at column "
+                             f"{control.start() + 1}, {CONTROL_IS}; delete it", line=number)
         heading = _HEADING.match(line)
         if heading:
             if key is not None:

@@ -19,7 +19,7 @@ from reviewkit.errors import InputError
 from reviewkit.inputs._yaml import did_you_mean
 from reviewkit.narrative.cells import NarrativeCell
 from reviewkit.narrative.drafts import literal
-from reviewkit.narrative.edits import NarrativeEdit, normalise
+from reviewkit.narrative.edits import CONTROL, CONTROL_IS, NarrativeEdit, normalise
 from reviewkit.narrative.placeholders import NarrativeError
 
 #: The cell tag that marks a narrative cell.
@@ -136,6 +136,8 @@ def _digest(text: str) -> str:
 
 #: A surrogate code point: JSON can write one on its own ("\\ud800"), UTF-8 cannot.
 _UNPAIRED = re.compile("[\ud800-\udfff]")
+_UNWRITABLE = ((_UNPAIRED, "half of a character pair, which no file or store can hold"),
+               (CONTROL, CONTROL_IS))
 
 
 def _source(cell: Mapping[str, Any]) -> str:
@@ -307,12 +309,13 @@ def edits_in(pack_notebook: Path, keys: Collection[str] | None = None) -> list[N
         if not isinstance(metadata, dict):
             raise reader.refuse(number, f"the cell's metadata is {_shown(metadata)}, not a "
                                 "mapping; undo the change to the cell's metadata")
-        half = _UNPAIRED.search(_source(cell))
-        if half is not None:
-            raise reader.refuse(number, f"the cell's text holds U+{ord(half.group()):04X}, half "
-                                "of a character pair, which no file or store can hold (near "
-                                f"{_shown(_source(cell)[max(0, half.start() - 20):])}); "
-                                "delete it")
+        for pattern, what in _UNWRITABLE:
+            found = pattern.search(_source(cell))
+            if found is not None:
+                raise reader.refuse(number, f"the cell's text holds U+{ord(found.group()):04X}, "
+                                    f"{what} (near "
+                                    f"{_shown(_source(cell)[max(0, found.start() - 20):])}); "
+                                    "delete it")
         tags = metadata.get("tags", [])
         tags = tags if isinstance(tags, list) else []
         record = metadata.get("reviewkit")
