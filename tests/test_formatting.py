@@ -278,3 +278,19 @@ def test_a_printed_difference_is_stated_as_a_number_too(make_kpi: Callable[..., 
     kpi = make_kpi(unit="%", target=99.9, amber=None, decimals=1)
     figures = shown(kpi, 99.95, 99.9, None, since=99.84)
     assert figures.variance_number == 0.1 and figures.change_number == 0.2
+
+
+@pytest.mark.parametrize(("unit", "value", "target", "expected"), [
+    # 0.0000 against 0.0000 "off track": more than four decimals were never added.
+    ("mg/L", 0.000025, 0.00001, ("0.00003\u00a0mg/L", "0.00001\u00a0mg/L")),
+    ("h", 0.05, 0.2, ("0.05\u00a0h", "0.20\u00a0h")),   # 0.05 h printed "0.1 h"
+    ("%", 0.04, 0.5, ("0.04%", "0.50%")),
+    ("mg/L", 0.195, 0.2, ("0.195\u00a0mg/L", "0.200\u00a0mg/L")),  # as before
+])
+def test_a_small_value_never_prints_as_zero_or_as_its_target(
+    make_kpi: Callable[..., Kpi], unit: str, value: float, target: float,
+    expected: tuple[str, str],
+) -> None:
+    kpi = make_kpi(unit=unit, target=target, amber=None, direction="lower_is_better")
+    figures = shown(kpi, value, target, None)
+    assert (figures.value, figures.target) == expected

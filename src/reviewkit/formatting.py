@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -43,7 +44,8 @@ NBSP = "\u00a0"
 #: Units that name what is measured rather than a unit of measure: the number prints bare
 #: ("29 vs 40", never "29 score vs 40 score"); the unit is said once, in the KPI's definition.
 BARE_UNITS = frozenset({"", "count", "score", "index", "points", "rating", "ratio"})
-#: More decimals than this are never added to tell a value from its target.
+#: More decimals than this are never added to tell a value from its target (a small value's
+#: precision may take two more than its own, :func:`_most_decimals`).
 MAX_DECIMALS = 4
 _MINUS = "\u2212"  # a true minus sign, for signed changes
 
@@ -60,10 +62,30 @@ def decimals_for(value: float, kpi: Kpi) -> int:
     if abs(value) >= 1000:
         return 0
     if kpi.unit == "%":
-        return 2 if abs(value) >= 99 and not float(value).is_integer() else 1
+        return 2 if abs(value) >= 99 and not float(value).is_integer() else _first_digit(value)
     if float(value).is_integer():
         return 0
-    return 1
+    return _first_digit(value)
+
+
+#: The most decimals a small value takes to show its first digit (below 0.000001 it is noise
+#: of binary arithmetic, or belongs in a smaller unit).
+SMALL_DECIMALS = 6
+
+
+def _first_digit(value: float) -> int:
+    """One decimal, or as many as a value below 0.1 needs to show its first digit: 0.05 h is
+    "0.05 h", never "0.1 h", and 0.00002 mg/L never "0.0 mg/L"."""
+    size = abs(value)
+    if size >= 0.1 or size == 0:
+        return 1
+    return min(-math.floor(math.log10(size)), SMALL_DECIMALS)
+
+
+def _most_decimals(places: int) -> int:
+    """How far digits may be added to tell figures apart from ``places`` (a small value's
+    first digit may already lie beyond :data:`MAX_DECIMALS`)."""
+    return max(MAX_DECIMALS, places + 2)
 
 
 def exact_decimals(value: float, limit: int = 3) -> int:
@@ -96,7 +118,8 @@ def shared_decimals(kpi: Kpi, values: Sequence[float | None],
                      + [min(exact_decimals(t), 2) for t in thresholds if t is not None]
                      + ([1] if kpi.unit == "%" else []),
                      default=0)
-    while separate and places < MAX_DECIMALS and any(
+    most = _most_decimals(places)
+    while separate and places < most and any(
         value != limit and _fixed(value, places) == _fixed(limit, places)
         for value in known for limit in limits
     ):
@@ -223,7 +246,8 @@ def _target_decimals(value: float | None, targets: Sequence[float | None]) -> in
     known = [t for t in targets if t is not None]
     places = max((0 if float(t).is_integer() or abs(t) >= 1000 else 1 for t in known),
                  default=0)
-    while value is not None and places < MAX_DECIMALS and any(
+    most = _most_decimals(places)
+    while value is not None and places < most and any(
         t != value and _fixed(t, places) == _fixed(value, places) for t in known
     ):
         places += 1
