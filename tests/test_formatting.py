@@ -70,7 +70,9 @@ def test_a_value_just_below_zero_is_told_apart_from_a_threshold_of_zero(
 
 @pytest.mark.parametrize(("value", "target", "decimals", "expected"), [
     (99.95, 99.9, 1, ("100.0%", "99.9%", "+0.1\u00a0pts")),  # 0.05 is 0.04999… in binary
-    (2.5, 3, 0, ("2%", "3%", "\u22121\u00a0pts")),
+    (2.5, 3, 0, ("2.5%", "3.0%", "\u22120.5\u00a0pts")),
+    (2.6, 3, 0, ("2.6%", "3.0%", "\u22120.4\u00a0pts")),  # "3%" against "3.0%", "on target"
+    (2.0, 3, 0, ("2%", "3%", "\u22121\u00a0pts")),
 ])
 def test_a_variance_is_the_difference_of_the_value_and_target_printed_beside_it(
     make_kpi: Callable[..., Kpi], value: float, target: float, decimals: int,
@@ -93,7 +95,7 @@ def test_an_amber_given_as_a_share_of_the_target_adds_no_digits_of_its_own(
     assert shown(kpi, 18.51, 19.5, kpi.amber_for("weekly")).value == "£18.51k"
     # An amber the catalog writes out is written as the catalog does.
     written = make_kpi(unit="£k", target=19.5, amber=18.525)
-    assert shown(written, 18.75, 19.5, 18.525).amber == "£18.52k"
+    assert shown(written, 18.75, 19.5, 18.525).amber == "£18.53k"
 
 
 def test_variance_uses_the_shared_precision_and_says_on_target_when_equal(
@@ -261,7 +263,8 @@ def test_signed_numbers_and_percentages_have_a_true_minus() -> None:
 
 @pytest.mark.parametrize(("now", "before", "expected"), [
     (2.26, 2.34, ("2.3\u00a0h", "no change")),       # both weeks print "2.3 h"
-    (2.3, 2.25, ("2.3\u00a0h", "+0.1\u00a0h")),      # 2.25 prints "2.2 h" (binary 2.2499…)
+    (2.34, 2.25, ("2.3\u00a0h", "no change")),       # 2.25 prints "2.3 h" too
+    (2.3, 2.24, ("2.3\u00a0h", "+0.1\u00a0h")),      # 2.3 against "2.2 h", not 0.06
 ])
 def test_a_change_is_the_difference_of_the_two_periods_as_printed(
     make_kpi: Callable[..., Kpi], now: float, before: float, expected: tuple[str, str],
@@ -294,3 +297,25 @@ def test_a_small_value_never_prints_as_zero_or_as_its_target(
     kpi = make_kpi(unit=unit, target=target, amber=None, direction="lower_is_better")
     figures = shown(kpi, value, target, None)
     assert (figures.value, figures.target) == expected
+
+
+@pytest.mark.parametrize(("value", "places", "expected"), [
+    (21.95, 1, "22.0"),       # 21.95 is 21.9499… in binary: it printed "21.9"
+    (-21.95, 1, "\u221222.0"),
+    (0.125, 2, "0.13"),
+    (2.675, 2, "2.68"),
+    (1234.5, 0, "1,235"),
+    (0.0449, 1, "0.0"),
+])
+def test_a_number_at_a_rounding_tie_rounds_as_written_half_away_from_zero(
+    make_kpi: Callable[..., Kpi], value: float, places: int, expected: str,
+) -> None:
+    """The pack printed 21.95 ML/d as "21.9" where a spreadsheet shows its workbook's 21.95 as
+    "22.0", and where a reader rounding the data file's 21.95 gets 22.0 too."""
+    kpi = make_kpi(unit="count", target=1, amber=None)
+    assert format_value(value, kpi, decimals=places) == expected
+
+
+def test_signed_figures_and_money_round_half_away_from_zero_too() -> None:
+    assert Currency("€", "m").format(12.25) == "€12.3m"
+    assert signed(-2.5) == "\u22123" and percent(12.5) == "13%"

@@ -11,6 +11,7 @@ import datetime as dt
 import io
 import re
 import shutil
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,9 @@ def shown_as(value: float, fmt: str) -> str:
     assert match is not None, fmt
     before, sign, after, zeros, suffix = match.groups()
     places = len(zeros or "")
-    number = f"{abs(value) if len(sections) > 1 else value:,.{places}f}"
+    # A spreadsheet rounds the number as written (15 digits), a tie away from zero.
+    shown_value = Decimal(repr(abs(value) if len(sections) > 1 else value))
+    number = f"{shown_value.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP):,.{places}f}"
     return f"{before or ''}{sign}{after or ''}{number}{suffix or ''}"
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol
 
 
@@ -154,10 +155,21 @@ def format_number(value: float, kpi: Kpi, *, decimals: int | None = None) -> str
     return with_minus(_fixed(value, places, grouped=True))
 
 
+def rounded(value: float, places: int, *, grouped: bool = True) -> str:
+    """``value`` to ``places`` decimals, rounded as written: the number's shortest decimal
+    form, a tie away from zero. 21.95 (21.9499… in binary) is "22.0", as a spreadsheet shows
+    the workbook's 21.95 and as a reader rounds the data file's; every number a pack prints
+    is rounded here."""
+    if not math.isfinite(value):
+        return f"{value:.{places}f}"
+    exact = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+    return f"{exact:,.{places}f}" if grouped else f"{exact:.{places}f}"
+
+
 def _fixed(value: float, places: int, *, grouped: bool = False) -> str:
     """``value`` to ``places`` decimals as a pack prints it: a zero has no minus sign ("-0.0"
     is zero), so a figure is told apart from another by the text both print as."""
-    text = f"{value:,.{places}f}" if grouped else f"{value:.{places}f}"
+    text = rounded(value, places, grouped=grouped)
     return text[1:] if text.startswith("-") and not text.strip("-0.,") else text
 
 
@@ -193,7 +205,7 @@ def format_change(change: float | None, kpi: Kpi, *, decimals: int | None = None
         places = kpi.decimals if kpi.decimals is not None else (2 if kpi.unit == "%" else 1)
         if abs(change) >= 100 or float(change).is_integer():
             places = 0
-    text = f"{abs(change):,.{places}f}"
+    text = rounded(abs(change), places)
     if not text.strip("0.,"):
         return "no change"  # too small to show at the KPI's precision: never "+0.0 pts"
     sign = "+" if change > 0 else _MINUS
@@ -232,9 +244,12 @@ Row = tuple[float | None, float, float | None]
 def whole_numbers(kpi: Kpi, value: float | None) -> bool:
     """Whether the KPI's value prints as a whole number: a count (its unit, or a catalog
     ``decimals: 0``), or a whole value summed over the period (incidents, complaints)."""
+    fraction = value is not None and not float(value).is_integer()
     if kpi.decimals is not None:
-        return kpi.decimals == 0
-    if kpi.unit == "%" or (value is not None and not float(value).is_integer()):
+        # A fraction is not whole, whatever the catalog says: 2.6 against a target of 3 would
+        # print "3" twice and read "on target" (digits are added to tell them apart).
+        return kpi.decimals == 0 and not fraction
+    if kpi.unit == "%" or fraction:
         return False
     return kpi.unit == "count" or kpi.aggregation == "sum"
 
@@ -347,7 +362,7 @@ class Currency:
     @staticmethod
     def _parts(amount: float, signed: bool) -> tuple[str, str]:
         places = 0 if float(amount).is_integer() or abs(amount) >= 100 else 1
-        number = f"{abs(amount):,.{places}f}"
+        number = rounded(abs(amount), places)
         if not number.strip("0.,"):
             return "", number
         return _MINUS if amount < 0 else ("+" if signed and amount > 0 else ""), number
@@ -361,7 +376,7 @@ class Currency:
 
 def signed(number: float, places: int = 0) -> str:
     """A signed number with a true minus: '+14', '-5', '0'."""
-    text = f"{abs(number):,.{places}f}"
+    text = rounded(abs(number), places)
     if not text.strip("0.,"):
         return text
     return ("+" if number > 0 else _MINUS) + text
@@ -369,7 +384,7 @@ def signed(number: float, places: int = 0) -> str:
 
 def percent(share: float, places: int = 0) -> str:
     """A percentage with a true minus: '8%', '-25%' (``share`` already in percent)."""
-    return with_minus(f"{share:,.{places}f}") + "%"
+    return with_minus(_fixed(share, places, grouped=True)) + "%"
 
 
 def plural(count: int, noun: str, many: str | None = None) -> str:
