@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from bidi import left_open
 from conftest import REPO, prepare_view
 
 from reviewkit.cli.app import main
@@ -594,6 +595,25 @@ def test_user_text_in_an_action_is_escaped_in_the_actions_section(own_copy: Path
     assert "&lt;i&gt;CISO&lt;/i&gt;" in html
     # The new open action answers the escalation.
     assert not any(item.reason == "red_no_action" for item in context.evaluation.exceptions)
+
+
+def test_a_direction_override_in_an_action_ends_with_its_text(own_copy: Path) -> None:
+    """An owner or title holding U+202E (right-to-left override) reversed everything printed
+    after it in its paragraph: the due date and days overdue read backwards."""
+    store = store_of(own_copy)
+    try:
+        store.add_action(
+            title="Patch \u202egnitroper", owner="\u2069\u202eCISO",
+            due=dt.date(2026, 11, 16), kpi_id="open_critical_vulns",
+            raised_in="weekly 2026-11-13", effective=dt.date(2026, 11, 13), by="t",
+            source="test")
+    finally:
+        store.dispose()
+    view = pack(own_copy, "2026-11-20", record=False)
+    for section in ("actions", "summary"):
+        html = Pack(view).section(section).html
+        assert "\u202e" in html, section
+        assert left_open(html) == [], section
 
 
 def test_a_quarter_in_progress_takes_its_action_log_as_of_its_data_not_its_end(

@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
+from bidi import left_open
 
 from reviewkit.formatting import (
     NBSP,
@@ -16,6 +17,7 @@ from reviewkit.formatting import (
     format_date,
     format_value,
     format_variance,
+    isolated,
     label_words,
     percent,
     plural,
@@ -319,3 +321,23 @@ def test_a_number_at_a_rounding_tie_rounds_as_written_half_away_from_zero(
 def test_signed_figures_and_money_round_half_away_from_zero_too() -> None:
     assert Currency("€", "m").format(12.25) == "€12.3m"
     assert signed(-2.5) == "\u22123" and percent(12.5) == "13%"
+
+
+@pytest.mark.parametrize("text", [
+    "Evil \u202e%1.88 name",                 # a right-to-left override, never closed
+    "\u2069\u202eclosed our isolate first",  # a stray PDI that would end the wrapper
+    "\u2067\u202bnested, left open",
+    "Ahmad \u202bأحمد\u202c Khan",            # balanced: still isolated, nothing dropped
+])
+def test_user_text_is_isolated_so_no_direction_leaks_into_the_figures_after_it(
+    text: str,
+) -> None:
+    """A KPI name or owner holding U+202E reversed the figures printed after it ("88.1%" read
+    "%1.88")."""
+    assert left_open(isolated(text) + " 88.1%") == []
+    assert isolated(text).replace("\u2069", "").replace("\u2068", "") == text.replace(
+        "\u2069", "").replace("\u2068", "")
+
+
+def test_text_without_direction_controls_is_left_as_it_is() -> None:
+    assert isolated("Ahmad أحمد Khan (P1/P2)") == "Ahmad أحمد Khan (P1/P2)"

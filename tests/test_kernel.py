@@ -154,6 +154,27 @@ def test_a_compiled_template_cache_that_cannot_be_read_or_written_only_costs_a_c
     assert rendered(_QuietBytecodeCache(str(tmp_path / "gone"))) == "42"
 
 
+def test_a_template_compiled_with_other_settings_is_compiled_again(tmp_path: Path) -> None:
+    """The cache reused a template compiled by an environment set up otherwise (an earlier
+    version of reviewkit, say, without the isolation of user text), since its source had not
+    changed: the new setting never reached the page."""
+    import jinja2
+
+    from reviewkit.layout.render import _QuietBytecodeCache, compile_options
+
+    source = {"t": "{{ name }} 88.1%"}
+    plain = jinja2.Environment(loader=jinja2.DictLoader(source), autoescape=True,
+                               bytecode_cache=jinja2.FileSystemBytecodeCache(str(tmp_path)))
+    assert plain.get_template("t").render(name="\u202e") == "\u202e 88.1%"
+    assert list(tmp_path.iterdir())
+
+    isolating = jinja2.Environment(loader=jinja2.DictLoader(source), autoescape=True,
+                                   finalize=lambda value: f"[{value}]")
+    isolating.bytecode_cache = _QuietBytecodeCache(str(tmp_path),
+                                                   options=compile_options(isolating))
+    assert isolating.get_template("t").render(name="x") == "[x] 88.1%"
+
+
 def test_a_failed_notebook_that_cannot_be_kept_is_a_logged_warning_not_a_second_failure(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from reviewkit.run.execute import _keep_failed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -385,6 +386,44 @@ def signed(number: float, places: int = 0) -> str:
 def percent(share: float, places: int = 0) -> str:
     """A percentage with a true minus: '8%', '-25%' (``share`` already in percent)."""
     return with_minus(_fixed(share, places, grouped=True)) + "%"
+
+
+#: The controls that set the direction of the text after them until closed: embeddings and
+#: overrides (LRE, RLE, PDF, LRO, RLO) and isolates (LRI, RLI, FSI, PDI).
+_DIRECTION = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_FSI, _PDI = "\u2068", "\u2069"
+
+
+def isolated(text: str) -> str:
+    """Text from a user (a name, an owner, a title) that cannot turn the text after it around.
+
+    Text holding direction controls is wrapped in an isolate (FSI … PDI), which ends every
+    embedding and override opened inside it: an owner ending in U+202E would otherwise print
+    the figures after it backwards. A closing PDI with nothing of the text's own to close is
+    left out (it would end the wrapper; on its own it does nothing), and each isolate the text
+    leaves open gets its PDI. Text without such controls is returned as it is.
+    """
+    if not _DIRECTION.search(text):
+        return text
+    kept: list[str] = []
+    isolates = 0
+    for char in text:
+        if char in "\u2066\u2067\u2068":
+            isolates += 1
+        elif char == _PDI:
+            if not isolates:
+                continue
+            isolates -= 1
+        kept.append(char)
+    return _FSI + "".join(kept) + _PDI * (isolates + 1)
+
+
+def text_for_page(value: object) -> object:
+    """What a template prints for ``value`` (Jinja's ``finalize``): plain text isolated
+    (:func:`isolated`); markup the pack made is already safe and kept as it is."""
+    if type(value) is str:
+        return isolated(value)
+    return value
 
 
 def plural(count: int, noun: str, many: str | None = None) -> str:

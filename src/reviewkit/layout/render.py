@@ -47,14 +47,17 @@ def environment(extra_dirs: tuple[str, ...], /) -> jinja2.Environment:
     )
     env = jinja2.Environment(
         loader=loader,
-        # Compiled templates kept between processes (Jinja's own per-user cache folder, keyed
-        # by each template's source): every pack's kernel otherwise compiles all of them again.
-        bytecode_cache=_compiled_templates() if _speedups.enabled() else None,
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
+        finalize=formatting.text_for_page,
     )
+    if _speedups.enabled():
+        # Compiled templates kept between processes (Jinja's own per-user cache folder, keyed
+        # by each template's source and these settings): every pack's kernel otherwise
+        # compiles all of them again.
+        env.bytecode_cache = _compiled_templates(env)
     env.filters.update(
         value=_value,
         change=_change,
@@ -81,7 +84,20 @@ def environment(extra_dirs: tuple[str, ...], /) -> jinja2.Environment:
 
 class _QuietBytecodeCache(jinja2.FileSystemBytecodeCache):
     """Jinja's per-user cache folder, where a file that cannot be read or written only means
-    compiling again: a cache never fails a pack (a full disk, a file cut short)."""
+    compiling again: a cache never fails a pack (a full disk, a file cut short).
+
+    A template is compiled again when the environment's settings differ from those it was
+    compiled with (``options``, :func:`compile_options`), not only when its source does: Jinja
+    keys compiled code by the source alone, and an upgrade that changed a setting (isolating
+    user text) would otherwise lay out pages with the old one.
+    """
+
+    def __init__(self, directory: str | None = None, *, options: str = "") -> None:
+        super().__init__(directory)
+        self.options = options
+
+    def get_source_checksum(self, source: str) -> str:
+        return super().get_source_checksum(self.options + "\0" + source)
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         try:
@@ -94,11 +110,20 @@ class _QuietBytecodeCache(jinja2.FileSystemBytecodeCache):
             super().dump_bytecode(bucket)
 
 
-def _compiled_templates() -> jinja2.BytecodeCache | None:
-    """The cache of compiled templates, or None where the machine gives no safe folder for it
-    (Jinja refuses one another user could write)."""
+def compile_options(env: jinja2.Environment) -> str:
+    """The settings of ``env`` that its compiled templates depend on, as one string."""
+    finalize = getattr(env.finalize, "__qualname__", None) if env.finalize else None
+    return repr((env.autoescape, env.trim_blocks, env.lstrip_blocks, finalize,
+                 env.undefined.__qualname__, sorted(env.extensions), env.newline_sequence,
+                 env.keep_trailing_newline, env.block_start_string, env.variable_start_string,
+                 env.comment_start_string, env.line_statement_prefix))
+
+
+def _compiled_templates(env: jinja2.Environment) -> jinja2.BytecodeCache | None:
+    """The cache of compiled templates for ``env``, or None where the machine gives no safe
+    folder for it (Jinja refuses one another user could write)."""
     try:
-        return _QuietBytecodeCache()
+        return _QuietBytecodeCache(options=compile_options(env))
     except (OSError, RuntimeError):
         return None
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from reviewkit.evaluation.evaluate import KpiResult
 from reviewkit.evaluation.figures import spend_subjects
 from reviewkit.evaluation.pack import PackEvaluation
-from reviewkit.formatting import STATUS_WORDS, format_date, ordinal, plural
+from reviewkit.formatting import STATUS_WORDS, format_date, isolated, ordinal, plural
 from reviewkit.formatting import format_value as _format_value
 from reviewkit.inputs.catalog import Kpi
 
@@ -28,8 +28,9 @@ _SPACE = re.compile(r"[^\S\u00a0]+")
 
 
 def literal(text: object) -> str:
-    """Quoted text as Markdown that renders exactly as written."""
-    return _MARKDOWN.sub(r"\\\1", _SPACE.sub(" ", str(text)).strip(" "))
+    """Quoted text as Markdown that renders exactly as written, its direction its own
+    (:func:`~reviewkit.formatting.isolated`)."""
+    return isolated(_MARKDOWN.sub(r"\\\1", _SPACE.sub(" ", str(text)).strip(" ")))
 
 
 def format_value(value: float | None, kpi: Kpi) -> str:

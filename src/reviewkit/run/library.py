@@ -27,6 +27,7 @@ from reviewkit.formatting import (
     STATUS_WORDS,
     format_timestamp,
     label_words,
+    text_for_page,
 )
 from reviewkit.inputs.params import GROUP_FOLDER, UNIT_ID
 from reviewkit.outputs.files import MANIFEST_FILE, SUMMARY_FILE
@@ -216,7 +217,7 @@ def render_index(out: Path) -> str:
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("reviewkit.layout", "templates/library"),
         autoescape=True, trim_blocks=True, lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined)
+        undefined=jinja2.StrictUndefined, finalize=text_for_page)
     environment.filters["period_words"] = label_words
     sections: dict[str, list[LibraryPack]] = {}
     for pack in packs:

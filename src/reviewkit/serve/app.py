@@ -39,7 +39,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from reviewkit import cadences, periods
 from reviewkit.errors import ReviewkitError
-from reviewkit.formatting import STATUS_WORDS, format_date, label_words
+from reviewkit.formatting import STATUS_WORDS, format_date, label_words, text_for_page
 from reviewkit.narrative.edits import NarrativeEdit
 from reviewkit.narrative.placeholders import NarrativeError
 from reviewkit.narrative.service import NarrativeService
@@ -180,6 +180,8 @@ def create_app(params_files: Sequence[str | Path], *, packs: Path | None = None,
                                  role_duties=ROLE_DUTIES)
     # Periods and days in words, as the packs print them ('20 Nov 2026', 'Q4 2026').
     app.jinja_env.filters.update(period_words=label_words, day=_day, stamp=_stamp)
+    # People's names, titles and reasons cannot turn the text after them around.
+    app.jinja_env.finalize = text_for_page
     CSRFProtect(app)
     limiter = Limiter(get_remote_address, app=app)
     logins = LoginManager(app)
