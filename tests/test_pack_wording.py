@@ -191,3 +191,24 @@ def test_a_benefit_reads_the_same_in_every_cadence_built_from_the_same_data(
                        for b in view.strategy.benefits if b.benefit.kpi_id})
     assert states[0] == states[1]
     assert states[0]["patch_compliance"][2] == "week to 20 Nov 2026"
+
+
+def test_a_benefit_measured_by_a_kpi_prints_at_the_kpis_precision_in_the_pack(
+        tmp_path: Path) -> None:
+    """Kestrel's quarterly pack printed the week's leakage "23.4 ML/d" in its benefits table
+    and "23.40 ML/d" in its action table, and E. coli compliance "100.0%" beside key results
+    at two decimals: one KPI's values at two precisions."""
+    from reviewkit.outputs.workbook import places_of
+
+    kestrel = tmp_path / "kestrel"
+    shutil.copytree(REPO / "data" / "examples" / "kestrel", kestrel,
+                    ignore=shutil.ignore_patterns("*.sqlite"))
+    view: PackView = prepare_view("quarterly", kestrel / "params" / "quarterly.yaml")
+    figures = view.evaluated.figures
+    linked = [b for b in view.strategy.benefits or () if b.benefit.kpi_id]
+    assert linked
+    for benefit in linked:
+        places = figures.decimals[str(benefit.benefit.kpi_id)]
+        for kind in ("baseline", "target", "planned", "value"):
+            text = figures.text(f"benefit:{benefit.benefit.id}", kind)
+            assert text == "—" or places_of(text) >= places, (benefit.benefit.id, kind, text)

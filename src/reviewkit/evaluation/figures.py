@@ -466,7 +466,8 @@ def _portfolio(book: _Book, strategy: Strategy) -> None:
                      f"{item.budget_used * 100:.0f}%", where)
 
 
-def _benefits(book: _Book, strategy: Strategy, kpis: Mapping[str, Kpi]) -> None:
+def _benefits(book: _Book, strategy: Strategy, kpis: Mapping[str, Kpi],
+              decimals: Mapping[str, int]) -> None:
     if strategy.benefits is None:
         return
     where = "benefits"
@@ -478,7 +479,10 @@ def _benefits(book: _Book, strategy: Strategy, kpis: Mapping[str, Kpi]) -> None:
         assessment = view.assessment
         book.add(subject, "state", assessment.state,
                  assessment.state.replace("_", " ").capitalize(), where)
-        texts = benefit_texts(view, kpis.get(view.benefit.kpi_id or ""))
+        # A benefit measured by a KPI prints its row at the KPI's precision in the pack at
+        # least: the week's value reads as the action table beside it reads it.
+        kpi_id = view.benefit.kpi_id or ""
+        texts = benefit_texts(view, kpis.get(kpi_id), decimals.get(kpi_id, 0))
         book.add(subject, "baseline", view.benefit.baseline, texts.baseline, where)
         book.add(subject, "target", view.benefit.target, texts.target, where)
         book.add(subject, "planned", assessment.planned_value, texts.planned, where)
@@ -619,13 +623,15 @@ def _measure(kpi: Kpi | None, unit: str, baseline: float | None,
     return Measure(unit, higher_is_better=baseline is None or target >= baseline)
 
 
-def benefit_texts(view: BenefitView, kpi: Kpi | None) -> MeasureTexts:
+def benefit_texts(view: BenefitView, kpi: Kpi | None, at_least: int = 0) -> MeasureTexts:
     """Baseline, target, the planned value now and the realized value of a benefit, in the
-    unit of its KPI (or its own ``unit``), kept apart where they differ."""
+    unit of its KPI (or its own ``unit``), kept apart where they differ, with ``at_least``
+    decimals (its KPI's in the pack)."""
     benefit, assessment = view.benefit, view.assessment
     measure = _measure(kpi, benefit.unit, benefit.baseline, benefit.target)
     # The planned value is a point on a straight line: not a threshold to print exactly.
-    places = shared_decimals(measure, [assessment.value], [benefit.baseline, benefit.target])
+    places = max(shared_decimals(measure, [assessment.value],
+                                 [benefit.baseline, benefit.target]), at_least)
     return MeasureTexts(*(format_value(value, measure, decimals=places) for value in (
         benefit.baseline, benefit.target, assessment.planned_value, assessment.value)))
 
@@ -688,7 +694,7 @@ def pack_figures(
             book.add(change.kpi_id, "status", change.before, STATUS_WORDS[change.before],
                      "what changed since the last review", before)
     _portfolio(book, strategy)
-    _benefits(book, strategy, kpis)
+    _benefits(book, strategy, kpis, decimals)
     _priorities(book, strategy, kpis, decimals)
     if strategy.spend is not None:
         _spend(book, strategy.spend, strategy.currency)
