@@ -248,3 +248,15 @@ def test_a_difference_is_stored_as_the_number_the_pack_prints(make_kpi: Any) -> 
     assert {kind: (cell.value, _plain(shown_as(cell.value, cell.number_format)))
             for kind, cell in cells.items()} == {"variance": (0.1, "+0.1 pts"),
                                                   "change": (0.2, "+0.2 pts")}
+
+
+@pytest.mark.parametrize(("text", "places"), [
+    ("2.1\u00a0per\u00a0100\u00a0km", 1),   # read as "2.1100": four decimals
+    ("3.5\u00a0sq.\u00a0km", 1),
+    ("12\u00a0per\u00a01,000", 0),
+    ("\u00a342.0k", 1), ("\u22120.45\u00a0h", 2), ("1,234", 0), ("no change", 0),
+])
+def test_a_figures_decimals_are_its_numbers_not_its_units(text: str, places: int) -> None:
+    """A unit with a digit or a dot ("per 100 km") gave its cells four decimals: the PDF's
+    "2.1 per 100 km" showed as "2.1000 per 100 km" in the workbook."""
+    assert places_of(text) == places

@@ -43,10 +43,15 @@ OPTIONAL_SHEETS = ("Shares", "Breakdowns", "Group actions")
 _CURRENCY_PREFIXES = ("£", "$", "€")
 
 
+#: A figure's number: the first run of digits (with thousands separators and a decimal part).
+_NUMBER = re.compile(r"\d[\d,]*(?:\.(\d+))?")
+
+
 def places_of(text: str) -> int:
-    """Decimals a figure's text prints its number with ('88.1%' → 1, '£42.0k' → 1, '5' → 0)."""
-    number = re.sub(r"[^\d.,]", "", text.replace(",", ""))
-    return len(number.split(".", 1)[1]) if "." in number else 0
+    """Decimals a figure's text prints its number with ('88.1%' → 1, '£42.0k' → 1, '5' → 0);
+    a unit's own digits and dots ('2.1 per 100 km', '3.5 sq. km') are not the number's."""
+    found = _NUMBER.search(text)
+    return len(found[1]) if found is not None and found[1] else 0
 
 
 def number_format(kpi: Kpi, places: int) -> str:
