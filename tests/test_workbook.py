@@ -21,7 +21,7 @@ from conftest_build import harbour_with_minutes
 from openpyxl import load_workbook
 from pack_pages import document_of
 
-from reviewkit.formatting import shown
+from reviewkit.formatting import row_decimals, shown, whole_numbers
 from reviewkit.layout.document import PackDocument
 from reviewkit.outputs.data import ACTION_COLUMNS, action_csvs
 from reviewkit.outputs.workbook import OPTIONAL_SHEETS, SHEETS, places_of, workbook_bytes
@@ -114,9 +114,9 @@ def test_the_history_sheet_holds_each_kpis_window_with_targets_and_statuses(demo
 @pytest.mark.parametrize("cadence", ["weekly", "quarterly"])
 def test_the_history_sheet_shows_each_target_and_amber_as_the_pack_prints_them(
         demo: Path, cadence: str) -> None:
-    """A target is written at its own precision, not its period's value's: P1 incidents'
-    pro-rated quarterly target of 6.65 showed as "7" beside a whole count, where the pack
-    prints "6.7"; a week without a value showed a target of 99.5% as "100%"."""
+    """Beside a whole count or no value, a target is written at its own precision: P1
+    incidents' pro-rated quarterly target of 6.65 showed as "7" beside a whole count, where the
+    pack prints "6.7"; a week without a value showed a target of 99.5% as "100%"."""
     document = document_of(cadence, demo / f"{cadence}.yaml", today=TODAY)
     rows = list(_book(document)["History"].iter_rows(min_row=2))
     by_key = {(row[0].value, row[2].value): row for row in rows}
@@ -125,6 +125,8 @@ def test_the_history_sheet_shows_each_target_and_amber_as_the_pack_prints_them(
     for result in document.view.evaluation.results:
         kpi, current = result.kpi, result.current
         for pv in result.history:
+            if pv.value is not None and not whole_numbers(kpi, pv.value):
+                continue  # at the value's precision: the test below
             row = by_key[(kpi.id, pv.period.label)]
             value = figures.text(kpi.id, "value", pv.period.label)
             row_figures = shown(kpi, pv.value, pv.target, pv.amber, at_least=places_of(value))
@@ -138,6 +140,28 @@ def test_the_history_sheet_shows_each_target_and_amber_as_the_pack_prints_them(
         assert shown_as(by_key[(kpi.id, label)][6].value, by_key[(kpi.id, label)][6].number_format
                         ) == _plain(figures.text(kpi.id, "target", label)), kpi.id
     assert checked > 0
+
+
+def test_a_history_row_shows_its_target_at_its_values_precision(demo: Path) -> None:
+    """Backup success rate's monthly history read "99.5%" beside a target of "99.00%", and
+    Kestrel's leakage "18.0 ML/d" beside "18.00 ML/d": the target took digits to stand apart
+    from the unrounded value, which the pack prints at the KPI's one precision."""
+    document = document_of("monthly", demo / "monthly.yaml", today=TODAY)
+    rows = {(row[0].value, row[2].value): row
+            for row in _book(document)["History"].iter_rows(min_row=2)}
+    checked = 0
+    for result in document.view.evaluation.results:
+        kpi = result.kpi
+        for pv in result.history:
+            if pv.value is None or whole_numbers(kpi, pv.value):
+                continue
+            row = rows[(kpi.id, pv.period.label)]
+            places = max(places_of(document.figures.text(kpi.id, "value", pv.period.label)),
+                         row_decimals(kpi, (None, pv.target, pv.amber)))
+            assert places_of(shown_as(row[6].value, row[6].number_format)) == places, (
+                kpi.id, pv.period.label)
+            checked += 1
+    assert checked > 50
 
 
 def test_the_action_and_decision_sheets_are_the_csvs(demo: Path) -> None:
@@ -211,6 +235,27 @@ def test_a_difference_the_pack_calls_nothing_reads_so_in_the_workbook(
                           {figure_id(kpi.id, "2026-11-20", kind): Figure(value, text)})
     book = Workbook(write_only=True)
     cell = _kpi_number(_Sheet(book, "Scorecard", ["x"]), figures, kpi, kind)
+    book.save(io.BytesIO())  # a write-only sheet left unsaved complains when collected
+    assert shown_as(cell.value, cell.number_format) == text
+
+
+@pytest.mark.parametrize(("kind", "value", "text"), [
+    ("value", -0.004, "0.00%"), ("target", -0.0001, "0.00%"), ("value", 0.004, "0.00%"),
+])
+def test_a_figure_the_pack_prints_as_zero_is_zero_in_the_workbook(
+        make_kpi: Any, kind: str, value: float, text: str) -> None:
+    """A net balance of -0.004% printed "0.00%" in the pack and "-0.00%" in its cell: a
+    spreadsheet keeps the minus of a number that rounds to zero."""
+    from openpyxl import Workbook
+
+    from reviewkit.evaluation.figures import Figure, PackFigures, figure_id
+    from reviewkit.outputs.workbook import _kpi_number, _Sheet
+
+    kpi = make_kpi(unit="%", target=0.0, amber=-1.0, decimals=2)
+    figures = PackFigures("2026-11-20",
+                          {figure_id(kpi.id, "2026-11-20", kind): Figure(value, text)})
+    book = Workbook(write_only=True)
+    cell = _kpi_number(_Sheet(book, "History", ["x"]), figures, kpi, kind)
     book.save(io.BytesIO())  # a write-only sheet left unsaved complains when collected
     assert shown_as(cell.value, cell.number_format) == text
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from reviewkit.evaluation.actions import ActionView
-from reviewkit.evaluation.evaluate import FIGURE_DECIMALS
+from reviewkit.evaluation.evaluate import FIGURE_DECIMALS, PeriodValue
 from reviewkit.evaluation.figures import (
     PackFigures,
     breakdown_subjects,
@@ -24,7 +24,7 @@ from reviewkit.evaluation.figures import (
     unit_subject,
 )
 from reviewkit.evaluation.rollup import year_ago
-from reviewkit.formatting import BARE_UNITS, shown
+from reviewkit.formatting import BARE_UNITS, row_decimals, shown, whole_numbers
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.layout.document import PackDocument
 from reviewkit.outputs.base import Staging
@@ -112,6 +112,8 @@ class _Sheet:
 
 #: Figures that are a difference, written signed, and how the pack words a zero one.
 SIGNED = {"change": "no change", "variance": "on target"}
+#: A figure whose number is zero, whatever its unit ("0.00%", "€0.0k", "0 h").
+_ZERO = re.compile(r"\D*0(?:\.0+)?(?:[^\d.].*)?", re.DOTALL)
 
 
 def _kpi_number(sheet: _Sheet, figures: PackFigures, kpi: Kpi, kind: str,
@@ -122,9 +124,10 @@ def _kpi_number(sheet: _Sheet, figures: PackFigures, kpi: Kpi, kind: str,
     places = places_of(found.text)
     fmt = (change_format(kpi, places, SIGNED[kind]) if kind in SIGNED
            else number_format(kpi, places))
-    # A difference the pack words as nothing ("no change": too small to show at the KPI's
-    # precision) is nothing in its cell too, not "+0 h".
-    nothing = kind in SIGNED and found.text in SIGNED.values()
+    # A figure the pack prints as zero ("0.00%" for -0.004) or words as nothing ("no
+    # change": too small to show at the KPI's precision) is zero in its cell too, never
+    # "-0.00%" or "+0 h": a spreadsheet keeps the sign of a number that rounds to zero.
+    nothing = found.text in SIGNED.values() or _ZERO.fullmatch(found.text) is not None
     return sheet.number(0 if nothing else found.value, fmt)
 
 
@@ -135,6 +138,19 @@ def _number(sheet: _Sheet, figures: PackFigures, kpi: Kpi, subject: str, kind: s
     if found is None:
         return None
     return sheet.number(found.value, number_format(kpi, places_of(found.text)))
+
+
+def _threshold_places(kpi: Kpi, pv: PeriodValue, value_places: int) -> tuple[int, int]:
+    """Decimals of a History row's target and amber: the value's, as the pack prints it at
+    the KPI's one precision (never more digits only to stand apart from the unrounded value:
+    "18.0 ML/d" beside "18.00 ML/d"), or more where a threshold needs them to be written at
+    all (99.95%). Beside a whole count or no value, each at its own (a pro-rated 6.65 beside
+    5 incidents is "6.7", not "7")."""
+    if pv.value is None or whole_numbers(kpi, pv.value):
+        printed = shown(kpi, pv.value, pv.target, pv.amber, at_least=value_places)
+        return places_of(printed.target), places_of(printed.amber)
+    places = max(value_places, row_decimals(kpi, (None, pv.target, pv.amber)))
+    return places, places
 
 
 def _action_rows(sheet: _Sheet, figures: PackFigures, views: Sequence[ActionView]) -> None:
@@ -203,15 +219,13 @@ def workbook_bytes(document: PackDocument) -> bytes:
         kpi = result.kpi
         for pv in result.history:
             label = pv.period.label
-            # Each threshold at the precision the pack prints it beside the period's value
-            # (a pro-rated 6.65 beside a whole count is "6.7", not "7").
-            printed = shown(kpi, pv.value, pv.target, pv.amber,
-                            at_least=places_of(figures.text(kpi.id, "value", label)))
+            target_places, amber_places = _threshold_places(
+                kpi, pv, places_of(figures.text(kpi.id, "value", label)))
             history.append([
                 kpi.id, kpi.name, label, pv.period.start.isoformat(), pv.period.end.isoformat(),
                 _kpi_number(history, figures, kpi, "value", label),
-                history.number(pv.target, number_format(kpi, places_of(printed.target))),
-                history.number(pv.amber, number_format(kpi, places_of(printed.amber))),
+                history.number(pv.target, number_format(kpi, target_places)),
+                history.number(pv.amber, number_format(kpi, amber_places)),
                 _word(figures, kpi.id, "status", label),
                 history.number(pv.share, "0%") if pv.pro_rated else None,
             ])
