@@ -159,3 +159,16 @@ def test_board_chart_alts_end_on_the_day_the_data_runs_to_and_name_the_money(
     spend = board.chart_alt("spend")
     assert spend.startswith("Spend against budget by category, year to date to November 2026")
     assert "Staff: £" in spend
+
+
+def test_a_direction_override_in_a_kpis_name_ends_with_the_name(
+    make_kpi: Callable[..., Kpi],
+) -> None:
+    """A KPI named with U+202E read its whole alternative text backwards after the name: the
+    span, the movement, the target and the status."""
+    from bidi import left_open
+
+    kpi = make_kpi(name="Change \u202esuccess rate", unit="%", target=95.0, amber=90.0)
+    alt = _alt(_result(kpi, [90.0, 92.5, 96.0], status="green"))
+    name_end = alt.index(", 3 weeks")
+    assert left_open(alt[:name_end]) == [] and "rose from" in alt

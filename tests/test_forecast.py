@@ -397,6 +397,27 @@ def test_a_projection_that_prints_as_the_target_counts_as_reaching_it(
     assert outlook.sentence.startswith("Change success rate is on its 99.90% target")
 
 
+def test_the_quarter_in_progress_is_stated_at_the_scorecards_precision_amber_included(
+    make_kpi: MakeKpi,
+) -> None:
+    """Kestrel's leakage, 21.95 ML/d against an amber of 22.00: the outlook said "at risk in Q4
+    2026 to date (22.0 ML/d against 18.0 ML/d)", as if on the amber line, where the scorecard
+    prints 21.95 ML/d against 18.00 ML/d."""
+    from reviewkit.evaluation.evaluate import PeriodValue
+    from reviewkit.formatting import shown
+
+    kpi = make_kpi(id="leak", name="Leakage", unit="ML/d", target=18.0, amber=22.0,
+                   direction="lower_is_better")
+    series = months([20.0 + 0.1 * i + wobble(i) for i in range(12)])
+    quarter = period_containing("quarterly", LAST.end)
+    now = PeriodValue(quarter, 21.95, 18.0, 22.0, "amber", 1)
+    outlook = fc.quarter_outlook(kpi, forecast_kpi(kpi, series), series, now=now,
+                                 as_of=LAST.end)
+    scorecard = shown(kpi, 21.95, 18.0, 22.0)
+    assert (scorecard.value, scorecard.target) == ("21.95\u00a0ML/d", "18.00\u00a0ML/d")
+    assert f"({scorecard.value} against {scorecard.target})" in outlook.sentence
+
+
 def test_quarterly_outlook_without_a_forecast_keeps_the_reason(make_kpi: MakeKpi) -> None:
     kpi = pct_kpi(make_kpi)
     series = months([96.0, 96.5, 97.0])

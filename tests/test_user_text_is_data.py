@@ -298,3 +298,34 @@ query: SELECT period_of(restored_at) AS period_end, avg(hours) AS value FROM inc
     assert "password=***" in failed.stderr
     for secret in SECRETS:
         assert secret not in proc.stdout + proc.stderr + failed.stdout + failed.stderr
+
+
+def test_a_direction_override_in_a_name_ends_with_the_name_on_the_page(tmp_path: Path) -> None:
+    """A KPI named with U+202E (right-to-left override) turned the label above its commentary
+    around ("Draft text, generated from the data" read backwards in pack.html), and a title
+    holding one did the same to the period in the running header."""
+    from bidi import left_open
+
+    text = (DEMO / "kpis.yaml").read_text(encoding="utf-8").replace(
+        "name: Mean time to restore (P1/P2)", "name: \"Mean time \u202eto restore\"")
+    (tmp_path / "kpis.yaml").write_text(text, encoding="utf-8")
+    params = tmp_path / "weekly.yaml"
+    params.write_text(f"organisation: Org\ntitle: \"Weekly \u202ereview\"\n"
+                      f"catalog: {tmp_path / 'kpis.yaml'}\n"
+                      f"measurements: {DEMO / 'measurements.csv'}\n", encoding="utf-8")
+    from reviewkit import cadences
+
+    view = prepare_view("weekly", params)
+    planned = plan_cells(view.evaluated, cadences.WEEKLY.narratives, {})
+    assert "kpi-mttr_p1" in {cell.key for cell in planned}
+    cell = nbformat.v4.new_markdown_cell("Our words.")
+    cell.metadata["tags"] = ["narrative"]
+    cell.metadata["reviewkit"] = {"key": "kpi-mttr_p1"}
+    page = export.to_html(pack_document(view, Publication(narrative=tuple(planned))),
+                          new_notebook(cells=[cell]))
+    label = re.search(r'<div class="rk-narrative-label">(.*?)</div>', page, re.S)
+    assert label is not None and "\u202e" in label[1]
+    assert left_open(label[1]) == []
+    header = re.search(r'@top-left \{ content: "(.*?)"; \}', page)
+    assert header is not None and "\u202e" in header[1]
+    assert left_open(header[1]) == []

@@ -20,7 +20,14 @@ from dataclasses import dataclass, replace
 from reviewkit import _speedups
 from reviewkit.cadences import MONTHLY
 from reviewkit.evaluation.evaluate import PeriodValue, aggregate, combine
-from reviewkit.formatting import STATUS_WORDS, format_number, format_value, shared_decimals, shown
+from reviewkit.formatting import (
+    STATUS_WORDS,
+    format_number,
+    format_value,
+    isolated,
+    shared_decimals,
+    shown,
+)
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.measurements import Observation
 from reviewkit.periods import Period, period_containing
@@ -143,8 +150,8 @@ def forecast_kpi(
             misses_from=None,
             gaps_filled=gaps,
             sentence=(
-                f"{kpi.name} has too little history to forecast: {_months(observed)} with "
-                f"data, at least {MIN_POINTS} needed."
+                f"{isolated(kpi.name)} has too little history to forecast: "
+                f"{_months(observed)} with data, at least {MIN_POINTS} needed."
             ),
         )
 
@@ -418,15 +425,15 @@ def _sentence(kpi: Kpi, forecast: Forecast) -> str:
     if forecast.already_on_target:
         if forecast.misses_from is None:
             return (
-                f"{kpi.name} is on {target} and projected to stay there through "
+                f"{isolated(kpi.name)} is on {target} and projected to stay there through "
                 f"{final.period.long_label} ({interval} "
                 f"{_interval(final, kpi, forecast.target)} by then)."
             )
         slip = next(p for p in points if p.period == forecast.misses_from)
         return (
-            f"{kpi.name} is on {target} now, but on the current trajectory it falls short from "
-            f"{slip.period.long_label} ({interval} {_interval(slip, kpi, forecast.target)} "
-            "by then)."
+            f"{isolated(kpi.name)} is on {target} now, but on the current trajectory it falls "
+            f"short from {slip.period.long_label} ({interval} "
+            f"{_interval(slip, kpi, forecast.target)} by then)."
         )
     if forecast.reach_period is not None:
         reach = next(p for p in points if p.period == forecast.reach_period)
@@ -507,6 +514,7 @@ class QuarterFigure:
     status: str | None = None
     to_date: bool = False
     target: float | None = None
+    amber: float | None = None
 
     @property
     def measured(self) -> bool:
@@ -596,7 +604,7 @@ def _outlook_from_now(kpi: Kpi, forecast: Forecast, target: float | None, now: P
                           value if value is not None else math.nan,
                           value if value is not None else math.nan, 0, status=now.status,
                           to_date=as_of is not None and as_of < now.period.end,
-                          target=now.target)
+                          target=now.target, amber=now.amber)
     groups: dict[Period, list[ForecastPoint]] = {}
     for point in forecast.points:
         groups.setdefault(period_containing("quarterly", point.period.end), []).append(point)
@@ -662,14 +670,14 @@ def _now_sentence(kpi: Kpi, forecast: Forecast, outlook: QuarterOutlook) -> str:
     when = now.period.long_label + (" to date" if now.to_date else "")
     status = now.status or "no_data"
     if status == "no_data" or now.target is None:
-        start = f"{kpi.name} has no data for {when}"
+        start = f"{isolated(kpi.name)} has no data for {when}"
     else:
         # The scorecard's own figures, at its precision (5 against 7.4, 93.96% against 94.00%).
-        figures = shown(kpi, now.mean, now.target, None)
+        figures = shown(kpi, now.mean, now.target, now.amber)
         pro_rated = outlook.target is not None and now.target != outlook.target
         note = ", the target pro-rated to date" if pro_rated else ""
-        start = (f"{kpi.name} is {STATUS_WORDS[status].lower()} in {when} ({figures.value} "
-                 f"against {figures.target}{note})")
+        start = (f"{isolated(kpi.name)} is {STATUS_WORDS[status].lower()} in {when} "
+                 f"({figures.value} against {figures.target}{note})")
     if outlook.target is None or not ahead:
         return f"{start}."
     target = words.target(outlook.target)
@@ -700,7 +708,7 @@ def _quarter_sentence(kpi: Kpi, forecast: Forecast, outlook: QuarterOutlook) -> 
     words = _OutlookWords(kpi, outlook)
     value, bounds = words.value, words.bounds
 
-    name = _lower_first(kpi.name)
+    name = isolated(_lower_first(kpi.name))
     if outlook.target is None:
         return (f"On the current trajectory, {name} is projected at {value(final.mean)} in "
                 f"{final.period.long_label} ({interval} {bounds(final)}).")
@@ -708,12 +716,12 @@ def _quarter_sentence(kpi: Kpi, forecast: Forecast, outlook: QuarterOutlook) -> 
     now = quarters[0]
     if outlook.reach == now.period:
         if outlook.misses_from is None:
-            return (f"{kpi.name} is on {target} in {now.period.long_label} and projected to stay "
-                    f"there through {final.period.long_label} ({interval} {bounds(final)} by "
-                    "then).")
+            return (f"{isolated(kpi.name)} is on {target} in {now.period.long_label} and "
+                    f"projected to stay there through {final.period.long_label} ({interval} "
+                    f"{bounds(final)} by then).")
         slip = next(q for q in quarters if q.period == outlook.misses_from)
-        return (f"{kpi.name} is on {target} in {now.period.long_label}, but on the current "
-                f"trajectory it falls short from {slip.period.long_label} ({interval} "
+        return (f"{isolated(kpi.name)} is on {target} in {now.period.long_label}, but on the "
+                f"current trajectory it falls short from {slip.period.long_label} ({interval} "
                 f"{bounds(slip)} by then).")
     if outlook.reach is not None:
         reach = next(q for q in quarters if q.period == outlook.reach)

@@ -18,7 +18,7 @@ from reviewkit.evaluation.evaluate import KpiResult
 from reviewkit.evaluation.figures import PackFigures, figure_id, spend_subjects
 from reviewkit.evaluation.spend import SpendSummary
 from reviewkit.evaluation.strategy import Outlook
-from reviewkit.formatting import format_date, format_value, plural
+from reviewkit.formatting import format_date, format_value, isolated, plural
 from reviewkit.inputs.catalog import Kpi
 from reviewkit.inputs.portfolio import ScheduleState
 from reviewkit.layout.charts import SPARKLINE_PERIODS, chart_history
@@ -115,7 +115,8 @@ def kpi_chart_alt(result: KpiResult, figures: PackFigures, *, as_of: dt.date | N
     if result.data_to is not None:
         stale = (f" (last measured {format_date(result.data_to)})" if result.status == "no_data"
                  else f" (data to {format_date(result.data_to)})")
-    return say.alt(f"{kpi.name}, {span}: {movement}{trend}; target {target}; {status}{stale}")
+    return say.alt(f"{isolated(kpi.name)}, {span}: {movement}{trend}; target {target}; "
+                   f"{status}{stale}")
 
 
 def outlook_chart_alt(kpi: Kpi, outlook: Outlook, figures: PackFigures) -> AltText:
@@ -125,15 +126,17 @@ def outlook_chart_alt(kpi: Kpi, outlook: Outlook, figures: PackFigures) -> AltTe
     say = _Said(figures)
     forecast = outlook.forecast
     if not forecast.points:
-        return say.alt(f"{kpi.name}: history only, too little data for a forecast")
+        return say.alt(f"{isolated(kpi.name)}: history only, too little data for a forecast")
     history = [period for period, value in outlook.history if value is not None]
     last = forecast.points[-1]
     level = round(forecast.level * 100)
-    shown = (f"{kpi.name}, monthly values to {history[-1].long_label}"
+    shown = (f"{isolated(kpi.name)}, monthly values to {history[-1].long_label}"
              f"{' (a month in progress)' if outlook.partial_month else ''} and the forecast "
              f"to {last.period.long_label} with its {level}% interval")
     if forecast.target is not None:
-        shown += f"; the dashed line is the monthly target, {format_value(forecast.target, kpi)}"
+        # At the precision of the quarters' sentence after it ("18.0 ML/d" twice, not "18").
+        target = format_value(forecast.target, kpi, decimals=outlook.quarterly.decimals)
+        shown += f"; the dashed line is the monthly target, {target}"
     return say.alt(f"{shown}. {outlook.quarterly.sentence}")
 
 

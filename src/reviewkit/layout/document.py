@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from reviewkit.cadences import Narrative
 from reviewkit.evaluation.figures import PackFigures, perspective_slug
 from reviewkit.evaluation.pack import PackEvaluation
+from reviewkit.formatting import isolated
 from reviewkit.layout.describe import (
     AltText,
     kpi_chart_alt,
@@ -98,7 +99,8 @@ class PackDocument:
     @property
     def title_line(self) -> str:
         """The HTML page's title: organisation, title and period."""
-        return f"{self.view.organisation} · {self.view.title} · {self.view.period.label}"
+        return (f"{isolated(self.view.organisation)} · {isolated(self.view.title)} · "
+                f"{self.view.period.label}")
 
     @property
     def version_note(self) -> str:

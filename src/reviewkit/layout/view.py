@@ -27,7 +27,7 @@ from reviewkit.evaluation.evaluate import Evaluation, KpiResult
 from reviewkit.evaluation.figures import PackFigures
 from reviewkit.evaluation.pack import PackEvaluation
 from reviewkit.evaluation.strategy import Strategy
-from reviewkit.formatting import Currency
+from reviewkit.formatting import Currency, isolated
 from reviewkit.inputs.catalog import Catalog, Kpi
 from reviewkit.inputs.loaded import InputFile, Inputs, shown_path
 from reviewkit.inputs.units import Unit
@@ -149,8 +149,10 @@ class PackView:
 
     @property
     def running_header(self) -> str:
-        who = f"{self.organisation} · {self.unit.name}" if self.unit else self.organisation
-        return f"{who} · {self.title} · {self.period.long_label}"
+        # Each name isolated: a title's direction override cannot turn the period around.
+        who = (f"{isolated(self.organisation)} · {isolated(self.unit.name)}" if self.unit
+               else isolated(self.organisation))
+        return f"{who} · {isolated(self.title)} · {self.period.long_label}"
 
 
 @dataclass(frozen=True)

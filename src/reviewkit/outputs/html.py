@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reviewkit.errors import ExportError
+from reviewkit.formatting import text_for_page
 from reviewkit.layout.document import PackDocument
 from reviewkit.layout.styles import pack_css
 from reviewkit.narrative.placeholders import fill
@@ -103,7 +104,9 @@ def to_html(document: PackDocument, notebook: NotebookNode, *,
             exclude_input=True,
             exclude_input_prompt=True,
             exclude_output_prompt=True,
-            filters={"css_string": css_string, "narrative_html": narrative},
+            # Text from users as the pack's own templates print it (formatting.isolated).
+            filters={"css_string": css_string, "narrative_html": narrative,
+                     "isolated": text_for_page},
         )
         body, _ = exporter.from_notebook_node(
             notebook, resources={"reviewkit_css": pack_css(), "pack": document})
