@@ -341,3 +341,21 @@ def test_user_text_is_isolated_so_no_direction_leaks_into_the_figures_after_it(
 
 def test_text_without_direction_controls_is_left_as_it_is() -> None:
     assert isolated("Ahmad أحمد Khan (P1/P2)") == "Ahmad أحمد Khan (P1/P2)"
+
+
+@pytest.mark.parametrize(("actual", "budget", "expected"), [
+    (5279.1, 5320.0, "\u2212€41k"),     # printed 5,279 and 5,320: it read "-€40.9k"
+    (1659.2, 1640.0, "+€19k"),
+    (95.55, 80.0, "+€15.6k"),           # 95.6 (half away from zero) - 80
+    (120.3, 95.5, "+€24.5k"),           # 120 - 95.5
+    (100.0, 100.0, "€0k"),
+])
+def test_a_money_difference_is_of_the_amounts_as_printed(
+    actual: float, budget: float, expected: str,
+) -> None:
+    currency = Currency("€", "k")
+    assert currency.format(currency.difference(actual, budget), signed=True) == expected
+
+
+def test_a_money_difference_without_both_amounts_is_none() -> None:
+    assert Currency("€", "k").difference(None, 10.0) is None

@@ -360,9 +360,24 @@ class Currency:
         sign, number = self._parts(amount, signed)
         return f"{sign}{number}"
 
+    def difference(self, first: float | None, second: float | None) -> float | None:
+        """``first`` minus ``second`` as the two amounts print: a year to date of 5,279.1
+        against a budget of 5,320 reads "5,279" and "5,320", so the difference is -41, not
+        -40.9."""
+        if first is None or second is None:
+            return None
+        places = (self._places(first), self._places(second))
+        difference = float(rounded(first, places[0], grouped=False)) - float(
+            rounded(second, places[1], grouped=False))
+        return round(difference, max(places)) + 0.0  # never -0.0
+
     @staticmethod
-    def _parts(amount: float, signed: bool) -> tuple[str, str]:
-        places = 0 if float(amount).is_integer() or abs(amount) >= 100 else 1
+    def _places(amount: float) -> int:
+        return 0 if float(amount).is_integer() or abs(amount) >= 100 else 1
+
+    @classmethod
+    def _parts(cls, amount: float, signed: bool) -> tuple[str, str]:
+        places = cls._places(amount)
         number = rounded(abs(amount), places)
         if not number.strip("0.,"):
             return "", number

@@ -547,8 +547,11 @@ def _spend(book: _Book, spend: SpendSummary, currency: Currency) -> None:
                      where)
             book.add(subject, f"{span}-actual", figures.actual, currency.format(figures.actual),
                      where)
-            book.add(subject, f"{span}-variance", figures.variance,
-                     currency.format(figures.variance, signed=True), where)
+            # The difference of the two amounts as printed beside it (5,279 against 5,320 is
+            # -41, never -40.9).
+            variance = currency.difference(figures.actual, figures.budget)
+            book.add(subject, f"{span}-variance", variance,
+                     currency.format(variance, signed=True), where)
             book.add(subject, f"{span}-status", figures.status,
                      spend_word(figures.status, amber), where)
 
