@@ -75,7 +75,10 @@ def test_an_alt_text_states_its_figures_as_the_page_prints_them(demo_params: Pat
 
 @pytest.mark.parametrize(("values", "movement"), [
     ([90.0, 92.5, 96.0], "rose from {0} to {2}"),
-    ([96.0, 91.0, 96.0], "held at {2}"),
+    ([96.0, 96.0, 96.0], "held at {2}"),
+    # "held at 96.0%" though the middle week was 91.0%: only the ends were compared.
+    ([96.0, 91.0, 96.0], "ended where it began, at {2} (low {1})"),
+    ([91.0, 96.0, 91.0], "ended where it began, at {2} (high {1})"),
     ([None, None, 93.2], "one value, {2} (no data for 2 weeks)"),
     ([None, None, None], "no data"),
 ])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from reviewkit.evaluation.evaluate import KpiResult
+from reviewkit.evaluation.evaluate import KpiResult, PeriodValue
 from reviewkit.evaluation.figures import PackFigures, figure_id, spend_subjects
 from reviewkit.evaluation.spend import SpendSummary
 from reviewkit.evaluation.strategy import Outlook
@@ -63,6 +63,10 @@ class _Said:
         return AltText(text, tuple(dict.fromkeys(self.states)))
 
 
+def _value_of(point: PeriodValue) -> float:
+    return point.value or 0.0  # only points with a value are compared
+
+
 def kpi_chart_alt(result: KpiResult, figures: PackFigures, *, as_of: dt.date | None = None,
                   sparkline: bool = False) -> AltText:
     """What a KPI's history chart (or, ``sparkline``, a summary tile's sparkline: its last
@@ -94,6 +98,15 @@ def kpi_chart_alt(result: KpiResult, figures: PackFigures, *, as_of: dt.date | N
             movement = f"one value, {finish}"
         elif first is final or start == finish:
             movement = f"held at {finish}{to_date}"
+            # The ends alone would hide a dip between them ("held at 100.0%" over a week of
+            # 98.6%): name the lowest and highest values where they print otherwise.
+            between = [say(kpi.id, "value", point.period.label)
+                       for point in (min(whole, key=_value_of), max(whole, key=_value_of))]
+            extremes = [f"{word} {text}" for word, text in zip(("low", "high"), between,
+                                                              strict=True) if text != finish]
+            if extremes:
+                movement = (f"ended where it began, at {finish}{to_date} "
+                            f"({', '.join(extremes)})")
         else:
             rose = (final.value or 0) > (first.value or 0)
             movement = f"{'rose' if rose else 'fell'} from {start} to {finish}{to_date}"
