@@ -212,3 +212,16 @@ def test_a_benefit_measured_by_a_kpi_prints_at_the_kpis_precision_in_the_pack(
         for kind in ("baseline", "target", "planned", "value"):
             text = figures.text(f"benefit:{benefit.benefit.id}", kind)
             assert text == "—" or places_of(text) >= places, (benefit.benefit.id, kind, text)
+
+
+def test_the_priorities_note_says_how_far_a_key_result_counts_below_its_baseline(
+        board: Pack) -> None:
+    """Kestrel's resilient-network priority showed -68% beside key results at -117%, -273%
+    and 27% (a weighted mean of -120%), under a note calling it their weighted mean: each
+    counts no lower than -100%, which the page did not say."""
+    from reviewkit.evaluation.priorities import FLOOR_IN_PRIORITY
+    from reviewkit.formatting import percent
+
+    note = text_of(board.section("priorities").html)
+    assert (f"weighted mean of its key results, each counted no lower than "
+            f"{percent(FLOOR_IN_PRIORITY)}") in html.unescape(note)

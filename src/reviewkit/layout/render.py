@@ -16,6 +16,7 @@ import jinja2
 
 from reviewkit import _speedups, formatting, redact
 from reviewkit.evaluation.evaluate import KpiResult
+from reviewkit.evaluation.priorities import FLOOR_IN_PRIORITY
 from reviewkit.evaluation.rollup import YearToDate
 from reviewkit.formatting import NBSP, STATUS_SHAPES, STATUS_WORDS, Shown, shown
 from reviewkit.inputs.catalog import Kpi
@@ -79,6 +80,7 @@ def environment(extra_dirs: tuple[str, ...], /) -> jinja2.Environment:
         redact=lambda value: redact.text(str(value)),
         plain=_plain,
     )
+    env.globals["floor_in_priority"] = FLOOR_IN_PRIORITY
     return env
 
 
