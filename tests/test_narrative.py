@@ -1335,3 +1335,78 @@ def test_a_narrative_command_refuses_a_bad_period_before_reading_any_input(
                                        "--period", "9999-12-31", *where])
     assert code == 2
     assert err.startswith("reviewkit: error: --period: 9999-12-31 is outside the dates"), err
+
+
+@pytest.fixture
+def exported(tmp_path: Path) -> tuple[Path, Path]:
+    """The demo's params in a folder of their own, and its 20 November narrative exported."""
+    from conftest import copy_demo, run_cli_in_process
+
+    params = copy_demo(tmp_path)
+    markdown = tmp_path / "narrative.md"
+    code, _, err = run_cli_in_process(["narrative", "export", "weekly", "--params", str(params),
+                                       "--period", "2026-11-20", "--output", str(markdown)])
+    assert code == 0, err
+    return params, markdown
+
+
+def _import(params: Path, markdown: Path, *extra: str) -> tuple[int, str, str]:
+    from conftest import run_cli_in_process
+
+    return run_cli_in_process(["narrative", "import", "weekly", "--params", str(params),
+                               str(markdown), "--by", "analyst", *extra])
+
+
+def test_a_narrative_exported_for_one_period_is_not_imported_into_another(
+        exported: tuple[Path, Path]) -> None:
+    """A file exported for 20 November, imported without --period on a later day, put every
+    one of its texts into that day's pack as the analyst's own."""
+    params, markdown = exported
+    text = markdown.read_text(encoding="utf-8")
+    assert "<!-- reviewkit narrative weekly 2026-11-20." in text
+    markdown.write_text(text.replace("weekly 2026-11-20.", "weekly 2026-11-13."),
+                        encoding="utf-8")
+    code, out, err = _import(params, markdown, "--period", "2026-11-20")
+    assert code == 2 and out == ""
+    assert err.strip().count("\n") == 0 and "Traceback" not in err
+    assert f"{markdown}, line 3:" in err and "2026-11-13" in err and "--period 2026-11-13" in err
+
+
+def test_an_imported_file_with_a_byte_order_mark_keeps_its_first_section(
+        exported: tuple[Path, Path]) -> None:
+    """A file saved with a byte order mark lost its first section without a word: the mark
+    hid its heading."""
+    params, markdown = exported
+    text = markdown.read_text(encoding="utf-8")
+    text = text[text.index("## summary — Summary"):]  # a file opening on its first section
+    text = re.sub(r"(## summary — Summary\n<!-- [^\n]* -->\n\n)[^#]*", r"\1New words.\n\n",
+                  text)
+    markdown.write_bytes(("\ufeff" + text).encode("utf-8"))
+    code, out, err = _import(params, markdown, "--period", "2026-11-20")
+    assert code == 0, err
+    assert "summary" in out.strip().split("saved ", 1)[1].split(", ")
+
+
+def test_a_lone_carriage_return_survives_export_and_import(
+        exported: tuple[Path, Path]) -> None:
+    """Text holding a lone CR came back with a line feed in its place: importing the file just
+    exported changed it."""
+    params, markdown = exported
+    with markdown.open(encoding="utf-8", newline="") as handle:
+        text = handle.read()
+    text = re.sub(r"(## summary — Summary\n<!-- [^\n]* -->\n\n)[^#]*", "\\1one\\rtwo\n\n", text)
+    with markdown.open("w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+    code, out, err = _import(params, markdown, "--period", "2026-11-20")
+    assert code == 0, err
+    assert out.strip().endswith("saved summary")
+    again = markdown.with_name("again.md")
+    from conftest import run_cli_in_process
+
+    code, _, err = run_cli_in_process(["narrative", "export", "weekly", "--params", str(params),
+                                       "--period", "2026-11-20", "--output", str(again)])
+    assert code == 0, err
+    with again.open(encoding="utf-8", newline="") as handle:
+        assert "one\rtwo" in handle.read()
+    code, out, err = _import(params, again, "--period", "2026-11-20")
+    assert (code, out.strip()) == (0, f"{again}: nothing changed"), err

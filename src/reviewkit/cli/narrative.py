@@ -10,7 +10,12 @@ from pathlib import Path
 from reviewkit import cadences
 from reviewkit.errors import InputError, UsageError
 from reviewkit.inputs.params import load_params
-from reviewkit.narrative.edits import edits_from_markdown, parse_markdown, to_markdown
+from reviewkit.narrative.edits import (
+    check_exported_for,
+    edits_from_markdown,
+    parse_markdown,
+    to_markdown,
+)
 from reviewkit.narrative.notebook import slots_of
 from reviewkit.narrative.service import NarrativeService
 from reviewkit.periods import parse_period
@@ -24,7 +29,10 @@ def _read(path: Path) -> str:
     if path.is_dir():
         raise InputError(path, "is a folder; give the Markdown file to import")
     try:
-        return path.read_text(encoding="utf-8")
+        # A byte order mark (some editors write one) is not text; line ends are kept as they
+        # are, so a carriage return inside a text comes back as it went out.
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            return handle.read()
     except FileNotFoundError:
         raise InputError(path, "file not found; export the narrative first with "
                          "`reviewkit narrative export`") from None
@@ -65,7 +73,9 @@ def run_narrative(args: argparse.Namespace) -> int:
             else:
                 sys.stdout.write(text)
             return 0
-        sections = parse_markdown(_read(args.file), args.file)
+        text = _read(args.file)
+        check_exported_for(text, args.file, cadence.name, evaluated.period.label)
+        sections = parse_markdown(text, args.file)
         edits = edits_from_markdown(sections, cells, args.file,
                                     f"{cadence.name} pack {evaluated.period.label}")
         saved = service.save(edits, by=args.by or getpass.getuser())

@@ -86,6 +86,25 @@ class MarkdownSection:
     draft: bool = False  # the ", draft" marker is still there (remove it to accept the draft)
 
 
+#: The comment an exported file opens with, naming the pack it was exported from.
+_EXPORTED_FOR = re.compile(r"^<!-- reviewkit narrative (\S+) (\S+)\. ", re.MULTILINE)
+
+
+def check_exported_for(text: str, path: Path, cadence: str, label: str) -> None:
+    """Refuse a file exported from another pack than the one it is imported into: its texts
+    were written about other figures (a file from 13 November imported on the 20th)."""
+    found = _EXPORTED_FOR.search(text)
+    if found is None or (found[1], found[2]) == (cadence, label):
+        return
+    line = text.count("\n", 0, found.start()) + 1
+    if found[1] != cadence:
+        fix = f"import it with `reviewkit narrative import {found[1]} …`"
+    else:
+        fix = f"import it with --period {found[2]}"
+    raise InputError(path, f"exported from the {found[1]} pack {found[2]}, not the {cadence} "
+                     f"pack {label}; {fix}, or export this pack's narrative", line=line)
+
+
 def parse_markdown(text: str, path: Path) -> list[MarkdownSection]:
     sections: list[MarkdownSection] = []
     key: str | None = None
