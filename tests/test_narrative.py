@@ -583,6 +583,29 @@ def test_the_same_edit_in_a_published_pack_and_its_draft_is_saved_once(
     assert store.narratives("weekly", "2026-11-20")["summary"].revision == 1
 
 
+def test_an_edit_in_a_draft_after_the_published_copys_edit_was_saved_is_saved(
+    context: PackEvaluation, store: Store, tmp_path: Path
+) -> None:
+    """The published pack's notebook keeps the edit a build saved long ago (it is rewritten
+    only by the next publication); the draft beside it, built from the store, was edited
+    again. Every build then stopped with "edited differently in … and in …", and the only way
+    on was to undo the old edit in the published notebook."""
+    published = tmp_path / "pack" / "pack.ipynb"
+    published.parent.mkdir()
+    write_pack_notebook(published, context, {})
+    edit_notebook(published, {"summary": "Kpis v1."})
+    assert NarrativeService(store, context).save(edits_in(published), by="analyst") == [
+        "summary"]
+    draft = tmp_path / "pack.draft" / "pack.ipynb"
+    draft.parent.mkdir()
+    write_pack_notebook(draft, context, store.narratives("weekly", "2026-11-20"))
+    edit_notebook(draft, {"summary": "Kpis v2."})
+    edits = [*edits_in(published), *edits_in(draft)]
+    assert NarrativeService(store, context).save(edits, by="analyst") == ["summary"]
+    saved = store.narratives("weekly", "2026-11-20")["summary"]
+    assert (saved.text, saved.revision) == ("Kpis v2.", 2)
+
+
 def test_different_edits_of_one_cell_in_a_published_pack_and_its_draft_name_both(
     context: PackEvaluation, store: Store, tmp_path: Path
 ) -> None:

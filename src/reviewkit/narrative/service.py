@@ -54,24 +54,23 @@ class NarrativeService:
         revision an edit was made from (someone else saved that cell meanwhile), ``prefer``
         decides; without it nothing is saved and the error says how to choose.
         """
-        edits = _one_per_cell(edits)
-        for edit in edits:  # every placeholder is checked before anything is written
-            try:
-                check_placeholders(edit.text, self.pack, edit.key)
-            except NarrativeError as exc:
-                raise NarrativeError(f"{edit.where}: {exc}") from None
         saved: list[str] = []
         with self.store.transaction() as tx:
             stored = tx.narratives(self.cadence, self.label, self.unit)
-            for edit in edits:
+            # A copy whose text is saved already drops out first: a published pack's
+            # notebook keeps the edit a build saved long ago while its draft is edited again.
+            pending = _one_per_cell([edit for edit in edits
+                                     if not _saved_already(tx, self, stored.get(edit.key),
+                                                           edit)])
+            for edit in pending:  # every placeholder is checked before anything is written
+                try:
+                    check_placeholders(edit.text, self.pack, edit.key)
+                except NarrativeError as exc:
+                    raise NarrativeError(f"{edit.where}: {exc}") from None
+            for edit in pending:
                 current = stored.get(edit.key)
-                if (current is not None and normalise(current.text) == normalise(edit.text)
-                        and (not edit.accepted or current.basis == edit.basis)):
-                    continue  # saved already (e.g. by a publish the gate then refused)
                 revision = edit.revision
                 stored_revision = current.revision if current is not None else 0
-                if stored_revision != revision and _saved_since(tx, self, edit):
-                    continue  # collected before (an older copy of the pack's notebook)
                 if stored_revision != revision:
                     if prefer == "store":
                         continue
@@ -108,6 +107,18 @@ class NarrativeService:
                           accepted=True)
             for cell in chosen if cell.draft or cell.stale
         ], by=by)
+
+
+def _saved_already(tx: Transaction, service: NarrativeService, current: StoredNarrative | None,
+                   edit: NarrativeEdit) -> bool:
+    """Whether ``edit`` is in the store already: its text is the stored one (saved, e.g., by
+    a publish the gate then refused), or was saved after the revision it was made from (the
+    same edit read again from a copy made before it was saved)."""
+    if (current is not None and normalise(current.text) == normalise(edit.text)
+            and (not edit.accepted or current.basis == edit.basis)):
+        return True
+    stored_revision = current.revision if current is not None else 0
+    return stored_revision != edit.revision and _saved_since(tx, service, edit)
 
 
 def _saved_since(tx: Transaction, service: NarrativeService, edit: NarrativeEdit) -> bool:
