@@ -136,6 +136,20 @@ def test_fill_replaces_kpi_placeholders_with_formatted_values(context: PackEvalu
     )
 
 
+def test_a_figure_filled_into_text_holding_a_direction_override_reads_forwards(
+    context: PackEvaluation,
+) -> None:
+    """An analyst's text "abc U+202E evil {{ kpi.energy_cost.value }} after" printed the figure
+    backwards in the PDF ("k7.423€"): an isolate around the filled figure sets its direction
+    afresh, whatever the text around it does."""
+    from bidi import left_open
+
+    filled = fill("abc \u202eevil {{ kpi.cloud_spend.value }} after", context)
+    assert "\u2068£44.6k\u2069" in filled
+    assert left_open(filled[:filled.index("\u2068")]) == ["\u202e"]
+    assert fill("{{ kpi.cloud_spend.value }} after", context) == "£44.6k after"
+
+
 def test_fill_replaces_period_placeholders(context: PackEvaluation) -> None:
     text = "{{ period.label }} | {{ period.long_label }} | {{ period.start }} | {{ period.end }}"
     assert fill(text, context) == "2026-11-20 | week ending 20 Nov 2026 | 14 Nov 2026 | 20 Nov 2026"

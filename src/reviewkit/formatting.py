@@ -409,16 +409,23 @@ _DIRECTION = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _FSI, _PDI = "\u2068", "\u2069"
 
 
-def isolated(text: str) -> str:
+def directional(text: str) -> bool:
+    """Whether ``text`` holds a control that sets the direction of the text after it."""
+    return _DIRECTION.search(text) is not None
+
+
+def isolated(text: str, *, always: bool = False) -> str:
     """Text from a user (a name, an owner, a title) that cannot turn the text after it around.
 
     Text holding direction controls is wrapped in an isolate (FSI … PDI), which ends every
     embedding and override opened inside it: an owner ending in U+202E would otherwise print
     the figures after it backwards. A closing PDI with nothing of the text's own to close is
     left out (it would end the wrapper; on its own it does nothing), and each isolate the text
-    leaves open gets its PDI. Text without such controls is returned as it is.
+    leaves open gets its PDI. Text without such controls is returned as it is, unless
+    ``always`` (a figure set into text that holds them: the isolate gives it its own
+    direction, which an override around it cannot turn).
     """
-    if not _DIRECTION.search(text):
+    if not always and not directional(text):
         return text
     kept: list[str] = []
     isolates = 0

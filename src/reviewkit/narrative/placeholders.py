@@ -12,7 +12,7 @@ import re
 from reviewkit.errors import ReviewkitError, quoted
 from reviewkit.evaluation.evaluate import KpiResult
 from reviewkit.evaluation.pack import PackEvaluation
-from reviewkit.formatting import STATUS_WORDS, format_date
+from reviewkit.formatting import STATUS_WORDS, directional, format_date, isolated
 from reviewkit.narrative.drafts import literal
 
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.S)
@@ -75,16 +75,21 @@ def fill(text: str, pack: PackEvaluation) -> str:
     that shows it as written: a KPI's name or owner is data, not Markdown of the analyst's."""
     results = {result.kpi.id: result for result in pack.results}
     period = pack.period
+    # In text that sets a direction of its own (a right-to-left override), each value is an
+    # isolate: "€324.7k" never prints backwards.
+    alone = directional(text)
 
     def replace(match: re.Match[str]) -> str:
         name = match[1].strip()
         kpi_match = _KPI_FIELD.match(name)
         if kpi_match and kpi_match[1] in results and kpi_match[2] in KPI_FIELDS:
-            return literal(_kpi_value(results[kpi_match[1]], kpi_match[2], pack))
+            value = _kpi_value(results[kpi_match[1]], kpi_match[2], pack)
+            return isolated(literal(value), always=alone)
         attr = name.removeprefix("period.")
         if name.startswith("period.") and attr in PERIOD_FIELDS:
-            value = getattr(period, attr)
-            return literal(format_date(value) if hasattr(value, "isoformat") else value)
+            found = getattr(period, attr)
+            value = format_date(found) if hasattr(found, "isoformat") else found
+            return isolated(literal(value), always=alone)
         # Only the closed grammar is ever filled; anything else was refused when it was saved.
         raise NarrativeError(f"unknown placeholder '{{{{ {name} }}}}'")
 
