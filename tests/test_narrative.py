@@ -742,7 +742,8 @@ def test_a_cell_holding_an_unpaired_surrogate_is_refused_naming_it(
     assert "U+D800" in line
 
 
-@pytest.mark.parametrize(("char", "code"), [("\x00", "U+0000"), ("\x1b", "U+001B")])
+@pytest.mark.parametrize(("char", "code"), [("\x00", "U+0000"), ("\x1b", "U+001B"),
+                                            ("\x9b", "U+009B"), ("\x80", "U+0080")])
 def test_a_cell_holding_a_control_character_is_refused_naming_it(
     context: PackEvaluation, store: Store, tmp_path: Path, char: str, code: str
 ) -> None:

@@ -30,10 +30,10 @@ class NarrativeEdit:
     accepted: bool = False
 
 
-#: A control character no page shows (NUL, escape, …): a browser drops it or draws a box, so
-#: the pack would not say what its writer wrote. Tab, line breaks, the vertical tab of a
-#: pasted slide and the form feed are text.
-CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
+#: A control character no page shows (NUL, escape, a C1 control such as U+009B): a browser
+#: drops it or draws a box, so the pack would not say what its writer wrote. Tab, line breaks
+#: (NEL among them), the vertical tab of a pasted slide and the form feed are text.
+CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]")
 CONTROL_IS = "a control character no page can show"
 
 #: Lines holding only white space at the start of a text.
