@@ -150,6 +150,26 @@ def test_a_figure_filled_into_text_holding_a_direction_override_reads_forwards(
     assert fill("{{ kpi.cloud_spend.value }} after", context) == "£44.6k after"
 
 
+def test_a_name_filled_into_code_reads_as_written(context: PackEvaluation) -> None:
+    """A placeholder inside a code block or span printed the Markdown escaping meant for
+    running text: "Finance \\& Ops" where the catalog says "Finance & Ops"."""
+    from reviewkit.narrative.placeholders import fill_rendered
+
+    first = context.results[0]
+    named = dataclasses.replace(first, kpi=first.kpi.model_copy(
+        update={"owner": "Finance & Ops <IT>", "name": "R&D *spend*"}))
+    pack = dataclasses.replace(context, evaluation=dataclasses.replace(
+        context.evaluation, results=(named, *context.results[1:])))
+    kpi = first.kpi.id
+    text = (f"Owner:\n\n    {{{{ kpi.{kpi}.owner }}}}\n\nand `{{{{ kpi.{kpi}.name }}}}`, "
+            f"*{{{{ kpi.{kpi}.name }}}}* in {{{{ period.label }}}}; braces \\{{\\{{ stay.")
+    page = fill_rendered(text, pack, narrative_html)
+    assert "<pre><code>Finance &amp; Ops &lt;IT&gt;</code></pre>" in page
+    assert "<code>R&amp;D *spend*</code>" in page and "<em>R&amp;D *spend*</em>" in page
+    assert "2026-11-20" in page and "\\" not in page and "\ue000" not in page
+    assert "{{ stay." in page
+
+
 def test_fill_replaces_period_placeholders(context: PackEvaluation) -> None:
     text = "{{ period.label }} | {{ period.long_label }} | {{ period.start }} | {{ period.end }}"
     assert fill(text, context) == "2026-11-20 | week ending 20 Nov 2026 | 14 Nov 2026 | 20 Nov 2026"

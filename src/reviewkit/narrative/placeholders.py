@@ -7,7 +7,10 @@ store and minutes text is shown literally.
 
 from __future__ import annotations
 
+import functools
+import html
 import re
+from collections.abc import Callable
 
 from reviewkit.errors import ReviewkitError, quoted
 from reviewkit.evaluation.evaluate import KpiResult
@@ -73,23 +76,53 @@ def check_placeholders(text: str, pack: PackEvaluation, key: str) -> set[str]:
 def fill(text: str, pack: PackEvaluation) -> str:
     """Replace placeholders with this pack's numbers (checked beforehand), each as Markdown
     that shows it as written: a KPI's name or owner is data, not Markdown of the analyst's."""
+    return _filled(text, pack, literal)
+
+
+def fill_rendered(text: str, pack: PackEvaluation, render: Callable[[str], str]) -> str:
+    """``text`` rendered to HTML by ``render``, its placeholders filled afterwards, each value
+    as HTML text. A value filled after rendering needs no Markdown escaping, so it reads as
+    written inside code too ("R&D", never "R\\&D"). Each placeholder of the analyst's is held
+    by a private-use token while the Markdown renders; braces in catalog text quoted by a draft
+    stay text."""
+    found: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:
+        found.append(match[0])
+        return f"{_HOLD}{len(found) - 1}{_HOLD}"
+
+    if _HOLD in text:  # cannot hold them apart: fill the Markdown, as quoted text
+        return render(fill(text, pack))
+    page = render(_PLACEHOLDER.sub(hold, text))
+    values = [_filled(placeholder, pack, functools.partial(html.escape, quote=True),
+                      alone=directional(text)) for placeholder in found]
+    return re.sub(f"{_HOLD}(\\d+){_HOLD}", lambda match: values[int(match[1])], page)
+
+
+#: A private-use character (no font draws it, no Markdown reads it) that holds a placeholder's
+#: place while the narrative renders.
+_HOLD = "\ue000"
+
+
+def _filled(text: str, pack: PackEvaluation, quote: Callable[[str], str], *,
+            alone: bool | None = None) -> str:
     results = {result.kpi.id: result for result in pack.results}
     period = pack.period
     # In text that sets a direction of its own (a right-to-left override), each value is an
     # isolate: "€324.7k" never prints backwards.
-    alone = directional(text)
+    alone = directional(text) if alone is None else alone
 
     def replace(match: re.Match[str]) -> str:
         name = match[1].strip()
         kpi_match = _KPI_FIELD.match(name)
         if kpi_match and kpi_match[1] in results and kpi_match[2] in KPI_FIELDS:
             value = _kpi_value(results[kpi_match[1]], kpi_match[2], pack)
-            return isolated(literal(value), always=alone)
+            return isolated(quote(value), always=alone)
         attr = name.removeprefix("period.")
         if name.startswith("period.") and attr in PERIOD_FIELDS:
             found = getattr(period, attr)
-            value = format_date(found) if hasattr(found, "isoformat") else found
-            return isolated(literal(value), always=alone)
+            value = format_date(found) if hasattr(found, "isoformat") else str(found)
+            return isolated(quote(value), always=alone)
         # Only the closed grammar is ever filled; anything else was refused when it was saved.
         raise NarrativeError(f"unknown placeholder '{{{{ {name} }}}}'")
 

@@ -18,7 +18,7 @@ from reviewkit.errors import ExportError
 from reviewkit.formatting import text_for_page
 from reviewkit.layout.document import PackDocument
 from reviewkit.layout.styles import pack_css
-from reviewkit.narrative.placeholders import fill
+from reviewkit.narrative.placeholders import fill_rendered
 from reviewkit.outputs.base import Staging
 from reviewkit.outputs.files import HTML_FILE
 
@@ -95,7 +95,7 @@ def to_html(document: PackDocument, notebook: NotebookNode, *,
 
     def narrative(text: str) -> str:
         # Placeholders are filled here, for the page only: pack.ipynb keeps them as written.
-        return narrative_html(fill(text, evaluated), assets)
+        return fill_rendered(text, evaluated, functools.partial(narrative_html, assets=assets))
 
     try:
         exporter = HTMLExporter(  # type: ignore[no-untyped-call]
