@@ -1361,6 +1361,25 @@ def test_a_final_pack_never_labels_generated_text_as_draft(
     assert dotted == (state == "draft")
 
 
+@pytest.mark.parametrize("text", ["   ", "[ref]: https://example.org/a-link-definition",
+                                  "<!-- -->"])
+def test_a_cell_that_shows_nothing_leaves_no_empty_commentary_box(
+    demo_params: Path, text: str
+) -> None:
+    """An analyst's cell holding only white space, or Markdown that renders to nothing, left
+    an empty "Commentary" box on the page."""
+    cell = new_markdown_cell(text)
+    cell.metadata["tags"] = ["narrative"]
+    cell.metadata["reviewkit"] = {"key": "summary"}
+    planned = NarrativeCell(key="summary", kpi_id=None, title="Summary", text=text,
+                            draft=False, revision=1)
+    view = prepare_view("weekly", demo_params, "2026-11-20", now=NOW)
+    html = to_html(pack_document(view, Publication(narrative=(planned,))),
+                   new_notebook(cells=[cell]))
+    shown = "<!-- -->" in text  # raw HTML is shown as text, so it is something to read
+    assert ('class="rk-narrative' in html) == shown
+
+
 def test_kpi_commentary_follows_the_section_that_asks_for_it(context: PackEvaluation) -> None:
     """In the monthly notebook the KPIs' own cells follow the KPI detail appendix, not the
     summary; in the weekly one they follow the summary's commentary."""
