@@ -1059,6 +1059,21 @@ def test_narrative_html_shows_scripts_and_raw_html_as_text() -> None:
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
 
 
+def test_an_html_comment_is_left_out_of_the_page_as_jupyter_leaves_it_out() -> None:
+    """An analyst's note to self ("<!-- check with the CFO -->") is hidden in the notebook, and
+    was printed in the board's pack as text. Code showing a comment keeps it."""
+    html = narrative_html("Spend is on plan <!-- check with the CFO --> this month.\n\n"
+                          "<!-- a whole\nblock -->\n\n`<!-- in code -->`\n\n"
+                          "    <!-- in a code block -->\n\n<!-- not closed")
+    assert "CFO" not in html and "a whole" not in html
+    assert "<p>Spend is on plan  this month.</p>" in html
+    assert "<code>&lt;!-- in code --&gt;</code>" in html
+    assert "&lt;!-- in a code block --&gt;" in html
+    assert "&lt;!-- not closed" in html  # not a comment in Markdown: shown as written
+    between = narrative_html("<!-- a --> shown <!-- b -->")
+    assert "shown" in between and "&lt;!-- a --&gt;" not in between
+
+
 def test_catalog_text_filled_into_a_narrative_shows_as_written(
     context: PackEvaluation,
 ) -> None:
@@ -1362,7 +1377,7 @@ def test_a_final_pack_never_labels_generated_text_as_draft(
 
 
 @pytest.mark.parametrize("text", ["   ", "[ref]: https://example.org/a-link-definition",
-                                  "<!-- -->"])
+                                  "<!-- a note to self -->", "<b>"])
 def test_a_cell_that_shows_nothing_leaves_no_empty_commentary_box(
     demo_params: Path, text: str
 ) -> None:
@@ -1376,7 +1391,7 @@ def test_a_cell_that_shows_nothing_leaves_no_empty_commentary_box(
     view = prepare_view("weekly", demo_params, "2026-11-20", now=NOW)
     html = to_html(pack_document(view, Publication(narrative=(planned,))),
                    new_notebook(cells=[cell]))
-    shown = "<!-- -->" in text  # raw HTML is shown as text, so it is something to read
+    shown = text == "<b>"  # raw HTML is shown as text, so it is something to read
     assert ('class="rk-narrative' in html) == shown
 
 

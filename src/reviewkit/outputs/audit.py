@@ -34,6 +34,7 @@ from reviewkit.evaluation.evaluate import KpiResult
 from reviewkit.evaluation.figures import split_id
 from reviewkit.layout.document import OUTLOOK_PREFIX, SPARKLINE_PREFIX, PackDocument
 from reviewkit.narrative.placeholders import NarrativeError, fill
+from reviewkit.outputs.html import without_comments
 
 Rule = Literal["value-differs", "status-differs", "alt-text-differs",
                "sentence-contradicts-status", "unknown-figure"]
@@ -115,7 +116,8 @@ def check_document(document: PackDocument) -> list[Finding]:
         findings += scanner.check(alt.text, f"alternative text of chart '{chart_id}'", about)
     for cell in document.publication.narrative:
         try:
-            text = fill(cell.text, document.view.evaluated)
+            # What the page shows: a note to self in an HTML comment is not checked.
+            text = fill(without_comments(cell.text), document.view.evaluated)
         except NarrativeError:
             continue  # refused when it was saved; the page shows it as written
         findings += scanner.check(text, f"commentary '{cell.title}'", cell.kpi_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import re
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,14 @@ def css_string(text: object) -> str:
     )
 
 
+#: One HTML comment.
+_COMMENT = re.compile(r"<!--(?:(?!-->).)*-->", re.DOTALL)
+
+
+def without_comments(text: str) -> str:
+    """An analyst's Markdown without its HTML comments, which the page leaves out."""
+    return _COMMENT.sub("", text)
+
 #: Images the narrative may show, from the params file's assets folder, and their size limit.
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                ".gif": "image/gif", ".webp": "image/webp"}
@@ -60,6 +69,15 @@ def _safe_markdown(assets: Path | None) -> Any:
                 return (f'<span class="rk-image-refused">[image not shown: '
                         f"{mistune.escape(text or url)}]</span>")
             return f'<img src="{source}" alt="{mistune.escape(text)}">'
+
+        # An HTML comment is the analyst's note to self: Jupyter hides it, and so does the
+        # page (any other raw HTML is shown as text).
+        def inline_html(self, html: str) -> str:
+            return "" if _COMMENT.fullmatch(html) else str(super().inline_html(html))
+
+        def block_html(self, html: str) -> str:
+            rest = without_comments(html).strip()  # "<!-- a --> shown": "shown" is text
+            return str(super().block_html(rest)) if rest else ""
 
     return mistune.create_markdown(renderer=Renderer(escape=True),
                                    plugins=["table", "strikethrough"])
