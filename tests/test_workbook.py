@@ -216,6 +216,25 @@ def test_a_units_workbook_adds_its_shares_breakdowns_and_the_groups_actions(
     assert group_actions
 
 
+def _cells(figures: Any, kpi: Any, *kinds: str) -> dict[str, Any]:
+    """The cells the workbook writes for the KPI's figures of ``kinds``."""
+    from openpyxl import Workbook
+
+    from reviewkit.outputs.workbook import _kpi_number, _Sheet
+
+    book = Workbook(write_only=True)
+    sheet = _Sheet(book, "Scorecard", ["x"])
+    cells = {kind: _kpi_number(sheet, figures, kpi, kind) for kind in kinds}
+    book.save(io.BytesIO())  # a write-only sheet left unsaved complains when collected
+    return cells
+
+
+def _one_figure(kpi: Any, kind: str, value: float, text: str) -> Any:
+    from reviewkit.evaluation.figures import Figure, PackFigures, figure_id
+
+    return PackFigures("2026-11-20", {figure_id(kpi.id, "2026-11-20", kind): Figure(value, text)})
+
+
 @pytest.mark.parametrize(("kind", "value", "text"), [
     ("change", 0.05, "no change"),     # 2.25 h then 2.3 h: too small to show at one decimal
     ("change", -0.04, "no change"),
@@ -225,17 +244,8 @@ def test_a_difference_the_pack_calls_nothing_reads_so_in_the_workbook(
         make_kpi: Any, kind: str, value: float, text: str) -> None:
     """A change the pack prints "no change" showed "+0 h" (or "-0 h") in its cell: the cell's
     format took no decimals from the words, and the number was not zero."""
-    from openpyxl import Workbook
-
-    from reviewkit.evaluation.figures import Figure, PackFigures, figure_id
-    from reviewkit.outputs.workbook import _kpi_number, _Sheet
-
     kpi = make_kpi(unit="h", target=2.0, amber=3.0, direction="lower_is_better")
-    figures = PackFigures("2026-11-20",
-                          {figure_id(kpi.id, "2026-11-20", kind): Figure(value, text)})
-    book = Workbook(write_only=True)
-    cell = _kpi_number(_Sheet(book, "Scorecard", ["x"]), figures, kpi, kind)
-    book.save(io.BytesIO())  # a write-only sheet left unsaved complains when collected
+    cell = _cells(_one_figure(kpi, kind, value, text), kpi, kind)[kind]
     assert shown_as(cell.value, cell.number_format) == text
 
 
@@ -246,29 +256,17 @@ def test_a_figure_the_pack_prints_as_zero_is_zero_in_the_workbook(
         make_kpi: Any, kind: str, value: float, text: str) -> None:
     """A net balance of -0.004% printed "0.00%" in the pack and "-0.00%" in its cell: a
     spreadsheet keeps the minus of a number that rounds to zero."""
-    from openpyxl import Workbook
-
-    from reviewkit.evaluation.figures import Figure, PackFigures, figure_id
-    from reviewkit.outputs.workbook import _kpi_number, _Sheet
-
     kpi = make_kpi(unit="%", target=0.0, amber=-1.0, decimals=2)
-    figures = PackFigures("2026-11-20",
-                          {figure_id(kpi.id, "2026-11-20", kind): Figure(value, text)})
-    book = Workbook(write_only=True)
-    cell = _kpi_number(_Sheet(book, "History", ["x"]), figures, kpi, kind)
-    book.save(io.BytesIO())  # a write-only sheet left unsaved complains when collected
+    cell = _cells(_one_figure(kpi, kind, value, text), kpi, kind)[kind]
     assert shown_as(cell.value, cell.number_format) == text
 
 
 def test_a_difference_is_stored_as_the_number_the_pack_prints(make_kpi: Any) -> None:
     """100.0% against a target of 99.9% printed "+0.1 pts", and its cell held 0.0499… (99.95 -
     99.9 in binary), which a spreadsheet shows as "+0.0 pts"."""
-    from openpyxl import Workbook
-
     from reviewkit.evaluation.evaluate import DataQuality, Evaluation, KpiResult, PeriodValue
     from reviewkit.evaluation.figures import pack_figures
     from reviewkit.evaluation.strategy import Strategy
-    from reviewkit.outputs.workbook import _kpi_number, _Sheet
     from reviewkit.periods import period_containing
 
     kpi = make_kpi(unit="%", target=99.9, amber=None, decimals=1)
@@ -284,10 +282,7 @@ def test_a_difference_is_stored_as_the_number_the_pack_prints(make_kpi: Any) -> 
                                                                DataQuality()),
                            action_log=None, changes=None, strategy=Strategy(as_of=end),
                            kpis={kpi.id: kpi})
-    book = Workbook(write_only=True)
-    sheet = _Sheet(book, "Scorecard", ["x"])
-    cells = {kind: _kpi_number(sheet, figures, kpi, kind) for kind in ("variance", "change")}
-    book.save(io.BytesIO())  # a write-only sheet left unsaved complains when collected
+    cells = _cells(figures, kpi, "variance", "change")
     assert {kind: figures.text(kpi.id, kind) for kind in cells} == {
         "variance": "+0.1\u00a0pts", "change": "+0.2\u00a0pts"}
     assert {kind: (cell.value, _plain(shown_as(cell.value, cell.number_format)))

@@ -366,10 +366,7 @@ class Currency:
         -40.9."""
         if first is None or second is None:
             return None
-        places = (self._places(first), self._places(second))
-        difference = float(rounded(first, places[0], grouped=False)) - float(
-            rounded(second, places[1], grouped=False))
-        return round(difference, max(places)) + 0.0  # never -0.0
+        return _printed_difference(first, self._places(first), second, self._places(second))
 
     @staticmethod
     def _places(amount: float) -> int:
