@@ -228,8 +228,12 @@ def test_a_kernel_beside_a_fork_server_is_forked_from_it_in_the_builds_folder_an
         pid = kernel.manager.provisioner.pid  # type: ignore[union-attr]
         assert _parent(pid) == fork_server
         assert os.getsid(pid) == pid  # a session of its own, as jupyter_client starts one
-        # It does not hold the server's "alive" pipe: the server, whose end ends the kernel,
-        # would otherwise live as long as the kernel.
+        [printed] = _outputs(kernel, folder, "import os, sys\n"
+                                             "print(os.getcwd(), os.environ['REVIEWKIT_PROBE'],"
+                                             " sys.path[0] in ('', os.getcwd()))")
+        # Once running (not before: the kernel is started ahead, and the child lets go of it
+        # as it starts), it does not hold the server's "alive" pipe: the server, whose end ends
+        # the kernel, would otherwise live as long as the kernel.
         from multiprocessing import forkserver
 
         alive = os.fstat(forkserver._forkserver._forkserver_alive_fd)  # type: ignore[attr-defined]
@@ -239,9 +243,6 @@ def test_a_kernel_beside_a_fork_server_is_forked_from_it_in_the_builds_folder_an
                 found = fd.stat()
                 held.add((found.st_dev, found.st_ino))
         assert (alive.st_dev, alive.st_ino) not in held
-        [printed] = _outputs(kernel, folder, "import os, sys\n"
-                                             "print(os.getcwd(), os.environ['REVIEWKIT_PROBE'],"
-                                             " sys.path[0] in ('', os.getcwd()))")
     assert printed["text"] == f"{folder} the build's True\n"
     assert not _alive(pid)
 
