@@ -37,6 +37,9 @@ DEMO_DATA = REPO / "data" / "demo"
 #: Monday after the demo's last week of data (Friday 20 November 2026), in the quarter of the
 #: board pack. What a pack says never depends on the day the suite runs.
 SUITE_TODAY = "2026-12-01"
+#: The Monday after the demo's last week of data, before November ends: the demo's board
+#: meets with the quarter and its month in progress (the month-end opex row not yet in).
+BOARD_MEETS = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
 
 
 def pin_the_clock() -> None:

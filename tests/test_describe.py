@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import REPO, prepare_view
+from conftest import BOARD_MEETS, REPO, prepare_view
 
 from reviewkit.evaluation.evaluate import DataQuality, Evaluation, KpiResult, PeriodValue
 from reviewkit.evaluation.figures import PackFigures, pack_figures
@@ -116,7 +116,7 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Pack:
     params = tmp_path_factory.mktemp("alt") / "quarterly.yaml"
     params.write_text(text.replace("../data/demo/", f"{REPO / 'data' / 'demo'}/"),
                       encoding="utf-8")
-    return Pack(prepare_view("quarterly", params))
+    return Pack(prepare_view("quarterly", params, now=BOARD_MEETS))
 
 
 def test_the_timeline_alt_counts_what_the_strip_counts_on_the_day_the_data_runs_to(

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
-from conftest import REPO, prepare_view
+from conftest import BOARD_MEETS, REPO, prepare_view
 
 from reviewkit.evaluation import forecast as fc
 from reviewkit.evaluation.forecast import Forecast, forecast_kpi, monthly_series
@@ -437,7 +437,7 @@ def demo_quarterly(tmp_path_factory: pytest.TempPathFactory) -> PackView:
     params = folder / "quarterly.yaml"
     params.write_text(text.replace("../data/demo/", f"{REPO / 'data' / 'demo'}/"),
                       encoding="utf-8")
-    return prepare_view("quarterly", params)
+    return prepare_view("quarterly", params, now=BOARD_MEETS)
 
 
 def test_the_outlook_states_the_quarter_in_progress_as_the_scorecard_does(

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import pytest
+from conftest import prepare_view
 
 from reviewkit.evaluation.evaluate import evaluate_kpi, exceptions_for
 from reviewkit.evaluation.rollup import year_ago
@@ -27,6 +29,21 @@ def weekly(values: Sequence[float | None], end: dt.date) -> list[Observation]:
 
 
 # -- a quarter in progress, compared like for like ---------------------------------------------
+
+
+@pytest.mark.parametrize("named", ["2026-10-01", "2026-11-02", "2026-12-31"])
+def test_any_day_named_in_a_quarter_in_progress_gives_the_same_pack(
+        lumen: Path, lumen_quarterly: PackView, named: str) -> None:
+    """--period only picks the period: the pack's figures take every row inside it, so its
+    day "data to", its pro-rated targets and its action log are the data's last day, not the
+    day named."""
+    view = prepare_view("quarterly", lumen / "params" / "quarterly.yaml", named)
+    assert view.period == lumen_quarterly.period
+    assert view.as_of == lumen_quarterly.as_of == D(2026, 11, 20)
+    assert ([(r.kpi.id, r.status, r.current.target) for r in view.evaluated.results]
+            == [(r.kpi.id, r.status, r.current.target)
+                for r in lumen_quarterly.evaluated.results])
+
 
 def test_a_summed_kpi_in_a_quarter_in_progress_is_compared_with_the_same_share_of_the_last(
         lumen_quarterly: PackView) -> None:

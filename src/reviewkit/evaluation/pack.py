@@ -168,12 +168,14 @@ def resolve_period(cadence: Cadence, inputs: Inputs, requested: dt.date | None,
                    today: dt.date) -> tuple[Period, dt.date]:
     """The pack's period and the day the data runs to.
 
-    The period holds :func:`reference_day`. The data runs to that day or the latest data,
-    whichever is earlier: before the period's end, the period is still in progress.
+    The period holds :func:`reference_day`. The data runs to the period's end or the latest
+    data, whichever is earlier: before the period's end, the period is still in progress. The
+    day named only picks the period: its figures take every row inside it, so any day of a
+    month gives the same pack (its pro-rated targets and action log included).
     """
     day = reference_day(cadence, inputs, requested, today)
     period = period_containing(cadence.name, day)
-    ends = [d for d in (period.end, day, _latest(cadence, inputs, today)) if d is not None]
+    ends = [d for d in (period.end, _latest(cadence, inputs, today)) if d is not None]
     return period, max(period.start, min(ends))
 
 
