@@ -127,11 +127,8 @@ class Measurements:
 
     def latest_date(self, kpi_ids: set[str] | None = None,
                     not_after: dt.date | None = None) -> dt.date | None:
-        """The latest date measured (for ``kpi_ids``), ignoring rows dated after ``not_after``."""
-        if self.scan is not None:
-            latest = [day for kpi_id, day in self.scan.latest_dates(not_after).items()
-                      if kpi_ids is None or kpi_id in kpi_ids]
-            return max(latest) if latest else None
+        """The latest date measured (for ``kpi_ids``), ignoring rows dated after ``not_after``:
+        in a large table's scan and in the series held beside it (a spend KPI's, a query's)."""
         dates = [
             obs.period_end
             for kpi_id, rows in self.series.items()
@@ -139,7 +136,10 @@ class Measurements:
             for obs in rows
             if not_after is None or obs.period_end <= not_after
         ]
-        return max(dates) if dates else None
+        if self.scan is not None:
+            dates.extend(day for kpi_id, day in self.scan.latest_dates(not_after).items()
+                         if kpi_ids is None or kpi_id in kpi_ids)
+        return max(dates, default=None)
 
     def for_pack(self, rules: Mapping[str, str], end: dt.date, today: dt.date) -> Measurements:
         """The series a pack ending on ``end`` needs from a large table, for the catalog's KPIs
