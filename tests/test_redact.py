@@ -133,3 +133,42 @@ def test_the_mask_keeps_the_rest_of_the_location_readable() -> None:
         "postgresql://rk:***@db/reviews?sslmode=require&password=***")
     assert redact.url("host=db user=rk password='a b' dbname=r") == (
         "host=db user=rk password=*** dbname=r")
+
+
+#: Characters of a password written raw in a URL that drivers still accept: a space too.
+SPACED = st.text(URL_SAFE + " ", min_size=8, max_size=20).map(lambda s: f"Zq {s} Zq")
+
+
+@PROPERTY
+@given(secret=SPACED, template=st.sampled_from(MESSAGES))
+@example(secret="Zq Sp ace PW Zq", template=MESSAGES[0])
+def test_a_password_with_spaces_is_masked_whole_wherever_its_url_is_known(
+        secret: str, template: str) -> None:
+    """SQLAlchemy and libpq take ``postgresql://rk:Sp ace PW@db/r`` as it stands; the pack's
+    provenance and the store's messages printed it in full."""
+    for location in (f"postgresql://rk:{secret}@db.internal:5432/reviews",
+                     f"postgresql://rk@db.internal/reviews?password={secret}&sslmode=require"):
+        fixed = template.format("postgresql://rk:-@db.internal:5432/reviews", "-")
+        for shown in (redact.text(template.format(location, location), location),
+                      redact.url(location)):
+            assert _leaks(secret, location, shown, fixed) == [], (location, shown)
+
+
+@pytest.mark.parametrize("location, echoed", [
+    ("postgresql://u:S3cret@PW8@127.0.0.1:1/db", "failed to resolve host 'PW8@127.0.0.1'"),
+    ("postgresql://u:At@Pw9@127.0.0.1:1/db", "failed to resolve host 'Pw9@127.0.0.1'"),
+])
+def test_no_piece_of_a_password_a_driver_read_as_the_host_is_shown(
+        location: str, echoed: str) -> None:
+    """An ``@`` left unencoded in a password: the driver splits the user information at the
+    first one and names the rest of the password as the host it could not find."""
+    shown = redact.text(f"the store {location} failed ({echoed})", location)
+    secret = location.split("://u:", 1)[1].rsplit("@", 1)[0]
+    for piece in (secret, *secret.split("@")):
+        assert piece not in shown, shown
+
+
+def test_a_known_secret_masked_in_parentheses_keeps_the_closing_parenthesis() -> None:
+    location = "postgresql://rk@db/reviews?password=S3cret PW38"
+    shown = redact.text(f"source tickets ({location}) connection failed", location)
+    assert shown == "source tickets (postgresql://rk@db/reviews?password=***) connection failed"

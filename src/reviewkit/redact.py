@@ -58,13 +58,20 @@ def is_secret_name(key: str) -> bool:
 
 def _mask_assignment(match: re.Match[str]) -> str:
     if match["key"] is not None:
-        if not is_secret_name(match["key"]) or not match["value"]:
+        if not is_secret_name(match["key"]) or not match["value"] or _masked_already(
+                match["value"]):
             return match[0]
         return f"{match['key']}{match['sep']}{MASK}"
     if not is_secret_name(match["qkey"].strip("'\"")):
         return match[0]
     quote = match["qvalue"][:1]
     return f"{match['qkey']}{match['qsep']}{quote}{MASK}{quote}"
+
+
+def _masked_already(value: str) -> bool:
+    """A value masked already (a known secret), with only closing punctuation after it: the
+    ")" of "(…?password=***)" stays in the message."""
+    return value.startswith(MASK) and not value[len(MASK):].strip(")]}'\",;.")
 
 
 def _mask_encoded(match: re.Match[str]) -> str:
@@ -94,22 +101,46 @@ def secrets_of(location: str) -> list[str]:
             if is_secret_name(key) and value:
                 found.add(value)
                 found.add(value.strip("'\""))
+    found |= _parsed_secrets(location)
+    # A password with an unencoded '@': the driver splits it at the first one and may name the
+    # rest as the host it could not find ("failed to resolve host 'PW8@db'").
+    found |= {piece for value in list(found) for piece in value.split("@")}
     values = {form for value in found for form in (value, unquote(value), unquote_plus(value))}
     # Why at least three characters: a one-letter password masked everywhere would mask every
     # such letter of the message; the patterns above still mask it where it is assigned.
     return sorted((value for value in values if len(value) >= 3), key=len, reverse=True)
 
 
+def _parsed_secrets(location: str) -> set[str]:
+    """The secrets of a URL as a driver parses it, which the patterns above, reading free text,
+    cannot know where to end: the password up to the user information's last '@', spaces and
+    all, and each secret query value up to its '&'."""
+    scheme, sep, rest = location.strip().partition("://")
+    if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
+        return set()
+    found: set[str] = set()
+    before_query, _, query = rest.partition("?")
+    userinfo, at, _ = before_query.split("/", 1)[0].rpartition("@")
+    if at and ":" in userinfo:
+        found.add(userinfo.partition(":")[2])
+    for part in query.split("#", 1)[0].split("&"):
+        key, equals, value = part.partition("=")
+        if equals and value and is_secret_name(key):
+            found.add(value)
+    return found
+
+
 def text(message: str, *locations: str) -> str:
     """``message`` with every password in it masked, in any of the forms above, and every
     secret of ``locations`` (the URLs the message is about) masked wherever it appears."""
-    message = _ENCODED.sub(_mask_encoded, _mask_plain(message))
+    # The known secrets first, whole: the patterns would otherwise mask a password with a
+    # space up to the space and leave the rest of it no longer matching the secret.
     for location in locations:
         for secret in secrets_of(location):
             message = message.replace(secret, MASK)
-    return message
+    return _ENCODED.sub(_mask_encoded, _mask_plain(message))
 
 
 def url(location: str) -> str:
     """A store or source location as it may be shown: ``postgresql://rk:***@db/reviews``."""
-    return text(location)
+    return text(location, location)
