@@ -377,6 +377,33 @@ def test_invalid_status_or_field_raises_store_error_and_changes_nothing(store: S
     assert [event.field for event in store.events()] == ["created"]
 
 
+def test_a_change_dated_before_the_fields_last_change_is_refused_and_changes_nothing(
+        store: Store) -> None:
+    """A pack replays an action's history in date order and the store keeps the last change
+    made: a change dated earlier than one already recorded (a back-dated close after a later
+    "in progress") would leave the two saying different things for good."""
+    action_id = add(store, "Fix the flaky deploy")  # raised MONDAY
+    store.update_action(action_id, {"status": "in_progress"}, effective=LATER, by="bob",
+                        source="command line")
+    with pytest.raises(StoreError, match=(
+            f"{action_id}'s status was last changed on {LATER.isoformat()}; a change dated "
+            f"{MONDAY.isoformat()} would come before it")):
+        store.update_action(action_id, {"note": "backdated", "status": "done"},
+                            effective=MONDAY, by="bob", source="command line")
+    before_raised = MONDAY - dt.timedelta(days=3)
+    with pytest.raises(StoreError, match=f"{action_id} was raised on {MONDAY.isoformat()}"):
+        store.update_action(action_id, {"owner": "Carol"}, effective=before_raised, by="bob",
+                            source="command line")
+    assert store.action(action_id).status == "in_progress"
+    assert store.action(action_id).note == ""
+    assert [e.field for e in store.events(action_id)] == ["created", "status"]
+    # Another field, or the same day as the last change, is fine.
+    assert store.update_action(action_id, {"owner": "Bob"}, effective=MONDAY, by="bob",
+                               source="command line") == ["owner"]
+    assert store.update_action(action_id, {"status": "done"}, effective=LATER, by="bob",
+                               source="command line") == ["status"]
+
+
 def test_events_are_never_deleted_history_is_in_order(store: Store) -> None:
     action_id = add(store)
     other = add(store, "Other")

@@ -901,8 +901,13 @@ class Transaction:
 
     def update_action(self, action_id: str, changes: dict[str, Any], *, effective: dt.date,
                       by: str, source: str) -> list[str]:
-        """Apply changes; returns the fields that really changed (an event each)."""
+        """Apply changes; returns the fields that really changed (an event each).
+
+        A change is dated no earlier than the field's last change (nor the action's raising):
+        a pack replays the history in date order, the store keeps the last change made, and a
+        change slipped in before a later one would leave the two disagreeing for good."""
         current = self.action(action_id)
+        last = self._last_changes(action_id)
         changed: list[str] = []
         updates: dict[str, str | None] = {}
         for name, value in changes.items():
@@ -917,6 +922,7 @@ class Transaction:
                 raise StoreError(f"status '{new}' is not one of {', '.join(ACTION_STATUSES)}")
             if old == new:
                 continue
+            _check_order(action_id, name, effective, last)
             updates[name] = new
             changed.append(name)
             self._event("action", action_id, name, old, new, effective=effective, by=by,
@@ -1099,6 +1105,13 @@ class Transaction:
         )
         return revision
 
+    def _last_changes(self, entity_id: str) -> dict[str, dt.date]:
+        """The day of each field's last recorded change ('created': the day it was raised)."""
+        rows = self.connection.execute(
+            sa.select(events_table.c.field, sa.func.max(events_table.c.effective))
+            .where(events_table.c.entity_id == entity_id).group_by(events_table.c.field))
+        return {field: dt.date.fromisoformat(day) for field, day in rows}
+
     def has_event(self, entity_id: str, field_name: str, new: str, effective: dt.date) -> bool:
         """Whether this exact change (field to value, effective that day) was recorded before."""
         return self.connection.execute(
@@ -1268,6 +1281,20 @@ def _ask(row: Any) -> BoardAsk:
         kpis=json.loads(row["kpis"] or "[]"), actions=json.loads(row["actions"] or "[]"),
         decision_id=row["decision_id"], unit=row.get("unit") or "",
     )
+
+
+def _check_order(entity_id: str, name: str, effective: dt.date,
+                 last: Mapping[str, dt.date]) -> None:
+    raised = last.get("created")
+    if raised is not None and effective < raised:
+        raise StoreError(f"{entity_id} was raised on {raised.isoformat()}; a change dated "
+                         f"{effective.isoformat()} would come before it: date it "
+                         f"{raised.isoformat()} or later")
+    latest = last.get(name)
+    if latest is not None and effective < latest:
+        raise StoreError(f"{entity_id}'s {name} was last changed on {latest.isoformat()}; a "
+                         f"change dated {effective.isoformat()} would come before it: date it "
+                         f"{latest.isoformat()} or later")
 
 
 def _event(row: Any) -> Event:
