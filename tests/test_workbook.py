@@ -11,12 +11,14 @@ import datetime as dt
 import io
 import re
 import shutil
+import zipfile
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO
+import yaml
+from conftest import REPO, copy_demo
 from conftest_build import harbour_with_minutes
 from openpyxl import load_workbook
 from pack_pages import document_of
@@ -25,6 +27,7 @@ from reviewkit.formatting import row_decimals, shown, whole_numbers
 from reviewkit.layout.document import PackDocument
 from reviewkit.outputs.data import ACTION_COLUMNS, action_csvs
 from reviewkit.outputs.workbook import OPTIONAL_SHEETS, SHEETS, places_of, workbook_bytes
+from reviewkit.store.database import Store
 
 TODAY = dt.date(2026, 11, 23)
 _SECTION = re.compile(r'^(?:"([^"]*)")?([+-]?)(?:"([^"]*)")?#,##0(?:\.(0+))?(?:"([^"]*)")?$')
@@ -300,3 +303,88 @@ def test_a_figures_decimals_are_its_numbers_not_its_units(text: str, places: int
     """A unit with a digit or a dot ("per 100 km") gave its cells four decimals: the PDF's
     "2.1 per 100 km" showed as "2.1000 per 100 km" in the workbook."""
     assert places_of(text) == places
+
+
+#: Text a spreadsheet would take for a formula, an error or a command if it were not text.
+LIKE_FORMULAS = ("=4*5", '=HYPERLINK("http://127.0.0.1:8765/x","click")', "=1+2", "+1",
+                 "-1+1", "@SUM(A1)", "\t=1", "\r=1", "#N/A")
+
+
+@pytest.mark.parametrize("text", LIKE_FORMULAS)
+def test_text_like_a_formula_is_a_text_cell(text: str) -> None:
+    """A string starting with "=" became a live formula (openpyxl's guess), and "#N/A" an
+    error value: text reaches a cell as text, whatever it starts with. Text a spreadsheet
+    would read as a formula once a reviewer edits the cell is marked as text too (Excel's
+    quote prefix: the apostrophe it shows is not in the value)."""
+    from openpyxl import Workbook
+
+    from reviewkit.outputs.workbook import _Sheet
+
+    book = Workbook(write_only=True)
+    sheet = _Sheet(book, "Pack", ["Field", "Value"])
+    sheet.append(["Organisation", text])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    cell = load_workbook(buffer)["Pack"]["B2"]
+    # The sheet's XML reads any line end as a line feed: a carriage return reads as one.
+    assert (cell.value, cell.data_type) == (text.replace("\r", "\n"), "s")
+    assert cell.quotePrefix == text.startswith(("=", "+", "-", "@", "\t", "\r"))
+    assert b"<f>" not in zipfile.ZipFile(buffer).read("xl/worksheets/sheet1.xml")
+
+
+def test_catalog_params_and_action_log_text_are_text_cells_in_the_workbook(
+        tmp_path: Path) -> None:
+    """An organisation of '=4*5', a KPI named '=1+2' and owned by '=HYPERLINK(…)', an action
+    titled '=2*3': each was a formula in pack.xlsx, live once a reviewer opened it. Every text
+    the workbook writes reads back as the user wrote it, and no cell is a formula or an
+    error."""
+    params = copy_demo(tmp_path)
+    text = re.sub(r"(?m)^classification: .*$", "classification: '@Internal'",
+                  params.read_text(encoding="utf-8").replace("organisation: Northwind IT",
+                                                             "organisation: '=4*5'"))
+    params.write_text(text, encoding="utf-8")
+    catalog_path = tmp_path / "data" / "demo" / "kpis.yaml"
+    catalog = yaml.safe_load(catalog_path.read_text(encoding="utf-8"))
+    first, second = catalog["kpis"][:2]
+    first.update(name="=1+2", owner='=HYPERLINK("http://127.0.0.1:8765/x","click")')
+    second.update(name="+Lead time", owner="#N/A", perspective="-Delivery", unit="@days")
+    catalog_path.write_text(yaml.safe_dump(catalog, sort_keys=False, allow_unicode=True),
+                            encoding="utf-8")
+    store = Store.open(str(params.parent / "reviewkit.sqlite"))
+    try:
+        action_id = store.add_action(
+            title="=2*3", owner="@Change Manager", due=dt.date(2026, 11, 27),
+            kpi_id=first["id"], note="-1+1", effective=dt.date(2026, 11, 13), by="t",
+            source="test")
+        store.add_decision(text="=SUM(1,2)", rationale="\t=because",
+                           effective=dt.date(2026, 11, 13), by="t", source="test")
+    finally:
+        store.dispose()
+
+    written = workbook_bytes(document_of("weekly", params, today=TODAY))
+    book = load_workbook(io.BytesIO(written))
+    live = [(sheet.title, cell.coordinate, cell.value) for sheet in book
+            for row in sheet.iter_rows() for cell in row if cell.data_type in ("f", "e")]
+    assert live == []
+    with zipfile.ZipFile(io.BytesIO(written)) as archive:
+        assert not [name for name in archive.namelist()
+                    if name.startswith("xl/worksheets/") and b"<f>" in archive.read(name)]
+
+    def rows(title: str) -> list[dict[str, Any]]:
+        values = list(book[title].iter_rows(values_only=True))
+        return [dict(zip(values[0], row, strict=True)) for row in values[1:]]
+
+    about = {row["Field"]: row["Value"] for row in rows("Pack")}
+    assert (about["Organisation"], about["Classification"]) == ("=4*5", "@Internal")
+    scorecard = {row["KPI id"]: row for row in rows("Scorecard")}
+    assert {key: scorecard[first["id"]][key] for key in ("KPI", "Owner")} == {
+        "KPI": "=1+2", "Owner": '=HYPERLINK("http://127.0.0.1:8765/x","click")'}
+    assert {key: scorecard[second["id"]][key] for key in ("Perspective", "KPI", "Unit",
+                                                           "Owner")} == {
+        "Perspective": "-Delivery", "KPI": "+Lead time", "Unit": "@days", "Owner": "#N/A"}
+    assert {row["KPI"] for row in rows("History") if row["KPI id"] == first["id"]} == {"=1+2"}
+    action = next(row for row in rows("Actions") if row["id"] == action_id)
+    assert (action["title"], action["owner"], action["note"]) == ("=2*3", "@Change Manager",
+                                                                  "-1+1")
+    assert [(row["text"], row["rationale"]) for row in rows("Decisions")
+            if row["text"] == "=SUM(1,2)"] == [("=SUM(1,2)", "\t=because")]

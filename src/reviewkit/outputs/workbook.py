@@ -81,8 +81,13 @@ def _affixes(unit: str) -> tuple[str, str]:
     return "", f'" {unit}"'
 
 
+#: The first characters that make a spreadsheet read typed text as a formula (OWASP's list for
+#: CSV injection): text starting with one is marked as text for when a reviewer edits it.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 class _Sheet:
-    """A write-only sheet whose numbers carry their format."""
+    """A write-only sheet whose numbers carry their format and whose text is text."""
 
     def __init__(self, workbook: Any, title: str, header: Sequence[str]) -> None:
         from openpyxl.cell import WriteOnlyCell  # deferred: preload() imports it early
@@ -93,10 +98,22 @@ class _Sheet:
         bold = Font(bold=True)
         row = []
         for name in header:
-            cell = WriteOnlyCell(self.sheet, value=name)
+            cell = self.text(name)
             cell.font = bold
             row.append(cell)
         self.sheet.append(row)
+
+    def text(self, value: str) -> Any:
+        """The one way text reaches a cell. openpyxl makes a string starting with "=" a
+        formula and one spelling an error code ("#N/A") an error value; names, owners, titles
+        and notes come from the catalog, the params and the action log, so a cell of them is a
+        string cell whatever it starts with, and reads back as written."""
+        cell = self._cell(self.sheet, value=value)
+        cell.data_type = "s"  # after the value: setting it makes openpyxl guess the type
+        # Excel reads a cell's text again as typed when a reviewer edits it: the quote prefix
+        # (the apostrophe Excel shows, never part of the value) keeps it text then too.
+        cell.quotePrefix = value.startswith(FORMULA_STARTS)
+        return cell
 
     def number(self, value: Any, fmt: str) -> Any:
         if not isinstance(value, int | float):
@@ -107,7 +124,9 @@ class _Sheet:
         return cell
 
     def append(self, row: Sequence[Any]) -> None:
-        self.sheet.append(list(row))
+        """A row of cells, numbers (with their format), None and text (through :meth:`text`)."""
+        self.sheet.append([self.text(value) if isinstance(value, str) else value
+                           for value in row])
 
 
 #: Figures that are a difference, written signed, and how the pack words a zero one.
