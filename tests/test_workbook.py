@@ -30,23 +30,51 @@ from reviewkit.outputs.workbook import OPTIONAL_SHEETS, SHEETS, places_of, workb
 from reviewkit.store.database import Store
 
 TODAY = dt.date(2026, 11, 23)
-_SECTION = re.compile(r'^(?:"([^"]*)")?([+-]?)(?:"([^"]*)")?#,##0(?:\.(0+))?(?:"([^"]*)")?$')
+#: The pieces of the number formats the workbook writes: a quoted literal, an escaped
+#: character, a sign, the number, or the ";" that starts the next section.
+_PIECE = re.compile(r'"(?P<quoted>[^"]*)"|\\(?P<escaped>.)|(?P<sign>[+-])'
+                    r"|#,##0(?:\.(?P<zeros>0+))?|(?P<next>;)", re.DOTALL)
+
+
+def _sections(fmt: str) -> list[list[re.Match[str]]]:
+    """A number format's sections, each its pieces; anything else (an unclosed quote, a
+    colour, a digit outside the number) is not a format the workbook writes."""
+    sections: list[list[re.Match[str]]] = [[]]
+    at = 0
+    while at < len(fmt):
+        piece = _PIECE.match(fmt, at)
+        assert piece is not None, f"{fmt!r}: no literal, number or section at {at}"
+        if piece["next"]:
+            sections.append([])
+        else:
+            sections[-1].append(piece)
+        at = piece.end()
+    return sections
 
 
 def shown_as(value: float, fmt: str) -> str:
     """A number as Excel shows it in a cell of the formats the workbook uses."""
-    sections = fmt.split(";")
+    sections = _sections(fmt)
+    assert len(sections) in (1, 3), fmt
     if len(sections) == 3 and value == 0:
-        return sections[2].strip('"')
-    section = sections[1] if len(sections) > 1 and value < 0 else sections[0]
-    match = _SECTION.match(section)
-    assert match is not None, fmt
-    before, sign, after, zeros, suffix = match.groups()
-    places = len(zeros or "")
-    # A spreadsheet rounds the number as written (15 digits), a tie away from zero.
-    shown_value = Decimal(repr(abs(value) if len(sections) > 1 else value))
-    number = f"{shown_value.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP):,.{places}f}"
-    return f"{before or ''}{sign}{after or ''}{number}{suffix or ''}"
+        section = sections[2]
+    else:
+        section = sections[1] if len(sections) > 1 and value < 0 else sections[0]
+    shown, numbers = [], 0
+    for piece in section:
+        literal = (piece["quoted"] if piece["quoted"] is not None
+                   else piece["escaped"] or piece["sign"])
+        if literal is not None:
+            shown.append(literal)
+            continue
+        numbers += 1
+        places = len(piece["zeros"] or "")
+        # A spreadsheet rounds the number as written (15 digits), a tie away from zero.
+        shown_value = Decimal(repr(abs(value) if len(sections) > 1 else value))
+        shown.append(
+            f"{shown_value.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP):,.{places}f}")
+    assert numbers <= 1, fmt
+    return "".join(shown)
 
 
 def _plain(text: str) -> str:
@@ -388,3 +416,37 @@ def test_catalog_params_and_action_log_text_are_text_cells_in_the_workbook(
                                                                   "-1+1")
     assert [(row["text"], row["rationale"]) for row in rows("Decisions")
             if row["text"] == "=SUM(1,2)"] == [("=SUM(1,2)", "\t=because")]
+
+
+@pytest.mark.parametrize(("unit", "value", "change"), [
+    ('in" ;[Red]0', '1.500 in" ;[Red]0', '+0.250 in" ;[Red]0'),
+    ('";;;', '1.500 ";;;', '+0.250 ";;;'),     # empty sections: the value hidden
+    ('"', '1.500 "', '+0.250 "'),
+    ("\\", "1.500 \\", "+0.250 \\"),
+    ('say "x"\\@', '1.500 say "x"\\@', '+0.250 say "x"\\@'),
+    ('[Red]0.0E+0 %', "1.500 [Red]0.0E+0 %", "+0.250 [Red]0.0E+0 %"),
+    ('£"k;', '£1.500"k;', '+£0.250"k;'),
+])
+def test_a_units_text_is_shown_literally_in_its_cells_number_format(
+        make_kpi: Any, unit: str, value: str, change: str) -> None:
+    """A unit of 'in" ;[Red]0' was pasted into the cell's number format: its quote closed the
+    format's literal and its ";" began a section of its own, so a unit could restyle or hide
+    the number. Whatever its text, the cell shows the number and the unit, and the format
+    reads back from the file as written."""
+    from openpyxl import Workbook
+
+    from reviewkit.outputs.workbook import _kpi_number, _Sheet
+
+    kpi = make_kpi(unit=unit, target=2.0, amber=3.0, direction="lower_is_better")
+    figures = _one_figure(kpi, "value", 1.5, value)
+    figures.figures.update(_one_figure(kpi, "change", 0.25, change).figures)
+    book = Workbook(write_only=True)
+    sheet = _Sheet(book, "Scorecard", ["Value", "Since last"])
+    cells = [_kpi_number(sheet, figures, kpi, kind) for kind in ("value", "change")]
+    sheet.append(cells)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    read = next(load_workbook(buffer)["Scorecard"].iter_rows(min_row=2))
+    assert [cell.number_format for cell in read] == [cell.number_format for cell in cells]
+    assert [shown_as(cell.value, cell.number_format) for cell in read] == [value, change]
+    assert shown_as(-0.25, read[1].number_format) == "-" + change[1:]

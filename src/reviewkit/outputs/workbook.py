@@ -65,20 +65,33 @@ def change_format(kpi: Kpi, places: int, zero: str = "no change") -> str:
     """The format of a change or a variance: signed, a percentage's in points, and a zero as
     the pack words it."""
     digits = "#,##0" + ("." + "0" * places if places else "")
-    prefix, suffix = ("", '" pts"') if kpi.unit == "%" else _affixes(kpi.unit)
-    return f'+{prefix}{digits}{suffix};-{prefix}{digits}{suffix};"{zero}"'
+    prefix, suffix = ("", format_literal(" pts")) if kpi.unit == "%" else _affixes(kpi.unit)
+    return f"+{prefix}{digits}{suffix};-{prefix}{digits}{suffix};{format_literal(zero)}"
+
+
+#: The characters a number format's quoted literal cannot hold as they are: the quote ends
+#: the literal, and a backslash is written escaped so no spreadsheet can read it otherwise.
+_UNQUOTABLE = re.compile(r'(["\\])')
+
+
+def format_literal(text: str) -> str:
+    """Text shown as it is by an Excel number format: in quotes, each '"' and '\\' outside
+    them, escaped by a backslash. A unit is the catalog's text: pasted into the format, its
+    quote ended the literal and its ";" began a section of the format's own, so a unit could
+    restyle or hide the number ('";;;')."""
+    return "".join(f"\\{part}" if _UNQUOTABLE.fullmatch(part) else f'"{part}"'
+                   for part in _UNQUOTABLE.split(text) if part)
 
 
 def _affixes(unit: str) -> tuple[str, str]:
     if unit in BARE_UNITS:  # "count", "score": the number alone, as the pack prints it
         return "", ""
     if unit == "%":
-        return "", '"%"'
+        return "", format_literal("%")
     for prefix in _CURRENCY_PREFIXES:
         if unit.startswith(prefix):
-            rest = unit[len(prefix):]
-            return f'"{prefix}"', (f'"{rest}"' if rest else "")
-    return "", f'" {unit}"'
+            return format_literal(prefix), format_literal(unit[len(prefix):])
+    return "", format_literal(f" {unit}")
 
 
 #: The first characters that make a spreadsheet read typed text as a formula (OWASP's list for
