@@ -262,6 +262,13 @@ def load_minutes(path: str | Path, known_kpis: set[str],
     except ValueError as exc:
         raise InputError(path, str(exc), line=data.line_of("review"), field="review") from None
     date = _date(path, data, "date") if data.get("date") not in (None, "") else review.period.end
+    if date < review.period.start:
+        # A meeting cannot review a pack whose period has not begun: a typo ("11-02" for
+        # "12-02") would put its actions into older packs.
+        begins = review.period.start.isoformat()
+        raise InputError(path, f"the meeting's date {date.isoformat()} is before the "
+                         f"{review.period.noun} it reviews begins ({begins})",
+                         line=data.line_of("date"), field="date")
     unit = _text(path, data, "unit", required=False)
     if unit:
         units = known_units() if callable(known_units) else (known_units or set())
@@ -302,7 +309,17 @@ def load_minutes(path: str | Path, known_kpis: set[str],
             raise InputError(path, "board asks are the group's (its board pack shows them); "
                              "record them in the group's minutes", line=line, field="board_asks")
         minutes.asks.append(_new_ask(path, item, known_kpis))
+    updated: dict[str, int | None] = {}  # id → the line of its update
     for item, line in _items(path, data, "updates"):
+        record = str(item.get("id") or "")
+        if record in updated:
+            # Two updates of one record in one meeting would be applied one after the other,
+            # the same day, and the second would silently undo the first.
+            raise InputError(path, f"{record} is updated twice in these minutes (first on line "
+                             f"{updated[record]}); give its changes in one update",
+                             line=item.line_of("id"), field="id")
+        if record:
+            updated[record] = item.line_of("id")
         if _ASK_ID.fullmatch(str(item.get("id") or "")):
             minutes.updates.append(_ask_update(path, item, line))
             continue
