@@ -318,3 +318,22 @@ def test_unknown_options_are_still_refused_after_narrative_accept(
         main(["narrative", "accept", "weekly", "--params", str(inputs.params), "--bogus"])
     assert exit_info.value.code == 2
     assert "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+# --- exports ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["actions", "export"], ["narrative", "export", "weekly"]])
+@pytest.mark.parametrize("where", ["missing/folder/out.txt", "."])
+def test_an_export_to_a_place_that_cannot_be_written_exits_2_with_one_line(
+        command: list[str], where: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder that does not exist, or a folder given for the file: one line naming it."""
+    from conftest import copy_demo
+
+    params = copy_demo(tmp_path / "org")
+    output = tmp_path / where
+    assert main([*command, "--params", str(params), "--output", str(output)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"reviewkit: error: --output {output}: ")
+    assert "Traceback" not in err

@@ -267,6 +267,15 @@ def test_missing_sqlite_folder_is_a_store_error(tmp_path: Path) -> None:
         Store.open(str(tmp_path / "nope" / "reviewkit.sqlite"))
 
 
+@pytest.mark.parametrize("location", ["postgresql://u:s3cret@h1:1,h2:2/db",
+                                      "postgresql://u:s3cret@127.0.0.1:abc/db"])
+def test_a_store_url_whose_port_is_not_a_number_is_a_store_error_without_its_password(
+        location: str) -> None:
+    with pytest.raises(StoreError, match="is not a usable database URL") as caught:
+        Store.open(location)
+    assert "s3cret" not in str(caught.value)
+
+
 def test_plain_postgresql_scheme_uses_psycopg(postgres_url: str) -> None:
     url = create_database(postgres_url)
     try:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from reviewkit import periods
+from reviewkit.cli.output import write_output
 from reviewkit.errors import InputError, UsageError
 from reviewkit.inputs.catalog import load_catalog
 from reviewkit.inputs.measurements import load_measurements
@@ -235,7 +236,7 @@ def run_actions(args: argparse.Namespace) -> int:
             text = _render([_action_row(a) for a in store.actions(unit=_unit_key(args))],
                            args.format)
             if args.output:
-                args.output.write_text(text, encoding="utf-8")
+                write_output(args.output, text)
             else:
                 sys.stdout.write(text)
     finally:

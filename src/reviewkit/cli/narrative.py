@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from reviewkit import cadences
+from reviewkit.cli.output import write_output
 from reviewkit.errors import InputError, UsageError
 from reviewkit.inputs.params import load_params
 from reviewkit.narrative.edits import (
@@ -68,7 +69,7 @@ def run_narrative(args: argparse.Namespace) -> int:
             text = to_markdown(inputs.params.title_for(cadence), evaluated.period.long_label,
                                cadence.name, evaluated.period.label, cells)
             if args.output:
-                args.output.write_text(text, encoding="utf-8")
+                write_output(args.output, text)
                 print(args.output)
             else:
                 sys.stdout.write(text)

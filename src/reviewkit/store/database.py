@@ -546,6 +546,11 @@ class Store:
                 "file (store: ${REVIEWKIT_STORE_URL}, or a ~/.pgpass file)")
         url = store_url(location)
         try:
+            sa.engine.make_url(url)
+        except ValueError as exc:  # a port that is not a number ("h1:1,h2:2", "host:abc")
+            raise StoreError(f"store '{redact.url(location)}' is not a usable database URL: "
+                             f"{redact.text(str(exc), location)}") from None
+        try:
             new_file: Path | None = None
             if url.startswith("sqlite:///"):
                 # The file SQLAlchemy will open: the URL's path, unquoted, without its query.
