@@ -205,6 +205,25 @@ def test_closed_actions_are_judged_by_their_kpi_then_and_now(replay: Replay) -> 
     assert vulns.verdict == "no_better"
 
 
+def test_a_closed_actions_figures_keep_the_decimals_they_need_beside_a_whole_kpi(
+        replay: Replay) -> None:
+    """A pack whose KPI is whole this week (21.0 ML/d, so printed "21") printed the 22.3 the
+    meeting saw when it raised the action as "22"."""
+    from reviewkit.evaluation.figures import _actions, _Book
+
+    view = replay.third
+    log = view.action_log
+    assert log is not None
+    results = {result.kpi.id: result for result in view.evaluated.results}
+    book = _Book(view.period.label)
+    _actions(book, log, results, {kpi_id: 0 for kpi_id in results})  # every KPI printed whole
+    figures = book.done({})
+    patch = figures.text("action:A-0001", "then-value")
+    assert patch.startswith("92.6"), patch  # never "93%"
+    assert figures.text("action:A-0001", "now-value").startswith("96.1")
+    assert figures.text("action:A-0003", "then-value") == "29"  # a whole count stays whole
+
+
 @pytest.mark.parametrize("cadence", ["monthly", "quarterly"])
 def test_every_cadence_built_from_the_same_data_gives_the_same_verdicts(
         own_copy: Path, cadence: str) -> None:

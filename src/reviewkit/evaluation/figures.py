@@ -434,6 +434,12 @@ def _actions(book: _Book, log: ActionLog, results: Mapping[str, KpiResult],
         book.add(subject, "verdict", effect.verdict, VERDICT_WORDS[effect.verdict], where)
         result = results.get(effect.kpi_id)
         places = decimals.get(effect.kpi_id, 1)
+        if result is not None:
+            # The KPI's precision in this pack, or more where the two figures need it: a KPI
+            # whole this week must not turn the 22.3 the meeting saw into "22".
+            places = max(places, shared_decimals(
+                result.kpi, [point.value for point in (effect.then, effect.now)],
+                separate=False))
         for when, point in (("then", effect.then), ("now", effect.now)):
             if result is not None:
                 book.add(subject, f"{when}-value", point.value,
