@@ -315,6 +315,21 @@ def test_section_drafts_summarise_counts_status_changes_and_overdue_actions(
     assert actions.index("A-0004") < actions.index("A-0002") < actions.index("A-0006")
 
 
+def test_the_overdue_draft_counts_one_day_as_a_day() -> None:
+    from types import SimpleNamespace
+
+    from reviewkit.narrative.drafts import _actions
+
+    def overdue(id: str, days: int) -> SimpleNamespace:
+        return SimpleNamespace(id=id, days_overdue=days,
+                               action=SimpleNamespace(title="Fix it", owner="Sam"))
+
+    pack = SimpleNamespace(action_log=SimpleNamespace(
+        overdue=[overdue("A-0001", 1), overdue("A-0002", 3)]))
+    text = _actions(pack)  # type: ignore[arg-type]
+    assert "(Sam, 1 day)" in text and "(Sam, 3 days)" in text
+
+
 # -- planning cells --------------------------------------------------------------------------
 
 def test_plan_cells_drafts_every_cell_when_nothing_is_stored(context: PackEvaluation) -> None:

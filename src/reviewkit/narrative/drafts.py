@@ -161,7 +161,7 @@ def _actions(pack: PackEvaluation) -> str:
         return "No action is overdue."
     return "Overdue: " + "; ".join(
         f"{literal(v.id)} {literal(v.action.title)} ({literal(v.action.owner)}, "
-        f"{v.days_overdue} days)" for v in overdue
+        f"{plural(v.days_overdue, 'day')})" for v in overdue
     ) + ". For each: re-plan with a new due date, escalate, or close."
 
 
