@@ -17,7 +17,7 @@ from typing import Any
 
 import nbformat
 import pytest
-from conftest import REPO, prepare_view
+from conftest import BOARD_MEETS, REPO, prepare_view
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from reviewkit.cadences import MONTHLY, WEEKLY, Narrative
@@ -1276,7 +1276,7 @@ def test_section_drafts_for_the_board_sections_summarise_portfolio_spend_and_pri
         f"priorities: {demo / 'priorities.yaml'}\nperiod_end: 2026-11-20\n",
         encoding="utf-8",
     )
-    context = prepare_view("quarterly", params).evaluated
+    context = prepare_view("quarterly", params, now=BOARD_MEETS).evaluated
     delivery = draft_for_section("delivery", "Delivery", context)
     # EHR upgrade 2025 finished late and over budget: history, not one of the live late ones.
     assert delivery.startswith("3 initiatives late (")

@@ -163,6 +163,21 @@ def test_narrative_images_outside_the_assets_folder_are_not_embedded(markdown: s
     assert all(src.startswith("data:") for src in sources), rendered
 
 
+@pytest.mark.parametrize("name, content, shown", [
+    ("chart.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 16, True),
+    ("photo.JPG", b"\xff\xd8\xff\xe0" + b"\0" * 16, True),
+    ("host.png", b"vm\n", False),  # any file renamed: shown as an image it is not
+    ("notes.gif", b"<svg onload=alert(1)>", False),
+    ("fake.webp", b"RIFF\0\0\0\0WAVE", False),
+])
+def test_a_narrative_image_is_embedded_only_if_its_bytes_are_the_image_its_name_says(
+        tmp_path: Path, name: str, content: bytes, shown: bool) -> None:
+    (tmp_path / name).write_bytes(content)
+    rendered = export.narrative_html(f"![figure]({name})", tmp_path)
+    assert ('src="data:image/' in rendered) is shown, rendered
+    assert ("[image not shown: figure]" in rendered) is not shown
+
+
 def test_the_pdf_fetcher_refuses_files_outside_reviewkits_assets(tmp_path: Path) -> None:
     secret = tmp_path / "secret.svg"
     secret.write_text('<svg xmlns="http://www.w3.org/2000/svg"><text>secret</text></svg>')

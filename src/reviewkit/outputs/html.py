@@ -52,6 +52,17 @@ def without_comments(text: str) -> str:
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                ".gif": "image/gif", ".webp": "image/webp"}
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
+#: How each image type's bytes begin: a file named as an image but holding anything else (a
+#: text file renamed, an SVG with a script) is not shown.
+_SIGNATURES: dict[str, tuple[bytes, ...]] = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",), "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"), "image/webp": (b"RIFF",)}
+
+
+def _is_image(kind: str, content: bytes) -> bool:
+    if kind == "image/webp" and content[8:12] != b"WEBP":
+        return False
+    return content.startswith(_SIGNATURES[kind])
 
 
 @functools.cache
@@ -96,7 +107,10 @@ def _asset_data_url(assets: Path | None, url: str) -> str | None:
     kind = IMAGE_TYPES.get(path.suffix.lower())
     if kind is None or path.stat().st_size > MAX_IMAGE_BYTES:
         return None
-    return f"data:{kind};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    content = path.read_bytes()
+    if not _is_image(kind, content):
+        return None
+    return f"data:{kind};base64," + base64.b64encode(content).decode("ascii")
 
 
 def narrative_html(text: str, assets: Path | None = None) -> str:
