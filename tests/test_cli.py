@@ -337,3 +337,22 @@ def test_an_export_to_a_place_that_cannot_be_written_exits_2_with_one_line(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"reviewkit: error: --output {output}: ")
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("args", [
+    ["actions", "add", "--title", " ", "--owner", "Sam", "--due", "2026-12-04"],
+    ["actions", "add", "--title", "Fix it", "--owner", "", "--due", "2026-12-04"],
+    ["actions", "update", "A-0001", "--owner", ""],
+    ["decisions", "add", "--text", ""],
+    ["asks", "add", "--ask", "", "--owner", "CIO"],
+])
+def test_an_empty_title_owner_or_text_on_the_command_line_is_refused_as_in_minutes(
+        args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import copy_demo
+
+    params = copy_demo(tmp_path / "org")
+    with pytest.raises(SystemExit) as stopped:  # as argparse stops on a bad argument
+        main([*args[:2], "--params", str(params), *args[2:]])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "must not be empty" in err, err

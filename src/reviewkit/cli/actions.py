@@ -34,6 +34,13 @@ from reviewkit.store.reviews import parse_review
 FORMATS = ("table", "csv", "json")
 
 
+def _words(value: str) -> str:
+    """A title, owner or text: required words, as a minutes file requires them."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return value
+
+
 def add_parsers(commands: Any) -> None:
     """Register `actions`, `decisions` and `minutes` on the main parser."""
     common = argparse.ArgumentParser(add_help=False)
@@ -55,8 +62,8 @@ def add_parsers(commands: Any) -> None:
     sub = actions.add_subparsers(dest="action_command", required=True, metavar="COMMAND")
     add = sub.add_parser("add", parents=[common, writer, unit],
                          help="add an action; prints its id")
-    add.add_argument("--title", required=True)
-    add.add_argument("--owner", required=True)
+    add.add_argument("--title", required=True, type=_words)
+    add.add_argument("--owner", required=True, type=_words)
     add.add_argument("--due", required=True, metavar="YYYY-MM-DD")
     add.add_argument("--kpi", metavar="ID", help="KPI the action should move")
     add.add_argument("--review", metavar="LABEL", help="review it was raised in, e.g. "
@@ -66,7 +73,7 @@ def add_parsers(commands: Any) -> None:
     update.add_argument("id")
     update.add_argument("--status", choices=ACTION_STATUSES)
     update.add_argument("--due", metavar="YYYY-MM-DD")
-    update.add_argument("--owner")
+    update.add_argument("--owner", type=_words)
     update.add_argument("--note")
     update.add_argument("--review", metavar="LABEL", help="review the change was agreed in")
     close = sub.add_parser("close", parents=[common, writer], help="mark an action done")
@@ -87,7 +94,7 @@ def add_parsers(commands: Any) -> None:
     dsub = decisions.add_subparsers(dest="decision_command", required=True, metavar="COMMAND")
     dadd = dsub.add_parser("add", parents=[common, writer, unit],
                            help="add a decision; prints its id")
-    dadd.add_argument("--text", required=True)
+    dadd.add_argument("--text", required=True, type=_words)
     dadd.add_argument("--rationale", default="")
     dadd.add_argument("--kpi", action="append", default=[], metavar="ID",
                       help="linked KPI (repeat for several)")
@@ -99,12 +106,12 @@ def add_parsers(commands: Any) -> None:
     asub = asks.add_subparsers(dest="ask_command", required=True, metavar="COMMAND")
     aadd = asub.add_parser("add", parents=[common, writer],
                            help="table an ask for the board; prints its id")
-    aadd.add_argument("--ask", required=True, help="what the board is asked to decide")
+    aadd.add_argument("--ask", required=True, type=_words, help="what the board is asked to decide")
     aadd.add_argument("--option", action="append", default=[], metavar="TEXT",
                       help="an option before the board (repeat for several)")
     aadd.add_argument("--recommend", default="", metavar="TEXT",
                       help="the owner's recommendation")
-    aadd.add_argument("--owner", required=True)
+    aadd.add_argument("--owner", required=True, type=_words)
     aadd.add_argument("--deadline", required=True, metavar="YYYY-MM-DD",
                       help="by when the board must decide")
     aadd.add_argument("--kpi", action="append", default=[], metavar="ID",
