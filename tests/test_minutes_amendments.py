@@ -5,6 +5,7 @@ the differences as amendments of that meeting."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import io
 import json
@@ -137,6 +138,31 @@ def test_a_changed_due_date_is_not_dropped(workspace: tuple[Path, Path]) -> None
     assert "updates[0] (A-0002): due 2026-11-18 → 2026-11-20" in err
     assert run("minutes", "import", minutes, "--params", params, "--by", "t", "--amend")[0] == 0
     assert {a["id"]: a["due"] for a in actions(params)}["A-0002"] == "2026-11-20"
+
+
+def test_an_amended_due_date_corrects_the_meeting_and_is_no_slip(
+        workspace: tuple[Path, Path]) -> None:
+    """A typo in the due date of an action the meeting raised, and in a re-plan it agreed: the
+    packs counted each correction as one more slip (due moved twice)."""
+    from reviewkit.evaluation.actions import replay
+    from reviewkit.store.database import Store
+
+    params, minutes = workspace
+    correct(minutes, "    due: 2026-11-18\n    kpi: cloud_spend",
+            "    due: 2026-11-19\n    kpi: cloud_spend")
+    correct(minutes, "  - id: A-0002\n    due: 2026-11-18", "  - id: A-0002\n    due: 2026-11-20")
+    code, _, err = run("minutes", "import", minutes, "--params", params, "--by", "t", "--amend")
+    assert code == 0, err
+    store = Store.open(str(params.parent / "reviewkit.sqlite"))
+    try:
+        events = store.events()
+    finally:
+        store.dispose()
+    state, _, due_changes, _ = replay(events, before=dt.date(2026, 12, 1))
+    cloud = next(a for a in state.values() if a.title.startswith("Switch off idle"))
+    assert cloud.due == dt.date(2026, 11, 19) and due_changes.get(cloud.id, 0) == 0
+    assert state["A-0002"].due == dt.date(2026, 11, 20)
+    assert due_changes["A-0002"] == 1  # the meeting's re-plan, once
 
 
 def test_an_added_and_a_removed_action_are_listed_and_amended(

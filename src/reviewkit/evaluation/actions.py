@@ -25,7 +25,14 @@ from reviewkit.evaluation.grain import cadence_days, dates_with_values, grain_of
 from reviewkit.inputs.catalog import Kpi, as_written
 from reviewkit.inputs.measurements import Observation
 from reviewkit.periods import Period
-from reviewkit.store.records import OPEN_STATUSES, Action, BoardAsk, Decision, Event
+from reviewkit.store.records import (
+    AMENDMENT_SOURCE,
+    OPEN_STATUSES,
+    Action,
+    BoardAsk,
+    Decision,
+    Event,
+)
 
 #: Closed actions are checked for effect over this many days back from the period end.
 EFFECTIVENESS_WINDOW_DAYS = 90
@@ -259,7 +266,8 @@ def replay(events: Sequence[Event], before: dt.date) -> tuple[dict[str, Action],
             continue
         if event.field == "due":
             actions[event.entity_id] = replace(current, due=dt.date.fromisoformat(event.new))
-            due_changes[event.entity_id] = due_changes.get(event.entity_id, 0) + 1
+            if not event.source.startswith(AMENDMENT_SOURCE):  # a correction is no slip
+                due_changes[event.entity_id] = due_changes.get(event.entity_id, 0) + 1
         elif event.field == "status":
             actions[event.entity_id] = replace(current, status=event.new)
             if event.new in OPEN_STATUSES:

@@ -20,7 +20,7 @@ from reviewkit.errors import InputError, ReviewkitError
 from reviewkit.inputs._yaml import LineDict, LineList, check_known_keys, load_yaml_mapping
 from reviewkit.periods import check_date, parse_date
 from reviewkit.store.database import ACTION_STATUSES, ASK_STATUSES, Store, Transaction
-from reviewkit.store.records import MinutesEntry
+from reviewkit.store.records import AMENDMENT_SOURCE, MinutesEntry
 from reviewkit.store.reviews import Review, parse_review
 
 _ACTION_KEYS = ("id", "title", "owner", "due", "kpi", "note")
@@ -503,7 +503,7 @@ def import_minutes(store: Store, minutes: Minutes, *, by: str,
         if differences and not amend:
             raise MinutesDiffer(minutes, differences)
         if differences:
-            source = f"minutes amendment {minutes.path.name} sha256:{minutes.sha256[:12]}"
+            source = f"{AMENDMENT_SOURCE} {minutes.path.name} sha256:{minutes.sha256[:12]}"
             result.amended = differences
         made: dict[str, str] = {}  # entry key → the record it is (for a decision's actions)
         for entry in entries:

@@ -20,6 +20,11 @@ ASK_FIELDS = ("ask", "options", "recommendation", "owner", "deadline", "kpis", "
               "status", "decision_id")
 
 
+#: How the events of an amended minutes file begin their source: a correction of what that
+#: meeting recorded, not a change agreed since (an amended due date is no slip).
+AMENDMENT_SOURCE = "minutes amendment"
+
+
 class StoreError(ReviewkitError):
     """The store cannot be opened or a change cannot be applied."""
 
