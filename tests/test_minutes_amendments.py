@@ -165,6 +165,20 @@ def test_an_amended_due_date_corrects_the_meeting_and_is_no_slip(
     assert due_changes["A-0002"] == 1  # the meeting's re-plan, once
 
 
+def test_amending_a_field_a_later_meeting_changed_is_refused_and_keeps_the_later_change(
+        workspace: tuple[Path, Path], tmp_path: Path) -> None:
+    """A-0002 was raised on 30 Oct due 13 Nov and re-planned to 18 Nov on 13 Nov: amending the
+    first minutes to 14 Nov overwrote the re-plan in the store while packs kept it."""
+    params, _ = workspace
+    first = tmp_path / "first.yaml"
+    correct(first, "    kpi: mttr_p1", "    kpi: mttr_p1")  # the file as imported
+    correct(first, "    due: 2026-11-13\n    kpi: mttr_p1", "    due: 2026-11-14\n    kpi: mttr_p1")
+    code, _, err = run("minutes", "import", first, "--params", params, "--by", "t", "--amend")
+    assert code == 2
+    assert "A-0002's due was last changed on 2026-11-13" in err and err.count("\n") == 1
+    assert {a["id"]: a["due"] for a in actions(params)}["A-0002"] == "2026-11-18"
+
+
 def test_an_added_and_a_removed_action_are_listed_and_amended(
     workspace: tuple[Path, Path],
 ) -> None:
