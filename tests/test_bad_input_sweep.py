@@ -343,6 +343,19 @@ def append_lines(relative: str, *lines: str) -> Mutation:
     return mutate
 
 
+def add_column(relative: str, name: str) -> Mutation:
+    """A column added to a CSV: its name at the end of the header and an empty field at the
+    end of every other line (every line has as many fields as the header)."""
+
+    def mutate(demo: Demo) -> Found:
+        header, *rows = _read(demo, relative).splitlines()
+        _write(demo, relative, "".join(f"{line}\n" for line in
+                                       [f"{header},{name}", *(f"{row}," for row in rows)]))
+        return {}
+
+    return mutate
+
+
 def csv_cell(relative: str, line: int, column: str, value: str) -> Mutation:
     """Set one cell of a one-line CSV record at physical ``line`` (header on line 1)."""
 
@@ -872,13 +885,13 @@ def _catalog_cases() -> list[Case]:
 
 def _measurement_cases() -> list[Case]:
     m = "measurements.csv"
-    bad_row = "change_success_rate,2026-11-27,{},"
+    bad_row = "change_success_rate,2026-11-27,{},,,"  # the header's six fields
 
     def row(value: str) -> Mutation:
         return append_lines(MEAS, bad_row.format(value))
 
     def dated(date: str) -> Mutation:
-        return append_lines(MEAS, f"change_success_rate,{date},88.1,")
+        return append_lines(MEAS, f"change_success_rate,{date},88.1,,,")
 
     return [
         case("csv-missing-value-column", "header: value renamed val",
@@ -927,42 +940,45 @@ def _measurement_cases() -> list[Case]:
         case("csv-value-overflow", "value 1e999", row("1e999"), names=m,
              where=at("value", line="{line}")),
         case("csv-target-text", "target column: abc",
-             append_lines(MEAS, "change_success_rate,2026-11-27,88.1,abc"), names=m,
+             append_lines(MEAS, "change_success_rate,2026-11-27,88.1,abc,,"), names=m,
              where=at("target", line="{line}")),
         case("csv-target-nan", "target column: NaN",
-             append_lines(MEAS, "change_success_rate,2026-11-27,88.1,NaN"), names=m,
+             append_lines(MEAS, "change_success_rate,2026-11-27,88.1,NaN,,"), names=m,
              where=at("target", line="{line}")),
-        case("csv-empty-kpi-id", "kpi_id empty", append_lines(MEAS, ",2026-11-27,88.1,"),
+        case("csv-empty-kpi-id", "kpi_id empty", append_lines(MEAS, ",2026-11-27,88.1,,,"),
              names=m, where=at("kpi_id", line="{line}")),
+        case("csv-value-unquoted-thousands", "value 1,234.5 unquoted: seven fields, not six",
+             row("1,234.5"), names=m, where=at(line="{line}") + ".*7 fields, the header 6"),
+        case("csv-too-few-fields", "a row of kpi_id and period_end only",
+             append_lines(MEAS, "change_success_rate,2026-11-27"), names=m,
+             where=at(line="{line}") + ".*2 fields, the header 6"),
+        case("csv-trailing-comma", "a trailing comma on a row (an empty seventh field)",
+             append_lines(MEAS, "change_success_rate,2026-11-27,88.1,,NGH,24,"), names=m,
+             where=at(line="{line}") + ".*7 fields, the header 6"),
         case("csv-duplicate-row", "the last row repeated",
              append_lines(MEAS, "legacy_backup_jobs,2026-11-20,1405,,DCN,"), names=m,
              where=at(line="{line}")),
         case("csv-quoted-newline-before-bad-line",
              "a quoted two-line note on one row, then value n/a on the next row",
-             chain(replace(MEAS, "kpi_id,period_end,value,target,segment,count\n",
-                           "kpi_id,period_end,value,target,segment,count,note\n"),
+             chain(add_column(MEAS, "note"),
                    append_lines(MEAS, 'change_success_rate,2026-11-27,88.1,,NGH,24,"two\nlines"',
-                                "change_success_rate,2026-12-04,n/a,,")),
+                                "change_success_rate,2026-12-04,n/a,,,,")),
              names=m, where=at("value", line="{last}")),
         case("csv-unclosed-quote", 'a note opening a quote that never closes, on one row',
-             chain(replace(MEAS, "kpi_id,period_end,value,target,segment,count\n",
-                           "kpi_id,period_end,value,target,segment,count,note\n"),
-                   keep("line", replace(MEAS, "change_success_rate,2024-11-29,95.6,,NGH,24\n",
+             chain(add_column(MEAS, "note"),
+                   keep("line", replace(MEAS, "change_success_rate,2024-11-29,95.6,,NGH,24,\n",
                                         'change_success_rate,2024-11-29,95.6,,NGH,24,"oops\n'))),
              names=m, where=at(line="{line}")),
         case("csv-field-over-128kb", "a 200 KB note on one row (read: notes may be long)",
-             chain(replace(MEAS, "kpi_id,period_end,value,target,segment,count\n",
-                           "kpi_id,period_end,value,target,segment,count,note\n"),
+             chain(add_column(MEAS, "note"),
                    append_lines(MEAS, NOTE_ROW + "x" * 200_000)),
              exit=0),
         case("csv-field-over-1mb", "a 1.1 MB note on one row",
-             chain(replace(MEAS, "kpi_id,period_end,value,target,segment,count\n",
-                           "kpi_id,period_end,value,target,segment,count,note\n"),
+             chain(add_column(MEAS, "note"),
                    append_lines(MEAS, NOTE_ROW + "x" * 1_100_000)),
              names=m, where=at(line="{line}")),
         case("csv-latin1-line", "one row with Latin-1 bytes",
-             chain(replace(MEAS, "kpi_id,period_end,value,target,segment,count\n",
-                           "kpi_id,period_end,value,target,segment,count,note\n"),
+             chain(add_column(MEAS, "note"),
                    append_lines(MEAS, "change_success_rate,2026-11-27,88.1,,NGH,24,r\x00sum\x00"),
                    write_bytes(MEAS, lambda data: data.replace(b"r\x00sum\x00", b"r\xe9sum\xe9"))),
              names=m, where=at(line="{line}")),
@@ -987,8 +1003,7 @@ def _measurement_cases() -> list[Case]:
         case("csv-bom-crlf-ok", "a byte-order mark and CRLF line endings",
              write_bytes(MEAS, lambda d: b"\xef\xbb\xbf" + d.replace(b"\n", b"\r\n")), exit=0),
         case("csv-extra-column-ok", "an extra column 'comment' (ignored, listed in the appendix)",
-             replace(MEAS, "kpi_id,period_end,value,target,segment,count\n",
-                     "kpi_id,period_end,value,target,segment,count,comment\n"), exit=0),
+             add_column(MEAS, "comment"), exit=0),
     ]
 
 

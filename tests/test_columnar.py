@@ -51,6 +51,13 @@ def _message(path: Path) -> str:
     '"avail\nability",2026-11-06,1,,north\n' + GOOD + "availability,2026-11-27,x,,north\n",
     GOOD + "availability,2026-11-27,1,,north,extra,fields\navailability,2026-11-28,x,,\n",
     GOOD + '"availability,2026-11-27,1,,north\n',  # an unclosed quote
+    GOOD + "availability,2026-11-27,1,234.5,,north\n",  # an unquoted thousands separator
+    GOOD + "availability,2026-11-27,1\n",  # fewer fields than the header
+    GOOD + ",,\n",  # commas short of the header
+    GOOD + "availability,2026-11-27,1,,north, \n",  # white space after the last column
+    GOOD + "availability,2026-11-27,1,234.5,,\n",  # a thousands separator, then empty fields
+    GOOD + "availability,2026-11-27,1,,north,\r\n",  # a trailing comma (CRLF)
+    GOOD + 'availability,2026-11-27,1,,"a, b",""\n',  # a quoted comma, a quoted empty field
 ])
 def test_the_column_wise_path_names_the_same_bad_line_as_the_row_reader(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str,
@@ -89,7 +96,7 @@ def _by_date(table: measurements.Measurements, rule: str) -> dict[str, list[tupl
     "availability,2026-11-06,5.,1e2,\n",
     "availability,2026-11-20,\u00a099.5\u00a0,,north\n",  # no-break spaces: Python trims them
     'availability,2026-11-20,1,,"North, ""main"" site"\navailability,2026-11-20,2,,\n',
-    "availability,2026-11-20,1\navailability,2026-11-13,,\n,,,,\n\n",  # short rows, blank ones
+    "availability,2026-11-20,1,,\navailability,2026-11-13,,,north\n,,,,\n\n",  # blank rows
 ])
 def test_the_column_wise_path_reads_the_same_values_as_the_row_reader(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str,

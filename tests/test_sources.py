@@ -699,6 +699,10 @@ def test_an_unreachable_database_is_a_failure_of_the_environment(
 @pytest.mark.parametrize(("second", "line", "expected"), [
     ("id,restored_at,hours\n3,2026-11-15,2.0\n4,2026-11-18,3,4,5\n", 3,
      "has 5 fields, the header 3"),
+    ("id,restored_at,hours\n3,2026-11-15,2.0\n4,2026-11-18,1,234.5,\n", 3,
+     "has 5 fields, the header 3"),
+    ("id,restored_at,hours\n3,2026-11-15,2.0\n4,2026-11-18,1,\n", 3,
+     "has 4 fields, the header 3; remove the comma after the last field"),
     ("id,restored_at,hours\n3,2026-11-15,2.0\n" + "\0" * 20_781 + "\n", 3, "NUL bytes"),
     ("id,restored_at,hours\n3,2026-11-15,2.0\n4,2026-11-18,\"unclosed\n", 3,
      "a quote opened on this line is never closed"),

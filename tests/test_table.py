@@ -14,7 +14,7 @@ import pytest
 
 from reviewkit.errors import InputError
 from reviewkit.inputs.measurements import load_measurements
-from reviewkit.inputs.portfolio import load_initiatives
+from reviewkit.inputs.portfolio import load_benefits, load_initiatives
 from reviewkit.inputs.spend import load_spend
 from reviewkit.inputs.table import MAX_FIELD_BYTES, read_table
 
@@ -99,6 +99,67 @@ def test_dates_must_be_written_yyyy_mm_dd(write: Write, text: str) -> None:
     error = error_of(load_measurements, write("m.csv", MEASUREMENTS + f"a,{text},1,\n"))
     assert (error.line, error.field) == (2, "period_end")
     assert "YYYY-MM-DD" in str(error)
+
+
+# -- field counts: a line has as many fields as the header -------------------------------------
+
+#: Each table the row reader reads: its header and one good line of it.
+TABLES = [
+    pytest.param(load_measurements, "kpi_id,period_end,value\n", "ecoli_compliance,2026-11-27,99",
+                 id="measurements"),
+    pytest.param(load_spend, "period,category,budget,actual\n", "2026-01,Staff,100,90", id="spend"),
+    pytest.param(load_initiatives, INITIATIVES,
+                 "a,A,Owner,high,on_track,2026-12-01,2026-12-01,10,5,50,Text", id="initiatives"),
+    pytest.param(load_benefits, "id,initiative_id,description,baseline,target,baseline_date,"
+                 "target_date,measure\n",
+                 "b,a,Faster,10,5,2026-01-01,2026-12-31,Days", id="benefits"),
+]
+
+
+def test_an_unquoted_thousands_separator_is_refused_not_read_as_two_fields(write: Write) -> None:
+    # Read by position, '1,234.5' was the value 1 and a fourth field dropped without a word.
+    path = write("m.csv", "kpi_id,period_end,value\necoli_compliance,2026-11-20,99\n"
+                 "ecoli_compliance,2026-11-27,1,234.5\n")
+    error = error_of(load_measurements, path)
+    assert (error.line, error.field) == (3, None)
+    assert error.one_line().startswith(f"{path}, line 3: the line has 4 fields, the header 3")
+
+
+@pytest.mark.parametrize("load, header, good", TABLES)
+@pytest.mark.parametrize("cut, count", [(",9", +1), ("", -1)], ids=["one-more", "one-fewer"])
+def test_every_table_refuses_a_line_with_more_or_fewer_fields_than_its_header(
+    write: Write, load: Callable[[Path], Any], header: str, good: str, cut: str, count: int,
+) -> None:
+    width = header.count(",") + 1
+    bad = good + cut if count > 0 else good.rsplit(",", 1)[0]
+    path = write("t.csv", header + good + "\n" + bad + "\n")
+    error = error_of(load, path)
+    assert error.line == 3
+    assert f"the line has {width + count} fields, the header {width}" in error.one_line()
+
+
+@pytest.mark.parametrize("load, header, good", TABLES)
+def test_a_trailing_comma_is_one_more_field_and_refused(
+    write: Write, load: Callable[[Path], Any], header: str, good: str,
+) -> None:
+    # Were empty fields after the last column let through, '1,234.5' unquoted in a row whose
+    # last columns are empty ('x,d,1,234.5,,,' under six) would read as a value and a target.
+    width = header.count(",") + 1
+    path = write("t.csv", header + good + "\n\n" + good + ",\n")
+    error = error_of(load, path)
+    assert error.line == 4
+    assert (f"the line has {width + 1} fields, the header {width}; remove the comma after the "
+            "last field") in error.one_line()
+
+
+@pytest.mark.parametrize("line", [" ", ","])
+def test_a_line_of_white_space_or_commas_short_of_the_header_is_refused(
+    tmp_path: Path, line: str,
+) -> None:
+    # written as it is: the write fixture's dedent would empty a line of white space
+    path = write_bytes(tmp_path, "m.csv", f"kpi_id,period_end,value\n{line}\n".encode())
+    error = error_of(load_measurements, path)
+    assert error.line == 2 and "the header 3" in error.one_line()
 
 
 # -- encodings and line ends ---------------------------------------------------------------

@@ -155,8 +155,11 @@ class Scan:
 def _relation_sql(con: duckdb.DuckDBPyConnection, table: CsvTable) -> str:
     """A view ``raw`` of the CSV as text, one column per header column, named c0, c1 …"""
     names = [f"c{index}" for index in range(len(table.columns))]
+    # No null_padding: a line with fewer fields than the header is an error here, so the row
+    # reader refuses it by its line (padded, its fields were read under the wrong columns).
+    # Like the row reader, the engine reads empty fields after the last column.
     con.read_csv(literal(table.path), header=True, all_varchar=True, auto_detect=False,
-                 delimiter=",", quotechar='"', escapechar='"', null_padding=True,
+                 delimiter=",", quotechar='"', escapechar='"',
                  columns={name: "VARCHAR" for name in names},
                  encoding="utf-8").create_view("raw")
     def cell(name: str) -> str:
@@ -166,6 +169,37 @@ def _relation_sql(con: duckdb.DuckDBPyConnection, table: CsvTable) -> str:
     return (f"SELECT {cell('kpi_id')} AS kpi_id, {cell('period_end')} AS period_end, "
             f"{cell('value')} AS value, {cell('target')} AS target, "
             f"{cell('segment')} AS segment FROM raw")
+
+
+#: The delimiter that reads a CSV's lines whole: a character no table's text holds (a line with
+#: it splits, the engine stops, and the row reader decides).
+_WHOLE_LINE = "\x1f"
+
+
+def trailing_fields(path: Path, width: int) -> bool:
+    """Whether a line of the CSV may hold more than ``width`` fields, the extra ones empty.
+
+    The engine reads a line with empty fields after the header's last column ('a,b,c,' under
+    a header of three) as if they were not there, and does not say so; the row reader refuses
+    them (the unquoted '1,234.5' in 'x,d,1,234.5,,,' would be the value 1 and a target of
+    234.5). Each physical line is read whole; one that ends in an empty field (',' or '""')
+    has its commas outside quotes counted. A line of a quoted field that spans lines may be
+    counted wrong, so True means only "let the row reader decide"."""
+    import duckdb  # deferred: see engine()
+
+    text = "rtrim(line, chr(13))"
+    unquoted = f"""regexp_replace({text}, '"([^"]|"")*"', '', 'g')"""
+    try:
+        with engine() as con:
+            found = con.execute(f"""
+                SELECT count(*) FROM read_csv($path, columns={{'line': 'VARCHAR'}}, header=true,
+                  auto_detect=false, delim='{_WHOLE_LINE}', quote='', escape='')
+                WHERE (suffix({text}, ',') OR suffix({text}, '""'))
+                  AND length({unquoted}) - length(replace({unquoted}, ',', '')) <> {width - 1}
+            """, {"path": literal(path)}).fetchone()
+    except duckdb.Error:
+        return True  # a line the engine cannot read whole: the row reader decides
+    return bool(found and found[0])
 
 
 def _bad_number(column: str) -> str:
@@ -255,6 +289,8 @@ def scan_csv(path: Path, columns: Sequence[str]) -> Scan | None:
             """).fetchall()
         except duckdb.Error:
             return None  # a line DuckDB cannot parse: the row reader names it, or reads it
+    if trailing_fields(path, len(columns)):
+        return None
     rows: dict[str, int] = {}
     days: dict[str, list[DaySummary]] = {}
     has_segments = False

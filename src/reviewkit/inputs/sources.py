@@ -44,12 +44,19 @@ from reviewkit.cadences import PeriodRule
 from reviewkit.errors import EnvironmentFailure, InputError, ReviewkitError, quoted
 from reviewkit.inputs import workbook
 from reviewkit.inputs._yaml import NUL_IN_PATH, LineDict, did_you_mean
-from reviewkit.inputs.columnar import MEMORY_LIMIT_MB, define_period_of, engine, literal
+from reviewkit.inputs.columnar import (
+    MEMORY_LIMIT_MB,
+    define_period_of,
+    engine,
+    literal,
+    trailing_fields,
+)
 from reviewkit.inputs.measurements import Observation
 from reviewkit.inputs.table import (
     FORMATS,
     csv_records,
     damaged,
+    field_count_problem,
     format_list,
     narrow_float_text,
 )
@@ -486,6 +493,13 @@ def _register(con: duckdb.DuckDBPyConnection, source: Source, deadline: float | 
                 raise _csv_problem(source, path) or _source_error(
                     source, "the file holds NUL bytes or a line over 4 MiB", file=path)
         _same_header(source)
+        for path in source.files:
+            # The engine also reads past empty fields after the last column: a line that
+            # may have them is read by the row reader's rules, which count them.
+            header = _header_of(path)
+            if (header is not None and _trailing_fields(path, len(header), *_stamp(path))
+                    and (problem := _csv_problem(source, path)) is not None):
+                raise problem
     try:
         if source.kind == "csv":
             # As every CSV is read, sources included: comma-separated UTF-8 with a header
@@ -544,6 +558,13 @@ def _damaged(path: Path, size: int, modified: int) -> bool:
     sources for every pack."""
     del size, modified  # the key of the cache only
     return damaged(path)
+
+
+@functools.lru_cache(maxsize=256)
+def _trailing_fields(path: Path, width: int, size: int, modified: int) -> bool:
+    """:func:`trailing_fields`, once per version of a file, as :func:`_damaged`."""
+    del size, modified  # the key of the cache only
+    return trailing_fields(path, width)
 
 
 def _exact(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
@@ -758,10 +779,9 @@ def _csv_problem(source: Source, path: Path) -> InputError | None:
         for line, fields in csv_records(path, source.describe()):
             if width is None:
                 width = len(fields)
-            elif len(fields) != width and fields != [""] and fields:
-                return _source_error(source, f"the line has {len(fields)} fields, the header "
-                                     f"{width}; quote a field that holds a comma, or fix the "
-                                     "line", file=path, line=line)
+            elif (problem := field_count_problem(fields, width)) is not None:
+                # the rule every table is read by (and the words), so no table's differs
+                return _source_error(source, problem, file=path, line=line)
     except InputError as exc:
         return _source_error(source, exc.message.removeprefix(
             f"cannot read {source.describe()}: "), file=path, line=exc.line)

@@ -153,7 +153,7 @@ def stream_table(
     ignored = tuple(name for name in columns if name and name not in known)
     table = Table(path=path.resolve(), row_label=row_label,
                   columns=tuple(name for name in columns if name), rows=(), ignored=ignored)
-    return table, _rows(path, row_label, records, wanted)
+    return table, _rows(path, row_label, records, wanted, len(header_cells))
 
 
 def format_list(formats: Sequence[str] = FORMATS) -> str:
@@ -163,21 +163,48 @@ def format_list(formats: Sequence[str] = FORMATS) -> str:
 
 
 def _rows(path: Path, row_label: RowLabel, records: Records,
-          wanted: list[tuple[int, str]]) -> Iterator[TableRow]:
+          wanted: list[tuple[int, str]], width: int) -> Iterator[TableRow]:
     if row_label == "line":
-        return _csv_rows(records, wanted)
+        return _csv_rows(path, records, wanted, width)
     return _cell_rows(path, row_label, records, wanted)
 
 
-def _csv_rows(records: Records, wanted: list[tuple[int, str]]) -> Iterator[TableRow]:
+def field_count_problem(fields: Sequence[object], width: int) -> str | None:
+    """Why a CSV record does not fit a header of ``width`` fields, or None when it does.
+
+    Fields are read by position, so a line with a field too many or too few puts every field
+    after the slip under the wrong column: '1,234.5' unquoted was the value 1 and a dropped
+    234.5. An empty line (no fields at all) is no record and fits. Empty fields count: a
+    trailing comma adds one, and 'x,d,1,234.5,,,' under six columns is seven fields, not a
+    value of 1 and a target of 234.5."""
+    count = len(fields)
+    if count == width or count == 0:
+        return None
+    if count < width:
+        hint = "give every column its field (an empty one is just its comma), or fix the line"
+    elif all(field == "" for field in fields[width:]):
+        hint = "remove the comma after the last field, or fix the line"
+    else:
+        hint = 'quote a field that holds a comma ("1,234.5"), or fix the line'
+    return (f"the line has {count} field{'s' if count != 1 else ''}, the header {width}; "
+            + hint)
+
+
+def _csv_rows(path: Path, records: Records, wanted: list[tuple[int, str]],
+              width: int) -> Iterator[TableRow]:
     """A CSV's rows: every cell is text and :func:`_lines` refused NUL bytes line by line, so
-    trimming is all that is left to do (this loop is most of the time a build spends reading
-    a measurements table)."""
+    checking the field count and trimming is all that is left to do (this loop is most of the
+    time a build spends reading a measurements table)."""
     for line, values in records:
         texts = cast("list[str]", values)
-        count = len(texts)
-        cells = {name: texts[index].strip() if index < count else "" for index, name in wanted}
-        if any(cells.values()):  # a blank line is not a row
+        if len(texts) != width:
+            problem = field_count_problem(texts, width)
+            if problem is not None:
+                raise InputError(path, problem, line=line)
+            if not texts:
+                continue  # an empty line is not a row
+        cells = {name: texts[index].strip() for index, name in wanted}
+        if any(cells.values()):  # a line of empty fields is not a row
             yield TableRow(line=line, cells=cells)
 
 
