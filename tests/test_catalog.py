@@ -306,6 +306,29 @@ def test_threshold_that_is_not_a_number_or_mapping_is_rejected(
     assert "not a number" in str(error)
 
 
+@pytest.mark.parametrize(("field", "value"), [
+    ("target", 1e30), ("target", "1e30"), ("target", {"weekly": 95, "monthly": -2e15}),
+    ("amber", 1.5e300),
+])
+def test_a_threshold_beyond_the_largest_figure_is_rejected(
+    catalog_file: Callable[..., Path], field: str, value: object
+) -> None:
+    # Finite, but no KPI means it, and a pack could not print it (a build failed on 1e30).
+    path = catalog_file(kpi(**{field: value}))
+    error = rejected(path, field=field, line=line_of(path, f"  {field}:"))
+    assert "is beyond the largest figure reviewkit reads, 1e15" in str(error)
+
+
+def test_a_unit_target_beyond_the_largest_figure_is_rejected(
+    catalog_file: Callable[..., Path],
+) -> None:
+    path = catalog_file(kpi(unit_targets={"north": 1e20}))
+    with pytest.raises(InputError) as info:
+        load_catalog(path)
+    assert info.value.field == "unit_targets.north.target"
+    assert "beyond the largest figure" in str(info.value)
+
+
 def test_threshold_mapping_with_an_unknown_cadence_is_rejected(
     catalog_file: Callable[..., Path],
 ) -> None:

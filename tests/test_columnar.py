@@ -55,6 +55,8 @@ def _message(path: Path) -> str:
     GOOD + "availability,2026-11-27,1\n",  # fewer fields than the header
     GOOD + ",,\n",  # commas short of the header
     GOOD + "availability,2026-11-27,1,,north, \n",  # white space after the last column
+    GOOD + "availability,2026-11-27,1,1e30,north\n",  # a target beyond the largest figure
+    GOOD + "availability,2026-11-27,1e30,,north\n",  # a value beyond it
     GOOD + "availability,2026-11-27,1,234.5,,\n",  # a thousands separator, then empty fields
     GOOD + "availability,2026-11-27,1,,north,\r\n",  # a trailing comma (CRLF)
     GOOD + 'availability,2026-11-27,1,,"a, b",""\n',  # a quoted comma, a quoted empty field

@@ -417,6 +417,8 @@ def test_a_query_that_fails_or_returns_the_wrong_columns_is_one_line_naming_kpi_
 @pytest.mark.parametrize(("sql", "expected"), [
     ("SELECT period_of(restored_at) AS period_end, sum(hours) / 0 AS value FROM incidents "
      "GROUP BY ALL", "returns inf in 'value'"),
+    ("SELECT DATE '2026-11-20' AS period_end, 1e30 AS value",
+     "returns 1e+30 in 'value' (row 1), which is beyond the largest figure reviewkit reads"),
     ("SELECT DATE '2026-11-20' AS period_end, hours AS value FROM incidents",
      "returns two rows for 2026-11-20 (rows 1 and 2)"),
     ("SELECT CAST(NULL AS DATE) AS period_end, 1 AS value", "has an empty period_end"),

@@ -93,6 +93,40 @@ def test_plain_numbers_parse_the_same_in_every_table(write: Write, text: str) ->
     assert measured.series["a"][0].value == expected
 
 
+@pytest.mark.parametrize(("column", "text"), [
+    ("value", "1e30"), ("value", "-1e300"), ("value", "1000000000000001"), ("target", "1e16"),
+    ("count", "2e15"),
+])
+def test_a_measurement_beyond_the_largest_figure_is_refused(
+    write: Write, column: str, text: str,
+) -> None:
+    # Finite, so it passed validate, and then a build stopped with a traceback printing it.
+    cells = {"value": "1", "target": "", "count": "", column: text}
+    path = write("m.csv", "kpi_id,period_end,value,target,count\n"
+                 f"a,2026-11-20,{cells['value']},{cells['target']},{cells['count']}\n")
+    error = error_of(load_measurements, path)
+    assert (error.line, error.field) == (2, column)
+    assert error.one_line() == (
+        f"{path}, line 2, field '{column}': '{text}' is beyond the largest figure reviewkit "
+        "reads, 1e15 (1,000,000,000,000,000) either side of zero; check the number and its unit")
+
+
+def test_every_table_and_format_bounds_its_numbers_alike(write: Write, tmp_path: Path) -> None:
+    error = error_of(load_spend, write("spend.csv", SPEND + "2026-01,Staff,1e20,90,,\n"))
+    assert (error.line, error.field) == (2, "budget") and "beyond the largest" in str(error)
+    path = tmp_path / "m.parquet"
+    pq.write_table(pa.table({"kpi_id": ["a"], "period_end": ["2026-11-20"], "value": [1e30]}),
+                   path)
+    error = error_of(load_measurements, path)
+    assert (error.line, error.field) == (1, "value") and "beyond the largest" in str(error)
+
+
+def test_the_largest_figure_itself_is_read(write: Write) -> None:
+    path = write("m.csv", "kpi_id,period_end,value,target\na,2026-11-20,1e15,-1000000000000000\n")
+    [row] = load_measurements(path).series["a"]
+    assert (row.value, row.target) == (1e15, -1e15)
+
+
 @pytest.mark.parametrize("text", ["20261120", "2026-W47-5", "2026-11-20T00:00", "2026/11/20",
                                   "2026-11-31"])
 def test_dates_must_be_written_yyyy_mm_dd(write: Write, text: str) -> None:

@@ -20,6 +20,7 @@ from reviewkit.inputs._yaml import (
     load_yaml_mapping,
 )
 from reviewkit.inputs.sources import KpiQuery, check_query_text
+from reviewkit.inputs.table import magnitude_problem
 
 Direction = Literal["higher_is_better", "lower_is_better"]
 Aggregation = Literal["mean", "sum", "last", "min", "max"]
@@ -382,6 +383,9 @@ def _validate_kpi(path: Path, item: LineDict) -> Kpi:
         if any(isinstance(part, float) and not math.isfinite(part) for part in parts):
             raise InputError(path, f"KPI '{kpi.id}': {item.get(name)!r} is not a finite number",
                              line=item.line_of(name), field=name)
+        if (problem := _beyond_bound(parts)) is not None:
+            raise InputError(path, f"KPI '{kpi.id}': {item.get(name)!r} {problem}",
+                             line=item.line_of(name), field=name)
     _check_thresholds(path, item, kpi, kpi.target, kpi.amber, "")
     for key, own in kpi.unit_targets.items():
         entry = item["unit_targets"]
@@ -393,6 +397,9 @@ def _validate_kpi(path: Path, item: LineDict) -> Kpi:
                 raise InputError(path, f"KPI '{kpi.id}': unit '{key}': {value!r} is not a "
                                  "finite number", line=entry.line_of(key),
                                  field=f"unit_targets.{key}.{name}")
+            if (problem := _beyond_bound(parts)) is not None:
+                raise InputError(path, f"KPI '{kpi.id}': unit '{key}': {value!r} {problem}",
+                                 line=entry.line_of(key), field=f"unit_targets.{key}.{name}")
         _check_thresholds(path, where, kpi, own.target, own.amber, f"unit_targets.{key}.",
                           line=entry.line_of(key), whose=f" for unit '{key}'")
     _check_absent(path, item, kpi)
@@ -409,6 +416,18 @@ def _validate_kpi(path: Path, item: LineDict) -> Kpi:
             raise InputError(path, f"KPI '{kpi.id}': {problem}", line=item.line_of("query"),
                              field="query")
     return kpi
+
+
+def _beyond_bound(parts: Any) -> str | None:
+    """Why a target or amber (its numbers, one per cadence) is no figure: beyond the bound
+    every table's numbers keep (see table.MAX_MAGNITUDE); None when each is within it. A
+    share such as '5%' is checked where it is read."""
+    for part in parts:
+        if isinstance(part, int | float) and not isinstance(part, bool) and math.isfinite(part):
+            problem = magnitude_problem(float(part))
+            if problem is not None:
+                return problem
+    return None
 
 
 def _check_threshold_values(path: Path, where: LineDict, kpi_id: Any, values: Any,

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from reviewkit import _scratch
 from reviewkit.cadences import PeriodRule
+from reviewkit.inputs.table import MAX_MAGNITUDE
 from reviewkit.periods import EARLIEST, LATEST
 
 if TYPE_CHECKING:
@@ -203,9 +204,10 @@ def trailing_fields(path: Path, width: int) -> bool:
 
 
 def _bad_number(column: str) -> str:
-    """SQL: the cell is not empty and not a finite number in the contract's form."""
+    """SQL: the cell is not empty and not a finite number in the contract's form, of at most
+    MAX_MAGNITUDE (a value in the exact form has at most 15 digits, so is always within it)."""
     return (f"({column} <> '' AND NOT (regexp_full_match({column}, '{_NUMBER}') "
-            f"AND coalesce(isfinite(try_cast({column} AS DOUBLE)), false)))")
+            f"AND coalesce(abs(try_cast({column} AS DOUBLE)) <= {MAX_MAGNITUDE!r}, false)))")
 
 
 #: A number in the contract's form that the engine adds up exactly as the row reader does: no

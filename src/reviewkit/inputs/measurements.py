@@ -21,6 +21,7 @@ from reviewkit.inputs.columnar import DaySummary, Scan, scan_csv
 from reviewkit.inputs.table import (
     FORMATS,
     MAX_LINE_CHARS,
+    OutOfRange,
     Table,
     TableRow,
     damaged,
@@ -270,18 +271,24 @@ def _observation(table: Table, row: TableRow,
     value_text = row.get("value")
     try:
         value = number_or_none(value_text)
+    except OutOfRange as exc:
+        raise table.error(row, str(exc), "value") from None
     except ValueError:
         raise table.error(row, f"{quoted(value_text)} is not a number; use digits, or leave "
                           "it empty for missing", "value") from None
     target_text = row.get("target")
     try:
         target = number_or_none(target_text)
+    except OutOfRange as exc:
+        raise table.error(row, str(exc), "target") from None
     except ValueError:
         raise table.error(row, f"{quoted(target_text)} is not a number; leave it empty to use "
                           "the catalog target", "target") from None
     count_text = row.get("count")
     try:
         count = number_or_none(count_text)
+    except OutOfRange as exc:
+        raise table.error(row, str(exc), "count") from None
     except ValueError:
         count = -1.0
     if count is not None and count <= 0:

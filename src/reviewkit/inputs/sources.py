@@ -58,6 +58,7 @@ from reviewkit.inputs.table import (
     damaged,
     field_count_problem,
     format_list,
+    magnitude_problem,
     narrow_float_text,
 )
 from reviewkit.periods import Period, check_date, parse_date
@@ -968,6 +969,10 @@ def _as_number(
     if not math.isfinite(result):
         raise query.error(f"the query returns {result} in '{column}' (row {number}); return a "
                           "finite number or NULL for missing (check for a division by zero)")
+    problem = magnitude_problem(result)
+    if problem is not None:
+        raise query.error(f"the query returns {result:g} in '{column}' (row {number}), which "
+                          + problem)
     return result
 
 

@@ -42,6 +42,15 @@ FORMATS = (".csv", ".parquet", ".xlsx")
 #: A number as the contract writes it: optional sign, digits with an optional decimal part (or
 #: a leading point), optional exponent. No thousands separators, underscores, 'nan' or 'inf'.
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+#: The largest magnitude a figure may have, either side of zero. Above 10^15 a float no longer
+#: holds every whole number (2^53 is about 9.007e15) and a figure of 16 digits cannot be
+#: printed exactly; no KPI, budget or benefit means such a number, so one is a slip (a unit
+#: wrong by a factor, an exponent typed by mistake), and a pack could not print it (1e30 has
+#: more digits than the decimal arithmetic of formatting holds). Bounded this way, no sum of
+#: any table's rows can overflow to infinity.
+MAX_MAGNITUDE = 1e15
+#: How a message names the bound.
+MAX_MAGNITUDE_TEXT = "1e15 (1,000,000,000,000,000)"
 #: Columns people add to annotate a table: never taken for a misspelt known column (they are
 #: set aside and reported like any other extra column).
 ANNOTATION_COLUMNS = frozenset({"comment", "comments", "note", "notes", "remark", "remarks",
@@ -440,8 +449,23 @@ def _cell_text(value: object) -> str:
 
 # -- fields ------------------------------------------------------------------------------
 
+class OutOfRange(ValueError):
+    """A number in the contract's form whose magnitude is beyond :data:`MAX_MAGNITUDE`; its
+    text is the message, which names the bound."""
+
+
+def magnitude_problem(value: float) -> str | None:
+    """Why a finite number is no figure (its magnitude is beyond :data:`MAX_MAGNITUDE`), or
+    None: the words after the quoted value in a message."""
+    if abs(value) <= MAX_MAGNITUDE:
+        return None
+    return (f"is beyond the largest figure reviewkit reads, {MAX_MAGNITUDE_TEXT} either side "
+            "of zero; check the number and its unit")
+
+
 def number_or_none(text: str) -> float | None:
-    """A number as the contract writes it; None for an empty cell; ValueError otherwise."""
+    """A number as the contract writes it; None for an empty cell; ValueError otherwise
+    (:class:`OutOfRange`, saying why, for a number beyond :data:`MAX_MAGNITUDE`)."""
     if text == "":
         return None
     if not _NUMBER.fullmatch(text):
@@ -449,6 +473,9 @@ def number_or_none(text: str) -> float | None:
     number = float(text)
     if not math.isfinite(number):
         raise ValueError(text)
+    problem = magnitude_problem(number)
+    if problem is not None:
+        raise OutOfRange(f"{quoted(text)} {problem}")
     return number
 
 
@@ -489,6 +516,8 @@ def parse_number(
     text = parse_text(table, row, column, required=required)
     try:
         number = number_or_none(text)
+    except OutOfRange as exc:
+        raise table.error(row, str(exc), column) from None
     except ValueError:
         raise table.error(row, f"{quoted(text)} is not a number; use digits{empty_hint}", column
                           ) from None
