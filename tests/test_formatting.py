@@ -359,3 +359,13 @@ def test_a_money_difference_is_of_the_amounts_as_printed(
 
 def test_a_money_difference_without_both_amounts_is_none() -> None:
     assert Currency("€", "k").difference(None, 10.0) is None
+
+
+@pytest.mark.parametrize("number", [float("inf"), float("-inf"), float("nan")])
+def test_summary_json_refuses_a_number_json_has_not(number: float) -> None:
+    # Python writes a bare Infinity or NaN, which no JSON reader accepts: fail instead.
+    from reviewkit.outputs.data import json_bytes
+
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        json_bytes({"kpis": [{"value": number}]})
+

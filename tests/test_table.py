@@ -127,6 +127,26 @@ def test_the_largest_figure_itself_is_read(write: Write) -> None:
     assert (row.value, row.target) == (1e15, -1e15)
 
 
+def test_two_figures_near_the_largest_sum_to_a_finite_figure_and_overflow_is_refused(
+    write: Write,
+) -> None:
+    # Two rows of 1.7e308 in two segments of a summed KPI added up to inf: 'rose to inf' in
+    # the pack and a bare Infinity in summary.json. No row can be that large any more, and a
+    # sum of rows within the bound needs more than 10^290 of them to overflow.
+    from reviewkit.evaluation.evaluate import combine
+    from reviewkit.inputs.catalog import Kpi
+
+    header = "kpi_id,period_end,value,segment\n"
+    error = error_of(load_measurements, write("m.csv", header + "a,2026-11-20,1.7e308,north\n"
+                                              "a,2026-11-20,1.7e308,south\n"))
+    assert (error.line, error.field) == (2, "value")
+    kpi = Kpi(id="a", name="A", perspective="P", direction="higher_is_better", target=1.0,
+              owner="O", cadences=["weekly"], aggregation="sum")
+    largest = load_measurements(write("m.csv", header + "a,2026-11-20,1e15,north\n"
+                                      "a,2026-11-20,1e15,south\n")).series["a"]
+    assert combine(kpi, largest).value == 2e15
+
+
 @pytest.mark.parametrize("text", ["20261120", "2026-W47-5", "2026-11-20T00:00", "2026/11/20",
                                   "2026-11-31"])
 def test_dates_must_be_written_yyyy_mm_dd(write: Write, text: str) -> None:

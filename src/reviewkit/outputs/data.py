@@ -257,7 +257,12 @@ def write_action_csvs(view: PackView, folder: Path) -> list[Path]:
 
 
 def json_bytes(data: dict[str, Any]) -> bytes:
-    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    """``data`` as the JSON a pack writes. A NaN or an infinity raises ValueError: JSON has
+    no such number (Python would write a bare ``Infinity``, which JSON readers refuse), and
+    inputs are bounded so that no figure can become one; a path that made one must fail
+    loudly, not write a summary.json no reader accepts."""
+    return (json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+            ).encode("utf-8")
 
 
 class DataOutput:
