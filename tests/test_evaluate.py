@@ -692,6 +692,20 @@ def test_a_summed_kpi_in_progress_is_judged_against_its_pro_rated_target(
     assert so_far.previous.share == 1.0  # only the period in progress is pro-rated
 
 
+def test_a_summed_kpi_is_pro_rated_to_the_rows_that_have_come_not_those_due(
+    make_kpi: MakeKpi,
+) -> None:
+    """Weekly rows to Friday 20 Nov in a quarter whose data (a month-end row of another KPI)
+    runs to 30 Nov: eight weeks of incidents are judged against eight weeks of target, never
+    nine; the late week is a gap the data-quality appendix reports."""
+    kpi = make_kpi(direction="lower_is_better", aggregation="sum", unit="count",
+                   target={"quarterly": 13}, amber={"quarterly": 26}, cadences=["quarterly"])
+    rows = [obs(D(2026, 10, 2) + dt.timedelta(weeks=week), 1) for week in range(8)]
+    so_far = evaluate_kpi(kpi, QUARTER, rows, history_length=4, as_of=D(2026, 11, 30))
+    assert so_far.current.share == pytest.approx(8 / 13)
+    assert so_far.current.target == pytest.approx(8)
+
+
 def test_a_level_kpi_in_progress_keeps_its_target(make_kpi: MakeKpi) -> None:
     kpi = make_kpi(target=95, amber=90, aggregation="mean", cadences=["quarterly"])
     result = evaluate_kpi(kpi, QUARTER, [obs(D(2026, 11, 13), 94)], history_length=4,

@@ -129,9 +129,10 @@ class Coverage:
     def share(self, period_start: dt.date, period_end: dt.date,
               until: dt.date | None = None) -> float:
         """The share of a period (``period_start``..``period_end``) the data covers from its
-        start up to ``until``: in the KPI's own rows when their grain is finer than the period
-        (8 of a quarter's 13 weekly rows have come by 20 November, though 51 of its 92 days have
-        passed: the first of them covers the last days of September), else in days."""
+        start up to ``until``: in the KPI's own rows that have come when their grain is finer
+        than the period (8 of a quarter's 13 weekly rows have come by 20 November, though 51 of
+        its 92 days have passed: the first of them covers the last days of September), else in
+        days."""
         begin = max(period_start, self.start) if self.start is not None else period_start
         end = min(period_end, until) if until is not None else period_end
         if begin <= period_start and end >= period_end:
@@ -143,7 +144,10 @@ class Coverage:
             if whole > 1:
                 first = self.first if self.first is not None and self.first > period_start \
                     else period_start
-                return self.grain.points_in(self.anchor, first, end) / whole
+                # The rows that have come, not those due by ``until``: a sum of eight weeks is
+                # judged against eight weeks of target even where other data runs on (a late
+                # week is a gap the data-quality appendix reports).
+                return self.grain.points_in(self.anchor, first, min(end, self.anchor)) / whole
         return ((end - begin).days + 1) / ((period_end - period_start).days + 1)
 
 
