@@ -464,3 +464,16 @@ def test_an_amended_title_on_a_store_migrated_from_schema_2_makes_no_duplicate(
     # From now on the entries are kept: the same correction again changes nothing.
     code, out, _ = run("minutes", "import", minutes, "--params", params, "--by", "t")
     assert code == 0 and "already imported" in out
+
+
+def test_a_minutes_error_names_the_file_as_it_was_given(
+        workspace: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every other error names the file as typed; an unknown action id printed its absolute
+    path (the build machine's folders)."""
+    params, minutes = workspace
+    correct(minutes, "  - id: A-0002\n", "  - id: A-0999\n")
+    monkeypatch.chdir(minutes.parent)
+    code, _, err = run("minutes", "import", minutes.name, "--params", params, "--by", "t")
+    assert code == 2
+    assert err.startswith(f"reviewkit: error: {minutes.name}, line "), err
+    assert str(minutes.parent) not in err

@@ -276,7 +276,9 @@ def load_minutes(path: str | Path, known_kpis: set[str],
             listed = ", ".join(sorted(units)) or "none (the params file names no units)"
             raise InputError(path, f"unknown unit '{unit}'; units: {listed}",
                              line=data.line_of("unit"), field="unit")
-    minutes = Minutes(path=path.resolve(), sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+    # The path as given: messages name the file as the user typed it (the store records it
+    # resolved, where the import was made from).
+    minutes = Minutes(path=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
                       review=review, date=date, unit=unit)
     for item, _line in _items(path, data, "decisions"):
         check_known_keys(path, item, _DECISION_KEYS, where=" of a decision")
@@ -520,8 +522,8 @@ def import_minutes(store: Store, minutes: Minutes, *, by: str,
         tx.replace_minutes_entries(review, unit, [_MEETING, *(
             MinutesEntry(entry.key, entry.kind, made[entry.key], entry.content)
             for entry in entries)])
-        tx.record_import(sha256=minutes.sha256, file=str(minutes.path), review=review, by=by,
-                         changes=result.changes)
+        tx.record_import(sha256=minutes.sha256, file=str(minutes.path.resolve()), review=review,
+                         by=by, changes=result.changes)
     return result
 
 
