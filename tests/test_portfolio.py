@@ -517,6 +517,13 @@ def test_params_resolve_the_optional_portfolio_files(write: Write, tmp_path: Pat
     assert info.value.field == "spend"
     assert "line 6, field 'spend': file not found" in str(info.value)
 
+    # A path that is there but is no file (a folder, a device) is not "not found".
+    for other in ("inputs", "/dev/null"):
+        odd = write("odd.yaml", params.replace("inputs/spend.xlsx", other))
+        with pytest.raises(InputError) as info:
+            load_params(odd)
+        assert "field 'spend': not a file (a folder, a device or a pipe)" in str(info.value)
+
 
 def test_the_demo_portfolio_is_valid_and_tells_the_story() -> None:
     kpi_ids = [kpi.id for kpi in load_catalog(DEMO / "kpis.yaml").kpis]

@@ -398,7 +398,9 @@ def load_params(path: str | Path) -> LoadedParams:
         if target is not None and not target.is_file():
             raise InputError(
                 path,
-                f"file not found: {target}; paths are relative to the params file",
+                (f"not a file (a folder, a device or a pipe): {target}; name the data file"
+                 if target.exists() else
+                 f"file not found: {target}; paths are relative to the params file"),
                 field=name,
                 line=data.line_of(name),
             )
