@@ -325,9 +325,29 @@ def test_the_overdue_draft_counts_one_day_as_a_day() -> None:
                                action=SimpleNamespace(title="Fix it", owner="Sam"))
 
     pack = SimpleNamespace(action_log=SimpleNamespace(
-        overdue=[overdue("A-0001", 1), overdue("A-0002", 3)]))
+        overdue=[overdue("A-0001", 1), overdue("A-0002", 3)], group_actions=()))
     text = _actions(pack)  # type: ignore[arg-type]
     assert "(Sam, 1 day)" in text and "(Sam, 3 days)" in text
+
+
+def test_a_units_overdue_draft_names_the_groups_overdue_actions_on_its_kpis() -> None:
+    """A unit's page listed the group's actions on its KPIs, three overdue, and its draft
+    beneath said "No action is overdue."."""
+    from types import SimpleNamespace
+
+    from reviewkit.narrative.drafts import _actions
+
+    def view(id: str, days: int) -> SimpleNamespace:
+        return SimpleNamespace(id=id, days_overdue=days, overdue=days > 0,
+                               action=SimpleNamespace(title="Fix it", owner="Sam"))
+
+    own_none = SimpleNamespace(action_log=SimpleNamespace(
+        overdue=[], group_actions=(view("A-0002", 2), view("A-0003", 0))))
+    text = _actions(own_none)  # type: ignore[arg-type]
+    assert "No action is overdue" not in text
+    assert "A-0002" in text and "A-0003" not in text and "the group's actions" in text
+    none_at_all = SimpleNamespace(action_log=SimpleNamespace(overdue=[], group_actions=()))
+    assert _actions(none_at_all) == "No action is overdue."  # type: ignore[arg-type]
 
 
 # -- planning cells --------------------------------------------------------------------------

@@ -156,13 +156,18 @@ def _kpis(pack: PackEvaluation) -> str:
 
 
 def _actions(pack: PackEvaluation) -> str:
-    overdue = pack.action_log.overdue
-    if not overdue:
-        return "No action is overdue."
-    return "Overdue: " + "; ".join(
+    log = pack.action_log
+    # A unit's page also lists the group's open actions on its KPIs: their lateness is the
+    # unit's business too, and "no action is overdue" beneath them would contradict the page.
+    lists = [("Overdue", log.overdue),
+             ("Overdue among the group's actions on these KPIs",
+              [v for v in log.group_actions if v.overdue])]
+    said = [f"{heading}: " + "; ".join(
         f"{literal(v.id)} {literal(v.action.title)} ({literal(v.action.owner)}, "
-        f"{plural(v.days_overdue, 'day')})" for v in overdue
-    ) + ". For each: re-plan with a new due date, escalate, or close."
+        f"{plural(v.days_overdue, 'day')})" for v in views) for heading, views in lists if views]
+    if not said:
+        return "No action is overdue."
+    return ". ".join(said) + ". For each: re-plan with a new due date, escalate, or close."
 
 
 def _delivery(pack: PackEvaluation) -> str | None:
