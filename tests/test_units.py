@@ -173,6 +173,32 @@ def test_the_group_pack_rolls_its_units_up_and_its_figures_pass_the_consistency_
     assert "group 3" in found[0].describe() and "sum 8" in found[0].describe()
 
 
+def test_rows_of_a_segment_that_is_no_unit_are_named_in_the_groups_data_quality(
+        two_units: Path) -> None:
+    """A row written under the unit's name ("North & Co") instead of its segment ("N1") was
+    left out of the group without a word, while unknown KPIs and columns are listed."""
+    table = two_units.parent / "measurements.csv"
+    day = DAY.isoformat()
+    table.write_text(table.read_text(encoding="utf-8")
+                     + f"incidents,{day},7,North & Co,\nuptime,{day},90,North & Co,5\n",
+                     encoding="utf-8")
+    inputs = load_for(load_params(two_units))
+    store = Store.open(inputs.params.store_location)
+    try:
+        weekly = cadences.get("weekly")
+        group = evaluate(weekly, inputs, store)
+        north = evaluate(weekly, inputs, store, unit="north")
+    finally:
+        store.dispose()
+    assert group.evaluation.data_quality.other_segments == {"North & Co": 2}
+    assert group.evaluation.data_quality.issue_count >= 1
+    assert north.evaluation.data_quality.other_segments == {}
+    fragment = Pack(make_view(group, inputs)).section("data_quality")
+    assert fragment is not None
+    page = fragment.html
+    assert "<code>North &amp; Co</code>" in page and "2 rows of this segment left out" in page
+
+
 def test_the_consistency_check_finds_a_target_or_a_status_the_catalog_does_not_give(
         two_units: Path) -> None:
     inputs = load_for(load_params(two_units))

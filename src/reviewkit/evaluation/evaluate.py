@@ -421,6 +421,8 @@ class DataQuality:
     #: KPIs whose data starts inside a period the pack shows: kpi_id -> (the day it starts,
     #: that period's label). The period is only partly covered.
     partial_first: dict[str, tuple[dt.date, str]] = field(default_factory=dict)
+    #: Rows of segments that are none of the group's units, left out of it: segment -> rows.
+    other_segments: dict[str, int] = field(default_factory=dict)
 
     @property
     def issue_count(self) -> int:
@@ -435,6 +437,7 @@ class DataQuality:
             + len(self.never_reported)
             + (1 if self.rows_after_period else 0)
             + len(self.ignored_columns)
+            + len(self.other_segments)
         )
 
 
@@ -851,7 +854,8 @@ def _data_quality(
                        stale=stale, never_reported=never, rows_after_period=after,
                        ignored_columns=list(ignored_columns), target_overrides=overrides,
                        rows_in_future=future, missing_points=points, grain_nouns=nouns,
-                       partial_first=partial, zero_counted=zeros)
+                       partial_first=partial, zero_counted=zeros,
+                       other_segments=dict(unseen.other_segments))
 
 
 def _finer(grain: Grain, period: Period) -> bool:

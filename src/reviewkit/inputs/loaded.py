@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import hashlib
 import os
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 from reviewkit.errors import InputError
 from reviewkit.inputs._yaml import did_you_mean
 from reviewkit.inputs.catalog import DEFAULT_ROLLUP, Catalog, Kpi, load_catalog
-from reviewkit.inputs.measurements import Measurements, Observation, load_measurements
+from reviewkit.inputs.measurements import Measurements, Observation, Unseen, load_measurements
 from reviewkit.inputs.params import LoadedParams, load_params
 from reviewkit.inputs.portfolio import (
     Benefit,
@@ -115,8 +116,13 @@ class Inputs:
         if not units:
             return replace(self, units=(), unit=None)
         own = frozenset(kpi.id for kpi in self.catalog.kpis if kpi.rollup == "own")
+        segments = {unit.segment for unit in units}
+        other = Counter(obs.segment for rows in self.measurements.series.values()
+                        for obs in rows if obs.segment and obs.segment not in segments)
+        unseen = replace(self.measurements.unseen or Unseen(),
+                         other_segments=dict(sorted(other.items())))
         measurements = replace(self.measurements,
-                               series=group_rows(self.measurements, units, own))
+                               series=group_rows(self.measurements, units, own), unseen=unseen)
         outlook = self.outlook_rows
         if outlook is not None:
             outlook = group_rows(replace(self.measurements, series=outlook), units, own)
@@ -157,7 +163,10 @@ class Inputs:
                 series[kpi.id] = _targets_carried(rows)
             judged.append(own)
         catalog = self.catalog.model_copy(update={"kpis": judged})
-        measurements = replace(self.measurements, series=series,
+        # Rows of other segments are the group's to report, not each unit's.
+        unseen = (replace(self.measurements.unseen, other_segments={})
+                  if self.measurements.unseen is not None else None)
+        measurements = replace(self.measurements, series=series, unseen=unseen,
                                row_count=sum(len(rows) for rows in series.values()))
         outlook = (rows_of(self.outlook_rows, {unit.segment})
                    if self.outlook_rows is not None else None)

@@ -109,6 +109,9 @@ class Unseen:
     rows_after_period: int = 0
     extra_target_rows: dict[str, int] = field(default_factory=dict)  # beyond those in the series
     rows_in_future: int = 0  # rows after today that the series leave out
+    #: Rows of segments that are none of the group's units (a unit's name written for its
+    #: segment, a site dropped from the params file): segment -> rows left out of the group.
+    other_segments: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
