@@ -199,6 +199,29 @@ def test_rows_of_a_segment_that_is_no_unit_are_named_in_the_groups_data_quality(
     assert "<code>North &amp; Co</code>" in page and "2 rows of this segment left out" in page
 
 
+def test_a_units_last_week_counts_the_groups_actions_on_its_kpis_as_this_week_does(
+        two_units: Path) -> None:
+    """With no pack recorded for last week, its exceptions are worked out from its data: they
+    left out the group's actions, so a unit's red KPI with the group's open action on it was
+    "red, no action" last week and "cleared" this week, though nothing had changed."""
+    table = two_units.parent / "measurements.csv"
+    table.write_text(re.sub(r"uptime,([0-9-]+),[0-9.]+,N1,30", r"uptime,\1,90.0,N1,30",
+                            table.read_text(encoding="utf-8")), encoding="utf-8")
+    inputs = load_for(load_params(two_units))
+    store = Store.open(inputs.params.store_location)
+    try:
+        store.add_action(title="Fix the north links", owner="Ann", due=DAY,
+                         kpi_id="uptime", raised_in=None, note="", unit="",
+                         effective=DAY - dt.timedelta(weeks=4), by="t", source="test")
+        north = evaluate(cadences.get("weekly"), inputs, store, unit="north")
+    finally:
+        store.dispose()
+    assert north.result("uptime").status == "red"
+    assert ("uptime", "red_no_action") not in {(e.kpi_id, e.reason)
+                                               for e in north.evaluation.exceptions}
+    assert [(c.kpi_id, c.reason) for c in north.changes.cleared] == []
+
+
 def test_the_consistency_check_finds_a_target_or_a_status_the_catalog_does_not_give(
         two_units: Path) -> None:
     inputs = load_for(load_params(two_units))

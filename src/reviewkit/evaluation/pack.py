@@ -251,14 +251,11 @@ def evaluate_pack(
         as_of=min(as_of, today),
     )
     shares = shares_of(inputs, period, as_of)
-    if inputs.unit is not None:
-        # The group's actions name the unit's KPI and its status; a KPI the unit shows as its
-        # share of the group, the group's status (the unit has none of its own there).
-        group_log = action_log(history.group_events, period, since=since, previous_label=None,
-                               results=[*evaluation.results, *(s.group for s in shares)],
-                               series=measurements.series, as_of=min(as_of, today))
-        log = log.with_group_actions(group_log, {kpi.id for kpi in inputs.catalog.kpis}
-                                     | {kpi.id for kpi in inputs.shares})
+    # The group's actions name the unit's KPI and its status; a KPI the unit shows as its
+    # share of the group, the group's status (the unit has none of its own there).
+    log = _with_group_actions(log, inputs, history, period, since,
+                              [*evaluation.results, *(s.group for s in shares)],
+                              as_of=min(as_of, today))
     evaluation = evaluation.with_exceptions(red_without_action(evaluation.results, log))
     changes = compare(evaluation.results, evaluation.exceptions, earlier,
                       previous_period=period.previous(),
@@ -302,4 +299,21 @@ def _previous_exceptions(inputs: Inputs, history: StoreHistory, period: Period,
                     stale_after=params.stale_after)
     log = action_log(history.events, previous, since=previous.previous().end,
                      previous_label=None, results=then.results, series=series)
+    # As this period's log: the group's actions on the unit's KPIs count as its own (else a
+    # red KPI with the group's action on it reads "red, no action" last period only).
+    log = _with_group_actions(log, inputs, history, previous, previous.previous().end,
+                              then.results)
     return then.with_exceptions(red_without_action(then.results, log)).exceptions
+
+
+def _with_group_actions(log: ActionLog, inputs: Inputs, history: StoreHistory, period: Period,
+                        since: dt.date, results: Sequence[KpiResult],
+                        as_of: dt.date | None = None) -> ActionLog:
+    """A unit's action log with the group's open actions on its KPIs (and on those it shows
+    as its share of the group); the group's log, or the only pack's, as it is."""
+    if inputs.unit is None:
+        return log
+    group_log = action_log(history.group_events, period, since=since, previous_label=None,
+                           results=results, series=inputs.measurements.series, as_of=as_of)
+    return log.with_group_actions(group_log, {kpi.id for kpi in inputs.catalog.kpis}
+                                  | {kpi.id for kpi in inputs.shares})
