@@ -189,3 +189,18 @@ def test_a_trend_reads_with_its_span_and_tone(make_kpi: MakeKpi) -> None:
                            history_length=6)
     assert (sliding.trend, sliding.reading.tone) == ("worsening", "warning")  # still on track
     assert sliding.reading.span == "6 weeks"
+
+
+def test_a_groups_units_reporting_on_different_weekdays_are_read_as_weekly_rows() -> None:
+    """Units reporting weekly, one on Mondays and one on Thursdays: the group's pooled dates
+    step 3 and 4 days, and were read as a 3-day feed with a gap in every other slot."""
+    from reviewkit.evaluation.grain import coverage_of, silence_of
+
+    monday, thursday = D(2026, 9, 7), D(2026, 9, 10)
+    rows = [Observation(day + dt.timedelta(weeks=week), 1.0, segment=segment)
+            for week in range(10) for day, segment in ((monday, "A"), (thursday, "B"))]
+    coverage = coverage_of(rows)
+    assert coverage.grain is not None and coverage.grain.noun == "week"
+    assert coverage.start == monday - dt.timedelta(days=6)
+    silence = silence_of(rows, D(2026, 11, 16))
+    assert silence.grain is not None and silence.grain.noun == "week"

@@ -21,7 +21,12 @@ from reviewkit.evaluation.evaluate import (
     is_worse,
     rag_status,
 )
-from reviewkit.evaluation.grain import cadence_days, dates_with_values, grain_of, shortest_cadence
+from reviewkit.evaluation.grain import (
+    cadence_days,
+    dates_with_values,
+    grain_of_rows,
+    shortest_cadence,
+)
 from reviewkit.inputs.catalog import Kpi, as_written
 from reviewkit.inputs.measurements import Observation
 from reviewkit.periods import Period
@@ -373,7 +378,7 @@ def point_at(kpi: Kpi, rows: Sequence[Observation], day: dt.date) -> Point:
     segments rolled up), judged against the target of the KPI's shortest cadence (for a
     summed KPI whose rows come more or less often than that cadence, the target scaled to the
     rows' grain)."""
-    grain = grain_of(dates_with_values(rows))
+    grain = grain_of_rows(rows)
     dates = dates_with_values(rows, until=day)
     noun = grain.noun if grain is not None else ""
     if not dates:

@@ -151,11 +151,26 @@ class Coverage:
         return ((end - begin).days + 1) / ((period_end - period_start).days + 1)
 
 
+def grain_of_rows(rows: Sequence[Observation], until: dt.date | None = None) -> Grain | None:
+    """The grain of a KPI's rows: of its dates, or for rows of several units (a group's), the
+    coarsest of each unit's own. Two weekly feeds, one on Mondays and one on Thursdays, are
+    weekly rows, never a 3-day feed with a gap in every other slot."""
+    by_segment: dict[str, list[Observation]] = {}
+    for obs in rows:
+        by_segment.setdefault(obs.segment, []).append(obs)
+    if len(by_segment) <= 1:
+        return grain_of(dates_with_values(rows, until))
+    grains = [grain for grain in (grain_of(dates_with_values(own, until))
+                                  for own in by_segment.values()) if grain is not None]
+    return max(grains, key=lambda grain: grain.days, default=None)
+
+
 def coverage_of(rows: Iterable[Observation]) -> Coverage:
+    rows = list(rows)
     dates = dates_with_values(rows)
     if not dates:
         return Coverage(None, None, None)
-    grain = grain_of(dates)
+    grain = grain_of_rows(rows)
     first = dates[0]
     # Without a grain, where the first row's data starts is unknown: no period is taken to be
     # partly covered.
@@ -192,10 +207,11 @@ class Silence:
 
 def silence_of(rows: Iterable[Observation], as_of: dt.date) -> Silence:
     """How many of a KPI's rows are overdue at ``as_of``, at the grain of its data."""
+    rows = list(rows)
     dates = dates_with_values(rows, until=as_of)
     if not dates:
         return Silence(None, None, 0)
-    grain = grain_of(dates)
+    grain = grain_of_rows(rows, until=as_of)
     if grain is None:
         return Silence(None, dates[-1], 0)
     return Silence(grain, dates[-1], grain.missed(dates[-1], as_of))
