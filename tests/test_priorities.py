@@ -108,6 +108,8 @@ def test_priorities_load_with_defaults_and_lines(write: Write) -> None:
          "objective 1 of priority 'cyber_resilience' is missing"),
         ("            target: 98\n", "            target: ninety\n", 12, "target",
          "'ninety' is not a number"),
+        ("            target: 98\n", "            target: 1.0e+16\n", 12, "target",
+         "1e+16 is beyond the largest figure reviewkit reads, 1e15"),
         ("            weight: 2\n", "            weight: 0\n", 13, "weight",
          "weight must be above 0"),
         ("            weight: 2\n", "            weight: yes\n", 13, "weight",

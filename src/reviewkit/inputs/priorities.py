@@ -54,6 +54,7 @@ from reviewkit.inputs._yaml import (
     did_you_mean,
     load_yaml_mapping,
 )
+from reviewkit.inputs.table import magnitude_problem
 from reviewkit.periods import check_date, parse_date
 
 #: A board can steer a handful of priorities; more is an error.
@@ -206,6 +207,9 @@ class _Reader:
         if not math.isfinite(value):
             raise self.error(f"{where}: {value!r} is not a finite number", mapping.line_of(key),
                              key)
+        beyond = magnitude_problem(float(value))
+        if beyond is not None:  # as every table's figures: one the pack could not print
+            raise self.error(f"{where}: {float(value)!r} {beyond}", mapping.line_of(key), key)
         return float(value)
 
     def priority(self, item: Any, line: int) -> StrategicPriority:
