@@ -62,7 +62,15 @@ def normalise(text: str, root: Path) -> str:
         text = pattern.sub(placeholder, text)
     names = "|".join(RECORDED_PACKAGES)
     text = re.sub(rf"(?m)^({names}) ?\S+$", r"\1 <version>", text)
-    return text
+    # The software table's row of versions under its row of names: what the machine installed
+    # (a newer pandas on a fresh clone) is no change to the pack.
+    return _VERSION_ROW.sub("<versions>", text)
+
+
+#: A line of version numbers only, two of them at least with three parts ("3.11.7 0.1.0 70.0"):
+#: never a row of figures, whose numbers have one point at most.
+_VERSION_ROW = re.compile(r"(?m)^(?=(?:.*?\b\d+\.\d+\.\d+){2})"
+                          r"(?:\d+(?:\.\d+)+[\w.+-]*[ \t]+){3,}\d+(?:\.\d+)+[\w.+-]*$")
 
 
 def _normalise_json(value: Any, root: Path) -> Any:
