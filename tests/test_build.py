@@ -462,3 +462,38 @@ def test_bad_input_is_refused_before_any_kernel_starts(
     with pytest.raises(ReviewkitError):
         build.build_pack("weekly", params, out_dir=tmp_path / "out")
     assert started == []
+
+
+def test_a_pack_without_charts_counts_its_build_stages_up_to_their_total(
+        write: Any, tmp_path: Path) -> None:
+    """Two weeks of data draw no chart (a chart needs three values); the build's progress still
+    counts each stage once, the last as the total ("[11/10]" was printed)."""
+    from reviewkit.run.build import build_pack
+
+    write("kpis.yaml", """
+        kpis:
+          - id: tickets
+            name: Tickets resolved
+            perspective: Service
+            direction: higher_is_better
+            target: 100
+            amber: 90
+            owner: Service Desk Lead
+            cadences: [weekly]
+            unit: count
+            headline: true
+        """)
+    write("measurements.csv", "kpi_id,period_end,value\ntickets,2026-11-13,95\n"
+                              "tickets,2026-11-20,101\n")
+    params = write("org.yaml", "organisation: Two Weeks Ltd\ncatalog: kpis.yaml\n"
+                               "measurements: measurements.csv\n")
+    said: list[str] = []
+    result = build_pack("weekly", params, period="2026-11-20", out_dir=tmp_path / "out",
+                        progress=said.append)
+    assert result.pdf.is_file()
+    counted = [re.match(r"\[(\d+)/(\d+)\] ", line) for line in said]
+    steps = [(int(m[1]), int(m[2])) for m in counted if m]
+    assert steps, said
+    total = steps[0][1]
+    assert [done for done, _ in steps] == list(range(1, total + 1)), said
+    assert {of for _, of in steps} == {total}

@@ -151,6 +151,9 @@ class PackJob:
     refuse_contradictions: bool = False
     #: The analyst's notebooks whose edits were read, as they were then (checked at the swap).
     notebooks_read: tuple[tuple[str, publish.Signature], ...] = ()
+    #: Whether the document's charts are drawn (a pack may have none: no KPI with enough
+    #: values for one), else the worker draws them.
+    charts_drawn: bool = False
 
     @property
     def unit(self) -> str:
@@ -297,7 +300,7 @@ def produce(
     try:
         with running:
             document = job.document
-            if not document.charts:
+            if not job.charts_drawn:
                 with stages.stage("charts"):
                     document = replace(document,
                                        charts=render_charts(document.view.evaluated))
@@ -480,7 +483,7 @@ def _build_pack(definition: Cadence, params_file: str | Path, drawing: ChartProc
             kernel = start_kernel(notebook_path)
             try:
                 draw = drawing.draw if drawing is not None else render_charts
-                job = replace(job, document=replace(
+                job = replace(job, charts_drawn=True, document=replace(
                     job.document, charts=draw(job.document.view.evaluated)))
             except BaseException:
                 _stop(kernel)
