@@ -600,6 +600,37 @@ def test_collect_edits_prefer_store_keeps_the_stored_text(
     assert (entry.text, entry.revision) == ("Colleague's words.", 1)
 
 
+def test_collect_edits_prefer_store_keeps_the_notebooks_words_in_the_history(
+    context: PackEvaluation, store: Store, tmp_path: Path
+) -> None:
+    """The conflict's message says both texts are kept: the one not chosen is recorded in the
+    narrative's history, by whom and from where, and the stored text stays current."""
+    path = tmp_path / "pack.ipynb"
+    _conflict_setup(context, store, path)
+    collect_edits(path, store, context, by="analyst", prefer="store")
+    history = store.narrative_history("weekly", "2026-11-20", "summary")
+    assert [(h.text, h.updated_by) for h in history] == [
+        ("Colleague's words.", "colleague"), ("Analyst's words.", "analyst")]
+    assert "not chosen" in history[-1].source and "pack.ipynb" in history[-1].source
+    assert store.narratives("weekly", "2026-11-20")["summary"].text == "Colleague's words."
+
+
+def test_words_not_chosen_can_still_be_saved_from_a_copy_made_later(
+    context: PackEvaluation, store: Store, tmp_path: Path
+) -> None:
+    """Kept in the history as not chosen, the words are not taken for saved already: written
+    again in a notebook made from the store's revision, they are saved."""
+    path = tmp_path / "pack.ipynb"
+    _conflict_setup(context, store, path)
+    collect_edits(path, store, context, by="analyst", prefer="store")
+    again = tmp_path / "again" / "pack.ipynb"
+    again.parent.mkdir()
+    write_pack_notebook(again, context, store.narratives("weekly", "2026-11-20"))
+    edit_notebook(again, {"summary": "Analyst's words."})
+    assert collect_edits(again, store, context, by="analyst") == ["summary"]
+    assert store.narratives("weekly", "2026-11-20")["summary"].text == "Analyst's words."
+
+
 def test_collect_edits_detects_a_conflict_when_the_store_revision_moved_on(
     context: PackEvaluation, store: Store, tmp_path: Path
 ) -> None:

@@ -364,6 +364,7 @@ def _edit_of(meta: Mapping[str, Any], text: str, pack_notebook: Path) -> Narrati
         source=(f"accepted in notebook {pack_notebook.name}" if accepted and unchanged
                 else f"notebook {pack_notebook.name}"),
         where=str(pack_notebook),
-        conflict_hint="rebuild with --prefer notebook or --prefer store",
+        conflict_hint=("rebuild with --prefer notebook or --prefer store (the text not chosen "
+                       "stays in the narrative's history)"),
         accepted=accepted,
     )

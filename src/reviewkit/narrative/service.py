@@ -19,6 +19,10 @@ from reviewkit.store.records import StoredNarrative
 #: Which side wins when a cell was edited and the store changed since: the edit, or the store.
 Prefer = Literal["edit", "store"]
 
+#: How the narrative's history marks an edit that lost a conflict to the store (kept, never
+#: current): after the edit's own source.
+NOT_CHOSEN = "; not chosen (--prefer store)"
+
 
 @dataclass(frozen=True)
 class NarrativeService:
@@ -73,6 +77,11 @@ class NarrativeService:
                 stored_revision = current.revision if current is not None else 0
                 if stored_revision != revision:
                     if prefer == "store":
+                        # The analyst's words are never dropped: they go into the history.
+                        tx.keep_narrative_not_chosen(
+                            cadence=self.cadence, label=self.label, key=edit.key,
+                            text=edit.text, basis=edit.basis, revision=stored_revision, by=by,
+                            source=edit.source + NOT_CHOSEN, unit=self.unit)
                         continue
                     if prefer != "edit":
                         raise NarrativeError(
@@ -126,6 +135,7 @@ def _saved_since(tx: Transaction, service: NarrativeService, edit: NarrativeEdit
     made from: the same edit read again from a copy made before it was saved."""
     return any(
         entry.revision > edit.revision and normalise(entry.text) == normalise(edit.text)
+        and not entry.source.endswith(NOT_CHOSEN)
         for entry in tx.narrative_history(service.cadence, service.label, edit.key,
                                           service.unit))
 

@@ -1110,6 +1110,20 @@ class Transaction:
         )
         return revision
 
+    def keep_narrative_not_chosen(self, *, cadence: str, label: str, key: str, text: str,
+                                  basis: dict[str, Any], revision: int, by: str, source: str,
+                                  unit: str = "") -> None:
+        """Record in the narrative's history a text that lost a conflict to the stored
+        revision ``revision`` (``--prefer store``): the stored text stays current, and the
+        words not chosen are kept, by whom and from where."""
+        self.connection.execute(
+            narrative_history.insert().values(
+                cadence=cadence, label=label, unit=unit, key=key, revision=revision, text=text,
+                basis=json.dumps(basis, sort_keys=True), updated_at=_now(), updated_by=by,
+                source=source,
+            )
+        )
+
     def _last_changes(self, entity_id: str) -> dict[str, dt.date]:
         """The day of each field's last recorded change ('created': the day it was raised)."""
         rows = self.connection.execute(
@@ -1255,6 +1269,7 @@ def _narrative(row: Any) -> StoredNarrative:
         key=row["key"], kpi_id=row.get("kpi_id"), text=row["text"],
         basis=json.loads(row["basis"] or "{}"), revision=int(row["revision"]),
         updated_at=row["updated_at"], updated_by=row["updated_by"],
+        source=row.get("source") or "",
     )
 
 

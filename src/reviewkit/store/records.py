@@ -120,6 +120,8 @@ class StoredNarrative:
     revision: int
     updated_at: str
     updated_by: str
+    #: Where the text came from (the history's; the current text has none).
+    source: str = ""
 
 
 class NarrativeConflict(StoreError):
