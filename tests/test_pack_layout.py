@@ -138,3 +138,31 @@ def test_an_organisations_pack_writes_numbers_and_dates_one_way(
 ) -> None:
     html = (kestrel[cadence] / "pack.html").read_text(encoding="utf-8")
     assert number_and_date_slips(visible_text(html)) == []
+
+
+LONG_WORD = "https://intranet.example.org/" + "x" * 280
+
+
+def test_an_analysts_long_url_wide_table_and_long_code_line_stay_on_the_page(
+        tmp_path: Path) -> None:
+    """Nothing an analyst writes is cut off at the page's edge: a long address breaks, a wide
+    Markdown table shares the width, a long code line wraps."""
+    columns = range(12)
+    table = ("<table><thead><tr>" + "".join(f"<th>column heading {i}</th>" for i in columns)
+             + "</tr></thead><tbody><tr>" + "".join("<td>valuevaluevalue</td>" for _ in columns)
+             + "</tr></tbody></table>")
+    layout = _layout(tmp_path, '<aside class="rk-narrative"><div class="rk-narrative-label">'
+                     f"Commentary</div><p>See {LONG_WORD}</p>{table}"
+                     f"<pre><code>{'very_long_code_line_' * 20}</code></pre></aside>")
+    assert layout.overflows() == []
+
+
+def test_a_long_word_in_whats_changed_since_the_last_version_stays_in_its_column(
+        tmp_path: Path) -> None:
+    layout = _layout(tmp_path, '<section class="rk-reissue"><table class="rk-table '
+                     'rk-reissue-table"><thead><tr><th scope="col">What</th><th scope="col">Of'
+                     '</th><th scope="col">In version 2</th><th scope="col">Now</th></tr>'
+                     '</thead><tbody><tr><td>Commentary</td><td>Summary</td><td>Short.</td>'
+                     f"<td>{LONG_WORD} and more words after it</td></tr></tbody></table>"
+                     "</section>")
+    assert layout.overflows() == []
