@@ -10,8 +10,9 @@ import smtplib
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import make_msgid
 from pathlib import Path
 
 from reviewkit.errors import EnvironmentFailure
@@ -39,7 +40,9 @@ class Mail:
 def _message(mail: Mail, sender: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = formataddr((mail.to_name, mail.to))
+    # An Address, not a formatted string: a name holding "<someone@else>" and a letter to
+    # encode lost its quoting when the header was written, and was read back as that address.
+    message["To"] = Address(display_name=mail.to_name, addr_spec=mail.to)
     # Header injection is impossible: EmailMessage refuses CR or LF in a header value.
     message["Subject"] = " ".join(mail.subject.split())
     message["Message-ID"] = make_msgid(domain="reviewkit")
