@@ -356,3 +356,27 @@ def test_an_empty_title_owner_or_text_on_the_command_line_is_refused_as_in_minut
     assert stopped.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "must not be empty" in err, err
+
+
+@pytest.mark.parametrize("command", ["add", "update"])
+def test_a_due_date_already_past_is_recorded_with_a_warning(
+        command: str, tmp_path: Path) -> None:
+    """A due date before the day the change is made is allowed (the minutes may record a
+    late action) but said: the action shows as overdue in the very next pack."""
+    from conftest import copy_demo, run_cli_in_process
+
+    params = copy_demo(tmp_path / "org")
+    add = ["actions", "add", "--params", str(params), "--title", "Fix it", "--owner", "Sam",
+           "--date", "2026-11-20", "--due"]
+    if command == "add":
+        code, out, err = run_cli_in_process([*add, "2026-11-02"])
+    else:
+        code, out, err = run_cli_in_process([*add, "2026-12-31"])
+        assert (code, err) == (0, "")
+        code, out, err = run_cli_in_process(["actions", "update", out.strip(), "--params",
+                                             str(params), "--due", "2026-11-02", "--date",
+                                             "2026-11-20"])
+    assert code == 0, err
+    assert err.count("\n") == 1, err
+    assert "warning:" in err and "2 Nov 2026" in err and "20 Nov 2026" in err
+    assert "overdue" in err

@@ -16,6 +16,7 @@ from typing import Any
 from reviewkit import periods
 from reviewkit.cli.output import write_output
 from reviewkit.errors import InputError, UsageError
+from reviewkit.formatting import format_date
 from reviewkit.inputs.catalog import load_catalog
 from reviewkit.inputs.measurements import load_measurements
 from reviewkit.inputs.params import LoadedParams, load_params
@@ -225,6 +226,7 @@ def run_actions(args: argparse.Namespace) -> int:
                 note=args.note, unit=_unit_key(args) or "", **context,
             )
             print(action_id)
+            _warn_if_past(action_id, due, context["effective"])
         elif command in ("update", "close"):
             changes: dict[str, Any] = {"note": args.note}
             if command == "close":
@@ -232,8 +234,11 @@ def run_actions(args: argparse.Namespace) -> int:
             else:
                 changes.update(status=args.status, due=_date_arg(args.due, "--due"),
                                owner=args.owner)
-            changed = store.update_action(args.id, changes, **_context(args))
+            context = _context(args)
+            changed = store.update_action(args.id, changes, **context)
             print(f"{args.id}: " + (", ".join(changed) + " changed" if changed else "no change"))
+            if "due" in changed and changes["due"] is not None:
+                _warn_if_past(args.id, changes["due"], context["effective"])
         elif command == "list":
             _print_rows([_action_row(a) for a in store.actions(args.status, _unit_key(args))],
                         args.format)
@@ -249,6 +254,14 @@ def run_actions(args: argparse.Namespace) -> int:
     finally:
         store.dispose()
     return 0
+
+
+def _warn_if_past(action_id: str, due: dt.date, effective: dt.date) -> None:
+    """A due date before the day it is recorded is kept (minutes may record a late action),
+    but said: the action is overdue in the very next pack."""
+    if due < effective:
+        print(f"warning: {action_id} is due {format_date(due)}, before {format_date(effective)} "
+              "when it was recorded: it shows as overdue in the next pack", file=sys.stderr)
 
 
 def run_decisions(args: argparse.Namespace) -> int:
