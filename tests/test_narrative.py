@@ -1568,3 +1568,83 @@ def test_a_lone_carriage_return_survives_export_and_import(
         assert "one\rtwo" in handle.read()
     code, out, err = _import(params, again, "--period", "2026-11-20")
     assert (code, out.strip()) == (0, f"{again}: nothing changed"), err
+
+
+def _summaries(params: Path) -> dict[str, str | None]:
+    """The stored summary of the group ('') and of units ngh and sah, 20 November."""
+    store = Store.open(str(params.parent / "reviewkit.sqlite"))
+    try:
+        found = {unit: store.narratives("weekly", "2026-11-20", unit).get("summary")
+                 for unit in ("", "ngh", "sah")}
+    finally:
+        store.dispose()
+    return {unit: saved.text if saved else None for unit, saved in found.items()}
+
+
+def _rewrite_summary(markdown: Path, words: str) -> None:
+    text = markdown.read_text(encoding="utf-8")
+    markdown.write_text(re.sub(r"(## summary — Summary\n<!-- [^\n]* -->\n\n)[^#]*",
+                               rf"\g<1>{words}\n\n", text), encoding="utf-8")
+
+
+@pytest.fixture
+def exported_for_ngh(tmp_path: Path) -> tuple[Path, Path]:
+    """The demo's params, and unit ngh's 20 November narrative exported, its summary
+    rewritten."""
+    from conftest import copy_demo, run_cli_in_process
+
+    params = copy_demo(tmp_path)
+    markdown = tmp_path / "ngh.md"
+    code, _, err = run_cli_in_process(["narrative", "export", "weekly", "--params", str(params),
+                                       "--period", "2026-11-20", "--unit", "ngh",
+                                       "--output", str(markdown)])
+    assert code == 0, err
+    _rewrite_summary(markdown, "North General's words.")
+    return params, markdown
+
+
+def test_a_units_narrative_is_not_imported_into_the_group(
+        exported_for_ngh: tuple[Path, Path]) -> None:
+    """Imported without --unit, a unit's file saved the unit's words as the group's."""
+    params, markdown = exported_for_ngh
+    code, out, err = _import(params, markdown, "--period", "2026-11-20")
+    assert code == 2 and out == ""
+    assert err.strip().count("\n") == 0 and "Traceback" not in err
+    assert f"{markdown}, line 3:" in err and "--unit ngh" in err, err
+    assert _summaries(params) == {"": None, "ngh": None, "sah": None}
+
+
+def test_a_units_narrative_is_not_imported_into_another_unit(
+        exported_for_ngh: tuple[Path, Path]) -> None:
+    """Imported with another unit's --unit, a unit's file saved its words as that unit's."""
+    params, markdown = exported_for_ngh
+    code, out, err = _import(params, markdown, "--period", "2026-11-20", "--unit", "sah")
+    assert code == 2 and out == ""
+    assert err.strip().count("\n") == 0 and "Traceback" not in err
+    assert f"{markdown}, line 3:" in err and "unit ngh" in err and "--unit ngh" in err, err
+    assert _summaries(params) == {"": None, "ngh": None, "sah": None}
+
+
+def test_a_units_narrative_imports_into_that_unit(exported_for_ngh: tuple[Path, Path]) -> None:
+    params, markdown = exported_for_ngh
+    code, out, err = _import(params, markdown, "--period", "2026-11-20", "--unit", "ngh")
+    assert code == 0, err
+    assert "summary" in out.strip().split("saved ", 1)[1].split(", ")
+    assert _summaries(params) == {"": None, "ngh": "North General's words.", "sah": None}
+
+
+def test_a_file_naming_no_unit_is_the_groups_as_every_older_export_is(
+        exported: tuple[Path, Path]) -> None:
+    """The group's file names no unit, as no file exported before units were recorded does:
+    such a file still imports into the group, and is refused for a unit, whose words it may
+    not hold."""
+    params, markdown = exported
+    assert "<!-- reviewkit narrative weekly 2026-11-20. Edit" in markdown.read_text("utf-8")
+    _rewrite_summary(markdown, "The group's words.")
+    code, out, err = _import(params, markdown, "--period", "2026-11-20", "--unit", "ngh")
+    assert code == 2 and out == ""
+    assert err.strip().count("\n") == 0 and "Traceback" not in err
+    assert f"{markdown}, line 3:" in err and "without --unit" in err, err
+    code, out, err = _import(params, markdown, "--period", "2026-11-20")
+    assert code == 0, err
+    assert _summaries(params) == {"": "The group's words.", "ngh": None, "sah": None}

@@ -67,7 +67,8 @@ def run_narrative(args: argparse.Namespace) -> int:
             return 0
         if args.narrative_command == "export":
             text = to_markdown(inputs.params.title_for(cadence), evaluated.period.long_label,
-                               cadence.name, evaluated.period.label, cells)
+                               cadence.name, evaluated.period.label, cells,
+                               unit=evaluated.unit_key)
             if args.output:
                 write_output(args.output, text)
                 print(args.output)
@@ -75,7 +76,8 @@ def run_narrative(args: argparse.Namespace) -> int:
                 sys.stdout.write(text)
             return 0
         text = _read(args.file)
-        check_exported_for(text, args.file, cadence.name, evaluated.period.label)
+        check_exported_for(text, args.file, cadence.name, evaluated.period.label,
+                           evaluated.unit_key)
         sections = parse_markdown(text, args.file)
         edits = edits_from_markdown(sections, cells, args.file,
                                     f"{cadence.name} pack {evaluated.period.label}")

@@ -59,11 +59,15 @@ _REVISION = re.compile(r"^<!-- reviewkit: revision (\d+)(?P<draft>, draft)?(?:, 
 
 
 def to_markdown(title: str, long_label: str, cadence: str, label: str,
-                cells: Sequence[NarrativeCell]) -> str:
+                cells: Sequence[NarrativeCell], unit: str = "") -> str:
+    """The narrative of a pack as one Markdown file. ``unit``: the unit's id, '' for the group
+    (or the only) pack, whose header names no unit, as every file exported before units were
+    recorded: such a file stays the group's."""
+    named = f" unit {unit}" if unit else ""
     lines = [
         f"# Narrative: {title}, {long_label}",
         "",
-        f"<!-- reviewkit narrative {cadence} {label}. Edit the text under "
+        f"<!-- reviewkit narrative {cadence} {label}{named}. Edit the text under "
         "each '## key' heading and import the file with `reviewkit narrative import`. Keep the "
         "headings and the revision comments. Placeholders such as {{ kpi.<id>.value }} are "
         "filled at build time. -->",
@@ -86,23 +90,49 @@ class MarkdownSection:
     draft: bool = False  # the ", draft" marker is still there (remove it to accept the draft)
 
 
-#: The comment an exported file opens with, naming the pack it was exported from.
-_EXPORTED_FOR = re.compile(r"^<!-- reviewkit narrative (\S+) (\S+)\. ", re.MULTILINE)
+#: The comment an exported file opens with, naming the pack it was exported from: its cadence,
+#: period and unit (none: the group's, or a file from before units were recorded).
+_EXPORTED_FOR = re.compile(r"^<!-- reviewkit narrative (\S+) (\S+?)(?: unit (\S+))?\. ",
+                           re.MULTILINE)
 
 
-def check_exported_for(text: str, path: Path, cadence: str, label: str) -> None:
+def check_exported_for(text: str, path: Path, cadence: str, label: str, unit: str = "") -> None:
     """Refuse a file exported from another pack than the one it is imported into: its texts
-    were written about other figures (a file from 13 November imported on the 20th)."""
+    were written about other figures (a file from 13 November imported on the 20th), or about
+    another unit (or the group). ``unit``: '' for the group (or the only) pack."""
     found = _EXPORTED_FOR.search(text)
-    if found is None or (found[1], found[2]) == (cadence, label):
+    if found is None:
+        return
+    their_unit = found[3] or ""
+    if (found[1], found[2], their_unit) == (cadence, label, unit):
         return
     line = text.count("\n", 0, found.start()) + 1
     if found[1] != cadence:
         fix = f"import it with `reviewkit narrative import {found[1]} …`"
     else:
-        fix = f"import it with --period {found[2]}"
-    raise InputError(path, f"exported from the {found[1]} pack {found[2]}, not the {cadence} "
-                     f"pack {label}; {fix}, or export this pack's narrative", line=line)
+        options = [f"--period {found[2]}"] if found[2] != label else []
+        if their_unit:
+            options += [f"--unit {their_unit}"] if their_unit != unit else []
+        fix = "import it" + (f" with {' '.join(options)}" if options else "")
+        if their_unit != unit and not their_unit:
+            fix += " and without --unit" if options else " without --unit"
+    units_differ = their_unit != unit
+    theirs = _pack_named(found[1], found[2], their_unit, units_differ)
+    if units_differ and not their_unit:
+        # A file naming no unit may come from a unit's pack, exported before files named
+        # their unit: the group's is all it can be said to be.
+        theirs += " (or a unit's, exported before files named their unit)"
+    raise InputError(path, f"exported from {theirs}, not "
+                     f"{_pack_named(cadence, label, unit, units_differ)}; {fix}, or export "
+                     "this pack's narrative", line=line)
+
+
+def _pack_named(cadence: str, label: str, unit: str, units_differ: bool) -> str:
+    """A pack as a message names it: the group's or a unit's only when that is the difference."""
+    if not units_differ:
+        return f"the {cadence} pack {label}"
+    whose = f"unit {unit}'s" if unit else "the group's"
+    return f"{whose} {cadence} pack {label}"
 
 
 def parse_markdown(text: str, path: Path) -> list[MarkdownSection]:
