@@ -442,6 +442,27 @@ def test_plan_cells_refuses_stored_text_with_an_unknown_placeholder(
         plan_cells(context, SECTIONS, saved)
 
 
+def test_a_build_refusing_stored_text_with_an_unknown_placeholder_says_how_to_fix_it(
+    context: PackEvaluation,
+) -> None:
+    saved = {"kpis": stored("kpis", "See {{ kpi.legacy_backup_jobs.value }}", {})}
+    with pytest.raises(NarrativeError) as refused:
+        plan_cells(context, SECTIONS, saved)
+    assert "narrative export" in str(refused.value) and "narrative import" in str(refused.value)
+
+
+def test_plan_cells_not_strict_keeps_stored_text_with_an_unknown_placeholder_as_written(
+    context: PackEvaluation,
+) -> None:
+    """As an export plans them: the text of a KPI since removed from the catalog, to be fixed
+    in the exported file; the KPIs it names that are still there are still watched."""
+    text = "See {{ kpi.legacy_backup_jobs.value }} and {{ kpi.cloud_spend.value }}."
+    saved = {"kpis": stored("kpis", text, {"cloud_spend": {"value": 41.2, "status": "green"}})}
+    [kpis] = [c for c in plan_cells(context, SECTIONS, saved, strict=False) if c.key == "kpis"]
+    assert (kpis.text, kpis.draft, list(kpis.values)) == (text, False, ["cloud_spend"])
+    assert kpis.stale
+
+
 # -- collecting notebook edits ---------------------------------------------------------------
 
 def write_pack_notebook(path: Path, context: PackEvaluation,
@@ -1648,3 +1669,37 @@ def test_a_file_naming_no_unit_is_the_groups_as_every_older_export_is(
     code, out, err = _import(params, markdown, "--period", "2026-11-20")
     assert code == 0, err
     assert _summaries(params) == {"": "The group's words.", "ngh": None, "sah": None}
+
+
+def test_stored_text_with_an_unknown_placeholder_is_exported_as_written_and_fixed_by_import(
+        tmp_path: Path) -> None:
+    """A KPI removed from the catalog left a placeholder the build refuses; the export refused
+    it too and wrote no file, so the Markdown route to fix the text was shut."""
+    from conftest import copy_demo, run_cli_in_process
+
+    params = copy_demo(tmp_path)
+    store = Store.open(str(params.parent / "reviewkit.sqlite"))
+    try:
+        store.save_narrative(cadence="weekly", label="2026-11-20", key="kpis", kpi_id=None,
+                             text="Rate at {{ kpi.csr.value }}.", basis={},
+                             expected_revision=0, by="analyst", source="test")
+    finally:
+        store.dispose()
+    markdown = tmp_path / "narrative.md"
+    code, _, err = run_cli_in_process(["narrative", "export", "weekly", "--params", str(params),
+                                       "--period", "2026-11-20", "--output", str(markdown)])
+    assert code == 0, err
+    text = markdown.read_text(encoding="utf-8")
+    assert "\nRate at {{ kpi.csr.value }}.\n" in text
+    line = text.split("\n").index("Rate at {{ kpi.csr.value }}.") + 1
+    heading = text.split("\n").index("## kpis — KPIs by perspective") + 1
+    assert line > heading
+    code, out, err = _import(params, markdown, "--period", "2026-11-20")
+    assert code == 2 and out == ""
+    assert err.strip().count("\n") == 0 and "Traceback" not in err
+    assert f"{markdown}, line {heading}:" in err and "{{ kpi.csr.value }}" in err, err
+    markdown.write_text(text.replace("{{ kpi.csr.value }}",
+                                     "{{ kpi.change_success_rate.value }}"), encoding="utf-8")
+    code, out, err = _import(params, markdown, "--period", "2026-11-20")
+    assert code == 0, err
+    assert "kpis" in out.strip().split("saved ", 1)[1].split(", ")

@@ -13,6 +13,7 @@ from reviewkit.errors import InputError, UsageError
 from reviewkit.inputs.params import load_params
 from reviewkit.narrative.edits import (
     check_exported_for,
+    check_section_placeholders,
     edits_from_markdown,
     parse_markdown,
     to_markdown,
@@ -56,7 +57,10 @@ def run_narrative(args: argparse.Namespace) -> int:
     try:
         evaluated = evaluate(cadence, inputs, store, period, args.unit)
         service = NarrativeService(store, evaluated)
-        cells = service.plan(slots_of(notebook, cadence))
+        # Export and import take stored text with an unknown placeholder as it is: they are
+        # the way to fix it (the import refuses the file until it is fixed).
+        cells = service.plan(slots_of(notebook, cadence),
+                             strict=args.narrative_command == "accept")
         if args.narrative_command == "accept":
             keys = None if args.all else list(args.keys)
             saved = service.accept(cells, keys, by=args.by or getpass.getuser(),
@@ -79,6 +83,7 @@ def run_narrative(args: argparse.Namespace) -> int:
         check_exported_for(text, args.file, cadence.name, evaluated.period.label,
                            evaluated.unit_key)
         sections = parse_markdown(text, args.file)
+        check_section_placeholders(sections, evaluated, args.file)
         edits = edits_from_markdown(sections, cells, args.file,
                                     f"{cadence.name} pack {evaluated.period.label}")
         saved = service.save(edits, by=args.by or getpass.getuser())

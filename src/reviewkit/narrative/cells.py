@@ -18,7 +18,7 @@ from reviewkit.cadences import Narrative
 from reviewkit.evaluation.pack import PackEvaluation
 from reviewkit.formatting import format_value
 from reviewkit.narrative.drafts import draft_for_kpi, draft_for_section
-from reviewkit.narrative.placeholders import check_placeholders
+from reviewkit.narrative.placeholders import NarrativeError, check_placeholders, kpis_named
 from reviewkit.store.records import StoredNarrative
 
 #: Keys of the commentary cell each headline or exceptional KPI gets: ``kpi-<id>``.
@@ -109,9 +109,15 @@ def plan_cells(
     pack: PackEvaluation,
     slots: Sequence[Narrative],
     stored: Mapping[str, StoredNarrative],
+    *,
+    strict: bool = True,
 ) -> tuple[NarrativeCell, ...]:
     """Every narrative cell of the pack: the sections' cells (``slots``, in order), then one
-    per KPI of :func:`kpi_cell_ids`; stored words where there are any, else a draft."""
+    per KPI of :func:`kpi_cell_ids`; stored words where there are any, else a draft.
+
+    Stored text with an unknown placeholder (a KPI since removed from the catalog) is an error
+    (``strict``: a pack cannot show it), or kept as written: an export must still write it out,
+    as exporting, editing and importing the text is how it gets fixed."""
     results = {r.kpi.id: r for r in pack.results}
     specs: list[tuple[str, str | None, str, str]] = [
         (slot.key, None, slot.title, slot.prompt) for slot in slots
@@ -124,7 +130,15 @@ def plan_cells(
     for key, kpi_id, title, prompt in specs:
         saved = stored.get(key)
         if saved is not None:
-            kpis = check_placeholders(saved.text, pack, key)
+            try:
+                kpis = check_placeholders(saved.text, pack, key)
+            except NarrativeError as exc:
+                if strict:
+                    raise NarrativeError(
+                        f"{exc}; to fix the stored text, export the narrative (`reviewkit "
+                        "narrative export`), edit that cell and import the file (`reviewkit "
+                        "narrative import`)") from None
+                kpis = kpis_named(saved.text, pack)
             if kpi_id:
                 kpis.add(kpi_id)
             now = values_of(sorted(kpis), pack)

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from reviewkit.errors import InputError
+from reviewkit.evaluation.pack import PackEvaluation
 from reviewkit.narrative.cells import NarrativeCell
+from reviewkit.narrative.placeholders import NarrativeError, check_placeholders
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,17 @@ def parse_markdown(text: str, path: Path) -> list[MarkdownSection]:
         raise InputError(path, "no '## key' sections found; export the narrative with "
                          "`reviewkit narrative export` to get the expected layout")
     return sections
+
+
+def check_section_placeholders(sections: Sequence[MarkdownSection], pack: PackEvaluation,
+                               path: Path) -> None:
+    """Refuse a file any of whose texts holds an unknown placeholder, naming its line: also a
+    text left as exported (stored before its KPI left the catalog), which no build can show."""
+    for section in sections:
+        try:
+            check_placeholders(section.text, pack, section.key)
+        except NarrativeError as exc:
+            raise NarrativeError(f"{path}, line {section.line}: {exc}") from None
 
 
 def _section_text(body: Sequence[str]) -> str:

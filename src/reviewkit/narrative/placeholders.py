@@ -73,6 +73,14 @@ def check_placeholders(text: str, pack: PackEvaluation, key: str) -> set[str]:
     return kpis
 
 
+def kpis_named(text: str, pack: PackEvaluation) -> set[str]:
+    """The KPIs of this pack a text's placeholders name, passing over any placeholder
+    :func:`check_placeholders` refuses (text kept as written until it is fixed)."""
+    known = {result.kpi.id for result in pack.results}
+    return {match[1] for name in placeholders(text)
+            if (match := _KPI_FIELD.match(name)) and match[1] in known and match[2] in KPI_FIELDS}
+
+
 def fill(text: str, pack: PackEvaluation) -> str:
     """Replace placeholders with this pack's numbers (checked beforehand), each as Markdown
     that shows it as written: a KPI's name or owner is data, not Markdown of the analyst's."""

@@ -46,9 +46,11 @@ class NarrativeService:
     def stored(self) -> dict[str, StoredNarrative]:
         return self.store.narratives(self.cadence, self.label, self.unit)
 
-    def plan(self, slots: Sequence[Narrative]) -> tuple[NarrativeCell, ...]:
-        """Every cell of the pack, stored words first, else drafts."""
-        return plan_cells(self.pack, slots, self.stored())
+    def plan(self, slots: Sequence[Narrative], *,
+             strict: bool = True) -> tuple[NarrativeCell, ...]:
+        """Every cell of the pack, stored words first, else drafts (``strict``: see
+        :func:`plan_cells`)."""
+        return plan_cells(self.pack, slots, self.stored(), strict=strict)
 
     def save(self, edits: Sequence[NarrativeEdit], *, by: str,
              prefer: Prefer | None = None) -> list[str]:
