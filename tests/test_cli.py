@@ -380,3 +380,21 @@ def test_a_due_date_already_past_is_recorded_with_a_warning(
     assert err.count("\n") == 1, err
     assert "warning:" in err and "2 Nov 2026" in err and "20 Nov 2026" in err
     assert "overdue" in err
+
+
+@pytest.mark.parametrize("by", ["", "   "])
+@pytest.mark.parametrize("command", [["export"], ["import", "narrative.md"], ["accept", "--all"]])
+def test_an_empty_or_blank_name_for_who_writes_the_narrative_is_refused(
+        command: list[str], by: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--by "   "` recorded a blank name in the narrative history; `--by ""` fell back to the
+    login name without a word."""
+    from conftest import copy_demo
+
+    params = copy_demo(tmp_path / "org")
+    with pytest.raises(SystemExit) as stopped:  # as argparse stops on a bad argument
+        main(["narrative", command[0], "weekly", "--params", str(params), "--by", by,
+              *command[1:]])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--by" in err and "must not be empty" in err, err
+    assert not (params.parent / "reviewkit.sqlite").exists()

@@ -36,7 +36,7 @@ FORMATS = ("table", "csv", "json")
 
 
 def _words(value: str) -> str:
-    """A title, owner or text: required words, as a minutes file requires them."""
+    """A title, owner, text or name (--by): required words, as a minutes file requires them."""
     if not value.strip():
         raise argparse.ArgumentTypeError("must not be empty")
     return value

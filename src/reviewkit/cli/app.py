@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 from reviewkit import __version__, _speedups, cadences, redact
 from reviewkit._speedups import apply as _apply_speedups
 from reviewkit.cli.actions import (
+    _words,
     add_parsers,
     run_actions,
     run_asks,
@@ -104,7 +105,9 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("cadence", help=CADENCE_HELP)
         sub.add_argument("--params", required=True, type=Path, metavar="FILE")
         sub.add_argument("--period", metavar="YYYY-MM-DD")
-        sub.add_argument("--by", help="who edits (default: your user name)")
+        # A name, or none: the history records who wrote each revision, and an empty --by must
+        # not fall back to the user name without a word.
+        sub.add_argument("--by", type=_words, help="who edits (default: your user name)")
         sub.add_argument("--unit", metavar="ID", help="a unit's narrative (default: the group's)")
         if verb == "export":
             sub.add_argument("--output", type=Path, metavar="FILE", help="default: stdout")
@@ -115,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     accept.add_argument("cadence", help=CADENCE_HELP)
     accept.add_argument("--params", required=True, type=Path, metavar="FILE")
     accept.add_argument("--period", metavar="YYYY-MM-DD")
-    accept.add_argument("--by", help="who accepts (default: your user name)")
+    accept.add_argument("--by", type=_words, help="who accepts (default: your user name)")
     accept.add_argument("--unit", metavar="ID", help="a unit's narrative (default: the group's)")
     accept.add_argument("keys", nargs="*", metavar="KEY",
                         help="the narrative cells to accept (e.g. summary kpi-change_success_rate)")
