@@ -345,6 +345,12 @@ def test_an_export_to_a_place_that_cannot_be_written_exits_2_with_one_line(
     ["actions", "update", "A-0001", "--owner", ""],
     ["decisions", "add", "--text", ""],
     ["asks", "add", "--ask", "", "--owner", "CIO"],
+    ["actions", "close", "A-0001", "--by", "  "],
+    ["decisions", "add", "--text", "Fund it", "--by", ""],
+    ["minutes", "import", "minutes.yaml", "--by", " "],
+    ["round", "open", "weekly", "--due", "2026-12-04", "--by", ""],
+    ["people", "add", "sam@example.org", "--name", " ", "--role", "owner"],
+    ["people", "deactivate", "sam@example.org", "--by", " "],
 ])
 def test_an_empty_title_owner_or_text_on_the_command_line_is_refused_as_in_minutes(
         args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

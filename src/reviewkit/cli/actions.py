@@ -48,7 +48,7 @@ def add_parsers(commands: Any) -> None:
     common.add_argument("--params", required=True, type=Path, metavar="FILE",
                         help="params file; its `store` names the action store")
     writer = argparse.ArgumentParser(add_help=False)
-    writer.add_argument("--by", help="who makes the change (default: your user name)")
+    writer.add_argument("--by", type=_words, help="who makes the change (default: your user name)")
     writer.add_argument("--date", metavar="YYYY-MM-DD",
                         help="date the change takes effect (default: the review's period end, "
                              "else today)")
@@ -136,7 +136,7 @@ def add_parsers(commands: Any) -> None:
     msub = minutes.add_subparsers(dest="minutes_command", required=True, metavar="COMMAND")
     mimport = msub.add_parser("import", parents=[common], help="apply a minutes file (YAML)")
     mimport.add_argument("file", type=Path)
-    mimport.add_argument("--by", help="who imports (default: your user name)")
+    mimport.add_argument("--by", type=_words, help="who imports (default: your user name)")
     mimport.add_argument("--amend", action="store_true",
                          help="this file corrects minutes imported before: record its "
                               "differences as amendments of that meeting")

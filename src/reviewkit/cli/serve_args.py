@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from reviewkit import cadences
+from reviewkit.cli.actions import _words
 
 SERVE_COMMANDS = ("serve", "round", "people")
 
@@ -34,13 +35,13 @@ def add_serve_parsers(commands: Any) -> None:
                         help="a day in the period (default: the latest the pack reports)")
     opened.add_argument("--due", required=True, metavar="YYYY-MM-DD",
                         help="the day owners' updates are due")
-    opened.add_argument("--by", help="who opens it (default: your user name)")
+    opened.add_argument("--by", type=_words, help="who opens it (default: your user name)")
     listed = rsub.add_parser("list", help="the rounds and each owner's state")
     listed.add_argument("--params", required=True, type=Path, metavar="FILE")
     closed = rsub.add_parser("close", help="close a round (no more saves)")
     closed.add_argument("id", type=int)
     closed.add_argument("--params", required=True, type=Path, metavar="FILE")
-    closed.add_argument("--by", help="who closes it (default: your user name)")
+    closed.add_argument("--by", type=_words, help="who closes it (default: your user name)")
 
     people = commands.add_parser(
         "people", help="the review cycle's people: add, import, deactivate, list")
@@ -48,7 +49,7 @@ def add_serve_parsers(commands: Any) -> None:
     add = psub.add_parser("add", help="add a person (or change their details)")
     add.add_argument("email")
     add.add_argument("--params", required=True, type=Path, metavar="FILE")
-    add.add_argument("--name", required=True)
+    add.add_argument("--name", required=True, type=_words)
     add.add_argument("--role", required=True, choices=("office", "analyst", "owner", "reader"))
     add.add_argument("--owns", action="append", default=[], metavar="OWNER",
                      help="an owner name they answer for, as the catalog writes it (repeat)")
@@ -57,15 +58,15 @@ def add_serve_parsers(commands: Any) -> None:
     add.add_argument("--password-stdin", action="store_true",
                      help="read a password from standard input (else invite them by e-mail "
                           "from the People page, or they ask for a sign-in link)")
-    add.add_argument("--by", help="who adds them (default: your user name)")
+    add.add_argument("--by", type=_words, help="who adds them (default: your user name)")
     imported = psub.add_parser("import", help="add or update everyone in a people file")
     imported.add_argument("file", type=Path)
     imported.add_argument("--params", required=True, type=Path, metavar="FILE")
-    imported.add_argument("--by", help="who imports it (default: your user name)")
+    imported.add_argument("--by", type=_words, help="who imports it (default: your user name)")
     leaver = psub.add_parser("deactivate", help="someone who left: no more sign-in, sessions "
                              "end, history kept ('people add' brings them back)")
     leaver.add_argument("email")
     leaver.add_argument("--params", required=True, type=Path, metavar="FILE")
-    leaver.add_argument("--by", help="who deactivates them (default: your user name)")
+    leaver.add_argument("--by", type=_words, help="who deactivates them (default: your user name)")
     listed_people = psub.add_parser("list", help="everyone, with their role and units")
     listed_people.add_argument("--params", required=True, type=Path, metavar="FILE")
