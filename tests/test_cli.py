@@ -404,3 +404,39 @@ def test_an_empty_or_blank_name_for_who_writes_the_narrative_is_refused(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--by" in err and "must not be empty" in err, err
     assert not (params.parent / "reviewkit.sqlite").exists()
+
+
+def test_narrative_history_shows_every_revision_and_the_words_not_chosen(
+        tmp_path: Path) -> None:
+    """What --prefer store did not choose is kept, and this is where it is read: each cell's
+    revisions, oldest first, with who, when and from where, the words not chosen marked."""
+    from conftest import copy_demo, run_cli_in_process
+
+    from reviewkit.inputs.params import load_params
+    from reviewkit.store.database import Store
+
+    params = copy_demo(tmp_path / "org")
+    store = Store.open(load_params(params).store_location)
+    try:
+        for revision, text in enumerate(["First words.", "Colleague's words."]):
+            store.save_narrative(cadence="weekly", label="2026-11-20", key="summary",
+                                 kpi_id=None, text=text, basis={}, expected_revision=revision,
+                                 by="colleague", source="markdown narrative.md")
+        with store.transaction() as tx:
+            tx.keep_narrative_not_chosen(
+                cadence="weekly", label="2026-11-20", key="summary", text="Analyst's\nwords.",
+                basis={}, revision=2, by="analyst",
+                source="notebook pack.ipynb; not chosen (--prefer store)")
+    finally:
+        store.dispose()
+    code, out, err = run_cli_in_process(["narrative", "history", "weekly", "--params",
+                                         str(params), "--period", "2026-11-20", "summary"])
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == "weekly pack 2026-11-20, narrative cell 'summary':"
+    assert out.index("First words.") < out.index("Colleague's words.")
+    assert "revision 1" in out and "revision 2" in out and "colleague" in out
+    not_chosen = out.index("not chosen")
+    assert out.index("Colleague's words.") < not_chosen < out.index("Analyst's")
+    assert "    Analyst's\n    words." in out
+    assert "analyst" in out[not_chosen:] and "notebook pack.ipynb" in out[not_chosen:]

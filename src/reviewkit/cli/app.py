@@ -123,6 +123,14 @@ def _parser() -> argparse.ArgumentParser:
     accept.add_argument("keys", nargs="*", metavar="KEY",
                         help="the narrative cells to accept (e.g. summary kpi-change_success_rate)")
     accept.add_argument("--all", action="store_true", help="every draft or stale cell")
+    history = nsub.add_parser(
+        "history", help="every saved revision of a pack's narrative, and words not chosen")
+    history.add_argument("cadence", help=CADENCE_HELP)
+    history.add_argument("--params", required=True, type=Path, metavar="FILE")
+    history.add_argument("--period", metavar="YYYY-MM-DD")
+    history.add_argument("--unit", metavar="ID", help="a unit's narrative (default: the group's)")
+    history.add_argument("keys", nargs="*", metavar="KEY",
+                         help="the narrative cells (default: every cell with a history)")
 
     validate = commands.add_parser("validate", help="check all inputs; build nothing")
     validate.add_argument("--params", required=True, type=Path, metavar="FILE")
@@ -136,7 +144,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and getattr(args, "narrative_command", None) == "accept" and not any(
+    if extra and getattr(args, "narrative_command", None) in ("accept", "history") and not any(
             item.startswith("-") for item in extra):
         # argparse gives a list positional only the words before the first option, so the keys
         # of `narrative accept weekly --params FILE KEY …` arrive here.

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import getpass
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from reviewkit import cadences
 from reviewkit.cli.output import write_output
 from reviewkit.errors import InputError, UsageError
+from reviewkit.formatting import format_timestamp
 from reviewkit.inputs.params import load_params
+from reviewkit.narrative.cells import NarrativeCell
 from reviewkit.narrative.edits import (
     check_exported_for,
     check_section_placeholders,
@@ -19,7 +23,7 @@ from reviewkit.narrative.edits import (
     to_markdown,
 )
 from reviewkit.narrative.notebook import slots_of
-from reviewkit.narrative.service import NarrativeService
+from reviewkit.narrative.service import NOT_CHOSEN, NarrativeService
 from reviewkit.periods import parse_period
 from reviewkit.run.execute import read_notebook
 from reviewkit.run.prepare import evaluate, load_for, notebook_for
@@ -44,6 +48,34 @@ def _read(path: Path) -> str:
         raise InputError(path, f"cannot read the file: {exc.strerror or exc}") from None
 
 
+def _print_history(service: NarrativeService, cells: Sequence[NarrativeCell],
+                   keys: Sequence[str], pack: str) -> None:
+    """Each cell's saved revisions, oldest first, with who, when and where from; a text that
+    lost a conflict to the store (``--prefer store``) is listed as not chosen."""
+    known = [cell.key for cell in cells]
+    unknown = [key for key in keys if key not in known]
+    if unknown:
+        raise UsageError(f"no narrative cell {', '.join(repr(k) for k in unknown)} in the "
+                         f"{pack}; its cells: {', '.join(known)}")
+    shown = 0
+    for key in keys or known:
+        entries = service.history(key)
+        if not entries:
+            continue
+        shown += 1
+        print(f"{pack}, narrative cell '{key}':")
+        for entry in entries:
+            when = format_timestamp(dt.datetime.fromisoformat(entry.updated_at))
+            source = entry.source.removesuffix(NOT_CHOSEN)
+            what = (f"not chosen over revision {entry.revision}"
+                    if entry.source.endswith(NOT_CHOSEN) else f"revision {entry.revision}")
+            print(f"  {what}, {when}, by {entry.updated_by} ({source})")
+            for line in entry.text.splitlines() or [""]:
+                print(f"    {line}")
+    if not shown:
+        print(f"{pack}: no narrative saved" + (f" for {', '.join(keys)}" if keys else ""))
+
+
 def run_narrative(args: argparse.Namespace) -> int:
     cadence = cadences.get(args.cadence)
     if args.narrative_command == "accept" and bool(args.keys) == bool(args.all):
@@ -61,6 +93,10 @@ def run_narrative(args: argparse.Namespace) -> int:
         # the way to fix it (the import refuses the file until it is fixed).
         cells = service.plan(slots_of(notebook, cadence),
                              strict=args.narrative_command == "accept")
+        if args.narrative_command == "history":
+            _print_history(service, cells, args.keys,
+                           f"{cadence.name} pack {evaluated.period.label}")
+            return 0
         if args.narrative_command == "accept":
             keys = None if args.all else list(args.keys)
             saved = service.accept(cells, keys, by=args.by or getpass.getuser(),

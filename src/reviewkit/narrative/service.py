@@ -46,6 +46,11 @@ class NarrativeService:
     def stored(self) -> dict[str, StoredNarrative]:
         return self.store.narratives(self.cadence, self.label, self.unit)
 
+    def history(self, key: str) -> list[StoredNarrative]:
+        """Every revision saved of a cell, oldest first, and the texts that lost a conflict to
+        the store (marked :data:`NOT_CHOSEN` in their source)."""
+        return self.store.narrative_history(self.cadence, self.label, key, self.unit)
+
     def plan(self, slots: Sequence[Narrative], *,
              strict: bool = True) -> tuple[NarrativeCell, ...]:
         """Every cell of the pack, stored words first, else drafts (``strict``: see
