@@ -22,6 +22,7 @@ from serve_support import PASSWORD, PERIOD, Cycle, Inbox, body_of, link_in, make
 from serve_support import smtp_server as smtp_server
 
 from reviewkit import cadences
+from reviewkit.evaluation.owners import entered_values
 from reviewkit.inputs.loaded import load_inputs
 from reviewkit.inputs.params import load_params
 from reviewkit.layout.document import pack_document
@@ -36,6 +37,7 @@ from reviewkit.serve import app as serve_app
 from reviewkit.serve import rounds
 from reviewkit.store.cycle import CycleStore
 from reviewkit.store.database import Store
+from reviewkit.store.records import FieldValue, KpiUpdate
 
 pytest_plugins = ["conftest_build"]
 
@@ -382,6 +384,48 @@ def test_a_value_that_is_no_number_and_an_override_without_reason_are_refused(
     form["service_desk_csat.north-general:status"] = "green"
     answer = desk.post(page_url, data=form)
     assert answer.status_code == 400 and b"say why you set the status" in answer.data
+    assert ("service_desk_csat", "north-general") not in CycleStore(
+        app.extensions["reviewkit"].store).values(round_id(cycle))
+
+
+MANUAL = rounds.KpiTask(kpi_id="service_desk_csat", unit="north-general",
+                        unit_name="North General Hospital", name="Service desk satisfaction",
+                        owner="Site IT Lead, North General", value="", target="", status="",
+                        manual=True)
+
+
+@pytest.mark.parametrize("typed, number", [("87.5", 87.5), ("1,234.5", 1234.5),
+                                           ("12,345", 12345.0), ("-1,234,567", -1234567.0)])
+def test_a_value_typed_with_thousands_grouped_by_commas_is_read_as_written(
+        typed: str, number: float) -> None:
+    assert rounds.check_kpi_update(MANUAL, {"value": typed})["value"] == typed
+    saved = KpiUpdate(MANUAL.kpi_id, MANUAL.unit, {"value": FieldValue(
+        MANUAL.kpi_id, MANUAL.unit, "value", typed, 1, "2026-11-21T09:00:00+00:00", "Sam")})
+    assert entered_values([saved])[MANUAL.kpi_id].value == number
+
+
+@pytest.mark.parametrize("typed", ["87,5", "1,23", "1,2345", ",5", "1,,234", "12,34.5"])
+def test_a_comma_that_is_not_a_thousands_separator_is_refused_never_read_tenfold(
+        typed: str) -> None:
+    with pytest.raises(rounds.UpdateRefused) as refused:
+        rounds.check_kpi_update(MANUAL, {"value": typed})
+    message = str(refused.value)
+    assert "Service desk satisfaction" in message and "use a point for decimals" in message
+    assert "\n" not in message
+    # A value saved before this check is left out of the pack, not read as 875.
+    saved = KpiUpdate(MANUAL.kpi_id, MANUAL.unit, {"value": FieldValue(
+        MANUAL.kpi_id, MANUAL.unit, "value", typed, 1, "2026-11-21T09:00:00+00:00", "Sam")})
+    assert entered_values([saved]) == {}
+
+
+def test_an_owner_typing_a_decimal_comma_is_told_to_use_a_point_and_nothing_is_saved(
+        app: Flask, cycle: Cycle) -> None:
+    page_url = f"/my/{round_id(cycle)}"
+    desk = Cycle.sign_in(app, cycle.users["desk"])
+    form = _form(desk.get(page_url).data)
+    form["service_desk_csat.north-general:value"] = "87,5"
+    answer = desk.post(page_url, data=form)
+    assert answer.status_code == 400 and b"use a point for decimals" in answer.data
     assert ("service_desk_csat", "north-general") not in CycleStore(
         app.extensions["reviewkit"].store).values(round_id(cycle))
 

@@ -5,6 +5,7 @@ its reason and whether the office approved it. Pure: the caller reads the round 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -81,6 +82,28 @@ def with_owner_statuses(evaluation: Evaluation,
     return replace(evaluation, results=tuple(results), exceptions=tuple(exceptions))
 
 
+#: A number with its thousands grouped by commas: one to three digits, then groups of exactly
+#: three ('1,234.5', '12,345'). Any other comma is most likely a decimal comma ('87,5'), which
+#: dropping the comma would read as a value ten or a hundred times too large.
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", re.ASCII)
+
+
+class DecimalComma(ValueError):
+    """A comma in a typed number that does not group thousands ('87,5', '1,23')."""
+
+
+def entered_number(text: str) -> float:
+    """The number an owner typed for a value measured by hand: digits with a point for
+    decimals, thousands optionally grouped by commas. ValueError when it is no number;
+    :class:`DecimalComma` when a comma does not group thousands."""
+    text = text.strip()
+    if "," in text:
+        if not _GROUPED.fullmatch(text):
+            raise DecimalComma(text)
+        text = text.replace(",", "")
+    return float(text)
+
+
 @dataclass(frozen=True)
 class EnteredValue:
     """A value an owner entered by hand for the period (a KPI measured by hand)."""
@@ -98,7 +121,7 @@ def entered_values(updates: Sequence[KpiUpdate]) -> dict[str, EnteredValue]:
         if saved is None or not saved.text:
             continue
         try:
-            number = float(saved.text.replace(",", ""))
+            number = entered_number(saved.text)
         except ValueError:
             continue  # checked when saved; an old row that is not a number is left out
         found[update.kpi_id] = EnteredValue(update.kpi_id, number, saved.updated_by,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from reviewkit import cadences
 from reviewkit.errors import ReviewkitError, UsageError
+from reviewkit.evaluation.owners import DecimalComma, entered_number
 from reviewkit.formatting import STATUS_WORDS, format_value
 from reviewkit.inputs.loaded import Inputs
 from reviewkit.inputs.params import GROUP_FOLDER, load_params
@@ -179,7 +180,11 @@ def check_kpi_update(task: KpiTask, fields: Mapping[str, str]) -> dict[str, str]
             raise UpdateRefused(f"{task.name} is not measured by hand; its value comes from "
                                 "the data")
         try:
-            number = float(value.replace(",", ""))
+            number = entered_number(value)
+        except DecimalComma:
+            raise UpdateRefused(f"the value of {task.name} ({value[:40]!r}) has a comma that "
+                                "does not group thousands; use a point for decimals, e.g. "
+                                "87.5") from None
         except ValueError:
             raise UpdateRefused(f"value {value[:40]!r} is not a number; write digits, e.g. "
                                 "87.5") from None
