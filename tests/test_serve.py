@@ -459,6 +459,58 @@ def test_an_owner_updates_an_action_and_every_change_is_an_event_with_who(
     assert store.action(action_id).status == "done"
 
 
+#: Direction controls people paste with names and words of right-to-left scripts: an override
+#: left open, and an isolate with its closing mark.
+RLO, RLI, PDI, FSI = "\u202e", "\u2067", "\u2069", "\u2068"
+
+
+def test_form_fields_send_back_text_with_direction_controls_as_stored_so_saving_changes_nothing(
+        tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
+    own = make_cycle(tmp_path, smtp_server)
+    application = own.app()
+    try:
+        store: Store = application.extensions["reviewkit"].store
+        cycle_store = CycleStore(store)
+        rid = round_id(own)
+        analysis = f"Releases by {RLO}Omar Haddad: 3 failed"
+        cycle_store.save_fields(rid, "change_success_rate", "", {"analysis": (analysis, 0)},
+                                by="Dee Puty")
+        note = f"Waiting on {RLI}مورد{PDI} for the window"
+        action_id = store.add_action(title=f"Patch {RLO}NPV", owner="Change Manager",
+                                     due=dt.date(2026, 11, 27), note=note,
+                                     effective=dt.date(2026, 11, 13), by="test", source="test")
+        page_url = f"/my/{rid}"
+        chris = Cycle.sign_in(application, own.users["owner"])
+        page = chris.get(page_url).data
+        form = _form(page)
+        assert form["change_success_rate.group:analysis"] == analysis
+        assert form[f"action.{action_id}:note"] == note
+        assert form[f"action.{action_id}:note_was"] == note
+        assert f"{FSI}Patch {RLO}NPV{PDI}" in page.decode()  # shown as text, isolated
+        history = cycle_store.history(rid)
+        events = store.events(action_id)
+        for _ in range(2):  # saving the page as it came, twice, changes nothing
+            answer = chris.post(page_url, data=form)
+            assert answer.status_code == 302, re.findall(r'class="problem"[^>]*>([^<]*)',
+                                                         answer.text)
+            form = _form(chris.get(page_url).data)
+        assert cycle_store.history(rid) == history
+        assert store.events(action_id) == events
+        assert store.action(action_id).note == note
+        # The analyst's narrative box sends back what is stored, too.
+        url = f"/rounds/{rid}/narrative/north-general"
+        analyst = Cycle.sign_in(application, own.users["analyst"])
+        summary = f"North General: {RLO}gninrom yadnoM"
+        analyst.post(url, data={"csrf_token": csrf_of(analyst.get(url).data), "key": "summary",
+                                "revision": "0", "text": summary})
+        shown = analyst.get(url).data.decode()
+        box = re.search(r'<input type="hidden" name="key" value="summary">.*?'
+                        r'<textarea name="text"[^>]*>([^<]*)</textarea>', shown, re.S)
+        assert box is not None and html.unescape(box[1]) == summary
+    finally:
+        application.extensions["reviewkit"].store.dispose()
+
+
 def test_the_done_tick_and_the_tracker(app: Flask, cycle: Cycle) -> None:
     client = Cycle.sign_in(app, cycle.users["desk"])
     token = csrf_of(client.get(f"/my/{round_id(cycle)}").data)

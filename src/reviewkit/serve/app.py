@@ -36,6 +36,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from markupsafe import Markup, escape
 
 from reviewkit import cadences, periods
 from reviewkit.errors import ReviewkitError
@@ -182,6 +183,7 @@ def create_app(params_files: Sequence[str | Path], *, packs: Path | None = None,
     app.jinja_env.filters.update(period_words=label_words, day=_day, stamp=_stamp)
     # People's names, titles and reasons cannot turn the text after them around.
     app.jinja_env.finalize = text_for_page
+    app.jinja_env.filters["as_stored"] = as_stored
     CSRFProtect(app)
     limiter = Limiter(get_remote_address, app=app)
     logins = LoginManager(app)
@@ -639,6 +641,13 @@ def _office_routes(app: Flask) -> None:
     @roles("office")
     def audit() -> Any:
         return render_template("audit.html", entries=site().cycle.audit_entries())
+
+
+def as_stored(value: object) -> Markup:
+    """Text a form field sends back (a box's text, an input's value): escaped but never
+    isolated. The browser posts a field's text as the page gave it, so an isolate added here
+    would be saved as a change the person never made, and wrapped again at every save."""
+    return escape(value)
 
 
 def _day(value: dt.date | str) -> str:
