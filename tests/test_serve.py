@@ -459,6 +459,72 @@ def test_an_owner_updates_an_action_and_every_change_is_an_event_with_who(
     assert store.action(action_id).status == "done"
 
 
+def test_after_an_action_note_conflict_the_page_as_returned_saves_the_merged_note(
+        tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
+    own = make_cycle(tmp_path, smtp_server)
+    application = own.app()
+    try:
+        store: Store = application.extensions["reviewkit"].store
+        action_id = store.add_action(title="Patch the VPN", owner="Change Manager",
+                                     due=dt.date(2026, 11, 27), note="Vendor contacted",
+                                     effective=dt.date(2026, 11, 13), by="test", source="test")
+        page_url = f"/my/{round_id(own)}"
+        note = f"action.{action_id}:note"
+        chris, dee = (Cycle.sign_in(application, own.users[who]) for who in ("owner", "deputy"))
+        mine, theirs = _form(chris.get(page_url).data), _form(dee.get(page_url).data)
+        theirs[note] = "Dee: window booked for Saturday"
+        assert dee.post(page_url, data=theirs).status_code == 302
+        mine[note] = "Chris: vendor sends the patch Friday"
+        answer = chris.post(page_url, data=mine)
+        assert answer.status_code == 400 and b"changed by someone else" in answer.data
+        returned = _form(answer.data)
+        assert returned[note] == "Chris: vendor sends the patch Friday"  # still in his box
+        assert returned[f"{note}_was"] == "Dee: window booked for Saturday"  # the new basis
+        returned[note] = "Chris + Dee: patch Friday, window Saturday"
+        saved = chris.post(page_url, data=returned)
+        assert saved.status_code == 302, re.findall(r'class="problem"[^>]*>([^<]*)', saved.text)
+        assert store.action(action_id).note == "Chris + Dee: patch Friday, window Saturday"
+    finally:
+        application.extensions["reviewkit"].store.dispose()
+
+
+def test_after_a_partly_refused_save_what_was_saved_is_no_conflict_with_the_next_save(
+        tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
+    own = make_cycle(tmp_path, smtp_server)
+    application = own.app()
+    try:
+        store: Store = application.extensions["reviewkit"].store
+        action_id = store.add_action(title="Patch the VPN", owner="Change Manager",
+                                     due=dt.date(2026, 11, 27), note="Vendor contacted",
+                                     effective=dt.date(2026, 11, 13), by="test", source="test")
+        page_url = f"/my/{round_id(own)}"
+        chris = Cycle.sign_in(application, own.users["owner"])
+        form = _form(chris.get(page_url).data)
+        form["change_success_rate.group:analysis"] = "Two failed EHR releases"
+        form[f"action.{action_id}:note"] = "Vendor sends the patch Friday"
+        form["change_success_rate.north-general:status"] = "amber"  # without its reason
+        answer = chris.post(page_url, data=form)
+        assert answer.status_code == 400 and b"say why you set the status" in answer.data
+        values = CycleStore(store).values(round_id(own))
+        assert values[("change_success_rate", "")].text("analysis") == "Two failed EHR releases"
+        assert store.action(action_id).note == "Vendor sends the patch Friday"
+        returned = _form(answer.data)
+        assert returned["change_success_rate.group:analysis:rev"] == "1"
+        returned["change_success_rate.group:analysis"] = "Two failed EHR releases, both rolled back"
+        returned[f"action.{action_id}:note"] = "Patch installed"
+        returned["change_success_rate.north-general:status"] = "amber"  # the select, as typed
+        returned["change_success_rate.north-general:status_reason"] = "NGH freeze next week"
+        saved = chris.post(page_url, data=returned)
+        assert saved.status_code == 302, re.findall(r'class="problem"[^>]*>([^<]*)', saved.text)
+        values = CycleStore(store).values(round_id(own))
+        assert values[("change_success_rate", "")].text("analysis") == (
+            "Two failed EHR releases, both rolled back")
+        assert values[("change_success_rate", "north-general")].text("status") == "amber"
+        assert store.action(action_id).note == "Patch installed"
+    finally:
+        application.extensions["reviewkit"].store.dispose()
+
+
 #: Direction controls people paste with names and words of right-to-left scripts: an override
 #: left open, and an isolate with its closing mark.
 RLO, RLI, PDI, FSI = "\u202e", "\u2067", "\u2069", "\u2068"

@@ -413,7 +413,8 @@ def _owner_routes(app: Flask) -> None:
 
 def _save_page(round_: Round, user: User) -> tuple[dict[str, str], dict[str, Any], dict[str, str]]:
     """Save every KPI and action the page changed; what could not be saved and why, the
-    conflicts (the other person's text beside this person's), and what was typed."""
+    conflicts (the other person's text beside this person's), and what was typed, less what
+    was saved (shown again as stored, at its new revision)."""
     cycle = site().cycle
     problems: dict[str, str] = {}
     conflicts: dict[str, Any] = {}
@@ -439,6 +440,10 @@ def _save_page(round_: Round, user: User) -> tuple[dict[str, str], dict[str, Any
             conflicts[task.key] = {c.field: c for c in exc.conflicts}
         except rounds.UpdateRefused as exc:
             problems[task.key] = str(exc)
+        else:
+            # Shown again as stored: the revisions the page was read at are this save's past,
+            # and the next save from the page would conflict with it.
+            _forget(typed, task.key)
     for action in rounds.action_tasks(site().store, user):
         prefix = f"action.{action.id}"
         if f"{prefix}:note" not in request.form:
@@ -452,11 +457,22 @@ def _save_page(round_: Round, user: User) -> tuple[dict[str, str], dict[str, Any
                 due=request.form.get(f"{prefix}:due", "").strip(),
                 due_was=request.form.get(f"{prefix}:due_was", ""),
                 reason=request.form.get(f"{prefix}:reason", ""))
-        except (rounds.UpdateRefused, rounds.ActionConflict) as exc:
+        except rounds.ActionConflict as exc:
             problems[prefix] = str(exc)
+            # The message shows the note as it now stands: it is the basis of the next save,
+            # or the merged text would be refused again and again.
+            typed.pop(f"{prefix}:note_was", None)
         except ReviewkitError as exc:
             problems[prefix] = str(exc)
+        else:
+            _forget(typed, prefix)  # shown again as stored (a moved due date adds to the note)
     return problems, conflicts, typed
+
+
+def _forget(typed: dict[str, str], prefix: str) -> None:
+    """Leave out what was typed in the fields of one KPI or action (``prefix``:field)."""
+    for key in [key for key in typed if key.startswith(f"{prefix}:")]:
+        del typed[key]
 
 
 def _int(text: str | None) -> int:
