@@ -1007,6 +1007,39 @@ def test_a_person_the_office_deactivates_is_signed_out_and_cannot_sign_in_again(
         application.extensions["reviewkit"].store.dispose()
 
 
+def test_adding_a_person_whose_address_has_an_account_is_refused_and_changes_nothing(
+        tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
+    own = make_cycle(tmp_path, smtp_server)
+    application = own.app()
+    try:
+        cycle_store = CycleStore(application.extensions["reviewkit"].store)
+        office = Cycle.sign_in(application, own.users["office"])
+        before = cycle_store.user_by_email("chris@northwind.example")
+        own.inbox.clear()
+        answer = office.post("/people", data={
+            "csrf_token": csrf_of(office.get("/people").data), "name": "Chris M.",
+            "email": "Chris@Northwind.example", "role": "reader", "units": "north-general",
+            "invite": "1"})
+        assert answer.status_code == 400
+        problem = re.search(r'<p class="problem" role="alert">([^<]*)</p>', answer.text)
+        assert problem is not None
+        assert "chris@northwind.example already has an account" in problem[1]
+        assert "reviewkit people add" in problem[1]  # where a role is changed
+        assert cycle_store.user_by_email("chris@northwind.example") == before
+        assert "person changed" not in {e.what for e in cycle_store.audit_entries()}
+        assert own.inbox.to("chris@northwind.example") == []
+        # Someone deactivated is brought back by adding them again, as the page says.
+        cycle_store.deactivate("priya@northwind.example", by="test")
+        added = office.post("/people", data={
+            "csrf_token": csrf_of(office.get("/people").data), "name": "Priya Raman",
+            "email": "priya@northwind.example", "role": "reader", "units": "north-general"})
+        assert added.status_code == 302
+        priya = cycle_store.user_by_email("priya@northwind.example")
+        assert priya is not None and priya.active
+    finally:
+        application.extensions["reviewkit"].store.dispose()
+
+
 def test_people_deactivate_on_the_command_line_and_add_brings_them_back(
         tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
     own = make_cycle(tmp_path, smtp_server)

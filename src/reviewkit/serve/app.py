@@ -59,6 +59,7 @@ from reviewkit.store.cycle import (
     OVERRIDE_STATUSES,
     ROLES,
     FieldConflict,
+    PersonExists,
     Round,
     User,
 )
@@ -619,14 +620,23 @@ def _office_routes(app: Flask) -> None:
             except ValueError as exc:
                 error = str(exc)
             else:
-                added = site().cycle.add_user(email=person.email, name=person.name,
-                                              role=person.role, owns=person.owns,
-                                              units=person.units, by=me().name)
-                flash(f"{added.name} is a{'n' if added.role[0] in 'aeiou' else ''} "
-                      f"{added.role}.")
-                if form.get("invite") == "1":
-                    _invite(added)
-                return redirect(url_for("people"))
+                try:
+                    # Adding is not editing: an address typed again must not silently
+                    # rewrite an account's role, units and what it answers for.
+                    added = site().cycle.add_user(email=person.email, name=person.name,
+                                                  role=person.role, owns=person.owns,
+                                                  units=person.units, by=me().name,
+                                                  replace=False)
+                except PersonExists as exc:
+                    error = (f"{exc}. To change their role or units, run reviewkit people "
+                             f"add {person.email} with the new details, or edit the people "
+                             "file.")
+                else:
+                    flash(f"{added.name} is a{'n' if added.role[0] in 'aeiou' else ''} "
+                          f"{added.role}.")
+                    if form.get("invite") == "1":
+                        _invite(added)
+                    return redirect(url_for("people"))
         return render_template("people.html", users=site().cycle.users(), roles=ROLES,
                                error=error, me=me()), 400 if error else 200
 

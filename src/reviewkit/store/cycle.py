@@ -132,6 +132,15 @@ class FieldConflict(StoreError):
         super().__init__(f"{names} changed since you opened the page; nothing was saved")
 
 
+class PersonExists(StoreError):
+    """A person added anew whose e-mail address an active account has; nothing was changed."""
+
+    def __init__(self, user: User) -> None:
+        self.user = user
+        super().__init__(f"{user.email} already has an account ({user.name}, {user.role}); "
+                         "nothing was changed")
+
+
 def _user(row: Any) -> User:
     return User(id=int(row["id"]), email=row["email"], name=row["name"], role=row["role"],
                 owns=tuple(json.loads(row["owns"] or "[]")),
@@ -206,10 +215,12 @@ class CycleStore:
     # -- people ------------------------------------------------------------------------------
     def add_user(self, *, email: str, name: str, role: str, owns: Sequence[str] = (),
                  units: Sequence[str] = (), password_hash: str | None = None,
-                 by: str, reactivate: bool = True) -> User:
+                 by: str, reactivate: bool = True, replace: bool = True) -> User:
         """A new person, or the same person's details replaced (their password is kept unless
         a new one is given). A deactivated person becomes active again only with
-        ``reactivate``: a people file read again must not bring back someone who left."""
+        ``reactivate``: a people file read again must not bring back someone who left.
+        Without ``replace``, an active person with that address is :class:`PersonExists`
+        (checked in the same transaction, so two people adding at once cannot both write)."""
         email = email.strip().lower()
         if role not in ROLES:
             raise StoreError(f"role '{role}' is not one of {', '.join(ROLES)}")
@@ -224,6 +235,8 @@ class CycleStore:
                     session_token=secrets.token_hex(16), active=True, **values))
                 what = "person added"
             else:
+                if not replace and row["active"]:
+                    raise PersonExists(_user(row))
                 if password_hash is not None:
                     values.update(password_hash=password_hash,
                                   session_token=secrets.token_hex(16))
