@@ -166,3 +166,19 @@ def test_a_long_word_in_whats_changed_since_the_last_version_stays_in_its_column
                      f"<td>{LONG_WORD} and more words after it</td></tr></tbody></table>"
                      "</section>")
     assert layout.overflows() == []
+
+
+def test_chinese_japanese_and_korean_commentary_prints_every_character(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """An analyst writing in Chinese, Japanese or Korean sees their words in the PDF, not
+    empty boxes: WeasyPrint says so for each character no font has (a .notdef glyph)."""
+    from reviewkit.outputs import pdf as export
+
+    text = "こんにちは世界。你好\uff0c世界。안녕하세요. <b>안녕 你好</b>"  # a full-width comma
+    page = (f"<!DOCTYPE html><html><head><style>{pack_css()}</style></head><body>"
+            f"<main class='rk-main'><aside class='rk-narrative'><p>{text}</p></aside></main>"
+            "</body></html>")
+    with caplog.at_level("WARNING", logger="weasyprint"):
+        export.to_pdf(page, tmp_path / "pack.pdf", base_url=tmp_path)
+    missing = [record.getMessage() for record in caplog.records if ".notdef" in record.getMessage()]
+    assert missing == []

@@ -5,6 +5,9 @@
 #   libharfbuzz-subset0                WeasyPrint subsets fonts with it (without it, it warns on
 #                                      every PDF and embeds whole fonts; future versions need it)
 #   fonts-dejavu-core                  a system fallback font for glyphs the bundled ones lack
+#   fonts-droid-fallback, fonts-baekmuk Chinese and Japanese (Droid Sans Fallback), Korean
+#                                      (Baekmuk): an analyst's words in these scripts print as
+#                                      text, not empty boxes (1.8 and 8.8 MB)
 #   chromium, chromium-driver          the review cycle's browser tests (Selenium) and the
 #                                      screenshots of its pages; without them those tests skip
 #                                      and say why, so they are installed where possible but
@@ -20,6 +23,10 @@ have_lib 'libpangoft2-1.0.so.0' || missing="$missing libpangoft2-1.0-0"
 have_lib 'libharfbuzz-subset.so.0' || missing="$missing libharfbuzz-subset0"
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || [ "$(uname)" = "Darwin" ] \
   || missing="$missing fonts-dejavu-core"
+[ -e /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf ] || [ "$(uname)" = "Darwin" ] \
+  || missing="$missing fonts-droid-fallback"
+[ -e /usr/share/fonts/truetype/baekmuk/dotum.ttf ] || [ "$(uname)" = "Darwin" ] \
+  || missing="$missing fonts-baekmuk"
 
 browser=""
 if [ "$(uname)" != "Darwin" ]; then
