@@ -497,3 +497,31 @@ def test_a_pack_without_charts_counts_its_build_stages_up_to_their_total(
     total = steps[0][1]
     assert [done for done, _ in steps] == list(range(1, total + 1)), said
     assert {of for _, of in steps} == {total}
+
+
+def test_a_build_names_the_characters_its_pdf_cannot_show(write: Any, tmp_path: Path) -> None:
+    """An organisation's name holding a character no font here has (a chart emoji): the PDF
+    prints an empty box, and the build says so once, naming the character."""
+    from conftest import run_cli_in_process
+
+    write("kpis.yaml", """
+        kpis:
+          - id: tickets
+            name: Tickets resolved
+            perspective: Service
+            direction: higher_is_better
+            target: 100
+            owner: Service Desk Lead
+            cadences: [weekly]
+            unit: count
+        """)
+    write("measurements.csv", "kpi_id,period_end,value\ntickets,2026-11-13,95\n"
+                              "tickets,2026-11-20,101\n")
+    params = write("org.yaml", "organisation: Growth \U0001F4C8 Ltd\ncatalog: kpis.yaml\n"
+                               "measurements: measurements.csv\n")
+    code, _, err = run_cli_in_process(["build", "weekly", "--params", str(params), "--period",
+                                       "2026-11-20", "--out", str(tmp_path / "out"), "-q"])
+    assert code == 0, err
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, err
+    assert "U+1F4C8" in warnings[0] and "empty box" in warnings[0]

@@ -182,3 +182,17 @@ def test_chinese_japanese_and_korean_commentary_prints_every_character(
         export.to_pdf(page, tmp_path / "pack.pdf", base_url=tmp_path)
     missing = [record.getMessage() for record in caplog.records if ".notdef" in record.getMessage()]
     assert missing == []
+
+
+def test_a_character_no_font_has_is_named_once_in_the_pdf_steps_warnings(
+        tmp_path: Path) -> None:
+    """An emoji no font here has (a chart; DejaVu has the smiley) prints as an empty box: the
+    build says which character, once, so the analyst can choose other words; the HTML page
+    still shows it."""
+    from reviewkit.outputs import pdf as export
+
+    page = (f"<!DOCTYPE html><html><head><style>{pack_css()}</style></head><body>"
+            "<main class='rk-main'><aside class='rk-narrative'><p>Good week \U0001F4C8 and "
+            "\U0001F4C8 again, 你好 \U0001F600</p></aside></main></body></html>")
+    missing = export.to_pdf(page, tmp_path / "pack.pdf", base_url=tmp_path)
+    assert missing == ("\U0001F4C8",)

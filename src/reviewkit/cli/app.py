@@ -245,6 +245,8 @@ def _build(args: argparse.Namespace) -> int:
               "(recorded in the pack):", file=sys.stderr)
         for reason in overrides:
             print(f"  {reason}", file=sys.stderr)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     for finding in result.findings:
         print(f"warning: the pack contradicts itself: {finding.describe()}", file=sys.stderr)
     print(result.notebook if args.command == "draft" else result.pdf)

@@ -41,6 +41,8 @@ class Staging:
         self.folder = folder
         self.facts = facts
         self.files: dict[str, bytes] = {}
+        #: What the person building should know of the files written (one line each).
+        self.warnings: list[str] = []
 
     def put(self, name: str, content: bytes) -> Path:
         """Write one file of the pack (whole: the folder is private until it is published)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -142,18 +143,36 @@ def layout(html: str, *, base_url: Path) -> Any:
     return document
 
 
+class _MissingGlyphs(logging.Handler):
+    """The characters WeasyPrint drew as an empty box (a ``.notdef`` glyph): no font on the
+    machine has them. WeasyPrint only logs each one."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.found: dict[str, None] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if ".notdef" in str(record.msg) and record.args and isinstance(record.args, tuple):
+            self.found.setdefault(str(record.args[0]), None)
+
+
 def to_pdf(html: str, target: Path, *, base_url: Path,
-           attachments: Sequence[Attachment] = ()) -> None:
+           attachments: Sequence[Attachment] = ()) -> tuple[str, ...]:
     """Render the pack HTML to a tagged PDF/A-3 with its print stylesheet and outline, the
-    ``attachments`` embedded; nothing is fetched remotely."""
+    ``attachments`` embedded; nothing is fetched remotely. Returns the characters no font had
+    (each once, in the order met), which the PDF shows as empty boxes."""
     import weasyprint  # deferred: preload() imports it while the kernel runs
 
     _speedups.pass_png_through()
     fetcher = _own_files_fetcher()
+    missing = _MissingGlyphs()
+    weasyprint_log = logging.getLogger("weasyprint")
+    weasyprint_log.addHandler(missing)
     try:
         with _font_configuration() as fonts:
             document, options = _render(html, base_url, fetcher, attachments, fonts)
             document.write_pdf(target, **options)
+        return tuple(missing.found)
     except weasyprint.urls.FatalURLFetchingError as exc:  # a BaseException, not an Exception
         target.unlink(missing_ok=True)
         refused = getattr(fetcher, "refused", None)
@@ -165,6 +184,8 @@ def to_pdf(html: str, target: Path, *, base_url: Path,
     except Exception as exc:  # WeasyPrint raises many types
         target.unlink(missing_ok=True)
         raise ExportError(f"PDF rendering failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        weasyprint_log.removeHandler(missing)
 
 
 def allowed_roots() -> tuple[Path, ...]:
@@ -227,7 +248,13 @@ class PdfOutput:
         attachments.append(Attachment(MANIFEST_FILE, json_bytes(manifest), "Supplement",
                                       MANIFEST_ATTACHED))
         html = staging.files[HTML_FILE].decode("utf-8")
-        to_pdf(html, staging.folder / PDF_FILE, base_url=staging.facts.notebook.parent,
-               attachments=attachments)
+        missing = to_pdf(html, staging.folder / PDF_FILE,
+                         base_url=staging.facts.notebook.parent, attachments=attachments)
         staging.adopt(PDF_FILE)
+        if missing:
+            shown = ", ".join(f"{char!r} (U+{ord(char):04X})" for char in missing[:5])
+            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            staging.warnings.append(
+                f"the PDF shows an empty box for {shown}{more}: no font on this machine has "
+                "it; the HTML page shows it, or choose other words")
 

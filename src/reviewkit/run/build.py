@@ -90,6 +90,8 @@ class BuildResult:
     document: PackDocument
     timings: Mapping[str, float] = field(default_factory=dict)
     findings: tuple[Finding, ...] = ()
+    #: What the person building should know of the files written (one line each).
+    warnings: tuple[str, ...] = ()
     #: A draft made while a published pack is in the pack's folder goes beside it (``folder``
     #: is then ``<pack>.draft``): the version of that published pack; None otherwise.
     beside_published: int | None = None
@@ -376,7 +378,7 @@ def produce(
             store.dispose()
         _scratch.remove(scratch)
     return BuildResult(folder=placed, document=document, timings=dict(stages.timings),
-                       findings=findings,
+                       findings=findings, warnings=tuple(written.warnings),
                        beside_published=job.found_published if placed != job.final else None)
 
 
