@@ -647,6 +647,69 @@ def test_reminders_go_to_the_people_of_owners_not_done(app: Flask, cycle: Cycle)
     assert f"/my/{round_id(cycle)}" in body and "Change Manager" in body
 
 
+def test_a_closed_round_refuses_every_change_and_its_pages_offer_none(
+        tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
+    own = make_cycle(tmp_path, smtp_server)
+    application = own.app()
+    try:
+        cycle_store = CycleStore(application.extensions["reviewkit"].store)
+        rid = round_id(own)
+        page_url = f"/my/{rid}"
+        desk = Cycle.sign_in(application, own.users["desk"])
+        form = _form(desk.get(page_url).data)
+        cycle_store.set_done(rid, ["Service Desk Lead", "Site IT Lead, North General"], True,
+                             by="Sam Desk")
+        cycle_store.close_round(rid, by="Olive Ward")
+        done_before = cycle_store.progress(rid)
+        page = desk.get(page_url).data.decode()
+        assert "this round is closed" in page
+        for offered in ("Not done yet", "Mark my updates done", "Save my updates"):
+            assert offered not in page, offered
+        for done in ("0", "1"):
+            answer = desk.post(f"{page_url}/done", data={"csrf_token": csrf_of(page.encode()),
+                                                         "done": done}, follow_redirects=True)
+            assert b"is closed: nothing was changed" in answer.data
+            assert b"Marked" not in answer.data
+        form["service_desk_csat.north-general:analysis"] = "Written after the close"
+        answer = desk.post(page_url, data=form)
+        assert answer.status_code == 409 and b"is closed: nothing was changed" in answer.data
+        assert cycle_store.progress(rid) == done_before
+        assert ("service_desk_csat", "north-general") not in cycle_store.values(rid)
+        own.inbox.clear()
+        office = Cycle.sign_in(application, own.users["office"])
+        tracker = office.get(f"/rounds/{rid}").data
+        assert b"Send reminders" not in tracker and b"Reopen the round" in tracker
+        answer = office.post(f"/rounds/{rid}/remind", data={"csrf_token": csrf_of(tracker)},
+                             follow_redirects=True)
+        assert b"is closed: no reminders were sent" in answer.data
+        assert own.inbox.messages == []
+        assert all(p.reminded_at is None for p in cycle_store.progress(rid).values())
+    finally:
+        application.extensions["reviewkit"].store.dispose()
+
+
+def test_a_reminder_to_one_person_says_person(
+        tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
+    own = make_cycle(tmp_path, smtp_server)
+    application = own.app()
+    try:
+        cycle_store = CycleStore(application.extensions["reviewkit"].store)
+        rid = round_id(own)
+        others = [owner for owner in cycle_store.progress(rid) if owner != "Change Manager"]
+        cycle_store.set_done(rid, others, True, by="test")
+        cycle_store.deactivate("dee@northwind.example", by="test")  # Chris alone is left
+        own.inbox.clear()
+        office = Cycle.sign_in(application, own.users["office"])
+        token = csrf_of(office.get(f"/rounds/{rid}").data)
+        answer = office.post(f"/rounds/{rid}/remind", data={"csrf_token": token},
+                             follow_redirects=True)
+        assert b"Reminders sent to 1 person." in answer.data
+        assert [str(m["To"]) for m in own.inbox.messages] == [
+            "Chris Moyo <chris@northwind.example>"]
+    finally:
+        application.extensions["reviewkit"].store.dispose()
+
+
 def test_commentary_is_escaped_on_every_page_that_shows_it(app: Flask, cycle: Cycle) -> None:
     page_url = f"/my/{round_id(cycle)}"
     chris = Cycle.sign_in(app, cycle.users["owner"])

@@ -390,6 +390,11 @@ def _owner_routes(app: Flask) -> None:
         problems: dict[str, str] = {}
         conflicts: dict[str, Any] = {}
         typed: dict[str, str] = {}
+        if request.method == "POST" and not round_.is_open:
+            # A page opened before the round closed still posts: nothing of it may be saved.
+            flash(_closed_for_owners(round_))
+            typed = {key: value for key, value in request.form.items() if key != "csrf_token"}
+            return _render_my_page(round_, user, problems, conflicts, typed, 409)
         if request.method == "POST":
             problems, conflicts, typed = _save_page(round_, user)
             if not problems and not conflicts:
@@ -406,10 +411,18 @@ def _owner_routes(app: Flask) -> None:
         owners = rounds.owners_of(round_, user)
         if not owners:
             abort(403)
+        if not round_.is_open:
+            flash(_closed_for_owners(round_))
+            return redirect(url_for("my_page", round_id=round_id))
         done = request.form.get("done") == "1"
         site().cycle.set_done(round_id, owners, done, by=user.name)
         flash("Marked done: thank you." if done else "Marked not done.")
         return redirect(url_for("my_page", round_id=round_id))
+
+
+def _closed_for_owners(round_: Round) -> str:
+    return (f"The round {round_.name} is closed: nothing was changed. Ask the office to reopen "
+            "it if your updates must change.")
 
 
 def _save_page(round_: Round, user: User) -> tuple[dict[str, str], dict[str, Any], dict[str, str]]:
@@ -538,6 +551,10 @@ def _office_routes(app: Flask) -> None:
     @roles("office")
     def remind(round_id: int) -> Any:
         round_ = _the_round(round_id)
+        if not round_.is_open:
+            flash(f"The round {round_.name} is closed: no reminders were sent. Reopen it first "
+                  "if owners must still update.")
+            return redirect(url_for("tracker_page", round_id=round_id))
         users = site().cycle.users()
         rows = [row for row in rounds.tracker(site().cycle, round_, users)
                 if row.state != "done"]
@@ -559,7 +576,7 @@ def _office_routes(app: Flask) -> None:
             flash(str(exc))
         else:
             site().cycle.reminded(round_id, owners, by=me().name)
-            flash(f"Reminders sent to {sent} people.")
+            flash(f"Reminders sent to {sent} {'person' if sent == 1 else 'people'}.")
         return redirect(url_for("tracker_page", round_id=round_id))
 
     @app.post("/rounds/<int:round_id>/close")
