@@ -790,6 +790,53 @@ def test_what_owners_write_reaches_the_pack(app: Flask, cycle: Cycle) -> None:
     assert again.owner_status is not None and not again.owner_status.approved
 
 
+def test_changing_an_approved_status_or_its_reason_clears_the_approval_in_the_history(
+        tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
+    own = make_cycle(tmp_path, smtp_server)
+    application = own.app()
+    try:
+        store: Store = application.extensions["reviewkit"].store
+        cycle_store = CycleStore(store)
+        rid = round_id(own)
+        page_url = f"/my/{rid}"
+        key = "change_success_rate.north-general"
+        chris = Cycle.sign_in(application, own.users["owner"])
+        office = Cycle.sign_in(application, own.users["office"])
+        approve = f"/rounds/{rid}/approve/change_success_rate/north-general"
+
+        def approved() -> bool:
+            return cycle_store.values(rid)[("change_success_rate", "north-general")] \
+                .status_approved
+
+        form = _form(chris.get(page_url).data)
+        form[f"{key}:status"] = "amber"
+        form[f"{key}:status_reason"] = "the NGH freeze ends Friday"
+        assert chris.post(page_url, data=form).status_code == 302
+        for change in ({f"{key}:status_reason": "a one-off: the EHR release"},
+                       {f"{key}:status": "green"}):
+            office.post(approve, data={"csrf_token": csrf_of(office.get(f"/rounds/{rid}").data),
+                                       "approve": "1"})
+            assert approved()
+            form = _form(chris.get(page_url).data)
+            form[f"{key}:status"] = "amber"  # the select, as the page shows it
+            form.update(change)
+            saved = chris.post(page_url, data=form)
+            assert saved.status_code == 302, re.findall(r'class="problem"[^>]*>([^<]*)',
+                                                        saved.text)
+            assert not approved(), change
+            tracker = office.get(f"/rounds/{rid}").data.decode()
+            assert "✓ approved" not in tracker and "awaiting" in tracker
+        approvals = [(h.text != "", h.updated_by) for h in cycle_store.history(
+            rid, "change_success_rate") if h.field == "status_approved"]
+        assert approvals == [(True, "Olive Ward"), (False, "Chris Moyo"),
+                             (True, "Olive Ward"), (False, "Chris Moyo")]
+        group = evaluate(cadences.get("weekly"), load_inputs(own.params), store, PERIOD,
+                         "north-general").result("change_success_rate")
+        assert group.owner_status is not None and not group.owner_status.approved
+    finally:
+        application.extensions["reviewkit"].store.dispose()
+
+
 def test_the_pack_provenance_names_the_review_round(app: Flask, cycle: Cycle) -> None:
     store: Store = app.extensions["reviewkit"].store
     params = str(cycle.params.resolve())

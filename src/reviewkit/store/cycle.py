@@ -32,7 +32,7 @@ from reviewkit.store.cycle_schema import (
     users_table,
 )
 from reviewkit.store.database import Store, meta_table
-from reviewkit.store.records import FieldValue, KpiUpdate, StoreError
+from reviewkit.store.records import APPROVAL_FIELD, FieldValue, KpiUpdate, StoreError
 
 ROLES = ("office", "analyst", "owner", "reader")
 #: The fields of an owner's update of one KPI, in the order the page shows them.
@@ -446,7 +446,8 @@ class CycleStore:
 
         A field saved by someone else since its revision was read is a :class:`FieldConflict`
         naming every such field, and nothing is saved. ``owners`` are the owner names the
-        saver answers for: their pages count as started.
+        saver answers for: their pages count as started. A status or reason changed after the
+        office approved it clears the approval in the same transaction (in the history too).
         """
         saved: list[str] = []
         with self._write() as connection:
@@ -484,6 +485,24 @@ class CycleStore:
                 connection.execute(round_history_table.insert().values(
                     round_id=round_id, kpi_id=kpi_id, unit=unit, field=name, **values))
                 saved.append(name)
+            approval = stored.get(APPROVAL_FIELD)
+            reworded = [name for name in saved if name in ("status", "status_reason")]
+            if reworded and approval is not None and approval.text \
+                    and APPROVAL_FIELD not in changes:
+                # The office approved a statement that no longer stands as written: it
+                # approves the new one, and the history says whose save took the approval away.
+                values = {"text": "", "revision": approval.revision + 1, "updated_at": at,
+                          "updated_by": by}
+                connection.execute(sa.update(round_values_table).where(
+                    (round_values_table.c.round_id == round_id)
+                    & (round_values_table.c.kpi_id == kpi_id)
+                    & (round_values_table.c.unit == unit)
+                    & (round_values_table.c.field == APPROVAL_FIELD)).values(**values))
+                connection.execute(round_history_table.insert().values(
+                    round_id=round_id, kpi_id=kpi_id, unit=unit, field=APPROVAL_FIELD, **values))
+                self._audit(connection, by, "status approval withdrawn",
+                            f"{kpi_id}@{unit or 'group'}",
+                            {"round": round_id, "changed": reworded})
             if saved:
                 if owners:
                     self._started(connection, round_id, owners)
