@@ -585,7 +585,10 @@ def test_the_done_tick_and_the_tracker(app: Flask, cycle: Cycle) -> None:
     assert "✓ Done".encode() in page
     tracker = Cycle.sign_in(app, cycle.users["office"]).get(
         f"/rounds/{round_id(cycle)}").data.decode()
-    assert re.search(r"Service Desk Lead</th>\s*<td><span class=\"state done\">done", tracker)
+    assert re.search(r"Site IT Lead, North General</th>\s*<td><span class=\"state done\">done",
+                     tracker)
+    # Sam answers for the Service Desk Lead too, but its one KPI is the group's, not his.
+    assert not re.search(r"Service Desk Lead</th>\s*<td><span class=\"state done\">", tracker)
     assert re.search(r"Change Manager</th>\s*<td><span class=\"state started\">started",
                      tracker)
     assert re.search(r"CISO</th>\s*<td><span class=\"state not-started\">not started",
@@ -595,7 +598,80 @@ def test_the_done_tick_and_the_tracker(app: Flask, cycle: Cycle) -> None:
                           dataclasses.replace(cycle.round, due=dt.date(2026, 11, 1)),
                           [], today=dt.date(2026, 11, 25))
     assert {row.owner: row.state for row in late}["CISO"] == "late"
-    assert {row.owner: row.state for row in late}["Service Desk Lead"] == "done"
+    assert {row.owner: row.state for row in late}["Site IT Lead, North General"] == "done"
+
+
+def test_the_tracker_counts_and_names_only_what_each_person_can_update_in_their_units(
+        tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
+    """Ira answers for the Head of Infrastructure in North General only: the tracker counts
+    that unit's KPIs, not the group's. Sam answers for the Service Desk Lead, whose one KPI is
+    the group's, which Sam is not granted: his saves and his tick leave that owner as it was,
+    and he is neither listed nor reminded for it."""
+    own = make_cycle(tmp_path, smtp_server)
+    application = own.app()
+    try:
+        store: Store = application.extensions["reviewkit"].store
+        cycle_store = CycleStore(store)
+        assert own.round is not None
+        rid = own.round.id
+        infra = own.round.tasks["Head of Infrastructure"]["kpis"]
+        in_ngh = [k for k in infra if k["unit"] == "north-general"]
+        assert 0 < len(in_ngh) < len(infra)
+
+        def rows() -> dict[str, rounds.TrackerRow]:
+            return {row.owner: row for row in rounds.tracker(
+                cycle_store, own.round, cycle_store.users(), today=dt.date(2026, 11, 21))}
+
+        before = rows()
+        assert [p.name for p in before["Head of Infrastructure"].people] == ["Ira Fraser"]
+        assert before["Head of Infrastructure"].kpis == len(in_ngh)
+        assert before["Service Desk Lead"].people == ()
+        assert [p.name for p in before["Service Desk Lead"].ungranted] == ["Sam Desk"]
+        page_url = f"/my/{rid}"
+        desk = Cycle.sign_in(application, own.users["desk"])
+        page = desk.get(page_url).data.decode()
+        assert "For Site IT Lead, North General." in page
+        form = _form(page.encode())
+        form["service_desk_csat.north-general:analysis"] = "Two agents off sick"
+        assert desk.post(page_url, data=form).status_code == 302
+        desk.post(f"{page_url}/done", data={"csrf_token": csrf_of(page.encode()), "done": "1"})
+        after = rows()
+        site_lead = after["Site IT Lead, North General"]
+        assert (site_lead.state, site_lead.updated, site_lead.kpis) == ("done", 1, 1)
+        assert after["Service Desk Lead"].state == "not started"
+        tracker = Cycle.sign_in(application, own.users["office"]).get(f"/rounds/{rid}").text
+        row = tracker[tracker.index("Service Desk Lead</th>"):]
+        assert "not granted their units: Sam Desk" in row[:row.index("</tr>")]
+        own.inbox.clear()
+        office = Cycle.sign_in(application, own.users["office"])
+        office.post(f"/rounds/{rid}/remind",
+                    data={"csrf_token": csrf_of(office.get(f"/rounds/{rid}").data)})
+        assert own.inbox.to("sam@northwind.example") == []
+        # An open action of the Service Desk Lead in North General is Sam's to update: he
+        # answers for that owner there.
+        store.add_action(title="Rota for the desk", owner="Service Desk Lead",
+                         unit="north-general", due=dt.date(2026, 11, 27),
+                         effective=dt.date(2026, 11, 13), by="test", source="test")
+        desk_row = rows()["Service Desk Lead"]
+        assert [p.name for p in desk_row.people] == ["Sam Desk"] and desk_row.kpis == 0
+        # An owner of an action that has closed since the round opened has nothing in any
+        # unit: who answers for them is listed, never said to lack a grant.
+        fay = cycle_store.add_user(email="fay@northwind.example", name="Fay Cility",
+                                   role="owner", owns=["Facilities Lead"],
+                                   units=["north-general"], by="test")
+        moved = store.add_action(title="Move the server room", owner="Facilities Lead",
+                                 unit="north-general", due=dt.date(2026, 11, 27),
+                                 effective=dt.date(2026, 11, 6), by="test", source="test")
+        earlier = rounds.open_round(store, own.params, "weekly", period="2026-11-13",
+                                    due="2099-12-31", by="test")
+        store.update_action(moved, {"status": "done"}, effective=dt.date(2026, 11, 14),
+                            by="test", source="test")
+        facilities = {row.owner: row for row in rounds.tracker(
+            cycle_store, earlier, cycle_store.users(), today=dt.date(2026, 11, 14))}[
+            "Facilities Lead"]
+        assert (facilities.people, facilities.ungranted, facilities.kpis) == ((fay,), (), 0)
+    finally:
+        application.extensions["reviewkit"].store.dispose()
 
 
 def test_the_tracker_names_each_published_pack_by_its_unit_and_escapes_what_went_wrong(

@@ -408,9 +408,9 @@ def _owner_routes(app: Flask) -> None:
     def my_done(round_id: int) -> Any:
         round_ = _the_round(round_id)
         user = me()
-        owners = rounds.owners_of(round_, user)
-        if not owners:
+        if not rounds.owners_of(round_, user):
             abort(403)
+        owners = rounds.page_owners(site().store, round_, user)
         if not round_.is_open:
             flash(_closed_for_owners(round_))
             return redirect(url_for("my_page", round_id=round_id))
@@ -498,7 +498,7 @@ def _render_my_page(round_: Round, user: User, problems: Mapping[str, str],
                     code: int) -> tuple[str, int]:
     values = site().cycle.values(round_.id)
     progress = site().cycle.progress(round_.id)
-    owners = rounds.owners_of(round_, user)
+    owners = rounds.page_owners(site().store, round_, user)
     done = bool(owners) and all(progress[o].done_at for o in owners if o in progress)
     return render_template(
         "my_page.html", round=round_, tasks=rounds.kpi_tasks(round_, user), values=values,

@@ -144,6 +144,20 @@ def owners_of(round_: Round, user: User) -> list[str]:
     return [owner for owner in round_.tasks if user.answers_for(owner)]
 
 
+def _same_owner(one: str, other: str) -> bool:
+    return one.strip().casefold() == other.strip().casefold()
+
+
+def page_owners(store: Store, round_: Round, user: User) -> list[str]:
+    """The owners whose updates ``user``'s page holds: those they answer for with a KPI of the
+    round or an open action in the units granted to them. A tick marks only these: an owner
+    whose units the person is not granted is someone else's to update."""
+    mine = [task.owner for task in kpi_tasks(round_, user)]
+    mine += [action.owner for action in action_tasks(store, user)]
+    return [owner for owner in owners_of(round_, user)
+            if any(_same_owner(owner, name) for name in mine)]
+
+
 def action_tasks(store: Store, user: User) -> list[Action]:
     """The open actions ``user`` answers for, in their units."""
     if user.role != "owner":
@@ -207,8 +221,9 @@ def save_kpi_update(cycle: CycleStore, round_: Round, user: User, task: KpiTask,
         raise UpdateRefused(f"the round {round_.name} is closed")
     clean = check_kpi_update(task, fields)
     changes = {name: (text, revisions.get(name, 0)) for name, text in clean.items()}
+    # Only the KPI's own owner has started: the saver may answer for others in other units.
     return cycle.save_fields(round_.id, task.kpi_id, task.unit, changes, by=user.name,
-                             owners=owners_of(round_, user))
+                             owners=[task.owner])
 
 
 class ActionConflict(ReviewkitError):
@@ -258,7 +273,8 @@ def save_action_update(store: Store, cycle: CycleStore, round_: Round, user: Use
     if changed:
         cycle.audit(user.name, "action updated", action.id,
                     {"round": round_.id, "fields": changed})
-        cycle.set_started(round_.id, owners_of(round_, user))
+        cycle.set_started(round_.id, [owner for owner in owners_of(round_, user)
+                                      if _same_owner(owner, action.owner)])
     return changed
 
 
@@ -273,28 +289,43 @@ class TrackerRow:
     updated: int
     progress: OwnerProgress
     overrides: tuple[tuple[KpiTask, KpiUpdate], ...] = field(default_factory=tuple)
+    #: People who answer for the owner but are granted none of the units of its KPIs and open
+    #: actions (shown when no one else can update them).
+    ungranted: tuple[User, ...] = ()
 
 
 def tracker(cycle: CycleStore, round_: Round, users: Sequence[User],
             today: dt.date | None = None) -> list[TrackerRow]:
-    """Each owner of the round: done, late, started or not started, who answers for them, how
-    many of their KPIs have an update, and the statuses they set."""
+    """Each owner of the round: done, late, started or not started, who can update their KPIs
+    and open actions (answering for them in those units), how many of the KPIs those people
+    can update have an update, and the statuses they set."""
     day = today or clock()
     values = cycle.values(round_.id)
+    actions = [action for action in cycle.store.actions() if action.is_open]
     rows = []
     for owner, progress in cycle.progress(round_.id).items():
-        tasks = [KpiTask.of(item) for item in round_.tasks.get(owner, {}).get("kpis", [])]
+        every = [KpiTask.of(item) for item in round_.tasks.get(owner, {}).get("kpis", [])]
+        units = {t.unit for t in every} | {a.unit for a in actions
+                                           if _same_owner(a.owner, owner)}
+        answering = [u for u in users if u.role == "owner" and u.active
+                     and u.answers_for(owner)]
+        # An owner with nothing left in any unit (their action closed since the opening) is
+        # no one's grant to lack: who answers for them is listed.
+        people = tuple(u for u in answering
+                       if not units or any(may_update_unit(u, unit) for unit in units))
+        # What no one signed up can update still waits for someone: counted until then.
+        tasks = [t for t in every if not people
+                 or any(may_update_unit(u, t.unit) for u in people)]
         updated = [t for t in tasks if any(
             v.text for name, v in values.get((t.kpi_id, t.unit),
                                              KpiUpdate(t.kpi_id, t.unit)).fields.items()
             if name != APPROVAL_FIELD)]
-        overrides = tuple((t, values[(t.kpi_id, t.unit)]) for t in tasks
+        overrides = tuple((t, values[(t.kpi_id, t.unit)]) for t in every
                           if (t.kpi_id, t.unit) in values
                           and values[(t.kpi_id, t.unit)].text("status"))
-        people = tuple(u for u in users if u.role == "owner" and u.active
-                       and u.answers_for(owner))
         rows.append(TrackerRow(owner, progress.state(day, round_.due), people, len(tasks),
-                               len(updated), progress, overrides))
+                               len(updated), progress, overrides,
+                               tuple(u for u in answering if u not in people)))
     order = {"late": 0, "not started": 1, "started": 2, "done": 3}
     return sorted(rows, key=lambda r: (order[r.state], r.owner.casefold()))
 
