@@ -1001,6 +1001,37 @@ def test_the_office_opens_a_round_from_the_web(app: Flask, cycle: Cycle) -> None
     assert bad.status_code == 400 and b"--due" in bad.data
 
 
+def test_a_round_is_opened_only_on_a_definition_the_server_serves_and_no_path_is_read(
+        app: Flask, cycle: Cycle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = app.extensions["reviewkit"].store
+    office = Cycle.sign_in(app, cycle.users["office"])
+    page = office.get("/rounds").data.decode()
+    served = str(cycle.params.resolve())
+    assert re.findall(r'<select name="params">(.*?)</select>', page, re.S)[0].count(
+        "<option") == 1 and f'value="{served}"' in page
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("database_password: hunter2-do-not-echo\n", encoding="utf-8")
+    copy = tmp_path / "weekly.yaml"  # the served definition under another path, same store
+    copy.write_text(cycle.params.read_text(encoding="utf-8").replace(
+        "store: review.sqlite", f"store: {cycle.root / 'review.sqlite'}").replace(
+        "catalog: kpis.yaml", f"catalog: {cycle.root / 'kpis.yaml'}"), encoding="utf-8")
+    opened: list[str] = []
+    monkeypatch.setattr(rounds, "load_params",
+                        lambda path: opened.append(str(path)) or load_params(path))
+    before = CycleStore(store).rounds()
+    for params in ("/etc/passwd", str(secret), str(copy), f"{served}/../weekly.yaml", ""):
+        answer = office.post("/rounds", data={"csrf_token": csrf_of(page.encode()),
+                                              "params": params, "cadence": "weekly",
+                                              "period": PERIOD, "due": "2099-01-31"})
+        assert answer.status_code == 400, params
+        problem = re.search(r'<p class="problem" role="alert">([^<]*)</p>', answer.text)
+        assert problem is not None and problem[1].startswith(
+            "Choose one of the pack definitions this server serves"), params
+        assert "YAML" not in answer.text and "hunter2" not in answer.text
+    assert opened == []  # refused before any path was read
+    assert CycleStore(store).rounds() == before
+
+
 def test_on_publish_each_reader_gets_one_message_with_their_pdfs_attached(
         app: Flask, cycle: Cycle, tmp_path: Path) -> None:
     site = app.extensions["reviewkit"]

@@ -521,16 +521,24 @@ def _office_routes(app: Flask) -> None:
         if request.method == "POST":
             if me().role != "office":
                 abort(403)
-            try:
-                opened = rounds.open_round(site().store, request.form.get("params", ""),
-                                           request.form.get("cadence", ""),
-                                           period=request.form.get("period") or None,
-                                           due=request.form.get("due", ""), by=me().name)
-            except (ReviewkitError, KeyError) as exc:
-                error = str(exc).strip("'\"")
+            chosen = request.form.get("params", "")
+            # Only a definition from the list: a path a request names is never read (its
+            # contents would be echoed in errors), nor another file of a served pack opened.
+            definition = next((d for d in site().definitions if str(d.path) == chosen), None)
+            if definition is None:
+                error = ("Choose one of the pack definitions this server serves from the list; "
+                         "a round opens on no other.")
             else:
-                flash(f"Round {opened.name} is open until {opened.due.isoformat()}.")
-                return redirect(url_for("tracker_page", round_id=opened.id))
+                try:
+                    opened = rounds.open_round(site().store, definition.path,
+                                               request.form.get("cadence", ""),
+                                               period=request.form.get("period") or None,
+                                               due=request.form.get("due", ""), by=me().name)
+                except (ReviewkitError, KeyError) as exc:
+                    error = str(exc).strip("'\"")
+                else:
+                    flash(f"Round {opened.name} is open until {opened.due.isoformat()}.")
+                    return redirect(url_for("tracker_page", round_id=opened.id))
         return render_template("rounds.html", rounds=site().cycle.rounds(),
                                definitions=site().definitions, cadences=cadences.names(),
                                error=error), 400 if error else 200
