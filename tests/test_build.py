@@ -464,12 +464,9 @@ def test_bad_input_is_refused_before_any_kernel_starts(
     assert started == []
 
 
-def test_a_pack_without_charts_counts_its_build_stages_up_to_their_total(
-        write: Any, tmp_path: Path) -> None:
-    """Two weeks of data draw no chart (a chart needs three values); the build's progress still
-    counts each stage once, the last as the total ("[11/10]" was printed)."""
-    from reviewkit.run.build import build_pack
-
+def _two_weeks(write: Any, organisation: str) -> Path:
+    """An organisation of one KPI and two weeks of data: a two-page pack, too short for a
+    chart (a chart needs three values)."""
     write("kpis.yaml", """
         kpis:
           - id: tickets
@@ -485,8 +482,18 @@ def test_a_pack_without_charts_counts_its_build_stages_up_to_their_total(
         """)
     write("measurements.csv", "kpi_id,period_end,value\ntickets,2026-11-13,95\n"
                               "tickets,2026-11-20,101\n")
-    params = write("org.yaml", "organisation: Two Weeks Ltd\ncatalog: kpis.yaml\n"
-                               "measurements: measurements.csv\n")
+    path: Path = write("org.yaml", f"organisation: {organisation}\ncatalog: kpis.yaml\n"
+                                   "measurements: measurements.csv\n")
+    return path
+
+
+def test_a_pack_without_charts_counts_its_build_stages_up_to_their_total(
+        write: Any, tmp_path: Path) -> None:
+    """Two weeks of data draw no chart (a chart needs three values); the build's progress still
+    counts each stage once, the last as the total ("[11/10]" was printed)."""
+    from reviewkit.run.build import build_pack
+
+    params = _two_weeks(write, "Two Weeks Ltd")
     said: list[str] = []
     result = build_pack("weekly", params, period="2026-11-20", out_dir=tmp_path / "out",
                         progress=said.append)
@@ -504,21 +511,7 @@ def test_a_build_names_the_characters_its_pdf_cannot_show(write: Any, tmp_path: 
     prints an empty box, and the build says so once, naming the character."""
     from conftest import run_cli_in_process
 
-    write("kpis.yaml", """
-        kpis:
-          - id: tickets
-            name: Tickets resolved
-            perspective: Service
-            direction: higher_is_better
-            target: 100
-            owner: Service Desk Lead
-            cadences: [weekly]
-            unit: count
-        """)
-    write("measurements.csv", "kpi_id,period_end,value\ntickets,2026-11-13,95\n"
-                              "tickets,2026-11-20,101\n")
-    params = write("org.yaml", "organisation: Growth \U0001F4C8 Ltd\ncatalog: kpis.yaml\n"
-                               "measurements: measurements.csv\n")
+    params = _two_weeks(write, "Growth \U0001F4C8 Ltd")
     code, _, err = run_cli_in_process(["build", "weekly", "--params", str(params), "--period",
                                        "2026-11-20", "--out", str(tmp_path / "out"), "-q"])
     assert code == 0, err

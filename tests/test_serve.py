@@ -459,70 +459,74 @@ def test_an_owner_updates_an_action_and_every_change_is_an_event_with_who(
     assert store.action(action_id).status == "done"
 
 
-def test_after_an_action_note_conflict_the_page_as_returned_saves_the_merged_note(
-        tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
+@pytest.fixture
+def own_cycle(tmp_path: Path, smtp_server: tuple[int, Inbox]) -> Iterator[tuple[Cycle, Flask]]:
+    """A review cycle of this test's own and its application (the store closed after)."""
     own = make_cycle(tmp_path, smtp_server)
     application = own.app()
-    try:
-        store: Store = application.extensions["reviewkit"].store
-        action_id = store.add_action(title="Patch the VPN", owner="Change Manager",
-                                     due=dt.date(2026, 11, 27), note="Vendor contacted",
-                                     effective=dt.date(2026, 11, 13), by="test", source="test")
-        page_url = f"/my/{round_id(own)}"
-        note = f"action.{action_id}:note"
-        chris, dee = (Cycle.sign_in(application, own.users[who]) for who in ("owner", "deputy"))
-        mine, theirs = _form(chris.get(page_url).data), _form(dee.get(page_url).data)
-        theirs[note] = "Dee: window booked for Saturday"
-        assert dee.post(page_url, data=theirs).status_code == 302
-        mine[note] = "Chris: vendor sends the patch Friday"
-        answer = chris.post(page_url, data=mine)
-        assert answer.status_code == 400 and b"changed by someone else" in answer.data
-        returned = _form(answer.data)
-        assert returned[note] == "Chris: vendor sends the patch Friday"  # still in his box
-        assert returned[f"{note}_was"] == "Dee: window booked for Saturday"  # the new basis
-        returned[note] = "Chris + Dee: patch Friday, window Saturday"
-        saved = chris.post(page_url, data=returned)
-        assert saved.status_code == 302, re.findall(r'class="problem"[^>]*>([^<]*)', saved.text)
-        assert store.action(action_id).note == "Chris + Dee: patch Friday, window Saturday"
-    finally:
-        application.extensions["reviewkit"].store.dispose()
+    yield own, application
+    application.extensions["reviewkit"].store.dispose()
+
+
+def _vpn_action(store: Store) -> str:
+    """An open action of the Change Manager's, with a note, raised before the round."""
+    return store.add_action(title="Patch the VPN", owner="Change Manager",
+                            due=dt.date(2026, 11, 27), note="Vendor contacted",
+                            effective=dt.date(2026, 11, 13), by="test", source="test")
+
+
+def test_after_an_action_note_conflict_the_page_as_returned_saves_the_merged_note(
+        own_cycle: tuple[Cycle, Flask]) -> None:
+    own, application = own_cycle
+    store: Store = application.extensions["reviewkit"].store
+    action_id = _vpn_action(store)
+    page_url = f"/my/{round_id(own)}"
+    note = f"action.{action_id}:note"
+    chris, dee = (Cycle.sign_in(application, own.users[who]) for who in ("owner", "deputy"))
+    mine, theirs = _form(chris.get(page_url).data), _form(dee.get(page_url).data)
+    theirs[note] = "Dee: window booked for Saturday"
+    assert dee.post(page_url, data=theirs).status_code == 302
+    mine[note] = "Chris: vendor sends the patch Friday"
+    answer = chris.post(page_url, data=mine)
+    assert answer.status_code == 400 and b"changed by someone else" in answer.data
+    returned = _form(answer.data)
+    assert returned[note] == "Chris: vendor sends the patch Friday"  # still in his box
+    assert returned[f"{note}_was"] == "Dee: window booked for Saturday"  # the new basis
+    returned[note] = "Chris + Dee: patch Friday, window Saturday"
+    saved = chris.post(page_url, data=returned)
+    assert saved.status_code == 302, re.findall(r'class="problem"[^>]*>([^<]*)', saved.text)
+    assert store.action(action_id).note == "Chris + Dee: patch Friday, window Saturday"
 
 
 def test_after_a_partly_refused_save_what_was_saved_is_no_conflict_with_the_next_save(
-        tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
-    own = make_cycle(tmp_path, smtp_server)
-    application = own.app()
-    try:
-        store: Store = application.extensions["reviewkit"].store
-        action_id = store.add_action(title="Patch the VPN", owner="Change Manager",
-                                     due=dt.date(2026, 11, 27), note="Vendor contacted",
-                                     effective=dt.date(2026, 11, 13), by="test", source="test")
-        page_url = f"/my/{round_id(own)}"
-        chris = Cycle.sign_in(application, own.users["owner"])
-        form = _form(chris.get(page_url).data)
-        form["change_success_rate.group:analysis"] = "Two failed EHR releases"
-        form[f"action.{action_id}:note"] = "Vendor sends the patch Friday"
-        form["change_success_rate.north-general:status"] = "amber"  # without its reason
-        answer = chris.post(page_url, data=form)
-        assert answer.status_code == 400 and b"say why you set the status" in answer.data
-        values = CycleStore(store).values(round_id(own))
-        assert values[("change_success_rate", "")].text("analysis") == "Two failed EHR releases"
-        assert store.action(action_id).note == "Vendor sends the patch Friday"
-        returned = _form(answer.data)
-        assert returned["change_success_rate.group:analysis:rev"] == "1"
-        returned["change_success_rate.group:analysis"] = "Two failed EHR releases, both rolled back"
-        returned[f"action.{action_id}:note"] = "Patch installed"
-        returned["change_success_rate.north-general:status"] = "amber"  # the select, as typed
-        returned["change_success_rate.north-general:status_reason"] = "NGH freeze next week"
-        saved = chris.post(page_url, data=returned)
-        assert saved.status_code == 302, re.findall(r'class="problem"[^>]*>([^<]*)', saved.text)
-        values = CycleStore(store).values(round_id(own))
-        assert values[("change_success_rate", "")].text("analysis") == (
-            "Two failed EHR releases, both rolled back")
-        assert values[("change_success_rate", "north-general")].text("status") == "amber"
-        assert store.action(action_id).note == "Patch installed"
-    finally:
-        application.extensions["reviewkit"].store.dispose()
+        own_cycle: tuple[Cycle, Flask]) -> None:
+    own, application = own_cycle
+    store: Store = application.extensions["reviewkit"].store
+    action_id = _vpn_action(store)
+    page_url = f"/my/{round_id(own)}"
+    chris = Cycle.sign_in(application, own.users["owner"])
+    form = _form(chris.get(page_url).data)
+    form["change_success_rate.group:analysis"] = "Two failed EHR releases"
+    form[f"action.{action_id}:note"] = "Vendor sends the patch Friday"
+    form["change_success_rate.north-general:status"] = "amber"  # without its reason
+    answer = chris.post(page_url, data=form)
+    assert answer.status_code == 400 and b"say why you set the status" in answer.data
+    values = CycleStore(store).values(round_id(own))
+    assert values[("change_success_rate", "")].text("analysis") == "Two failed EHR releases"
+    assert store.action(action_id).note == "Vendor sends the patch Friday"
+    returned = _form(answer.data)
+    assert returned["change_success_rate.group:analysis:rev"] == "1"
+    returned["change_success_rate.group:analysis"] = "Two failed EHR releases, both rolled back"
+    returned[f"action.{action_id}:note"] = "Patch installed"
+    returned["change_success_rate.north-general:status"] = "amber"  # the select, as typed
+    returned["change_success_rate.north-general:status_reason"] = "NGH freeze next week"
+    saved = chris.post(page_url, data=returned)
+    assert saved.status_code == 302, re.findall(r'class="problem"[^>]*>([^<]*)', saved.text)
+    values = CycleStore(store).values(round_id(own))
+    assert values[("change_success_rate", "")].text("analysis") == (
+        "Two failed EHR releases, both rolled back")
+    assert values[("change_success_rate", "north-general")].text("status") == "amber"
+    assert store.action(action_id).note == "Patch installed"
 
 
 #: Direction controls people paste with names and words of right-to-left scripts: an override
@@ -531,50 +535,46 @@ RLO, RLI, PDI, FSI = "\u202e", "\u2067", "\u2069", "\u2068"
 
 
 def test_form_fields_send_back_text_with_direction_controls_as_stored_so_saving_changes_nothing(
-        tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
-    own = make_cycle(tmp_path, smtp_server)
-    application = own.app()
-    try:
-        store: Store = application.extensions["reviewkit"].store
-        cycle_store = CycleStore(store)
-        rid = round_id(own)
-        analysis = f"Releases by {RLO}Omar Haddad: 3 failed"
-        cycle_store.save_fields(rid, "change_success_rate", "", {"analysis": (analysis, 0)},
-                                by="Dee Puty")
-        note = f"Waiting on {RLI}مورد{PDI} for the window"
-        action_id = store.add_action(title=f"Patch {RLO}NPV", owner="Change Manager",
-                                     due=dt.date(2026, 11, 27), note=note,
-                                     effective=dt.date(2026, 11, 13), by="test", source="test")
-        page_url = f"/my/{rid}"
-        chris = Cycle.sign_in(application, own.users["owner"])
-        page = chris.get(page_url).data
-        form = _form(page)
-        assert form["change_success_rate.group:analysis"] == analysis
-        assert form[f"action.{action_id}:note"] == note
-        assert form[f"action.{action_id}:note_was"] == note
-        assert f"{FSI}Patch {RLO}NPV{PDI}" in page.decode()  # shown as text, isolated
-        history = cycle_store.history(rid)
-        events = store.events(action_id)
-        for _ in range(2):  # saving the page as it came, twice, changes nothing
-            answer = chris.post(page_url, data=form)
-            assert answer.status_code == 302, re.findall(r'class="problem"[^>]*>([^<]*)',
-                                                         answer.text)
-            form = _form(chris.get(page_url).data)
-        assert cycle_store.history(rid) == history
-        assert store.events(action_id) == events
-        assert store.action(action_id).note == note
-        # The analyst's narrative box sends back what is stored, too.
-        url = f"/rounds/{rid}/narrative/north-general"
-        analyst = Cycle.sign_in(application, own.users["analyst"])
-        summary = f"North General: {RLO}gninrom yadnoM"
-        analyst.post(url, data={"csrf_token": csrf_of(analyst.get(url).data), "key": "summary",
-                                "revision": "0", "text": summary})
-        shown = analyst.get(url).data.decode()
-        box = re.search(r'<input type="hidden" name="key" value="summary">.*?'
-                        r'<textarea name="text"[^>]*>([^<]*)</textarea>', shown, re.S)
-        assert box is not None and html.unescape(box[1]) == summary
-    finally:
-        application.extensions["reviewkit"].store.dispose()
+        own_cycle: tuple[Cycle, Flask]) -> None:
+    own, application = own_cycle
+    store: Store = application.extensions["reviewkit"].store
+    cycle_store = CycleStore(store)
+    rid = round_id(own)
+    analysis = f"Releases by {RLO}Omar Haddad: 3 failed"
+    cycle_store.save_fields(rid, "change_success_rate", "", {"analysis": (analysis, 0)},
+                            by="Dee Puty")
+    note = f"Waiting on {RLI}مورد{PDI} for the window"
+    action_id = store.add_action(title=f"Patch {RLO}NPV", owner="Change Manager",
+                                 due=dt.date(2026, 11, 27), note=note,
+                                 effective=dt.date(2026, 11, 13), by="test", source="test")
+    page_url = f"/my/{rid}"
+    chris = Cycle.sign_in(application, own.users["owner"])
+    page = chris.get(page_url).data
+    form = _form(page)
+    assert form["change_success_rate.group:analysis"] == analysis
+    assert form[f"action.{action_id}:note"] == note
+    assert form[f"action.{action_id}:note_was"] == note
+    assert f"{FSI}Patch {RLO}NPV{PDI}" in page.decode()  # shown as text, isolated
+    history = cycle_store.history(rid)
+    events = store.events(action_id)
+    for _ in range(2):  # saving the page as it came, twice, changes nothing
+        answer = chris.post(page_url, data=form)
+        assert answer.status_code == 302, re.findall(r'class="problem"[^>]*>([^<]*)',
+                                                     answer.text)
+        form = _form(chris.get(page_url).data)
+    assert cycle_store.history(rid) == history
+    assert store.events(action_id) == events
+    assert store.action(action_id).note == note
+    # The analyst's narrative box sends back what is stored, too.
+    url = f"/rounds/{rid}/narrative/north-general"
+    analyst = Cycle.sign_in(application, own.users["analyst"])
+    summary = f"North General: {RLO}gninrom yadnoM"
+    analyst.post(url, data={"csrf_token": csrf_of(analyst.get(url).data), "key": "summary",
+                            "revision": "0", "text": summary})
+    shown = analyst.get(url).data.decode()
+    box = re.search(r'<input type="hidden" name="key" value="summary">.*?'
+                    r'<textarea name="text"[^>]*>([^<]*)</textarea>', shown, re.S)
+    assert box is not None and html.unescape(box[1]) == summary
 
 
 def test_the_done_tick_and_the_tracker(app: Flask, cycle: Cycle) -> None:
@@ -602,76 +602,72 @@ def test_the_done_tick_and_the_tracker(app: Flask, cycle: Cycle) -> None:
 
 
 def test_the_tracker_counts_and_names_only_what_each_person_can_update_in_their_units(
-        tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
+        own_cycle: tuple[Cycle, Flask]) -> None:
     """Ira answers for the Head of Infrastructure in North General only: the tracker counts
     that unit's KPIs, not the group's. Sam answers for the Service Desk Lead, whose one KPI is
     the group's, which Sam is not granted: his saves and his tick leave that owner as it was,
     and he is neither listed nor reminded for it."""
-    own = make_cycle(tmp_path, smtp_server)
-    application = own.app()
-    try:
-        store: Store = application.extensions["reviewkit"].store
-        cycle_store = CycleStore(store)
-        assert own.round is not None
-        rid = own.round.id
-        infra = own.round.tasks["Head of Infrastructure"]["kpis"]
-        in_ngh = [k for k in infra if k["unit"] == "north-general"]
-        assert 0 < len(in_ngh) < len(infra)
+    own, application = own_cycle
+    store: Store = application.extensions["reviewkit"].store
+    cycle_store = CycleStore(store)
+    assert own.round is not None
+    rid = own.round.id
+    infra = own.round.tasks["Head of Infrastructure"]["kpis"]
+    in_ngh = [k for k in infra if k["unit"] == "north-general"]
+    assert 0 < len(in_ngh) < len(infra)
 
-        def rows() -> dict[str, rounds.TrackerRow]:
-            return {row.owner: row for row in rounds.tracker(
-                cycle_store, own.round, cycle_store.users(), today=dt.date(2026, 11, 21))}
+    def rows() -> dict[str, rounds.TrackerRow]:
+        return {row.owner: row for row in rounds.tracker(
+            cycle_store, own.round, cycle_store.users(), today=dt.date(2026, 11, 21))}
 
-        before = rows()
-        assert [p.name for p in before["Head of Infrastructure"].people] == ["Ira Fraser"]
-        assert before["Head of Infrastructure"].kpis == len(in_ngh)
-        assert before["Service Desk Lead"].people == ()
-        assert [p.name for p in before["Service Desk Lead"].ungranted] == ["Sam Desk"]
-        page_url = f"/my/{rid}"
-        desk = Cycle.sign_in(application, own.users["desk"])
-        page = desk.get(page_url).data.decode()
-        assert "For Site IT Lead, North General." in page
-        form = _form(page.encode())
-        form["service_desk_csat.north-general:analysis"] = "Two agents off sick"
-        assert desk.post(page_url, data=form).status_code == 302
-        desk.post(f"{page_url}/done", data={"csrf_token": csrf_of(page.encode()), "done": "1"})
-        after = rows()
-        site_lead = after["Site IT Lead, North General"]
-        assert (site_lead.state, site_lead.updated, site_lead.kpis) == ("done", 1, 1)
-        assert after["Service Desk Lead"].state == "not started"
-        tracker = Cycle.sign_in(application, own.users["office"]).get(f"/rounds/{rid}").text
-        row = tracker[tracker.index("Service Desk Lead</th>"):]
-        assert "not granted their units: Sam Desk" in row[:row.index("</tr>")]
-        own.inbox.clear()
-        office = Cycle.sign_in(application, own.users["office"])
-        office.post(f"/rounds/{rid}/remind",
-                    data={"csrf_token": csrf_of(office.get(f"/rounds/{rid}").data)})
-        assert own.inbox.to("sam@northwind.example") == []
-        # An open action of the Service Desk Lead in North General is Sam's to update: he
-        # answers for that owner there.
-        store.add_action(title="Rota for the desk", owner="Service Desk Lead",
-                         unit="north-general", due=dt.date(2026, 11, 27),
-                         effective=dt.date(2026, 11, 13), by="test", source="test")
-        desk_row = rows()["Service Desk Lead"]
-        assert [p.name for p in desk_row.people] == ["Sam Desk"] and desk_row.kpis == 0
-        # An owner of an action that has closed since the round opened has nothing in any
-        # unit: who answers for them is listed, never said to lack a grant.
-        fay = cycle_store.add_user(email="fay@northwind.example", name="Fay Cility",
-                                   role="owner", owns=["Facilities Lead"],
-                                   units=["north-general"], by="test")
-        moved = store.add_action(title="Move the server room", owner="Facilities Lead",
-                                 unit="north-general", due=dt.date(2026, 11, 27),
-                                 effective=dt.date(2026, 11, 6), by="test", source="test")
-        earlier = rounds.open_round(store, own.params, "weekly", period="2026-11-13",
-                                    due="2099-12-31", by="test")
-        store.update_action(moved, {"status": "done"}, effective=dt.date(2026, 11, 14),
-                            by="test", source="test")
-        facilities = {row.owner: row for row in rounds.tracker(
-            cycle_store, earlier, cycle_store.users(), today=dt.date(2026, 11, 14))}[
-            "Facilities Lead"]
-        assert (facilities.people, facilities.ungranted, facilities.kpis) == ((fay,), (), 0)
-    finally:
-        application.extensions["reviewkit"].store.dispose()
+    before = rows()
+    assert [p.name for p in before["Head of Infrastructure"].people] == ["Ira Fraser"]
+    assert before["Head of Infrastructure"].kpis == len(in_ngh)
+    assert before["Service Desk Lead"].people == ()
+    assert [p.name for p in before["Service Desk Lead"].ungranted] == ["Sam Desk"]
+    page_url = f"/my/{rid}"
+    desk = Cycle.sign_in(application, own.users["desk"])
+    page = desk.get(page_url).data.decode()
+    assert "For Site IT Lead, North General." in page
+    form = _form(page.encode())
+    form["service_desk_csat.north-general:analysis"] = "Two agents off sick"
+    assert desk.post(page_url, data=form).status_code == 302
+    desk.post(f"{page_url}/done", data={"csrf_token": csrf_of(page.encode()), "done": "1"})
+    after = rows()
+    site_lead = after["Site IT Lead, North General"]
+    assert (site_lead.state, site_lead.updated, site_lead.kpis) == ("done", 1, 1)
+    assert after["Service Desk Lead"].state == "not started"
+    tracker = Cycle.sign_in(application, own.users["office"]).get(f"/rounds/{rid}").text
+    row = tracker[tracker.index("Service Desk Lead</th>"):]
+    assert "not granted their units: Sam Desk" in row[:row.index("</tr>")]
+    own.inbox.clear()
+    office = Cycle.sign_in(application, own.users["office"])
+    office.post(f"/rounds/{rid}/remind",
+                data={"csrf_token": csrf_of(office.get(f"/rounds/{rid}").data)})
+    assert own.inbox.to("sam@northwind.example") == []
+    # An open action of the Service Desk Lead in North General is Sam's to update: he
+    # answers for that owner there.
+    store.add_action(title="Rota for the desk", owner="Service Desk Lead",
+                     unit="north-general", due=dt.date(2026, 11, 27),
+                     effective=dt.date(2026, 11, 13), by="test", source="test")
+    desk_row = rows()["Service Desk Lead"]
+    assert [p.name for p in desk_row.people] == ["Sam Desk"] and desk_row.kpis == 0
+    # An owner of an action that has closed since the round opened has nothing in any
+    # unit: who answers for them is listed, never said to lack a grant.
+    fay = cycle_store.add_user(email="fay@northwind.example", name="Fay Cility",
+                               role="owner", owns=["Facilities Lead"],
+                               units=["north-general"], by="test")
+    moved = store.add_action(title="Move the server room", owner="Facilities Lead",
+                             unit="north-general", due=dt.date(2026, 11, 27),
+                             effective=dt.date(2026, 11, 6), by="test", source="test")
+    earlier = rounds.open_round(store, own.params, "weekly", period="2026-11-13",
+                                due="2099-12-31", by="test")
+    store.update_action(moved, {"status": "done"}, effective=dt.date(2026, 11, 14),
+                        by="test", source="test")
+    facilities = {row.owner: row for row in rounds.tracker(
+        cycle_store, earlier, cycle_store.users(), today=dt.date(2026, 11, 14))}[
+        "Facilities Lead"]
+    assert (facilities.people, facilities.ungranted, facilities.kpis) == ((fay,), (), 0)
 
 
 def test_the_tracker_names_each_published_pack_by_its_unit_and_escapes_what_went_wrong(
@@ -724,66 +720,58 @@ def test_reminders_go_to_the_people_of_owners_not_done(app: Flask, cycle: Cycle)
 
 
 def test_a_closed_round_refuses_every_change_and_its_pages_offer_none(
-        tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
-    own = make_cycle(tmp_path, smtp_server)
-    application = own.app()
-    try:
-        cycle_store = CycleStore(application.extensions["reviewkit"].store)
-        rid = round_id(own)
-        page_url = f"/my/{rid}"
-        desk = Cycle.sign_in(application, own.users["desk"])
-        form = _form(desk.get(page_url).data)
-        cycle_store.set_done(rid, ["Service Desk Lead", "Site IT Lead, North General"], True,
-                             by="Sam Desk")
-        cycle_store.close_round(rid, by="Olive Ward")
-        done_before = cycle_store.progress(rid)
-        page = desk.get(page_url).data.decode()
-        assert "this round is closed" in page
-        for offered in ("Not done yet", "Mark my updates done", "Save my updates"):
-            assert offered not in page, offered
-        for done in ("0", "1"):
-            answer = desk.post(f"{page_url}/done", data={"csrf_token": csrf_of(page.encode()),
-                                                         "done": done}, follow_redirects=True)
-            assert b"is closed: nothing was changed" in answer.data
-            assert b"Marked" not in answer.data
-        form["service_desk_csat.north-general:analysis"] = "Written after the close"
-        answer = desk.post(page_url, data=form)
-        assert answer.status_code == 409 and b"is closed: nothing was changed" in answer.data
-        assert cycle_store.progress(rid) == done_before
-        assert ("service_desk_csat", "north-general") not in cycle_store.values(rid)
-        own.inbox.clear()
-        office = Cycle.sign_in(application, own.users["office"])
-        tracker = office.get(f"/rounds/{rid}").data
-        assert b"Send reminders" not in tracker and b"Reopen the round" in tracker
-        answer = office.post(f"/rounds/{rid}/remind", data={"csrf_token": csrf_of(tracker)},
-                             follow_redirects=True)
-        assert b"is closed: no reminders were sent" in answer.data
-        assert own.inbox.messages == []
-        assert all(p.reminded_at is None for p in cycle_store.progress(rid).values())
-    finally:
-        application.extensions["reviewkit"].store.dispose()
+        own_cycle: tuple[Cycle, Flask]) -> None:
+    own, application = own_cycle
+    cycle_store = CycleStore(application.extensions["reviewkit"].store)
+    rid = round_id(own)
+    page_url = f"/my/{rid}"
+    desk = Cycle.sign_in(application, own.users["desk"])
+    form = _form(desk.get(page_url).data)
+    cycle_store.set_done(rid, ["Service Desk Lead", "Site IT Lead, North General"], True,
+                         by="Sam Desk")
+    cycle_store.close_round(rid, by="Olive Ward")
+    done_before = cycle_store.progress(rid)
+    page = desk.get(page_url).data.decode()
+    assert "this round is closed" in page
+    for offered in ("Not done yet", "Mark my updates done", "Save my updates"):
+        assert offered not in page, offered
+    for done in ("0", "1"):
+        answer = desk.post(f"{page_url}/done", data={"csrf_token": csrf_of(page.encode()),
+                                                     "done": done}, follow_redirects=True)
+        assert b"is closed: nothing was changed" in answer.data
+        assert b"Marked" not in answer.data
+    form["service_desk_csat.north-general:analysis"] = "Written after the close"
+    answer = desk.post(page_url, data=form)
+    assert answer.status_code == 409 and b"is closed: nothing was changed" in answer.data
+    assert cycle_store.progress(rid) == done_before
+    assert ("service_desk_csat", "north-general") not in cycle_store.values(rid)
+    own.inbox.clear()
+    office = Cycle.sign_in(application, own.users["office"])
+    tracker = office.get(f"/rounds/{rid}").data
+    assert b"Send reminders" not in tracker and b"Reopen the round" in tracker
+    answer = office.post(f"/rounds/{rid}/remind", data={"csrf_token": csrf_of(tracker)},
+                         follow_redirects=True)
+    assert b"is closed: no reminders were sent" in answer.data
+    assert own.inbox.messages == []
+    assert all(p.reminded_at is None for p in cycle_store.progress(rid).values())
 
 
 def test_a_reminder_to_one_person_says_person(
-        tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
-    own = make_cycle(tmp_path, smtp_server)
-    application = own.app()
-    try:
-        cycle_store = CycleStore(application.extensions["reviewkit"].store)
-        rid = round_id(own)
-        others = [owner for owner in cycle_store.progress(rid) if owner != "Change Manager"]
-        cycle_store.set_done(rid, others, True, by="test")
-        cycle_store.deactivate("dee@northwind.example", by="test")  # Chris alone is left
-        own.inbox.clear()
-        office = Cycle.sign_in(application, own.users["office"])
-        token = csrf_of(office.get(f"/rounds/{rid}").data)
-        answer = office.post(f"/rounds/{rid}/remind", data={"csrf_token": token},
-                             follow_redirects=True)
-        assert b"Reminders sent to 1 person." in answer.data
-        assert [str(m["To"]) for m in own.inbox.messages] == [
-            "Chris Moyo <chris@northwind.example>"]
-    finally:
-        application.extensions["reviewkit"].store.dispose()
+        own_cycle: tuple[Cycle, Flask]) -> None:
+    own, application = own_cycle
+    cycle_store = CycleStore(application.extensions["reviewkit"].store)
+    rid = round_id(own)
+    others = [owner for owner in cycle_store.progress(rid) if owner != "Change Manager"]
+    cycle_store.set_done(rid, others, True, by="test")
+    cycle_store.deactivate("dee@northwind.example", by="test")  # Chris alone is left
+    own.inbox.clear()
+    office = Cycle.sign_in(application, own.users["office"])
+    token = csrf_of(office.get(f"/rounds/{rid}").data)
+    answer = office.post(f"/rounds/{rid}/remind", data={"csrf_token": token},
+                         follow_redirects=True)
+    assert b"Reminders sent to 1 person." in answer.data
+    assert [str(m["To"]) for m in own.inbox.messages] == [
+        "Chris Moyo <chris@northwind.example>"]
 
 
 def test_commentary_is_escaped_on_every_page_that_shows_it(app: Flask, cycle: Cycle) -> None:
@@ -867,50 +855,46 @@ def test_what_owners_write_reaches_the_pack(app: Flask, cycle: Cycle) -> None:
 
 
 def test_changing_an_approved_status_or_its_reason_clears_the_approval_in_the_history(
-        tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
-    own = make_cycle(tmp_path, smtp_server)
-    application = own.app()
-    try:
-        store: Store = application.extensions["reviewkit"].store
-        cycle_store = CycleStore(store)
-        rid = round_id(own)
-        page_url = f"/my/{rid}"
-        key = "change_success_rate.north-general"
-        chris = Cycle.sign_in(application, own.users["owner"])
-        office = Cycle.sign_in(application, own.users["office"])
-        approve = f"/rounds/{rid}/approve/change_success_rate/north-general"
+        own_cycle: tuple[Cycle, Flask]) -> None:
+    own, application = own_cycle
+    store: Store = application.extensions["reviewkit"].store
+    cycle_store = CycleStore(store)
+    rid = round_id(own)
+    page_url = f"/my/{rid}"
+    key = "change_success_rate.north-general"
+    chris = Cycle.sign_in(application, own.users["owner"])
+    office = Cycle.sign_in(application, own.users["office"])
+    approve = f"/rounds/{rid}/approve/change_success_rate/north-general"
 
-        def approved() -> bool:
-            return cycle_store.values(rid)[("change_success_rate", "north-general")] \
-                .status_approved
+    def approved() -> bool:
+        return cycle_store.values(rid)[("change_success_rate", "north-general")] \
+            .status_approved
 
+    form = _form(chris.get(page_url).data)
+    form[f"{key}:status"] = "amber"
+    form[f"{key}:status_reason"] = "the NGH freeze ends Friday"
+    assert chris.post(page_url, data=form).status_code == 302
+    for change in ({f"{key}:status_reason": "a one-off: the EHR release"},
+                   {f"{key}:status": "green"}):
+        office.post(approve, data={"csrf_token": csrf_of(office.get(f"/rounds/{rid}").data),
+                                   "approve": "1"})
+        assert approved()
         form = _form(chris.get(page_url).data)
-        form[f"{key}:status"] = "amber"
-        form[f"{key}:status_reason"] = "the NGH freeze ends Friday"
-        assert chris.post(page_url, data=form).status_code == 302
-        for change in ({f"{key}:status_reason": "a one-off: the EHR release"},
-                       {f"{key}:status": "green"}):
-            office.post(approve, data={"csrf_token": csrf_of(office.get(f"/rounds/{rid}").data),
-                                       "approve": "1"})
-            assert approved()
-            form = _form(chris.get(page_url).data)
-            form[f"{key}:status"] = "amber"  # the select, as the page shows it
-            form.update(change)
-            saved = chris.post(page_url, data=form)
-            assert saved.status_code == 302, re.findall(r'class="problem"[^>]*>([^<]*)',
-                                                        saved.text)
-            assert not approved(), change
-            tracker = office.get(f"/rounds/{rid}").data.decode()
-            assert "✓ approved" not in tracker and "awaiting" in tracker
-        approvals = [(h.text != "", h.updated_by) for h in cycle_store.history(
-            rid, "change_success_rate") if h.field == "status_approved"]
-        assert approvals == [(True, "Olive Ward"), (False, "Chris Moyo"),
-                             (True, "Olive Ward"), (False, "Chris Moyo")]
-        group = evaluate(cadences.get("weekly"), load_inputs(own.params), store, PERIOD,
-                         "north-general").result("change_success_rate")
-        assert group.owner_status is not None and not group.owner_status.approved
-    finally:
-        application.extensions["reviewkit"].store.dispose()
+        form[f"{key}:status"] = "amber"  # the select, as the page shows it
+        form.update(change)
+        saved = chris.post(page_url, data=form)
+        assert saved.status_code == 302, re.findall(r'class="problem"[^>]*>([^<]*)',
+                                                    saved.text)
+        assert not approved(), change
+        tracker = office.get(f"/rounds/{rid}").data.decode()
+        assert "✓ approved" not in tracker and "awaiting" in tracker
+    approvals = [(h.text != "", h.updated_by) for h in cycle_store.history(
+        rid, "change_success_rate") if h.field == "status_approved"]
+    assert approvals == [(True, "Olive Ward"), (False, "Chris Moyo"),
+                         (True, "Olive Ward"), (False, "Chris Moyo")]
+    group = evaluate(cadences.get("weekly"), load_inputs(own.params), store, PERIOD,
+                     "north-general").result("change_success_rate")
+    assert group.owner_status is not None and not group.owner_status.approved
 
 
 def test_the_pack_provenance_names_the_review_round(app: Flask, cycle: Cycle) -> None:
@@ -1191,70 +1175,62 @@ def test_readers_and_owners_never_see_a_draft_pack_that_the_office_sees(
 
 
 def test_a_person_the_office_deactivates_is_signed_out_and_cannot_sign_in_again(
-        tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
-    own = make_cycle(tmp_path, smtp_server)
-    application = own.app()
-    try:
-        leaver = Cycle.sign_in(application, own.users["desk"])
-        assert leaver.get("/library").status_code == 200
-        office = Cycle.sign_in(application, own.users["office"])
-        token = csrf_of(office.get("/people").data)
-        answer = office.post(f"/people/{own.users['desk'].id}/deactivate",
-                             data={"csrf_token": token})
-        assert answer.status_code == 302
-        ended = leaver.get("/library")  # the session ended at once
-        assert ended.status_code == 302 and "/sign-in" in ended.location
-        stranger = application.test_client()
-        token = csrf_of(stranger.get("/sign-in").data)
-        signed = stranger.post("/sign-in", data={"csrf_token": token, "password": PASSWORD,
-                                                 "email": own.users["desk"].email})
-        assert signed.status_code == 401
-        assert stranger.get("/library").status_code == 302
-        people_page = office.get("/people").data.decode()
-        row = people_page[people_page.index("sam@northwind.example"):]
-        assert "deactivated" in row[:row.index("</tr>")]
-        entries = [(e.what, e.target) for e in
-                   CycleStore(application.extensions["reviewkit"].store).audit_entries()]
-        assert ("person deactivated", "sam@northwind.example") in entries
-        # The office cannot lock itself out.
-        token = csrf_of(office.get("/people").data)
-        office.post(f"/people/{own.users['office'].id}/deactivate", data={"csrf_token": token})
-        assert office.get("/people").status_code == 200
-    finally:
-        application.extensions["reviewkit"].store.dispose()
+        own_cycle: tuple[Cycle, Flask]) -> None:
+    own, application = own_cycle
+    leaver = Cycle.sign_in(application, own.users["desk"])
+    assert leaver.get("/library").status_code == 200
+    office = Cycle.sign_in(application, own.users["office"])
+    token = csrf_of(office.get("/people").data)
+    answer = office.post(f"/people/{own.users['desk'].id}/deactivate",
+                         data={"csrf_token": token})
+    assert answer.status_code == 302
+    ended = leaver.get("/library")  # the session ended at once
+    assert ended.status_code == 302 and "/sign-in" in ended.location
+    stranger = application.test_client()
+    token = csrf_of(stranger.get("/sign-in").data)
+    signed = stranger.post("/sign-in", data={"csrf_token": token, "password": PASSWORD,
+                                             "email": own.users["desk"].email})
+    assert signed.status_code == 401
+    assert stranger.get("/library").status_code == 302
+    people_page = office.get("/people").data.decode()
+    row = people_page[people_page.index("sam@northwind.example"):]
+    assert "deactivated" in row[:row.index("</tr>")]
+    entries = [(e.what, e.target) for e in
+               CycleStore(application.extensions["reviewkit"].store).audit_entries()]
+    assert ("person deactivated", "sam@northwind.example") in entries
+    # The office cannot lock itself out.
+    token = csrf_of(office.get("/people").data)
+    office.post(f"/people/{own.users['office'].id}/deactivate", data={"csrf_token": token})
+    assert office.get("/people").status_code == 200
 
 
 def test_adding_a_person_whose_address_has_an_account_is_refused_and_changes_nothing(
-        tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
-    own = make_cycle(tmp_path, smtp_server)
-    application = own.app()
-    try:
-        cycle_store = CycleStore(application.extensions["reviewkit"].store)
-        office = Cycle.sign_in(application, own.users["office"])
-        before = cycle_store.user_by_email("chris@northwind.example")
-        own.inbox.clear()
-        answer = office.post("/people", data={
-            "csrf_token": csrf_of(office.get("/people").data), "name": "Chris M.",
-            "email": "Chris@Northwind.example", "role": "reader", "units": "north-general",
-            "invite": "1"})
-        assert answer.status_code == 400
-        problem = re.search(r'<p class="problem" role="alert">([^<]*)</p>', answer.text)
-        assert problem is not None
-        assert "chris@northwind.example already has an account" in problem[1]
-        assert "reviewkit people add" in problem[1]  # where a role is changed
-        assert cycle_store.user_by_email("chris@northwind.example") == before
-        assert "person changed" not in {e.what for e in cycle_store.audit_entries()}
-        assert own.inbox.to("chris@northwind.example") == []
-        # Someone deactivated is brought back by adding them again, as the page says.
-        cycle_store.deactivate("priya@northwind.example", by="test")
-        added = office.post("/people", data={
-            "csrf_token": csrf_of(office.get("/people").data), "name": "Priya Raman",
-            "email": "priya@northwind.example", "role": "reader", "units": "north-general"})
-        assert added.status_code == 302
-        priya = cycle_store.user_by_email("priya@northwind.example")
-        assert priya is not None and priya.active
-    finally:
-        application.extensions["reviewkit"].store.dispose()
+        own_cycle: tuple[Cycle, Flask]) -> None:
+    own, application = own_cycle
+    cycle_store = CycleStore(application.extensions["reviewkit"].store)
+    office = Cycle.sign_in(application, own.users["office"])
+    before = cycle_store.user_by_email("chris@northwind.example")
+    own.inbox.clear()
+    answer = office.post("/people", data={
+        "csrf_token": csrf_of(office.get("/people").data), "name": "Chris M.",
+        "email": "Chris@Northwind.example", "role": "reader", "units": "north-general",
+        "invite": "1"})
+    assert answer.status_code == 400
+    problem = re.search(r'<p class="problem" role="alert">([^<]*)</p>', answer.text)
+    assert problem is not None
+    assert "chris@northwind.example already has an account" in problem[1]
+    assert "reviewkit people add" in problem[1]  # where a role is changed
+    assert cycle_store.user_by_email("chris@northwind.example") == before
+    assert "person changed" not in {e.what for e in cycle_store.audit_entries()}
+    assert own.inbox.to("chris@northwind.example") == []
+    # Someone deactivated is brought back by adding them again, as the page says.
+    cycle_store.deactivate("priya@northwind.example", by="test")
+    added = office.post("/people", data={
+        "csrf_token": csrf_of(office.get("/people").data), "name": "Priya Raman",
+        "email": "priya@northwind.example", "role": "reader", "units": "north-general"})
+    assert added.status_code == 302
+    priya = cycle_store.user_by_email("priya@northwind.example")
+    assert priya is not None and priya.active
 
 
 def test_people_deactivate_on_the_command_line_and_add_brings_them_back(
