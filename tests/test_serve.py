@@ -1274,3 +1274,18 @@ def test_pages_print_periods_and_days_in_words_as_the_packs_do(app: Flask, cycle
             text = html.unescape(re.sub(r"<[^>]+>", " ", page.data.decode()))
             assert [m.group(0) for m in iso.finditer(text)] == [], url
             assert "20 Nov 2026" in text, url
+
+
+def test_an_owners_page_names_an_actions_kpi_as_the_pack_does(
+        own_cycle: tuple[Cycle, Flask]) -> None:
+    """An action linked to a KPI reads "KPI Change success rate" on the owner's page, never
+    the catalog's id."""
+    own, application = own_cycle
+    store: Store = application.extensions["reviewkit"].store
+    store.add_action(title="Stabilise the EHR releases", owner="Change Manager",
+                     due=dt.date(2026, 11, 27), kpi_id="change_success_rate",
+                     effective=dt.date(2026, 11, 13), by="test", source="test")
+    chris = Cycle.sign_in(application, own.users["owner"])
+    page = html.unescape(chris.get(f"/my/{round_id(own)}").data.decode())
+    assert "KPI Change success rate" in page
+    assert "change_success_rate" not in re.sub(r'(name|id|for)="[^"]*"', "", page)

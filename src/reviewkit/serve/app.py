@@ -504,7 +504,8 @@ def _render_my_page(round_: Round, user: User, problems: Mapping[str, str],
         "my_page.html", round=round_, tasks=rounds.kpi_tasks(round_, user), values=values,
         actions=rounds.action_tasks(site().store, user), problems=problems,
         conflicts=conflicts, typed=typed, done=done, owners=owners,
-        override_statuses=OVERRIDE_STATUSES, today=clock()), code
+        override_statuses=OVERRIDE_STATUSES, today=clock(),
+        kpi_names=rounds.kpi_names(round_)), code
 
 
 # -- the office --------------------------------------------------------------------------------

@@ -140,6 +140,12 @@ def kpi_tasks(round_: Round, user: User) -> list[KpiTask]:
     return sorted(found, key=lambda t: (t.name.casefold(), t.unit != "", t.unit_name))
 
 
+def kpi_names(round_: Round) -> dict[str, str]:
+    """The name of every KPI of the round by its id, as the packs name them."""
+    return {item["kpi_id"]: item["name"] for entry in round_.tasks.values()
+            for item in entry.get("kpis", [])}
+
+
 def owners_of(round_: Round, user: User) -> list[str]:
     return [owner for owner in round_.tasks if user.answers_for(owner)]
 
