@@ -23,6 +23,7 @@ from serve_support import smtp_server as smtp_server
 
 from reviewkit import cadences
 from reviewkit.evaluation.owners import entered_values
+from reviewkit.formatting import format_date
 from reviewkit.inputs.loaded import load_inputs
 from reviewkit.inputs.params import load_params
 from reviewkit.layout.document import pack_document
@@ -772,6 +773,21 @@ def test_a_reminder_to_one_person_says_person(
     assert b"Reminders sent to 1 person." in answer.data
     assert [str(m["To"]) for m in own.inbox.messages] == [
         "Chris Moyo <chris@northwind.example>"]
+
+
+def test_a_reminder_gives_its_due_date_as_the_pages_do(own_cycle: tuple[Cycle, Flask]) -> None:
+    own, application = own_cycle
+    round_ = CycleStore(application.extensions["reviewkit"].store).round(round_id(own))
+    assert round_ is not None
+    own.inbox.clear()
+    office = Cycle.sign_in(application, own.users["office"])
+    token = csrf_of(office.get(f"/rounds/{round_.id}").data)
+    office.post(f"/rounds/{round_.id}/remind", data={"csrf_token": token})
+    assert own.inbox.messages
+    day = format_date(round_.due)
+    for message in own.inbox.messages:
+        assert day in str(message["Subject"]) and day in body_of(message)
+        assert round_.due.isoformat() not in str(message["Subject"]) + body_of(message)
 
 
 def test_commentary_is_escaped_on_every_page_that_shows_it(app: Flask, cycle: Cycle) -> None:

@@ -538,7 +538,7 @@ def _office_routes(app: Flask) -> None:
                 except (ReviewkitError, KeyError) as exc:
                     error = str(exc).strip("'\"")
                 else:
-                    flash(f"Round {opened.name} is open until {opened.due.isoformat()}.")
+                    flash(f"Round {opened.name} is open until {format_date(opened.due)}.")
                     return redirect(url_for("tracker_page", round_id=opened.id))
         return render_template("rounds.html", rounds=site().cycle.rounds(),
                                definitions=site().definitions, cadences=cadences.names(),
@@ -573,10 +573,10 @@ def _office_routes(app: Flask) -> None:
             owners += mine
             mails.append(mail.Mail(person.name, person.email,
                                    f"Reminder: your updates for {round_.name} are due "
-                                   f"{round_.due.isoformat()}",
+                                   f"{format_date(round_.due)}",
                                    f"Hello {person.name},\n\nYour updates for the {round_.name} "
                                    f"review ({', '.join(mine)}) are due on "
-                                   f"{round_.due.isoformat()}. Your page:\n\n"
+                                   f"{format_date(round_.due)}. Your page:\n\n"
                                    f"{site().settings.url}{url_for('my_page', round_id=round_id)}"
                                    "\n\nThank you.\n"))
         try:
