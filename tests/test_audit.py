@@ -261,6 +261,28 @@ def test_counts_arrows_and_forecasts_are_not_read_as_a_kpis_status(
     assert _described(check_document(said)) == []
 
 
+def test_what_the_data_say_beside_an_owners_status_is_not_read_as_the_kpis_status(
+    weekly: tuple[PackDocument, str],
+) -> None:
+    """A gate reason published over says the owner's status and the data's: "set its status
+    to off track (the data say at risk)" gives the KPI no second status."""
+    document, _ = weekly
+    assert document.view.result("change_success_rate").status == "red"
+    texts = [
+        "KPI 'change_success_rate' (Change success rate): Sam Okafor set its status to off "
+        "track (the data say at risk) and the office has not approved it",
+        "Change success rate: off track, set by its owner; the data say at risk.",
+    ]
+    cells = tuple(NarrativeCell(key=f"k{i}", kpi_id=None, title="Summary", text=text,
+                                draft=False, revision=1) for i, text in enumerate(texts))
+    said = dataclasses.replace(document, publication=Publication(narrative=cells))
+    assert _described(check_document(said)) == []
+    wrong = dataclasses.replace(cells[0], text="Change success rate is at risk, the data say.")
+    assert [f.rule for f in check_document(dataclasses.replace(
+        document, publication=Publication(narrative=(wrong,))))] == [
+        "sentence-contradicts-status"]
+
+
 def test_above_and_below_target_read_by_the_kpis_direction(
     weekly: tuple[PackDocument, str],
 ) -> None:

@@ -184,6 +184,9 @@ _NOT_NOW = re.compile(r"\b(?:projected|forecast|expect|expected|aim|aims|plan|pl
                       re.IGNORECASE)
 #: A number just before a status phrase makes it a count ("3 at risk", "1 KPI off track").
 _COUNTED = re.compile(r"\b\d+(?:\s+\w+)?\s*$")
+#: "(the data say at risk)" beside an owner's status: what the data alone would give, said
+#: beside the status of record, not a second status.
+_THE_DATAS = re.compile(r"\bthe data (?:say|says|said|give|gives)\s*$", re.IGNORECASE)
 
 
 class SentenceCheck:
@@ -244,6 +247,8 @@ class SentenceCheck:
             before = rest[:match.start()]
             if _COUNTED.search(before):
                 continue  # "3 at risk": a count of KPIs, not this KPI's status
+            if _THE_DATAS.search(before):
+                continue
             label = self._period_of(rest, match.end())
             if label == _ELSEWHEN:
                 continue  # about a period the pack does not show (the forecast's, say)
