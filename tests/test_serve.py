@@ -994,7 +994,7 @@ def test_the_office_opens_a_round_from_the_web(app: Flask, cycle: Cycle) -> None
     form = {"csrf_token": token, "params": str(cycle.params.resolve()), "cadence": "weekly",
             "period": "2026-11-13", "due": "2099-01-31"}
     opened = office.post("/rounds", data=form, follow_redirects=True)
-    assert b"Round weekly 2026-11-13 is open until 2099-01-31" in opened.data
+    assert b"Round weekly 2026-11-13 is open until 31 Jan 2099" in opened.data
     again = office.post("/rounds", data=form)
     assert again.status_code == 400 and b"is open already" in again.data
     bad = office.post("/rounds", data={**form, "period": "2026-11-06", "due": "soon"})
