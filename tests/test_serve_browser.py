@@ -257,3 +257,33 @@ def test_a_reader_sees_and_downloads_only_their_units_pack(
     assert fetch(f"/packs/weekly/{PERIOD}/group/pack.pdf") == 403
     driver.get(f"{base}/library")  # type: ignore[attr-defined]
     assert "new since your last visit" not in driver.page_source  # type: ignore[attr-defined]
+
+
+def test_the_office_pages_fit_a_phones_width_a_long_name_included(
+        served: tuple[Cycle, str], browser: object, shots: Path) -> None:
+    """On a 390-pixel phone the tracker, the rounds, the people and the audit log scroll down,
+    never sideways: a wide table scrolls within itself, and a name of one long word breaks."""
+    from reviewkit.store.cycle import CycleStore
+
+    cycle, base = served
+    store = Store.open(str(cycle.root / "review.sqlite"))
+    try:
+        CycleStore(store).add_user(email="long@northwind.example", name="Wolfeschlegel" * 8,
+                                   role="reader", units=["north-general"], by="test")
+    finally:
+        store.dispose()
+    driver: Any = browser
+    sign_in(driver, base, cycle.users["office"].email)
+    driver.get(f"{base}/people")
+    assert driver.execute_script(
+        "return document.documentElement.scrollWidth <= window.innerWidth")
+    driver.set_window_size(390, 900)
+    try:
+        for page in (f"rounds/{cycle.round.id}", "rounds", "people", "audit"):  # type: ignore[union-attr]
+            driver.get(f"{base}/{page}")
+            wide = driver.execute_script(
+                "return [document.documentElement.scrollWidth, window.innerWidth]")
+            driver.save_screenshot(str(shots / f"09-phone-{page.replace('/', '-')}.png"))
+            assert wide[0] <= wide[1], (page, wide)
+    finally:
+        driver.set_window_size(1280, 1000)
