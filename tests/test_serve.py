@@ -419,6 +419,18 @@ def test_a_comma_that_is_not_a_thousands_separator_is_refused_never_read_tenfold
     assert entered_values([saved]) == {}
 
 
+@pytest.mark.parametrize("typed", ["1_000", "1e3", "8.75E1", "nan", "inf", "0x10", "87.5%"])
+def test_a_value_is_written_in_digits_never_as_a_python_number(typed: str) -> None:
+    """What an owner types is a figure as people write one: '1_000', '1e3' or 'nan', which
+    the programming language reads, are refused, and a saved one is left out of the pack."""
+    with pytest.raises(rounds.UpdateRefused) as refused:
+        rounds.check_kpi_update(MANUAL, {"value": typed})
+    assert "is not a number; write digits" in str(refused.value)
+    saved = KpiUpdate(MANUAL.kpi_id, MANUAL.unit, {"value": FieldValue(
+        MANUAL.kpi_id, MANUAL.unit, "value", typed, 1, "2026-11-21T09:00:00+00:00", "Sam")})
+    assert entered_values([saved]) == {}
+
+
 def test_an_owner_typing_a_decimal_comma_is_told_to_use_a_point_and_nothing_is_saved(
         app: Flask, cycle: Cycle) -> None:
     page_url = f"/my/{round_id(cycle)}"

@@ -88,19 +88,27 @@ def with_owner_statuses(evaluation: Evaluation,
 _GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", re.ASCII)
 
 
+#: A number as people write one: digits, a point for decimals, a sign. Not the programming
+#: language's other forms ('1_000', '1e3', 'nan', 'inf'), which ``float`` would take.
+_DIGITS = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
+
+
 class DecimalComma(ValueError):
     """A comma in a typed number that does not group thousands ('87,5', '1,23')."""
 
 
 def entered_number(text: str) -> float:
     """The number an owner typed for a value measured by hand: digits with a point for
-    decimals, thousands optionally grouped by commas. ValueError when it is no number;
+    decimals, thousands optionally grouped by commas. ValueError when it is no number so
+    written;
     :class:`DecimalComma` when a comma does not group thousands."""
     text = text.strip()
     if "," in text:
         if not _GROUPED.fullmatch(text):
             raise DecimalComma(text)
         text = text.replace(",", "")
+    if not _DIGITS.fullmatch(text):
+        raise ValueError(f"not a number written in digits: {text!r}")
     return float(text)
 
 
