@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import re
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -244,6 +245,13 @@ def test_a_sentence_naming_another_period_is_judged_against_that_period(
         document, publication=Publication(narrative=(agreeing,)))) == []
 
 
+def _saying(document: PackDocument, texts: Sequence[str]) -> PackDocument:
+    """The pack with ``texts`` as its analyst's words, a summary cell each."""
+    cells = tuple(NarrativeCell(key=f"k{i}", kpi_id=None, title="Summary", text=text,
+                                draft=False, revision=1) for i, text in enumerate(texts))
+    return dataclasses.replace(document, publication=Publication(narrative=cells))
+
+
 def test_counts_arrows_and_forecasts_are_not_read_as_a_kpis_status(
     weekly: tuple[PackDocument, str],
 ) -> None:
@@ -255,9 +263,7 @@ def test_counts_arrows_and_forecasts_are_not_read_as_a_kpis_status(
         "Change success rate fell to 88.1% (at risk → off track), the 1st week below target.",
         "Change success rate is expected to be on target again by January.",
     ]
-    cells = tuple(NarrativeCell(key=f"k{i}", kpi_id=None, title="Summary", text=text,
-                                draft=False, revision=1) for i, text in enumerate(texts))
-    said = dataclasses.replace(document, publication=Publication(narrative=cells))
+    said = _saying(document, texts)
     assert _described(check_document(said)) == []
 
 
@@ -273,14 +279,10 @@ def test_what_the_data_say_beside_an_owners_status_is_not_read_as_the_kpis_statu
         "track (the data say at risk) and the office has not approved it",
         "Change success rate: off track, set by its owner; the data say at risk.",
     ]
-    cells = tuple(NarrativeCell(key=f"k{i}", kpi_id=None, title="Summary", text=text,
-                                draft=False, revision=1) for i, text in enumerate(texts))
-    said = dataclasses.replace(document, publication=Publication(narrative=cells))
+    said = _saying(document, texts)
     assert _described(check_document(said)) == []
-    wrong = dataclasses.replace(cells[0], text="Change success rate is at risk, the data say.")
-    assert [f.rule for f in check_document(dataclasses.replace(
-        document, publication=Publication(narrative=(wrong,))))] == [
-        "sentence-contradicts-status"]
+    wrong = _saying(document, ["Change success rate is at risk, the data say."])
+    assert [f.rule for f in check_document(wrong)] == ["sentence-contradicts-status"]
 
 
 def test_above_and_below_target_read_by_the_kpis_direction(

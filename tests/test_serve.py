@@ -395,13 +395,18 @@ MANUAL = rounds.KpiTask(kpi_id="service_desk_csat", unit="north-general",
                         manual=True)
 
 
+def _saved_value(typed: str) -> KpiUpdate:
+    """The hand-measured KPI's update as the store keeps it, its value as typed."""
+    return KpiUpdate(MANUAL.kpi_id, MANUAL.unit, {"value": FieldValue(
+        MANUAL.kpi_id, MANUAL.unit, "value", typed, 1, "2026-11-21T09:00:00+00:00", "Sam")})
+
+
 @pytest.mark.parametrize("typed, number", [("87.5", 87.5), ("1,234.5", 1234.5),
                                            ("12,345", 12345.0), ("-1,234,567", -1234567.0)])
 def test_a_value_typed_with_thousands_grouped_by_commas_is_read_as_written(
         typed: str, number: float) -> None:
     assert rounds.check_kpi_update(MANUAL, {"value": typed})["value"] == typed
-    saved = KpiUpdate(MANUAL.kpi_id, MANUAL.unit, {"value": FieldValue(
-        MANUAL.kpi_id, MANUAL.unit, "value", typed, 1, "2026-11-21T09:00:00+00:00", "Sam")})
+    saved = _saved_value(typed)
     assert entered_values([saved])[MANUAL.kpi_id].value == number
 
 
@@ -414,8 +419,7 @@ def test_a_comma_that_is_not_a_thousands_separator_is_refused_never_read_tenfold
     assert "Service desk satisfaction" in message and "use a point for decimals" in message
     assert "\n" not in message
     # A value saved before this check is left out of the pack, not read as 875.
-    saved = KpiUpdate(MANUAL.kpi_id, MANUAL.unit, {"value": FieldValue(
-        MANUAL.kpi_id, MANUAL.unit, "value", typed, 1, "2026-11-21T09:00:00+00:00", "Sam")})
+    saved = _saved_value(typed)
     assert entered_values([saved]) == {}
 
 
@@ -426,8 +430,7 @@ def test_a_value_is_written_in_digits_never_as_a_python_number(typed: str) -> No
     with pytest.raises(rounds.UpdateRefused) as refused:
         rounds.check_kpi_update(MANUAL, {"value": typed})
     assert "is not a number; write digits" in str(refused.value)
-    saved = KpiUpdate(MANUAL.kpi_id, MANUAL.unit, {"value": FieldValue(
-        MANUAL.kpi_id, MANUAL.unit, "value", typed, 1, "2026-11-21T09:00:00+00:00", "Sam")})
+    saved = _saved_value(typed)
     assert entered_values([saved]) == {}
 
 

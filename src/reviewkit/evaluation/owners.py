@@ -86,8 +86,6 @@ def with_owner_statuses(evaluation: Evaluation,
 #: three ('1,234.5', '12,345'). Any other comma is most likely a decimal comma ('87,5'), which
 #: dropping the comma would read as a value ten or a hundred times too large.
 _GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", re.ASCII)
-
-
 #: A number as people write one: digits, a point for decimals, a sign. Not the programming
 #: language's other forms ('1_000', '1e3', 'nan', 'inf'), which ``float`` would take.
 _DIGITS = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
@@ -99,9 +97,8 @@ class DecimalComma(ValueError):
 
 def entered_number(text: str) -> float:
     """The number an owner typed for a value measured by hand: digits with a point for
-    decimals, thousands optionally grouped by commas. ValueError when it is no number so
-    written;
-    :class:`DecimalComma` when a comma does not group thousands."""
+    decimals, thousands optionally grouped by commas. ValueError when it is not a number so
+    written; :class:`DecimalComma` when a comma does not group thousands."""
     text = text.strip()
     if "," in text:
         if not _GROUPED.fullmatch(text):

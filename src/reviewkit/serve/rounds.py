@@ -28,6 +28,7 @@ from reviewkit.store.cycle import (
     OwnerProgress,
     Round,
     User,
+    same_owner,
 )
 from reviewkit.store.database import Store
 from reviewkit.store.records import APPROVAL_FIELD, Action, KpiUpdate
@@ -150,10 +151,6 @@ def owners_of(round_: Round, user: User) -> list[str]:
     return [owner for owner in round_.tasks if user.answers_for(owner)]
 
 
-def _same_owner(one: str, other: str) -> bool:
-    return one.strip().casefold() == other.strip().casefold()
-
-
 def page_owners(store: Store, round_: Round, user: User) -> list[str]:
     """The owners whose updates ``user``'s page holds: those they answer for with a KPI of the
     round or an open action in the units granted to them. A tick marks only these: an owner
@@ -161,7 +158,7 @@ def page_owners(store: Store, round_: Round, user: User) -> list[str]:
     mine = [task.owner for task in kpi_tasks(round_, user)]
     mine += [action.owner for action in action_tasks(store, user)]
     return [owner for owner in owners_of(round_, user)
-            if any(_same_owner(owner, name) for name in mine)]
+            if any(same_owner(owner, name) for name in mine)]
 
 
 def action_tasks(store: Store, user: User) -> list[Action]:
@@ -280,7 +277,7 @@ def save_action_update(store: Store, cycle: CycleStore, round_: Round, user: Use
         cycle.audit(user.name, "action updated", action.id,
                     {"round": round_.id, "fields": changed})
         cycle.set_started(round_.id, [owner for owner in owners_of(round_, user)
-                                      if _same_owner(owner, action.owner)])
+                                      if same_owner(owner, action.owner)])
     return changed
 
 
@@ -312,7 +309,7 @@ def tracker(cycle: CycleStore, round_: Round, users: Sequence[User],
     for owner, progress in cycle.progress(round_.id).items():
         every = [KpiTask.of(item) for item in round_.tasks.get(owner, {}).get("kpis", [])]
         units = {t.unit for t in every} | {a.unit for a in actions
-                                           if _same_owner(a.owner, owner)}
+                                           if same_owner(a.owner, owner)}
         answering = [u for u in users if u.role == "owner" and u.active
                      and u.answers_for(owner)]
         # An owner with nothing left in any unit (their action closed since the opening) is

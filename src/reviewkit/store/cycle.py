@@ -46,6 +46,12 @@ def now() -> str:
     return periods.now().isoformat()
 
 
+def same_owner(one: str, other: str) -> bool:
+    """Whether two owner names are one owner: compared without case or surrounding spaces, as
+    the catalog, the action log and the people file may write them differently."""
+    return one.strip().casefold() == other.strip().casefold()
+
+
 @dataclass(frozen=True)
 class User:
     id: int
@@ -61,9 +67,8 @@ class User:
 
     def answers_for(self, owner: str) -> bool:
         """Whether this person answers for the owner named ``owner`` (names as the catalog and
-        the action log write them, compared without case or surrounding spaces)."""
-        wanted = owner.strip().casefold()
-        return any(name.strip().casefold() == wanted for name in self.owns)
+        the action log write them: :func:`same_owner`)."""
+        return any(same_owner(name, owner) for name in self.owns)
 
     def may_read(self, unit: str) -> bool:
         """Whether this person may read the packs of ``unit`` ('' or 'group': the group's, or
@@ -464,15 +469,11 @@ class CycleStore:
             if conflicts:
                 raise FieldConflict(conflicts)
             at = now()
-            for name, (text, _) in changes.items():
-                current = stored.get(name)
-                if current is not None and current.text == text:
-                    continue
-                if current is None and not text:
-                    continue
-                revision = (current.revision if current else 0) + 1
-                values = {"text": text, "revision": revision, "updated_at": at,
-                          "updated_by": by}
+
+            def put(name: str, current: FieldValue | None, text: str) -> None:
+                """The field's new revision, and the same in the round's history."""
+                values = {"text": text, "revision": (current.revision if current else 0) + 1,
+                          "updated_at": at, "updated_by": by}
                 if current is None:
                     connection.execute(round_values_table.insert().values(
                         round_id=round_id, kpi_id=kpi_id, unit=unit, field=name, **values))
@@ -484,6 +485,14 @@ class CycleStore:
                         & (round_values_table.c.field == name)).values(**values))
                 connection.execute(round_history_table.insert().values(
                     round_id=round_id, kpi_id=kpi_id, unit=unit, field=name, **values))
+
+            for name, (text, _) in changes.items():
+                current = stored.get(name)
+                if current is not None and current.text == text:
+                    continue
+                if current is None and not text:
+                    continue
+                put(name, current, text)
                 saved.append(name)
             approval = stored.get(APPROVAL_FIELD)
             reworded = [name for name in saved if name in ("status", "status_reason")]
@@ -491,15 +500,7 @@ class CycleStore:
                     and APPROVAL_FIELD not in changes:
                 # The office approved a statement that no longer stands as written: it
                 # approves the new one, and the history says whose save took the approval away.
-                values = {"text": "", "revision": approval.revision + 1, "updated_at": at,
-                          "updated_by": by}
-                connection.execute(sa.update(round_values_table).where(
-                    (round_values_table.c.round_id == round_id)
-                    & (round_values_table.c.kpi_id == kpi_id)
-                    & (round_values_table.c.unit == unit)
-                    & (round_values_table.c.field == APPROVAL_FIELD)).values(**values))
-                connection.execute(round_history_table.insert().values(
-                    round_id=round_id, kpi_id=kpi_id, unit=unit, field=APPROVAL_FIELD, **values))
+                put(APPROVAL_FIELD, approval, "")
                 self._audit(connection, by, "status approval withdrawn",
                             f"{kpi_id}@{unit or 'group'}",
                             {"round": round_id, "changed": reworded})

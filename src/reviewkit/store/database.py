@@ -1087,8 +1087,9 @@ class Transaction:
         if row is not None and row[1] == text and json.loads(row[2] or "{}") == basis:
             return current  # nothing new (a text confirmed against new numbers is new)
         revision = current + 1
+        at = _now()
         values = {"kpi_id": kpi_id, "text": text, "basis": json.dumps(basis, sort_keys=True),
-                  "revision": revision, "updated_at": _now(), "updated_by": by}
+                  "revision": revision, "updated_at": at, "updated_by": by}
         if row is None:
             self.connection.execute(
                 narratives_table.insert().values(cadence=cadence, label=label, unit=unit, key=key,
@@ -1101,13 +1102,9 @@ class Transaction:
                     & (narratives_table.c.unit == unit) & (narratives_table.c.key == key)
                 ).values(**values)
             )
-        self.connection.execute(
-            narrative_history.insert().values(
-                cadence=cadence, label=label, unit=unit, key=key, revision=revision, text=text,
-                basis=values["basis"], updated_at=values["updated_at"], updated_by=by,
-                source=source,
-            )
-        )
+        self._narrative_history(cadence=cadence, label=label, unit=unit, key=key,
+                                revision=revision, text=text, basis=basis, by=by, source=source,
+                                at=at)
         return revision
 
     def keep_narrative_not_chosen(self, *, cadence: str, label: str, key: str, text: str,
@@ -1116,13 +1113,17 @@ class Transaction:
         """Record in the narrative's history a text that lost a conflict to the stored
         revision ``revision`` (``--prefer store``): the stored text stays current, and the
         words not chosen are kept, by whom and from where."""
-        self.connection.execute(
-            narrative_history.insert().values(
-                cadence=cadence, label=label, unit=unit, key=key, revision=revision, text=text,
-                basis=json.dumps(basis, sort_keys=True), updated_at=_now(), updated_by=by,
-                source=source,
-            )
-        )
+        self._narrative_history(cadence=cadence, label=label, unit=unit, key=key,
+                                revision=revision, text=text, basis=basis, by=by, source=source,
+                                at=_now())
+
+    def _narrative_history(self, *, cadence: str, label: str, unit: str, key: str,
+                           revision: int, text: str, basis: dict[str, Any], by: str,
+                           source: str, at: str) -> None:
+        self.connection.execute(narrative_history.insert().values(
+            cadence=cadence, label=label, unit=unit, key=key, revision=revision, text=text,
+            basis=json.dumps(basis, sort_keys=True), updated_at=at, updated_by=by,
+            source=source))
 
     def _last_changes(self, entity_id: str) -> dict[str, dt.date]:
         """The day of each field's last recorded change ('created': the day it was raised)."""
