@@ -297,3 +297,94 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_a_client_of_the_kernel_is_ready_once_the_kernel_answers_without_waiting_out_silence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client nbclient runs the notebook with is ready when its kernel_info request has
+    been answered and ended on IOPub; it does not wait for IOPub to fall silent (jupyter_client's
+    closing wait, 0.2 s on every build's critical path), and until IOPub is connected it asks
+    again after a short wait (each wait that ran out is counted). No message of that exchange
+    is left for the notebook's run to read."""
+    from jupyter_client.channels import AsyncZMQSocketChannel
+    from jupyter_client.utils import run_sync  # type: ignore[attr-defined]
+
+    silences: list[float | None] = []
+    real_get = AsyncZMQSocketChannel.get_msg
+
+    async def get_msg(self: Any, timeout: float | None = None) -> Any:
+        try:
+            return await real_get(self, timeout)
+        except Exception:
+            silences.append(timeout)
+            raise
+
+    with Kernel(cwd=tmp_path) as kernel:
+        kernel.wait_warm()
+        client = kernel.manager.client()
+        monkeypatch.setattr(AsyncZMQSocketChannel, "get_msg", get_msg)
+        client.start_channels()
+        run_sync(client.wait_for_ready)(timeout=60)
+        monkeypatch.undo()
+        assert all(waited is not None and waited < 0.2 for waited in silences), silences
+        assert not run_sync(client.iopub_channel.msg_ready)()
+        assert _run_on(kernel, tmp_path) == "42\n"
+
+
+_PAPERMILL_IN_A_CHILD = """
+import json, sys
+from reviewkit import _speedups
+_speedups.import_papermill()
+imported = "pyarrow.fs" in sys.modules
+import pyarrow.parquet  # needs pyarrow.fs: the Parquet reader imports it as before
+from papermill.iorw import HadoopFileSystem
+print(json.dumps({"imported": imported, "parquet": "pyarrow.fs" in sys.modules,
+                  "hdfs": getattr(HadoopFileSystem, "__name__", "")}))
+"""
+
+
+def test_papermill_is_imported_without_pyarrows_file_systems_which_still_import_after() -> None:
+    """papermill imports ``pyarrow.fs`` for an HDFS handler a build never uses (about 0.14 s
+    between the charts and the first cell); with the speed-ups it is left out while papermill
+    imports, and Parquet inputs, which need it, import it as before."""
+    import json
+    import subprocess
+    import sys
+
+    def imported(**env: str) -> dict[str, Any]:
+        environment = {k: v for k, v in os.environ.items() if k != "REVIEWKIT_NO_SPEEDUPS"}
+        proc = subprocess.run([sys.executable, "-c", _PAPERMILL_IN_A_CHILD], capture_output=True,
+                              text=True, env={**environment, **env}, timeout=120, check=False)
+        assert proc.returncode == 0, proc.stderr
+        found: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+        return found
+
+    plain, quick = imported(REVIEWKIT_NO_SPEEDUPS="1"), imported()
+    assert plain == {"imported": True, "parquet": True, "hdfs": "HadoopFileSystem"}
+    assert quick["imported"] is False and quick["parquet"] is True
+    assert quick["hdfs"] != "HadoopFileSystem"  # papermill's stand-in: "install pyarrow"
+
+
+def test_a_kernel_shut_down_is_seen_to_end_without_waiting_out_a_tenth_of_a_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, way: str
+) -> None:
+    """A killed kernel ends within milliseconds: the build sees it gone at once, instead of at
+    jupyter_client's next look a tenth of a second later (each pause is counted)."""
+    import asyncio
+
+    pauses: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(delay: float, *args: Any, **kwargs: Any) -> Any:
+        pauses.append(delay)
+        return await real_sleep(delay, *args, **kwargs)
+
+    kernel = Kernel(cwd=tmp_path)
+    assert _run_on(kernel, tmp_path) == "42\n"
+    process = kernel.manager.provisioner.process  # type: ignore[union-attr]
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+    kernel.shutdown()
+    monkeypatch.undo()
+    assert process.poll() is not None
+    assert all(pause < 0.1 for pause in pauses), pauses

@@ -22,7 +22,7 @@ from typing import Any
 
 from nbformat import NotebookNode
 
-from reviewkit import _scratch, cadences, periods
+from reviewkit import _scratch, _speedups, cadences, periods
 from reviewkit.cadences import Cadence
 from reviewkit.errors import EnvironmentFailure, ExecutionError, UsageError
 from reviewkit.evaluation.pack import PackEvaluation
@@ -310,7 +310,8 @@ def produce(
             try:
                 with stages.stage("execute notebook"):
                     # This process mostly waits on the kernel now: import the outputs' libraries
-                    # meanwhile.
+                    # meanwhile (once papermill is imported, which imports in its own way).
+                    _speedups.import_papermill()
                     threading.Thread(target=_preload_quietly, daemon=True).start()
                     executed = execute_notebook(
                         job.notebook,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import nbformat
 from nbformat import NotebookNode
 
-from reviewkit import _scratch
+from reviewkit import _scratch, _speedups
 from reviewkit.errors import ExecutionError
 from reviewkit.run import _kernel_fork, _process
 
@@ -220,6 +220,7 @@ def _tracking_manager() -> type[AsyncKernelManager]:
     # Deferred for start-up time: jupyter_client is imported once a kernel is wanted.
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_client.provisioning.local_provisioner import LocalProvisioner
+    from traitlets import default
 
     class ForkingProvisioner(LocalProvisioner):
         """Starts the kernel forked from the fork server near this process where there is one
@@ -243,10 +244,22 @@ def _tracking_manager() -> type[AsyncKernelManager]:
 
     class TrackingKernelManager(AsyncKernelManager):
         """Remembers the clients it hands out, so they can be closed with the kernel; forks
-        the kernel where it can, under ``memory_limit`` as a kernel started afresh."""
+        the kernel where it can, under ``memory_limit`` as a kernel started afresh; its clients
+        are ready as soon as the kernel has answered (:func:`_ready_client`), and it sees a
+        kernel it killed end as soon as it has."""
 
         clients: list[Any]
         memory_limit: int | None = None
+
+        async def _async_wait(self, pollinterval: float = 0.1) -> None:
+            # jupyter_client looks every 0.1 s whether a kernel it killed has ended, and a
+            # killed kernel ends within milliseconds: every build waited about 0.1 s for it
+            # after its last cell.
+            await super()._async_wait(pollinterval=min(pollinterval, _ENDED_POLL))
+
+        @default("client_factory")
+        def _ready_client_factory(self) -> type[Any]:
+            return _ready_client()
 
         def client(self, **kwargs: Any) -> Any:
             client = super().client(**kwargs)
@@ -261,6 +274,74 @@ def _tracking_manager() -> type[AsyncKernelManager]:
             return await super()._async_pre_start_kernel(**kw)
 
     return TrackingKernelManager
+
+
+#: How often a kernel being shut down is looked at to see whether it has ended.
+_ENDED_POLL = 0.005
+
+#: How long a client waits for IOPub to end one of its requests before asking the kernel
+#: again: until the subscription takes, what the kernel publishes is lost ("slow joiner"), and
+#: each new request is another chance to see its end arrive.
+_IOPUB_RETRY = 0.05
+
+
+@functools.cache
+def _ready_client() -> type[Any]:
+    """jupyter_client's asynchronous client (the one nbclient runs the notebook with), ready
+    once the kernel has answered a ``kernel_info`` request of this client on the shell channel
+    and ended one on IOPub (its ``idle`` status).
+
+    jupyter_client's own wait takes the first IOPub message as proof the channel is connected,
+    then drops messages until none has come for 0.2 s: every build waited out that silence
+    before its first cell, on its critical path; and while IOPub was not yet connected it asked
+    again only every 0.2 s. The end of one of the client's own requests proves the same (the
+    channel is connected, and that exchange is over) without the wait. Messages of other
+    requests that may still come are nbclient's to ignore: it reads only those answering its
+    own requests.
+    """
+    # Deferred for start-up time, as every jupyter_client import here.
+    from jupyter_client.asynchronous.client import AsyncKernelClient
+
+    class ReadyClient(AsyncKernelClient):
+        async def wait_for_ready(self, timeout: float | None = None) -> None:
+            deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+            while True:
+                reply = await self._reply_to(self.kernel_info())
+                if reply is not None and await self._one_ended(deadline):
+                    self._handle_kernel_info_reply(reply)
+                    return
+                if not await self._async_is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+
+        async def _reply_to(self, request: str) -> dict[str, Any] | None:
+            """The shell's reply to ``request`` (earlier requests' replies skipped), or None
+            when none comes within a second."""
+            while True:
+                try:
+                    reply: dict[str, Any] = await self.shell_channel.get_msg(timeout=1)
+                except queue.Empty:
+                    return None
+                if reply["parent_header"].get("msg_id") == request:
+                    return reply
+
+        async def _one_ended(self, deadline: float) -> bool:
+            """Whether IOPub has ended one of this client's requests; False when nothing more
+            comes for a moment (not subscribed yet, or the end was published before: ask
+            again)."""
+            while time.monotonic() <= deadline:
+                try:
+                    message = await self.iopub_channel.get_msg(timeout=_IOPUB_RETRY)
+                except queue.Empty:
+                    return False
+                if message["msg_type"] == "status" \
+                        and message["content"].get("execution_state") == "idle" \
+                        and message["parent_header"].get("session") == self.session.session:
+                    return True
+            return False
+
+    return ReadyClient
 
 
 #: Seconds to wait for a finished cell's output to arrive (nbclient's default is 4).
@@ -283,6 +364,7 @@ def execute_notebook(
     """
     # Deferred for start-up time: papermill imports ~0.5 s of modules the kernel start need not
     # wait for.
+    _speedups.import_papermill()
     import papermill
     from papermill.exceptions import PapermillExecutionError
 

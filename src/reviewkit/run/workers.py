@@ -109,6 +109,7 @@ def warm_up() -> None:
     """Import what every pack needs once per worker, not once per pack."""
     charts.warm_up()
     preload()
+    _speedups.import_papermill()
     _speedups.settle()
 
 
