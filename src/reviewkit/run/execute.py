@@ -103,9 +103,7 @@ class Kernel:
         Waits in short steps, so :meth:`shutdown` (a refused publish, a failed input) never
         waits for it: it stops as soon as the kernel is being shut down.
         """
-        from jupyter_client.blocking import BlockingKernelClient  # type: ignore[attr-defined]  # deferred
-
-        client = BlockingKernelClient()
+        client = _ready_client(blocking=True)()
         deadline = time.monotonic() + timeout
         try:
             client.load_connection_info(self.manager.get_connection_info())
@@ -286,41 +284,48 @@ _IOPUB_RETRY = 0.05
 
 
 @functools.cache
-def _ready_client() -> type[Any]:
-    """jupyter_client's asynchronous client (the one nbclient runs the notebook with), ready
-    once the kernel has answered a ``kernel_info`` request of this client on the shell channel
-    and ended one on IOPub (its ``idle`` status).
+def _ready_client(blocking: bool = False) -> type[Any]:
+    """jupyter_client's asynchronous client (the one nbclient runs the notebook with), or its
+    blocking one (the warm-up's), ready once the kernel has answered a ``kernel_info`` request
+    of this client on the shell channel and ended one on IOPub (its ``idle`` status).
 
     jupyter_client's own wait takes the first IOPub message as proof the channel is connected,
     then drops messages until none has come for 0.2 s: every build waited out that silence
-    before its first cell, on its critical path; and while IOPub was not yet connected it asked
-    again only every 0.2 s. The end of one of the client's own requests proves the same (the
-    channel is connected, and that exchange is over) without the wait. Messages of other
-    requests that may still come are nbclient's to ignore: it reads only those answering its
-    own requests.
+    twice, the warm-up's and then before its first cell; and while IOPub was not yet connected
+    it asked again only every 0.2 s. The end of one of the client's own requests proves the
+    same (the channel is connected, and that exchange is over) without the wait. Messages of
+    other requests that may still come are the caller's to ignore, as nbclient and the warm-up
+    do: each reads only those answering its own requests.
     """
     # Deferred for start-up time, as every jupyter_client import here.
     from jupyter_client.asynchronous.client import AsyncKernelClient
+    from jupyter_client.blocking.client import BlockingKernelClient
+    from jupyter_core.utils import ensure_async, run_sync
 
-    class ReadyClient(AsyncKernelClient):
-        async def wait_for_ready(self, timeout: float | None = None) -> None:
+    class QuickReady:
+        shell_channel: Any
+        iopub_channel: Any
+        session: Any
+
+        async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
             deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
             while True:
-                reply = await self._reply_to(self.kernel_info())
+                reply = await self._reply_to(self.kernel_info())  # type: ignore[attr-defined]
                 if reply is not None and await self._one_ended(deadline):
-                    self._handle_kernel_info_reply(reply)
+                    self._handle_kernel_info_reply(reply)  # type: ignore[attr-defined]
                     return
-                if not await self._async_is_alive():
+                if not await self._async_is_alive():  # type: ignore[attr-defined]
                     raise RuntimeError("Kernel died before replying to kernel_info")
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+                    raise RuntimeError(f"Kernel didn't respond in {timeout:.1f} seconds")
 
         async def _reply_to(self, request: str) -> dict[str, Any] | None:
             """The shell's reply to ``request`` (earlier requests' replies skipped), or None
             when none comes within a second."""
             while True:
                 try:
-                    reply: dict[str, Any] = await self.shell_channel.get_msg(timeout=1)
+                    reply: dict[str, Any] = await ensure_async(
+                        self.shell_channel.get_msg(timeout=1))
                 except queue.Empty:
                     return None
                 if reply["parent_header"].get("msg_id") == request:
@@ -332,7 +337,8 @@ def _ready_client() -> type[Any]:
             again)."""
             while time.monotonic() <= deadline:
                 try:
-                    message = await self.iopub_channel.get_msg(timeout=_IOPUB_RETRY)
+                    message = await ensure_async(
+                        self.iopub_channel.get_msg(timeout=_IOPUB_RETRY))
                 except queue.Empty:
                     return False
                 if message["msg_type"] == "status" \
@@ -340,6 +346,15 @@ def _ready_client() -> type[Any]:
                         and message["parent_header"].get("session") == self.session.session:
                     return True
             return False
+
+    if blocking:
+        class ReadyBlockingClient(QuickReady, BlockingKernelClient):
+            wait_for_ready = run_sync(QuickReady._async_wait_for_ready)
+
+        return ReadyBlockingClient
+
+    class ReadyClient(QuickReady, AsyncKernelClient):
+        wait_for_ready = QuickReady._async_wait_for_ready
 
     return ReadyClient
 
