@@ -377,9 +377,9 @@ def execute_notebook(
     On a failing cell papermill writes the notebook with its error banner; we move it to
     ``failed_copy`` so the user can open it, and raise an :class:`ExecutionError` naming the cell.
     """
-    # Deferred for start-up time: papermill imports ~0.5 s of modules the kernel start need not
-    # wait for.
     _speedups.import_papermill()
+    # Deferred for start-up time: papermill imports ~0.5 s of modules the kernel start need not
+    # wait for (imported just above, in its lighter way, unless the build already did).
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
