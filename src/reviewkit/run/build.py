@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime as dt
+import functools
 import getpass
 import logging
 import os
@@ -47,6 +48,7 @@ from reviewkit.outputs.data import summary_of
 from reviewkit.outputs.files import NOTEBOOK_FILE
 from reviewkit.outputs.pack import MANIFEST, OUTPUTS, file_of, preload
 from reviewkit.run import gate, publish
+from reviewkit.run.chart_process import ChartProcess
 from reviewkit.run.execute import Kernel, execute_notebook, read_notebook
 from reviewkit.run.fingerprint import pack_fingerprint
 from reviewkit.run.notebook import PREPARED_ENV
@@ -403,6 +405,13 @@ def _judge(findings: tuple[Finding, ...], job: PackJob) -> None:
         log.info("%s: audit: %s", job.name, finding.describe())
 
 
+def _import_outputs() -> None:
+    """Import what the notebook's run and the outputs use, ahead of need (while another
+    process draws the charts)."""
+    _speedups.import_papermill()
+    _preload_quietly()
+
+
 def _preload_quietly() -> None:
     """Import the outputs' libraries ahead of need; a failure (too little memory, say) is left
     to the output itself to report, not printed as a stray thread's traceback."""
@@ -446,6 +455,23 @@ def build_pack(
     stages = _Stages(progress, total=len(OUTPUTS) + 5)
     started = time.perf_counter()
     author = by or getpass.getuser()
+    # Forked first, before this process opens the store or takes the pack's lock: matplotlib
+    # imports there while the inputs load here; the outputs' libraries import here while the
+    # charts are drawn there.
+    drawing = ChartProcess.start()
+    try:
+        return _build_pack(definition, params_file, drawing, stages, started, period=period,
+                           out_dir=out_dir, progress=progress, approver=approver, force=force,
+                           prefer=prefer, by=author, unit=unit)
+    finally:
+        if drawing is not None:
+            drawing.close()
+
+
+def _build_pack(definition: Cadence, params_file: str | Path, drawing: ChartProcess | None,
+                stages: _Stages, started: float, *, period: str | dt.date | None,
+                out_dir: str | Path, progress: Progress | None, approver: str | None,
+                force: bool, prefer: Prefer | None, by: str, unit: str | None) -> BuildResult:
     with stages.stage("load and validate inputs"):
         params = load_params(params_file)
         notebook_path = notebook_for(definition, params.values.notebook)
@@ -460,16 +486,18 @@ def build_pack(
             job = prepare_job(
                 definition, inputs, store, template, notebook_path, period=period,
                 unit=unit, out_dir=out_dir, approver=approver, force=force, prefer=prefer,
-                by=author, claim=lambda folder: holding.enter_context(
+                by=by, claim=lambda folder: holding.enter_context(
                     publish.locked(folder, waiting=progress)))
             # The kernel boots (and imports the notebook helpers) in its own process while
-            # this one draws the charts: only once the inputs, the notebook, the store, the
+            # the charts are drawn: only once the inputs, the notebook, the store, the
             # analyst's edits in the previous pack and the publish gate are known to be good,
             # so bad input never costs a kernel.
             kernel = start_kernel(notebook_path)
             try:
+                draw = (functools.partial(drawing.draw, meanwhile=_import_outputs)
+                        if drawing is not None else render_charts)
                 job = replace(job, charts_drawn=True, document=replace(
-                    job.document, charts=render_charts(job.document.view.evaluated)))
+                    job.document, charts=draw(job.document.view.evaluated)))
             except BaseException:
                 _stop(kernel)
                 raise
