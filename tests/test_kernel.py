@@ -363,3 +363,27 @@ def test_papermill_is_imported_without_pyarrows_file_systems_which_still_import_
     quick = json.loads(proc.stdout.strip().splitlines()[-1])
     assert quick["imported"] is False and quick["parquet"] is True
     assert quick["hdfs"] != "HadoopFileSystem"  # papermill's stand-in: "install pyarrow"
+
+
+def test_a_kernel_shut_down_is_seen_to_end_without_waiting_out_a_tenth_of_a_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, way: str
+) -> None:
+    """A killed kernel ends within milliseconds: the build sees it gone at once, instead of at
+    jupyter_client's next look a tenth of a second later (each pause is counted)."""
+    import asyncio
+
+    pauses: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(delay: float, *args: Any, **kwargs: Any) -> Any:
+        pauses.append(delay)
+        return await real_sleep(delay, *args, **kwargs)
+
+    kernel = Kernel(cwd=tmp_path)
+    assert _run_on(kernel, tmp_path) == "42\n"
+    process = kernel.manager.provisioner.process  # type: ignore[union-attr]
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+    kernel.shutdown()
+    monkeypatch.undo()
+    assert process.poll() is not None
+    assert all(pause < 0.1 for pause in pauses), pauses
