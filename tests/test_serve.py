@@ -288,6 +288,67 @@ def test_an_invitation_is_mailed_and_lets_a_new_person_choose_a_password(
     assert signed.status_code == 302 and signed.location.endswith("/library")
 
 
+
+def _password_form(client: Any) -> tuple[bytes, str]:
+    page = client.get("/account/password").data
+    return page, csrf_of(page)
+
+
+def _signs_in_with(app: Flask, email: str, password: str) -> bool:
+    client = app.test_client()
+    answer = client.post("/sign-in", data={"csrf_token": csrf_of(client.get("/sign-in").data),
+                                           "email": email, "password": password})
+    return answer.status_code == 302
+
+
+def test_changing_a_password_asks_for_the_current_one(app: Flask, cycle: Cycle) -> None:
+    """A session left open (a shared screen, a stolen cookie) cannot take the account over:
+    a person who has a password gives it to choose another."""
+    reader = cycle.users["reader"]
+    client = app.test_client()
+    client.post("/sign-in", data={"csrf_token": csrf_of(client.get("/sign-in").data),
+                                  "email": reader.email, "password": PASSWORD})
+    page, token = _password_form(client)
+    assert b'name="current"' in page and b'autocomplete="current-password"' in page
+    new = {"password": "another long password", "again": "another long password"}
+    for current in ({}, {"current": "not the password at all"}):
+        answer = client.post("/account/password", data={"csrf_token": token, **new, **current})
+        assert answer.status_code == 400
+        assert b"Your current password is not right" in answer.data
+    assert _signs_in_with(app, reader.email, PASSWORD)
+    answer = client.post("/account/password",
+                         data={"csrf_token": token, **new, "current": PASSWORD})
+    assert answer.status_code == 302
+    assert _signs_in_with(app, reader.email, "another long password")
+    assert not _signs_in_with(app, reader.email, PASSWORD)
+
+
+def test_a_sign_in_link_lets_a_forgotten_password_be_replaced_for_a_while(
+        app: Flask, cycle: Cycle, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Signing in with a link from one's mailbox proves what the current password would: for
+    as long as such a link is valid, the password page asks only for the new one."""
+    board = cycle.users["board"]
+    cycle.inbox.clear()
+    client = app.test_client()
+    client.post("/sign-in/link", data={"csrf_token": csrf_of(client.get("/sign-in").data),
+                                       "email": board.email})
+    path = link_in(cycle.inbox.messages[0]).split("127.0.0.1:8000", 1)[1]
+    client.post(path, data={"csrf_token": csrf_of(client.get(path).data)})
+    page, token = _password_form(client)
+    assert b'name="current"' not in page
+    real = __import__("time").time
+    monkeypatch.setattr("reviewkit.serve.app.time.time", lambda: real() + 31 * 60)
+    late = client.post("/account/password", data={
+        "csrf_token": token, "password": "a forgotten one replaced", "again":
+        "a forgotten one replaced"})
+    assert late.status_code == 400 and b"Your current password is not right" in late.data
+    monkeypatch.undo()
+    answer = client.post("/account/password", data={
+        "csrf_token": token, "password": "a forgotten one replaced",
+        "again": "a forgotten one replaced"})
+    assert answer.status_code == 302
+    assert _signs_in_with(app, board.email, "a forgotten one replaced")
+
 def test_signing_out_ends_the_session_everywhere(app: Flask, cycle: Cycle) -> None:
     first = Cycle.sign_in(app, cycle.users["analyst"])
     second = Cycle.sign_in(app, cycle.users["analyst"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import wraps
 from pathlib import Path
@@ -29,6 +30,7 @@ from flask import (
     render_template,
     request,
     send_file,
+    session,
     url_for,
 )
 from flask_limiter import Limiter
@@ -70,6 +72,8 @@ log = logging.getLogger(__name__)
 #: The largest request body accepted (a page of owners' updates is a few kilobytes).
 MAX_REQUEST = 256 * 1024
 #: The same answer for every sign-in that fails, whatever failed.
+#: Where a session keeps when it was made by a sign-in link (seconds since the epoch).
+_SIGNED_IN_BY_LINK = "signed_in_by_link"
 SIGN_IN_FAILED = "That e-mail address and password do not match an account."
 LINK_SENT = ("If that address has an account, a sign-in link is on its way to it. The link "
              "works once, for {minutes} minutes.")
@@ -322,9 +326,21 @@ def _sign_in_routes(app: Flask, limiter: Limiter) -> None:
         if not site().cycle.use_link(str(data["n"]), user.id):
             return _bad_link("This link was used already. Ask for a new one below.")
         login_user(SignedIn(user))
+        # A link from the person's mailbox proves what their password would: for as long as
+        # such a link is valid, they may choose a new password without the forgotten one.
+        session[_SIGNED_IN_BY_LINK] = time.time()
         if not user.password_hash:
             return redirect(url_for("password"))
         return redirect(home_for(user))
+
+    def _may_skip_current(user: User) -> bool:
+        """Whether ``user`` may choose a password without giving the current one: they have
+        none yet, or signed in with a link from their mailbox within the link's lifetime."""
+        if not user.password_hash:
+            return True
+        since = session.get(_SIGNED_IN_BY_LINK)
+        return isinstance(since, float) and (
+            0 <= time.time() - since <= site().settings.link_minutes * 60)
 
     def _bad_link(message: str) -> tuple[str, int]:
         return render_template("sign_in.html", error=message,
@@ -342,11 +358,18 @@ def _sign_in_routes(app: Flask, limiter: Limiter) -> None:
 
     @app.route("/account/password", methods=["GET", "POST"])
     @login_required
+    @limit
     def password() -> Any:
         error = ""
+        asks_current = not _may_skip_current(me())
         if request.method == "POST":
             first, second = request.form.get("password", ""), request.form.get("again", "")
-            if first != second:
+            # A session left open (a shared screen, a stolen cookie) must not be enough to
+            # take the account over.
+            if asks_current and not verify_password(me(), request.form.get("current", "")):
+                error = "Your current password is not right. Forgotten it? Sign out and ask " \
+                        "for a sign-in link."
+            elif first != second:
                 error = "The two passwords differ."
             else:
                 try:
@@ -359,9 +382,11 @@ def _sign_in_routes(app: Flask, limiter: Limiter) -> None:
                     refreshed = site().cycle.user(user.id)
                     assert refreshed is not None
                     login_user(SignedIn(refreshed))
+                    session.pop(_SIGNED_IN_BY_LINK, None)
                     flash("Your password is set.")
                     return redirect(home_for(refreshed))
-        return render_template("password.html", error=error), 400 if error else 200
+        return render_template("password.html", error=error, asks_current=asks_current), \
+            400 if error else 200
 
 
 # -- owners ------------------------------------------------------------------------------------
