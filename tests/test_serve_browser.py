@@ -287,3 +287,29 @@ def test_the_office_pages_fit_a_phones_width_a_long_name_included(
             assert wide[0] <= wide[1], (page, wide)
     finally:
         driver.set_window_size(1280, 1000)
+
+
+def test_a_person_changes_their_password_in_the_browser_giving_the_current_one(
+        served: tuple[Cycle, str], browser: object, shots: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    cycle, base = served
+    driver: Any = browser
+    desk = cycle.users["desk"]  # no other browser test signs in as this owner
+    sign_in(driver, base, desk.email)
+    click_and_wait(driver, driver.find_element(By.LINK_TEXT, "Password"))
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Change your password"
+    form = driver.find_element(By.CSS_SELECTOR, "form.card")
+    form.find_element(By.NAME, "current").send_keys("a guess that is wrong")
+    for name in ("password", "again"):
+        form.find_element(By.NAME, name).send_keys("a newer long password")
+    click_and_wait(driver, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    assert "Your current password is not right" in driver.find_element(
+        By.CSS_SELECTOR, "p.problem").text
+    screenshot(driver, shots, "10-password-refused")
+    form = driver.find_element(By.CSS_SELECTOR, "form.card")
+    form.find_element(By.NAME, "current").send_keys(PASSWORD)
+    for name in ("password", "again"):
+        form.find_element(By.NAME, name).send_keys("a newer long password")
+    click_and_wait(driver, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    assert "Your password is set." in driver.find_element(By.TAG_NAME, "body").text
