@@ -36,7 +36,7 @@ from reviewkit.run.parallel import Published
 from reviewkit.run.prepare import evaluate, load_for, sources
 from reviewkit.serve import app as serve_app
 from reviewkit.serve import rounds
-from reviewkit.store.cycle import CycleStore
+from reviewkit.store.cycle import CycleStore, RoundClosed
 from reviewkit.store.database import Store
 from reviewkit.store.records import FieldValue, KpiUpdate
 
@@ -832,6 +832,48 @@ def test_a_closed_round_refuses_every_change_and_its_pages_offer_none(
     assert own.inbox.messages == []
     assert all(p.reminded_at is None for p in cycle_store.progress(rid).values())
 
+
+
+def test_a_closed_round_refuses_the_offices_approval_too(own_cycle: tuple[Cycle, Flask]) -> None:
+    """An approval changes what the pack says (the owner's status, approved): a closed round
+    takes it no more than an owner's save."""
+    own, application = own_cycle
+    cycle_store = CycleStore(application.extensions["reviewkit"].store)
+    rid = round_id(own)
+    cycle_store.save_fields(rid, "change_success_rate", "", {
+        "status": ("amber", 0), "status_reason": ("two releases were a one-off", 0)},
+        by="Chris Moyo")
+    office = Cycle.sign_in(application, own.users["office"])
+    token = csrf_of(office.get(f"/rounds/{rid}").data)
+    cycle_store.close_round(rid, by="Olive Ward")
+    answer = office.post(f"/rounds/{rid}/approve/change_success_rate/group",
+                         data={"csrf_token": token, "approve": "1"}, follow_redirects=True)
+    assert b"is closed: nothing was changed" in answer.data
+    assert b"/approve/" not in office.get(f"/rounds/{rid}").data  # nor offers to
+    fields = cycle_store.values(rid)[("change_success_rate", "")].fields
+    assert rounds.APPROVAL_FIELD not in fields or not fields[rounds.APPROVAL_FIELD].text
+
+
+def test_a_round_closed_while_a_save_was_on_its_way_takes_nothing_of_it(
+        own_cycle: tuple[Cycle, Flask]) -> None:
+    """The round as a request read it (open) is not what decides: the store checks the round
+    is open in the transaction that saves, so a close that lands first wins."""
+    own, application = own_cycle
+    cycle_store = CycleStore(application.extensions["reviewkit"].store)
+    rid = round_id(own)
+    read_open = cycle_store.round(rid)
+    assert read_open is not None and read_open.is_open
+    desk = own.users["desk"]
+    task = next(t for t in rounds.kpi_tasks(read_open, desk) if t.kpi_id == "service_desk_csat")
+    cycle_store.close_round(rid, by="Olive Ward")
+    with pytest.raises(rounds.UpdateRefused, match="is closed"):
+        rounds.save_kpi_update(cycle_store, read_open, desk, task,
+                               {"analysis": "Written as the round closed"}, {})
+    assert (task.kpi_id, task.unit) not in cycle_store.values(rid)
+    done_before = cycle_store.progress(rid)
+    with pytest.raises(RoundClosed):
+        cycle_store.set_done(rid, [task.owner], True, by=desk.name)
+    assert cycle_store.progress(rid) == done_before
 
 def test_a_reminder_to_one_person_says_person(
         own_cycle: tuple[Cycle, Flask]) -> None:

@@ -63,6 +63,7 @@ from reviewkit.store.cycle import (
     FieldConflict,
     PersonExists,
     Round,
+    RoundClosed,
     User,
 )
 from reviewkit.store.records import APPROVAL_FIELD
@@ -440,7 +441,11 @@ def _owner_routes(app: Flask) -> None:
             flash(_closed_for_owners(round_))
             return redirect(url_for("my_page", round_id=round_id))
         done = request.form.get("done") == "1"
-        site().cycle.set_done(round_id, owners, done, by=user.name)
+        try:
+            site().cycle.set_done(round_id, owners, done, by=user.name)
+        except RoundClosed:  # closed after this request read the round
+            flash(_closed_for_owners(round_))
+            return redirect(url_for("my_page", round_id=round_id))
         flash("Marked done: thank you." if done else "Marked not done.")
         return redirect(url_for("my_page", round_id=round_id))
 
@@ -627,6 +632,10 @@ def _office_routes(app: Flask) -> None:
     def approve(round_id: int, kpi_id: str, unit: str) -> Any:
         round_ = _the_round(round_id)
         key = "" if unit == "group" else unit
+        if not round_.is_open:
+            flash(f"The round {round_.name} is closed: nothing was changed. Reopen it to "
+                  "approve or take back an owner's status.")
+            return redirect(url_for("tracker_page", round_id=round_id))
         try:
             rounds.approve_status(site().cycle, round_, kpi_id, key, by=me().name,
                                   approve=request.form.get("approve") == "1")

@@ -27,6 +27,7 @@ from reviewkit.store.cycle import (
     CycleStore,
     OwnerProgress,
     Round,
+    RoundClosed,
     User,
     same_owner,
 )
@@ -225,8 +226,11 @@ def save_kpi_update(cycle: CycleStore, round_: Round, user: User, task: KpiTask,
     clean = check_kpi_update(task, fields)
     changes = {name: (text, revisions.get(name, 0)) for name, text in clean.items()}
     # Only the KPI's own owner has started: the saver may answer for others in other units.
-    return cycle.save_fields(round_.id, task.kpi_id, task.unit, changes, by=user.name,
-                             owners=[task.owner])
+    try:
+        return cycle.save_fields(round_.id, task.kpi_id, task.unit, changes, by=user.name,
+                                 owners=[task.owner])
+    except RoundClosed:  # closed after this request read the round
+        raise UpdateRefused(f"the round {round_.name} is closed") from None
 
 
 class ActionConflict(ReviewkitError):
@@ -336,15 +340,20 @@ def tracker(cycle: CycleStore, round_: Round, users: Sequence[User],
 def approve_status(cycle: CycleStore, round_: Round, kpi_id: str, unit: str, *,
                    by: str, approve: bool) -> None:
     """The office approves an owner's status (the revision it saw), or takes the approval
-    back."""
+    back; not in a closed round (an approval changes what the pack says)."""
+    if not round_.is_open:
+        raise UpdateRefused(f"the round {round_.name} is closed")
     update = cycle.values(round_.id).get((kpi_id, unit))
     status = update.fields.get("status") if update else None
     if status is None or not status.text:
         raise UpdateRefused(f"no owner set the status of {kpi_id} ({unit_word(unit)})")
     current = update.fields.get(APPROVAL_FIELD) if update else None
-    cycle.save_fields(round_.id, kpi_id, unit,
-                      {APPROVAL_FIELD: (str(status.revision) if approve else "",
-                                        current.revision if current else 0)}, by=by)
+    try:
+        cycle.save_fields(round_.id, kpi_id, unit,
+                          {APPROVAL_FIELD: (str(status.revision) if approve else "",
+                                            current.revision if current else 0)}, by=by)
+    except RoundClosed:
+        raise UpdateRefused(f"the round {round_.name} is closed") from None
 
 
 # -- publishing the round's packs --------------------------------------------------------------

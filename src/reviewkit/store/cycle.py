@@ -137,6 +137,15 @@ class FieldConflict(StoreError):
         super().__init__(f"{names} changed since you opened the page; nothing was saved")
 
 
+class RoundClosed(StoreError):
+    """A change to a round that was closed when the change reached the store; nothing was
+    changed."""
+
+    def __init__(self, round_id: int) -> None:
+        self.round_id = round_id
+        super().__init__(f"round {round_id} is closed; nothing was changed")
+
+
 class PersonExists(StoreError):
     """A person added anew whose e-mail address an active account has; nothing was changed."""
 
@@ -144,6 +153,14 @@ class PersonExists(StoreError):
         self.user = user
         super().__init__(f"{user.email} already has an account ({user.name}, {user.role}); "
                          "nothing was changed")
+
+
+def _refuse_closed(connection: Any, round_id: int) -> None:
+    """Raise :class:`RoundClosed` when the round is closed (as this transaction sees it)."""
+    closed = connection.execute(sa.select(rounds_table.c.closed_at).where(
+        rounds_table.c.id == round_id)).scalar()
+    if closed is not None:
+        raise RoundClosed(round_id)
 
 
 def _user(row: Any) -> User:
@@ -415,6 +432,7 @@ class CycleStore:
     def set_done(self, round_id: int, owners: Sequence[str], done: bool, *, by: str) -> None:
         """Tick (or untick) the owners' pages of a round as done."""
         with self._write() as connection:
+            _refuse_closed(connection, round_id)
             self._started(connection, round_id, owners)
             connection.execute(sa.update(round_owners_table).where(
                 (round_owners_table.c.round_id == round_id)
@@ -456,6 +474,8 @@ class CycleStore:
         """
         saved: list[str] = []
         with self._write() as connection:
+            # In the transaction that saves: a close that reached the store first wins.
+            _refuse_closed(connection, round_id)
             rows = connection.execute(sa.select(round_values_table).where(
                 (round_values_table.c.round_id == round_id)
                 & (round_values_table.c.kpi_id == kpi_id)
