@@ -1080,6 +1080,35 @@ def test_people_file_and_round_commands(tmp_path: Path, cycle: Cycle) -> None:
     assert code == 0 and f"weekly {PERIOD}" in out and "CISO:" in out
 
 
+
+def test_a_unit_the_served_packs_do_not_have_is_refused_wherever_a_person_is_added(
+        tmp_path: Path, app: Flask, cycle: Cycle) -> None:
+    """A typo in a unit id would leave a reader with an empty library and an owner with
+    nothing to update, silently: the people file, the command line and the People page each
+    refuse it, naming the units there are."""
+    people = tmp_path / "people.yaml"
+    people.write_text("people:\n  - email: lex@northwind.example\n    name: Lex\n"
+                      "    role: reader\n    units: [north-generl]\n", encoding="utf-8")
+    code, _, err = run(["people", "import", str(people), "--params", str(cycle.params)])
+    assert code == 2 and err.count("\n") == 1
+    assert "people[0]" in err and "'north-generl' is not a unit" in err
+    assert "north-general" in err
+    code, _, err = run(["people", "add", "lex@northwind.example", "--params",
+                        str(cycle.params), "--name", "Lex", "--role", "reader",
+                        "--units", "group,north-generl"])
+    assert code == 2 and "'north-generl' is not a unit" in err
+    office = Cycle.sign_in(app, cycle.users["office"])
+    answer = office.post("/people", data={
+        "csrf_token": csrf_of(office.get("/people").data), "name": "Lex",
+        "email": "lex@northwind.example", "role": "reader", "units": "north-generl"})
+    assert answer.status_code == 400 and b"&#39;north-generl&#39; is not a unit" in answer.data
+    users = CycleStore(app.extensions["reviewkit"].store).users()
+    assert "lex@northwind.example" not in {user.email for user in users}
+    people.write_text(people.read_text(encoding="utf-8").replace("north-generl", "north-general"),
+                      encoding="utf-8")
+    code, out, _ = run(["people", "import", str(people), "--params", str(cycle.params)])
+    assert code == 0 and "1 people" in out
+
 def test_an_analyst_edits_the_narrative_with_the_notebooks_conflict_rule(
         app: Flask, cycle: Cycle) -> None:
     store: Store = app.extensions["reviewkit"].store

@@ -12,7 +12,13 @@ from reviewkit.inputs.params import load_params
 from reviewkit.periods import today
 from reviewkit.serve import rounds
 from reviewkit.serve.app import create_app
-from reviewkit.serve.people import check_person, hash_password, read_people, save_people
+from reviewkit.serve.people import (
+    check_person,
+    declared_units,
+    hash_password,
+    read_people,
+    save_people,
+)
 from reviewkit.store.cycle import CycleStore
 from reviewkit.store.database import Store
 
@@ -74,7 +80,8 @@ def _people(args: argparse.Namespace, store: Store) -> int:
     if args.people_command == "add":
         try:
             person = check_person(args.email, args.name, args.role, args.owns,
-                                  args.units.split(","))
+                                  args.units.split(","),
+                                  known_units=declared_units([load_params(args.params)]))
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         password = None
@@ -86,7 +93,8 @@ def _people(args: argparse.Namespace, store: Store) -> int:
         print(f"{user.email}: {user.role}")
         return 0
     if args.people_command == "import":
-        added = save_people(cycle, read_people(args.file), by=by)
+        added = save_people(
+            cycle, read_people(args.file, declared_units([load_params(args.params)])), by=by)
         print(f"{len(added)} people from {args.file}")
         for user in added:
             if not user.active:

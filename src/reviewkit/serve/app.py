@@ -51,6 +51,7 @@ from reviewkit.serve import mail, rounds
 from reviewkit.serve.people import (
     ROLE_DUTIES,
     check_person,
+    declared_units,
     hash_password,
     needs_rehash,
     verify_password,
@@ -676,7 +677,8 @@ def _office_routes(app: Flask) -> None:
                 person = check_person(form.get("email", ""), form.get("name", ""),
                                       form.get("role", ""),
                                       form.get("owns", "").split(";"),
-                                      form.get("units", "").split(","))
+                                      form.get("units", "").split(","),
+                                      known_units=declared_units(site().definitions))
             except ValueError as exc:
                 error = str(exc)
             else:

@@ -4,7 +4,7 @@ argon2 (argon2-cffi's current recommended parameters)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from reviewkit.errors import InputError, UsageError
 from reviewkit.inputs._yaml import LineDict, load_yaml_mapping
+from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams
 from reviewkit.store.cycle import ROLES, CycleStore, User
 
 #: What each role may do, for the pages and the documentation.
@@ -77,9 +78,24 @@ class Person:
     units: tuple[str, ...] = ()
 
 
+def declared_units(definitions: Iterable[LoadedParams]) -> frozenset[str] | None:
+    """The unit ids the served definitions declare (none for a definition without units),
+    or None where one takes its units from the data (``units: all``): known only once the
+    data is read, so not checked."""
+    found: set[str] = set()
+    for definition in definitions:
+        units = definition.values.units
+        if units == "all":
+            return None
+        found.update(unit.id for unit in units or ())
+    return frozenset(found)
+
+
 def check_person(email: str, name: str, role: str, owns: Sequence[str],
-                 units: Sequence[str]) -> Person:
-    """A person's details, checked; ValueError saying what is wrong."""
+                 units: Sequence[str], *, known_units: Collection[str] | None = None
+                 ) -> Person:
+    """A person's details, checked; ValueError saying what is wrong. With ``known_units``
+    (:func:`declared_units`), each unit granted must be one of them, the group's or all."""
     email = email.strip().lower()
     if not _EMAIL.fullmatch(email):
         raise ValueError(f"{email!r} is not an e-mail address")
@@ -97,6 +113,12 @@ def check_person(email: str, name: str, role: str, owns: Sequence[str],
     if role == "reader" and not granted:
         raise ValueError("a reader needs 'units': the units whose packs they read ('group' for "
                          "the group's, 'all' for every pack)")
+    if known_units is not None:
+        words = (ALL_UNITS, GROUP_FOLDER, *sorted(known_units))
+        for unit in granted:
+            if unit not in words:
+                raise ValueError(f"{unit!r} is not a unit of the served packs; the units are "
+                                 f"{', '.join(words)}")
     return Person(email, name.strip(), role, owned, granted)
 
 
@@ -110,8 +132,9 @@ def _words(value: object) -> list[str]:
     raise ValueError("must be a name or a list of names")
 
 
-def read_people(path: Path) -> list[Person]:
-    """A people file: ``people:`` a list of {email, name, role, owns, units}."""
+def read_people(path: Path, known_units: Collection[str] | None = None) -> list[Person]:
+    """A people file: ``people:`` a list of {email, name, role, owns, units} (the units
+    checked against ``known_units``, see :func:`check_person`)."""
     data = load_yaml_mapping(path, "people")
     entries = data.get("people")
     if not isinstance(entries, list) or not entries:
@@ -132,7 +155,7 @@ def read_people(path: Path) -> list[Person]:
         try:
             person = check_person(str(entry.get("email", "")), str(entry.get("name", "")),
                                   str(entry.get("role", "")), _words(entry.get("owns")),
-                                  _words(entry.get("units")))
+                                  _words(entry.get("units")), known_units=known_units)
         except ValueError as exc:
             raise InputError(path, str(exc), field=where, line=line) from None
         if person.email in seen:

@@ -18,7 +18,7 @@ from reviewkit.inputs.params import GROUP_FOLDER, LoadedParams, load_params
 from reviewkit.inputs.serve_params import ServeParams
 from reviewkit.run.library import LibraryPack, find_packs
 from reviewkit.run.prepare import evaluate, load_for
-from reviewkit.serve.people import read_people, save_people
+from reviewkit.serve.people import declared_units, read_people, save_people
 from reviewkit.store.cycle import CycleStore, Round, User
 from reviewkit.store.database import Store
 
@@ -60,7 +60,8 @@ class Site:
                 raw.close()
         site = cls(definitions, settings, store, Path(folder).resolve())
         if configured and settings.people is not None:
-            people = read_people(configured[0].path.parent / settings.people)
+            people = read_people(configured[0].path.parent / settings.people,
+                                 declared_units(definitions))
             save_people(site.cycle, people, by="people file")
         return site
 
