@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SUITE_TODAY
 from conftest import run_cli_in_process as run
 from conftest_build import BuiltPack
 from flask import Flask, url_for
@@ -574,6 +575,29 @@ def test_after_an_action_note_conflict_the_page_as_returned_saves_the_merged_not
     assert saved.status_code == 302, re.findall(r'class="problem"[^>]*>([^<]*)', saved.text)
     assert store.action(action_id).note == "Chris + Dee: patch Friday, window Saturday"
 
+
+
+def test_an_action_cannot_be_moved_to_a_day_that_has_passed(
+        own_cycle: tuple[Cycle, Flask]) -> None:
+    """A new due date before today is a slip of the keyboard (2025 for 2026): refused with
+    the day it would be, the action left as it was; today or later moves it."""
+    own, application = own_cycle
+    store: Store = application.extensions["reviewkit"].store
+    action_id = _vpn_action(store)
+    page_url = f"/my/{round_id(own)}"
+    chris = Cycle.sign_in(application, own.users["owner"])
+    form = _form(chris.get(page_url).data)
+    form[f"action.{action_id}:due"] = "2025-12-04"
+    form[f"action.{action_id}:reason"] = "Vendor slipped a week"
+    answer = chris.post(page_url, data=form)
+    assert answer.status_code == 400
+    assert b"cannot move to 4 Dec 2025: that day has passed" in answer.data, re.findall(
+        r'class="problem"[^>]*>([^<]*)', answer.text)
+    assert store.action(action_id).due == dt.date(2026, 11, 27)
+    form[f"action.{action_id}:due"] = SUITE_TODAY
+    saved = chris.post(page_url, data=form)
+    assert saved.status_code == 302, re.findall(r'class="problem"[^>]*>([^<]*)', saved.text)
+    assert store.action(action_id).due == dt.date.fromisoformat(SUITE_TODAY)
 
 def test_after_a_partly_refused_save_what_was_saved_is_no_conflict_with_the_next_save(
         own_cycle: tuple[Cycle, Flask]) -> None:

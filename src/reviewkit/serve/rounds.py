@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 from reviewkit import cadences
 from reviewkit.errors import ReviewkitError, UsageError
 from reviewkit.evaluation.owners import DecimalComma, entered_number
-from reviewkit.formatting import STATUS_WORDS, format_value
+from reviewkit.formatting import STATUS_WORDS, format_date, format_value
 from reviewkit.inputs.loaded import Inputs
 from reviewkit.inputs.params import GROUP_FOLDER, load_params
-from reviewkit.periods import parse_date, parse_period, period_containing
+from reviewkit.periods import parse_date, period_containing
 from reviewkit.periods import today as clock
 from reviewkit.run.prepare import evaluate, load_for
 from reviewkit.store.cycle import (
@@ -263,7 +263,13 @@ def save_action_update(store: Store, cycle: CycleStore, round_: Round, user: Use
         if due_was != action.due.isoformat():
             raise ActionConflict(f"the due date of {action.id} was changed since you opened "
                                  f"the page (now {action.due.isoformat()})")
-        new_due = parse_period(due)
+        try:
+            new_due = parse_date(due)
+        except ValueError as exc:
+            raise UpdateRefused(f"the new due date of {action.id}: {exc}") from None
+        if new_due < clock():  # a slip of the keyboard: an action is not due in the past
+            raise UpdateRefused(f"{action.id} cannot move to {format_date(new_due)}: that day "
+                                "has passed; choose today or later")
         if not reason.strip():
             raise UpdateRefused(f"say why {action.id} moves to {due} (the reason is kept with "
                                 "the new date)")
