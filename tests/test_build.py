@@ -518,3 +518,25 @@ def test_a_build_names_the_characters_its_pdf_cannot_show(write: Any, tmp_path: 
     warnings = [line for line in err.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1, err
     assert "U+1F4C8" in warnings[0] and "empty box" in warnings[0]
+
+
+def test_a_batch_names_the_characters_its_pdfs_cannot_show_pack_by_pack(
+        write: Any, tmp_path: Path) -> None:
+    """What a single build warns of, a batch says too, naming the pack, and keeps in its
+    report."""
+    import json
+
+    from conftest import run_cli_in_process
+
+    params = _two_weeks(write, "Growth \U0001F4C8 Ltd")
+    out = tmp_path / "out"
+    code, _, err = run_cli_in_process(["batch", "--params", str(params), "--out", str(out),
+                                       "--workers", "1", "-q"])
+    assert code == 0, err
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, err
+    assert warnings[0].startswith("warning: weekly 2026-11-20: the PDF shows an empty box")
+    assert "U+1F4C8" in warnings[0]
+    report = json.loads((out / "batch.json").read_text(encoding="utf-8"))
+    weekly = [pack for pack in report["packs"] if pack["cadence"] == "weekly"]
+    assert len(weekly) == 1 and "U+1F4C8" in weekly[0]["warnings"][0]

@@ -151,3 +151,6 @@ def print_table(report: BatchReport, stream: IO[str]) -> None:
     for item in report.consistency:
         mark = "disagrees" if item["kpi"] else "note"
         print(f"consistency {mark}: {item['pack']}: {item['detail']}", file=stream)
+    for pack in report.packs:
+        for warning in pack.warnings:
+            print(f"warning: {pack.planned.name}: {warning}", file=stream)

@@ -267,6 +267,7 @@ class PackReport:
     error: str = ""
     worker: str = ""
     environment: bool = False  # failed because the machine failed (the store, the disk)
+    warnings: tuple[str, ...] = ()  # what a single build would print as "warning:" lines
 
     def as_json(self) -> dict[str, Any]:
         return {"name": self.planned.name, "params": str(self.planned.params),
@@ -274,7 +275,8 @@ class PackReport:
                 "unit": self.planned.unit or (GROUP_FOLDER if self.planned.units else None),
                 "label": self.planned.label, "folder": str(self.planned.folder),
                 "status": self.status, "seconds": round(self.seconds, 2),
-                "error": self.error or None, "worker": self.worker or None}
+                "error": self.error or None, "worker": self.worker or None,
+                "warnings": list(self.warnings)}
 
 
 @dataclass
@@ -486,6 +488,7 @@ def _apply(report: BatchReport, event: Event, watch: Watcher | None) -> None:
             watch(report, line)
         return
     outcome: Outcome = event[1]
+    report.packs[outcome.index].warnings = outcome.warnings
     _finish(report.packs[outcome.index], outcome.status, outcome.seconds, outcome.error, watch,
             report, outcome.worker, environment=outcome.environment)
 

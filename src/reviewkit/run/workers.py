@@ -58,6 +58,9 @@ class Outcome:
     environment: bool = False  # failed because the machine failed (the store, the disk)
     #: Why publishing it was refused (the pack contradicts itself), each reason in full.
     refused: tuple[str, ...] = ()
+    #: What the person running the batch should know of a pack built (one line each, as a
+    #: single build prints them): characters its PDF cannot show, what its audit found.
+    warnings: tuple[str, ...] = ()
 
 
 #: A progress event: ("started", index) when a worker takes a pack, ("finished", outcome).
@@ -102,7 +105,10 @@ def make_one(index: int, job: PackJob, memory: int | None) -> Outcome:
         return Outcome(index, "failed", time.perf_counter() - started,
                        memory_too_small(one_line_of(exc), memory, "the pack's worker"), worker)
     return Outcome(index, "built", time.perf_counter() - started, "", worker,
-                   dict(result.timings))
+                   dict(result.timings), warnings=(
+                       *result.warnings,
+                       *(f"the pack contradicts itself: {finding.describe()}"
+                         for finding in result.findings)))
 
 
 def warm_up() -> None:
