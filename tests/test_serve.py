@@ -985,13 +985,22 @@ def test_what_owners_write_reaches_the_pack(app: Flask, cycle: Cycle) -> None:
                                          if e.reason == "red"}
     # The draft the analyst edits carries the owner's words, with who and when.
     draft = draft_for_kpi(result, group)
-    assert f"Owner's update ({analysis.updated_by}, {analysis.updated_at[:10]}):" in draft
-    assert "Status set by the owner (Chris Moyo" in draft
+    # Each day as the pack writes every day ("23 Nov 2026"), never as ISO.
+    saved_on = format_date(dt.date.fromisoformat(analysis.updated_at[:10]))
+    assert f"Owner's update ({analysis.updated_by}, {saved_on}):" in draft
+    status_on = format_date(dt.date.fromisoformat(
+        cycle_store.values(rid)[("change_success_rate", "")].fields["status"].updated_at[:10]))
+    assert f"Status set by the owner (Chris Moyo, {status_on})" in draft
     # The KPI's card in the pack.
     view = make_view(group, inputs)
     html = "".join(fragment.html for fragment in Pack(view).sections())
     assert "Status set by the owner: two releases were a one-off" in html
     assert "not yet approved by the office" in html and "Owner's update" in html
+    assert f"(Chris Moyo, {status_on};" in html and f"{analysis.updated_by}, {saved_on}<" in html
+    assert not re.search(r", 20\d\d-\d\d-\d\d[;<)]", html)
+    unit_html = "".join(fragment.html for fragment in Pack(make_view(unit, inputs)).sections())
+    entered_on = format_date(dt.date.fromisoformat(unit.entered["service_desk_csat"].at[:10]))
+    assert f"Value entered by Sam Desk on {entered_on} in the review round" in unit_html
     # The publish gate asks for the office's approval, which the tracker gives.
     reasons = gate.check(group, (), store.actions(), {r: r == "owner_status_approved"
                                                      for r in gate.RULES})

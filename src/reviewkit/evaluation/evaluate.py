@@ -256,6 +256,16 @@ class OwnerStatus:
     approved: bool  # by the office (the publish gate may require it)
     data_status: Status = "no_data"  # what the data gave
 
+    @property
+    def day(self) -> str:
+        """The day it was saved, as a pack writes every day ('23 Nov 2026')."""
+        return saved_day(self.at)
+
+
+def saved_day(at: str) -> str:
+    """The day of an ISO moment of a save, as a pack writes every day ('23 Nov 2026')."""
+    return format_date(dt.date.fromisoformat(at[:10]))
+
 
 @dataclass(frozen=True)
 class KpiResult:

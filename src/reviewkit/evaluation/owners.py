@@ -14,6 +14,7 @@ from reviewkit.evaluation.evaluate import (
     KpiResult,
     OwnerStatus,
     exceptions_for,
+    saved_day,
     sort_exceptions,
 )
 from reviewkit.store.records import KpiUpdate
@@ -31,7 +32,8 @@ class OwnerNote:
 
     @property
     def day(self) -> str:
-        return self.at[:10]
+        """The day of the latest save, as a pack writes every day ('23 Nov 2026')."""
+        return saved_day(self.at)
 
 
 def owner_notes(updates: Sequence[KpiUpdate]) -> dict[str, OwnerNote]:
@@ -117,6 +119,11 @@ class EnteredValue:
     value: float
     by: str
     at: str
+
+    @property
+    def day(self) -> str:
+        """The day it was entered, as a pack writes every day ('23 Nov 2026')."""
+        return saved_day(self.at)
 
 
 def entered_values(updates: Sequence[KpiUpdate]) -> dict[str, EnteredValue]:

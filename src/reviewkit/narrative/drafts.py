@@ -93,7 +93,7 @@ def _from_the_owner(result: KpiResult, pack: PackEvaluation) -> str:
     text = ""
     chosen = result.owner_status
     if chosen is not None:
-        text += (f"\n\nStatus set by the owner ({literal(chosen.by)}, {chosen.at[:10]}): "
+        text += (f"\n\nStatus set by the owner ({literal(chosen.by)}, {chosen.day}): "
                  f"{literal(chosen.reason)}")
     note = pack.owner_notes.get(result.kpi.id)
     if note is not None:
