@@ -577,16 +577,22 @@ def test_after_an_action_note_conflict_the_page_as_returned_saves_the_merged_not
 
 
 
-def test_an_action_cannot_be_moved_to_a_day_that_has_passed(
-        own_cycle: tuple[Cycle, Flask]) -> None:
-    """A new due date before today is a slip of the keyboard (2025 for 2026): refused with
-    the day it would be, the action left as it was; today or later moves it."""
+def _vpn_page(own_cycle: tuple[Cycle, Flask]) -> tuple[Store, str, str, Any, dict[str, str]]:
+    """The Change Manager's page with the VPN action on it: the store, the action, the page's
+    address, Chris signed in, and the page's form as it came."""
     own, application = own_cycle
     store: Store = application.extensions["reviewkit"].store
     action_id = _vpn_action(store)
     page_url = f"/my/{round_id(own)}"
     chris = Cycle.sign_in(application, own.users["owner"])
-    form = _form(chris.get(page_url).data)
+    return store, action_id, page_url, chris, _form(chris.get(page_url).data)
+
+
+def test_an_action_cannot_be_moved_to_a_day_that_has_passed(
+        own_cycle: tuple[Cycle, Flask]) -> None:
+    """A new due date before today is a slip of the keyboard (2025 for 2026): refused with
+    the day it would be, the action left as it was; today or later moves it."""
+    store, action_id, page_url, chris, form = _vpn_page(own_cycle)
     form[f"action.{action_id}:due"] = "2025-12-04"
     form[f"action.{action_id}:reason"] = "Vendor slipped a week"
     answer = chris.post(page_url, data=form)
@@ -599,14 +605,11 @@ def test_an_action_cannot_be_moved_to_a_day_that_has_passed(
     assert saved.status_code == 302, re.findall(r'class="problem"[^>]*>([^<]*)', saved.text)
     assert store.action(action_id).due == dt.date.fromisoformat(SUITE_TODAY)
 
+
 def test_after_a_partly_refused_save_what_was_saved_is_no_conflict_with_the_next_save(
         own_cycle: tuple[Cycle, Flask]) -> None:
-    own, application = own_cycle
-    store: Store = application.extensions["reviewkit"].store
-    action_id = _vpn_action(store)
-    page_url = f"/my/{round_id(own)}"
-    chris = Cycle.sign_in(application, own.users["owner"])
-    form = _form(chris.get(page_url).data)
+    own, _ = own_cycle
+    store, action_id, page_url, chris, form = _vpn_page(own_cycle)
     form["change_success_rate.group:analysis"] = "Two failed EHR releases"
     form[f"action.{action_id}:note"] = "Vendor sends the patch Friday"
     form["change_success_rate.north-general:status"] = "amber"  # without its reason
