@@ -5,6 +5,7 @@ again later (the race in which another program, or another build, takes the port
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import stat
@@ -17,6 +18,7 @@ import nbformat
 import pytest
 
 from reviewkit.errors import ExecutionError
+from reviewkit.layout.view import PackView
 from reviewkit.run import _kernel_fork
 from reviewkit.run.execute import Kernel, execute_notebook
 
@@ -387,3 +389,24 @@ def test_a_kernel_shut_down_is_seen_to_end_without_waiting_out_a_tenth_of_a_seco
     monkeypatch.undo()
     assert process.poll() is not None
     assert all(pause < 0.1 for pause in pauses), pauses
+
+
+@FORKED_ONLY
+def test_what_a_kernel_and_the_outputs_compile_on_first_use_the_fork_server_has_done_already(
+        tmp_path: Path, fork_server: int, lumen_weekly: PackView) -> None:
+    """Each pack's kernel is forked from the server, and so is each batch worker: what they
+    would otherwise import or compile for every pack (the kernel's debugger and pdb; the CSS
+    selectors of nbconvert's HTML export and nbformat's notebook validators, on the critical
+    path after the notebook has run) is done once, in the server, as a single build does it
+    while its kernel runs (reviewkit.outputs.pack.preload)."""
+    import pickle
+
+    import forked
+
+    view_file, result_file = tmp_path / "view.pickle", tmp_path / "left.json"
+    view_file.write_bytes(pickle.dumps(lumen_weekly))
+    child = forked.Child("warm_probe:what_is_left", [str(view_file), str(result_file)],
+                         logs=tmp_path / "logs")
+    assert child.wait(timeout=120) == 0, child.output()
+    left = json.loads(result_file.read_text(encoding="utf-8"))
+    assert left == {"modules": [], "patterns": [], "validators": 0}

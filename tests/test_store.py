@@ -10,15 +10,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import subprocess
-import sys
-import textwrap
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import store_race
 from pg import create_database, drop_database
 
 from reviewkit.errors import ReviewkitError
@@ -553,62 +552,24 @@ def test_imported_and_record_import(store: Store) -> None:
 
 # -- concurrency ----------------------------------------------------------------------------
 
-WORKER = textwrap.dedent(
-    """
-    import datetime as dt
-    import sys
+def together(target: str, argss: list[list[Any]]) -> list[str]:
+    """Run ``store_race:<target>`` in one process per argument list, forked from the fork
+    server (tests/forked.py, so none imports the store's code again), release them together
+    once each is ready, and return what each printed (failing if any failed)."""
+    import forked
 
-    from reviewkit.store.database import Store
+    from reviewkit.run._spawned import worker_context
 
-    location, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    open_first = sys.argv[4] == "open-first"
-    store = Store.open(location) if open_first else None
-    print("ready", flush=True)
-    sys.stdin.readline()  # wait until every worker is ready, then go together
-    store = store or Store.open(location)
-    for number in range(count):
-        store.add_action(title=f"{name}-{number}", owner=name, due=dt.date(2025, 2, 1),
-                         effective=dt.date(2025, 1, 6), by=name, source="concurrency test")
-    store.dispose()
-    print("done", flush=True)
-    """
-)
-
-
-def together(script: str, argvs: list[list[str]]) -> list[str]:
-    """Run ``script`` in one process per argument list, release them together once each has
-    said "ready", and return what each printed after that (failing if any failed)."""
-    processes = [
-        subprocess.Popen([sys.executable, "-c", script, *argv], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
-        for argv in argvs
-    ]
-    outputs = []
-    try:
-        for process in processes:
-            assert process.stdout is not None
-            ready = process.stdout.readline()
-            if ready.strip() != "ready":
-                _, errors = process.communicate(timeout=30)
-                raise AssertionError(f"worker did not start: {ready!r}\n{errors}")
-        for process in processes:
-            assert process.stdin is not None
-            process.stdin.write("go\n")
-            process.stdin.flush()
-        for process in processes:
-            out, errors = process.communicate(timeout=60)
-            assert process.returncode == 0, errors
-            outputs.append(out.strip())
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-            process.wait()
-            for stream in (process.stdin, process.stdout, process.stderr):
-                if stream is not None:
-                    with contextlib.suppress(OSError):
-                        stream.close()
-    return outputs
+    start = worker_context().Barrier(len(argss) + 1)  # type: ignore[attr-defined]
+    racers = [forked.Child(f"store_race:{target}", [start, *args]) for args in argss]
+    # A racer that failed before the start breaks the barrier: its exit code and stderr say
+    # why, below.
+    with contextlib.suppress(threading.BrokenBarrierError):
+        start.wait(store_race.READY_TIMEOUT_S)
+    finished = [racer.finished(timeout=60) for racer in racers]
+    for proc in finished:
+        assert proc.returncode == 0, proc.stderr
+    return [proc.stdout.strip() for proc in finished]
 
 
 def run_workers(location: str, workers: int, each: int, *, open_first: bool = True) -> None:
@@ -617,9 +578,8 @@ def run_workers(location: str, workers: int, each: int, *, open_first: bool = Tr
     Each adds ``each`` actions; with ``open_first`` they open the store before the common
     start, else right after it (so they race to create it).
     """
-    mode = "open-first" if open_first else "open-on-go"
-    outputs = together(WORKER, [[location, f"w{index}", str(each), mode]
-                                for index in range(workers)])
+    outputs = together("add_actions", [[location, f"w{index}", each, open_first]
+                                       for index in range(workers)])
     assert outputs == ["done"] * workers, outputs
 
 
@@ -676,26 +636,6 @@ def test_concurrent_first_use_creates_the_schema_once(
     assert [a.id for a in store.actions()] == [f"A-{n:04d}" for n in range(1, 9)]
 
 
-IMPORTER = textwrap.dedent(
-    """
-    import sys
-    from pathlib import Path
-
-    from reviewkit.store.database import Store
-    from reviewkit.store.minutes import import_minutes, load_minutes
-
-    location, path = sys.argv[1], Path(sys.argv[2])
-    store = Store.open(location)
-    minutes = load_minutes(path, {"uptime"})
-    print("ready", flush=True)
-    sys.stdin.readline()
-    result = import_minutes(store, minutes, by="w")
-    store.dispose()
-    print("already" if result.already_imported else "imported", flush=True)
-    """
-)
-
-
 def test_the_same_minutes_imported_four_times_at_once_are_imported_once(
     open_store: OpenStore, store_location: str, tmp_path: Path
 ) -> None:
@@ -705,7 +645,7 @@ def test_the_same_minutes_imported_four_times_at_once_are_imported_once(
                                                "2026-11-27, kpi: uptime}\n" for n in range(20)),
                        encoding="utf-8")
     open_store().dispose()
-    outcomes = together(IMPORTER, [[store_location, str(minutes)]] * 4)
+    outcomes = together("import_minutes", [[store_location, str(minutes)]] * 4)
     assert sorted(outcomes) == ["already", "already", "already", "imported"]
     store = open_store()
     assert len(store.actions()) == 20 and len(store.decisions()) == 1

@@ -147,6 +147,27 @@ def to_html(document: PackDocument, notebook: NotebookNode, *,
     return str(body)
 
 
+#: The CSS selectors nbconvert's HTML export looks for in every page it makes (its accessibility
+#: pass, ``HTMLExporter.from_notebook_node``).
+_EXPORT_SELECTORS = ("img:not([alt])", ".jp-Notebook div.jp-Cell-inputWrapper",
+                     ".jp-Notebook div.jp-OutputArea-output")
+
+
+def warm_up() -> None:
+    """Compile ahead of need what the export compiles on first use in a process, after the
+    notebook has run: soupsieve's selector grammar (about 0.09 s) and nbformat's notebook
+    validators, the one nbconvert checks the notebook with and the one ``pack.ipynb`` is
+    written with (0.03 s each)."""
+    import nbformat  # deferred: imported with nbconvert, ahead of need (preload)
+    import soupsieve
+
+    for selector in _EXPORT_SELECTORS:
+        soupsieve.compile(selector)
+    for relaxed in (True, False):
+        nbformat.validate(nbformat.v4.new_notebook(),  # type: ignore[no-untyped-call]
+                          relax_add_props=relaxed)
+
+
 class HtmlOutput:
     """``pack.html``: the pack to read in a browser, and the page the PDF is printed from."""
 

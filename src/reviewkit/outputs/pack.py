@@ -9,6 +9,7 @@ from __future__ import annotations
 from reviewkit.outputs.base import Output, files_of, links_of
 from reviewkit.outputs.data import DataOutput, ManifestOutput
 from reviewkit.outputs.html import HtmlOutput
+from reviewkit.outputs.html import warm_up as warm_up_html
 from reviewkit.outputs.notebook import NotebookOutput
 from reviewkit.outputs.pdf import PdfOutput
 from reviewkit.outputs.workbook import WorkbookOutput
@@ -37,12 +38,14 @@ def file_of(name: str) -> str:
 
 
 def preload() -> None:
-    """Import what the outputs use ahead of use (from a thread, while the kernel runs the
-    notebook)."""
+    """Import what the outputs use, and compile what they compile on first use, ahead of use
+    (from a thread, while the kernel runs the notebook; once, in a batch's fork server)."""
     # Deferred by design: this is the function that imports them early, on a thread.
     import nbconvert  # noqa: F401
     import openpyxl  # noqa: F401
     import pypdf  # noqa: F401
     import weasyprint  # noqa: F401
     from openpyxl.cell import WriteOnlyCell  # noqa: F401
+
+    warm_up_html()
 

@@ -25,7 +25,19 @@ with contextlib.suppress(Exception):
 # What a pack's kernel imports and compiles before its first cell, for the kernels forked from
 # here (reviewkit.run._kernel_fork); a kernel that fails to, fails in its own words.
 with contextlib.suppress(Exception):
-    import ipykernel.kernelapp  # noqa: F401 - the import is the work (and its kernel's)
+    # Each import is the work (and its kernel's).
+    import ipykernel.kernelapp
+
+    # What IPKernelApp imports as it starts: its kernel's debugger (debugpy, a tenth of a
+    # second of CPU in every kernel) and pdb with IPython's debugger (its exception hook).
+    # debugpy's import warns on stderr (here a batch's terminal, not a kernel's log) that a
+    # debugger may miss breakpoints in frozen modules: no pack's kernel is debugged. The
+    # server's environment reaches neither its workers nor their kernels (each is given the
+    # batch's own).
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    import ipykernel.debugger
+    import ipykernel.ipkernel  # noqa: F401
+    import IPython.core.debugger  # noqa: F401
 
     from reviewkit.run import notebook
 
