@@ -52,12 +52,16 @@ def _whole_packs(out: Path) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def first_batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Any]:
+    """The tiny definition's batch, run as the command line runs it, in this process: its
+    workers are forked from this process's fork server, as a batch forks them from its own
+    (a batch in a forked child would start and preload a second server)."""
     root = tmp_path_factory.mktemp("batch")
     params = _definition(root / "inputs")
     out = root / "out"
-    proc = _batch("--params", params, "--out", out, "--workers", "2")
-    assert proc.returncode == 0, proc.stderr
-    return params, out, proc
+    code, stdout, stderr = run(["batch", "--params", str(params), "--out", str(out),
+                                "--workers", "2"])
+    assert code == 0, stderr
+    return params, out, subprocess.CompletedProcess(["batch"], code, stdout, stderr)
 
 
 def test_a_batch_builds_each_unit_and_the_group_into_their_own_folders(
