@@ -8,6 +8,7 @@ PYTEST_DONT_REWRITE
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 from threading import BrokenBarrierError
 from typing import Any
@@ -54,8 +55,6 @@ def _ready(start: Any) -> bool:
     try:
         start.wait(READY_TIMEOUT_S)
     except BrokenBarrierError:
-        import sys
-
         print("the other racers never got ready", file=sys.stderr, flush=True)
         return False
     return True

@@ -153,11 +153,13 @@ _EXPORT_SELECTORS = ("img:not([alt])", ".jp-Notebook div.jp-Cell-inputWrapper",
                      ".jp-Notebook div.jp-OutputArea-output")
 
 
+@functools.cache
 def warm_up() -> None:
     """Compile ahead of need what the export compiles on first use in a process, after the
     notebook has run: soupsieve's selector grammar (about 0.09 s) and nbformat's notebook
     validators, the one nbconvert checks the notebook with and the one ``pack.ipynb`` is
-    written with (0.03 s each)."""
+    written with (0.03 s each). Once per process: a build preloads twice (beside the charts,
+    then beside the kernel), and a forked worker inherits the server's."""
     import nbformat  # deferred: imported with nbconvert, ahead of need (preload)
     import soupsieve
 
